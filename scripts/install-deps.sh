@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every build, runtime and test dependency of kecs from Debian 12's archive.
+# Idempotent: packages already present are left alone, and apt is only asked for the
+# missing ones. Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config git python3
+  # libraries (see docs/design.md for why each)
+  libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libmnl-dev libnftables-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # data plane (local runtime)
+  iproute2 nftables runc skopeo umoci
+  # tests and benchmarks
+  awscli python3-boto3 busybox-static docker-registry curl wrk procps sqlite3
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,158 @@
+// ECS capacity providers: FARGATE and FARGATE_SPOT are built in; CreateCapacityProvider,
+// DescribeCapacityProviders, UpdateCapacityProvider and DeleteCapacityProvider manage the
+// others (Auto Scaling group providers, stored).
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "api/ecs/common.h"
+#include "api/ecs/ecs_api.h"
+#include "api/pagination.h"
+#include "model/arn.h"
+
+namespace kecs::api::ecs {
+namespace {
+
+Json BuiltIn(const RequestContext& ctx, const std::string& name) {
+  return {{"capacityProviderArn", model::EcsArn(ctx.region, ctx.account_id, "capacity-provider/" + name)},
+          {"name", name},
+          {"status", "ACTIVE"},
+          {"tags", Json::array()}};
+}
+
+const std::regex kCpName("^[a-zA-Z0-9_-]{1,255}$");
+
+}  // namespace
+
+Json EcsApi::CreateCapacityProvider(RequestContext& ctx, const Json& in) {
+  std::string name = JStr(in, "name");
+  if (!std::regex_match(name, kCpName)) {
+    throw InvalidParameter("The capacity provider name is invalid. Up to 255 letters, numbers, underscores and hyphens are allowed.");
+  }
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.starts_with("aws") || lower.starts_with("ecs") || lower.starts_with("fargate")) {
+    throw InvalidParameter("The capacity provider name cannot begin with \"aws\", \"ecs\" or \"fargate\".");
+  }
+  if (!JGet(in, "autoScalingGroupProvider") && !JGet(in, "managedInstancesProvider")) {
+    throw InvalidParameter("An Auto Scaling group provider must be specified.");
+  }
+  Json tags = in.value("tags", Json::array());
+  ValidateTags(tags);
+  Json doc = {{"capacityProviderArn", model::EcsArn(ctx.region, ctx.account_id, "capacity-provider/" + name)},
+              {"name", name},
+              {"status", "ACTIVE"}};
+  if (const Json* a = JGet(in, "autoScalingGroupProvider")) {
+    Json asg = *a;
+    if (!asg.contains("managedTerminationProtection")) asg["managedTerminationProtection"] = "DISABLED";
+    if (!asg.contains("managedDraining")) asg["managedDraining"] = "ENABLED";
+    doc["autoScalingGroupProvider"] = asg;
+  }
+  if (const Json* m = JGet(in, "managedInstancesProvider")) doc["managedInstancesProvider"] = *m;
+  doc["tags"] = tags;
+  Check(store_.Write([&](state::Tx& tx) {
+    auto existing = Check(tx.Get(kCapacityProvider, ctx.region, name));
+    if (existing && existing->status == "ACTIVE") {
+      throw ClientException(fmt::format("The specified capacity provider already exists. To change the configuration of an existing capacity provider, update the capacity provider."));
+    }
+    Check(tx.Put({kCapacityProvider, ctx.region, name, "", name, "ACTIVE", 0, doc}));
+    return Status::Ok();
+  }));
+  return {{"capacityProvider", doc}};
+}
+
+Json EcsApi::DescribeCapacityProviders(RequestContext& ctx, const Json& in) {
+  bool tags = false;
+  if (const Json* inc = JGet(in, "include")) {
+    for (const auto& i : *inc) tags = tags || i == "TAGS";
+  }
+  size_t max = static_cast<size_t>(JInt(in, "maxResults", 10));
+  if (max < 1 || max > 10) throw InvalidParameter("maxResults must be between 1 and 10.");
+  std::vector<Json> all;
+  std::vector<std::string> keys;
+  Json failures = Json::array();
+  Check(store_.Read([&](state::Tx& tx) {
+    if (const Json* names = JGet(in, "capacityProviders")) {
+      for (const auto& n : *names) {
+        std::string name = model::NameFromArnOrName(n.get<std::string>());
+        if (name == "FARGATE" || name == "FARGATE_SPOT") {
+          all.push_back(BuiltIn(ctx, name));
+        } else if (auto o = Check(tx.Get(kCapacityProvider, ctx.region, name))) {
+          all.push_back(o->doc);
+        } else {
+          failures.push_back({{"arn", model::EcsArn(ctx.region, ctx.account_id, "capacity-provider/" + name)},
+                              {"reason", "MISSING"}});
+        }
+        keys.push_back(fmt::format("{:08}", keys.size()));
+      }
+    } else {
+      all.push_back(BuiltIn(ctx, "FARGATE"));
+      all.push_back(BuiltIn(ctx, "FARGATE_SPOT"));
+      for (const auto& o : Check(tx.List({kCapacityProvider, ctx.region}))) {
+        if (o.status == "ACTIVE" || o.status == "DELETE_IN_PROGRESS") all.push_back(o.doc);
+      }
+      for (size_t i = 0; i < all.size(); ++i) keys.push_back(fmt::format("{:08}", i));
+    }
+    return Status::Ok();
+  }));
+  auto page = Paginate(keys, JOptStr(in, "nextToken"), max);
+  if (!page) BadToken();
+  Json list = Json::array();
+  for (size_t i = page->begin; i < page->end; ++i) {
+    Json c = all[i];
+    if (!tags) c.erase("tags");
+    list.push_back(c);
+  }
+  Json out = {{"capacityProviders", list}, {"failures", failures}};
+  if (page->next_token) out["nextToken"] = *page->next_token;
+  return out;
+}
+
+Json EcsApi::UpdateCapacityProvider(RequestContext& ctx, const Json& in) {
+  std::string name = model::NameFromArnOrName(JStr(in, "name"));
+  Json out;
+  Check(store_.Write([&](state::Tx& tx) {
+    auto o = Check(tx.Get(kCapacityProvider, ctx.region, name));
+    if (!o || o->status != "ACTIVE") {
+      throw InvalidParameter("The specified capacity provider does not exist. Specify a valid name or ARN and try again.");
+    }
+    if (const Json* a = JGet(in, "autoScalingGroupProvider")) {
+      Json asg = o->doc.value("autoScalingGroupProvider", Json::object());
+      for (auto it = a->begin(); it != a->end(); ++it) asg[it.key()] = it.value();
+      o->doc["autoScalingGroupProvider"] = asg;
+    }
+    o->doc["updateStatus"] = "UPDATE_COMPLETE";
+    Check(tx.Put(*o));
+    out = {{"capacityProvider", o->doc}};
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Json EcsApi::DeleteCapacityProvider(RequestContext& ctx, const Json& in) {
+  std::string name = model::NameFromArnOrName(JStr(in, "capacityProvider"));
+  Json out;
+  Check(store_.Write([&](state::Tx& tx) {
+    auto o = Check(tx.Get(kCapacityProvider, ctx.region, name));
+    if (!o || o->status != "ACTIVE") {
+      throw InvalidParameter("The specified capacity provider does not exist. Specify a valid name or ARN and try again.");
+    }
+    for (const auto& c : Check(tx.List({kCluster, ctx.region}))) {
+      if (c.status != "ACTIVE") continue;
+      for (const auto& n : c.doc.value("capacityProviders", Json::array())) {
+        if (n == name) {
+          throw AwsError("ResourceInUseException",
+                         "The specified capacity provider is in use and cannot be removed.");
+        }
+      }
+    }
+    o->status = "INACTIVE";
+    o->doc["status"] = "INACTIVE";
+    Check(tx.Put(*o));
+    out = {{"capacityProvider", o->doc}};
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace kecs::api::ecs

@@ -1,0 +1,114 @@
+#pragma once
+// The Amazon ECS API (AmazonEC2ContainerServiceV20141113) over the object store.
+//
+// Each operation validates its input in ECS's own words, reads and writes the store in
+// one transaction, and answers at once; RunTask answers PROVISIONING or PENDING and the
+// task controller (reconcile/) moves the task on from there. Documents are stored in their
+// AWS shapes; members whose names start with "kecs:" are internal and never leave the
+// API (see Public()). Thread-safe: all state lives in the store.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/ecs/common.h"
+#include "api/errors.h"
+#include "api/router.h"
+#include "base/json.h"
+#include "state/store.h"
+
+namespace kecs::net { class Vpc; }
+
+namespace kecs::api::ecs {
+
+struct EcsOptions {
+  std::string instance_type = "m5.large";
+  int host_cpu_units = 2048;    // registered CPU of the host's container instance
+  int host_memory_mib = 7680;   // registered memory
+  std::string availability_zone_suffix = "a";
+  // Dynamic host ports for bridge mode, as the ECS agent's ephemeral range.
+  int ephemeral_port_first = 49153;
+  int ephemeral_port_last = 65535;
+};
+
+class EcsApi {
+ public:
+  EcsApi(state::Store& store, EcsOptions options) : store_(store), options_(std::move(options)) {}
+  // Registers every implemented operation on `service`.
+  void RegisterAll(Service& service);
+  const EcsOptions& options() const { return options_; }
+
+  state::Store& store() { return store_; }
+
+  // Creates (or re-activates) a cluster, with the host's container instance registered in
+  // it. Used by CreateCluster and by lenient RunTask/CreateService on an unknown cluster.
+  state::Object CreateClusterRecord(state::Tx& tx, RequestContext& ctx, const std::string& name,
+                                    const Json& in);
+  // The cluster document as DescribeClusters shows it, with live counts.
+  Json ClusterView(state::Tx& tx, const RequestContext& ctx, const state::Object& cluster,
+                   const std::vector<std::string>& include);
+  // Registers a container instance; `managed` marks the host's own, which goes with its
+  // cluster instead of blocking DeleteCluster.
+  Json NewContainerInstance(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
+                            bool managed, const Json& in);
+  // A container instance with live remainingResources and task counts.
+  Json InstanceView(state::Tx& tx, const RequestContext& ctx, const state::Object& inst);
+
+ private:
+  // clusters.cc
+  Json CreateCluster(RequestContext& ctx, const Json& in);
+  Json DescribeClusters(RequestContext& ctx, const Json& in);
+  Json ListClusters(RequestContext& ctx, const Json& in);
+  Json UpdateCluster(RequestContext& ctx, const Json& in);
+  Json UpdateClusterSettings(RequestContext& ctx, const Json& in);
+  Json PutClusterCapacityProviders(RequestContext& ctx, const Json& in);
+  Json DeleteCluster(RequestContext& ctx, const Json& in);
+
+  // task_definitions.cc
+  Json RegisterTaskDefinition(RequestContext& ctx, const Json& in);
+  Json DescribeTaskDefinition(RequestContext& ctx, const Json& in);
+  Json ListTaskDefinitions(RequestContext& ctx, const Json& in);
+  Json ListTaskDefinitionFamilies(RequestContext& ctx, const Json& in);
+  Json DeregisterTaskDefinition(RequestContext& ctx, const Json& in);
+  Json DeleteTaskDefinitions(RequestContext& ctx, const Json& in);
+
+  // tasks.cc
+  Json RunTask(RequestContext& ctx, const Json& in);
+  Json StartTask(RequestContext& ctx, const Json& in);
+  Json StopTask(RequestContext& ctx, const Json& in);
+  Json DescribeTasks(RequestContext& ctx, const Json& in);
+  Json ListTasks(RequestContext& ctx, const Json& in);
+
+  // container_instances.cc
+  Json RegisterContainerInstance(RequestContext& ctx, const Json& in);
+  Json DeregisterContainerInstance(RequestContext& ctx, const Json& in);
+  Json DescribeContainerInstances(RequestContext& ctx, const Json& in);
+  Json ListContainerInstances(RequestContext& ctx, const Json& in);
+  Json UpdateContainerInstancesState(RequestContext& ctx, const Json& in);
+  Json PutAttributes(RequestContext& ctx, const Json& in);
+  Json DeleteAttributes(RequestContext& ctx, const Json& in);
+  Json ListAttributes(RequestContext& ctx, const Json& in);
+
+  // account.cc
+  Json PutAccountSetting(RequestContext& ctx, const Json& in);
+  Json PutAccountSettingDefault(RequestContext& ctx, const Json& in);
+  Json DeleteAccountSetting(RequestContext& ctx, const Json& in);
+  Json ListAccountSettings(RequestContext& ctx, const Json& in);
+
+  // tags.cc
+  Json TagResource(RequestContext& ctx, const Json& in);
+  Json UntagResource(RequestContext& ctx, const Json& in);
+  Json ListTagsForResource(RequestContext& ctx, const Json& in);
+
+  // capacity_providers.cc
+  Json CreateCapacityProvider(RequestContext& ctx, const Json& in);
+  Json DescribeCapacityProviders(RequestContext& ctx, const Json& in);
+  Json UpdateCapacityProvider(RequestContext& ctx, const Json& in);
+  Json DeleteCapacityProvider(RequestContext& ctx, const Json& in);
+
+  state::Store& store_;
+  EcsOptions options_;
+};
+
+}  // namespace kecs::api::ecs

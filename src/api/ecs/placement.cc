@@ -1,0 +1,200 @@
+#include "api/ecs/placement.h"
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "api/ecs/common.h"
+#include "model/cluster_query.h"
+
+namespace kecs::api::ecs {
+
+std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
+                                                     const std::string& cluster) {
+  std::map<std::string, InstanceUsage> out;
+  for (const auto& t : Check(tx.List({kTask, region, cluster}))) {
+    if (t.status == "STOPPED") continue;
+    const Json* p = JGet(t.doc, "kecs:placement");
+    if (!p) continue;
+    InstanceUsage& u = out[JStr(*p, "instance")];
+    u.cpu += JInt(*p, "cpu");
+    u.memory += JInt(*p, "memory");
+    if (const Json* ports = JGet(*p, "ports")) {
+      for (const auto& pp : *ports) u.ports.insert({JStr(pp, "protocol"), JInt(pp, "port")});
+    }
+    if (JBool(*p, "eni")) ++u.enis;
+    if (t.status == "RUNNING") ++u.running; else ++u.pending;
+    ++u.groups[JStr(t.doc, "group")];
+  }
+  return out;
+}
+
+int64_t RegisteredInt(const Json& inst, const std::string& name) {
+  for (const auto& r : inst.value("registeredResources", Json::array())) {
+    if (JStr(r, "name") == name) return JInt(r, "integerValue");
+  }
+  return 0;
+}
+
+int EniTaskLimit(const std::string& type, bool trunking) {
+  // (ENIs per instance, awsvpc tasks with trunking), from AWS's published tables.
+  struct Row { const char* type; int enis; int trunk_tasks; };
+  static const Row kRows[] = {
+      {"t3.micro", 2, 0},    {"t3.small", 3, 0},     {"t3.medium", 3, 0},
+      {"t3.large", 3, 0},    {"t3.xlarge", 4, 0},    {"t3.2xlarge", 4, 0},
+      {"m5.large", 3, 10},   {"m5.xlarge", 4, 20},   {"m5.2xlarge", 4, 40},
+      {"m5.4xlarge", 8, 60}, {"m5.8xlarge", 8, 60},  {"m5.12xlarge", 8, 60},
+      {"m5.16xlarge", 15, 120}, {"m5.24xlarge", 15, 120},
+      {"c5.large", 3, 10},   {"c5.xlarge", 4, 20},   {"c5.2xlarge", 4, 40},
+      {"c5.4xlarge", 8, 60}, {"c5.9xlarge", 8, 60},  {"c5.18xlarge", 15, 120},
+      {"r5.large", 3, 10},   {"r5.xlarge", 4, 20},   {"r5.2xlarge", 4, 40},
+      {"r5.4xlarge", 8, 60}, {"m6i.large", 3, 10},   {"m6g.medium", 2, 4},
+      {"m6g.large", 3, 10},  {"a1.medium", 2, 10},
+  };
+  for (const auto& r : kRows) {
+    if (type == r.type) {
+      if (trunking && r.trunk_tasks > 0) return r.trunk_tasks;
+      return r.enis - 1;
+    }
+  }
+  return trunking ? 10 : 2;  // an unlisted type is treated as m5.large
+}
+
+namespace {
+
+std::optional<std::string> Attribute(const Json& inst, const std::string& name) {
+  for (const auto& a : inst.value("attributes", Json::array())) {
+    if (JStr(a, "name") == name) return JOptStr(a, "value").value_or("");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+PlacementResult Place(const std::vector<state::Object>& candidates,
+                      std::map<std::string, InstanceUsage> usage, const PlacementRequest& req) {
+  PlacementResult out;
+  bool distinct = false;
+  std::vector<model::ClusterQuery> member_of;
+  for (const auto& c : req.constraints) {
+    std::string type = JStr(c, "type");
+    if (type == "distinctInstance") {
+      distinct = true;
+    } else if (type == "memberOf") {
+      auto q = model::ClusterQuery::Parse(JStr(c, "expression"));
+      if (!q.ok()) throw InvalidParameter("The placement constraint expression is invalid: " + q.status().message());
+      member_of.push_back(std::move(*q));
+    }
+  }
+  std::set<std::string> used_by_this_call;
+  std::mt19937_64 rng(std::random_device{}());
+
+  for (int n = 0; n < req.count; ++n) {
+    struct Fit { const state::Object* inst; int64_t cpu_left, mem_left; };
+    std::vector<Fit> fits;
+    std::string closest_arn, closest_reason;
+    for (const auto& inst : candidates) {
+      const InstanceUsage& u = usage[inst.id];
+      std::string reason;
+      auto lookup = [&](const std::string& subject) -> std::optional<std::string> {
+        if (subject.starts_with("attribute:")) return Attribute(inst.doc, subject.substr(10));
+        if (subject == "ec2InstanceId") return JOptStr(inst.doc, "ec2InstanceId");
+        if (subject == "agentConnected") return std::string("true");
+        if (subject == "runningTasksCount") return std::to_string(u.running);
+        if (subject == "task:group") {
+          for (const auto& [g, cnt] : u.groups) {
+            if (cnt > 0) return g;
+          }
+          return std::nullopt;
+        }
+        return std::nullopt;
+      };
+      int64_t cpu_left = RegisteredInt(inst.doc, "CPU") - u.cpu;
+      int64_t mem_left = RegisteredInt(inst.doc, "MEMORY") - u.memory;
+      if (inst.status != "ACTIVE") {
+        reason = "INACTIVE";
+      } else if (req.needs.cpu > cpu_left) {
+        reason = "RESOURCE:CPU";
+      } else if (req.needs.memory > mem_left) {
+        reason = "RESOURCE:MEMORY";
+      } else {
+        for (const auto& [proto, port] : req.needs.static_ports) {
+          bool reserved = proto == "tcp" && std::find(kReservedPorts.begin(), kReservedPorts.end(),
+                                                      port) != kReservedPorts.end();
+          if (reserved || u.ports.count({proto, port})) reason = "RESOURCE:PORTS";
+        }
+        if (reason.empty() && req.needs.eni &&
+            u.enis >= JInt(inst.doc, "kecs:eniLimit", EniTaskLimit("m5.large", false))) {
+          reason = "RESOURCE:ENI";
+        }
+        if (reason.empty()) {
+          for (const auto& a : req.needs.required_attributes) {
+            if (!Attribute(inst.doc, a)) reason = "ATTRIBUTE";
+          }
+        }
+        if (reason.empty()) {
+          for (const auto& q : member_of) {
+            if (!q.Matches(lookup)) reason = "ATTRIBUTE";
+          }
+        }
+        if (reason.empty() && distinct && used_by_this_call.count(inst.id)) {
+          reason = "DistinctInstance placement constraint unsatisfied.";
+        }
+      }
+      if (!reason.empty()) {
+        if (closest_arn.empty()) {
+          closest_arn = JStr(inst.doc, "containerInstanceArn");
+          closest_reason = reason;
+        }
+        continue;
+      }
+      fits.push_back({&inst, cpu_left, mem_left});
+    }
+    if (fits.empty()) {
+      Json f = {{"arn", closest_arn}, {"reason", closest_reason}};
+      bool dup = false;
+      for (const auto& e : out.failures) dup = dup || e == f;
+      if (!dup && !closest_arn.empty()) out.failures.push_back(f);
+      continue;
+    }
+    // Order by the strategies, the first strategy deciding first.
+    std::shuffle(fits.begin(), fits.end(), rng);
+    for (auto it = req.strategy.rbegin(); it != req.strategy.rend(); ++it) {
+      std::string type = JStr(*it, "type"), field = JStr(*it, "field");
+      if (type == "binpack") {
+        bool mem = field == "memory" || field == "MEMORY";
+        std::stable_sort(fits.begin(), fits.end(), [&](const Fit& a, const Fit& b) {
+          return mem ? a.mem_left < b.mem_left : a.cpu_left < b.cpu_left;
+        });
+      } else if (type == "spread") {
+        // Fewest tasks of this request's group in the same value of `field`.
+        std::map<std::string, int> per_value;
+        auto value_of = [&](const state::Object& inst) -> std::string {
+          if (field == "instanceId" || field == "host") return inst.id;
+          if (field.starts_with("attribute:")) return Attribute(inst.doc, field.substr(10)).value_or("");
+          return inst.id;
+        };
+        for (const auto& inst : candidates) {
+          per_value[value_of(inst)] += usage[inst.id].groups[req.needs.group];
+        }
+        std::stable_sort(fits.begin(), fits.end(), [&](const Fit& a, const Fit& b) {
+          return per_value[value_of(*a.inst)] < per_value[value_of(*b.inst)];
+        });
+      }
+    }
+    const state::Object& chosen = *fits.front().inst;
+    out.instances.push_back(chosen.id);
+    used_by_this_call.insert(chosen.id);
+    InstanceUsage& u = usage[chosen.id];
+    u.cpu += req.needs.cpu;
+    u.memory += req.needs.memory;
+    for (const auto& p : req.needs.static_ports) u.ports.insert(p);
+    if (req.needs.eni) ++u.enis;
+    ++u.pending;
+    ++u.groups[req.needs.group];
+  }
+  return out;
+}
+
+}  // namespace kecs::api::ecs

@@ -1,0 +1,71 @@
+#pragma once
+// Container-instance resources and task placement for the EC2 and EXTERNAL launch types.
+//
+// A task placed on an instance records what it holds in its "kecs:placement" member
+// ({"instance", "cpu", "memory", "ports": [{"protocol","port"}], "eni"}). What an instance
+// has left is always derived from the tasks that are not STOPPED, so the numbers
+// DescribeContainerInstances shows are true at every moment and nothing can drift.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/router.h"
+#include "base/json.h"
+#include "state/store.h"
+
+namespace kecs::api::ecs {
+
+// Ports the ECS agent reserves on every container instance.
+inline const std::vector<int> kReservedPorts = {22, 2375, 2376, 51678, 51679, 51680};
+
+struct InstanceUsage {
+  int64_t cpu = 0;
+  int64_t memory = 0;
+  std::set<std::pair<std::string, int64_t>> ports;  // (tcp|udp, port)
+  int enis = 0;
+  int running = 0;
+  int pending = 0;
+  std::map<std::string, int> groups;  // task group -> count
+};
+
+// What the tasks on each instance of a cluster hold, keyed by instance id.
+std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
+                                                     const std::string& cluster);
+
+// The registered amount of a resource ("CPU", "MEMORY") of an instance document.
+int64_t RegisteredInt(const Json& inst, const std::string& name);
+
+// awsvpc tasks an instance type can hold: its ENIs minus the primary one (AWS's published
+// table), or the trunking limit when the instance registered with awsvpcTrunking on.
+int EniTaskLimit(const std::string& instance_type, bool trunking);
+
+// What one task needs of an instance.
+struct TaskNeeds {
+  int64_t cpu = 0;
+  int64_t memory = 0;
+  std::vector<std::pair<std::string, int64_t>> static_ports;
+  bool eni = false;
+  std::vector<std::string> required_attributes;
+  std::string group;
+};
+
+struct PlacementRequest {
+  TaskNeeds needs;
+  int count = 1;
+  Json constraints = Json::array();  // placementConstraints (task definition's and request's)
+  Json strategy = Json::array();
+};
+
+struct PlacementResult {
+  std::vector<std::string> instances;  // chosen instance ids, one per placed task
+  Json failures = Json::array();       // [{arn, reason}] for tasks that could not be placed
+};
+
+// Places `count` tasks on the given candidates (instance objects of one cluster), honouring
+// resources, constraints (distinctInstance, memberOf) and strategies (spread, binpack,
+// random). Throws InvalidParameterException for a malformed memberOf expression.
+PlacementResult Place(const std::vector<state::Object>& candidates,
+                      std::map<std::string, InstanceUsage> usage, const PlacementRequest& req);
+
+}  // namespace kecs::api::ecs

@@ -1,0 +1,215 @@
+#include "api/protocol/validate.h"
+
+#include <fmt/format.h>
+
+#include "base/strings.h"
+
+namespace kecs::api::protocol {
+namespace {
+
+using model::ShapeDesc;
+using model::ShapeType;
+
+std::string JsonTypeToken(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::string: return "STRING_VALUE";
+    case Json::value_t::boolean: return v.get<bool>() ? "TRUE_VALUE" : "FALSE_VALUE";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "NUMBER_VALUE";
+    case Json::value_t::number_float: return "DECIMAL_VALUE";
+    default: return "VALUE";
+  }
+}
+
+const char* TypeNoun(ShapeType t) {
+  switch (t) {
+    case ShapeType::kString: return "a String";
+    case ShapeType::kInteger: return "an Integer";
+    case ShapeType::kLong: return "a Long";
+    case ShapeType::kBoolean: return "a Boolean";
+    case ShapeType::kDouble: return "a Double";
+    case ShapeType::kFloat: return "a Float";
+    case ShapeType::kTimestamp: return "a Timestamp";
+    case ShapeType::kBlob: return "a Blob";
+    default: return "a value";
+  }
+}
+
+std::optional<TypeIssue> Walk(const model::ServiceModel& m, int idx, const Json& v,
+                              const std::string& path) {
+  if (v.is_null()) return std::nullopt;
+  const ShapeDesc& s = m.shape(idx);
+  auto issue = [&](std::string msg) { return TypeIssue{path, std::move(msg)}; };
+  switch (s.type) {
+    case ShapeType::kStructure: {
+      if (s.document) return std::nullopt;  // free-form JSON
+      if (!v.is_object()) {
+        if (v.is_array()) return issue("Start of list found where not expected");
+        return issue("Expected null");
+      }
+      for (const auto& mem : m.MembersOf(s)) {
+        auto it = v.find(mem.name);
+        if (it == v.end()) continue;
+        std::string p = path.empty() ? std::string(mem.name) : path + "." + std::string(mem.name);
+        if (auto r = Walk(m, mem.shape, *it, p)) return r;
+      }
+      return std::nullopt;
+    }
+    case ShapeType::kList: {
+      if (!v.is_array()) return issue("Expected list or null");
+      int i = 1;
+      for (const auto& e : v) {
+        if (auto r = Walk(m, s.list_member, e, fmt::format("{}.{}.member", path, i++))) return r;
+      }
+      return std::nullopt;
+    }
+    case ShapeType::kMap: {
+      if (!v.is_object()) {
+        if (v.is_array()) return issue("Start of list found where not expected");
+        return issue("Expected map or null");
+      }
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (auto r = Walk(m, s.map_value, it.value(), path + "." + it.key())) return r;
+      }
+      return std::nullopt;
+    }
+    default:
+      break;
+  }
+  // Scalars.
+  if (v.is_object()) return issue("Start of structure or map found where not expected.");
+  if (v.is_array()) return issue("Start of list found where not expected");
+  bool ok = false;
+  switch (s.type) {
+    case ShapeType::kString:
+    case ShapeType::kBlob: ok = v.is_string(); break;
+    case ShapeType::kInteger:
+    // AWS accepts a decimal for an integer member and truncates it.
+    case ShapeType::kLong: ok = v.is_number(); break;
+    case ShapeType::kBoolean: ok = v.is_boolean(); break;
+    case ShapeType::kDouble:
+    case ShapeType::kFloat: ok = v.is_number(); break;
+    case ShapeType::kTimestamp: ok = v.is_number(); break;
+    default: ok = true;
+  }
+  if (ok) return std::nullopt;
+  return issue(fmt::format("{} can not be converted to {}", JsonTypeToken(v), TypeNoun(s.type)));
+}
+
+std::string Render(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std::string& path,
+                 std::string_view member, std::string_view location, const ConstraintOptions& o,
+                 std::vector<ConstraintIssue>& out) {
+  const ShapeDesc& s = m.shape(idx);
+  using K = ConstraintIssue::Kind;
+  auto add = [&](K k, std::string clause) {
+    out.push_back({k, path, std::string(member), std::string(location),
+                   fmt::format("Value {} at '{}' failed to satisfy constraint: {}",
+                               k == K::kMissing ? "null" : "'" + Render(v) + "'", path, clause)});
+  };
+  switch (s.type) {
+    case ShapeType::kStructure: {
+      if (!v.is_object() || s.document) return;
+      for (const auto& mem : m.MembersOf(s)) {
+        std::string p = path.empty() ? std::string(mem.name) : path + "." + std::string(mem.name);
+        std::string loc(mem.location_name.empty() ? mem.name : mem.location_name);
+        auto it = v.find(mem.name);
+        if (it == v.end() || it->is_null()) {
+          if (mem.required) {
+            out.push_back({K::kMissing, p, std::string(mem.name), loc,
+                           fmt::format("Value null at '{}' failed to satisfy constraint: Member "
+                                       "must not be null",
+                                       p)});
+          }
+          continue;
+        }
+        Constraints(m, mem.shape, *it, p, mem.name, loc, o, out);
+      }
+      return;
+    }
+    case ShapeType::kList: {
+      if (!v.is_array()) return;
+      if (o.check_lengths && s.has_min && static_cast<long long>(v.size()) < s.min) {
+        add(K::kLength, fmt::format("Member must have length greater than or equal to {}", s.min));
+      }
+      if (o.check_lengths && s.has_max && static_cast<long long>(v.size()) > s.max) {
+        add(K::kLength, fmt::format("Member must have length less than or equal to {}", s.max));
+      }
+      int i = 1;
+      for (const auto& e : v) {
+        Constraints(m, s.list_member, e, fmt::format("{}.{}.member", path, i++), member, location,
+                    o, out);
+      }
+      return;
+    }
+    case ShapeType::kMap: {
+      if (!v.is_object()) return;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        Constraints(m, s.map_value, it.value(), path + "." + it.key(), member, location, o, out);
+      }
+      return;
+    }
+    case ShapeType::kString: {
+      if (!v.is_string()) return;
+      const auto& str = v.get_ref<const std::string&>();
+      auto en = m.EnumOf(s);
+      if (o.check_enums && !en.empty()) {
+        bool found = false;
+        for (auto e : en) found = found || e == str;
+        if (!found) {
+          std::vector<std::string> vals(en.begin(), en.end());
+          add(K::kEnum, fmt::format("Member must satisfy enum value set: [{}]", Join(vals, ", ")));
+          out.back().allowed = std::move(vals);
+        }
+      }
+      if (o.check_lengths && s.has_min && static_cast<long long>(str.size()) < s.min) {
+        add(K::kLength, fmt::format("Member must have length greater than or equal to {}", s.min));
+      }
+      if (o.check_lengths && s.has_max && static_cast<long long>(str.size()) > s.max) {
+        add(K::kLength, fmt::format("Member must have length less than or equal to {}", s.max));
+      }
+      return;
+    }
+    case ShapeType::kInteger:
+    case ShapeType::kLong: {
+      if (!v.is_number() || !o.check_ranges) return;
+      long long n = v.get<long long>();
+      if (s.has_min && n < s.min) {
+        add(K::kRange, fmt::format("Member must have value greater than or equal to {}", s.min));
+      }
+      if (s.has_max && n > s.max) {
+        add(K::kRange, fmt::format("Member must have value less than or equal to {}", s.max));
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+std::optional<TypeIssue> CheckTypes(const model::ServiceModel& m, int shape, const Json& value) {
+  if (shape < 0) return std::nullopt;
+  return Walk(m, shape, value, "");
+}
+
+std::vector<ConstraintIssue> CheckConstraints(const model::ServiceModel& m, int shape,
+                                              const Json& value, ConstraintOptions opts) {
+  std::vector<ConstraintIssue> out;
+  if (shape >= 0) Constraints(m, shape, value, "", "", "", opts, out);
+  return out;
+}
+
+std::string ValidationMessage(const std::vector<ConstraintIssue>& issues) {
+  std::vector<std::string> parts;
+  for (const auto& i : issues) parts.push_back(i.message);
+  return fmt::format("{} validation error{} detected: {}", issues.size(),
+                     issues.size() == 1 ? "" : "s", Join(parts, "; "));
+}
+
+}  // namespace kecs::api::protocol

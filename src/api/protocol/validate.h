@@ -1,0 +1,48 @@
+#pragma once
+// Model-driven checks of a decoded request.
+//
+// CheckTypes walks a JSON document against an input shape and reports the first member
+// whose JSON type cannot be converted to the modelled type (what AWS's JSON front end
+// reports as SerializationException). CheckConstraints then reports every required member
+// that is missing and every enum, length or range constraint that fails, in AWS's
+// "Value X at 'path' failed to satisfy constraint: ..." wording, with the paths AWS uses
+// (`containerDefinitions.1.member.name`). Stateless and thread-safe.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "model/shapes.h"
+
+namespace kecs::api::protocol {
+
+struct TypeIssue {
+  std::string path;
+  std::string message;  // e.g. "NUMBER_VALUE can not be converted to a String"
+};
+
+struct ConstraintIssue {
+  enum class Kind { kMissing, kEnum, kLength, kRange, kPattern };
+  Kind kind;
+  std::string path;      // e.g. "containerDefinitions.1.member.name"
+  std::string member;    // the member's own name, e.g. "name"
+  std::string location;  // its locationName, else its name (EC2 wire names derive from it)
+  std::string message;   // the whole "Value ... failed to satisfy constraint: ..." clause
+  std::vector<std::string> allowed;  // kEnum: the enum's values
+};
+
+std::optional<TypeIssue> CheckTypes(const model::ServiceModel& m, int shape, const Json& value);
+
+struct ConstraintOptions {
+  bool check_enums = true;
+  bool check_lengths = true;
+  bool check_ranges = true;
+};
+
+std::vector<ConstraintIssue> CheckConstraints(const model::ServiceModel& m, int shape,
+                                              const Json& value, ConstraintOptions opts);
+
+// "1 validation error detected: <issue>" / "N validation errors detected: a; b".
+std::string ValidationMessage(const std::vector<ConstraintIssue>& issues);
+
+}  // namespace kecs::api::protocol

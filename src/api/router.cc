@@ -1,0 +1,384 @@
+#include "api/router.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "api/errors.h"
+#include "api/protocol/query_codec.h"
+#include "api/sigv4.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/strings.h"
+
+namespace kecs::api {
+namespace {
+
+using protocol::QueryFlavor;
+
+constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
+constexpr std::string_view kXmlContentType = "text/xml;charset=UTF-8";
+constexpr std::string_view kSignatureMismatch =
+    "The request signature we calculated does not match the signature you provided. Check your "
+    "AWS Secret Access Key and signing method. Consult the service documentation for details.";
+
+HttpResponse JsonResponse(int status, const Json& body, const std::string& request_id) {
+  HttpResponse r;
+  r.status = status;
+  r.headers = {{"Content-Type", std::string(kJsonContentType)},
+               {"x-amzn-RequestId", request_id}};
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return r;
+}
+
+// {"__type": code} plus the message when there is one. Front-end errors such as
+// UnknownOperationException carry no message at all, as AWS sends them.
+HttpResponse JsonError(int status, const std::string& code, const std::string& message_key,
+                       const std::optional<std::string>& message, const std::string& request_id) {
+  Json body = {{"__type", code}};
+  if (message) body[message_key] = *message;
+  return JsonResponse(status, body, request_id);
+}
+
+HttpResponse XmlResponse(int status, std::string body, const std::string& request_id) {
+  HttpResponse r;
+  r.status = status;
+  r.headers = {{"Content-Type", std::string(kXmlContentType)}, {"x-amzn-RequestId", request_id}};
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse XmlError(QueryFlavor flavor, const model::ServiceModel* m, int status,
+                      const std::string& code, const std::string& message,
+                      const std::string& request_id) {
+  if (flavor == QueryFlavor::kEc2) {
+    return XmlResponse(status,
+                       fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors>"
+                                   "<Error><Code>{}</Code><Message>{}</Message></Error></Errors>"
+                                   "<RequestID>{}</RequestID></Response>",
+                                   XmlEscape(code), XmlEscape(message), request_id),
+                       request_id);
+  }
+  std::string ns = m ? std::string(m->xml_namespace) : "";
+  return XmlResponse(
+      status,
+      fmt::format("<ErrorResponse xmlns=\"{}\">\n  <Error>\n    <Type>{}</Type>\n    <Code>{}</Code>\n"
+                  "    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n"
+                  "</ErrorResponse>\n",
+                  ns, status >= 500 ? "Receiver" : "Sender", XmlEscape(code), XmlEscape(message),
+                  request_id),
+      request_id);
+}
+
+// Coral leaves absent members out rather than sending null.
+void StripNulls(Json& j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end();) {
+      if (it->is_null()) {
+        it = j.erase(it);
+      } else {
+        StripNulls(*it);
+        ++it;
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& e : j) StripNulls(e);
+  }
+}
+
+std::string AmzNow(double now) {
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[20];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+struct AuthFailure {
+  int status;
+  std::string code;
+  std::string message;
+};
+
+// Maps a failed verification to each protocol's own refusal.
+std::optional<AuthFailure> CheckAuth(const HttpRequest& req,
+                                     const std::map<std::string, std::string>& creds, double now,
+                                     std::string_view protocol) {
+  if (creds.empty()) return std::nullopt;
+  SigV4Result r = VerifySigV4(req, creds, now);
+  bool json = protocol == "json", ec2 = protocol == "ec2";
+  switch (r) {
+    case SigV4Result::kOk:
+      return std::nullopt;
+    case SigV4Result::kMissing:
+      if (json) return AuthFailure{400, "MissingAuthenticationTokenException", "Missing Authentication Token"};
+      if (ec2) return AuthFailure{401, "AuthFailure", "AWS was not able to validate the provided access credentials"};
+      return AuthFailure{403, "MissingAuthenticationToken", "Request is missing Authentication Token"};
+    case SigV4Result::kIncomplete: {
+      std::string msg = fmt::format(
+          "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+          "parameters and an 'X-Amz-Date' header. Authorization={}",
+          req.Header("authorization"));
+      if (json) return AuthFailure{400, "IncompleteSignatureException", msg};
+      if (ec2) return AuthFailure{401, "AuthFailure", "AWS was not able to validate the provided access credentials"};
+      return AuthFailure{400, "IncompleteSignature", msg};
+    }
+    case SigV4Result::kUnknownKey:
+      if (json) return AuthFailure{400, "UnrecognizedClientException", "The security token included in the request is invalid."};
+      if (ec2) return AuthFailure{401, "AuthFailure", "AWS was not able to validate the provided access credentials"};
+      return AuthFailure{403, "InvalidClientTokenId", "The security token included in the request is invalid."};
+    case SigV4Result::kExpired: {
+      std::string msg = fmt::format("Signature expired: {} is now earlier than {} ({} - 15 min.)",
+                                    req.Header("x-amz-date"), AmzNow(now - 15 * 60), AmzNow(now));
+      if (json) return AuthFailure{400, "InvalidSignatureException", msg};
+      return AuthFailure{403, ec2 ? "AuthFailure" : "SignatureDoesNotMatch", msg};
+    }
+    case SigV4Result::kMismatch:
+      if (json) return AuthFailure{400, "InvalidSignatureException", std::string(kSignatureMismatch)};
+      return AuthFailure{403, "SignatureDoesNotMatch", std::string(kSignatureMismatch)};
+  }
+  return std::nullopt;
+}
+
+std::string Capitalize(std::string s) {
+  if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+// The wording of the first failed constraint, in the service's own style.
+AwsError ConstraintError(const ErrorStyle& style,
+                         const std::vector<protocol::ConstraintIssue>& issues) {
+  using K = protocol::ConstraintIssue::Kind;
+  const auto& first = issues.front();
+  if (style.ec2_missing_parameter) {
+    if (first.kind == K::kMissing) {
+      return AwsError("MissingParameter",
+                      "The request must contain the parameter " + Capitalize(first.location));
+    }
+    return AwsError(style.validation_code, first.message);
+  }
+  if (style.ecs_enum_wording && first.kind == K::kEnum) {
+    return AwsError(style.validation_code,
+                    fmt::format("{} should be one of [{}]", first.member, Join(first.allowed, ",")));
+  }
+  return AwsError(style.validation_code, protocol::ValidationMessage(issues));
+}
+
+}  // namespace
+
+void Service::Register(const std::string& op, OperationFn fn) {
+  if (!model_.FindOperation(op)) {
+    KLOG_ERROR("api: {} has no operation {}", model_.service, op);
+    std::abort();
+  }
+  ops_[op] = std::move(fn);
+}
+
+const OperationFn* Service::Find(const std::string& op) const {
+  auto it = ops_.find(op);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+void Router::AddService(std::shared_ptr<Service> s) {
+  const auto& m = s->model();
+  if (m.protocol == "json") {
+    by_target_[std::string(m.target_prefix)] = s;
+  } else {
+    std::string signing = m.endpoint_prefix == "elasticloadbalancing" ? "elasticloadbalancing"
+                                                                      : std::string(m.endpoint_prefix);
+    by_signing_[signing] = s;
+    by_version_[std::string(m.api_version)] = s;
+  }
+}
+
+HttpResponse Router::Handle(const HttpRequest& req) const {
+  auto t0 = std::chrono::steady_clock::now();
+  RequestContext ctx;
+  ctx.request_id = Uuid4();
+  ctx.account_id = options_.account_id;
+  ctx.region = options_.default_region;
+  ctx.now = options_.clock->Now();
+  ctx.strict = options_.strict;
+  ctx.host = std::string(req.Header("host"));
+  if (auto auth = ParseAuthorization(req.Header("authorization"))) {
+    ctx.region = auth->region;
+    ctx.access_key = auth->access_key;
+    ctx.service = auth->service;
+  }
+
+  HttpResponse resp;
+  std::string_view target = req.Header("x-amz-target");
+  if (req.Path() == "/health" && req.method == "GET") {
+    resp = JsonResponse(200, options_.health ? options_.health() : Json::object(), ctx.request_id);
+    resp.headers[0].second = "application/json";
+  } else if (!target.empty()) {
+    resp = HandleJson(req, target, ctx);
+  } else if (req.method == "POST" || req.QueryString().find("Action=") != std::string_view::npos) {
+    resp = HandleForm(req, ctx);
+  } else {
+    resp.status = 404;
+    resp.body = "kecs: this request names no AWS operation (no X-Amz-Target header, no Action)\n";
+  }
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - t0).count();
+  KLOG_DEBUG("{} {} {}.{} region={} status={} {}us", req.method, req.target, ctx.service,
+             ctx.operation, ctx.region, resp.status, us);
+  return resp;
+}
+
+HttpResponse Router::HandleJson(const HttpRequest& req, std::string_view target,
+                                RequestContext& ctx) const {
+  size_t dot = target.rfind('.');
+  std::string prefix(dot == std::string_view::npos ? "" : target.substr(0, dot));
+  std::string op(dot == std::string_view::npos ? target : target.substr(dot + 1));
+  auto sit = by_target_.find(prefix);
+  if (sit == by_target_.end()) {
+    return JsonError(400, "UnknownOperationException", "message", std::nullopt, ctx.request_id);
+  }
+  const Service& svc = *sit->second;
+  const ErrorStyle& style = svc.style();
+  const model::ServiceModel& m = svc.model();
+  ctx.service = std::string(m.service);
+  ctx.operation = op;
+  const model::OperationDesc* desc = m.FindOperation(op);
+  const OperationFn* fn = svc.Find(op);
+  if (!desc || !fn) {
+    return JsonError(400, "UnknownOperationException", style.message_key, std::nullopt, ctx.request_id);
+  }
+  std::optional<Json> input = ParseJson(req.body);
+  if (!input || input->is_null() || input->is_string() || input->is_number() || input->is_boolean()) {
+    return JsonError(400, "SerializationException", "Message", std::nullopt, ctx.request_id);
+  }
+  if (input->is_array()) {
+    return JsonError(400, "SerializationException", "Message",
+                     "Start of list found where not expected", ctx.request_id);
+  }
+  if (auto fail = CheckAuth(req, options_.credentials, ctx.now, "json")) {
+    return JsonError(fail->status, fail->code, style.message_key, fail->message, ctx.request_id);
+  }
+  if (auto issue = protocol::CheckTypes(m, desc->input, *input)) {
+    return JsonError(400, "SerializationException", "Message", issue->message, ctx.request_id);
+  }
+  try {
+    auto issues = protocol::CheckConstraints(m, desc->input, *input, style.constraints);
+    if (!issues.empty()) throw ConstraintError(style, issues);
+    Json out = (*fn)(ctx, *input);
+    if (out.is_null()) out = Json::object();
+    StripNulls(out);
+    if (options_.validate_responses) {
+      if (auto bad = protocol::CheckTypes(m, desc->output, out)) {
+        throw AwsError(style.server_code,
+                       fmt::format("kecs response for {} does not match its model at '{}': {}", op,
+                                   bad->path, bad->message),
+                       500);
+      }
+    }
+    return JsonResponse(200, out, ctx.request_id);
+  } catch (const AwsError& e) {
+    if (e.server_fault()) KLOG_ERROR("{}.{}: {}: {}", m.service, op, e.code(), e.message());
+    return JsonError(e.http_status(), e.code(), style.message_key, e.message(), ctx.request_id);
+  } catch (const std::exception& e) {
+    KLOG_ERROR("{}.{}: unexpected failure: {}", m.service, op, e.what());
+    return JsonError(500, style.server_code, style.message_key,
+                     std::string("internal error: ") + e.what(), ctx.request_id);
+  }
+}
+
+HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) const {
+  protocol::FormParams params;
+  std::string_view raw = req.method == "POST" && !req.body.empty() ? std::string_view(req.body)
+                                                                    : req.QueryString();
+  bool form_ok = protocol::ParseForm(raw, &params);
+  std::string version = params.count("Version") ? params["Version"] : "";
+
+  std::shared_ptr<Service> svc;
+  if (auto it = by_signing_.find(ctx.service); it != by_signing_.end()) svc = it->second;
+  if (!svc) {
+    if (auto it = by_version_.find(version); it != by_version_.end()) svc = it->second;
+  }
+  QueryFlavor flavor = QueryFlavor::kEc2;
+  if (svc && svc->model().protocol == "query") flavor = QueryFlavor::kQuery;
+  const model::ServiceModel* m = svc ? &svc->model() : nullptr;
+
+  if (!form_ok) {
+    return XmlError(flavor, m, 400, "MalformedQueryString", "The query string is malformed.",
+                    ctx.request_id);
+  }
+  auto ait = params.find("Action");
+  if (ait == params.end() || ait->second.empty()) {
+    return XmlError(flavor, m, 400, "MissingAction", "The request must contain the parameter Action",
+                    ctx.request_id);
+  }
+  std::string op = ait->second;
+  ctx.operation = op;
+  if (!svc) {
+    return XmlError(flavor, m, 400, "InvalidAction",
+                    fmt::format("The action {} is not valid for this web service.", op),
+                    ctx.request_id);
+  }
+  ctx.service = std::string(m->service);
+  const model::OperationDesc* desc = m->FindOperation(op);
+  const OperationFn* fn = svc->Find(op);
+  if (!desc || !fn) {
+    std::string msg = flavor == QueryFlavor::kEc2
+                          ? fmt::format("The action {} is not valid for this web service.", op)
+                          : fmt::format("Could not find operation {} for version {}", op,
+                                        m->api_version);
+    return XmlError(flavor, m, 400, "InvalidAction", msg, ctx.request_id);
+  }
+  if (auto fail = CheckAuth(req, options_.credentials, ctx.now,
+                            flavor == QueryFlavor::kEc2 ? "ec2" : "query")) {
+    return XmlError(flavor, m, fail->status, fail->code, fail->message, ctx.request_id);
+  }
+  const ErrorStyle& style = svc->style();
+  Json input;
+  protocol::DecodeError derr;
+  if (!protocol::DecodeQuery(*m, desc->input, flavor, params, &input, &derr)) {
+    if (derr.unknown && flavor == QueryFlavor::kEc2) {
+      return XmlError(flavor, m, 400, "UnknownParameter", derr.message, ctx.request_id);
+    }
+    if (!derr.unknown) {
+      return XmlError(flavor, m, 400,
+                      flavor == QueryFlavor::kEc2 ? "InvalidParameterValue" : "ValidationError",
+                      derr.message, ctx.request_id);
+    }
+    // Query services ignore parameters they do not know; decode again without them.
+    protocol::FormParams known = params;
+    while (derr.unknown) {
+      known.erase(derr.param);
+      derr = {};
+      if (protocol::DecodeQuery(*m, desc->input, flavor, known, &input, &derr)) break;
+      if (!derr.unknown) {
+        return XmlError(flavor, m, 400, "ValidationError", derr.message, ctx.request_id);
+      }
+    }
+  }
+  try {
+    auto issues = protocol::CheckConstraints(*m, desc->input, input, style.constraints);
+    if (!issues.empty()) throw ConstraintError(style, issues);
+    Json out = (*fn)(ctx, input);
+    if (out.is_null()) out = Json::object();
+    StripNulls(out);
+    if (options_.validate_responses) {
+      if (auto bad = protocol::CheckTypes(*m, desc->output, out)) {
+        throw AwsError(style.server_code,
+                       fmt::format("kecs response for {} does not match its model at '{}': {}", op,
+                                   bad->path, bad->message),
+                       500);
+      }
+    }
+    return XmlResponse(200, protocol::EncodeXml(*m, *desc, flavor, out, ctx.request_id),
+                       ctx.request_id);
+  } catch (const AwsError& e) {
+    if (e.server_fault()) KLOG_ERROR("{}.{}: {}: {}", m->service, op, e.code(), e.message());
+    return XmlError(flavor, m, e.http_status(), e.code(), e.message(), ctx.request_id);
+  } catch (const std::exception& e) {
+    KLOG_ERROR("{}.{}: unexpected failure: {}", m->service, op, e.what());
+    return XmlError(flavor, m, 500, style.server_code, std::string("internal error: ") + e.what(),
+                    ctx.request_id);
+  }
+}
+
+}  // namespace kecs::api

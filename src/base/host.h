@@ -1,0 +1,19 @@
+#pragma once
+// Facts about the machine kecs runs on, read once from /proc and the kernel.
+#include <cstdint>
+#include <string>
+
+namespace kecs {
+
+struct HostInfo {
+  int cpus = 1;
+  int64_t memory_mib = 1024;
+  std::string hostname;
+  std::string kernel;      // uname -r
+  std::string arch;        // x86_64, arm64
+  bool is_root = false;
+};
+
+const HostInfo& Host();
+
+}  // namespace kecs

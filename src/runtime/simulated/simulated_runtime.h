@@ -1,0 +1,37 @@
+#pragma once
+// The simulated runtime: the whole task lifecycle with no data plane.
+//
+// Nothing runs. Every call succeeds and containers report RUNNING until StopContainers,
+// after which they report exit code 0. It serves hosts without root (and fast tests); the
+// daemon's /health and start-up log say plainly that it runs nothing. State is in memory
+// and, like a running host, tasks it never heard of (after a daemon restart) count as
+// running. Thread-safe.
+#include <mutex>
+#include <set>
+
+#include "runtime/runtime.h"
+
+namespace kecs::runtime {
+
+class SimulatedRuntime : public Runtime {
+ public:
+  std::string name() const override { return "simulated"; }
+  bool has_data_plane() const override { return false; }
+  std::string Describe() const override {
+    return "simulated: no data plane; tasks go through every state but no process runs and no "
+           "network is created";
+  }
+  Status CreateSandbox(const TaskSpec& task) override;
+  Result<std::map<std::string, std::string>> PullImages(const TaskSpec& task) override;
+  Status StartContainers(const TaskSpec& task) override;
+  Result<TaskState> Inspect(const TaskSpec& task) override;
+  Result<TaskState> StopContainers(const TaskSpec& task) override;
+  Status Delete(const TaskSpec& task) override;
+  Status GarbageCollect(const std::set<std::string>& live_task_ids) override;
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> stopped_;  // guarded by mu_
+};
+
+}  // namespace kecs::runtime

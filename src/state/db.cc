@@ -1,0 +1,236 @@
+#include "state/db.h"
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+
+namespace kecs::state {
+namespace {
+
+Status SqlError(sqlite3* db, std::string_view what) {
+  int rc = sqlite3_extended_errcode(db);
+  std::string msg = fmt::format("{}: {}", what, sqlite3_errmsg(db));
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return AlreadyExists(msg);
+    case SQLITE_BUSY: case SQLITE_LOCKED: return Unavailable(msg);
+    case SQLITE_FULL: return ResourceExhausted(msg);
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return FailedPrecondition(msg);
+    default: return Internal(msg);
+  }
+}
+
+Result<sqlite3*> OpenConn(const std::string& path, bool readonly) {
+  sqlite3* db = nullptr;
+  int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  flags |= SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status st = FailedPrecondition(fmt::format("cannot open database {}: {}", path,
+                                               db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close(db);
+    return st;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_extended_result_codes(db, 1);
+  return db;
+}
+
+}  // namespace
+
+Stmt::~Stmt() {
+  if (stmt_) sqlite3_finalize(stmt_);
+}
+
+Stmt& Stmt::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, double v) {
+  sqlite3_bind_double(stmt_, i, v);
+  return *this;
+}
+Stmt& Stmt::BindNull(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+bool Stmt::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) status_ = SqlError(db_, "step");
+  return false;
+}
+
+Status Stmt::Run() {
+  while (Step()) {
+  }
+  return status_;
+}
+
+void Stmt::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  status_ = Status::Ok();
+}
+
+std::string Stmt::Text(int col) const {
+  const unsigned char* t = sqlite3_column_text(stmt_, col);
+  if (!t) return {};
+  return std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, col));
+}
+int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Stmt::Double(int col) const { return sqlite3_column_double(stmt_, col); }
+bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+Result<Stmt> Conn::Prepare(std::string_view sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK) {
+    return SqlError(db_, fmt::format("prepare `{}`", sql));
+  }
+  return Stmt(db_, s);
+}
+
+Status Conn::Exec(std::string_view sql) {
+  std::string s(sql);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    Status st = SqlError(db_, fmt::format("exec `{}`", sql.substr(0, 80)));
+    sqlite3_free(err);
+    return st;
+  }
+  return Status::Ok();
+}
+
+int64_t Conn::Changes() const { return sqlite3_changes64(db_); }
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
+                                     const std::vector<Migration>& migrations,
+                                     Options options) {
+  std::unique_ptr<Db> db(new Db());
+  db->path_ = path;
+  ASSIGN_OR_RETURN(db->writer_, OpenConn(path, /*readonly=*/false));
+  Conn w(db->writer_);
+
+  // Reading the schema version touches the header and the first page: a file that is not
+  // a database fails here, before anything is written to it.
+  int version = 0;
+  {
+    auto st = w.Prepare("PRAGMA user_version");
+    if (!st.ok()) {
+      return FailedPrecondition(fmt::format(
+          "{} is not a usable kecs database ({}); move it aside to start afresh", path,
+          st.status().message()));
+    }
+    if (st->Step()) version = static_cast<int>(st->Int(0));
+    if (!st->status().ok()) {
+      return FailedPrecondition(fmt::format("{} is not a usable kecs database ({})", path,
+                                            st->status().message()));
+    }
+  }
+  int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (version > latest) {
+    return FailedPrecondition(fmt::format(
+        "database {} has schema version {}, newer than this kecs understands ({}); "
+        "run a newer kecs or point --data-dir elsewhere",
+        path, version, latest));
+  }
+  {
+    auto st = w.Prepare("PRAGMA quick_check");
+    if (!st.ok()) return FailedPrecondition(st.status().message());
+    std::string verdict = st->Step() ? st->Text(0) : st->status().message();
+    if (verdict != "ok") {
+      return FailedPrecondition(fmt::format(
+          "database {} failed its integrity check ({}); kecs will not modify it. Restore a "
+          "backup or move it aside to start afresh",
+          path, verdict));
+    }
+  }
+  RETURN_IF_ERROR(w.Exec("PRAGMA journal_mode=WAL"));
+  RETURN_IF_ERROR(w.Exec(options.synchronous_full ? "PRAGMA synchronous=FULL"
+                                                  : "PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(w.Exec("PRAGMA foreign_keys=ON"));
+
+  for (const Migration& m : migrations) {
+    if (m.version <= version) continue;
+    RETURN_IF_ERROR(w.Exec("BEGIN IMMEDIATE"));
+    Status st = m.apply(w);
+    if (st.ok()) st = w.Exec(fmt::format("PRAGMA user_version={}", m.version));
+    if (st.ok()) st = w.Exec("COMMIT");
+    if (!st.ok()) {
+      (void)w.Exec("ROLLBACK");
+      return Internal(fmt::format("migration {} ({}) failed: {}", m.version, m.description,
+                                  st.message()));
+    }
+    KLOG_INFO("database: applied migration {} ({})", m.version, m.description);
+    version = m.version;
+  }
+  db->schema_version_ = version;
+
+  for (int i = 0; i < options.readers; ++i) {
+    ASSIGN_OR_RETURN(sqlite3 * r, OpenConn(path, /*readonly=*/true));
+    db->all_readers_.push_back(r);
+    db->free_readers_.push_back(r);
+  }
+  return db;
+}
+
+Db::~Db() {
+  for (sqlite3* r : all_readers_) sqlite3_close_v2(r);
+  if (writer_) {
+    // Fold the WAL back into the main file so a clean shutdown leaves one file.
+    sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    sqlite3_close_v2(writer_);
+  }
+}
+
+Status Db::Write(const std::function<Status(Conn&)>& fn) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Conn c(writer_);
+  RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+  Status st = fn(c);
+  if (st.ok()) st = c.Exec("COMMIT");
+  if (!st.ok()) (void)c.Exec("ROLLBACK");
+  return st;
+}
+
+sqlite3* Db::AcquireReader() {
+  std::unique_lock<std::mutex> lock(read_mu_);
+  read_cv_.wait(lock, [&] { return !free_readers_.empty(); });
+  sqlite3* c = free_readers_.back();
+  free_readers_.pop_back();
+  return c;
+}
+
+void Db::ReleaseReader(sqlite3* c) {
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    free_readers_.push_back(c);
+  }
+  read_cv_.notify_one();
+}
+
+Status Db::Read(const std::function<Status(Conn&)>& fn) {
+  sqlite3* raw = AcquireReader();
+  Conn c(raw);
+  Status st = c.Exec("BEGIN");
+  if (st.ok()) {
+    st = fn(c);
+    (void)c.Exec("COMMIT");
+  }
+  ReleaseReader(raw);
+  return st;
+}
+
+Status Db::Ping() {
+  return Read([](Conn& c) {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT count(*) FROM sqlite_master"));
+    s.Step();
+    return s.status();
+  });
+}
+
+}  // namespace kecs::state

@@ -1,0 +1,90 @@
+#pragma once
+// The kecs object store: every API resource as a JSON document in SQLite.
+//
+// Each object is a row of `objects` keyed by (kind, region, id) with a few indexed
+// columns (parent, name, status) that the handlers filter on, and its full AWS-shaped
+// document in `doc`. The rowid (`seq`) records insertion order, which gives pagination a
+// stable order. Allocation tables (IP addresses, host ports) have their own migrations and
+// unique keys, so the database itself refuses a double allocation.
+//
+// Store::Write runs a callback in one transaction: everything a request changes commits
+// together. Callbacks registered with OnCommit run after each successful write, outside
+// the lock; the reconciler uses this to wake up. Store is thread-safe; Tx is not and must
+// not outlive its callback.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "state/db.h"
+
+namespace kecs::state {
+
+struct Object {
+  std::string kind;
+  std::string region;
+  std::string id;
+  std::string parent;
+  std::string name;
+  std::string status;
+  int64_t seq = 0;
+  Json doc;
+};
+
+struct Query {
+  std::string kind;
+  std::string region;
+  std::optional<std::string> parent;
+  std::optional<std::string> name;
+  std::optional<std::string> status;
+  std::optional<std::string> name_prefix;
+  std::optional<std::string> status_not;
+  bool any_region = false;  // ignore `region`
+  int64_t after_seq = 0;   // rows with seq > after_seq
+  int64_t limit = -1;      // -1: no limit
+  bool descending = false;
+};
+
+class Tx {
+ public:
+  explicit Tx(Conn& c) : c_(c) {}
+
+  Result<std::optional<Object>> Get(std::string_view kind, std::string_view region,
+                                    std::string_view id);
+  Result<std::vector<Object>> List(const Query& q);
+  Result<int64_t> Count(const Query& q);
+  // Fails with AlreadyExists when (kind, region, id) is taken.
+  Status Insert(const Object& o);
+  // Inserts or replaces the row; an existing row keeps its seq.
+  Status Put(const Object& o);
+  // Returns true when a row was deleted; deleting a missing row is not an error.
+  Result<bool> Delete(std::string_view kind, std::string_view region, std::string_view id);
+  // A durable counter, e.g. a task definition family's last revision. Returns the new value.
+  Result<int64_t> NextSequence(std::string_view name);
+  Conn& conn() { return c_; }
+
+ private:
+  Conn& c_;
+};
+
+class Store {
+ public:
+  // Opens the database file under data_dir (kecs.db) with every migration applied.
+  static Result<std::unique_ptr<Store>> Open(const std::string& data_dir);
+  explicit Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Status Write(const std::function<Status(Tx&)>& fn);
+  Status Read(const std::function<Status(Tx&)>& fn);
+  void OnCommit(std::function<void()> fn);
+  Db& db() { return *db_; }
+
+ private:
+  std::unique_ptr<Db> db_;
+  std::vector<std::function<void()>> on_commit_;  // set up before concurrent use
+};
+
+}  // namespace kecs::state
