@@ -14,7 +14,8 @@ PACKAGES=(
   # data plane (local runtime)
   iproute2 nftables runc skopeo umoci
   # tests and benchmarks
-  awscli python3-boto3 busybox-static docker-registry curl wrk procps sqlite3
+  awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk procps sqlite3
+  iputils-ping netcat-openbsd
 )
 
 SUDO=""
