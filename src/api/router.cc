@@ -157,7 +157,13 @@ AwsError ConstraintError(const ErrorStyle& style,
       return AwsError("MissingParameter",
                       "The request must contain the parameter " + Capitalize(first.location));
     }
-    return AwsError(style.validation_code, first.message);
+    if (first.kind == K::kRange) {
+      return AwsError("InvalidParameterValue",
+                      fmt::format("Value ( {} ) for parameter {} is invalid. {}", first.value,
+                                  first.location, first.message.substr(first.message.find("Member must") )));
+    }
+    return AwsError("InvalidParameterValue",
+                    fmt::format("Value ({}) for parameter {} is invalid.", first.value, first.location));
   }
   if (style.ecs_enum_wording && first.kind == K::kEnum) {
     return AwsError(style.validation_code,

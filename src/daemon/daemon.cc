@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
 #include "api/http/server.h"
 #include "api/router.h"
@@ -13,6 +14,8 @@
 #include "base/log.h"
 #include "daemon/version.h"
 #include "model/shapes.h"
+#include "net/vpc.h"
+#include "reconcile/network_hooks.h"
 #include "reconcile/task_controller.h"
 #include "runtime/simulated/simulated_runtime.h"
 #include "state/store.h"
@@ -61,6 +64,10 @@ int Run(const Config& cfg) {
   const auto started = std::chrono::steady_clock::now();
 
   reconcile::TaskHooks hooks;
+  hooks.provision = [](state::Tx& tx, state::Object& t) {
+    return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now());
+  };
+  hooks.release = [](state::Tx& tx, state::Object& t) { return reconcile::ReleaseNetwork(tx, t); };
   reconcile::TaskController::Options copts;
   reconcile::TaskController controller(**store, **rt, hooks, copts);
   (*store)->OnCommit([&controller] { controller.Notify(); });
@@ -68,7 +75,8 @@ int Run(const Config& cfg) {
   api::ecs::EcsOptions eopts;
   eopts.host_cpu_units = Host().cpus * 1024;
   eopts.host_memory_mib = Host().memory_mib;
-  api::ecs::EcsApi ecs(**store, eopts);
+  net::RegionBootstrap regions;
+  api::ecs::EcsApi ecs(**store, regions, eopts);
 
   api::Router::Options ropts;
   ropts.default_region = cfg.region;
@@ -105,6 +113,15 @@ int Run(const Config& cfg) {
   auto ecs_service = std::make_shared<api::Service>(model::EcsModel(), ecs_style);
   ecs.RegisterAll(*ecs_service);
   router.AddService(ecs_service);
+
+  api::ec2::Ec2Api ec2(**store, regions);
+  api::ErrorStyle ec2_style;
+  ec2_style.validation_code = "InvalidParameterValue";
+  ec2_style.server_code = "InternalError";
+  ec2_style.ec2_missing_parameter = true;
+  auto ec2_service = std::make_shared<api::Service>(model::Ec2Model(), ec2_style);
+  ec2.RegisterAll(*ec2_service);
+  router.AddService(ec2_service);
 
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;

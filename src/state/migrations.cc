@@ -23,6 +23,28 @@ CREATE INDEX objects_by_name ON objects(kind, region, name);
 CREATE TABLE sequences(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql");
        }},
+      {2, "address and port allocations",
+       [](Conn& c) {
+         // The primary keys make a double allocation impossible, whatever the callers do.
+         return c.Exec(R"sql(
+CREATE TABLE ip_allocations(
+  region TEXT NOT NULL,
+  pool   TEXT NOT NULL,      -- a subnet id (IPv4) or "<subnet id>/v6"
+  ip     INTEGER NOT NULL,   -- IPv4 address, or the IPv6 interface identifier
+  owner  TEXT NOT NULL,      -- the network interface holding it
+  PRIMARY KEY(region, pool, ip)
+);
+CREATE INDEX ip_allocations_by_owner ON ip_allocations(region, owner);
+CREATE TABLE port_allocations(
+  pool     TEXT NOT NULL,    -- e.g. "public" (assignPublicIp host ports)
+  protocol TEXT NOT NULL,
+  port     INTEGER NOT NULL,
+  owner    TEXT NOT NULL,    -- the task holding it
+  PRIMARY KEY(pool, protocol, port)
+);
+CREATE INDEX port_allocations_by_owner ON port_allocations(owner);
+)sql");
+       }},
   };
   return kMigrations;
 }

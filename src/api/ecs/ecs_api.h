@@ -18,7 +18,7 @@
 #include "base/json.h"
 #include "state/store.h"
 
-namespace kecs::net { class Vpc; }
+namespace kecs::net { class RegionBootstrap; }
 
 namespace kecs::api::ecs {
 
@@ -34,7 +34,8 @@ struct EcsOptions {
 
 class EcsApi {
  public:
-  EcsApi(state::Store& store, EcsOptions options) : store_(store), options_(std::move(options)) {}
+  EcsApi(state::Store& store, net::RegionBootstrap& regions, EcsOptions options)
+      : store_(store), regions_(regions), options_(std::move(options)) {}
   // Registers every implemented operation on `service`.
   void RegisterAll(Service& service);
   const EcsOptions& options() const { return options_; }
@@ -108,6 +109,7 @@ class EcsApi {
   Json DeleteCapacityProvider(RequestContext& ctx, const Json& in);
 
   state::Store& store_;
+  net::RegionBootstrap& regions_;
   EcsOptions options_;
 };
 

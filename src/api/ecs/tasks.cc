@@ -8,6 +8,7 @@
 #include "api/ecs/launch.h"
 #include "api/pagination.h"
 #include "model/arn.h"
+#include "net/vpc.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -45,6 +46,7 @@ std::string TaskId(const std::string& ref) {
 Json EcsApi::RunTask(RequestContext& ctx, const Json& in) {
   LaunchSpec spec = SpecFrom(in);
   ValidateTags(spec.tags);
+  Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
   LaunchOutcome out;
   Check(store_.Write([&](state::Tx& tx) {
     EnsureCluster(tx, ctx, spec.cluster, [&](state::Tx& t, RequestContext& c, const std::string& n) {
@@ -64,6 +66,7 @@ Json EcsApi::StartTask(RequestContext& ctx, const Json& in) {
   for (const auto& r : refs) spec.container_instances.push_back(r.get<std::string>());
   spec.launch_type = "EC2";
   ValidateTags(spec.tags);
+  Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
   LaunchOutcome out;
   Check(store_.Write([&](state::Tx& tx) {
     out = Launch(tx, ctx, options_, spec);

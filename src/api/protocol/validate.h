@@ -29,6 +29,7 @@ struct ConstraintIssue {
   std::string location;  // its locationName, else its name (EC2 wire names derive from it)
   std::string message;   // the whole "Value ... failed to satisfy constraint: ..." clause
   std::vector<std::string> allowed;  // kEnum: the enum's values
+  std::string value;                 // the offending value, rendered
 };
 
 std::optional<TypeIssue> CheckTypes(const model::ServiceModel& m, int shape, const Json& value);

@@ -1,0 +1,204 @@
+// Shared pieces of the EC2 handlers: errors, ids, filters, tags, pagination.
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "api/ec2/ec2_api.h"
+#include "api/pagination.h"
+#include "model/cluster_query.h"
+
+namespace kecs::api::ec2 {
+
+AwsError Ec2Error(std::string code, std::string message) {
+  return AwsError(std::move(code), std::move(message));
+}
+
+AwsError InvalidParameterValue(std::string message) {
+  return AwsError("InvalidParameterValue", std::move(message));
+}
+
+void CheckDryRun(const Json& in) {
+  if (JBool(in, "DryRun")) {
+    throw AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
+  }
+}
+
+void CheckId(const std::string& id, const std::string& prefix, const std::string& malformed_code) {
+  static const std::regex kHex("^[0-9a-f]{8}$|^[0-9a-f]{17}$");
+  bool ok = id.size() > prefix.size() + 1 && id.compare(0, prefix.size(), prefix) == 0 &&
+            id[prefix.size()] == '-' && std::regex_match(id.substr(prefix.size() + 1), kHex);
+  if (!ok) {
+    throw AwsError(malformed_code, fmt::format("Invalid id: \"{}\" (expecting \"{}-...\")", id, prefix));
+  }
+}
+
+void Check(const Status& st) {
+  if (!st.ok()) throw AwsError("InternalError", st.message(), 500);
+}
+
+namespace {
+
+// EC2 wildcards: * any run, ? one character, \ escapes.
+bool FilterMatch(const std::string& pattern, const std::string& value) {
+  std::string re;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      re += '\\';
+      re += pattern[++i];
+    } else if (c == '*') {
+      re += ".*";
+    } else if (c == '?') {
+      re += '.';
+    } else if (std::string("^$.|+()[]{}").find(c) != std::string::npos) {
+      re += '\\';
+      re += c;
+    } else {
+      re += c;
+    }
+  }
+  return std::regex_match(value, std::regex(re));
+}
+
+std::string Scalar(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number()) return std::to_string(v.get<long long>());
+  return "";
+}
+
+}  // namespace
+
+FilterField Field(const std::string& member) {
+  return [member](const Json& view) -> std::vector<std::string> {
+    const Json* v = JGet(view, member);
+    if (!v) return {};
+    return {Scalar(*v)};
+  };
+}
+
+FilterField Nested(const std::string& list, const std::string& member) {
+  return [list, member](const Json& view) -> std::vector<std::string> {
+    std::vector<std::string> out;
+    const Json* l = JGet(view, list);
+    if (!l) return out;
+    auto take = [&](const Json& item) {
+      if (const Json* v = JGet(item, member)) out.push_back(Scalar(*v));
+    };
+    if (l->is_array()) {
+      for (const auto& item : *l) take(item);
+    } else {
+      take(*l);
+    }
+    return out;
+  };
+}
+
+bool MatchFilters(const Json& filters, const Json& view, const FilterSpec& spec,
+                  const char* tags_member) {
+  if (!filters.is_array()) return true;
+  for (const auto& f : filters) {
+    std::string name = JStr(f, "Name");
+    std::vector<std::string> have;
+    if (name.starts_with("tag:")) {
+      std::string key = name.substr(4);
+      for (const auto& t : view.value(tags_member, Json::array())) {
+        if (JStr(t, "Key") == key) have.push_back(JStr(t, "Value"));
+      }
+    } else if (name == "tag-key") {
+      for (const auto& t : view.value(tags_member, Json::array())) have.push_back(JStr(t, "Key"));
+    } else if (name == "tag-value") {
+      for (const auto& t : view.value(tags_member, Json::array())) have.push_back(JStr(t, "Value"));
+    } else {
+      auto it = spec.find(name);
+      if (it == spec.end()) throw InvalidParameterValue(fmt::format("The filter '{}' is invalid", name));
+      have = it->second(view);
+    }
+    bool any = false;
+    for (const auto& want : f.value("Values", Json::array())) {
+      for (const auto& h : have) any = any || FilterMatch(want.get<std::string>(), h);
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+Json TagsFor(const Json& in, const std::string& resource_type) {
+  Json tags = Json::array();
+  for (const auto& spec : in.value("TagSpecifications", Json::array())) {
+    std::string type = JStr(spec, "ResourceType");
+    if (type != resource_type) {
+      throw InvalidParameterValue(fmt::format(
+          "'{}' is not a valid taggable resource type for this operation.", type));
+    }
+    for (const auto& t : spec.value("Tags", Json::array())) {
+      std::string key = JStr(t, "Key");
+      if (key.starts_with("aws:")) {
+        throw InvalidParameterValue("Tag keys starting with 'aws:' are reserved for internal use");
+      }
+      tags.push_back({{"Key", key}, {"Value", JStr(t, "Value")}});
+    }
+  }
+  return tags;
+}
+
+void PageInto(Json& out, const char* list_member, std::vector<Json> views, const Json& in) {
+  auto max = JOptInt(in, "MaxResults");
+  std::optional<std::string> token = JOptStr(in, "NextToken");
+  if (!max && !token) {
+    out[list_member] = std::move(views);
+    return;
+  }
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < views.size(); ++i) keys.push_back(fmt::format("{:012}", i));
+  auto page = Paginate(keys, token, max ? static_cast<size_t>(*max) : views.size());
+  if (!page) throw InvalidParameterValue(fmt::format("The token '{}' is invalid", *token));
+  out[list_member] = std::vector<Json>(views.begin() + page->begin, views.begin() + page->end);
+  if (page->next_token) out["NextToken"] = *page->next_token;
+}
+
+net::Scope Ec2Api::ScopeOf(const RequestContext& ctx) {
+  Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
+  return {ctx.region, ctx.account_id, ctx.now};
+}
+
+void Ec2Api::RegisterAll(Service& s) {
+#define KECS_OP(name) \
+  s.Register(#name, [this](RequestContext& ctx, const Json& in) { CheckDryRun(in); return name(ctx, in); })
+  KECS_OP(CreateVpc);
+  KECS_OP(DescribeVpcs);
+  KECS_OP(DeleteVpc);
+  KECS_OP(ModifyVpcAttribute);
+  KECS_OP(DescribeVpcAttribute);
+  KECS_OP(AssociateVpcCidrBlock);
+  KECS_OP(CreateDefaultVpc);
+  KECS_OP(CreateSubnet);
+  KECS_OP(DescribeSubnets);
+  KECS_OP(DeleteSubnet);
+  KECS_OP(ModifySubnetAttribute);
+  KECS_OP(CreateSecurityGroup);
+  KECS_OP(DescribeSecurityGroups);
+  KECS_OP(DeleteSecurityGroup);
+  KECS_OP(AuthorizeSecurityGroupIngress);
+  KECS_OP(AuthorizeSecurityGroupEgress);
+  KECS_OP(RevokeSecurityGroupIngress);
+  KECS_OP(RevokeSecurityGroupEgress);
+  KECS_OP(DescribeSecurityGroupRules);
+  KECS_OP(ModifySecurityGroupRules);
+  KECS_OP(CreateNetworkInterface);
+  KECS_OP(DescribeNetworkInterfaces);
+  KECS_OP(DeleteNetworkInterface);
+  KECS_OP(DescribeAvailabilityZones);
+  KECS_OP(DescribeRegions);
+  KECS_OP(DescribeAccountAttributes);
+  KECS_OP(CreateTags);
+  KECS_OP(DeleteTags);
+  KECS_OP(DescribeTags);
+#undef KECS_OP
+  RegisterGatewayOps(s, store_, regions_);
+  RegisterRouteTableOps(s, store_, regions_);
+  RegisterNetworkAclOps(s, store_, regions_);
+}
+
+}  // namespace kecs::api::ec2

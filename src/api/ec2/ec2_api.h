@@ -1,0 +1,106 @@
+#pragma once
+// The Amazon EC2 API's VPC networking subset (EC2 Query protocol, 2016-11-15) over the
+// VPC model in net/vpc.h.
+//
+// Handlers receive and return JSON keyed by the EC2 model's member names; the protocol
+// layer turns that into EC2's form parameters and XML. Every refusal is an AwsError with
+// EC2's code and message. Thread-safe: all state lives in the store.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/router.h"
+#include "base/json.h"
+#include "net/vpc.h"
+#include "state/store.h"
+
+namespace kecs::api::ec2 {
+
+AwsError Ec2Error(std::string code, std::string message);
+AwsError InvalidParameterValue(std::string message);
+
+// Throws DryRunOperation (HTTP 412) when the request asks for a dry run.
+void CheckDryRun(const Json& in);
+// Throws Invalid<Type>Id.Malformed unless `id` is "<prefix>-" plus 8 or 17 hex digits.
+void CheckId(const std::string& id, const std::string& prefix, const std::string& malformed_code);
+void Check(const Status& st);
+template <typename T>
+T Check(Result<T> r) {
+  Check(r.status());
+  return std::move(r).value();
+}
+
+// EC2 filters: Name -> values of a resource's view. Values are ORed within a filter and
+// filters ANDed; values may use * and ? wildcards. tag:<key> and tag-key work everywhere.
+// An unknown filter name is InvalidParameterValue "The filter '<name>' is invalid".
+using FilterField = std::function<std::vector<std::string>(const Json& view)>;
+using FilterSpec = std::map<std::string, FilterField>;
+bool MatchFilters(const Json& filters, const Json& view, const FilterSpec& spec,
+                  const char* tags_member = "Tags");
+FilterField Field(const std::string& member);      // a top-level string/number/bool member
+FilterField Nested(const std::string& list, const std::string& member);  // member of a list item
+
+// The tags that TagSpecifications give `resource_type`; refuses tags for another type.
+Json TagsFor(const Json& in, const std::string& resource_type);
+
+// Applies MaxResults/NextToken to `views` (already in a stable order) and writes the list
+// member and NextToken into `out`.
+void PageInto(Json& out, const char* list_member, std::vector<Json> views, const Json& in);
+
+class Ec2Api {
+ public:
+  Ec2Api(state::Store& store, net::RegionBootstrap& regions) : store_(store), regions_(regions) {}
+  void RegisterAll(Service& service);
+
+ private:
+  net::Scope ScopeOf(const RequestContext& ctx);
+
+  // vpcs.cc
+  Json CreateVpc(RequestContext& ctx, const Json& in);
+  Json DescribeVpcs(RequestContext& ctx, const Json& in);
+  Json DeleteVpc(RequestContext& ctx, const Json& in);
+  Json ModifyVpcAttribute(RequestContext& ctx, const Json& in);
+  Json DescribeVpcAttribute(RequestContext& ctx, const Json& in);
+  Json AssociateVpcCidrBlock(RequestContext& ctx, const Json& in);
+  Json CreateDefaultVpc(RequestContext& ctx, const Json& in);
+  // subnets.cc
+  Json CreateSubnet(RequestContext& ctx, const Json& in);
+  Json DescribeSubnets(RequestContext& ctx, const Json& in);
+  Json DeleteSubnet(RequestContext& ctx, const Json& in);
+  Json ModifySubnetAttribute(RequestContext& ctx, const Json& in);
+  // security_groups.cc
+  Json CreateSecurityGroup(RequestContext& ctx, const Json& in);
+  Json DescribeSecurityGroups(RequestContext& ctx, const Json& in);
+  Json DeleteSecurityGroup(RequestContext& ctx, const Json& in);
+  Json AuthorizeSecurityGroupIngress(RequestContext& ctx, const Json& in);
+  Json AuthorizeSecurityGroupEgress(RequestContext& ctx, const Json& in);
+  Json RevokeSecurityGroupIngress(RequestContext& ctx, const Json& in);
+  Json RevokeSecurityGroupEgress(RequestContext& ctx, const Json& in);
+  Json DescribeSecurityGroupRules(RequestContext& ctx, const Json& in);
+  Json ModifySecurityGroupRules(RequestContext& ctx, const Json& in);
+  Json Authorize(RequestContext& ctx, const Json& in, bool egress);
+  Json Revoke(RequestContext& ctx, const Json& in, bool egress);
+  // network_interfaces.cc
+  Json CreateNetworkInterface(RequestContext& ctx, const Json& in);
+  Json DescribeNetworkInterfaces(RequestContext& ctx, const Json& in);
+  Json DeleteNetworkInterface(RequestContext& ctx, const Json& in);
+  // misc.cc
+  Json DescribeAvailabilityZones(RequestContext& ctx, const Json& in);
+  Json DescribeRegions(RequestContext& ctx, const Json& in);
+  Json DescribeAccountAttributes(RequestContext& ctx, const Json& in);
+  Json CreateTags(RequestContext& ctx, const Json& in);
+  Json DeleteTags(RequestContext& ctx, const Json& in);
+  Json DescribeTags(RequestContext& ctx, const Json& in);
+
+  state::Store& store_;
+  net::RegionBootstrap& regions_;
+};
+
+// Further groups of operations, each in its own file.
+void RegisterGatewayOps(Service& s, state::Store& store, net::RegionBootstrap& regions);      // gateways.cc
+void RegisterRouteTableOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // route_tables.cc
+void RegisterNetworkAclOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_acls.cc
+
+}  // namespace kecs::api::ec2

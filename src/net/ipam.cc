@@ -1,0 +1,133 @@
+#include "net/ipam.h"
+
+#include <fmt/format.h>
+
+namespace kecs::net {
+
+Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const std::string& pool,
+                              const Ipv4Cidr& cidr, const std::string& owner,
+                              std::optional<uint32_t> wanted) {
+  auto& c = tx.conn();
+  if (wanted) {
+    if (!cidr.Contains(*wanted) || cidr.Reserved(*wanted)) {
+      return InvalidArgument(fmt::format("address {} is not available in {}", Ipv4ToString(*wanted),
+                                         cidr.ToString()));
+    }
+    ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
+    ins.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(*wanted)).Bind(4, owner);
+    Status st = ins.Run();
+    if (st.code() == Code::kAlreadyExists) {
+      return AlreadyExists(fmt::format("address {} is already in use", Ipv4ToString(*wanted)));
+    }
+    RETURN_IF_ERROR(st);
+    return *wanted;
+  }
+  // Walk the allocated addresses in order and take the first gap after the reserved ones.
+  ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT ip FROM ip_allocations WHERE region=? AND pool=? "
+                                     "AND ip >= ? ORDER BY ip"));
+  uint32_t first = cidr.base + 4;
+  q.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(first));
+  uint32_t candidate = first;
+  while (q.Step()) {
+    uint32_t used = static_cast<uint32_t>(q.Int(0));
+    if (used > candidate) break;
+    if (used == candidate) ++candidate;
+  }
+  RETURN_IF_ERROR(q.status());
+  if (candidate >= cidr.last() || candidate < first) {
+    return ResourceExhausted(fmt::format("subnet {} ({}) has no free address", pool, cidr.ToString()));
+  }
+  ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
+  ins.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(candidate)).Bind(4, owner);
+  RETURN_IF_ERROR(ins.Run());
+  return candidate;
+}
+
+Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
+                          const Ipv6Cidr& cidr, const std::string& owner) {
+  std::string pool = subnet + "/v6";
+  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
+                               "SELECT ip FROM ip_allocations WHERE region=? AND pool=? ORDER BY ip"));
+  q.Bind(1, region).Bind(2, pool);
+  int64_t candidate = 4;
+  while (q.Step()) {
+    int64_t used = q.Int(0);
+    if (used > candidate) break;
+    if (used == candidate) ++candidate;
+  }
+  RETURN_IF_ERROR(q.status());
+  ASSIGN_OR_RETURN(auto ins, tx.conn().Prepare(
+                                 "INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
+  ins.Bind(1, region).Bind(2, pool).Bind(3, candidate).Bind(4, owner);
+  RETURN_IF_ERROR(ins.Run());
+  Ipv6 a = cidr.base;
+  uint64_t v = static_cast<uint64_t>(candidate);
+  for (int i = 15; i >= 8; --i) {
+    a[static_cast<size_t>(i)] = static_cast<uint8_t>(v & 0xff);
+    v >>= 8;
+  }
+  return a;
+}
+
+Status ReleaseIps(state::Tx& tx, const std::string& region, const std::string& owner) {
+  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare("DELETE FROM ip_allocations WHERE region=? AND owner=?"));
+  d.Bind(1, region).Bind(2, owner);
+  return d.Run();
+}
+
+Status ReleaseIpv4(state::Tx& tx, const std::string& region, const std::string& pool, uint32_t ip) {
+  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare(
+                               "DELETE FROM ip_allocations WHERE region=? AND pool=? AND ip=?"));
+  d.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(ip));
+  return d.Run();
+}
+
+Result<int64_t> CountAllocated(state::Tx& tx, const std::string& region, const std::string& pool) {
+  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
+                               "SELECT count(*) FROM ip_allocations WHERE region=? AND pool=?"));
+  q.Bind(1, region).Bind(2, pool);
+  int64_t n = q.Step() ? q.Int(0) : 0;
+  RETURN_IF_ERROR(q.status());
+  return n;
+}
+
+Result<int> AllocatePort(state::Tx& tx, const std::string& pool, const std::string& protocol,
+                         PortRange range, const std::string& owner) {
+  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
+                               "SELECT port FROM port_allocations WHERE pool=? AND protocol=? AND "
+                               "port BETWEEN ? AND ? ORDER BY port"));
+  q.Bind(1, pool).Bind(2, protocol).Bind(3, int64_t{range.first}).Bind(4, int64_t{range.last});
+  int candidate = range.first;
+  while (q.Step()) {
+    int used = static_cast<int>(q.Int(0));
+    if (used > candidate) break;
+    if (used == candidate) ++candidate;
+  }
+  RETURN_IF_ERROR(q.status());
+  if (candidate > range.last) {
+    return ResourceExhausted(fmt::format("every host port in {}-{} is in use", range.first, range.last));
+  }
+  ASSIGN_OR_RETURN(auto ins, tx.conn().Prepare(
+                                 "INSERT INTO port_allocations(pool, protocol, port, owner) VALUES(?,?,?,?)"));
+  ins.Bind(1, pool).Bind(2, protocol).Bind(3, int64_t{candidate}).Bind(4, owner);
+  RETURN_IF_ERROR(ins.Run());
+  return candidate;
+}
+
+Status ReleasePorts(state::Tx& tx, const std::string& owner) {
+  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare("DELETE FROM port_allocations WHERE owner=?"));
+  d.Bind(1, owner);
+  return d.Run();
+}
+
+Result<std::vector<std::pair<std::string, int>>> PortsOf(state::Tx& tx, const std::string& owner) {
+  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
+                               "SELECT protocol, port FROM port_allocations WHERE owner=? ORDER BY port"));
+  q.Bind(1, owner);
+  std::vector<std::pair<std::string, int>> out;
+  while (q.Step()) out.emplace_back(q.Text(0), static_cast<int>(q.Int(1)));
+  RETURN_IF_ERROR(q.status());
+  return out;
+}
+
+}  // namespace kecs::net

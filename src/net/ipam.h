@@ -1,0 +1,49 @@
+#pragma once
+// IP address management for subnets, and host-port pools.
+//
+// Allocations live in their own tables (migration 2) keyed so that the database refuses a
+// second holder of an address or port. Callers run these inside a Store::Write
+// transaction, which serialises writers, so "find the lowest free, then insert" is atomic.
+// Every allocation records its owner (a network interface, or a task) and is released by
+// owner, so nothing leaks whichever way the owner ends.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "net/ip.h"
+#include "state/store.h"
+
+namespace kecs::net {
+
+// Allocates an address of `cidr` for `owner` in subnet `pool`: `wanted` if given (fails
+// AlreadyExists when taken or InvalidArgument when reserved or outside), else the lowest
+// free one. Never returns one of AWS's five reserved addresses. ResourceExhausted when
+// the subnet is full.
+Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const std::string& pool,
+                              const Ipv4Cidr& cidr, const std::string& owner,
+                              std::optional<uint32_t> wanted = std::nullopt);
+// IPv6: the lowest free interface identifier (from 4) in a /64 pool "<subnet>/v6".
+Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
+                          const Ipv6Cidr& cidr, const std::string& owner);
+// Releases everything `owner` holds in `region`. Releasing nothing is not an error.
+Status ReleaseIps(state::Tx& tx, const std::string& region, const std::string& owner);
+// Releases one address.
+Status ReleaseIpv4(state::Tx& tx, const std::string& region, const std::string& pool, uint32_t ip);
+Result<int64_t> CountAllocated(state::Tx& tx, const std::string& region, const std::string& pool);
+
+struct PortRange {
+  int first = 32000;
+  int last = 32999;
+};
+
+// Allocates a free port of `range` for `owner` in `pool` (per protocol). ResourceExhausted
+// when every port is held.
+Result<int> AllocatePort(state::Tx& tx, const std::string& pool, const std::string& protocol,
+                         PortRange range, const std::string& owner);
+Status ReleasePorts(state::Tx& tx, const std::string& owner);
+// (protocol, port) pairs `owner` holds.
+Result<std::vector<std::pair<std::string, int>>> PortsOf(state::Tx& tx, const std::string& owner);
+
+}  // namespace kecs::net

@@ -1,0 +1,123 @@
+#pragma once
+// The VPC model: VPCs, subnets, security groups, network interfaces, gateways, route
+// tables and network ACLs as store objects in the shapes of the EC2 API (member names as
+// in the EC2 model), plus the rules that tie them together.
+//
+// The EC2 API handlers validate requests and word AWS's errors; the functions here do the
+// work and assume valid input. The task controller uses the same functions to give an
+// awsvpc task its ENI. All functions run inside the caller's write transaction.
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "net/ip.h"
+#include "state/store.h"
+
+namespace kecs::net {
+
+inline constexpr const char* kVpc = "ec2:vpc";
+inline constexpr const char* kSubnet = "ec2:subnet";
+inline constexpr const char* kSecurityGroup = "ec2:sg";
+inline constexpr const char* kEni = "ec2:eni";
+inline constexpr const char* kInternetGateway = "ec2:igw";
+inline constexpr const char* kRouteTable = "ec2:rtb";
+inline constexpr const char* kNatGateway = "ec2:nat";
+inline constexpr const char* kNetworkAcl = "ec2:acl";
+inline constexpr const char* kRegionMarker = "ec2:region";
+
+struct Zone {
+  std::string name;  // us-east-1a
+  std::string id;    // use1-az6
+};
+// The availability zones kecs offers in a region (AWS's names, a fixed zone-id mapping).
+std::vector<Zone> Zones(const std::string& region);
+std::optional<Zone> FindZone(const std::string& region, const std::string& name_or_id);
+// The regions DescribeRegions lists, with their opt-in status.
+std::vector<std::pair<std::string, std::string>> Regions();
+
+struct Scope {
+  std::string region;
+  std::string account;
+  double now = 0;
+};
+
+Json TagsOrEmpty(const Json& tags);
+
+// Creates a VPC with what AWS creates alongside: its main route table (local route), its
+// default security group and its default network ACL.
+Result<state::Object> CreateVpc(state::Tx& tx, const Scope& s, const Ipv4Cidr& cidr,
+                                bool is_default, const Json& tags, const std::string& tenancy,
+                                bool amazon_ipv6);
+Result<state::Object> CreateSubnet(state::Tx& tx, const Scope& s, const state::Object& vpc,
+                                   const Ipv4Cidr& cidr, const Zone& zone, bool default_for_az,
+                                   bool map_public_ip, const Json& tags,
+                                   std::optional<Ipv6Cidr> ipv6);
+Result<state::Object> CreateSecurityGroup(state::Tx& tx, const Scope& s, const std::string& vpc_id,
+                                          const std::string& name, const std::string& description,
+                                          const Json& tags, bool default_group);
+Result<state::Object> CreateInternetGateway(state::Tx& tx, const Scope& s, const Json& tags);
+Status AttachInternetGateway(state::Tx& tx, const Scope& s, state::Object& igw,
+                             const std::string& vpc_id);
+// The default VPC as AWS makes it: 172.31.0.0/16, a /20 default subnet per zone, an
+// attached internet gateway and a 0.0.0.0/0 route to it.
+Result<state::Object> CreateDefaultVpc(state::Tx& tx, const Scope& s);
+
+// Creates each region's default VPC the first time the region is used. A default VPC the
+// user deletes stays deleted (CreateDefaultVpc brings it back). Thread-safe.
+class RegionBootstrap {
+ public:
+  Status Ensure(state::Store& store, const std::string& region, const std::string& account,
+                double now);
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> done_;  // guarded by mu_
+};
+
+// The default subnet of the first zone of a region's default VPC, if there is one.
+Result<std::optional<state::Object>> DefaultSubnet(state::Tx& tx, const std::string& region);
+// The VPC's default security group.
+Result<std::optional<state::Object>> DefaultSecurityGroup(state::Tx& tx, const std::string& region,
+                                                          const std::string& vpc_id);
+
+// Live AvailableIpAddressCount: the subnet's size, minus AWS's 5 reserved, minus in use.
+Result<int64_t> AvailableIpAddressCount(state::Tx& tx, const std::string& region,
+                                        const state::Object& subnet);
+// The subnet as DescribeSubnets shows it.
+Result<Json> SubnetView(state::Tx& tx, const std::string& region, const state::Object& subnet);
+// The route table governing a subnet: its explicit association, else its VPC's main table.
+Result<std::optional<state::Object>> RouteTableOf(state::Tx& tx, const std::string& region,
+                                                  const state::Object& subnet);
+// Whether the subnet's route table sends 0.0.0.0/0 to an internet gateway (public subnet).
+Result<bool> SubnetIsPublic(state::Tx& tx, const std::string& region, const state::Object& subnet);
+
+// Security group rules are kept one per SecurityGroupRule in "kecs:rules"; these render
+// the IpPermissions / IpPermissionsEgress lists of DescribeSecurityGroups.
+Json SecurityGroupView(const state::Object& sg);
+Json RulesToPermissions(const Json& rules, bool egress);
+
+struct EniSpec {
+  const state::Object* subnet = nullptr;
+  std::vector<std::string> groups;       // security group ids (validated)
+  std::string description;
+  std::string interface_type = "interface";
+  bool requester_managed = false;
+  std::string requester_id;
+  std::optional<uint32_t> private_ip;    // a chosen address, else the lowest free
+  bool ipv6 = false;                     // also give it an address from the subnet's IPv6 CIDR
+  Json tags = Json::array();
+  bool attached = false;                 // status in-use with an attachment (ECS task ENIs)
+};
+
+// Creates a network interface and allocates its addresses. ResourceExhausted with AWS's
+// InsufficientFreeAddressesInSubnet wording when the subnet is full; AlreadyExists when a
+// chosen address is taken.
+Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& spec);
+// Deletes the interface and releases its addresses; succeeds when it is already gone.
+Status DeleteEni(state::Tx& tx, const std::string& region, const std::string& eni_id);
+
+}  // namespace kecs::net

@@ -1,0 +1,74 @@
+#include "reconcile/network_hooks.h"
+
+#include <fmt/format.h>
+
+#include "model/arn.h"
+#include "net/ip.h"
+#include "net/ipam.h"
+#include "net/vpc.h"
+
+namespace kecs::reconcile {
+
+Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now) {
+  Json& plan = task.doc["kecs:network"];
+  if (JStr(task.doc, "kecs:networkMode") != "awsvpc") return Status::Ok();
+  if (JGet(plan, "eni")) return Status::Ok();  // already provisioned (a repeated step)
+  auto subnets = plan.value("subnets", std::vector<std::string>{});
+  if (subnets.empty()) return FailedPrecondition("ResourceInitializationError: the task has no subnet");
+  ASSIGN_OR_RETURN(auto subnet, tx.Get(net::kSubnet, task.region, subnets.front()));
+  if (!subnet) {
+    return NotFound(fmt::format("ResourceInitializationError: subnet {} no longer exists", subnets.front()));
+  }
+  auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
+  std::string account = arn ? arn->account : "000000000000";
+  std::string attachment;
+  for (const auto& a : task.doc.value("attachments", Json::array())) {
+    if (JStr(a, "type") == "ElasticNetworkInterface") attachment = JStr(a, "id");
+  }
+  net::EniSpec spec;
+  spec.subnet = &*subnet;
+  spec.groups = plan.value("securityGroups", std::vector<std::string>{});
+  spec.description = fmt::format("arn:aws:ecs:{}:{}:attachment/{}", task.region, account, attachment);
+  spec.requester_managed = true;
+  spec.attached = true;
+  spec.ipv6 = !subnet->doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
+  net::Scope scope{task.region, account, now};
+  auto eni = net::CreateEni(tx, scope, spec);
+  if (!eni.ok()) {
+    if (eni.status().code() == Code::kResourceExhausted) {
+      return ResourceExhausted("ResourceInitializationError: failed to configure ENI: " +
+                               eni.status().message());
+    }
+    return eni.status();
+  }
+  auto cidr = net::Ipv4Cidr::Parse(JStr(subnet->doc, "CidrBlock"));
+  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, task.region, subnet->parent));
+  ASSIGN_OR_RETURN(bool is_public, net::SubnetIsPublic(tx, task.region, *subnet));
+  uint32_t ip = *net::ParseIpv4(JStr(eni->doc, "PrivateIpAddress"));
+  Json e = {{"id", eni->id},
+            {"mac", JStr(eni->doc, "MacAddress")},
+            {"ip", JStr(eni->doc, "PrivateIpAddress")},
+            {"prefixLen", cidr->prefix},
+            {"gateway", net::Ipv4ToString(cidr->router())},
+            {"subnetId", subnet->id},
+            {"subnetCidr", cidr->ToString()},
+            {"vpcId", subnet->parent},
+            {"vpcCidr", vpc ? JStr(vpc->doc, "CidrBlock") : ""},
+            {"dnsServer", net::Ipv4ToString(cidr->dns())},
+            {"internetEgress", is_public},
+            {"hostname", net::IpHostname(ip)},
+            {"privateDnsName", JStr(eni->doc, "PrivateDnsName")}};
+  if (auto v6 = JOptStr(eni->doc, "Ipv6Address")) e["ipv6"] = *v6;
+  plan["eni"] = e;
+  return Status::Ok();
+}
+
+Status ReleaseNetwork(state::Tx& tx, state::Object& task) {
+  const Json& plan = task.doc.value("kecs:network", Json::object());
+  if (const Json* eni = JGet(plan, "eni")) {
+    RETURN_IF_ERROR(net::DeleteEni(tx, task.region, JStr(*eni, "id")));
+  }
+  return net::ReleasePorts(tx, task.id);
+}
+
+}  // namespace kecs::reconcile

@@ -1,0 +1,15 @@
+#pragma once
+// The task controller's network hooks: an awsvpc task's ENI and addresses.
+//
+// provision creates the task's ENI in its chosen subnet (address from IPAM, the task's
+// security groups, description "arn:aws:ecs:<region>:<account>:attachment/<id>",
+// requester-managed, in-use) and records what the runtime needs in the task's
+// "kecs:network.eni". release deletes the ENI and frees everything the task held.
+#include "reconcile/task_controller.h"
+
+namespace kecs::reconcile {
+
+Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now);
+Status ReleaseNetwork(state::Tx& tx, state::Object& task);
+
+}  // namespace kecs::reconcile
