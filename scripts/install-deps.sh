@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3
   # libraries (see docs/design.md for why each)
   libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libmnl-dev libnftables-dev
+  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libmnl-dev libnl-3-dev libnl-route-3-dev libnftables-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # data plane (local runtime)
   iproute2 nftables runc skopeo umoci

@@ -219,6 +219,8 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
   if (req.Path() == "/health" && req.method == "GET") {
     resp = JsonResponse(200, options_.health ? options_.health() : Json::object(), ctx.request_id);
     resp.headers[0].second = "application/json";
+  } else if (req.Path().starts_with("/_kecs/") && options_.internal) {
+    resp = options_.internal(req);
   } else if (!target.empty()) {
     resp = HandleJson(req, target, ctx);
   } else if (req.method == "POST" || req.QueryString().find("Action=") != std::string_view::npos) {

@@ -78,6 +78,8 @@ class Router {
     Clock* clock = &Clock::Real();
     // Check every response against its output shape and log mismatches (tests).
     bool validate_responses = false;
+    // kecs's own endpoints under /_kecs/ (logs for `kecs logs`).
+    std::function<HttpResponse(const HttpRequest&)> internal;
   };
 
   explicit Router(Options options) : options_(std::move(options)) {}

@@ -8,7 +8,16 @@
 
 namespace kecs::daemon {
 
+struct HttpReply {
+  int status = 0;
+  std::string body;
+  std::string next_offset;  // X-Kecs-Log-Offset
+};
+Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std::string& path);
 Result<std::string> HttpGet(const std::string& host, uint16_t port, const std::string& path);
+// `kecs logs`: prints the container's output, and with `follow` keeps polling for more.
+int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
+              const std::string& container, bool follow);
 // Prints the daemon's /health; returns the process exit code (0 when it answers).
 int PrintStatus(const std::string& host, uint16_t port);
 

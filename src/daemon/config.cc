@@ -20,12 +20,51 @@ std::map<std::string, std::string> Config::AuthKeyMap() const {
   return out;
 }
 
+std::map<std::string, std::string> Config::PairMap(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (const std::string& pair : Split(text, ',')) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos) continue;
+    out[std::string(Trim(pair.substr(0, eq)))] = std::string(Trim(pair.substr(eq + 1)));
+  }
+  return out;
+}
+
+namespace {
+
+Status ParseRange(const std::string& flag, const std::string& text, int* first, int* last) {
+  size_t dash = text.find('-');
+  try {
+    if (dash == std::string::npos) throw std::invalid_argument("no dash");
+    *first = std::stoi(text.substr(0, dash));
+    *last = std::stoi(text.substr(dash + 1));
+  } catch (const std::exception&) {
+    return InvalidArgument(flag + " must look like FIRST-LAST, e.g. 32000-32999");
+  }
+  if (*first < 1 || *last > 65535 || *first > *last) {
+    return InvalidArgument(flag + " must be a range within 1-65535");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Config::Finalize() {
   if (data_dir.empty()) {
     const char* home = std::getenv("HOME");
     data_dir = std::string(home && *home ? home : "/root") + "/.kecs";
   }
   if (runtime.empty()) runtime = "local";
+  RETURN_IF_ERROR(ParseRange("--public-port-range", public_port_range, &public_port_first, &public_port_last));
+  RETURN_IF_ERROR(ParseRange("--ephemeral-port-range", ephemeral_port_range, &ephemeral_port_first,
+                             &ephemeral_port_last));
+  static const std::regex kPrefix("^[a-z][a-z0-9]{0,5}$");
+  if (!std::regex_match(name_prefix, kPrefix)) {
+    return InvalidArgument("--name-prefix must be 1-6 lowercase letters or digits, starting with a letter");
+  }
+  if (image_pull_behavior != "once" && image_pull_behavior != "always") {
+    return InvalidArgument("--image-pull-behavior must be once or always");
+  }
   if (runtime != "local" && runtime != "simulated" && runtime != "kubernetes") {
     return InvalidArgument("--runtime must be local, simulated or kubernetes, not '" + runtime + "'");
   }

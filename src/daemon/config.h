@@ -22,7 +22,26 @@ struct Config {
   int http_threads = 4;
   bool validate_responses = false;
 
+  // Local runtime.
+  std::string name_prefix = "kecs";       // kernel object names, nft table, runc ids
+  std::string bridge_cidr = "172.17.0.0/16";
+  std::string registry_mirrors;           // "docker.io=127.0.0.1:5000[,...]"
+  std::string insecure_registries;        // "127.0.0.1:5000[,...]"
+  std::string registry_credentials;       // "host=user:password[,...]"
+  std::string image_pull_behavior = "once";
+  std::string public_port_range = "32000-32999";
+  std::string publish_address;            // "" = every host address
+  std::string ephemeral_port_range = "49153-65535";
+  std::string instance_type = "m5.large";
+  double stopped_task_retention = 3600;
+
+  // Parsed by Finalize.
+  int public_port_first = 32000, public_port_last = 32999;
+  int ephemeral_port_first = 49153, ephemeral_port_last = 65535;
+
   std::map<std::string, std::string> AuthKeyMap() const;
+  // "a=b,c=d" lists.
+  static std::map<std::string, std::string> PairMap(const std::string& text);
   // Checks values and fills the defaults that depend on the host.
   Status Finalize();
 };

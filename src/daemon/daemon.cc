@@ -1,9 +1,12 @@
 #include "daemon/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "api/ec2/ec2_api.h"
@@ -12,35 +15,142 @@
 #include "api/router.h"
 #include "base/host.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "daemon/version.h"
+#include "model/arn.h"
 #include "model/shapes.h"
 #include "net/vpc.h"
 #include "reconcile/network_hooks.h"
 #include "reconcile/task_controller.h"
+#include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
 #include "state/store.h"
 
 namespace kecs::daemon {
 namespace {
 
-Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(const Config& cfg) {
-  if (cfg.runtime == "simulated") return std::unique_ptr<runtime::Runtime>(new runtime::SimulatedRuntime());
-  if (cfg.runtime == "local") {
-    if (!Host().is_root) {
-      return FailedPrecondition(
-          "the local runtime needs root: it creates network namespaces, veth pairs, bridges "
-          "and nftables rules and runs containers with runc. Run kecs as root, or start it "
-          "with --runtime simulated (no data plane: tasks go through their states but nothing "
-          "runs)");
-    }
-    return FailedPrecondition(
-        "the local runtime is not available in this build yet; start with --runtime simulated");
+std::string SelfExe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "kecs" : p.string();
+}
+
+runtime::local::LocalOptions LocalOptionsFrom(const Config& cfg) {
+  runtime::local::LocalOptions o;
+  o.data_dir = cfg.data_dir;
+  o.self_exe = SelfExe();
+  o.network.prefix = cfg.name_prefix;
+  o.network.bridge_cidr = cfg.bridge_cidr;
+  o.network.publish_address = cfg.publish_address;
+  o.registries.mirrors = Config::PairMap(cfg.registry_mirrors);
+  for (const auto& r : Split(cfg.insecure_registries, ',')) {
+    if (!Trim(r).empty()) o.registries.insecure.insert(std::string(Trim(r)));
   }
-  return FailedPrecondition("the kubernetes runtime is not available in this build yet; start "
-                            "with --runtime simulated");
+  o.registries.credentials = Config::PairMap(cfg.registry_credentials);
+  o.registries.pull_behavior = cfg.image_pull_behavior;
+  return o;
+}
+
+Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(const Config& cfg) {
+  if (cfg.runtime == "simulated") {
+    return std::unique_ptr<runtime::Runtime>(new runtime::SimulatedRuntime());
+  }
+  if (cfg.runtime == "local") {
+    auto rt = std::make_unique<runtime::local::LocalRuntime>(LocalOptionsFrom(cfg));
+    RETURN_IF_ERROR(rt->Init());
+    return std::unique_ptr<runtime::Runtime>(std::move(rt));
+  }
+  return FailedPrecondition(
+      "the kubernetes runtime is not available in this build; start with --runtime local "
+      "(as root) or --runtime simulated");
+}
+
+std::string QueryParam(std::string_view qs, const std::string& key) {
+  for (const auto& kv : Split(qs, '&')) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || kv.substr(0, eq) != key) continue;
+    std::string v;
+    UrlDecode(kv.substr(eq + 1), &v);
+    return v;
+  }
+  return "";
+}
+
+// GET /_kecs/v1/logs?task=ID|ARN&container=NAME&offset=N: a container's output from byte N.
+api::HttpResponse Logs(runtime::Runtime* rt, const api::HttpRequest& req) {
+  api::HttpResponse r;
+  r.headers = {{"Content-Type", "text/plain"}};
+  auto* local = dynamic_cast<runtime::local::LocalRuntime*>(rt);
+  if (req.Path() != "/_kecs/v1/logs") {
+    r.status = 404;
+    r.body = "no such kecs endpoint";
+    return r;
+  }
+  if (!local) {
+    r.status = 404;
+    r.body = "the " + rt->name() + " runtime runs no processes and keeps no logs";
+    return r;
+  }
+  std::string task = model::NameFromArnOrName(QueryParam(req.QueryString(), "task"));
+  std::string container = QueryParam(req.QueryString(), "container");
+  long long offset = std::atoll(QueryParam(req.QueryString(), "offset").c_str());
+  std::filesystem::path dir = std::filesystem::path(local->LogPath(task, "x")).parent_path();
+  std::error_code ec;
+  if (task.empty() || !std::filesystem::exists(dir, ec)) {
+    r.status = 404;
+    r.body = "no logs for task '" + task + "'";
+    return r;
+  }
+  if (container.empty()) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) names.push_back(e.path().stem().string());
+    if (names.size() != 1) {
+      r.status = 400;
+      r.body = "the task has containers " + Join(names, ", ") + "; name one";
+      return r;
+    }
+    container = names.front();
+  }
+  std::ifstream in(local->LogPath(task, container), std::ios::binary);
+  if (!in) {
+    r.status = 404;
+    r.body = "no container '" + container + "' in task " + task;
+    return r;
+  }
+  in.seekg(0, std::ios::end);
+  long long size = in.tellg();
+  if (offset > size) offset = size;
+  in.seekg(offset);
+  r.body.assign(static_cast<size_t>(size - offset), '\0');
+  in.read(r.body.data(), size - offset);
+  r.headers.emplace_back("X-Kecs-Log-Offset", std::to_string(size));
+  return r;
 }
 
 }  // namespace
+
+int LoadImage(const Config& cfg, const std::string& archive, const std::string& tag) {
+  runtime::local::ImageStore store(cfg.data_dir + "/images", LocalOptionsFrom(cfg).registries);
+  auto r = store.Load(archive, tag.empty() ? std::nullopt : std::optional<std::string>(tag));
+  if (!r.ok()) {
+    std::fprintf(stderr, "kecs: %s\n", r.status().message().c_str());
+    return 1;
+  }
+  for (const auto& n : *r) std::printf("Loaded image: %s\n", n.c_str());
+  return 0;
+}
+
+int Cleanup(const Config& cfg) {
+  runtime::local::NetworkOptions o;
+  o.prefix = cfg.name_prefix;
+  runtime::local::LocalNetwork net(o);
+  Status st = net.RemoveAll();
+  if (!st.ok()) {
+    std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}
 
 int Run(const Config& cfg) {
   // Block the shutdown signals in every thread; the main thread waits for them below.
@@ -51,31 +161,36 @@ int Run(const Config& cfg) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto rt = MakeRuntime(cfg);
-  if (!rt.ok()) {
-    KLOG_ERROR("{}", rt.status().message());
-    return 2;
-  }
   auto store = state::Store::Open(cfg.data_dir);
   if (!store.ok()) {
     KLOG_ERROR("cannot open state: {}", store.status().message());
     return 2;
   }
+  auto rt = MakeRuntime(cfg);
+  if (!rt.ok()) {
+    KLOG_ERROR("{}", rt.status().message());
+    return 2;
+  }
   const auto started = std::chrono::steady_clock::now();
 
   reconcile::TaskHooks hooks;
-  hooks.provision = [](state::Tx& tx, state::Object& t) {
-    return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now());
+  std::string bridge_cidr = cfg.bridge_cidr;
+  hooks.provision = [bridge_cidr](state::Tx& tx, state::Object& t) {
+    return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now(), bridge_cidr);
   };
   hooks.release = [](state::Tx& tx, state::Object& t) { return reconcile::ReleaseNetwork(tx, t); };
   reconcile::TaskController::Options copts;
+  copts.stopped_retention_s = cfg.stopped_task_retention;
   reconcile::TaskController controller(**store, **rt, hooks, copts);
   (*store)->OnCommit([&controller] { controller.Notify(); });
 
+  net::RegionBootstrap regions;
   api::ecs::EcsOptions eopts;
   eopts.host_cpu_units = Host().cpus * 1024;
   eopts.host_memory_mib = Host().memory_mib;
-  net::RegionBootstrap regions;
+  eopts.instance_type = cfg.instance_type;
+  eopts.ephemeral_port_first = cfg.ephemeral_port_first;
+  eopts.ephemeral_port_last = cfg.ephemeral_port_last;
   api::ecs::EcsApi ecs(**store, regions, eopts);
 
   api::Router::Options ropts;
@@ -104,6 +219,7 @@ int Run(const Config& cfg) {
         {"strict", cfg.strict},
     };
   };
+  ropts.internal = [runtime](const api::HttpRequest& r) { return Logs(runtime, r); };
   api::Router router(ropts);
 
   api::ErrorStyle ecs_style;
@@ -135,7 +251,11 @@ int Run(const Config& cfg) {
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
-  KLOG_INFO("runtime: {}", (*rt)->Describe());
+  if (runtime->has_data_plane()) {
+    KLOG_INFO("runtime: {}", runtime->Describe());
+  } else {
+    KLOG_WARN("runtime: {}", runtime->Describe());
+  }
   if (cfg.strict) KLOG_INFO("strict mode: AWS's refusals where kecs is lenient by default");
 
   int sig = 0;

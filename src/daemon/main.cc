@@ -1,8 +1,11 @@
 // kecs: a local Amazon ECS with a real VPC data plane.
 //
-//   kecs start     run the daemon in the foreground
-//   kecs status    ask a running daemon how it is
-//   kecs version   print the version
+//   kecs start          run the daemon in the foreground
+//   kecs status         ask a running daemon how it is
+//   kecs logs TASK [C]  a container's output (--follow to keep reading)
+//   kecs image load F   load a docker-archive or OCI archive into the image store
+//   kecs cleanup        remove every kernel object of a name prefix (after a crash, or tests)
+//   kecs version        print the version
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -14,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/version.h"
+#include "runtime/local/containers.h"
 
 namespace {
 
@@ -51,16 +55,67 @@ int main(int argc, char** argv) {
   start->add_flag("--validate-responses", cfg.validate_responses,
                   "Check every response against the AWS model (for tests)")
       ->envname("KECS_VALIDATE_RESPONSES");
+  Flag(start, "--name-prefix", cfg.name_prefix, "KECS_NAME_PREFIX",
+       "Prefix of every kernel object the local runtime makes (namespaces, links, nft table)");
+  Flag(start, "--bridge-cidr", cfg.bridge_cidr, "KECS_BRIDGE_CIDR", "Network of bridge-mode tasks");
+  Flag(start, "--registry-mirror", cfg.registry_mirrors, "KECS_REGISTRY_MIRRORS",
+       "REGISTRY=MIRROR[,...], e.g. docker.io=127.0.0.1:5000");
+  Flag(start, "--insecure-registry", cfg.insecure_registries, "KECS_INSECURE_REGISTRIES",
+       "Registries reached over plain HTTP or unverified TLS, comma-separated");
+  Flag(start, "--registry-credentials", cfg.registry_credentials, "KECS_REGISTRY_CREDENTIALS",
+       "REGISTRY=USER:PASSWORD[,...]");
+  Flag(start, "--image-pull-behavior", cfg.image_pull_behavior, "KECS_IMAGE_PULL_BEHAVIOR",
+       "once (pull a tag the store lacks) or always");
+  Flag(start, "--public-port-range", cfg.public_port_range, "KECS_PUBLIC_PORT_RANGE",
+       "Host ports for assignPublicIp tasks");
+  Flag(start, "--publish-address", cfg.publish_address, "KECS_PUBLISH_ADDRESS",
+       "Host address published ports answer on (default: all of them, 127.0.0.1 included)");
+  Flag(start, "--ephemeral-port-range", cfg.ephemeral_port_range, "KECS_EPHEMERAL_PORT_RANGE",
+       "Dynamic host ports for bridge-mode mappings");
+  Flag(start, "--instance-type", cfg.instance_type, "KECS_INSTANCE_TYPE",
+       "EC2 instance type of the host's container instance (sets its ENI limit)");
+  Flag(start, "--stopped-task-retention", cfg.stopped_task_retention, "KECS_STOPPED_TASK_RETENTION",
+       "Seconds a STOPPED task stays visible");
 
-  std::string status_url;
   CLI::App* status = app.add_subcommand("status", "Show the state of a running daemon");
   Flag(status, "--host", cfg.host, "KECS_HOST", "Daemon address");
   Flag(status, "--port", cfg.port, "KECS_PORT", "Daemon port");
+
+  std::string task, container;
+  bool follow = false;
+  CLI::App* logs = app.add_subcommand("logs", "Print a container's stdout and stderr");
+  logs->add_option("task", task, "Task id or ARN")->required();
+  logs->add_option("container", container, "Container name (optional with one container)");
+  logs->add_flag("-f,--follow", follow, "Keep printing new output");
+  Flag(logs, "--host", cfg.host, "KECS_HOST", "Daemon address");
+  Flag(logs, "--port", cfg.port, "KECS_PORT", "Daemon port");
+
+  CLI::App* image = app.add_subcommand("image", "Manage the local image store");
+  image->require_subcommand(1);
+  std::string archive, tag;
+  CLI::App* load = image->add_subcommand("load", "Load a docker-archive or OCI archive tarball");
+  load->add_option("file", archive, "The tarball")->required();
+  load->add_option("--tag", tag, "Name to give the image (default: the archive's own)");
+  Flag(load, "--data-dir", cfg.data_dir, "KECS_DATA_DIR", "State directory (default ~/.kecs)");
+
+  CLI::App* cleanup = app.add_subcommand("cleanup", "Remove every kernel object with a name prefix");
+  Flag(cleanup, "--name-prefix", cfg.name_prefix, "KECS_NAME_PREFIX", "Prefix to remove");
+
+  std::string shim_root, shim_bundle, shim_id, shim_log;
+  CLI::App* shim = app.add_subcommand("shim", "(internal) watch one container");
+  shim->group("");
+  shim->add_option("--runc-root", shim_root)->required();
+  shim->add_option("--bundle", shim_bundle)->required();
+  shim->add_option("--id", shim_id)->required();
+  shim->add_option("--log", shim_log)->required();
 
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (app.got_subcommand("shim")) {
+    return kecs::runtime::local::RunShim(shim_root, shim_bundle, shim_id, shim_log);
+  }
   if (app.got_subcommand("version")) {
     std::printf("kecs %s\n", kecs::daemon::kVersion);
     return 0;
@@ -68,6 +123,18 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("status")) {
     return kecs::daemon::PrintStatus(cfg.host, static_cast<uint16_t>(cfg.port));
   }
+  if (app.got_subcommand("logs")) {
+    return kecs::daemon::PrintLogs(cfg.host, static_cast<uint16_t>(cfg.port), task, container, follow);
+  }
+  kecs::log::Init(cfg.log_level, cfg.log_format);
+  if (app.got_subcommand("image")) {
+    if (auto st = cfg.Finalize(); !st.ok()) {
+      std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
+      return 2;
+    }
+    return kecs::daemon::LoadImage(cfg, archive, tag);
+  }
+  if (app.got_subcommand("cleanup")) return kecs::daemon::Cleanup(cfg);
   if (!kecs::log::Init(cfg.log_level, cfg.log_format)) {
     std::fprintf(stderr, "kecs: invalid --log-level '%s' or --log-format '%s'\n",
                  cfg.log_level.c_str(), cfg.log_format.c_str());

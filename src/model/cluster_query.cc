@@ -166,6 +166,8 @@ bool Numeric(const std::string& s, double* out) {
   return *end == '\0';
 }
 
+bool CompareOne(const std::string& op, const std::string& value, const std::string& want);
+
 bool Eval(const Node& n, const ClusterQuery::Lookup& lookup) {
   switch (n.kind) {
     case Node::kAnd: return Eval(*n.a, lookup) && Eval(*n.b, lookup);
@@ -173,31 +175,44 @@ bool Eval(const Node& n, const ClusterQuery::Lookup& lookup) {
     case Node::kNot: return !Eval(*n.a, lookup);
     case Node::kCompare: break;
   }
-  std::optional<std::string> v = lookup(n.subject);
-  if (n.op == "exists") return v.has_value();
-  if (n.op == "!exists") return !v.has_value();
+  // A subject may have several values (task:group on an instance running several
+  // groups): positive operators hold when any value matches, negated ones when none does.
+  std::vector<std::string> vals = lookup(n.subject);
+  if (n.op == "exists") return !vals.empty();
+  if (n.op == "!exists") return vals.empty();
   if (n.op == "in" || n.op == "not in") {
     bool found = false;
-    for (const auto& x : n.values) found = found || (v && WildcardMatch(x, *v));
+    for (const auto& x : n.values) {
+      for (const auto& v : vals) found = found || WildcardMatch(x, v);
+    }
     return n.op == "in" ? found : !found;
   }
-  if (!v) return n.op == "!=" || n.op == "!~";
-  const std::string& want = n.values.front();
-  if (n.op == "==") return *v == want;
-  if (n.op == "!=") return *v != want;
-  if (n.op == "=~") return WildcardMatch(want, *v);
-  if (n.op == "!~") return !WildcardMatch(want, *v);
+  if (n.op == "!=" || n.op == "!~") {
+    Node positive = n;
+    positive.op = n.op == "!=" ? "==" : "=~";
+    return !Eval(positive, lookup);
+  }
+  for (const auto& v : vals) {
+    if (CompareOne(n.op, v, n.values.front())) return true;
+  }
+  return false;
+}
+
+bool CompareOne(const std::string& op, const std::string& value, const std::string& want) {
+  const std::string* v = &value;
+  if (op == "==") return *v == want;
+  if (op == "=~") return WildcardMatch(want, *v);
   double a = 0, b = 0;
   if (!Numeric(*v, &a) || !Numeric(want, &b)) {
     int c = v->compare(want);
-    if (n.op == ">") return c > 0;
-    if (n.op == ">=") return c >= 0;
-    if (n.op == "<") return c < 0;
+    if (op == ">") return c > 0;
+    if (op == ">=") return c >= 0;
+    if (op == "<") return c < 0;
     return c <= 0;
   }
-  if (n.op == ">") return a > b;
-  if (n.op == ">=") return a >= b;
-  if (n.op == "<") return a < b;
+  if (op == ">") return a > b;
+  if (op == ">=") return a >= b;
+  if (op == "<") return a < b;
   return a <= b;
 }
 
@@ -206,12 +221,12 @@ bool Eval(const Node& n, const ClusterQuery::Lookup& lookup) {
 bool WildcardMatch(std::string_view p, std::string_view s) {
   size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
   while (si < s.size()) {
-    if (pi < p.size() && p[pi] == s[si]) {
-      ++pi;
-      ++si;
-    } else if (pi < p.size() && p[pi] == '*') {
+    if (pi < p.size() && p[pi] == '*') {
       star = pi++;
       mark = si;
+    } else if (pi < p.size() && p[pi] == s[si]) {
+      ++pi;
+      ++si;
     } else if (star != std::string_view::npos) {
       pi = star + 1;
       si = ++mark;

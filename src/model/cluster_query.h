@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -23,9 +24,10 @@ namespace kecs::model {
 
 class ClusterQuery {
  public:
-  // Returns the value of a subject ("attribute:ecs.os-type", "ec2InstanceId",
-  // "runningTasksCount", "task:group", ...) or nullopt when the instance has none.
-  using Lookup = std::function<std::optional<std::string>(const std::string& subject)>;
+  // Returns the values of a subject ("attribute:ecs.os-type", "ec2InstanceId",
+  // "runningTasksCount", "task:group", ...): empty when the instance has none, several
+  // when it has several (the groups of the tasks it runs).
+  using Lookup = std::function<std::vector<std::string>(const std::string& subject)>;
 
   static Result<ClusterQuery> Parse(std::string_view expr);
   bool Matches(const Lookup& lookup) const;

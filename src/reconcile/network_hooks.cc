@@ -9,9 +9,39 @@
 
 namespace kecs::reconcile {
 
-Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now) {
+namespace {
+
+// The host bridge of bridge-mode tasks; addresses are durable allocations like any other.
+constexpr const char* kBridgePool = "kecs-bridge";
+constexpr const char* kLocal = "local";
+
+// The slot of the VPC's link to the host, assigned once per VPC.
+Result<int64_t> TransitSlot(state::Tx& tx, const std::string& region, const std::string& vpc_id) {
+  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, region, vpc_id));
+  if (!vpc) return NotFound("VPC " + vpc_id + " no longer exists");
+  if (auto slot = JOptInt(vpc->doc, "kecs:transitSlot")) return *slot;
+  ASSIGN_OR_RETURN(int64_t n, tx.NextSequence("kecs-transit-slot"));
+  vpc->doc["kecs:transitSlot"] = n - 1;
+  RETURN_IF_ERROR(tx.Put(*vpc));
+  return n - 1;
+}
+
+}  // namespace
+
+Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
+                        const std::string& bridge_cidr) {
   Json& plan = task.doc["kecs:network"];
-  if (JStr(task.doc, "kecs:networkMode") != "awsvpc") return Status::Ok();
+  std::string mode = JStr(task.doc, "kecs:networkMode");
+  if (mode == "bridge") {
+    if (JGet(plan, "bridgeIp")) return Status::Ok();
+    auto cidr = net::Ipv4Cidr::Parse(bridge_cidr);
+    if (!cidr) return InvalidArgument("bad bridge CIDR " + bridge_cidr);
+    auto ip = net::AllocateIpv4(tx, kLocal, kBridgePool, *cidr, "task:" + task.id);
+    if (!ip.ok()) return ResourceExhausted("ResourceInitializationError: " + ip.status().message());
+    plan["bridgeIp"] = net::Ipv4ToString(*ip);
+    return Status::Ok();
+  }
+  if (mode != "awsvpc") return Status::Ok();
   if (JGet(plan, "eni")) return Status::Ok();  // already provisioned (a repeated step)
   auto subnets = plan.value("subnets", std::vector<std::string>{});
   if (subnets.empty()) return FailedPrecondition("ResourceInitializationError: the task has no subnet");
@@ -58,13 +88,26 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now) {
             {"internetEgress", is_public},
             {"hostname", net::IpHostname(ip)},
             {"privateDnsName", JStr(eni->doc, "PrivateDnsName")}};
-  if (auto v6 = JOptStr(eni->doc, "Ipv6Address")) e["ipv6"] = *v6;
+  Json cidrs = Json::array();
+  if (vpc) {
+    for (const auto& a : vpc->doc.value("CidrBlockAssociationSet", Json::array())) cidrs.push_back(JStr(a, "CidrBlock"));
+  }
+  e["vpcCidrs"] = cidrs;
+  ASSIGN_OR_RETURN(int64_t slot, TransitSlot(tx, task.region, subnet->parent));
+  e["transitSlot"] = slot;
+  if (auto v6 = JOptStr(eni->doc, "Ipv6Address")) {
+    e["ipv6"] = *v6;
+    for (const auto& a : subnet->doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
+      e["ipv6Prefix"] = JStr(a, "Ipv6CidrBlock");
+    }
+  }
   plan["eni"] = e;
   return Status::Ok();
 }
 
 Status ReleaseNetwork(state::Tx& tx, state::Object& task) {
   const Json& plan = task.doc.value("kecs:network", Json::object());
+  RETURN_IF_ERROR(net::ReleaseIps(tx, kLocal, "task:" + task.id));
   if (const Json* eni = JGet(plan, "eni")) {
     RETURN_IF_ERROR(net::DeleteEni(tx, task.region, JStr(*eni, "id")));
   }

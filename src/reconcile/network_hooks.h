@@ -9,7 +9,9 @@
 
 namespace kecs::reconcile {
 
-Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now);
+// bridge-mode tasks take an address of `bridge_cidr` (the host bridge's network).
+Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
+                        const std::string& bridge_cidr);
 Status ReleaseNetwork(state::Tx& tx, state::Object& task);
 
 }  // namespace kecs::reconcile

@@ -289,6 +289,22 @@ bool TaskController::Step(const Key& key) {
     }
     if (last == "PENDING") {
       if (!Awsvpc(task->doc)) {
+        // Non-awsvpc tasks take their network resources (a bridge address) here.
+        Status hook = Status::Ok();
+        Update(key, [&](state::Tx& tx, state::Object& t) {
+          if (t.status != "PENDING" || !hooks_.provision) return Status::Ok();
+          hook = hooks_.provision(tx, t);
+          return Status::Ok();
+        });
+        if (!hook.ok()) {
+          FailToStart(key, hook.message());
+          return true;
+        }
+        (void)store_.Read([&](state::Tx& tx) {
+          auto o = tx.Get(kTask, key.region, key.id);
+          if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, key.id, (*o)->parent);
+          return Status::Ok();
+        });
         Status st = runtime_.CreateSandbox(spec);
         if (!st.ok()) {
           FailToStart(key, "ResourceInitializationError: " + st.message());

@@ -25,6 +25,11 @@ runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
   s.network.dns_server = JStr(eni, "dnsServer");
   s.network.internet_egress = JBool(eni, "internetEgress");
   s.network.hostname = JStr(eni, "hostname");
+  s.network.vpc_cidrs = eni.value("vpcCidrs", std::vector<std::string>{});
+  s.network.transit_slot = static_cast<int>(JInt(eni, "transitSlot", -1));
+  s.network.ipv6 = JStr(eni, "ipv6");
+  s.network.ipv6_prefix = JStr(eni, "ipv6Prefix");
+  s.network.bridge_ip = JStr(net, "bridgeIp");
   for (const auto& p : net.value("published", Json::array())) {
     runtime::PortBinding b;
     b.protocol = JStr(p, "protocol", "tcp");

@@ -69,6 +69,12 @@ struct NetworkSpec {
   std::string dns_server;     // VPC resolver (base + 2)
   bool internet_egress = false;  // the subnet's route table leads to an internet gateway
   std::string hostname;       // ip-a-b-c-d
+  std::vector<std::string> vpc_cidrs;  // every IPv4 CIDR of the VPC (host routes)
+  int transit_slot = -1;      // the VPC's link to the host: 100.127.0.0/16 in /30 slots
+  std::string ipv6;           // the ENI's IPv6 address, if any
+  std::string ipv6_prefix;    // its subnet's /64
+  // bridge: the task's address on the host bridge (from the bridge pool).
+  std::string bridge_ip;
   // Ports published on the host (bridge mappings, or assignPublicIp host ports).
   std::vector<PortBinding> published;
 };

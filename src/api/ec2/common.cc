@@ -1,5 +1,6 @@
 // Shared pieces of the EC2 handlers: errors, ids, filters, tags, pagination.
 #include <algorithm>
+#include <exception>
 #include <regex>
 
 #include <fmt/format.h>
@@ -35,6 +36,33 @@ void CheckId(const std::string& id, const std::string& prefix, const std::string
 
 void Check(const Status& st) {
   if (!st.ok()) throw AwsError("InternalError", st.message(), 500);
+}
+
+namespace {
+
+Status Guarded(const std::function<Status(const std::function<Status(state::Tx&)>&)>& run,
+               const std::function<Status(state::Tx&)>& fn) {
+  std::exception_ptr thrown;
+  Status st = run([&](state::Tx& tx) {
+    try {
+      return fn(tx);
+    } catch (...) {
+      thrown = std::current_exception();
+      return Internal("request failed inside its transaction");
+    }
+  });
+  if (thrown) std::rethrow_exception(thrown);
+  return st;
+}
+
+}  // namespace
+
+Status WriteTx(state::Store& store, const std::function<Status(state::Tx&)>& fn) {
+  return Guarded([&](const auto& f) { return store.Write(f); }, fn);
+}
+
+Status ReadTx(state::Store& store, const std::function<Status(state::Tx&)>& fn) {
+  return Guarded([&](const auto& f) { return store.Read(f); }, fn);
 }
 
 namespace {
@@ -93,6 +121,15 @@ FilterField Nested(const std::string& list, const std::string& member) {
     }
     return out;
   };
+}
+
+void CheckFilters(const Json& filters, const FilterSpec& spec) {
+  if (!filters.is_array()) return;
+  for (const auto& f : filters) {
+    std::string name = JStr(f, "Name");
+    if (name.starts_with("tag:") || name == "tag-key" || name == "tag-value") continue;
+    if (!spec.count(name)) throw InvalidParameterValue(fmt::format("The filter '{}' is invalid", name));
+  }
 }
 
 bool MatchFilters(const Json& filters, const Json& view, const FilterSpec& spec,

@@ -26,6 +26,11 @@ void CheckDryRun(const Json& in);
 // Throws Invalid<Type>Id.Malformed unless `id` is "<prefix>-" plus 8 or 17 hex digits.
 void CheckId(const std::string& id, const std::string& prefix, const std::string& malformed_code);
 void Check(const Status& st);
+// Store::Write and Store::Read for handlers that throw their AwsErrors from inside the
+// transaction: the store's callbacks must return a Status, so an exception is caught there
+// (the write rolls back, the reader returns to its pool) and rethrown afterwards.
+Status WriteTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
+Status ReadTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
 template <typename T>
 T Check(Result<T> r) {
   Check(r.status());
@@ -39,6 +44,9 @@ using FilterField = std::function<std::vector<std::string>(const Json& view)>;
 using FilterSpec = std::map<std::string, FilterField>;
 bool MatchFilters(const Json& filters, const Json& view, const FilterSpec& spec,
                   const char* tags_member = "Tags");
+// Refuses an unknown filter name up front, so a Describe with nothing to match still
+// answers "The filter '<name>' is invalid" as AWS does.
+void CheckFilters(const Json& filters, const FilterSpec& spec);
 FilterField Field(const std::string& member);      // a top-level string/number/bool member
 FilterField Nested(const std::string& list, const std::string& member);  // member of a list item
 

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the ECS operation files.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,12 @@ T Check(Result<T> r) {
   Check(r.status());
   return std::move(r).value();
 }
+
+// Store::Write and Store::Read for the handlers, which throw their AwsErrors from inside
+// the transaction: the store's callbacks must return a Status, so an exception is caught
+// there (the write rolls back, the reader goes back to its pool) and rethrown after.
+Status WriteTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
+Status ReadTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
 
 // The cluster a request names ("cluster" member, name or ARN), "default" when absent.
 std::string ClusterName(const Json& in, const char* member = "cluster");

@@ -97,18 +97,22 @@ PlacementResult Place(const std::vector<state::Object>& candidates,
     for (const auto& inst : candidates) {
       const InstanceUsage& u = usage[inst.id];
       std::string reason;
-      auto lookup = [&](const std::string& subject) -> std::optional<std::string> {
-        if (subject.starts_with("attribute:")) return Attribute(inst.doc, subject.substr(10));
-        if (subject == "ec2InstanceId") return JOptStr(inst.doc, "ec2InstanceId");
-        if (subject == "agentConnected") return std::string("true");
-        if (subject == "runningTasksCount") return std::to_string(u.running);
+      auto lookup = [&](const std::string& subject) -> std::vector<std::string> {
+        auto one = [](std::optional<std::string> v) {
+          return v ? std::vector<std::string>{*v} : std::vector<std::string>{};
+        };
+        if (subject.starts_with("attribute:")) return one(Attribute(inst.doc, subject.substr(10)));
+        if (subject == "ec2InstanceId") return one(JOptStr(inst.doc, "ec2InstanceId"));
+        if (subject == "agentConnected") return {"true"};
+        if (subject == "runningTasksCount") return {std::to_string(u.running)};
         if (subject == "task:group") {
+          std::vector<std::string> groups;
           for (const auto& [g, cnt] : u.groups) {
-            if (cnt > 0) return g;
+            if (cnt > 0) groups.push_back(g);
           }
-          return std::nullopt;
+          return groups;
         }
-        return std::nullopt;
+        return {};
       };
       int64_t cpu_left = RegisteredInt(inst.doc, "CPU") - u.cpu;
       int64_t mem_left = RegisteredInt(inst.doc, "MEMORY") - u.memory;

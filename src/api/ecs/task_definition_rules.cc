@@ -25,7 +25,8 @@ std::optional<double> ParseNumberWithUnit(const std::string& raw, const std::str
   if (s.empty()) return std::nullopt;
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  if (*end != '\0' || v < 0) return std::nullopt;
+  // Finite and far below anything int64 cannot hold (1e12 MiB is a petabyte).
+  if (*end != '\0' || !std::isfinite(v) || v < 0 || v > 1e12) return std::nullopt;
   return has_unit ? v : -v - 1;  // negative marks "no unit" to the callers below
 }
 

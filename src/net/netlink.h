@@ -1,0 +1,57 @@
+#pragma once
+// Links, addresses and routes over rtnetlink (libnl-route-3).
+//
+// A Netlink talks to the network namespace of the thread that opened it; use it on that
+// thread only (typically inside netns::Run). Deleting a link that is already gone
+// succeeds. libnl's error codes become Status values here.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+struct nl_sock;
+
+namespace kecs::net {
+
+struct LinkInfo {
+  std::string name;
+  std::string alias;
+  int index = 0;
+  std::string kind;  // veth, bridge, ...
+  int master = 0;
+};
+
+class Netlink {
+ public:
+  static Result<std::unique_ptr<Netlink>> Open();
+  ~Netlink();
+
+  // A veth pair; `peer` goes into the namespace of `peer_netns_fd` when >= 0.
+  Status CreateVeth(const std::string& name, const std::string& peer, int peer_netns_fd,
+                    const std::string& alias);
+  Status CreateBridge(const std::string& name, const std::string& alias);
+  Status SetMaster(const std::string& link, const std::string& master);
+  Status SetUp(const std::string& link);
+  Status SetMac(const std::string& link, const std::string& mac);
+  Status Rename(const std::string& link, const std::string& new_name);
+  Status SetAlias(const std::string& link, const std::string& alias);
+  // "10.0.1.4/24"; adding an address that is already there succeeds.
+  Status AddAddress(const std::string& link, const std::string& cidr);
+  // dst "default" or a CIDR; gateway may be empty (on-link). With `replace`, an existing
+  // route to dst is replaced; without, AlreadyExists is returned.
+  Status AddRoute(const std::string& dst, const std::string& gateway, const std::string& link,
+                  bool replace = true);
+  Status DeleteRoute(const std::string& dst);
+  Status DeleteLink(const std::string& link);
+  bool LinkExists(const std::string& link);
+  Result<std::vector<LinkInfo>> ListLinks();
+
+ private:
+  Netlink() = default;
+  int IndexOf(const std::string& link);
+  nl_sock* sock_ = nullptr;
+};
+
+}  // namespace kecs::net

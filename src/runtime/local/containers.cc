@@ -1,0 +1,233 @@
+#include "runtime/local/containers.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "base/strings.h"
+#include "base/subprocess.h"
+
+namespace kecs::runtime::local {
+namespace fs = std::filesystem;
+namespace {
+
+std::optional<std::string> ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void WriteAtomic(const fs::path& p, const std::string& content) {
+  fs::path tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+  }
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+}
+
+bool Alive(int pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0) return false;
+  // A zombie is dead: its shim has not reaped it yet.
+  auto stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  if (!stat) return false;
+  size_t close_paren = stat->rfind(')');
+  return close_paren == std::string::npos || close_paren + 2 >= stat->size() || (*stat)[close_paren + 2] != 'Z';
+}
+
+}  // namespace
+
+ContainerDriver::ContainerDriver(std::string runc_root, std::string self_exe)
+    : runc_root_(std::move(runc_root)), self_exe_(std::move(self_exe)) {
+  std::error_code ec;
+  fs::create_directories(runc_root_, ec);
+}
+
+Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
+                              const std::string& log_file) {
+  ContainerStatus now = Inspect(bundle);
+  if (now.phase == ContainerStatus::Phase::kRunning) return Status::Ok();
+  std::error_code ec;
+  fs::remove(fs::path(bundle) / "exit", ec);
+  fs::remove(fs::path(bundle) / "pid", ec);
+  // A leftover runc record with this id (from a crash before the shim wrote its exit)
+  // would make runc refuse the id.
+  (void)Delete(id);
+
+  // Double fork: the shim is re-parented to init and outlives the daemon.
+  pid_t child = fork();
+  if (child < 0) return PosixError("fork", errno);
+  if (child == 0) {
+    setsid();
+    pid_t shim = fork();
+    if (shim == 0) {
+      // Nothing of the daemon's (its listening socket above all) may outlive it in the shim.
+      syscall(SYS_close_range, 3, ~0U, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execl(self_exe_.c_str(), self_exe_.c_str(), "shim", "--runc-root", runc_root_.c_str(), "--bundle",
+            bundle.c_str(), "--id", id.c_str(), "--log", log_file.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    _exit(shim < 0 ? 1 : 0);
+  }
+  int st = 0;
+  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ContainerStatus s = Inspect(bundle);
+    if (s.phase == ContainerStatus::Phase::kRunning) return Status::Ok();
+    if (s.phase == ContainerStatus::Phase::kExited) {
+      // It ran and already exited: that is the task's business, not a start failure.
+      if (s.error.empty()) return Status::Ok();
+      return Internal(s.error);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Unavailable(fmt::format("container {} did not start within 60s", id));
+}
+
+ContainerStatus ContainerDriver::Inspect(const std::string& bundle) {
+  ContainerStatus s;
+  fs::path b(bundle);
+  if (auto exit = ReadFile(b / "exit")) {
+    s.phase = ContainerStatus::Phase::kExited;
+    std::string t(Trim(*exit));
+    if (t.rfind("error:", 0) == 0) {
+      s.error = std::string(Trim(t.substr(6)));
+      s.exit_code = -1;
+    } else {
+      s.exit_code = t.empty() ? 0 : std::atoi(t.c_str());
+    }
+    return s;
+  }
+  if (auto pid = ReadFile(b / "pid")) {
+    s.pid = std::atoi(pid->c_str());
+    if (Alive(s.pid)) {
+      s.phase = ContainerStatus::Phase::kRunning;
+      return s;
+    }
+    // Dead without an exit file: the shim was killed (or the host rebooted).
+    s.phase = ContainerStatus::Phase::kExited;
+    s.exit_code = 137;
+    s.error = "";
+    return s;
+  }
+  return s;
+}
+
+ContainerStatus ContainerDriver::Stop(const std::string& bundle, std::chrono::seconds timeout) {
+  ContainerStatus s = Inspect(bundle);
+  if (s.phase != ContainerStatus::Phase::kRunning) return s;
+  kill(s.pid, SIGTERM);
+  auto wait_exit = [&](std::chrono::milliseconds d) {
+    auto deadline = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < deadline) {
+      ContainerStatus now = Inspect(bundle);
+      if (now.phase != ContainerStatus::Phase::kRunning) return now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Inspect(bundle);
+  };
+  s = wait_exit(timeout);
+  if (s.phase == ContainerStatus::Phase::kRunning) {
+    kill(s.pid, SIGKILL);
+    s = wait_exit(std::chrono::seconds(10));
+  }
+  return s;
+}
+
+Status ContainerDriver::Delete(const std::string& id) {
+  auto r = RunProcess({"runc", "--root", runc_root_, "delete", "--force", id}, std::chrono::seconds(30));
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0 && r->err.find("does not exist") == std::string::npos &&
+      r->err.find("not exist") == std::string::npos) {
+    return Internal("runc delete " + id + ": " + LastLine(r->err));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> ContainerDriver::List() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(runc_root_, ec)) {
+    if (e.is_directory()) out.push_back(e.path().filename().string());
+  }
+  return out;
+}
+
+int RunShim(const std::string& runc_root, const std::string& bundle, const std::string& id,
+            const std::string& log_file) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  signal(SIGPIPE, SIG_IGN);
+  fs::path b(bundle);
+  int log = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  std::string runc_log = (b / "runc.log").string();
+  pid_t runc = fork();
+  if (runc == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    if (log >= 0) {
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    execlp("runc", "runc", "--root", runc_root.c_str(), "--log", runc_log.c_str(), "run", "-d",
+           "--pid-file", (b / "pid").c_str(), "--bundle", bundle.c_str(), id.c_str(),
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (runc < 0) {
+    WriteAtomic(b / "exit", "error: cannot fork runc\n");
+    return 1;
+  }
+  int st = 0;
+  while (waitpid(runc, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    std::string why = LastLine(ReadFile(runc_log).value_or(""));
+    size_t m = why.find("msg=\"");
+    if (m != std::string::npos) why = why.substr(m + 5);
+    if (!why.empty() && why.back() == '"') why.pop_back();
+    WriteAtomic(b / "exit", "error: " + (why.empty() ? std::string("runc run failed") : why) + "\n");
+    return 1;
+  }
+  int pid = std::atoi(ReadFile(b / "pid").value_or("0").c_str());
+  // The container's init was re-parented to us; reap everything until it is gone.
+  int code = 0;
+  while (true) {
+    int status = 0;
+    pid_t w = waitpid(-1, &status, 0);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: nothing left (it was reaped elsewhere); report what we know
+    }
+    if (w == pid) {
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+  }
+  WriteAtomic(b / "exit", std::to_string(code) + "\n");
+  if (log >= 0) close(log);
+  return 0;
+}
+
+}  // namespace kecs::runtime::local

@@ -1,0 +1,51 @@
+#pragma once
+// Containers under runc, each watched by a small shim process.
+//
+// Start() launches `kecs shim` detached from the daemon (it survives daemon restarts).
+// The shim makes itself a child subreaper, runs `runc run -d`, and so becomes the parent
+// of the container's init: it reaps it and writes its exit status to <bundle>/exit. The
+// daemon reads the state from files (<bundle>/pid, <bundle>/exit) rather than asking runc,
+// so Inspect is a stat and a kill(pid, 0). Thread-safe: containers are independent.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace kecs::runtime::local {
+
+struct ContainerStatus {
+  enum class Phase { kRunning, kExited, kMissing } phase = Phase::kMissing;
+  int exit_code = 0;
+  std::string error;   // why it could not start (runc's message), when it never ran
+  int pid = 0;
+};
+
+class ContainerDriver {
+ public:
+  // `runc_root` holds runc's state; `self_exe` is the kecs binary (for `kecs shim`).
+  ContainerDriver(std::string runc_root, std::string self_exe);
+
+  // Starts container `id` from `bundle` (config.json inside), its stdout and stderr
+  // appended to `log_file`. Returns once the container runs, or with runc's error.
+  Status Start(const std::string& id, const std::string& bundle, const std::string& log_file);
+  ContainerStatus Inspect(const std::string& bundle);
+  // SIGTERM, then SIGKILL after `timeout` if it still runs. Returns the final status.
+  ContainerStatus Stop(const std::string& bundle, std::chrono::seconds timeout);
+  // Removes runc's record (and cgroups) of the container; succeeds when already gone.
+  Status Delete(const std::string& id);
+  // Container ids runc knows.
+  std::vector<std::string> List();
+  const std::string& runc_root() const { return runc_root_; }
+
+ private:
+  const std::string runc_root_;
+  const std::string self_exe_;
+};
+
+// The shim's main (`kecs shim --runc-root R --bundle B --id ID --log L`).
+int RunShim(const std::string& runc_root, const std::string& bundle, const std::string& id,
+            const std::string& log_file);
+
+}  // namespace kecs::runtime::local

@@ -1,0 +1,359 @@
+#include "runtime/local/local_runtime.h"
+
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "base/host.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "base/subprocess.h"
+#include "runtime/local/oci_spec.h"
+
+namespace kecs::runtime::local {
+namespace fs = std::filesystem;
+namespace {
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+Status WriteFile(const fs::path& p, const std::string& content) {
+  std::ofstream out(p, std::ios::trunc);
+  out << content;
+  if (!out) return Internal("cannot write " + p.string());
+  return Status::Ok();
+}
+
+bool IsMountPoint(const fs::path& p) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::string want = " " + p.string() + " ";
+  while (std::getline(in, line)) {
+    if (line.find(want) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The host's resolvers that a namespace can reach (loopback resolvers cannot be).
+std::vector<std::string> HostNameservers() {
+  std::vector<std::string> out;
+  std::istringstream in(ReadAll("/etc/resolv.conf"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    std::string key, value;
+    l >> key >> value;
+    if (key == "nameserver" && !value.starts_with("127.") && value != "::1") out.push_back(value);
+  }
+  return out;
+}
+
+// user "name[:group]" -> "uid[:gid]" from the image's /etc/passwd and /etc/group.
+std::string ResolveUser(const std::string& user, const fs::path& rootfs) {
+  if (user.empty()) return user;
+  size_t colon = user.find(':');
+  std::string u = user.substr(0, colon), g = colon == std::string::npos ? "" : user.substr(colon + 1);
+  auto lookup = [&](const char* file, const std::string& name, int field) -> std::string {
+    if (name.empty() || std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      return name;
+    }
+    std::istringstream in(ReadAll(rootfs / file));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto parts = Split(line, ':');
+      if (parts.size() > static_cast<size_t>(field) && parts[0] == name) return parts[static_cast<size_t>(field)];
+    }
+    return name;
+  };
+  std::string uid = lookup("etc/passwd", u, 2);
+  std::string gid = g.empty() ? "" : lookup("etc/group", g, 2);
+  if (gid.empty() && uid != u) {
+    // The user's primary group.
+    std::istringstream in(ReadAll(rootfs / "etc/passwd"));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto parts = Split(line, ':');
+      if (parts.size() > 3 && parts[0] == u) gid = parts[3];
+    }
+  }
+  return gid.empty() ? uid : uid + ":" + gid;
+}
+
+std::vector<std::pair<std::string, int64_t>> HardLimits() {
+  std::vector<std::pair<std::string, int64_t>> out;
+  const std::pair<const char*, int> kLimits[] = {
+      {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},
+      {"RLIMIT_CORE", RLIMIT_CORE},     {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+      {"RLIMIT_STACK", RLIMIT_STACK},   {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+      {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+      {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+  };
+  for (const auto& [name, r] : kLimits) {
+    rlimit l{};
+    if (getrlimit(r, &l) == 0 && l.rlim_max != RLIM_INFINITY) out.emplace_back(name, static_cast<int64_t>(l.rlim_max));
+  }
+  return out;
+}
+
+}  // namespace
+
+LocalRuntime::LocalRuntime(LocalOptions options)
+    : options_(std::move(options)),
+      network_(options_.network),
+      images_(options_.data_dir + "/images", options_.registries),
+      driver_(options_.data_dir + "/runtime/runc", options_.self_exe) {}
+
+std::string LocalRuntime::Describe() const {
+  return fmt::format("local: runc containers in network namespaces (prefix '{}', bridge {})",
+                     options_.network.prefix, options_.network.bridge_cidr);
+}
+
+Status LocalRuntime::Init() {
+  if (!Host().is_root) {
+    return PermissionDenied(
+        "the local runtime needs root: it creates network namespaces, veth pairs, bridges and "
+        "nftables rules and runs containers with runc. Run kecs as root, or start it with "
+        "--runtime simulated (no data plane: tasks go through their states but nothing runs)");
+  }
+  for (const char* tool : {"runc", "skopeo", "umoci"}) {
+    auto r = RunProcess({tool, "--version"}, std::chrono::seconds(10));
+    if (!r.ok() || r->exit_code != 0) {
+      return FailedPrecondition(fmt::format(
+          "the local runtime needs {} (Debian package {}); run scripts/install-deps.sh", tool, tool));
+    }
+  }
+  if (ReadAll("/proc/filesystems").find("overlay") == std::string::npos) {
+    return FailedPrecondition("the local runtime needs overlayfs, which this kernel does not offer");
+  }
+  std::error_code ec;
+  fs::create_directories(options_.data_dir + "/runtime/tasks", ec);
+  if (ec) return Internal("cannot create " + options_.data_dir + "/runtime: " + ec.message());
+  return network_.Init();
+}
+
+std::string LocalRuntime::TaskDir(const std::string& task_id) const {
+  return options_.data_dir + "/runtime/tasks/" + task_id;
+}
+
+std::string LocalRuntime::BundleDir(const std::string& task_id, const std::string& container) const {
+  return TaskDir(task_id) + "/containers/" + container;
+}
+
+std::string LocalRuntime::ContainerId(const std::string& task_id, const std::string& container) const {
+  return options_.network.prefix + "-" + task_id + "-" + container;
+}
+
+std::string LocalRuntime::LogPath(const std::string& task_id, const std::string& container) const {
+  return TaskDir(task_id) + "/logs/" + container + ".log";
+}
+
+Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
+  fs::path dir = TaskDir(task.task_id);
+  std::error_code ec;
+  fs::create_directories(dir / "logs", ec);
+  fs::create_directories(dir / "containers", ec);
+  if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
+  const NetworkSpec& n = task.network;
+  std::string hostname = n.hostname;
+  if (n.mode == "host") hostname = Host().hostname;
+  if (hostname.empty()) hostname = task.task_id.substr(0, 12);
+  std::string ip = n.mode == "awsvpc" ? n.ip : n.mode == "bridge" ? n.bridge_ip : "";
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  if (!ip.empty()) hosts += ip + "\t" + hostname + "\n";
+  std::set<std::string> extra_seen;
+  for (const auto& c : task.containers) {
+    for (const auto& [h, addr] : c.extra_hosts) {
+      if (extra_seen.insert(h + " " + addr).second) hosts += addr + "\t" + h + "\n";
+    }
+  }
+  RETURN_IF_ERROR(WriteFile(dir / "hosts", hosts));
+  RETURN_IF_ERROR(WriteFile(dir / "hostname", hostname + "\n"));
+  // Resolvers: the container definitions' dnsServers, else the VPC's resolver (base+2)
+  // for awsvpc tasks, else the host's.
+  std::vector<std::string> servers, search;
+  for (const auto& c : task.containers) {
+    for (const auto& s : c.dns_servers) servers.push_back(s);
+    for (const auto& s : c.dns_search_domains) search.push_back(s);
+  }
+  if (servers.empty() && n.mode == "awsvpc" && !n.dns_server.empty()) servers.push_back(n.dns_server);
+  if (servers.empty()) servers = HostNameservers();
+  std::string resolv;
+  if (!search.empty()) resolv += "search " + Join(search, " ") + "\n";
+  for (const auto& s : servers) resolv += "nameserver " + s + "\n";
+  return WriteFile(dir / "resolv.conf", resolv);
+}
+
+Status LocalRuntime::CreateSandbox(const TaskSpec& task) {
+  RETURN_IF_ERROR(WriteTaskFiles(task));
+  return network_.SetUpTask(task);
+}
+
+Result<std::map<std::string, std::string>> LocalRuntime::PullImages(const TaskSpec& task) {
+  std::map<std::string, std::string> digests;
+  for (const auto& c : task.containers) {
+    auto img = images_.Ensure(c.image);
+    if (!img.ok()) {
+      return Status(img.status().code(), fmt::format("pull image manifest has been retried 1 time(s): "
+                                                     "failed to resolve ref {}: {}",
+                                                     c.image, img.status().message()));
+    }
+    digests[c.name] = img->digest;
+  }
+  return digests;
+}
+
+Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image) {
+  fs::path b = BundleDir(task.task_id, c.name);
+  std::error_code ec;
+  for (const char* d : {"rootfs", "upper", "work"}) fs::create_directories(b / d, ec);
+  if (ec) return Internal("cannot create " + b.string() + ": " + ec.message());
+  if (!IsMountPoint(b / "rootfs")) {
+    std::string opts = fmt::format("lowerdir={}/rootfs,upperdir={},workdir={}", image.bundle,
+                                   (b / "upper").string(), (b / "work").string());
+    if (mount("overlay", (b / "rootfs").c_str(), "overlay", 0, opts.c_str()) != 0) {
+      return PosixError("mount overlay for " + c.name, errno);
+    }
+  }
+  ContainerSpec resolved = c;
+  resolved.user = ResolveUser(c.user, fs::path(image.bundle) / "rootfs");
+  SpecInputs in;
+  in.container = &resolved;
+  in.image_config = image.config;
+  in.image_entrypoint = image.entrypoint;
+  in.image_cmd = image.cmd;
+  in.rootfs = (b / "rootfs").string();
+  in.netns_path = network_.NetnsPath(task);
+  in.hostname = std::string(Trim(ReadAll(fs::path(TaskDir(task.task_id)) / "hostname")));
+  in.hosts_file = TaskDir(task.task_id) + "/hosts";
+  in.resolv_file = TaskDir(task.task_id) + "/resolv.conf";
+  in.hostname_file = TaskDir(task.task_id) + "/hostname";
+  in.cgroups_path = fmt::format("{}/{}/{}", options_.network.prefix, task.task_id, c.name);
+  in.hard_limits = HardLimits();
+  in.extra_env = {"AWS_EXECUTION_ENV=AWS_ECS_EC2"};
+  Json spec = BuildOciSpec(in);
+  return WriteFile(b / "config.json", spec.dump(2));
+}
+
+Status LocalRuntime::StartContainers(const TaskSpec& task) {
+  for (const auto& c : task.containers) {
+    ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image));
+    RETURN_IF_ERROR(PrepareBundle(task, c, img));
+    Status st = driver_.Start(ContainerId(task.task_id, c.name), BundleDir(task.task_id, c.name),
+                              LogPath(task.task_id, c.name));
+    if (!st.ok()) return Status(st.code(), fmt::format("failed to start container \"{}\": {}", c.name, st.message()));
+  }
+  return network_.Publish(task);
+}
+
+namespace {
+
+ContainerState ToState(const std::string& name, const ContainerStatus& s, const std::string& runtime_id) {
+  ContainerState cs;
+  cs.name = name;
+  cs.runtime_id = runtime_id;
+  switch (s.phase) {
+    case ContainerStatus::Phase::kRunning: cs.phase = ContainerState::Phase::kRunning; break;
+    case ContainerStatus::Phase::kExited:
+      cs.phase = ContainerState::Phase::kExited;
+      if (s.error.empty()) cs.exit_code = s.exit_code;
+      if (!s.error.empty()) cs.reason = "CannotStartContainerError: " + s.error;
+      if (s.exit_code == 137 && s.error.empty()) cs.reason = "";
+      break;
+    case ContainerStatus::Phase::kMissing: cs.phase = ContainerState::Phase::kMissing; break;
+  }
+  return cs;
+}
+
+}  // namespace
+
+Result<TaskState> LocalRuntime::Inspect(const TaskSpec& task) {
+  TaskState st;
+  for (const auto& c : task.containers) {
+    ContainerStatus s = driver_.Inspect(BundleDir(task.task_id, c.name));
+    st.containers.push_back(ToState(c.name, s, ContainerId(task.task_id, c.name)));
+  }
+  return st;
+}
+
+Result<TaskState> LocalRuntime::StopContainers(const TaskSpec& task) {
+  // Every container gets SIGTERM at once, and SIGKILL after its own stopTimeout.
+  std::vector<std::thread> stops;
+  std::vector<ContainerStatus> results(task.containers.size());
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    const auto& c = task.containers[i];
+    stops.emplace_back([&, i] {
+      results[i] = driver_.Stop(BundleDir(task.task_id, c.name), std::chrono::seconds(c.stop_timeout_s));
+    });
+  }
+  for (auto& t : stops) t.join();
+  TaskState st;
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    st.containers.push_back(ToState(task.containers[i].name, results[i],
+                                    ContainerId(task.task_id, task.containers[i].name)));
+  }
+  return st;
+}
+
+Status LocalRuntime::RemoveTaskDir(const std::string& task_id) {
+  fs::path containers = fs::path(TaskDir(task_id)) / "containers";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(containers, ec)) {
+    fs::path rootfs = e.path() / "rootfs";
+    if (IsMountPoint(rootfs) && umount2(rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+      return PosixError("umount " + rootfs.string(), errno);
+    }
+  }
+  // Logs stay for `kecs logs`; the containers' writable layers go.
+  fs::remove_all(containers, ec);
+  if (ec) return Internal("remove " + containers.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status LocalRuntime::Delete(const TaskSpec& task) {
+  for (const auto& c : task.containers) {
+    ContainerStatus s = driver_.Inspect(BundleDir(task.task_id, c.name));
+    if (s.phase == ContainerStatus::Phase::kRunning) {
+      driver_.Stop(BundleDir(task.task_id, c.name), std::chrono::seconds(0));
+    }
+    RETURN_IF_ERROR(driver_.Delete(ContainerId(task.task_id, c.name)));
+  }
+  RETURN_IF_ERROR(RemoveTaskDir(task.task_id));
+  return network_.TearDownTask(task);
+}
+
+Status LocalRuntime::GarbageCollect(const std::set<std::string>& live) {
+  std::string prefix = options_.network.prefix + "-";
+  // Containers of tasks that are gone.
+  fs::path tasks = options_.data_dir + "/runtime/tasks";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(tasks, ec)) {
+    std::string id = e.path().filename().string();
+    if (live.count(id)) continue;
+    for (const auto& c : fs::directory_iterator(e.path() / "containers", ec)) {
+      ContainerStatus s = driver_.Inspect(c.path().string());
+      if (s.phase == ContainerStatus::Phase::kRunning) driver_.Stop(c.path().string(), std::chrono::seconds(0));
+      (void)driver_.Delete(ContainerId(id, c.path().filename().string()));
+    }
+    RETURN_IF_ERROR(RemoveTaskDir(id));
+  }
+  for (const auto& cid : driver_.List()) {
+    if (cid.rfind(prefix, 0) != 0) continue;
+    std::string rest = cid.substr(prefix.size());
+    std::string task_id = rest.substr(0, rest.find('-'));
+    if (!live.count(task_id)) (void)driver_.Delete(cid);
+  }
+  return network_.GarbageCollect(live);
+}
+
+Status LocalRuntime::UpdatePublishing(const TaskSpec& task) { return network_.Publish(task); }
+
+}  // namespace kecs::runtime::local

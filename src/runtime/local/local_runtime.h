@@ -1,0 +1,67 @@
+#pragma once
+// The local runtime: tasks as runc containers in real network namespaces on this host.
+//
+// Layout under <data_dir>/runtime: tasks/<task>/{hosts,hostname,resolv.conf},
+// tasks/<task>/containers/<name>/{config.json,rootfs,upper,work,pid,exit},
+// tasks/<task>/logs/<name>.log, and runc's state in runc/. Images live in
+// <data_dir>/images (image_store.h). Names of kernel objects start with the configured
+// prefix so that two daemons (or the privileged tests) never touch each other's.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "runtime/local/containers.h"
+#include "runtime/local/image_store.h"
+#include "runtime/local/network.h"
+#include "runtime/runtime.h"
+
+namespace kecs::runtime::local {
+
+struct LocalOptions {
+  std::string data_dir;
+  std::string self_exe;  // the kecs binary, run as `kecs shim`
+  NetworkOptions network;
+  RegistryConfig registries;
+};
+
+class LocalRuntime : public Runtime {
+ public:
+  explicit LocalRuntime(LocalOptions options);
+
+  // Checks what the runtime needs (root, runc, skopeo, umoci, overlayfs) and sets up the
+  // host-wide pieces. Creates nothing when a check fails.
+  Status Init();
+
+  std::string name() const override { return "local"; }
+  bool has_data_plane() const override { return true; }
+  std::string Describe() const override;
+  Status CreateSandbox(const TaskSpec& task) override;
+  Result<std::map<std::string, std::string>> PullImages(const TaskSpec& task) override;
+  Status StartContainers(const TaskSpec& task) override;
+  Result<TaskState> Inspect(const TaskSpec& task) override;
+  Result<TaskState> StopContainers(const TaskSpec& task) override;
+  Status Delete(const TaskSpec& task) override;
+  Status GarbageCollect(const std::set<std::string>& live_task_ids) override;
+  Status UpdatePublishing(const TaskSpec& task) override;
+
+  // The combined stdout and stderr of a container, for `kecs logs`.
+  std::string LogPath(const std::string& task_id, const std::string& container) const;
+  LocalNetwork& network() { return network_; }
+  ImageStore& images() { return images_; }
+
+ private:
+  std::string TaskDir(const std::string& task_id) const;
+  std::string BundleDir(const std::string& task_id, const std::string& container) const;
+  std::string ContainerId(const std::string& task_id, const std::string& container) const;
+  Status WriteTaskFiles(const TaskSpec& task);
+  Status PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image);
+  Status RemoveTaskDir(const std::string& task_id);
+
+  const LocalOptions options_;
+  LocalNetwork network_;
+  ImageStore images_;
+  ContainerDriver driver_;
+};
+
+}  // namespace kecs::runtime::local

@@ -1,0 +1,441 @@
+#include "runtime/local/network.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "net/ip.h"
+#include "net/netlink.h"
+#include "net/netns.h"
+#include "net/nft.h"
+
+namespace kecs::runtime::local {
+namespace {
+
+using net::Netlink;
+
+std::string HexOf(const std::string& id) {
+  size_t dash = id.rfind('-');
+  return dash == std::string::npos ? id : id.substr(dash + 1);
+}
+
+// Opens a Netlink in the calling thread's namespace and runs `fn` with it.
+Status WithNetlink(const std::function<Status(Netlink&)>& fn) {
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return nl.status();
+  return fn(**nl);
+}
+
+Status InNs(const std::string& ns, const std::function<Status(Netlink&)>& fn) {
+  return net::netns::Run(ns, [&]() { return WithNetlink(fn); });
+}
+
+class NsFd {
+ public:
+  explicit NsFd(const std::string& name) {
+    fd_ = open((std::string(net::netns::kRunDir) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  ~NsFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Transit {
+  std::string host_ip, router_ip;
+};
+
+Transit TransitOf(const std::string& cidr, int slot) {
+  auto c = net::Ipv4Cidr::Parse(cidr);
+  uint32_t base = c->base + static_cast<uint32_t>(slot) * 4u;
+  return {net::Ipv4ToString(base + 1), net::Ipv4ToString(base + 2)};
+}
+
+std::string BridgeName(const std::string& subnet_id) { return "br-" + HexOf(subnet_id).substr(0, 12); }
+
+// Whether the router's noegress set holds `ip`.
+bool NoEgressHas(const std::string& router, const std::string& ip) {
+  auto doc = net::nft::QueryJson(router, "list set ip kecs_router noegress");
+  if (!doc.ok()) return false;
+  for (const auto& item : doc->value("nftables", Json::array())) {
+    const Json* set = JGet(item, "set");
+    if (!set) continue;
+    for (const auto& e : set->value("elem", Json::array())) {
+      if (e.is_string() && e.get<std::string>() == ip) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string LocalNetwork::TaskNetns(const std::string& task_id) const {
+  return options_.prefix + "-t-" + task_id;
+}
+
+std::string LocalNetwork::RouterNetns(const std::string& vpc_id) const {
+  return options_.prefix + "-r-" + vpc_id;
+}
+
+std::string LocalNetwork::HostLinkName(char kind, const std::string& id) const {
+  std::string name = options_.prefix + kind;
+  std::string hex = HexOf(id);
+  return name + hex.substr(0, std::min(hex.size(), 15 - name.size()));
+}
+
+std::string LocalNetwork::NetnsPath(const TaskSpec& task) const {
+  if (task.network.mode == "host") return "";
+  return std::string(net::netns::kRunDir) + "/" + TaskNetns(task.task_id);
+}
+
+Status LocalNetwork::Init() {
+  const std::string& p = options_.prefix;
+  RETURN_IF_ERROR(net::netns::WriteSysctl("net/ipv4/ip_forward", "1"));
+  std::string match = options_.publish_address.empty()
+                          ? "fib daddr type local"
+                          : fmt::format("ip daddr {}", options_.publish_address);
+  // Maps keep their elements across restarts (forwarding of running tasks stays up);
+  // chains are rebuilt.
+  std::string script = fmt::format(R"(add table ip {p}
+add map ip {p} publish_tcp {{ type inet_service : ipv4_addr . inet_service; }}
+add map ip {p} publish_udp {{ type inet_service : ipv4_addr . inet_service; }}
+add chain ip {p} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add chain ip {p} output {{ type nat hook output priority -100; policy accept; }}
+add chain ip {p} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+add chain ip {p} forward {{ type filter hook forward priority filter; policy accept; }}
+flush chain ip {p} prerouting
+flush chain ip {p} output
+flush chain ip {p} postrouting
+flush chain ip {p} forward
+add rule ip {p} prerouting {match} dnat ip to tcp dport map @publish_tcp comment "kecs:publish"
+add rule ip {p} prerouting {match} dnat ip to udp dport map @publish_udp comment "kecs:publish"
+add rule ip {p} output {match} dnat ip to tcp dport map @publish_tcp comment "kecs:publish"
+add rule ip {p} output {match} dnat ip to udp dport map @publish_udp comment "kecs:publish"
+add rule ip {p} postrouting ip saddr 127.0.0.0/8 ct status dnat masquerade comment "kecs:localhost"
+add rule ip {p} postrouting ip saddr {bridge} oifname != "{p}0" masquerade comment "kecs:bridge"
+add rule ip {p} postrouting ip saddr {transit} oifname != "{p}x*" masquerade comment "kecs:vpc-egress"
+add rule ip {p} forward iifname "{p}x*" oifname "{p}x*" drop comment "kecs:vpc-isolation"
+)",
+                                   fmt::arg("p", p), fmt::arg("match", match),
+                                   fmt::arg("bridge", options_.bridge_cidr),
+                                   fmt::arg("transit", options_.transit_cidr));
+  return net::nft::Apply("", script);
+}
+
+Status LocalNetwork::EnsureHostBridge() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (bridge_ready_) return Status::Ok();
+  auto cidr = net::Ipv4Cidr::Parse(options_.bridge_cidr);
+  if (!cidr) return InvalidArgument("bad bridge CIDR " + options_.bridge_cidr);
+  std::string br = options_.prefix + "0";
+  RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+    if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, "kecs:bridge"));
+    RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", net::Ipv4ToString(cidr->router()), cidr->prefix)));
+    RETURN_IF_ERROR(nl.SetUp(br));
+    return net::netns::WriteSysctl("net/ipv4/conf/" + br + "/route_localnet", "1");
+  }));
+  bridge_ready_ = true;
+  return Status::Ok();
+}
+
+Status LocalNetwork::EnsureRouter(const TaskSpec& task) {
+  const NetworkSpec& n = task.network;
+  if (n.vpc_id.empty() || n.transit_slot < 0) return InvalidArgument("task has no VPC link");
+  std::string router = RouterNetns(n.vpc_id);
+  std::string host_link = HostLinkName('x', n.vpc_id);
+  Transit t = TransitOf(options_.transit_cidr, n.transit_slot);
+  if (!routers_ready_.count(n.vpc_id) || !net::netns::Exists(router)) {
+    RETURN_IF_ERROR(net::netns::Create(router));
+    NsFd fd(router);
+    RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+      if (!nl.LinkExists(host_link)) {
+        RETURN_IF_ERROR(nl.CreateVeth(host_link, "up0", fd.get(), "kecs:vpc:" + n.vpc_id));
+      }
+      RETURN_IF_ERROR(nl.AddAddress(host_link, t.host_ip + "/30"));
+      RETURN_IF_ERROR(nl.SetUp(host_link));
+      RETURN_IF_ERROR(net::netns::WriteSysctl("net/ipv4/conf/" + host_link + "/route_localnet", "1"));
+      for (const auto& c : n.vpc_cidrs) {
+        Status st = nl.AddRoute(c, t.router_ip, host_link, /*replace=*/false);
+        if (st.code() == Code::kAlreadyExists) {
+          KLOG_WARN("network: {} of {} overlaps a route the host already has; its tasks are "
+                    "not reachable from the host at their VPC addresses", c, n.vpc_id);
+        } else if (!st.ok()) {
+          return st;
+        }
+      }
+      return Status::Ok();
+    }));
+    RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
+      RETURN_IF_ERROR(nl.SetUp("lo"));
+      RETURN_IF_ERROR(nl.AddAddress("up0", t.router_ip + "/30"));
+      RETURN_IF_ERROR(nl.SetUp("up0"));
+      RETURN_IF_ERROR(nl.AddRoute("default", t.host_ip, "up0"));
+      return net::netns::WriteSysctl("net/ipv4/ip_forward", "1");
+    }));
+    RETURN_IF_ERROR(net::nft::Apply(router, R"(add table ip kecs_router
+add set ip kecs_router noegress { type ipv4_addr; comment "tasks in subnets without a route to the internet"; }
+add chain ip kecs_router forward { type filter hook forward priority filter; policy accept; }
+add chain ip kecs_router postrouting { type nat hook postrouting priority srcnat; policy accept; }
+flush chain ip kecs_router forward
+flush chain ip kecs_router postrouting
+add rule ip kecs_router forward oifname "up0" ip saddr @noegress ct state new drop comment "kecs:private-subnet"
+add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-egress"
+)"));
+    routers_ready_.insert(n.vpc_id);
+  }
+  // The subnet's bridge, with the subnet's router address.
+  std::string br = BridgeName(n.subnet_id);
+  auto cidr = net::Ipv4Cidr::Parse(n.subnet_cidr);
+  if (!cidr) return InvalidArgument("task has no subnet CIDR");
+  return InNs(router, [&](Netlink& nl) -> Status {
+    if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, "kecs:subnet:" + n.subnet_id));
+    RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", n.gateway, cidr->prefix)));
+    if (!n.ipv6_prefix.empty()) {
+      auto p6 = net::Ipv6Cidr::Parse(n.ipv6_prefix);
+      if (p6) {
+        net::Ipv6 gw = p6->base;
+        gw[15] = 1;
+        RETURN_IF_ERROR(nl.AddAddress(br, net::Ipv6ToString(gw) + "/64"));
+      }
+    }
+    return nl.SetUp(br);
+  });
+}
+
+Status LocalNetwork::SetUpTask(const TaskSpec& task) {
+  const NetworkSpec& n = task.network;
+  if (n.mode == "host") return Status::Ok();
+  std::string ns = TaskNetns(task.task_id);
+  RETURN_IF_ERROR(net::netns::Create(ns));
+  if (n.mode == "none") {
+    return InNs(ns, [](Netlink& nl) { return nl.SetUp("lo"); });
+  }
+  NsFd fd(ns);
+  std::string alias = "kecs:task:" + task.task_id;
+  if (n.mode == "awsvpc") {
+    // Held until the task's veth is in the router, so that a concurrent teardown of the
+    // VPC's last other task cannot remove the router in between.
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(EnsureRouter(task));
+    std::string router = RouterNetns(n.vpc_id);
+    std::string veth = "t" + task.task_id.substr(0, 14);
+    RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
+      if (!nl.LinkExists(veth)) RETURN_IF_ERROR(nl.CreateVeth(veth, "eth0", fd.get(), alias));
+      RETURN_IF_ERROR(nl.SetMaster(veth, BridgeName(n.subnet_id)));
+      return nl.SetUp(veth);
+    }));
+    RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
+      RETURN_IF_ERROR(nl.SetUp("lo"));
+      RETURN_IF_ERROR(nl.SetMac("eth0", n.mac));
+      RETURN_IF_ERROR(nl.AddAddress("eth0", fmt::format("{}/{}", n.ip, n.prefix_len)));
+      if (!n.ipv6.empty()) RETURN_IF_ERROR(nl.AddAddress("eth0", n.ipv6 + "/64"));
+      RETURN_IF_ERROR(nl.SetUp("eth0"));
+      return nl.AddRoute("default", n.gateway, "eth0");
+    }));
+    // Subnets without a route to an internet gateway get no new outbound connections.
+    bool listed = NoEgressHas(router, n.ip);
+    if (!n.internet_egress && !listed) {
+      RETURN_IF_ERROR(net::nft::Apply(router, fmt::format("add element ip kecs_router noegress {{ {} }}\n", n.ip)));
+    } else if (n.internet_egress && listed) {
+      RETURN_IF_ERROR(net::nft::Apply(router, fmt::format("delete element ip kecs_router noegress {{ {} }}\n", n.ip)));
+    }
+    return Status::Ok();
+  }
+  if (n.mode == "bridge") {
+    RETURN_IF_ERROR(EnsureHostBridge());
+    auto cidr = net::Ipv4Cidr::Parse(options_.bridge_cidr);
+    std::string veth = HostLinkName('b', task.task_id);
+    RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+      if (!nl.LinkExists(veth)) RETURN_IF_ERROR(nl.CreateVeth(veth, "eth0", fd.get(), alias));
+      RETURN_IF_ERROR(nl.SetMaster(veth, options_.prefix + "0"));
+      return nl.SetUp(veth);
+    }));
+    return InNs(ns, [&](Netlink& nl) -> Status {
+      RETURN_IF_ERROR(nl.SetUp("lo"));
+      RETURN_IF_ERROR(nl.AddAddress("eth0", fmt::format("{}/{}", n.bridge_ip, cidr->prefix)));
+      RETURN_IF_ERROR(nl.SetUp("eth0"));
+      return nl.AddRoute("default", net::Ipv4ToString(cidr->router()), "eth0");
+    });
+  }
+  return InvalidArgument("unknown network mode " + n.mode);
+}
+
+namespace {
+
+struct MapEntry {
+  std::string map;
+  int64_t port;
+  std::string comment;
+};
+
+Result<std::vector<MapEntry>> PublishedEntries(const std::string& table) {
+  std::vector<MapEntry> out;
+  for (const char* m : {"publish_tcp", "publish_udp"}) {
+    auto doc = net::nft::QueryJson("", fmt::format("list map ip {} {}", table, m));
+    if (!doc.ok()) return doc.status();
+    for (const auto& item : doc->value("nftables", Json::array())) {
+      const Json* map = JGet(item, "map");
+      if (!map) continue;
+      for (const auto& elem : map->value("elem", Json::array())) {
+        if (!elem.is_array() || elem.empty()) continue;
+        const Json& key = elem[0];
+        MapEntry e{m, 0, ""};
+        if (key.is_object() && key.contains("elem")) {
+          e.port = key["elem"].value("val", 0);
+          e.comment = JStr(key["elem"], "comment");
+        } else if (key.is_number()) {
+          e.port = key.get<int64_t>();
+        }
+        out.push_back(e);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status LocalNetwork::Publish(const TaskSpec& task) {
+  const NetworkSpec& n = task.network;
+  struct Want { std::string proto; int host_port; std::string ip; int container_port; };
+  std::vector<Want> wants;
+  if (n.mode == "bridge") {
+    for (const auto& c : task.containers) {
+      for (const auto& p : c.ports) {
+        if (p.host_port > 0) wants.push_back({p.protocol, p.host_port, n.bridge_ip, p.container_port});
+      }
+    }
+  }
+  if (n.mode == "awsvpc") {
+    for (const auto& p : n.published) wants.push_back({p.protocol, p.host_port, n.ip, p.container_port});
+  }
+  if (wants.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto existing, PublishedEntries(options_.prefix));
+  std::string script;
+  std::string comment = "task:" + task.task_id;
+  for (const auto& w : wants) {
+    std::string map = w.proto == "udp" ? "publish_udp" : "publish_tcp";
+    for (const auto& e : existing) {
+      // A stale entry for the port (from a task that is gone) is replaced.
+      if (e.map == map && e.port == w.host_port) {
+        script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, map, w.host_port);
+      }
+    }
+    script += fmt::format("add element ip {} {} {{ {} comment \"{}\" : {} . {} }}\n", options_.prefix, map,
+                          w.host_port, comment, w.ip, w.container_port);
+  }
+  return net::nft::Apply("", script);
+}
+
+Status LocalNetwork::Unpublish(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto existing = PublishedEntries(options_.prefix);
+  if (!existing.ok()) return Status::Ok();  // no table: nothing published
+  std::string script;
+  for (const auto& e : *existing) {
+    if (e.comment == "task:" + task_id) {
+      script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, e.map, e.port);
+    }
+  }
+  if (script.empty()) return Status::Ok();
+  return net::nft::Apply("", script);
+}
+
+Status LocalNetwork::TearDownTask(const TaskSpec& task) {
+  RETURN_IF_ERROR(Unpublish(task.task_id));
+  if (task.network.mode == "host") return Status::Ok();
+  if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty() &&
+      net::netns::Exists(RouterNetns(task.network.vpc_id)) && !task.network.ip.empty()) {
+    if (NoEgressHas(RouterNetns(task.network.vpc_id), task.network.ip)) {
+      (void)net::nft::Apply(RouterNetns(task.network.vpc_id),
+                            fmt::format("delete element ip kecs_router noegress {{ {} }}\n", task.network.ip));
+    }
+  }
+  // Deleting the namespace destroys eth0 and with it the veth's other end.
+  RETURN_IF_ERROR(net::netns::Delete(TaskNetns(task.task_id)));
+  if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty()) {
+    return RemoveRouterIfUnused(task.network.vpc_id);
+  }
+  return Status::Ok();
+}
+
+Status LocalNetwork::RemoveRouterIfUnused(const std::string& vpc_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string ns = RouterNetns(vpc_id);
+  if (!net::netns::Exists(ns)) {
+    routers_ready_.erase(vpc_id);
+    return Status::Ok();
+  }
+  bool used = false;
+  RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
+    ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+    for (const auto& l : links) {
+      if (l.alias.rfind("kecs:task:", 0) == 0) used = true;
+    }
+    return Status::Ok();
+  }));
+  if (used) return Status::Ok();
+  KLOG_INFO("network: removing the router of {} (no tasks left)", vpc_id);
+  RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('x', vpc_id)); }));
+  RETURN_IF_ERROR(net::netns::Delete(ns));
+  routers_ready_.erase(vpc_id);
+  return Status::Ok();
+}
+
+Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
+  std::string task_prefix = options_.prefix + "-t-";
+  std::string router_prefix = options_.prefix + "-r-";
+  for (const auto& ns : net::netns::List()) {
+    if (ns.rfind(task_prefix, 0) == 0 && !live.count(ns.substr(task_prefix.size()))) {
+      KLOG_INFO("gc: removing network namespace {}", ns);
+      RETURN_IF_ERROR(net::netns::Delete(ns));
+    }
+  }
+  // Published ports of tasks that are gone.
+  if (auto entries = PublishedEntries(options_.prefix); entries.ok()) {
+    std::string script;
+    for (const auto& e : *entries) {
+      if (e.comment.rfind("task:", 0) == 0 && !live.count(e.comment.substr(5))) {
+        script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, e.map, e.port);
+      }
+    }
+    if (!script.empty()) RETURN_IF_ERROR(net::nft::Apply("", script));
+  }
+  // Routers no task uses any more, with their link to the host.
+  for (const auto& ns : net::netns::List()) {
+    if (ns.rfind(router_prefix, 0) == 0) RETURN_IF_ERROR(RemoveRouterIfUnused(ns.substr(router_prefix.size())));
+  }
+  return Status::Ok();
+}
+
+Status LocalNetwork::RemoveAll() {
+  std::string p = options_.prefix + "-";
+  for (const auto& ns : net::netns::List()) {
+    if (ns.rfind(p, 0) == 0) RETURN_IF_ERROR(net::netns::Delete(ns));
+  }
+  RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+    ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+    for (const auto& l : links) {
+      bool ours = l.name.rfind(options_.prefix, 0) == 0 && l.alias.rfind("kecs:", 0) == 0;
+      if (ours) RETURN_IF_ERROR(nl.DeleteLink(l.name));
+    }
+    return Status::Ok();
+  }));
+  auto tables = net::nft::Query("", "list tables");
+  if (tables.ok() && tables->find("table ip " + options_.prefix + "\n") != std::string::npos) {
+    RETURN_IF_ERROR(net::nft::Apply("", "delete table ip " + options_.prefix + "\n"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  routers_ready_.clear();
+  bridge_ready_ = false;
+  return Status::Ok();
+}
+
+}  // namespace kecs::runtime::local

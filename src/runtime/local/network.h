@@ -1,0 +1,75 @@
+#pragma once
+// The local data plane's networking: real namespaces, veths, bridges and nftables.
+//
+//   awsvpc  Each VPC gets a router namespace "<p>-r-<vpc>" holding one bridge per subnet
+//           (the subnet's router address .1 on it) and forwarding between them, so VPCs
+//           are isolated from each other and may overlap. A veth "up0" links the router to
+//           the host (a /30 of 100.127.0.0/16 per VPC); the host routes the VPC's CIDRs
+//           into it when they do not clash with another VPC. Each task gets a namespace
+//           "<p>-t-<task>" whose eth0 carries the ENI's MAC and address, default route via
+//           .1. Tasks in subnets that reach an internet gateway are masqueraded out
+//           through the host; others get no new outbound connections past the VPC.
+//   bridge  One host bridge "<p>0" (default 172.17.0.0/16, .1 on the bridge) and a
+//           namespace per task, as the ECS agent's bridge network; masquerade out.
+//   host    Nothing: the containers share the host's namespace.
+//   none    A namespace with only lo.
+// Published ports (bridge host ports, assignPublicIp host ports) are entries of the host
+// table "ip <p>" maps, DNAT in prerouting and output (so 127.0.0.1 works). Every object
+// carries its owner: namespace names, link aliases "kecs:task:<id>" / "kecs:vpc:<id>",
+// and map-element comments "task:<id>". Thread-safe.
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "base/status.h"
+#include "runtime/runtime.h"
+
+namespace kecs::runtime::local {
+
+struct NetworkOptions {
+  std::string prefix = "kecs";          // names: <p>-t-..., <p>-r-..., <p>0, table ip <p>
+  std::string bridge_cidr = "172.17.0.0/16";
+  std::string transit_cidr = "100.127.0.0/16";
+  std::string publish_address;          // "" = every host address
+};
+
+class LocalNetwork {
+ public:
+  explicit LocalNetwork(NetworkOptions options) : options_(std::move(options)) {}
+
+  // Host-wide pieces: the nftables table, forwarding. Idempotent; called at start.
+  Status Init();
+  // The task's namespace and interfaces. Idempotent.
+  Status SetUpTask(const TaskSpec& task);
+  // Publishes the task's ports (bridge mappings and assignPublicIp host ports).
+  Status Publish(const TaskSpec& task);
+  Status Unpublish(const std::string& task_id);
+  // Removes the task's namespace (its veth goes with it) and published ports.
+  Status TearDownTask(const TaskSpec& task);
+  // Removes namespaces, links and map elements of tasks not in `live`, and routers of
+  // VPCs none of the live tasks use.
+  Status GarbageCollect(const std::set<std::string>& live_tasks);
+  // Removes every kecs object (the privileged tests' final cleanup).
+  Status RemoveAll();
+
+  std::string TaskNetns(const std::string& task_id) const;
+  std::string NetnsPath(const TaskSpec& task) const;  // "" for host mode
+  const NetworkOptions& options() const { return options_; }
+
+ private:
+  // Creates the task's VPC router and subnet bridge if needed. Caller holds mu_.
+  Status EnsureRouter(const TaskSpec& task);
+  Status EnsureHostBridge();
+  // Removes a VPC's router namespace and host link once no task uses them.
+  Status RemoveRouterIfUnused(const std::string& vpc_id);
+  std::string RouterNetns(const std::string& vpc_id) const;
+  std::string HostLinkName(char kind, const std::string& id) const;
+
+  const NetworkOptions options_;
+  std::mutex mu_;                        // serialises router and bridge creation
+  std::set<std::string> routers_ready_;  // guarded by mu_
+  bool bridge_ready_ = false;            // guarded by mu_
+};
+
+}  // namespace kecs::runtime::local

@@ -1,0 +1,510 @@
+#include "api/ecs/task_definition_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "api/errors.h"
+
+namespace kecs::api::ecs {
+namespace {
+
+Json Container(const std::string& name, Json extra = Json::object()) {
+  Json c = {{"name", name}, {"image", "nginx"}, {"memory", 512}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) c[it.key()] = it.value();
+  return c;
+}
+
+Json TaskDef(Json containers, Json extra = Json::object()) {
+  Json td = {{"family", "web"}, {"containerDefinitions", std::move(containers)}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) td[it.key()] = it.value();
+  return td;
+}
+
+Json PortMapping(int container_port, Json extra = Json::object()) {
+  Json pm = {{"containerPort", container_port}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) pm[it.key()] = it.value();
+  return pm;
+}
+
+// The ClientException message NormalizeTaskDefinition refuses `td` with, or "" if it accepts.
+std::string Refusal(const Json& td) {
+  try {
+    NormalizeTaskDefinition(td);
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code(), "ClientException");
+    EXPECT_EQ(e.http_status(), 400);
+    return e.message();
+  }
+  return "";
+}
+
+bool HasRequiredAttribute(const Json& td, const std::string& name) {
+  for (const auto& a : td["requiresAttributes"]) {
+    if (a["name"] == name) return true;
+  }
+  return false;
+}
+
+// ---- Defaults ----
+
+TEST(NormalizeTaskDefinition, FillsContainerDefaults) {
+  Json out = NormalizeTaskDefinition(TaskDef(Json::array({Container("app")})));
+  ASSERT_EQ(out["containerDefinitions"].size(), 1u);
+  const Json& c = out["containerDefinitions"][0];
+  EXPECT_EQ(c["name"], "app");
+  EXPECT_EQ(c["image"], "nginx");
+  EXPECT_EQ(c["memory"], 512);
+  EXPECT_EQ(c["essential"], true);
+  EXPECT_EQ(c["cpu"], 0);
+  EXPECT_EQ(c["portMappings"], Json::array());
+  EXPECT_EQ(c["environment"], Json::array());
+  EXPECT_EQ(c["mountPoints"], Json::array());
+  EXPECT_EQ(c["volumesFrom"], Json::array());
+  EXPECT_EQ(c["systemControls"], Json::array());
+}
+
+TEST(NormalizeTaskDefinition, KeepsExplicitContainerValues) {
+  Json out = NormalizeTaskDefinition(TaskDef(Json::array(
+      {Container("app", {{"cpu", 128}, {"essential", true}}),
+       Container("sidecar", {{"essential", false},
+                             {"environment", Json::array({{{"name", "A"}, {"value", "1"}}})}})})));
+  EXPECT_EQ(out["containerDefinitions"][0]["cpu"], 128);
+  EXPECT_EQ(out["containerDefinitions"][1]["essential"], false);
+  EXPECT_EQ(out["containerDefinitions"][1]["environment"][0]["name"], "A");
+}
+
+TEST(NormalizeTaskDefinition, FillsTaskDefaultsForBridge) {
+  Json out = NormalizeTaskDefinition(TaskDef(Json::array({Container("app")})));
+  EXPECT_EQ(out["family"], "web");
+  EXPECT_FALSE(out.contains("networkMode"));
+  EXPECT_EQ(NetworkModeOf(out), "bridge");
+  EXPECT_EQ(out["volumes"], Json::array());
+  EXPECT_EQ(out["placementConstraints"], Json::array());
+  EXPECT_EQ(out["compatibilities"], Json::array({"EC2"}));
+  EXPECT_TRUE(HasRequiredAttribute(out, "com.amazonaws.ecs.capability.docker-remote-api.1.18"));
+  EXPECT_FALSE(HasRequiredAttribute(out, "ecs.capability.task-eni"));
+  EXPECT_FALSE(out.contains("cpu"));
+  EXPECT_FALSE(out.contains("memory"));
+  EXPECT_FALSE(out.contains("requiresCompatibilities"));
+}
+
+TEST(NormalizeTaskDefinition, PortMappingDefaultsToTcpAndBridgeKeepsHostPortUnset) {
+  Json out = NormalizeTaskDefinition(TaskDef(Json::array(
+      {Container("app", {{"portMappings", Json::array({PortMapping(80),
+                                                        PortMapping(53, {{"protocol", "udp"},
+                                                                         {"hostPort", 5353}})})}})})));
+  const Json& pms = out["containerDefinitions"][0]["portMappings"];
+  ASSERT_EQ(pms.size(), 2u);
+  EXPECT_EQ(pms[0]["protocol"], "tcp");
+  EXPECT_FALSE(pms[0].contains("hostPort"));  // dynamic host port under bridge
+  EXPECT_EQ(pms[1]["protocol"], "udp");
+  EXPECT_EQ(pms[1]["hostPort"], 5353);
+}
+
+TEST(NormalizeTaskDefinition, AwsvpcSetsHostPortToContainerPort) {
+  Json out = NormalizeTaskDefinition(TaskDef(
+      Json::array({Container("app", {{"portMappings", Json::array({PortMapping(8080)})}})}),
+      {{"networkMode", "awsvpc"}}));
+  EXPECT_EQ(out["networkMode"], "awsvpc");
+  const Json& pm = out["containerDefinitions"][0]["portMappings"][0];
+  EXPECT_EQ(pm["hostPort"], 8080);
+  EXPECT_EQ(pm["protocol"], "tcp");
+  EXPECT_TRUE(HasRequiredAttribute(out, "ecs.capability.task-eni"));
+  EXPECT_TRUE(HasRequiredAttribute(out, "com.amazonaws.ecs.capability.docker-remote-api.1.18"));
+}
+
+TEST(NormalizeTaskDefinition, AwsvpcAcceptsMatchingHostPort) {
+  Json out = NormalizeTaskDefinition(TaskDef(
+      Json::array({Container("app", {{"portMappings",
+                                      Json::array({PortMapping(80, {{"hostPort", 80}})})}})}),
+      {{"networkMode", "awsvpc"}}));
+  EXPECT_EQ(out["containerDefinitions"][0]["portMappings"][0]["hostPort"], 80);
+}
+
+TEST(NormalizeTaskDefinition, HostModeSetsHostPortToContainerPort) {
+  Json out = NormalizeTaskDefinition(TaskDef(
+      Json::array({Container("app", {{"portMappings", Json::array({PortMapping(9000)})}})}),
+      {{"networkMode", "host"}}));
+  EXPECT_EQ(out["containerDefinitions"][0]["portMappings"][0]["hostPort"], 9000);
+  EXPECT_FALSE(HasRequiredAttribute(out, "ecs.capability.task-eni"));
+}
+
+TEST(NormalizeTaskDefinition, AwsvpcWithValidFargateSizeIsFargateCompatible) {
+  Json out = NormalizeTaskDefinition(TaskDef(Json::array({Container("app")}),
+                                             {{"networkMode", "awsvpc"}, {"cpu", "256"}, {"memory", "512"}}));
+  EXPECT_EQ(out["compatibilities"], Json::array({"EC2", "FARGATE"}));
+  EXPECT_EQ(out["cpu"], "256");
+  EXPECT_EQ(out["memory"], "512");
+}
+
+TEST(NormalizeTaskDefinition, UnitStringsAreNormalisedToNumbers) {
+  Json out = NormalizeTaskDefinition(TaskDef(
+      Json::array({Container("app")}),
+      {{"networkMode", "awsvpc"}, {"cpu", "1 vCPU"}, {"memory", "2GB"},
+       {"requiresCompatibilities", Json::array({"FARGATE"})}}));
+  EXPECT_EQ(out["cpu"], "1024");
+  EXPECT_EQ(out["memory"], "2048");
+  EXPECT_EQ(out["compatibilities"], Json::array({"EC2", "FARGATE"}));
+  EXPECT_EQ(out["requiresCompatibilities"], Json::array({"FARGATE"}));
+}
+
+TEST(NormalizeTaskDefinition, AwsvpcWithoutFargateSizeIsEc2Only) {
+  Json out = NormalizeTaskDefinition(
+      TaskDef(Json::array({Container("app")}), {{"networkMode", "awsvpc"}}));
+  EXPECT_EQ(out["compatibilities"], Json::array({"EC2"}));
+  Json odd = NormalizeTaskDefinition(TaskDef(Json::array({Container("app")}),
+                                             {{"networkMode", "awsvpc"}, {"cpu", "256"}, {"memory", "4096"}}));
+  EXPECT_EQ(odd["compatibilities"], Json::array({"EC2"}));
+}
+
+TEST(NormalizeTaskDefinition, BridgeWithFargateSizeIsEc2Only) {
+  Json out = NormalizeTaskDefinition(
+      TaskDef(Json::array({Container("app")}), {{"cpu", "256"}, {"memory", "512"}}));
+  EXPECT_EQ(out["compatibilities"], Json::array({"EC2"}));
+}
+
+TEST(NormalizeTaskDefinition, ExternalIsAddedWhenRequired) {
+  Json out = NormalizeTaskDefinition(TaskDef(
+      Json::array({Container("app")}), {{"requiresCompatibilities", Json::array({"EXTERNAL"})}}));
+  EXPECT_EQ(out["compatibilities"], Json::array({"EC2", "EXTERNAL"}));
+}
+
+TEST(NormalizeTaskDefinition, TaskMemoryReplacesContainerMemory) {
+  Json c = {{"name", "app"}, {"image", "nginx"}};
+  Json out = NormalizeTaskDefinition(TaskDef(Json::array({c}), {{"memory", "1024"}}));
+  EXPECT_EQ(out["memory"], "1024");
+  EXPECT_FALSE(out["containerDefinitions"][0].contains("memory"));
+}
+
+TEST(NormalizeTaskDefinition, MemoryReservationAloneIsEnough) {
+  Json c = {{"name", "app"}, {"image", "nginx"}, {"memoryReservation", 128}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({c}))), "");
+}
+
+TEST(NormalizeTaskDefinition, CopiesOptionalTaskMembers) {
+  Json out = NormalizeTaskDefinition(TaskDef(
+      Json::array({Container("app")}),
+      {{"taskRoleArn", "arn:aws:iam::000000000000:role/t"},
+       {"executionRoleArn", "arn:aws:iam::000000000000:role/e"},
+       {"pidMode", "task"},
+       {"ipcMode", "none"},
+       {"volumes", Json::array({{{"name", "data"}}})},
+       {"placementConstraints",
+        Json::array({{{"type", "memberOf"}, {"expression", "attribute:a exists"}}})},
+       {"ephemeralStorage", {{"sizeInGiB", 30}}},
+       {"runtimePlatform", {{"operatingSystemFamily", "LINUX"}}},
+       {"tags", Json::array({{{"key", "k"}, {"value", "v"}}})}}));
+  EXPECT_EQ(out["taskRoleArn"], "arn:aws:iam::000000000000:role/t");
+  EXPECT_EQ(out["executionRoleArn"], "arn:aws:iam::000000000000:role/e");
+  EXPECT_EQ(out["pidMode"], "task");
+  EXPECT_EQ(out["ipcMode"], "none");
+  EXPECT_EQ(out["volumes"][0]["name"], "data");
+  EXPECT_EQ(out["placementConstraints"][0]["type"], "memberOf");
+  EXPECT_EQ(out["ephemeralStorage"]["sizeInGiB"], 30);
+  EXPECT_EQ(out["runtimePlatform"]["operatingSystemFamily"], "LINUX");
+  EXPECT_FALSE(out.contains("tags"));  // tags are the resource's, not the document's
+}
+
+TEST(NormalizeTaskDefinition, SameHostPortOnDifferentProtocolsIsAllowed) {
+  Json pms = Json::array({PortMapping(53, {{"hostPort", 53}}),
+                          PortMapping(53, {{"hostPort", 53}, {"protocol", "udp"}})});
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("dns", {{"portMappings", pms}})}))), "");
+}
+
+TEST(NormalizeTaskDefinition, DynamicHostPortsMayRepeat) {
+  Json pms = Json::array({PortMapping(80, {{"hostPort", 0}}), PortMapping(81, {{"hostPort", 0}})});
+  Json td = TaskDef(Json::array({Container("a", {{"portMappings", pms}}),
+                                 Container("b", {{"portMappings", Json::array({PortMapping(80)})}})}));
+  EXPECT_EQ(Refusal(td), "");
+}
+
+// ---- Refusals ----
+
+TEST(NormalizeTaskDefinition, RefusesAwsvpcHostPortMismatch) {
+  Json td = TaskDef(Json::array({Container(
+                        "app", {{"portMappings", Json::array({PortMapping(80, {{"hostPort", 8080}})})}})}),
+                    {{"networkMode", "awsvpc"}});
+  EXPECT_EQ(Refusal(td),
+            "When networkMode=awsvpc, the host ports and container ports in port mappings must "
+            "match.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesHostModeHostPortMismatch) {
+  Json td = TaskDef(Json::array({Container(
+                        "app", {{"portMappings", Json::array({PortMapping(80, {{"hostPort", 81}})})}})}),
+                    {{"networkMode", "host"}});
+  EXPECT_EQ(Refusal(td),
+            "When networkMode=host, the host ports and container ports in port mappings must "
+            "match.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesDuplicateHostPortAcrossContainers) {
+  Json a = Container("a", {{"portMappings", Json::array({PortMapping(8080, {{"hostPort", 80}})})}});
+  Json b = Container("b", {{"portMappings", Json::array({PortMapping(9090, {{"hostPort", 80}})})}});
+  EXPECT_EQ(Refusal(TaskDef(Json::array({a, b}))), "TCP host port '80' is mapped multiple times in task.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesDuplicateContainerPortUnderAwsvpc) {
+  Json a = Container("a", {{"portMappings", Json::array({PortMapping(80)})}});
+  Json b = Container("b", {{"portMappings", Json::array({PortMapping(80)})}});
+  EXPECT_EQ(Refusal(TaskDef(Json::array({a, b}), {{"networkMode", "awsvpc"}})),
+            "TCP host port '80' is mapped multiple times in task.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesDuplicateUdpHostPort) {
+  Json pms = Json::array({PortMapping(53, {{"hostPort", 53}, {"protocol", "udp"}}),
+                          PortMapping(54, {{"hostPort", 53}, {"protocol", "udp"}})});
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("dns", {{"portMappings", pms}})}))),
+            "UDP host port '53' is mapped multiple times in task.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesPortMappingsUnderNone) {
+  Json td = TaskDef(Json::array({Container("app", {{"portMappings", Json::array({PortMapping(80)})}})}),
+                    {{"networkMode", "none"}});
+  EXPECT_EQ(Refusal(td), "Port mappings are not supported when networkMode=none.");
+  Json ok = TaskDef(Json::array({Container("app")}), {{"networkMode", "none"}});
+  EXPECT_EQ(Refusal(ok), "");
+}
+
+TEST(NormalizeTaskDefinition, RefusesFargateWithoutAwsvpc) {
+  const std::string msg = "Fargate only supports network mode \u2018awsvpc\u2019.";
+  EXPECT_EQ(msg, "Fargate only supports network mode \xE2\x80\x98" "awsvpc\xE2\x80\x99.");
+  Json fargate = {{"requiresCompatibilities", Json::array({"FARGATE"})}, {"cpu", "256"}, {"memory", "512"}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), fargate)), msg);  // bridge by default
+  Json host = fargate;
+  host["networkMode"] = "host";
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), host)), msg);
+}
+
+TEST(NormalizeTaskDefinition, RefusesFargateWithoutTaskCpuOrMemory) {
+  Json no_cpu = {{"requiresCompatibilities", Json::array({"FARGATE"})},
+                 {"networkMode", "awsvpc"},
+                 {"memory", "512"}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), no_cpu)),
+            "Fargate requires that 'cpu' be defined at the task level.");
+  Json no_mem = {{"requiresCompatibilities", Json::array({"FARGATE"})},
+                 {"networkMode", "awsvpc"},
+                 {"cpu", "256"}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), no_mem)),
+            "Fargate requires that 'memory' be defined at the task level.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesInvalidFargateCpuMemoryPair) {
+  Json td = TaskDef(Json::array({Container("app")}),
+                    {{"requiresCompatibilities", Json::array({"FARGATE"})},
+                     {"networkMode", "awsvpc"},
+                     {"cpu", "256"},
+                     {"memory", "4096"}});
+  EXPECT_EQ(Refusal(td),
+            "No Fargate configuration exists for given values: 256 CPU, 4096 memory. See the "
+            "Amazon ECS documentation for the valid values.");
+  Json units = TaskDef(Json::array({Container("app")}),
+                       {{"requiresCompatibilities", Json::array({"FARGATE"})},
+                        {"networkMode", "awsvpc"},
+                        {"cpu", "1 vCPU"},
+                        {"memory", "1GB"}});
+  EXPECT_EQ(Refusal(units),
+            "No Fargate configuration exists for given values: 1024 CPU, 1024 memory. See the "
+            "Amazon ECS documentation for the valid values.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesDuplicateContainerNames) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app"), Container("app")}))),
+            "Container names must be unique within a Task Definition.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesTaskWithoutEssentialContainer) {
+  Json td = TaskDef(Json::array({Container("a", {{"essential", false}}),
+                                 Container("b", {{"essential", false}})}));
+  EXPECT_EQ(Refusal(td), "Task definition must have at least one essential container.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesHostnameUnderAwsvpc) {
+  Json td = TaskDef(Json::array({Container("app", {{"hostname", "web"}})}), {{"networkMode", "awsvpc"}});
+  EXPECT_EQ(Refusal(td), "hostname is not supported on container when networkMode=awsvpc.");
+  // Allowed under bridge.
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"hostname", "web"}})}))), "");
+}
+
+TEST(NormalizeTaskDefinition, RefusesLinksUnderAwsvpc) {
+  Json td = TaskDef(Json::array({Container("app", {{"links", Json::array({"db"})}}), Container("db")}),
+                    {{"networkMode", "awsvpc"}});
+  EXPECT_EQ(Refusal(td), "Links are not supported when networkMode=awsvpc.");
+  Json empty = TaskDef(Json::array({Container("app", {{"links", Json::array()}})}),
+                       {{"networkMode", "awsvpc"}});
+  EXPECT_EQ(Refusal(empty), "");
+}
+
+TEST(NormalizeTaskDefinition, RefusesMissingMemoryForEc2) {
+  Json c = {{"name", "app"}, {"image", "nginx"}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({c}))),
+            "Invalid setting for container 'app'. At least one of 'memory' or "
+            "'memoryReservation' must be specified.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesReservationAboveLimit) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"memoryReservation", 1024}})}))),
+            "Invalid setting for container 'app'. The memory reservation value must be less "
+            "than or equal to the memory limit.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesTinyMemoryLimit) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"memory", 4}})}))),
+            "Invalid setting for container 'app'. The memory limit must be at least 6 MiB.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"memory", 6}})}))), "");
+}
+
+TEST(NormalizeTaskDefinition, RefusesBadFamily) {
+  Json td = TaskDef(Json::array({Container("app")}));
+  td["family"] = "";
+  EXPECT_EQ(Refusal(td), "Family can not be blank.");
+  td["family"] = "bad family!";
+  EXPECT_EQ(Refusal(td), "Family contains invalid characters.");
+  td["family"] = std::string(256, 'a');
+  EXPECT_EQ(Refusal(td), "Family contains invalid characters.");
+  td["family"] = std::string(255, 'a');
+  EXPECT_EQ(Refusal(td), "");
+}
+
+TEST(NormalizeTaskDefinition, RefusesEmptyContainerList) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array())), "Container list cannot be empty.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesBadContainerNameOrImage) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("")}))),
+            "Container.name should not be null or empty.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("my app")}))),
+            "Container.name contains invalid characters.");
+  Json no_image = {{"name", "app"}, {"memory", 512}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({no_image}))), "Container.image should not be null or empty.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesBadTaskCpuOrMemory) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), {{"cpu", "lots"}})),
+            "Invalid 'cpu' setting for task.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), {{"cpu", "0"}})),
+            "Invalid 'cpu' setting for task.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), {{"memory", "big"}})),
+            "Invalid 'memory' setting for task.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), {{"memory", "0"}})),
+            "Invalid 'memory' setting for task.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesContainerCpuAboveTaskCpu) {
+  Json td = TaskDef(Json::array({Container("a", {{"cpu", 200}}), Container("b", {{"cpu", 100}})}),
+                    {{"cpu", "256"}});
+  EXPECT_EQ(Refusal(td),
+            "The sum of all container 'cpu' values cannot be greater than the value of the task "
+            "'cpu'.");
+}
+
+TEST(NormalizeTaskDefinition, RefusesOutOfRangePorts) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"portMappings", Json::array({PortMapping(0)})}})}))),
+            "Invalid 'containerPort' setting for container 'app'.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"portMappings", Json::array({PortMapping(65536)})}})}))),
+            "Invalid 'containerPort' setting for container 'app'.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container(
+                "app", {{"portMappings", Json::array({PortMapping(80, {{"hostPort", 65536}})})}})}))),
+            "Invalid 'hostPort' setting for container 'app'.");
+}
+
+// ---- ParseCpu / ParseMemory / FargateSizeValid ----
+
+TEST(ParseCpu, AcceptsUnitsAndVcpuStrings) {
+  EXPECT_EQ(ParseCpu("256"), 256);
+  EXPECT_EQ(ParseCpu("1 vCPU"), 1024);
+  EXPECT_EQ(ParseCpu("1 vcpu"), 1024);
+  EXPECT_EQ(ParseCpu("2vCPU"), 2048);
+  EXPECT_EQ(ParseCpu(".25 vcpu"), 256);
+  EXPECT_EQ(ParseCpu("0.5 VCPU"), 512);
+  EXPECT_EQ(ParseCpu(" 512 "), 512);
+  EXPECT_EQ(ParseCpu("16 vCPU"), 16384);
+}
+
+TEST(ParseCpu, RejectsGarbage) {
+  EXPECT_EQ(ParseCpu(""), std::nullopt);
+  EXPECT_EQ(ParseCpu("abc"), std::nullopt);
+  EXPECT_EQ(ParseCpu("vcpu"), std::nullopt);
+  EXPECT_EQ(ParseCpu("1 GB"), std::nullopt);
+  EXPECT_EQ(ParseCpu("-256"), std::nullopt);
+  EXPECT_EQ(ParseCpu("256.5"), std::nullopt);  // CPU units are whole numbers
+  EXPECT_EQ(ParseCpu("1 vCPU extra"), std::nullopt);
+  EXPECT_EQ(ParseCpu("nan"), std::nullopt);
+}
+
+TEST(ParseMemory, AcceptsMibAndGb) {
+  EXPECT_EQ(ParseMemory("512"), 512);
+  EXPECT_EQ(ParseMemory("2GB"), 2048);
+  EXPECT_EQ(ParseMemory("2 gb"), 2048);
+  EXPECT_EQ(ParseMemory("0.5 GB"), 512);
+  EXPECT_EQ(ParseMemory("120 GB"), 122880);
+}
+
+TEST(ParseMemory, RejectsGarbage) {
+  EXPECT_EQ(ParseMemory(""), std::nullopt);
+  EXPECT_EQ(ParseMemory("lots"), std::nullopt);
+  EXPECT_EQ(ParseMemory("GB"), std::nullopt);
+  EXPECT_EQ(ParseMemory("512 MiB"), std::nullopt);
+  EXPECT_EQ(ParseMemory("1 vCPU"), std::nullopt);
+  EXPECT_EQ(ParseMemory("-1"), std::nullopt);
+  EXPECT_EQ(ParseMemory("100.5"), std::nullopt);
+}
+
+TEST(ParseCpu, RejectsNonFiniteAndOverflowingValues) {
+  // BUG: ParseCpu/ParseMemory (src/api/ecs/task_definition_rules.cc) pass strtod's "inf" /
+  // "infinity" / "1e300" through and cast the non-finite or out-of-range double to int64_t,
+  // which is undefined behaviour (x86 yields INT64_MIN) instead of returning nullopt.
+  EXPECT_EQ(ParseCpu("inf"), std::nullopt);
+  EXPECT_EQ(ParseCpu("infinity vcpu"), std::nullopt);
+  EXPECT_EQ(ParseCpu("1e300"), std::nullopt);
+  EXPECT_EQ(ParseMemory("inf"), std::nullopt);
+  EXPECT_EQ(ParseMemory("1e300 GB"), std::nullopt);
+}
+
+TEST(FargateSizeValid, AcceptsTheDocumentedTable) {
+  EXPECT_TRUE(FargateSizeValid(256, 512));
+  EXPECT_TRUE(FargateSizeValid(256, 1024));
+  EXPECT_TRUE(FargateSizeValid(256, 2048));
+  EXPECT_TRUE(FargateSizeValid(512, 1024));
+  EXPECT_TRUE(FargateSizeValid(512, 4096));
+  EXPECT_TRUE(FargateSizeValid(1024, 2048));
+  EXPECT_TRUE(FargateSizeValid(1024, 8192));
+  EXPECT_TRUE(FargateSizeValid(2048, 4096));
+  EXPECT_TRUE(FargateSizeValid(2048, 16384));
+  EXPECT_TRUE(FargateSizeValid(4096, 8192));
+  EXPECT_TRUE(FargateSizeValid(4096, 30720));
+  EXPECT_TRUE(FargateSizeValid(8192, 16384));
+  EXPECT_TRUE(FargateSizeValid(8192, 20480));  // 16 GB + one 4 GB step
+  EXPECT_TRUE(FargateSizeValid(8192, 61440));
+  EXPECT_TRUE(FargateSizeValid(16384, 32768));
+  EXPECT_TRUE(FargateSizeValid(16384, 40960));  // 32 GB + one 8 GB step
+  EXPECT_TRUE(FargateSizeValid(16384, 122880));
+}
+
+TEST(FargateSizeValid, RejectsValuesOutsideTheTable) {
+  EXPECT_FALSE(FargateSizeValid(256, 4096));
+  EXPECT_FALSE(FargateSizeValid(256, 256));
+  EXPECT_FALSE(FargateSizeValid(256, 1536));
+  EXPECT_FALSE(FargateSizeValid(512, 512));
+  EXPECT_FALSE(FargateSizeValid(512, 5120));
+  EXPECT_FALSE(FargateSizeValid(1024, 1024));
+  EXPECT_FALSE(FargateSizeValid(1024, 2500));   // not a 1 GB step
+  EXPECT_FALSE(FargateSizeValid(4096, 31744));
+  EXPECT_FALSE(FargateSizeValid(8192, 18432));  // 4 GB steps only
+  EXPECT_FALSE(FargateSizeValid(8192, 65536));
+  EXPECT_FALSE(FargateSizeValid(16384, 36864));  // 8 GB steps only
+  EXPECT_FALSE(FargateSizeValid(16384, 131072));
+  EXPECT_FALSE(FargateSizeValid(128, 512));
+  EXPECT_FALSE(FargateSizeValid(32768, 65536));
+  EXPECT_FALSE(FargateSizeValid(0, 0));
+}
+
+TEST(NetworkModeOf, DefaultsToBridge) {
+  EXPECT_EQ(NetworkModeOf(Json::object()), "bridge");
+  EXPECT_EQ(NetworkModeOf({{"networkMode", nullptr}}), "bridge");
+  EXPECT_EQ(NetworkModeOf({{"networkMode", "awsvpc"}}), "awsvpc");
+}
+
+}  // namespace
+}  // namespace kecs::api::ecs
