@@ -74,19 +74,28 @@ TaskController::TaskController(state::Store& store, runtime::Runtime& runtime, T
 TaskController::~TaskController() { Stop(); }
 
 void TaskController::Start() {
-  std::set<std::string> live;
+  std::set<std::string> live, known;
+  std::vector<runtime::TaskSpec> running;
   Status st = store_.Read([&](state::Tx& tx) {
     state::Query q{kTask};
     q.any_region = true;
-    q.status_not = "STOPPED";
     auto tasks = tx.List(q);
     if (!tasks.ok()) return tasks.status();
-    for (const auto& t : *tasks) live.insert(t.id);
+    for (const auto& t : *tasks) {
+      known.insert(t.id);
+      if (t.status != "STOPPED") live.insert(t.id);
+      if (t.status == "RUNNING" || t.status == "ACTIVATING") running.push_back(SpecFromTask(t.doc, t.id, t.parent));
+    }
     return Status::Ok();
   });
   if (st.ok()) {
-    Status gc = runtime_.GarbageCollect(live);
+    Status gc = runtime_.GarbageCollect(live, known);
     if (!gc.ok()) KLOG_WARN("runtime garbage collection: {}", gc.message());
+    // Adopted tasks get their published ports back (reservations die with a process).
+    for (const auto& spec : running) {
+      Status pub = runtime_.UpdatePublishing(spec);
+      if (!pub.ok()) KLOG_WARN("task {}: cannot publish its ports again: {}", spec.task_id, pub.message());
+    }
   } else {
     KLOG_ERROR("task controller: cannot list tasks: {}", st.message());
   }

@@ -124,8 +124,10 @@ class Runtime {
   virtual Result<TaskState> StopContainers(const TaskSpec& task) = 0;
   // Removes the containers and the sandbox. Succeeds when already gone.
   virtual Status Delete(const TaskSpec& task) = 0;
-  // Removes every object owned by a task not in `live_task_ids`.
-  virtual Status GarbageCollect(const std::set<std::string>& live_task_ids) = 0;
+  // Removes every object owned by a task not in `live_task_ids` (tasks not STOPPED), and
+  // also the files kept for inspection (logs) of tasks not in `known_task_ids`.
+  virtual Status GarbageCollect(const std::set<std::string>& live_task_ids,
+                                const std::set<std::string>& known_task_ids) = 0;
   // Brings publishing (host-port forwarding) in line with `task`, for a running task.
   virtual Status UpdatePublishing(const TaskSpec& task) { (void)task; return Status::Ok(); }
 };

@@ -191,7 +191,15 @@ Status Db::Write(const std::function<Status(Conn&)>& fn) {
   std::lock_guard<std::mutex> lock(write_mu_);
   Conn c(writer_);
   RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
-  Status st = fn(c);
+  Status st;
+  try {
+    st = fn(c);
+  } catch (...) {
+    // Callers above the state layer may throw (the API handlers' AwsError); the
+    // transaction must not outlive them.
+    (void)c.Exec("ROLLBACK");
+    throw;
+  }
   if (st.ok()) st = c.Exec("COMMIT");
   if (!st.ok()) (void)c.Exec("ROLLBACK");
   return st;
@@ -218,7 +226,13 @@ Status Db::Read(const std::function<Status(Conn&)>& fn) {
   Conn c(raw);
   Status st = c.Exec("BEGIN");
   if (st.ok()) {
-    st = fn(c);
+    try {
+      st = fn(c);
+    } catch (...) {
+      (void)c.Exec("COMMIT");
+      ReleaseReader(raw);
+      throw;
+    }
     (void)c.Exec("COMMIT");
   }
   ReleaseReader(raw);

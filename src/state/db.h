@@ -4,8 +4,9 @@
 // Db owns one writer connection and a small pool of reader connections to one database
 // file in WAL mode, so reads run beside a write. Write() serialises writers and wraps the
 // callback in BEGIN IMMEDIATE ... COMMIT: the callback's writes land together or not at
-// all. Read() runs the callback inside a read transaction on a pooled connection and sees
-// one consistent snapshot. Both are safe to call from any thread. Statements and the Conn
+// all, and an exception thrown by the callback rolls it back before it propagates. Read()
+// runs the callback inside a read transaction on a pooled connection and sees one
+// consistent snapshot. Both are safe to call from any thread. Statements and the Conn
 // handed to a callback must not escape it.
 #include <sqlite3.h>
 

@@ -57,7 +57,7 @@ Json Put(state::Store& store, RequestContext& ctx, const std::string& key_prefix
   ValidateValue(name, value);
   Json setting = {{"name", name}, {"value", value}, {"principalArn", principal_arn},
                   {"type", "user"}};
-  Check(WriteTx(store, [&](state::Tx& tx) {
+  Check(store.Write([&](state::Tx& tx) {
     Check(tx.Put({kAccountSetting, ctx.region, key_prefix + "/" + name, key_prefix, name, "", 0,
                   setting}));
     return Status::Ok();
@@ -81,7 +81,7 @@ Json EcsApi::DeleteAccountSetting(RequestContext& ctx, const Json& in) {
   std::string name = JStr(in, "name");
   std::string principal = JStr(in, "principalArn", RootArn(ctx));
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     std::string key = PrincipalKey(ctx, principal) + "/" + name;
     auto o = Check(tx.Get(kAccountSetting, ctx.region, key));
     Json setting = o ? o->doc : Json{{"name", name}, {"value", AwsDefaults().count(name) ? AwsDefaults().at(name) : ""},
@@ -100,7 +100,7 @@ Json EcsApi::ListAccountSettings(RequestContext& ctx, const Json& in) {
   std::string principal = JStr(in, "principalArn", RootArn(ctx));
   bool effective = JBool(in, "effectiveSettings");
   std::map<std::string, Json> settings;  // by name
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     if (effective) {
       for (const auto& [n, v] : AwsDefaults()) {
         settings[n] = {{"name", n}, {"value", v}, {"principalArn", principal}, {"type", "aws_managed"}};

@@ -50,7 +50,7 @@ Json EcsApi::CreateCapacityProvider(RequestContext& ctx, const Json& in) {
   }
   if (const Json* m = JGet(in, "managedInstancesProvider")) doc["managedInstancesProvider"] = *m;
   doc["tags"] = tags;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto existing = Check(tx.Get(kCapacityProvider, ctx.region, name));
     if (existing && existing->status == "ACTIVE") {
       throw ClientException(fmt::format("The specified capacity provider already exists. To change the configuration of an existing capacity provider, update the capacity provider."));
@@ -71,7 +71,7 @@ Json EcsApi::DescribeCapacityProviders(RequestContext& ctx, const Json& in) {
   std::vector<Json> all;
   std::vector<std::string> keys;
   Json failures = Json::array();
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     if (const Json* names = JGet(in, "capacityProviders")) {
       for (const auto& n : *names) {
         std::string name = model::NameFromArnOrName(n.get<std::string>());
@@ -112,7 +112,7 @@ Json EcsApi::DescribeCapacityProviders(RequestContext& ctx, const Json& in) {
 Json EcsApi::UpdateCapacityProvider(RequestContext& ctx, const Json& in) {
   std::string name = model::NameFromArnOrName(JStr(in, "name"));
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto o = Check(tx.Get(kCapacityProvider, ctx.region, name));
     if (!o || o->status != "ACTIVE") {
       throw InvalidParameter("The specified capacity provider does not exist. Specify a valid name or ARN and try again.");
@@ -133,7 +133,7 @@ Json EcsApi::UpdateCapacityProvider(RequestContext& ctx, const Json& in) {
 Json EcsApi::DeleteCapacityProvider(RequestContext& ctx, const Json& in) {
   std::string name = model::NameFromArnOrName(JStr(in, "capacityProvider"));
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto o = Check(tx.Get(kCapacityProvider, ctx.region, name));
     if (!o || o->status != "ACTIVE") {
       throw InvalidParameter("The specified capacity provider does not exist. Specify a valid name or ARN and try again.");

@@ -190,7 +190,7 @@ Json EcsApi::CreateCluster(RequestContext& ctx, const Json& in) {
         "numbers, underscores and hyphens.");
   }
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto existing = Check(tx.Get(kCluster, ctx.region, name));
     // CreateCluster is idempotent: an ACTIVE cluster of that name is returned as it is.
     state::Object o = (existing && existing->status == "ACTIVE")
@@ -213,7 +213,7 @@ Json EcsApi::DescribeClusters(RequestContext& ctx, const Json& in) {
     for (const auto& i : *inc) include.push_back(i.get<std::string>());
   }
   Json clusters = Json::array(), failures = Json::array();
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     for (const auto& n : names) {
       auto o = Check(tx.Get(kCluster, ctx.region, n));
       if (!o) {
@@ -230,7 +230,7 @@ Json EcsApi::DescribeClusters(RequestContext& ctx, const Json& in) {
 Json EcsApi::ListClusters(RequestContext& ctx, const Json& in) {
   size_t max = MaxResults(in, 100, 100);
   std::vector<std::string> keys, arns;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     for (const auto& o : Check(tx.List({kCluster, ctx.region}))) {
       if (o.status != "ACTIVE") continue;
       keys.push_back(SeqKey(o.seq));
@@ -249,7 +249,7 @@ Json EcsApi::ListClusters(RequestContext& ctx, const Json& in) {
 Json EcsApi::UpdateCluster(RequestContext& ctx, const Json& in) {
   std::string name = ClusterName(in);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object o = RequireCluster(tx, ctx, name);
     if (const Json* s = JGet(in, "settings")) {
       ValidateSettings(*s);
@@ -269,7 +269,7 @@ Json EcsApi::UpdateClusterSettings(RequestContext& ctx, const Json& in) {
   const Json& settings = in.at("settings");
   ValidateSettings(settings);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object o = RequireCluster(tx, ctx, name);
     o.doc["settings"] = MergeSettings(o.doc.value("settings", Json::array()), settings);
     Check(tx.Put(o));
@@ -282,7 +282,7 @@ Json EcsApi::UpdateClusterSettings(RequestContext& ctx, const Json& in) {
 Json EcsApi::PutClusterCapacityProviders(RequestContext& ctx, const Json& in) {
   std::string name = ClusterName(in);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object o = RequireCluster(tx, ctx, name);
     ValidateCapacityProviders(tx, ctx, in.at("capacityProviders"),
                               in.at("defaultCapacityProviderStrategy"));
@@ -298,7 +298,7 @@ Json EcsApi::PutClusterCapacityProviders(RequestContext& ctx, const Json& in) {
 Json EcsApi::DeleteCluster(RequestContext& ctx, const Json& in) {
   std::string name = ClusterName(in);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto o = Check(tx.Get(kCluster, ctx.region, name));
     if (!o) throw ClusterNotFound();
     if (o->status != "ACTIVE") {

@@ -37,12 +37,6 @@ T Check(Result<T> r) {
   return std::move(r).value();
 }
 
-// Store::Write and Store::Read for the handlers, which throw their AwsErrors from inside
-// the transaction: the store's callbacks must return a Status, so an exception is caught
-// there (the write rolls back, the reader goes back to its pool) and rethrown after.
-Status WriteTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
-Status ReadTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
-
 // The cluster a request names ("cluster" member, name or ARN), "default" when absent.
 std::string ClusterName(const Json& in, const char* member = "cluster");
 std::string ClusterArn(const RequestContext& ctx, const std::string& name);

@@ -141,7 +141,7 @@ Json EcsApi::InstanceView(state::Tx& tx, const RequestContext& ctx, const state:
 Json EcsApi::RegisterContainerInstance(RequestContext& ctx, const Json& in) {
   std::string cluster = ClusterName(in);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto c = Check(tx.Get(kCluster, ctx.region, cluster));
     // The ECS agent registers into "default" even before anyone created it.
     if (!c || c->status != "ACTIVE") {
@@ -160,7 +160,7 @@ Json EcsApi::DeregisterContainerInstance(RequestContext& ctx, const Json& in) {
   std::string cluster = ClusterName(in);
   bool force = JBool(in, "force");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     state::Object inst = RequireInstance(tx, ctx, cluster, JStr(in, "containerInstance"));
     std::vector<state::Object> live;
@@ -201,7 +201,7 @@ Json EcsApi::DescribeContainerInstances(RequestContext& ctx, const Json& in) {
     for (const auto& i : *inc) tags = tags || i == "TAGS";
   }
   Json list = Json::array(), failures = Json::array();
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& r : refs) {
       std::string id = IdFromArnOrId(r.get<std::string>());
@@ -230,7 +230,7 @@ Json EcsApi::ListContainerInstances(RequestContext& ctx, const Json& in) {
   }
   std::optional<std::string> status = JOptStr(in, "status");
   std::vector<std::string> keys, arns;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     auto usage = UsageByInstance(tx, ctx.region, cluster);
     for (const auto& o : Check(tx.List({kInstance, ctx.region, cluster}))) {
@@ -273,7 +273,7 @@ Json EcsApi::UpdateContainerInstancesState(RequestContext& ctx, const Json& in) 
     throw InvalidParameter("Container instance status should be one of [ACTIVE, DRAINING]");
   }
   Json list = Json::array(), failures = Json::array();
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& r : refs) {
       std::string id = IdFromArnOrId(r.get<std::string>());
@@ -299,7 +299,7 @@ Json EcsApi::PutAttributes(RequestContext& ctx, const Json& in) {
   std::string cluster = ClusterName(in);
   const Json& attrs = in.at("attributes");
   if (attrs.size() > 10) throw InvalidParameter("attributes can have at most 10 items.");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& a : attrs) {
       std::string name = JStr(a, "name");
@@ -330,7 +330,7 @@ Json EcsApi::PutAttributes(RequestContext& ctx, const Json& in) {
 Json EcsApi::DeleteAttributes(RequestContext& ctx, const Json& in) {
   std::string cluster = ClusterName(in);
   const Json& attrs = in.at("attributes");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& a : attrs) {
       std::string target = JStr(a, "targetId");
@@ -359,7 +359,7 @@ Json EcsApi::ListAttributes(RequestContext& ctx, const Json& in) {
   }
   std::vector<std::string> keys;
   std::vector<Json> rows;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& o : Check(tx.List({kInstance, ctx.region, cluster}))) {
       if (o.status == "INACTIVE") continue;

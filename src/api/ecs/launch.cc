@@ -7,6 +7,7 @@
 #include "api/ecs/placement.h"
 #include "api/ecs/task_definition_rules.h"
 #include "base/ids.h"
+#include "net/host_ports.h"
 #include "model/arn.h"
 
 namespace kecs::api::ecs {
@@ -115,8 +116,10 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
   auto td_obj = FindTaskDefinition(tx, ctx, spec.task_definition);
   if (!td_obj) throw ClientException("TaskDefinition not found.");
   const Json& td = td_obj->doc;
+  // A deregistered revision runs no new standalone task; a service whose deployment uses
+  // it keeps replacing its tasks, as on AWS.
   if (td_obj->status != "ACTIVE" && spec.service_name.empty()) {
-    // AWS still runs INACTIVE revisions named explicitly; only DELETE_IN_PROGRESS is gone.
+    throw ClientException("TaskDefinition is inactive");
   }
 
   bool has_netcfg = spec.network_configuration.is_object() &&
@@ -242,7 +245,8 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
           if (hp == 0) {
             InstanceUsage& u = usage[instance_id];
             for (int64_t p = options.ephemeral_port_first; p <= options.ephemeral_port_last; ++p) {
-              if (!u.ports.count({proto, p})) {
+              // Free in kecs's books and on the host (another program may hold it).
+              if (!u.ports.count({proto, p}) && net::HostPortFree(proto, static_cast<int>(p))) {
                 hp = p;
                 break;
               }

@@ -76,7 +76,7 @@ Json EcsApi::TagResource(RequestContext& ctx, const Json& in) {
   Target t = Resolve(ctx, JStr(in, "resourceArn"));
   const Json& tags = in.at("tags");
   ValidateTags(tags);
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object o = Load(tx, ctx, t);
     Json merged = MergeTags(o.doc.value(t.tags_member, Json::array()), tags);
     if (merged.size() > 50) {
@@ -91,7 +91,7 @@ Json EcsApi::TagResource(RequestContext& ctx, const Json& in) {
 
 Json EcsApi::UntagResource(RequestContext& ctx, const Json& in) {
   Target t = Resolve(ctx, JStr(in, "resourceArn"));
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object o = Load(tx, ctx, t);
     o.doc[t.tags_member] = RemoveTags(o.doc.value(t.tags_member, Json::array()), in.at("tagKeys"));
     Check(tx.Put(o));
@@ -103,7 +103,7 @@ Json EcsApi::UntagResource(RequestContext& ctx, const Json& in) {
 Json EcsApi::ListTagsForResource(RequestContext& ctx, const Json& in) {
   Target t = Resolve(ctx, JStr(in, "resourceArn"));
   Json tags;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     state::Object o = Load(tx, ctx, t);
     tags = o.doc.value(t.tags_member, Json::array());
     return Status::Ok();

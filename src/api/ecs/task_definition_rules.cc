@@ -68,7 +68,7 @@ bool FargateSizeValid(int64_t cpu, int64_t mem) {
 
 std::string NetworkModeOf(const Json& td) { return JStr(td, "networkMode", "bridge"); }
 
-Json NormalizeTaskDefinition(const Json& in) {
+Json NormalizeTaskDefinition(const Json& in, bool strict) {
   std::string family = JStr(in, "family");
   if (family.empty()) throw ClientException("Family can not be blank.");
   if (!std::regex_match(family, kFamilyRe)) throw ClientException("Family contains invalid characters.");
@@ -127,7 +127,7 @@ Json NormalizeTaskDefinition(const Json& in) {
     cpu_sum += JInt(c, "cpu");
     auto mem = JOptInt(c, "memory");
     auto res = JOptInt(c, "memoryReservation");
-    if (!task_mem && !mem && !res) {
+    if (strict && !task_mem && !mem && !res) {
       throw ClientException(fmt::format(
           "Invalid setting for container '{}'. At least one of 'memory' or 'memoryReservation' "
           "must be specified.",

@@ -15,7 +15,9 @@ namespace kecs::api::ecs {
 // (without ARN, revision, status and registration fields) as DescribeTaskDefinition shows
 // it: container defaults filled, cpu/memory as unit strings, hostPort set under
 // awsvpc/host, compatibilities and requiresAttributes derived.
-Json NormalizeTaskDefinition(const Json& in);
+// In lenient mode (strict false) a container with no memory setting is accepted on EC2
+// too, as the KECS flows register them; strict mode refuses it as AWS does.
+Json NormalizeTaskDefinition(const Json& in, bool strict = true);
 
 // "256" / "1 vCPU" / ".25 vcpu" -> CPU units; nullopt when unparseable.
 std::optional<int64_t> ParseCpu(const std::string& s);

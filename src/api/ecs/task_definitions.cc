@@ -69,12 +69,12 @@ std::optional<state::Object> FindTaskDefinition(state::Tx& tx, const RequestCont
 }
 
 Json EcsApi::RegisterTaskDefinition(RequestContext& ctx, const Json& in) {
-  Json td = NormalizeTaskDefinition(in);  // throws ClientException in ECS's words
+  Json td = NormalizeTaskDefinition(in, ctx.strict);  // throws ClientException in ECS's words
   std::string family = JStr(td, "family");
   Json tags = in.value("tags", Json::array());
   ValidateTags(tags);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     int64_t rev = Check(tx.NextSequence(fmt::format("taskdef/{}/{}", ctx.region, family)));
     td["taskDefinitionArn"] = TdArn(ctx, family, rev);
     td["revision"] = rev;
@@ -101,7 +101,7 @@ Json EcsApi::DescribeTaskDefinition(RequestContext& ctx, const Json& in) {
     for (const auto& i : *inc) tags = tags || i == "TAGS";
   }
   Json out;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     auto o = FindTaskDefinition(tx, ctx, ref);
     if (!o) throw ClientException("Unable to describe task definition.");
     out = {{"taskDefinition", Public(o->doc)}};
@@ -117,7 +117,7 @@ Json EcsApi::ListTaskDefinitions(RequestContext& ctx, const Json& in) {
   bool desc = JStr(in, "sort", "ASC") == "DESC";
   std::optional<std::string> family = JOptStr(in, "familyPrefix");
   std::vector<std::pair<std::string, std::string>> rows;  // sort key, arn
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     state::Query q{kTaskDef, ctx.region};
     if (family) q.parent = *family;
     q.status = status;
@@ -145,7 +145,7 @@ Json EcsApi::ListTaskDefinitionFamilies(RequestContext& ctx, const Json& in) {
   std::string status = JStr(in, "status", "ALL");
   std::string prefix = JStr(in, "familyPrefix");
   std::map<std::string, bool> families;  // family -> has an ACTIVE revision
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     state::Query q{kTaskDef, ctx.region};
     if (!prefix.empty()) q.name_prefix = prefix;
     for (const auto& o : Check(tx.List(q))) {
@@ -177,7 +177,7 @@ Json EcsApi::DeregisterTaskDefinition(RequestContext& ctx, const Json& in) {
   }
   if (rev == 0) throw ClientException("Revision is missing.");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto o = Check(tx.Get(kTaskDef, ctx.region, TdKey(family, rev)));
     if (!o || o->status == "DELETE_IN_PROGRESS") {
       throw ClientException("The specified task definition does not exist.");
@@ -199,7 +199,7 @@ Json EcsApi::DeleteTaskDefinitions(RequestContext& ctx, const Json& in) {
   if (refs.empty()) throw InvalidParameter("taskDefinitions cannot be empty.");
   if (refs.size() > 10) throw InvalidParameter("taskDefinitions can have at most 10 items.");
   Json tds = Json::array(), failures = Json::array();
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     for (const auto& r : refs) {
       std::string ref = r.get<std::string>(), family;
       int64_t rev = 0;

@@ -48,7 +48,7 @@ Json EcsApi::RunTask(RequestContext& ctx, const Json& in) {
   ValidateTags(spec.tags);
   Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
   LaunchOutcome out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     EnsureCluster(tx, ctx, spec.cluster, [&](state::Tx& t, RequestContext& c, const std::string& n) {
       return CreateClusterRecord(t, c, n, Json::object());
     });
@@ -68,7 +68,7 @@ Json EcsApi::StartTask(RequestContext& ctx, const Json& in) {
   ValidateTags(spec.tags);
   Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
   LaunchOutcome out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     out = Launch(tx, ctx, options_, spec);
     return Status::Ok();
   }));
@@ -80,7 +80,7 @@ Json EcsApi::StopTask(RequestContext& ctx, const Json& in) {
   std::string id = TaskId(JStr(in, "task"));
   std::string reason = JStr(in, "reason", "Task stopped by user");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     auto t = Check(tx.Get(kTask, ctx.region, id));
     if (!t || t->parent != cluster) throw InvalidParameter("The referenced task was not found.");
@@ -108,7 +108,7 @@ Json EcsApi::DescribeTasks(RequestContext& ctx, const Json& in) {
     for (const auto& i : *inc) tags = tags || i == "TAGS";
   }
   Json tasks = Json::array(), failures = Json::array();
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& r : refs) {
       std::string ref = r.get<std::string>();
@@ -146,7 +146,7 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
   }
   std::string instance_id = instance ? IdFromArnOrId(*instance) : "";
   std::vector<std::string> keys, arns;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     state::Query q{kTask, ctx.region, cluster};
     if (family) q.name = *family;

@@ -330,7 +330,8 @@ Status LocalRuntime::Delete(const TaskSpec& task) {
   return network_.TearDownTask(task);
 }
 
-Status LocalRuntime::GarbageCollect(const std::set<std::string>& live) {
+Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
+                                    const std::set<std::string>& known) {
   std::string prefix = options_.network.prefix + "-";
   // Containers of tasks that are gone.
   fs::path tasks = options_.data_dir + "/runtime/tasks";
@@ -344,6 +345,7 @@ Status LocalRuntime::GarbageCollect(const std::set<std::string>& live) {
       (void)driver_.Delete(ContainerId(id, c.path().filename().string()));
     }
     RETURN_IF_ERROR(RemoveTaskDir(id));
+    if (!known.count(id)) fs::remove_all(e.path(), ec);  // the task expired: its logs go too
   }
   for (const auto& cid : driver_.List()) {
     if (cid.rfind(prefix, 0) != 0) continue;

@@ -42,7 +42,8 @@ class LocalRuntime : public Runtime {
   Result<TaskState> Inspect(const TaskSpec& task) override;
   Result<TaskState> StopContainers(const TaskSpec& task) override;
   Status Delete(const TaskSpec& task) override;
-  Status GarbageCollect(const std::set<std::string>& live_task_ids) override;
+  Status GarbageCollect(const std::set<std::string>& live_task_ids,
+                        const std::set<std::string>& known_task_ids) override;
   Status UpdatePublishing(const TaskSpec& task) override;
 
   // The combined stdout and stderr of a container, for `kecs logs`.

@@ -316,6 +316,14 @@ Status LocalNetwork::Publish(const TaskSpec& task) {
     for (const auto& p : n.published) wants.push_back({p.protocol, p.host_port, n.ip, p.container_port});
   }
   if (wants.empty()) return Status::Ok();
+  std::string owner = "task:" + task.task_id;
+  for (const auto& w : wants) {
+    Status st = reservations_.Reserve(w.proto, w.host_port, owner);
+    if (!st.ok()) {
+      reservations_.Release(owner);
+      return st;
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(auto existing, PublishedEntries(options_.prefix));
   std::string script;
@@ -335,6 +343,7 @@ Status LocalNetwork::Publish(const TaskSpec& task) {
 }
 
 Status LocalNetwork::Unpublish(const std::string& task_id) {
+  reservations_.Release("task:" + task_id);
   std::lock_guard<std::mutex> lock(mu_);
   auto existing = PublishedEntries(options_.prefix);
   if (!existing.ok()) return Status::Ok();  // no table: nothing published

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "net/host_ports.h"
 #include "runtime/runtime.h"
 
 namespace kecs::runtime::local {
@@ -69,6 +70,7 @@ class LocalNetwork {
   const NetworkOptions options_;
   std::mutex mu_;                        // serialises router and bridge creation
   std::set<std::string> routers_ready_;  // guarded by mu_
+  net::HostPortReservations reservations_;
   bool bridge_ready_ = false;            // guarded by mu_
 };
 

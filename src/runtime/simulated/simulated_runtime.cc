@@ -60,6 +60,8 @@ Status SimulatedRuntime::Delete(const TaskSpec& task) {
   return Status::Ok();
 }
 
-Status SimulatedRuntime::GarbageCollect(const std::set<std::string>&) { return Status::Ok(); }
+Status SimulatedRuntime::GarbageCollect(const std::set<std::string>&, const std::set<std::string>&) {
+  return Status::Ok();
+}
 
 }  // namespace kecs::runtime

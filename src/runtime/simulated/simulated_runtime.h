@@ -27,7 +27,8 @@ class SimulatedRuntime : public Runtime {
   Result<TaskState> Inspect(const TaskSpec& task) override;
   Result<TaskState> StopContainers(const TaskSpec& task) override;
   Status Delete(const TaskSpec& task) override;
-  Status GarbageCollect(const std::set<std::string>& live_task_ids) override;
+  Status GarbageCollect(const std::set<std::string>& live_task_ids,
+                        const std::set<std::string>& known_task_ids) override;
 
  private:
   std::mutex mu_;

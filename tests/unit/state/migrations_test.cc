@@ -130,3 +130,36 @@ TEST(Store, SequencesAreDurableAndIncreasing) {
 
 }  // namespace
 }  // namespace kecs::state
+
+namespace kecs::state {
+namespace {
+
+// API handlers throw from inside their transactions; the store must roll back and stay
+// usable (a regression found by the e2e suite).
+TEST(Store, AnExceptionInsideWriteRollsBackAndLeavesTheStoreUsable) {
+  char tmpl[] = "/tmp/kecs-unit-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto s = Store::Open(dir);
+  ASSERT_TRUE(s.ok());
+  EXPECT_THROW((void)(*s)->Write([](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.Insert({"k", "r", "a", "", "", "", 0, Json::object()}));
+    throw std::runtime_error("refused");
+  }), std::runtime_error);
+  for (int i = 0; i < 8; ++i) {  // more than the reader pool holds
+    EXPECT_THROW((void)(*s)->Read([](Tx&) -> Status { throw std::runtime_error("refused"); }),
+                 std::runtime_error);
+  }
+  EXPECT_TRUE((*s)->Write([](Tx& tx) { return tx.Insert({"k", "r", "b", "", "", "", 0, Json::object()}); }).ok());
+  int64_t n = -1;
+  ASSERT_TRUE((*s)->Read([&](Tx& tx) {
+    auto c = tx.Count({"k", "r"});
+    if (!c.ok()) return c.status();
+    n = *c;
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(n, 1);  // "a" was rolled back, "b" committed
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kecs::state
