@@ -141,10 +141,11 @@ int LoadImage(const Config& cfg, const std::string& archive, const std::string& 
 }
 
 int Cleanup(const Config& cfg) {
-  runtime::local::NetworkOptions o;
-  o.prefix = cfg.name_prefix;
-  runtime::local::LocalNetwork net(o);
-  Status st = net.RemoveAll();
+  // Everything of the data dir's tasks (containers, overlays, namespaces, published
+  // ports), then the host-wide pieces of the prefix (bridge, nft table).
+  runtime::local::LocalRuntime rt(LocalOptionsFrom(cfg));
+  Status st = rt.GarbageCollect({}, {});
+  if (st.ok()) st = rt.network().RemoveAll();
   if (!st.ok()) {
     std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
     return 1;

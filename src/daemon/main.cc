@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
 
   CLI::App* cleanup = app.add_subcommand("cleanup", "Remove every kernel object with a name prefix");
   Flag(cleanup, "--name-prefix", cfg.name_prefix, "KECS_NAME_PREFIX", "Prefix to remove");
+  Flag(cleanup, "--data-dir", cfg.data_dir, "KECS_DATA_DIR", "State directory whose tasks to remove");
 
   std::string shim_root, shim_bundle, shim_id, shim_log;
   CLI::App* shim = app.add_subcommand("shim", "(internal) watch one container");
@@ -134,7 +135,13 @@ int main(int argc, char** argv) {
     }
     return kecs::daemon::LoadImage(cfg, archive, tag);
   }
-  if (app.got_subcommand("cleanup")) return kecs::daemon::Cleanup(cfg);
+  if (app.got_subcommand("cleanup")) {
+    if (auto st = cfg.Finalize(); !st.ok()) {
+      std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
+      return 2;
+    }
+    return kecs::daemon::Cleanup(cfg);
+  }
   if (!kecs::log::Init(cfg.log_level, cfg.log_format)) {
     std::fprintf(stderr, "kecs: invalid --log-level '%s' or --log-format '%s'\n",
                  cfg.log_level.c_str(), cfg.log_format.c_str());

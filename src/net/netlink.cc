@@ -61,13 +61,14 @@ Status Netlink::CreateVeth(const std::string& name, const std::string& peer, int
   LinkPtr l(rtnl_link_veth_alloc());
   if (!l) return Internal("rtnl_link_veth_alloc failed");
   rtnl_link_set_name(l.get(), name.c_str());
-  if (!alias.empty()) rtnl_link_set_ifalias(l.get(), alias.c_str());
   rtnl_link* p = rtnl_link_veth_get_peer(l.get());
   rtnl_link_set_name(p, peer.c_str());
   if (peer_netns_fd >= 0) rtnl_link_set_ns_fd(p, peer_netns_fd);
   rtnl_link_put(p);
   int err = rtnl_link_add(sock_, l.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0) return NlError(fmt::format("create veth {} <-> {}", name, peer), err);
+  // The kernel ignores IFLA_IFALIAS when it creates a link; set it as a change.
+  if (!alias.empty()) return SetAlias(name, alias);
   return Status::Ok();
 }
 
@@ -75,9 +76,9 @@ Status Netlink::CreateBridge(const std::string& name, const std::string& alias) 
   LinkPtr l(rtnl_link_bridge_alloc());
   if (!l) return Internal("rtnl_link_bridge_alloc failed");
   rtnl_link_set_name(l.get(), name.c_str());
-  if (!alias.empty()) rtnl_link_set_ifalias(l.get(), alias.c_str());
   int err = rtnl_link_add(sock_, l.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0) return NlError("create bridge " + name, err);
+  if (!alias.empty()) return SetAlias(name, alias);
   return Status::Ok();
 }
 
@@ -229,6 +230,26 @@ Result<std::vector<LinkInfo>> Netlink::ListLinks() {
     i.kind = rtnl_link_get_type(l) ? rtnl_link_get_type(l) : "";
     i.master = rtnl_link_get_master(l);
     out.push_back(i);
+  }
+  nl_cache_free(cache);
+  return out;
+}
+
+Result<std::vector<std::string>> Netlink::ListAddresses(const std::string& link) {
+  int idx = IndexOf(link);
+  std::vector<std::string> out;
+  if (idx == 0) return out;
+  nl_cache* cache = nullptr;
+  int err = rtnl_addr_alloc_cache(sock_, &cache);
+  if (err < 0) return NlError("list addresses", err);
+  for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+    auto* a = reinterpret_cast<rtnl_addr*>(o);
+    if (rtnl_addr_get_ifindex(a) != idx || rtnl_addr_get_family(a) != AF_INET) continue;
+    char buf[64];
+    nl_addr2str(rtnl_addr_get_local(a), buf, sizeof buf);
+    std::string text = buf;
+    if (text.find('/') == std::string::npos) text += "/" + std::to_string(rtnl_addr_get_prefixlen(a));
+    out.push_back(text);
   }
   nl_cache_free(cache);
   return out;

@@ -47,6 +47,8 @@ class Netlink {
   Status DeleteLink(const std::string& link);
   bool LinkExists(const std::string& link);
   Result<std::vector<LinkInfo>> ListLinks();
+  // IPv4 addresses of a link as "a.b.c.d/len".
+  Result<std::vector<std::string>> ListAddresses(const std::string& link);
 
  private:
   Netlink() = default;

@@ -355,7 +355,9 @@ Result<bool> SubnetIsPublic(state::Tx& tx, const std::string& region, const stat
   ASSIGN_OR_RETURN(auto rtb, RouteTableOf(tx, region, subnet));
   if (!rtb) return false;
   for (const auto& r : rtb->doc.value("Routes", Json::array())) {
-    if (JStr(r, "DestinationCidrBlock") == "0.0.0.0/0" && JStr(r, "GatewayId").starts_with("igw-")) {
+    // A route to a detached gateway is a blackhole, not a way out.
+    if (JStr(r, "DestinationCidrBlock") == "0.0.0.0/0" && JStr(r, "GatewayId").starts_with("igw-") &&
+        JStr(r, "State", "active") == "active") {
       return true;
     }
   }

@@ -139,3 +139,150 @@ def wait_for(fn, timeout=15, interval=0.05, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# The local runtime (root only): a real registry serving a busybox "nginx:latest" built
+# offline, and daemons that run real containers under their own name prefix.
+
+def is_root():
+    return os.geteuid() == 0
+
+
+BUSYBOX_APPLETS = ["sh", "httpd", "nc", "wget", "ls", "cat", "echo", "sleep", "ping", "nslookup",
+                   "ip", "hostname", "id", "touch", "ulimit", "grep", "head", "true", "false", "kill",
+                   "seq", "date", "printf", "env", "pwd", "timeout"]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def build_busybox_image(workdir, name, cmd, index_html="hello from kecs\n"):
+    """An OCI image of Debian's busybox-static, built offline with umoci; returns a
+    docker-archive tarball path tagged `name`."""
+    layout = os.path.join(workdir, "oci")
+    bundle = os.path.join(workdir, "bundle")
+    run(["umoci", "init", "--layout", layout])
+    run(["umoci", "new", "--image", layout + ":latest"])
+    run(["umoci", "unpack", "--image", layout + ":latest", bundle])
+    rootfs = os.path.join(bundle, "rootfs")
+    for d in ("bin", "www", "etc", "tmp", "root"):
+        os.makedirs(os.path.join(rootfs, d), exist_ok=True)
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    for a in BUSYBOX_APPLETS:
+        os.symlink("busybox", os.path.join(rootfs, "bin", a))
+    with open(os.path.join(rootfs, "www", "index.html"), "w") as f:
+        f.write(index_html)
+    with open(os.path.join(rootfs, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    with open(os.path.join(rootfs, "etc", "group"), "w") as f:
+        f.write("root:x:0:\nnogroup:x:65534:\n")
+    run(["umoci", "repack", "--image", layout + ":latest", bundle])
+    args = ["umoci", "config", "--image", layout + ":latest"]
+    for c in cmd:
+        args += ["--config.cmd", c]
+    run(args)
+    tar = os.path.join(workdir, "image.tar")
+    run(["skopeo", "--insecure-policy", "copy", "oci:" + layout + ":latest", "docker-archive:" + tar + ":" + name])
+    return tar
+
+
+class Registry:
+    def __init__(self, root):
+        self.root = root
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        cfg = os.path.join(root, "config.yml")
+        with open(cfg, "w") as f:
+            f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
+                    f"http:\n  addr: {self.addr}\n")
+        self.proc = subprocess.Popen(["docker-registry", "serve", cfg], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.addr}/v2/", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("docker-registry did not start")
+
+    def push(self, tarball, repo):
+        run(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+             "docker-archive:" + tarball, f"docker://{self.addr}/{repo}"])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def registry():
+    if not is_root():
+        pytest.skip("the local runtime needs root")
+    root = tempfile.mkdtemp(prefix="kecs-registry-")
+    reg = Registry(root)
+    tar = build_busybox_image(os.path.join(root, "nginx"), "nginx:latest",
+                              ["/bin/httpd", "-f", "-p", "80", "-h", "/www"])
+    reg.push(tar, "library/nginx:latest")
+    yield reg
+    reg.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def kecs_objects(prefix):
+    """What the kernel holds with this prefix: namespaces, links, the nft table."""
+    netns = [n.split()[0] for n in run(["ip", "netns", "list"]).stdout.splitlines()
+             if n.startswith(prefix + "-")]
+    links = [l.split(":")[1].strip().split("@")[0] for l in run(["ip", "-o", "link"]).stdout.splitlines()
+             if l.split(":")[1].strip().startswith(prefix)]
+    tables = [t for t in run(["nft", "list", "tables"]).stdout.splitlines() if t.strip() == f"table ip {prefix}"]
+    return netns, links, tables
+
+
+@pytest.fixture
+def local_kecs(request, registry):
+    """A local-runtime daemon with its own data dir and name prefix. At teardown every task
+    is stopped through the API; the task-level kernel objects must then be gone (only the
+    host-wide bridge and nft table may stay), and `kecs cleanup` removes those."""
+    import secrets
+    data_dir = tempfile.mkdtemp(prefix="kecs-local-")
+    prefix = "kt" + secrets.token_hex(2)
+    marker = request.node.get_closest_marker("kecs_args")
+    # A bridge network of its own, so that no other daemon's (or Docker's) can clash.
+    bridge = f"192.168.{100 + secrets.randbelow(150)}.0/24"
+    d = Daemon(data_dir, runtime="local",
+               extra_env={"KECS_NAME_PREFIX": prefix, "KECS_BRIDGE_CIDR": bridge,
+                          "KECS_REGISTRY_MIRRORS": f"docker.io={registry.addr}",
+                          "KECS_INSECURE_REGISTRIES": registry.addr},
+               extra_args=list(marker.args) if marker else [])
+    d.prefix = prefix
+    d.registry = registry
+    try:
+        d.start()
+        yield d
+        if d.proc is None:
+            d.start()
+        ecs = d.client("ecs")
+        stopping = []
+        for c in ecs.list_clusters()["clusterArns"]:
+            arns = ecs.list_tasks(cluster=c)["taskArns"]
+            for t in arns:
+                ecs.stop_task(cluster=c, task=t, reason="test teardown")
+            stopping.append((c, arns))
+        for c, arns in stopping:
+            for i in range(0, len(arns), 100):
+                wait_for(lambda: all(t["lastStatus"] == "STOPPED" for t in
+                                     ecs.describe_tasks(cluster=c, tasks=arns[i:i + 100])["tasks"]),
+                         timeout=90, what="every task stopped")
+        netns, links, _ = kecs_objects(prefix)
+        assert netns == [], f"namespaces left after every task stopped: {netns}"
+        assert set(links) <= {prefix + "0"}, f"links left after every task stopped: {links}"
+    finally:
+        rc = d.stop()
+        subprocess.run([KECS_BIN, "cleanup", "--name-prefix", prefix, "--data-dir", data_dir], check=False)
+        netns, links, tables = kecs_objects(prefix)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        assert (netns, links, tables) == ([], [], []), "kecs objects left behind"
+    assert rc == 0

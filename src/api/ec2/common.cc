@@ -38,32 +38,6 @@ void Check(const Status& st) {
   if (!st.ok()) throw AwsError("InternalError", st.message(), 500);
 }
 
-namespace {
-
-Status Guarded(const std::function<Status(const std::function<Status(state::Tx&)>&)>& run,
-               const std::function<Status(state::Tx&)>& fn) {
-  std::exception_ptr thrown;
-  Status st = run([&](state::Tx& tx) {
-    try {
-      return fn(tx);
-    } catch (...) {
-      thrown = std::current_exception();
-      return Internal("request failed inside its transaction");
-    }
-  });
-  if (thrown) std::rethrow_exception(thrown);
-  return st;
-}
-
-}  // namespace
-
-Status WriteTx(state::Store& store, const std::function<Status(state::Tx&)>& fn) {
-  return Guarded([&](const auto& f) { return store.Write(f); }, fn);
-}
-
-Status ReadTx(state::Store& store, const std::function<Status(state::Tx&)>& fn) {
-  return Guarded([&](const auto& f) { return store.Read(f); }, fn);
-}
 
 namespace {
 

@@ -26,11 +26,6 @@ void CheckDryRun(const Json& in);
 // Throws Invalid<Type>Id.Malformed unless `id` is "<prefix>-" plus 8 or 17 hex digits.
 void CheckId(const std::string& id, const std::string& prefix, const std::string& malformed_code);
 void Check(const Status& st);
-// Store::Write and Store::Read for handlers that throw their AwsErrors from inside the
-// transaction: the store's callbacks must return a Status, so an exception is caught there
-// (the write rolls back, the reader returns to its pool) and rethrown afterwards.
-Status WriteTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
-Status ReadTx(state::Store& store, const std::function<Status(state::Tx&)>& fn);
 template <typename T>
 T Check(Result<T> r) {
   Check(r.status());

@@ -133,7 +133,7 @@ Json GatewayOps::CreateInternetGateway(RequestContext& ctx, const Json& in) {
   net::Scope s = ScopeOf(ctx);
   Json tags = TagsFor(in, "internet-gateway");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto igw = Check(net::CreateInternetGateway(tx, s, tags));
     out = {{"InternetGateway", WithoutKecs(igw.doc)}};
     return Status::Ok();
@@ -145,7 +145,7 @@ Json GatewayOps::DescribeInternetGateways(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   CheckFilters(in.value("Filters", Json::array()), IgwFilters());
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> igws;
     if (const Json* ids = JGet(in, "InternetGatewayIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) igws.push_back(RequireIgw(tx, ctx.region, id.get<std::string>()));
@@ -166,7 +166,7 @@ Json GatewayOps::DescribeInternetGateways(RequestContext& ctx, const Json& in) {
 Json GatewayOps::DeleteInternetGateway(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "InternetGatewayId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object igw = RequireIgw(tx, ctx.region, id);
     if (!igw.doc.value("Attachments", Json::array()).empty()) {
       throw Ec2Error("DependencyViolation",
@@ -181,7 +181,7 @@ Json GatewayOps::DeleteInternetGateway(RequestContext& ctx, const Json& in) {
 Json GatewayOps::AttachInternetGateway(RequestContext& ctx, const Json& in) {
   net::Scope s = ScopeOf(ctx);
   std::string id = JStr(in, "InternetGatewayId"), vpc_id = JStr(in, "VpcId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object igw = RequireIgw(tx, ctx.region, id);
     RequireVpc(tx, ctx.region, vpc_id);
     for (const auto& a : igw.doc.value("Attachments", Json::array())) {
@@ -202,7 +202,7 @@ Json GatewayOps::AttachInternetGateway(RequestContext& ctx, const Json& in) {
 Json GatewayOps::DetachInternetGateway(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "InternetGatewayId"), vpc_id = JStr(in, "VpcId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object igw = RequireIgw(tx, ctx.region, id);
     RequireVpc(tx, ctx.region, vpc_id);
     bool attached = false;
@@ -239,7 +239,7 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
   }
   Json tags = TagsFor(in, "natgateway");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     std::vector<state::Object> existing = Check(tx.List({net::kNatGateway, ctx.region}));
     // A repeated ClientToken returns the gateway the first request made.
     if (!token.empty()) {
@@ -337,7 +337,7 @@ Json GatewayOps::DescribeNatGateways(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   CheckFilters(in.value("Filter", Json::array()), NatFilters());
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> nats;
     if (const Json* ids = JGet(in, "NatGatewayIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) nats.push_back(RequireNat(tx, ctx.region, id.get<std::string>()));
@@ -359,7 +359,7 @@ Json GatewayOps::DescribeNatGateways(RequestContext& ctx, const Json& in) {
 Json GatewayOps::DeleteNatGateway(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "NatGatewayId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object nat = RequireNat(tx, ctx.region, id);
     if (JStr(nat.doc, "State") == "deleted") return Status::Ok();
     for (const auto& a : nat.doc.value("NatGatewayAddresses", Json::array())) {

@@ -95,7 +95,7 @@ Json Ec2Api::DescribeRegions(RequestContext&, const Json& in) {
 Json Ec2Api::DescribeAccountAttributes(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string default_vpc = "none";
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     for (const auto& v : Check(tx.List({net::kVpc, ctx.region}))) {
       if (JBool(v.doc, "IsDefault")) default_vpc = v.id;
     }
@@ -123,7 +123,7 @@ Json Ec2Api::CreateTags(RequestContext& ctx, const Json& in) {
       throw InvalidParameterValue("Tag keys starting with 'aws:' are reserved for internal use");
     }
   }
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     for (const auto& r : in.at("Resources")) {
       std::string id = r.get<std::string>();
       bool rule = id.starts_with("sgr-");
@@ -176,7 +176,7 @@ Json Ec2Api::CreateTags(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DeleteTags(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   Json tags = in.value("Tags", Json::array());
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     for (const auto& r : in.at("Resources")) {
       std::string id = r.get<std::string>();
       const Taggable* t = TaggableFor(id);
@@ -209,7 +209,7 @@ Json Ec2Api::DescribeTags(RequestContext& ctx, const Json& in) {
                                    {"resource-type", Field("ResourceType")}};
   CheckFilters(in.value("Filters", Json::array()), kSpec);
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     for (const auto& t : Taggables()) {
       for (const auto& o : Check(tx.List({t.kind, ctx.region}))) {
         for (const auto& tag : o.doc.value(t.tags_member, Json::array())) {

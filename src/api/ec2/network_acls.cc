@@ -212,7 +212,7 @@ Json NetworkAclOps::CreateNetworkAcl(RequestContext& ctx, const Json& in) {
   std::string vpc_id = JStr(in, "VpcId");
   Json tags = TagsFor(in, "network-acl");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object vpc = RequireVpc(tx, ctx.region, vpc_id);
     bool ipv6 = !vpc.doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
     Json entries = Json::array({DenyAll(32767, true, false)});
@@ -239,7 +239,7 @@ Json NetworkAclOps::DescribeNetworkAcls(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   CheckFilters(in.value("Filters", Json::array()), AclFilters());
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> acls;
     if (const Json* ids = JGet(in, "NetworkAclIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) acls.push_back(RequireAcl(tx, ctx.region, id.get<std::string>()));
@@ -260,7 +260,7 @@ Json NetworkAclOps::DescribeNetworkAcls(RequestContext& ctx, const Json& in) {
 Json NetworkAclOps::DeleteNetworkAcl(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "NetworkAclId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object acl = RequireAcl(tx, ctx.region, id);
     if (JBool(acl.doc, "IsDefault")) {
       throw InvalidParameterValue(fmt::format("cannot delete default network ACL {}", id));
@@ -278,7 +278,7 @@ Json NetworkAclOps::DeleteNetworkAcl(RequestContext& ctx, const Json& in) {
 Json NetworkAclOps::CreateNetworkAclEntry(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "NetworkAclId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object acl = RequireAcl(tx, ctx.region, id);
     Json entry = EntryFromRequest(in);
     Json& entries = acl.doc["Entries"];
@@ -297,7 +297,7 @@ Json NetworkAclOps::CreateNetworkAclEntry(RequestContext& ctx, const Json& in) {
 Json NetworkAclOps::ReplaceNetworkAclEntry(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "NetworkAclId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object acl = RequireAcl(tx, ctx.region, id);
     Json entry = EntryFromRequest(in);
     Json& entries = acl.doc["Entries"];
@@ -316,7 +316,7 @@ Json NetworkAclOps::ReplaceNetworkAclEntry(RequestContext& ctx, const Json& in) 
 Json NetworkAclOps::DeleteNetworkAclEntry(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "NetworkAclId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object acl = RequireAcl(tx, ctx.region, id);
     int number = RuleNumberOf(in);
     Json& entries = acl.doc["Entries"];
@@ -336,7 +336,7 @@ Json NetworkAclOps::ReplaceNetworkAclAssociation(RequestContext& ctx, const Json
   ScopeOf(ctx);
   std::string assoc = JStr(in, "AssociationId"), acl_id = JStr(in, "NetworkAclId");
   std::string new_id = Ec2Id("aclassoc");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     std::optional<state::Object> from;
     std::string subnet_id;
     for (auto& a : Check(tx.List({net::kNetworkAcl, ctx.region}))) {

@@ -76,7 +76,7 @@ Json Ec2Api::CreateNetworkInterface(RequestContext& ctx, const Json& in) {
   std::string subnet_id = JStr(in, "SubnetId");
   Json tags = TagsFor(in, "network-interface");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     CheckId(subnet_id, "subnet", "InvalidSubnetId.Malformed");
     auto subnet = Check(tx.Get(net::kSubnet, ctx.region, subnet_id));
     if (!subnet) {
@@ -142,7 +142,7 @@ Json Ec2Api::DescribeNetworkInterfaces(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   CheckFilters(in.value("Filters", Json::array()), EniFilters());
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> enis;
     if (const Json* ids = JGet(in, "NetworkInterfaceIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) enis.push_back(RequireEni(tx, ctx.region, id.get<std::string>()));
@@ -164,7 +164,7 @@ Json Ec2Api::DescribeNetworkInterfaces(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DeleteNetworkInterface(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "NetworkInterfaceId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object eni = RequireEni(tx, ctx.region, id);
     if (JStr(eni.doc, "Status") == "in-use") {
       throw InvalidParameterValue(fmt::format("Network interface '{}' is currently in use.", id));

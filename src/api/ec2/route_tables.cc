@@ -144,7 +144,7 @@ Json RouteTableOps::CreateRouteTable(RequestContext& ctx, const Json& in) {
   std::string vpc_id = JStr(in, "VpcId");
   Json tags = TagsFor(in, "route-table");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object vpc = RequireVpc(tx, ctx.region, vpc_id);
     std::string id = Ec2Id("rtb");
     Json routes = Json::array();
@@ -175,7 +175,7 @@ Json RouteTableOps::DescribeRouteTables(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   CheckFilters(in.value("Filters", Json::array()), TableFilters());
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> tables;
     if (const Json* ids = JGet(in, "RouteTableIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) tables.push_back(RequireTable(tx, ctx.region, id.get<std::string>()));
@@ -196,7 +196,7 @@ Json RouteTableOps::DescribeRouteTables(RequestContext& ctx, const Json& in) {
 Json RouteTableOps::DeleteRouteTable(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "RouteTableId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object table = RequireTable(tx, ctx.region, id);
     auto vpc = Check(tx.Get(net::kVpc, ctx.region, table.parent));
     bool main = vpc && JStr(vpc->doc, "kecs:mainRouteTable") == id;
@@ -291,7 +291,7 @@ Json RouteTableOps::Target(state::Tx& tx, const std::string& region, const state
 Json RouteTableOps::CreateRoute(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "RouteTableId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object table = RequireTable(tx, ctx.region, id);
     Destination dest = DestinationOf(in);
     if (std::string(dest.member) == "DestinationPrefixListId") {
@@ -319,7 +319,7 @@ Json RouteTableOps::CreateRoute(RequestContext& ctx, const Json& in) {
 Json RouteTableOps::DeleteRoute(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "RouteTableId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object table = RequireTable(tx, ctx.region, id);
     Destination dest = DestinationOf(in);
     Json kept = Json::array();
@@ -358,7 +358,7 @@ Json RouteTableOps::AssociateRouteTable(RequestContext& ctx, const Json& in) {
                    "The parameter subnetId cannot be used with the parameter gatewayId");
   }
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object table = RequireTable(tx, ctx.region, id);
     const char* member = subnet_id.empty() ? "GatewayId" : "SubnetId";
     const std::string& target = subnet_id.empty() ? gateway_id : subnet_id;
@@ -410,7 +410,7 @@ Json RouteTableOps::AssociateRouteTable(RequestContext& ctx, const Json& in) {
 Json RouteTableOps::DisassociateRouteTable(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string assoc = JStr(in, "AssociationId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto found = FindAssociation(tx, ctx.region, assoc);
     if (!found) {
       throw Ec2Error("InvalidAssociationID.NotFound",

@@ -254,7 +254,7 @@ Json Ec2Api::CreateSecurityGroup(RequestContext& ctx, const Json& in) {
   }
   Json tags = TagsFor(in, "security-group");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     std::string vpc_id = JStr(in, "VpcId");
     if (vpc_id.empty()) {
       for (const auto& v : Check(tx.List({net::kVpc, ctx.region}))) {
@@ -283,7 +283,7 @@ Json Ec2Api::CreateSecurityGroup(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DescribeSecurityGroups(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> groups;
     bool named = false;
     if (const Json* ids = JGet(in, "GroupIds"); ids && !ids->empty()) {
@@ -311,7 +311,7 @@ Json Ec2Api::DescribeSecurityGroups(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DeleteSecurityGroup(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object sg = GroupFromRequest(tx, ctx.region, in);
     if (JBool(sg.doc, "kecs:default")) {
       throw Ec2Error("CannotDelete", fmt::format(
@@ -342,7 +342,7 @@ Json Ec2Api::Authorize(RequestContext& ctx, const Json& in, bool egress) {
   ScopeOf(ctx);
   Json tags = TagsFor(in, "security-group-rule");
   Json added = Json::array();
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object sg = GroupFromRequest(tx, ctx.region, in);
     std::vector<Json> rules = RulesFromRequest(tx, ctx, sg, in, egress);
     Json& existing = sg.doc["kecs:rules"];
@@ -378,7 +378,7 @@ Json Ec2Api::Authorize(RequestContext& ctx, const Json& in, bool egress) {
 Json Ec2Api::Revoke(RequestContext& ctx, const Json& in, bool egress) {
   ScopeOf(ctx);
   Json revoked = Json::array();
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object sg = GroupFromRequest(tx, ctx.region, in);
     Json& existing = sg.doc["kecs:rules"];
     std::vector<Json> targets;
@@ -438,7 +438,7 @@ Json Ec2Api::DescribeSecurityGroupRules(RequestContext& ctx, const Json& in) {
     for (const auto& i : *l) ids.insert(i.get<std::string>());
   }
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     for (const auto& sg : Check(tx.List({net::kSecurityGroup, ctx.region}))) {
       for (const auto& r : sg.doc.value("kecs:rules", Json::array())) {
         if (!ids.empty() && !ids.count(JStr(r, "SecurityGroupRuleId"))) continue;
@@ -454,7 +454,7 @@ Json Ec2Api::DescribeSecurityGroupRules(RequestContext& ctx, const Json& in) {
 
 Json Ec2Api::ModifySecurityGroupRules(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object sg = RequireGroup(tx, ctx.region, JStr(in, "GroupId"));
     Json& rules = sg.doc["kecs:rules"];
     for (const auto& u : in.at("SecurityGroupRules")) {

@@ -70,7 +70,7 @@ Json Ec2Api::CreateSubnet(RequestContext& ctx, const Json& in) {
   }
   Json tags = TagsFor(in, "subnet");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     CheckId(vpc_id, "vpc", "InvalidVpcId.Malformed");
     auto vpc = Check(tx.Get(net::kVpc, ctx.region, vpc_id));
     if (!vpc) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", vpc_id));
@@ -126,7 +126,7 @@ Json Ec2Api::CreateSubnet(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DescribeSubnets(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> subnets;
     if (const Json* ids = JGet(in, "SubnetIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) subnets.push_back(RequireSubnet(tx, ctx.region, id.get<std::string>()));
@@ -147,7 +147,7 @@ Json Ec2Api::DescribeSubnets(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DeleteSubnet(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "SubnetId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object subnet = RequireSubnet(tx, ctx.region, id);
     if (!Check(tx.List({net::kEni, ctx.region, id})).empty()) {
       throw Ec2Error("DependencyViolation",
@@ -183,7 +183,7 @@ Json Ec2Api::DeleteSubnet(RequestContext& ctx, const Json& in) {
 Json Ec2Api::ModifySubnetAttribute(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "SubnetId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object subnet = RequireSubnet(tx, ctx.region, id);
     auto flag = [&](const char* req, const char* member) {
       if (const Json* v = JGet(in, req)) subnet.doc[member] = JBool(*v, "Value");

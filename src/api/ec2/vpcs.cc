@@ -71,7 +71,7 @@ Json Ec2Api::CreateVpc(RequestContext& ctx, const Json& in) {
   Ipv4Cidr cidr = ParseVpcCidr(cidr_text);
   Json tags = TagsFor(in, "vpc");
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     auto vpc = Check(net::CreateVpc(tx, s, cidr, false, tags, JStr(in, "InstanceTenancy", "default"),
                                     JBool(in, "AmazonProvidedIpv6CidrBlock")));
     Json v = VpcView(vpc);
@@ -85,7 +85,7 @@ Json Ec2Api::CreateVpc(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DescribeVpcs(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::vector<Json> views;
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     std::vector<state::Object> vpcs;
     if (const Json* ids = JGet(in, "VpcIds"); ids && !ids->empty()) {
       for (const auto& id : *ids) vpcs.push_back(RequireVpc(tx, ctx.region, id.get<std::string>()));
@@ -106,7 +106,7 @@ Json Ec2Api::DescribeVpcs(RequestContext& ctx, const Json& in) {
 Json Ec2Api::DeleteVpc(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "VpcId");
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object vpc = RequireVpc(tx, ctx.region, id);
     auto dependent = [&] {
       throw Ec2Error("DependencyViolation",
@@ -143,7 +143,7 @@ Json Ec2Api::ModifyVpcAttribute(RequestContext& ctx, const Json& in) {
     throw Ec2Error("InvalidParameterCombination",
                    "Fields for multiple attribute types specified: enableDnsHostnames, enableDnsSupport");
   }
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object vpc = RequireVpc(tx, ctx.region, id);
     if (const Json* v = JGet(in, "EnableDnsSupport")) vpc.doc["kecs:enableDnsSupport"] = JBool(*v, "Value");
     if (const Json* v = JGet(in, "EnableDnsHostnames")) {
@@ -167,7 +167,7 @@ Json Ec2Api::DescribeVpcAttribute(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "VpcId"), attr = JStr(in, "Attribute");
   Json out = {{"VpcId", id}};
-  Check(ReadTx(store_, [&](state::Tx& tx) {
+  Check(store_.Read([&](state::Tx& tx) {
     state::Object vpc = RequireVpc(tx, ctx.region, id);
     if (attr == "enableDnsSupport") {
       out["EnableDnsSupport"] = {{"Value", JBool(vpc.doc, "kecs:enableDnsSupport", true)}};
@@ -185,7 +185,7 @@ Json Ec2Api::AssociateVpcCidrBlock(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   std::string id = JStr(in, "VpcId");
   Json out = {{"VpcId", id}};
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     state::Object vpc = RequireVpc(tx, ctx.region, id);
     if (JBool(in, "AmazonProvidedIpv6CidrBlock")) {
       if (!vpc.doc["Ipv6CidrBlockAssociationSet"].empty()) {
@@ -202,6 +202,22 @@ Json Ec2Api::AssociateVpcCidrBlock(RequestContext& ctx, const Json& in) {
       ret["Ipv6CidrBlockState"] = {{"State", "associating"}};
       out["Ipv6CidrBlockAssociation"] = ret;
       Check(tx.Put(vpc));
+      // As AWS does: a local IPv6 route in every route table, and IPv6 entries in the
+      // default network ACL (101 allow, 32768 deny, both directions).
+      for (auto& rtb : Check(tx.List({net::kRouteTable, ctx.region, id}))) {
+        rtb.doc["Routes"].push_back({{"DestinationIpv6CidrBlock", a["Ipv6CidrBlock"]}, {"GatewayId", "local"},
+                                     {"Origin", "CreateRouteTable"}, {"State", "active"}});
+        Check(tx.Put(rtb));
+      }
+      if (auto acl = Check(tx.Get(net::kNetworkAcl, ctx.region, JStr(vpc.doc, "kecs:defaultNetworkAcl")))) {
+        for (bool egress : {true, false}) {
+          acl->doc["Entries"].push_back({{"Egress", egress}, {"Ipv6CidrBlock", "::/0"}, {"Protocol", "-1"},
+                                         {"RuleAction", "allow"}, {"RuleNumber", 101}});
+          acl->doc["Entries"].push_back({{"Egress", egress}, {"Ipv6CidrBlock", "::/0"}, {"Protocol", "-1"},
+                                         {"RuleAction", "deny"}, {"RuleNumber", 32768}});
+        }
+        Check(tx.Put(*acl));
+      }
       return Status::Ok();
     }
     std::string text = JStr(in, "CidrBlock");
@@ -252,7 +268,7 @@ Json Ec2Api::AssociateVpcCidrBlock(RequestContext& ctx, const Json& in) {
 Json Ec2Api::CreateDefaultVpc(RequestContext& ctx, const Json&) {
   net::Scope s = ScopeOf(ctx);
   Json out;
-  Check(WriteTx(store_, [&](state::Tx& tx) {
+  Check(store_.Write([&](state::Tx& tx) {
     for (const auto& v : Check(tx.List({net::kVpc, ctx.region}))) {
       if (JBool(v.doc, "IsDefault")) {
         throw Ec2Error("DefaultVpcAlreadyExists",

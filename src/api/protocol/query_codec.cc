@@ -328,7 +328,12 @@ std::string EncodeXml(const model::ServiceModel& m, const model::OperationDesc& 
   o += "<" + root + " xmlns=\"" + ns + "\">";
   if (flavor == QueryFlavor::kEc2) {
     o += "<requestId>" + request_id + "</requestId>";
-    if (op.output >= 0 && output.is_object()) w.Struct(m.shape(op.output), output);
+    if (op.output >= 0 && output.is_object()) {
+      w.Struct(m.shape(op.output), output);
+    } else if (op.output < 0) {
+      // Actions with no modelled output (DeleteVpc, CreateTags, ...) answer this on EC2.
+      o += "<return>true</return>";
+    }
   } else {
     std::string result = op.result_wrapper.empty() ? std::string(op.name) + "Result"
                                                    : std::string(op.result_wrapper);

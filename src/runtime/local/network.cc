@@ -135,6 +135,21 @@ Status LocalNetwork::EnsureHostBridge() {
   if (!cidr) return InvalidArgument("bad bridge CIDR " + options_.bridge_cidr);
   std::string br = options_.prefix + "0";
   RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+    // Another interface on the same network (Docker's docker0 often has 172.17.0.0/16)
+    // would take the traffic; refuse rather than half-work.
+    ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+    for (const auto& l : links) {
+      if (l.name == br) continue;
+      ASSIGN_OR_RETURN(auto addrs, nl.ListAddresses(l.name));
+      for (const auto& a : addrs) {
+        auto other = net::Ipv4Cidr::Parse(a);
+        if (other && other->Overlaps(*cidr)) {
+          return FailedPrecondition(fmt::format(
+              "the bridge network {} overlaps {} on {}; choose another with --bridge-cidr",
+              options_.bridge_cidr, a, l.name));
+        }
+      }
+    }
     if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, "kecs:bridge"));
     RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", net::Ipv4ToString(cidr->router()), cidr->prefix)));
     RETURN_IF_ERROR(nl.SetUp(br));
@@ -367,7 +382,16 @@ Status LocalNetwork::TearDownTask(const TaskSpec& task) {
                             fmt::format("delete element ip kecs_router noegress {{ {} }}\n", task.network.ip));
     }
   }
-  // Deleting the namespace destroys eth0 and with it the veth's other end.
+  // The kernel destroys a deleted namespace's links asynchronously; delete the task's veth
+  // first (its other end goes with it) so the router sees it gone at once.
+  if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty() &&
+      net::netns::Exists(RouterNetns(task.network.vpc_id))) {
+    RETURN_IF_ERROR(InNs(RouterNetns(task.network.vpc_id),
+                         [&](Netlink& nl) { return nl.DeleteLink("t" + task.task_id.substr(0, 14)); }));
+  }
+  if (task.network.mode == "bridge") {
+    RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('b', task.task_id)); }));
+  }
   RETURN_IF_ERROR(net::netns::Delete(TaskNetns(task.task_id)));
   if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty()) {
     return RemoveRouterIfUnused(task.network.vpc_id);
