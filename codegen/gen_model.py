@@ -4,8 +4,8 @@
 Outputs, for service NAME:
   NAME_model.cc  a static table of every shape and operation, read by the protocol
                  codecs (decode, validate, encode) through kecs::model::ServiceModel;
-  NAME_enums.h   one constant per enum value, so handlers never hand-type a string
-                 that the model defines (e.g. ecs::enums::DesiredStatus::kRunning).
+  NAME_enums.h   one constant per enum value of the model
+                 (e.g. ecs::enums::TaskStopCode::kEssentialContainerExited).
 
 Only the standard library is used: the build runs on a clean Debian 12 machine.
 """
@@ -125,12 +125,11 @@ def main():
         op_rows.append((on, index[o['input']['shape']] if 'input' in o else -1,
                         index[o['output']['shape']] if 'output' in o else -1,
                         o.get('output', {}).get('resultWrapper', ''), err_off,
-                        len(errors) - err_off, o.get('http', {}).get('requestUri', '/'),
-                        o.get('http', {}).get('method', 'POST')))
+                        len(errors) - err_off))
     cc.append('constexpr int kErrors[] = {')
     cc.append('  ' + ', '.join(str(e) for e in errors) + (', ' if errors else '') + '-1};')
     cc.append('constexpr OperationDesc kOperations[] = {')
-    for (on, i, o, rw, eo, ec, uri, method) in op_rows:
+    for (on, i, o, rw, eo, ec) in op_rows:
         cc.append('  {%ssv, %d, %d, %ssv, %d, %d},' % (cpp_str(on), i, o, cpp_str(rw), eo, ec))
     cc.append('};')
     md = model['metadata']

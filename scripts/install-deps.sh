@@ -6,16 +6,15 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake ninja-build pkg-config git python3
+  build-essential cmake ninja-build pkg-config python3
   # libraries (see docs/design.md for why each)
   libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libmnl-dev libnl-3-dev libnl-route-3-dev libnftables-dev
+  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libnl-3-dev libnl-route-3-dev libnftables-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # data plane (local runtime)
   iproute2 nftables runc skopeo umoci
   # tests and benchmarks
-  awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk procps sqlite3
-  iputils-ping netcat-openbsd
+  awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk
 )
 
 SUDO=""

@@ -3,12 +3,13 @@
 //
 // Handlers validate in many places; each refusal is one `throw AwsError(...)`, and the
 // dispatcher (api/router.cc) is the only place that catches it and renders it in the
-// protocol's error shape (JSON 1.1 body, EC2 or Query XML). Lower layers never throw; their
-// Status values are mapped here, once, by FromStatus.
+// protocol's error shape (JSON 1.1 body, EC2 or Query XML). Lower layers return Status;
+// a handler words the failures it expects (an exhausted subnet, a missing object) itself,
+// and each service's Check() turns any other failure into its 500 error (ECS
+// ServerException, EC2 InternalError).
 #include <stdexcept>
 #include <string>
 
-#include "base/status.h"
 
 namespace kecs::api {
 
@@ -28,14 +29,5 @@ class AwsError : public std::runtime_error {
   std::string message_;
   int http_status_;
 };
-
-// The generic AWS error for a lower-layer Status that a handler did not map itself.
-// `server_code` names the service's own 500 error (ECS: "ServerException").
-AwsError FromStatus(const Status& st, const std::string& server_code,
-                    const std::string& client_code);
-
-// Throws FromStatus(st, ...) when st is not ok.
-void ThrowIfError(const Status& st, const std::string& server_code,
-                  const std::string& client_code);
 
 }  // namespace kecs::api

@@ -270,7 +270,9 @@ HttpResponse Router::HandleJson(const HttpRequest& req, std::string_view target,
     return JsonError(400, "SerializationException", "Message", issue->message, ctx.request_id);
   }
   try {
-    auto issues = protocol::CheckConstraints(m, desc->input, *input, style.constraints);
+    protocol::ConstraintOptions copts = style.constraints;
+    if (!ctx.strict) copts.optional_members = style.lenient_optional;
+    auto issues = protocol::CheckConstraints(m, desc->input, *input, copts);
     if (!issues.empty()) throw ConstraintError(style, issues);
     Json out = (*fn)(ctx, *input);
     if (out.is_null()) out = Json::object();
@@ -364,7 +366,9 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
     }
   }
   try {
-    auto issues = protocol::CheckConstraints(*m, desc->input, input, style.constraints);
+    protocol::ConstraintOptions copts = style.constraints;
+    if (!ctx.strict) copts.optional_members = style.lenient_optional;
+    auto issues = protocol::CheckConstraints(*m, desc->input, input, copts);
     if (!issues.empty()) throw ConstraintError(style, issues);
     Json out = (*fn)(ctx, input);
     if (out.is_null()) out = Json::object();

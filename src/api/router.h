@@ -10,6 +10,7 @@
 // services are added before the server starts.
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,9 @@ struct ErrorStyle {
   // EC2 reports a missing member as MissingParameter with its wire name.
   bool ec2_missing_parameter = false;
   protocol::ConstraintOptions constraints;
+  // Required members ("Shape.member") that lenient mode lets a request leave out, because
+  // kecs fills them in (AwsVpcConfiguration.subnets: the default VPC's default subnet).
+  std::set<std::string> lenient_optional;
 };
 
 class Service {

@@ -3,7 +3,7 @@
 //
 // kecs routes by the credential scope (region and service) and, by default, trusts it
 // without checking the signature, as local emulators do. With configured key pairs
-// (--verify-signatures) Verify recomputes the signature with OpenSSL and compares it in
+// (--auth-keys) Verify recomputes the signature with OpenSSL and compares it in
 // constant time. Stateless and thread-safe.
 #include <map>
 #include <optional>

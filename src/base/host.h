@@ -16,4 +16,8 @@ struct HostInfo {
 
 const HostInfo& Host();
 
+// The host's main IPv4 address: the source the kernel picks toward the default route, or
+// 127.0.0.1 without one. No packet is sent.
+std::string PrimaryIpv4();
+
 }  // namespace kecs

@@ -1,6 +1,5 @@
 #pragma once
-// A minimal HTTP client for `kecs status` (and `kecs logs` later): GET a path from the
-// daemon and return the body.
+// A minimal HTTP client for `kecs status` and `kecs logs`: GET a path from the daemon.
 #include <cstdint>
 #include <string>
 

@@ -11,7 +11,7 @@ struct Config {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string data_dir;       // default: $HOME/.kecs
-  std::string runtime;        // default: local on Linux as root
+  std::string runtime;        // default: local (which refuses to start without root)
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   std::string log_level;

@@ -175,9 +175,16 @@ int Run(const Config& cfg) {
   const auto started = std::chrono::steady_clock::now();
 
   reconcile::TaskHooks hooks;
-  std::string bridge_cidr = cfg.bridge_cidr;
-  hooks.provision = [bridge_cidr](state::Tx& tx, state::Object& t) {
-    return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now(), bridge_cidr);
+  reconcile::NetworkHookOptions nopts;
+  nopts.bridge_cidr = cfg.bridge_cidr;
+  nopts.public_port_first = cfg.public_port_first;
+  nopts.public_port_last = cfg.public_port_last;
+  nopts.public_ip = cfg.publish_address.empty() ? PrimaryIpv4() : cfg.publish_address;
+  nopts.bind_ip = cfg.publish_address.empty() ? "0.0.0.0" : cfg.publish_address;
+  // Only a runtime that publishes on this host needs ports nobody else holds.
+  nopts.probe_host_ports = (*rt)->has_data_plane();
+  hooks.provision = [nopts](state::Tx& tx, state::Object& t) {
+    return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now(), nopts);
   };
   hooks.release = [](state::Tx& tx, state::Object& t) { return reconcile::ReleaseNetwork(tx, t); };
   reconcile::TaskController::Options copts;
@@ -227,6 +234,7 @@ int Run(const Config& cfg) {
   ecs_style.validation_code = "InvalidParameterException";
   ecs_style.server_code = "ServerException";
   ecs_style.ecs_enum_wording = true;
+  ecs_style.lenient_optional = {"AwsVpcConfiguration.subnets"};
   auto ecs_service = std::make_shared<api::Service>(model::EcsModel(), ecs_style);
   ecs.RegisterAll(*ecs_service);
   router.AddService(ecs_service);

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   Flag(start, "--port", cfg.port, "KECS_PORT", "Port to listen on (0 picks a free one)");
   Flag(start, "--data-dir", cfg.data_dir, "KECS_DATA_DIR", "State directory (default ~/.kecs)");
   Flag(start, "--runtime", cfg.runtime, "KECS_RUNTIME",
-       "local (default on Linux as root), simulated or kubernetes");
+       "local (the default; needs root on Linux) or simulated (no data plane)");
   Flag(start, "--region", cfg.region, "KECS_REGION", "Region for requests that carry none");
   Flag(start, "--account-id", cfg.account_id, "KECS_ACCOUNT_ID", "Account id in ARNs");
   Flag(start, "--log-level", cfg.log_level, "KECS_LOG_LEVEL",

@@ -12,14 +12,15 @@
 
 namespace kecs::net {
 
-// Whether `port` can be bound on every host address right now.
+// Whether `port` can be bound on every IPv4 host address right now.
 bool HostPortFree(const std::string& protocol, int port);
 
 class HostPortReservations {
  public:
   ~HostPortReservations();
-  // Binds the port on every host address for `owner`. Repeating it for the same owner is
-  // a no-op; AlreadyExists when someone else has the port.
+  // Binds the port on every IPv4 host address for `owner`. Repeating it for the same owner
+  // is a no-op; a port this object already holds for another owner moves to `owner` (kecs
+  // handed it on); AlreadyExists when another program has the port.
   Status Reserve(const std::string& protocol, int port, const std::string& owner);
   // Closes every reservation of `owner`.
   void Release(const std::string& owner);

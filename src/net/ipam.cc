@@ -92,18 +92,30 @@ Result<int64_t> CountAllocated(state::Tx& tx, const std::string& region, const s
 }
 
 Result<int> AllocatePort(state::Tx& tx, const std::string& pool, const std::string& protocol,
-                         PortRange range, const std::string& owner) {
+                         PortRange range, const std::string& owner,
+                         const std::function<bool(int)>& usable) {
   ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
                                "SELECT port FROM port_allocations WHERE pool=? AND protocol=? AND "
                                "port BETWEEN ? AND ? ORDER BY port"));
   q.Bind(1, pool).Bind(2, protocol).Bind(3, int64_t{range.first}).Bind(4, int64_t{range.last});
-  int candidate = range.first;
-  while (q.Step()) {
-    int used = static_cast<int>(q.Int(0));
-    if (used > candidate) break;
-    if (used == candidate) ++candidate;
-  }
+  std::vector<int> taken;
+  while (q.Step()) taken.push_back(static_cast<int>(q.Int(0)));
   RETURN_IF_ERROR(q.status());
+  // The lowest port neither allocated nor vetoed.
+  int candidate = range.first;
+  size_t i = 0;
+  while (candidate <= range.last) {
+    while (i < taken.size() && taken[i] < candidate) ++i;
+    if (i < taken.size() && taken[i] == candidate) {
+      ++candidate;
+      continue;
+    }
+    if (usable && !usable(candidate)) {
+      ++candidate;
+      continue;
+    }
+    break;
+  }
   if (candidate > range.last) {
     return ResourceExhausted(fmt::format("every host port in {}-{} is in use", range.first, range.last));
   }

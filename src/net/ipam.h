@@ -7,6 +7,7 @@
 // Every allocation records its owner (a network interface, or a task) and is released by
 // owner, so nothing leaks whichever way the owner ends.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,8 +41,10 @@ struct PortRange {
 
 // Allocates a free port of `range` for `owner` in `pool` (per protocol). ResourceExhausted
 // when every port is held.
+// `usable` (optional) can veto a port, e.g. one another program holds on the host.
 Result<int> AllocatePort(state::Tx& tx, const std::string& pool, const std::string& protocol,
-                         PortRange range, const std::string& owner);
+                         PortRange range, const std::string& owner,
+                         const std::function<bool(int)>& usable = nullptr);
 Status ReleasePorts(state::Tx& tx, const std::string& owner);
 // (protocol, port) pairs `owner` holds.
 Result<std::vector<std::pair<std::string, int>>> PortsOf(state::Tx& tx, const std::string& owner);

@@ -1,7 +1,7 @@
 #pragma once
 // The nftables executor: applies a ruleset script through libnftables, in one atomic
-// transaction, in a network namespace. Rule text is built elsewhere (net/rules.h) so that
-// golden-file tests can check it without root; this part is tested as root.
+// transaction, in a network namespace. Callers build the rule text; this part is tested
+// as root.
 #include <string>
 
 #include "base/json.h"

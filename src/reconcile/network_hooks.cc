@@ -1,9 +1,12 @@
 #include "reconcile/network_hooks.h"
 
+#include <functional>
+
 #include <fmt/format.h>
 
 #include "model/arn.h"
 #include "net/ip.h"
+#include "net/host_ports.h"
 #include "net/ipam.h"
 #include "net/vpc.h"
 
@@ -29,7 +32,8 @@ Result<int64_t> TransitSlot(state::Tx& tx, const std::string& region, const std:
 }  // namespace
 
 Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
-                        const std::string& bridge_cidr) {
+                        const NetworkHookOptions& options) {
+  const std::string& bridge_cidr = options.bridge_cidr;
   Json& plan = task.doc["kecs:network"];
   std::string mode = JStr(task.doc, "kecs:networkMode");
   if (mode == "bridge") {
@@ -95,6 +99,44 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
   e["vpcCidrs"] = cidrs;
   ASSIGN_OR_RETURN(int64_t slot, TransitSlot(tx, task.region, subnet->parent));
   e["transitSlot"] = slot;
+  if (JBool(plan, "assignPublicIp")) {
+    // One host port per port mapping, forwarded to the ENI's address.
+    Json published = Json::array();
+    for (const auto& c : task.doc.value("kecs:containers", Json::array())) {
+      for (const auto& pm : c.value("portMappings", Json::array())) {
+        std::string proto = JStr(pm, "protocol", "tcp");
+        auto port = net::AllocatePort(
+            tx, "public", proto, {options.public_port_first, options.public_port_last}, task.id,
+            options.probe_host_ports ? std::function<bool(int)>([&](int p) { return net::HostPortFree(proto, p); })
+                                     : std::function<bool(int)>());
+        if (!port.ok()) {
+          if (port.status().code() == Code::kResourceExhausted) {
+            return ResourceExhausted(fmt::format(
+                "ResourceInitializationError: unable to assign a public IP: every host port in "
+                "{}-{} is in use (--public-port-range)",
+                options.public_port_first, options.public_port_last));
+          }
+          return port.status();
+        }
+        published.push_back({{"container", JStr(c, "name")}, {"protocol", proto},
+                             {"containerPort", JInt(pm, "containerPort")}, {"hostPort", *port},
+                             {"bindIp", options.bind_ip}});
+      }
+    }
+    plan["published"] = published;
+    e["publicIp"] = options.public_ip;
+    // The ENI's association carries the public address, as on AWS.
+    std::string dashed = options.public_ip;
+    for (char& ch : dashed) ch = ch == '.' ? '-' : ch;
+    Json assoc = {{"IpOwnerId", "amazon"},
+                  {"PublicDnsName", task.region == "us-east-1"
+                                        ? fmt::format("ec2-{}.compute-1.amazonaws.com", dashed)
+                                        : fmt::format("ec2-{}.{}.compute.amazonaws.com", dashed, task.region)},
+                  {"PublicIp", options.public_ip}};
+    eni->doc["Association"] = assoc;
+    eni->doc["PrivateIpAddresses"][0]["Association"] = assoc;
+    RETURN_IF_ERROR(tx.Put(*eni));
+  }
   if (auto v6 = JOptStr(eni->doc, "Ipv6Address")) {
     e["ipv6"] = *v6;
     for (const auto& a : subnet->doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {

@@ -52,6 +52,7 @@ void AttachEni(Json& doc) {
                                 {{"name", "privateDnsName"}, {"value", JStr(eni, "privateDnsName")}},
                                 {{"name", "privateIPv4Address"}, {"value", JStr(eni, "ip")}}});
     if (auto v6 = JOptStr(eni, "ipv6")) details.push_back({{"name", "ipv6Address"}, {"value", *v6}});
+    if (auto pub = JOptStr(eni, "publicIp")) details.push_back({{"name", "publicIPv4Address"}, {"value", *pub}});
     a["details"] = details;
     for (auto& c : doc["containers"]) {
       Json ni = {{"attachmentId", JStr(a, "id")}, {"privateIpv4Address", JStr(eni, "ip")}};
@@ -59,10 +60,46 @@ void AttachEni(Json& doc) {
       c["networkInterfaces"] = Json::array({ni});
     }
   }
+  // assignPublicIp: where to connect, per container, and (as KECS users expect) as task
+  // attributes too.
+  const Json& published = doc.value("kecs:network", Json::object()).value("published", Json::array());
+  if (!published.empty()) {
+    for (auto& c : doc["containers"]) {
+      Json bindings = Json::array();
+      for (const auto& p : published) {
+        if (JStr(p, "container") != JStr(c, "name")) continue;
+        bindings.push_back({{"bindIP", JStr(p, "bindIp", "0.0.0.0")}, {"containerPort", JInt(p, "containerPort")},
+                            {"hostPort", JInt(p, "hostPort")}, {"protocol", JStr(p, "protocol", "tcp")}});
+      }
+      if (!bindings.empty()) c["networkBindings"] = bindings;
+    }
+    Json& attrs = doc["attributes"];
+    for (const auto& p : published) {
+      attrs.push_back({{"name", fmt::format("kecs.dev/host-port/{}/{}/{}", JStr(p, "container"),
+                                            JInt(p, "containerPort"), JStr(p, "protocol", "tcp"))},
+                       {"value", std::to_string(JInt(p, "hostPort"))}});
+    }
+  }
 }
 
 void SetAttachmentStatus(Json& doc, const std::string& status) {
   for (auto& a : doc["attachments"]) a["status"] = status;
+}
+
+// Runs a hook inside a savepoint: when it fails, everything it wrote (rows and the task
+// document) is undone, so a half-done allocation cannot outlive the failure.
+Status RunHook(const std::function<Status(state::Tx&, state::Object&)>& hook, state::Tx& tx,
+               state::Object& t) {
+  if (!hook) return Status::Ok();
+  RETURN_IF_ERROR(tx.conn().Exec("SAVEPOINT kecs_hook"));
+  Json doc = t.doc;
+  Status st = hook(tx, t);
+  if (!st.ok()) {
+    (void)tx.conn().Exec("ROLLBACK TO kecs_hook");
+    t.doc = std::move(doc);
+  }
+  Status rel = tx.conn().Exec("RELEASE kecs_hook");
+  return st.ok() ? rel : st;
 }
 
 }  // namespace
@@ -191,7 +228,13 @@ void TaskController::WorkerLoop() {
       key = std::move(queue_.front());
       queue_.pop_front();
     }
-    Process(key);
+    try {
+      Process(key);
+    } catch (const std::exception& e) {
+      // A malformed document or image config must not take the daemon down; the task is
+      // tried again on the next pass, and the log says why.
+      KLOG_ERROR("task {}: step failed: {}", key.id, e.what());
+    }
     std::lock_guard<std::mutex> lock(mu_);
     queued_or_running_.erase(key);
   }
@@ -264,7 +307,7 @@ bool TaskController::Step(const Key& key) {
       Status hook = Status::Ok();
       Update(key, [&](state::Tx& tx, state::Object& t) {
         if (t.status != "PROVISIONING" || !hooks_.provision) return Status::Ok();
-        hook = hooks_.provision(tx, t);
+        hook = RunHook(hooks_.provision, tx, t);
         if (!hook.ok()) {
           t.doc["desiredStatus"] = "STOPPED";
           t.doc["stopCode"] = "TaskFailedToStart";
@@ -302,7 +345,7 @@ bool TaskController::Step(const Key& key) {
         Status hook = Status::Ok();
         Update(key, [&](state::Tx& tx, state::Object& t) {
           if (t.status != "PENDING" || !hooks_.provision) return Status::Ok();
-          hook = hooks_.provision(tx, t);
+          hook = RunHook(hooks_.provision, tx, t);
           return Status::Ok();
         });
         if (!hook.ok()) {

@@ -3,10 +3,12 @@
 // status, through the Runtime, off the request path.
 //
 // Desired versus observed. The API sets desiredStatus (RUNNING at RunTask, STOPPED at
-// StopTask or when the scheduler says so); lastStatus is what the controller has made
-// true. The order of work for a task that should run is AWS's:
-//   PROVISIONING  network resources (ENI and address) and the runtime's sandbox
-//   PENDING       image pull (pullStartedAt/pullStoppedAt), containers started
+// StopTask); lastStatus is what the controller has made true. The order of work for a
+// task that should run is AWS's:
+//   PROVISIONING  awsvpc tasks only: the ENI and its address (TaskHooks::provision) and
+//                 the runtime's sandbox
+//   PENDING       other modes take their network resources and sandbox here; then the
+//                 image pull (pullStartedAt/pullStoppedAt) and the containers start
 //   ACTIVATING    connectivity established (connectivityAt)
 //   RUNNING       startedAt; then Inspect each resync, and an essential container's exit
 //                 turns desiredStatus to STOPPED with stopCode EssentialContainerExited
@@ -15,7 +17,9 @@
 //   executionStoppedAt) -> DEPROVISIONING (sandbox deleted, resources released) -> STOPPED
 //   (stoppedAt). A task that never started goes straight to DEPROVISIONING.
 // Every transition is one transaction that re-reads the task, so a StopTask that lands
-// while a runtime call is under way is never lost; `version` grows with every change.
+// while a runtime call is under way is never lost; `version` grows with every status
+// change, StopTask, and container change seen while RUNNING. A hook that fails has its
+// writes rolled back (a savepoint), so a failed allocation leaves nothing behind.
 // A task is worked on by one thread at a time. A daemon restart resumes each task where
 // its stored lastStatus says, and the runtime's idempotent calls adopt what already runs.
 #include <atomic>
@@ -35,8 +39,8 @@
 namespace kecs::reconcile {
 
 // Work the controller does inside a task's transactions, supplied by the layers that own
-// those resources (network allocation, service discovery). Each hook runs in the write
-// transaction of the transition it belongs to.
+// those resources (network allocation today; service discovery will use running and
+// stopping). Each hook runs in the write transaction of the transition it belongs to.
 struct TaskHooks {
   // PROVISIONING: allocate the task's network resources and record them in the document
   // ("kecs:network"); a failure stops the task with the Status message as its reason.

@@ -35,7 +35,7 @@ runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
     b.protocol = JStr(p, "protocol", "tcp");
     b.container_port = static_cast<int>(JInt(p, "containerPort"));
     b.host_port = static_cast<int>(JInt(p, "hostPort"));
-    b.host_ip = JStr(p, "hostIp");
+    b.host_ip = JStr(p, "bindIp");
     s.network.published.push_back(b);
   }
   for (const auto& c : task.value("kecs:containers", Json::array())) {

@@ -10,8 +10,8 @@
 // belongs to no live task; the daemon runs it at start. Implementations are thread-safe:
 // the controller drives different tasks from different threads, never one task from two.
 //
-// Implementations: simulated/ (no data plane), local/ (netns, veth, nftables, runc),
-// kubernetes/ (Pods over the Kubernetes API).
+// Implementations: simulated/ (no data plane) and local/ (netns, veth, nftables, runc).
+// A kubernetes/ implementation (Pods over the Kubernetes API) is planned.
 #include <chrono>
 #include <map>
 #include <optional>

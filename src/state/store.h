@@ -2,7 +2,7 @@
 // The kecs object store: every API resource as a JSON document in SQLite.
 //
 // Each object is a row of `objects` keyed by (kind, region, id) with a few indexed
-// columns (parent, name, status) that the handlers filter on, and its full AWS-shaped
+// columns (parent, name, status; see migrations.cc) that the handlers filter on, and its full AWS-shaped
 // document in `doc`. The rowid (`seq`) records insertion order, which gives pagination a
 // stable order. Allocation tables (IP addresses, host ports) have their own migrations and
 // unique keys, so the database itself refuses a double allocation.

@@ -1,5 +1,5 @@
 """ECS control plane, acceptance 3: validation and error paths, each with AWS's exact error
-code and message (see /work/notes/ecs-behaviour.md)."""
+code and message (see the research notes on real ECS behaviour (AWS docs, SDK issues))."""
 import pytest
 
 from conftest import wait_for

@@ -43,7 +43,7 @@ class EcsApi {
   state::Store& store() { return store_; }
 
   // Creates (or re-activates) a cluster, with the host's container instance registered in
-  // it. Used by CreateCluster and by lenient RunTask/CreateService on an unknown cluster.
+  // it. Used by CreateCluster and by a lenient RunTask on an unknown cluster.
   state::Object CreateClusterRecord(state::Tx& tx, RequestContext& ctx, const std::string& name,
                                     const Json& in);
   // The cluster document as DescribeClusters shows it, with live counts.

@@ -1,5 +1,5 @@
 #pragma once
-// Creating tasks: what RunTask, StartTask and the service scheduler share.
+// Creating tasks: what RunTask and StartTask share (and the service scheduler will).
 //
 // Launch validates the request against the task definition in ECS's words, resolves the
 // launch type and network configuration, places EC2 tasks on container instances, and

@@ -120,7 +120,9 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
         std::string loc(mem.location_name.empty() ? mem.name : mem.location_name);
         auto it = v.find(mem.name);
         if (it == v.end() || it->is_null()) {
-          if (mem.required) {
+          bool waived = !o.optional_members.empty() &&
+                        o.optional_members.count(std::string(s.name) + "." + std::string(mem.name));
+          if (mem.required && !waived) {
             out.push_back({K::kMissing, p, std::string(mem.name), loc,
                            fmt::format("Value null at '{}' failed to satisfy constraint: Member "
                                        "must not be null",

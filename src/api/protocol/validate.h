@@ -8,6 +8,7 @@
 // "Value X at 'path' failed to satisfy constraint: ..." wording, with the paths AWS uses
 // (`containerDefinitions.1.member.name`). Stateless and thread-safe.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ struct ConstraintOptions {
   bool check_enums = true;
   bool check_lengths = true;
   bool check_ranges = true;
+  // "Shape.member" entries whose model `required` is not enforced (kecs's lenient mode).
+  std::set<std::string> optional_members;
 };
 
 std::vector<ConstraintIssue> CheckConstraints(const model::ServiceModel& m, int shape,

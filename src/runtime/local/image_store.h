@@ -50,8 +50,8 @@ class ImageStore {
  public:
   ImageStore(std::string root, RegistryConfig config);
 
-  // The image, pulled and unpacked if needed. Errors read like the registry's, e.g.
-  // "pull image manifest has been retried ...: manifest unknown".
+  // The image, pulled and unpacked if needed. Errors carry the registry's own words, e.g.
+  // "reading manifest latest in ...: manifest unknown".
   Result<Image> Ensure(const std::string& name);
   // Loads a docker-archive or OCI archive tarball; returns the names it now holds.
   Result<std::vector<std::string>> Load(const std::string& archive,

@@ -5,7 +5,7 @@
 // tasks/<task>/containers/<name>/{config.json,rootfs,upper,work,pid,exit},
 // tasks/<task>/logs/<name>.log, and runc's state in runc/. Images live in
 // <data_dir>/images (image_store.h). Names of kernel objects start with the configured
-// prefix so that two daemons (or the privileged tests) never touch each other's.
+// prefix so that two daemons (or two test runs) never touch each other's.
 #include <map>
 #include <memory>
 #include <mutex>

@@ -24,7 +24,7 @@ struct SpecInputs {
   std::string cgroups_path;     // e.g. "kecs/<task>/<container>"
   // The host's hard limits; requested ulimits are clamped to them (no CAP_SYS_RESOURCE).
   std::vector<std::pair<std::string, int64_t>> hard_limits;  // {"RLIMIT_NOFILE", 20000}
-  std::vector<std::string> extra_env;  // ECS_CONTAINER_METADATA_URI and friends
+  std::vector<std::string> extra_env;  // variables the agent sets (AWS_EXECUTION_ENV)
 };
 
 Json BuildOciSpec(const SpecInputs& in);

@@ -44,6 +44,39 @@ TEST(Migrations, Migration1CreatesObjectsAndSequences) {
   EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
+TEST(Migrations, Migration2CreatesAllocationTablesThatRefuseDoubles) {
+  TempDir d;
+  std::vector<Migration> two(AllMigrations().begin(), AllMigrations().begin() + 2);
+  auto db = Db::Open(d.path() + "/t.db", two);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ((*db)->schema_version(), 2);
+  Status st = (*db)->Write([](Conn& c) {
+    RETURN_IF_ERROR(c.Exec("INSERT INTO ip_allocations(region, pool, ip, owner) VALUES('r','s',1,'a')"));
+    return c.Exec("INSERT INTO ip_allocations(region, pool, ip, owner) VALUES('r','s',1,'b')");
+  });
+  EXPECT_EQ(st.code(), Code::kAlreadyExists);
+  st = (*db)->Write([](Conn& c) {
+    RETURN_IF_ERROR(c.Exec("INSERT INTO port_allocations(pool, protocol, port, owner) VALUES('p','tcp',32000,'a')"));
+    return c.Exec("INSERT INTO port_allocations(pool, protocol, port, owner) VALUES('p','tcp',32000,'b')");
+  });
+  EXPECT_EQ(st.code(), Code::kAlreadyExists);
+}
+
+TEST(Migrations, Migration3IndexesObjectsByStatus) {
+  TempDir d;
+  std::vector<Migration> three(AllMigrations().begin(), AllMigrations().begin() + 3);
+  auto db = Db::Open(d.path() + "/t.db", three);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  bool found = false;
+  ASSERT_TRUE((*db)->Read([&](Conn& c) {
+    auto s = c.Prepare("SELECT name FROM sqlite_master WHERE type='index' AND name='objects_by_status'");
+    if (!s.ok()) return s.status();
+    found = s->Step();
+    return s->status();
+  }).ok());
+  EXPECT_TRUE(found);
+}
+
 TEST(Migrations, ReopeningAppliesNothingTwice) {
   TempDir d;
   {
