@@ -29,16 +29,17 @@
 namespace kecs::daemon {
 namespace {
 
-std::string SelfExe() {
+// kecs-shim lives beside the kecs binary.
+std::string ShimExe() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "kecs" : p.string();
+  return ec ? "kecs-shim" : (p.parent_path() / "kecs-shim").string();
 }
 
 runtime::local::LocalOptions LocalOptionsFrom(const Config& cfg) {
   runtime::local::LocalOptions o;
   o.data_dir = cfg.data_dir;
-  o.self_exe = SelfExe();
+  o.shim_exe = ShimExe();
   o.network.prefix = cfg.name_prefix;
   o.network.bridge_cidr = cfg.bridge_cidr;
   o.network.publish_address = cfg.publish_address;

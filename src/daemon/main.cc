@@ -17,7 +17,6 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/version.h"
-#include "runtime/local/containers.h"
 
 namespace {
 
@@ -102,21 +101,10 @@ int main(int argc, char** argv) {
   Flag(cleanup, "--name-prefix", cfg.name_prefix, "KECS_NAME_PREFIX", "Prefix to remove");
   Flag(cleanup, "--data-dir", cfg.data_dir, "KECS_DATA_DIR", "State directory whose tasks to remove");
 
-  std::string shim_root, shim_bundle, shim_id, shim_log;
-  CLI::App* shim = app.add_subcommand("shim", "(internal) watch one container");
-  shim->group("");
-  shim->add_option("--runc-root", shim_root)->required();
-  shim->add_option("--bundle", shim_bundle)->required();
-  shim->add_option("--id", shim_id)->required();
-  shim->add_option("--log", shim_log)->required();
-
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
 
-  if (app.got_subcommand("shim")) {
-    return kecs::runtime::local::RunShim(shim_root, shim_bundle, shim_id, shim_log);
-  }
   if (app.got_subcommand("version")) {
     std::printf("kecs %s\n", kecs::daemon::kVersion);
     return 0;

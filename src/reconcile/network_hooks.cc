@@ -1,6 +1,7 @@
 #include "reconcile/network_hooks.h"
 
 #include <functional>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -49,31 +50,49 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
   if (JGet(plan, "eni")) return Status::Ok();  // already provisioned (a repeated step)
   auto subnets = plan.value("subnets", std::vector<std::string>{});
   if (subnets.empty()) return FailedPrecondition("ResourceInitializationError: the task has no subnet");
-  ASSIGN_OR_RETURN(auto subnet, tx.Get(net::kSubnet, task.region, subnets.front()));
-  if (!subnet) {
-    return NotFound(fmt::format("ResourceInitializationError: subnet {} no longer exists", subnets.front()));
-  }
   auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
   std::string account = arn ? arn->account : "000000000000";
   std::string attachment;
   for (const auto& a : task.doc.value("attachments", Json::array())) {
     if (JStr(a, "type") == "ElasticNetworkInterface") attachment = JStr(a, "id");
   }
-  net::EniSpec spec;
-  spec.subnet = &*subnet;
-  spec.groups = plan.value("securityGroups", std::vector<std::string>{});
-  spec.description = fmt::format("arn:aws:ecs:{}:{}:attachment/{}", task.region, account, attachment);
-  spec.requester_managed = true;
-  spec.attached = true;
-  spec.ipv6 = !subnet->doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
-  net::Scope scope{task.region, account, now};
-  auto eni = net::CreateEni(tx, scope, spec);
+  // The listed subnets in order (the launch put the roomiest first): a full one is skipped,
+  // as ECS moves on to the task's other subnets.
+  std::optional<state::Object> subnet;
+  Result<state::Object> eni = NotFound("no subnet");
+  for (const auto& id : subnets) {
+    ASSIGN_OR_RETURN(auto candidate, tx.Get(net::kSubnet, task.region, id));
+    if (!candidate) continue;
+    net::EniSpec spec;
+    spec.subnet = &*candidate;
+    spec.groups = plan.value("securityGroups", std::vector<std::string>{});
+    spec.description = fmt::format("arn:aws:ecs:{}:{}:attachment/{}", task.region, account, attachment);
+    spec.requester_managed = true;
+    spec.attached = true;
+    spec.ipv6 = !candidate->doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
+    eni = net::CreateEni(tx, net::Scope{task.region, account, now}, spec);
+    if (eni.ok()) {
+      subnet = std::move(candidate);
+      break;
+    }
+    if (eni.status().code() != Code::kResourceExhausted) return eni.status();
+  }
   if (!eni.ok()) {
     if (eni.status().code() == Code::kResourceExhausted) {
       return ResourceExhausted("ResourceInitializationError: failed to configure ENI: " +
                                eni.status().message());
     }
-    return eni.status();
+    return NotFound(fmt::format("ResourceInitializationError: subnet {} no longer exists", subnets.front()));
+  }
+  if (subnet->id != subnets.front()) {
+    // The task landed in another of its subnets: its attachment and zone say so.
+    for (auto& a : task.doc["attachments"]) {
+      if (JStr(a, "type") != "ElasticNetworkInterface") continue;
+      for (auto& d : a["details"]) {
+        if (JStr(d, "name") == "subnetId") d["value"] = subnet->id;
+      }
+    }
+    task.doc["availabilityZone"] = JStr(subnet->doc, "AvailabilityZone");
   }
   auto cidr = net::Ipv4Cidr::Parse(JStr(subnet->doc, "CidrBlock"));
   ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, task.region, subnet->parent));

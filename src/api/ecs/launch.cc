@@ -1,5 +1,7 @@
 #include "api/ecs/launch.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "api/ecs/common.h"
@@ -176,10 +178,13 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
       }
       if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
     }
+    std::set<std::pair<std::string, int64_t>> host_ports = HostPortsInUse(tx);
     PlacementRequest req;
+    req.host_ports = &host_ports;
     req.needs.cpu = cpu;
     req.needs.memory = memory;
     req.needs.eni = mode == "awsvpc";
+    if (mode == "awsvpc") req.needs.zones = net.zones;
     req.needs.group = spec.group.empty() ? "family:" + JStr(td, "family") : spec.group;
     for (const auto& a : td.value("requiresAttributes", Json::array())) {
       req.needs.required_attributes.push_back(JStr(a, "name"));
@@ -197,28 +202,29 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
     req.strategy = spec.placement_strategy;
     auto usage = UsageByInstance(tx, ctx.region, spec.cluster);
     if (!spec.container_instances.empty()) {
-      // StartTask: one task on each named instance.
+      // StartTask: one task on each named instance (the same one may be named twice).
       for (const auto& inst : candidates) {
         req.count = 1;
-        PlacementResult r = Place({inst}, usage, req);
-        for (const auto& f : r.failures) out.failures.push_back(f);
-        for (const auto& id : r.instances) {
-          instance_ids.push_back(id);
-          usage[id].cpu += cpu;
-          usage[id].memory += memory;
+        PlacementResult r = PlaceInto({inst}, usage, req);
+        for (const auto& f : r.failures) {
+          // One entry per instance and reason, as for RunTask.
+          if (std::find(out.failures.begin(), out.failures.end(), f) == out.failures.end()) {
+            out.failures.push_back(f);
+          }
         }
+        for (const auto& id : r.instances) instance_ids.push_back(id);
       }
     } else {
       req.count = spec.count;
-      PlacementResult r = Place(candidates, usage, req);
+      PlacementResult r = PlaceInto(candidates, usage, req);
       for (const auto& f : r.failures) out.failures.push_back(f);
       instance_ids = r.instances;
     }
     to_launch = static_cast<int>(instance_ids.size());
   }
 
-  // Dynamic bridge host ports are taken from the ephemeral range per instance.
-  auto usage = UsageByInstance(tx, ctx.region, spec.cluster);
+  // Dynamic bridge host ports come from the ephemeral range, free on the whole host.
+  std::set<std::pair<std::string, int64_t>> host_ports = HostPortsInUse(tx);
   Json tags = spec.tags;
   if (spec.propagate_tags == "TASK_DEFINITION") tags = MergeTags(td.value("kecs:tags", Json::array()), tags);
   if (spec.propagate_tags == "SERVICE") tags = MergeTags(spec.service_tags, tags);
@@ -234,6 +240,41 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
     Json containers = Json::array();
     Json container_overrides = Json::array();
     Json resolved_defs = containers_def;
+    if (mode == "bridge") {
+      // Pick this task's dynamic ports first: with none left it fails placement
+      // (RESOURCE:PORTS) on its own, and the request's other tasks still run.
+      bool exhausted = false;
+      std::set<std::pair<std::string, int64_t>> taken = host_ports;
+      for (auto& c : resolved_defs) {
+        Json pms = c.value("portMappings", Json::array());
+        for (auto& pm : pms) {
+          if (JInt(pm, "hostPort") != 0) continue;
+          std::string proto = JStr(pm, "protocol", "tcp");
+          int64_t hp = 0;
+          for (int64_t p = options.ephemeral_port_first; p <= options.ephemeral_port_last; ++p) {
+            // Free in kecs's books and on the host (another program may hold it).
+            if (!taken.count({proto, p}) && net::HostPortFree(proto, static_cast<int>(p))) {
+              hp = p;
+              break;
+            }
+          }
+          if (hp == 0) {
+            exhausted = true;
+            break;
+          }
+          taken.insert({proto, hp});
+          pm["hostPort"] = hp;
+        }
+        c["portMappings"] = pms;
+        if (exhausted) break;
+      }
+      if (exhausted) {
+        out.failures.push_back({{"arn", inst ? JStr(inst->doc, "containerInstanceArn") : ""},
+                                {"reason", "RESOURCE:PORTS"}});
+        continue;
+      }
+      host_ports = taken;
+    }
     for (auto& c : resolved_defs) {
       Json bindings = Json::array();
       Json pms = c.value("portMappings", Json::array());
@@ -242,19 +283,6 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
         int64_t cport = JInt(pm, "containerPort");
         if (mode == "bridge") {
           int64_t hp = JInt(pm, "hostPort");
-          if (hp == 0) {
-            InstanceUsage& u = usage[instance_id];
-            for (int64_t p = options.ephemeral_port_first; p <= options.ephemeral_port_last; ++p) {
-              // Free in kecs's books and on the host (another program may hold it).
-              if (!u.ports.count({proto, p}) && net::HostPortFree(proto, static_cast<int>(p))) {
-                hp = p;
-                break;
-              }
-            }
-            if (hp == 0) throw InvalidParameter("No free host port in the ephemeral range.");
-          }
-          usage[instance_id].ports.insert({proto, hp});
-          pm["hostPort"] = hp;
           placement_ports.push_back({{"protocol", proto}, {"port", hp}});
           bindings.push_back({{"bindIP", "0.0.0.0"}, {"containerPort", cport}, {"hostPort", hp},
                               {"protocol", proto}});

@@ -123,6 +123,7 @@ NetworkPlan PlanNetwork(state::Tx& tx, const RequestContext& ctx, const std::str
     if (s.id != best->id) plan.subnets.push_back(s.id);
   }
   plan.availability_zone = JStr(best->doc, "AvailabilityZone");
+  for (const auto& s : subnet_objs) plan.zones.push_back(JStr(s.doc, "AvailabilityZone"));
   return plan;
 }
 

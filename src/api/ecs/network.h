@@ -18,6 +18,7 @@ struct NetworkPlan {
   bool assign_public_ip = false;
   std::string vpc_id;
   std::string availability_zone;       // of the first subnet, when known
+  std::vector<std::string> zones;      // of every listed subnet (placement's LOCATION check)
 
   // Task.attachments as RunTask returns them: awsvpc tasks carry one PRECREATED ENI
   // attachment with only its subnetId.

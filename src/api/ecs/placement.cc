@@ -30,6 +30,19 @@ std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::s
   return out;
 }
 
+std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx) {
+  std::set<std::pair<std::string, int64_t>> out;
+  state::Query q{kTask};
+  q.any_region = true;
+  q.status_not = "STOPPED";
+  for (const auto& t : Check(tx.List(q))) {
+    const Json* p = JGet(t.doc, "kecs:placement");
+    if (!p) continue;
+    for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
+  }
+  return out;
+}
+
 int64_t RegisteredInt(const Json& inst, const std::string& name) {
   for (const auto& r : inst.value("registeredResources", Json::array())) {
     if (JStr(r, "name") == name) return JInt(r, "integerValue");
@@ -72,8 +85,8 @@ std::optional<std::string> Attribute(const Json& inst, const std::string& name) 
 
 }  // namespace
 
-PlacementResult Place(const std::vector<state::Object>& candidates,
-                      std::map<std::string, InstanceUsage> usage, const PlacementRequest& req) {
+PlacementResult PlaceInto(const std::vector<state::Object>& candidates,
+                          std::map<std::string, InstanceUsage>& usage, const PlacementRequest& req) {
   PlacementResult out;
   bool distinct = false;
   std::vector<model::ClusterQuery> member_of;
@@ -126,7 +139,14 @@ PlacementResult Place(const std::vector<state::Object>& candidates,
         for (const auto& [proto, port] : req.needs.static_ports) {
           bool reserved = proto == "tcp" && std::find(kReservedPorts.begin(), kReservedPorts.end(),
                                                       port) != kReservedPorts.end();
-          if (reserved || u.ports.count({proto, port})) reason = "RESOURCE:PORTS";
+          bool taken = u.ports.count({proto, port}) || (req.host_ports && req.host_ports->count({proto, port}));
+          if (reserved || taken) reason = "RESOURCE:PORTS";
+        }
+        if (reason.empty() && !req.needs.zones.empty()) {
+          std::string az = Attribute(inst.doc, "ecs.availability-zone").value_or("");
+          if (std::find(req.needs.zones.begin(), req.needs.zones.end(), az) == req.needs.zones.end()) {
+            reason = "LOCATION";
+          }
         }
         if (reason.empty() && req.needs.eni &&
             u.enis >= JInt(inst.doc, "kecs:eniLimit", EniTaskLimit("m5.large", false))) {
@@ -193,7 +213,10 @@ PlacementResult Place(const std::vector<state::Object>& candidates,
     InstanceUsage& u = usage[chosen.id];
     u.cpu += req.needs.cpu;
     u.memory += req.needs.memory;
-    for (const auto& p : req.needs.static_ports) u.ports.insert(p);
+    for (const auto& p : req.needs.static_ports) {
+      u.ports.insert(p);
+      if (req.host_ports) req.host_ports->insert(p);
+    }
     if (req.needs.eni) ++u.enis;
     ++u.pending;
     ++u.groups[req.needs.group];

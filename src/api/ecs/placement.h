@@ -22,7 +22,7 @@ inline const std::vector<int> kReservedPorts = {22, 2375, 2376, 51678, 51679, 51
 struct InstanceUsage {
   int64_t cpu = 0;
   int64_t memory = 0;
-  std::set<std::pair<std::string, int64_t>> ports;  // (tcp|udp, port)
+  std::set<std::pair<std::string, int64_t>> ports;  // (tcp|udp, port) of this instance's tasks
   int enis = 0;
   int running = 0;
   int pending = 0;
@@ -32,6 +32,10 @@ struct InstanceUsage {
 // What the tasks on each instance of a cluster hold, keyed by instance id.
 std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
                                                      const std::string& cluster);
+
+// Host ports held by any task that is not STOPPED, in every cluster and region: every
+// container instance kecs has is this one host, so a host port is taken for all of them.
+std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx);
 
 // The registered amount of a resource ("CPU", "MEMORY") of an instance document.
 int64_t RegisteredInt(const Json& inst, const std::string& name);
@@ -48,6 +52,8 @@ struct TaskNeeds {
   bool eni = false;
   std::vector<std::string> required_attributes;
   std::string group;
+  // awsvpc on EC2: the zones of the task's subnets; an instance elsewhere fails LOCATION.
+  std::vector<std::string> zones;
 };
 
 struct PlacementRequest {
@@ -55,6 +61,8 @@ struct PlacementRequest {
   int count = 1;
   Json constraints = Json::array();  // placementConstraints (task definition's and request's)
   Json strategy = Json::array();
+  // Host ports in use (HostPortsInUse); Place adds the static ports it hands out.
+  std::set<std::pair<std::string, int64_t>>* host_ports = nullptr;
 };
 
 struct PlacementResult {
@@ -63,9 +71,15 @@ struct PlacementResult {
 };
 
 // Places `count` tasks on the given candidates (instance objects of one cluster), honouring
-// resources, constraints (distinctInstance, memberOf) and strategies (spread, binpack,
-// random). Throws InvalidParameterException for a malformed memberOf expression.
-PlacementResult Place(const std::vector<state::Object>& candidates,
-                      std::map<std::string, InstanceUsage> usage, const PlacementRequest& req);
+// resources, zones, constraints (distinctInstance, memberOf) and strategies (spread,
+// binpack, random); `usage` is updated with what the placed tasks take. Throws
+// InvalidParameterException for a malformed memberOf expression.
+PlacementResult PlaceInto(const std::vector<state::Object>& candidates,
+                          std::map<std::string, InstanceUsage>& usage, const PlacementRequest& req);
+// As PlaceInto, on a copy of `usage`.
+inline PlacementResult Place(const std::vector<state::Object>& candidates,
+                             std::map<std::string, InstanceUsage> usage, const PlacementRequest& req) {
+  return PlaceInto(candidates, usage, req);
+}
 
 }  // namespace kecs::api::ecs

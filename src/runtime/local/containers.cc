@@ -27,17 +27,6 @@ std::optional<std::string> ReadFile(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-void WriteAtomic(const fs::path& p, const std::string& content) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-}
-
 bool Alive(int pid) {
   if (pid <= 0) return false;
   if (kill(pid, 0) != 0) return false;
@@ -50,8 +39,8 @@ bool Alive(int pid) {
 
 }  // namespace
 
-ContainerDriver::ContainerDriver(std::string runc_root, std::string self_exe)
-    : runc_root_(std::move(runc_root)), self_exe_(std::move(self_exe)) {
+ContainerDriver::ContainerDriver(std::string runc_root, std::string shim_exe)
+    : runc_root_(std::move(runc_root)), shim_exe_(std::move(shim_exe)) {
   std::error_code ec;
   fs::create_directories(runc_root_, ec);
 }
@@ -83,8 +72,8 @@ Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
       dup2(devnull, 0);
       dup2(devnull, 1);
       dup2(devnull, 2);
-      execl(self_exe_.c_str(), self_exe_.c_str(), "shim", "--runc-root", runc_root_.c_str(), "--bundle",
-            bundle.c_str(), "--id", id.c_str(), "--log", log_file.c_str(), static_cast<char*>(nullptr));
+      execl(shim_exe_.c_str(), shim_exe_.c_str(), runc_root_.c_str(), bundle.c_str(), id.c_str(),
+            log_file.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     _exit(shim < 0 ? 1 : 0);
@@ -173,61 +162,6 @@ std::vector<std::string> ContainerDriver::List() {
     if (e.is_directory()) out.push_back(e.path().filename().string());
   }
   return out;
-}
-
-int RunShim(const std::string& runc_root, const std::string& bundle, const std::string& id,
-            const std::string& log_file) {
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
-  signal(SIGPIPE, SIG_IGN);
-  fs::path b(bundle);
-  int log = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  std::string runc_log = (b / "runc.log").string();
-  pid_t runc = fork();
-  if (runc == 0) {
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    if (log >= 0) {
-      dup2(log, 1);
-      dup2(log, 2);
-    }
-    execlp("runc", "runc", "--root", runc_root.c_str(), "--log", runc_log.c_str(), "run", "-d",
-           "--pid-file", (b / "pid").c_str(), "--bundle", bundle.c_str(), id.c_str(),
-           static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  if (runc < 0) {
-    WriteAtomic(b / "exit", "error: cannot fork runc\n");
-    return 1;
-  }
-  int st = 0;
-  while (waitpid(runc, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    std::string why = LastLine(ReadFile(runc_log).value_or(""));
-    size_t m = why.find("msg=\"");
-    if (m != std::string::npos) why = why.substr(m + 5);
-    if (!why.empty() && why.back() == '"') why.pop_back();
-    WriteAtomic(b / "exit", "error: " + (why.empty() ? std::string("runc run failed") : why) + "\n");
-    return 1;
-  }
-  int pid = std::atoi(ReadFile(b / "pid").value_or("0").c_str());
-  // The container's init was re-parented to us; reap everything until it is gone.
-  int code = 0;
-  while (true) {
-    int status = 0;
-    pid_t w = waitpid(-1, &status, 0);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      break;  // ECHILD: nothing left (it was reaped elsewhere); report what we know
-    }
-    if (w == pid) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      break;
-    }
-  }
-  WriteAtomic(b / "exit", std::to_string(code) + "\n");
-  if (log >= 0) close(log);
-  return 0;
 }
 
 }  // namespace kecs::runtime::local

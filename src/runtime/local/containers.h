@@ -1,7 +1,8 @@
 #pragma once
 // Containers under runc, each watched by a small shim process.
 //
-// Start() launches `kecs shim` detached from the daemon (it survives daemon restarts).
+// Start() launches `kecs-shim` (shim_main.cc) detached from the daemon (it survives
+// daemon restarts).
 // The shim makes itself a child subreaper, runs `runc run -d`, and so becomes the parent
 // of the container's init: it reaps it and writes its exit status to <bundle>/exit. The
 // daemon reads the state from files (<bundle>/pid, <bundle>/exit) rather than asking runc,
@@ -24,8 +25,8 @@ struct ContainerStatus {
 
 class ContainerDriver {
  public:
-  // `runc_root` holds runc's state; `self_exe` is the kecs binary (for `kecs shim`).
-  ContainerDriver(std::string runc_root, std::string self_exe);
+  // `runc_root` holds runc's state; `shim_exe` is the kecs-shim binary.
+  ContainerDriver(std::string runc_root, std::string shim_exe);
 
   // Starts container `id` from `bundle` (config.json inside), its stdout and stderr
   // appended to `log_file`. Returns once the container runs, or with runc's error.
@@ -41,11 +42,7 @@ class ContainerDriver {
 
  private:
   const std::string runc_root_;
-  const std::string self_exe_;
+  const std::string shim_exe_;
 };
-
-// The shim's main (`kecs shim --runc-root R --bundle B --id ID --log L`).
-int RunShim(const std::string& runc_root, const std::string& bundle, const std::string& id,
-            const std::string& log_file);
 
 }  // namespace kecs::runtime::local

@@ -110,7 +110,7 @@ LocalRuntime::LocalRuntime(LocalOptions options)
     : options_(std::move(options)),
       network_(options_.network),
       images_(options_.data_dir + "/images", options_.registries),
-      driver_(options_.data_dir + "/runtime/runc", options_.self_exe) {}
+      driver_(options_.data_dir + "/runtime/runc", options_.shim_exe) {}
 
 std::string LocalRuntime::Describe() const {
   return fmt::format("local: runc containers in network namespaces (prefix '{}', bridge {})",
@@ -123,6 +123,10 @@ Status LocalRuntime::Init() {
         "the local runtime needs root: it creates network namespaces, veth pairs, bridges and "
         "nftables rules and runs containers with runc. Run kecs as root, or start it with "
         "--runtime simulated (no data plane: tasks go through their states but nothing runs)");
+  }
+  if (access(options_.shim_exe.c_str(), X_OK) != 0) {
+    return FailedPrecondition("the local runtime needs kecs-shim beside kecs (" + options_.shim_exe +
+                              " is missing); rebuild with scripts/build.sh");
   }
   for (const char* tool : {"runc", "skopeo", "umoci"}) {
     auto r = RunProcess({tool, "--version"}, std::chrono::seconds(10));

@@ -20,7 +20,7 @@ namespace kecs::runtime::local {
 
 struct LocalOptions {
   std::string data_dir;
-  std::string self_exe;  // the kecs binary, run as `kecs shim`
+  std::string shim_exe;  // the kecs-shim binary (installed beside kecs)
   NetworkOptions network;
   RegistryConfig registries;
 };
