@@ -38,6 +38,18 @@ def main():
         sys.exit('usage: gen_model.py SERVICE MODEL.json OUT.cc OUT_enums.h')
     svc, model_path, out_cc, out_h = sys.argv[1:]
     model = json.load(open(model_path))
+    # extra-2.json beside a model adds operations the shipped subset lacks (taken from the
+    # same service's full botocore model); it never replaces what the model defines.
+    extra_path = model_path.replace('service-2.json', 'extra-2.json')
+    try:
+        extra = json.load(open(extra_path))
+    except FileNotFoundError:
+        extra = None
+    if extra:
+        for name, op in extra.get('operations', {}).items():
+            model['operations'].setdefault(name, op)
+        for name, shape in extra.get('shapes', {}).items():
+            model['shapes'].setdefault(name, shape)
     shapes = model['shapes']
     names = sorted(shapes)
     index = {n: i for i, n in enumerate(names)}

@@ -21,6 +21,7 @@
 #include "model/shapes.h"
 #include "net/vpc.h"
 #include "reconcile/network_hooks.h"
+#include "reconcile/policy_controller.h"
 #include "reconcile/task_controller.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
@@ -188,10 +189,20 @@ int Run(const Config& cfg) {
     return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now(), nopts);
   };
   hooks.release = [](state::Tx& tx, state::Object& t) { return reconcile::ReleaseNetwork(tx, t); };
+  reconcile::PolicyController::Options popts;
+  popts.host_exempt = !cfg.strict;
+  reconcile::PolicyController policies(**store, **rt, popts);
+  hooks.before_start = [&policies](const state::Object& t, const runtime::TaskSpec& spec) -> Status {
+    if (spec.network.mode != "awsvpc" || spec.network.vpc_id.empty()) return Status::Ok();
+    return policies.SyncVpc(t.region, spec.network.vpc_id);
+  };
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
   reconcile::TaskController controller(**store, **rt, hooks, copts);
-  (*store)->OnCommit([&controller] { controller.Notify(); });
+  (*store)->OnCommit([&controller, &policies] {
+    controller.Notify();
+    policies.Notify();
+  });
 
   net::RegionBootstrap regions;
   api::ecs::EcsOptions eopts;
@@ -258,6 +269,7 @@ int Run(const Config& cfg) {
   }
 
   controller.Start();
+  policies.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
@@ -273,6 +285,7 @@ int Run(const Config& cfg) {
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
   controller.Stop();
+  policies.Stop();
   store->reset();
   KLOG_INFO("stopped cleanly");
   return 0;

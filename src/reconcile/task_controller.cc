@@ -385,6 +385,13 @@ bool TaskController::Step(const Key& key) {
         }
         return Status::Ok();
       });
+      if (hooks_.before_start) {
+        Status pre = hooks_.before_start(*task, spec);
+        if (!pre.ok()) {
+          FailToStart(key, "ResourceInitializationError: " + pre.message());
+          return true;
+        }
+      }
       Status st = runtime_.StartContainers(spec);
       if (!st.ok()) {
         std::string reason = "CannotStartContainerError: " + st.message();

@@ -51,6 +51,9 @@ struct TaskHooks {
   std::function<Status(state::Tx&, state::Object& task)> stopping;
   // DEPROVISIONING -> STOPPED: release everything provision took.
   std::function<Status(state::Tx&, state::Object& task)> release;
+  // Outside any transaction, after the sandbox exists and before the containers start
+  // (the task's security groups are enforced by then).
+  std::function<Status(const state::Object& task, const runtime::TaskSpec& spec)> before_start;
 };
 
 class TaskController {

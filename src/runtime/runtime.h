@@ -21,6 +21,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "net/sg_policy.h"
 
 namespace kecs::runtime {
 
@@ -130,6 +131,10 @@ class Runtime {
                                 const std::set<std::string>& known_task_ids) = 0;
   // Brings publishing (host-port forwarding) in line with `task`, for a running task.
   virtual Status UpdatePublishing(const TaskSpec& task) { (void)task; return Status::Ok(); }
+  // Enforces a VPC's security groups and network ACLs on its tasks' traffic, replacing
+  // what was enforced before in one step. A VPC with no task on this runtime has nothing
+  // to enforce; runtimes without a data plane ignore it.
+  virtual Status ApplyVpcPolicy(const net::VpcPolicy& policy) { (void)policy; return Status::Ok(); }
 };
 
 }  // namespace kecs::runtime

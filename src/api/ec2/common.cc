@@ -200,6 +200,7 @@ void Ec2Api::RegisterAll(Service& s) {
   KECS_OP(CreateNetworkInterface);
   KECS_OP(DescribeNetworkInterfaces);
   KECS_OP(DeleteNetworkInterface);
+  KECS_OP(ModifyNetworkInterfaceAttribute);
   KECS_OP(DescribeAvailabilityZones);
   KECS_OP(DescribeRegions);
   KECS_OP(DescribeAccountAttributes);

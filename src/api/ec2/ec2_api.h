@@ -89,6 +89,7 @@ class Ec2Api {
   Json CreateNetworkInterface(RequestContext& ctx, const Json& in);
   Json DescribeNetworkInterfaces(RequestContext& ctx, const Json& in);
   Json DeleteNetworkInterface(RequestContext& ctx, const Json& in);
+  Json ModifyNetworkInterfaceAttribute(RequestContext& ctx, const Json& in);
   // misc.cc
   Json DescribeAvailabilityZones(RequestContext& ctx, const Json& in);
   Json DescribeRegions(RequestContext& ctx, const Json& in);

@@ -176,3 +176,54 @@ Json Ec2Api::DeleteNetworkInterface(RequestContext& ctx, const Json& in) {
 }
 
 }  // namespace kecs::api::ec2
+
+namespace kecs::api::ec2 {
+
+Json Ec2Api::ModifyNetworkInterfaceAttribute(RequestContext& ctx, const Json& in) {
+  ScopeOf(ctx);
+  std::string id = JStr(in, "NetworkInterfaceId");
+  int given = 0;
+  for (const char* k : {"Groups", "Description", "SourceDestCheck", "Attachment", "EnaSrdSpecification"}) {
+    if (JGet(in, k)) ++given;
+  }
+  if (given == 0) {
+    throw Ec2Error("MissingParameter", "The request must contain the parameter groupSet, description, sourceDestCheck or attachment");
+  }
+  Check(store_.Write([&](state::Tx& tx) {
+    state::Object eni = RequireEni(tx, ctx.region, id);
+    if (const Json* groups = JGet(in, "Groups")) {
+      if (groups->size() > 5) {
+        throw Ec2Error("SecurityGroupsPerInterfaceLimitExceeded",
+                       "The maximum number of security groups per interface has been reached.");
+      }
+      if (groups->empty()) {
+        throw Ec2Error("MissingParameter", "The request must contain the parameter groupId");
+      }
+      Json list = Json::array();
+      for (const auto& g : *groups) {
+        std::string gid = g.get<std::string>();
+        CheckId(gid, "sg", "InvalidGroupId.Malformed");
+        auto sg = Check(tx.Get(net::kSecurityGroup, ctx.region, gid));
+        if (!sg) throw Ec2Error("InvalidGroup.NotFound", fmt::format("The security group '{}' does not exist", gid));
+        if (sg->parent != JStr(eni.doc, "VpcId")) {
+          throw InvalidParameterValue(fmt::format(
+              "Security group {} and interface {} belong to different networks.", gid, id));
+        }
+        list.push_back({{"GroupId", gid}, {"GroupName", JStr(sg->doc, "GroupName")}});
+      }
+      eni.doc["Groups"] = list;
+    }
+    if (const Json* d = JGet(in, "Description")) eni.doc["Description"] = JStr(*d, "Value");
+    if (const Json* s = JGet(in, "SourceDestCheck")) eni.doc["SourceDestCheck"] = JBool(*s, "Value");
+    if (const Json* a = JGet(in, "Attachment")) {
+      if (JGet(eni.doc, "Attachment")) {
+        eni.doc["Attachment"]["DeleteOnTermination"] = JBool(*a, "DeleteOnTermination");
+      }
+    }
+    Check(tx.Put(eni));
+    return Status::Ok();
+  }));
+  return Json::object();
+}
+
+}  // namespace kecs::api::ec2

@@ -362,4 +362,6 @@ Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
 
 Status LocalRuntime::UpdatePublishing(const TaskSpec& task) { return network_.Publish(task); }
 
+Status LocalRuntime::ApplyVpcPolicy(const net::VpcPolicy& policy) { return network_.ApplyPolicy(policy); }
+
 }  // namespace kecs::runtime::local

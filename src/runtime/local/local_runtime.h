@@ -45,6 +45,7 @@ class LocalRuntime : public Runtime {
   Status GarbageCollect(const std::set<std::string>& live_task_ids,
                         const std::set<std::string>& known_task_ids) override;
   Status UpdatePublishing(const TaskSpec& task) override;
+  Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
 
   // The combined stdout and stderr of a container, for `kecs logs`.
   std::string LogPath(const std::string& task_id, const std::string& container) const;

@@ -193,6 +193,15 @@ Status LocalNetwork::EnsureRouter(const TaskSpec& task) {
       RETURN_IF_ERROR(nl.AddRoute("default", t.host_ip, "up0"));
       return net::netns::WriteSysctl("net/ipv4/ip_forward", "1");
     }));
+    // Tasks of a VPC never talk to each other directly on a bridge: the bridge drops
+    // port-to-port frames and the router answers ARP for the whole subnet (private-VLAN
+    // proxy ARP), so every packet is routed through the forward hook where the security
+    // groups and network ACLs (ApplyPolicy) see it with full connection tracking.
+    RETURN_IF_ERROR(net::nft::Apply(router, R"(add table bridge kecs_l2
+add chain bridge kecs_l2 forward { type filter hook forward priority filter; policy accept; }
+flush chain bridge kecs_l2 forward
+add rule bridge kecs_l2 forward iifname "t*" oifname "t*" drop comment "kecs: tasks talk through the router"
+)"));
     RETURN_IF_ERROR(net::nft::Apply(router, R"(add table ip kecs_router
 add set ip kecs_router noegress { type ipv4_addr; comment "tasks in subnets without a route to the internet"; }
 add chain ip kecs_router forward { type filter hook forward priority filter; policy accept; }
@@ -210,6 +219,14 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
   if (!cidr) return InvalidArgument("task has no subnet CIDR");
   return InNs(router, [&](Netlink& nl) -> Status {
     if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, "kecs:subnet:" + n.subnet_id));
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"net/ipv4/conf/" + br + "/proxy_arp", "1"},
+             {"net/ipv4/conf/" + br + "/proxy_arp_pvlan", "1"},
+             {"net/ipv4/neigh/" + br + "/proxy_delay", "0"},
+             {"net/ipv4/conf/" + br + "/send_redirects", "0"},
+             {"net/ipv4/conf/all/send_redirects", "0"}}) {
+      RETURN_IF_ERROR(net::netns::WriteSysctl(key, value));
+    }
     RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", n.gateway, cidr->prefix)));
     if (!n.ipv6_prefix.empty()) {
       auto p6 = net::Ipv6Cidr::Parse(n.ipv6_prefix);
@@ -445,6 +462,27 @@ Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
   for (const auto& ns : net::netns::List()) {
     if (ns.rfind(router_prefix, 0) == 0) RETURN_IF_ERROR(RemoveRouterIfUnused(ns.substr(router_prefix.size())));
   }
+  return Status::Ok();
+}
+
+Status LocalNetwork::ApplyPolicy(const net::VpcPolicy& policy, bool* applied) {
+  if (applied) *applied = false;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string router = RouterNetns(policy.vpc_id);
+  if (!net::netns::Exists(router)) return Status::Ok();
+  net::VpcPolicy p = policy;
+  // Only subnets with a bridge here take part; the others have no task on this host.
+  std::vector<net::SubnetPolicy> present;
+  RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
+    for (auto& s : p.subnets) {
+      s.bridge = BridgeName(s.id);
+      if (nl.LinkExists(s.bridge)) present.push_back(s);
+    }
+    return Status::Ok();
+  }));
+  p.subnets = present;
+  RETURN_IF_ERROR(net::nft::Apply(router, net::BuildVpcFilter(p)));
+  if (applied) *applied = true;
   return Status::Ok();
 }
 

@@ -24,6 +24,7 @@
 
 #include "base/status.h"
 #include "net/host_ports.h"
+#include "net/sg_policy.h"
 #include "runtime/runtime.h"
 
 namespace kecs::runtime::local {
@@ -51,6 +52,10 @@ class LocalNetwork {
   // Removes namespaces, links and map elements of tasks not in `live`, and routers of
   // VPCs none of the live tasks use.
   Status GarbageCollect(const std::set<std::string>& live_tasks);
+  // Replaces the VPC's packet filter (security groups, network ACLs) in its router, in one
+  // transaction; a VPC without a router (no task here) is skipped. Returns whether it was
+  // applied through `applied`.
+  Status ApplyPolicy(const net::VpcPolicy& policy, bool* applied = nullptr);
   // Removes every kecs object (the privileged tests' final cleanup).
   Status RemoveAll();
 

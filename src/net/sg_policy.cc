@@ -1,0 +1,290 @@
+#include "net/sg_policy.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "net/ip.h"
+
+namespace kecs::net {
+namespace {
+
+// nft identifiers: "eni-0abc" -> "eni_0abc".
+std::string Ident(const std::string& id) {
+  std::string out;
+  for (char c : id) out += (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return out;
+}
+
+// The L4 part of a rule: protocol, ports or ICMP type/code.
+std::string L4(const std::string& protocol, int from, int to, bool v6) {
+  if (protocol == "-1" || protocol == "all" || protocol.empty()) return "";
+  if (protocol == "tcp" || protocol == "udp" || protocol == "6" || protocol == "17") {
+    std::string p = (protocol == "tcp" || protocol == "6") ? "tcp" : "udp";
+    if (from < 0 && to < 0) return fmt::format("meta l4proto {}", p);
+    if (from == to) return fmt::format("{} dport {}", p, from);
+    return fmt::format("{} dport {}-{}", p, from, to);
+  }
+  if (protocol == "icmp" || protocol == "1") {
+    if (v6) return "";  // never matches an IPv6 packet; the caller skips it
+    std::string s = "meta l4proto icmp";
+    if (from >= 0) s += fmt::format(" icmp type {}", from);
+    if (from >= 0 && to >= 0) s += fmt::format(" icmp code {}", to);
+    return s;
+  }
+  if (protocol == "icmpv6" || protocol == "58") {
+    std::string s = "meta l4proto ipv6-icmp";
+    if (from >= 0) s += fmt::format(" icmpv6 type {}", from);
+    if (from >= 0 && to >= 0) s += fmt::format(" icmpv6 code {}", to);
+    return s;
+  }
+  return fmt::format("meta l4proto {}", protocol);
+}
+
+bool IcmpV4Only(const std::string& protocol) { return protocol == "icmp" || protocol == "1"; }
+bool IcmpV6Only(const std::string& protocol) { return protocol == "icmpv6" || protocol == "58"; }
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (p.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += p;
+  }
+  return out;
+}
+
+// The lines of one ENI's chain for one direction; allowed traffic returns.
+std::vector<std::string> EniRules(const EniPolicy& eni, const std::map<std::string, const SecurityGroupPolicy*>& groups,
+                                  bool egress) {
+  std::vector<std::string> lines;
+  // In egress the peer is the destination; in ingress, the source.
+  const char* peer4 = egress ? "ip daddr" : "ip saddr";
+  const char* peer6 = egress ? "ip6 daddr" : "ip6 saddr";
+  for (const auto& gid : eni.groups) {
+    auto it = groups.find(gid);
+    if (it == groups.end()) continue;
+    for (const auto& r : it->second->rules) {
+      if (r.egress != egress) continue;
+      std::string comment = fmt::format("comment \"{} {} {}\"", eni.id, gid, r.id);
+      if (!r.cidr4.empty() && !IcmpV6Only(r.protocol)) {
+        std::string peer = r.cidr4 == "0.0.0.0/0" ? "meta nfproto ipv4" : fmt::format("{} {}", peer4, r.cidr4);
+        lines.push_back(Join({peer, L4(r.protocol, r.from, r.to, false), "return", comment}));
+      }
+      if (!r.cidr6.empty() && !IcmpV4Only(r.protocol)) {
+        std::string peer = r.cidr6 == "::/0" ? "meta nfproto ipv6" : fmt::format("{} {}", peer6, r.cidr6);
+        lines.push_back(Join({peer, L4(r.protocol, r.from, r.to, true), "return", comment}));
+      }
+      if (!r.group.empty()) {
+        if (!IcmpV6Only(r.protocol)) {
+          lines.push_back(Join({fmt::format("{} @sg4_{}", peer4, Ident(r.group)),
+                                L4(r.protocol, r.from, r.to, false), "return", comment}));
+        }
+        if (!IcmpV4Only(r.protocol)) {
+          lines.push_back(Join({fmt::format("{} @sg6_{}", peer6, Ident(r.group)),
+                                L4(r.protocol, r.from, r.to, true), "return", comment}));
+        }
+      }
+      // Prefix lists have no members in kecs: such a rule matches nothing.
+    }
+  }
+  lines.push_back(fmt::format("drop comment \"{} {}\"", eni.id,
+                              egress ? "egress not allowed by its groups" : "ingress not allowed by its groups"));
+  return lines;
+}
+
+std::vector<std::string> AclRules(const SubnetPolicy& s, bool egress) {
+  std::vector<NaclEntry> entries;
+  for (const auto& e : s.entries) {
+    if (e.egress == egress) entries.push_back(e);
+  }
+  std::sort(entries.begin(), entries.end(), [](const NaclEntry& a, const NaclEntry& b) { return a.number < b.number; });
+  std::vector<std::string> lines;
+  // Outbound entries match the destination; inbound, the source.
+  const char* peer4 = egress ? "ip daddr" : "ip saddr";
+  const char* peer6 = egress ? "ip6 daddr" : "ip6 saddr";
+  for (const auto& e : entries) {
+    std::string verdict = e.allow ? "return" : "drop";
+    std::string comment = fmt::format("comment \"{} {} rule {}\"", s.acl_id, s.id, e.number);
+    int from = e.from, to = e.to;
+    if (IcmpV4Only(e.protocol) || IcmpV6Only(e.protocol)) {
+      from = e.icmp_type;
+      to = e.icmp_code;
+    }
+    if (!e.cidr4.empty()) {
+      std::string peer = e.cidr4 == "0.0.0.0/0" ? "meta nfproto ipv4" : fmt::format("{} {}", peer4, e.cidr4);
+      if (!IcmpV6Only(e.protocol)) lines.push_back(Join({peer, L4(e.protocol, from, to, false), verdict, comment}));
+    }
+    if (!e.cidr6.empty()) {
+      std::string peer = e.cidr6 == "::/0" ? "meta nfproto ipv6" : fmt::format("{} {}", peer6, e.cidr6);
+      if (!IcmpV4Only(e.protocol)) lines.push_back(Join({peer, L4(e.protocol, from, to, true), verdict, comment}));
+    }
+  }
+  lines.push_back(fmt::format("drop comment \"{} {} no rule matched\"", s.acl_id, s.id));
+  return lines;
+}
+
+}  // namespace
+
+std::string BuildVpcFilter(const VpcPolicy& p) {
+  std::map<std::string, const SecurityGroupPolicy*> groups;
+  for (const auto& g : p.groups) groups[g.id] = &g;
+  std::map<std::string, std::vector<std::string>> members4, members6;
+  for (const auto& g : p.groups) {
+    members4[g.id];
+    members6[g.id];
+  }
+  for (const auto& e : p.enis) {
+    for (const auto& g : e.groups) {
+      if (!e.ip.empty()) members4[g].push_back(e.ip);
+      if (!e.ipv6.empty()) members6[g].push_back(e.ipv6);
+    }
+  }
+  std::string t = "table inet kecs_sg";
+  std::string s;
+  // Create-then-delete empties any previous table; the new one follows, all in one transaction.
+  s += "add table inet kecs_sg\n";
+  s += "delete table inet kecs_sg\n";
+  s += fmt::format("table inet kecs_sg {{\n  comment \"kecs: security groups and network ACLs of {}\"\n", p.vpc_id);
+  for (const auto& [gid, ips] : members4) {
+    s += fmt::format("  set sg4_{} {{\n    type ipv4_addr\n    comment \"{} members\"\n", Ident(gid), gid);
+    if (!ips.empty()) {
+      std::vector<std::string> sorted = ips;
+      std::sort(sorted.begin(), sorted.end());
+      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+      s += "    elements = { " + fmt::format("{}", fmt::join(sorted, ", ")) + " }\n";
+    }
+    s += "  }\n";
+    s += fmt::format("  set sg6_{} {{\n    type ipv6_addr\n    comment \"{} members\"\n", Ident(gid), gid);
+    const auto& v6 = members6[gid];
+    if (!v6.empty()) {
+      std::vector<std::string> sorted = v6;
+      std::sort(sorted.begin(), sorted.end());
+      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+      s += "    elements = { " + fmt::format("{}", fmt::join(sorted, ", ")) + " }\n";
+    }
+    s += "  }\n";
+  }
+  auto vmap = [&](const char* name, const char* type, bool v6, const char* dir) {
+    s += fmt::format("  map {} {{\n    type {} : verdict\n", name, type);
+    std::vector<std::string> elems;
+    for (const auto& e : p.enis) {
+      const std::string& ip = v6 ? e.ipv6 : e.ip;
+      if (!ip.empty()) elems.push_back(fmt::format("{} : jump {}_{}", ip, Ident(e.id), dir));
+    }
+    std::sort(elems.begin(), elems.end());
+    if (!elems.empty()) s += "    elements = { " + fmt::format("{}", fmt::join(elems, ", ")) + " }\n";
+    s += "  }\n";
+  };
+  // Chains come before the maps that jump to them.
+  for (const auto& e : p.enis) {
+    for (bool egress : {true, false}) {
+      s += fmt::format("  chain {}_{} {{\n", Ident(e.id), egress ? "out" : "in");
+      for (const auto& line : EniRules(e, groups, egress)) s += "    " + line + "\n";
+      s += "  }\n";
+    }
+  }
+  for (const auto& sub : p.subnets) {
+    for (bool egress : {true, false}) {
+      s += fmt::format("  chain acl_{}_{} {{\n", Ident(sub.id), egress ? "out" : "in");
+      for (const auto& line : AclRules(sub, egress)) s += "    " + line + "\n";
+      s += "  }\n";
+    }
+  }
+  vmap("egress4", "ipv4_addr", false, "out");
+  vmap("ingress4", "ipv4_addr", false, "in");
+  vmap("egress6", "ipv6_addr", true, "out");
+  vmap("ingress6", "ipv6_addr", true, "in");
+  s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
+  for (const auto& sub : p.subnets) {
+    if (sub.bridge.empty()) continue;
+    s += fmt::format("    iifname \"{0}\" oifname != \"{0}\" jump acl_{1}_out comment \"{2} {3} outbound\"\n", sub.bridge,
+                     Ident(sub.id), sub.acl_id, sub.id);
+    s += fmt::format("    oifname \"{0}\" iifname != \"{0}\" jump acl_{1}_in comment \"{2} {3} inbound\"\n", sub.bridge,
+                     Ident(sub.id), sub.acl_id, sub.id);
+  }
+  s += "    ct state established,related accept comment \"kecs: replies and related traffic\"\n";
+  s += "    ct state invalid drop comment \"kecs: invalid\"\n";
+  s += "    ip saddr vmap @egress4 comment \"kecs: the sender's egress rules\"\n";
+  s += "    ip6 saddr vmap @egress6 comment \"kecs: the sender's egress rules\"\n";
+  if (p.host_exempt) {
+    s += fmt::format("    iifname \"{}\" accept comment \"kecs: the host reaches tasks (lenient mode)\"\n", p.uplink);
+  }
+  s += "    ip daddr vmap @ingress4 comment \"kecs: the receiver's ingress rules\"\n";
+  s += "    ip6 daddr vmap @ingress6 comment \"kecs: the receiver's ingress rules\"\n";
+  s += "  }\n";
+  s += "}\n";
+  (void)t;
+  return s;
+}
+
+VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& enis,
+                         const std::vector<Json>& groups, const std::vector<Json>& subnets,
+                         const std::vector<Json>& acls) {
+  VpcPolicy p;
+  p.vpc_id = vpc_id;
+  for (const auto& e : enis) {
+    EniPolicy ep;
+    ep.id = JStr(e, "NetworkInterfaceId");
+    ep.ip = JStr(e, "PrivateIpAddress");
+    ep.ipv6 = JStr(e, "Ipv6Address");
+    ep.subnet_id = JStr(e, "SubnetId");
+    for (const auto& g : e.value("Groups", Json::array())) ep.groups.push_back(JStr(g, "GroupId"));
+    if (!ep.ip.empty()) p.enis.push_back(ep);
+  }
+  std::sort(p.enis.begin(), p.enis.end(), [](const EniPolicy& a, const EniPolicy& b) { return a.id < b.id; });
+  for (const auto& g : groups) {
+    SecurityGroupPolicy gp;
+    gp.id = JStr(g, "GroupId");
+    for (const auto& r : g.value("kecs:rules", Json::array())) {
+      SgRule sr;
+      sr.id = JStr(r, "SecurityGroupRuleId");
+      sr.egress = JBool(r, "IsEgress");
+      sr.protocol = JStr(r, "IpProtocol", "-1");
+      sr.from = static_cast<int>(JInt(r, "FromPort", -1));
+      sr.to = static_cast<int>(JInt(r, "ToPort", -1));
+      sr.cidr4 = JStr(r, "CidrIpv4");
+      sr.cidr6 = JStr(r, "CidrIpv6");
+      sr.prefix_list = JStr(r, "PrefixListId");
+      if (const Json* ref = JGet(r, "ReferencedGroupInfo")) sr.group = JStr(*ref, "GroupId");
+      gp.rules.push_back(sr);
+    }
+    p.groups.push_back(gp);
+  }
+  std::sort(p.groups.begin(), p.groups.end(),
+            [](const SecurityGroupPolicy& a, const SecurityGroupPolicy& b) { return a.id < b.id; });
+  for (const auto& sn : subnets) {
+    SubnetPolicy sp;
+    sp.id = JStr(sn, "SubnetId");
+    for (const auto& acl : acls) {
+      for (const auto& a : acl.value("Associations", Json::array())) {
+        if (JStr(a, "SubnetId") != sp.id) continue;
+        sp.acl_id = JStr(acl, "NetworkAclId");
+        for (const auto& e : acl.value("Entries", Json::array())) {
+          NaclEntry ne;
+          ne.number = static_cast<int>(JInt(e, "RuleNumber"));
+          ne.egress = JBool(e, "Egress");
+          ne.protocol = JStr(e, "Protocol", "-1");
+          if (const Json* pr = JGet(e, "PortRange")) {
+            ne.from = static_cast<int>(JInt(*pr, "From", -1));
+            ne.to = static_cast<int>(JInt(*pr, "To", -1));
+          }
+          if (const Json* ic = JGet(e, "IcmpTypeCode")) {
+            ne.icmp_type = static_cast<int>(JInt(*ic, "Type", -1));
+            ne.icmp_code = static_cast<int>(JInt(*ic, "Code", -1));
+          }
+          ne.cidr4 = JStr(e, "CidrBlock");
+          ne.cidr6 = JStr(e, "Ipv6CidrBlock");
+          ne.allow = JStr(e, "RuleAction") == "allow";
+          sp.entries.push_back(ne);
+        }
+      }
+    }
+    p.subnets.push_back(sp);
+  }
+  std::sort(p.subnets.begin(), p.subnets.end(), [](const SubnetPolicy& a, const SubnetPolicy& b) { return a.id < b.id; });
+  return p;
+}
+
+}  // namespace kecs::net

@@ -1,0 +1,62 @@
+#pragma once
+// The policy controller: keeps every VPC's packet filter (security groups and network
+// ACLs, net/sg_policy.h) in the data plane equal to what the store says.
+//
+// After any commit (Notify) it waits a short debounce, rebuilds the policy of each VPC
+// that has network interfaces, and hands the runtime those that changed; the runtime
+// replaces a VPC's filter in one transaction. So an Authorize or Revoke, a change of an
+// interface's groups, or a task starting or stopping (group membership) takes effect
+// within a fraction of a second. SyncVpc applies one VPC at once; the task controller
+// calls it before a task's containers start, so no task ever runs unfiltered. A full
+// re-apply every `resync` repairs anything changed behind kecs's back. Thread-safe.
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "runtime/runtime.h"
+#include "state/store.h"
+
+namespace kecs::reconcile {
+
+class PolicyController {
+ public:
+  struct Options {
+    std::chrono::milliseconds debounce{30};
+    std::chrono::seconds resync{30};
+    bool host_exempt = true;  // lenient mode: the host reaches tasks whatever their groups
+  };
+
+  PolicyController(state::Store& store, runtime::Runtime& runtime, Options options);
+  ~PolicyController();
+
+  void Start();
+  void Stop();
+  void Notify();
+  // Builds and applies the policy of one VPC now (even if unchanged).
+  Status SyncVpc(const std::string& region, const std::string& vpc_id);
+
+ private:
+  void Loop();
+  // Rebuilds every VPC's policy; applies those that differ from the last applied (all
+  // of them when `force`).
+  void ApplyAll(bool force);
+  Result<net::VpcPolicy> Build(state::Tx& tx, const std::string& region, const std::string& vpc_id);
+  Status Apply(const net::VpcPolicy& policy, bool force);
+
+  state::Store& store_;
+  runtime::Runtime& runtime_;
+  const Options options_;
+
+  std::mutex apply_mu_;                            // one apply at a time
+  std::map<std::string, std::string> applied_;     // guarded by apply_mu_: vpc -> rules text
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = false;      // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace kecs::reconcile

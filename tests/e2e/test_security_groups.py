@@ -1,0 +1,208 @@
+"""Issue 7: security groups and network ACLs enforced by the kernel (nftables), live.
+
+Tasks are busybox httpd containers in a VPC of their own; traffic is real TCP and ICMP from
+inside the tasks' network namespaces. Root only."""
+import subprocess
+import time
+
+import pytest
+
+from conftest import wait_for
+
+
+def sh(*args, timeout=15):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def can_get(netns, ip, port=80, timeout=2):
+    p = sh("ip", "netns", "exec", netns, "timeout", str(timeout), "busybox", "wget", "-qO-",
+           f"http://{ip}:{port}/", timeout=timeout + 5)
+    return p.returncode == 0 and p.stdout == "hello from kecs\n"
+
+
+def can_ping(netns, ip):
+    return sh("ip", "netns", "exec", netns, "busybox", "ping", "-c", "1", "-W", "1", ip).returncode == 0
+
+
+class Vpc:
+    def __init__(self, kecs):
+        self.k = kecs
+        self.ec2 = kecs.client("ec2")
+        self.ecs = kecs.client("ecs")
+        self.vpc = self.ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+        self.s1 = self.ec2.create_subnet(VpcId=self.vpc, CidrBlock="10.60.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        self.s2 = self.ec2.create_subnet(VpcId=self.vpc, CidrBlock="10.60.2.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        self.ecs.create_cluster(clusterName="sg")
+        self.ecs.register_task_definition(
+            family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": "web", "image": "nginx:latest", "portMappings": [{"containerPort": 80}],
+                                   "stopTimeout": 1}])
+
+    def group(self, name):
+        return self.ec2.create_security_group(GroupName=name, Description=name, VpcId=self.vpc)["GroupId"]
+
+    def task(self, groups, subnet=None):
+        arn = self.ecs.run_task(cluster="sg", taskDefinition="web", launchType="FARGATE", networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet or self.s1], "securityGroups": groups}})["tasks"][0]["taskArn"]
+
+        def running():
+            t = self.ecs.describe_tasks(cluster="sg", tasks=[arn])["tasks"][0]
+            assert t["lastStatus"] != "STOPPED", t.get("stoppedReason")
+            return t if t["lastStatus"] == "RUNNING" else None
+        t = wait_for(running, timeout=60, what="RUNNING")
+        d = {x["name"]: x["value"] for x in t["attachments"][0]["details"]}
+        return {"arn": arn, "ip": d["privateIPv4Address"], "eni": d["networkInterfaceId"],
+                "ns": f"{self.k.prefix}-t-{arn.rsplit('/', 1)[1]}"}
+
+    def allow_tcp80_from_group(self, target, source):
+        return self.ec2.authorize_security_group_ingress(GroupId=target, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": source}]}])
+
+
+@pytest.fixture
+def vpc(local_kecs):
+    return Vpc(local_kecs)
+
+
+def test_group_chaining_live_authorize_and_revoke(vpc):
+    ga, gb, gc = vpc.group("ga"), vpc.group("gb"), vpc.group("gc")
+    vpc.allow_tcp80_from_group(gb, ga)
+    b = vpc.task([gb])
+    a = vpc.task([ga])
+    c = vpc.task([gc])
+    assert can_get(a["ns"], b["ip"])             # A is in the allowed group
+    assert not can_get(c["ns"], b["ip"])         # C is not: it times out
+    assert not can_get(b["ns"], a["ip"])         # A's group admits nobody
+
+    # Revoking takes effect within a second; authorizing again restores it.
+    vpc.ec2.revoke_security_group_ingress(GroupId=gb, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": ga}]}])
+    time.sleep(1.0)
+    assert not can_get(a["ns"], b["ip"])
+    vpc.allow_tcp80_from_group(gb, ga)
+    time.sleep(1.0)
+    assert can_get(a["ns"], b["ip"])
+
+    # Membership is live too: giving C's interface group A lets it in.
+    vpc.ec2.modify_network_interface_attribute(NetworkInterfaceId=c["eni"], Groups=[gc, ga])
+    time.sleep(1.0)
+    assert can_get(c["ns"], b["ip"])
+    # And a new task in group A is admitted from its first packet.
+    a2 = vpc.task([ga])
+    assert can_get(a2["ns"], b["ip"])
+
+
+def test_cidr_rules_and_port_ranges(vpc):
+    ga, gb = vpc.group("ga"), vpc.group("gb")
+    b = vpc.task([gb])
+    a = vpc.task([ga])
+    vpc.ec2.authorize_security_group_ingress(GroupId=gb, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 81, "ToPort": 90, "IpRanges": [{"CidrIp": a["ip"] + "/32"}]}])
+    time.sleep(1.0)
+    assert not can_get(a["ns"], b["ip"])  # 80 is outside 81-90
+    vpc.ec2.authorize_security_group_ingress(GroupId=gb, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 70, "ToPort": 80, "IpRanges": [{"CidrIp": "10.60.1.0/24"}]}])
+    time.sleep(1.0)
+    assert can_get(a["ns"], b["ip"])
+
+
+def test_revoking_default_egress_blocks_outbound_but_not_replies(vpc):
+    ga, gb = vpc.group("ga"), vpc.group("gb")
+    vpc.allow_tcp80_from_group(gb, ga)
+    vpc.allow_tcp80_from_group(ga, gb)
+    a, b = vpc.task([ga]), vpc.task([gb])
+    assert can_get(b["ns"], a["ip"]) and can_get(a["ns"], b["ip"])
+    rules = vpc.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [gb]}])["SecurityGroupRules"]
+    egress = [r["SecurityGroupRuleId"] for r in rules if r["IsEgress"]]
+    assert len(egress) == 1  # the default allow-all
+    vpc.ec2.revoke_security_group_egress(GroupId=gb, SecurityGroupRuleIds=egress)
+    time.sleep(1.0)
+    assert not can_get(b["ns"], a["ip"])  # B's outbound connection is blocked
+    assert can_get(a["ns"], b["ip"])      # replies to allowed inbound traffic still pass
+
+
+def test_icmp_rule_lets_ping_through_and_removing_it_stops_it(vpc):
+    ga, gb = vpc.group("ga"), vpc.group("gb")
+    a, b = vpc.task([ga]), vpc.task([gb])
+    assert not can_ping(a["ns"], b["ip"])
+    perm = [{"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "UserIdGroupPairs": [{"GroupId": ga}]}]
+    vpc.ec2.authorize_security_group_ingress(GroupId=gb, IpPermissions=perm)
+    time.sleep(1.0)
+    assert can_ping(a["ns"], b["ip"])
+    vpc.ec2.revoke_security_group_ingress(GroupId=gb, IpPermissions=perm)
+    time.sleep(1.0)
+    assert not can_ping(a["ns"], b["ip"])
+
+
+def test_default_group_self_reference(vpc):
+    default = vpc.ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [vpc.vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    other = vpc.group("other")
+    a, b = vpc.task([default]), vpc.task([default])
+    c = vpc.task([other])
+    assert can_get(a["ns"], b["ip"]) and can_get(b["ns"], a["ip"])   # members admit each other
+    assert not can_get(c["ns"], a["ip"])                             # outsiders do not get in
+
+
+def test_network_acl_lower_deny_beats_allow(vpc):
+    ga, gb = vpc.group("ga"), vpc.group("gb")
+    vpc.allow_tcp80_from_group(gb, ga)
+    a = vpc.task([ga], subnet=vpc.s1)
+    b = vpc.task([gb], subnet=vpc.s2)
+    assert can_get(a["ns"], b["ip"])  # across subnets, through the default ACL
+    acl = vpc.ec2.create_network_acl(VpcId=vpc.vpc)["NetworkAcl"]["NetworkAclId"]
+    for egress in (False, True):
+        vpc.ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="deny",
+                                         Egress=egress, CidrBlock=a["ip"] + "/32" if not egress else "0.0.0.0/0",
+                                         PortRange={"From": 80, "To": 80} if not egress else {"From": 0, "To": 65535})
+        vpc.ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=200, Protocol="-1", RuleAction="allow",
+                                         Egress=egress, CidrBlock="0.0.0.0/0")
+    assoc = [x for x in vpc.ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [vpc.s2]}])
+             ["NetworkAcls"][0]["Associations"] if x["SubnetId"] == vpc.s2][0]["NetworkAclAssociationId"]
+    vpc.ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+    time.sleep(1.0)
+    assert not can_get(a["ns"], b["ip"])  # rule 100 (deny) is matched before rule 200 (allow)
+    vpc.ec2.replace_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow",
+                                      Egress=False, CidrBlock=a["ip"] + "/32", PortRange={"From": 80, "To": 80})
+    vpc.ec2.replace_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow",
+                                      Egress=True, CidrBlock="0.0.0.0/0", PortRange={"From": 0, "To": 65535})
+    time.sleep(1.0)
+    assert can_get(a["ns"], b["ip"])
+
+
+def test_host_reaches_tasks_in_lenient_mode(vpc):
+    gb = vpc.group("gb")
+    b = vpc.task([gb])
+    p = sh("curl", "-s", "-m", "3", f"http://{b['ip']}/")
+    assert p.stdout == "hello from kecs\n"
+
+
+@pytest.mark.kecs_args("--strict")
+def test_strict_mode_applies_groups_to_the_host_too(vpc):
+    gb = vpc.group("gb")
+    b = vpc.task([gb])
+    assert sh("curl", "-s", "-m", "2", f"http://{b['ip']}/").returncode != 0
+    vpc.ec2.authorize_security_group_ingress(GroupId=gb, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    time.sleep(1.0)
+    assert sh("curl", "-s", "-m", "3", f"http://{b['ip']}/").stdout == "hello from kecs\n"
+
+
+def test_every_rule_names_its_owner_and_teardown_leaves_none(vpc):
+    ga, gb = vpc.group("ga"), vpc.group("gb")
+    vpc.allow_tcp80_from_group(gb, ga)
+    b = vpc.task([gb])
+    router = f"{vpc.k.prefix}-r-{vpc.vpc}"
+    ruleset = sh("ip", "netns", "exec", router, "nft", "list", "table", "inet", "kecs_sg").stdout
+    rules = [l.strip() for l in ruleset.splitlines()
+             if l.strip() and not l.strip().startswith(("table", "chain", "set", "map", "type", "elements",
+                                                         "comment", "}", "policy"))]
+    assert rules, ruleset
+    for r in rules:
+        assert 'comment "' in r, r
+    assert b["eni"] in ruleset and gb in ruleset
+    vpc.ecs.stop_task(cluster="sg", task=b["arn"])
+    wait_for(lambda: vpc.ecs.describe_tasks(cluster="sg", tasks=[b["arn"]])["tasks"][0]["lastStatus"] == "STOPPED",
+             timeout=30, what="stopped")
+    # The VPC's last task is gone: its router, and every rule in it, went with it.
+    assert router not in sh("ip", "netns", "list").stdout

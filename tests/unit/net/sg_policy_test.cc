@@ -1,0 +1,119 @@
+#include "net/sg_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace kecs::net {
+namespace {
+
+std::string Golden(const std::string& name, const std::string& actual) {
+  std::string path = std::string(KECS_TESTDATA_DIR) + "/sg/" + name;
+  if (std::getenv("KECS_UPDATE_GOLDEN")) std::ofstream(path) << actual;
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Two groups chained (web admits tcp/80 from app; app admits nothing), the default group's
+// self-reference, an ICMP rule, an IPv6 range, and a subnet ACL with a deny before an allow.
+VpcPolicy Sample() {
+  VpcPolicy p;
+  p.vpc_id = "vpc-0123456789abcdef0";
+  p.enis = {{"eni-0000000000000000a", "10.0.1.4", "", "subnet-0000000000000000a", {"sg-0000000000000000a"}},
+            {"eni-0000000000000000b", "10.0.2.5", "2600:1f18::5", "subnet-0000000000000000b",
+             {"sg-0000000000000000b", "sg-000000000000000de"}}};
+  SecurityGroupPolicy app{"sg-0000000000000000a", {}};
+  app.rules.push_back({"sgr-01", true, "-1", -1, -1, "0.0.0.0/0", "", "", ""});
+  SecurityGroupPolicy web{"sg-0000000000000000b", {}};
+  web.rules.push_back({"sgr-02", false, "tcp", 80, 80, "", "", "sg-0000000000000000a", ""});
+  web.rules.push_back({"sgr-03", false, "icmp", 8, -1, "10.0.0.0/16", "", "", ""});
+  web.rules.push_back({"sgr-04", false, "tcp", 443, 443, "", "2600:1f18::/56", "", ""});
+  web.rules.push_back({"sgr-05", true, "tcp", 5432, 5432, "10.0.3.0/24", "", "", ""});
+  SecurityGroupPolicy def{"sg-000000000000000de", {}};
+  def.rules.push_back({"sgr-06", false, "-1", -1, -1, "", "", "sg-000000000000000de", ""});
+  def.rules.push_back({"sgr-07", true, "-1", -1, -1, "0.0.0.0/0", "", "", ""});
+  p.groups = {app, web, def};
+  SubnetPolicy s1{"subnet-0000000000000000a", "br-000000000000", "acl-01", {}};
+  s1.entries.push_back({100, false, "-1", -1, -1, -1, -1, "0.0.0.0/0", "", true});
+  s1.entries.push_back({32767, false, "-1", -1, -1, -1, -1, "0.0.0.0/0", "", false});
+  s1.entries.push_back({100, true, "-1", -1, -1, -1, -1, "0.0.0.0/0", "", true});
+  SubnetPolicy s2{"subnet-0000000000000000b", "br-000000000001", "acl-02", {}};
+  s2.entries.push_back({200, false, "-1", -1, -1, -1, -1, "0.0.0.0/0", "", true});
+  s2.entries.push_back({100, false, "6", 80, 80, -1, -1, "10.0.1.4/32", "", false});
+  s2.entries.push_back({150, false, "1", -1, -1, 8, -1, "10.0.0.0/16", "", true});
+  s2.entries.push_back({100, true, "-1", -1, -1, -1, -1, "0.0.0.0/0", "", true});
+  p.subnets = {s1, s2};
+  return p;
+}
+
+TEST(SgPolicy, BuildsTheGoldenRuleset) {
+  std::string text = BuildVpcFilter(Sample());
+  EXPECT_EQ(text, Golden("sample.nft", text));
+}
+
+TEST(SgPolicy, StrictModeDropsTheHostExemption) {
+  VpcPolicy p = Sample();
+  p.host_exempt = false;
+  std::string text = BuildVpcFilter(p);
+  EXPECT_EQ(text.find("iifname \"up0\" accept"), std::string::npos);
+  p.host_exempt = true;
+  EXPECT_NE(BuildVpcFilter(p).find("iifname \"up0\" accept"), std::string::npos);
+}
+
+TEST(SgPolicy, EveryRuleCarriesAComment) {
+  std::istringstream in(BuildVpcFilter(Sample()));
+  std::string line;
+  int rules = 0;
+  while (std::getline(in, line)) {
+    bool is_rule = line.find(" return") != std::string::npos || line.find(" drop") != std::string::npos ||
+                   line.find(" accept") != std::string::npos || line.find(" jump ") != std::string::npos ||
+                   line.find(" vmap ") != std::string::npos;
+    if (!is_rule || line.find("policy accept") != std::string::npos || line.find(" : jump ") != std::string::npos) continue;
+    ++rules;
+    EXPECT_NE(line.find("comment \""), std::string::npos) << line;
+  }
+  EXPECT_GT(rules, 15);
+}
+
+TEST(SgPolicy, AclEntriesAreOrderedByRuleNumber) {
+  std::string text = BuildVpcFilter(Sample());
+  size_t deny = text.find("acl-02 subnet-0000000000000000b rule 100");
+  size_t icmp = text.find("acl-02 subnet-0000000000000000b rule 150");
+  size_t allow = text.find("acl-02 subnet-0000000000000000b rule 200");
+  ASSERT_NE(deny, std::string::npos);
+  EXPECT_LT(deny, icmp);
+  EXPECT_LT(icmp, allow);
+}
+
+TEST(SgPolicy, PolicyFromDocsReadsTheStoreShapes) {
+  Json eni = {{"NetworkInterfaceId", "eni-1"}, {"PrivateIpAddress", "10.0.0.4"}, {"SubnetId", "subnet-1"},
+              {"Groups", Json::array({{{"GroupId", "sg-1"}}})}};
+  Json eni_without_ip = {{"NetworkInterfaceId", "eni-2"}, {"SubnetId", "subnet-1"}};
+  Json sg = {{"GroupId", "sg-1"},
+             {"kecs:rules", Json::array({{{"SecurityGroupRuleId", "sgr-1"}, {"IsEgress", false},
+                                          {"IpProtocol", "tcp"}, {"FromPort", 80}, {"ToPort", 81},
+                                          {"ReferencedGroupInfo", {{"GroupId", "sg-1"}}}}})}};
+  Json subnet = {{"SubnetId", "subnet-1"}};
+  Json acl = {{"NetworkAclId", "acl-1"},
+              {"Associations", Json::array({{{"SubnetId", "subnet-1"}}})},
+              {"Entries", Json::array({{{"RuleNumber", 100}, {"Egress", false}, {"Protocol", "6"},
+                                        {"RuleAction", "deny"}, {"CidrBlock", "1.2.3.4/32"},
+                                        {"PortRange", {{"From", 22}, {"To", 22}}}}})}};
+  VpcPolicy p = PolicyFromDocs("vpc-1", {eni, eni_without_ip}, {sg}, {subnet}, {acl});
+  ASSERT_EQ(p.enis.size(), 1u);
+  EXPECT_EQ(p.enis[0].groups, std::vector<std::string>{"sg-1"});
+  ASSERT_EQ(p.groups.size(), 1u);
+  EXPECT_EQ(p.groups[0].rules[0].group, "sg-1");
+  EXPECT_EQ(p.groups[0].rules[0].to, 81);
+  ASSERT_EQ(p.subnets.size(), 1u);
+  EXPECT_EQ(p.subnets[0].acl_id, "acl-1");
+  EXPECT_FALSE(p.subnets[0].entries[0].allow);
+  EXPECT_EQ(p.subnets[0].entries[0].from, 22);
+}
+
+}  // namespace
+}  // namespace kecs::net
