@@ -34,6 +34,7 @@ struct Config {
   std::string ephemeral_port_range = "49153-65535";
   std::string instance_type = "m5.large";
   double stopped_task_retention = 3600;
+  std::string instance_security_group;    // sg-... in --region; governs bridge-mode tasks
 
   // Parsed by Finalize.
   int public_port_first = 32000, public_port_last = 32999;

@@ -191,6 +191,8 @@ int Run(const Config& cfg) {
   hooks.release = [](state::Tx& tx, state::Object& t) { return reconcile::ReleaseNetwork(tx, t); };
   reconcile::PolicyController::Options popts;
   popts.host_exempt = !cfg.strict;
+  popts.instance_group = cfg.instance_security_group;
+  popts.instance_group_region = cfg.region;
   reconcile::PolicyController policies(**store, **rt, popts);
   hooks.before_start = [&policies](const state::Object& t, const runtime::TaskSpec& spec) -> Status {
     if (spec.network.mode != "awsvpc" || spec.network.vpc_id.empty()) return Status::Ok();

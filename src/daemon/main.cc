@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
        "Dynamic host ports for bridge-mode mappings");
   Flag(start, "--instance-type", cfg.instance_type, "KECS_INSTANCE_TYPE",
        "EC2 instance type of the host's container instance (sets its ENI limit)");
+  Flag(start, "--instance-security-group", cfg.instance_security_group, "KECS_INSTANCE_SECURITY_GROUP",
+       "Security group (in --region) of the container instance, governing bridge-mode tasks "
+       "(default: none, everything allowed)");
   Flag(start, "--stopped-task-retention", cfg.stopped_task_retention, "KECS_STOPPED_TASK_RETENTION",
        "Seconds a STOPPED task stays visible");
 

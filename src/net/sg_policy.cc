@@ -219,6 +219,39 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
   return s;
 }
 
+std::string BuildInstanceFilter(const std::string& table, const std::string& bridge,
+                                const SecurityGroupPolicy& group,
+                                const std::map<std::string, std::vector<std::string>>& members) {
+  std::map<std::string, const SecurityGroupPolicy*> groups{{group.id, &group}};
+  EniPolicy instance{"instance", "", "", "", {group.id}};
+  std::string s = fmt::format("add table inet {0}\ndelete table inet {0}\ntable inet {0} {{\n", table);
+  s += fmt::format("  comment \"kecs: the container instance's security group {} for bridge-mode tasks\"\n", group.id);
+  std::set<std::string> refs;
+  for (const auto& r : group.rules) {
+    if (!r.group.empty()) refs.insert(r.group);
+  }
+  for (const auto& g : refs) {
+    std::vector<std::string> ips;
+    if (auto it = members.find(g); it != members.end()) ips = it->second;
+    std::sort(ips.begin(), ips.end());
+    s += fmt::format("  set sg4_{} {{\n    type ipv4_addr\n", Ident(g));
+    if (!ips.empty()) s += "    elements = { " + fmt::format("{}", fmt::join(ips, ", ")) + " }\n";
+    s += "  }\n";
+    s += fmt::format("  set sg6_{} {{\n    type ipv6_addr\n  }}\n", Ident(g));
+  }
+  for (bool egress : {true, false}) {
+    s += fmt::format("  chain instance_{} {{\n", egress ? "out" : "in");
+    for (const auto& line : EniRules(instance, groups, egress)) s += "    " + line + "\n";
+    s += "  }\n";
+  }
+  s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
+  s += "    ct state established,related accept comment \"kecs: replies and related traffic\"\n";
+  s += fmt::format("    iifname \"{}\" jump instance_out comment \"{} egress of bridge-mode tasks\"\n", bridge, group.id);
+  s += fmt::format("    oifname \"{}\" jump instance_in comment \"{} ingress of bridge-mode tasks\"\n", bridge, group.id);
+  s += "  }\n}\n";
+  return s;
+}
+
 VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& enis,
                          const std::vector<Json>& groups, const std::vector<Json>& subnets,
                          const std::vector<Json>& acls) {

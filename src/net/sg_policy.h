@@ -81,6 +81,15 @@ struct VpcPolicy {
 // that replace an existing one.
 std::string BuildVpcFilter(const VpcPolicy& policy);
 
+// The container instance's security group, for bridge-mode tasks (AWS applies the
+// instance's groups to bridge and host networking): its ingress rules govern new
+// connections into the host bridge `bridge`, its egress rules those out of it. A table
+// "inet <table>" in the host's namespace, replaced in one transaction. `members` gives the
+// addresses of groups the rules reference.
+std::string BuildInstanceFilter(const std::string& table, const std::string& bridge,
+                                const SecurityGroupPolicy& group,
+                                const std::map<std::string, std::vector<std::string>>& members);
+
 // Reads a policy from the store documents of the VPC model (net/vpc.h): every ENI with an
 // address, every group of the VPC, every subnet with its ACL. Bridge names are left empty.
 VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& enis,

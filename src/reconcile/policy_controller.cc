@@ -1,5 +1,7 @@
 #include "reconcile/policy_controller.h"
 
+#include <optional>
+
 #include "base/log.h"
 #include "net/vpc.h"
 
@@ -106,6 +108,50 @@ void PolicyController::ApplyAll(bool force) {
   for (const auto& p : policies) {
     Status a = Apply(p, force);
     if (!a.ok()) KLOG_WARN("security groups of {}: {}", p.vpc_id, a.message());
+  }
+  ApplyInstance(force);
+}
+
+void PolicyController::ApplyInstance(bool force) {
+  if (options_.instance_group.empty()) {
+    // None configured: make sure no filter of an earlier configuration is left.
+    if (force) {
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      Status a = runtime_.ApplyInstancePolicy(nullptr, {});
+      if (!a.ok()) KLOG_WARN("instance security group: {}", a.message());
+    }
+    return;
+  }
+  std::optional<net::SecurityGroupPolicy> group;
+  std::map<std::string, std::vector<std::string>> members;
+  Status st = store_.Read([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto g, tx.Get(net::kSecurityGroup, options_.instance_group_region, options_.instance_group));
+    if (!g) return Status::Ok();
+    ASSIGN_OR_RETURN(net::VpcPolicy p, Build(tx, options_.instance_group_region, g->parent));
+    for (const auto& gp : p.groups) {
+      if (gp.id == g->id) group = gp;
+    }
+    for (const auto& e : p.enis) {
+      for (const auto& gid : e.groups) members[gid].push_back(e.ip);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    KLOG_WARN("instance security group: {}", st.message());
+    return;
+  }
+  if (!group) {
+    KLOG_WARN("instance security group {} does not exist; bridge-mode tasks are not filtered",
+              options_.instance_group);
+  }
+  std::string key = group ? net::BuildInstanceFilter("x", "x", *group, members) : "";
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  if (!force && key == applied_instance_) return;
+  Status a = runtime_.ApplyInstancePolicy(group ? &*group : nullptr, members);
+  if (a.ok()) {
+    applied_instance_ = key;
+  } else {
+    KLOG_WARN("instance security group: {}", a.message());
   }
 }
 

@@ -26,6 +26,10 @@ class PolicyController {
     std::chrono::milliseconds debounce{30};
     std::chrono::seconds resync{30};
     bool host_exempt = true;  // lenient mode: the host reaches tasks whatever their groups
+    // The container instance's security group (region, id), governing bridge-mode tasks;
+    // empty: none, everything allowed.
+    std::string instance_group_region;
+    std::string instance_group;
   };
 
   PolicyController(state::Store& store, runtime::Runtime& runtime, Options options);
@@ -44,6 +48,7 @@ class PolicyController {
   void ApplyAll(bool force);
   Result<net::VpcPolicy> Build(state::Tx& tx, const std::string& region, const std::string& vpc_id);
   Status Apply(const net::VpcPolicy& policy, bool force);
+  void ApplyInstance(bool force);
 
   state::Store& store_;
   runtime::Runtime& runtime_;
@@ -51,6 +56,7 @@ class PolicyController {
 
   std::mutex apply_mu_;                            // one apply at a time
   std::map<std::string, std::string> applied_;     // guarded by apply_mu_: vpc -> rules text
+  std::string applied_instance_;                   // guarded by apply_mu_
 
   std::mutex mu_;
   std::condition_variable cv_;

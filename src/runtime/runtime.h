@@ -135,6 +135,14 @@ class Runtime {
   // what was enforced before in one step. A VPC with no task on this runtime has nothing
   // to enforce; runtimes without a data plane ignore it.
   virtual Status ApplyVpcPolicy(const net::VpcPolicy& policy) { (void)policy; return Status::Ok(); }
+  // Enforces the container instance's security group on bridge-mode tasks; nullptr means
+  // none is configured (everything allowed, AWS's default for an open instance group).
+  virtual Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
+                                     const std::map<std::string, std::vector<std::string>>& members) {
+    (void)group;
+    (void)members;
+    return Status::Ok();
+  }
 };
 
 }  // namespace kecs::runtime

@@ -206,3 +206,42 @@ def test_every_rule_names_its_owner_and_teardown_leaves_none(vpc):
              timeout=30, what="stopped")
     # The VPC's last task is gone: its router, and every rule in it, went with it.
     assert router not in sh("ip", "netns", "list").stdout
+
+
+def test_container_instance_group_governs_bridge_tasks(local_kecs):
+    ec2 = local_kecs.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    group = ec2.create_security_group(GroupName="instance", Description="instance", VpcId=vpc)["GroupId"]
+    local_kecs.stop()
+    local_kecs.extra_args = ["--instance-security-group", group]
+    local_kecs.start()
+    ecs = local_kecs.client("ecs")
+    ecs.create_cluster(clusterName="br")
+    ecs.register_task_definition(family="br", containerDefinitions=[
+        {"name": "web", "image": "nginx:latest", "memory": 64, "stopTimeout": 1,
+         "portMappings": [{"containerPort": 80, "hostPort": 0}]}])
+    arn = ecs.run_task(cluster="br", taskDefinition="br")["tasks"][0]["taskArn"]
+    t = wait_for(lambda: (lambda t: t if t["lastStatus"] == "RUNNING" else None)(
+        ecs.describe_tasks(cluster="br", tasks=[arn])["tasks"][0]), timeout=60, what="RUNNING")
+    port = t["containers"][0]["networkBindings"][0]["hostPort"]
+    host_ip = sh("hostname", "-I").stdout.split()[0]
+    # A client on the network: an awsvpc task of the default VPC, reaching the host's
+    # address (the host's own connections are local and never cross the filter).
+    ecs.register_task_definition(family="client", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                                 cpu="256", memory="512", containerDefinitions=[
+        {"name": "c", "image": "nginx:latest", "stopTimeout": 1, "portMappings": [{"containerPort": 80}]}])
+    subnet = sorted(ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"],
+                    key=lambda x: x["AvailabilityZone"])[0]["SubnetId"]
+    client = ecs.run_task(cluster="br", taskDefinition="client", launchType="FARGATE", networkConfiguration={
+        "awsvpcConfiguration": {"subnets": [subnet]}})["tasks"][0]["taskArn"]
+    wait_for(lambda: ecs.describe_tasks(cluster="br", tasks=[client])["tasks"][0]["lastStatus"] == "RUNNING",
+             timeout=60, what="client RUNNING")
+    ns = f"{local_kecs.prefix}-t-{client.rsplit('/', 1)[1]}"
+    # The group admits nothing: the published port does not answer from the network.
+    assert not can_get(ns, host_ip, port)
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    time.sleep(1.0)
+    assert can_get(ns, host_ip, port)
+    table = f"{local_kecs.prefix}_instance"
+    assert table in sh("nft", "list", "tables").stdout

@@ -364,4 +364,9 @@ Status LocalRuntime::UpdatePublishing(const TaskSpec& task) { return network_.Pu
 
 Status LocalRuntime::ApplyVpcPolicy(const net::VpcPolicy& policy) { return network_.ApplyPolicy(policy); }
 
+Status LocalRuntime::ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
+                                         const std::map<std::string, std::vector<std::string>>& members) {
+  return network_.ApplyInstancePolicy(group, members);
+}
+
 }  // namespace kecs::runtime::local

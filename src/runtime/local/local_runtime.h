@@ -46,6 +46,8 @@ class LocalRuntime : public Runtime {
                         const std::set<std::string>& known_task_ids) override;
   Status UpdatePublishing(const TaskSpec& task) override;
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
+  Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
+                             const std::map<std::string, std::vector<std::string>>& members) override;
 
   // The combined stdout and stderr of a container, for `kecs logs`.
   std::string LogPath(const std::string& task_id, const std::string& container) const;

@@ -486,6 +486,19 @@ Status LocalNetwork::ApplyPolicy(const net::VpcPolicy& policy, bool* applied) {
   return Status::Ok();
 }
 
+Status LocalNetwork::ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
+                                         const std::map<std::string, std::vector<std::string>>& members) {
+  std::string table = options_.prefix + "_instance";
+  if (!group) {
+    auto tables = net::nft::Query("", "list tables");
+    if (tables.ok() && tables->find("table inet " + table + "\n") != std::string::npos) {
+      return net::nft::Apply("", "delete table inet " + table + "\n");
+    }
+    return Status::Ok();
+  }
+  return net::nft::Apply("", net::BuildInstanceFilter(table, options_.prefix + "0", *group, members));
+}
+
 Status LocalNetwork::RemoveAll() {
   std::string p = options_.prefix + "-";
   for (const auto& ns : net::netns::List()) {
@@ -502,6 +515,9 @@ Status LocalNetwork::RemoveAll() {
   auto tables = net::nft::Query("", "list tables");
   if (tables.ok() && tables->find("table ip " + options_.prefix + "\n") != std::string::npos) {
     RETURN_IF_ERROR(net::nft::Apply("", "delete table ip " + options_.prefix + "\n"));
+  }
+  if (tables.ok() && tables->find("table inet " + options_.prefix + "_instance\n") != std::string::npos) {
+    RETURN_IF_ERROR(net::nft::Apply("", "delete table inet " + options_.prefix + "_instance\n"));
   }
   std::lock_guard<std::mutex> lock(mu_);
   routers_ready_.clear();

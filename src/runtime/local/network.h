@@ -56,6 +56,9 @@ class LocalNetwork {
   // transaction; a VPC without a router (no task here) is skipped. Returns whether it was
   // applied through `applied`.
   Status ApplyPolicy(const net::VpcPolicy& policy, bool* applied = nullptr);
+  // The container instance's group on the host bridge; nullptr removes the filter.
+  Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
+                             const std::map<std::string, std::vector<std::string>>& members);
   // Removes every kecs object (the privileged tests' final cleanup).
   Status RemoveAll();
 
