@@ -76,13 +76,18 @@ std::string ResolveUser(const std::string& user, const fs::path& rootfs) {
   };
   std::string uid = lookup("etc/passwd", u, 2);
   std::string gid = g.empty() ? "" : lookup("etc/group", g, 2);
-  if (gid.empty() && uid != u) {
-    // The user's primary group.
+  if (gid.empty()) {
+    // The user's primary group, by name or by uid; with no passwd entry Docker uses group 0,
+    // which BuildOciSpec gives a bare uid.
+    bool by_name = uid != u;
     std::istringstream in(ReadAll(rootfs / "etc/passwd"));
     std::string line;
     while (std::getline(in, line)) {
       auto parts = Split(line, ':');
-      if (parts.size() > 3 && parts[0] == u) gid = parts[3];
+      if (parts.size() > 3 && (by_name ? parts[0] == u : parts[2] == u)) {
+        gid = parts[3];
+        break;
+      }
     }
   }
   return gid.empty() ? uid : uid + ":" + gid;
@@ -249,6 +254,14 @@ Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c,
 
 Status LocalRuntime::StartContainers(const TaskSpec& task) {
   for (const auto& c : task.containers) {
+    // A repeated call (after a crash) leaves a container that runs or already ran alone: an
+    // ECS task never runs a container twice.
+    ContainerStatus now = driver_.Inspect(BundleDir(task.task_id, c.name));
+    if (now.phase == ContainerStatus::Phase::kRunning) continue;
+    if (now.phase == ContainerStatus::Phase::kExited) {
+      if (now.error.empty()) continue;
+      return Internal(fmt::format("failed to start container \"{}\": {}", c.name, now.error));
+    }
     ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image));
     RETURN_IF_ERROR(PrepareBundle(task, c, img));
     Status st = driver_.Start(ContainerId(task.task_id, c.name), BundleDir(task.task_id, c.name),
@@ -322,6 +335,29 @@ Status LocalRuntime::RemoveTaskDir(const std::string& task_id) {
   return Status::Ok();
 }
 
+namespace {
+
+// The directories under which runc creates our cgroups: /sys/fs/cgroup itself (v2) and each
+// v1 controller hierarchy, each holding <prefix>/<task>/<container>.
+std::vector<fs::path> CgroupParents(const std::string& prefix) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  fs::path root("/sys/fs/cgroup");
+  if (fs::is_directory(root / prefix, ec)) out.push_back(root / prefix);
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    if (e.is_directory(ec) && fs::is_directory(e.path() / prefix, ec)) out.push_back(e.path() / prefix);
+  }
+  return out;
+}
+
+// runc removes a container's own cgroup; the task's cgroup above it is ours to remove. rmdir
+// only succeeds on an empty cgroup, so a task with a live process keeps it.
+void RemoveTaskCgroups(const std::string& prefix, const std::string& task_id) {
+  for (const auto& parent : CgroupParents(prefix)) rmdir((parent / task_id).c_str());
+}
+
+}  // namespace
+
 Status LocalRuntime::Delete(const TaskSpec& task) {
   for (const auto& c : task.containers) {
     ContainerStatus s = driver_.Inspect(BundleDir(task.task_id, c.name));
@@ -331,6 +367,7 @@ Status LocalRuntime::Delete(const TaskSpec& task) {
     RETURN_IF_ERROR(driver_.Delete(ContainerId(task.task_id, c.name)));
   }
   RETURN_IF_ERROR(RemoveTaskDir(task.task_id));
+  RemoveTaskCgroups(options_.network.prefix, task.task_id);
   return network_.TearDownTask(task);
 }
 
@@ -356,6 +393,12 @@ Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
     std::string rest = cid.substr(prefix.size());
     std::string task_id = rest.substr(0, rest.find('-'));
     if (!live.count(task_id)) (void)driver_.Delete(cid);
+  }
+  for (const auto& parent : CgroupParents(options_.network.prefix)) {
+    for (const auto& e : fs::directory_iterator(parent, ec)) {
+      std::string id = e.path().filename().string();
+      if (e.is_directory(ec) && !live.count(id)) RemoveTaskCgroups(options_.network.prefix, id);
+    }
   }
   return network_.GarbageCollect(live);
 }

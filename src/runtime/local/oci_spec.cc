@@ -52,6 +52,9 @@ Json BuildOciSpec(const SpecInputs& in) {
   proc["args"] = args;
 
   std::vector<std::string> env = img_proc.value("env", std::vector<std::string>{});
+  // umoci's runtime template adds TERM=xterm as if a terminal were attached; ECS containers
+  // have none, and Docker sets TERM only for a TTY.
+  env.erase(std::remove(env.begin(), env.end(), std::string("TERM=xterm")), env.end());
   auto set_env = [&](const std::string& k, const std::string& v) {
     std::string prefix = k + "=";
     env.erase(std::remove_if(env.begin(), env.end(),
@@ -82,7 +85,7 @@ Json BuildOciSpec(const SpecInputs& in) {
     };
     if (numeric(u)) user["uid"] = std::stoll(u);
     if (numeric(g)) user["gid"] = std::stoll(g);
-    else if (numeric(u) && g.empty()) user["gid"] = std::stoll(u);
+    else if (numeric(u) && g.empty()) user["gid"] = 0;  // Docker: no passwd entry, group 0
   }
   proc["user"] = user;
   Json caps = DefaultCaps();
@@ -130,9 +133,10 @@ Json BuildOciSpec(const SpecInputs& in) {
     mounts = kept;
   };
   for (const char* dst : {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}) drop(dst);
-  if (!in.hosts_file.empty()) mounts.push_back(BindMount(in.hosts_file, "/etc/hosts", false));
-  if (!in.resolv_file.empty()) mounts.push_back(BindMount(in.resolv_file, "/etc/resolv.conf", false));
-  if (!in.hostname_file.empty()) mounts.push_back(BindMount(in.hostname_file, "/etc/hostname", false));
+  // Docker mounts the network files read-only when the root filesystem is.
+  if (!in.hosts_file.empty()) mounts.push_back(BindMount(in.hosts_file, "/etc/hosts", c.readonly_rootfs));
+  if (!in.resolv_file.empty()) mounts.push_back(BindMount(in.resolv_file, "/etc/resolv.conf", c.readonly_rootfs));
+  if (!in.hostname_file.empty()) mounts.push_back(BindMount(in.hostname_file, "/etc/hostname", c.readonly_rootfs));
   spec["mounts"] = mounts;
 
   Json& linux = spec["linux"];
@@ -151,8 +155,9 @@ Json BuildOciSpec(const SpecInputs& in) {
     if (c.memory_reservation_mib > 0) mem["reservation"] = c.memory_reservation_mib * 1024 * 1024;
     resources["memory"] = mem;
   }
-  // ECS cpu units are Docker CPU shares; the kernel's minimum is 2.
-  resources["cpu"] = {{"shares", std::max<int64_t>(2, c.cpu_units > 0 ? c.cpu_units : 1024)}};
+  // ECS cpu units are Docker CPU shares. As the ECS agent does, 0 or unset is the kernel's
+  // minimum of 2 shares, and more than the kernel's maximum is capped at 262144.
+  resources["cpu"] = {{"shares", std::clamp<int64_t>(c.cpu_units, 2, 262144)}};
   linux["resources"] = resources;
   return spec;
 }

@@ -95,21 +95,26 @@ int main(int argc, char** argv) {
     return 1;
   }
   pid_t pid = static_cast<pid_t>(std::atoi(ReadFile(pid_file).c_str()));
-  // The container's init was re-parented to us; reap everything until it is gone.
+  // The container's init was re-parented to us; reap everything until it is gone. Its exit
+  // status is peeked first (WNOWAIT) and recorded before it is reaped: while the exit file is
+  // missing the init stays a zombie, so nobody mistakes "exited" for "killed with the shim".
   int code = 0;
   while (true) {
-    int status = 0;
-    pid_t w = waitpid(-1, &status, 0);
-    if (w < 0) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) < 0) {
       if (errno == EINTR) continue;
       break;  // ECHILD: nothing left
     }
-    if (w == pid) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (info.si_pid == pid) {
+      code = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
       break;
+    }
+    while (waitpid(info.si_pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
   WriteAtomic(bundle + "/exit", std::to_string(code) + "\n");
+  while (pid > 0 && waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
   if (log >= 0) close(log);
   return 0;
 }
