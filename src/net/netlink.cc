@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <linux/if.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -55,6 +57,17 @@ int Netlink::IndexOf(const std::string& link) {
 }
 
 bool Netlink::LinkExists(const std::string& link) { return IndexOf(link) > 0; }
+
+Result<std::string> Netlink::GetMac(const std::string& link) {
+  rtnl_link* l = nullptr;
+  int err = rtnl_link_get_kernel(sock_, 0, link.c_str(), &l);
+  if (err < 0) return NlError("get mac: no link " + link, err);
+  LinkPtr owned(l);
+  nl_addr* a = rtnl_link_get_addr(l);
+  if (!a) return std::string();
+  char buf[64];
+  return std::string(nl_addr2str(a, buf, sizeof buf));
+}
 
 Status Netlink::CreateVeth(const std::string& name, const std::string& peer, int peer_netns_fd,
                            const std::string& alias) {
@@ -190,17 +203,34 @@ Status Netlink::AddRoute(const std::string& dst, const std::string& gateway, con
 }
 
 Status Netlink::DeleteRoute(const std::string& dst) {
-  nl_addr* d = nullptr;
   int family = dst.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-  int err = nl_addr_parse(dst.c_str(), family, &d);
+  nl_addr* d = nullptr;
+  int err = nl_addr_parse(dst == "default" ? (family == AF_INET ? "0.0.0.0/0" : "::/0") : dst.c_str(),
+                          family, &d);
   if (err < 0) return NlError("parse route " + dst, err);
-  rtnl_route* r = rtnl_route_alloc();
-  rtnl_route_set_family(r, static_cast<uint8_t>(family));
-  rtnl_route_set_dst(r, d);
-  rtnl_route_set_table(r, RT_TABLE_MAIN);
-  err = rtnl_route_delete(sock_, r, 0);
-  rtnl_route_put(r);
+  // Built by hand rather than with rtnl_route_delete: libnl fills in a scope the request
+  // leaves open by guessing from the next hops (RT_SCOPE_LINK without any), and the kernel
+  // then matches only link-scope routes, so a route via a gateway (universe scope) is
+  // "not found". RT_SCOPE_NOWHERE, with no type, protocol or next hop, matches the route
+  // to dst whatever they are, as `ip route del DST` does.
+  rtmsg rtm{};
+  rtm.rtm_family = static_cast<unsigned char>(family);
+  rtm.rtm_dst_len = static_cast<unsigned char>(nl_addr_get_prefixlen(d));
+  rtm.rtm_table = RT_TABLE_MAIN;
+  rtm.rtm_scope = RT_SCOPE_NOWHERE;
+  nl_msg* msg = nlmsg_alloc_simple(RTM_DELROUTE, 0);
+  if (!msg) {
+    nl_addr_put(d);
+    return Internal("nlmsg_alloc_simple failed");
+  }
+  err = nlmsg_append(msg, &rtm, sizeof rtm, NLMSG_ALIGNTO);
+  if (err >= 0 && rtm.rtm_dst_len > 0) err = nla_put_addr(msg, RTA_DST, d);
   nl_addr_put(d);
+  if (err < 0) {
+    nlmsg_free(msg);
+    return NlError("build delete of route " + dst, err);
+  }
+  err = nl_send_sync(sock_, msg);  // frees msg
   if (err < 0 && err != -NLE_OBJ_NOTFOUND) return NlError("delete route " + dst, err);
   return Status::Ok();
 }

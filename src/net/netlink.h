@@ -35,6 +35,8 @@ class Netlink {
   Status SetMaster(const std::string& link, const std::string& master);
   Status SetUp(const std::string& link);
   Status SetMac(const std::string& link, const std::string& mac);
+  // "0a:58:0a:00:01:05"; "" for a link without a hardware address.
+  Result<std::string> GetMac(const std::string& link);
   Status Rename(const std::string& link, const std::string& new_name);
   Status SetAlias(const std::string& link, const std::string& alias);
   // "10.0.1.4/24"; adding an address that is already there succeeds.
@@ -43,6 +45,8 @@ class Netlink {
   // route to dst is replaced; without, AlreadyExists is returned.
   Status AddRoute(const std::string& dst, const std::string& gateway, const std::string& link,
                   bool replace = true);
+  // Deletes the main table's route to dst ("default" or a CIDR), whatever its gateway,
+  // link or scope; succeeds when there is none.
   Status DeleteRoute(const std::string& dst);
   Status DeleteLink(const std::string& link);
   bool LinkExists(const std::string& link);

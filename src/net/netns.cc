@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,15 @@ std::mutex g_mount_mu;
 constexpr unsigned long kNsfsMagic = 0x6e736673;
 
 std::string PathOf(const std::string& name) { return std::string(kRunDir) + "/" + name; }
+
+// Create and Delete of one name run under that name's lock. Concurrent Creates would each
+// pass the Exists check, unshare a namespace of their own and bind-mount it on the same
+// file, stacking mounts that one Delete cannot undo. Names hash onto a fixed set of locks,
+// so unrelated names seldom wait for each other and nothing grows with the names seen.
+std::mutex& NameLock(const std::string& name) {
+  static std::array<std::mutex, 64> locks;
+  return locks[std::hash<std::string>{}(name) % locks.size()];
+}
 
 // iproute2 makes /var/run/netns a shared mount point so that namespace mounts under it
 // propagate to other mount namespaces; do the same once.
@@ -68,6 +78,7 @@ Status Create(const std::string& name) {
     return InvalidArgument("bad namespace name '" + name + "'");
   }
   RETURN_IF_ERROR(PrepareRunDir());
+  std::lock_guard<std::mutex> lock(NameLock(name));
   if (Exists(name)) return Status::Ok();
   std::string path = PathOf(name);
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
@@ -87,6 +98,7 @@ Status Create(const std::string& name) {
 
 Status Delete(const std::string& name) {
   std::string path = PathOf(name);
+  std::lock_guard<std::mutex> lock(NameLock(name));
   if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
     return PosixError("umount " + path, errno);
   }

@@ -4,7 +4,8 @@
 //
 // Namespace work runs on a dedicated thread that enters the namespace (setns is per
 // thread) and ends with the work, so no thread ever returns to a pool in the wrong
-// namespace. All functions are thread-safe; Create and Delete are idempotent.
+// namespace. All functions are thread-safe; Create and Delete are idempotent, and those of
+// one name are serialised within the process.
 #include <functional>
 #include <string>
 #include <vector>

@@ -105,7 +105,7 @@ TEST_F(LocalNetworkTest, AwsvpcSameSubnetTrafficAndTeardown) {
   EXPECT_TRUE(LinksWithAlias(RouterNs(vpc), "kecs:task:" + t1.task_id).empty()) << "t1's veth left in the router";
   EXPECT_TRUE(net::netns::Exists(RouterNs(vpc))) << "the router went while t2 still uses it";
   EXPECT_FALSE(Ping(TaskNs(t2), t1.network.ip, 1));
-  // (Whether t2 still reaches its gateway right after: DISABLED_GatewayMacStaysWhenATaskLeaves.)
+  // (That t2 still reaches its gateway right after: GatewayMacStaysWhenATaskLeaves.)
 
   // The VPC's last task goes: so do the router and its host link.
   ASSERT_NO_FATAL_FAILURE(TearDownTwice(t2));
@@ -210,17 +210,16 @@ TEST_F(LocalNetworkTest, BridgeModeTrafficPublishingAndTeardown) {
   EXPECT_EQ(map.find("task:" + t1.task_id), std::string::npos) << map;
   EXPECT_TRUE(net::HostPortFree("tcp", host_port)) << "teardown must release the host port";
   EXPECT_TRUE(Ping(TaskNs(t2), t2.network.bridge_ip)) << "t2 lost its own address";
-  // (Whether t2 still reaches the bridge's address: DISABLED_GatewayMacStaysWhenATaskLeaves.)
+  // (That t2 still reaches the bridge's address: GatewayMacStaysWhenATaskLeaves.)
   ASSERT_NO_FATAL_FAILURE(TearDownTwice(t2));
 }
 
-// Known bug: the host bridge (<p>0) and the routers' subnet bridges get no MAC address of
-// their own, so the kernel gives each the lowest MAC among its ports and changes it when
-// that port leaves. When a task's veth leaves, the other tasks' ARP entries for their
-// gateway (.1) point at a MAC nobody has: they lose their gateway (outbound traffic,
-// replies to published ports) until the entry expires, up to a minute. Docker gives
-// docker0 a fixed MAC for this reason.
-TEST_F(LocalNetworkTest, DISABLED_GatewayMacStaysWhenATaskLeaves) {
+// The host bridge (<p>0) and the routers' subnet bridges have a fixed MAC of their own.
+// Without one the kernel gives a bridge the lowest MAC among its ports and changes it when
+// that port leaves, and the other tasks' ARP entries for their gateway (.1) would point at
+// a MAC nobody has until they expire. So when a task leaves, the bridge keeps its MAC and
+// the remaining tasks keep reaching their gateway (Docker fixes docker0's MAC likewise).
+TEST_F(LocalNetworkTest, GatewayMacStaysWhenATaskLeaves) {
   std::string gw = fmt::format("192.168.{}.1", nets_.bridge);
   auto mac = [&](const std::string& ns, const std::string& link) {
     std::string out = ns.empty() ? Sh({"ip", "-o", "link", "show", link}).out : Ip(ns, {"-o", "link", "show", link});
@@ -301,7 +300,7 @@ TEST_F(LocalNetworkTest, GarbageCollectKeepsLiveTasksOnly) {
   st = net_->GarbageCollect({});
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_FALSE(net::netns::Exists(TaskNs(t2)));
-  // (Whether this GC also removed the router: DISABLED_GarbageCollectRemovesUnusedRouter.)
+  // (That this GC also removes the router: GarbageCollectRemovesUnusedRouter.)
   // TearDownTask of what GC already removed succeeds, and the VPC's last teardown takes
   // the router with it.
   EXPECT_TRUE(net_->TearDownTask(t1).ok());
@@ -311,12 +310,11 @@ TEST_F(LocalNetworkTest, GarbageCollectKeepsLiveTasksOnly) {
   EXPECT_TRUE(LinksWithAlias("", "kecs:vpc:" + vpc.id).empty());
 }
 
-// Known bug: GarbageCollect deletes the namespaces of tasks that are gone and at once asks
-// each router whether a task veth ("kecs:task:" alias) is left in it; the kernel destroys a
-// deleted namespace's veth asynchronously, so the veth is still there, the router counts as
-// used and stays (with its host link and routes) until some later teardown in that VPC.
-// TearDownTask avoids this by deleting the task's veth first.
-TEST_F(LocalNetworkTest, DISABLED_GarbageCollectRemovesUnusedRouter) {
+// GarbageCollect removes the router of a VPC no live task uses, with its host link, in the
+// same call. Like TearDownTask it deletes the gone tasks' veths ("kecs:task:" alias) before
+// their namespaces, since the kernel destroys a deleted namespace's veth asynchronously and
+// a router still holding one would count as used.
+TEST_F(LocalNetworkTest, GarbageCollectRemovesUnusedRouter) {
   Vpc vpc = MakeVpc(nets_.vpc_a, 0);
   TaskSpec t1 = AwsvpcTask(vpc, 1, 52);
   ASSERT_NO_FATAL_FAILURE(SetUpTwice(t1));

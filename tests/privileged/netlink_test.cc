@@ -203,10 +203,10 @@ TEST_F(NetlinkTest, RoutesReplaceAndAlreadyExists) {
   EXPECT_EQ(Ip({"route", "show"}).out.find("10.66.0.0/16"), std::string::npos);
 }
 
-// Known bug: DeleteRoute of a route via a gateway returns OK and deletes nothing. libnl
-// guesses the scope of a route without next hops as RT_SCOPE_LINK, the kernel finds no
-// such link-scope route (ESRCH), and DeleteRoute takes ESRCH for "already gone".
-TEST_F(NetlinkTest, DISABLED_DeleteRouteViaGateway) {
+// DeleteRoute deletes a route via a gateway (universe scope) too: its request leaves the
+// scope open (RT_SCOPE_NOWHERE) rather than letting libnl guess RT_SCOPE_LINK, which the
+// kernel would match against link-scope routes only.
+TEST_F(NetlinkTest, DeleteRouteViaGateway) {
   Status st = InNs(ns_, [&](Netlink& nl) -> Status {
     RETURN_IF_ERROR(nl.CreateVeth("va", "vb", -1, ""));
     RETURN_IF_ERROR(nl.AddAddress("va", "10.9.8.7/24"));

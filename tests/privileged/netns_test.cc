@@ -145,11 +145,10 @@ TEST_F(NetnsTest, PlaceholderFileIsNotANamespace) {
   EXPECT_TRUE(net::netns::Delete(Name("prep")).ok());
 }
 
-// Known bug: netns.h promises thread-safe, idempotent Create, but concurrent Creates of
-// one name each pass the Exists check, each unshare a namespace and each bind-mount it on
-// the same file: the mounts stack (one per caller), and Delete then unmounts only the top
-// one and fails to unlink the file (EBUSY), so the namespace never goes.
-TEST_F(NetnsTest, DISABLED_ConcurrentCreateOfOneName) {
+// Concurrent Creates of one name all succeed and leave exactly one namespace, bind-mounted
+// once, which one Delete removes: Create checks and mounts under a per-name lock, so the
+// callers do not each unshare a namespace and stack their mounts on the same file.
+TEST_F(NetnsTest, ConcurrentCreateOfOneName) {
   std::string ns = Name("race");
   std::vector<std::thread> threads;
   std::vector<Status> results(8);

@@ -59,6 +59,30 @@ Transit TransitOf(const std::string& cidr, int slot) {
 
 std::string BridgeName(const std::string& subnet_id) { return "br-" + HexOf(subnet_id).substr(0, 12); }
 
+// A fixed MAC for a bridge, derived from `key` (FNV-1a). A Linux bridge without a MAC of
+// its own takes the lowest MAC among its ports and changes it when that port leaves; the
+// other tasks' ARP entries for their gateway (the bridge's address) then point at a MAC
+// nobody has until they expire. A MAC set on the bridge stays whatever its ports do.
+// Locally administered unicast; the 06: prefix keeps it apart from ENI MACs (02:...).
+std::string BridgeMac(const std::string& key) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("06:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (h >> 32) & 0xff, (h >> 24) & 0xff,
+                     (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+// Creates the bridge if needed and gives it its fixed MAC, also when it was made before
+// bridges had one (setting it only when it differs leaves a running bridge alone).
+Status EnsureBridge(Netlink& nl, const std::string& br, const std::string& alias, const std::string& mac) {
+  if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, alias));
+  ASSIGN_OR_RETURN(std::string current, nl.GetMac(br));
+  if (current != mac) RETURN_IF_ERROR(nl.SetMac(br, mac));
+  return Status::Ok();
+}
+
 // Whether the router's noegress set holds `ip`.
 bool NoEgressHas(const std::string& router, const std::string& ip) {
   auto doc = net::nft::QueryJson(router, "list set ip kecs_router noegress");
@@ -150,7 +174,7 @@ Status LocalNetwork::EnsureHostBridge() {
         }
       }
     }
-    if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, "kecs:bridge"));
+    RETURN_IF_ERROR(EnsureBridge(nl, br, "kecs:bridge", BridgeMac("kecs:bridge:" + br)));
     RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", net::Ipv4ToString(cidr->router()), cidr->prefix)));
     RETURN_IF_ERROR(nl.SetUp(br));
     return net::netns::WriteSysctl("net/ipv4/conf/" + br + "/route_localnet", "1");
@@ -218,7 +242,7 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
   auto cidr = net::Ipv4Cidr::Parse(n.subnet_cidr);
   if (!cidr) return InvalidArgument("task has no subnet CIDR");
   return InNs(router, [&](Netlink& nl) -> Status {
-    if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, "kecs:subnet:" + n.subnet_id));
+    RETURN_IF_ERROR(EnsureBridge(nl, br, "kecs:subnet:" + n.subnet_id, BridgeMac("kecs:subnet:" + n.subnet_id)));
     for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
              {"net/ipv4/conf/" + br + "/proxy_arp", "1"},
              {"net/ipv4/conf/" + br + "/proxy_arp_pvlan", "1"},
@@ -442,6 +466,27 @@ Status LocalNetwork::RemoveRouterIfUnused(const std::string& vpc_id) {
 Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
   std::string task_prefix = options_.prefix + "-t-";
   std::string router_prefix = options_.prefix + "-r-";
+  // The veths of tasks that are gone go first, in the routers and on the host, as in
+  // TearDownTask: the kernel destroys a deleted namespace's links asynchronously, and a
+  // router still listing a task veth counts as used below and would stay.
+  const std::string task_alias = "kecs:task:";
+  auto remove_dead_veths = [&](Netlink& nl, const std::string& name_prefix) -> Status {
+    ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+    for (const auto& l : links) {
+      if (l.name.rfind(name_prefix, 0) != 0 || l.alias.rfind(task_alias, 0) != 0) continue;
+      if (live.count(l.alias.substr(task_alias.size()))) continue;
+      KLOG_INFO("gc: removing link {} ({})", l.name, l.alias);
+      RETURN_IF_ERROR(nl.DeleteLink(l.name));
+    }
+    return Status::Ok();
+  };
+  for (const auto& ns : net::netns::List()) {
+    if (ns.rfind(router_prefix, 0) == 0 && net::netns::Exists(ns)) {
+      RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) { return remove_dead_veths(nl, ""); }));
+    }
+  }
+  // On the host, only this instance's bridge-mode veths (HostLinkName 'b').
+  RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return remove_dead_veths(nl, options_.prefix + "b"); }));
   for (const auto& ns : net::netns::List()) {
     if (ns.rfind(task_prefix, 0) == 0 && !live.count(ns.substr(task_prefix.size()))) {
       KLOG_INFO("gc: removing network namespace {}", ns);
@@ -523,6 +568,15 @@ Status LocalNetwork::RemoveAll() {
   routers_ready_.clear();
   bridge_ready_ = false;
   return Status::Ok();
+}
+
+Result<std::string> LocalNetwork::EnsureResolverAddress(const TaskSpec& task) {
+  const NetworkSpec& n = task.network;
+  if (n.vpc_id.empty() || n.dns_server.empty()) return InvalidArgument("task has no VPC resolver");
+  std::string router = RouterNetns(n.vpc_id);
+  if (!net::netns::Exists(router)) return FailedPrecondition("VPC " + n.vpc_id + " has no router");
+  RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) { return nl.AddAddress("lo", n.dns_server + "/32"); }));
+  return router;
 }
 
 }  // namespace kecs::runtime::local

@@ -62,6 +62,14 @@ class LocalNetwork {
   // Removes every kecs object (the privileged tests' final cleanup).
   Status RemoveAll();
 
+  // Puts the VPC resolver's address (task.network.dns_server, the VPC's base+2) on the
+  // loopback of the task's VPC router, where the DNS server listens, and returns the
+  // router's namespace. Tasks reach it through their gateway, or by the router's proxy ARP
+  // when it lies in their subnet. Idempotent; the router must exist (SetUpTask).
+  Result<std::string> EnsureResolverAddress(const TaskSpec& task);
+  // The name of the VPC's router namespace (which may not exist).
+  std::string RouterNamespace(const std::string& vpc_id) const { return RouterNetns(vpc_id); }
+
   std::string TaskNetns(const std::string& task_id) const;
   std::string NetnsPath(const TaskSpec& task) const;  // "" for host mode
   const NetworkOptions& options() const { return options_; }
