@@ -47,4 +47,47 @@ std::optional<Json> ParseJson(std::string_view text) {
   return j;
 }
 
+Json MergeKeyValues(const Json& list, const Json& add, std::string_view key, std::string_view value) {
+  Json out = list.is_array() ? list : Json::array();
+  for (const auto& t : add) {
+    std::string k = JStr(t, key);
+    bool replaced = false;
+    for (auto& e : out) {
+      if (JStr(e, key) == k) {
+        e[std::string(value)] = JStr(t, value);
+        replaced = true;
+      }
+    }
+    if (!replaced) out.push_back({{std::string(key), k}, {std::string(value), JStr(t, value)}});
+  }
+  return out;
+}
+
+Json RemoveKeyValues(const Json& list, const Json& keys, std::string_view key) {
+  Json out = Json::array();
+  for (const auto& e : list) {
+    bool drop = false;
+    for (const auto& k : keys) drop = drop || (k.is_string() && k.get<std::string>() == JStr(e, key));
+    if (!drop) out.push_back(e);
+  }
+  return out;
+}
+
+Json WithoutInternalMembers(const Json& doc) {
+  if (doc.is_object()) {
+    Json out = Json::object();
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+      if (it.key().starts_with("kecs:")) continue;
+      out[it.key()] = WithoutInternalMembers(it.value());
+    }
+    return out;
+  }
+  if (doc.is_array()) {
+    Json out = Json::array();
+    for (const auto& e : doc) out.push_back(WithoutInternalMembers(e));
+    return out;
+  }
+  return doc;
+}
+
 }  // namespace kecs

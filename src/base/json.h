@@ -25,4 +25,14 @@ bool JHas(const Json& j, std::string_view key);
 // Parses text; nullopt when it is not valid JSON.
 std::optional<Json> ParseJson(std::string_view text);
 
+// Tag lists ([{key, value}], member names as the service spells them, e.g. "key"/"value"
+// for ECS, "Key"/"Value" for Cloud Map): `add` replaces the values of keys already there
+// and appends the others; RemoveKeyValues drops the entries whose key is in `keys`.
+Json MergeKeyValues(const Json& list, const Json& add, std::string_view key, std::string_view value);
+Json RemoveKeyValues(const Json& list, const Json& keys, std::string_view key);
+
+// `doc` without the members whose names start with "kecs:" (kecs's own bookkeeping), at
+// every depth: what an API may show of a stored document.
+Json WithoutInternalMembers(const Json& doc);
+
 }  // namespace kecs

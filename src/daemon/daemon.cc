@@ -13,15 +13,20 @@
 #include "api/ecs/ecs_api.h"
 #include "api/http/server.h"
 #include "api/router.h"
+#include "api/servicediscovery/servicediscovery_api.h"
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "daemon/version.h"
 #include "model/arn.h"
 #include "model/shapes.h"
+#include "net/discovery.h"
+#include "net/dns_server.h"
 #include "net/vpc.h"
+#include "reconcile/discovery_hooks.h"
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
+#include "reconcile/service_controller.h"
 #include "reconcile/task_controller.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
@@ -53,12 +58,14 @@ runtime::local::LocalOptions LocalOptionsFrom(const Config& cfg) {
   return o;
 }
 
-Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(const Config& cfg) {
+Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(const Config& cfg, net::DnsServer* dns) {
   if (cfg.runtime == "simulated") {
     return std::unique_ptr<runtime::Runtime>(new runtime::SimulatedRuntime());
   }
   if (cfg.runtime == "local") {
-    auto rt = std::make_unique<runtime::local::LocalRuntime>(LocalOptionsFrom(cfg));
+    runtime::local::LocalOptions o = LocalOptionsFrom(cfg);
+    o.dns = dns;
+    auto rt = std::make_unique<runtime::local::LocalRuntime>(o);
     RETURN_IF_ERROR(rt->Init());
     return std::unique_ptr<runtime::Runtime>(std::move(rt));
   }
@@ -169,7 +176,39 @@ int Run(const Config& cfg) {
     KLOG_ERROR("cannot open state: {}", store.status().message());
     return 2;
   }
-  auto rt = MakeRuntime(cfg);
+  // The VPC resolvers: Cloud Map names from the store, everything else forwarded.
+  std::mutex vpc_regions_mu;
+  std::map<std::string, std::string> vpc_regions;  // VPC id -> region; a VPC id never moves
+  net::DnsServer dns(
+      [&store = **store, &vpc_regions_mu, &vpc_regions](const std::string& vpc, const std::string& fqdn)
+          -> Result<net::discovery::DnsAnswer> {
+        net::discovery::DnsAnswer out;
+        Status st = store.Read([&](state::Tx& tx) -> Status {
+          std::string region;
+          {
+            std::lock_guard<std::mutex> lock(vpc_regions_mu);
+            if (auto it = vpc_regions.find(vpc); it != vpc_regions.end()) region = it->second;
+          }
+          if (region.empty()) {
+            state::Query q;
+            q.kind = net::kVpc;
+            q.any_region = true;
+            ASSIGN_OR_RETURN(auto vpcs, tx.List(q));
+            for (const auto& v : vpcs) {
+              if (v.id == vpc) region = v.region;
+            }
+            if (region.empty()) return Status::Ok();  // a VPC that is gone sees no namespace
+            std::lock_guard<std::mutex> lock(vpc_regions_mu);
+            vpc_regions[vpc] = region;
+          }
+          ASSIGN_OR_RETURN(out, net::discovery::LookupDns(tx, region, vpc, fqdn));
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        return out;
+      },
+      net::DnsServer::Options{});
+  auto rt = MakeRuntime(cfg, &dns);
   if (!rt.ok()) {
     KLOG_ERROR("{}", rt.status().message());
     return 2;
@@ -188,7 +227,19 @@ int Run(const Config& cfg) {
   hooks.provision = [nopts](state::Tx& tx, state::Object& t) {
     return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now(), nopts);
   };
-  hooks.release = [](state::Tx& tx, state::Object& t) { return reconcile::ReleaseNetwork(tx, t); };
+  // Service tasks join their Cloud Map registries at RUNNING and leave as they stop.
+  reconcile::DiscoveryHookOptions dopts;
+  dopts.host_ip = nopts.public_ip;
+  hooks.running = [dopts](state::Tx& tx, state::Object& t) {
+    return reconcile::RegisterServiceTask(tx, t, Clock::Real().Now(), dopts);
+  };
+  hooks.stopping = [](state::Tx& tx, state::Object& t) {
+    return reconcile::DeregisterServiceTask(tx, t, Clock::Real().Now());
+  };
+  hooks.release = [](state::Tx& tx, state::Object& t) {
+    RETURN_IF_ERROR(reconcile::DeregisterServiceTask(tx, t, Clock::Real().Now()));
+    return reconcile::ReleaseNetwork(tx, t);
+  };
   reconcile::PolicyController::Options popts;
   popts.host_exempt = !cfg.strict;
   popts.instance_group = cfg.instance_security_group;
@@ -214,6 +265,9 @@ int Run(const Config& cfg) {
   eopts.ephemeral_port_first = cfg.ephemeral_port_first;
   eopts.ephemeral_port_last = cfg.ephemeral_port_last;
   api::ecs::EcsApi ecs(**store, regions, eopts);
+  // The service scheduler launches tasks through the API's RunTask path.
+  reconcile::ServiceController services(**store, ecs, reconcile::ServiceController::Options{});
+  (*store)->OnCommit([&services] { services.Notify(); });
 
   api::Router::Options ropts;
   ropts.default_region = cfg.region;
@@ -262,6 +316,17 @@ int Run(const Config& cfg) {
   ec2.RegisterAll(*ec2_service);
   router.AddService(ec2_service);
 
+  // Cloud Map's errors carry "Message"; its model has no server fault, so an unexpected
+  // failure is the common InternalFailure.
+  api::servicediscovery::ServiceDiscoveryApi sd(**store, regions);
+  api::ErrorStyle sd_style;
+  sd_style.message_key = "Message";
+  sd_style.validation_code = "InvalidInput";
+  sd_style.server_code = "InternalFailure";
+  auto sd_service = std::make_shared<api::Service>(model::ServiceDiscoveryModel(), sd_style);
+  sd.RegisterAll(*sd_service);
+  router.AddService(sd_service);
+
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
   api::HttpServer server([&router](const api::HttpRequest& r) { return router.Handle(r); }, sopts);
@@ -272,6 +337,7 @@ int Run(const Config& cfg) {
 
   controller.Start();
   policies.Start();
+  services.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
@@ -286,8 +352,10 @@ int Run(const Config& cfg) {
   sigwait(&sigs, &sig);
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
+  services.Stop();
   controller.Stop();
   policies.Stop();
+  dns.Stop();  // its lookups read the store
   store->reset();
   KLOG_INFO("stopped cleanly");
   return 0;

@@ -15,6 +15,13 @@ namespace kecs::reconcile {
 
 namespace {
 
+// The VPC's resolver: base+2 of its primary CIDR (Amazon's Route 53 Resolver address).
+std::string VpcResolver(const std::optional<state::Object>& vpc) {
+  if (!vpc) return "";
+  auto c = net::Ipv4Cidr::Parse(JStr(vpc->doc, "CidrBlock"));
+  return c ? net::Ipv4ToString(c->dns()) : "";
+}
+
 // The host bridge of bridge-mode tasks; addresses are durable allocations like any other.
 constexpr const char* kBridgePool = "kecs-bridge";
 constexpr const char* kLocal = "local";
@@ -107,7 +114,7 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
             {"subnetCidr", cidr->ToString()},
             {"vpcId", subnet->parent},
             {"vpcCidr", vpc ? JStr(vpc->doc, "CidrBlock") : ""},
-            {"dnsServer", net::Ipv4ToString(cidr->dns())},
+            {"dnsServer", VpcResolver(vpc)},
             {"internetEgress", is_public},
             {"hostname", net::IpHostname(ip)},
             {"privateDnsName", JStr(eni->doc, "PrivateDnsName")}};

@@ -1,5 +1,7 @@
 #include "state/store.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <variant>
 
@@ -154,11 +156,17 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
 }
 
 Status Store::Write(const std::function<Status(Tx&)>& fn) {
+  bool changed = false;
   Status st = db_->Write([&](Conn& c) {
     Tx tx(c);
-    return fn(tx);
+    int64_t before = sqlite3_total_changes64(c.raw());
+    Status s = fn(tx);
+    changed = sqlite3_total_changes64(c.raw()) != before;
+    return s;
   });
-  if (st.ok()) {
+  // A transaction that changed no row wakes nobody: controllers that write only when
+  // there is work would otherwise wake each other (and themselves) forever.
+  if (st.ok() && changed) {
     for (auto& f : on_commit_) f();
   }
   return st;

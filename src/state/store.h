@@ -8,9 +8,9 @@
 // unique keys, so the database itself refuses a double allocation.
 //
 // Store::Write runs a callback in one transaction: everything a request changes commits
-// together. Callbacks registered with OnCommit run after each successful write, outside
-// the lock; the reconciler uses this to wake up. Store is thread-safe; Tx is not and must
-// not outlive its callback.
+// together. Callbacks registered with OnCommit run after each successful write that
+// changed a row, outside the lock; the reconciler uses this to wake up. Store is
+// thread-safe; Tx is not and must not outlive its callback.
 #include <functional>
 #include <memory>
 #include <optional>

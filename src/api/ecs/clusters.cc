@@ -238,12 +238,7 @@ Json EcsApi::ListClusters(RequestContext& ctx, const Json& in) {
     }
     return Status::Ok();
   }));
-  auto page = Paginate(keys, JOptStr(in, "nextToken"), max);
-  if (!page) BadToken();
-  Json out = {{"clusterArns", Json(std::vector<std::string>(arns.begin() + page->begin,
-                                                            arns.begin() + page->end))}};
-  if (page->next_token) out["nextToken"] = *page->next_token;
-  return out;
+  return ArnsPage("clusterArns", keys, arns, in, max);
 }
 
 Json EcsApi::UpdateCluster(RequestContext& ctx, const Json& in) {

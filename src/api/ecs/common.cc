@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "api/pagination.h"
 #include "base/clock.h"
 #include "model/arn.h"
 
@@ -17,22 +18,7 @@ AwsError InvalidParameter(std::string message) {
 }
 AwsError ClusterNotFound() { return AwsError("ClusterNotFoundException", "Cluster not found."); }
 
-Json Public(const Json& doc) {
-  if (doc.is_object()) {
-    Json out = Json::object();
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-      if (it.key().starts_with("kecs:")) continue;
-      out[it.key()] = Public(it.value());
-    }
-    return out;
-  }
-  if (doc.is_array()) {
-    Json out = Json::array();
-    for (const auto& e : doc) out.push_back(Public(e));
-    return out;
-  }
-  return doc;
-}
+Json Public(const Json& doc) { return WithoutInternalMembers(doc); }
 
 void Check(const Status& st) {
   if (!st.ok()) throw AwsError("ServerException", st.message(), 500);
@@ -74,33 +60,21 @@ size_t MaxResults(const Json& in, size_t def, size_t max) {
 
 void BadToken() { throw InvalidParameter("Invalid token."); }
 
+Json ArnsPage(const char* member, const std::vector<std::string>& keys, const std::vector<std::string>& arns,
+              const Json& in, size_t max) {
+  auto page = Paginate(keys, JOptStr(in, "nextToken"), max);
+  if (!page) BadToken();
+  Json out = {{member, Json(std::vector<std::string>(arns.begin() + static_cast<std::ptrdiff_t>(page->begin),
+                                                     arns.begin() + static_cast<std::ptrdiff_t>(page->end)))}};
+  if (page->next_token) out["nextToken"] = *page->next_token;
+  return out;
+}
+
 std::string IdFromArnOrId(const std::string& s) { return model::NameFromArnOrName(s); }
 
-Json MergeTags(const Json& tags, const Json& add) {
-  Json out = tags.is_array() ? tags : Json::array();
-  for (const auto& t : add) {
-    std::string k = JStr(t, "key");
-    bool replaced = false;
-    for (auto& e : out) {
-      if (JStr(e, "key") == k) {
-        e["value"] = JStr(t, "value");
-        replaced = true;
-      }
-    }
-    if (!replaced) out.push_back({{"key", k}, {"value", JStr(t, "value")}});
-  }
-  return out;
-}
+Json MergeTags(const Json& tags, const Json& add) { return MergeKeyValues(tags, add, "key", "value"); }
 
-Json RemoveTags(const Json& tags, const Json& keys) {
-  Json out = Json::array();
-  for (const auto& e : tags) {
-    bool drop = false;
-    for (const auto& k : keys) drop = drop || (k.is_string() && k.get<std::string>() == JStr(e, "key"));
-    if (!drop) out.push_back(e);
-  }
-  return out;
-}
+Json RemoveTags(const Json& tags, const Json& keys) { return RemoveKeyValues(tags, keys, "key"); }
 
 void ValidateTags(const Json& tags) {
   if (!tags.is_array()) return;

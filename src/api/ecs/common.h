@@ -53,6 +53,9 @@ state::Object EnsureCluster(state::Tx& tx, RequestContext& ctx, const std::strin
 size_t MaxResults(const Json& in, size_t def, size_t max);
 // Throws ECS's error for a token it did not issue.
 [[noreturn]] void BadToken();
+// {member: the page of `arns` (sorted as `keys`) after in.nextToken, "nextToken"?}.
+Json ArnsPage(const char* member, const std::vector<std::string>& keys, const std::vector<std::string>& arns,
+              const Json& in, size_t max);
 
 // The 32-hex id at the end of a task or container-instance ARN, or the id itself.
 std::string IdFromArnOrId(const std::string& s);

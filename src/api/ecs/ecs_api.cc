@@ -42,6 +42,12 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(DescribeCapacityProviders);
   KECS_OP(UpdateCapacityProvider);
   KECS_OP(DeleteCapacityProvider);
+  KECS_OP(CreateService);
+  KECS_OP(DescribeServices);
+  KECS_OP(ListServices);
+  KECS_OP(ListServicesByNamespace);
+  KECS_OP(UpdateService);
+  KECS_OP(DeleteService);
 #undef KECS_OP
 }
 

@@ -16,6 +16,7 @@
 #include "api/errors.h"
 #include "api/router.h"
 #include "base/json.h"
+#include "reconcile/service_controller.h"
 #include "state/store.h"
 
 namespace kecs::net { class RegionBootstrap; }
@@ -32,7 +33,7 @@ struct EcsOptions {
   int ephemeral_port_last = 65535;
 };
 
-class EcsApi {
+class EcsApi : public reconcile::TaskLauncher {
  public:
   EcsApi(state::Store& store, net::RegionBootstrap& regions, EcsOptions options)
       : store_(store), regions_(regions), options_(std::move(options)) {}
@@ -55,6 +56,12 @@ class EcsApi {
                             bool managed, const Json& in);
   // A container instance with live remainingResources and task counts.
   Json InstanceView(state::Tx& tx, const RequestContext& ctx, const state::Object& inst);
+  // A service with live runningCount and pendingCount (overall and per deployment).
+  Json ServiceView(state::Tx& tx, const RequestContext& ctx, const state::Object& svc, bool tags);
+
+  // reconcile::TaskLauncher: the service scheduler starts tasks through RunTask's path.
+  reconcile::LaunchedTasks LaunchServiceTasks(state::Tx& tx, const state::Object& service,
+                                              const Json& deployment, int count, double now) override;
 
  private:
   // clusters.cc
@@ -101,6 +108,14 @@ class EcsApi {
   Json TagResource(RequestContext& ctx, const Json& in);
   Json UntagResource(RequestContext& ctx, const Json& in);
   Json ListTagsForResource(RequestContext& ctx, const Json& in);
+
+  // services.cc
+  Json CreateService(RequestContext& ctx, const Json& in);
+  Json DescribeServices(RequestContext& ctx, const Json& in);
+  Json ListServices(RequestContext& ctx, const Json& in);
+  Json ListServicesByNamespace(RequestContext& ctx, const Json& in);
+  Json UpdateService(RequestContext& ctx, const Json& in);
+  Json DeleteService(RequestContext& ctx, const Json& in);
 
   // capacity_providers.cc
   Json CreateCapacityProvider(RequestContext& ctx, const Json& in);

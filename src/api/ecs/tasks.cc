@@ -148,6 +148,11 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
   std::vector<std::string> keys, arns;
   Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
+    if (service) {
+      auto svc = Check(tx.Get(kService, ctx.region, cluster + "/" + model::NameFromArnOrName(*service)));
+      if (!svc) throw AwsError("ServiceNotFoundException", "Service not found.");
+      *service = svc->name;
+    }
     state::Query q{kTask, ctx.region, cluster};
     if (family) q.name = *family;
     for (const auto& t : Check(tx.List(q))) {
@@ -166,11 +171,7 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     }
     return Status::Ok();
   }));
-  auto page = Paginate(keys, JOptStr(in, "nextToken"), max);
-  if (!page) BadToken();
-  Json out = {{"taskArns", std::vector<std::string>(arns.begin() + page->begin, arns.begin() + page->end)}};
-  if (page->next_token) out["nextToken"] = *page->next_token;
-  return out;
+  return ArnsPage("taskArns", keys, arns, in, max);
 }
 
 }  // namespace kecs::api::ecs

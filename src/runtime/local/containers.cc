@@ -31,6 +31,23 @@ std::optional<std::string> ReadFile(const fs::path& p) {
 // init, so an init that is gone without an exit file means the shim itself was killed.
 bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0; }
 
+// Whether `pid` still is the container of bundle <...>/<task>/containers/<name>: after a
+// reboot the recorded pid may belong to an unrelated process, which must be neither
+// reported as the container nor signalled. runc puts the container in the cgroup
+// <prefix>/<task>/<name>. A zombie (whose cgroup may read as empty) is the container the
+// shim is about to reap.
+bool IsContainerInit(int pid, const fs::path& bundle) {
+  auto cgroup = ReadFile(fmt::format("/proc/{}/cgroup", pid));
+  if (!cgroup || cgroup->empty()) return true;
+  std::string want = "/" + bundle.parent_path().parent_path().filename().string() + "/" + bundle.filename().string();
+  for (const auto& line : Split(*cgroup, '\n')) {
+    if (line.size() >= want.size() && line.compare(line.size() - want.size(), want.size(), want) == 0) return true;
+  }
+  auto stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  size_t paren = stat ? stat->rfind(')') : std::string::npos;
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
+}
+
 }  // namespace
 
 ContainerDriver::ContainerDriver(std::string runc_root, std::string shim_exe)
@@ -105,7 +122,7 @@ ContainerStatus ContainerDriver::Inspect(const std::string& bundle) {
   }
   if (auto pid = ReadFile(b / "pid")) {
     s.pid = std::atoi(pid->c_str());
-    if (Alive(s.pid)) {
+    if (Alive(s.pid) && IsContainerInit(s.pid, b)) {
       s.phase = ContainerStatus::Phase::kRunning;
       return s;
     }

@@ -2,6 +2,7 @@
 
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/subprocess.h"
+#include "net/netns.h"
 #include "runtime/local/oci_spec.h"
 
 namespace kecs::runtime::local {
@@ -203,7 +205,52 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
 
 Status LocalRuntime::CreateSandbox(const TaskSpec& task) {
   RETURN_IF_ERROR(WriteTaskFiles(task));
-  return network_.SetUpTask(task);
+  RETURN_IF_ERROR(network_.SetUpTask(task));
+  return EnsureResolver(task);
+}
+
+namespace {
+
+// The inode of a named network namespace; 0 when there is none.
+uint64_t NetnsInode(const std::string& name) {
+  struct stat st {};
+  if (stat((std::string(net::netns::kRunDir) + "/" + name).c_str(), &st) != 0) return 0;
+  return st.st_ino;
+}
+
+}  // namespace
+
+Status LocalRuntime::EnsureResolver(const TaskSpec& task) {
+  const NetworkSpec& n = task.network;
+  if (options_.dns == nullptr || n.mode != "awsvpc" || n.vpc_id.empty() || n.dns_server.empty()) {
+    return Status::Ok();
+  }
+  std::string router = network_.RouterNamespace(n.vpc_id);
+  std::lock_guard<std::mutex> lock(resolvers_mu_);
+  uint64_t ino = NetnsInode(router);
+  if (ino == 0) return FailedPrecondition("VPC " + n.vpc_id + " has no router");
+  auto it = resolvers_.find(n.vpc_id);
+  if (it != resolvers_.end() && it->second == ino) return Status::Ok();
+  options_.dns->Unlisten(n.vpc_id);  // a listener in a router that is gone
+  RETURN_IF_ERROR(network_.EnsureResolverAddress(task).status());
+  auto port = options_.dns->Listen(n.vpc_id, router, n.dns_server, 53);
+  if (!port.ok()) return Status(port.status().code(), "VPC resolver: " + port.status().message());
+  resolvers_[n.vpc_id] = ino;
+  return Status::Ok();
+}
+
+void LocalRuntime::DropResolversWithoutRouter() {
+  if (options_.dns == nullptr) return;
+  std::lock_guard<std::mutex> lock(resolvers_mu_);
+  for (auto it = resolvers_.begin(); it != resolvers_.end();) {
+    if (NetnsInode(network_.RouterNamespace(it->first)) == it->second) {
+      ++it;
+      continue;
+    }
+    // The listener's sockets would otherwise keep the deleted namespace alive.
+    options_.dns->Unlisten(it->first);
+    it = resolvers_.erase(it);
+  }
 }
 
 Result<std::map<std::string, std::string>> LocalRuntime::PullImages(const TaskSpec& task) {
@@ -293,6 +340,11 @@ ContainerState ToState(const std::string& name, const ContainerStatus& s, const 
 }  // namespace
 
 Result<TaskState> LocalRuntime::Inspect(const TaskSpec& task) {
+  // After a daemon restart the routers of running tasks are adopted; their resolvers come
+  // back with the first inspection.
+  if (Status r = EnsureResolver(task); !r.ok() && r.code() != Code::kFailedPrecondition) {
+    KLOG_WARN("{}", r.message());
+  }
   TaskState st;
   for (const auto& c : task.containers) {
     ContainerStatus s = driver_.Inspect(BundleDir(task.task_id, c.name));
@@ -368,7 +420,9 @@ Status LocalRuntime::Delete(const TaskSpec& task) {
   }
   RETURN_IF_ERROR(RemoveTaskDir(task.task_id));
   RemoveTaskCgroups(options_.network.prefix, task.task_id);
-  return network_.TearDownTask(task);
+  Status st = network_.TearDownTask(task);
+  DropResolversWithoutRouter();
+  return st;
 }
 
 Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
@@ -400,7 +454,9 @@ Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
       if (e.is_directory(ec) && !live.count(id)) RemoveTaskCgroups(options_.network.prefix, id);
     }
   }
-  return network_.GarbageCollect(live);
+  Status st = network_.GarbageCollect(live);
+  DropResolversWithoutRouter();
+  return st;
 }
 
 Status LocalRuntime::UpdatePublishing(const TaskSpec& task) { return network_.Publish(task); }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "net/dns_server.h"
 #include "runtime/local/containers.h"
 #include "runtime/local/image_store.h"
 #include "runtime/local/network.h"
@@ -23,6 +24,9 @@ struct LocalOptions {
   std::string shim_exe;  // the kecs-shim binary (installed beside kecs)
   NetworkOptions network;
   RegistryConfig registries;
+  // Serves each VPC's resolver (base+2) inside its router; nullptr: tasks get the address
+  // in resolv.conf but nothing answers there.
+  net::DnsServer* dns = nullptr;
 };
 
 class LocalRuntime : public Runtime {
@@ -61,11 +65,20 @@ class LocalRuntime : public Runtime {
   Status WriteTaskFiles(const TaskSpec& task);
   Status PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image);
   Status RemoveTaskDir(const std::string& task_id);
+  // The VPC resolver for an awsvpc task's VPC: its address in the router and a DNS
+  // listener there. Cheap when already served.
+  Status EnsureResolver(const TaskSpec& task);
+  // Stops serving VPCs whose router is gone (its last task left).
+  void DropResolversWithoutRouter();
 
   const LocalOptions options_;
   LocalNetwork network_;
   ImageStore images_;
   ContainerDriver driver_;
+  std::mutex resolvers_mu_;
+  // VPC -> the inode of the router namespace its resolver listens in; guarded by
+  // resolvers_mu_. A router that was removed and made again is a new namespace.
+  std::map<std::string, uint64_t> resolvers_;
 };
 
 }  // namespace kecs::runtime::local

@@ -7,22 +7,12 @@
 #include <fstream>
 
 #include "state/store.h"
+#include "unit/support/temp_dir.h"
 
 namespace kecs::state {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/kecs-unit-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kecs::testing::TempDir;
 
 TEST(Migrations, AreOrderedAndContiguous) {
   const auto& all = AllMigrations();

@@ -1,0 +1,32 @@
+#pragma once
+// ECS service discovery: a service's tasks in its Cloud Map registries.
+//
+// As ECS does, a task of a service with serviceRegistries is registered in each registry
+// (instance id = the task id) when it reaches RUNNING and deregistered as soon as it
+// starts to stop, so DNS names follow the tasks. Attributes are ECS's:
+// AWS_INSTANCE_IPV4 (the ENI's address for awsvpc, the host's for bridge and host mode),
+// AWS_INSTANCE_IPV6 when the ENI has one, AWS_INSTANCE_PORT (the registry's port, or the
+// containerName/containerPort mapping: the container port for awsvpc, its host port for
+// bridge and host), AVAILABILITY_ZONE, REGION, ECS_CLUSTER_NAME, ECS_SERVICE_NAME,
+// ECS_TASK_DEFINITION_FAMILY, and AWS_INIT_HEALTH_STATUS=HEALTHY when the Cloud Map
+// service has a custom health check.
+//
+// A registration that Cloud Map refuses (a registry deleted since, a port missing for an
+// SRV record) does not fail the task: ECS reports it as a service event, and so do we.
+#include <string>
+
+#include "base/status.h"
+#include "state/store.h"
+
+namespace kecs::reconcile {
+
+struct DiscoveryHookOptions {
+  std::string host_ip;  // AWS_INSTANCE_IPV4 of bridge and host mode tasks
+};
+
+// hooks.running: registers a service task in its service's registries.
+Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const DiscoveryHookOptions& options);
+// hooks.stopping and hooks.release: removes the task from every registry it is in.
+Status DeregisterServiceTask(state::Tx& tx, state::Object& task, double now);
+
+}  // namespace kecs::reconcile
