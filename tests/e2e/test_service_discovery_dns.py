@@ -5,7 +5,8 @@ default VPC: `backend` registered in the Cloud Map namespace `local`, `frontend`
 up by name. Names are resolved by the containers themselves, through the resolv.conf kecs
 gives them (the VPC resolver at the VPC's base+2, served in the VPC's router), and fetched
 with busybox wget. Scaling, a rolling deployment and a circuit-breaker rollback are
-watched from outside through the API, DNS and DiscoverInstances."""
+watched from outside through the API, DNS and DiscoverInstances. The steps of the issue go
+through the aws CLI; polling uses boto3."""
 import ipaddress
 import json
 import re
@@ -115,7 +116,8 @@ def env(local_kecs):
 
 
 def create_namespace(env):
-    op = env.sd.create_private_dns_namespace(Name="local", Vpc=env.vpc)["OperationId"]
+    # Through the aws CLI, as the issue's flow has it (polling below uses boto3).
+    op = sd_cli(env.k, "create-private-dns-namespace", "--name", "local", "--vpc", env.vpc)["OperationId"]
     wait_for(lambda: env.sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS", what="namespace")
     ns = env.sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
     return ns
@@ -131,12 +133,16 @@ def create_registry(env, ns, name, ttl=5):
 
 def test_backend_by_name_scaling_rolling_deployment_and_rollback(env):
     ns = create_namespace(env)
-    registry = create_registry(env, ns, "backend")
+    registry = sd_cli(env.k, "create-service", "--name", "backend", "--namespace-id", ns,
+                      "--dns-config", "RoutingPolicy=MULTIVALUE,DnsRecords=[{Type=A,TTL=5},{Type=SRV,TTL=5}]",
+                      "--health-check-custom-config", "FailureThreshold=1")["Service"]
     backend_v1 = env.register("backend", WEB)
-    env.create_service("backend", backend_v1, 3,
-                       registries=[{"registryArn": registry["Arn"], "port": 80}],
-                       deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200,
-                                                "deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    env.k.aws("ecs", "create-service", "--cluster", "local", "--service-name", "backend",
+              "--task-definition", backend_v1, "--desired-count", "3", "--launch-type", "FARGATE",
+              "--network-configuration", json.dumps({"awsvpcConfiguration": {"subnets": env.subnets}}),
+              "--service-registries", f"registryArn={registry['Arn']},port=80",
+              "--deployment-configuration", "minimumHealthyPercent=100,maximumPercent=200,"
+              "deploymentCircuitBreaker={enable=true,rollback=true}")
     env.create_service("frontend", env.register("frontend", WEB), 1)
     env.wait_stable("backend")
     env.wait_stable("frontend")
@@ -168,18 +174,19 @@ def test_backend_by_name_scaling_rolling_deployment_and_rollback(env):
     # is NXDOMAIN from us.
     assert env.nslookup(frontend, "nothing.local") == []
 
-    # Scale to 1: DNS follows within a second of the tasks stopping.
-    env.ecs.update_service(cluster="local", service="backend", desiredCount=1)
+    # Scale to 1: DNS follows within a second of the tasks stopping (they leave Cloud Map
+    # as they start to stop).
+    env.k.aws("ecs", "update-service", "--cluster", "local", "--service", "backend", "--desired-count", "1")
     env.wait_stable("backend")
     left = [env.ip_of(t) for t in env.running_tasks("backend")]
     assert len(left) == 1
-    assert wait_for(lambda: env.nslookup(frontend, "backend.local") == left, timeout=2,
+    assert wait_for(lambda: env.nslookup(frontend, "backend.local") == left, timeout=1,
                     what="backend.local -> 1 IP")
     assert env.discover("backend") == left
 
     # A rolling deployment (min 100%, max 200%) never runs fewer than 1 backend nor more than 2.
     backend_v2 = env.register("backend", dict(WEB, environment=[{"name": "V", "value": "2"}]))
-    env.ecs.update_service(cluster="local", service="backend", taskDefinition=backend_v2)
+    env.k.aws("ecs", "update-service", "--cluster", "local", "--service", "backend", "--task-definition", backend_v2)
     seen = set()
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -199,7 +206,7 @@ def test_backend_by_name_scaling_rolling_deployment_and_rollback(env):
 
     # A revision whose container exits at once trips the circuit breaker, which rolls back.
     broken = env.register("backend", dict(WEB, command=["sh", "-c", "exit 1"]))
-    env.ecs.update_service(cluster="local", service="backend", taskDefinition=broken)
+    env.k.aws("ecs", "update-service", "--cluster", "local", "--service", "backend", "--task-definition", broken)
 
     def rolled_back():
         s = env.service("backend")
