@@ -152,6 +152,14 @@ void TaskController::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // Stops in flight finish (their tasks stay STOPPING in the store and are taken up again
+  // at the next start).
+  std::map<Key, std::future<Result<runtime::TaskState>>> stops;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stops.swap(stops_);
+  }
+  for (auto& [key, f] : stops) f.wait();
 }
 
 void TaskController::Notify() {
@@ -490,7 +498,28 @@ bool TaskController::Step(const Key& key) {
     return true;
   }
   if (last == "STOPPING") {
-    auto states = runtime_.StopContainers(spec);
+    std::optional<Result<runtime::TaskState>> done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = stops_.find(key);
+      if (it == stops_.end()) {
+        stops_.emplace(key, std::async(std::launch::async, [this, spec]() -> Result<runtime::TaskState> {
+          Result<runtime::TaskState> r = Internal("stop did not finish");
+          try {
+            r = runtime_.StopContainers(spec);
+          } catch (const std::exception& e) {
+            r = Internal(std::string("stop failed: ") + e.what());
+          }
+          Notify();  // the task's next step need not wait for the resync
+          return r;
+        }));
+        return false;
+      }
+      if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+      done.emplace(it->second.get());
+      stops_.erase(it);
+    }
+    auto& states = *done;
     if (!states.ok()) {
       KLOG_WARN("task {}: stop failed, will retry: {}", key.id, states.status().message());
       return false;

@@ -26,6 +26,8 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -106,6 +108,10 @@ class TaskController {
   std::deque<Key> queue_;             // guarded by mu_
   std::set<Key> queued_or_running_;   // guarded by mu_
   bool dirty_ = false;                // guarded by mu_
+  // StopContainers calls in flight, one per STOPPING task; guarded by mu_. They run beside
+  // the workers: each may wait out its containers' stopTimeout (30 s by default), and a
+  // worker doing that would hold up every other task.
+  std::map<Key, std::future<Result<runtime::TaskState>>> stops_;
   bool stopping_ = false;             // guarded by mu_
   std::vector<std::thread> threads_;
 };

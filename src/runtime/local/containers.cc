@@ -21,10 +21,25 @@ namespace kecs::runtime::local {
 namespace fs = std::filesystem;
 namespace {
 
+// POSIX reads, not iostreams: libstdc++'s filebuf throws when read(2) fails, which it does
+// (ESRCH) for /proc/<pid>/ files of a process that exits while they are read.
 std::optional<std::string> ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return std::nullopt;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
 }
 
 // A zombie counts as alive: the shim records the exit code before it reaps the container's
