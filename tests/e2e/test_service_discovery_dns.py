@@ -156,7 +156,8 @@ def test_backend_by_name_scaling_rolling_deployment_and_rollback(env):
     assert f"nameserver {env.resolver}" in resolv, resolv
 
     # The name resolves, from inside the frontend, to the three tasks; Cloud Map agrees.
-    assert wait_for(lambda: env.nslookup(frontend, "backend.local") == ips, timeout=5,
+    # RUNNING registers in the same commit: the name resolves at once (the issue allows 1 s).
+    assert wait_for(lambda: env.nslookup(frontend, "backend.local") == ips, timeout=1,
                     what="backend.local -> the 3 task IPs")
     assert env.discover("backend") == ips
     found = sd_cli(env.k, "--endpoint-url", data_endpoint(env.k), "discover-instances",
@@ -259,3 +260,50 @@ def test_srv_records_forwarding_and_deregistration_on_delete(env):
     env.ecs.delete_service(cluster="local", service="api")
     assert wait_for(lambda: env.nslookup(client, "api.local") == [], timeout=30, what="api.local gone")
     assert env.discover("api") == []
+
+
+def test_bridge_service_registers_the_host_address_and_its_dynamic_port(env):
+    """Bridge mode (EC2): Cloud Map gets the host's address and the task's dynamic host port,
+    SRV carries that port, and the page is there. dnsSearchDomains and extraHosts reach the
+    container's files."""
+    ns = create_namespace(env)
+    registry = create_registry(env, ns, "legacy")
+    td = env.ecs.register_task_definition(
+        family="legacy", networkMode="bridge", requiresCompatibilities=["EC2"],
+        containerDefinitions=[dict(WEB, memory=64, portMappings=[{"containerPort": 80, "hostPort": 0}],
+                                   dnsSearchDomains=["local"],
+                                   extraHosts=[{"hostname": "db.internal", "ipAddress": "10.9.9.9"}])],
+    )["taskDefinition"]["taskDefinitionArn"]
+    env.ecs.create_service(cluster="local", serviceName="legacy", taskDefinition=td, desiredCount=1,
+                           launchType="EC2", serviceRegistries=[
+                               {"registryArn": registry["Arn"], "containerName": "web", "containerPort": 80}])
+    env.create_service("client", env.register("client", WEB), 1)
+    env.wait_stable("legacy")
+    env.wait_stable("client")
+    arns = env.ecs.list_tasks(cluster="local", serviceName="legacy")["taskArns"]
+    task = env.ecs.describe_tasks(cluster="local", tasks=arns)["tasks"][0]
+    host_port = task["containers"][0]["networkBindings"][0]["hostPort"]
+
+    [inst] = env.sd.discover_instances(NamespaceName="local", ServiceName="legacy")["Instances"]
+    attrs = inst["Attributes"]
+    assert inst["InstanceId"] == task["taskArn"].rsplit("/", 1)[1]
+    assert attrs["AWS_INSTANCE_PORT"] == str(host_port)
+    addr = attrs["AWS_INSTANCE_IPV4"]
+    assert ipaddress.ip_address(addr) and addr != "0.0.0.0"
+    p = sh("curl", "-s", "-m", "3", f"http://{addr}:{host_port}/")
+    assert p.stdout == "hello from kecs\n", p.stderr
+
+    client = env.running_tasks("client")[0]["taskArn"]
+    ns_name = f"{env.k.prefix}-t-{client.rsplit('/', 1)[1]}"
+    p = sh("ip", "netns", "exec", ns_name, "busybox", "nslookup", "-type=srv", "legacy.local", env.resolver)
+    assert re.search(rf"legacy\.local\s+service = 1 1 {host_port} ", p.stdout), p.stdout
+    assert env.nslookup(client, "legacy.local") == [addr]
+
+    # The container's own files (bridge tasks use the host's resolvers).
+    pid = sh("runc", "--root", f"{env.k.data_dir}/runtime/runc", "state",
+             f"{env.k.prefix}-{task['taskArn'].rsplit('/', 1)[1]}-web")
+    cpid = str(json.loads(pid.stdout)["pid"])
+    resolv = sh("nsenter", "-t", cpid, "-m", "cat", "/etc/resolv.conf").stdout
+    hosts = sh("nsenter", "-t", cpid, "-m", "cat", "/etc/hosts").stdout
+    assert "search local" in resolv, resolv
+    assert re.search(r"^10\.9\.9\.9\s+db\.internal$", hosts, re.M), hosts
