@@ -176,7 +176,14 @@ Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
     healthy += static_cast<int>(d.running.size()) - d.young;
   }
   DeploymentTasks& prim = by_dep[primary_id];
-  int prim_active = static_cast<int>(prim.running.size() + prim.pending.size());
+  // PRIMARY tasks on DRAINING instances are leaving: they do not count toward desired, so
+  // replacements start (within maximumPercent) before they stop (within
+  // minimumHealthyPercent), as ECS drains an instance.
+  std::set<state::Object*> leaving;
+  for (auto* t : on_draining) {
+    if (JStr(t->doc, "kecs:deployment") == primary_id) leaving.insert(t);
+  }
+  int prim_active = static_cast<int>(prim.running.size() + prim.pending.size() - leaving.size());
 
   auto stop_task = [&](state::Object* t, const std::string& reason) {
     t->doc["desiredStatus"] = "STOPPED";
@@ -243,8 +250,13 @@ Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
   std::vector<std::string> stopped_ids;
   if (prim_active > desired) {
     int surplus = prim_active - desired;
-    std::vector<state::Object*> order = prim.pending;
-    order.insert(order.end(), prim.running.begin(), prim.running.end());
+    std::vector<state::Object*> order;
+    for (auto* t : prim.pending) {
+      if (!leaving.count(t)) order.push_back(t);
+    }
+    for (auto* t : prim.running) {
+      if (!leaving.count(t)) order.push_back(t);
+    }
     for (int i = 0; i < surplus && i < static_cast<int>(order.size()); ++i) {
       bool was_running = order[static_cast<size_t>(i)]->status == "RUNNING";
       RETURN_IF_ERROR(stop_task(order[static_cast<size_t>(i)],
@@ -264,8 +276,8 @@ Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
     old_pending.insert(old_pending.end(), d.pending.begin(), d.pending.end());
     old_running.insert(old_running.end(), d.running.begin(), d.running.end());
   }
-  for (auto* t : on_draining) {
-    if (JStr(t->doc, "kecs:deployment") == primary_id && t->status == "RUNNING") old_running.push_back(t);
+  for (auto* t : leaving) {
+    (t->status == "RUNNING" ? old_running : old_pending).push_back(t);
   }
   for (auto* t : old_pending) {
     RETURN_IF_ERROR(stop_task(t, fmt::format("Scaling activity initiated by (deployment {})", primary_id)));

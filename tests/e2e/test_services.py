@@ -6,8 +6,7 @@ the deployment circuit breaker, service events, DRAINING -> INACTIVE).
 
 Expectations come from the AWS model (/work/shared/aws-models/ecs) and AWS's documentation;
 exact error messages are asserted only where AWS's wording is on record (quoted in the
-test). Tests marked xfail(strict=True) pin product bugs: each one fails today for the
-reason given and must be un-marked when the bug is fixed.
+test). A product bug found here is pinned by xfail(strict=True) until it is fixed.
 
 The simulated runtime starts every task; the only way to make a task fail to start is to
 starve it of something its provisioning needs. Here that is a one-port
@@ -744,8 +743,6 @@ def test_daemon_task_leaves_a_draining_instance(kecs):
     wait_for(settled, timeout=5, what="one task on each ACTIVE instance, none on the DRAINING one")
 
 
-@pytest.mark.xfail(strict=True, reason="with minimumHealthyPercent 100 a REPLICA service never replaces "
-                   "the tasks of a DRAINING instance: no replacement is started, so none may be stopped")
 def test_replica_tasks_leave_a_draining_instance(kecs):
     # AWS (developer guide, "Draining Amazon ECS container instances"): RUNNING service tasks
     # on a DRAINING instance are stopped and replaced within minimumHealthyPercent and
