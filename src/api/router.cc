@@ -35,9 +35,13 @@ HttpResponse JsonResponse(int status, const Json& body, const std::string& reque
 // {"__type": code} plus the message when there is one. Front-end errors such as
 // UnknownOperationException carry no message at all, as AWS sends them.
 HttpResponse JsonError(int status, const std::string& code, const std::string& message_key,
-                       const std::optional<std::string>& message, const std::string& request_id) {
+                       const std::optional<std::string>& message, const std::string& request_id,
+                       const std::vector<std::pair<std::string, std::string>>& members = {}) {
   Json body = {{"__type", code}};
   if (message) body[message_key] = *message;
+  for (const auto& [k, v] : members) {
+    if (!v.empty()) body[k] = v;
+  }
   return JsonResponse(status, body, request_id);
 }
 
@@ -288,7 +292,7 @@ HttpResponse Router::HandleJson(const HttpRequest& req, std::string_view target,
     return JsonResponse(200, out, ctx.request_id);
   } catch (const AwsError& e) {
     if (e.server_fault()) KLOG_ERROR("{}.{}: {}: {}", m.service, op, e.code(), e.message());
-    return JsonError(e.http_status(), e.code(), style.message_key, e.message(), ctx.request_id);
+    return JsonError(e.http_status(), e.code(), style.message_key, e.message(), ctx.request_id, e.members());
   } catch (const std::exception& e) {
     KLOG_ERROR("{}.{}: unexpected failure: {}", m.service, op, e.what());
     return JsonError(500, style.server_code, style.message_key,

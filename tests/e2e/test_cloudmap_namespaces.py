@@ -126,8 +126,6 @@ def test_creator_request_id_makes_a_retry_idempotent(kecs):
         "NamespaceAlreadyExists", "Namespace already exists.")
 
 
-@pytest.mark.xfail(strict=True, reason="the dispatcher renders an error's code and message only, "
-                                       "not Cloud Map's extra error members")
 def test_namespace_already_exists_names_the_existing_namespace(kecs):
     sd = client(kecs)
     ns_id = http_namespace(sd, "api", CreatorRequestId="req-1")

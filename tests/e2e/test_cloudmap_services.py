@@ -147,8 +147,6 @@ def test_creator_request_id_makes_a_retry_idempotent(kecs):
     assert len(sd.list_services()["Services"]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the dispatcher renders an error's code and message only, "
-                                       "not Cloud Map's extra error members")
 def test_service_already_exists_names_the_existing_service(kecs):
     sd = client(kecs)
     ns = http_namespace(sd, "api")

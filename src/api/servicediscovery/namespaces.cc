@@ -39,10 +39,13 @@ Json NamespaceView(state::Tx& tx, const state::Object& ns, bool summary) {
   return out;  // the dispatcher drops the members that are null
 }
 
-AwsError NamespaceAlreadyExists() {
-  // Cloud Map also returns the existing namespace's CreatorRequestId and NamespaceId as
-  // members of this error; the dispatcher renders code and message only.
-  return AwsError("NamespaceAlreadyExists", "Namespace already exists.");
+// Cloud Map names the existing namespace in the error (NamespaceId, CreatorRequestId).
+AwsError NamespaceAlreadyExists(state::Tx& tx, const std::string& region, const std::string& existing_id) {
+  AwsError e("NamespaceAlreadyExists", "Namespace already exists.");
+  e.WithMember("NamespaceId", existing_id);
+  auto ns = tx.Get(sd::kNamespace, region, existing_id);
+  if (ns.ok() && *ns) e.WithMember("CreatorRequestId", JStr((*ns)->doc, "CreatorRequestId"));
+  return e;
 }
 
 }  // namespace
@@ -93,7 +96,9 @@ Json ServiceDiscoveryApi::CreateNamespace(RequestContext& ctx, const Json& in, c
       return Status::Ok();
     }
     auto created = sd::CreateNamespace(tx, ctx.region, ctx.account_id, ctx.now, spec);
-    if (created.status().code() == Code::kAlreadyExists) throw NamespaceAlreadyExists();
+    if (created.status().code() == Code::kAlreadyExists) {
+      throw NamespaceAlreadyExists(tx, ctx.region, created.status().message());
+    }
     op = JStr(Check(std::move(created)).doc, "kecs:create_operation");
     return Status::Ok();
   }));

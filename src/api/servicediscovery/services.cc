@@ -85,10 +85,13 @@ Json ServiceSummary(const state::Object& s) {
   return v;
 }
 
-AwsError ServiceAlreadyExists() {
-  // Cloud Map also returns the existing service's CreatorRequestId, ServiceId and
-  // ServiceArn as members of this error; the dispatcher renders code and message only.
-  return AwsError("ServiceAlreadyExists", "Service already exists.");
+// Cloud Map names the existing service in the error (ServiceId, ServiceArn, CreatorRequestId).
+AwsError ServiceAlreadyExists(const state::Object& existing) {
+  AwsError e("ServiceAlreadyExists", "Service already exists.");
+  e.WithMember("CreatorRequestId", JStr(existing.doc, "CreatorRequestId"));
+  e.WithMember("ServiceId", existing.id);
+  e.WithMember("ServiceArn", JStr(existing.doc, "Arn"));
+  return e;
 }
 
 }  // namespace
@@ -143,7 +146,7 @@ Json ServiceDiscoveryApi::CreateService(RequestContext& ctx, const Json& in) {
         out = {{"Service", ServiceView(s)}};  // a retry of the request that created it
         return Status::Ok();
       }
-      throw ServiceAlreadyExists();
+      throw ServiceAlreadyExists(s);
     }
 
     std::string id = sd::NewServiceId();
