@@ -213,4 +213,33 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterNetworkAclOps(s, store_, regions_);
 }
 
+state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id) {
+  CheckId(id, "vpc", "InvalidVpcId.Malformed");
+  auto o = Check(tx.Get(net::kVpc, region, id));
+  if (!o) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", id));
+  return *o;
+}
+
+Json DescribeStored(state::Store& store, const RequestContext& ctx, const Json& in, const DescribeSpec& spec) {
+  const Json filters = in.value(spec.filters_member, Json::array());
+  CheckFilters(filters, spec.filters);
+  std::vector<Json> views;
+  Check(store.Read([&](state::Tx& tx) {
+    std::vector<state::Object> objects;
+    if (const Json* ids = JGet(in, spec.ids_member); ids && !ids->empty()) {
+      for (const auto& id : *ids) objects.push_back(spec.require(tx, ctx.region, id.get<std::string>()));
+    } else {
+      objects = Check(tx.List({spec.kind, ctx.region}));
+    }
+    for (const auto& o : objects) {
+      Json view = WithoutInternalMembers(o.doc);
+      if (MatchFilters(filters, view, spec.filters)) views.push_back(view);
+    }
+    return Status::Ok();
+  }));
+  Json out = Json::object();
+  PageInto(out, spec.list_member, std::move(views), in);
+  return out;
+}
+
 }  // namespace kecs::api::ec2

@@ -52,6 +52,22 @@ Json TagsFor(const Json& in, const std::string& resource_type);
 // member and NextToken into `out`.
 void PageInto(Json& out, const char* list_member, std::vector<Json> views, const Json& in);
 
+// The VPC `id`; InvalidVpcId.Malformed or InvalidVpcID.NotFound otherwise.
+state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id);
+
+// Describe* for objects shown as their stored document (kecs's own members left out): the
+// objects named in in[ids_member] (each must exist: `require` throws EC2's NotFound) or
+// all of the region's `kind`, filtered by in[filters_member], paged into out[list_member].
+struct DescribeSpec {
+  const char* kind;
+  const char* ids_member;
+  const char* filters_member;  // "Filters", or "Filter" for DescribeNatGateways
+  const char* list_member;
+  const FilterSpec& filters;
+  std::function<state::Object(state::Tx&, const std::string& region, const std::string& id)> require;
+};
+Json DescribeStored(state::Store& store, const RequestContext& ctx, const Json& in, const DescribeSpec& spec);
+
 class Ec2Api {
  public:
   Ec2Api(state::Store& store, net::RegionBootstrap& regions) : store_(store), regions_(regions) {}

@@ -18,21 +18,6 @@
 namespace kecs::api::ec2 {
 namespace {
 
-Json WithoutKecs(const Json& doc) {
-  Json out = Json::object();
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (!it.key().starts_with("kecs:")) out[it.key()] = it.value();
-  }
-  return out;
-}
-
-state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id) {
-  CheckId(id, "vpc", "InvalidVpcId.Malformed");
-  auto o = Check(tx.Get(net::kVpc, region, id));
-  if (!o) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", id));
-  return *o;
-}
-
 state::Object RequireIgw(state::Tx& tx, const std::string& region, const std::string& id) {
   CheckId(id, "igw", "InvalidInternetGatewayId.Malformed");
   auto o = Check(tx.Get(net::kInternetGateway, region, id));
@@ -135,7 +120,7 @@ Json GatewayOps::CreateInternetGateway(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     auto igw = Check(net::CreateInternetGateway(tx, s, tags));
-    out = {{"InternetGateway", WithoutKecs(igw.doc)}};
+    out = {{"InternetGateway", WithoutInternalMembers(igw.doc)}};
     return Status::Ok();
   }));
   return out;
@@ -143,24 +128,7 @@ Json GatewayOps::CreateInternetGateway(RequestContext& ctx, const Json& in) {
 
 Json GatewayOps::DescribeInternetGateways(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
-  CheckFilters(in.value("Filters", Json::array()), IgwFilters());
-  std::vector<Json> views;
-  Check(store_.Read([&](state::Tx& tx) {
-    std::vector<state::Object> igws;
-    if (const Json* ids = JGet(in, "InternetGatewayIds"); ids && !ids->empty()) {
-      for (const auto& id : *ids) igws.push_back(RequireIgw(tx, ctx.region, id.get<std::string>()));
-    } else {
-      igws = Check(tx.List({net::kInternetGateway, ctx.region}));
-    }
-    for (const auto& g : igws) {
-      Json view = WithoutKecs(g.doc);
-      if (MatchFilters(in.value("Filters", Json::array()), view, IgwFilters())) views.push_back(view);
-    }
-    return Status::Ok();
-  }));
-  Json out = Json::object();
-  PageInto(out, "InternetGateways", std::move(views), in);
-  return out;
+  return DescribeStored(store_, ctx, in, {net::kInternetGateway, "InternetGatewayIds", "Filters", "InternetGateways", IgwFilters(), RequireIgw});
 }
 
 Json GatewayOps::DeleteInternetGateway(RequestContext& ctx, const Json& in) {
@@ -245,7 +213,7 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
     if (!token.empty()) {
       for (const auto& n : existing) {
         if (JStr(n.doc, "kecs:clientToken") == token) {
-          out = {{"ClientToken", token}, {"NatGateway", WithoutKecs(n.doc)}};
+          out = {{"ClientToken", token}, {"NatGateway", WithoutInternalMembers(n.doc)}};
           return Status::Ok();
         }
       }
@@ -324,7 +292,7 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
                 {"ConnectivityType", connectivity}};
     if (!token.empty()) doc["kecs:clientToken"] = token;
     Check(tx.Insert({net::kNatGateway, ctx.region, id, subnet_id, "", "", 0, doc}));
-    Json view = WithoutKecs(doc);
+    Json view = WithoutInternalMembers(doc);
     view["State"] = "pending";  // as CreateNatGateway answers; it reads "available" from then on
     out = {{"NatGateway", view}};
     if (!token.empty()) out["ClientToken"] = token;
@@ -335,25 +303,8 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
 
 Json GatewayOps::DescribeNatGateways(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
-  CheckFilters(in.value("Filter", Json::array()), NatFilters());
-  std::vector<Json> views;
-  Check(store_.Read([&](state::Tx& tx) {
-    std::vector<state::Object> nats;
-    if (const Json* ids = JGet(in, "NatGatewayIds"); ids && !ids->empty()) {
-      for (const auto& id : *ids) nats.push_back(RequireNat(tx, ctx.region, id.get<std::string>()));
-    } else {
-      nats = Check(tx.List({net::kNatGateway, ctx.region}));
-    }
-    for (const auto& n : nats) {
-      Json view = WithoutKecs(n.doc);
-      // DescribeNatGateways names its filter list "Filter".
-      if (MatchFilters(in.value("Filter", Json::array()), view, NatFilters())) views.push_back(view);
-    }
-    return Status::Ok();
-  }));
-  Json out = Json::object();
-  PageInto(out, "NatGateways", std::move(views), in);
-  return out;
+  // DescribeNatGateways names its filter list "Filter".
+  return DescribeStored(store_, ctx, in, {net::kNatGateway, "NatGatewayIds", "Filter", "NatGateways", NatFilters(), RequireNat});
 }
 
 Json GatewayOps::DeleteNatGateway(RequestContext& ctx, const Json& in) {

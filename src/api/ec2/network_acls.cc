@@ -21,21 +21,6 @@
 namespace kecs::api::ec2 {
 namespace {
 
-Json WithoutKecs(const Json& doc) {
-  Json out = Json::object();
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (!it.key().starts_with("kecs:")) out[it.key()] = it.value();
-  }
-  return out;
-}
-
-state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id) {
-  CheckId(id, "vpc", "InvalidVpcId.Malformed");
-  auto o = Check(tx.Get(net::kVpc, region, id));
-  if (!o) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", id));
-  return *o;
-}
-
 state::Object RequireAcl(state::Tx& tx, const std::string& region, const std::string& id) {
   CheckId(id, "acl", "InvalidNetworkAclId.Malformed");
   auto o = Check(tx.Get(net::kNetworkAcl, region, id));
@@ -237,24 +222,7 @@ Json NetworkAclOps::CreateNetworkAcl(RequestContext& ctx, const Json& in) {
 
 Json NetworkAclOps::DescribeNetworkAcls(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
-  CheckFilters(in.value("Filters", Json::array()), AclFilters());
-  std::vector<Json> views;
-  Check(store_.Read([&](state::Tx& tx) {
-    std::vector<state::Object> acls;
-    if (const Json* ids = JGet(in, "NetworkAclIds"); ids && !ids->empty()) {
-      for (const auto& id : *ids) acls.push_back(RequireAcl(tx, ctx.region, id.get<std::string>()));
-    } else {
-      acls = Check(tx.List({net::kNetworkAcl, ctx.region}));
-    }
-    for (const auto& a : acls) {
-      Json view = WithoutKecs(a.doc);
-      if (MatchFilters(in.value("Filters", Json::array()), view, AclFilters())) views.push_back(view);
-    }
-    return Status::Ok();
-  }));
-  Json out = Json::object();
-  PageInto(out, "NetworkAcls", std::move(views), in);
-  return out;
+  return DescribeStored(store_, ctx, in, {net::kNetworkAcl, "NetworkAclIds", "Filters", "NetworkAcls", AclFilters(), RequireAcl});
 }
 
 Json NetworkAclOps::DeleteNetworkAcl(RequestContext& ctx, const Json& in) {

@@ -16,21 +16,6 @@
 namespace kecs::api::ec2 {
 namespace {
 
-Json WithoutKecs(const Json& doc) {
-  Json out = Json::object();
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (!it.key().starts_with("kecs:")) out[it.key()] = it.value();
-  }
-  return out;
-}
-
-state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id) {
-  CheckId(id, "vpc", "InvalidVpcId.Malformed");
-  auto o = Check(tx.Get(net::kVpc, region, id));
-  if (!o) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", id));
-  return *o;
-}
-
 state::Object RequireTable(state::Tx& tx, const std::string& region, const std::string& id) {
   CheckId(id, "rtb", "InvalidRouteTableId.Malformed");
   auto o = Check(tx.Get(net::kRouteTable, region, id));
@@ -173,24 +158,7 @@ Json RouteTableOps::CreateRouteTable(RequestContext& ctx, const Json& in) {
 
 Json RouteTableOps::DescribeRouteTables(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
-  CheckFilters(in.value("Filters", Json::array()), TableFilters());
-  std::vector<Json> views;
-  Check(store_.Read([&](state::Tx& tx) {
-    std::vector<state::Object> tables;
-    if (const Json* ids = JGet(in, "RouteTableIds"); ids && !ids->empty()) {
-      for (const auto& id : *ids) tables.push_back(RequireTable(tx, ctx.region, id.get<std::string>()));
-    } else {
-      tables = Check(tx.List({net::kRouteTable, ctx.region}));
-    }
-    for (const auto& t : tables) {
-      Json view = WithoutKecs(t.doc);
-      if (MatchFilters(in.value("Filters", Json::array()), view, TableFilters())) views.push_back(view);
-    }
-    return Status::Ok();
-  }));
-  Json out = Json::object();
-  PageInto(out, "RouteTables", std::move(views), in);
-  return out;
+  return DescribeStored(store_, ctx, in, {net::kRouteTable, "RouteTableIds", "Filters", "RouteTables", TableFilters(), RequireTable});
 }
 
 Json RouteTableOps::DeleteRouteTable(RequestContext& ctx, const Json& in) {

@@ -23,13 +23,6 @@ Ipv4Cidr ParseVpcCidr(const std::string& text) {
   return *c;
 }
 
-state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id) {
-  CheckId(id, "vpc", "InvalidVpcId.Malformed");
-  auto o = Check(tx.Get(net::kVpc, region, id));
-  if (!o) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", id));
-  return *o;
-}
-
 Json VpcView(const state::Object& v) {
   Json out = Json::object();
   for (auto it = v.doc.begin(); it != v.doc.end(); ++it) {
