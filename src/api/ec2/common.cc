@@ -213,6 +213,30 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterNetworkAclOps(s, store_, regions_);
 }
 
+state::Object CreateEniAt(state::Tx& tx, const net::Scope& s, net::EniSpec spec,
+                          const std::optional<std::string>& private_ip) {
+  if (private_ip) {
+    auto parsed = net::ParseIpv4(*private_ip);
+    auto cidr = net::Ipv4Cidr::Parse(JStr(spec.subnet->doc, "CidrBlock"));
+    if (!parsed || !cidr->Contains(*parsed)) {
+      throw InvalidParameterValue(fmt::format("Address {} does not fall within the subnet's address range", *private_ip));
+    }
+    if (cidr->Reserved(*parsed)) {
+      throw InvalidParameterValue(fmt::format("Address {} is in subnet's reserved address range", *private_ip));
+    }
+    spec.private_ip = *parsed;
+  }
+  auto eni = net::CreateEni(tx, s, spec);
+  if (eni.status().code() == Code::kAlreadyExists) {
+    throw Ec2Error("InvalidIPAddress.InUse", "The specified address is already in use.");
+  }
+  if (eni.status().code() == Code::kResourceExhausted) {
+    throw Ec2Error("InsufficientFreeAddressesInSubnet",
+                   "The specified subnet does not have enough free addresses to satisfy the request.");
+  }
+  return Check(std::move(eni));
+}
+
 state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id) {
   CheckId(id, "vpc", "InvalidVpcId.Malformed");
   auto o = Check(tx.Get(net::kVpc, region, id));

@@ -7,6 +7,7 @@
 // EC2's code and message. Thread-safe: all state lives in the store.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,11 @@ Json TagsFor(const Json& in, const std::string& resource_type);
 // Applies MaxResults/NextToken to `views` (already in a stable order) and writes the list
 // member and NextToken into `out`.
 void PageInto(Json& out, const char* list_member, std::vector<Json> views, const Json& in);
+
+// Creates the interface `spec` describes (spec.subnet set), at `private_ip` when given, with
+// EC2's errors for an address outside the subnet, reserved or taken, and a full subnet.
+state::Object CreateEniAt(state::Tx& tx, const net::Scope& s, net::EniSpec spec,
+                          const std::optional<std::string>& private_ip);
 
 // The VPC `id`; InvalidVpcId.Malformed or InvalidVpcID.NotFound otherwise.
 state::Object RequireVpc(state::Tx& tx, const std::string& region, const std::string& id);

@@ -242,43 +242,21 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
     spec.requester_managed = true;
     spec.requester_id = "amazon";
     spec.attached = true;
-    if (auto ip = JOptStr(in, "PrivateIpAddress")) {
-      auto parsed = net::ParseIpv4(*ip);
-      auto cidr = net::Ipv4Cidr::Parse(JStr(subnet->doc, "CidrBlock"));
-      if (!parsed || !cidr->Contains(*parsed)) {
-        throw InvalidParameterValue(fmt::format(
-            "Address {} does not fall within the subnet's address range", *ip));
-      }
-      if (cidr->Reserved(*parsed)) {
-        throw InvalidParameterValue(fmt::format("Address {} is in subnet's reserved address range", *ip));
-      }
-      spec.private_ip = *parsed;
-    }
-    auto eni = net::CreateEni(tx, s, spec);
-    if (!eni.ok()) {
-      if (eni.status().code() == Code::kAlreadyExists) {
-        throw Ec2Error("InvalidIPAddress.InUse", "The specified address is already in use.");
-      }
-      if (eni.status().code() == Code::kResourceExhausted) {
-        throw Ec2Error("InsufficientFreeAddressesInSubnet",
-                       "The specified subnet does not have enough free addresses to satisfy the request.");
-      }
-      Check(eni.status());
-    }
-    std::string private_ip = JStr(eni->doc, "PrivateIpAddress");
-    Json address = {{"NetworkInterfaceId", eni->id}, {"PrivateIp", private_ip}};
+    state::Object eni = CreateEniAt(tx, s, spec, JOptStr(in, "PrivateIpAddress"));
+    std::string private_ip = JStr(eni.doc, "PrivateIpAddress");
+    Json address = {{"NetworkInterfaceId", eni.id}, {"PrivateIp", private_ip}};
     if (!allocation.empty()) {
       std::string public_ip = PublicIpFor(allocation);
       std::string assoc = Ec2Id("eipassoc");
       address["AllocationId"] = allocation;
       address["PublicIp"] = public_ip;
       address["AssociationId"] = assoc;
-      eni->doc["Association"] = {{"AllocationId", allocation},
-                                 {"AssociationId", assoc},
-                                 {"IpOwnerId", "amazon"},
-                                 {"PublicDnsName", PublicDnsName(ctx.region, public_ip)},
-                                 {"PublicIp", public_ip}};
-      Check(tx.Put(*eni));
+      eni.doc["Association"] = {{"AllocationId", allocation},
+                                {"AssociationId", assoc},
+                                {"IpOwnerId", "amazon"},
+                                {"PublicDnsName", PublicDnsName(ctx.region, public_ip)},
+                                {"PublicIp", public_ip}};
+      Check(tx.Put(eni));
     }
     address["IsPrimary"] = true;
     address["Status"] = "succeeded";

@@ -109,30 +109,8 @@ Json Ec2Api::CreateNetworkInterface(RequestContext& ctx, const Json& in) {
       auto def = Check(net::DefaultSecurityGroup(tx, ctx.region, subnet->parent));
       if (def) spec.groups.push_back(def->id);
     }
-    if (auto ip = JOptStr(in, "PrivateIpAddress")) {
-      auto parsed = net::ParseIpv4(*ip);
-      auto cidr = net::Ipv4Cidr::Parse(JStr(subnet->doc, "CidrBlock"));
-      if (!parsed || !cidr->Contains(*parsed)) {
-        throw InvalidParameterValue(fmt::format(
-            "Address {} does not fall within the subnet's address range", *ip));
-      }
-      if (cidr->Reserved(*parsed)) {
-        throw InvalidParameterValue(fmt::format("Address {} is in subnet's reserved address range", *ip));
-      }
-      spec.private_ip = *parsed;
-    }
-    auto eni = net::CreateEni(tx, s, spec);
-    if (!eni.ok()) {
-      if (eni.status().code() == Code::kAlreadyExists) {
-        throw Ec2Error("InvalidIPAddress.InUse", "The specified address is already in use.");
-      }
-      if (eni.status().code() == Code::kResourceExhausted) {
-        throw Ec2Error("InsufficientFreeAddressesInSubnet",
-                       "The specified subnet does not have enough free addresses to satisfy the request.");
-      }
-      Check(eni.status());
-    }
-    out = {{"NetworkInterface", eni->doc}};
+    state::Object eni = CreateEniAt(tx, s, spec, JOptStr(in, "PrivateIpAddress"));
+    out = {{"NetworkInterface", eni.doc}};
     return Status::Ok();
   }));
   return out;
