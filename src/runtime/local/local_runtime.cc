@@ -220,13 +220,15 @@ uint64_t NetnsInode(const std::string& name) {
 
 }  // namespace
 
-Status LocalRuntime::EnsureResolver(const TaskSpec& task) {
+Status LocalRuntime::EnsureResolver(const TaskSpec& task, bool adopt_only) {
   const NetworkSpec& n = task.network;
   if (options_.dns == nullptr || n.mode != "awsvpc" || n.vpc_id.empty() || n.dns_server.empty()) {
     return Status::Ok();
   }
   std::string router = network_.RouterNamespace(n.vpc_id);
   std::lock_guard<std::mutex> lock(resolvers_mu_);
+  // A router made again is always made by CreateSandbox, which checks the inode itself.
+  if (adopt_only && resolvers_.count(n.vpc_id)) return Status::Ok();
   uint64_t ino = NetnsInode(router);
   if (ino == 0) return FailedPrecondition("VPC " + n.vpc_id + " has no router");
   auto it = resolvers_.find(n.vpc_id);
@@ -342,7 +344,7 @@ ContainerState ToState(const std::string& name, const ContainerStatus& s, const 
 Result<TaskState> LocalRuntime::Inspect(const TaskSpec& task) {
   // After a daemon restart the routers of running tasks are adopted; their resolvers come
   // back with the first inspection.
-  if (Status r = EnsureResolver(task); !r.ok() && r.code() != Code::kFailedPrecondition) {
+  if (Status r = EnsureResolver(task, /*adopt_only=*/true); !r.ok() && r.code() != Code::kFailedPrecondition) {
     KLOG_WARN("{}", r.message());
   }
   TaskState st;

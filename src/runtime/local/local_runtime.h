@@ -66,8 +66,9 @@ class LocalRuntime : public Runtime {
   Status PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image);
   Status RemoveTaskDir(const std::string& task_id);
   // The VPC resolver for an awsvpc task's VPC: its address in the router and a DNS
-  // listener there. Cheap when already served.
-  Status EnsureResolver(const TaskSpec& task);
+  // listener there. With `adopt_only` (Inspect, for every task on every pass) a VPC
+  // already served costs a map lookup; otherwise the router's inode is checked too.
+  Status EnsureResolver(const TaskSpec& task, bool adopt_only = false);
   // Stops serving VPCs whose router is gone (its last task left).
   void DropResolversWithoutRouter();
 
