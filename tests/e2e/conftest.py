@@ -360,9 +360,10 @@ def _classify_error_text(text):
 
 def http_probe(url, netns=None, timeout=3):
     """GET `url` with curl, from the host or from inside network namespace `netns`, and
-    classify the result (curl's exit codes: 6 resolve, 7 connect, 28 timeout, 52/56 reset)."""
+    classify the result (curl's exit codes: 6 resolve, 7 connect, 28 timeout, 52/56 reset;
+    for 7, only -v's "connect to ... failed: <errno text>" says why)."""
     cmd = (["ip", "netns", "exec", netns] if netns else []) + [
-        "curl", "-sS", "--max-time", str(timeout), "--write-out", "\n%{http_code}", url]
+        "curl", "-sS", "-v", "--max-time", str(timeout), "--write-out", "\n%{http_code}", url]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10)
     except subprocess.TimeoutExpired as e:
