@@ -101,7 +101,7 @@ def test_awsvpc_tasks_reach_each_other_across_subnets_but_not_vpcs(env):
     assert http_probe(f"http://{ips['a']}/", netns=env.netns(b)) == PAGE
     assert http_probe(f"http://{ips['c']}/", netns=env.netns(a)) == PAGE
     assert http_probe(f"http://{ips['a']}/") == PAGE
-    # Another VPC is not reachable: the VPC's router has no route there and drops.
+    # Another VPC is not reachable: no route leads there, and the packets are dropped.
     assert http_probe(f"http://{ips['d']}/", netns=env.netns(a)).outcome == TIMEOUT
     assert http_probe(f"http://{ips['a']}/", netns=env.netns(d)).outcome == TIMEOUT
 
