@@ -678,8 +678,8 @@ def test_list_services_leaves_out_a_draining_service(kecs):
     # commits. A round deletes a service of 40 tasks, lists, then describes: a service still
     # DRAINING after the list was DRAINING during it (DRAINING never comes back). Whatever
     # the list saw (DRAINING or already INACTIVE), it must leave the service out. Rounds
-    # repeat until one list is proven to have seen DRAINING; each round leaves 40 more
-    # STOPPED tasks in the cluster, which every later pass reads, so the window only grows.
+    # repeat until one list is proven to have seen DRAINING (a round proves nothing only
+    # when the scheduler's pass commits before the describe), and fail after 120 s.
     ecs = kecs.client("ecs")
     setup_cluster(ecs)
     seen = []
