@@ -154,7 +154,8 @@ def create_cluster_request(authed, name):
 
 
 def post(port, headers, body):
-    lines = ["POST / HTTP/1.1", "Connection: close", f"Content-Length: {len(body)}"]
+    lines = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+             f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("content-length",)]
     return raw(port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 

@@ -51,7 +51,9 @@ struct HttpServer::Impl {
   Options options;
   int max_connections = 0;  // constant after construction
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // The acceptor, its backoff timer and Shutdown's close of both run on one strand.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
@@ -61,7 +63,7 @@ struct HttpServer::Impl {
   bool stopped = false;                    // guarded by mu
 
   // The accept chain has one operation outstanding at a time, so these need no lock.
-  asio::steady_timer accept_timer{ioc};
+  asio::steady_timer accept_timer{accept_strand};
   std::chrono::milliseconds backoff{0};
   std::optional<std::chrono::steady_clock::time_point> last_warning;
   long accept_failures = 0;  // since the last warning
@@ -374,7 +376,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     impl_->stopped = true;
   }
   impl_->draining = true;
-  asio::post(impl_->ioc, [this] {
+  asio::post(impl_->accept_strand, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
     impl_->accept_timer.cancel();
