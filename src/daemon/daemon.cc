@@ -409,6 +409,7 @@ int Run(const Config& cfg) {
 
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
+  sopts.max_connections = cfg.max_connections;
   api::HttpServer server([&router](const api::HttpRequest& r) { return router.Handle(r); }, sopts);
   if (Status s = server.Listen(cfg.host, static_cast<uint16_t>(cfg.port)); !s.ok()) {
     KLOG_ERROR("{}", s.message());

@@ -2,6 +2,7 @@
 their input and go through the same SigV4 authentication as the APIs; a payload hash that
 does not match the body is refused; malformed HTTP gets an answer."""
 import hashlib
+import os
 import json
 import shutil
 import socket
@@ -231,3 +232,59 @@ def test_malformed_request_line_gets_400(kecs):
     assert status == 400 and json.loads(body)["message"]
     # The daemon still serves afterwards.
     assert kecs.health()["status"] == "ok"
+
+
+# --- defect 10: the connection cap -----------------------------------------------------------
+
+def test_idle_connections_beyond_the_cap_do_not_lock_the_daemon_out():
+    data_dir = tempfile.mkdtemp(prefix="kecs-e2e-cap-")
+    d = Daemon(data_dir, extra_env={"KECS_MAX_CONNECTIONS": "4"})
+    d.start()
+    idle = []
+    try:
+        for _ in range(12):
+            idle.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+        status, _, body = get(d.port, "/health")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        # The oldest idle connections were closed to make room.
+        idle[0].settimeout(10)
+        assert idle[0].recv(1) == b""
+    finally:
+        for s in idle:
+            s.close()
+        rc = d.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    assert rc == 0
+
+
+# --- defect 1 with the local runtime (root): a real task and its real log dir ---------------
+
+def test_local_logs_are_read_only_from_the_tasks_log_dir(local_kecs):
+    from conftest import wait_for
+    ecs = local_kecs.client("ecs")
+    ecs.create_cluster(clusterName="logs")
+    td = ecs.register_task_definition(family="echo", containerDefinitions=[{
+        "name": "main", "image": "nginx:latest", "essential": True, "entryPoint": ["sh", "-c"],
+        "command": ["echo from-the-container; sleep 60"], "stopTimeout": 1}])["taskDefinition"]["taskDefinitionArn"]
+    arn = ecs.run_task(cluster="logs", taskDefinition=td)["tasks"][0]["taskArn"]
+    task_id = arn.rsplit("/", 1)[1]
+
+    def logs(query):
+        return get(local_kecs.port, "/_kecs/v1/logs?" + query)
+
+    out = wait_for(lambda: (lambda r: r if r[0] == 200 and r[2] else None)(
+        logs(f"task={task_id}&container=main")), what="log output")
+    assert out[2] == "from-the-container\n"
+    status, _, body = logs(f"task={arn}")   # the one container, by ARN
+    assert status == 200 and body == "from-the-container\n"
+    # A file planted beside the logs as a symlink to a host file is not followed.
+    log_dir = os.path.join(local_kecs.data_dir, "runtime", "tasks", task_id, "logs")
+    os.symlink("/etc/passwd", os.path.join(log_dir, "planted.log"))
+    status, _, body = logs(f"task={task_id}&container=planted")
+    assert status == 404 and "root:" not in body
+    for bad in ("..%2F..%2F..%2F..%2Fkecs", "..%2Fcontainers%2Fmain%2Fconfig", "%2Fetc%2Fpasswd",
+                "main%00", "main.log", "..", "main%2F..%2Fmain"):
+        status, _, body = logs(f"task={task_id}&container={bad}")
+        assert status == 400, (bad, body)
+        assert json.loads(body)["__type"] == "InvalidParameterException"
+    # The fixture's teardown stops the task and checks its kernel objects are gone.
