@@ -183,20 +183,8 @@ void TaskController::ScanLoop() {
     if (std::chrono::steady_clock::now() - last_retention > std::chrono::seconds(30)) {
       last_retention = std::chrono::steady_clock::now();
       double cutoff = clock_.Now() - options_.stopped_retention_s;
-      Status st = store_.Write([&](state::Tx& tx) {
-        state::Query q{kTask};
-        q.any_region = true;
-        q.status = "STOPPED";
-        auto tasks = tx.List(q);
-        if (!tasks.ok()) return tasks.status();
-        for (const auto& t : *tasks) {
-          if (t.doc.value("stoppedAt", 0.0) < cutoff) {
-            auto r = tx.Delete(kTask, t.region, t.id);
-            if (!r.ok()) return r.status();
-          }
-        }
-        return Status::Ok();
-      });
+      Status st = store_.Write(
+          [&](state::Tx& tx) { return tx.DeleteStoppedTasksBefore(cutoff).status(); });
       if (!st.ok()) KLOG_WARN("task retention: {}", st.message());
     }
   }

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -54,6 +55,8 @@ class Daemon:
             try:
                 urllib.request.urlopen(self.endpoint + "/health", timeout=1).read()
                 return self
+            except urllib.error.HTTPError:
+                return self   # it answers; with --auth-keys an unsigned /health is refused
             except Exception:
                 time.sleep(0.05)
         raise RuntimeError("kecs did not answer /health:\n" + self.log())

@@ -144,8 +144,21 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
   if (family && !std::regex_match(*family, kFamilyRe)) {
     throw InvalidParameter("family must match ^[a-zA-Z0-9\\-_]+$");
   }
-  std::string instance_id = instance ? IdFromArnOrId(*instance) : "";
-  std::vector<std::string> keys, arns;
+  // The token carries the seq of the page's last task; the store reads the next page
+  // straight from the (cluster, desiredStatus or startedBy, seq) indexes of migration 6.
+  int64_t after_seq = 0;
+  if (std::optional<std::string> token = JOptStr(in, "nextToken")) {
+    std::optional<std::string> key = DecodeToken(*token);
+    static const std::regex kSeq("^[0-9]{1,20}$");
+    if (!key || !std::regex_match(*key, kSeq)) BadToken();
+    try {
+      after_seq = std::stoll(*key);
+    } catch (const std::out_of_range&) {
+      BadToken();
+    }
+  }
+  Json arns = Json::array();
+  std::optional<std::string> next_token;
   Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     if (service) {
@@ -155,23 +168,22 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     }
     state::Query q{kTask, ctx.region, cluster};
     if (family) q.name = *family;
-    for (const auto& t : Check(tx.List(q))) {
-      const Json& d = t.doc;
-      // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
-      if (JStr(d, "desiredStatus") != desired) continue;
-      if (service && JStr(d, "kecs:service") != *service) continue;
-      if (started_by && JStr(d, "startedBy") != *started_by) continue;
-      if (launch_type && JStr(d, "launchType") != *launch_type) continue;
-      if (instance) {
-        const Json* p = JGet(d, "kecs:placement");
-        if (!p || JStr(*p, "instance") != instance_id) continue;
-      }
-      keys.push_back(SeqKey(t.seq));
-      arns.push_back(JStr(d, "taskArn"));
-    }
+    // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
+    q.doc_equals.emplace_back("desiredStatus", desired);
+    if (started_by) q.doc_equals.emplace_back("startedBy", *started_by);
+    if (service) q.doc_equals.emplace_back("kecs:service", *service);
+    if (launch_type) q.doc_equals.emplace_back("launchType", *launch_type);
+    if (instance) q.doc_equals.emplace_back("kecs:placement.instance", IdFromArnOrId(*instance));
+    q.after_seq = after_seq;
+    q.limit = static_cast<int64_t>(max) + 1;  // one more tells whether a next page exists
+    std::vector<state::Object> tasks = Check(tx.List(q));
+    for (size_t i = 0; i < tasks.size() && i < max; ++i) arns.push_back(JStr(tasks[i].doc, "taskArn"));
+    if (tasks.size() > max) next_token = EncodeToken(SeqKey(tasks[max - 1].seq));
     return Status::Ok();
   }));
-  return ArnsPage("taskArns", keys, arns, in, max);
+  Json out = {{"taskArns", arns}};
+  if (next_token) out["nextToken"] = *next_token;
+  return out;
 }
 
 }  // namespace kecs::api::ecs
