@@ -10,9 +10,10 @@
 //     throws it). MapStatus() below is the one table from Status code to AWS error code
 //     and HTTP status per error family; the client gets the table's generic message and
 //     the request id, the Status's own text (SQLite's, a path) is only logged.
-//   - any other exception from a library a handler called (nlohmann's at/get/type_error,
-//     std::stoll's invalid_argument/out_of_range): a client-caused bad value, mapped to
-//     the family's validation error by MapException(), never a 500.
+//   - any other exception from a library a handler called: nlohmann's at/get/type_error
+//     and std::stoll's invalid_argument/out_of_range are a client-caused bad value, which
+//     MapException() makes the family's validation error (never a 500); anything else
+//     (bad_alloc, system_error) is the family's generic server error.
 // Thread-safe: everything here is stateless.
 #include <stdexcept>
 #include <string>

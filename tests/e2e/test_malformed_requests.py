@@ -208,6 +208,22 @@ def json_cases(model, op):
             doc[name] = v
             label = f"{name}={json.dumps(v, default=str)[:40]}"
             yield label, dumps(doc)
+        # One level down: each member of a structure (or of a list's structure element)
+        # gets the wrong values too, inside an otherwise well-typed request.
+        shape = model["shapes"][members[name]["shape"]]
+        in_list = shape["type"] == "list"
+        if in_list:
+            shape = model["shapes"][shape["member"]["shape"]]
+        if shape["type"] != "structure":
+            continue
+        inner = filler(model, members[name]["shape"])
+        inner = inner[0] if in_list else inner
+        for sub in list(shape.get("members", {}))[:MAX_MEMBERS_PER_OP]:
+            for v in wrong_values(model, shape["members"][sub]["shape"]):
+                nested = dict(inner, **{sub: v})
+                doc = dict(base)
+                doc[name] = [nested] if in_list else nested
+                yield f"{name}.{sub}={json.dumps(v, default=str)[:40]}", dumps(doc)
 
 
 def run_json_service(kecs, service, signing_name):
