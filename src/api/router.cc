@@ -7,6 +7,7 @@
 
 #include "api/errors.h"
 #include "api/protocol/query_codec.h"
+#include "api/protocol/region.h"
 #include "api/sigv4.h"
 #include "base/ids.h"
 #include "base/log.h"
@@ -61,7 +62,8 @@ HttpResponse XmlError(QueryFlavor flavor, const model::ServiceModel* m, int stat
                        fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors>"
                                    "<Error><Code>{}</Code><Message>{}</Message></Error></Errors>"
                                    "<RequestID>{}</RequestID></Response>",
-                                   XmlEscape(code), XmlEscape(message), request_id),
+                                   protocol::XmlText(code), protocol::XmlText(message),
+                                   request_id),
                        request_id);
   }
   std::string ns = m ? std::string(m->xml_namespace) : "";
@@ -70,8 +72,8 @@ HttpResponse XmlError(QueryFlavor flavor, const model::ServiceModel* m, int stat
       fmt::format("<ErrorResponse xmlns=\"{}\">\n  <Error>\n    <Type>{}</Type>\n    <Code>{}</Code>\n"
                   "    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n"
                   "</ErrorResponse>\n",
-                  ns, status >= 500 ? "Receiver" : "Sender", XmlEscape(code), XmlEscape(message),
-                  request_id),
+                  ns, status >= 500 ? "Receiver" : "Sender", protocol::XmlText(code),
+                  protocol::XmlText(message), request_id),
       request_id);
 }
 
@@ -156,8 +158,9 @@ std::string Capitalize(std::string s) {
 }
 
 // The wording of the first failed constraint, in the service's own style.
-AwsError ConstraintError(const ErrorStyle& style,
-                         const std::vector<protocol::ConstraintIssue>& issues) {
+AwsError ConstraintError(const Service& svc, const std::vector<protocol::ConstraintIssue>& issues) {
+  const ErrorStyle& style = svc.style();
+  const std::string validation_code(ValidationCode(svc.family()));
   using K = protocol::ConstraintIssue::Kind;
   const auto& first = issues.front();
   if (style.ec2_missing_parameter) {
@@ -174,13 +177,96 @@ AwsError ConstraintError(const ErrorStyle& style,
                     fmt::format("Value ({}) for parameter {} is invalid.", first.value, first.location));
   }
   if (style.ecs_enum_wording && first.kind == K::kEnum) {
-    return AwsError(style.validation_code,
+    return AwsError(validation_code,
                     fmt::format("{} should be one of [{}]", first.member, Join(first.allowed, ",")));
   }
-  return AwsError(style.validation_code, protocol::ValidationMessage(issues));
+  return AwsError(validation_code, protocol::ValidationMessage(issues));
+}
+
+ErrorFamily FamilyOf(const model::ServiceModel& m) {
+  if (m.protocol == "ec2") return ErrorFamily::kEc2;
+  if (m.protocol == "query") return ErrorFamily::kQuery;
+  if (m.endpoint_prefix == "ecs") return ErrorFamily::kEcs;
+  if (m.endpoint_prefix == "servicediscovery") return ErrorFamily::kCloudMap;
+  return ErrorFamily::kJson;
+}
+
+// The error for the exception being handled: an AwsError as thrown; anything else through
+// errors.h's table, its own text logged with the request id and never sent.
+AwsError CurrentError(ErrorFamily family, const RequestContext& ctx) {
+  try {
+    throw;
+  } catch (const AwsError& e) {
+    if (e.server_fault()) {
+      KLOG_ERROR("{} {}.{}: {}: {}", ctx.request_id, ctx.service, ctx.operation, e.code(),
+                 e.message());
+    }
+    return e;
+  } catch (const StatusError& e) {
+    WireError w = MapStatus(family, e.status().code());
+    if (w.http_status >= 500) {
+      KLOG_ERROR("{} {}.{}: {}", ctx.request_id, ctx.service, ctx.operation, e.what());
+    } else {
+      KLOG_WARN("{} {}.{}: answered {}: {}", ctx.request_id, ctx.service, ctx.operation, w.code,
+                e.what());
+    }
+    return AwsError(std::string(w.code), std::string(w.message), w.http_status);
+  } catch (const std::exception& e) {
+    AwsError mapped = MapException(family, e);
+    KLOG_WARN("{} {}.{}: answered {} for an exception: {}", ctx.request_id, ctx.service,
+              ctx.operation, mapped.code(), e.what());
+    return mapped;
+  } catch (...) {
+    KLOG_ERROR("{} {}.{}: unknown exception", ctx.request_id, ctx.service, ctx.operation);
+    WireError w = MapStatus(family, Code::kInternal);
+    return AwsError(std::string(w.code), std::string(w.message), w.http_status);
+  }
+}
+
+// A region from the request's credential scope that no AWS partition defines. The
+// configured default region is accepted whatever it is (the operator chose it).
+std::optional<AwsError> RegionError(ErrorFamily family, const RequestContext& ctx,
+                                    const std::string& default_region) {
+  if (ctx.region == default_region || protocol::IsValidRegion(ctx.region)) return std::nullopt;
+  std::string shown = ctx.region.size() > 64 ? ctx.region.substr(0, 64) + "..." : ctx.region;
+  std::string msg = fmt::format(
+      "Credential should be scoped to a valid region, not '{}'. A region name is a partition's "
+      "prefix, a word and a number, such as us-east-1.",
+      shown);
+  switch (family) {
+    case ErrorFamily::kEc2: return AwsError("AuthFailure", msg, 401);
+    case ErrorFamily::kQuery: return AwsError("SignatureDoesNotMatch", msg, 403);
+    default: return AwsError("InvalidSignatureException", msg, 400);
+  }
+}
+
+// The part of dispatch both protocols share, once the input is decoded: model checks,
+// nulls dropped, the handler, and the output's own check.
+Json Invoke(const Service& svc, const model::OperationDesc& desc, const OperationFn& fn,
+            RequestContext& ctx, Json input, bool validate_responses) {
+  const model::ServiceModel& m = svc.model();
+  protocol::ConstraintOptions copts = svc.style().constraints;
+  if (!ctx.strict) copts.optional_members = svc.style().lenient_optional;
+  auto issues = protocol::CheckConstraints(m, desc.input, input, copts);
+  if (!issues.empty()) throw ConstraintError(svc, issues);
+  protocol::DropNullMembers(m, desc.input, input);
+  Json out = fn(ctx, input);
+  if (out.is_null()) out = Json::object();
+  StripNulls(out);
+  if (validate_responses) {
+    if (auto bad = protocol::CheckTypes(m, desc.output, out)) {
+      KLOG_ERROR("{} kecs response for {} does not match its model at '{}': {}", ctx.request_id,
+                 ctx.operation, bad->path, bad->message);
+      throw StatusError(Internal("response does not match its model"));
+    }
+  }
+  return out;
 }
 
 }  // namespace
+
+Service::Service(const model::ServiceModel& m, ErrorStyle style)
+    : model_(m), style_(std::move(style)), family_(FamilyOf(m)) {}
 
 void Service::Register(const std::string& op, OperationFn fn) {
   if (!model_.FindOperation(op)) {
@@ -282,33 +368,20 @@ HttpResponse Router::HandleJson(const HttpRequest& req, std::string_view target,
   if (auto fail = CheckAuth(req, options_.credentials, ctx.now, "json")) {
     return JsonError(fail->status, fail->code, style.message_key, fail->message, ctx.request_id);
   }
+  if (auto bad = RegionError(svc.family(), ctx, options_.default_region)) {
+    return JsonError(bad->http_status(), bad->code(), style.message_key, bad->message(),
+                     ctx.request_id);
+  }
   if (auto issue = protocol::CheckTypes(m, desc->input, *input)) {
     return JsonError(400, "SerializationException", "Message", issue->message, ctx.request_id);
   }
   try {
-    protocol::ConstraintOptions copts = style.constraints;
-    if (!ctx.strict) copts.optional_members = style.lenient_optional;
-    auto issues = protocol::CheckConstraints(m, desc->input, *input, copts);
-    if (!issues.empty()) throw ConstraintError(style, issues);
-    Json out = (*fn)(ctx, *input);
-    if (out.is_null()) out = Json::object();
-    StripNulls(out);
-    if (options_.validate_responses) {
-      if (auto bad = protocol::CheckTypes(m, desc->output, out)) {
-        throw AwsError(style.server_code,
-                       fmt::format("kecs response for {} does not match its model at '{}': {}", op,
-                                   bad->path, bad->message),
-                       500);
-      }
-    }
+    Json out = Invoke(svc, *desc, *fn, ctx, std::move(*input), options_.validate_responses);
     return JsonResponse(200, out, ctx.request_id);
-  } catch (const AwsError& e) {
-    if (e.server_fault()) KLOG_ERROR("{}.{}: {}: {}", m.service, op, e.code(), e.message());
-    return JsonError(e.http_status(), e.code(), style.message_key, e.message(), ctx.request_id, e.members());
-  } catch (const std::exception& e) {
-    KLOG_ERROR("{}.{}: unexpected failure: {}", m.service, op, e.what());
-    return JsonError(500, style.server_code, style.message_key,
-                     std::string("internal error: ") + e.what(), ctx.request_id);
+  } catch (...) {
+    AwsError e = CurrentError(svc.family(), ctx);
+    return JsonError(e.http_status(), e.code(), style.message_key, e.message(), ctx.request_id,
+                     e.members());
   }
 }
 
@@ -358,7 +431,10 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
                             flavor == QueryFlavor::kEc2 ? "ec2" : "query")) {
     return XmlError(flavor, m, fail->status, fail->code, fail->message, ctx.request_id);
   }
-  const ErrorStyle& style = svc->style();
+  if (auto bad = RegionError(svc->family(), ctx, options_.default_region)) {
+    return XmlError(flavor, m, bad->http_status(), bad->code(), bad->message(), ctx.request_id);
+  }
+  const std::string validation_code(ValidationCode(svc->family()));
   Json input;
   protocol::DecodeError derr;
   if (!protocol::DecodeQuery(*m, desc->input, flavor, params, &input, &derr)) {
@@ -366,9 +442,7 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
       return XmlError(flavor, m, 400, "UnknownParameter", derr.message, ctx.request_id);
     }
     if (!derr.unknown) {
-      return XmlError(flavor, m, 400,
-                      flavor == QueryFlavor::kEc2 ? "InvalidParameterValue" : "ValidationError",
-                      derr.message, ctx.request_id);
+      return XmlError(flavor, m, 400, validation_code, derr.message, ctx.request_id);
     }
     // Query services ignore parameters they do not know; decode again without them.
     protocol::FormParams known = params;
@@ -377,35 +451,17 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
       derr = {};
       if (protocol::DecodeQuery(*m, desc->input, flavor, known, &input, &derr)) break;
       if (!derr.unknown) {
-        return XmlError(flavor, m, 400, "ValidationError", derr.message, ctx.request_id);
+        return XmlError(flavor, m, 400, validation_code, derr.message, ctx.request_id);
       }
     }
   }
   try {
-    protocol::ConstraintOptions copts = style.constraints;
-    if (!ctx.strict) copts.optional_members = style.lenient_optional;
-    auto issues = protocol::CheckConstraints(*m, desc->input, input, copts);
-    if (!issues.empty()) throw ConstraintError(style, issues);
-    Json out = (*fn)(ctx, input);
-    if (out.is_null()) out = Json::object();
-    StripNulls(out);
-    if (options_.validate_responses) {
-      if (auto bad = protocol::CheckTypes(*m, desc->output, out)) {
-        throw AwsError(style.server_code,
-                       fmt::format("kecs response for {} does not match its model at '{}': {}", op,
-                                   bad->path, bad->message),
-                       500);
-      }
-    }
+    Json out = Invoke(*svc, *desc, *fn, ctx, std::move(input), options_.validate_responses);
     return XmlResponse(200, protocol::EncodeXml(*m, *desc, flavor, out, ctx.request_id),
                        ctx.request_id);
-  } catch (const AwsError& e) {
-    if (e.server_fault()) KLOG_ERROR("{}.{}: {}: {}", m->service, op, e.code(), e.message());
+  } catch (...) {
+    AwsError e = CurrentError(svc->family(), ctx);
     return XmlError(flavor, m, e.http_status(), e.code(), e.message(), ctx.request_id);
-  } catch (const std::exception& e) {
-    KLOG_ERROR("{}.{}: unexpected failure: {}", m->service, op, e.what());
-    return XmlError(flavor, m, 500, style.server_code, std::string("internal error: ") + e.what(),
-                    ctx.request_id);
   }
 }
 

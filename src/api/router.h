@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "api/errors.h"
 #include "api/http/server.h"
 #include "api/protocol/validate.h"
 #include "base/clock.h"
@@ -36,11 +37,10 @@ struct RequestContext {
 
 using OperationFn = std::function<Json(RequestContext&, const Json& input)>;
 
-// How a service words the errors its front end produces before a handler runs.
+// How a service words the errors its front end produces before a handler runs. The codes
+// themselves come from the service's ErrorFamily (api/errors.h).
 struct ErrorStyle {
   std::string message_key = "message";     // JSON 1.1 only: "message" or "Message"
-  std::string validation_code;             // missing member / constraint failure
-  std::string server_code;                 // unexpected failure (HTTP 500)
   // ECS words enum failures itself ("include should be one of [A,B]").
   bool ecs_enum_wording = false;
   // EC2 reports a missing member as MissingParameter with its wire name.
@@ -53,18 +53,20 @@ struct ErrorStyle {
 
 class Service {
  public:
-  Service(const model::ServiceModel& m, ErrorStyle style) : model_(m), style_(std::move(style)) {}
+  Service(const model::ServiceModel& m, ErrorStyle style);
   // Registers an operation; aborts at start-up if the model has no such operation, so a
   // typo can never ship.
   void Register(const std::string& op, OperationFn fn);
   const model::ServiceModel& model() const { return model_; }
   const ErrorStyle& style() const { return style_; }
+  ErrorFamily family() const { return family_; }
   const OperationFn* Find(const std::string& op) const;
   size_t size() const { return ops_.size(); }
 
  private:
   const model::ServiceModel& model_;
   ErrorStyle style_;
+  ErrorFamily family_;
   std::map<std::string, OperationFn> ops_;
 };
 

@@ -3,7 +3,7 @@
 //
 // Lower layers (state, net, runtime, reconcile) return these codes with a message that
 // keeps its context (LevelDB's PosixError style). The API layer maps them to AWS error
-// shapes exactly once (api/errors.h). Values are cheap to copy and thread-compatible.
+// shapes exactly once (api/errors.cc's MapStatus table). Values are cheap to copy and thread-compatible.
 #include <cerrno>
 #include <cstring>
 #include <optional>

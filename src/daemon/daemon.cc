@@ -379,8 +379,6 @@ int Run(const Config& cfg) {
   api::Router router(ropts);
 
   api::ErrorStyle ecs_style;
-  ecs_style.validation_code = "InvalidParameterException";
-  ecs_style.server_code = "ServerException";
   ecs_style.ecs_enum_wording = true;
   ecs_style.lenient_optional = {"AwsVpcConfiguration.subnets"};
   auto ecs_service = std::make_shared<api::Service>(model::EcsModel(), ecs_style);
@@ -389,8 +387,6 @@ int Run(const Config& cfg) {
 
   api::ec2::Ec2Api ec2(**store, regions);
   api::ErrorStyle ec2_style;
-  ec2_style.validation_code = "InvalidParameterValue";
-  ec2_style.server_code = "InternalError";
   ec2_style.ec2_missing_parameter = true;
   auto ec2_service = std::make_shared<api::Service>(model::Ec2Model(), ec2_style);
   ec2.RegisterAll(*ec2_service);
@@ -401,8 +397,6 @@ int Run(const Config& cfg) {
   api::servicediscovery::ServiceDiscoveryApi sd(**store, regions);
   api::ErrorStyle sd_style;
   sd_style.message_key = "Message";
-  sd_style.validation_code = "InvalidInput";
-  sd_style.server_code = "InternalFailure";
   auto sd_service = std::make_shared<api::Service>(model::ServiceDiscoveryModel(), sd_style);
   sd.RegisterAll(*sd_service);
   router.AddService(sd_service);

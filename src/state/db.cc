@@ -7,6 +7,9 @@
 namespace kecs::state {
 namespace {
 
+// SQLite's result as a Status. SQLITE_BUSY/LOCKED (another connection held the lock past
+// the busy timeout) is the one kUnavailable the store returns: a transient condition the
+// API edge answers with a throttling code the SDKs retry (api/errors.cc), never a 500.
 Status SqlError(sqlite3* db, std::string_view what) {
   int rc = sqlite3_extended_errcode(db);
   std::string msg = fmt::format("{}: {}", what, sqlite3_errmsg(db));

@@ -35,32 +35,47 @@ void CheckId(const std::string& id, const std::string& prefix, const std::string
 }
 
 void Check(const Status& st) {
-  if (!st.ok()) throw AwsError("InternalError", st.message(), 500);
+  ThrowIfError(st);
 }
 
 
 namespace {
 
-// EC2 wildcards: * any run, ? one character, \ escapes.
-bool FilterMatch(const std::string& pattern, const std::string& value) {
-  std::string re;
+// EC2 wildcards: * any run, ? one character, \ escapes the next one. Matched without
+// std::regex: a filter value is client input, and a regex built from it can be invalid
+// (a trailing backslash) or recurse as deep as the value is long.
+bool FilterMatch(std::string_view pattern, std::string_view value) {
+  struct Tok {
+    enum { kLit, kOne, kRun } kind;
+    char c;
+  };
+  std::vector<Tok> toks;
   for (size_t i = 0; i < pattern.size(); ++i) {
     char c = pattern[i];
-    if (c == '\\' && i + 1 < pattern.size()) {
-      re += '\\';
-      re += pattern[++i];
-    } else if (c == '*') {
-      re += ".*";
-    } else if (c == '?') {
-      re += '.';
-    } else if (std::string("^$.|+()[]{}").find(c) != std::string::npos) {
-      re += '\\';
-      re += c;
+    if (c == '\\' && i + 1 < pattern.size()) toks.push_back({Tok::kLit, pattern[++i]});
+    else if (c == '*') toks.push_back({Tok::kRun, 0});
+    else if (c == '?') toks.push_back({Tok::kOne, 0});
+    else toks.push_back({Tok::kLit, c});
+  }
+  // Greedy with backtracking to the last '*': linear in practice, never recursive.
+  size_t t = 0, v = 0, star = std::string_view::npos, star_v = 0;
+  while (v < value.size()) {
+    if (t < toks.size() && toks[t].kind == Tok::kRun) {
+      star = t++;
+      star_v = v;
+    } else if (t < toks.size() &&
+               (toks[t].kind == Tok::kOne || toks[t].c == value[v])) {
+      ++t;
+      ++v;
+    } else if (star != std::string_view::npos) {
+      t = star + 1;
+      v = ++star_v;
     } else {
-      re += c;
+      return false;
     }
   }
-  return std::regex_match(value, std::regex(re));
+  while (t < toks.size() && toks[t].kind == Tok::kRun) ++t;
+  return t == toks.size();
 }
 
 std::string Scalar(const Json& v) {

@@ -21,7 +21,7 @@ AwsError ClusterNotFound() { return AwsError("ClusterNotFoundException", "Cluste
 Json Public(const Json& doc) { return WithoutInternalMembers(doc); }
 
 void Check(const Status& st) {
-  if (!st.ok()) throw AwsError("ServerException", st.message(), 500);
+  ThrowIfError(st);
 }
 
 std::string ClusterName(const Json& in, const char* member) {

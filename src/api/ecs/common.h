@@ -29,7 +29,8 @@ AwsError ClusterNotFound();
 // The document without its internal ("kecs:"-prefixed) members.
 Json Public(const Json& doc);
 
-// Unwraps a Status from the store; a failure is ECS's ServerException (HTTP 500).
+// Unwraps a Status from the store; a failure the caller did not word itself is a
+// StatusError, which the router maps through errors.h's table.
 void Check(const Status& st);
 template <typename T>
 T Check(Result<T> r) {

@@ -45,6 +45,30 @@ bool ParseTimestamp(const std::string& s, double* out) {
   return true;
 }
 
+// The length of the UTF-8 sequence at s[i] and its code point; 0 when it is not valid.
+size_t Utf8At(std::string_view s, size_t i, char32_t* cp) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  size_t n = 0;
+  char32_t v = 0, min = 0;
+  if ((c & 0xE0) == 0xC0) { n = 2; v = c & 0x1F; min = 0x80; }
+  else if ((c & 0xF0) == 0xE0) { n = 3; v = c & 0x0F; min = 0x800; }
+  else if ((c & 0xF8) == 0xF0) { n = 4; v = c & 0x07; min = 0x10000; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (b(i + k) & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return n;
+}
+
 class Decoder {
  public:
   Decoder(const model::ServiceModel& m, QueryFlavor f, const FormParams& p)
@@ -53,6 +77,13 @@ class Decoder {
   bool Decode(int shape, Json* out, DecodeError* err) {
     err_ = err;
     *out = Json::object();
+    // Handlers and the store keep strings as JSON, which must be UTF-8.
+    for (const auto& [k, v] : params_) {
+      if (IsValidUtf8(k) && IsValidUtf8(v)) continue;
+      err->param = k;
+      err->message = fmt::format("The value for parameter {} is not valid UTF-8.", k);
+      return false;
+    }
     if (shape >= 0 && !Struct(m_.shape(shape), "", out)) return false;
     for (const auto& [k, v] : params_) {
       if (IsAuthParam(k) || used_.count(k)) continue;
@@ -267,7 +298,7 @@ class XmlWriter {
       default:
         text = v.is_string() ? v.get<std::string>() : v.dump();
     }
-    out_ += "<" + name + ">" + XmlEscape(text) + "</" + name + ">";
+    out_ += "<" + name + ">" + XmlText(text) + "</" + name + ">";
   }
 
   void Open(const std::string& n) { out_ += "<" + n + ">"; }
@@ -296,6 +327,35 @@ bool ParseForm(std::string_view body, FormParams* out) {
     (*out)[k] = v;
   }
   return true;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  char32_t cp = 0;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8At(s, i, &cp);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string XmlText(std::string_view s) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string clean;
+  clean.reserve(s.size());
+  char32_t cp = 0;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8At(s, i, &cp);
+    bool xml_char = n > 0 && (cp == 0x9 || cp == 0xA || cp == 0xD ||
+                              (cp >= 0x20 && cp != 0xFFFE && cp != 0xFFFF));
+    if (xml_char) {
+      clean.append(s.substr(i, n));
+    } else {
+      clean += kReplacement;
+    }
+    i += n > 0 ? n : 1;
+  }
+  return XmlEscape(clean);
 }
 
 std::string RequestName(const MemberDesc& mem, QueryFlavor flavor) {

@@ -43,6 +43,15 @@ bool DecodeQuery(const model::ServiceModel& m, int input_shape, QueryFlavor flav
 std::string EncodeXml(const model::ServiceModel& m, const model::OperationDesc& op,
                       QueryFlavor flavor, const Json& output, const std::string& request_id);
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// `s` as XML 1.0 character data: &<>"' escaped, and every byte sequence that is not valid
+// UTF-8 or not an XML character (C0 controls but tab, LF and CR; U+FFFE, U+FFFF) replaced
+// by U+FFFD, so a response that echoes client input is always well-formed.
+std::string XmlText(std::string_view s);
+
 // The wire name of a structure member when sent as a request parameter.
 std::string RequestName(const model::MemberDesc& mem, QueryFlavor flavor);
 

@@ -1,5 +1,8 @@
 #include "api/protocol/validate.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include <fmt/format.h>
 
 #include "base/strings.h"
@@ -33,6 +36,19 @@ const char* TypeNoun(ShapeType t) {
     case ShapeType::kBlob: return "a Blob";
     default: return "a value";
   }
+}
+
+// Whether the JSON number, truncated, lies in [lo, hi].
+bool FitsIn(const Json& v, int64_t lo, int64_t hi) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+  if (v.is_number_integer()) {
+    int64_t n = v.get<int64_t>();
+    return n >= lo && n <= hi;
+  }
+  double d = std::trunc(v.get<double>());
+  // 2^63 is exactly representable; every double below it fits in an int64.
+  return std::isfinite(d) && d >= static_cast<double>(lo) && d < -static_cast<double>(INT64_MIN) &&
+         (hi == INT64_MAX || d <= static_cast<double>(hi));
 }
 
 std::optional<TypeIssue> Walk(const model::ServiceModel& m, int idx, const Json& v,
@@ -83,9 +99,12 @@ std::optional<TypeIssue> Walk(const model::ServiceModel& m, int idx, const Json&
   switch (s.type) {
     case ShapeType::kString:
     case ShapeType::kBlob: ok = v.is_string(); break;
+    // AWS accepts a decimal for an integer member and truncates it; a number the type
+    // cannot hold (2^31 for an Integer, 2^64 for a Long) it cannot convert.
     case ShapeType::kInteger:
-    // AWS accepts a decimal for an integer member and truncates it.
-    case ShapeType::kLong: ok = v.is_number(); break;
+      ok = v.is_number() && FitsIn(v, INT32_MIN, INT32_MAX);
+      break;
+    case ShapeType::kLong: ok = v.is_number() && FitsIn(v, INT64_MIN, INT64_MAX); break;
     case ShapeType::kBoolean: ok = v.is_boolean(); break;
     case ShapeType::kDouble:
     case ShapeType::kFloat: ok = v.is_number(); break;
@@ -96,9 +115,30 @@ std::optional<TypeIssue> Walk(const model::ServiceModel& m, int idx, const Json&
   return issue(fmt::format("{} can not be converted to {}", JsonTypeToken(v), TypeNoun(s.type)));
 }
 
+const model::MemberDesc* FindMember(const model::ServiceModel& m, const ShapeDesc& s,
+                                    std::string_view name) {
+  for (const auto& mem : m.MembersOf(s)) {
+    if (mem.name == name) return &mem;
+  }
+  return nullptr;
+}
+
 std::string Render(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
+}
+
+// A null where a list element or map value must be. The models kecs serves have no sparse
+// list or map, and botocore never serializes a null element, so such a request is not one
+// an SDK sends: AWS's JSON front end answers it as a constraint failure in the service's
+// validation error ("Value null at 'clusters.1.member' failed to satisfy constraint: Member
+// must not be null"), not as a SerializationException, and so does kecs.
+ConstraintIssue NullElement(const std::string& path, std::string_view member,
+                            std::string_view location) {
+  return {ConstraintIssue::Kind::kMissing, path, std::string(member), std::string(location),
+          fmt::format("Value null at '{}' failed to satisfy constraint: Member must not be null",
+                      path),
+          {}, "null"};
 }
 
 void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std::string& path,
@@ -144,15 +184,24 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
       }
       int i = 1;
       for (const auto& e : v) {
-        Constraints(m, s.list_member, e, fmt::format("{}.{}.member", path, i++), member, location,
-                    o, out);
+        std::string p = fmt::format("{}.{}.member", path, i++);
+        if (e.is_null()) {
+          out.push_back(NullElement(p, member, location));
+          continue;
+        }
+        Constraints(m, s.list_member, e, p, member, location, o, out);
       }
       return;
     }
     case ShapeType::kMap: {
       if (!v.is_object()) return;
       for (auto it = v.begin(); it != v.end(); ++it) {
-        Constraints(m, s.map_value, it.value(), path + "." + it.key(), member, location, o, out);
+        std::string p = path + "." + it.key();
+        if (it->is_null()) {
+          out.push_back(NullElement(p, member, location));
+          continue;
+        }
+        Constraints(m, s.map_value, it.value(), p, member, location, o, out);
       }
       return;
     }
@@ -194,7 +243,39 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
   }
 }
 
+void DropNulls(const model::ServiceModel& m, int idx, Json& v) {
+  const ShapeDesc& s = m.shape(idx);
+  switch (s.type) {
+    case ShapeType::kStructure: {
+      if (!v.is_object() || s.document) return;
+      for (auto it = v.begin(); it != v.end();) {
+        if (it->is_null()) {
+          it = v.erase(it);
+          continue;
+        }
+        if (const auto* mem = FindMember(m, s, it.key())) DropNulls(m, mem->shape, it.value());
+        ++it;
+      }
+      return;
+    }
+    case ShapeType::kList:
+      if (!v.is_array()) return;
+      for (auto& e : v) DropNulls(m, s.list_member, e);
+      return;
+    case ShapeType::kMap:
+      if (!v.is_object()) return;
+      for (auto it = v.begin(); it != v.end(); ++it) DropNulls(m, s.map_value, it.value());
+      return;
+    default:
+      return;
+  }
+}
+
 }  // namespace
+
+void DropNullMembers(const model::ServiceModel& m, int shape, Json& value) {
+  if (shape >= 0) DropNulls(m, shape, value);
+}
 
 std::optional<TypeIssue> CheckTypes(const model::ServiceModel& m, int shape, const Json& value) {
   if (shape < 0) return std::nullopt;

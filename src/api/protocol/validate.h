@@ -46,6 +46,13 @@ struct ConstraintOptions {
 std::vector<ConstraintIssue> CheckConstraints(const model::ServiceModel& m, int shape,
                                               const Json& value, ConstraintOptions opts);
 
+// How kecs treats JSON null in a request, as AWS's JSON front end does: a null member of a
+// structure is an absent member (a required one then fails CheckConstraints as missing);
+// a null list element or map value is a constraint failure CheckConstraints reports.
+// DropNullMembers removes the null members, so a handler never sees a null; call it once
+// the checks passed.
+void DropNullMembers(const model::ServiceModel& m, int shape, Json& value);
+
 // "1 validation error detected: <issue>" / "N validation errors detected: a; b".
 std::string ValidationMessage(const std::vector<ConstraintIssue>& issues);
 

@@ -19,7 +19,7 @@ AwsError InstanceNotFound() { return AwsError("InstanceNotFound", "Instance not 
 AwsError OperationNotFound() { return AwsError("OperationNotFound", "Operation not found."); }
 
 void Check(const Status& st) {
-  if (!st.ok()) throw AwsError("InternalFailure", st.message(), 500);
+  ThrowIfError(st);
 }
 
 Json Public(const Json& doc) { return WithoutInternalMembers(doc); }

@@ -20,7 +20,8 @@ AwsError ServiceNotFound();
 AwsError InstanceNotFound();
 AwsError OperationNotFound();
 
-// Unwraps a Status from the store; a failure is a 500 (InternalFailure).
+// Unwraps a Status from the store; a failure the caller did not word itself is a
+// StatusError, which the router maps through errors.h's table.
 void Check(const Status& st);
 template <typename T>
 T Check(Result<T> r) {

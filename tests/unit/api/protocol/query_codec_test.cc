@@ -439,5 +439,81 @@ TEST(EncodeXmlQuery, MapsRenderAsEntries) {
       << xml;
 }
 
+// ---- Well-formed XML text (defect 12) ----
+
+// A strict check of XML 1.0 character data: valid UTF-8, only the XML Char production
+// (no C0 control but tab, LF, CR; no U+FFFE/U+FFFF), and no raw markup characters.
+bool IsWellFormedCharData(std::string_view s) {
+  if (!IsValidUtf8(s)) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return false;
+    if (c == '<' || c == '>') return false;
+    if (c == '&' && s.substr(i, 4) != "&lt;" && s.substr(i, 4) != "&gt;" &&
+        s.substr(i, 5) != "&amp;" && s.substr(i, 6) != "&quot;" && s.substr(i, 6) != "&apos;") {
+      return false;
+    }
+    // U+FFFE and U+FFFF: EF BF BE / EF BF BF.
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+        (static_cast<unsigned char>(s[i + 2]) == 0xBE || static_cast<unsigned char>(s[i + 2]) == 0xBF)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(IsValidUtf8, AcceptsUtf8AndRefusesMalformedSequences) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // lone continuation
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xFF"));
+}
+
+TEST(XmlText, EscapesMarkupAndKeepsValidText) {
+  EXPECT_EQ(XmlText("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+  EXPECT_EQ(XmlText("caf\xC3\xA9\t\n\r"), "caf\xC3\xA9\t\n\r");
+}
+
+TEST(XmlText, ReplacesInvalidUtf8AndControlsWithReplacementCharacter) {
+  EXPECT_EQ(XmlText(std::string("a\0b", 3)), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(XmlText("\x1b[0m"), "\xEF\xBF\xBD[0m");
+  EXPECT_EQ(XmlText("\x80"), "\xEF\xBF\xBD");
+  EXPECT_EQ(XmlText("\xEF\xBF\xBF"), "\xEF\xBF\xBD");  // U+FFFF is no XML character
+}
+
+TEST(XmlText, EveryByteStringBecomesWellFormedCharData) {
+  // Every single byte, every pair of bytes, and some longer mixes.
+  for (int a = 0; a < 256; ++a) {
+    std::string one(1, static_cast<char>(a));
+    ASSERT_TRUE(IsWellFormedCharData(XmlText(one))) << a;
+    for (int b = 0; b < 256; ++b) {
+      std::string two = one + static_cast<char>(b);
+      ASSERT_TRUE(IsWellFormedCharData(XmlText(two))) << a << " " << b;
+    }
+  }
+  EXPECT_TRUE(IsWellFormedCharData(XmlText("\xE2\x82<&\x01\xF0\x9F\x98\xED\xA0\x80>")));
+}
+
+TEST(DecodeQueryEc2, RefusesInvalidUtf8Values) {
+  auto d = Ec2Decode("DescribeVpcs", {{"VpcId.1", "vpc-\xff"}});
+  EXPECT_FALSE(d.ok);
+  EXPECT_FALSE(d.err.unknown);
+  EXPECT_EQ(d.err.param, "VpcId.1");
+}
+
+TEST(EncodeXml, OutputWithControlsIsWellFormed) {
+  Json out = {{"Vpcs", Json::array({{{"VpcId", "vpc-1"}, {"CidrBlock", std::string("1\0<2\x80", 5)}}})}};
+  std::string xml = EncodeXml(model::Ec2Model(), Op(model::Ec2Model(), "DescribeVpcs"),
+                              QueryFlavor::kEc2, out, "req");
+  EXPECT_TRUE(IsValidUtf8(xml));
+  EXPECT_EQ(xml.find('\0'), std::string::npos);
+  EXPECT_NE(xml.find("1\xEF\xBF\xBD&lt;2\xEF\xBF\xBD"), std::string::npos) << xml;
+}
+
 }  // namespace
 }  // namespace kecs::api::protocol

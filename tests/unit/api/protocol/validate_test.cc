@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -323,6 +325,87 @@ TEST(ValidationMessage, TwoIssuesArePluralAndJoinedWithSemicolons) {
             "2 validation errors detected: Value null at 'family' failed to satisfy constraint: "
             "Member must not be null; Value null at 'containerDefinitions' failed to satisfy "
             "constraint: Member must not be null");
+}
+
+TEST(CheckTypes, NumbersAnIntegerCannotHoldAreNotConverted) {
+  EXPECT_EQ(TypeMessage("RunTaskRequest", {{"taskDefinition", "t"}, {"count", 2147483647}}), "");
+  EXPECT_EQ(TypeMessage("RunTaskRequest", {{"taskDefinition", "t"}, {"count", 1.9}}), "");
+  EXPECT_EQ(TypeMessage("RunTaskRequest", {{"taskDefinition", "t"}, {"count", 2147483648LL}}),
+            "NUMBER_VALUE can not be converted to an Integer");
+  EXPECT_EQ(TypeMessage("RunTaskRequest", {{"taskDefinition", "t"}, {"count", -2147483649LL}}),
+            "NUMBER_VALUE can not be converted to an Integer");
+  EXPECT_EQ(TypeMessage("RunTaskRequest", {{"taskDefinition", "t"}, {"count", 1e300}}),
+            "DECIMAL_VALUE can not be converted to an Integer");
+  EXPECT_EQ(TypeMessage("RunTaskRequest",
+                        {{"taskDefinition", "t"}, {"count", std::numeric_limits<uint64_t>::max()}}),
+            "NUMBER_VALUE can not be converted to an Integer");
+}
+
+// ---- JSON null (defect 8) ----
+
+TEST(Nulls, NullListElementIsAConstraintFailure) {
+  auto issues = EcsConstraints("DescribeClustersRequest", {{"clusters", Json::array({"a", nullptr})}});
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "clusters.2.member");
+  EXPECT_EQ(issues[0].message,
+            "Value null at 'clusters.2.member' failed to satisfy constraint: Member must not be null");
+}
+
+TEST(Nulls, NullListElementDeepInsideIsReported) {
+  Json in = {{"taskDefinition", "t"},
+             {"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", Json::array({nullptr})}}}}}};
+  auto issues = EcsConstraints("RunTaskRequest", in);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "networkConfiguration.awsvpcConfiguration.subnets.1.member");
+}
+
+TEST(Nulls, NullMapValueIsAConstraintFailure) {
+  const auto& m = model::ServiceDiscoveryModel();
+  int shape = m.FindOperation("RegisterInstance")->input;
+  Json in = {{"ServiceId", "srv-1"}, {"InstanceId", "i"}, {"Attributes", {{"AWS_INSTANCE_IPV4", nullptr}}}};
+  auto issues = CheckConstraints(m, shape, in, {});
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "Attributes.AWS_INSTANCE_IPV4");
+}
+
+TEST(Nulls, CloudMapNullFilterIsReported) {
+  const auto& m = model::ServiceDiscoveryModel();
+  int shape = m.FindOperation("ListNamespaces")->input;
+  auto issues = CheckConstraints(m, shape, {{"Filters", Json::array({nullptr})}}, {});
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "Filters.1.member");
+}
+
+TEST(Nulls, NullRequiredMemberIsMissingAndNullOptionalMemberIsNothing) {
+  auto issues = EcsConstraints("RunTaskRequest", {{"taskDefinition", nullptr}, {"cluster", nullptr}});
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].kind, Kind::kMissing);
+  EXPECT_EQ(issues[0].path, "taskDefinition");
+}
+
+TEST(Nulls, NullSubnetsIsWaivedInLenientMode) {
+  Json in = {{"taskDefinition", "t"},
+             {"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", nullptr}}}}}};
+  EXPECT_EQ(EcsConstraints("RunTaskRequest", in).size(), 1u);
+  ConstraintOptions lenient;
+  lenient.optional_members = {"AwsVpcConfiguration.subnets"};
+  EXPECT_TRUE(EcsConstraints("RunTaskRequest", in, lenient).empty());
+}
+
+TEST(Nulls, DropNullMembersRemovesNullMembersAtEveryDepth) {
+  Json in = {{"taskDefinition", "t"},
+             {"cluster", nullptr},
+             {"overrides", {{"containerOverrides", Json::array({{{"name", "a"}, {"command", nullptr}}})}}},
+             {"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", nullptr}}}}}};
+  DropNullMembers(model::EcsModel(), EcsShape("RunTaskRequest"), in);
+  EXPECT_EQ(in, Json::parse(R"({"taskDefinition":"t","overrides":{"containerOverrides":[{"name":"a"}]},
+                                "networkConfiguration":{"awsvpcConfiguration":{}}})"));
+}
+
+TEST(Nulls, DropNullMembersWithoutInputShapeLeavesTheDocument) {
+  Json in = {{"x", nullptr}};
+  DropNullMembers(model::EcsModel(), -1, in);
+  EXPECT_TRUE(in.contains("x"));
 }
 
 }  // namespace
