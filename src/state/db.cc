@@ -10,15 +10,15 @@ namespace {
 // SQLite's result as a Status. SQLITE_BUSY/LOCKED (another connection held the lock past
 // the busy timeout) is the one kUnavailable the store returns: a transient condition the
 // API edge answers with a throttling code the SDKs retry (api/errors.cc), never a 500.
+// A full disk or a corrupt file is kecs's fault, not the caller's: kInternal, which the
+// edge answers as the service's 500 with a generic message (the text stays in the log).
 Status SqlError(sqlite3* db, std::string_view what) {
   int rc = sqlite3_extended_errcode(db);
   std::string msg = fmt::format("{}: {}", what, sqlite3_errmsg(db));
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT: return AlreadyExists(msg);
     case SQLITE_BUSY: case SQLITE_LOCKED: return Unavailable(msg);
-    case SQLITE_FULL: return ResourceExhausted(msg);
-    case SQLITE_CORRUPT: case SQLITE_NOTADB: return FailedPrecondition(msg);
-    default: return Internal(msg);
+    default: return Internal(msg);  // SQLITE_FULL, SQLITE_CORRUPT, SQLITE_NOTADB, I/O errors
   }
 }
 
