@@ -20,24 +20,24 @@ std::string LastPart(const std::string& arn) {
 
 // The task's port for a registry: its own port, or the named container's mapping of
 // containerPort (the host port when the task publishes on the host).
-std::optional<int64_t> RegistryPort(const Json& registry, const Json& task_doc, bool host_ports) {
+std::optional<int64_t> RegistryPort(const Json& registry, const model::Task& task, bool host_ports) {
   if (auto p = JGet(registry, "port")) return p->get<int64_t>();
   auto name = JOptStr(registry, "containerName");
   const Json* want = JGet(registry, "containerPort");
   if (!name) return std::nullopt;
-  for (const auto& c : task_doc.value("kecs:containers", Json::array())) {
-    if (JStr(c, "name") != *name) continue;
-    for (const auto& pm : c.value("portMappings", Json::array())) {
-      if (want && JInt(pm, "containerPort") != want->get<int64_t>()) continue;
-      if (!host_ports) return JInt(pm, "containerPort");
+  for (const auto& c : task.internal.containers) {
+    if (c.name != *name) continue;
+    for (const auto& pm : c.port_mappings) {
+      if (want && pm.container_port != want->get<int64_t>()) continue;
+      if (!host_ports) return pm.container_port;
       // The binding the task got (a dynamic host port is only known now).
-      for (const auto& rc : task_doc.value("containers", Json::array())) {
-        if (JStr(rc, "name") != *name) continue;
-        for (const auto& b : rc.value("networkBindings", Json::array())) {
-          if (JInt(b, "containerPort") == JInt(pm, "containerPort")) return JInt(b, "hostPort");
+      for (const auto& rc : task.containers) {
+        if (rc.name != *name) continue;
+        for (const auto& b : rc.network_bindings) {
+          if (b.container_port == pm.container_port) return b.host_port;
         }
       }
-      if (JInt(pm, "hostPort") > 0) return JInt(pm, "hostPort");
+      if (pm.host_port > 0) return pm.host_port;
     }
   }
   return std::nullopt;
@@ -45,22 +45,22 @@ std::optional<int64_t> RegistryPort(const Json& registry, const Json& task_doc, 
 
 }  // namespace
 
-Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const DiscoveryHookOptions& options) {
-  std::string service_name = JStr(task.doc, "kecs:service");
+Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const DiscoveryHookOptions& options) {
+  const std::string& service_name = task.internal.service;
   if (service_name.empty()) return Status::Ok();
-  ASSIGN_OR_RETURN(auto service, tx.Get(model::kService, task.region, task.parent + "/" + service_name));
+  ASSIGN_OR_RETURN(auto service, tx.Get(model::kService, task.region, task.cluster + "/" + service_name));
   if (!service) return Status::Ok();
   const Json registries = service->doc.value("serviceRegistries", Json::array());
   if (registries.empty()) return Status::Ok();
 
-  auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
+  auto arn = model::Arn::Parse(task.task_arn);
   std::string account = arn ? arn->account : "000000000000";
-  std::string mode = JStr(task.doc, "kecs:networkMode");
-  const Json& eni = task.doc.value("kecs:network", Json::object()).value("eni", Json::object());
-  std::string family = LastPart(JStr(task.doc, "taskDefinitionArn"));
+  bool awsvpc = task.internal.network_mode == model::NetworkMode::kAwsvpc;
+  const auto& eni = task.internal.network.eni;
+  std::string family = LastPart(task.task_definition_arn);
   family = family.substr(0, family.rfind(':'));
 
-  Json registered = Json::array();
+  std::vector<std::string> registered;
   bool changed = false;
   for (const auto& r : registries) {
     std::string sd_id = net::discovery::IdFromArnOrId(JStr(r, "registryArn"));
@@ -69,18 +69,18 @@ Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const
     if (!sd) {
       failure = fmt::format("the service discovery registry {} does not exist", JStr(r, "registryArn"));
     } else {
-      Json attrs = {{"AVAILABILITY_ZONE", JStr(task.doc, "availabilityZone")},
+      Json attrs = {{"AVAILABILITY_ZONE", task.availability_zone},
                     {"REGION", task.region},
-                    {"ECS_CLUSTER_NAME", LastPart(JStr(task.doc, "clusterArn"))},
+                    {"ECS_CLUSTER_NAME", LastPart(task.cluster_arn)},
                     {"ECS_SERVICE_NAME", service_name},
                     {"ECS_TASK_DEFINITION_FAMILY", family}};
-      if (mode == "awsvpc") {
-        attrs["AWS_INSTANCE_IPV4"] = JStr(eni, "ip");
-        if (auto v6 = JOptStr(eni, "ipv6")) attrs["AWS_INSTANCE_IPV6"] = *v6;
+      if (awsvpc) {
+        attrs["AWS_INSTANCE_IPV4"] = eni ? eni->ip : "";
+        if (eni && eni->ipv6) attrs["AWS_INSTANCE_IPV6"] = *eni->ipv6;
       } else {
         attrs["AWS_INSTANCE_IPV4"] = options.host_ip;
       }
-      if (auto port = RegistryPort(r, task.doc, mode != "awsvpc")) attrs["AWS_INSTANCE_PORT"] = std::to_string(*port);
+      if (auto port = RegistryPort(r, task, !awsvpc)) attrs["AWS_INSTANCE_PORT"] = std::to_string(*port);
       if (JGet(sd->doc, "HealthCheckCustomConfig")) attrs["AWS_INIT_HEALTH_STATUS"] = "HEALTHY";
       auto op = net::discovery::RegisterInstance(tx, task.region, account, now, sd->id, task.id, attrs, "");
       if (op.ok()) {
@@ -94,22 +94,21 @@ Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const
                                 task.id, failure));
     changed = true;
   }
-  task.doc["kecs:registries"] = registered;
+  task.internal.registries = std::move(registered);
   if (changed) RETURN_IF_ERROR(tx.Put(*service));
   return Status::Ok();
 }
 
-Status DeregisterServiceTask(state::Tx& tx, state::Object& task, double now) {
-  const Json* registered = JGet(task.doc, "kecs:registries");
-  if (!registered || registered->empty()) return Status::Ok();
-  auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
+Status DeregisterServiceTask(state::Tx& tx, model::Task& task, double now) {
+  if (task.internal.registries.empty()) return Status::Ok();
+  auto arn = model::Arn::Parse(task.task_arn);
   std::string account = arn ? arn->account : "000000000000";
-  for (const auto& id : *registered) {
-    auto op = net::discovery::DeregisterInstance(tx, task.region, account, now, id.get<std::string>(), task.id);
+  for (const auto& id : task.internal.registries) {
+    auto op = net::discovery::DeregisterInstance(tx, task.region, account, now, id, task.id);
     // Gone already: deregistered by hand, or its Cloud Map service was deleted.
     if (!op.ok() && op.status().code() != Code::kNotFound) return op.status();
   }
-  task.doc["kecs:registries"] = Json::array();
+  task.internal.registries.clear();
   return Status::Ok();
 }
 
