@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "state/records/services.h"
 
 namespace kecs::state {
 
@@ -81,6 +82,27 @@ CREATE INDEX port_allocations_by_owner ON port_allocations(owner);
            }
            ASSIGN_OR_RETURN(Stmt u, c.Prepare("UPDATE objects SET doc = ?, internal = ? WHERE seq = ?"));
            u.Bind(1, aws.dump()).Bind(2, internal.dump()).Bind(3, seq);
+           RETURN_IF_ERROR(u.Run());
+         }
+         return Status::Ok();
+       }},
+      {5, "services: kecs's bookkeeping moved from the document to the internal column",
+       [](Conn& c) {
+         // "kecs:steady", "kecs:clientToken", ... become members of the row's internal
+         // column (state/records/services.h). A row that is not JSON stays as it is:
+         // reading it reports its id.
+         std::vector<std::pair<int64_t, std::string>> rows;
+         {
+           ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT seq, doc FROM objects WHERE kind = 'ecs:service'"));
+           while (s.Step()) rows.emplace_back(s.Int(0), s.Text(1));
+           RETURN_IF_ERROR(s.status());
+         }
+         for (const auto& [seq, text] : rows) {
+           Json doc = Json::parse(text, nullptr, false);
+           if (!doc.is_object()) continue;
+           records::SplitService split = records::SplitLegacyServiceDocument(doc);
+           ASSIGN_OR_RETURN(Stmt u, c.Prepare("UPDATE objects SET doc = ?, internal = ? WHERE seq = ?"));
+           u.Bind(1, split.doc.dump()).Bind(2, split.internal.dump()).Bind(3, seq);
            RETURN_IF_ERROR(u.Run());
          }
          return Status::Ok();
