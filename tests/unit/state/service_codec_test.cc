@@ -8,6 +8,7 @@
 #include "model/kinds.h"
 #include "model/shapes.h"
 #include "state/migrations.h"
+#include "unit/support/model_shape.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::state::records {
@@ -77,61 +78,6 @@ Service FullService() {
   s.internal.client_token = "tok-1";
   s.internal.last_completed = s.deployments[1];
   return s;
-}
-
-// Every member of `doc` is a member of `shape` in the ECS model, of the model's type, at
-// every depth; `path` names where in a failure.
-void ExpectMatchesShape(const model::ServiceModel& m, int shape, const Json& doc, const std::string& path) {
-  const model::ShapeDesc& s = m.shape(shape);
-  switch (s.type) {
-    case model::ShapeType::kStructure: {
-      ASSERT_TRUE(doc.is_object()) << path;
-      for (auto it = doc.begin(); it != doc.end(); ++it) {
-        const model::MemberDesc* member = m.FindMember(s, it.key());
-        ASSERT_NE(member, nullptr) << path << "." << it.key() << " is not in the model's " << s.name;
-        ExpectMatchesShape(m, member->shape, it.value(), path + "." + it.key());
-      }
-      for (const auto& member : m.MembersOf(s)) {
-        if (member.required) {
-          EXPECT_TRUE(doc.contains(member.name)) << path << " lacks " << member.name;
-        }
-      }
-      break;
-    }
-    case model::ShapeType::kList:
-      ASSERT_TRUE(doc.is_array()) << path;
-      for (size_t i = 0; i < doc.size(); ++i) {
-        ExpectMatchesShape(m, s.list_member, doc[i], path + "[" + std::to_string(i) + "]");
-      }
-      break;
-    case model::ShapeType::kMap:
-      ASSERT_TRUE(doc.is_object()) << path;
-      break;
-    case model::ShapeType::kString: {
-      ASSERT_TRUE(doc.is_string()) << path;
-      auto values = m.EnumOf(s);
-      if (!values.empty()) {
-        EXPECT_NE(std::find(values.begin(), values.end(), doc.get<std::string>()), values.end())
-            << path << " = " << doc << " is not in the enum " << s.name;
-      }
-      break;
-    }
-    case model::ShapeType::kInteger:
-    case model::ShapeType::kLong:
-      EXPECT_TRUE(doc.is_number_integer()) << path;
-      break;
-    case model::ShapeType::kBoolean:
-      EXPECT_TRUE(doc.is_boolean()) << path;
-      break;
-    case model::ShapeType::kDouble:
-    case model::ShapeType::kFloat:
-    case model::ShapeType::kTimestamp:
-      EXPECT_TRUE(doc.is_number()) << path;
-      break;
-    case model::ShapeType::kBlob:
-      EXPECT_TRUE(doc.is_string()) << path;
-      break;
-  }
 }
 
 TEST(ServiceCodec, RoundTripKeepsEveryMember) {
@@ -211,7 +157,7 @@ TEST(ServiceCodec, ServiceToAwsMatchesTheEcsModelsServiceShape) {
   int shape = m.FindShape("Service");
   ASSERT_GE(shape, 0);
   Json aws = ServiceToAws(FullService(), /*include_tags=*/true);
-  ExpectMatchesShape(m, shape, aws, "service");
+  kecs::testing::ExpectMatchesShape(m, shape, aws, "service");
   EXPECT_TRUE(aws.contains("tags"));
   EXPECT_EQ(aws["status"], "DRAINING");
   EXPECT_EQ(aws["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"], true);

@@ -7,6 +7,7 @@
 #include "model/kinds.h"
 #include "model/shapes.h"
 #include "state/migrations.h"
+#include "unit/support/model_shape.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::state::records {
@@ -190,51 +191,12 @@ TEST(TaskCodec, StoredDocumentCarriesNoInternalMembers) {
   EXPECT_EQ(row.doc, TaskToAws(FullTask(), true));
 }
 
-// Checks `j` against shape `idx` of the model: every member the JSON carries exists in the
-// shape, with the JSON type the JSON 1.1 protocol gives that shape's type.
-void ExpectMatchesShape(const model::ServiceModel& m, int idx, const Json& j, const std::string& path) {
-  const model::ShapeDesc& s = m.shape(idx);
-  using model::ShapeType;
-  switch (s.type) {
-    case ShapeType::kStructure:
-      ASSERT_TRUE(j.is_object()) << path << " is not an object";
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        const model::MemberDesc* mem = m.FindMember(s, it.key());
-        ASSERT_NE(mem, nullptr) << path << "." << it.key() << " is not a member of " << s.name;
-        ExpectMatchesShape(m, mem->shape, it.value(), path + "." + it.key());
-      }
-      break;
-    case ShapeType::kList:
-      ASSERT_TRUE(j.is_array()) << path << " is not a list";
-      for (size_t i = 0; i < j.size(); ++i) {
-        ExpectMatchesShape(m, s.list_member, j[i], path + "[" + std::to_string(i) + "]");
-      }
-      break;
-    case ShapeType::kMap: EXPECT_TRUE(j.is_object()) << path; break;
-    case ShapeType::kString:
-      EXPECT_TRUE(j.is_string()) << path;
-      if (s.enum_count > 0 && j.is_string()) {
-        auto words = m.EnumOf(s);
-        EXPECT_NE(std::find(words.begin(), words.end(), j.get<std::string>()), words.end())
-            << path << " = " << j << " is not in enum " << s.name;
-      }
-      break;
-    case ShapeType::kInteger:
-    case ShapeType::kLong: EXPECT_TRUE(j.is_number_integer()) << path; break;
-    case ShapeType::kBoolean: EXPECT_TRUE(j.is_boolean()) << path; break;
-    case ShapeType::kDouble:
-    case ShapeType::kFloat:
-    case ShapeType::kTimestamp: EXPECT_TRUE(j.is_number()) << path; break;
-    case ShapeType::kBlob: EXPECT_TRUE(j.is_string()) << path; break;
-  }
-}
-
 TEST(TaskCodec, AwsViewMatchesTheEcsTaskShape) {
   const model::ServiceModel& m = model::EcsModel();
   int idx = m.FindShape("Task");
   ASSERT_GE(idx, 0);
   Json view = TaskToAws(FullTask(), true);
-  ExpectMatchesShape(m, idx, view, "Task");
+  kecs::testing::ExpectMatchesShape(m, idx, view, "Task");
   // Every member kecs sets on a fully populated task is shown.
   for (const char* k : {"attachments", "attributes", "availabilityZone", "capacityProviderName", "clusterArn",
                         "connectivity", "connectivityAt", "containerInstanceArn", "containers", "cpu",
