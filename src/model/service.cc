@@ -2,48 +2,27 @@
 
 #include "base/clock.h"
 #include "base/ids.h"
+#include "model/enum_words.h"
 
 namespace kecs::model {
 namespace {
 
-template <typename E, size_t N>
-std::optional<E> ParseIn(const std::pair<E, std::string_view> (&table)[N], std::string_view s) {
-  for (const auto& [e, name] : table) {
-    if (name == s) return e;
-  }
-  return std::nullopt;
-}
-
-template <typename E, size_t N>
-std::string_view NameIn(const std::pair<E, std::string_view> (&table)[N], E e) {
-  for (const auto& [v, name] : table) {
-    if (v == e) return name;
-  }
-  return "";
-}
-
-constexpr std::pair<ServiceStatus, std::string_view> kServiceStatus[] = {
-    {ServiceStatus::kActive, "ACTIVE"}, {ServiceStatus::kDraining, "DRAINING"}, {ServiceStatus::kInactive, "INACTIVE"}};
-constexpr std::pair<DeploymentStatus, std::string_view> kDeploymentStatus[] = {
-    {DeploymentStatus::kPrimary, "PRIMARY"}, {DeploymentStatus::kActive, "ACTIVE"},
-    {DeploymentStatus::kInactive, "INACTIVE"}};
-constexpr std::pair<RolloutState, std::string_view> kRolloutState[] = {
-    {RolloutState::kInProgress, "IN_PROGRESS"}, {RolloutState::kCompleted, "COMPLETED"},
-    {RolloutState::kFailed, "FAILED"}};
-constexpr std::pair<SchedulingStrategy, std::string_view> kSchedulingStrategy[] = {
-    {SchedulingStrategy::kReplica, "REPLICA"}, {SchedulingStrategy::kDaemon, "DAEMON"}};
+constexpr EnumWords<ServiceStatus, 3> kServiceStatus{{"ACTIVE", "DRAINING", "INACTIVE"}};
+constexpr EnumWords<DeploymentStatus, 3> kDeploymentStatus{{"PRIMARY", "ACTIVE", "INACTIVE"}};
+constexpr EnumWords<RolloutState, 3> kRolloutState{{"IN_PROGRESS", "COMPLETED", "FAILED"}};
+constexpr EnumWords<SchedulingStrategy, 2> kSchedulingStrategy{{"REPLICA", "DAEMON"}};
 
 }  // namespace
 
-std::string_view ToString(ServiceStatus s) { return NameIn(kServiceStatus, s); }
-std::string_view ToString(DeploymentStatus s) { return NameIn(kDeploymentStatus, s); }
-std::string_view ToString(RolloutState s) { return NameIn(kRolloutState, s); }
-std::string_view ToString(SchedulingStrategy s) { return NameIn(kSchedulingStrategy, s); }
-std::optional<ServiceStatus> ParseServiceStatus(std::string_view s) { return ParseIn(kServiceStatus, s); }
-std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view s) { return ParseIn(kDeploymentStatus, s); }
-std::optional<RolloutState> ParseRolloutState(std::string_view s) { return ParseIn(kRolloutState, s); }
+std::string_view ToString(ServiceStatus s) { return kServiceStatus.Get(s); }
+std::string_view ToString(DeploymentStatus s) { return kDeploymentStatus.Get(s); }
+std::string_view ToString(RolloutState s) { return kRolloutState.Get(s); }
+std::string_view ToString(SchedulingStrategy s) { return kSchedulingStrategy.Get(s); }
+std::optional<ServiceStatus> ParseServiceStatus(std::string_view s) { return kServiceStatus.Parse(s); }
+std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view s) { return kDeploymentStatus.Parse(s); }
+std::optional<RolloutState> ParseRolloutState(std::string_view s) { return kRolloutState.Parse(s); }
 std::optional<SchedulingStrategy> ParseSchedulingStrategy(std::string_view s) {
-  return ParseIn(kSchedulingStrategy, s);
+  return kSchedulingStrategy.Parse(s);
 }
 
 void AddServiceEvent(Service& service, double now, const std::string& message) {

@@ -1,35 +1,23 @@
 #include "model/task.h"
 
-#include <array>
 #include <utility>
+
+#include "model/enum_words.h"
 
 namespace kecs::model {
 namespace {
 
-// One table per enum, in the enum's order: ToString indexes it, Parse searches it.
-template <typename E, size_t N>
-struct Words {
-  std::array<std::string_view, N> words;
-  std::string_view Get(E e) const { return words[static_cast<size_t>(e)]; }
-  std::optional<E> Parse(std::string_view s) const {
-    for (size_t i = 0; i < N; ++i) {
-      if (words[i] == s) return static_cast<E>(i);
-    }
-    return std::nullopt;
-  }
-};
-
-constexpr Words<TaskStatus, 8> kTaskStatus{{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING",
-                                            "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}};
-constexpr Words<ContainerStatus, 3> kContainerStatus{{"PENDING", "RUNNING", "STOPPED"}};
-constexpr Words<AttachmentStatus, 8> kAttachmentStatus{{"PRECREATED", "CREATED", "ATTACHING", "ATTACHED",
-                                                        "DETACHING", "DETACHED", "DELETED", "FAILED"}};
-constexpr Words<StopCode, 6> kStopCode{{"TaskFailedToStart", "EssentialContainerExited", "UserInitiated",
-                                        "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}};
-constexpr Words<Connectivity, 2> kConnectivity{{"CONNECTED", "DISCONNECTED"}};
-constexpr Words<LaunchType, 3> kLaunchType{{"EC2", "FARGATE", "EXTERNAL"}};
-constexpr Words<NetworkMode, 4> kNetworkMode{{"awsvpc", "bridge", "host", "none"}};
-constexpr Words<HealthStatus, 3> kHealthStatus{{"HEALTHY", "UNHEALTHY", "UNKNOWN"}};
+constexpr EnumWords<TaskStatus, 8> kTaskStatus{{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING",
+                                                "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}};
+constexpr EnumWords<ContainerStatus, 3> kContainerStatus{{"PENDING", "RUNNING", "STOPPED"}};
+constexpr EnumWords<AttachmentStatus, 8> kAttachmentStatus{{"PRECREATED", "CREATED", "ATTACHING", "ATTACHED",
+                                                            "DETACHING", "DETACHED", "DELETED", "FAILED"}};
+constexpr EnumWords<StopCode, 6> kStopCode{{"TaskFailedToStart", "EssentialContainerExited", "UserInitiated",
+                                            "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}};
+constexpr EnumWords<Connectivity, 2> kConnectivity{{"CONNECTED", "DISCONNECTED"}};
+constexpr EnumWords<LaunchType, 3> kLaunchType{{"EC2", "FARGATE", "EXTERNAL"}};
+constexpr EnumWords<NetworkMode, 4> kNetworkMode{{"awsvpc", "bridge", "host", "none"}};
+constexpr EnumWords<HealthStatus, 3> kHealthStatus{{"HEALTHY", "UNHEALTHY", "UNKNOWN"}};
 
 }  // namespace
 
