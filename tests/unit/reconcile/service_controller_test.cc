@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -367,6 +368,10 @@ struct RollCase {
   int live_after_first, running_after_first;  // tasks not stopping; of them RUNNING
   int max_live, min_running;                  // floor(desired*max%), ceil(desired*min%)
 };
+
+void PrintTo(const RollCase& c, std::ostream* os) {
+  *os << "desired " << c.desired << " at " << c.min_pct << "%/" << c.max_pct << "%";
+}
 
 class RollingDeploymentTest : public ServiceControllerTest, public ::testing::WithParamInterface<RollCase> {};
 
