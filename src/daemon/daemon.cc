@@ -295,6 +295,8 @@ int Run(const Config& cfg) {
   }
   const auto started = std::chrono::steady_clock::now();
 
+  // The daemon's one clock: every timestamp the controllers and their hooks write.
+  Clock& clock = Clock::Real();
   reconcile::TaskHooks hooks;
   reconcile::NetworkHookOptions nopts;
   nopts.bridge_cidr = cfg.bridge_cidr;
@@ -304,20 +306,20 @@ int Run(const Config& cfg) {
   nopts.bind_ip = cfg.publish_address.empty() ? "0.0.0.0" : cfg.publish_address;
   // Only a runtime that publishes on this host needs ports nobody else holds.
   nopts.probe_host_ports = (*rt)->has_data_plane();
-  hooks.provision = [nopts](state::Tx& tx, state::Object& t) {
-    return reconcile::ProvisionNetwork(tx, t, Clock::Real().Now(), nopts);
+  hooks.provision = [nopts, &clock](state::Tx& tx, model::Task& t) {
+    return reconcile::ProvisionNetwork(tx, t, clock.Now(), nopts);
   };
   // Service tasks join their Cloud Map registries at RUNNING and leave as they stop.
   reconcile::DiscoveryHookOptions dopts;
   dopts.host_ip = nopts.public_ip;
-  hooks.running = [dopts](state::Tx& tx, state::Object& t) {
-    return reconcile::RegisterServiceTask(tx, t, Clock::Real().Now(), dopts);
+  hooks.running = [dopts, &clock](state::Tx& tx, model::Task& t) {
+    return reconcile::RegisterServiceTask(tx, t, clock.Now(), dopts);
   };
-  hooks.stopping = [](state::Tx& tx, state::Object& t) {
-    return reconcile::DeregisterServiceTask(tx, t, Clock::Real().Now());
+  hooks.stopping = [&clock](state::Tx& tx, model::Task& t) {
+    return reconcile::DeregisterServiceTask(tx, t, clock.Now());
   };
-  hooks.release = [](state::Tx& tx, state::Object& t) {
-    RETURN_IF_ERROR(reconcile::DeregisterServiceTask(tx, t, Clock::Real().Now()));
+  hooks.release = [&clock](state::Tx& tx, model::Task& t) {
+    RETURN_IF_ERROR(reconcile::DeregisterServiceTask(tx, t, clock.Now()));
     return reconcile::ReleaseNetwork(tx, t);
   };
   reconcile::PolicyController::Options popts;
@@ -325,13 +327,13 @@ int Run(const Config& cfg) {
   popts.instance_group = cfg.instance_security_group;
   popts.instance_group_region = cfg.region;
   reconcile::PolicyController policies(**store, **rt, popts);
-  hooks.before_start = [&policies](const state::Object& t, const runtime::TaskSpec& spec) -> Status {
-    if (spec.network.mode != "awsvpc" || spec.network.vpc_id.empty()) return Status::Ok();
+  hooks.before_start = [&policies](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
+    if (spec.network.mode != model::NetworkMode::kAwsvpc || spec.network.vpc_id.empty()) return Status::Ok();
     return policies.SyncVpc(t.region, spec.network.vpc_id);
   };
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
-  reconcile::TaskController controller(**store, **rt, hooks, copts);
+  reconcile::TaskController controller(**store, **rt, hooks, copts, clock);
   (*store)->OnCommit([&controller, &policies] {
     controller.Notify();
     policies.Notify();
@@ -355,6 +357,7 @@ int Run(const Config& cfg) {
   ropts.strict = cfg.strict;
   ropts.credentials = cfg.AuthKeyMap();
   ropts.validate_responses = cfg.validate_responses;
+  ropts.clock = &clock;
   state::Store* st = store->get();
   runtime::Runtime* runtime = rt->get();
   ropts.health = [st, runtime, started, &cfg] {

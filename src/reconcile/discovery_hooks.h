@@ -16,6 +16,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "model/task.h"
 #include "state/store.h"
 
 namespace kecs::reconcile {
@@ -25,8 +26,8 @@ struct DiscoveryHookOptions {
 };
 
 // hooks.running: registers a service task in its service's registries.
-Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const DiscoveryHookOptions& options);
+Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const DiscoveryHookOptions& options);
 // hooks.stopping and hooks.release: removes the task from every registry it is in.
-Status DeregisterServiceTask(state::Tx& tx, state::Object& task, double now);
+Status DeregisterServiceTask(state::Tx& tx, model::Task& task, double now);
 
 }  // namespace kecs::reconcile

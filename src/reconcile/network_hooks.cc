@@ -7,76 +7,89 @@
 
 #include "model/arn.h"
 #include "net/domain/ip.h"
-#include "net/kernel/host_ports.h"
 #include "net/domain/ipam.h"
 #include "net/domain/vpc.h"
+#include "net/kernel/host_ports.h"
+#include "state/records/network.h"
 
 namespace kecs::reconcile {
 
 namespace {
 
-// The VPC's resolver: base+2 of its primary CIDR (Amazon's Route 53 Resolver address).
-std::string VpcResolver(const std::optional<state::Object>& vpc) {
-  if (!vpc) return "";
-  auto c = net::Ipv4Cidr::Parse(JStr(vpc->doc, "CidrBlock"));
-  return c ? net::Ipv4ToString(c->dns()) : "";
-}
-
 // The host bridge of bridge-mode tasks; addresses are durable allocations like any other.
 constexpr const char* kBridgePool = "kecs-bridge";
 constexpr const char* kLocal = "local";
+constexpr const char* kEniAttachment = "ElasticNetworkInterface";
 
-// The slot of the VPC's link to the host, assigned once per VPC.
-Result<int64_t> TransitSlot(state::Tx& tx, const std::string& region, const std::string& vpc_id) {
-  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, region, vpc_id));
-  if (!vpc) return NotFound("VPC " + vpc_id + " no longer exists");
-  if (auto slot = JOptInt(vpc->doc, "kecs:transitSlot")) return *slot;
-  ASSIGN_OR_RETURN(int64_t n, tx.NextSequence("kecs-transit-slot"));
-  vpc->doc["kecs:transitSlot"] = n - 1;
-  RETURN_IF_ERROR(tx.Put(*vpc));
-  return n - 1;
+Status ProvisionBridge(state::Tx& tx, model::Task& task, const NetworkHookOptions& options) {
+  auto& net = task.internal.network;
+  if (net.bridge_ip) return Status::Ok();
+  auto cidr = net::Ipv4Cidr::Parse(options.bridge_cidr);
+  if (!cidr) return InvalidArgument("bad bridge CIDR " + options.bridge_cidr);
+  auto ip = net::AllocateIpv4(tx, kLocal, kBridgePool, *cidr, "task:" + task.id);
+  if (!ip.ok()) return ResourceExhausted("ResourceInitializationError: " + ip.status().message());
+  net.bridge_ip = net::Ipv4ToString(*ip);
+  return Status::Ok();
+}
+
+// One host port per port mapping, forwarded to the ENI's address.
+Status PublishPorts(state::Tx& tx, model::Task& task, const NetworkHookOptions& options) {
+  std::vector<model::PublishedPort> published;
+  for (const auto& c : task.internal.containers) {
+    for (const auto& pm : c.port_mappings) {
+      const std::string& proto = pm.protocol;
+      std::function<bool(int)> free;
+      if (options.probe_host_ports) free = [&](int p) { return net::HostPortFree(proto, p); };
+      auto port = net::AllocatePort(tx, "public", proto, {options.public_port_first, options.public_port_last},
+                                    task.id, free);
+      if (!port.ok()) {
+        if (port.status().code() == Code::kResourceExhausted) {
+          return ResourceExhausted(fmt::format(
+              "ResourceInitializationError: unable to assign a public IP: every host port in "
+              "{}-{} is in use (--public-port-range)",
+              options.public_port_first, options.public_port_last));
+        }
+        return port.status();
+      }
+      published.push_back({c.name, proto, pm.container_port, *port, options.bind_ip});
+    }
+  }
+  task.internal.network.published = std::move(published);
+  return Status::Ok();
 }
 
 }  // namespace
 
-Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
-                        const NetworkHookOptions& options) {
-  const std::string& bridge_cidr = options.bridge_cidr;
-  Json& plan = task.doc["kecs:network"];
-  std::string mode = JStr(task.doc, "kecs:networkMode");
-  if (mode == "bridge") {
-    if (JGet(plan, "bridgeIp")) return Status::Ok();
-    auto cidr = net::Ipv4Cidr::Parse(bridge_cidr);
-    if (!cidr) return InvalidArgument("bad bridge CIDR " + bridge_cidr);
-    auto ip = net::AllocateIpv4(tx, kLocal, kBridgePool, *cidr, "task:" + task.id);
-    if (!ip.ok()) return ResourceExhausted("ResourceInitializationError: " + ip.status().message());
-    plan["bridgeIp"] = net::Ipv4ToString(*ip);
-    return Status::Ok();
+Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const NetworkHookOptions& options) {
+  // What the task publishes on the host is reached at the configured publish address.
+  for (auto& c : task.containers) {
+    for (auto& b : c.network_bindings) b.bind_ip = options.bind_ip;
   }
-  if (mode != "awsvpc") return Status::Ok();
-  if (JGet(plan, "eni")) return Status::Ok();  // already provisioned (a repeated step)
-  auto subnets = plan.value("subnets", std::vector<std::string>{});
-  if (subnets.empty()) return FailedPrecondition("ResourceInitializationError: the task has no subnet");
-  auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
+  if (task.internal.network_mode == model::NetworkMode::kBridge) return ProvisionBridge(tx, task, options);
+  if (task.internal.network_mode != model::NetworkMode::kAwsvpc) return Status::Ok();
+  auto& net = task.internal.network;
+  if (net.eni) return Status::Ok();  // already provisioned (a repeated step)
+  if (net.subnets.empty()) return FailedPrecondition("ResourceInitializationError: the task has no subnet");
+  auto arn = model::Arn::Parse(task.task_arn);
   std::string account = arn ? arn->account : "000000000000";
   std::string attachment;
-  for (const auto& a : task.doc.value("attachments", Json::array())) {
-    if (JStr(a, "type") == "ElasticNetworkInterface") attachment = JStr(a, "id");
+  for (const auto& a : task.attachments) {
+    if (a.type == kEniAttachment) attachment = a.id;
   }
   // The listed subnets in order (the launch put the roomiest first): a full one is skipped,
   // as ECS moves on to the task's other subnets.
   std::optional<state::Object> subnet;
   Result<state::Object> eni = NotFound("no subnet");
-  for (const auto& id : subnets) {
+  for (const auto& id : net.subnets) {
     ASSIGN_OR_RETURN(auto candidate, tx.Get(net::kSubnet, task.region, id));
     if (!candidate) continue;
     net::EniSpec spec;
     spec.subnet = &*candidate;
-    spec.groups = plan.value("securityGroups", std::vector<std::string>{});
+    spec.groups = net.security_groups;
     spec.description = fmt::format("arn:aws:ecs:{}:{}:attachment/{}", task.region, account, attachment);
     spec.requester_managed = true;
     spec.attached = true;
-    spec.ipv6 = !candidate->doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
+    spec.ipv6 = !state::records::ReadSubnet(*candidate).ipv6_cidr_blocks.empty();
     eni = net::CreateEni(tx, net::Scope{task.region, account, now}, spec);
     if (eni.ok()) {
       subnet = std::move(candidate);
@@ -86,99 +99,64 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
   }
   if (!eni.ok()) {
     if (eni.status().code() == Code::kResourceExhausted) {
-      return ResourceExhausted("ResourceInitializationError: failed to configure ENI: " +
-                               eni.status().message());
+      return ResourceExhausted("ResourceInitializationError: failed to configure ENI: " + eni.status().message());
     }
-    return NotFound(fmt::format("ResourceInitializationError: subnet {} no longer exists", subnets.front()));
+    return NotFound(fmt::format("ResourceInitializationError: subnet {} no longer exists", net.subnets.front()));
   }
-  if (subnet->id != subnets.front()) {
+  state::records::SubnetView sv = state::records::ReadSubnet(*subnet);
+  if (sv.id != net.subnets.front()) {
     // The task landed in another of its subnets: its attachment and zone say so.
-    for (auto& a : task.doc["attachments"]) {
-      if (JStr(a, "type") != "ElasticNetworkInterface") continue;
-      for (auto& d : a["details"]) {
-        if (JStr(d, "name") == "subnetId") d["value"] = subnet->id;
+    for (auto& a : task.attachments) {
+      if (a.type != kEniAttachment) continue;
+      for (auto& d : a.details) {
+        if (d.name == "subnetId") d.value = sv.id;
       }
     }
-    task.doc["availabilityZone"] = JStr(subnet->doc, "AvailabilityZone");
+    task.availability_zone = sv.availability_zone;
   }
-  auto cidr = net::Ipv4Cidr::Parse(JStr(subnet->doc, "CidrBlock"));
-  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, task.region, subnet->parent));
+  auto cidr = net::Ipv4Cidr::Parse(sv.cidr_block);
+  if (!cidr) return Internal(fmt::format("subnet {} has no valid CIDR block", sv.id));
+  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, task.region, sv.vpc_id));
   ASSIGN_OR_RETURN(bool is_public, net::SubnetIsPublic(tx, task.region, *subnet));
-  uint32_t ip = *net::ParseIpv4(JStr(eni->doc, "PrivateIpAddress"));
-  Json e = {{"id", eni->id},
-            {"mac", JStr(eni->doc, "MacAddress")},
-            {"ip", JStr(eni->doc, "PrivateIpAddress")},
-            {"prefixLen", cidr->prefix},
-            {"gateway", net::Ipv4ToString(cidr->router())},
-            {"subnetId", subnet->id},
-            {"subnetCidr", cidr->ToString()},
-            {"vpcId", subnet->parent},
-            {"vpcCidr", vpc ? JStr(vpc->doc, "CidrBlock") : ""},
-            {"dnsServer", VpcResolver(vpc)},
-            {"internetEgress", is_public},
-            {"hostname", net::IpHostname(ip)},
-            {"privateDnsName", JStr(eni->doc, "PrivateDnsName")}};
-  Json cidrs = Json::array();
+  state::records::EniView ev = state::records::ReadEni(*eni);
+  model::TaskEni e;
+  e.id = ev.id;
+  e.mac = ev.mac_address;
+  e.ip = ev.private_ip_address;
+  e.prefix_len = cidr->prefix;
+  e.gateway = net::Ipv4ToString(cidr->router());
+  e.subnet_id = sv.id;
+  e.subnet_cidr = cidr->ToString();
+  e.vpc_id = sv.vpc_id;
+  e.internet_egress = is_public;
+  if (auto ip = net::ParseIpv4(ev.private_ip_address)) e.hostname = net::IpHostname(*ip);
+  e.private_dns_name = ev.private_dns_name;
   if (vpc) {
-    for (const auto& a : vpc->doc.value("CidrBlockAssociationSet", Json::array())) cidrs.push_back(JStr(a, "CidrBlock"));
+    state::records::VpcView vv = state::records::ReadVpc(*vpc);
+    e.vpc_cidr = vv.cidr_block;
+    e.vpc_cidrs = vv.cidr_blocks;
+    // The VPC's resolver: base+2 of its primary CIDR (Amazon's Route 53 Resolver address).
+    if (auto vc = net::Ipv4Cidr::Parse(vv.cidr_block)) e.dns_server = net::Ipv4ToString(vc->dns());
   }
-  e["vpcCidrs"] = cidrs;
-  ASSIGN_OR_RETURN(int64_t slot, TransitSlot(tx, task.region, subnet->parent));
-  e["transitSlot"] = slot;
-  if (JBool(plan, "assignPublicIp")) {
-    // One host port per port mapping, forwarded to the ENI's address.
-    Json published = Json::array();
-    for (const auto& c : task.doc.value("kecs:containers", Json::array())) {
-      for (const auto& pm : c.value("portMappings", Json::array())) {
-        std::string proto = JStr(pm, "protocol", "tcp");
-        auto port = net::AllocatePort(
-            tx, "public", proto, {options.public_port_first, options.public_port_last}, task.id,
-            options.probe_host_ports ? std::function<bool(int)>([&](int p) { return net::HostPortFree(proto, p); })
-                                     : std::function<bool(int)>());
-        if (!port.ok()) {
-          if (port.status().code() == Code::kResourceExhausted) {
-            return ResourceExhausted(fmt::format(
-                "ResourceInitializationError: unable to assign a public IP: every host port in "
-                "{}-{} is in use (--public-port-range)",
-                options.public_port_first, options.public_port_last));
-          }
-          return port.status();
-        }
-        published.push_back({{"container", JStr(c, "name")}, {"protocol", proto},
-                             {"containerPort", JInt(pm, "containerPort")}, {"hostPort", *port},
-                             {"bindIp", options.bind_ip}});
-      }
-    }
-    plan["published"] = published;
-    e["publicIp"] = options.public_ip;
+  ASSIGN_OR_RETURN(e.transit_slot, state::records::VpcTransitSlot(tx, task.region, sv.vpc_id));
+  if (net.assign_public_ip) {
+    RETURN_IF_ERROR(PublishPorts(tx, task, options));
+    e.public_ip = options.public_ip;
     // The ENI's association carries the public address, as on AWS.
-    std::string dashed = options.public_ip;
-    for (char& ch : dashed) ch = ch == '.' ? '-' : ch;
-    Json assoc = {{"IpOwnerId", "amazon"},
-                  {"PublicDnsName", task.region == "us-east-1"
-                                        ? fmt::format("ec2-{}.compute-1.amazonaws.com", dashed)
-                                        : fmt::format("ec2-{}.{}.compute.amazonaws.com", dashed, task.region)},
-                  {"PublicIp", options.public_ip}};
-    eni->doc["Association"] = assoc;
-    eni->doc["PrivateIpAddresses"][0]["Association"] = assoc;
+    state::records::SetEniPublicIp(*eni, options.public_ip);
     RETURN_IF_ERROR(tx.Put(*eni));
   }
-  if (auto v6 = JOptStr(eni->doc, "Ipv6Address")) {
-    e["ipv6"] = *v6;
-    for (const auto& a : subnet->doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
-      e["ipv6Prefix"] = JStr(a, "Ipv6CidrBlock");
-    }
+  if (ev.ipv6_address) {
+    e.ipv6 = ev.ipv6_address;
+    if (!sv.ipv6_cidr_blocks.empty()) e.ipv6_prefix = sv.ipv6_cidr_blocks.back();
   }
-  plan["eni"] = e;
+  net.eni = std::move(e);
   return Status::Ok();
 }
 
-Status ReleaseNetwork(state::Tx& tx, state::Object& task) {
-  const Json& plan = task.doc.value("kecs:network", Json::object());
+Status ReleaseNetwork(state::Tx& tx, model::Task& task) {
   RETURN_IF_ERROR(net::ReleaseIps(tx, kLocal, "task:" + task.id));
-  if (const Json* eni = JGet(plan, "eni")) {
-    RETURN_IF_ERROR(net::DeleteEni(tx, task.region, JStr(*eni, "id")));
-  }
+  if (task.internal.network.eni) RETURN_IF_ERROR(net::DeleteEni(tx, task.region, task.internal.network.eni->id));
   return net::ReleasePorts(tx, task.id);
 }
 

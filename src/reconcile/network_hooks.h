@@ -1,11 +1,20 @@
 #pragma once
-// The task controller's network hooks: an awsvpc task's ENI and addresses.
+// The task controller's network hooks: an awsvpc task's ENI and addresses, a bridge task's
+// address on the host bridge, and the host address its published ports show.
 //
-// provision creates the task's ENI in its chosen subnet (address from IPAM, the task's
-// security groups, description "arn:aws:ecs:<region>:<account>:attachment/<id>",
-// requester-managed, in-use) and records what the runtime needs in the task's
-// "kecs:network.eni". release deletes the ENI and frees everything the task held.
-#include "reconcile/task_controller.h"
+// provision creates an awsvpc task's ENI in the first of its subnets with room (address
+// from IPAM, the task's security groups, description
+// "arn:aws:ecs:<region>:<account>:attachment/<id>", requester-managed, in-use) and records
+// what the runtime needs in task.internal.network.eni; a bridge task gets an address of the
+// bridge CIDR (internal.network.bridge_ip). Every task's networkBindings show
+// NetworkHookOptions.bind_ip (--publish-address). A repeated call finds the resources
+// already recorded and does nothing. release deletes the ENI and frees everything the task
+// held; repeating it is harmless. Both run in the caller's write transaction.
+#include <string>
+
+#include "base/status.h"
+#include "model/task.h"
+#include "state/store.h"
 
 namespace kecs::reconcile {
 
@@ -14,15 +23,16 @@ struct NetworkHookOptions {
   int public_port_first = 32000;               // assignPublicIp host ports
   int public_port_last = 32999;
   std::string public_ip;                       // the address reported as the ENI's public IP
-  std::string bind_ip = "0.0.0.0";             // networkBindings' bindIP
+  std::string bind_ip = "0.0.0.0";             // networkBindings' bindIP (--publish-address)
   bool probe_host_ports = true;                // skip ports another program holds
 };
 
 // assignPublicIp: one host port per port mapping from the public range, durable in the
-// port_allocations table (pool "public"), recorded in "kecs:network.published" for the
+// port_allocations table (pool "public"), recorded in internal.network.published for the
 // runtime's DNAT and shown in DescribeTasks and the ENI's association.
-Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
-                        const NetworkHookOptions& options);
-Status ReleaseNetwork(state::Tx& tx, state::Object& task);
+// Errors are worded "ResourceInitializationError: ..." (ResourceExhausted when a subnet or
+// the port range is full, NotFound when the subnet is gone).
+Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const NetworkHookOptions& options);
+Status ReleaseNetwork(state::Tx& tx, model::Task& task);
 
 }  // namespace kecs::reconcile

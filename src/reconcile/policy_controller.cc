@@ -57,18 +57,7 @@ void PolicyController::Loop() {
 
 Result<net::VpcPolicy> PolicyController::Build(state::Tx& tx, const std::string& region,
                                                const std::string& vpc_id) {
-  std::vector<Json> enis, groups, subnets, acls;
-  ASSIGN_OR_RETURN(auto subnet_objs, tx.List({net::kSubnet, region, vpc_id}));
-  for (const auto& s : subnet_objs) {
-    subnets.push_back(s.doc);
-    ASSIGN_OR_RETURN(auto in_subnet, tx.List({net::kEni, region, s.id}));
-    for (const auto& e : in_subnet) enis.push_back(e.doc);
-  }
-  ASSIGN_OR_RETURN(auto group_objs, tx.List({net::kSecurityGroup, region, vpc_id}));
-  for (const auto& g : group_objs) groups.push_back(g.doc);
-  ASSIGN_OR_RETURN(auto acl_objs, tx.List({net::kNetworkAcl, region, vpc_id}));
-  for (const auto& a : acl_objs) acls.push_back(a.doc);
-  net::VpcPolicy p = net::PolicyFromDocs(vpc_id, enis, groups, subnets, acls);
+  ASSIGN_OR_RETURN(net::VpcPolicy p, net::ReadVpcPolicy(tx, region, vpc_id));
   p.host_exempt = options_.host_exempt;
   return p;
 }

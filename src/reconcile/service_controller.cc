@@ -8,32 +8,281 @@
 
 #include <fmt/format.h>
 
-#include "base/ids.h"
 #include "base/log.h"
 #include "model/kinds.h"
+#include "model/task.h"
+#include "state/records/services.h"
+#include "state/records/tasks.h"
 
 namespace kecs::reconcile {
 namespace {
 
-using model::kInstance;
-using model::kService;
-using model::kTask;
-
-std::string ShortId(const std::string& task_arn_or_id) {
-  size_t slash = task_arn_or_id.rfind('/');
-  return slash == std::string::npos ? task_arn_or_id : task_arn_or_id.substr(slash + 1);
-}
-
-double StartedAt(const Json& task_doc) {  // epoch seconds
-  const Json* p = JGet(task_doc, "startedAt");
-  return p && p->is_number() ? p->get<double>() : 0;
-}
+using model::DeploymentStatus;
+using model::RolloutState;
+using model::Service;
+using model::ServiceStatus;
+using model::StopCode;
+using model::Task;
+using model::TaskStatus;
 
 struct DeploymentTasks {
-  std::vector<state::Object*> running, pending;
-  int young = 0;  // running for less than Options::settle: not yet healthy
-  int failed = 0;  // stopped on their own (not by a user or the scheduler)
+  std::vector<Task*> running, pending;
+  int young = 0;   // running for less than Options::settle: not yet healthy
+  int failed = 0;  // stopped on their own (not by a user or the scheduler), not yet counted
 };
+
+// A task that stopped on its own: what the circuit breaker counts.
+bool StoppedOnItsOwn(const Task& t) {
+  return t.last_status == TaskStatus::kStopped && t.stop_code != StopCode::kUserInitiated &&
+         t.stop_code != StopCode::kServiceSchedulerInitiated;
+}
+
+// One service's pass: what step 1 counts, and what the later steps change.
+struct Pass {
+  Pass(state::Tx& t, Service& s, double n) : tx(t), svc(s), now(n), tag(fmt::format("(service {})", s.name)) {}
+
+  state::Tx& tx;
+  Service& svc;
+  double now;
+  std::string tag;  // "(service <name>)", as ECS's events start
+
+  std::vector<Task> tasks;  // the service's tasks in the cluster, every status
+  std::map<std::string, DeploymentTasks> by_dep;
+  std::set<Task*> leaving;  // PRIMARY tasks on DRAINING instances
+  std::string primary_id;
+  int desired = 0;
+  int max_total = 0;    // maximumPercent of desired
+  int min_healthy = 0;  // minimumHealthyPercent of desired
+  int total = 0;        // tasks not stopping, every deployment
+  int healthy = 0;      // settled RUNNING tasks, every deployment
+  int prim_active = 0;  // PRIMARY tasks that count toward desired
+  std::vector<std::string> stopped_ids;
+
+  DeploymentTasks& primary() { return by_dep[primary_id]; }
+};
+
+Status StopTask(Pass& p, Task& t) {
+  t.desired_status = TaskStatus::kStopped;
+  t.stop_code = StopCode::kServiceSchedulerInitiated;
+  t.stopped_reason = fmt::format("Scaling activity initiated by (deployment {})", p.primary_id);
+  t.stopping_at = EpochMillis(p.now);
+  ++t.version;
+  p.stopped_ids.push_back(t.id);
+  --p.total;
+  return state::records::PutTask(p.tx, t);
+}
+
+// Step 1.
+Status CountTasks(Pass& p, double settle_seconds) {
+  Service& svc = p.svc;
+  ASSIGN_OR_RETURN(auto all, state::records::ListTasks(p.tx, {model::kTask, svc.region, svc.cluster}));
+  for (auto& t : all) {
+    if (t.internal.service == svc.name) p.tasks.push_back(std::move(t));
+  }
+  std::set<std::string> draining_instances;
+  int active_instances = 0;
+  ASSIGN_OR_RETURN(auto instances, p.tx.List({model::kInstance, svc.region, svc.cluster}));
+  for (const auto& i : instances) {
+    if (i.status == "DRAINING") draining_instances.insert(i.id);
+    if (i.status == "ACTIVE") ++active_instances;
+  }
+  p.primary_id = svc.Primary()->id;
+  std::vector<Task*> on_draining;
+  for (auto& t : p.tasks) {
+    DeploymentTasks& d = p.by_dep[t.internal.deployment];
+    if (t.last_status == TaskStatus::kStopped || t.desired_status == TaskStatus::kStopped) {
+      if (StoppedOnItsOwn(t) && !t.internal.counted) ++d.failed;
+      continue;
+    }
+    bool running = t.last_status == TaskStatus::kRunning;
+    (running ? d.running : d.pending).push_back(&t);
+    if (running && p.now - t.started_at.value_or(0) < settle_seconds) ++d.young;
+    if (t.internal.placement && draining_instances.count(t.internal.placement->instance)) on_draining.push_back(&t);
+  }
+
+  bool draining = svc.status == ServiceStatus::kDraining;
+  p.desired = draining ? 0 : svc.desired_count;
+  if (svc.scheduling_strategy == model::SchedulingStrategy::kDaemon && !draining) {
+    // A daemon service wants one task per ACTIVE instance, and says so.
+    p.desired = active_instances;
+    svc.desired_count = p.desired;
+  }
+  const auto& cfg = svc.deployment_configuration;
+  p.max_total = std::max(p.desired, static_cast<int>(std::floor(p.desired * cfg.maximum_percent / 100.0)));
+  p.min_healthy = static_cast<int>(std::ceil(p.desired * cfg.minimum_healthy_percent / 100.0));
+  for (const auto& [dep, d] : p.by_dep) {
+    p.total += static_cast<int>(d.running.size() + d.pending.size());
+    p.healthy += static_cast<int>(d.running.size()) - d.young;
+  }
+  // PRIMARY tasks on DRAINING instances are leaving: they do not count toward desired, so
+  // replacements start (within maximumPercent) before they stop (within
+  // minimumHealthyPercent), as ECS drains an instance.
+  for (auto* t : on_draining) {
+    if (t->internal.deployment == p.primary_id) p.leaving.insert(t);
+  }
+  DeploymentTasks& prim = p.primary();
+  p.prim_active = static_cast<int>(prim.running.size() + prim.pending.size() - p.leaving.size());
+  return Status::Ok();
+}
+
+// Step 2. Returns true when it rolled back: the pass ends, the next one works the new
+// PRIMARY deployment.
+Result<bool> CheckCircuitBreaker(Pass& p) {
+  Service& svc = p.svc;
+  model::Deployment& primary = *svc.Primary();
+  if (primary.rollout_state != RolloutState::kInProgress) return false;
+  primary.failed_tasks += p.primary().failed;
+  // Count each failed task once: mark it.
+  for (auto& t : p.tasks) {
+    if (t.internal.deployment == p.primary_id && StoppedOnItsOwn(t) && !t.internal.counted) {
+      t.internal.counted = true;
+      RETURN_IF_ERROR(state::records::PutTask(p.tx, t));
+    }
+  }
+  const auto& cfg = svc.deployment_configuration;
+  if (!cfg.circuit_breaker_enable || primary.failed_tasks < CircuitBreakerThreshold(std::max(p.desired, 1))) {
+    return false;
+  }
+  primary.rollout_state = RolloutState::kFailed;
+  primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start.";
+  primary.updated_at = EpochMillis(p.now);
+  model::AddServiceEvent(
+      svc, p.now, fmt::format("{} (deployment {}) deployment failed: tasks failed to start.", p.tag, p.primary_id));
+  if (!cfg.circuit_breaker_rollback) return false;
+  // Back to the last deployment that completed.
+  std::optional<model::Deployment> good;
+  for (size_t i = 1; i < svc.deployments.size() && !good; ++i) {
+    if (svc.deployments[i].rollout_state == RolloutState::kCompleted) good = svc.deployments[i];
+  }
+  if (!good) good = svc.internal.last_completed;
+  if (!good) return false;
+  model::Deployment rollback = *good;
+  rollback.id = model::NewDeploymentId();
+  rollback.status = DeploymentStatus::kPrimary;
+  rollback.rollout_state = RolloutState::kInProgress;
+  rollback.rollout_state_reason = "ECS deployment " + rollback.id + " in progress.";
+  rollback.failed_tasks = 0;
+  rollback.created_at = EpochMillis(p.now);
+  rollback.updated_at = EpochMillis(p.now);
+  rollback.desired_count = svc.desired_count;
+  for (auto& d : svc.deployments) d.status = DeploymentStatus::kActive;
+  svc.deployments.insert(svc.deployments.begin(), rollback);
+  svc.task_definition = rollback.task_definition;
+  model::AddServiceEvent(svc, p.now, fmt::format("{} rolling back to deployment {}.", p.tag, good->id));
+  return true;
+}
+
+// Step 3.
+Status StopTasks(Pass& p) {
+  DeploymentTasks& prim = p.primary();
+  // Surplus PRIMARY tasks (scale-in), pending ones first.
+  if (p.prim_active > p.desired) {
+    int surplus = p.prim_active - p.desired;
+    std::vector<Task*> order;
+    for (auto* t : prim.pending) {
+      if (!p.leaving.count(t)) order.push_back(t);
+    }
+    for (auto* t : prim.running) {
+      if (!p.leaving.count(t)) order.push_back(t);
+    }
+    for (int i = 0; i < surplus && i < static_cast<int>(order.size()); ++i) {
+      Task& t = *order[static_cast<size_t>(i)];
+      bool was_running = t.last_status == TaskStatus::kRunning;
+      RETURN_IF_ERROR(StopTask(p, t));
+      --p.prim_active;
+      if (was_running) --p.healthy;
+    }
+  }
+  // Older deployments' tasks, and PRIMARY tasks on DRAINING instances, without going below
+  // minimumHealthyPercent of RUNNING tasks.
+  std::vector<Task*> old_pending, old_running;
+  for (auto& [dep, d] : p.by_dep) {
+    if (dep == p.primary_id) continue;
+    old_pending.insert(old_pending.end(), d.pending.begin(), d.pending.end());
+    old_running.insert(old_running.end(), d.running.begin(), d.running.end());
+  }
+  for (auto* t : p.leaving) {
+    (t->last_status == TaskStatus::kRunning ? old_running : old_pending).push_back(t);
+  }
+  for (auto* t : old_pending) RETURN_IF_ERROR(StopTask(p, *t));
+  for (auto* t : old_running) {
+    // Even when the new deployment failed: the old tasks are what still serves.
+    if (p.healthy - 1 < p.min_healthy) break;
+    if (t->desired_status == TaskStatus::kStopped) continue;
+    RETURN_IF_ERROR(StopTask(p, *t));
+    --p.healthy;
+  }
+  if (!p.stopped_ids.empty()) {
+    std::string list;
+    for (const auto& id : p.stopped_ids) list += " (task " + id + ")";
+    model::AddServiceEvent(p.svc, p.now,
+                           fmt::format("{} has stopped {} running tasks:{}.", p.tag, p.stopped_ids.size(), list));
+  }
+  return Status::Ok();
+}
+
+// Step 4.
+void StartTasks(Pass& p, TaskLauncher& launcher) {
+  const model::Deployment& primary = *p.svc.Primary();
+  if (primary.rollout_state == RolloutState::kFailed) return;
+  int start = std::max(0, std::min(p.desired - p.prim_active, p.max_total - p.total));
+  if (start == 0) return;
+  LaunchedTasks launched = launcher.LaunchServiceTasks(p.tx, p.svc, primary, start, p.now);
+  if (!launched.task_ids.empty()) {
+    std::string list;
+    for (const auto& id : launched.task_ids) list += " (task " + id + ")";
+    model::AddServiceEvent(p.svc, p.now,
+                           fmt::format("{} has started {} tasks:{}.", p.tag, launched.task_ids.size(), list));
+  }
+  if (!launched.failure.empty()) {
+    model::AddServiceEvent(p.svc, p.now, fmt::format("{} was unable to place a task. Reason: {}", p.tag, launched.failure));
+  }
+  p.prim_active += static_cast<int>(launched.task_ids.size());
+}
+
+// Step 5.
+void CheckCompletion(Pass& p) {
+  Service& svc = p.svc;
+  DeploymentTasks& prim = p.primary();
+  bool others_empty = true;
+  for (const auto& [dep, d] : p.by_dep) {
+    if (dep != p.primary_id && (!d.running.empty() || !d.pending.empty())) others_empty = false;
+  }
+  // Recount: tasks stopped above still show as running until they are gone.
+  int prim_running_now = 0;
+  for (auto* t : prim.running) {
+    if (t->desired_status == TaskStatus::kRunning) ++prim_running_now;
+  }
+  bool steady = prim_running_now == p.desired && prim.pending.empty() && prim.young == 0 && others_empty &&
+                p.prim_active == p.desired && p.stopped_ids.empty();
+  model::Deployment& primary = *svc.Primary();
+  if (steady && primary.rollout_state == RolloutState::kInProgress) {
+    primary.rollout_state = RolloutState::kCompleted;
+    primary.rollout_state_reason = "ECS deployment " + p.primary_id + " completed.";
+    primary.updated_at = EpochMillis(p.now);
+    // Remember it: a later deployment's rollback returns to it.
+    svc.internal.last_completed = primary;
+    svc.deployments.resize(1);
+    model::AddServiceEvent(svc, p.now, fmt::format("{} (deployment {}) deployment completed.", p.tag, p.primary_id));
+  }
+  if (steady && !svc.internal.steady) {
+    svc.internal.steady = true;
+    model::AddServiceEvent(svc, p.now, fmt::format("{} has reached a steady state.", p.tag));
+  } else if (!steady) {
+    svc.internal.steady = false;
+  }
+  // Old deployments with nothing left go.
+  std::erase_if(svc.deployments, [&](const model::Deployment& d) {
+    if (d.id == p.primary_id) return false;
+    auto it = p.by_dep.find(d.id);
+    return it == p.by_dep.end() || (it->second.running.empty() && it->second.pending.empty());
+  });
+}
+
+// Step 6.
+void FinishDraining(Pass& p) {
+  if (p.svc.status == ServiceStatus::kDraining && p.total == 0) p.svc.status = ServiceStatus::kInactive;
+}
 
 }  // namespace
 
@@ -85,7 +334,7 @@ void ServiceController::Loop() {
 void ServiceController::RunOnce() {
   std::vector<std::pair<std::string, std::string>> keys;  // region, id
   Status st = store_.Read([&](state::Tx& tx) {
-    state::Query q{kService};
+    state::Query q{model::kService};
     q.any_region = true;
     ASSIGN_OR_RETURN(auto all, tx.List(q));
     for (const auto& s : all) {
@@ -101,13 +350,15 @@ void ServiceController::RunOnce() {
     Status w;
     try {
       w = store_.Write([&](state::Tx& tx) {
-        ASSIGN_OR_RETURN(auto s, tx.Get(kService, region, id));
-        if (!s || (s->status != "ACTIVE" && s->status != "DRAINING")) return Status::Ok();
-        Json before = s->doc;
-        std::string status_before = s->status;
-        RETURN_IF_ERROR(Reconcile(tx, *s));
-        if (s->doc == before && s->status == status_before) return Status::Ok();
-        return tx.Put(*s);
+        ASSIGN_OR_RETURN(auto row, tx.Get(model::kService, region, id));
+        if (!row || (row->status != "ACTIVE" && row->status != "DRAINING")) return Status::Ok();
+        ASSIGN_OR_RETURN(Service svc, state::records::DecodeService(*row));
+        RETURN_IF_ERROR(Reconcile(tx, svc));
+        state::Object after = state::records::EncodeService(svc);
+        if (after.doc == row->doc && after.internal == row->internal && after.status == row->status) {
+          return Status::Ok();
+        }
+        return tx.Put(after);
       });
     } catch (const std::exception& e) {
       w = Internal(e.what());
@@ -116,260 +367,17 @@ void ServiceController::RunOnce() {
   }
 }
 
-Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
-  double now = clock_.Now();
-  Json& doc = svc.doc;
-  std::string name = svc.name;
-  std::string cluster = svc.parent;
-  std::string tag = fmt::format("(service {})", name);
-  Json& deployments = doc["deployments"];
-  if (!deployments.is_array() || deployments.empty()) return Status::Ok();
-
-  const double settle_ms = static_cast<double>(options_.settle.count());
-  // 1. The service's tasks, per deployment.
-  ASSIGN_OR_RETURN(auto tasks, tx.List({kTask, svc.region, cluster}));
-  std::map<std::string, DeploymentTasks> by_dep;
-  std::set<std::string> draining_instances;
-  ASSIGN_OR_RETURN(auto instances, tx.List({kInstance, svc.region, cluster}));
-  int active_instances = 0;
-  for (const auto& i : instances) {
-    if (i.status == "DRAINING") draining_instances.insert(i.id);
-    if (i.status == "ACTIVE") ++active_instances;
-  }
-  std::vector<state::Object*> on_draining;
-  for (auto& t : tasks) {
-    if (JStr(t.doc, "kecs:service") != name) continue;
-    std::string dep = JStr(t.doc, "kecs:deployment");
-    DeploymentTasks& d = by_dep[dep];
-    if (t.status == "STOPPED" || JStr(t.doc, "desiredStatus") == "STOPPED") {
-      std::string code = JStr(t.doc, "stopCode");
-      if (t.status == "STOPPED" && code != "UserInitiated" && code != "ServiceSchedulerInitiated" &&
-          !JBool(t.doc, "kecs:counted")) {
-        ++d.failed;
-      }
-      continue;
-    }
-    (t.status == "RUNNING" ? d.running : d.pending).push_back(&t);
-    if (t.status == "RUNNING" && (now - StartedAt(t.doc)) * 1000 < settle_ms) ++d.young;
-    const Json* p = JGet(t.doc, "kecs:placement");
-    if (p && draining_instances.count(JStr(*p, "instance"))) on_draining.push_back(&t);
-  }
-
-  Json& primary = deployments[0];
-  std::string primary_id = JStr(primary, "id");
-  bool daemon = JStr(doc, "schedulingStrategy", "REPLICA") == "DAEMON";
-  int desired = svc.status == "DRAINING" ? 0 : static_cast<int>(JInt(doc, "desiredCount"));
-  if (daemon && svc.status != "DRAINING") {
-    // A daemon service wants one task per ACTIVE instance, and says so.
-    desired = active_instances;
-    if (JInt(doc, "desiredCount") != desired) doc["desiredCount"] = desired;
-  }
-  const Json& cfg = doc.value("deploymentConfiguration", Json::object());
-  int max_pct = static_cast<int>(JInt(cfg, "maximumPercent", 200));
-  int min_pct = static_cast<int>(JInt(cfg, "minimumHealthyPercent", 100));
-  int max_total = std::max(desired, static_cast<int>(std::floor(desired * max_pct / 100.0)));
-  int min_healthy = static_cast<int>(std::ceil(desired * min_pct / 100.0));
-
-  int total = 0, healthy = 0;
-  for (const auto& [dep, d] : by_dep) {
-    total += static_cast<int>(d.running.size() + d.pending.size());
-    healthy += static_cast<int>(d.running.size()) - d.young;
-  }
-  DeploymentTasks& prim = by_dep[primary_id];
-  // PRIMARY tasks on DRAINING instances are leaving: they do not count toward desired, so
-  // replacements start (within maximumPercent) before they stop (within
-  // minimumHealthyPercent), as ECS drains an instance.
-  std::set<state::Object*> leaving;
-  for (auto* t : on_draining) {
-    if (JStr(t->doc, "kecs:deployment") == primary_id) leaving.insert(t);
-  }
-  int prim_active = static_cast<int>(prim.running.size() + prim.pending.size() - leaving.size());
-
-  auto stop_task = [&](state::Object* t, const std::string& reason) {
-    t->doc["desiredStatus"] = "STOPPED";
-    t->doc["stopCode"] = "ServiceSchedulerInitiated";
-    t->doc["stoppedReason"] = reason;
-    t->doc["stoppingAt"] = EpochMillis(now);
-    t->doc["version"] = JInt(t->doc, "version") + 1;
-    return tx.Put(*t);
-  };
-
-  // 4. The deployment circuit breaker (checked before launching more).
-  const Json& breaker = cfg.value("deploymentCircuitBreaker", Json::object());
-  if (JStr(primary, "rolloutState") == "IN_PROGRESS") {
-    int failed = static_cast<int>(JInt(primary, "failedTasks")) + prim.failed;
-    // Count each failed task once: mark it.
-    for (auto& t : tasks) {
-      if (JStr(t.doc, "kecs:service") == name && JStr(t.doc, "kecs:deployment") == primary_id &&
-          t.status == "STOPPED" && !JBool(t.doc, "kecs:counted")) {
-        std::string code = JStr(t.doc, "stopCode");
-        if (code != "UserInitiated" && code != "ServiceSchedulerInitiated") {
-          t.doc["kecs:counted"] = true;
-          RETURN_IF_ERROR(tx.Put(t));
-        }
-      }
-    }
-    primary["failedTasks"] = failed;
-    if (JBool(breaker, "enable") && failed >= CircuitBreakerThreshold(std::max(desired, 1))) {
-      primary["rolloutState"] = "FAILED";
-      primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start.";
-      primary["updatedAt"] = EpochMillis(now);
-      AddServiceEvent(doc, now, fmt::format("{} (deployment {}) deployment failed: tasks failed to start.", tag, primary_id));
-      if (JBool(breaker, "rollback")) {
-        // Back to the last deployment that completed (copied: the array changes below).
-        std::optional<Json> good;
-        for (size_t i = 1; i < deployments.size() && !good; ++i) {
-          if (JStr(deployments[i], "rolloutState") == "COMPLETED") good = deployments[i];
-        }
-        if (!good) {
-          for (const auto& d : doc.value("kecs:completedDeployments", Json::array())) good = d;
-        }
-        if (good) {
-          Json rollback = *good;
-          std::string new_id = "ecs-svc/" + std::to_string(RandomU64() % 9000000000000000000ULL + 1000000000000000000ULL);
-          rollback["id"] = new_id;
-          rollback["status"] = "PRIMARY";
-          rollback["rolloutState"] = "IN_PROGRESS";
-          rollback["rolloutStateReason"] = "ECS deployment " + new_id + " in progress.";
-          rollback["failedTasks"] = 0;
-          rollback["createdAt"] = EpochMillis(now);
-          rollback["updatedAt"] = EpochMillis(now);
-          rollback["desiredCount"] = JInt(doc, "desiredCount");
-          for (auto& d : deployments) d["status"] = "ACTIVE";
-          deployments.insert(deployments.begin(), rollback);
-          doc["taskDefinition"] = rollback["taskDefinition"];
-          AddServiceEvent(doc, now, fmt::format("{} rolling back to deployment {}.", tag, JStr(*good, "id")));
-          return Status::Ok();  // the next pass works the new primary
-        }
-      }
-    }
-  }
-  bool primary_failed = JStr(primary, "rolloutState") == "FAILED";
-
-  // 3a. Surplus PRIMARY tasks (scale-in), pending ones first.
-  std::vector<std::string> stopped_ids;
-  if (prim_active > desired) {
-    int surplus = prim_active - desired;
-    std::vector<state::Object*> order;
-    for (auto* t : prim.pending) {
-      if (!leaving.count(t)) order.push_back(t);
-    }
-    for (auto* t : prim.running) {
-      if (!leaving.count(t)) order.push_back(t);
-    }
-    for (int i = 0; i < surplus && i < static_cast<int>(order.size()); ++i) {
-      bool was_running = order[static_cast<size_t>(i)]->status == "RUNNING";
-      RETURN_IF_ERROR(stop_task(order[static_cast<size_t>(i)],
-                                fmt::format("Scaling activity initiated by (deployment {})", primary_id)));
-      stopped_ids.push_back(order[static_cast<size_t>(i)]->id);
-      --total;
-      --prim_active;
-      if (was_running) --healthy;
-    }
-  }
-
-  // 3b. Older deployments' tasks, and tasks on DRAINING instances, without going below
-  // minimumHealthyPercent of RUNNING tasks.
-  std::vector<state::Object*> old_pending, old_running;
-  for (auto& [dep, d] : by_dep) {
-    if (dep == primary_id) continue;
-    old_pending.insert(old_pending.end(), d.pending.begin(), d.pending.end());
-    old_running.insert(old_running.end(), d.running.begin(), d.running.end());
-  }
-  for (auto* t : leaving) {
-    (t->status == "RUNNING" ? old_running : old_pending).push_back(t);
-  }
-  for (auto* t : old_pending) {
-    RETURN_IF_ERROR(stop_task(t, fmt::format("Scaling activity initiated by (deployment {})", primary_id)));
-    stopped_ids.push_back(t->id);
-    --total;
-  }
-  for (auto* t : old_running) {
-    // Even when the new deployment failed: the old tasks are what still serves.
-    if (healthy - 1 < min_healthy) break;
-    if (JStr(t->doc, "desiredStatus") == "STOPPED") continue;
-    RETURN_IF_ERROR(stop_task(t, fmt::format("Scaling activity initiated by (deployment {})", primary_id)));
-    stopped_ids.push_back(t->id);
-    --total;
-    --healthy;
-  }
-  if (!stopped_ids.empty()) {
-    std::string list;
-    for (const auto& id : stopped_ids) list += " (task " + ShortId(id) + ")";
-    AddServiceEvent(doc, now, fmt::format("{} has stopped {} running tasks:{}.", tag, stopped_ids.size(), list));
-  }
-
-  // 2. Start PRIMARY tasks, within maximumPercent.
-  int need = desired - prim_active;
-  int room = max_total - total;
-  int start = primary_failed ? 0 : std::max(0, std::min(need, room));
-  if (start > 0) {
-    LaunchedTasks launched = launcher_.LaunchServiceTasks(tx, svc, primary, start, now);
-    if (!launched.task_ids.empty()) {
-      std::string list;
-      for (const auto& id : launched.task_ids) list += " (task " + id + ")";
-      AddServiceEvent(doc, now, fmt::format("{} has started {} tasks:{}.", tag, launched.task_ids.size(), list));
-    }
-    if (!launched.failure.empty()) {
-      AddServiceEvent(doc, now, fmt::format("{} was unable to place a task. Reason: {}", tag, launched.failure));
-    }
-    prim_active += static_cast<int>(launched.task_ids.size());
-  }
-
-  // 5. Completion.
-  bool others_empty = true;
-  for (const auto& [dep, d] : by_dep) {
-    if (dep != primary_id && (!d.running.empty() || !d.pending.empty())) others_empty = false;
-  }
-  // Recount: tasks stopped above still show as running until they are gone.
-  int prim_running_now = 0;
-  for (auto* t : prim.running) {
-    if (JStr(t->doc, "desiredStatus") == "RUNNING") ++prim_running_now;
-  }
-  bool steady = prim_running_now == desired && prim.pending.empty() && prim.young == 0 && others_empty &&
-                prim_active == desired && stopped_ids.empty();
-  if (steady && JStr(primary, "rolloutState") == "IN_PROGRESS") {
-    primary["rolloutState"] = "COMPLETED";
-    primary["rolloutStateReason"] = "ECS deployment " + primary_id + " completed.";
-    primary["updatedAt"] = EpochMillis(now);
-    // Remember it: a later deployment's rollback returns to it.
-    doc["kecs:completedDeployments"] = Json::array({primary});
-    Json kept = Json::array({primary});
-    deployments = kept;
-    AddServiceEvent(doc, now, fmt::format("{} (deployment {}) deployment completed.", tag, primary_id));
-  }
-  if (steady && !JBool(doc, "kecs:steady")) {
-    doc["kecs:steady"] = true;
-    AddServiceEvent(doc, now, fmt::format("{} has reached a steady state.", tag));
-  } else if (!steady) {
-    doc["kecs:steady"] = false;
-  }
-  // Old deployments with nothing left go.
-  if (deployments.size() > 1) {
-    Json kept = Json::array();
-    for (const auto& d : deployments) {
-      const auto it = by_dep.find(JStr(d, "id"));
-      bool empty = it == by_dep.end() || (it->second.running.empty() && it->second.pending.empty());
-      if (JStr(d, "id") == primary_id || !empty) kept.push_back(d);
-    }
-    deployments = kept;
-  }
-
-  // 6. A deleted service ends when its last task is gone.
-  if (svc.status == "DRAINING" && total == 0) {
-    svc.status = "INACTIVE";
-    doc["status"] = "INACTIVE";
-  }
+Status ServiceController::Reconcile(state::Tx& tx, Service& svc) {
+  if (svc.deployments.empty()) return Status::Ok();
+  Pass p(tx, svc, clock_.Now());
+  RETURN_IF_ERROR(CountTasks(p, static_cast<double>(options_.settle.count()) / 1000.0));
+  ASSIGN_OR_RETURN(bool rolled_back, CheckCircuitBreaker(p));
+  if (rolled_back) return Status::Ok();
+  RETURN_IF_ERROR(StopTasks(p));
+  StartTasks(p, launcher_);
+  CheckCompletion(p);
+  FinishDraining(p);
   return Status::Ok();
-}
-
-void AddServiceEvent(Json& doc, double now, const std::string& message) {
-  Json events = doc.value("events", Json::array());
-  // The same message twice in a row says nothing new.
-  if (!events.empty() && JStr(events[0], "message") == message) return;
-  events.insert(events.begin(), Json{{"id", Uuid4()}, {"createdAt", EpochMillis(now)}, {"message", message}});
-  if (events.size() > 100) events.erase(events.begin() + 100, events.end());
-  doc["events"] = events;
 }
 
 }  // namespace kecs::reconcile

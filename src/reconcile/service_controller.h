@@ -3,23 +3,30 @@
 //
 // A service's `deployments` are newest first: the PRIMARY one (the current task
 // definition and network configuration) and ACTIVE ones being replaced. Each pass, in one
-// transaction per service, the scheduler:
-//   1. counts the service's tasks per deployment (running, pending, stopping);
-//   2. starts PRIMARY tasks up to desiredCount, never exceeding maximumPercent of
-//      desiredCount in total (REPLICA; DAEMON runs one task per ACTIVE instance);
-//   3. stops tasks of older deployments (pending ones first), and surplus PRIMARY tasks,
-//      never letting RUNNING tasks fall below minimumHealthyPercent of desiredCount;
-//      tasks on DRAINING container instances are replaced the same way;
-//   4. counts PRIMARY tasks that failed (stopped on their own before the deployment
-//      completed); with the deployment circuit breaker on, reaching its threshold marks the
-//      deployment FAILED and, with rollback, starts a new deployment of the last COMPLETED
-//      one;
-//   5. marks the deployment COMPLETED and drops the old ones once PRIMARY runs
-//      desiredCount tasks and nothing else remains ("has reached a steady state.");
-//   6. takes a DRAINING service (DeleteService) to INACTIVE when its last task is gone.
+// transaction per service, the scheduler works these steps, in this order (one function
+// each in service_controller.cc):
+//   1. CountTasks: the service's tasks per deployment (running, pending, young, failed),
+//      and what the counts allow: desiredCount (DAEMON: one task per ACTIVE instance),
+//      maximumPercent and minimumHealthyPercent of it;
+//   2. CheckCircuitBreaker: counts PRIMARY tasks that failed (stopped on their own before
+//      the deployment completed); with the deployment circuit breaker on, reaching
+//      CircuitBreakerThreshold marks the deployment FAILED and, with rollback, starts a new
+//      deployment of the last COMPLETED one (the pass ends there);
+//   3. StopTasks: surplus PRIMARY tasks (pending ones first), then tasks of older
+//      deployments and PRIMARY tasks on DRAINING container instances, never letting
+//      healthy RUNNING tasks fall below minimumHealthyPercent of desiredCount;
+//   4. StartTasks: PRIMARY tasks up to desiredCount, never more than maximumPercent of
+//      desiredCount in total (none for a FAILED deployment);
+//   5. CheckCompletion: marks the deployment COMPLETED and drops the old ones once PRIMARY
+//      runs desiredCount healthy tasks and nothing else remains ("has reached a steady
+//      state."), and drops older deployments with no task left;
+//   6. FinishDraining: takes a DRAINING service (DeleteService) to INACTIVE once none of
+//      its tasks is left running or pending (the last ones may still be stopping).
 // Every action is recorded in the service's events in AWS's words. Tasks are launched
 // through a TaskLauncher (the API layer's RunTask path), so they are placed and validated
-// exactly as RunTask's are. Thread-safe; one thread works the services.
+// exactly as RunTask's are. A failed store write fails the whole pass of that service:
+// nothing of it commits, and the next pass starts again from the store. Thread-safe; one
+// thread works the services.
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -27,6 +34,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "model/service.h"
 #include "state/store.h"
 
 namespace kecs::reconcile {
@@ -39,9 +47,11 @@ struct LaunchedTasks {
 class TaskLauncher {
  public:
   virtual ~TaskLauncher() = default;
-  // Launches `count` tasks for `deployment` of `service` inside `tx`.
-  virtual LaunchedTasks LaunchServiceTasks(state::Tx& tx, const state::Object& service,
-                                           const Json& deployment, int count, double now) = 0;
+  // Launches up to `count` tasks for `deployment` of `service` inside `tx` (written
+  // there, PENDING, with internal.service and internal.deployment set). Tasks that cannot
+  // be placed are not an error: `failure` says why.
+  virtual LaunchedTasks LaunchServiceTasks(state::Tx& tx, const model::Service& service,
+                                           const model::Deployment& deployment, int count, double now) = 0;
 };
 
 class ServiceController {
@@ -65,7 +75,8 @@ class ServiceController {
 
  private:
   void Loop();
-  Status Reconcile(state::Tx& tx, state::Object& service);
+  // The six steps above, for one service, inside `tx`.
+  Status Reconcile(state::Tx& tx, model::Service& service);
 
   state::Store& store_;
   TaskLauncher& launcher_;
@@ -81,8 +92,5 @@ class ServiceController {
 // The failure threshold of the deployment circuit breaker for `desired` tasks: half of
 // them, at least 3 and at most 200 (AWS's documented rule).
 int CircuitBreakerThreshold(int desired);
-
-// Adds a service event (newest first, at most 100 kept; a repeat of the newest is dropped).
-void AddServiceEvent(Json& doc, double now, const std::string& message);
 
 }  // namespace kecs::reconcile

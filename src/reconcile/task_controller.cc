@@ -1,102 +1,113 @@
 #include "reconcile/task_controller.h"
 
+#include <array>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "base/log.h"
 #include "model/kinds.h"
 #include "reconcile/task_spec.h"
+#include "state/records/tasks.h"
 
 namespace kecs::reconcile {
 namespace {
 
-using model::kTask;
+using model::AttachmentStatus;
+using model::ContainerStatus;
+using model::NetworkMode;
+using model::StopCode;
+using model::Task;
+using model::TaskStatus;
+using runtime::ContainerState;
 
-bool Awsvpc(const Json& doc) { return JStr(doc, "kecs:networkMode") == "awsvpc"; }
+constexpr const char* kEniAttachment = "ElasticNetworkInterface";
 
-void SetContainers(Json& doc, const std::string& status) {
-  for (auto& c : doc["containers"]) c["lastStatus"] = status;
+bool Gone(const ContainerState& s) {
+  return s.phase == ContainerState::Phase::kExited || s.phase == ContainerState::Phase::kMissing;
+}
+
+void SetContainers(Task& t, ContainerStatus status) {
+  for (auto& c : t.containers) c.last_status = status;
+}
+
+void SetAttachments(Task& t, AttachmentStatus status) {
+  for (auto& a : t.attachments) a.status = status;
 }
 
 // Records the runtime's view of the containers: status, exit code, reason, runtime id.
-void ApplyStates(Json& doc, const runtime::TaskState& st) {
-  for (auto& c : doc["containers"]) {
+void ApplyStates(Task& t, const runtime::TaskState& st) {
+  for (auto& c : t.containers) {
     for (const auto& s : st.containers) {
-      if (s.name != JStr(c, "name")) continue;
-      if (!s.runtime_id.empty()) c["runtimeId"] = s.runtime_id;
-      if (s.phase == runtime::ContainerState::Phase::kExited ||
-          s.phase == runtime::ContainerState::Phase::kMissing) {
-        c["lastStatus"] = "STOPPED";
-        if (s.exit_code && !JGet(c, "exitCode")) c["exitCode"] = *s.exit_code;
-        if (!s.reason.empty() && !JGet(c, "reason")) c["reason"] = s.reason;
+      if (s.name != c.name) continue;
+      if (!s.runtime_id.empty()) c.runtime_id = s.runtime_id;
+      if (Gone(s)) {
+        c.last_status = ContainerStatus::kStopped;
+        if (s.exit_code && !c.exit_code) c.exit_code = *s.exit_code;
+        if (!s.reason.empty() && !c.reason) c.reason = s.reason;
       }
     }
   }
 }
 
-bool Essential(const Json& doc, const std::string& name) {
-  for (const auto& c : doc.value("kecs:containers", Json::array())) {
-    if (JStr(c, "name") == name) return JBool(c, "essential", true);
+bool Essential(const Task& t, const std::string& name) {
+  for (const auto& c : t.internal.containers) {
+    if (c.name == name) return c.essential;
   }
   return true;
 }
 
-// The ENI attachment's details once the interface exists, in AWS's order.
-void AttachEni(Json& doc) {
-  const Json& eni = doc.value("kecs:network", Json::object()).value("eni", Json::object());
-  for (auto& a : doc["attachments"]) {
-    if (JStr(a, "type") != "ElasticNetworkInterface") continue;
-    a["status"] = "ATTACHED";
-    Json details = Json::array({{{"name", "subnetId"}, {"value", JStr(eni, "subnetId")}},
-                                {{"name", "networkInterfaceId"}, {"value", JStr(eni, "id")}},
-                                {{"name", "macAddress"}, {"value", JStr(eni, "mac")}},
-                                {{"name", "privateDnsName"}, {"value", JStr(eni, "privateDnsName")}},
-                                {{"name", "privateIPv4Address"}, {"value", JStr(eni, "ip")}}});
-    if (auto v6 = JOptStr(eni, "ipv6")) details.push_back({{"name", "ipv6Address"}, {"value", *v6}});
-    if (auto pub = JOptStr(eni, "publicIp")) details.push_back({{"name", "publicIPv4Address"}, {"value", *pub}});
-    a["details"] = details;
-    for (auto& c : doc["containers"]) {
-      Json ni = {{"attachmentId", JStr(a, "id")}, {"privateIpv4Address", JStr(eni, "ip")}};
-      if (auto v6 = JOptStr(eni, "ipv6")) ni["ipv6Address"] = *v6;
-      c["networkInterfaces"] = Json::array({ni});
-    }
+// The ENI attachment's details once the interface exists, in AWS's order; the containers'
+// network interfaces; and, with assignPublicIp, where to connect (per container, and as
+// KECS users expect, as task attributes too).
+void AttachEni(Task& t) {
+  if (!t.internal.network.eni) return;
+  const model::TaskEni& eni = *t.internal.network.eni;
+  for (auto& a : t.attachments) {
+    if (a.type != kEniAttachment) continue;
+    a.status = AttachmentStatus::kAttached;
+    a.details = {{"subnetId", eni.subnet_id},
+                 {"networkInterfaceId", eni.id},
+                 {"macAddress", eni.mac},
+                 {"privateDnsName", eni.private_dns_name},
+                 {"privateIPv4Address", eni.ip}};
+    if (eni.ipv6) a.details.push_back({"ipv6Address", *eni.ipv6});
+    if (eni.public_ip) a.details.push_back({"publicIPv4Address", *eni.public_ip});
+    for (auto& c : t.containers) c.network_interfaces = {{a.id, eni.ip, eni.ipv6}};
   }
-  // assignPublicIp: where to connect, per container, and (as KECS users expect) as task
-  // attributes too.
-  const Json& published = doc.value("kecs:network", Json::object()).value("published", Json::array());
-  if (!published.empty()) {
-    for (auto& c : doc["containers"]) {
-      Json bindings = Json::array();
-      for (const auto& p : published) {
-        if (JStr(p, "container") != JStr(c, "name")) continue;
-        bindings.push_back({{"bindIP", JStr(p, "bindIp", "0.0.0.0")}, {"containerPort", JInt(p, "containerPort")},
-                            {"hostPort", JInt(p, "hostPort")}, {"protocol", JStr(p, "protocol", "tcp")}});
-      }
-      if (!bindings.empty()) c["networkBindings"] = bindings;
-    }
-    Json& attrs = doc["attributes"];
+  const auto& published = t.internal.network.published;
+  if (published.empty()) return;
+  for (auto& c : t.containers) {
+    std::vector<model::NetworkBinding> bindings;
     for (const auto& p : published) {
-      attrs.push_back({{"name", fmt::format("kecs.dev/host-port/{}/{}/{}", JStr(p, "container"),
-                                            JInt(p, "containerPort"), JStr(p, "protocol", "tcp"))},
-                       {"value", std::to_string(JInt(p, "hostPort"))}});
+      if (p.container == c.name) bindings.push_back({p.bind_ip, p.container_port, p.host_port, p.protocol});
     }
+    if (!bindings.empty()) c.network_bindings = std::move(bindings);
+  }
+  for (const auto& p : published) {
+    t.attributes.push_back({fmt::format("kecs.dev/host-port/{}/{}/{}", p.container, p.container_port, p.protocol),
+                            std::to_string(p.host_port)});
   }
 }
 
-void SetAttachmentStatus(Json& doc, const std::string& status) {
-  for (auto& a : doc["attachments"]) a["status"] = status;
+void MarkFailedToStart(Task& t, const std::string& reason, double now) {
+  if (t.desired_status == TaskStatus::kStopped) return;
+  t.desired_status = TaskStatus::kStopped;
+  t.stop_code = StopCode::kTaskFailedToStart;
+  t.stopped_reason = reason;
+  t.stopping_at = now;
 }
 
-// Runs a hook inside a savepoint: when it fails, everything it wrote (rows and the task
-// document) is undone, so a half-done allocation cannot outlive the failure.
-Status RunHook(const std::function<Status(state::Tx&, state::Object&)>& hook, state::Tx& tx,
-               state::Object& t) {
+// Runs a hook inside a savepoint: when it fails, everything it wrote (rows and the task)
+// is undone, so a half-done allocation cannot outlive the failure.
+Status RunHook(const std::function<Status(state::Tx&, Task&)>& hook, state::Tx& tx, Task& t) {
   if (!hook) return Status::Ok();
   RETURN_IF_ERROR(tx.conn().Exec("SAVEPOINT kecs_hook"));
-  Json doc = t.doc;
+  Task before = t;
   Status st = hook(tx, t);
   if (!st.ok()) {
     (void)tx.conn().Exec("ROLLBACK TO kecs_hook");
-    t.doc = std::move(doc);
+    t = std::move(before);
   }
   Status rel = tx.conn().Exec("RELEASE kecs_hook");
   return st.ok() ? rel : st;
@@ -110,32 +121,46 @@ TaskController::TaskController(state::Store& store, runtime::Runtime& runtime, T
 
 TaskController::~TaskController() { Stop(); }
 
-void TaskController::Start() {
+double TaskController::Now() const { return EpochMillis(clock_.Now()); }
+
+void TaskController::Recover() {
   std::set<std::string> live, known;
   std::vector<runtime::TaskSpec> running;
   Status st = store_.Read([&](state::Tx& tx) {
-    state::Query q{kTask};
+    state::Query q{model::kTask};
     q.any_region = true;
-    auto tasks = tx.List(q);
-    if (!tasks.ok()) return tasks.status();
-    for (const auto& t : *tasks) {
-      known.insert(t.id);
-      if (t.status != "STOPPED") live.insert(t.id);
-      if (t.status == "RUNNING" || t.status == "ACTIVATING") running.push_back(SpecFromTask(t.doc, t.id, t.parent));
+    ASSIGN_OR_RETURN(auto rows, tx.List(q));
+    for (const auto& row : rows) {
+      known.insert(row.id);
+      if (row.status == model::ToString(TaskStatus::kStopped)) continue;
+      live.insert(row.id);
+      if (row.status != model::ToString(TaskStatus::kRunning) &&
+          row.status != model::ToString(TaskStatus::kActivating)) {
+        continue;
+      }
+      auto t = state::records::DecodeTask(row);
+      if (!t.ok()) {
+        KLOG_ERROR("{}", t.status().message());
+        continue;
+      }
+      running.push_back(SpecFromTask(*t));
     }
     return Status::Ok();
   });
-  if (st.ok()) {
-    Status gc = runtime_.GarbageCollect(live, known);
-    if (!gc.ok()) KLOG_WARN("runtime garbage collection: {}", gc.message());
-    // Adopted tasks get their published ports back (reservations die with a process).
-    for (const auto& spec : running) {
-      Status pub = runtime_.UpdatePublishing(spec);
-      if (!pub.ok()) KLOG_WARN("task {}: cannot publish its ports again: {}", spec.task_id, pub.message());
-    }
-  } else {
+  if (!st.ok()) {
     KLOG_ERROR("task controller: cannot list tasks: {}", st.message());
+    return;
   }
+  Status gc = runtime_.GarbageCollect(live, known);
+  if (!gc.ok()) KLOG_WARN("runtime garbage collection: {}", gc.message());
+  for (const auto& spec : running) {
+    Status pub = runtime_.UpdatePublishing(spec);
+    if (!pub.ok()) KLOG_WARN("task {}: cannot publish its ports again: {}", spec.task_id, pub.message());
+  }
+}
+
+void TaskController::Start() {
+  Recover();
   threads_.emplace_back([this] { ScanLoop(); });
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
 }
@@ -170,8 +195,15 @@ void TaskController::Notify() {
   scan_cv_.notify_one();
 }
 
+Status TaskController::SweepRetention() {
+  // One indexed DELETE (migration 6's objects_tasks_stopped_at): no document is read.
+  double cutoff = clock_.Now() - options_.stopped_retention_s;
+  return store_.Write([&](state::Tx& tx) { return tx.DeleteStoppedTasksBefore(cutoff).status(); });
+}
+
 void TaskController::ScanLoop() {
   auto last_retention = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  const auto sweep = std::chrono::duration<double>(options_.retention_sweep_s);
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -180,31 +212,30 @@ void TaskController::ScanLoop() {
       dirty_ = false;
     }
     Scan();
-    if (std::chrono::steady_clock::now() - last_retention > std::chrono::seconds(30)) {
+    if (std::chrono::steady_clock::now() - last_retention > sweep) {
       last_retention = std::chrono::steady_clock::now();
-      double cutoff = clock_.Now() - options_.stopped_retention_s;
-      Status st = store_.Write(
-          [&](state::Tx& tx) { return tx.DeleteStoppedTasksBefore(cutoff).status(); });
+      Status st = SweepRetention();
       if (!st.ok()) KLOG_WARN("task retention: {}", st.message());
     }
   }
 }
 
-void TaskController::Scan() {
+std::vector<TaskController::Key> TaskController::LiveTasks() {
   std::vector<Key> keys;
   Status st = store_.Read([&](state::Tx& tx) {
-    state::Query q{kTask};
+    state::Query q{model::kTask};
     q.any_region = true;
-    q.status_not = "STOPPED";
-    auto tasks = tx.List(q);
-    if (!tasks.ok()) return tasks.status();
-    for (const auto& t : *tasks) keys.push_back({t.region, t.id});
+    q.status_not = std::string(model::ToString(TaskStatus::kStopped));
+    ASSIGN_OR_RETURN(auto rows, tx.List(q));
+    for (const auto& row : rows) keys.push_back({row.region, row.id});
     return Status::Ok();
   });
-  if (!st.ok()) {
-    KLOG_ERROR("task controller: scan failed: {}", st.message());
-    return;
-  }
+  if (!st.ok()) KLOG_ERROR("task controller: scan failed: {}", st.message());
+  return keys;
+}
+
+void TaskController::Scan() {
+  std::vector<Key> keys = LiveTasks();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& k : keys) {
@@ -227,8 +258,8 @@ void TaskController::WorkerLoop() {
     try {
       Process(key);
     } catch (const std::exception& e) {
-      // A malformed document or image config must not take the daemon down; the task is
-      // tried again on the next pass, and the log says why.
+      // A runtime's unexpected exception must not take the daemon down; the task is tried
+      // again on the next pass, and the log says why.
       KLOG_ERROR("task {}: step failed: {}", key.id, e.what());
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -247,299 +278,344 @@ void TaskController::Process(const Key& key) {
   }
 }
 
-bool TaskController::Update(const Key& key,
-                            const std::function<Status(state::Tx&, state::Object&)>& fn) {
-  bool found = false;
-  Status st = store_.Write([&](state::Tx& tx) {
-    auto o = tx.Get(kTask, key.region, key.id);
-    if (!o.ok()) return o.status();
-    if (!o->has_value()) return Status::Ok();
-    found = true;
-    state::Object& t = **o;
-    std::string before = t.status;
-    Json doc_before = t.doc;
-    RETURN_IF_ERROR(fn(tx, t));
-    t.doc["lastStatus"] = t.status;
-    if (t.status != before) t.doc["version"] = JInt(t.doc, "version") + 1;
-    if (t.doc == doc_before && t.status == before) return Status::Ok();
-    return tx.Put(t);
-  });
-  if (!st.ok()) {
-    KLOG_ERROR("task {}: update failed: {}", key.id, st.message());
-    return false;
-  }
-  return found;
+bool TaskController::StepForTest(const std::string& region, const std::string& id) {
+  return Step({region, id});
 }
 
-void TaskController::FailToStart(const Key& key, const std::string& reason) {
-  KLOG_INFO("task {}: failed to start: {}", key.id, reason);
-  double now = EpochMillis(clock_.Now());
-  Update(key, [&](state::Tx&, state::Object& t) {
-    if (JStr(t.doc, "desiredStatus") == "STOPPED") return Status::Ok();
-    t.doc["desiredStatus"] = "STOPPED";
-    t.doc["stopCode"] = "TaskFailedToStart";
-    t.doc["stoppedReason"] = reason;
-    t.doc["stoppingAt"] = now;
-    return Status::Ok();
-  });
+int TaskController::RunPending(int max_rounds) {
+  // What a round may change: each live task's statuses and version.
+  auto snapshot = [&] {
+    std::map<Key, std::tuple<TaskStatus, TaskStatus, int64_t>> out;
+    (void)store_.Read([&](state::Tx& tx) {
+      state::Query q{model::kTask};
+      q.any_region = true;
+      q.status_not = std::string(model::ToString(TaskStatus::kStopped));
+      ASSIGN_OR_RETURN(auto rows, tx.List(q));
+      for (const auto& row : rows) {
+        auto t = state::records::DecodeTask(row);
+        if (t.ok()) out[{row.region, row.id}] = {t->last_status, t->desired_status, t->version};
+      }
+      return Status::Ok();
+    });
+    return out;
+  };
+  int rounds = 0;
+  while (rounds < max_rounds) {
+    ++rounds;
+    auto before = snapshot();
+    for (const auto& k : LiveTasks()) {
+      for (int i = 0; i < 16 && Step(k); ++i) {
+      }
+    }
+    // Stops in flight finish before the next round (the workers' threads are not running,
+    // so nothing else touches stops_; their Notify needs mu_, so wait outside it).
+    std::vector<std::future<Result<runtime::TaskState>>*> in_flight;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [key, f] : stops_) in_flight.push_back(&f);
+    }
+    for (auto* f : in_flight) f->wait();
+    if (in_flight.empty() && snapshot() == before) break;
+  }
+  return rounds;
 }
 
 bool TaskController::Step(const Key& key) {
-  std::optional<state::Object> task;
+  std::optional<Task> task;
   Status rs = store_.Read([&](state::Tx& tx) {
-    auto o = tx.Get(kTask, key.region, key.id);
-    if (!o.ok()) return o.status();
-    task = std::move(*o);
+    ASSIGN_OR_RETURN(task, state::records::GetTask(tx, key.region, key.id));
     return Status::Ok();
   });
-  if (!rs.ok() || !task) return false;
-  const std::string last = task->status;
-  const std::string desired = JStr(task->doc, "desiredStatus");
-  runtime::TaskSpec spec = SpecFromTask(task->doc, task->id, task->parent);
-  auto now = [&] { return EpochMillis(clock_.Now()); };
-
-  if (desired == "RUNNING") {
-    if (last == "PROVISIONING") {
-      Status hook = Status::Ok();
-      Update(key, [&](state::Tx& tx, state::Object& t) {
-        if (t.status != "PROVISIONING" || !hooks_.provision) return Status::Ok();
-        hook = RunHook(hooks_.provision, tx, t);
-        if (!hook.ok()) {
-          t.doc["desiredStatus"] = "STOPPED";
-          t.doc["stopCode"] = "TaskFailedToStart";
-          t.doc["stoppedReason"] = hook.message();
-          t.doc["stoppingAt"] = now();
-        }
-        return Status::Ok();
-      });
-      if (!hook.ok()) {
-        KLOG_INFO("task {}: provisioning failed: {}", key.id, hook.message());
-        return true;
-      }
-      // The hook recorded the network; build the spec again with it.
-      (void)store_.Read([&](state::Tx& tx) {
-        auto o = tx.Get(kTask, key.region, key.id);
-        if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, key.id, (*o)->parent);
-        return Status::Ok();
-      });
-      Status st = runtime_.CreateSandbox(spec);
-      if (!st.ok()) {
-        FailToStart(key, "ResourceInitializationError: failed to configure ENI: " + st.message());
-        return true;
-      }
-      Update(key, [&](state::Tx&, state::Object& t) {
-        if (t.status != "PROVISIONING") return Status::Ok();
-        AttachEni(t.doc);
-        t.status = "PENDING";
-        return Status::Ok();
-      });
-      return true;
-    }
-    if (last == "PENDING") {
-      if (!Awsvpc(task->doc)) {
-        // Non-awsvpc tasks take their network resources (a bridge address) here.
-        Status hook = Status::Ok();
-        Update(key, [&](state::Tx& tx, state::Object& t) {
-          if (t.status != "PENDING" || !hooks_.provision) return Status::Ok();
-          hook = RunHook(hooks_.provision, tx, t);
-          return Status::Ok();
-        });
-        if (!hook.ok()) {
-          FailToStart(key, hook.message());
-          return true;
-        }
-        (void)store_.Read([&](state::Tx& tx) {
-          auto o = tx.Get(kTask, key.region, key.id);
-          if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, key.id, (*o)->parent);
-          return Status::Ok();
-        });
-        Status st = runtime_.CreateSandbox(spec);
-        if (!st.ok()) {
-          FailToStart(key, "ResourceInitializationError: " + st.message());
-          return true;
-        }
-      }
-      Update(key, [&](state::Tx&, state::Object& t) {
-        if (!JGet(t.doc, "pullStartedAt")) t.doc["pullStartedAt"] = now();
-        return Status::Ok();
-      });
-      auto digests = runtime_.PullImages(spec);
-      if (!digests.ok()) {
-        std::string reason = "CannotPullContainerError: " + digests.status().message();
-        Update(key, [&](state::Tx&, state::Object& t) {
-          for (auto& c : t.doc["containers"]) c["reason"] = reason;
-          return Status::Ok();
-        });
-        FailToStart(key, reason);
-        return true;
-      }
-      Update(key, [&](state::Tx&, state::Object& t) {
-        t.doc["pullStoppedAt"] = now();
-        for (auto& c : t.doc["containers"]) {
-          auto it = digests->find(JStr(c, "name"));
-          if (it != digests->end()) c["imageDigest"] = it->second;
-        }
-        return Status::Ok();
-      });
-      if (hooks_.before_start) {
-        Status pre = hooks_.before_start(*task, spec);
-        if (!pre.ok()) {
-          FailToStart(key, "ResourceInitializationError: " + pre.message());
-          return true;
-        }
-      }
-      Status st = runtime_.StartContainers(spec);
-      if (!st.ok()) {
-        std::string reason = "CannotStartContainerError: " + st.message();
-        Update(key, [&](state::Tx&, state::Object& t) {
-          for (auto& c : t.doc["containers"]) c["reason"] = reason;
-          return Status::Ok();
-        });
-        FailToStart(key, reason);
-        return true;
-      }
-      auto states = runtime_.Inspect(spec);
-      Update(key, [&](state::Tx&, state::Object& t) {
-        if (t.status != "PENDING") return Status::Ok();
-        if (states.ok()) ApplyStates(t.doc, *states);
-        t.doc["connectivity"] = "CONNECTED";
-        t.doc["connectivityAt"] = now();
-        t.status = "ACTIVATING";
-        return Status::Ok();
-      });
-      return true;
-    }
-    if (last == "ACTIVATING") {
-      Update(key, [&](state::Tx& tx, state::Object& t) {
-        if (t.status != "ACTIVATING" || JStr(t.doc, "desiredStatus") != "RUNNING") return Status::Ok();
-        for (auto& c : t.doc["containers"]) {
-          if (JStr(c, "lastStatus") != "STOPPED") c["lastStatus"] = "RUNNING";
-        }
-        t.doc["startedAt"] = now();
-        t.status = "RUNNING";
-        if (hooks_.running) return hooks_.running(tx, t);
-        return Status::Ok();
-      });
-      return true;
-    }
-    if (last == "RUNNING") {
-      auto states = runtime_.Inspect(spec);
-      if (!states.ok()) {
-        KLOG_WARN("task {}: inspect failed: {}", key.id, states.status().message());
-        return false;
-      }
-      bool stop = false;
-      for (const auto& s : states->containers) {
-        bool gone = s.phase == runtime::ContainerState::Phase::kExited ||
-                    s.phase == runtime::ContainerState::Phase::kMissing;
-        if (gone && Essential(task->doc, s.name)) stop = true;
-      }
-      bool changed = false;
-      Update(key, [&](state::Tx&, state::Object& t) {
-        Json before = t.doc["containers"];
-        ApplyStates(t.doc, *states);
-        changed = before != t.doc["containers"];
-        if (stop && JStr(t.doc, "desiredStatus") == "RUNNING") {
-          t.doc["desiredStatus"] = "STOPPED";
-          t.doc["stopCode"] = "EssentialContainerExited";
-          t.doc["stoppedReason"] = "Essential container in task exited";
-          t.doc["stoppingAt"] = now();
-          changed = true;
-        }
-        if (changed) t.doc["version"] = JInt(t.doc, "version") + 1;
-        return Status::Ok();
-      });
-      return stop;
-    }
+  if (!rs.ok()) {
+    KLOG_ERROR("task {}: cannot read it: {}", key.id, rs.message());
     return false;
   }
+  if (!task) return false;
+  // The transition table: the function that does each state's work.
+  static constexpr std::array<std::pair<TaskStatus, StateStep>, 7> kTransitions = {{
+      {TaskStatus::kProvisioning, &TaskController::Provisioning},
+      {TaskStatus::kPending, &TaskController::Pending},
+      {TaskStatus::kActivating, &TaskController::Activating},
+      {TaskStatus::kRunning, &TaskController::Running},
+      {TaskStatus::kDeactivating, &TaskController::Deactivating},
+      {TaskStatus::kStopping, &TaskController::Stopping},
+      {TaskStatus::kDeprovisioning, &TaskController::Deprovisioning},
+  }};
+  for (const auto& [status, step] : kTransitions) {
+    if (status == task->last_status) return (this->*step)(*task);
+  }
+  return false;  // STOPPED: nothing left to do
+}
 
-  // desired STOPPED
-  if (last == "PROVISIONING" || last == "PENDING") {
-    // Never started: anything half-made goes, then the task ends.
-    auto states = runtime_.StopContainers(spec);
-    Update(key, [&](state::Tx&, state::Object& t) {
-      if (t.status != last) return Status::Ok();
-      if (states.ok()) ApplyStates(t.doc, *states);
-      SetContainers(t.doc, "STOPPED");
-      t.doc["executionStoppedAt"] = now();
-      t.status = "DEPROVISIONING";
+Result<TaskController::Applied> TaskController::Update(Task& t, const Mutation& fn) {
+  Applied applied = Applied::kWritten;
+  Task written;
+  Status st = store_.Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, t.region, t.id));
+    if (!cur) {
+      applied = Applied::kGone;
       return Status::Ok();
-    });
-    return true;
-  }
-  if (last == "ACTIVATING" || last == "RUNNING") {
-    Update(key, [&](state::Tx& tx, state::Object& t) {
-      if (t.status != last) return Status::Ok();
-      if (!JGet(t.doc, "stoppingAt")) t.doc["stoppingAt"] = now();
-      t.status = "DEACTIVATING";
-      if (hooks_.stopping) return hooks_.stopping(tx, t);
-      return Status::Ok();
-    });
-    return true;
-  }
-  if (last == "DEACTIVATING") {
-    Update(key, [&](state::Tx&, state::Object& t) {
-      if (t.status == "DEACTIVATING") t.status = "STOPPING";
-      return Status::Ok();
-    });
-    return true;
-  }
-  if (last == "STOPPING") {
-    std::optional<Result<runtime::TaskState>> done;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = stops_.find(key);
-      if (it == stops_.end()) {
-        stops_.emplace(key, std::async(std::launch::async, [this, spec]() -> Result<runtime::TaskState> {
-          Result<runtime::TaskState> r = Internal("stop did not finish");
-          try {
-            r = runtime_.StopContainers(spec);
-          } catch (const std::exception& e) {
-            r = Internal(std::string("stop failed: ") + e.what());
-          }
-          Notify();  // the task's next step need not wait for the resync
-          return r;
-        }));
-        return false;
-      }
-      if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
-      done.emplace(it->second.get());
-      stops_.erase(it);
     }
-    auto& states = *done;
-    if (!states.ok()) {
-      KLOG_WARN("task {}: stop failed, will retry: {}", key.id, states.status().message());
-      return false;
-    }
-    Update(key, [&](state::Tx&, state::Object& t) {
-      if (t.status != "STOPPING") return Status::Ok();
-      ApplyStates(t.doc, *states);
-      SetContainers(t.doc, "STOPPED");
-      t.doc["executionStoppedAt"] = now();
-      if (Awsvpc(t.doc)) SetAttachmentStatus(t.doc, "DETACHING");
-      t.status = "DEPROVISIONING";
+    if (cur->last_status != t.last_status) {
+      applied = Applied::kMoved;
+      written = std::move(*cur);
       return Status::Ok();
-    });
-    return true;
-  }
-  if (last == "DEPROVISIONING") {
-    Status st = runtime_.Delete(spec);
-    if (!st.ok()) {
-      KLOG_WARN("task {}: delete failed, will retry: {}", key.id, st.message());
-      return false;
     }
-    Update(key, [&](state::Tx& tx, state::Object& t) {
-      if (t.status != "DEPROVISIONING") return Status::Ok();
-      if (hooks_.release) RETURN_IF_ERROR(hooks_.release(tx, t));
-      SetAttachmentStatus(t.doc, "DELETED");
-      if (!JGet(t.doc, "executionStoppedAt")) t.doc["executionStoppedAt"] = now();
-      t.doc["stoppedAt"] = now();
-      t.status = "STOPPED";
-      return Status::Ok();
-    });
+    Task before = *cur;
+    RETURN_IF_ERROR(fn(tx, *cur));
+    if (cur->last_status != before.last_status) cur->version += 1;
+    written = *cur;
+    if (*cur == before) return Status::Ok();
+    return state::records::PutTask(tx, *cur);
+  });
+  if (!st.ok()) return st;
+  if (applied != Applied::kGone) t = std::move(written);
+  return applied;
+}
+
+bool TaskController::Apply(Task& t, const Mutation& fn) {
+  TaskStatus from = t.last_status;
+  auto r = Update(t, fn);
+  if (!r.ok()) {
+    KLOG_WARN("task {}: write failed in {}, the step will be retried: {}", t.id, model::ToString(from),
+              r.status().message());
     return false;
   }
+  return *r == Applied::kWritten;
+}
+
+bool TaskController::FailToStart(Task& t, const std::string& reason) {
+  KLOG_INFO("task {}: failed to start: {}", t.id, reason);
+  double now = Now();
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    MarkFailedToStart(cur, reason, now);
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Provision(Task& t) {
+  Status hook = Status::Ok();
+  double now = Now();
+  bool ok = Apply(t, [&](state::Tx& tx, Task& cur) {
+    hook = RunHook(hooks_.provision, tx, cur);
+    if (!hook.ok()) MarkFailedToStart(cur, hook.message(), now);
+    return Status::Ok();
+  });
+  if (!ok) return false;
+  if (!hook.ok()) {
+    KLOG_INFO("task {}: provisioning failed: {}", t.id, hook.message());
+    return false;
+  }
+  return true;
+}
+
+bool TaskController::Provisioning(Task& t) {
+  if (t.desired_status == TaskStatus::kStopped) return NeverStarted(t);
+  if (!Provision(t)) return t.desired_status == TaskStatus::kStopped;
+  Status st = runtime_.CreateSandbox(SpecFromTask(t));
+  if (!st.ok()) {
+    return FailToStart(t, "ResourceInitializationError: failed to configure ENI: " + st.message());
+  }
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    AttachEni(cur);
+    cur.last_status = TaskStatus::kPending;
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Pending(Task& t) {
+  if (t.desired_status == TaskStatus::kStopped) return NeverStarted(t);
+  if (t.internal.network_mode != NetworkMode::kAwsvpc) {
+    // Other modes take their network resources (a bridge address) and sandbox here.
+    if (!Provision(t)) return t.desired_status == TaskStatus::kStopped;
+    Status st = runtime_.CreateSandbox(SpecFromTask(t));
+    if (!st.ok()) return FailToStart(t, "ResourceInitializationError: " + st.message());
+  }
+  double now = Now();
+  if (!Apply(t, [&](state::Tx&, Task& cur) {
+        if (!cur.pull_started_at) cur.pull_started_at = now;
+        return Status::Ok();
+      })) {
+    return false;
+  }
+  runtime::TaskSpec spec = SpecFromTask(t);
+  auto digests = runtime_.PullImages(spec);
+  if (!digests.ok()) {
+    std::string reason = "CannotPullContainerError: " + digests.status().message();
+    KLOG_INFO("task {}: failed to start: {}", t.id, reason);
+    return Apply(t, [&](state::Tx&, Task& cur) {
+      for (auto& c : cur.containers) c.reason = reason;
+      MarkFailedToStart(cur, reason, Now());
+      return Status::Ok();
+    });
+  }
+  now = Now();
+  if (!Apply(t, [&](state::Tx&, Task& cur) {
+        cur.pull_stopped_at = now;
+        for (auto& c : cur.containers) {
+          auto it = digests->find(c.name);
+          if (it != digests->end()) c.image_digest = it->second;
+        }
+        return Status::Ok();
+      })) {
+    return false;
+  }
+  if (hooks_.before_start) {
+    Status pre = hooks_.before_start(t, spec);
+    if (!pre.ok()) return FailToStart(t, "ResourceInitializationError: " + pre.message());
+  }
+  Status st = runtime_.StartContainers(spec);
+  if (!st.ok()) {
+    std::string reason = "CannotStartContainerError: " + st.message();
+    KLOG_INFO("task {}: failed to start: {}", t.id, reason);
+    return Apply(t, [&](state::Tx&, Task& cur) {
+      for (auto& c : cur.containers) c.reason = reason;
+      MarkFailedToStart(cur, reason, Now());
+      return Status::Ok();
+    });
+  }
+  auto states = runtime_.Inspect(spec);
+  now = Now();
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    if (states.ok()) ApplyStates(cur, *states);
+    cur.connectivity = model::Connectivity::kConnected;
+    cur.connectivity_at = now;
+    cur.last_status = TaskStatus::kActivating;
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Activating(Task& t) {
+  if (t.desired_status == TaskStatus::kStopped) return BeginStopping(t);
+  double now = Now();
+  return Apply(t, [&](state::Tx& tx, Task& cur) {
+    if (cur.desired_status != TaskStatus::kRunning) return Status::Ok();  // a StopTask landed
+    for (auto& c : cur.containers) {
+      if (c.last_status != ContainerStatus::kStopped) c.last_status = ContainerStatus::kRunning;
+    }
+    cur.started_at = now;
+    cur.last_status = TaskStatus::kRunning;
+    if (hooks_.running) return hooks_.running(tx, cur);
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Running(Task& t) {
+  if (t.desired_status == TaskStatus::kStopped) return BeginStopping(t);
+  auto states = runtime_.Inspect(SpecFromTask(t));
+  if (!states.ok()) {
+    KLOG_WARN("task {}: inspect failed: {}", t.id, states.status().message());
+    return false;
+  }
+  bool stop = false;
+  for (const auto& s : states->containers) {
+    if (Gone(s) && Essential(t, s.name)) stop = true;
+  }
+  double now = Now();
+  bool ok = Apply(t, [&](state::Tx&, Task& cur) {
+    auto before = cur.containers;
+    ApplyStates(cur, *states);
+    bool changed = before != cur.containers;
+    if (stop && cur.desired_status == TaskStatus::kRunning) {
+      cur.desired_status = TaskStatus::kStopped;
+      cur.stop_code = StopCode::kEssentialContainerExited;
+      cur.stopped_reason = "Essential container in task exited";
+      cur.stopping_at = now;
+      changed = true;
+    }
+    if (changed) cur.version += 1;
+    return Status::Ok();
+  });
+  return ok && stop;
+}
+
+bool TaskController::NeverStarted(Task& t) {
+  // Anything half-made goes, then the task ends.
+  auto states = runtime_.StopContainers(SpecFromTask(t));
+  double now = Now();
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    if (states.ok()) ApplyStates(cur, *states);
+    SetContainers(cur, ContainerStatus::kStopped);
+    cur.execution_stopped_at = now;
+    cur.last_status = TaskStatus::kDeprovisioning;
+    return Status::Ok();
+  });
+}
+
+bool TaskController::BeginStopping(Task& t) {
+  double now = Now();
+  return Apply(t, [&](state::Tx& tx, Task& cur) {
+    if (!cur.stopping_at) cur.stopping_at = now;
+    cur.last_status = TaskStatus::kDeactivating;
+    if (hooks_.stopping) return hooks_.stopping(tx, cur);
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Deactivating(Task& t) {
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    cur.last_status = TaskStatus::kStopping;
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Stopping(Task& t) {
+  runtime::TaskSpec spec = SpecFromTask(t);
+  std::optional<Result<runtime::TaskState>> done;
+  if (!options_.stop_beside_workers) {
+    done.emplace(runtime_.StopContainers(spec));
+  } else {
+    Key key{t.region, t.id};
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = stops_.find(key);
+    if (it == stops_.end()) {
+      stops_.emplace(key, std::async(std::launch::async, [this, spec]() -> Result<runtime::TaskState> {
+        Result<runtime::TaskState> r = Internal("stop did not finish");
+        try {
+          r = runtime_.StopContainers(spec);
+        } catch (const std::exception& e) {
+          r = Internal(std::string("stop failed: ") + e.what());
+        }
+        Notify();  // the task's next step need not wait for the resync
+        return r;
+      }));
+      return false;
+    }
+    if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+    done.emplace(it->second.get());
+    stops_.erase(it);
+  }
+  auto& states = *done;
+  if (!states.ok()) {
+    KLOG_WARN("task {}: stop failed, will retry: {}", t.id, states.status().message());
+    return false;
+  }
+  double now = Now();
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    ApplyStates(cur, *states);
+    SetContainers(cur, ContainerStatus::kStopped);
+    cur.execution_stopped_at = now;
+    if (cur.internal.network_mode == NetworkMode::kAwsvpc) SetAttachments(cur, AttachmentStatus::kDetaching);
+    cur.last_status = TaskStatus::kDeprovisioning;
+    return Status::Ok();
+  });
+}
+
+bool TaskController::Deprovisioning(Task& t) {
+  Status st = runtime_.Delete(SpecFromTask(t));
+  if (!st.ok()) {
+    KLOG_WARN("task {}: delete failed, will retry: {}", t.id, st.message());
+    return false;
+  }
+  double now = Now();
+  Apply(t, [&](state::Tx& tx, Task& cur) {
+    if (hooks_.release) RETURN_IF_ERROR(hooks_.release(tx, cur));
+    SetAttachments(cur, AttachmentStatus::kDeleted);
+    if (!cur.execution_stopped_at) cur.execution_stopped_at = now;
+    cur.stopped_at = now;
+    cur.last_status = TaskStatus::kStopped;
+    return Status::Ok();
+  });
   return false;
 }
 

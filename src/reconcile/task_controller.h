@@ -3,25 +3,40 @@
 // status, through the Runtime, off the request path.
 //
 // Desired versus observed. The API sets desiredStatus (RUNNING at RunTask, STOPPED at
-// StopTask); lastStatus is what the controller has made true. The order of work for a
-// task that should run is AWS's:
+// StopTask); lastStatus is what the controller has made true. The controller is a
+// transition table over model::TaskStatus with one function per state; each looks at the
+// desired status and does one state's work. For a task that should run, AWS's order:
 //   PROVISIONING  awsvpc tasks only: the ENI and its address (TaskHooks::provision) and
-//                 the runtime's sandbox
+//                 the runtime's sandbox; the ENI attachment becomes ATTACHED
 //   PENDING       other modes take their network resources and sandbox here; then the
 //                 image pull (pullStartedAt/pullStoppedAt) and the containers start
 //   ACTIVATING    connectivity established (connectivityAt)
 //   RUNNING       startedAt; then Inspect each resync, and an essential container's exit
 //                 turns desiredStatus to STOPPED with stopCode EssentialContainerExited
 // and for a task that should stop:
-//   DEACTIVATING -> STOPPING (containers get SIGTERM, then SIGKILL after stopTimeout;
-//   executionStoppedAt) -> DEPROVISIONING (sandbox deleted, resources released) -> STOPPED
-//   (stoppedAt). A task that never started goes straight to DEPROVISIONING.
-// Every transition is one transaction that re-reads the task, so a StopTask that lands
-// while a runtime call is under way is never lost; `version` grows with every status
+//   DEACTIVATING (stoppingAt) -> STOPPING (containers get SIGTERM, then SIGKILL after their
+//   stopTimeout; executionStoppedAt) -> DEPROVISIONING (sandbox deleted, resources
+//   released) -> STOPPED (stoppedAt). A task that never started (PROVISIONING or PENDING)
+//   goes straight to DEPROVISIONING. A failure to start (provisioning, sandbox, pull,
+//   start) sets desiredStatus STOPPED with stopCode TaskFailedToStart and AWS's reason.
+//
+// Writes. Every transition is one transaction that re-reads the task and applies the step
+// only when its lastStatus is still the one the step began from, so a StopTask that lands
+// while a runtime call is under way is never lost. `version` grows with every status
 // change, StopTask, and container change seen while RUNNING. A hook that fails has its
-// writes rolled back (a savepoint), so a failed allocation leaves nothing behind.
-// A task is worked on by one thread at a time. A daemon restart resumes each task where
-// its stored lastStatus says, and the runtime's idempotent calls adopt what already runs.
+// writes rolled back (a savepoint), so a failed allocation leaves nothing behind. Every
+// write's result is checked: when a write fails, the step ends there and the task stays in
+// its state; the step is tried again later (the runtime's calls are idempotent), and never
+// moves on as if the write had happened.
+//
+// Threads. A task is worked on by one thread at a time. StopContainers (which may wait
+// out stopTimeout) runs beside the workers, one per STOPPING task. A daemon restart resumes
+// each task where its stored lastStatus says, and the runtime's idempotent calls adopt what
+// already runs. STOPPED tasks stay visible for Options::stopped_retention_s, then the scan
+// loop deletes them.
+//
+// Tests drive the controller without threads: Recover, StepForTest, RunPending and
+// SweepRetention do what the threads would, deterministically.
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -35,27 +50,29 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "model/task.h"
 #include "runtime/runtime.h"
 #include "state/store.h"
 
 namespace kecs::reconcile {
 
 // Work the controller does inside a task's transactions, supplied by the layers that own
-// those resources (network allocation today; service discovery will use running and
-// stopping). Each hook runs in the write transaction of the transition it belongs to.
+// those resources (network allocation, service discovery). Each hook runs in the write
+// transaction of the transition it belongs to and may change the task it is given.
 struct TaskHooks {
-  // PROVISIONING: allocate the task's network resources and record them in the document
-  // ("kecs:network"); a failure stops the task with the Status message as its reason.
-  std::function<Status(state::Tx&, state::Object& task)> provision;
-  // When the task reaches RUNNING.
-  std::function<Status(state::Tx&, state::Object& task)> running;
-  // When the task starts to stop (desired STOPPED observed).
-  std::function<Status(state::Tx&, state::Object& task)> stopping;
+  // PROVISIONING (awsvpc) or PENDING (other modes): allocate the task's network resources
+  // and record them in task.internal.network; a failure stops the task with the Status
+  // message as its reason.
+  std::function<Status(state::Tx&, model::Task& task)> provision;
+  // When the task reaches RUNNING; a failure fails that write (the step is retried).
+  std::function<Status(state::Tx&, model::Task& task)> running;
+  // When the task starts to stop (desired STOPPED observed while ACTIVATING or RUNNING).
+  std::function<Status(state::Tx&, model::Task& task)> stopping;
   // DEPROVISIONING -> STOPPED: release everything provision took.
-  std::function<Status(state::Tx&, state::Object& task)> release;
+  std::function<Status(state::Tx&, model::Task& task)> release;
   // Outside any transaction, after the sandbox exists and before the containers start
   // (the task's security groups are enforced by then).
-  std::function<Status(const state::Object& task, const runtime::TaskSpec& spec)> before_start;
+  std::function<Status(const model::Task& task, const runtime::TaskSpec& spec)> before_start;
 };
 
 class TaskController {
@@ -64,37 +81,76 @@ class TaskController {
     int workers = 4;
     std::chrono::milliseconds resync{500};
     double stopped_retention_s = 3600;  // STOPPED tasks stay visible this long, as on AWS
+    double retention_sweep_s = 30;      // how often the scan loop deletes expired ones
+    // StopContainers runs beside the workers (its own thread per stop); false runs it
+    // inside the step, which tests use.
+    bool stop_beside_workers = true;
   };
 
   TaskController(state::Store& store, runtime::Runtime& runtime, TaskHooks hooks, Options options,
-                 Clock& clock = Clock::Real());
+                 Clock& clock);
   ~TaskController();
 
-  // Garbage-collects runtime objects of tasks that are gone, then starts the threads.
+  // Recover, then starts the threads.
   void Start();
   // Lets in-flight steps finish and joins the threads. Idempotent.
   void Stop();
   // Wakes the controller (called after every store commit).
   void Notify();
 
+  // ---- Deterministic entry points (used by Start's threads and by tests) ----
+  // Garbage-collects runtime objects of tasks that are gone and publishes the ports of
+  // running tasks again (reservations die with a process).
+  void Recover();
+  // One step of the task; true when another step should follow at once.
+  bool StepForTest(const std::string& region, const std::string& id);
+  // Steps every task that is not STOPPED, waiting for stops in flight, until a round
+  // changes nothing (at most max_rounds). Returns the number of rounds run.
+  int RunPending(int max_rounds = 100);
+  // Deletes STOPPED tasks whose stoppedAt is older than the retention.
+  Status SweepRetention();
+
  private:
   struct Key {
     std::string region;
     std::string id;
     bool operator<(const Key& o) const { return std::tie(region, id) < std::tie(o.region, o.id); }
+    bool operator==(const Key&) const = default;
   };
+  enum class Applied { kWritten, kGone, kMoved };
+  using Mutation = std::function<Status(state::Tx&, model::Task&)>;
+  using StateStep = bool (TaskController::*)(model::Task&);
 
   void ScanLoop();
+  std::vector<Key> LiveTasks();
   void Scan();
   void WorkerLoop();
   void Process(const Key& key);
-  // One step; returns true when another step should follow at once.
   bool Step(const Key& key);
 
-  // Re-reads the task in a write transaction and applies `fn`; bumps version when fn
-  // changes lastStatus. Returns false when the task is gone.
-  bool Update(const Key& key, const std::function<Status(state::Tx&, state::Object&)>& fn);
-  void FailToStart(const Key& key, const std::string& reason);
+  // The transition table's entries: one per non-final state.
+  bool Provisioning(model::Task& t);
+  bool Pending(model::Task& t);
+  bool Activating(model::Task& t);
+  bool Running(model::Task& t);
+  bool Deactivating(model::Task& t);
+  bool Stopping(model::Task& t);
+  bool Deprovisioning(model::Task& t);
+  // Shared by the states' desired-STOPPED branches.
+  bool NeverStarted(model::Task& t);
+  bool BeginStopping(model::Task& t);
+  // Runs the provision hook (rolled back on failure, which marks the task failed to start).
+  // False when the step must end (a failed write, a failed hook, or the task moved).
+  bool Provision(model::Task& t);
+  bool FailToStart(model::Task& t, const std::string& reason);
+
+  // Re-reads the task in a write transaction; when its lastStatus is still t's, applies fn
+  // and writes the result if it changed (bumping version when lastStatus changed), and t
+  // becomes the stored record. An error means nothing was written.
+  Result<Applied> Update(model::Task& t, const Mutation& fn);
+  // Update, logging a failed write; true only when the step may go on.
+  bool Apply(model::Task& t, const Mutation& fn);
+  double Now() const;
 
   state::Store& store_;
   runtime::Runtime& runtime_;

@@ -1,76 +1,59 @@
 #include "reconcile/task_spec.h"
 
-#include <algorithm>
-
 namespace kecs::reconcile {
 
-runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
-                               const std::string& cluster) {
+runtime::TaskSpec SpecFromTask(const model::Task& task) {
   runtime::TaskSpec s;
-  s.task_id = task_id;
-  s.task_arn = JStr(task, "taskArn");
-  s.cluster = cluster;
-  const Json& net = task.value("kecs:network", Json::object());
-  s.network.mode = JStr(task, "kecs:networkMode", "bridge");
-  const Json& eni = net.value("eni", Json::object());
-  s.network.eni_id = JStr(eni, "id");
-  s.network.mac = JStr(eni, "mac");
-  s.network.ip = JStr(eni, "ip");
-  s.network.prefix_len = static_cast<int>(JInt(eni, "prefixLen"));
-  s.network.gateway = JStr(eni, "gateway");
-  s.network.subnet_id = JStr(eni, "subnetId");
-  s.network.subnet_cidr = JStr(eni, "subnetCidr");
-  s.network.vpc_id = JStr(eni, "vpcId");
-  s.network.vpc_cidr = JStr(eni, "vpcCidr");
-  s.network.dns_server = JStr(eni, "dnsServer");
-  s.network.internet_egress = JBool(eni, "internetEgress");
-  s.network.hostname = JStr(eni, "hostname");
-  s.network.vpc_cidrs = eni.value("vpcCidrs", std::vector<std::string>{});
-  s.network.transit_slot = static_cast<int>(JInt(eni, "transitSlot", -1));
-  s.network.ipv6 = JStr(eni, "ipv6");
-  s.network.ipv6_prefix = JStr(eni, "ipv6Prefix");
-  s.network.bridge_ip = JStr(net, "bridgeIp");
-  for (const auto& p : net.value("published", Json::array())) {
-    runtime::PortBinding b;
-    b.protocol = JStr(p, "protocol", "tcp");
-    b.container_port = static_cast<int>(JInt(p, "containerPort"));
-    b.host_port = static_cast<int>(JInt(p, "hostPort"));
-    b.host_ip = JStr(p, "bindIp");
-    s.network.published.push_back(b);
+  s.task_id = task.id;
+  s.task_arn = task.task_arn;
+  s.cluster = task.cluster;
+  s.family = task.family;
+  const model::TaskNetwork& net = task.internal.network;
+  s.network.mode = task.internal.network_mode;
+  if (net.eni) {
+    const model::TaskEni& eni = *net.eni;
+    s.network.eni_id = eni.id;
+    s.network.mac = eni.mac;
+    s.network.ip = eni.ip;
+    s.network.prefix_len = eni.prefix_len;
+    s.network.gateway = eni.gateway;
+    s.network.subnet_id = eni.subnet_id;
+    s.network.subnet_cidr = eni.subnet_cidr;
+    s.network.vpc_id = eni.vpc_id;
+    s.network.vpc_cidr = eni.vpc_cidr;
+    s.network.dns_server = eni.dns_server;
+    s.network.internet_egress = eni.internet_egress;
+    s.network.hostname = eni.hostname;
+    s.network.vpc_cidrs = eni.vpc_cidrs;
+    s.network.transit_slot = eni.transit_slot;
+    s.network.ipv6 = eni.ipv6.value_or("");
+    s.network.ipv6_prefix = eni.ipv6_prefix.value_or("");
   }
-  for (const auto& c : task.value("kecs:containers", Json::array())) {
+  s.network.bridge_ip = net.bridge_ip.value_or("");
+  for (const auto& p : net.published) {
+    s.network.published.push_back({p.protocol, p.container_port, p.host_port, p.bind_ip});
+  }
+  for (const auto& c : task.internal.containers) {
     runtime::ContainerSpec cs;
-    cs.name = JStr(c, "name");
-    cs.image = JStr(c, "image");
-    cs.entry_point = c.value("entryPoint", std::vector<std::string>{});
-    cs.command = c.value("command", std::vector<std::string>{});
-    for (const auto& e : c.value("environment", Json::array())) {
-      cs.environment.emplace_back(JStr(e, "name"), JStr(e, "value"));
-    }
-    cs.working_directory = JStr(c, "workingDirectory");
-    cs.user = JStr(c, "user");
-    cs.cpu_units = JInt(c, "cpu");
-    cs.memory_mib = JInt(c, "memory");
-    cs.memory_reservation_mib = JInt(c, "memoryReservation");
-    cs.essential = JBool(c, "essential", true);
-    cs.readonly_rootfs = JBool(c, "readonlyRootFilesystem");
-    for (const auto& u : c.value("ulimits", Json::array())) {
-      cs.ulimits.push_back({JStr(u, "name"), JInt(u, "softLimit"), JInt(u, "hardLimit")});
-    }
-    cs.stop_timeout_s = static_cast<int>(JInt(c, "stopTimeout", 30));
-    cs.hostname = JStr(c, "hostname");
-    cs.dns_servers = c.value("dnsServers", std::vector<std::string>{});
-    cs.dns_search_domains = c.value("dnsSearchDomains", std::vector<std::string>{});
-    for (const auto& h : c.value("extraHosts", Json::array())) {
-      cs.extra_hosts.emplace_back(JStr(h, "hostname"), JStr(h, "ipAddress"));
-    }
-    for (const auto& pm : c.value("portMappings", Json::array())) {
-      runtime::PortBinding b;
-      b.protocol = JStr(pm, "protocol", "tcp");
-      b.container_port = static_cast<int>(JInt(pm, "containerPort"));
-      b.host_port = static_cast<int>(JInt(pm, "hostPort"));
-      cs.ports.push_back(b);
-    }
+    cs.name = c.name;
+    cs.image = c.image;
+    cs.entry_point = c.entry_point;
+    cs.command = c.command;
+    for (const auto& e : c.environment) cs.environment.emplace_back(e.name, e.value);
+    cs.working_directory = c.working_directory;
+    cs.user = c.user;
+    cs.cpu_units = c.cpu;
+    cs.memory_mib = c.memory.value_or(0);
+    cs.memory_reservation_mib = c.memory_reservation.value_or(0);
+    cs.essential = c.essential;
+    cs.readonly_rootfs = c.readonly_root_filesystem;
+    for (const auto& u : c.ulimits) cs.ulimits.push_back({u.name, u.soft_limit, u.hard_limit});
+    cs.stop_timeout_s = c.stop_timeout.value_or(30);
+    cs.hostname = c.hostname;
+    cs.dns_servers = c.dns_servers;
+    cs.dns_search_domains = c.dns_search_domains;
+    for (const auto& h : c.extra_hosts) cs.extra_hosts.emplace_back(h.hostname, h.ip_address);
+    for (const auto& pm : c.port_mappings) cs.ports.push_back({pm.protocol, pm.container_port, pm.host_port, ""});
     s.containers.push_back(std::move(cs));
   }
   return s;

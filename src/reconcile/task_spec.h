@@ -1,12 +1,11 @@
 #pragma once
-// Reading a stored task document into the runtime's TaskSpec.
-#include "base/json.h"
+// A typed task record as the runtime's TaskSpec: its container definitions and the network
+// provisioning recorded (internal.containers and internal.network). Pure; thread-safe.
+#include "model/task.h"
 #include "runtime/runtime.h"
 
 namespace kecs::reconcile {
 
-// Builds the spec from the task document (its "kecs:containers" and "kecs:network").
-runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
-                               const std::string& cluster);
+runtime::TaskSpec SpecFromTask(const model::Task& task);
 
 }  // namespace kecs::reconcile

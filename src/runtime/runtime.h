@@ -21,6 +21,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "model/task.h"
 #include "net/domain/sg_policy.h"
 
 namespace kecs::runtime {
@@ -56,7 +57,7 @@ struct ContainerSpec {
 };
 
 struct NetworkSpec {
-  std::string mode;  // awsvpc, bridge, host, none
+  model::NetworkMode mode = model::NetworkMode::kBridge;
   // awsvpc: the ENI.
   std::string eni_id;
   std::string mac;

@@ -25,10 +25,14 @@ Object Row(Stmt& s) {
   o.name = s.Text(5);
   o.status = s.Text(6);
   o.doc = Json::parse(s.Text(7), nullptr, false);
+  std::string internal = s.Text(8);
+  o.internal = internal.empty() ? Json::object() : Json::parse(internal, nullptr, false);
   return o;
 }
 
-constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc";
+constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc, internal";
+
+std::string InternalText(const Object& o) { return o.internal.is_null() ? "{}" : o.internal.dump(); }
 
 // Builds the WHERE clause of a Query; binds in the order the placeholders appear.
 struct Where {
@@ -58,8 +62,8 @@ std::string Quote(std::string_view v) {
   return out + "'";
 }
 
-// json_extract(doc, '$."a"."b"') for "a.b": the exact form the expression indexes use.
-Result<std::string> DocPath(std::string_view member) {
+// json_extract(<column>, '$."a"."b"') for "a.b": the exact form the expression indexes use.
+Result<std::string> DocPath(std::string_view column, std::string_view member) {
   if (member.empty()) return InvalidArgument("empty document path");
   std::string path = "$";
   for (const std::string& seg : Split(member, '.')) {
@@ -71,7 +75,7 @@ Result<std::string> DocPath(std::string_view member) {
     }
     path += ".\"" + seg + "\"";
   }
-  return "json_extract(doc, " + Quote(path) + ")";
+  return fmt::format("json_extract({}, {})", column, Quote(path));
 }
 
 Result<Where> BuildWhere(const Query& q) {
@@ -92,10 +96,12 @@ Result<Where> BuildWhere(const Query& q) {
     w.args.push_back(static_cast<int64_t>(q.name_prefix->size()));
     w.args.push_back(*q.name_prefix);
   }
-  for (const auto& [member, value] : q.doc_equals) {
-    ASSIGN_OR_RETURN(std::string expr, DocPath(member));
-    w.sql += " AND " + expr + " = ?";
-    w.args.push_back(value);
+  for (const auto& [column, members] : {std::pair{"doc", &q.doc_equals}, {"internal", &q.internal_equals}}) {
+    for (const auto& [member, value] : *members) {
+      ASSIGN_OR_RETURN(std::string expr, DocPath(column, member));
+      w.sql += " AND " + expr + " = ?";
+      w.args.push_back(value);
+    }
   }
   return w;
 }
@@ -139,9 +145,9 @@ Result<int64_t> Tx::Count(const Query& q) {
 
 Status Tx::Insert(const Object& o) {
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare("INSERT INTO objects(kind, region, id, parent, name, status, "
-                                      "doc) VALUES(?,?,?,?,?,?,?)"));
+                                      "doc, internal) VALUES(?,?,?,?,?,?,?,?)"));
   s.Bind(1, o.kind).Bind(2, o.region).Bind(3, o.id).Bind(4, o.parent).Bind(5, o.name)
-      .Bind(6, o.status).Bind(7, o.doc.dump());
+      .Bind(6, o.status).Bind(7, o.doc.dump()).Bind(8, InternalText(o));
   Status st = s.Run();
   if (st.code() == Code::kAlreadyExists) {
     return AlreadyExists(fmt::format("{} {} already exists", o.kind, o.id));
@@ -151,12 +157,12 @@ Status Tx::Insert(const Object& o) {
 
 Status Tx::Put(const Object& o) {
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare(
-                               "INSERT INTO objects(kind, region, id, parent, name, status, doc) "
-                               "VALUES(?,?,?,?,?,?,?) ON CONFLICT(kind, region, id) DO UPDATE SET "
+                               "INSERT INTO objects(kind, region, id, parent, name, status, doc, internal) "
+                               "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(kind, region, id) DO UPDATE SET "
                                "parent=excluded.parent, name=excluded.name, "
-                               "status=excluded.status, doc=excluded.doc"));
+                               "status=excluded.status, doc=excluded.doc, internal=excluded.internal"));
   s.Bind(1, o.kind).Bind(2, o.region).Bind(3, o.id).Bind(4, o.parent).Bind(5, o.name)
-      .Bind(6, o.status).Bind(7, o.doc.dump());
+      .Bind(6, o.status).Bind(7, o.doc.dump()).Bind(8, InternalText(o));
   return s.Run();
 }
 
@@ -271,6 +277,10 @@ void Store::CheckpointLoop() {
 }
 
 Status Store::Write(const std::function<Status(Tx&)>& fn) {
+  {
+    std::lock_guard<std::mutex> lock(fault_mu_);
+    if (write_fault_) RETURN_IF_ERROR(write_fault_());
+  }
   bool changed = false;
   Status st = db_->Write([&](Conn& c) {
     Tx tx(c);
@@ -293,6 +303,11 @@ Status Store::Read(const std::function<Status(Tx&)>& fn) {
     Tx tx(c);
     return fn(tx);
   });
+}
+
+void Store::SetWriteFault(std::function<Status()> f) {
+  std::lock_guard<std::mutex> lock(fault_mu_);
+  write_fault_ = std::move(f);
 }
 
 void Store::OnCommit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }

@@ -224,7 +224,7 @@ class LocalHarness : public Harness {
     const std::string& p = privileged::Prefix();
     if (net::netns::Exists(rt_->network().TaskNetns(t.task_id))) out.push_back("netns " + rt_->network().TaskNetns(t.task_id));
     for (const auto& l : privileged::LinksWithAlias("", "kecs:task:" + t.task_id)) out.push_back("host link " + l);
-    if (t.network.mode == "awsvpc" && net::netns::Exists(p + "-r-" + t.network.vpc_id)) {
+    if (t.network.mode == model::NetworkMode::kAwsvpc && net::netns::Exists(p + "-r-" + t.network.vpc_id)) {
       for (const auto& l : privileged::LinksWithAlias(p + "-r-" + t.network.vpc_id, "kecs:task:" + t.task_id)) {
         out.push_back("router link " + l);
       }
@@ -294,7 +294,7 @@ class LocalHarness : public Harness {
     for (const auto& id : tasks_) {
       TaskSpec t;
       t.task_id = id;
-      t.network.mode = mode_;
+      t.network.mode = model::ParseNetworkMode(mode_).value_or(model::NetworkMode::kNone);
       if (rt_) {
         for (auto& l : Leftovers(t)) left.push_back(l);
       }

@@ -89,7 +89,7 @@ inline runtime::TaskSpec BaseTask() {
 inline runtime::TaskSpec AwsvpcTask(const Vpc& vpc, int subnet, int host, bool internet_egress = false) {
   runtime::TaskSpec t = BaseTask();
   runtime::NetworkSpec& n = t.network;
-  n.mode = "awsvpc";
+  n.mode = model::NetworkMode::kAwsvpc;
   n.eni_id = "eni-" + RandomHex(17);
   n.mac = "0a:" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2);
   n.ip = fmt::format("10.{}.{}.{}", vpc.octet, subnet, host);
@@ -109,14 +109,14 @@ inline runtime::TaskSpec AwsvpcTask(const Vpc& vpc, int subnet, int host, bool i
 
 inline runtime::TaskSpec BridgeTask(const TestNetworks& nets, int host) {
   runtime::TaskSpec t = BaseTask();
-  t.network.mode = "bridge";
+  t.network.mode = model::NetworkMode::kBridge;
   t.network.bridge_ip = fmt::format("192.168.{}.{}", nets.bridge, host);
   return t;
 }
 
 inline runtime::TaskSpec ModeTask(const std::string& mode) {
   runtime::TaskSpec t = BaseTask();
-  t.network.mode = mode;
+  t.network.mode = model::ParseNetworkMode(mode).value_or(model::NetworkMode::kNone);
   return t;
 }
 

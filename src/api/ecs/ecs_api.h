@@ -57,11 +57,11 @@ class EcsApi : public reconcile::TaskLauncher {
   // A container instance with live remainingResources and task counts.
   Json InstanceView(state::Tx& tx, const RequestContext& ctx, const state::Object& inst);
   // A service with live runningCount and pendingCount (overall and per deployment).
-  Json ServiceView(state::Tx& tx, const RequestContext& ctx, const state::Object& svc, bool tags);
+  Json ServiceView(state::Tx& tx, const RequestContext& ctx, model::Service svc, bool tags);
 
   // reconcile::TaskLauncher: the service scheduler starts tasks through RunTask's path.
-  reconcile::LaunchedTasks LaunchServiceTasks(state::Tx& tx, const state::Object& service,
-                                              const Json& deployment, int count, double now) override;
+  reconcile::LaunchedTasks LaunchServiceTasks(state::Tx& tx, const model::Service& service,
+                                              const model::Deployment& deployment, int count, double now) override;
 
  private:
   // clusters.cc

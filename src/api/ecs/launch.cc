@@ -356,17 +356,16 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
       task["platformFamily"] = "Linux";
       task["ephemeralStorage"] = {{"sizeInGiB", 20}};
     }
-    task["kecs:networkMode"] = mode;
-    task["kecs:containers"] = resolved_defs;
-    task["kecs:network"] = net.ToJson();
-    if (!spec.service_name.empty()) task["kecs:service"] = spec.service_name;
-    if (!spec.deployment_id.empty()) task["kecs:deployment"] = spec.deployment_id;
+    // kecs's own part: the row's internal column (state/records/tasks.h has its layout).
+    Json internal = {{"networkMode", mode}, {"containers", resolved_defs}, {"network", net.ToJson()}};
+    if (!spec.service_name.empty()) internal["service"] = spec.service_name;
+    if (!spec.deployment_id.empty()) internal["deployment"] = spec.deployment_id;
     if (inst) {
-      task["kecs:placement"] = {{"instance", instance_id}, {"cpu", cpu}, {"memory", memory},
-                                {"ports", placement_ports}, {"eni", mode == "awsvpc"}};
+      internal["placement"] = {{"instance", instance_id}, {"cpu", cpu}, {"memory", memory},
+                               {"ports", placement_ports}, {"eni", mode == "awsvpc"}};
     }
     Check(tx.Insert({kTask, ctx.region, id, spec.cluster, JStr(td, "family"),
-                     JStr(task, "lastStatus"), 0, task}));
+                     JStr(task, "lastStatus"), 0, task, internal}));
     out.tasks.push_back(Public(task));
   }
   return out;

@@ -1,7 +1,7 @@
 #pragma once
 // Container-instance resources and task placement for the EC2 and EXTERNAL launch types.
 //
-// A task placed on an instance records what it holds in its "kecs:placement" member
+// A task placed on an instance records what it holds in its internal "placement" member
 // ({"instance", "cpu", "memory", "ports": [{"protocol","port"}], "eni"}). What an instance
 // has left is always derived from the tasks that are not STOPPED, so the numbers
 // DescribeContainerInstances shows are true at every moment and nothing can drift.

@@ -14,6 +14,8 @@
 #include "base/ids.h"
 #include "model/arn.h"
 #include "net/domain/vpc.h"
+#include "state/records/services.h"
+#include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -24,18 +26,12 @@ std::string ServiceArn(const RequestContext& ctx, const std::string& cluster, co
   return model::EcsArn(ctx.region, ctx.account_id, fmt::format("service/{}/{}", cluster, name));
 }
 
-std::string ServiceKey(const std::string& cluster, const std::string& name) { return cluster + "/" + name; }
-
-std::string NewDeploymentId() {
-  return "ecs-svc/" + std::to_string(RandomU64() % 9000000000000000000ULL + 1000000000000000000ULL);
-}
-
 constexpr const char* kDaemonDesiredCount =
     "The daemon scheduling strategy does not support a desired count for services. Remove the desired count value and try again";
 
 // AWS's defaults: 200/100 for REPLICA; DAEMON replaces each task in place (100/0) and
 // cannot run more tasks than instances.
-Json DefaultDeploymentConfiguration(const Json& given, bool daemon) {
+model::DeploymentConfiguration DefaultDeploymentConfiguration(const Json& given, bool daemon) {
   Json cfg = given.is_object() ? given : Json::object();
   if (!cfg.contains("maximumPercent")) cfg["maximumPercent"] = daemon ? 100 : 200;
   if (!cfg.contains("minimumHealthyPercent")) cfg["minimumHealthyPercent"] = daemon ? 0 : 100;
@@ -43,107 +39,100 @@ Json DefaultDeploymentConfiguration(const Json& given, bool daemon) {
     throw InvalidParameter("The daemon scheduling strategy does not support values above 100 for maximumPercent on a "
                            "deployment configuration. Change the value and try again.");
   }
-  if (!cfg.contains("deploymentCircuitBreaker")) {
-    cfg["deploymentCircuitBreaker"] = {{"enable", false}, {"rollback", false}};
-  }
-  return cfg;
+  auto typed = state::records::DeploymentConfigurationFromJson(cfg);
+  if (!typed.ok()) throw InvalidParameter("Invalid deploymentConfiguration: " + typed.status().message());
+  return *typed;
 }
 
-Json NewDeployment(const RequestContext& ctx, const Json& svc) {
-  std::string id = NewDeploymentId();
-  Json d = {{"id", id},
-            {"status", "PRIMARY"},
-            {"taskDefinition", svc["taskDefinition"]},
-            {"desiredCount", svc.value("desiredCount", 0)},
-            {"pendingCount", 0},
-            {"runningCount", 0},
-            {"failedTasks", 0},
-            {"createdAt", Ts(ctx)},
-            {"updatedAt", Ts(ctx)},
-            {"rolloutState", "IN_PROGRESS"},
-            {"rolloutStateReason", "ECS deployment " + id + " in progress."}};
-  if (JGet(svc, "launchType")) d["launchType"] = svc["launchType"];
-  if (JGet(svc, "capacityProviderStrategy")) d["capacityProviderStrategy"] = svc["capacityProviderStrategy"];
-  if (JGet(svc, "networkConfiguration")) d["networkConfiguration"] = svc["networkConfiguration"];
-  if (JGet(svc, "platformVersion")) d["platformVersion"] = svc["platformVersion"];
+model::Deployment NewDeployment(const RequestContext& ctx, const model::Service& svc) {
+  model::Deployment d;
+  d.id = model::NewDeploymentId();
+  d.status = model::DeploymentStatus::kPrimary;
+  d.task_definition = svc.task_definition;
+  d.desired_count = svc.desired_count;
+  d.created_at = Ts(ctx);
+  d.updated_at = Ts(ctx);
+  d.rollout_state = model::RolloutState::kInProgress;
+  d.rollout_state_reason = "ECS deployment " + d.id + " in progress.";
+  d.launch_type = svc.launch_type;
+  d.capacity_provider_strategy = svc.capacity_provider_strategy;
+  d.network_configuration = svc.network_configuration;
+  d.platform_version = svc.platform_version;
   return d;
 }
 
-state::Object RequireService(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
-                             const std::string& ref, bool active_only) {
-  std::string name = model::NameFromArnOrName(ref);
-  auto o = Check(tx.Get(kService, ctx.region, ServiceKey(cluster, name)));
-  if (!o) throw AwsError("ServiceNotFoundException", "Service not found.");
-  if (active_only && o->status != "ACTIVE") throw AwsError("ServiceNotActiveException", "Service was not ACTIVE.");
-  return *o;
+model::Service RequireService(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
+                              const std::string& ref, bool active_only) {
+  auto s = Check(state::records::GetService(tx, ctx.region, cluster, model::NameFromArnOrName(ref)));
+  if (!s) throw AwsError("ServiceNotFoundException", "Service not found.");
+  if (active_only && s->status != model::ServiceStatus::kActive) {
+    throw AwsError("ServiceNotActiveException", "Service was not ACTIVE.");
+  }
+  return *s;
 }
 
 // Checks a service's network configuration the way RunTask would for its tasks. In
 // lenient mode it also records what RunTask would infer, so DescribeServices shows what
 // the tasks get: the launch type (FARGATE for awsvpc with a network configuration) and
 // the default subnet when none was listed.
-void ResolveNetwork(state::Tx& tx, RequestContext& ctx, const Json& td, Json& svc) {
+void ResolveNetwork(state::Tx& tx, RequestContext& ctx, const Json& td, model::Service& svc) {
   std::string mode = NetworkModeOf(td);
-  Json net = svc.value("networkConfiguration", Json());
+  const Json& net = svc.network_configuration;
   bool has_net = net.is_object() && JGet(net, "awsvpcConfiguration");
   if (!JGet(td, "networkMode") && has_net && !ctx.strict) mode = "awsvpc";
-  bool explicit_launch = JGet(svc, "launchType") || JGet(svc, "capacityProviderStrategy");
-  std::string launch = JStr(svc, "launchType", (!ctx.strict && mode == "awsvpc" && has_net) ? "FARGATE" : "EC2");
+  bool explicit_launch = svc.launch_type || !svc.capacity_provider_strategy.is_null();
+  std::string launch = svc.launch_type.value_or((!ctx.strict && mode == "awsvpc" && has_net) ? "FARGATE" : "EC2");
   NetworkPlan plan = PlanNetwork(tx, ctx, mode, launch, net, explicit_launch);
   if (ctx.strict) return;
   if (!explicit_launch) {
-    svc["launchType"] = launch;
+    svc.launch_type = launch;
     if (launch == "FARGATE") {
-      svc["platformVersion"] = "LATEST";
-      svc["platformFamily"] = "Linux";
+      svc.platform_version = "LATEST";
+      svc.platform_family = "Linux";
     }
   }
   if (has_net && !plan.subnets.empty()) {
-    Json& vpc = svc["networkConfiguration"]["awsvpcConfiguration"];
+    Json& vpc = svc.network_configuration["awsvpcConfiguration"];
     if (!vpc.contains("subnets") || vpc["subnets"].empty()) vpc["subnets"] = plan.subnets;
   }
 }
 
 // Registry ARNs must name Cloud Map services that exist.
-void ValidateRegistries(state::Tx& tx, const RequestContext& ctx, const Json& registries) {
-  for (const auto& r : registries) {
-    std::string arn = JStr(r, "registryArn");
-    std::string id = model::NameFromArnOrName(arn);
-    auto o = Check(tx.Get("sd:service", ctx.region, id));
+std::vector<model::ServiceRegistry> ValidateRegistries(state::Tx& tx, const RequestContext& ctx, const Json& given) {
+  auto registries = state::records::ServiceRegistriesFromJson(given);
+  if (!registries.ok()) throw InvalidParameter(registries.status().message());
+  for (const auto& r : *registries) {
+    auto o = Check(tx.Get("sd:service", ctx.region, model::NameFromArnOrName(r.registry_arn)));
     if (!o) {
-      throw InvalidParameter(fmt::format("The service discovery registry {} was not found.", arn));
+      throw InvalidParameter(fmt::format("The service discovery registry {} was not found.", r.registry_arn));
     }
   }
+  return *registries;
 }
 
 }  // namespace
 
-Json EcsApi::ServiceView(state::Tx& tx, const RequestContext& ctx, const state::Object& svc, bool tags) {
-  Json doc = Public(svc.doc);
-  int running = 0, pending = 0;
-  std::map<std::string, std::pair<int, int>> per_dep;
-  for (const auto& t : Check(tx.List({kTask, ctx.region, svc.parent}))) {
-    if (JStr(t.doc, "kecs:service") != svc.name || JStr(t.doc, "desiredStatus") != "RUNNING") continue;
-    auto& c = per_dep[JStr(t.doc, "kecs:deployment")];
-    if (t.status == "RUNNING") {
-      ++running;
+Json EcsApi::ServiceView(state::Tx& tx, const RequestContext& ctx, model::Service svc, bool tags) {
+  svc.running_count = 0;
+  svc.pending_count = 0;
+  std::map<std::string, std::pair<int, int>> per_dep;  // deployment -> running, pending
+  for (const auto& t : Check(state::records::ListTasks(tx, {kTask, ctx.region, svc.cluster}))) {
+    if (t.internal.service != svc.name || t.desired_status != model::TaskStatus::kRunning) continue;
+    auto& c = per_dep[t.internal.deployment];
+    if (t.last_status == model::TaskStatus::kRunning) {
+      ++svc.running_count;
       ++c.first;
-    } else if (t.status != "STOPPED") {
-      ++pending;
+    } else if (t.last_status != model::TaskStatus::kStopped) {
+      ++svc.pending_count;
       ++c.second;
     }
   }
-  doc["runningCount"] = running;
-  doc["pendingCount"] = pending;
-  for (auto& d : doc["deployments"]) {
-    auto it = per_dep.find(JStr(d, "id"));
-    d["runningCount"] = it == per_dep.end() ? 0 : it->second.first;
-    d["pendingCount"] = it == per_dep.end() ? 0 : it->second.second;
-    if (JStr(d, "status") == "PRIMARY") d["desiredCount"] = JInt(doc, "desiredCount");
-    else d["desiredCount"] = 0;
+  for (auto& d : svc.deployments) {
+    auto it = per_dep.find(d.id);
+    d.running_count = it == per_dep.end() ? 0 : it->second.first;
+    d.pending_count = it == per_dep.end() ? 0 : it->second.second;
   }
-  if (!tags) doc.erase("tags");
-  return doc;
+  return state::records::ServiceToAws(svc, tags);
 }
 
 Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
@@ -182,58 +171,55 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     auto td = FindTaskDefinition(tx, ctx, JStr(in, "taskDefinition"));
     if (!td) throw ClientException("TaskDefinition not found.");
     if (td->status != "ACTIVE") throw ClientException("TaskDefinition is inactive");
-    Json svc = {
-        {"serviceArn", ServiceArn(ctx, cluster, name)},
-        {"serviceName", name},
-        {"clusterArn", ClusterArn(ctx, cluster)},
-        {"loadBalancers", in.value("loadBalancers", Json::array())},
-        {"serviceRegistries", in.value("serviceRegistries", Json::array())},
-        {"status", "ACTIVE"},
-        {"desiredCount", strategy == "DAEMON" ? 0 : JInt(in, "desiredCount")},
-        {"runningCount", 0},
-        {"pendingCount", 0},
-    };
-    if (JGet(in, "launchType")) svc["launchType"] = in["launchType"];
-    if (JGet(in, "capacityProviderStrategy")) svc["capacityProviderStrategy"] = in["capacityProviderStrategy"];
-    if (JStr(svc, "launchType") == "FARGATE") {
-      svc["platformVersion"] = JStr(in, "platformVersion", "LATEST");
-      svc["platformFamily"] = "Linux";
+    bool daemon = strategy == "DAEMON";
+    model::Service svc;
+    svc.region = ctx.region;
+    svc.cluster = cluster;
+    svc.name = name;
+    svc.arn = ServiceArn(ctx, cluster, name);
+    svc.cluster_arn = ClusterArn(ctx, cluster);
+    svc.load_balancers = in.value("loadBalancers", Json::array());
+    svc.status = model::ServiceStatus::kActive;
+    svc.desired_count = daemon ? 0 : static_cast<int>(JInt(in, "desiredCount"));
+    svc.launch_type = JOptStr(in, "launchType");
+    if (const Json* cp = JGet(in, "capacityProviderStrategy")) svc.capacity_provider_strategy = *cp;
+    if (svc.launch_type == "FARGATE") {
+      svc.platform_version = JStr(in, "platformVersion", "LATEST");
+      svc.platform_family = "Linux";
     }
-    svc["taskDefinition"] = JStr(td->doc, "taskDefinitionArn");
-    svc["deploymentConfiguration"] = DefaultDeploymentConfiguration(in.value("deploymentConfiguration", Json()), strategy == "DAEMON");
-    if (JGet(in, "networkConfiguration")) svc["networkConfiguration"] = in["networkConfiguration"];
+    svc.task_definition = JStr(td->doc, "taskDefinitionArn");
+    svc.deployment_configuration = DefaultDeploymentConfiguration(in.value("deploymentConfiguration", Json()), daemon);
+    if (const Json* n = JGet(in, "networkConfiguration")) svc.network_configuration = *n;
     ResolveNetwork(tx, ctx, td->doc, svc);
-    ValidateRegistries(tx, ctx, svc["serviceRegistries"]);
-    svc["placementConstraints"] = in.value("placementConstraints", Json::array());
-    svc["placementStrategy"] = in.value("placementStrategy", Json::array());
-    if (JGet(in, "healthCheckGracePeriodSeconds")) svc["healthCheckGracePeriodSeconds"] = in["healthCheckGracePeriodSeconds"];
-    svc["schedulingStrategy"] = strategy;
-    svc["deploymentController"] = {{"type", "ECS"}};
-    svc["tags"] = tags;
-    svc["createdBy"] = fmt::format("arn:aws:iam::{}:root", ctx.account_id);
-    svc["enableECSManagedTags"] = JBool(in, "enableECSManagedTags");
-    svc["propagateTags"] = JStr(in, "propagateTags", "NONE");
-    svc["enableExecuteCommand"] = JBool(in, "enableExecuteCommand");
-    svc["createdAt"] = Ts(ctx);
-    svc["kecs:strict"] = ctx.strict;  // its tasks launch under the rules it was created with
-    svc["events"] = Json::array();
-    svc["deployments"] = Json::array({NewDeployment(ctx, svc)});
+    svc.service_registries = ValidateRegistries(tx, ctx, in.value("serviceRegistries", Json::array()));
+    svc.placement_constraints = in.value("placementConstraints", Json::array());
+    svc.placement_strategy = in.value("placementStrategy", Json::array());
+    svc.health_check_grace_period_seconds = JOptInt(in, "healthCheckGracePeriodSeconds");
+    svc.scheduling_strategy = daemon ? model::SchedulingStrategy::kDaemon : model::SchedulingStrategy::kReplica;
+    svc.deployment_controller = "ECS";
+    svc.tags = tags;
+    svc.created_by = fmt::format("arn:aws:iam::{}:root", ctx.account_id);
+    svc.enable_ecs_managed_tags = JBool(in, "enableECSManagedTags");
+    svc.propagate_tags = JStr(in, "propagateTags", "NONE");
+    svc.enable_execute_command = JBool(in, "enableExecuteCommand");
+    svc.created_at = Ts(ctx);
+    svc.internal.strict = ctx.strict;  // its tasks launch under the rules it was created with
+    svc.deployments = {NewDeployment(ctx, svc)};
 
-    auto existing = Check(tx.Get(kService, ctx.region, ServiceKey(cluster, name)));
-    if (existing && existing->status != "INACTIVE") {
+    auto existing = Check(state::records::GetService(tx, ctx.region, cluster, name));
+    if (existing && existing->status != model::ServiceStatus::kInactive) {
       // A retry with the clientToken that created the service gets it back; anything else
       // names a service that exists.
       auto token = JOptStr(in, "clientToken");
-      if (token && existing->status == "ACTIVE" && JStr(existing->doc, "kecs:clientToken") == *token) {
+      if (token && existing->status == model::ServiceStatus::kActive && existing->internal.client_token == *token) {
         out = {{"service", ServiceView(tx, ctx, *existing, true)}};
         return Status::Ok();
       }
       throw InvalidParameter("Creation of service was not idempotent.");
     }
-    if (auto token = JOptStr(in, "clientToken")) svc["kecs:clientToken"] = *token;
-    state::Object o{kService, ctx.region, ServiceKey(cluster, name), cluster, name, "ACTIVE", 0, svc};
-    Check(tx.Put(o));
-    out = {{"service", ServiceView(tx, ctx, o, true)}};
+    svc.internal.client_token = JOptStr(in, "clientToken");
+    Check(state::records::PutService(tx, svc));
+    out = {{"service", ServiceView(tx, ctx, svc, true)}};
     return Status::Ok();
   }));
   return out;
@@ -251,12 +237,12 @@ Json EcsApi::DescribeServices(RequestContext& ctx, const Json& in) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& r : refs) {
       std::string name = model::NameFromArnOrName(r.get<std::string>());
-      auto o = Check(tx.Get(kService, ctx.region, ServiceKey(cluster, name)));
-      if (!o) {
+      auto s = Check(state::records::GetService(tx, ctx.region, cluster, name));
+      if (!s) {
         failures.push_back({{"arn", ServiceArn(ctx, cluster, name)}, {"reason", "MISSING"}});
         continue;
       }
-      list.push_back(ServiceView(tx, ctx, *o, tags));
+      list.push_back(ServiceView(tx, ctx, *s, tags));
     }
     return Status::Ok();
   }));
@@ -270,13 +256,13 @@ Json EcsApi::ListServices(RequestContext& ctx, const Json& in) {
   std::vector<std::string> keys, arns;
   Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
-    for (const auto& o : Check(tx.List({kService, ctx.region, cluster}))) {
+    for (const auto& s : Check(state::records::ListServices(tx, {ctx.region, false, cluster}))) {
       // A DRAINING service is no longer listed (DeleteService's documentation).
-      if (o.status != "ACTIVE") continue;
-      if (launch && JStr(o.doc, "launchType") != *launch) continue;
-      if (strategy && JStr(o.doc, "schedulingStrategy") != *strategy) continue;
-      keys.push_back(SeqKey(o.seq));
-      arns.push_back(JStr(o.doc, "serviceArn"));
+      if (s.status != model::ServiceStatus::kActive) continue;
+      if (launch && s.launch_type.value_or("") != *launch) continue;
+      if (strategy && model::ToString(s.scheduling_strategy) != *strategy) continue;
+      keys.push_back(SeqKey(s.seq));
+      arns.push_back(s.arn);
     }
     return Status::Ok();
   }));
@@ -294,16 +280,16 @@ Json EcsApi::ListServicesByNamespace(RequestContext& ctx, const Json& in) {
       if (JStr(ns.doc, "Arn") == ns_ref || ns.id == ns_ref || JStr(ns.doc, "Name") == ns_ref) ns_id = ns.id;
     }
     if (ns_id.empty()) throw AwsError("NamespaceNotFoundException", "Namespace not found.");
-    for (const auto& o : Check(tx.List({kService, ctx.region}))) {
-      if (o.status == "INACTIVE") continue;
+    for (const auto& s : Check(state::records::ListServices(tx, {ctx.region, false, std::nullopt}))) {
+      if (s.status == model::ServiceStatus::kInactive) continue;
       bool in_ns = false;
-      for (const auto& r : o.doc.value("serviceRegistries", Json::array())) {
-        auto sd = Check(tx.Get("sd:service", ctx.region, model::NameFromArnOrName(JStr(r, "registryArn"))));
+      for (const auto& r : s.service_registries) {
+        auto sd = Check(tx.Get("sd:service", ctx.region, model::NameFromArnOrName(r.registry_arn)));
         in_ns = in_ns || (sd && JStr(sd->doc, "NamespaceId") == ns_id);
       }
       if (!in_ns) continue;
-      keys.push_back(SeqKey(o.seq));
-      arns.push_back(JStr(o.doc, "serviceArn"));
+      keys.push_back(SeqKey(s.seq));
+      arns.push_back(s.arn);
     }
     return Status::Ok();
   }));
@@ -315,64 +301,63 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
-    state::Object o = RequireService(tx, ctx, cluster, JStr(in, "service"), true);
-    Json& svc = o.doc;
+    model::Service svc = RequireService(tx, ctx, cluster, JStr(in, "service"), true);
+    bool daemon = svc.scheduling_strategy == model::SchedulingStrategy::kDaemon;
     bool redeploy = JBool(in, "forceNewDeployment");
     if (auto dc = JOptInt(in, "desiredCount")) {
       if (*dc < 0) throw InvalidParameter("desiredCount must be greater than or equal to 0.");
-      if (JStr(svc, "schedulingStrategy") == "DAEMON") {
-        throw InvalidParameter(kDaemonDesiredCount);
-      }
-      svc["desiredCount"] = *dc;
+      if (daemon) throw InvalidParameter(kDaemonDesiredCount);
+      svc.desired_count = static_cast<int>(*dc);
     }
     if (auto ref = JOptStr(in, "taskDefinition")) {
       auto td = FindTaskDefinition(tx, ctx, *ref);
       if (!td) throw ClientException("TaskDefinition not found.");
       if (td->status != "ACTIVE") throw ClientException("TaskDefinition is inactive");
-      if (JStr(td->doc, "taskDefinitionArn") != JStr(svc, "taskDefinition")) redeploy = true;
-      svc["taskDefinition"] = JStr(td->doc, "taskDefinitionArn");
+      if (JStr(td->doc, "taskDefinitionArn") != svc.task_definition) redeploy = true;
+      svc.task_definition = JStr(td->doc, "taskDefinitionArn");
     }
     if (const Json* n = JGet(in, "networkConfiguration")) {
-      if (*n != svc.value("networkConfiguration", Json())) redeploy = true;
-      svc["networkConfiguration"] = *n;
+      if (*n != svc.network_configuration) redeploy = true;
+      svc.network_configuration = *n;
     }
     if (const Json* c = JGet(in, "deploymentConfiguration")) {
-      Json merged = svc.value("deploymentConfiguration", Json::object());
+      Json merged = state::records::DeploymentConfigurationToJson(svc.deployment_configuration);
       for (auto it = c->begin(); it != c->end(); ++it) merged[it.key()] = it.value();
-      svc["deploymentConfiguration"] = DefaultDeploymentConfiguration(merged, JStr(svc, "schedulingStrategy") == "DAEMON");
+      svc.deployment_configuration = DefaultDeploymentConfiguration(merged, daemon);
     }
-    for (const char* k : {"placementConstraints", "placementStrategy", "healthCheckGracePeriodSeconds",
-                          "enableExecuteCommand", "enableECSManagedTags", "propagateTags", "loadBalancers"}) {
-      if (JGet(in, k)) svc[k] = in[k];
-    }
+    if (const Json* v = JGet(in, "placementConstraints")) svc.placement_constraints = *v;
+    if (const Json* v = JGet(in, "placementStrategy")) svc.placement_strategy = *v;
+    if (auto v = JOptInt(in, "healthCheckGracePeriodSeconds")) svc.health_check_grace_period_seconds = *v;
+    if (JGet(in, "enableExecuteCommand")) svc.enable_execute_command = JBool(in, "enableExecuteCommand");
+    if (JGet(in, "enableECSManagedTags")) svc.enable_ecs_managed_tags = JBool(in, "enableECSManagedTags");
+    if (auto v = JOptStr(in, "propagateTags")) svc.propagate_tags = *v;
+    if (const Json* v = JGet(in, "loadBalancers")) svc.load_balancers = *v;
     if (const Json* r = JGet(in, "serviceRegistries")) {
-      ValidateRegistries(tx, ctx, *r);
-      svc["serviceRegistries"] = *r;
+      svc.service_registries = ValidateRegistries(tx, ctx, *r);
       redeploy = true;
     }
     if (const Json* cp = JGet(in, "capacityProviderStrategy")) {
-      svc["capacityProviderStrategy"] = *cp;
+      svc.capacity_provider_strategy = *cp;
       redeploy = true;
     }
     if (auto pv = JOptStr(in, "platformVersion")) {
-      svc["platformVersion"] = *pv;
+      svc.platform_version = *pv;
       redeploy = true;
     }
-    auto td = FindTaskDefinition(tx, ctx, JStr(svc, "taskDefinition"));
+    auto td = FindTaskDefinition(tx, ctx, svc.task_definition);
     if (td) ResolveNetwork(tx, ctx, td->doc, svc);
-    Json& deps = svc["deployments"];
     if (redeploy) {
-      for (auto& d : deps) d["status"] = "ACTIVE";
-      deps.insert(deps.begin(), NewDeployment(ctx, svc));
-      svc["kecs:steady"] = false;
-    } else if (!deps.empty()) {
-      deps[0]["desiredCount"] = svc["desiredCount"];
-      deps[0]["updatedAt"] = Ts(ctx);
+      for (auto& d : svc.deployments) d.status = model::DeploymentStatus::kActive;
+      svc.deployments.insert(svc.deployments.begin(), NewDeployment(ctx, svc));
+      svc.internal.steady = false;
+    } else if (!svc.deployments.empty()) {
+      svc.deployments[0].desired_count = svc.desired_count;
+      svc.deployments[0].updated_at = Ts(ctx);
       // A changed desiredCount is new work for the deployment.
-      if (JGet(in, "desiredCount")) svc["kecs:steady"] = false;
+      if (JGet(in, "desiredCount")) svc.internal.steady = false;
     }
-    Check(tx.Put(o));
-    out = {{"service", ServiceView(tx, ctx, o, false)}};
+    Check(state::records::PutService(tx, svc));
+    out = {{"service", ServiceView(tx, ctx, svc, false)}};
     return Status::Ok();
   }));
   return out;
@@ -383,50 +368,48 @@ Json EcsApi::DeleteService(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
-    state::Object o = RequireService(tx, ctx, cluster, JStr(in, "service"), false);
-    if (o.status == "INACTIVE") throw AwsError("ServiceNotFoundException", "Service not found.");
-    if (o.status == "ACTIVE") {
-      bool replica = JStr(o.doc, "schedulingStrategy", "REPLICA") == "REPLICA";
-      if (replica && JInt(o.doc, "desiredCount") > 0 && !JBool(in, "force")) {
+    model::Service svc = RequireService(tx, ctx, cluster, JStr(in, "service"), false);
+    if (svc.status == model::ServiceStatus::kInactive) throw AwsError("ServiceNotFoundException", "Service not found.");
+    if (svc.status == model::ServiceStatus::kActive) {
+      bool replica = svc.scheduling_strategy == model::SchedulingStrategy::kReplica;
+      if (replica && svc.desired_count > 0 && !JBool(in, "force")) {
         throw InvalidParameter("The service cannot be stopped while it is scaled above 0.");
       }
-      o.doc["desiredCount"] = 0;
-      o.status = "DRAINING";
-      o.doc["status"] = "DRAINING";
-      Check(tx.Put(o));
+      svc.desired_count = 0;
+      svc.status = model::ServiceStatus::kDraining;
+      Check(state::records::PutService(tx, svc));
     }
-    out = {{"service", ServiceView(tx, ctx, o, false)}};
+    out = {{"service", ServiceView(tx, ctx, svc, false)}};
     return Status::Ok();
   }));
   return out;
 }
 
-reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const state::Object& service,
-                                                    const Json& deployment, int count, double now) {
+reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const model::Service& svc,
+                                                    const model::Deployment& deployment, int count, double now) {
   reconcile::LaunchedTasks out;
-  const Json& svc = service.doc;
   RequestContext ctx;
-  ctx.region = service.region;
-  auto arn = model::Arn::Parse(JStr(svc, "serviceArn"));
+  ctx.region = svc.region;
+  auto arn = model::Arn::Parse(svc.arn);
   ctx.account_id = arn ? arn->account : "000000000000";
   ctx.now = now;
-  ctx.strict = JBool(svc, "kecs:strict");
+  ctx.strict = svc.internal.strict;
   LaunchSpec spec;
-  spec.cluster = service.parent;
-  spec.task_definition = JStr(deployment, "taskDefinition");
-  spec.launch_type = JOptStr(deployment, "launchType");
-  spec.capacity_provider_strategy = deployment.value("capacityProviderStrategy", Json());
-  spec.network_configuration = deployment.value("networkConfiguration", Json());
-  spec.started_by = JStr(deployment, "id");
-  spec.group = "service:" + service.name;
-  spec.placement_constraints = svc.value("placementConstraints", Json::array());
-  spec.placement_strategy = svc.value("placementStrategy", Json::array());
-  spec.service_name = service.name;
-  spec.deployment_id = JStr(deployment, "id");
-  spec.propagate_tags = JStr(svc, "propagateTags") == "NONE" ? "" : JStr(svc, "propagateTags");
-  spec.service_tags = svc.value("tags", Json::array());
-  spec.enable_execute_command = JBool(svc, "enableExecuteCommand");
-  bool daemon = JStr(svc, "schedulingStrategy") == "DAEMON";
+  spec.cluster = svc.cluster;
+  spec.task_definition = deployment.task_definition;
+  spec.launch_type = deployment.launch_type;
+  spec.capacity_provider_strategy = deployment.capacity_provider_strategy;
+  spec.network_configuration = deployment.network_configuration;
+  spec.started_by = deployment.id;
+  spec.group = "service:" + svc.name;
+  spec.placement_constraints = svc.placement_constraints;
+  spec.placement_strategy = svc.placement_strategy;
+  spec.service_name = svc.name;
+  spec.deployment_id = deployment.id;
+  spec.propagate_tags = svc.propagate_tags == "NONE" ? "" : svc.propagate_tags;
+  spec.service_tags = svc.tags;
+  spec.enable_execute_command = svc.enable_execute_command;
+  bool daemon = svc.scheduling_strategy == model::SchedulingStrategy::kDaemon;
   // Tasks go one at a time so that one that cannot be placed does not hold back the rest.
   for (int i = 0; i < count; ++i) {
     spec.count = 1;
@@ -434,14 +417,13 @@ reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const state::
       // One task per ACTIVE instance that has none of this service yet.
       spec.container_instances.clear();
       std::set<std::string> busy;
-      for (const auto& t : Check(tx.List({kTask, ctx.region, service.parent}))) {
-        const Json* p = JGet(t.doc, "kecs:placement");
-        if (p && t.status != "STOPPED" && JStr(t.doc, "kecs:service") == service.name &&
-            JStr(t.doc, "desiredStatus") == "RUNNING") {
-          busy.insert(JStr(*p, "instance"));
+      for (const auto& t : Check(state::records::ListTasks(tx, {kTask, ctx.region, svc.cluster}))) {
+        if (t.internal.placement && t.last_status != model::TaskStatus::kStopped && t.internal.service == svc.name &&
+            t.desired_status == model::TaskStatus::kRunning) {
+          busy.insert(t.internal.placement->instance);
         }
       }
-      for (const auto& inst : Check(tx.List({kInstance, ctx.region, service.parent}))) {
+      for (const auto& inst : Check(tx.List({kInstance, ctx.region, svc.cluster}))) {
         if (inst.status == "ACTIVE" && !busy.count(inst.id)) {
           spec.container_instances.push_back(inst.id);
           break;

@@ -8,7 +8,9 @@
 #include "api/ecs/launch.h"
 #include "api/pagination.h"
 #include "model/arn.h"
+#include "model/task.h"
 #include "net/domain/vpc.h"
+#include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -82,17 +84,17 @@ Json EcsApi::StopTask(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
-    auto t = Check(tx.Get(kTask, ctx.region, id));
-    if (!t || t->parent != cluster) throw InvalidParameter("The referenced task was not found.");
-    if (JStr(t->doc, "desiredStatus") != "STOPPED") {
-      t->doc["desiredStatus"] = "STOPPED";
-      t->doc["stopCode"] = "UserInitiated";
-      t->doc["stoppedReason"] = reason;
-      t->doc["stoppingAt"] = Ts(ctx);
-      t->doc["version"] = JInt(t->doc, "version") + 1;
-      Check(tx.Put(*t));
+    auto t = Check(state::records::GetTask(tx, ctx.region, id));
+    if (!t || t->cluster != cluster) throw InvalidParameter("The referenced task was not found.");
+    if (t->desired_status != model::TaskStatus::kStopped) {
+      t->desired_status = model::TaskStatus::kStopped;
+      t->stop_code = model::StopCode::kUserInitiated;
+      t->stopped_reason = reason;
+      t->stopping_at = Ts(ctx);
+      t->version += 1;
+      Check(state::records::PutTask(tx, *t));
     }
-    out = {{"task", TaskView(*t, true)}};
+    out = {{"task", state::records::TaskToAws(*t, true)}};
     return Status::Ok();
   }));
   return out;
@@ -113,13 +115,13 @@ Json EcsApi::DescribeTasks(RequestContext& ctx, const Json& in) {
     for (const auto& r : refs) {
       std::string ref = r.get<std::string>();
       std::string id = IdFromArnOrId(ref);
-      auto t = Check(tx.Get(kTask, ctx.region, id));
-      if (!t || t->parent != cluster) {
+      auto t = Check(state::records::GetTask(tx, ctx.region, id));
+      if (!t || t->cluster != cluster) {
         failures.push_back({{"arn", ref.starts_with("arn:") ? ref : TaskArn(ctx, cluster, id)},
                             {"reason", "MISSING"}});
         continue;
       }
-      tasks.push_back(TaskView(*t, tags));
+      tasks.push_back(state::records::TaskToAws(*t, tags));
     }
     return Status::Ok();
   }));
@@ -173,13 +175,13 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
     q.doc_equals.emplace_back("desiredStatus", desired);
     if (started_by) q.doc_equals.emplace_back("startedBy", *started_by);
-    if (service) q.doc_equals.emplace_back("kecs:service", *service);
     if (launch_type) q.doc_equals.emplace_back("launchType", *launch_type);
-    if (instance) q.doc_equals.emplace_back("kecs:placement.instance", IdFromArnOrId(*instance));
+    if (service) q.internal_equals.emplace_back("service", *service);
+    if (instance) q.internal_equals.emplace_back("placement.instance", IdFromArnOrId(*instance));
     q.after_seq = after_seq;
     q.limit = static_cast<int64_t>(max) + 1;  // one more tells whether a next page exists
-    std::vector<state::Object> tasks = Check(tx.List(q));
-    for (size_t i = 0; i < tasks.size() && i < max; ++i) arns.push_back(JStr(tasks[i].doc, "taskArn"));
+    std::vector<model::Task> tasks = Check(state::records::ListTasks(tx, q));
+    for (size_t i = 0; i < tasks.size() && i < max; ++i) arns.push_back(tasks[i].task_arn);
     if (tasks.size() > max) next_token = EncodeToken(SeqKey(tasks[max - 1].seq));
     return Status::Ok();
   }));

@@ -300,6 +300,22 @@ Result<std::string> RegisterInstance(state::Tx& tx, const std::string& region, c
                          {{"INSTANCE", instance_id}, {"SERVICE", service->id}});
 }
 
+Result<std::string> RegisterEcsTaskInstance(state::Tx& tx, const std::string& account, double now,
+                                            const std::string& service_id_or_arn, const EcsTaskInstance& task) {
+  ASSIGN_OR_RETURN(auto service, FindService(tx, task.region, service_id_or_arn));
+  if (!service) return NotFound(fmt::format("no Cloud Map service {}", service_id_or_arn));
+  Json attrs = {{"AVAILABILITY_ZONE", task.availability_zone},
+                {"REGION", task.region},
+                {"ECS_CLUSTER_NAME", task.cluster_name},
+                {"ECS_SERVICE_NAME", task.service_name},
+                {"ECS_TASK_DEFINITION_FAMILY", task.task_definition_family},
+                {"AWS_INSTANCE_IPV4", task.ipv4}};
+  if (task.ipv6) attrs["AWS_INSTANCE_IPV6"] = *task.ipv6;
+  if (task.port) attrs["AWS_INSTANCE_PORT"] = std::to_string(*task.port);
+  if (JHas(service->doc, "HealthCheckCustomConfig")) attrs["AWS_INIT_HEALTH_STATUS"] = "HEALTHY";
+  return RegisterInstance(tx, task.region, account, now, service->id, task.task_id, attrs, "");
+}
+
 Result<std::string> DeregisterInstance(state::Tx& tx, const std::string& region, const std::string& account,
                                        double now, const std::string& service_id, const std::string& instance_id) {
   ASSIGN_OR_RETURN(auto service, FindService(tx, region, service_id));

@@ -95,6 +95,25 @@ Status ValidateInstanceAttributes(const Json& service_doc, const Json& attribute
 Result<std::string> RegisterInstance(state::Tx& tx, const std::string& region, const std::string& account,
                                      double now, const std::string& service_id, const std::string& instance_id,
                                      const Json& attributes, const std::string& creator_request_id);
+// What ECS registers in Cloud Map for one service task, as ECS names the attributes.
+struct EcsTaskInstance {
+  std::string task_id;                  // the instance id
+  std::string ipv4;                     // AWS_INSTANCE_IPV4
+  std::optional<std::string> ipv6;      // AWS_INSTANCE_IPV6
+  std::optional<int64_t> port;          // AWS_INSTANCE_PORT
+  std::string availability_zone;        // AVAILABILITY_ZONE
+  std::string region;                   // REGION
+  std::string cluster_name;             // ECS_CLUSTER_NAME
+  std::string service_name;             // ECS_SERVICE_NAME
+  std::string task_definition_family;   // ECS_TASK_DEFINITION_FAMILY
+};
+// Registers (or replaces) a task as an instance of the ACTIVE Cloud Map service
+// `service_id_or_arn`, with ECS's attributes, and AWS_INIT_HEALTH_STATUS=HEALTHY when the
+// service has a custom health check. Returns the operation id. NotFound when there is no
+// such ACTIVE service; otherwise as RegisterInstance.
+Result<std::string> RegisterEcsTaskInstance(state::Tx& tx, const std::string& account, double now,
+                                            const std::string& service_id_or_arn, const EcsTaskInstance& task);
+
 // Removes an instance; returns the operation id. NotFound when there is no such instance.
 Result<std::string> DeregisterInstance(state::Tx& tx, const std::string& region, const std::string& account,
                                        double now, const std::string& service_id, const std::string& instance_id);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "net/domain/ip.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::net {
 namespace {
@@ -318,6 +319,21 @@ VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& eni
   }
   std::sort(p.subnets.begin(), p.subnets.end(), [](const SubnetPolicy& a, const SubnetPolicy& b) { return a.id < b.id; });
   return p;
+}
+
+Result<VpcPolicy> ReadVpcPolicy(state::Tx& tx, const std::string& region, const std::string& vpc_id) {
+  std::vector<Json> enis, groups, subnets, acls;
+  ASSIGN_OR_RETURN(auto subnet_objs, tx.List({kSubnet, region, vpc_id}));
+  for (const auto& s : subnet_objs) {
+    subnets.push_back(s.doc);
+    ASSIGN_OR_RETURN(auto in_subnet, tx.List({kEni, region, s.id}));
+    for (const auto& e : in_subnet) enis.push_back(e.doc);
+  }
+  ASSIGN_OR_RETURN(auto group_objs, tx.List({kSecurityGroup, region, vpc_id}));
+  for (const auto& g : group_objs) groups.push_back(g.doc);
+  ASSIGN_OR_RETURN(auto acl_objs, tx.List({kNetworkAcl, region, vpc_id}));
+  for (const auto& a : acl_objs) acls.push_back(a.doc);
+  return PolicyFromDocs(vpc_id, enis, groups, subnets, acls);
 }
 
 }  // namespace kecs::net

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "base/json.h"
+#include "base/status.h"
+#include "state/store.h"
 
 namespace kecs::net {
 
@@ -95,5 +97,10 @@ std::string BuildInstanceFilter(const std::string& table, const std::string& bri
 VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& enis,
                          const std::vector<Json>& groups, const std::vector<Json>& subnets,
                          const std::vector<Json>& acls);
+
+// PolicyFromDocs over what the store holds for VPC `vpc_id` in `region`, inside the
+// caller's transaction: the ENIs of its subnets, its groups, its subnets and ACLs. A VPC
+// that does not exist gives an empty policy.
+Result<VpcPolicy> ReadVpcPolicy(state::Tx& tx, const std::string& region, const std::string& vpc_id);
 
 }  // namespace kecs::net

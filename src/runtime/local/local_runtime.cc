@@ -175,9 +175,9 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
   if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
   const NetworkSpec& n = task.network;
   std::string hostname = n.hostname;
-  if (n.mode == "host") hostname = Host().hostname;
+  if (n.mode == model::NetworkMode::kHost) hostname = Host().hostname;
   if (hostname.empty()) hostname = task.task_id.substr(0, 12);
-  std::string ip = n.mode == "awsvpc" ? n.ip : n.mode == "bridge" ? n.bridge_ip : "";
+  std::string ip = n.mode == model::NetworkMode::kAwsvpc ? n.ip : n.mode == model::NetworkMode::kBridge ? n.bridge_ip : "";
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (!ip.empty()) hosts += ip + "\t" + hostname + "\n";
   std::set<std::string> extra_seen;
@@ -195,7 +195,7 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
     for (const auto& s : c.dns_servers) servers.push_back(s);
     for (const auto& s : c.dns_search_domains) search.push_back(s);
   }
-  if (servers.empty() && n.mode == "awsvpc" && !n.dns_server.empty()) servers.push_back(n.dns_server);
+  if (servers.empty() && n.mode == model::NetworkMode::kAwsvpc && !n.dns_server.empty()) servers.push_back(n.dns_server);
   if (servers.empty()) servers = HostNameservers();
   std::string resolv;
   if (!search.empty()) resolv += "search " + Join(search, " ") + "\n";
@@ -222,7 +222,7 @@ uint64_t NetnsInode(const std::string& name) {
 
 Status LocalRuntime::EnsureResolver(const TaskSpec& task, bool adopt_only) {
   const NetworkSpec& n = task.network;
-  if (options_.dns == nullptr || n.mode != "awsvpc" || n.vpc_id.empty() || n.dns_server.empty()) {
+  if (options_.dns == nullptr || n.mode != model::NetworkMode::kAwsvpc || n.vpc_id.empty() || n.dns_server.empty()) {
     return Status::Ok();
   }
   std::string router = network_.RouterNamespace(n.vpc_id);

@@ -114,7 +114,7 @@ std::string LocalNetwork::HostLinkName(char kind, const std::string& id) const {
 }
 
 std::string LocalNetwork::NetnsPath(const TaskSpec& task) const {
-  if (task.network.mode == "host") return "";
+  if (task.network.mode == model::NetworkMode::kHost) return "";
   return std::string(net::netns::kRunDir) + "/" + TaskNetns(task.task_id);
 }
 
@@ -266,15 +266,15 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
 
 Status LocalNetwork::SetUpTask(const TaskSpec& task) {
   const NetworkSpec& n = task.network;
-  if (n.mode == "host") return Status::Ok();
+  if (n.mode == model::NetworkMode::kHost) return Status::Ok();
   std::string ns = TaskNetns(task.task_id);
   RETURN_IF_ERROR(net::netns::Create(ns));
-  if (n.mode == "none") {
+  if (n.mode == model::NetworkMode::kNone) {
     return InNs(ns, [](Netlink& nl) { return nl.SetUp("lo"); });
   }
   NsFd fd(ns);
   std::string alias = "kecs:task:" + task.task_id;
-  if (n.mode == "awsvpc") {
+  if (n.mode == model::NetworkMode::kAwsvpc) {
     // Held until the task's veth is in the router, so that a concurrent teardown of the
     // VPC's last other task cannot remove the router in between.
     std::lock_guard<std::mutex> lock(mu_);
@@ -303,7 +303,7 @@ Status LocalNetwork::SetUpTask(const TaskSpec& task) {
     }
     return Status::Ok();
   }
-  if (n.mode == "bridge") {
+  if (n.mode == model::NetworkMode::kBridge) {
     RETURN_IF_ERROR(EnsureHostBridge());
     auto cidr = net::Ipv4Cidr::Parse(options_.bridge_cidr);
     std::string veth = HostLinkName('b', task.task_id);
@@ -319,7 +319,7 @@ Status LocalNetwork::SetUpTask(const TaskSpec& task) {
       return nl.AddRoute("default", net::Ipv4ToString(cidr->router()), "eth0");
     });
   }
-  return InvalidArgument("unknown network mode " + n.mode);
+  return InvalidArgument("unknown network mode " + std::string(model::ToString(n.mode)));
 }
 
 namespace {
@@ -361,14 +361,14 @@ Status LocalNetwork::Publish(const TaskSpec& task) {
   const NetworkSpec& n = task.network;
   struct Want { std::string proto; int host_port; std::string ip; int container_port; };
   std::vector<Want> wants;
-  if (n.mode == "bridge") {
+  if (n.mode == model::NetworkMode::kBridge) {
     for (const auto& c : task.containers) {
       for (const auto& p : c.ports) {
         if (p.host_port > 0) wants.push_back({p.protocol, p.host_port, n.bridge_ip, p.container_port});
       }
     }
   }
-  if (n.mode == "awsvpc") {
+  if (n.mode == model::NetworkMode::kAwsvpc) {
     for (const auto& p : n.published) wants.push_back({p.protocol, p.host_port, n.ip, p.container_port});
   }
   if (wants.empty()) return Status::Ok();
@@ -415,8 +415,8 @@ Status LocalNetwork::Unpublish(const std::string& task_id) {
 
 Status LocalNetwork::TearDownTask(const TaskSpec& task) {
   RETURN_IF_ERROR(Unpublish(task.task_id));
-  if (task.network.mode == "host") return Status::Ok();
-  if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty() &&
+  if (task.network.mode == model::NetworkMode::kHost) return Status::Ok();
+  if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty() &&
       net::netns::Exists(RouterNetns(task.network.vpc_id)) && !task.network.ip.empty()) {
     if (NoEgressHas(RouterNetns(task.network.vpc_id), task.network.ip)) {
       (void)net::nft::Apply(RouterNetns(task.network.vpc_id),
@@ -425,16 +425,16 @@ Status LocalNetwork::TearDownTask(const TaskSpec& task) {
   }
   // The kernel destroys a deleted namespace's links asynchronously; delete the task's veth
   // first (its other end goes with it) so the router sees it gone at once.
-  if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty() &&
+  if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty() &&
       net::netns::Exists(RouterNetns(task.network.vpc_id))) {
     RETURN_IF_ERROR(InNs(RouterNetns(task.network.vpc_id),
                          [&](Netlink& nl) { return nl.DeleteLink("t" + task.task_id.substr(0, 14)); }));
   }
-  if (task.network.mode == "bridge") {
+  if (task.network.mode == model::NetworkMode::kBridge) {
     RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('b', task.task_id)); }));
   }
   RETURN_IF_ERROR(net::netns::Delete(TaskNetns(task.task_id)));
-  if (task.network.mode == "awsvpc" && !task.network.vpc_id.empty()) {
+  if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty()) {
     return RemoveRouterIfUnused(task.network.vpc_id);
   }
   return Status::Ok();

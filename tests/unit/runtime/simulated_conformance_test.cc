@@ -18,7 +18,7 @@ class SimulatedHarness : public Harness {
     t.cluster = "default";
     t.family = "conformance";
     t.task_arn = "arn:aws:ecs:us-east-1:000000000000:task/default/" + t.task_id;
-    t.network.mode = "awsvpc";
+    t.network.mode = model::NetworkMode::kAwsvpc;
     t.network.ip = "10.0.1." + std::to_string(10 + n);
     t.network.prefix_len = 24;
     t.network.gateway = "10.0.1.1";

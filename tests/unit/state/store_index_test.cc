@@ -23,8 +23,8 @@ Object Task(int i, const std::string& desired, std::optional<double> stopped_at 
   o.parent = "c1";
   o.name = "web";
   o.status = desired == "STOPPED" ? "STOPPED" : "RUNNING";
-  o.doc = {{"taskArn", "arn:" + o.id}, {"desiredStatus", desired}, {"startedBy", i % 2 ? "odd" : "even"},
-           {"kecs:placement", {{"instance", "i-" + std::to_string(i % 3)}}}};
+  o.doc = {{"taskArn", "arn:" + o.id}, {"desiredStatus", desired}, {"startedBy", i % 2 ? "odd" : "even"}};
+  o.internal = {{"placement", {{"instance", "i-" + std::to_string(i % 3)}}}};
   if (stopped_at) o.doc["stoppedAt"] = *stopped_at;
   return o;
 }
@@ -64,15 +64,18 @@ class StoreIndexTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(StoreIndexTest, DocEqualsFiltersOnTopLevelAndNestedMembers) {
+TEST_F(StoreIndexTest, DocAndInternalEqualsFilterOnTopLevelAndNestedMembers) {
   for (int i = 0; i < 12; ++i) Put(Task(i, i < 8 ? "STOPPED" : "RUNNING"));
   Query q{"ecs:task", "us-east-1", std::string("c1")};
   q.doc_equals = {{"desiredStatus", "RUNNING"}};
   EXPECT_EQ(List(q).size(), 4u);
   q.doc_equals.emplace_back("startedBy", "odd");
   EXPECT_EQ(List(q).size(), 2u);
-  q.doc_equals = {{"kecs:placement.instance", "i-0"}};
+  q.doc_equals.clear();
+  q.internal_equals = {{"placement.instance", "i-0"}};
   EXPECT_EQ(List(q).size(), 4u);  // 0, 3, 6, 9
+  q.doc_equals = {{"desiredStatus", "RUNNING"}};
+  EXPECT_EQ(List(q).size(), 1u);  // 9
 }
 
 TEST_F(StoreIndexTest, DocEqualsPagesInSeqOrderWithLimitAndAfterSeq) {

@@ -1,0 +1,431 @@
+#include "state/records/services.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "model/kinds.h"
+
+namespace kecs::state::records {
+namespace {
+
+using model::Deployment;
+using model::Service;
+
+// Reads typed members of one JSON object, remembering the first problem. Members it reads
+// are marked, so what is left over can be kept as it was.
+class Reader {
+ public:
+  Reader(const Json& j, std::string where) : j_(j), where_(std::move(where)) {
+    if (!j_.is_object()) Fail("not an object");
+  }
+
+  const Json* Get(const char* key) {
+    used_.push_back(key);
+    if (!j_.is_object()) return nullptr;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+  std::string Str(const char* key, bool required = true) {
+    const Json* v = Get(key);
+    if (!v) {
+      if (required) Fail(fmt::format("{} is missing", key));
+      return "";
+    }
+    if (!v->is_string()) {
+      Fail(fmt::format("{} is not a string", key));
+      return "";
+    }
+    return v->get<std::string>();
+  }
+  std::optional<std::string> OptStr(const char* key) {
+    if (!Has(key)) {
+      used_.push_back(key);
+      return std::nullopt;
+    }
+    return Str(key);
+  }
+  int64_t Int(const char* key, int64_t def) {
+    const Json* v = Get(key);
+    if (!v) return def;
+    if (!v->is_number_integer()) {
+      Fail(fmt::format("{} is not an integer", key));
+      return def;
+    }
+    return v->get<int64_t>();
+  }
+  double Num(const char* key) {
+    const Json* v = Get(key);
+    if (!v) return 0;
+    if (!v->is_number()) {
+      Fail(fmt::format("{} is not a number", key));
+      return 0;
+    }
+    return v->get<double>();
+  }
+  bool Bool(const char* key, bool def = false) {
+    const Json* v = Get(key);
+    if (!v) return def;
+    if (!v->is_boolean()) {
+      Fail(fmt::format("{} is not a boolean", key));
+      return def;
+    }
+    return v->get<bool>();
+  }
+  // The member as it is (null when absent); `type` checks its JSON type.
+  Json Raw(const char* key, Json::value_t type, Json def = Json()) {
+    const Json* v = Get(key);
+    if (!v) return def;
+    if (v->type() != type) {
+      Fail(fmt::format("{} has the wrong type", key));
+      return def;
+    }
+    return *v;
+  }
+  template <typename E>
+  E Enum(const char* key, std::optional<E> (*parse)(std::string_view), E def, bool required = true) {
+    std::string s = Str(key, required);
+    if (s.empty() && !required) return def;
+    auto e = parse(s);
+    if (!e) {
+      if (error_.empty() && !s.empty()) Fail(fmt::format("{} has an unknown value \"{}\"", key, s));
+      return def;
+    }
+    return *e;
+  }
+  bool Has(const char* key) const { return j_.is_object() && j_.contains(key) && !j_.at(key).is_null(); }
+  // The members not read.
+  Json Rest() const {
+    Json rest = Json::object();
+    if (!j_.is_object()) return rest;
+    for (auto it = j_.begin(); it != j_.end(); ++it) {
+      if (std::find(used_.begin(), used_.end(), it.key()) == used_.end()) rest[it.key()] = it.value();
+    }
+    return rest;
+  }
+  void Fail(const std::string& what) {
+    if (error_.empty()) error_ = where_.empty() ? what : where_ + ": " + what;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  const Json& j_;
+  std::string where_;
+  std::vector<std::string> used_;
+  std::string error_;
+};
+
+Status Unreadable(const std::string& id, const std::string& why) {
+  return Internal(fmt::format("stored service {} cannot be read: {}", id, why));
+}
+
+Result<Deployment> ReadDeployment(const Json& j, const std::string& id, const std::string& where) {
+  Reader r(j, where);
+  Deployment d;
+  d.id = r.Str("id");
+  d.status = r.Enum("status", &model::ParseDeploymentStatus, model::DeploymentStatus::kPrimary);
+  d.task_definition = r.Str("taskDefinition");
+  d.desired_count = static_cast<int>(r.Int("desiredCount", 0));
+  d.pending_count = static_cast<int>(r.Int("pendingCount", 0));
+  d.running_count = static_cast<int>(r.Int("runningCount", 0));
+  d.failed_tasks = static_cast<int>(r.Int("failedTasks", 0));
+  d.created_at = r.Num("createdAt");
+  d.updated_at = r.Num("updatedAt");
+  d.launch_type = r.OptStr("launchType");
+  d.capacity_provider_strategy = r.Raw("capacityProviderStrategy", Json::value_t::array);
+  d.network_configuration = r.Raw("networkConfiguration", Json::value_t::object);
+  d.platform_version = r.OptStr("platformVersion");
+  d.rollout_state = r.Enum("rolloutState", &model::ParseRolloutState, model::RolloutState::kInProgress);
+  d.rollout_state_reason = r.Str("rolloutStateReason", false);
+  if (!r.error().empty()) return Unreadable(id, r.error());
+  return d;
+}
+
+model::DeploymentConfiguration ReadDeploymentConfiguration(Reader& outer) {
+  model::DeploymentConfiguration c;
+  Json j = outer.Raw("deploymentConfiguration", Json::value_t::object, Json::object());
+  Reader r(j, "deploymentConfiguration");
+  c.maximum_percent = static_cast<int>(r.Int("maximumPercent", 200));
+  c.minimum_healthy_percent = static_cast<int>(r.Int("minimumHealthyPercent", 100));
+  if (r.Has("deploymentCircuitBreaker")) {
+    Json b = r.Raw("deploymentCircuitBreaker", Json::value_t::object, Json::object());
+    Reader br(b, "deploymentConfiguration.deploymentCircuitBreaker");
+    c.circuit_breaker_enable = br.Bool("enable");
+    c.circuit_breaker_rollback = br.Bool("rollback");
+    if (!br.error().empty()) outer.Fail(br.error());
+  } else {
+    r.Get("deploymentCircuitBreaker");
+  }
+  c.other = r.Rest();
+  if (!r.error().empty()) outer.Fail(r.error());
+  return c;
+}
+
+}  // namespace
+
+Json DeploymentConfigurationToJson(const model::DeploymentConfiguration& c) {
+  Json j = Json::object();
+  j["maximumPercent"] = c.maximum_percent;
+  j["minimumHealthyPercent"] = c.minimum_healthy_percent;
+  j["deploymentCircuitBreaker"] = {{"enable", c.circuit_breaker_enable}, {"rollback", c.circuit_breaker_rollback}};
+  for (auto it = c.other.begin(); it != c.other.end(); ++it) j[it.key()] = it.value();
+  return j;
+}
+
+Result<model::ServiceRegistry> ServiceRegistryFromJson(const Json& j) {
+  Reader r(j, "serviceRegistries");
+  model::ServiceRegistry reg;
+  reg.registry_arn = r.Str("registryArn", false);
+  if (r.Has("port")) reg.port = r.Int("port", 0);
+  reg.container_name = r.OptStr("containerName");
+  if (r.Has("containerPort")) reg.container_port = r.Int("containerPort", 0);
+  if (!r.error().empty()) return InvalidArgument(r.error());
+  return reg;
+}
+
+Json ServiceRegistriesToJson(const std::vector<model::ServiceRegistry>& regs) {
+  Json out = Json::array();
+  for (const auto& reg : regs) {
+    Json j = Json::object();
+    if (!reg.registry_arn.empty()) j["registryArn"] = reg.registry_arn;
+    if (reg.port) j["port"] = *reg.port;
+    if (reg.container_name) j["containerName"] = *reg.container_name;
+    if (reg.container_port) j["containerPort"] = *reg.container_port;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::vector<model::ServiceRegistry>> ServiceRegistriesFromJson(const Json& j) {
+  std::vector<model::ServiceRegistry> out;
+  if (j.is_null()) return out;
+  if (!j.is_array()) return InvalidArgument("serviceRegistries is not a list");
+  for (const auto& one : j) {
+    ASSIGN_OR_RETURN(auto reg, ServiceRegistryFromJson(one));
+    out.push_back(std::move(reg));
+  }
+  return out;
+}
+
+Result<model::DeploymentConfiguration> DeploymentConfigurationFromJson(const Json& j) {
+  Json wrapped = {{"deploymentConfiguration", j}};
+  Reader r(wrapped, "");
+  model::DeploymentConfiguration c = ReadDeploymentConfiguration(r);
+  if (!r.error().empty()) return InvalidArgument(r.error());
+  return c;
+}
+
+namespace {
+
+Json InternalToJson(const model::ServiceInternal& in) {
+  Json j = {{"steady", in.steady}, {"strict", in.strict}};
+  if (in.last_completed) j["lastCompleted"] = DeploymentToJson(*in.last_completed);
+  if (in.client_token) j["clientToken"] = *in.client_token;
+  return j;
+}
+
+// The AWS members of a service, in the order CreateService has always written them.
+Json AwsMembers(const Service& s, bool for_view) {
+  Json j = Json::object();
+  j["serviceArn"] = s.arn;
+  j["serviceName"] = s.name;
+  j["clusterArn"] = s.cluster_arn;
+  j["loadBalancers"] = s.load_balancers;
+  j["serviceRegistries"] = ServiceRegistriesToJson(s.service_registries);
+  j["status"] = model::ToString(s.status);
+  j["desiredCount"] = s.desired_count;
+  j["runningCount"] = s.running_count;
+  j["pendingCount"] = s.pending_count;
+  if (s.launch_type) j["launchType"] = *s.launch_type;
+  if (!s.capacity_provider_strategy.is_null()) j["capacityProviderStrategy"] = s.capacity_provider_strategy;
+  if (s.platform_version) j["platformVersion"] = *s.platform_version;
+  if (s.platform_family) j["platformFamily"] = *s.platform_family;
+  j["taskDefinition"] = s.task_definition;
+  j["deploymentConfiguration"] = DeploymentConfigurationToJson(s.deployment_configuration);
+  if (!s.network_configuration.is_null()) j["networkConfiguration"] = s.network_configuration;
+  j["placementConstraints"] = s.placement_constraints;
+  j["placementStrategy"] = s.placement_strategy;
+  if (s.health_check_grace_period_seconds) j["healthCheckGracePeriodSeconds"] = *s.health_check_grace_period_seconds;
+  j["schedulingStrategy"] = model::ToString(s.scheduling_strategy);
+  j["deploymentController"] = {{"type", s.deployment_controller}};
+  j["tags"] = s.tags;
+  j["createdBy"] = s.created_by;
+  j["enableECSManagedTags"] = s.enable_ecs_managed_tags;
+  j["propagateTags"] = s.propagate_tags;
+  j["enableExecuteCommand"] = s.enable_execute_command;
+  j["createdAt"] = s.created_at;
+  Json events = Json::array();
+  for (const auto& e : s.events) events.push_back({{"id", e.id}, {"createdAt", e.created_at}, {"message", e.message}});
+  j["events"] = events;
+  Json deps = Json::array();
+  for (const auto& d : s.deployments) {
+    Json dj = DeploymentToJson(d);
+    if (for_view) dj["desiredCount"] = d.status == model::DeploymentStatus::kPrimary ? s.desired_count : 0;
+    deps.push_back(std::move(dj));
+  }
+  j["deployments"] = deps;
+  for (auto it = s.other.begin(); it != s.other.end(); ++it) j[it.key()] = it.value();
+  return j;
+}
+
+}  // namespace
+
+Json DeploymentToJson(const Deployment& d) {
+  Json j = {{"id", d.id},
+            {"status", model::ToString(d.status)},
+            {"taskDefinition", d.task_definition},
+            {"desiredCount", d.desired_count},
+            {"pendingCount", d.pending_count},
+            {"runningCount", d.running_count},
+            {"failedTasks", d.failed_tasks},
+            {"createdAt", d.created_at},
+            {"updatedAt", d.updated_at}};
+  if (d.launch_type) j["launchType"] = *d.launch_type;
+  if (!d.capacity_provider_strategy.is_null()) j["capacityProviderStrategy"] = d.capacity_provider_strategy;
+  if (!d.network_configuration.is_null()) j["networkConfiguration"] = d.network_configuration;
+  if (d.platform_version) j["platformVersion"] = *d.platform_version;
+  j["rolloutState"] = model::ToString(d.rollout_state);
+  j["rolloutStateReason"] = d.rollout_state_reason;
+  return j;
+}
+
+Result<Deployment> DeploymentFromJson(const Json& j, const std::string& service_id) {
+  return ReadDeployment(j, service_id, "deployment");
+}
+
+Result<Service> DecodeService(const Object& row) {
+  const std::string& id = row.id;
+  if (row.doc.is_discarded()) return Unreadable(id, "the document is not JSON");
+  if (row.internal.is_discarded()) return Unreadable(id, "its internal part is not JSON");
+  Reader r(row.doc, "");
+  Service s;
+  s.region = row.region;
+  s.cluster = row.parent;
+  s.seq = row.seq;
+  s.name = r.Str("serviceName");
+  if (r.error().empty() && s.name != row.name) r.Fail("serviceName does not match the row");
+  s.arn = r.Str("serviceArn");
+  s.cluster_arn = r.Str("clusterArn");
+  s.load_balancers = r.Raw("loadBalancers", Json::value_t::array, Json::array());
+  for (const auto& reg : r.Raw("serviceRegistries", Json::value_t::array, Json::array())) {
+    auto one = ServiceRegistryFromJson(reg);
+    if (!one.ok()) return Unreadable(id, one.status().message());
+    s.service_registries.push_back(*one);
+  }
+  s.status = r.Enum("status", &model::ParseServiceStatus, model::ServiceStatus::kActive);
+  // The row's status column is what the lists filter on; it wins if they ever disagree.
+  if (auto st = model::ParseServiceStatus(row.status)) s.status = *st;
+  s.desired_count = static_cast<int>(r.Int("desiredCount", 0));
+  s.running_count = static_cast<int>(r.Int("runningCount", 0));
+  s.pending_count = static_cast<int>(r.Int("pendingCount", 0));
+  s.launch_type = r.OptStr("launchType");
+  s.capacity_provider_strategy = r.Raw("capacityProviderStrategy", Json::value_t::array);
+  s.platform_version = r.OptStr("platformVersion");
+  s.platform_family = r.OptStr("platformFamily");
+  s.task_definition = r.Str("taskDefinition");
+  s.deployment_configuration = ReadDeploymentConfiguration(r);
+  s.network_configuration = r.Raw("networkConfiguration", Json::value_t::object);
+  s.placement_constraints = r.Raw("placementConstraints", Json::value_t::array, Json::array());
+  s.placement_strategy = r.Raw("placementStrategy", Json::value_t::array, Json::array());
+  if (r.Has("healthCheckGracePeriodSeconds")) s.health_check_grace_period_seconds = r.Int("healthCheckGracePeriodSeconds", 0);
+  else r.Get("healthCheckGracePeriodSeconds");
+  s.scheduling_strategy = r.Enum("schedulingStrategy", &model::ParseSchedulingStrategy,
+                                 model::SchedulingStrategy::kReplica, /*required=*/false);
+  {
+    Json dc = r.Raw("deploymentController", Json::value_t::object, Json::object());
+    Reader dr(dc, "deploymentController");
+    s.deployment_controller = dr.Str("type", false);
+    if (s.deployment_controller.empty()) s.deployment_controller = "ECS";
+    if (!dr.error().empty()) r.Fail(dr.error());
+  }
+  s.tags = r.Raw("tags", Json::value_t::array, Json::array());
+  s.created_by = r.Str("createdBy", false);
+  s.enable_ecs_managed_tags = r.Bool("enableECSManagedTags");
+  s.propagate_tags = r.Str("propagateTags", false);
+  if (s.propagate_tags.empty()) s.propagate_tags = "NONE";
+  s.enable_execute_command = r.Bool("enableExecuteCommand");
+  s.created_at = r.Num("createdAt");
+  for (const auto& e : r.Raw("events", Json::value_t::array, Json::array())) {
+    Reader er(e, "events");
+    model::ServiceEvent ev{er.Str("id"), er.Num("createdAt"), er.Str("message")};
+    if (!er.error().empty()) return Unreadable(id, er.error());
+    s.events.push_back(std::move(ev));
+  }
+  for (const auto& d : r.Raw("deployments", Json::value_t::array, Json::array())) {
+    ASSIGN_OR_RETURN(auto dep, ReadDeployment(d, id, "deployments"));
+    s.deployments.push_back(std::move(dep));
+  }
+  const Json internal = row.internal.is_null() ? Json::object() : row.internal;
+  Reader ir(internal, "internal");
+  s.internal.steady = ir.Bool("steady");
+  s.internal.strict = ir.Bool("strict");
+  s.internal.client_token = ir.OptStr("clientToken");
+  if (const Json* lc = ir.Get("lastCompleted")) {
+    ASSIGN_OR_RETURN(auto dep, ReadDeployment(*lc, id, "lastCompleted"));
+    s.internal.last_completed = std::move(dep);
+  }
+  if (!r.error().empty()) return Unreadable(id, r.error());
+  if (!ir.error().empty()) return Unreadable(id, ir.error());
+  s.other = r.Rest();
+  return s;
+}
+
+Object EncodeService(const Service& s) {
+  Object o{model::kService, s.region, s.Key(), s.cluster, s.name, std::string(model::ToString(s.status)),
+            s.seq, AwsMembers(s, /*for_view=*/false)};
+  o.internal = InternalToJson(s.internal);
+  return o;
+}
+
+Json ServiceToAws(const Service& s, bool include_tags) {
+  Json j = AwsMembers(s, /*for_view=*/true);
+  if (!include_tags) j.erase("tags");
+  return j;
+}
+
+SplitService SplitLegacyServiceDocument(const Json& doc) {
+  SplitService out{Json::object(), Json::object()};
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "kecs:steady") {
+      out.internal["steady"] = it.value();
+    } else if (k == "kecs:strict") {
+      out.internal["strict"] = it.value();
+    } else if (k == "kecs:clientToken") {
+      out.internal["clientToken"] = it.value();
+    } else if (k == "kecs:completedDeployments") {
+      // It only ever held the last completed deployment.
+      if (it.value().is_array() && !it.value().empty()) out.internal["lastCompleted"] = it.value().back();
+    } else if (k.rfind("kecs:", 0) != 0) {
+      out.doc[k] = it.value();
+    }
+  }
+  return out;
+}
+
+Result<std::optional<Service>> GetService(Tx& tx, const std::string& region, const std::string& cluster,
+                                          const std::string& name) {
+  ASSIGN_OR_RETURN(auto row, tx.Get(model::kService, region, cluster + "/" + name));
+  if (!row) return std::optional<Service>();
+  ASSIGN_OR_RETURN(auto s, DecodeService(*row));
+  return std::optional<Service>(std::move(s));
+}
+
+Status PutService(Tx& tx, const Service& service) { return tx.Put(EncodeService(service)); }
+
+Result<std::vector<Service>> ListServices(Tx& tx, const ServiceQuery& q) {
+  Query sq{model::kService, q.region};
+  sq.any_region = q.any_region;
+  sq.parent = q.cluster;
+  ASSIGN_OR_RETURN(auto rows, tx.List(sq));
+  std::vector<Service> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    ASSIGN_OR_RETURN(auto s, DecodeService(row));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace kecs::state::records

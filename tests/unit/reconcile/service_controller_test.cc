@@ -1,0 +1,657 @@
+#include "reconcile/service_controller.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/ids.h"
+#include "model/kinds.h"
+#include "model/task.h"
+#include "state/records/services.h"
+#include "state/records/tasks.h"
+#include "unit/support/temp_dir.h"
+
+namespace kecs::reconcile {
+namespace {
+
+using model::Deployment;
+using model::RolloutState;
+using model::Service;
+using model::Task;
+using model::TaskStatus;
+
+constexpr const char* kRegion = "us-east-1";
+constexpr const char* kCluster = "prod";
+constexpr const char* kTdA = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1";
+constexpr const char* kTdB = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:2";
+
+// Starts tasks as RunTask would, PENDING, and remembers how many it was asked for. With
+// `capacity` set it places at most that many live tasks in total; DAEMON tasks go to an
+// ACTIVE instance without a live task of the service, as the API's launcher does.
+class FakeLauncher : public TaskLauncher {
+ public:
+  LaunchedTasks LaunchServiceTasks(state::Tx& tx, const Service& service, const Deployment& deployment, int count,
+                                   double now) override {
+    LaunchedTasks out;
+    requests.push_back(count);
+    auto tasks = state::records::ListTasks(tx, {model::kTask, service.region, service.cluster});
+    if (!tasks.ok()) return out;
+    int live = 0;
+    std::set<std::string> busy;
+    for (const auto& t : *tasks) {
+      if (t.internal.service != service.name || t.last_status == TaskStatus::kStopped ||
+          t.desired_status == TaskStatus::kStopped) {
+        continue;
+      }
+      ++live;
+      if (t.internal.placement) busy.insert(t.internal.placement->instance);
+    }
+    for (int i = 0; i < count; ++i) {
+      if (capacity >= 0 && live >= capacity) {
+        out.failure = "RESOURCE:MEMORY";
+        break;
+      }
+      Task t;
+      t.region = service.region;
+      t.cluster = service.cluster;
+      t.id = RandomHex(32);
+      t.family = "web";
+      t.task_arn = "arn:aws:ecs:us-east-1:000000000000:task/" + service.cluster + "/" + t.id;
+      t.cluster_arn = service.cluster_arn;
+      t.task_definition_arn = deployment.task_definition;
+      t.group = "service:" + service.name;
+      t.started_by = deployment.id;
+      t.created_at = now;
+      t.last_status = TaskStatus::kPending;
+      t.desired_status = TaskStatus::kRunning;
+      t.internal.service = service.name;
+      t.internal.deployment = deployment.id;
+      if (service.scheduling_strategy == model::SchedulingStrategy::kDaemon) {
+        auto instances = tx.List({model::kInstance, service.region, service.cluster});
+        if (!instances.ok()) break;
+        std::string chosen;
+        for (const auto& inst : *instances) {
+          if (inst.status == "ACTIVE" && !busy.count(inst.id)) {
+            chosen = inst.id;
+            break;
+          }
+        }
+        if (chosen.empty()) break;
+        busy.insert(chosen);
+        model::TaskPlacement p;
+        p.instance = chosen;
+        t.internal.placement = p;
+      }
+      if (!state::records::InsertTask(tx, t).ok()) break;
+      out.task_ids.push_back(t.id);
+      ++live;
+    }
+    return out;
+  }
+
+  std::vector<int> requests;
+  int capacity = -1;
+};
+
+class ServiceControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = state::Store::Open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    MakeController(std::chrono::milliseconds(0));
+  }
+
+  void MakeController(std::chrono::milliseconds settle) {
+    ServiceController::Options o;
+    o.settle = settle;
+    controller_ = std::make_unique<ServiceController>(*store_, launcher_, o, clock_);
+  }
+
+  // A service with one PRIMARY deployment, IN_PROGRESS, of kTdA.
+  Service NewService(int desired, int min_pct = 100, int max_pct = 200, bool breaker = false, bool rollback = false) {
+    Service s;
+    s.region = kRegion;
+    s.cluster = kCluster;
+    s.name = "web";
+    s.arn = "arn:aws:ecs:us-east-1:000000000000:service/prod/web";
+    s.cluster_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/prod";
+    s.desired_count = desired;
+    s.task_definition = kTdA;
+    s.deployment_configuration.minimum_healthy_percent = min_pct;
+    s.deployment_configuration.maximum_percent = max_pct;
+    s.deployment_configuration.circuit_breaker_enable = breaker;
+    s.deployment_configuration.circuit_breaker_rollback = rollback;
+    s.deployments = {NewDeployment(s)};
+    return s;
+  }
+
+  Deployment NewDeployment(const Service& s) {
+    Deployment d;
+    d.id = model::NewDeploymentId();
+    d.task_definition = s.task_definition;
+    d.desired_count = s.desired_count;
+    d.created_at = clock_.Now();
+    d.updated_at = clock_.Now();
+    d.rollout_state_reason = "ECS deployment " + d.id + " in progress.";
+    return d;
+  }
+
+  void Put(const Service& s) {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return state::records::PutService(tx, s); }).ok());
+  }
+
+  Service Get() {
+    Service out;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto s, state::records::GetService(tx, kRegion, kCluster, "web"));
+      if (s) out = *s;
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+
+  // Puts the service and runs it to its steady state (every task RUNNING).
+  void PutSteady(const Service& s) {
+    Put(s);
+    controller_->RunOnce();
+    Settle();
+    controller_->RunOnce();
+  }
+
+  // UpdateService with a new task definition: a new PRIMARY deployment.
+  void Deploy(const std::string& td) {
+    Service s = Get();
+    s.task_definition = td;
+    for (auto& d : s.deployments) d.status = model::DeploymentStatus::kActive;
+    s.deployments.insert(s.deployments.begin(), NewDeployment(s));
+    s.internal.steady = false;
+    Put(s);
+  }
+
+  void SetDesired(int n) {
+    Service s = Get();
+    s.desired_count = n;
+    s.deployments[0].desired_count = n;
+    s.internal.steady = false;
+    Put(s);
+  }
+
+  std::vector<Task> Tasks() {
+    std::vector<Task> out;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(out, state::records::ListTasks(tx, {model::kTask, kRegion, kCluster}));
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+
+  // The task controller's part, for every task `pick` selects.
+  void Change(const std::function<bool(Task&)>& change) {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto all, state::records::ListTasks(tx, {model::kTask, kRegion, kCluster}));
+      for (auto& t : all) {
+        if (change(t)) RETURN_IF_ERROR(state::records::PutTask(tx, t));
+      }
+      return Status::Ok();
+    }).ok());
+  }
+  // PENDING tasks that should run reach RUNNING; tasks told to stop reach STOPPED.
+  void Settle() {
+    Change([&](Task& t) {
+      if (t.last_status == TaskStatus::kStopped) return false;
+      if (t.desired_status == TaskStatus::kStopped) {
+        t.last_status = TaskStatus::kStopped;
+        t.stopped_at = clock_.Now();
+        return true;
+      }
+      if (t.last_status != TaskStatus::kRunning) {
+        t.last_status = TaskStatus::kRunning;
+        t.started_at = clock_.Now();
+        return true;
+      }
+      return false;
+    });
+  }
+  // Tasks told to stop reach STOPPED; nothing else moves.
+  void FinishStopping() {
+    Change([&](Task& t) {
+      if (t.last_status == TaskStatus::kStopped || t.desired_status != TaskStatus::kStopped) return false;
+      t.last_status = TaskStatus::kStopped;
+      return true;
+    });
+  }
+  // Every live task of `deployment` (all when empty) fails on its own.
+  void CrashAll(const std::string& deployment = "") {
+    Change([&](Task& t) {
+      if (t.last_status == TaskStatus::kStopped) return false;
+      if (!deployment.empty() && t.internal.deployment != deployment) return false;
+      t.last_status = TaskStatus::kStopped;
+      t.desired_status = TaskStatus::kStopped;
+      t.stop_code = model::StopCode::kEssentialContainerExited;
+      t.stopped_reason = "Essential container in task exited";
+      return true;
+    });
+  }
+
+  struct Counts {
+    int live = 0;     // not stopping and not stopped
+    int running = 0;  // of those, RUNNING
+    std::map<std::string, int> live_by_deployment;
+  };
+  Counts Count() {
+    Counts c;
+    for (const auto& t : Tasks()) {
+      if (t.last_status == TaskStatus::kStopped || t.desired_status == TaskStatus::kStopped) continue;
+      ++c.live;
+      ++c.live_by_deployment[t.internal.deployment];
+      if (t.last_status == TaskStatus::kRunning) ++c.running;
+    }
+    return c;
+  }
+
+  void AddInstance(const std::string& id, const std::string& status = "ACTIVE") {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      return tx.Put({model::kInstance, kRegion, id, kCluster, id, status, 0, Json::object()});
+    }).ok());
+  }
+
+  bool HasEvent(const std::string& text) {
+    for (const auto& e : Get().events) {
+      if (e.message.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // Runs passes, letting tasks start and stop in between, until the PRIMARY deployment
+  // completes; after every pass, never more than `max_live` tasks and, once `min_running`
+  // were reached, never fewer RUNNING than that.
+  void RollOut(int max_live, int min_running, int passes = 20) {
+    for (int i = 0; i < passes; ++i) {
+      controller_->RunOnce();
+      Counts c = Count();
+      EXPECT_LE(c.live, max_live) << "pass " << i;
+      EXPECT_GE(c.running, min_running) << "pass " << i;
+      if (Get().deployments.size() == 1 && Get().deployments[0].rollout_state == RolloutState::kCompleted) return;
+      // Starting tasks first, then stopping ones: the RUNNING floor is checked in between.
+      FinishStopping();
+      c = Count();
+      EXPECT_GE(c.running, min_running) << "pass " << i << " after stops";
+      Settle();
+    }
+    ADD_FAILURE() << "the deployment did not complete";
+  }
+
+  kecs::testing::TempDir dir_;
+  FakeClock clock_{1700000000};
+  std::unique_ptr<state::Store> store_;
+  FakeLauncher launcher_;
+  std::unique_ptr<ServiceController> controller_;
+};
+
+TEST(CircuitBreakerThreshold, IsHalfOfDesiredBetweenThreeAndTwoHundred) {
+  EXPECT_EQ(CircuitBreakerThreshold(1), 3);
+  EXPECT_EQ(CircuitBreakerThreshold(6), 3);
+  EXPECT_EQ(CircuitBreakerThreshold(7), 4);
+  EXPECT_EQ(CircuitBreakerThreshold(10), 5);
+  EXPECT_EQ(CircuitBreakerThreshold(400), 200);
+  EXPECT_EQ(CircuitBreakerThreshold(1000), 200);
+}
+
+TEST_F(ServiceControllerTest, StartsDesiredTasksThenCompletesAndReachesSteadyState) {
+  Put(NewService(3));
+  controller_->RunOnce();
+  EXPECT_EQ(launcher_.requests, std::vector<int>{3});
+  EXPECT_EQ(Count().live, 3);
+  EXPECT_TRUE(HasEvent("(service web) has started 3 tasks:"));
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  Settle();
+  controller_->RunOnce();
+  Service s = Get();
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kCompleted);
+  EXPECT_EQ(s.deployments[0].rollout_state_reason, "ECS deployment " + s.deployments[0].id + " completed.");
+  EXPECT_EQ(s.events[0].message, "(service web) has reached a steady state.");
+  EXPECT_EQ(s.events[1].message, "(service web) (deployment " + s.deployments[0].id + ") deployment completed.");
+  EXPECT_TRUE(s.internal.steady);
+  ASSERT_TRUE(s.internal.last_completed);
+  EXPECT_EQ(s.internal.last_completed->id, s.deployments[0].id);
+  // Nothing more to do: a further pass changes nothing.
+  controller_->RunOnce();
+  EXPECT_EQ(Get(), s);
+  EXPECT_EQ(launcher_.requests.size(), 1u);
+}
+
+TEST_F(ServiceControllerTest, ScaleOutStartsOnlyTheDifference) {
+  PutSteady(NewService(2));
+  SetDesired(5);
+  controller_->RunOnce();
+  EXPECT_EQ(launcher_.requests.back(), 3);
+  EXPECT_EQ(Count().live, 5);
+  EXPECT_FALSE(Get().internal.steady);
+  Settle();
+  controller_->RunOnce();
+  EXPECT_TRUE(Get().internal.steady);
+}
+
+TEST_F(ServiceControllerTest, ScaleInStopsPendingTasksFirstWithTheSchedulersReason) {
+  PutSteady(NewService(2));
+  SetDesired(3);
+  controller_->RunOnce();  // one more, PENDING
+  SetDesired(1);
+  controller_->RunOnce();
+  auto tasks = Tasks();
+  int stopping_pending = 0, stopping_running = 0;
+  for (const auto& t : tasks) {
+    if (t.desired_status != TaskStatus::kStopped) continue;
+    EXPECT_EQ(t.stop_code, model::StopCode::kServiceSchedulerInitiated);
+    EXPECT_EQ(t.stopped_reason, "Scaling activity initiated by (deployment " + Get().deployments[0].id + ")");
+    EXPECT_TRUE(t.stopping_at);
+    EXPECT_EQ(t.version, 2);
+    (t.last_status == TaskStatus::kRunning ? stopping_running : stopping_pending)++;
+  }
+  EXPECT_EQ(stopping_pending, 1);
+  EXPECT_EQ(stopping_running, 1);
+  EXPECT_TRUE(HasEvent("(service web) has stopped 2 running tasks:"));
+  EXPECT_EQ(Count().live, 1);
+}
+
+// A rolling deployment at one minimumHealthyPercent / maximumPercent setting: what the
+// first pass does, and that no pass goes above maximumPercent or below
+// minimumHealthyPercent until the new deployment completes.
+struct RollCase {
+  int desired, min_pct, max_pct;
+  int live_after_first, running_after_first;  // tasks not stopping; of them RUNNING
+  int max_live, min_running;                  // floor(desired*max%), ceil(desired*min%)
+};
+
+void PrintTo(const RollCase& c, std::ostream* os) {
+  *os << "desired " << c.desired << " at " << c.min_pct << "%/" << c.max_pct << "%";
+}
+
+class RollingDeploymentTest : public ServiceControllerTest, public ::testing::WithParamInterface<RollCase> {};
+
+TEST_P(RollingDeploymentTest, StaysWithinTheBoundsUntilComplete) {
+  const RollCase& c = GetParam();
+  PutSteady(NewService(c.desired, c.min_pct, c.max_pct));
+  ASSERT_EQ(Count().running, c.desired);
+  Deploy(kTdB);
+  controller_->RunOnce();
+  Counts first = Count();
+  EXPECT_EQ(first.live, c.live_after_first);
+  EXPECT_EQ(first.running, c.running_after_first);
+  RollOut(c.max_live, c.min_running);
+  for (const auto& t : Tasks()) {
+    if (t.desired_status == TaskStatus::kRunning) {
+      EXPECT_EQ(t.task_definition_arn, kTdB);
+    }
+  }
+  EXPECT_EQ(Count().running, c.desired);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Percentages, RollingDeploymentTest,
+    ::testing::Values(
+        // 100/200: all new tasks start beside the old ones, which stop once those run.
+        RollCase{4, 100, 200, 8, 4, 8, 4},
+        // 50/100: half the old ones stop, and their replacements start, in one pass.
+        RollCase{4, 50, 100, 4, 2, 4, 2},
+        // 0/100: everything is replaced at once.
+        RollCase{3, 0, 100, 3, 0, 3, 0},
+        // 75/125: one old task stops and two new ones start (at most 5, at least 3).
+        RollCase{4, 75, 125, 5, 3, 5, 3},
+        // 50/150 with an odd count: 7 at most, 3 RUNNING at least.
+        RollCase{5, 50, 150, 7, 3, 7, 3}));
+
+TEST_F(ServiceControllerTest, OldTasksKeepRunningWhileTheNewOnesCannotStart) {
+  PutSteady(NewService(2, /*min=*/100, /*max=*/200));
+  Deploy(kTdB);
+  for (int i = 0; i < 5; ++i) {
+    controller_->RunOnce();  // the new tasks stay PENDING
+    EXPECT_EQ(Count().running, 2);
+  }
+  EXPECT_EQ(Count().live, 4);
+}
+
+TEST_F(ServiceControllerTest, CircuitBreakerFailsTheDeploymentAtTheThreshold) {
+  Put(NewService(2, 100, 200, /*breaker=*/true, /*rollback=*/false));
+  controller_->RunOnce();
+  CrashAll();  // 2 failed: below the threshold of 3
+  controller_->RunOnce();
+  Service s = Get();
+  EXPECT_EQ(s.deployments[0].failed_tasks, 2);
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kInProgress);
+  CrashAll();  // 4 failed
+  controller_->RunOnce();
+  s = Get();
+  EXPECT_EQ(s.deployments[0].failed_tasks, 4);
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kFailed);
+  EXPECT_EQ(s.deployments[0].rollout_state_reason, "ECS deployment circuit breaker: tasks failed to start.");
+  EXPECT_TRUE(HasEvent("(deployment " + s.deployments[0].id + ") deployment failed: tasks failed to start."));
+  // A FAILED deployment starts nothing more.
+  size_t launches = launcher_.requests.size();
+  controller_->RunOnce();
+  controller_->RunOnce();
+  EXPECT_EQ(launcher_.requests.size(), launches);
+  EXPECT_EQ(Count().live, 0);
+}
+
+TEST_F(ServiceControllerTest, EachFailedTaskCountsOnce) {
+  Put(NewService(1));
+  controller_->RunOnce();
+  CrashAll();
+  for (int i = 0; i < 3; ++i) controller_->RunOnce();
+  // One crash, counted once, whatever the passes; the replacements are still PENDING.
+  EXPECT_EQ(Get().deployments[0].failed_tasks, 1);
+  for (const auto& t : Tasks()) {
+    if (t.last_status == TaskStatus::kStopped) {
+      EXPECT_TRUE(t.internal.counted);
+    }
+  }
+}
+
+TEST_F(ServiceControllerTest, WithoutTheCircuitBreakerFailedTasksAreReplacedForever) {
+  Put(NewService(1));
+  for (int i = 0; i < 6; ++i) {
+    controller_->RunOnce();
+    CrashAll();
+  }
+  Service s = Get();
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kInProgress);
+  EXPECT_EQ(s.deployments[0].failed_tasks, 5);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 1);
+}
+
+TEST_F(ServiceControllerTest, CircuitBreakerRollsBackToTheLastCompletedDeployment) {
+  PutSteady(NewService(2, 100, 200, /*breaker=*/true, /*rollback=*/true));
+  std::string good = Get().deployments[0].id;
+  ASSERT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+  Deploy(kTdB);
+  std::string bad = Get().deployments[0].id;
+  for (int i = 0; i < 3 && Get().deployments[0].id == bad; ++i) {
+    controller_->RunOnce();
+    CrashAll(bad);
+  }
+  controller_->RunOnce();
+  Service s = Get();
+  ASSERT_GE(s.deployments.size(), 2u);
+  const Deployment& primary = s.deployments[0];
+  EXPECT_NE(primary.id, bad);
+  EXPECT_NE(primary.id, good);
+  EXPECT_EQ(primary.status, model::DeploymentStatus::kPrimary);
+  EXPECT_EQ(primary.task_definition, kTdA);
+  EXPECT_EQ(primary.rollout_state, RolloutState::kInProgress);
+  EXPECT_EQ(primary.failed_tasks, 0);
+  EXPECT_EQ(s.task_definition, kTdA);
+  EXPECT_TRUE(HasEvent("(service web) rolling back to deployment " + good + "."));
+  // The old tasks kept serving throughout, and the rollback completes.
+  EXPECT_EQ(Count().running, 2);
+  RollOut(/*max_live=*/4, /*min_running=*/2);
+  EXPECT_EQ(Get().task_definition, kTdA);
+}
+
+TEST_F(ServiceControllerTest, RollbackAfterTheOldDeploymentWasDroppedUsesTheRememberedOne) {
+  PutSteady(NewService(1, 0, 100, /*breaker=*/true, /*rollback=*/true));
+  std::string good = Get().deployments[0].id;
+  Deploy(kTdB);
+  controller_->RunOnce();  // min 0%: the old task stops at once
+  FinishStopping();
+  for (int i = 0; i < 4 && Get().deployments[0].task_definition == kTdB; ++i) {
+    controller_->RunOnce();
+    CrashAll();
+  }
+  EXPECT_EQ(Get().deployments[0].task_definition, kTdA);
+  EXPECT_TRUE(HasEvent("rolling back to deployment " + good + "."));
+}
+
+TEST_F(ServiceControllerTest, DaemonRunsOneTaskPerActiveInstance) {
+  AddInstance("i-1");
+  AddInstance("i-2");
+  AddInstance("i-old", "INACTIVE");
+  Service s = NewService(0, /*min=*/0, /*max=*/100);
+  s.scheduling_strategy = model::SchedulingStrategy::kDaemon;
+  Put(s);
+  controller_->RunOnce();
+  EXPECT_EQ(Get().desired_count, 2);
+  std::set<std::string> on;
+  for (const auto& t : Tasks()) on.insert(t.internal.placement->instance);
+  EXPECT_EQ(on, (std::set<std::string>{"i-1", "i-2"}));
+  Settle();
+  controller_->RunOnce();
+  EXPECT_TRUE(Get().internal.steady);
+  AddInstance("i-3");
+  controller_->RunOnce();
+  EXPECT_EQ(Get().desired_count, 3);
+  EXPECT_EQ(Count().live, 3);
+}
+
+TEST_F(ServiceControllerTest, DaemonTaskOnADrainingInstanceStops) {
+  AddInstance("i-1");
+  AddInstance("i-2");
+  Service s = NewService(0, /*min=*/0, /*max=*/100);
+  s.scheduling_strategy = model::SchedulingStrategy::kDaemon;
+  PutSteady(s);
+  AddInstance("i-2", "DRAINING");
+  controller_->RunOnce();
+  EXPECT_EQ(Get().desired_count, 1);
+  for (const auto& t : Tasks()) {
+    bool on_drained = t.internal.placement->instance == "i-2";
+    EXPECT_EQ(t.desired_status == TaskStatus::kStopped, on_drained);
+  }
+  FinishStopping();
+  controller_->RunOnce();
+  EXPECT_TRUE(Get().internal.steady);
+}
+
+TEST_F(ServiceControllerTest, ReplicaTaskOnADrainingInstanceIsReplacedBeforeItStops) {
+  AddInstance("i-1");
+  Put(NewService(1));  // 100% / 200%
+  controller_->RunOnce();
+  Change([](Task& t) {
+    model::TaskPlacement p;
+    p.instance = "i-1";
+    t.internal.placement = p;
+    return true;
+  });
+  Settle();
+  controller_->RunOnce();
+  AddInstance("i-1", "DRAINING");
+  controller_->RunOnce();
+  Counts c = Count();
+  EXPECT_EQ(c.live, 2);  // the replacement starts; the leaving one keeps running
+  EXPECT_EQ(c.running, 1);
+  Settle();
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 1);
+  int stopped_on_drained = 0;
+  for (const auto& t : Tasks()) {
+    if (t.internal.placement && t.desired_status == TaskStatus::kStopped) ++stopped_on_drained;
+  }
+  EXPECT_EQ(stopped_on_drained, 1);
+}
+
+TEST_F(ServiceControllerTest, ADrainingServiceBecomesInactiveOnceItsLastTaskIsStopping) {
+  PutSteady(NewService(2));
+  SetDesired(1);
+  controller_->RunOnce();  // one of the two stops
+  Service s = Get();
+  s.status = model::ServiceStatus::kDraining;  // DeleteService --force
+  s.desired_count = 0;
+  Put(s);
+  controller_->RunOnce();
+  for (const auto& t : Tasks()) EXPECT_EQ(t.desired_status, TaskStatus::kStopped);
+  EXPECT_EQ(Get().status, model::ServiceStatus::kInactive);
+  // An INACTIVE service is no longer worked.
+  FinishStopping();
+  Service done = Get();
+  controller_->RunOnce();
+  EXPECT_EQ(Get(), done);
+}
+
+TEST_F(ServiceControllerTest, ADrainingServiceStopsTheTasksOfEveryDeployment) {
+  PutSteady(NewService(2, /*min=*/100, /*max=*/200));
+  Deploy(kTdB);
+  controller_->RunOnce();  // two new tasks PENDING beside the two old ones
+  Service s = Get();
+  s.status = model::ServiceStatus::kDraining;
+  s.desired_count = 0;
+  Put(s);
+  controller_->RunOnce();
+  // Nothing is desired any more: every task is told to stop, and the service goes.
+  EXPECT_EQ(Count().live, 0);
+  EXPECT_EQ(Get().status, model::ServiceStatus::kInactive);
+}
+
+TEST_F(ServiceControllerTest, AYoungTaskDoesNotCompleteTheDeployment) {
+  MakeController(std::chrono::milliseconds(3000));
+  PutSteady(NewService(1));
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  clock_.Advance(3.5);
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+TEST_F(ServiceControllerTest, ATaskThatCannotBePlacedIsAnEventInEcsWords) {
+  launcher_.capacity = 1;
+  Put(NewService(2));
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 1);
+  EXPECT_TRUE(HasEvent("(service web) has started 1 tasks:"));
+  EXPECT_TRUE(HasEvent("(service web) was unable to place a task. Reason: RESOURCE:MEMORY"));
+}
+
+TEST_F(ServiceControllerTest, AFailedStoreWriteCommitsNothingAndTheNextPassRetries) {
+  Put(NewService(2));
+  Service before = Get();
+  int attempts = 0;
+  store_->SetWriteFault([&] {
+    ++attempts;
+    return Unavailable("disk full");
+  });
+  controller_->RunOnce();
+  EXPECT_GE(attempts, 1);
+  EXPECT_EQ(Get(), before);
+  EXPECT_TRUE(Tasks().empty());
+  store_->SetWriteFault(nullptr);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 2);
+  EXPECT_TRUE(HasEvent("has started 2 tasks"));
+}
+
+TEST_F(ServiceControllerTest, AnUnreadableServiceDoesNotStopTheOthers) {
+  Put(NewService(1));
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    state::Object bad{model::kService, kRegion, "prod/bad", kCluster, "bad", "ACTIVE", 0, Json::array()};
+    return tx.Put(bad);
+  }).ok());
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 1);
+}
+
+}  // namespace
+}  // namespace kecs::reconcile

@@ -1,0 +1,807 @@
+// The task controller, driven step by step: no root, no threads of its own, no sleeps.
+// A temporary store (with write faults on demand), a FakeClock, the simulated runtime with
+// knobs, and the real network hooks on a VPC made in the store.
+#include "reconcile/task_controller.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include <fmt/format.h>
+
+#include "model/kinds.h"
+#include "net/domain/ipam.h"
+#include "net/domain/vpc.h"
+#include "reconcile/network_hooks.h"
+#include "runtime/simulated/simulated_runtime.h"
+#include "state/records/tasks.h"
+#include "unit/support/temp_dir.h"
+
+namespace kecs::reconcile {
+namespace {
+
+using kecs::testing::TempDir;
+using model::AttachmentStatus;
+using model::ContainerStatus;
+using model::NetworkMode;
+using model::StopCode;
+using model::Task;
+using model::TaskStatus;
+
+constexpr const char* kRegion = "us-east-1";
+constexpr const char* kAccount = "000000000000";
+constexpr const char* kPublish = "192.0.2.10";
+constexpr double kT0 = 1800000000;
+
+// The simulated runtime with failures and observations on demand.
+class FakeRuntime : public runtime::SimulatedRuntime {
+ public:
+  Status sandbox_error, pull_error, start_error, delete_error, stop_error;
+  std::set<std::string> exited;            // containers that report an exit (code 1)
+  std::function<void()> during_start;      // runs inside StartContainers
+  std::shared_future<void> stop_gate;      // when valid, StopContainers waits for it
+  int sandboxes = 0, pulls = 0, starts = 0, stops = 0, deletes = 0;
+  std::vector<runtime::TaskSpec> stopped_specs;
+
+  Status CreateSandbox(const runtime::TaskSpec& t) override {
+    ++sandboxes;
+    return sandbox_error.ok() ? SimulatedRuntime::CreateSandbox(t) : sandbox_error;
+  }
+  Result<std::map<std::string, std::string>> PullImages(const runtime::TaskSpec& t) override {
+    ++pulls;
+    if (!pull_error.ok()) return pull_error;
+    return SimulatedRuntime::PullImages(t);
+  }
+  Status StartContainers(const runtime::TaskSpec& t) override {
+    ++starts;
+    if (during_start) during_start();
+    return start_error.ok() ? SimulatedRuntime::StartContainers(t) : start_error;
+  }
+  Result<runtime::TaskState> Inspect(const runtime::TaskSpec& t) override {
+    ASSIGN_OR_RETURN(auto st, SimulatedRuntime::Inspect(t));
+    for (auto& c : st.containers) {
+      if (exited.count(c.name)) {
+        c.phase = runtime::ContainerState::Phase::kExited;
+        c.exit_code = 1;
+      }
+    }
+    return st;
+  }
+  Result<runtime::TaskState> StopContainers(const runtime::TaskSpec& t) override {
+    if (stop_gate.valid()) stop_gate.wait();
+    ++stops;
+    stopped_specs.push_back(t);
+    if (!stop_error.ok()) return stop_error;
+    return SimulatedRuntime::StopContainers(t);
+  }
+  Status Delete(const runtime::TaskSpec& t) override {
+    ++deletes;
+    return delete_error.ok() ? SimulatedRuntime::Delete(t) : delete_error;
+  }
+};
+
+class TaskControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = state::Store::Open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      net::Scope scope{kRegion, kAccount, kT0};
+      ASSIGN_OR_RETURN(auto vpc, net::CreateVpc(tx, scope, *net::Ipv4Cidr::Parse("10.1.0.0/16"), false,
+                                                Json::array(), "default", false));
+      ASSIGN_OR_RETURN(auto zone_a, [&]() -> Result<net::Zone> { return net::Zones(kRegion).at(0); }());
+      ASSIGN_OR_RETURN(auto subnet, net::CreateSubnet(tx, scope, vpc, *net::Ipv4Cidr::Parse("10.1.0.0/24"), zone_a,
+                                                      false, false, Json::array(), std::nullopt));
+      // A /28 has 11 usable addresses: small enough to fill.
+      ASSIGN_OR_RETURN(auto tiny, net::CreateSubnet(tx, scope, vpc, *net::Ipv4Cidr::Parse("10.1.9.0/28"), zone_a,
+                                                    false, false, Json::array(), std::nullopt));
+      vpc_ = vpc.id;
+      subnet_ = subnet.id;
+      tiny_ = tiny.id;
+      return Status::Ok();
+    }).ok());
+    NewController();
+  }
+
+  void NewController(bool stop_beside_workers = false) {
+    controller_.reset();
+    NetworkHookOptions nopts;
+    nopts.public_ip = kPublish;
+    nopts.bind_ip = kPublish;
+    nopts.probe_host_ports = false;
+    TaskHooks hooks;
+    hooks.provision = [nopts, this](state::Tx& tx, Task& t) {
+      return ProvisionNetwork(tx, t, clock_.Now(), nopts);
+    };
+    hooks.running = [this](state::Tx&, Task&) {
+      ++running_hooks_;
+      return running_hook_error_;
+    };
+    hooks.stopping = [this](state::Tx&, Task&) {
+      ++stopping_hooks_;
+      return Status::Ok();
+    };
+    hooks.release = [](state::Tx& tx, Task& t) { return ReleaseNetwork(tx, t); };
+    hooks.before_start = [this](const Task&, const runtime::TaskSpec&) { return before_start_error_; };
+    TaskController::Options o;
+    o.workers = 0;
+    o.stop_beside_workers = stop_beside_workers;
+    o.stopped_retention_s = 3600;
+    controller_ = std::make_unique<TaskController>(*store_, runtime_, hooks, o, clock_);
+  }
+
+  Task NewTask(NetworkMode mode, std::vector<std::string> subnets = {}) {
+    Task t;
+    t.region = kRegion;
+    t.id = fmt::format("{:032x}", ++next_id_);
+    t.cluster = "default";
+    t.family = "web";
+    t.task_arn = fmt::format("arn:aws:ecs:{}:{}:task/default/{}", kRegion, kAccount, t.id);
+    t.cluster_arn = fmt::format("arn:aws:ecs:{}:{}:cluster/default", kRegion, kAccount);
+    t.task_definition_arn = fmt::format("arn:aws:ecs:{}:{}:task-definition/web:1", kRegion, kAccount);
+    t.created_at = kT0;
+    t.desired_status = TaskStatus::kRunning;
+    t.last_status = mode == NetworkMode::kAwsvpc ? TaskStatus::kProvisioning : TaskStatus::kPending;
+    t.cpu = "256";
+    t.memory = "512";
+    t.group = "family:web";
+    t.internal.network_mode = mode;
+    for (const char* name : {"app", "sidecar"}) {
+      model::Container c;
+      c.container_arn = t.task_arn + "/" + name;
+      c.task_arn = t.task_arn;
+      c.name = name;
+      c.image = std::string("example/") + name;
+      if (mode == NetworkMode::kBridge && std::string(name) == "app") c.network_bindings = {{"0.0.0.0", 80, 32768, "tcp"}};
+      t.containers.push_back(c);
+      model::ContainerDefinition d;
+      d.name = name;
+      d.image = c.image;
+      d.essential = std::string(name) == "app";
+      if (std::string(name) == "app") {
+        d.stop_timeout = 5;
+        d.port_mappings = {{80, mode == NetworkMode::kBridge ? 32768 : 0, "tcp"}};
+      }
+      t.internal.containers.push_back(d);
+    }
+    if (mode == NetworkMode::kAwsvpc) {
+      t.attachments.push_back({"att-" + t.id, "ElasticNetworkInterface", AttachmentStatus::kPrecreated,
+                               {{"subnetId", subnets.empty() ? subnet_ : subnets.front()}}});
+      t.internal.network.subnets = subnets.empty() ? std::vector<std::string>{subnet_} : subnets;
+      t.internal.network.vpc_id = vpc_;
+    }
+    EXPECT_TRUE(store_->Write([&](state::Tx& tx) { return state::records::InsertTask(tx, t); }).ok());
+    return t;
+  }
+
+  Task Get(const Task& t) {
+    std::optional<Task> out;
+    Status st = store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(out, state::records::GetTask(tx, t.region, t.id));
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(out.has_value());
+    return out.value_or(Task{});
+  }
+  bool Exists(const Task& t) {
+    bool found = false;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto o, tx.Get(model::kTask, t.region, t.id));
+      found = o.has_value();
+      return Status::Ok();
+    }).ok());
+    return found;
+  }
+  int64_t Count(const char* kind) {
+    int64_t n = 0;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      state::Query q{kind, kRegion};
+      ASSIGN_OR_RETURN(n, tx.Count(q));
+      return Status::Ok();
+    }).ok());
+    return n;
+  }
+
+  // What StopTask writes.
+  void StopTask(const Task& t) {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, t.region, t.id));
+      cur->desired_status = TaskStatus::kStopped;
+      cur->stop_code = StopCode::kUserInitiated;
+      cur->stopped_reason = "Task stopped by user";
+      cur->stopping_at = EpochMillis(clock_.Now());
+      cur->version += 1;
+      return state::records::PutTask(tx, *cur);
+    }).ok());
+  }
+
+  TaskStatus Step(const Task& t) {
+    controller_->StepForTest(t.region, t.id);
+    return Get(t).last_status;
+  }
+  // Steps until the task reaches `want` (or gives up after a bound).
+  void StepTo(const Task& t, TaskStatus want) {
+    for (int i = 0; i < 20 && Get(t).last_status != want; ++i) controller_->StepForTest(t.region, t.id);
+    ASSERT_EQ(Get(t).last_status, want);
+  }
+  // Fails `count` writes after letting `skip` through.
+  void FailWrites(int skip, int count = 1 << 30) {
+    writes_ = 0;
+    store_->SetWriteFault([this, skip, count] {
+      int n = writes_++;
+      if (n >= skip && n < skip + count) return Unavailable("injected write failure");
+      return Status::Ok();
+    });
+  }
+  void HealStore() { store_->SetWriteFault(nullptr); }
+  // Takes every one of the /28's 11 usable addresses.
+  void FillTinySubnet() {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto subnet, tx.Get(net::kSubnet, kRegion, tiny_));
+      for (int i = 0; i < 11; ++i) {
+        net::EniSpec spec;
+        spec.subnet = &*subnet;
+        RETURN_IF_ERROR(net::CreateEni(tx, net::Scope{kRegion, kAccount, kT0}, spec).status());
+      }
+      return Status::Ok();
+    }).ok());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<state::Store> store_;
+  FakeClock clock_{kT0};
+  FakeRuntime runtime_;
+  std::unique_ptr<TaskController> controller_;
+  std::string vpc_, subnet_, tiny_;
+  int next_id_ = 0;
+  int writes_ = 0;
+  int running_hooks_ = 0, stopping_hooks_ = 0;
+  Status running_hook_error_, before_start_error_;
+};
+
+// ---- Transitions ----------------------------------------------------------------------
+
+TEST_F(TaskControllerTest, AwsvpcTaskGoesThroughEachStateToRunning) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  Task p = Get(t);
+  ASSERT_TRUE(p.internal.network.eni.has_value());
+  EXPECT_EQ(p.version, 2);
+  EXPECT_EQ(p.attachments[0].status, AttachmentStatus::kAttached);
+  EXPECT_EQ(p.attachments[0].details[1].name, "networkInterfaceId");
+  EXPECT_EQ(p.attachments[0].details[1].value, p.internal.network.eni->id);
+  EXPECT_EQ(p.containers[0].network_interfaces[0].private_ipv4_address, p.internal.network.eni->ip);
+  EXPECT_EQ(runtime_.sandboxes, 1);
+  clock_.Advance(1);
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  Task a = Get(t);
+  EXPECT_EQ(a.version, 3);
+  EXPECT_EQ(a.pull_started_at, EpochMillis(kT0 + 1));
+  EXPECT_EQ(a.pull_stopped_at, EpochMillis(kT0 + 1));
+  EXPECT_EQ(a.connectivity, model::Connectivity::kConnected);
+  EXPECT_TRUE(a.containers[0].image_digest.has_value());
+  clock_.Advance(1);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  Task r = Get(t);
+  EXPECT_EQ(r.version, 4);
+  EXPECT_EQ(r.started_at, EpochMillis(kT0 + 2));
+  EXPECT_EQ(r.containers[0].last_status, ContainerStatus::kRunning);
+  EXPECT_EQ(running_hooks_, 1);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);  // nothing changed: nothing written
+  EXPECT_EQ(Get(t).version, 4);
+}
+
+TEST_F(TaskControllerTest, BridgeTaskStartsAtPendingWithABridgeAddress) {
+  Task t = NewTask(NetworkMode::kBridge);
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  Task a = Get(t);
+  ASSERT_TRUE(a.internal.network.bridge_ip.has_value());
+  EXPECT_TRUE(a.attachments.empty());
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+}
+
+// Defect 6: networkBindings' bindIP is the configured publish address, not 0.0.0.0.
+TEST_F(TaskControllerTest, BridgeBindingsShowThePublishAddress) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  Task r = Get(t);
+  ASSERT_EQ(r.containers[0].network_bindings.size(), 1u);
+  EXPECT_EQ(r.containers[0].network_bindings[0].bind_ip, kPublish);
+  EXPECT_EQ(state::records::TaskToAws(r, false)["containers"][0]["networkBindings"][0]["bindIP"], kPublish);
+}
+
+TEST_F(TaskControllerTest, AssignPublicIpPublishesPortsOnThePublishAddress) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, t.region, t.id));
+    cur->internal.network.assign_public_ip = true;
+    return state::records::PutTask(tx, *cur);
+  }).ok());
+  StepTo(t, TaskStatus::kRunning);
+  Task r = Get(t);
+  ASSERT_EQ(r.internal.network.published.size(), 1u);
+  ASSERT_EQ(r.containers[0].network_bindings.size(), 1u);
+  EXPECT_EQ(r.containers[0].network_bindings[0].bind_ip, kPublish);
+  EXPECT_EQ(r.containers[0].network_bindings[0].host_port, r.internal.network.published[0].host_port);
+  EXPECT_EQ(r.internal.network.eni->public_ip, kPublish);
+  EXPECT_EQ(r.attachments[0].details.back().name, "publicIPv4Address");
+}
+
+TEST_F(TaskControllerTest, StoppedAwsvpcTaskGoesThroughEachStopState) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  StepTo(t, TaskStatus::kRunning);
+  EXPECT_EQ(Count(net::kEni), 1);
+  StopTask(t);
+  int64_t v = Get(t).version;
+  clock_.Advance(5);
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  EXPECT_EQ(stopping_hooks_, 1);
+  EXPECT_EQ(Get(t).version, v + 1);
+  EXPECT_EQ(Step(t), TaskStatus::kStopping);
+  EXPECT_EQ(Step(t), TaskStatus::kDeprovisioning);
+  Task d = Get(t);
+  EXPECT_EQ(d.attachments[0].status, AttachmentStatus::kDetaching);
+  EXPECT_EQ(d.containers[0].last_status, ContainerStatus::kStopped);
+  EXPECT_EQ(d.containers[0].exit_code, 0);
+  EXPECT_EQ(d.execution_stopped_at, EpochMillis(kT0 + 5));
+  EXPECT_EQ(Step(t), TaskStatus::kStopped);
+  Task s = Get(t);
+  EXPECT_EQ(s.attachments[0].status, AttachmentStatus::kDeleted);
+  EXPECT_EQ(s.stopped_at, EpochMillis(kT0 + 5));
+  EXPECT_EQ(s.stop_code, StopCode::kUserInitiated);
+  EXPECT_EQ(s.version, v + 4);
+  EXPECT_EQ(Count(net::kEni), 0);  // released
+  EXPECT_EQ(runtime_.deletes, 1);
+}
+
+TEST_F(TaskControllerTest, StoppedBridgeTaskReleasesItsAddress) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  std::string ip = *Get(t).internal.network.bridge_ip;
+  StopTask(t);
+  StepTo(t, TaskStatus::kStopped);
+  EXPECT_TRUE(Get(t).attachments.empty());
+  // The address is free again: the next bridge task gets it.
+  Task u = NewTask(NetworkMode::kBridge);
+  StepTo(u, TaskStatus::kRunning);
+  EXPECT_EQ(*Get(u).internal.network.bridge_ip, ip);
+}
+
+TEST_F(TaskControllerTest, TaskStoppedWhileProvisioningGoesStraightToDeprovisioning) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  StopTask(t);
+  EXPECT_EQ(Step(t), TaskStatus::kDeprovisioning);
+  EXPECT_EQ(runtime_.sandboxes, 0);
+  EXPECT_EQ(Get(t).containers[1].last_status, ContainerStatus::kStopped);
+  EXPECT_EQ(Step(t), TaskStatus::kStopped);
+  EXPECT_EQ(stopping_hooks_, 0);
+}
+
+TEST_F(TaskControllerTest, TaskStoppedWhilePendingGoesStraightToDeprovisioning) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  StopTask(t);
+  EXPECT_EQ(Step(t), TaskStatus::kDeprovisioning);
+  EXPECT_EQ(runtime_.starts, 0);
+  EXPECT_EQ(Step(t), TaskStatus::kStopped);
+  EXPECT_EQ(Count(net::kEni), 0);
+}
+
+TEST_F(TaskControllerTest, TaskStoppedWhileActivatingNeverRuns) {
+  Task t = NewTask(NetworkMode::kBridge);
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  StopTask(t);
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  StepTo(t, TaskStatus::kStopped);
+  EXPECT_FALSE(Get(t).started_at.has_value());
+  EXPECT_EQ(running_hooks_, 0);
+}
+
+// ---- Failed writes --------------------------------------------------------------------
+
+// The regression: a failed provisioning write used to stop the task with a misleading
+// "task has no VPC link". The task stays PROVISIONING and starts once writes succeed.
+TEST_F(TaskControllerTest, FailedProvisioningWriteKeepsTheTaskProvisioning) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kProvisioning);
+  Task p = Get(t);
+  EXPECT_EQ(p.desired_status, TaskStatus::kRunning);
+  EXPECT_FALSE(p.stopped_reason.has_value());
+  EXPECT_FALSE(p.internal.network.eni.has_value());
+  EXPECT_EQ(runtime_.sandboxes, 0);
+  EXPECT_EQ(Count(net::kEni), 0);
+  HealStore();
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kRunning);
+  EXPECT_FALSE(Get(t).stopped_reason.has_value());
+}
+
+TEST_F(TaskControllerTest, FailedWriteAfterTheSandboxKeepsTheTaskProvisioning) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  FailWrites(1);  // the provisioning write goes through, the move to PENDING does not
+  EXPECT_EQ(Step(t), TaskStatus::kProvisioning);
+  EXPECT_TRUE(Get(t).internal.network.eni.has_value());
+  EXPECT_EQ(Get(t).attachments[0].status, AttachmentStatus::kPrecreated);
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(Count(net::kEni), 1);  // the same ENI, not a second one
+  EXPECT_EQ(runtime_.sandboxes, 2);
+}
+
+TEST_F(TaskControllerTest, FailedPullStartWriteKeepsTheTaskPending) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.pulls, 0);
+  HealStore();
+  StepTo(t, TaskStatus::kRunning);
+}
+
+TEST_F(TaskControllerTest, FailedPullStopWriteKeepsTheTaskPending) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  FailWrites(1);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_TRUE(Get(t).pull_started_at.has_value());
+  EXPECT_FALSE(Get(t).pull_stopped_at.has_value());
+  EXPECT_EQ(runtime_.starts, 0);
+  HealStore();
+  StepTo(t, TaskStatus::kRunning);
+}
+
+TEST_F(TaskControllerTest, FailedActivatingWriteKeepsTheTaskPendingAndStartsAgain) {
+  Task t = NewTask(NetworkMode::kBridge);
+  FailWrites(3);  // provision, pullStartedAt, pullStoppedAt go through; ACTIVATING does not
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.starts, 1);
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_EQ(runtime_.starts, 2);  // StartContainers is idempotent
+}
+
+TEST_F(TaskControllerTest, FailedRunningWriteKeepsTheTaskActivating) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kActivating);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_FALSE(Get(t).started_at.has_value());
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+}
+
+TEST_F(TaskControllerTest, FailedWriteOfAnEssentialExitKeepsTheTaskRunningUntilWritten) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  runtime_.exited = {"app"};
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  EXPECT_EQ(Get(t).desired_status, TaskStatus::kRunning);
+  HealStore();
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kEssentialContainerExited);
+}
+
+TEST_F(TaskControllerTest, FailedDeactivatingWriteKeepsTheTaskRunning) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  EXPECT_EQ(stopping_hooks_, 0);  // nothing of the failed transaction happened
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  EXPECT_EQ(stopping_hooks_, 1);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kStopping);
+}
+
+TEST_F(TaskControllerTest, FailedStoppingWriteKeepsTheTaskStoppingAndStopsAgain) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  StepTo(t, TaskStatus::kStopping);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kStopping);
+  EXPECT_EQ(runtime_.stops, 1);
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kDeprovisioning);
+  EXPECT_EQ(runtime_.stops, 2);
+}
+
+TEST_F(TaskControllerTest, FailedStoppedWriteKeepsTheTaskDeprovisioningWithItsResources) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  StepTo(t, TaskStatus::kDeprovisioning);
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kDeprovisioning);
+  EXPECT_EQ(Count(net::kEni), 1);  // the release rolled back with the write
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kStopped);
+  EXPECT_EQ(Count(net::kEni), 0);
+}
+
+TEST_F(TaskControllerTest, FailedWriteOfAStartFailureIsRetried) {
+  Task t = NewTask(NetworkMode::kBridge);
+  runtime_.pull_error = Unavailable("registry unreachable");
+  FailWrites(2);  // provision and pullStartedAt go through; the failure's write does not
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(Get(t).desired_status, TaskStatus::kRunning);
+  HealStore();
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kTaskFailedToStart);
+  EXPECT_EQ(s.stopped_reason, "CannotPullContainerError: registry unreachable");
+}
+
+// ---- Failures to start ----------------------------------------------------------------
+
+TEST_F(TaskControllerTest, PullFailureStopsTheTaskWithCannotPullContainerError) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  runtime_.pull_error = Unavailable("manifest unknown");
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kTaskFailedToStart);
+  EXPECT_EQ(s.stopped_reason, "CannotPullContainerError: manifest unknown");
+  EXPECT_EQ(s.containers[0].reason, "CannotPullContainerError: manifest unknown");
+  EXPECT_EQ(runtime_.starts, 0);
+  EXPECT_EQ(Count(net::kEni), 0);
+}
+
+TEST_F(TaskControllerTest, StartFailureStopsTheTaskWithCannotStartContainerError) {
+  Task t = NewTask(NetworkMode::kBridge);
+  runtime_.start_error = Internal("exec format error");
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).stopped_reason, "CannotStartContainerError: exec format error");
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
+}
+
+TEST_F(TaskControllerTest, SandboxFailureStopsTheTaskWithResourceInitializationError) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  runtime_.sandbox_error = Internal("no link");
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).stopped_reason, "ResourceInitializationError: failed to configure ENI: no link");
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(Count(net::kEni), 0);
+}
+
+TEST_F(TaskControllerTest, BeforeStartFailureStopsTheTask) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  before_start_error_ = Internal("cannot enforce security groups");
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).stopped_reason, "ResourceInitializationError: cannot enforce security groups");
+  EXPECT_EQ(runtime_.starts, 0);
+}
+
+TEST_F(TaskControllerTest, ExhaustedSubnetStopsTheTaskAndLeavesNothingBehind) {
+  FillTinySubnet();
+  Task t = NewTask(NetworkMode::kAwsvpc, {tiny_});
+  EXPECT_EQ(Step(t), TaskStatus::kProvisioning);
+  Task p = Get(t);
+  EXPECT_EQ(p.desired_status, TaskStatus::kStopped);
+  EXPECT_EQ(p.stop_code, StopCode::kTaskFailedToStart);
+  ASSERT_TRUE(p.stopped_reason.has_value());
+  EXPECT_EQ(p.stopped_reason->rfind("ResourceInitializationError: failed to configure ENI: ", 0), 0u)
+      << *p.stopped_reason;
+  EXPECT_FALSE(p.internal.network.eni.has_value());
+  EXPECT_EQ(Count(net::kEni), 11);
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(runtime_.sandboxes, 0);
+}
+
+TEST_F(TaskControllerTest, FullFirstSubnetMovesTheTaskToItsNextSubnet) {
+  FillTinySubnet();
+  Task t = NewTask(NetworkMode::kAwsvpc, {tiny_, subnet_});
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  Task p = Get(t);
+  EXPECT_EQ(p.internal.network.eni->subnet_id, subnet_);
+  EXPECT_EQ(p.attachments[0].details[0].value, subnet_);
+}
+
+// ---- Running ---------------------------------------------------------------------------
+
+TEST_F(TaskControllerTest, EssentialContainerExitStopsTheTask) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  runtime_.exited = {"app"};
+  int64_t v = Get(t).version;
+  EXPECT_TRUE(controller_->StepForTest(t.region, t.id));  // the next step follows at once
+  Task r = Get(t);
+  EXPECT_EQ(r.last_status, TaskStatus::kRunning);
+  EXPECT_EQ(r.desired_status, TaskStatus::kStopped);
+  EXPECT_EQ(r.stop_code, StopCode::kEssentialContainerExited);
+  EXPECT_EQ(r.stopped_reason, "Essential container in task exited");
+  EXPECT_EQ(r.containers[0].exit_code, 1);
+  EXPECT_EQ(r.containers[0].last_status, ContainerStatus::kStopped);
+  EXPECT_EQ(r.version, v + 1);  // the container change
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  EXPECT_EQ(Get(t).version, v + 2);
+  StepTo(t, TaskStatus::kStopped);
+  EXPECT_EQ(Get(t).containers[0].exit_code, 1);  // the first exit code is kept
+}
+
+TEST_F(TaskControllerTest, NonEssentialContainerExitKeepsTheTaskRunning) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  runtime_.exited = {"sidecar"};
+  int64_t v = Get(t).version;
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  Task r = Get(t);
+  EXPECT_EQ(r.desired_status, TaskStatus::kRunning);
+  EXPECT_EQ(r.containers[1].last_status, ContainerStatus::kStopped);
+  EXPECT_EQ(r.version, v + 1);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  EXPECT_EQ(Get(t).version, v + 1);  // seen once
+}
+
+TEST_F(TaskControllerTest, RunningHookFailureIsRetried) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kActivating);
+  running_hook_error_ = Unavailable("registry busy");
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  running_hook_error_ = Status::Ok();
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+}
+
+// ---- stopTimeout -----------------------------------------------------------------------
+
+TEST_F(TaskControllerTest, EachContainersStopTimeoutReachesTheRuntime) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  StepTo(t, TaskStatus::kDeprovisioning);
+  ASSERT_EQ(runtime_.stopped_specs.size(), 1u);
+  EXPECT_EQ(runtime_.stopped_specs[0].containers[0].stop_timeout_s, 5);
+  EXPECT_EQ(runtime_.stopped_specs[0].containers[1].stop_timeout_s, 30);  // ECS's default
+}
+
+// A stop waits out stopTimeout beside the workers: the step does not block, and the task
+// stays STOPPING until the runtime's stop returns.
+TEST_F(TaskControllerTest, StopRunsBesideTheWorkersAndTheTaskWaitsInStopping) {
+  NewController(/*stop_beside_workers=*/true);
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  std::promise<void> release;
+  runtime_.stop_gate = release.get_future().share();
+  StepTo(t, TaskStatus::kStopping);
+  EXPECT_FALSE(controller_->StepForTest(t.region, t.id));  // the stop is under way
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopping);
+  EXPECT_FALSE(controller_->StepForTest(t.region, t.id));
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopping);
+  release.set_value();
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(runtime_.stops, 1);
+}
+
+TEST_F(TaskControllerTest, FailedStopIsRetried) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  StepTo(t, TaskStatus::kStopping);
+  runtime_.stop_error = Internal("runc kill failed");
+  EXPECT_EQ(Step(t), TaskStatus::kStopping);
+  runtime_.stop_error = Status::Ok();
+  EXPECT_EQ(Step(t), TaskStatus::kDeprovisioning);
+}
+
+// ---- Races -----------------------------------------------------------------------------
+
+TEST_F(TaskControllerTest, StopTaskDuringTheStartIsNotLost) {
+  Task t = NewTask(NetworkMode::kBridge);
+  runtime_.during_start = [&] { StopTask(t); };
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  runtime_.during_start = nullptr;
+  EXPECT_EQ(Get(t).desired_status, TaskStatus::kStopped);
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kUserInitiated);
+  EXPECT_FALSE(s.started_at.has_value());
+}
+
+TEST_F(TaskControllerTest, StopTaskDuringTheProvisioningSandboxIsNotLost) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  runtime_.during_start = nullptr;
+  // The StopTask lands between the provisioning write and the move to PENDING.
+  FailWrites(1, 0);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  StopTask(t);
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(Get(t).stop_code, StopCode::kUserInitiated);
+  EXPECT_EQ(Count(net::kEni), 0);
+}
+
+// ---- Restart ---------------------------------------------------------------------------
+
+struct RestartCase {
+  TaskStatus at;
+  bool stop;  // StopTask before getting there
+  TaskStatus ends;
+};
+
+class TaskControllerRestartTest : public TaskControllerTest,
+                                  public ::testing::WithParamInterface<RestartCase> {};
+
+// A new controller on the same store takes each task up where its stored status says.
+TEST_P(TaskControllerRestartTest, NewControllerResumesTheTask) {
+  const RestartCase& c = GetParam();
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  if (c.stop && (c.at == TaskStatus::kProvisioning || c.at == TaskStatus::kPending)) {
+    StepTo(t, c.at);
+    StopTask(t);
+  } else {
+    if (c.stop) {
+      StepTo(t, TaskStatus::kRunning);
+      StopTask(t);
+    }
+    StepTo(t, c.at);
+  }
+  NewController();  // the old one is gone: a daemon restart
+  controller_->Recover();
+  controller_->RunPending();
+  Task e = Get(t);
+  EXPECT_EQ(e.last_status, c.ends);
+  EXPECT_EQ(Count(net::kEni), c.ends == TaskStatus::kStopped ? 0 : 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachState, TaskControllerRestartTest,
+    ::testing::Values(RestartCase{TaskStatus::kProvisioning, false, TaskStatus::kRunning},
+                      RestartCase{TaskStatus::kPending, false, TaskStatus::kRunning},
+                      RestartCase{TaskStatus::kActivating, false, TaskStatus::kRunning},
+                      RestartCase{TaskStatus::kRunning, false, TaskStatus::kRunning},
+                      RestartCase{TaskStatus::kProvisioning, true, TaskStatus::kStopped},
+                      RestartCase{TaskStatus::kPending, true, TaskStatus::kStopped},
+                      RestartCase{TaskStatus::kDeactivating, true, TaskStatus::kStopped},
+                      RestartCase{TaskStatus::kStopping, true, TaskStatus::kStopped},
+                      RestartCase{TaskStatus::kDeprovisioning, true, TaskStatus::kStopped}),
+    [](const ::testing::TestParamInfo<RestartCase>& i) {
+      return std::string(i.param.stop ? "Stopped" : "Running") + "In" +
+             std::string(model::ToString(i.param.at));
+    });
+
+// ---- Retention -------------------------------------------------------------------------
+
+TEST_F(TaskControllerTest, StoppedTasksStayForTheRetentionThenGo) {
+  Task t = NewTask(NetworkMode::kBridge);
+  Task live = NewTask(NetworkMode::kBridge);
+  StopTask(t);
+  controller_->RunPending();
+  ASSERT_EQ(Get(t).last_status, TaskStatus::kStopped);
+  clock_.Advance(3599);
+  ASSERT_TRUE(controller_->SweepRetention().ok());
+  EXPECT_TRUE(Exists(t));
+  clock_.Advance(2);
+  ASSERT_TRUE(controller_->SweepRetention().ok());
+  EXPECT_FALSE(Exists(t));
+  EXPECT_TRUE(Exists(live));  // a running task is never swept
+}
+
+TEST_F(TaskControllerTest, MalformedTaskIsSkippedAndNamed) {
+  Task t = NewTask(NetworkMode::kBridge);
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    return tx.conn().Exec("UPDATE objects SET doc = json_set(doc, '$.desiredStatus', 'SLEEPING') WHERE id = '" +
+                          t.id + "'");
+  }).ok());
+  EXPECT_FALSE(controller_->StepForTest(t.region, t.id));
+  Task other = NewTask(NetworkMode::kBridge);
+  controller_->RunPending();
+  EXPECT_EQ(Get(other).last_status, TaskStatus::kRunning);  // the bad one holds up nobody
+}
+
+}  // namespace
+}  // namespace kecs::reconcile
