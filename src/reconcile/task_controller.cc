@@ -343,7 +343,13 @@ bool TaskController::Step(const Key& key) {
     return Status::Ok();
   });
   if (!rs.ok()) {
-    KLOG_ERROR("task {}: cannot read it: {}", key.id, rs.message());
+    // Said once per task (a malformed record stays malformed), not on every pass.
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      first = unreadable_.insert(key).second;
+    }
+    if (first) KLOG_ERROR("task {}: cannot read it, skipping it: {}", key.id, rs.message());
     return false;
   }
   if (!task) return false;
