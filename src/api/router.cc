@@ -142,6 +142,10 @@ std::optional<AuthFailure> CheckAuth(const HttpRequest& req,
     case SigV4Result::kMismatch:
       if (json) return AuthFailure{400, "InvalidSignatureException", std::string(kSignatureMismatch)};
       return AuthFailure{403, "SignatureDoesNotMatch", std::string(kSignatureMismatch)};
+    case SigV4Result::kPayloadHashMismatch:
+      return AuthFailure{400, "XAmzContentSHA256Mismatch",
+                         "The provided 'x-amz-content-sha256' header does not match what was "
+                         "computed."};
   }
   return std::nullopt;
 }
@@ -220,10 +224,18 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
 
   HttpResponse resp;
   std::string_view target = req.Header("x-amz-target");
-  if (req.Path() == "/health" && req.method == "GET") {
+  bool health = req.Path() == "/health" && req.method == "GET";
+  bool internal = req.Path().starts_with("/_kecs/") && options_.internal;
+  std::optional<AuthFailure> internal_auth;
+  // kecs's own endpoints go through the same authentication as the APIs.
+  if (health || internal) internal_auth = CheckAuth(req, options_.credentials, ctx.now, "json");
+  if (internal_auth) {
+    resp = JsonError(internal_auth->status, internal_auth->code, "message", internal_auth->message,
+                     ctx.request_id);
+  } else if (health) {
     resp = JsonResponse(200, options_.health ? options_.health() : Json::object(), ctx.request_id);
     resp.headers[0].second = "application/json";
-  } else if (req.Path().starts_with("/_kecs/") && options_.internal) {
+  } else if (internal) {
     resp = options_.internal(req);
   } else if (!target.empty()) {
     resp = HandleJson(req, target, ctx);

@@ -153,6 +153,10 @@ SigV4Result VerifySigV4(const HttpRequest& req, const std::map<std::string, std:
       CRYPTO_memcmp(want.data(), auth->signature.data(), want.size()) != 0) {
     return SigV4Result::kMismatch;
   }
+  std::string_view payload_hash = req.Header("x-amz-content-sha256");
+  if (!payload_hash.empty() && ToLower(std::string(Trim(payload_hash))) != Sha256Hex(req.body)) {
+    return SigV4Result::kPayloadHashMismatch;
+  }
   return SigV4Result::kOk;
 }
 

@@ -28,10 +28,25 @@ struct SigV4Auth {
 // SignedHeaders=host;x-amz-date, Signature=hex". nullopt when absent or malformed.
 std::optional<SigV4Auth> ParseAuthorization(std::string_view header);
 
-enum class SigV4Result { kOk, kMissing, kIncomplete, kUnknownKey, kMismatch, kExpired };
+enum class SigV4Result {
+  kOk,
+  kMissing,
+  kIncomplete,
+  kUnknownKey,
+  kMismatch,
+  kExpired,
+  kPayloadHashMismatch,  // x-amz-content-sha256 is not the SHA-256 of the body
+};
 
 // Verifies the request against `secrets` (access key -> secret key). `now` is epoch
 // seconds; requests more than 15 minutes off are kExpired, as AWS does.
+//
+// A client may send x-amz-content-sha256, and the canonical request then carries that
+// header's value instead of the body's hash, so the signature alone no longer covers the
+// body. A correctly signed request is therefore kPayloadHashMismatch unless the header is
+// the hex SHA-256 of the body. UNSIGNED-PAYLOAD (and the STREAMING-* forms) are S3's and
+// only over HTTPS; kecs serves plain HTTP and no S3, where the SDKs always sign the
+// payload, so they are refused the same way.
 SigV4Result VerifySigV4(const HttpRequest& req, const std::map<std::string, std::string>& secrets,
                         double now);
 

@@ -6,17 +6,76 @@
 #include <boost/beast/http.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <thread>
 
+#include "api/sigv4.h"
 #include "base/json.h"
 #include "base/strings.h"
-
-#include <thread>
+#include "daemon/config.h"
 
 namespace kecs::daemon {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
+
+namespace {
+
+// The key pair the daemon verifies, read as `kecs start` reads it: KECS_AUTH_KEYS
+// ("AKID:SECRET[,...]"; the first pair signs). Only the environment is read, so the secret
+// never appears on a command line.
+std::optional<std::pair<std::string, std::string>> SigningKey() {
+  const char* env = std::getenv("KECS_AUTH_KEYS");
+  if (!env || !*env) return std::nullopt;
+  Config cfg;
+  cfg.auth_keys = env;
+  auto keys = cfg.AuthKeyMap();
+  if (keys.empty()) return std::nullopt;
+  return *keys.begin();
+}
+
+std::string AmzDate(std::time_t t, const char* format) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// Adds the SigV4 headers the daemon's router verifies when it runs with --auth-keys.
+void Sign(http::request<http::empty_body>& req, const std::string& host_header) {
+  auto key = SigningKey();
+  if (!key) return;
+  const char* region_env = std::getenv("KECS_REGION");
+  std::time_t now = std::time(nullptr);
+  std::string amz_date = AmzDate(now, "%Y%m%dT%H%M%SZ");
+  api::HttpRequest r;
+  r.method = "GET";
+  r.target = std::string(req.target());
+  r.headers = {{"host", host_header}, {"x-amz-date", amz_date}};
+  api::SigV4Auth auth{key->first, AmzDate(now, "%Y%m%d"),
+                      region_env && *region_env ? region_env : "us-east-1", "ecs",
+                      {"host", "x-amz-date"}, ""};
+  std::string sig = api::ComputeSignature(r, auth, key->second, amz_date);
+  req.set("x-amz-date", amz_date);
+  req.set(http::field::authorization,
+          "AWS4-HMAC-SHA256 Credential=" + auth.access_key + "/" + auth.date + "/" + auth.region +
+              "/ecs/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + sig);
+}
+
+// The message of a JSON error body, or the body itself.
+std::string ErrorText(const std::string& body) {
+  auto j = ParseJson(body);
+  if (j && j->is_object() && j->contains("message") && (*j)["message"].is_string()) {
+    std::string code = j->value("__type", "");
+    return (code.empty() ? "" : code + ": ") + (*j)["message"].get<std::string>();
+  }
+  return body;
+}
+
+}  // namespace
 
 Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std::string& path) {
   try {
@@ -26,7 +85,9 @@ Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std
     stream.expires_after(std::chrono::seconds(10));
     stream.connect(resolver.resolve(host, std::to_string(port)));
     http::request<http::empty_body> req{http::verb::get, path, 11};
-    req.set(http::field::host, host);
+    std::string host_header = host + ":" + std::to_string(port);
+    req.set(http::field::host, host_header);
+    Sign(req, host_header);
     http::write(stream, req);
     beast::flat_buffer buf;
     http::response<http::string_body> res;
@@ -46,7 +107,9 @@ Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std
 
 Result<std::string> HttpGet(const std::string& host, uint16_t port, const std::string& path) {
   ASSIGN_OR_RETURN(HttpReply r, HttpGetReply(host, port, path));
-  if (r.status != 200) return Unavailable("daemon answered HTTP " + std::to_string(r.status) + ": " + r.body);
+  if (r.status != 200) {
+    return Unavailable("daemon answered HTTP " + std::to_string(r.status) + ": " + ErrorText(r.body));
+  }
   return r.body;
 }
 
@@ -62,7 +125,7 @@ int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
       return 1;
     }
     if (r->status != 200) {
-      std::fprintf(stderr, "kecs: %s\n", r->body.c_str());
+      std::fprintf(stderr, "kecs: %s\n", ErrorText(r->body).c_str());
       return 1;
     }
     std::fwrite(r->body.data(), 1, r->body.size(), stdout);

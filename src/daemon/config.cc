@@ -69,6 +69,7 @@ Status Config::Finalize() {
     return InvalidArgument("--runtime must be local, simulated or kubernetes, not '" + runtime + "'");
   }
   if (port < 0 || port > 65535) return InvalidArgument("--port must be 0-65535");
+  if (max_connections < 0) return InvalidArgument("--max-connections must be 0 (automatic) or more");
   static const std::regex kRegion("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$");
   if (!std::regex_match(region, kRegion)) {
     return InvalidArgument("--region '" + region + "' is not an AWS region name (e.g. us-east-1)");

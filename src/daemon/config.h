@@ -20,6 +20,7 @@ struct Config {
   // "AKID:SECRET,AKID2:SECRET2": when set, every request must be SigV4-signed by one.
   std::string auth_keys;
   int http_threads = 4;
+  int max_connections = 0;  // 0: three quarters of the descriptor limit
   bool validate_responses = false;
 
   // Local runtime.

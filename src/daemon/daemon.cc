@@ -1,7 +1,12 @@
 #include "daemon/daemon.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <regex>
 
 #include <chrono>
 #include <cstdio>
@@ -20,9 +25,9 @@
 #include "daemon/version.h"
 #include "model/arn.h"
 #include "model/shapes.h"
-#include "net/discovery.h"
-#include "net/dns_server.h"
-#include "net/vpc.h"
+#include "net/domain/discovery.h"
+#include "net/kernel/dns_server.h"
+#include "net/domain/vpc.h"
 #include "reconcile/discovery_hooks.h"
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
@@ -74,66 +79,141 @@ Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(const Config& cfg, net::Dn
       "(as root) or --runtime simulated");
 }
 
-std::string QueryParam(std::string_view qs, const std::string& key) {
-  for (const auto& kv : Split(qs, '&')) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || kv.substr(0, eq) != key) continue;
-    std::string v;
-    UrlDecode(kv.substr(eq + 1), &v);
-    return v;
+api::HttpResponse JsonReply(int status, const std::string& code, const std::string& message) {
+  api::HttpResponse r;
+  r.status = status;
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = Json{{"__type", code}, {"message", message}}.dump(-1, ' ', false,
+                                                             Json::error_handler_t::replace);
+  return r;
+}
+
+api::HttpResponse BadParameter(const std::string& message) {
+  return JsonReply(400, "InvalidParameterException", message);
+}
+
+// A task id as ECS makes them, or a task ARN ending in one.
+bool ValidTaskRef(const std::string& ref) {
+  static const std::regex kRef(
+      "^(arn:aws[a-z-]*:ecs:[a-z0-9-]{1,64}:[0-9]{12}:task/([A-Za-z0-9_-]{1,255}/)?)?"
+      "([a-f0-9]{32}|[a-f0-9-]{36})$");
+  return ref.size() <= 1024 && std::regex_match(ref, kRef);
+}
+
+// ECS container names: letters, digits, hyphens and underscores, up to 255.
+bool ValidContainerName(const std::string& name) {
+  static const std::regex kName("^[A-Za-z0-9_-]{1,255}$");
+  return std::regex_match(name, kName);
+}
+
+// Reads a container's log from `offset`, refusing anything but a regular file directly
+// inside `dir` (no symlink is followed).
+api::HttpResponse ReadLog(const std::filesystem::path& dir, const std::string& task,
+                          const std::string& container, long long offset) {
+  std::filesystem::path file = dir / (container + ".log");
+  std::error_code ec;
+  // Names are validated already; this keeps the guarantee if that validation ever loosens.
+  if (file.parent_path() != dir || file.filename() != container + ".log") {
+    return BadParameter("container must name a container of the task");
   }
-  return "";
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return JsonReply(404, "ResourceNotFoundException",
+                     "no container '" + container + "' in task " + task);
+  }
+  struct stat st {};
+  api::HttpResponse r;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return JsonReply(404, "ResourceNotFoundException",
+                     "no container '" + container + "' in task " + task);
+  }
+  long long size = st.st_size;
+  if (offset > size) offset = size;
+  r.body.resize(static_cast<size_t>(size - offset));
+  size_t got = 0;
+  while (got < r.body.size()) {
+    ssize_t n = ::pread(fd, r.body.data() + got, r.body.size() - got,
+                        static_cast<off_t>(offset + static_cast<long long>(got)));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  r.body.resize(got);
+  r.status = 200;
+  r.headers = {{"Content-Type", "text/plain"},
+               {"X-Kecs-Log-Offset", std::to_string(offset + static_cast<long long>(got))}};
+  return r;
 }
 
 // GET /_kecs/v1/logs?task=ID|ARN&container=NAME&offset=N: a container's output from byte N.
+// Every parameter is validated before it comes near a path: a task id or ARN, an ECS
+// container name, a decimal offset; anything else (unknown, repeated or badly encoded
+// parameters included) is a 400 with a JSON message.
 api::HttpResponse Logs(runtime::Runtime* rt, const api::HttpRequest& req) {
-  api::HttpResponse r;
-  r.headers = {{"Content-Type", "text/plain"}};
-  auto* local = dynamic_cast<runtime::local::LocalRuntime*>(rt);
   if (req.Path() != "/_kecs/v1/logs") {
-    r.status = 404;
-    r.body = "no such kecs endpoint";
-    return r;
+    return JsonReply(404, "UnknownOperationException", "no such kecs endpoint");
   }
+  if (req.method != "GET") {
+    return JsonReply(405, "MethodNotAllowed", "the logs endpoint answers GET only");
+  }
+  std::map<std::string, std::string> params;
+  std::string_view qs = req.QueryString();
+  for (const auto& kv : Split(qs, '&')) {
+    if (kv.empty()) continue;
+    size_t eq = kv.find('=');
+    std::string key = kv.substr(0, eq), value;
+    if (eq != std::string::npos && !UrlDecode(kv.substr(eq + 1), &value, false)) {
+      return BadParameter("parameter '" + key + "' is not correctly percent-encoded");
+    }
+    if (key != "task" && key != "container" && key != "offset") {
+      return BadParameter("unknown parameter; the logs endpoint takes task, container and offset");
+    }
+    if (!params.emplace(key, value).second) return BadParameter("parameter '" + key + "' given twice");
+  }
+  const std::string& task_ref = params["task"];
+  const std::string& container_param = params["container"];
+  if (!ValidTaskRef(task_ref)) {
+    return BadParameter("task must be a task id (32 hexadecimal digits) or a task ARN");
+  }
+  if (!container_param.empty() && !ValidContainerName(container_param)) {
+    return BadParameter(
+        "container must be a container name: up to 255 letters, digits, hyphens and underscores");
+  }
+  long long offset = 0;
+  if (params.count("offset")) {
+    static const std::regex kOffset("^[0-9]{1,18}$");
+    if (!std::regex_match(params["offset"], kOffset)) {
+      return BadParameter("offset must be a non-negative decimal byte offset");
+    }
+    offset = std::stoll(params["offset"]);
+  }
+  auto* local = dynamic_cast<runtime::local::LocalRuntime*>(rt);
   if (!local) {
-    r.status = 404;
-    r.body = "the " + rt->name() + " runtime runs no processes and keeps no logs";
-    return r;
+    return JsonReply(404, "ResourceNotFoundException",
+                     "the " + rt->name() + " runtime runs no processes and keeps no logs");
   }
-  std::string task = model::NameFromArnOrName(QueryParam(req.QueryString(), "task"));
-  std::string container = QueryParam(req.QueryString(), "container");
-  long long offset = std::atoll(QueryParam(req.QueryString(), "offset").c_str());
+  std::string task = model::NameFromArnOrName(task_ref);
+  // The runtime's log dir for this task; only files directly inside it are ever opened.
   std::filesystem::path dir = std::filesystem::path(local->LogPath(task, "x")).parent_path();
   std::error_code ec;
-  if (task.empty() || !std::filesystem::exists(dir, ec)) {
-    r.status = 404;
-    r.body = "no logs for task '" + task + "'";
-    return r;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return JsonReply(404, "ResourceNotFoundException", "no logs for task '" + task + "'");
   }
+  std::string container = container_param;
   if (container.empty()) {
     std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) names.push_back(e.path().stem().string());
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::string stem = e.path().stem().string();
+      if (e.path().extension() == ".log" && ValidContainerName(stem)) names.push_back(stem);
+    }
+    std::sort(names.begin(), names.end());
     if (names.size() != 1) {
-      r.status = 400;
-      r.body = "the task has containers " + Join(names, ", ") + "; name one";
-      return r;
+      return BadParameter("the task has containers " + Join(names, ", ") + "; name one");
     }
     container = names.front();
   }
-  std::ifstream in(local->LogPath(task, container), std::ios::binary);
-  if (!in) {
-    r.status = 404;
-    r.body = "no container '" + container + "' in task " + task;
-    return r;
-  }
-  in.seekg(0, std::ios::end);
-  long long size = in.tellg();
-  if (offset > size) offset = size;
-  in.seekg(offset);
-  r.body.assign(static_cast<size_t>(size - offset), '\0');
-  in.read(r.body.data(), size - offset);
-  r.headers.emplace_back("X-Kecs-Log-Offset", std::to_string(size));
-  return r;
+  return ReadLog(dir, task, container, offset);
 }
 
 }  // namespace
@@ -290,8 +370,8 @@ int Run(const Config& cfg) {
         {"runtime", {{"name", runtime->name()},
                      {"dataPlane", runtime->has_data_plane()},
                      {"description", runtime->Describe()}}},
-        {"database", {{"status", db.ok() ? "ok" : db.message()},
-                      {"path", st->db().path()},
+        // No file paths: /health is for anyone allowed to call the API.
+        {"database", {{"status", db.ok() ? "ok" : "degraded"},
                       {"schemaVersion", st->db().schema_version()}}},
         {"region", cfg.region},
         {"accountId", cfg.account_id},
@@ -332,6 +412,7 @@ int Run(const Config& cfg) {
 
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
+  sopts.max_connections = cfg.max_connections;
   api::HttpServer server([&router](const api::HttpRequest& r) { return router.Handle(r); }, sopts);
   if (Status s = server.Listen(cfg.host, static_cast<uint16_t>(cfg.port)); !s.ok()) {
     KLOG_ERROR("{}", s.message());

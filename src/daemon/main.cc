@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   Flag(start, "--auth-keys", cfg.auth_keys, "KECS_AUTH_KEYS",
        "AKID:SECRET[,...]: verify SigV4 signatures against these key pairs");
   Flag(start, "--http-threads", cfg.http_threads, "KECS_HTTP_THREADS", "HTTP worker threads");
+  Flag(start, "--max-connections", cfg.max_connections, "KECS_MAX_CONNECTIONS",
+       "Open HTTP connections at most; beyond it the oldest idle one is closed (0: 3/4 of the "
+       "descriptor limit)");
   start->add_flag("--validate-responses", cfg.validate_responses,
                   "Check every response against the AWS model (for tests)")
       ->envname("KECS_VALIDATE_RESPONSES");

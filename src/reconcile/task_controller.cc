@@ -196,25 +196,9 @@ void TaskController::Notify() {
 }
 
 Status TaskController::SweepRetention() {
+  // By the stoppedAt index of migration 6: no stopped task's document is parsed.
   double cutoff = clock_.Now() - options_.stopped_retention_s;
-  return store_.Write([&](state::Tx& tx) {
-    state::Query q{model::kTask};
-    q.any_region = true;
-    q.status = std::string(model::ToString(TaskStatus::kStopped));
-    ASSIGN_OR_RETURN(auto rows, tx.List(q));
-    for (const auto& row : rows) {
-      auto t = state::records::DecodeTask(row);
-      if (!t.ok()) {
-        KLOG_ERROR("task retention: {}", t.status().message());
-        continue;
-      }
-      if (t->stopped_at.value_or(0) < cutoff) {
-        ASSIGN_OR_RETURN(bool deleted, tx.Delete(model::kTask, row.region, row.id));
-        (void)deleted;
-      }
-    }
-    return Status::Ok();
-  });
+  return store_.Write([&](state::Tx& tx) { return tx.DeleteStoppedTasksBefore(cutoff).status(); });
 }
 
 void TaskController::ScanLoop() {

@@ -85,6 +85,27 @@ CREATE INDEX port_allocations_by_owner ON port_allocations(owner);
          }
          return Status::Ok();
        }},
+      // Migrations 4 and 5 belong to other changes of issue 11; versions only need to rise.
+      {6, "index the members task lists filter on",
+       [](Conn& c) {
+         // ListTasks pages through one cluster's tasks of one desired status (or one
+         // startedBy) in seq order, and the retention sweep deletes STOPPED tasks by
+         // stoppedAt. Partial expression indexes over the task document serve both, so a
+         // page reads only its rows and the sweep parses no document. The expressions must
+         // stay exactly as Tx::List (json_extract(doc, '$."member"')) and
+         // Tx::DeleteStoppedTasksBefore write them, or SQLite will not use the index. The
+         // stoppedAt index repeats kind and status as columns: with two equalities and a
+         // range it outranks objects_by_status(kind, status) for the planner.
+         return c.Exec(R"sql(
+CREATE INDEX objects_tasks_by_desired_status ON objects(
+  region, parent, json_extract(doc, '$."desiredStatus"'), seq) WHERE kind = 'ecs:task';
+CREATE INDEX objects_tasks_by_started_by ON objects(
+  region, parent, json_extract(doc, '$."startedBy"'), seq) WHERE kind = 'ecs:task';
+CREATE INDEX objects_tasks_stopped_at ON objects(
+  kind, status, coalesce(json_extract(doc, '$."stoppedAt"'), 0))
+  WHERE kind = 'ecs:task' AND status = 'STOPPED';
+)sql");
+       }},
   };
   return kMigrations;
 }

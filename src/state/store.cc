@@ -2,11 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <filesystem>
 #include <variant>
 
 #include <fmt/format.h>
 
+#include "base/log.h"
+#include "base/strings.h"
 #include "state/migrations.h"
 
 namespace kecs::state {
@@ -49,14 +52,40 @@ struct Where {
   }
 };
 
-Where BuildWhere(const Query& q) {
+// An SQL string literal.
+std::string Quote(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+// json_extract(doc, '$."a"."b"') for "a.b": the exact form the expression indexes use.
+Result<std::string> DocPath(std::string_view member, std::string_view column = "doc") {
+  if (member.empty()) return InvalidArgument("empty document path");
+  std::string path = "$";
+  for (const std::string& seg : Split(member, '.')) {
+    if (seg.empty()) return InvalidArgument(fmt::format("bad document path '{}'", member));
+    for (char c : seg) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != ':' && c != '_') {
+        return InvalidArgument(fmt::format("bad document path '{}'", member));
+      }
+    }
+    path += ".\"" + seg + "\"";
+  }
+  return fmt::format("json_extract({}, {})", column, Quote(path));
+}
+
+Result<Where> BuildWhere(const Query& q) {
   Where w;
-  if (q.any_region) {
-    w.sql = "kind = ?";
-    w.args = {q.kind};
-  } else {
-    w.sql = "kind = ? AND region = ?";
-    w.args = {q.kind, q.region};
+  // The kind is written as a literal so that the planner can use the partial indexes
+  // (WHERE kind = 'ecs:task') of migration 6; kinds are constants of the code.
+  w.sql = "kind = " + Quote(q.kind);
+  if (!q.any_region) {
+    w.sql += " AND region = ?";
+    w.args = {q.region};
   }
   if (q.status_not) { w.sql += " AND status <> ?"; w.args.push_back(*q.status_not); }
   if (q.parent) { w.sql += " AND parent = ?"; w.args.push_back(*q.parent); }
@@ -66,6 +95,16 @@ Where BuildWhere(const Query& q) {
     w.sql += " AND substr(name, 1, ?) = ?";
     w.args.push_back(static_cast<int64_t>(q.name_prefix->size()));
     w.args.push_back(*q.name_prefix);
+  }
+  for (const auto& [member, value] : q.doc_equals) {
+    ASSIGN_OR_RETURN(std::string expr, DocPath(member));
+    w.sql += " AND " + expr + " = ?";
+    w.args.push_back(value);
+  }
+  for (const auto& [member, value] : q.internal_equals) {
+    ASSIGN_OR_RETURN(std::string expr, DocPath(member, "internal"));
+    w.sql += " AND " + expr + " = ?";
+    w.args.push_back(value);
   }
   return w;
 }
@@ -83,7 +122,7 @@ Result<std::optional<Object>> Tx::Get(std::string_view kind, std::string_view re
 }
 
 Result<std::vector<Object>> Tx::List(const Query& q) {
-  Where w = BuildWhere(q);
+  ASSIGN_OR_RETURN(Where w, BuildWhere(q));
   std::string sql = fmt::format("SELECT {} FROM objects WHERE {}", kCols, w.sql);
   if (q.after_seq > 0) sql += q.descending ? " AND seq < ?" : " AND seq > ?";
   sql += q.descending ? " ORDER BY seq DESC" : " ORDER BY seq";
@@ -99,7 +138,7 @@ Result<std::vector<Object>> Tx::List(const Query& q) {
 }
 
 Result<int64_t> Tx::Count(const Query& q) {
-  Where w = BuildWhere(q);
+  ASSIGN_OR_RETURN(Where w, BuildWhere(q));
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare("SELECT count(*) FROM objects WHERE " + w.sql));
   w.BindAll(s);
   int64_t n = s.Step() ? s.Int(0) : 0;
@@ -137,6 +176,16 @@ Result<bool> Tx::Delete(std::string_view kind, std::string_view region, std::str
   return c_.Changes() > 0;
 }
 
+Result<int64_t> Tx::DeleteStoppedTasksBefore(double cutoff) {
+  // The expression and the WHERE terms are those of objects_tasks_stopped_at (migration 6).
+  ASSIGN_OR_RETURN(Stmt s, c_.Prepare(
+                               "DELETE FROM objects WHERE kind = 'ecs:task' AND status = 'STOPPED' "
+                               "AND coalesce(json_extract(doc, '$.\"stoppedAt\"'), 0) < ?"));
+  s.Bind(1, cutoff);
+  RETURN_IF_ERROR(s.Run());
+  return c_.Changes();
+}
+
 Result<int64_t> Tx::NextSequence(std::string_view name) {
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare(
                                "INSERT INTO sequences(name, value) VALUES(?, 1) ON CONFLICT(name) "
@@ -149,6 +198,10 @@ Result<int64_t> Tx::NextSequence(std::string_view name) {
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
+  return Open(data_dir, Options{});
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, Options options) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
@@ -156,7 +209,74 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
         fmt::format("cannot create data dir {}: {}", data_dir, ec.message()));
   }
   ASSIGN_OR_RETURN(auto db, Db::Open(data_dir + "/kecs.db", AllMigrations()));
-  return std::make_unique<Store>(std::move(db));
+  auto store = std::make_unique<Store>(std::move(db));
+  store->options_ = options;
+  // A connection setting of the writer: after a checkpoint resets the WAL, SQLite cuts the
+  // file back to this size.
+  RETURN_IF_ERROR(store->db_->Write([&](Conn& c) {
+    return c.Exec(fmt::format("PRAGMA journal_size_limit={}", options.journal_size_limit));
+  }));
+  sqlite3* conn = nullptr;
+  int rc = sqlite3_open_v2(store->db_->path().c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc);
+    sqlite3_close_v2(conn);
+    return Unavailable("cannot open the database for checkpoints: " + msg);
+  }
+  // Short: a checkpoint waiting on readers holds writers back meanwhile.
+  sqlite3_busy_timeout(conn, 100);
+  // Reading the journal mode makes the connection open the database and see that it is
+  // in WAL mode; until then a checkpoint on it is a silent no-op.
+  std::string setup = fmt::format("PRAGMA journal_mode; PRAGMA journal_size_limit={};",
+                                  options.journal_size_limit);
+  if (sqlite3_exec(conn, setup.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    std::string msg = sqlite3_errmsg(conn);
+    sqlite3_close_v2(conn);
+    return Unavailable("cannot open the database for checkpoints: " + msg);
+  }
+  store->ckpt_conn_ = conn;
+  store->ckpt_thread_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
+  return store;
+}
+
+Store::~Store() {
+  {
+    std::lock_guard<std::mutex> lock(ckpt_mu_);
+    stopping_ = true;
+  }
+  ckpt_cv_.notify_all();
+  if (ckpt_thread_.joinable()) ckpt_thread_.join();
+  std::lock_guard<std::mutex> lock(conn_mu_);
+  if (ckpt_conn_) sqlite3_close_v2(ckpt_conn_);
+  ckpt_conn_ = nullptr;
+}
+
+Status Store::Checkpoint() {
+  std::lock_guard<std::mutex> lock(conn_mu_);
+  if (!ckpt_conn_) return Status::Ok();
+  commits_ = 0;
+  int rc = sqlite3_wal_checkpoint_v2(ckpt_conn_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                     nullptr);
+  if (rc == SQLITE_BUSY) return Unavailable("WAL checkpoint: a reader holds the log; will retry");
+  if (rc != SQLITE_OK) {
+    return Internal(fmt::format("WAL checkpoint failed: {}", sqlite3_errmsg(ckpt_conn_)));
+  }
+  return Status::Ok();
+}
+
+void Store::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(ckpt_mu_);
+  while (!stopping_) {
+    ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] {
+      return stopping_ || commits_ >= options_.checkpoint_every_commits;
+    });
+    if (stopping_) return;
+    if (commits_ == 0) continue;
+    lock.unlock();
+    Status st = Checkpoint();
+    if (!st.ok() && st.code() != Code::kUnavailable) KLOG_WARN("store: {}", st.message());
+    lock.lock();
+  }
 }
 
 Status Store::Write(const std::function<Status(Tx&)>& fn) {
@@ -175,6 +295,7 @@ Status Store::Write(const std::function<Status(Tx&)>& fn) {
   // A transaction that changed no row wakes nobody: controllers that write only when
   // there is work would otherwise wake each other (and themselves) forever.
   if (st.ok() && changed) {
+    if (++commits_ == options_.checkpoint_every_commits) ckpt_cv_.notify_one();
     for (auto& f : on_commit_) f();
   }
   return st;

@@ -13,12 +13,17 @@
 // together. Callbacks registered with OnCommit run after each successful write that
 // changed a row, outside the lock; the reconciler uses this to wake up. Store is
 // thread-safe; Tx is not and must not outlive its callback.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -47,6 +52,14 @@ struct Query {
   std::optional<std::string> status;
   std::optional<std::string> name_prefix;
   std::optional<std::string> status_not;
+  // Members of the document that must equal a string: a top-level member such as
+  // "desiredStatus", or a dotted path such as "ephemeralStorage.sizeInGiB". Paths are letters,
+  // digits, ':', '_' and '.' only (anything else fails the query with InvalidArgument):
+  // they are written into the SQL as json_extract(doc, '$."a"."b"'), the form of the
+  // expression indexes in migrations.cc, so that an indexed member is read from its index.
+  std::vector<std::pair<std::string, std::string>> doc_equals;
+  // Likewise for members of the row's internal column (e.g. "placement.instance").
+  std::vector<std::pair<std::string, std::string>> internal_equals;
   bool any_region = false;  // ignore `region`
   int64_t after_seq = 0;   // rows with seq > after_seq
   int64_t limit = -1;      // -1: no limit
@@ -67,6 +80,10 @@ class Tx {
   Status Put(const Object& o);
   // Returns true when a row was deleted; deleting a missing row is not an error.
   Result<bool> Delete(std::string_view kind, std::string_view region, std::string_view id);
+  // Deletes the STOPPED tasks whose stoppedAt is before `cutoff` (epoch seconds; a task
+  // without one counts as stopped at 0) and returns how many. It reads the stoppedAt index
+  // (migration 6), not the documents. Repeat calls delete nothing more.
+  Result<int64_t> DeleteStoppedTasksBefore(double cutoff);
   // A durable counter, e.g. a task definition family's last revision. Returns the new value.
   Result<int64_t> NextSequence(std::string_view name);
   Conn& conn() { return c_; }
@@ -75,11 +92,27 @@ class Tx {
   Conn& c_;
 };
 
+// Store also keeps the write-ahead log short. SQLite checkpoints the WAL on its own only
+// when no reader holds it back, and never shrinks the file; under steady load it grew to
+// ~140 MB. Store::Open starts a checkpointer thread that runs a TRUNCATE checkpoint on its
+// own connection after every `checkpoint_every_commits` commits, and at least every
+// `checkpoint_interval` while there were any; the writer also caps the WAL with
+// journal_size_limit. A checkpoint that cannot finish (a reader holds an old snapshot)
+// gives up after a short busy wait and is tried again next time.
 class Store {
  public:
+  struct Options {
+    int checkpoint_every_commits = 1000;
+    std::chrono::seconds checkpoint_interval{30};
+    int64_t journal_size_limit = 64 * 1024 * 1024;
+  };
   // Opens the database file under data_dir (kecs.db) with every migration applied.
   static Result<std::unique_ptr<Store>> Open(const std::string& data_dir);
+  static Result<std::unique_ptr<Store>> Open(const std::string& data_dir, Options options);
   explicit Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  ~Store();
+  // Checkpoints the WAL now (TRUNCATE); what the checkpointer thread runs. Thread-safe.
+  Status Checkpoint();
 
   // Runs fn in one write transaction; fn's error rolls everything back.
   Status Write(const std::function<Status(Tx&)>& fn);
@@ -91,10 +124,22 @@ class Store {
   void SetWriteFault(std::function<Status()> f);
 
  private:
+  void CheckpointLoop();
+
   std::unique_ptr<Db> db_;
   std::mutex fault_mu_;
   std::function<Status()> write_fault_;  // guarded by fault_mu_
   std::vector<std::function<void()>> on_commit_;  // set up before concurrent use
+  Options options_;                               // constant after Open
+
+  // The checkpointer.
+  std::mutex conn_mu_;
+  sqlite3* ckpt_conn_ = nullptr;  // guarded by conn_mu_
+  std::atomic<int64_t> commits_{0};  // since the last checkpoint
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool stopping_ = false;  // guarded by ckpt_mu_
+  std::thread ckpt_thread_;
 };
 
 }  // namespace kecs::state

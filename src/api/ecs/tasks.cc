@@ -9,7 +9,7 @@
 #include "api/pagination.h"
 #include "model/arn.h"
 #include "model/task.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 #include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
@@ -146,8 +146,21 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
   if (family && !std::regex_match(*family, kFamilyRe)) {
     throw InvalidParameter("family must match ^[a-zA-Z0-9\\-_]+$");
   }
-  std::string instance_id = instance ? IdFromArnOrId(*instance) : "";
-  std::vector<std::string> keys, arns;
+  // The token carries the seq of the page's last task; the store reads the next page
+  // straight from the (cluster, desiredStatus or startedBy, seq) indexes of migration 6.
+  int64_t after_seq = 0;
+  if (std::optional<std::string> token = JOptStr(in, "nextToken")) {
+    std::optional<std::string> key = DecodeToken(*token);
+    static const std::regex kSeq("^[0-9]{1,20}$");
+    if (!key || !std::regex_match(*key, kSeq)) BadToken();
+    try {
+      after_seq = std::stoll(*key);
+    } catch (const std::out_of_range&) {
+      BadToken();
+    }
+  }
+  Json arns = Json::array();
+  std::optional<std::string> next_token;
   Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     if (service) {
@@ -157,20 +170,22 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     }
     state::Query q{kTask, ctx.region, cluster};
     if (family) q.name = *family;
-    auto wanted = model::ParseTaskStatus(desired);
-    for (const auto& t : Check(state::records::ListTasks(tx, q))) {
-      // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
-      if (!wanted || t.desired_status != *wanted) continue;
-      if (service && t.internal.service != *service) continue;
-      if (started_by && t.started_by.value_or("") != *started_by) continue;
-      if (launch_type && model::ToString(t.launch_type) != *launch_type) continue;
-      if (instance && (!t.internal.placement || t.internal.placement->instance != instance_id)) continue;
-      keys.push_back(SeqKey(t.seq));
-      arns.push_back(t.task_arn);
-    }
+    // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
+    q.doc_equals.emplace_back("desiredStatus", desired);
+    if (started_by) q.doc_equals.emplace_back("startedBy", *started_by);
+    if (service) q.internal_equals.emplace_back("service", *service);
+    if (launch_type) q.doc_equals.emplace_back("launchType", *launch_type);
+    if (instance) q.internal_equals.emplace_back("placement.instance", IdFromArnOrId(*instance));
+    q.after_seq = after_seq;
+    q.limit = static_cast<int64_t>(max) + 1;  // one more tells whether a next page exists
+    std::vector<model::Task> tasks = Check(state::records::ListTasks(tx, q));
+    for (size_t i = 0; i < tasks.size() && i < max; ++i) arns.push_back(tasks[i].task_arn);
+    if (tasks.size() > max) next_token = EncodeToken(SeqKey(tasks[max - 1].seq));
     return Status::Ok();
   }));
-  return ArnsPage("taskArns", keys, arns, in, max);
+  Json out = {{"taskArns", arns}};
+  if (next_token) out["nextToken"] = *next_token;
+  return out;
 }
 
 }  // namespace kecs::api::ecs

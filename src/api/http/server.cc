@@ -4,10 +4,18 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -41,18 +49,55 @@ class Session;
 struct HttpServer::Impl {
   HttpHandler handler;
   Options options;
+  int max_connections = 0;  // constant after construction
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // The acceptor, its backoff timer and Shutdown's close of both run on one strand.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
   std::atomic<int> sessions{0};
   std::mutex mu;
-  std::list<std::weak_ptr<Session>> live;  // guarded by mu
+  std::list<std::weak_ptr<Session>> live;  // guarded by mu; oldest first
   bool stopped = false;                    // guarded by mu
 
+  // The accept chain has one operation outstanding at a time, so these need no lock.
+  asio::steady_timer accept_timer{accept_strand};
+  std::chrono::milliseconds backoff{0};
+  std::optional<std::chrono::steady_clock::time_point> last_warning;
+  long accept_failures = 0;  // since the last warning
+
   void Accept();
+  void OnAcceptError(const beast::error_code& ec);
+  // Registers a new session under the connection cap; false when it must be refused.
+  bool Admit(const std::shared_ptr<Session>& s);
+  // Closes the oldest idle session; false when every session is busy.
+  bool EvictOldestIdle();  // requires mu
 };
+
+namespace {
+
+std::string JsonMessage(std::string_view message) {
+  return Json{{"message", std::string(message)}}.dump();
+}
+
+// The parse errors a client caused, and the status that answers each. nullopt: the peer
+// went away (or timed out) and there is nobody to answer.
+std::optional<http::status> StatusForReadError(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) return http::status::request_header_fields_too_large;
+  if (ec == http::error::body_limit) return http::status::payload_too_large;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == http::error::need_more) {
+    return std::nullopt;
+  }
+  if (ec.category() == beast::error_code(http::error::bad_method).category()) {
+    return http::status::bad_request;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -70,33 +115,73 @@ class Session : public std::enable_shared_from_this<Session> {
                    beast::bind_front_handler(&Session::Read, shared_from_this()));
   }
 
-  // Called on shutdown: close now if idle, else after the current response.
+  // Waiting for a request (or still receiving one), not handling or answering one.
+  bool Idle() const { return !busy_ && !closing_; }
+
+  // Called on shutdown, or to make room under the connection cap: close now if idle,
+  // else after the current response.
   void Drain() {
+    closing_ = true;
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_) {
-        beast::error_code ec;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-        self->stream_.close();
-      }
+      if (!self->busy_) self->Close();
+    });
+  }
+
+  // Answers 503 on a connection over the cap, then closes it.
+  void Refuse() {
+    closing_ = true;
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->SendSimple(http::status::service_unavailable,
+                       "kecs is serving its maximum number of connections; retry later");
     });
   }
 
  private:
   void Read() {
     parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(srv_->options.header_limit));
     parser_->body_limit(srv_->options.body_limit);
     stream_.expires_after(srv_->options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    // Beast accepts repeated identical Content-Length values, as RFC 9110 allows; a
+    // request smuggler relies on exactly such ambiguity, so refuse any repetition.
+    const auto& req = parser_->get();
+    auto [first, last] = req.equal_range(http::field::content_length);
+    if (first != last && (std::next(first) != last || first->value().find(',') != std::string_view::npos)) {
+      SendSimple(http::status::bad_request, "duplicate Content-Length header");
+      return;
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
+  void OnReadError(const beast::error_code& ec) {
+    std::optional<http::status> st = StatusForReadError(ec);
+    if (!st || closing_) {
+      Close();
+      return;
+    }
+    if (*st == http::status::request_header_fields_too_large) {
+      SendSimple(*st, fmt::format("request header fields too large (the limit is {} bytes)",
+                                  srv_->options.header_limit));
+    } else if (*st == http::status::payload_too_large) {
+      SendSimple(*st, "request body too large");
+    } else {
+      SendSimple(*st, "malformed HTTP request: " + ec.message());
+    }
+  }
+
   void OnRead(beast::error_code ec, size_t) {
     if (ec) {
-      if (ec == http::error::body_limit) {
-        SendSimple(http::status::payload_too_large, "request body too large");
-        return;
-      }
-      Close();
+      OnReadError(ec);
       return;
     }
     busy_ = true;
@@ -129,14 +214,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!has_ct) out->set(http::field::content_type, "text/plain");
     out->set(http::field::server, "kecs");
     out->body() = std::move(resp.body);
-    bool keep = req.keep_alive() && !srv_->draining;
+    bool keep = req.keep_alive() && !srv_->draining && !closing_;
     out->keep_alive(keep);
     out->prepare_payload();
     http::async_write(stream_, *out,
                       [self = shared_from_this(), out, keep](beast::error_code wec, size_t) {
                         self->srv_->in_flight--;
                         self->busy_ = false;
-                        if (wec || !keep || self->srv_->draining) {
+                        if (wec || !keep || self->srv_->draining || self->closing_) {
                           self->Close();
                           return;
                         }
@@ -144,18 +229,21 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  void SendSimple(http::status st, const std::string& body) {
+  void SendSimple(http::status st, const std::string& message) {
     auto out = std::make_shared<http::response<http::string_body>>(st, 11);
-    out->set(http::field::content_type, "text/plain");
-    out->body() = body;
+    out->set(http::field::content_type, "application/json");
+    out->set(http::field::server, "kecs");
+    out->body() = JsonMessage(message);
     out->keep_alive(false);
     out->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(10));
     http::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code, size_t) {
       self->Close();
     });
   }
 
   void Close() {
+    closing_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
@@ -166,31 +254,87 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* srv_;
   std::string remote_;
-  bool busy_ = false;  // touched only on this session's strand
+  // Written on this session's strand; read by the acceptor to pick a connection to close.
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> closing_{false};
 };
+
+bool HttpServer::Impl::EvictOldestIdle() {
+  for (auto it = live.begin(); it != live.end(); ++it) {
+    auto s = it->lock();
+    if (s && s->Idle()) {
+      s->Drain();
+      live.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HttpServer::Impl::Admit(const std::shared_ptr<Session>& s) {
+  std::lock_guard<std::mutex> lock(mu);
+  // Forget sessions that have ended, so the list stays as long as the live set.
+  live.remove_if([](const std::weak_ptr<Session>& w) { return w.expired(); });
+  if (static_cast<int>(live.size()) >= max_connections && !EvictOldestIdle()) return false;
+  live.push_back(s);
+  return true;
+}
+
+void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
+  // EMFILE and ENFILE persist until a descriptor is freed: retrying at once would spin.
+  // Any other failure (ECONNABORTED, ENOBUFS) gets the same short pause, harmlessly.
+  backoff = backoff.count() == 0 ? options.accept_backoff_initial
+                                 : std::min(backoff * 2, options.accept_backoff_max);
+  ++accept_failures;
+  auto now = std::chrono::steady_clock::now();
+  if (!last_warning || now - *last_warning >= options.accept_warning_interval) {
+    KLOG_WARN("http: accept failed: {} ({} failure(s) since the last warning; {} connections "
+              "open, at most {}; retrying in {} ms)",
+              ec.message(), accept_failures, sessions.load(), max_connections, backoff.count());
+    last_warning = now;
+    accept_failures = 0;
+  }
+  if (ec == asio::error::no_descriptors ||
+      ec == beast::error_code(ENFILE, beast::system_category())) {
+    std::lock_guard<std::mutex> lock(mu);
+    EvictOldestIdle();
+  }
+}
 
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      KLOG_WARN("http: accept failed: {}", ec.message());
-    } else {
-      auto session = std::make_shared<Session>(std::move(s), this);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        // Forget sessions that have ended, so the list stays as long as the live set.
-        live.remove_if([](const std::weak_ptr<Session>& w) { return w.expired(); });
-        live.push_back(session);
-      }
+      OnAcceptError(ec);
+      accept_timer.expires_after(backoff);
+      accept_timer.async_wait([this](beast::error_code tec) {
+        if (!tec && !draining) Accept();
+      });
+      return;
+    }
+    backoff = std::chrono::milliseconds(0);
+    auto session = std::make_shared<Session>(std::move(s), this);
+    if (Admit(session)) {
       session->Run();
+    } else {
+      session->Refuse();
     }
     if (!draining) Accept();
   });
 }
 
+int HttpServer::DefaultMaxConnections() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 10000;
+  auto n = static_cast<long long>(rl.rlim_cur) * 3 / 4;
+  return static_cast<int>(std::clamp<long long>(n, 8, 10000));
+}
+
 HttpServer::HttpServer(HttpHandler handler, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
   impl_->options = options;
+  impl_->max_connections =
+      options.max_connections > 0 ? options.max_connections : DefaultMaxConnections();
 }
 
 HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
@@ -232,9 +376,10 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     impl_->stopped = true;
   }
   impl_->draining = true;
-  asio::post(impl_->ioc, [this] {
+  asio::post(impl_->accept_strand, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->accept_timer.cancel();
   });
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -260,5 +405,9 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
 }
 
 int HttpServer::InFlight() const { return impl_->in_flight; }
+
+int HttpServer::Connections() const { return impl_->sessions; }
+
+int HttpServer::MaxConnections() const { return impl_->max_connections; }
 
 }  // namespace kecs::api

@@ -6,6 +6,19 @@
 // of the server's I/O threads; the handler must be thread-safe. Shutdown() stops accepting,
 // closes idle keep-alive connections, lets in-flight requests finish (their responses
 // carry "Connection: close"), then stops the threads. Beast's exceptions stay in server.cc.
+//
+// The edge answers what it cannot parse rather than closing silently: a malformed request
+// line or header gets 400, a duplicate or conflicting Content-Length 400, headers beyond
+// `header_limit` 431 and a body beyond `body_limit` 413, each with a JSON message and
+// "Connection: close".
+//
+// Descriptors are a budget. At most `max_connections` connections are open at once; a new
+// one beyond that closes the oldest idle connection (one waiting for its next request) or,
+// when every connection is busy, is answered 503 and closed. When accept itself fails
+// (EMFILE, ENFILE, ...) the loop backs off exponentially (accept_backoff_initial doubling
+// up to accept_backoff_max) while the error persists, closes the oldest idle connection
+// to free a descriptor, and logs at most one warning per accept_warning_interval, with
+// the number of failures since the last one.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -47,7 +60,17 @@ class HttpServer {
     int threads = 4;
     size_t body_limit = 16 * 1024 * 1024;
     std::chrono::seconds idle_timeout{120};
+    size_t header_limit = 8 * 1024;  // request line and header fields, in bytes
+    // 0 picks DefaultMaxConnections().
+    int max_connections = 0;
+    std::chrono::milliseconds accept_backoff_initial{10};
+    std::chrono::milliseconds accept_backoff_max{100};
+    std::chrono::milliseconds accept_warning_interval{10000};
   };
+
+  // Three quarters of the soft RLIMIT_NOFILE (the rest is left to the store, the runtime
+  // and the logs), at least 8 and at most 10,000.
+  static int DefaultMaxConnections();
 
   HttpServer(HttpHandler handler, Options options);
   ~HttpServer();
@@ -61,6 +84,9 @@ class HttpServer {
   void Shutdown(std::chrono::milliseconds grace);
   // Requests being handled right now (for tests and /health).
   int InFlight() const;
+  // Connections open right now, and the cap in force.
+  int Connections() const;
+  int MaxConnections() const;
 
   struct Impl;  // opaque; public so the connection type in server.cc can name it
 

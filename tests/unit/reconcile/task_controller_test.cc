@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include "model/kinds.h"
-#include "net/ipam.h"
-#include "net/vpc.h"
+#include "net/domain/ipam.h"
+#include "net/domain/vpc.h"
 #include "reconcile/network_hooks.h"
 #include "runtime/simulated/simulated_runtime.h"
 #include "state/records/tasks.h"
