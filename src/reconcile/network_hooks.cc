@@ -7,9 +7,9 @@
 
 #include "model/arn.h"
 #include "net/domain/ip.h"
+#include "net/kernel/host_ports.h"
 #include "net/domain/ipam.h"
 #include "net/domain/vpc.h"
-#include "net/kernel/host_ports.h"
 #include "state/records/network.h"
 
 namespace kecs::reconcile {

@@ -196,7 +196,7 @@ void TaskController::Notify() {
 }
 
 Status TaskController::SweepRetention() {
-  // One indexed DELETE (migration 6's objects_tasks_stopped_at): no document is read.
+  // By the stoppedAt index of migration 6: no stopped task's document is parsed.
   double cutoff = clock_.Now() - options_.stopped_retention_s;
   return store_.Write([&](state::Tx& tx) { return tx.DeleteStoppedTasksBefore(cutoff).status(); });
 }
@@ -327,7 +327,13 @@ bool TaskController::Step(const Key& key) {
     return Status::Ok();
   });
   if (!rs.ok()) {
-    KLOG_ERROR("task {}: cannot read it: {}", key.id, rs.message());
+    // Said once per task (a malformed record stays malformed), not on every pass.
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      first = unreadable_.insert(key).second;
+    }
+    if (first) KLOG_ERROR("task {}: cannot read it, skipping it: {}", key.id, rs.message());
     return false;
   }
   if (!task) return false;

@@ -169,6 +169,7 @@ class TaskController {
   // worker doing that would hold up every other task.
   std::map<Key, std::future<Result<runtime::TaskState>>> stops_;
   bool stopping_ = false;             // guarded by mu_
+  std::set<Key> unreadable_;          // tasks whose read failure was logged; guarded by mu_
   std::vector<std::thread> threads_;
 };
 

@@ -53,7 +53,7 @@ struct Query {
   std::optional<std::string> name_prefix;
   std::optional<std::string> status_not;
   // Members of the document that must equal a string: a top-level member such as
-  // "desiredStatus", or a dotted path such as "kecs:placement.instance". Paths are letters,
+  // "desiredStatus", or a dotted path such as "ephemeralStorage.sizeInGiB". Paths are letters,
   // digits, ':', '_' and '.' only (anything else fails the query with InvalidArgument):
   // they are written into the SQL as json_extract(doc, '$."a"."b"'), the form of the
   // expression indexes in migrations.cc, so that an indexed member is read from its index.

@@ -142,9 +142,7 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
   if (started_by && (family || instance)) {
     throw InvalidParameter("cannot specify startedBy with other arguments");
   }
-  // Bounded (ECS families are 1-255 characters): libstdc++ matches `+` by recursion, one
-  // frame per character, so an unbounded pattern overflows the stack on a huge value.
-  static const std::regex kFamilyRe("^[a-zA-Z0-9\\-_]{1,255}$");
+  static const std::regex kFamilyRe("^[a-zA-Z0-9\\-_]+$");
   if (family && !std::regex_match(*family, kFamilyRe)) {
     throw InvalidParameter("family must match ^[a-zA-Z0-9\\-_]+$");
   }
@@ -175,8 +173,8 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
     q.doc_equals.emplace_back("desiredStatus", desired);
     if (started_by) q.doc_equals.emplace_back("startedBy", *started_by);
-    if (launch_type) q.doc_equals.emplace_back("launchType", *launch_type);
     if (service) q.internal_equals.emplace_back("service", *service);
+    if (launch_type) q.doc_equals.emplace_back("launchType", *launch_type);
     if (instance) q.internal_equals.emplace_back("placement.instance", IdFromArnOrId(*instance));
     q.after_seq = after_seq;
     q.limit = static_cast<int64_t>(max) + 1;  // one more tells whether a next page exists

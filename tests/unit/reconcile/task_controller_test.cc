@@ -74,6 +74,17 @@ class FakeRuntime : public runtime::SimulatedRuntime {
     if (!stop_error.ok()) return stop_error;
     return SimulatedRuntime::StopContainers(t);
   }
+  Status GarbageCollect(const std::set<std::string>& live, const std::set<std::string>& known) override {
+    gc_live = live;
+    gc_known = known;
+    return Status::Ok();
+  }
+  Status UpdatePublishing(const runtime::TaskSpec& t) override {
+    republished.push_back(t.task_id);
+    return Status::Ok();
+  }
+  std::set<std::string> gc_live, gc_known;
+  std::vector<std::string> republished;
   Status Delete(const runtime::TaskSpec& t) override {
     ++deletes;
     return delete_error.ok() ? SimulatedRuntime::Delete(t) : delete_error;
@@ -773,6 +784,34 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(i.param.stop ? "Stopped" : "Running") + "In" +
              std::string(model::ToString(i.param.at));
     });
+
+// At start, the runtime keeps only what live tasks own, and running tasks publish again.
+TEST_F(TaskControllerTest, RecoverCollectsGarbageAndRepublishesRunningTasks) {
+  Task running = NewTask(NetworkMode::kBridge);
+  Task stopped = NewTask(NetworkMode::kBridge);
+  Task pending = NewTask(NetworkMode::kBridge);
+  StepTo(running, TaskStatus::kRunning);
+  StopTask(stopped);
+  StepTo(stopped, TaskStatus::kStopped);
+  NewController();
+  controller_->Recover();
+  EXPECT_EQ(runtime_.gc_live, (std::set<std::string>{running.id, pending.id}));
+  EXPECT_EQ(runtime_.gc_known, (std::set<std::string>{running.id, stopped.id, pending.id}));
+  EXPECT_EQ(runtime_.republished, std::vector<std::string>{running.id});
+}
+
+TEST_F(TaskControllerTest, HostModeBindingsShowThePublishAddress) {
+  Task t = NewTask(NetworkMode::kHost);
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, t.region, t.id));
+    cur->containers[0].network_bindings = {{"0.0.0.0", 80, 80, "tcp"}};
+    return state::records::PutTask(tx, *cur);
+  }).ok());
+  StepTo(t, TaskStatus::kRunning);
+  Task r = Get(t);
+  EXPECT_EQ(r.containers[0].network_bindings[0].bind_ip, kPublish);
+  EXPECT_FALSE(r.internal.network.bridge_ip.has_value());
+}
 
 // ---- Retention -------------------------------------------------------------------------
 
