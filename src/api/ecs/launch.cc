@@ -9,7 +9,7 @@
 #include "api/ecs/task_definition_rules.h"
 #include "base/ids.h"
 #include "model/arn.h"
-#include "net/host_ports.h"
+#include "net/kernel/host_ports.h"
 
 namespace kecs::api::ecs {
 namespace {

@@ -16,7 +16,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/subprocess.h"
-#include "net/netns.h"
+#include "net/kernel/netns.h"
 #include "runtime/local/oci_spec.h"
 
 namespace kecs::runtime::local {

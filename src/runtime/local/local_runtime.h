@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "net/dns_server.h"
+#include "net/kernel/dns_server.h"
 #include "runtime/local/containers.h"
 #include "runtime/local/image_store.h"
 #include "runtime/local/network.h"
