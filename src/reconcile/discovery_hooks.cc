@@ -20,12 +20,13 @@ std::string LastPart(const std::string& arn) {
 
 // The task's port for a registry: its own port, or the named container's mapping of
 // containerPort (the host port when the task publishes on the host).
-std::optional<int64_t> RegistryPort(const Json& registry, const Json& task_doc, bool host_ports) {
+std::optional<int64_t> RegistryPort(const Json& registry, const Json& task_doc, const Json& internal,
+                                    bool host_ports) {
   if (auto p = JGet(registry, "port")) return p->get<int64_t>();
   auto name = JOptStr(registry, "containerName");
   const Json* want = JGet(registry, "containerPort");
   if (!name) return std::nullopt;
-  for (const auto& c : task_doc.value("kecs:containers", Json::array())) {
+  for (const auto& c : internal.value("containers", Json::array())) {
     if (JStr(c, "name") != *name) continue;
     for (const auto& pm : c.value("portMappings", Json::array())) {
       if (want && JInt(pm, "containerPort") != want->get<int64_t>()) continue;
@@ -46,7 +47,7 @@ std::optional<int64_t> RegistryPort(const Json& registry, const Json& task_doc, 
 }  // namespace
 
 Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const DiscoveryHookOptions& options) {
-  std::string service_name = JStr(task.doc, "kecs:service");
+  std::string service_name = JStr(task.internal, "service");
   if (service_name.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto service, tx.Get(model::kService, task.region, task.parent + "/" + service_name));
   if (!service) return Status::Ok();
@@ -55,8 +56,8 @@ Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const
 
   auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
   std::string account = arn ? arn->account : "000000000000";
-  std::string mode = JStr(task.doc, "kecs:networkMode");
-  const Json& eni = task.doc.value("kecs:network", Json::object()).value("eni", Json::object());
+  std::string mode = JStr(task.internal, "networkMode");
+  const Json& eni = task.internal.value("network", Json::object()).value("eni", Json::object());
   std::string family = LastPart(JStr(task.doc, "taskDefinitionArn"));
   family = family.substr(0, family.rfind(':'));
 
@@ -80,7 +81,7 @@ Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const
       } else {
         attrs["AWS_INSTANCE_IPV4"] = options.host_ip;
       }
-      if (auto port = RegistryPort(r, task.doc, mode != "awsvpc")) attrs["AWS_INSTANCE_PORT"] = std::to_string(*port);
+      if (auto port = RegistryPort(r, task.doc, task.internal, mode != "awsvpc")) attrs["AWS_INSTANCE_PORT"] = std::to_string(*port);
       if (JGet(sd->doc, "HealthCheckCustomConfig")) attrs["AWS_INIT_HEALTH_STATUS"] = "HEALTHY";
       auto op = net::discovery::RegisterInstance(tx, task.region, account, now, sd->id, task.id, attrs, "");
       if (op.ok()) {
@@ -94,13 +95,13 @@ Status RegisterServiceTask(state::Tx& tx, state::Object& task, double now, const
                                 task.id, failure));
     changed = true;
   }
-  task.doc["kecs:registries"] = registered;
+  task.internal["registries"] = registered;
   if (changed) RETURN_IF_ERROR(tx.Put(*service));
   return Status::Ok();
 }
 
 Status DeregisterServiceTask(state::Tx& tx, state::Object& task, double now) {
-  const Json* registered = JGet(task.doc, "kecs:registries");
+  const Json* registered = JGet(task.internal, "registries");
   if (!registered || registered->empty()) return Status::Ok();
   auto arn = model::Arn::Parse(JStr(task.doc, "taskArn"));
   std::string account = arn ? arn->account : "000000000000";
@@ -109,7 +110,7 @@ Status DeregisterServiceTask(state::Tx& tx, state::Object& task, double now) {
     // Gone already: deregistered by hand, or its Cloud Map service was deleted.
     if (!op.ok() && op.status().code() != Code::kNotFound) return op.status();
   }
-  task.doc["kecs:registries"] = Json::array();
+  task.internal["registries"] = Json::array();
   return Status::Ok();
 }
 

@@ -42,8 +42,8 @@ Result<int64_t> TransitSlot(state::Tx& tx, const std::string& region, const std:
 Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
                         const NetworkHookOptions& options) {
   const std::string& bridge_cidr = options.bridge_cidr;
-  Json& plan = task.doc["kecs:network"];
-  std::string mode = JStr(task.doc, "kecs:networkMode");
+  Json& plan = task.internal["network"];
+  std::string mode = JStr(task.internal, "networkMode");
   if (mode == "bridge") {
     if (JGet(plan, "bridgeIp")) return Status::Ok();
     auto cidr = net::Ipv4Cidr::Parse(bridge_cidr);
@@ -128,7 +128,7 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
   if (JBool(plan, "assignPublicIp")) {
     // One host port per port mapping, forwarded to the ENI's address.
     Json published = Json::array();
-    for (const auto& c : task.doc.value("kecs:containers", Json::array())) {
+    for (const auto& c : task.internal.value("containers", Json::array())) {
       for (const auto& pm : c.value("portMappings", Json::array())) {
         std::string proto = JStr(pm, "protocol", "tcp");
         auto port = net::AllocatePort(
@@ -174,7 +174,7 @@ Status ProvisionNetwork(state::Tx& tx, state::Object& task, double now,
 }
 
 Status ReleaseNetwork(state::Tx& tx, state::Object& task) {
-  const Json& plan = task.doc.value("kecs:network", Json::object());
+  const Json& plan = task.internal.value("network", Json::object());
   RETURN_IF_ERROR(net::ReleaseIps(tx, kLocal, "task:" + task.id));
   if (const Json* eni = JGet(plan, "eni")) {
     RETURN_IF_ERROR(net::DeleteEni(tx, task.region, JStr(*eni, "id")));

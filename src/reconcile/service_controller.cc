@@ -138,20 +138,20 @@ Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
   }
   std::vector<state::Object*> on_draining;
   for (auto& t : tasks) {
-    if (JStr(t.doc, "kecs:service") != name) continue;
-    std::string dep = JStr(t.doc, "kecs:deployment");
+    if (JStr(t.internal, "service") != name) continue;
+    std::string dep = JStr(t.internal, "deployment");
     DeploymentTasks& d = by_dep[dep];
     if (t.status == "STOPPED" || JStr(t.doc, "desiredStatus") == "STOPPED") {
       std::string code = JStr(t.doc, "stopCode");
       if (t.status == "STOPPED" && code != "UserInitiated" && code != "ServiceSchedulerInitiated" &&
-          !JBool(t.doc, "kecs:counted")) {
+          !JBool(t.internal, "counted")) {
         ++d.failed;
       }
       continue;
     }
     (t.status == "RUNNING" ? d.running : d.pending).push_back(&t);
     if (t.status == "RUNNING" && (now - StartedAt(t.doc)) * 1000 < settle_ms) ++d.young;
-    const Json* p = JGet(t.doc, "kecs:placement");
+    const Json* p = JGet(t.internal, "placement");
     if (p && draining_instances.count(JStr(*p, "instance"))) on_draining.push_back(&t);
   }
 
@@ -181,7 +181,7 @@ Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
   // minimumHealthyPercent), as ECS drains an instance.
   std::set<state::Object*> leaving;
   for (auto* t : on_draining) {
-    if (JStr(t->doc, "kecs:deployment") == primary_id) leaving.insert(t);
+    if (JStr(t->internal, "deployment") == primary_id) leaving.insert(t);
   }
   int prim_active = static_cast<int>(prim.running.size() + prim.pending.size() - leaving.size());
 
@@ -200,11 +200,11 @@ Status ServiceController::Reconcile(state::Tx& tx, state::Object& svc) {
     int failed = static_cast<int>(JInt(primary, "failedTasks")) + prim.failed;
     // Count each failed task once: mark it.
     for (auto& t : tasks) {
-      if (JStr(t.doc, "kecs:service") == name && JStr(t.doc, "kecs:deployment") == primary_id &&
-          t.status == "STOPPED" && !JBool(t.doc, "kecs:counted")) {
+      if (JStr(t.internal, "service") == name && JStr(t.internal, "deployment") == primary_id &&
+          t.status == "STOPPED" && !JBool(t.internal, "counted")) {
         std::string code = JStr(t.doc, "stopCode");
         if (code != "UserInitiated" && code != "ServiceSchedulerInitiated") {
-          t.doc["kecs:counted"] = true;
+          t.internal["counted"] = true;
           RETURN_IF_ERROR(tx.Put(t));
         }
       }

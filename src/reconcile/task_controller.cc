@@ -11,7 +11,7 @@ namespace {
 
 using model::kTask;
 
-bool Awsvpc(const Json& doc) { return JStr(doc, "kecs:networkMode") == "awsvpc"; }
+bool Awsvpc(const state::Object& t) { return JStr(t.internal, "networkMode") == "awsvpc"; }
 
 void SetContainers(Json& doc, const std::string& status) {
   for (auto& c : doc["containers"]) c["lastStatus"] = status;
@@ -33,16 +33,16 @@ void ApplyStates(Json& doc, const runtime::TaskState& st) {
   }
 }
 
-bool Essential(const Json& doc, const std::string& name) {
-  for (const auto& c : doc.value("kecs:containers", Json::array())) {
+bool Essential(const state::Object& t, const std::string& name) {
+  for (const auto& c : t.internal.value("containers", Json::array())) {
     if (JStr(c, "name") == name) return JBool(c, "essential", true);
   }
   return true;
 }
 
 // The ENI attachment's details once the interface exists, in AWS's order.
-void AttachEni(Json& doc) {
-  const Json& eni = doc.value("kecs:network", Json::object()).value("eni", Json::object());
+void AttachEni(Json& doc, const Json& internal) {
+  const Json& eni = internal.value("network", Json::object()).value("eni", Json::object());
   for (auto& a : doc["attachments"]) {
     if (JStr(a, "type") != "ElasticNetworkInterface") continue;
     a["status"] = "ATTACHED";
@@ -62,7 +62,7 @@ void AttachEni(Json& doc) {
   }
   // assignPublicIp: where to connect, per container, and (as KECS users expect) as task
   // attributes too.
-  const Json& published = doc.value("kecs:network", Json::object()).value("published", Json::array());
+  const Json& published = internal.value("network", Json::object()).value("published", Json::array());
   if (!published.empty()) {
     for (auto& c : doc["containers"]) {
       Json bindings = Json::array();
@@ -92,11 +92,12 @@ Status RunHook(const std::function<Status(state::Tx&, state::Object&)>& hook, st
                state::Object& t) {
   if (!hook) return Status::Ok();
   RETURN_IF_ERROR(tx.conn().Exec("SAVEPOINT kecs_hook"));
-  Json doc = t.doc;
+  Json doc = t.doc, internal = t.internal;
   Status st = hook(tx, t);
   if (!st.ok()) {
     (void)tx.conn().Exec("ROLLBACK TO kecs_hook");
     t.doc = std::move(doc);
+    t.internal = std::move(internal);
   }
   Status rel = tx.conn().Exec("RELEASE kecs_hook");
   return st.ok() ? rel : st;
@@ -121,7 +122,7 @@ void TaskController::Start() {
     for (const auto& t : *tasks) {
       known.insert(t.id);
       if (t.status != "STOPPED") live.insert(t.id);
-      if (t.status == "RUNNING" || t.status == "ACTIVATING") running.push_back(SpecFromTask(t.doc, t.id, t.parent));
+      if (t.status == "RUNNING" || t.status == "ACTIVATING") running.push_back(SpecFromTask(t.doc, t.internal, t.id, t.parent));
     }
     return Status::Ok();
   });
@@ -270,10 +271,11 @@ bool TaskController::Update(const Key& key,
     state::Object& t = **o;
     std::string before = t.status;
     Json doc_before = t.doc;
+    Json internal_before = t.internal;
     RETURN_IF_ERROR(fn(tx, t));
     t.doc["lastStatus"] = t.status;
     if (t.status != before) t.doc["version"] = JInt(t.doc, "version") + 1;
-    if (t.doc == doc_before && t.status == before) return Status::Ok();
+    if (t.doc == doc_before && t.internal == internal_before && t.status == before) return Status::Ok();
     return tx.Put(t);
   });
   if (!st.ok()) {
@@ -307,7 +309,7 @@ bool TaskController::Step(const Key& key) {
   if (!rs.ok() || !task) return false;
   const std::string last = task->status;
   const std::string desired = JStr(task->doc, "desiredStatus");
-  runtime::TaskSpec spec = SpecFromTask(task->doc, task->id, task->parent);
+  runtime::TaskSpec spec = SpecFromTask(task->doc, task->internal, task->id, task->parent);
   auto now = [&] { return EpochMillis(clock_.Now()); };
 
   if (desired == "RUNNING") {
@@ -331,7 +333,7 @@ bool TaskController::Step(const Key& key) {
       // The hook recorded the network; build the spec again with it.
       (void)store_.Read([&](state::Tx& tx) {
         auto o = tx.Get(kTask, key.region, key.id);
-        if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, key.id, (*o)->parent);
+        if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, (*o)->internal, key.id, (*o)->parent);
         return Status::Ok();
       });
       Status st = runtime_.CreateSandbox(spec);
@@ -341,14 +343,14 @@ bool TaskController::Step(const Key& key) {
       }
       Update(key, [&](state::Tx&, state::Object& t) {
         if (t.status != "PROVISIONING") return Status::Ok();
-        AttachEni(t.doc);
+        AttachEni(t.doc, t.internal);
         t.status = "PENDING";
         return Status::Ok();
       });
       return true;
     }
     if (last == "PENDING") {
-      if (!Awsvpc(task->doc)) {
+      if (!Awsvpc(*task)) {
         // Non-awsvpc tasks take their network resources (a bridge address) here.
         Status hook = Status::Ok();
         Update(key, [&](state::Tx& tx, state::Object& t) {
@@ -362,7 +364,7 @@ bool TaskController::Step(const Key& key) {
         }
         (void)store_.Read([&](state::Tx& tx) {
           auto o = tx.Get(kTask, key.region, key.id);
-          if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, key.id, (*o)->parent);
+          if (o.ok() && o->has_value()) spec = SpecFromTask((*o)->doc, (*o)->internal, key.id, (*o)->parent);
           return Status::Ok();
         });
         Status st = runtime_.CreateSandbox(spec);
@@ -444,7 +446,7 @@ bool TaskController::Step(const Key& key) {
       for (const auto& s : states->containers) {
         bool gone = s.phase == runtime::ContainerState::Phase::kExited ||
                     s.phase == runtime::ContainerState::Phase::kMissing;
-        if (gone && Essential(task->doc, s.name)) stop = true;
+        if (gone && Essential(*task, s.name)) stop = true;
       }
       bool changed = false;
       Update(key, [&](state::Tx&, state::Object& t) {
@@ -529,7 +531,7 @@ bool TaskController::Step(const Key& key) {
       ApplyStates(t.doc, *states);
       SetContainers(t.doc, "STOPPED");
       t.doc["executionStoppedAt"] = now();
-      if (Awsvpc(t.doc)) SetAttachmentStatus(t.doc, "DETACHING");
+      if (Awsvpc(t)) SetAttachmentStatus(t.doc, "DETACHING");
       t.status = "DEPROVISIONING";
       return Status::Ok();
     });

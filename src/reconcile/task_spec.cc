@@ -4,14 +4,14 @@
 
 namespace kecs::reconcile {
 
-runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
+runtime::TaskSpec SpecFromTask(const Json& task, const Json& internal, const std::string& task_id,
                                const std::string& cluster) {
   runtime::TaskSpec s;
   s.task_id = task_id;
   s.task_arn = JStr(task, "taskArn");
   s.cluster = cluster;
-  const Json& net = task.value("kecs:network", Json::object());
-  s.network.mode = JStr(task, "kecs:networkMode", "bridge");
+  const Json& net = internal.value("network", Json::object());
+  s.network.mode = JStr(internal, "networkMode", "bridge");
   const Json& eni = net.value("eni", Json::object());
   s.network.eni_id = JStr(eni, "id");
   s.network.mac = JStr(eni, "mac");
@@ -38,7 +38,7 @@ runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
     b.host_ip = JStr(p, "bindIp");
     s.network.published.push_back(b);
   }
-  for (const auto& c : task.value("kecs:containers", Json::array())) {
+  for (const auto& c : internal.value("containers", Json::array())) {
     runtime::ContainerSpec cs;
     cs.name = JStr(c, "name");
     cs.image = JStr(c, "image");

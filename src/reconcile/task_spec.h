@@ -6,7 +6,7 @@
 namespace kecs::reconcile {
 
 // Builds the spec from the task document (its "kecs:containers" and "kecs:network").
-runtime::TaskSpec SpecFromTask(const Json& task, const std::string& task_id,
+runtime::TaskSpec SpecFromTask(const Json& task, const Json& internal, const std::string& task_id,
                                const std::string& cluster);
 
 }  // namespace kecs::reconcile

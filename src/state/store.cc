@@ -22,10 +22,14 @@ Object Row(Stmt& s) {
   o.name = s.Text(5);
   o.status = s.Text(6);
   o.doc = Json::parse(s.Text(7), nullptr, false);
+  std::string internal = s.Text(8);
+  o.internal = internal.empty() ? Json::object() : Json::parse(internal, nullptr, false);
   return o;
 }
 
-constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc";
+constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc, internal";
+
+std::string InternalText(const Object& o) { return o.internal.is_null() ? "{}" : o.internal.dump(); }
 
 // Builds the WHERE clause of a Query; binds in the order the placeholders appear.
 struct Where {
@@ -105,9 +109,9 @@ Result<int64_t> Tx::Count(const Query& q) {
 
 Status Tx::Insert(const Object& o) {
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare("INSERT INTO objects(kind, region, id, parent, name, status, "
-                                      "doc) VALUES(?,?,?,?,?,?,?)"));
+                                      "doc, internal) VALUES(?,?,?,?,?,?,?,?)"));
   s.Bind(1, o.kind).Bind(2, o.region).Bind(3, o.id).Bind(4, o.parent).Bind(5, o.name)
-      .Bind(6, o.status).Bind(7, o.doc.dump());
+      .Bind(6, o.status).Bind(7, o.doc.dump()).Bind(8, InternalText(o));
   Status st = s.Run();
   if (st.code() == Code::kAlreadyExists) {
     return AlreadyExists(fmt::format("{} {} already exists", o.kind, o.id));
@@ -117,12 +121,12 @@ Status Tx::Insert(const Object& o) {
 
 Status Tx::Put(const Object& o) {
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare(
-                               "INSERT INTO objects(kind, region, id, parent, name, status, doc) "
-                               "VALUES(?,?,?,?,?,?,?) ON CONFLICT(kind, region, id) DO UPDATE SET "
+                               "INSERT INTO objects(kind, region, id, parent, name, status, doc, internal) "
+                               "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(kind, region, id) DO UPDATE SET "
                                "parent=excluded.parent, name=excluded.name, "
-                               "status=excluded.status, doc=excluded.doc"));
+                               "status=excluded.status, doc=excluded.doc, internal=excluded.internal"));
   s.Bind(1, o.kind).Bind(2, o.region).Bind(3, o.id).Bind(4, o.parent).Bind(5, o.name)
-      .Bind(6, o.status).Bind(7, o.doc.dump());
+      .Bind(6, o.status).Bind(7, o.doc.dump()).Bind(8, InternalText(o));
   return s.Run();
 }
 
@@ -156,6 +160,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
 }
 
 Status Store::Write(const std::function<Status(Tx&)>& fn) {
+  {
+    std::lock_guard<std::mutex> lock(fault_mu_);
+    if (write_fault_) RETURN_IF_ERROR(write_fault_());
+  }
   bool changed = false;
   Status st = db_->Write([&](Conn& c) {
     Tx tx(c);
@@ -177,6 +185,11 @@ Status Store::Read(const std::function<Status(Tx&)>& fn) {
     Tx tx(c);
     return fn(tx);
   });
+}
+
+void Store::SetWriteFault(std::function<Status()> f) {
+  std::lock_guard<std::mutex> lock(fault_mu_);
+  write_fault_ = std::move(f);
 }
 
 void Store::OnCommit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }

@@ -3,7 +3,9 @@
 //
 // Each object is a row of `objects` keyed by (kind, region, id) with a few indexed
 // columns (parent, name, status; see migrations.cc) that the handlers filter on, and its full AWS-shaped
-// document in `doc`. The rowid (`seq`) records insertion order, which gives pagination a
+// document in `doc`. What kecs keeps for itself about an object (never shown by an API)
+// goes in the row's `internal` column, not as members of the AWS document (migration 4);
+// state/records/ holds the typed converters of the kinds that use it. The rowid (`seq`) records insertion order, which gives pagination a
 // stable order. Allocation tables (IP addresses, host ports) have their own migrations and
 // unique keys, so the database itself refuses a double allocation.
 //
@@ -13,6 +15,7 @@
 // thread-safe; Tx is not and must not outlive its callback.
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +36,7 @@ struct Object {
   std::string status;
   int64_t seq = 0;
   Json doc;
+  Json internal = Json::object();  // kecs's own part; `{}` for kinds that keep none
 };
 
 struct Query {
@@ -77,13 +81,19 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const std::string& data_dir);
   explicit Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 
+  // Runs fn in one write transaction; fn's error rolls everything back.
   Status Write(const std::function<Status(Tx&)>& fn);
   Status Read(const std::function<Status(Tx&)>& fn);
   void OnCommit(std::function<void()> fn);
   Db& db() { return *db_; }
+  // Tests only: `f` runs at the start of every Write; a non-ok Status fails that write
+  // with nothing committed (fn is not called). An empty function removes the fault.
+  void SetWriteFault(std::function<Status()> f);
 
  private:
   std::unique_ptr<Db> db_;
+  std::mutex fault_mu_;
+  std::function<Status()> write_fault_;  // guarded by fault_mu_
   std::vector<std::function<void()>> on_commit_;  // set up before concurrent use
 };
 

@@ -165,7 +165,7 @@ Json EcsApi::DeregisterContainerInstance(RequestContext& ctx, const Json& in) {
     state::Object inst = RequireInstance(tx, ctx, cluster, JStr(in, "containerInstance"));
     std::vector<state::Object> live;
     for (auto& t : Check(tx.List({kTask, ctx.region, cluster}))) {
-      const Json* p = JGet(t.doc, "kecs:placement");
+      const Json* p = JGet(t.internal, "placement");
       if (t.status != "STOPPED" && p && JStr(*p, "instance") == inst.id) live.push_back(std::move(t));
     }
     if (!live.empty() && !force) {

@@ -10,6 +10,7 @@
 #include "base/ids.h"
 #include "model/arn.h"
 #include "net/kernel/host_ports.h"
+#include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -96,51 +97,90 @@ PlacementRequest PlacementRequestFor(const LaunchSpec& spec, const ResolvedLaunc
   return req;
 }
 
-// Each container as the task shows it, and each one's networkBindings.
-Json ContainersOf(const RequestContext& ctx, const LaunchSpec& spec, const ResolvedLaunch& r,
-                  const std::string& task_id, const Json& defs) {
-  Json containers = Json::array();
-  std::string task_arn = TaskArn(ctx, spec.cluster, task_id);
-  for (const auto& c : defs) {
-    Json bindings = Json::array();
-    for (const auto& pm : c.value("portMappings", Json::array())) {
-      if (r.mode != "bridge" && r.mode != "host") break;
-      int64_t cport = JInt(pm, "containerPort");
-      bindings.push_back({{"bindIP", "0.0.0.0"},
-                          {"containerPort", cport},
-                          {"hostPort", r.mode == "bridge" ? JInt(pm, "hostPort") : cport},
-                          {"protocol", JStr(pm, "protocol", "tcp")}});
+// What the runtime needs of one container definition: an AWS ContainerDefinition (task
+// definitions are still stored in AWS's shape) with the request's overrides applied and its
+// host ports resolved.
+model::ContainerDefinition DefinitionOf(const Json& c) {
+  auto strings = [&](const char* key) {
+    std::vector<std::string> out;
+    for (const auto& v : c.value(key, Json::array())) {
+      if (v.is_string()) out.push_back(v.get<std::string>());
     }
-    Json container = {
-        {"containerArn", model::EcsArn(ctx.region, ctx.account_id,
-                                       fmt::format("container/{}/{}/{}", spec.cluster, task_id, Uuid4()))},
-        {"taskArn", task_arn},
-        {"name", JStr(c, "name")},
-        {"image", JStr(c, "image")},
-        {"lastStatus", "PENDING"},
-        {"networkInterfaces", Json::array()},
-        {"healthStatus", "UNKNOWN"},
-        {"cpu", std::to_string(JInt(c, "cpu"))},
-    };
-    if (JGet(c, "memory")) container["memory"] = std::to_string(JInt(c, "memory"));
-    if (JGet(c, "memoryReservation")) container["memoryReservation"] = std::to_string(JInt(c, "memoryReservation"));
-    if (!bindings.empty()) container["networkBindings"] = bindings;
-    containers.push_back(container);
+    return out;
+  };
+  model::ContainerDefinition d;
+  d.name = JStr(c, "name");
+  d.image = JStr(c, "image");
+  d.entry_point = strings("entryPoint");
+  d.command = strings("command");
+  for (const auto& e : c.value("environment", Json::array())) {
+    d.environment.push_back({JStr(e, "name"), JStr(e, "value")});
   }
-  return containers;
+  d.working_directory = JStr(c, "workingDirectory");
+  d.user = JStr(c, "user");
+  d.cpu = JInt(c, "cpu");
+  if (JGet(c, "memory")) d.memory = JInt(c, "memory");
+  if (JGet(c, "memoryReservation")) d.memory_reservation = JInt(c, "memoryReservation");
+  d.essential = JBool(c, "essential", true);
+  d.readonly_root_filesystem = JBool(c, "readonlyRootFilesystem");
+  for (const auto& u : c.value("ulimits", Json::array())) {
+    d.ulimits.push_back({JStr(u, "name"), JInt(u, "softLimit"), JInt(u, "hardLimit")});
+  }
+  if (JGet(c, "stopTimeout")) d.stop_timeout = static_cast<int>(JInt(c, "stopTimeout"));
+  d.hostname = JStr(c, "hostname");
+  d.dns_servers = strings("dnsServers");
+  d.dns_search_domains = strings("dnsSearchDomains");
+  for (const auto& h : c.value("extraHosts", Json::array())) {
+    d.extra_hosts.push_back({JStr(h, "hostname"), JStr(h, "ipAddress")});
+  }
+  for (const auto& pm : c.value("portMappings", Json::array())) {
+    d.port_mappings.push_back({static_cast<int>(JInt(pm, "containerPort")),
+                               static_cast<int>(JInt(pm, "hostPort")), JStr(pm, "protocol", "tcp")});
+  }
+  return d;
 }
 
-// The ports a task holds on its instance, as its placement records them.
-Json PlacementPorts(const ResolvedLaunch& r, const Json& defs) {
-  Json ports = Json::array();
-  if (r.mode != "bridge" && r.mode != "host") return ports;
-  for (const auto& c : defs) {
-    for (const auto& pm : c.value("portMappings", Json::array())) {
-      int64_t port = r.mode == "bridge" ? JInt(pm, "hostPort") : JInt(pm, "containerPort");
-      ports.push_back({{"protocol", JStr(pm, "protocol", "tcp")}, {"port", port}});
+// Each container as the task shows it, with its networkBindings.
+std::vector<model::Container> ContainersOf(const RequestContext& ctx, const ResolvedLaunch& r,
+                                           const model::Task& task) {
+  std::vector<model::Container> out;
+  for (const auto& d : task.internal.containers) {
+    model::Container c;
+    c.container_arn = model::EcsArn(ctx.region, ctx.account_id,
+                                    fmt::format("container/{}/{}/{}", task.cluster, task.id, Uuid4()));
+    c.task_arn = task.task_arn;
+    c.name = d.name;
+    c.image = d.image;
+    c.cpu = std::to_string(d.cpu);
+    if (d.memory) c.memory = std::to_string(*d.memory);
+    if (d.memory_reservation) c.memory_reservation = std::to_string(*d.memory_reservation);
+    if (r.mode == "bridge" || r.mode == "host") {
+      for (const auto& pm : d.port_mappings) {
+        c.network_bindings.push_back({"0.0.0.0", pm.container_port,
+                                      r.mode == "bridge" ? pm.host_port : pm.container_port, pm.protocol});
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// What a task placed on `instance` holds of it.
+model::TaskPlacement PlacementOf(const ResolvedLaunch& r, const state::Object& instance,
+                                 const std::vector<model::ContainerDefinition>& defs) {
+  model::TaskPlacement p;
+  p.instance = instance.id;
+  p.cpu = r.cpu;
+  p.memory = r.memory;
+  p.eni = r.mode == "awsvpc";
+  if (r.mode == "bridge" || r.mode == "host") {
+    for (const auto& d : defs) {
+      for (const auto& pm : d.port_mappings) {
+        p.ports.push_back({pm.protocol, r.mode == "bridge" ? pm.host_port : pm.container_port});
+      }
     }
   }
-  return ports;
+  return p;
 }
 
 // The request's overrides as the task shows them: one containerOverrides entry per container.
@@ -382,60 +422,69 @@ std::map<std::string, int> DynamicPortDemand(state::Tx& tx, const RequestContext
 
 // ---- Stage 4: build -----------------------------------------------------------------------
 
-state::Object BuildTask(const RequestContext& ctx, const EcsOptions& options,
-                        const LaunchSpec& spec, const ResolvedLaunch& r,
-                        const std::optional<state::Object>& instance, const Json& containers) {
+model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
+                      const LaunchSpec& spec, const ResolvedLaunch& r,
+                      const std::optional<state::Object>& instance, const Json& containers) {
   const Json& td = r.task_definition;
-  std::string id = RandomHex(32);
-  std::string az = ctx.region + options.availability_zone_suffix;
+  model::Task t;
+  t.region = ctx.region;
+  t.id = RandomHex(32);
+  t.cluster = spec.cluster;
+  t.family = JStr(td, "family");
+  t.task_arn = TaskArn(ctx, spec.cluster, t.id);
+  t.cluster_arn = ClusterArn(ctx, spec.cluster);
+  t.task_definition_arn = JStr(td, "taskDefinitionArn");
+
+  // kecs's own part first: the containers as shown derive from it.
+  t.internal.network_mode = model::ParseNetworkMode(r.mode).value_or(model::NetworkMode::kBridge);
+  for (const auto& c : containers) t.internal.containers.push_back(DefinitionOf(c));
+  t.internal.network.subnets = r.net.subnets;
+  t.internal.network.security_groups = r.net.security_groups;
+  t.internal.network.assign_public_ip = r.net.assign_public_ip;
+  t.internal.network.vpc_id = r.net.vpc_id;
+  t.internal.network.availability_zone = r.net.availability_zone;
+  t.internal.service = spec.service_name;
+  t.internal.deployment = spec.deployment_id;
+  if (instance) t.internal.placement = PlacementOf(r, *instance, t.internal.containers);
+
+  if (r.mode == "awsvpc") {
+    // One PRECREATED ENI attachment with only its subnet, as RunTask returns it.
+    model::Attachment a;
+    a.id = Uuid4();
+    a.type = "ElasticNetworkInterface";
+    a.status = model::AttachmentStatus::kPrecreated;
+    if (!r.net.subnets.empty()) a.details.push_back({"subnetId", r.net.subnets.front()});
+    t.attachments.push_back(std::move(a));
+  }
+  t.attributes = {{"ecs.cpu-architecture", "x86_64"}};
+  t.availability_zone = ctx.region + options.availability_zone_suffix;
   if (instance) {
     for (const auto& a : instance->doc.value("attributes", Json::array())) {
-      if (JStr(a, "name") == "ecs.availability-zone") az = JStr(a, "value");
+      if (JStr(a, "name") == "ecs.availability-zone") t.availability_zone = JStr(a, "value");
     }
+    t.container_instance_arn = JStr(instance->doc, "containerInstanceArn");
   }
-  if (!r.net.availability_zone.empty()) az = r.net.availability_zone;
-
-  Json task = {
-      {"attachments", r.net.AttachmentsAtLaunch()},
-      {"attributes", Json::array({{{"name", "ecs.cpu-architecture"}, {"value", "x86_64"}}})},
-      {"availabilityZone", az},
-      {"clusterArn", ClusterArn(ctx, spec.cluster)},
-      {"containers", ContainersOf(ctx, spec, r, id, containers)},
-      {"cpu", std::to_string(r.cpu)},
-      {"createdAt", Ts(ctx)},
-      {"desiredStatus", "RUNNING"},
-      {"enableExecuteCommand", spec.enable_execute_command},
-      {"group", r.group},
-      {"healthStatus", "UNKNOWN"},
-      {"lastStatus", r.mode == "awsvpc" ? "PROVISIONING" : "PENDING"},
-      {"launchType", r.launch_type},
-      {"memory", std::to_string(r.memory)},
-      {"overrides", TaskOverrides(spec.overrides, containers)},
-      {"tags", r.tags},
-      {"taskArn", TaskArn(ctx, spec.cluster, id)},
-      {"taskDefinitionArn", JStr(td, "taskDefinitionArn")},
-      {"version", 1},
-  };
-  if (instance) task["containerInstanceArn"] = JStr(instance->doc, "containerInstanceArn");
-  if (!r.capacity_provider.empty()) task["capacityProviderName"] = r.capacity_provider;
-  if (!spec.started_by.empty()) task["startedBy"] = spec.started_by;
+  if (!r.net.availability_zone.empty()) t.availability_zone = r.net.availability_zone;
+  if (!r.capacity_provider.empty()) t.capacity_provider_name = r.capacity_provider;
+  t.containers = ContainersOf(ctx, r, t);
+  t.cpu = std::to_string(r.cpu);
+  t.memory = std::to_string(r.memory);
+  t.created_at = Ts(ctx);
+  t.desired_status = model::TaskStatus::kRunning;
+  t.last_status = r.mode == "awsvpc" ? model::TaskStatus::kProvisioning : model::TaskStatus::kPending;
+  t.enable_execute_command = spec.enable_execute_command;
+  t.group = r.group;
+  t.launch_type = model::ParseLaunchType(r.launch_type).value_or(model::LaunchType::kEc2);
+  t.overrides = TaskOverrides(spec.overrides, containers);
+  for (const auto& tag : r.tags) t.tags.push_back({JStr(tag, "key"), JStr(tag, "value")});
+  if (!spec.started_by.empty()) t.started_by = spec.started_by;
   if (r.fargate()) {
-    task["platformVersion"] = spec.platform_version.empty() || spec.platform_version == "LATEST"
-                                  ? "1.4.0" : spec.platform_version;
-    task["platformFamily"] = "Linux";
-    task["ephemeralStorage"] = {{"sizeInGiB", 20}};
+    t.platform_version = spec.platform_version.empty() || spec.platform_version == "LATEST"
+                             ? "1.4.0" : spec.platform_version;
+    t.platform_family = "Linux";
+    t.ephemeral_storage_gib = 20;
   }
-  task["kecs:networkMode"] = r.mode;
-  task["kecs:containers"] = containers;
-  task["kecs:network"] = r.net.ToJson();
-  if (!spec.service_name.empty()) task["kecs:service"] = spec.service_name;
-  if (!spec.deployment_id.empty()) task["kecs:deployment"] = spec.deployment_id;
-  if (instance) {
-    task["kecs:placement"] = {{"instance", instance->id}, {"cpu", r.cpu}, {"memory", r.memory},
-                              {"ports", PlacementPorts(r, containers)}, {"eni", r.mode == "awsvpc"}};
-  }
-  std::string status = JStr(task, "lastStatus");
-  return {kTask, ctx.region, id, spec.cluster, JStr(td, "family"), status, 0, std::move(task)};
+  return t;
 }
 
 // ---- The four stages ----------------------------------------------------------------------
@@ -473,9 +522,9 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
           continue;
       }
     }
-    state::Object task = BuildTask(ctx, options, spec, r, instance, containers);
-    Check(tx.Insert(task));
-    out.tasks.push_back(Public(task.doc));
+    model::Task task = BuildTask(ctx, options, spec, r, instance, containers);
+    Check(state::records::InsertTask(tx, task));
+    out.tasks.push_back(state::records::TaskToAws(task, true));
   }
   return out;
 }
@@ -563,8 +612,8 @@ std::optional<LaunchOutcome> ReplayClientToken(state::Tx& tx, const RequestConte
   LaunchOutcome out;
   out.failures = rec->doc.value("failures", Json::array());
   for (const auto& arn : arns) {
-    auto task = Check(tx.Get(kTask, ctx.region, IdFromArnOrId(arn.get<std::string>())));
-    if (task) out.tasks.push_back(TaskView(*task, true));
+    auto task = Check(state::records::GetTask(tx, ctx.region, IdFromArnOrId(arn.get<std::string>())));
+    if (task) out.tasks.push_back(state::records::TaskToAws(*task, true));
   }
   // The token lives no longer than its tasks: once retention has removed them all, the
   // token runs a new RunTask.
@@ -593,10 +642,5 @@ std::string TaskArn(const RequestContext& ctx, const std::string& cluster, const
   return model::EcsArn(ctx.region, ctx.account_id, fmt::format("task/{}/{}", cluster, id));
 }
 
-Json TaskView(const state::Object& task, bool include_tags) {
-  Json v = Public(task.doc);
-  if (!include_tags) v.erase("tags");
-  return v;
-}
 
 }  // namespace kecs::api::ecs

@@ -26,6 +26,7 @@
 #include "api/ecs/network.h"
 #include "api/router.h"
 #include "base/json.h"
+#include "model/task.h"
 #include "state/store.h"
 
 namespace kecs::api::ecs {
@@ -140,8 +141,9 @@ std::map<std::string, int> DynamicPortDemand(state::Tx& tx, const RequestContext
 // ---- Stage 4: build ---------------------------------------------------------------------
 
 // The task record of one task: `containers` are its container definitions with host ports
-// resolved, `instance` its container instance (none for Fargate).
-state::Object BuildTask(const RequestContext& ctx, const EcsOptions& options,
+// resolved, `instance` its container instance (none for Fargate). The store takes it
+// through state/records/tasks.h.
+model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
                         const LaunchSpec& spec, const ResolvedLaunch& r,
                         const std::optional<state::Object>& instance, const Json& containers);
 
@@ -180,8 +182,5 @@ void RecordClientToken(state::Tx& tx, const RequestContext& ctx, const std::stri
 
 // Task ARN from its cluster and id.
 std::string TaskArn(const RequestContext& ctx, const std::string& cluster, const std::string& id);
-
-// The task as DescribeTasks shows it.
-Json TaskView(const state::Object& task, bool include_tags);
 
 }  // namespace kecs::api::ecs

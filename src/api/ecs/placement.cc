@@ -15,7 +15,7 @@ std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::s
   std::map<std::string, InstanceUsage> out;
   for (const auto& t : Check(tx.List({kTask, region, cluster}))) {
     if (t.status == "STOPPED") continue;
-    const Json* p = JGet(t.doc, "kecs:placement");
+    const Json* p = JGet(t.internal, "placement");
     if (!p) continue;
     InstanceUsage& u = out[JStr(*p, "instance")];
     u.cpu += JInt(*p, "cpu");
@@ -36,7 +36,7 @@ std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx) {
   q.any_region = true;
   q.status_not = "STOPPED";
   for (const auto& t : Check(tx.List(q))) {
-    const Json* p = JGet(t.doc, "kecs:placement");
+    const Json* p = JGet(t.internal, "placement");
     if (!p) continue;
     for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
   }

@@ -123,8 +123,8 @@ Json EcsApi::ServiceView(state::Tx& tx, const RequestContext& ctx, const state::
   int running = 0, pending = 0;
   std::map<std::string, std::pair<int, int>> per_dep;
   for (const auto& t : Check(tx.List({kTask, ctx.region, svc.parent}))) {
-    if (JStr(t.doc, "kecs:service") != svc.name || JStr(t.doc, "desiredStatus") != "RUNNING") continue;
-    auto& c = per_dep[JStr(t.doc, "kecs:deployment")];
+    if (JStr(t.internal, "service") != svc.name || JStr(t.doc, "desiredStatus") != "RUNNING") continue;
+    auto& c = per_dep[JStr(t.internal, "deployment")];
     if (t.status == "RUNNING") {
       ++running;
       ++c.first;
@@ -435,8 +435,8 @@ reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const state::
       spec.container_instances.clear();
       std::set<std::string> busy;
       for (const auto& t : Check(tx.List({kTask, ctx.region, service.parent}))) {
-        const Json* p = JGet(t.doc, "kecs:placement");
-        if (p && t.status != "STOPPED" && JStr(t.doc, "kecs:service") == service.name &&
+        const Json* p = JGet(t.internal, "placement");
+        if (p && t.status != "STOPPED" && JStr(t.internal, "service") == service.name &&
             JStr(t.doc, "desiredStatus") == "RUNNING") {
           busy.insert(JStr(*p, "instance"));
         }

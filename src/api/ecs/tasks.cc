@@ -8,7 +8,9 @@
 #include "api/ecs/launch.h"
 #include "api/pagination.h"
 #include "model/arn.h"
+#include "model/task.h"
 #include "net/domain/vpc.h"
+#include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -92,17 +94,17 @@ Json EcsApi::StopTask(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
-    auto t = Check(tx.Get(kTask, ctx.region, id));
-    if (!t || t->parent != cluster) throw InvalidParameter("The referenced task was not found.");
-    if (JStr(t->doc, "desiredStatus") != "STOPPED") {
-      t->doc["desiredStatus"] = "STOPPED";
-      t->doc["stopCode"] = "UserInitiated";
-      t->doc["stoppedReason"] = reason;
-      t->doc["stoppingAt"] = Ts(ctx);
-      t->doc["version"] = JInt(t->doc, "version") + 1;
-      Check(tx.Put(*t));
+    auto t = Check(state::records::GetTask(tx, ctx.region, id));
+    if (!t || t->cluster != cluster) throw InvalidParameter("The referenced task was not found.");
+    if (t->desired_status != model::TaskStatus::kStopped) {
+      t->desired_status = model::TaskStatus::kStopped;
+      t->stop_code = model::StopCode::kUserInitiated;
+      t->stopped_reason = reason;
+      t->stopping_at = Ts(ctx);
+      t->version += 1;
+      Check(state::records::PutTask(tx, *t));
     }
-    out = {{"task", TaskView(*t, true)}};
+    out = {{"task", state::records::TaskToAws(*t, true)}};
     return Status::Ok();
   }));
   return out;
@@ -123,13 +125,13 @@ Json EcsApi::DescribeTasks(RequestContext& ctx, const Json& in) {
     for (const auto& r : refs) {
       std::string ref = r.get<std::string>();
       std::string id = IdFromArnOrId(ref);
-      auto t = Check(tx.Get(kTask, ctx.region, id));
-      if (!t || t->parent != cluster) {
+      auto t = Check(state::records::GetTask(tx, ctx.region, id));
+      if (!t || t->cluster != cluster) {
         failures.push_back({{"arn", ref.starts_with("arn:") ? ref : TaskArn(ctx, cluster, id)},
                             {"reason", "MISSING"}});
         continue;
       }
-      tasks.push_back(TaskView(*t, tags));
+      tasks.push_back(state::records::TaskToAws(*t, tags));
     }
     return Status::Ok();
   }));
@@ -165,19 +167,16 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     }
     state::Query q{kTask, ctx.region, cluster};
     if (family) q.name = *family;
-    for (const auto& t : Check(tx.List(q))) {
-      const Json& d = t.doc;
+    auto wanted = model::ParseTaskStatus(desired);
+    for (const auto& t : Check(state::records::ListTasks(tx, q))) {
       // ECS never sets a desired status of PENDING, so that filter matches nothing, as in AWS.
-      if (JStr(d, "desiredStatus") != desired) continue;
-      if (service && JStr(d, "kecs:service") != *service) continue;
-      if (started_by && JStr(d, "startedBy") != *started_by) continue;
-      if (launch_type && JStr(d, "launchType") != *launch_type) continue;
-      if (instance) {
-        const Json* p = JGet(d, "kecs:placement");
-        if (!p || JStr(*p, "instance") != instance_id) continue;
-      }
+      if (!wanted || t.desired_status != *wanted) continue;
+      if (service && t.internal.service != *service) continue;
+      if (started_by && t.started_by.value_or("") != *started_by) continue;
+      if (launch_type && model::ToString(t.launch_type) != *launch_type) continue;
+      if (instance && (!t.internal.placement || t.internal.placement->instance != instance_id)) continue;
       keys.push_back(SeqKey(t.seq));
-      arns.push_back(JStr(d, "taskArn"));
+      arns.push_back(t.task_arn);
     }
     return Status::Ok();
   }));

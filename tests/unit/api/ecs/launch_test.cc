@@ -9,6 +9,7 @@
 #include "api/ecs/placement.h"
 #include "api/errors.h"
 #include "model/kinds.h"
+#include "state/records/tasks.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::api::ecs {
@@ -277,6 +278,35 @@ TEST_F(LaunchTest, BuildRecordsPlacementAndBindings) {
     return Status::Ok();
   }).ok());
   EXPECT_TRUE(books.count({"tcp", 50001}));
+}
+
+// The task goes to the store as a typed record: kecs's own part in the row's internal
+// column, the AWS document free of "kecs:" members.
+TEST_F(LaunchTest, BuildStoresATypedRecordWithItsOwnPartApart) {
+  TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
+  Instance("i1", true);
+  LaunchSpec spec = Spec("web");
+  spec.started_by = "me";
+  LaunchOutcome out = LaunchWith(spec, PortProbe::Gather({{"tcp", 1}}, 50000, 50009, {}, FreeExcept({})));
+  ASSERT_EQ(out.tasks.size(), 1u);
+  std::string id = IdFromArnOrId(JStr(out.tasks[0], "taskArn"));
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    auto row = Check(tx.Get(model::kTask, kRegion, id));
+    EXPECT_TRUE(row);
+    for (auto it = row->doc.begin(); it != row->doc.end(); ++it) EXPECT_FALSE(it.key().starts_with("kecs:")) << it.key();
+    auto t = Check(state::records::GetTask(tx, kRegion, id));
+    EXPECT_TRUE(t);
+    EXPECT_EQ(t->last_status, model::TaskStatus::kPending);
+    EXPECT_EQ(t->started_by, "me");
+    EXPECT_EQ(t->internal.network_mode, model::NetworkMode::kBridge);
+    EXPECT_TRUE(t->internal.placement);
+    EXPECT_EQ(t->internal.placement->instance, "i1");
+    EXPECT_EQ(t->internal.placement->ports, (std::vector<model::PlacedPort>{{"tcp", 50000}}));
+    EXPECT_EQ(t->internal.containers.size(), 1u);
+    EXPECT_EQ(t->internal.containers[0].port_mappings[0].host_port, 50000);
+    EXPECT_EQ(state::records::TaskToAws(*t, true), out.tasks[0]);
+    return Status::Ok();
+  }).ok());
 }
 
 // Two RunTasks that gathered their probes at the same moment: the transaction's books

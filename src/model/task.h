@@ -1,0 +1,285 @@
+#pragma once
+// An ECS task as a typed record: what the API shows (AWS's Task shape) and, apart from it,
+// what kecs keeps for itself to run the task (TaskInternal).
+//
+// The store keeps a task as one row of `objects` (kind "ecs:task"): AWS's shape as the
+// document and TaskInternal in the row's `internal` column. state/records/tasks.h is the
+// one place that converts between the two; everything above the store (the task
+// controller, the runtime's TaskSpec, the API views) works on these types. Statuses and the
+// other closed vocabularies are enums; ToString gives AWS's spelling and Parse* reads it
+// (nullopt for a word AWS does not use). Plain values: no thread-safety concerns.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json.h"
+
+namespace kecs::model {
+
+enum class TaskStatus {
+  kProvisioning, kPending, kActivating, kRunning, kDeactivating, kStopping, kDeprovisioning, kStopped,
+};
+enum class ContainerStatus { kPending, kRunning, kStopped };
+enum class AttachmentStatus {
+  kPrecreated, kCreated, kAttaching, kAttached, kDetaching, kDetached, kDeleted, kFailed,
+};
+enum class StopCode {
+  kTaskFailedToStart, kEssentialContainerExited, kUserInitiated, kServiceSchedulerInitiated,
+  kSpotInterruption, kTerminationNotice,
+};
+enum class Connectivity { kConnected, kDisconnected };
+enum class LaunchType { kEc2, kFargate, kExternal };
+enum class NetworkMode { kAwsvpc, kBridge, kHost, kNone };
+enum class HealthStatus { kHealthy, kUnhealthy, kUnknown };
+
+std::string_view ToString(TaskStatus s);
+std::string_view ToString(ContainerStatus s);
+std::string_view ToString(AttachmentStatus s);
+std::string_view ToString(StopCode s);
+std::string_view ToString(Connectivity s);
+std::string_view ToString(LaunchType s);
+std::string_view ToString(NetworkMode s);
+std::string_view ToString(HealthStatus s);
+
+std::optional<TaskStatus> ParseTaskStatus(std::string_view s);
+std::optional<ContainerStatus> ParseContainerStatus(std::string_view s);
+std::optional<AttachmentStatus> ParseAttachmentStatus(std::string_view s);
+std::optional<StopCode> ParseStopCode(std::string_view s);
+std::optional<Connectivity> ParseConnectivity(std::string_view s);
+std::optional<LaunchType> ParseLaunchType(std::string_view s);
+std::optional<NetworkMode> ParseNetworkMode(std::string_view s);
+std::optional<HealthStatus> ParseHealthStatus(std::string_view s);
+
+// ---- AWS's members -------------------------------------------------------------------
+
+struct KeyValuePair {  // also a task Attribute (kecs sets no targetType/targetId on tasks)
+  std::string name;
+  std::string value;
+  bool operator==(const KeyValuePair&) const = default;
+};
+
+struct Tag {
+  std::string key;
+  std::string value;
+  bool operator==(const Tag&) const = default;
+};
+
+struct NetworkBinding {
+  std::string bind_ip;
+  int container_port = 0;
+  int host_port = 0;
+  std::string protocol = "tcp";
+  bool operator==(const NetworkBinding&) const = default;
+};
+
+struct NetworkInterface {
+  std::string attachment_id;
+  std::string private_ipv4_address;
+  std::optional<std::string> ipv6_address;
+  bool operator==(const NetworkInterface&) const = default;
+};
+
+struct Container {
+  std::string container_arn;
+  std::string task_arn;
+  std::string name;
+  std::string image;
+  std::optional<std::string> image_digest;
+  std::optional<std::string> runtime_id;
+  ContainerStatus last_status = ContainerStatus::kPending;
+  std::optional<int> exit_code;
+  std::optional<std::string> reason;
+  std::vector<NetworkBinding> network_bindings;  // empty: the member is not shown
+  std::vector<NetworkInterface> network_interfaces;
+  HealthStatus health_status = HealthStatus::kUnknown;
+  std::string cpu = "0";                          // AWS spells these as strings
+  std::optional<std::string> memory;
+  std::optional<std::string> memory_reservation;
+  bool operator==(const Container&) const = default;
+};
+
+struct Attachment {
+  std::string id;
+  std::string type;  // "ElasticNetworkInterface"
+  AttachmentStatus status = AttachmentStatus::kPrecreated;
+  std::vector<KeyValuePair> details;
+  bool operator==(const Attachment&) const = default;
+};
+
+// ---- kecs's own part -------------------------------------------------------------------
+
+struct PortMapping {
+  int container_port = 0;
+  int host_port = 0;  // bridge: the dynamic port chosen at launch; 0 for awsvpc
+  std::string protocol = "tcp";
+  bool operator==(const PortMapping&) const = default;
+};
+
+struct Ulimit {
+  std::string name;
+  int64_t soft_limit = 0;
+  int64_t hard_limit = 0;
+  bool operator==(const Ulimit&) const = default;
+};
+
+struct HostEntry {
+  std::string hostname;
+  std::string ip_address;
+  bool operator==(const HostEntry&) const = default;
+};
+
+// A container definition with RunTask's overrides applied: what the runtime needs.
+struct ContainerDefinition {
+  std::string name;
+  std::string image;
+  std::vector<std::string> entry_point;
+  std::vector<std::string> command;
+  std::vector<KeyValuePair> environment;
+  std::string working_directory;
+  std::string user;
+  int64_t cpu = 0;
+  std::optional<int64_t> memory;              // MiB, hard limit
+  std::optional<int64_t> memory_reservation;  // MiB
+  bool essential = true;
+  bool readonly_root_filesystem = false;
+  std::vector<Ulimit> ulimits;
+  std::optional<int> stop_timeout;            // seconds; the runtime's default is 30
+  std::string hostname;
+  std::vector<std::string> dns_servers;
+  std::vector<std::string> dns_search_domains;
+  std::vector<HostEntry> extra_hosts;
+  std::vector<PortMapping> port_mappings;
+  bool operator==(const ContainerDefinition&) const = default;
+};
+
+// An awsvpc task's ENI as provisioning created it.
+struct TaskEni {
+  std::string id;
+  std::string mac;
+  std::string ip;
+  int prefix_len = 0;
+  std::string gateway;
+  std::string subnet_id;
+  std::string subnet_cidr;
+  std::string vpc_id;
+  std::string vpc_cidr;
+  std::string dns_server;
+  bool internet_egress = false;
+  std::string hostname;
+  std::string private_dns_name;
+  std::vector<std::string> vpc_cidrs;
+  int transit_slot = -1;
+  std::optional<std::string> public_ip;
+  std::optional<std::string> ipv6;
+  std::optional<std::string> ipv6_prefix;
+  bool operator==(const TaskEni&) const = default;
+};
+
+// assignPublicIp: a host port forwarded to a container port.
+struct PublishedPort {
+  std::string container;
+  std::string protocol = "tcp";
+  int container_port = 0;
+  int host_port = 0;
+  std::string bind_ip;
+  bool operator==(const PublishedPort&) const = default;
+};
+
+struct TaskNetwork {
+  // As RunTask planned it (api/ecs/network.h).
+  std::vector<std::string> subnets;
+  std::vector<std::string> security_groups;
+  bool assign_public_ip = false;
+  std::string vpc_id;
+  std::string availability_zone;
+  // As provisioning made it.
+  std::optional<TaskEni> eni;
+  std::optional<std::string> bridge_ip;
+  std::vector<PublishedPort> published;
+  bool operator==(const TaskNetwork&) const = default;
+};
+
+struct PlacedPort {
+  std::string protocol = "tcp";
+  int64_t port = 0;
+  bool operator==(const PlacedPort&) const = default;
+};
+
+// What a task placed on a container instance holds of it (api/ecs/placement.h).
+struct TaskPlacement {
+  std::string instance;  // container instance id
+  int64_t cpu = 0;
+  int64_t memory = 0;
+  std::vector<PlacedPort> ports;
+  bool eni = false;
+  bool operator==(const TaskPlacement&) const = default;
+};
+
+struct TaskInternal {
+  NetworkMode network_mode = NetworkMode::kBridge;
+  std::vector<ContainerDefinition> containers;
+  TaskNetwork network;
+  std::string service;      // the service that launched it, if any
+  std::string deployment;   // its deployment id
+  bool counted = false;     // the service controller has counted its failure
+  std::optional<TaskPlacement> placement;
+  std::vector<std::string> registries;  // Cloud Map services it is registered in
+  bool operator==(const TaskInternal&) const = default;
+};
+
+struct Task {
+  // The store row's keys.
+  std::string region;
+  std::string id;        // 32 hex digits
+  std::string cluster;   // cluster name (the row's parent)
+  std::string family;    // task definition family (the row's name)
+  int64_t seq = 0;
+
+  // AWS's Task members, as DescribeTasks shows them. Timestamps are epoch seconds.
+  std::vector<Attachment> attachments;
+  std::vector<KeyValuePair> attributes;
+  std::string availability_zone;
+  std::optional<std::string> capacity_provider_name;
+  std::string cluster_arn;
+  std::optional<Connectivity> connectivity;
+  std::optional<double> connectivity_at;
+  std::optional<std::string> container_instance_arn;
+  std::vector<Container> containers;
+  std::string cpu;
+  std::optional<double> created_at;
+  TaskStatus desired_status = TaskStatus::kRunning;
+  bool enable_execute_command = false;
+  std::optional<double> execution_stopped_at;
+  std::string group;
+  HealthStatus health_status = HealthStatus::kUnknown;
+  TaskStatus last_status = TaskStatus::kPending;
+  LaunchType launch_type = LaunchType::kEc2;
+  std::string memory;
+  // TaskOverride as RunTask received it (containerOverrides completed per container):
+  // kecs only shows it back, so it is kept in AWS's shape.
+  Json overrides = Json::object();
+  std::optional<std::string> platform_version;
+  std::optional<std::string> platform_family;
+  std::optional<double> pull_started_at;
+  std::optional<double> pull_stopped_at;
+  std::optional<double> started_at;
+  std::optional<std::string> started_by;
+  std::optional<StopCode> stop_code;
+  std::optional<double> stopped_at;
+  std::optional<std::string> stopped_reason;
+  std::optional<double> stopping_at;
+  std::vector<Tag> tags;
+  std::string task_arn;
+  std::string task_definition_arn;
+  int64_t version = 1;
+  std::optional<int> ephemeral_storage_gib;
+
+  // kecs's own part: never shown by the API.
+  TaskInternal internal;
+
+  bool operator==(const Task&) const = default;
+};
+
+}  // namespace kecs::model

@@ -1,0 +1,43 @@
+#pragma once
+// The one converter between model::Task and its store row (kind "ecs:task").
+//
+// Stored layout. The row's `doc` is AWS's Task shape exactly as DescribeTasks shows it
+// (with tags), and kecs's own part (model::TaskInternal) is the row's `internal` column,
+// not "kecs:" members inside the AWS document. Why a column rather than a wrapper document
+// ({"aws":..,"kecs":..}): every reader that wants only AWS's members (the API views, SQL
+// debugging, other kinds that filter on the document) keeps reading `doc` unchanged, and
+// nothing internal can leak through a view that forgets to strip it. Migration 4 moved the
+// "kecs:<name>" members of existing rows to member <name> of `internal`, which is the
+// layout EncodeTask writes (networkMode, containers, network, service, deployment,
+// counted, placement, registries).
+//
+// Decoding is strict: a document that is not JSON, a member of the wrong type, or a status
+// AWS does not spell is an Internal error that names the task id, never a defaulted value
+// that fails later. Absent members take the record's defaults. Stateless; thread-safe.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "model/task.h"
+#include "state/store.h"
+
+namespace kecs::state::records {
+
+Result<model::Task> DecodeTask(const Object& row);
+Object EncodeTask(const model::Task& task);
+// The task as DecodeTasks/RunTask/StopTask show it; internal members never appear.
+Json TaskToAws(const model::Task& task, bool include_tags);
+
+// nullopt when there is no such task; a row that does not decode is an error.
+Result<std::optional<model::Task>> GetTask(Tx& tx, std::string_view region, std::string_view id);
+// Inserts or replaces the task's row (an existing row keeps its seq).
+Status PutTask(Tx& tx, const model::Task& task);
+// Fails with AlreadyExists when the id is taken.
+Status InsertTask(Tx& tx, const model::Task& task);
+// The tasks matching q (q.kind is ignored: always tasks), in q's order.
+Result<std::vector<model::Task>> ListTasks(Tx& tx, const Query& q);
+
+}  // namespace kecs::state::records

@@ -1,0 +1,389 @@
+// The task converter (state/records/tasks.h): round trips, the AWS view against the ECS
+// model's Task shape, strict decoding, and migration 4 on a row in the old layout.
+#include "state/records/tasks.h"
+
+#include <gtest/gtest.h>
+
+#include "model/kinds.h"
+#include "model/shapes.h"
+#include "state/migrations.h"
+#include "unit/support/temp_dir.h"
+
+namespace kecs::state::records {
+namespace {
+
+using kecs::testing::TempDir;
+using model::Task;
+
+// Every member set, every optional present, so a member the converter forgets shows up.
+Task FullTask() {
+  Task t;
+  t.region = "us-east-1";
+  t.id = "0123456789abcdef0123456789abcdef";
+  t.cluster = "default";
+  t.family = "web";
+  t.seq = 7;
+  t.attachments.push_back({"att-1", "ElasticNetworkInterface", model::AttachmentStatus::kAttached,
+                           {{"subnetId", "subnet-1"}, {"networkInterfaceId", "eni-1"}}});
+  t.attributes = {{"ecs.cpu-architecture", "x86_64"}};
+  t.availability_zone = "us-east-1a";
+  t.capacity_provider_name = "FARGATE";
+  t.cluster_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/default";
+  t.connectivity = model::Connectivity::kConnected;
+  t.connectivity_at = 1700000001.5;
+  t.container_instance_arn = "arn:aws:ecs:us-east-1:000000000000:container-instance/default/ci";
+  model::Container c;
+  c.container_arn = "arn:aws:ecs:us-east-1:000000000000:container/default/x/y";
+  c.task_arn = "arn:aws:ecs:us-east-1:000000000000:task/default/" + t.id;
+  c.name = "app";
+  c.image = "nginx:latest";
+  c.image_digest = "sha256:abc";
+  c.runtime_id = "rt-1";
+  c.last_status = model::ContainerStatus::kStopped;
+  c.exit_code = 137;
+  c.reason = "OOM";
+  c.network_bindings = {{"10.0.0.5", 80, 32001, "tcp"}};
+  c.network_interfaces = {{"att-1", "10.1.0.4", "2001:db8::4"}};
+  c.health_status = model::HealthStatus::kHealthy;
+  c.cpu = "256";
+  c.memory = "512";
+  c.memory_reservation = "128";
+  t.containers.push_back(c);
+  t.cpu = "256";
+  t.created_at = 1700000000.25;
+  t.desired_status = model::TaskStatus::kStopped;
+  t.enable_execute_command = true;
+  t.execution_stopped_at = 1700000009;
+  t.group = "family:web";
+  t.health_status = model::HealthStatus::kUnhealthy;
+  t.last_status = model::TaskStatus::kDeprovisioning;
+  t.launch_type = model::LaunchType::kFargate;
+  t.memory = "512";
+  t.overrides = {{"containerOverrides", Json::array({{{"name", "app"}}})},
+                 {"inferenceAcceleratorOverrides", Json::array()}};
+  t.platform_version = "1.4.0";
+  t.platform_family = "Linux";
+  t.pull_started_at = 1700000002;
+  t.pull_stopped_at = 1700000003;
+  t.started_at = 1700000004;
+  t.started_by = "me";
+  t.stop_code = model::StopCode::kEssentialContainerExited;
+  t.stopped_at = 1700000010;
+  t.stopped_reason = "Essential container in task exited";
+  t.stopping_at = 1700000008;
+  t.tags = {{"team", "a"}};
+  t.task_arn = c.task_arn;
+  t.task_definition_arn = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3";
+  t.version = 5;
+  t.ephemeral_storage_gib = 20;
+
+  auto& in = t.internal;
+  in.network_mode = model::NetworkMode::kAwsvpc;
+  model::ContainerDefinition d;
+  d.name = "app";
+  d.image = "nginx:latest";
+  d.entry_point = {"/bin/sh", "-c"};
+  d.command = {"sleep 1"};
+  d.environment = {{"A", "1"}};
+  d.working_directory = "/srv";
+  d.user = "1000";
+  d.cpu = 256;
+  d.memory = 512;
+  d.memory_reservation = 128;
+  d.essential = false;
+  d.readonly_root_filesystem = true;
+  d.ulimits = {{"nofile", 1024, 2048}};
+  d.stop_timeout = 5;
+  d.hostname = "app";
+  d.dns_servers = {"10.0.0.2"};
+  d.dns_search_domains = {"example.internal"};
+  d.extra_hosts = {{"db", "10.0.0.9"}};
+  d.port_mappings = {{80, 0, "tcp"}, {53, 0, "udp"}};
+  in.containers.push_back(d);
+  in.network.subnets = {"subnet-1", "subnet-2"};
+  in.network.security_groups = {"sg-1"};
+  in.network.assign_public_ip = true;
+  in.network.vpc_id = "vpc-1";
+  in.network.availability_zone = "us-east-1a";
+  model::TaskEni eni;
+  eni.id = "eni-1";
+  eni.mac = "02:00:00:00:00:01";
+  eni.ip = "10.1.0.4";
+  eni.prefix_len = 24;
+  eni.gateway = "10.1.0.1";
+  eni.subnet_id = "subnet-1";
+  eni.subnet_cidr = "10.1.0.0/24";
+  eni.vpc_id = "vpc-1";
+  eni.vpc_cidr = "10.1.0.0/16";
+  eni.dns_server = "10.1.0.2";
+  eni.internet_egress = true;
+  eni.hostname = "ip-10-1-0-4";
+  eni.private_dns_name = "ip-10-1-0-4.ec2.internal";
+  eni.vpc_cidrs = {"10.1.0.0/16"};
+  eni.transit_slot = 3;
+  eni.public_ip = "192.0.2.1";
+  eni.ipv6 = "2001:db8::4";
+  eni.ipv6_prefix = "2001:db8::/64";
+  in.network.eni = eni;
+  in.network.bridge_ip = "172.17.0.9";
+  in.network.published = {{"app", "tcp", 80, 32001, "10.0.0.5"}};
+  in.service = "svc";
+  in.deployment = "ecs-svc/1";
+  in.counted = true;
+  in.placement = model::TaskPlacement{"ci", 256, 512, {{"tcp", 32001}}, true};
+  in.registries = {"srv-1"};
+  return t;
+}
+
+TEST(TaskCodec, EncodeThenDecodeGivesTheSameRecord) {
+  Task t = FullTask();
+  Object row = EncodeTask(t);
+  EXPECT_EQ(row.kind, model::kTask);
+  EXPECT_EQ(row.status, "DEPROVISIONING");
+  EXPECT_EQ(row.parent, "default");
+  EXPECT_EQ(row.name, "web");
+  auto back = DecodeTask(row);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == t);
+}
+
+TEST(TaskCodec, DefaultRecordRoundTrips) {
+  Task t;
+  t.region = "r";
+  t.id = "abc";
+  auto back = DecodeTask(EncodeTask(t));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == t);
+}
+
+TEST(TaskCodec, RoundTripsThroughTheStore) {
+  TempDir d;
+  auto store = Store::Open(d.path());
+  ASSERT_TRUE(store.ok());
+  Task t = FullTask();
+  ASSERT_TRUE((*store)->Write([&](Tx& tx) { return InsertTask(tx, t); }).ok());
+  std::optional<Task> got;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) {
+    ASSIGN_OR_RETURN(got, GetTask(tx, t.region, t.id));
+    return Status::Ok();
+  }).ok());
+  ASSERT_TRUE(got.has_value());
+  t.seq = got->seq;  // the store assigns it
+  EXPECT_TRUE(*got == t);
+  EXPECT_EQ((*store)->Write([&](Tx& tx) { return InsertTask(tx, t); }).code(), Code::kAlreadyExists);
+  std::vector<Task> listed;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) {
+    Query q{"ignored", t.region, t.cluster};
+    ASSIGN_OR_RETURN(listed, ListTasks(tx, q));
+    return Status::Ok();
+  }).ok());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(listed[0] == t);
+}
+
+// The stored document is AWS's shape only: kecs's part is in the internal column.
+TEST(TaskCodec, StoredDocumentCarriesNoInternalMembers) {
+  Object row = EncodeTask(FullTask());
+  EXPECT_EQ(row.doc.dump().find("kecs"), std::string::npos);
+  EXPECT_EQ(row.internal.at("networkMode"), "awsvpc");
+  EXPECT_EQ(row.internal.at("service"), "svc");
+  EXPECT_EQ(row.doc, TaskToAws(FullTask(), true));
+}
+
+// Checks `j` against shape `idx` of the model: every member the JSON carries exists in the
+// shape, with the JSON type the JSON 1.1 protocol gives that shape's type.
+void ExpectMatchesShape(const model::ServiceModel& m, int idx, const Json& j, const std::string& path) {
+  const model::ShapeDesc& s = m.shape(idx);
+  using model::ShapeType;
+  switch (s.type) {
+    case ShapeType::kStructure:
+      ASSERT_TRUE(j.is_object()) << path << " is not an object";
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        const model::MemberDesc* mem = m.FindMember(s, it.key());
+        ASSERT_NE(mem, nullptr) << path << "." << it.key() << " is not a member of " << s.name;
+        ExpectMatchesShape(m, mem->shape, it.value(), path + "." + it.key());
+      }
+      break;
+    case ShapeType::kList:
+      ASSERT_TRUE(j.is_array()) << path << " is not a list";
+      for (size_t i = 0; i < j.size(); ++i) {
+        ExpectMatchesShape(m, s.list_member, j[i], path + "[" + std::to_string(i) + "]");
+      }
+      break;
+    case ShapeType::kMap: EXPECT_TRUE(j.is_object()) << path; break;
+    case ShapeType::kString:
+      EXPECT_TRUE(j.is_string()) << path;
+      if (s.enum_count > 0 && j.is_string()) {
+        auto words = m.EnumOf(s);
+        EXPECT_NE(std::find(words.begin(), words.end(), j.get<std::string>()), words.end())
+            << path << " = " << j << " is not in enum " << s.name;
+      }
+      break;
+    case ShapeType::kInteger:
+    case ShapeType::kLong: EXPECT_TRUE(j.is_number_integer()) << path; break;
+    case ShapeType::kBoolean: EXPECT_TRUE(j.is_boolean()) << path; break;
+    case ShapeType::kDouble:
+    case ShapeType::kFloat:
+    case ShapeType::kTimestamp: EXPECT_TRUE(j.is_number()) << path; break;
+    case ShapeType::kBlob: EXPECT_TRUE(j.is_string()) << path; break;
+  }
+}
+
+TEST(TaskCodec, AwsViewMatchesTheEcsTaskShape) {
+  const model::ServiceModel& m = model::EcsModel();
+  int idx = m.FindShape("Task");
+  ASSERT_GE(idx, 0);
+  Json view = TaskToAws(FullTask(), true);
+  ExpectMatchesShape(m, idx, view, "Task");
+  // Every member kecs sets on a fully populated task is shown.
+  for (const char* k : {"attachments", "attributes", "availabilityZone", "capacityProviderName", "clusterArn",
+                        "connectivity", "connectivityAt", "containerInstanceArn", "containers", "cpu",
+                        "createdAt", "desiredStatus", "enableExecuteCommand", "executionStoppedAt", "group",
+                        "healthStatus", "lastStatus", "launchType", "memory", "overrides", "platformVersion",
+                        "platformFamily", "pullStartedAt", "pullStoppedAt", "startedAt", "startedBy",
+                        "stopCode", "stoppedAt", "stoppedReason", "stoppingAt", "tags", "taskArn",
+                        "taskDefinitionArn", "version", "ephemeralStorage"}) {
+    EXPECT_TRUE(view.contains(k)) << k;
+  }
+  EXPECT_EQ(view["containers"][0]["exitCode"], 137);
+  EXPECT_EQ(view["containers"][0]["networkBindings"][0]["bindIP"], "10.0.0.5");
+}
+
+TEST(TaskCodec, AwsViewLeavesOutTagsUnlessAsked) {
+  EXPECT_FALSE(TaskToAws(FullTask(), false).contains("tags"));
+  EXPECT_TRUE(TaskToAws(FullTask(), true).contains("tags"));
+}
+
+TEST(TaskCodec, EnumsSpellAsAws) {
+  for (int i = 0; i <= static_cast<int>(model::TaskStatus::kStopped); ++i) {
+    auto s = static_cast<model::TaskStatus>(i);
+    EXPECT_EQ(model::ParseTaskStatus(model::ToString(s)), s);
+  }
+  EXPECT_EQ(model::ToString(model::TaskStatus::kDeprovisioning), "DEPROVISIONING");
+  EXPECT_EQ(model::ToString(model::StopCode::kServiceSchedulerInitiated), "ServiceSchedulerInitiated");
+  EXPECT_EQ(model::ToString(model::NetworkMode::kAwsvpc), "awsvpc");
+  EXPECT_EQ(model::ParseAttachmentStatus("DETACHING"), model::AttachmentStatus::kDetaching);
+  EXPECT_EQ(model::ParseLaunchType("EXTERNAL"), model::LaunchType::kExternal);
+  EXPECT_FALSE(model::ParseTaskStatus("running").has_value());
+  EXPECT_FALSE(model::ParseNetworkMode("nat").has_value());
+}
+
+TEST(TaskCodec, WrongMemberTypeIsAnErrorNamingTheTask) {
+  Object row = EncodeTask(FullTask());
+  row.doc["containers"][0]["exitCode"] = "one";
+  auto t = DecodeTask(row);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find(row.id), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("containers[0].exitCode"), std::string::npos) << t.status().message();
+}
+
+TEST(TaskCodec, UnknownStatusIsAnErrorNamingTheTask) {
+  Object row = EncodeTask(FullTask());
+  row.doc["desiredStatus"] = "SLEEPING";
+  auto t = DecodeTask(row);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find(row.id), std::string::npos);
+  EXPECT_NE(t.status().message().find("desiredStatus"), std::string::npos);
+  row = EncodeTask(FullTask());
+  row.status = "NAPPING";
+  EXPECT_FALSE(DecodeTask(row).ok());
+}
+
+TEST(TaskCodec, InternalMemberOfWrongTypeIsAnErrorNamingTheTask) {
+  Object row = EncodeTask(FullTask());
+  row.internal["network"]["eni"]["transitSlot"] = "three";
+  auto t = DecodeTask(row);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find(row.id), std::string::npos);
+  EXPECT_NE(t.status().message().find("internal.network.eni.transitSlot"), std::string::npos)
+      << t.status().message();
+}
+
+TEST(TaskCodec, UnparsableStoredDocumentIsAnErrorNamingTheTask) {
+  TempDir d;
+  auto store = Store::Open(d.path());
+  ASSERT_TRUE(store.ok());
+  std::string id = "feedfacefeedfacefeedfacefeedface";
+  ASSERT_TRUE((*store)->Write([&](Tx& tx) {
+    return tx.conn().Exec("INSERT INTO objects(kind, region, id, parent, name, status, doc) VALUES("
+                          "'ecs:task', 'us-east-1', '" + id + "', 'default', 'web', 'RUNNING', '{not json')");
+  }).ok());
+  Status st = (*store)->Read([&](Tx& tx) { return GetTask(tx, "us-east-1", id).status(); });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(id), std::string::npos) << st.message();
+}
+
+// A data dir written before migration 4 keeps working: the "kecs:" members of its task
+// documents move to the internal column, and the task decodes.
+TEST(TaskCodec, Migration4MovesOldInternalMembersOutOfTheDocument) {
+  TempDir d;
+  std::string id = "00112233445566778899aabbccddeeff";
+  {
+    std::vector<Migration> three(AllMigrations().begin(), AllMigrations().begin() + 3);
+    auto db = Db::Open(d.path() + "/kecs.db", three);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    Json old = {
+        {"taskArn", "arn:aws:ecs:us-east-1:000000000000:task/default/" + id},
+        {"lastStatus", "RUNNING"},
+        {"desiredStatus", "RUNNING"},
+        {"version", 3},
+        {"containers", Json::array({{{"name", "app"}, {"lastStatus", "RUNNING"}, {"cpu", "0"},
+                                     {"networkInterfaces", Json::array()}, {"healthStatus", "UNKNOWN"}}})},
+        {"kecs:networkMode", "bridge"},
+        // Old rows keep the full container definition, with members the record ignores.
+        {"kecs:containers", Json::array({{{"name", "app"}, {"image", "nginx"}, {"essential", true},
+                                          {"logConfiguration", {{"logDriver", "awslogs"}}},
+                                          {"portMappings", Json::array({{{"containerPort", 80},
+                                                                         {"hostPort", 32768},
+                                                                         {"protocol", "tcp"}}})}}})},
+        {"kecs:network", {{"mode", "bridge"}, {"subnets", Json::array()}, {"bridgeIp", "172.17.0.3"}}},
+        {"kecs:service", "svc"},
+        {"kecs:deployment", "ecs-svc/9"},
+        {"kecs:counted", true},
+        {"kecs:placement", {{"instance", "ci-1"}, {"cpu", 0}, {"memory", 128},
+                            {"ports", Json::array({{{"protocol", "tcp"}, {"port", 32768}}})}, {"eni", false}}},
+        {"kecs:registries", Json::array({"srv-1"})}};
+    Status st = (*db)->Write([&](Conn& c) {
+      ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO objects(kind, region, id, parent, name, status, doc) "
+                                         "VALUES('ecs:task', 'us-east-1', ?, 'default', 'web', 'RUNNING', ?)"));
+      s.Bind(1, id).Bind(2, old.dump());
+      RETURN_IF_ERROR(s.Run());
+      // Another kind's document is left alone.
+      return c.Exec("INSERT INTO objects(kind, region, id, doc) VALUES('ecs:cluster', 'us-east-1', 'c', "
+                    "'{\"kecs:x\":1}')");
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  auto store = Store::Open(d.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::optional<Object> row, cluster;
+  std::optional<Task> task;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) {
+    ASSIGN_OR_RETURN(row, tx.Get(model::kTask, "us-east-1", id));
+    ASSIGN_OR_RETURN(cluster, tx.Get(model::kCluster, "us-east-1", "c"));
+    ASSIGN_OR_RETURN(task, GetTask(tx, "us-east-1", id));
+    return Status::Ok();
+  }).ok());
+  ASSERT_TRUE(row && task && cluster);
+  EXPECT_EQ(row->doc.dump().find("kecs:"), std::string::npos) << row->doc.dump();
+  EXPECT_EQ(row->internal.at("service"), "svc");
+  EXPECT_EQ(cluster->doc.at("kecs:x"), 1);
+  EXPECT_EQ(cluster->internal, Json::object());
+  EXPECT_EQ(task->last_status, model::TaskStatus::kRunning);
+  EXPECT_EQ(task->version, 3);
+  EXPECT_EQ(task->internal.network_mode, model::NetworkMode::kBridge);
+  ASSERT_EQ(task->internal.containers.size(), 1u);
+  EXPECT_EQ(task->internal.containers[0].image, "nginx");
+  ASSERT_EQ(task->internal.containers[0].port_mappings.size(), 1u);
+  EXPECT_EQ(task->internal.containers[0].port_mappings[0].host_port, 32768);
+  EXPECT_EQ(task->internal.network.bridge_ip, "172.17.0.3");
+  EXPECT_EQ(task->internal.deployment, "ecs-svc/9");
+  EXPECT_TRUE(task->internal.counted);
+  ASSERT_TRUE(task->internal.placement.has_value());
+  EXPECT_EQ(task->internal.placement->instance, "ci-1");
+  EXPECT_EQ(task->internal.placement->ports[0].port, 32768);
+  EXPECT_EQ(task->internal.registries, std::vector<std::string>{"srv-1"});
+}
+
+}  // namespace
+}  // namespace kecs::state::records
