@@ -574,8 +574,9 @@ void WriteWithPortProbe(state::Store& store, const RequestContext& ctx, const Ec
 
 namespace {
 
-// One record per (cluster, token): its id is "<cluster>/<token>" (cluster names hold no
-// "/"), its document {"request", "taskArns", "failures", "createdAt"}.
+// One row per (cluster, token): its id is "<cluster>/<token>" (cluster names hold no "/").
+// No API shows it, so all of it is kecs's own part: the row's `internal` column holds
+// {"request", "taskArns", "failures", "createdAt"} and its AWS document is empty.
 constexpr const char* kRunTaskToken = "ecs:run-task-token";
 constexpr double kClientTokenLifetime = 24 * 3600;
 
@@ -599,9 +600,9 @@ std::optional<LaunchOutcome> ReplayClientToken(state::Tx& tx, const RequestConte
                                                const std::string& cluster, const std::string& token,
                                                const Json& request) {
   auto rec = Check(tx.Get(kRunTaskToken, ctx.region, TokenKey(cluster, token)));
-  if (!rec || Ts(ctx) - rec->doc.value("createdAt", 0.0) > kClientTokenLifetime) return std::nullopt;
-  const Json& arns = rec->doc.value("taskArns", Json::array());
-  if (rec->doc.value("request", Json::object()) != request) {
+  if (!rec || Ts(ctx) - rec->internal.value("createdAt", 0.0) > kClientTokenLifetime) return std::nullopt;
+  const Json arns = rec->internal.value("taskArns", Json::array());
+  if (rec->internal.value("request", Json::object()) != request) {
     // ECS: "The provided clientToken is already in use with a different RunTask request";
     // its ConflictException also lists the tasks (resourceIds), which kecs's error
     // members (strings only) cannot carry yet.
@@ -610,7 +611,7 @@ std::optional<LaunchOutcome> ReplayClientToken(state::Tx& tx, const RequestConte
                    "clientToken is already in use with a different RunTask request.");
   }
   LaunchOutcome out;
-  out.failures = rec->doc.value("failures", Json::array());
+  out.failures = rec->internal.value("failures", Json::array());
   for (const auto& arn : arns) {
     auto task = Check(state::records::GetTask(tx, ctx.region, IdFromArnOrId(arn.get<std::string>())));
     if (task) out.tasks.push_back(state::records::TaskToAws(*task, true));
@@ -627,15 +628,16 @@ void RecordClientToken(state::Tx& tx, const RequestContext& ctx, const std::stri
   state::Query q{kRunTaskToken, ctx.region, cluster};
   q.limit = 8;
   for (const auto& old : Check(tx.List(q))) {
-    if (Ts(ctx) - old.doc.value("createdAt", 0.0) > kClientTokenLifetime) {
+    if (Ts(ctx) - old.internal.value("createdAt", 0.0) > kClientTokenLifetime) {
       Check(tx.Delete(kRunTaskToken, ctx.region, old.id));
     }
   }
   Json arns = Json::array();
   for (const auto& t : outcome.tasks) arns.push_back(JStr(t, "taskArn"));
-  Json doc = {{"request", request}, {"taskArns", arns}, {"failures", outcome.failures},
-              {"createdAt", Ts(ctx)}};
-  Check(tx.Put({kRunTaskToken, ctx.region, TokenKey(cluster, token), cluster, token, "ACTIVE", 0, doc}));
+  Json internal = {{"request", request}, {"taskArns", arns}, {"failures", outcome.failures},
+                   {"createdAt", Ts(ctx)}};
+  Check(tx.Put({kRunTaskToken, ctx.region, TokenKey(cluster, token), cluster, token, "ACTIVE", 0,
+                Json::object(), internal}));
 }
 
 std::string TaskArn(const RequestContext& ctx, const std::string& cluster, const std::string& id) {
