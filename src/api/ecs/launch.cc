@@ -5,56 +5,19 @@
 #include <fmt/format.h>
 
 #include "api/ecs/common.h"
-#include "api/ecs/network.h"
 #include "api/ecs/placement.h"
 #include "api/ecs/task_definition_rules.h"
 #include "base/ids.h"
-#include "net/kernel/host_ports.h"
 #include "model/arn.h"
+#include "net/kernel/host_ports.h"
+#include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
 namespace {
 
-// The container definitions with the request's containerOverrides applied.
-Json ApplyOverrides(const Json& defs, const Json& overrides) {
-  Json out = defs;
-  for (const auto& ov : overrides.value("containerOverrides", Json::array())) {
-    std::string name = JStr(ov, "name");
-    bool found = false;
-    for (auto& c : out) {
-      if (JStr(c, "name") != name) continue;
-      found = true;
-      if (const Json* cmd = JGet(ov, "command")) c["command"] = *cmd;
-      for (const char* k : {"cpu", "memory", "memoryReservation"}) {
-        if (JGet(ov, k)) c[k] = ov[k];
-      }
-      if (const Json* env = JGet(ov, "environment")) {
-        Json merged = c.value("environment", Json::array());
-        for (const auto& e : *env) {
-          bool replaced = false;
-          for (auto& m : merged) {
-            if (JStr(m, "name") == JStr(e, "name")) {
-              m["value"] = JStr(e, "value");
-              replaced = true;
-            }
-          }
-          if (!replaced) merged.push_back(e);
-        }
-        c["environment"] = merged;
-      }
-    }
-    if (!found) {
-      throw InvalidParameter(fmt::format(
-          "Override for container named {} is not a container in the TaskDefinition.", name));
-    }
-  }
-  return out;
-}
-
-std::string ResolveLaunchType(state::Tx& tx, RequestContext& ctx, const state::Object& cluster,
+std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
                               const LaunchSpec& spec, const std::string& mode, bool has_netcfg,
                               std::string* capacity_provider) {
-  (void)tx;
   bool has_strategy = spec.capacity_provider_strategy.is_array() &&
                       !spec.capacity_provider_strategy.empty();
   if (spec.launch_type && has_strategy) {
@@ -96,279 +59,590 @@ std::string ResolveLaunchType(state::Tx& tx, RequestContext& ctx, const state::O
   return "EC2";
 }
 
+// The task's cpu and memory: the request's task-level override, else the task
+// definition's, else the sum over its containers; Fargate's smallest size by default.
+void ResolveSize(const Json& td, const Json& task_ov, ResolvedLaunch& r) {
+  if (auto c = JOptStr(task_ov, "cpu")) r.cpu = ParseCpu(*c).value_or(0);
+  else if (auto tc = JOptStr(td, "cpu")) r.cpu = ParseCpu(*tc).value_or(0);
+  else for (const auto& c : r.containers) r.cpu += JInt(c, "cpu");
+  if (auto m = JOptStr(task_ov, "memory")) r.memory = ParseMemory(*m).value_or(0);
+  else if (auto tm = JOptStr(td, "memory")) r.memory = ParseMemory(*tm).value_or(0);
+  else for (const auto& c : r.containers) r.memory += JInt(c, "memory", JInt(c, "memoryReservation"));
+  if (r.fargate() && !JGet(td, "cpu") && !JGet(task_ov, "cpu")) r.cpu = 256;
+  if (r.fargate() && !JGet(td, "memory") && !JGet(task_ov, "memory")) r.memory = 512;
+}
+
+// What each task of the launch asks of a container instance.
+PlacementRequest PlacementRequestFor(const LaunchSpec& spec, const ResolvedLaunch& r) {
+  PlacementRequest req;
+  req.needs.cpu = r.cpu;
+  req.needs.memory = r.memory;
+  req.needs.eni = r.mode == "awsvpc";
+  if (r.mode == "awsvpc") req.needs.zones = r.net.zones;
+  req.needs.group = r.group;
+  for (const auto& a : r.task_definition.value("requiresAttributes", Json::array())) {
+    req.needs.required_attributes.push_back(JStr(a, "name"));
+  }
+  if (r.mode == "bridge" || r.mode == "host") {
+    for (const auto& c : r.containers) {
+      for (const auto& pm : c.value("portMappings", Json::array())) {
+        int64_t hp = JInt(pm, "hostPort", r.mode == "host" ? JInt(pm, "containerPort") : 0);
+        if (hp > 0) req.needs.static_ports.push_back({JStr(pm, "protocol", "tcp"), hp});
+      }
+    }
+  }
+  req.constraints = r.task_definition.value("placementConstraints", Json::array());
+  for (const auto& c : spec.placement_constraints) req.constraints.push_back(c);
+  req.strategy = spec.placement_strategy;
+  return req;
+}
+
+// What the runtime needs of one container definition: an AWS ContainerDefinition (task
+// definitions are still stored in AWS's shape) with the request's overrides applied and its
+// host ports resolved.
+model::ContainerDefinition DefinitionOf(const Json& c) {
+  auto strings = [&](const char* key) {
+    std::vector<std::string> out;
+    for (const auto& v : c.value(key, Json::array())) {
+      if (v.is_string()) out.push_back(v.get<std::string>());
+    }
+    return out;
+  };
+  model::ContainerDefinition d;
+  d.name = JStr(c, "name");
+  d.image = JStr(c, "image");
+  d.entry_point = strings("entryPoint");
+  d.command = strings("command");
+  for (const auto& e : c.value("environment", Json::array())) {
+    d.environment.push_back({JStr(e, "name"), JStr(e, "value")});
+  }
+  d.working_directory = JStr(c, "workingDirectory");
+  d.user = JStr(c, "user");
+  d.cpu = JInt(c, "cpu");
+  if (JGet(c, "memory")) d.memory = JInt(c, "memory");
+  if (JGet(c, "memoryReservation")) d.memory_reservation = JInt(c, "memoryReservation");
+  d.essential = JBool(c, "essential", true);
+  d.readonly_root_filesystem = JBool(c, "readonlyRootFilesystem");
+  for (const auto& u : c.value("ulimits", Json::array())) {
+    d.ulimits.push_back({JStr(u, "name"), JInt(u, "softLimit"), JInt(u, "hardLimit")});
+  }
+  if (JGet(c, "stopTimeout")) d.stop_timeout = static_cast<int>(JInt(c, "stopTimeout"));
+  d.hostname = JStr(c, "hostname");
+  d.dns_servers = strings("dnsServers");
+  d.dns_search_domains = strings("dnsSearchDomains");
+  for (const auto& h : c.value("extraHosts", Json::array())) {
+    d.extra_hosts.push_back({JStr(h, "hostname"), JStr(h, "ipAddress")});
+  }
+  for (const auto& pm : c.value("portMappings", Json::array())) {
+    d.port_mappings.push_back({static_cast<int>(JInt(pm, "containerPort")),
+                               static_cast<int>(JInt(pm, "hostPort")), JStr(pm, "protocol", "tcp")});
+  }
+  return d;
+}
+
+// Each container as the task shows it, with its networkBindings.
+std::vector<model::Container> ContainersOf(const RequestContext& ctx, const ResolvedLaunch& r,
+                                           const model::Task& task) {
+  std::vector<model::Container> out;
+  for (const auto& d : task.internal.containers) {
+    model::Container c;
+    c.container_arn = model::EcsArn(ctx.region, ctx.account_id,
+                                    fmt::format("container/{}/{}/{}", task.cluster, task.id, Uuid4()));
+    c.task_arn = task.task_arn;
+    c.name = d.name;
+    c.image = d.image;
+    c.cpu = std::to_string(d.cpu);
+    if (d.memory) c.memory = std::to_string(*d.memory);
+    if (d.memory_reservation) c.memory_reservation = std::to_string(*d.memory_reservation);
+    if (r.mode == "bridge" || r.mode == "host") {
+      for (const auto& pm : d.port_mappings) {
+        c.network_bindings.push_back({"0.0.0.0", pm.container_port,
+                                      r.mode == "bridge" ? pm.host_port : pm.container_port, pm.protocol});
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// What a task placed on `instance` holds of it.
+model::TaskPlacement PlacementOf(const ResolvedLaunch& r, const state::Object& instance,
+                                 const std::vector<model::ContainerDefinition>& defs) {
+  model::TaskPlacement p;
+  p.instance = instance.id;
+  p.cpu = r.cpu;
+  p.memory = r.memory;
+  p.eni = r.mode == "awsvpc";
+  if (r.mode == "bridge" || r.mode == "host") {
+    for (const auto& d : defs) {
+      for (const auto& pm : d.port_mappings) {
+        p.ports.push_back({pm.protocol, r.mode == "bridge" ? pm.host_port : pm.container_port});
+      }
+    }
+  }
+  return p;
+}
+
+// The request's overrides as the task shows them: one containerOverrides entry per container.
+Json TaskOverrides(const Json& task_ov, const Json& defs) {
+  Json container_overrides = Json::array();
+  for (const auto& c : defs) {
+    Json ov = {{"name", JStr(c, "name")}};
+    for (const auto& o : task_ov.value("containerOverrides", Json::array())) {
+      if (JStr(o, "name") == JStr(c, "name")) ov = o;
+    }
+    container_overrides.push_back(ov);
+  }
+  Json overrides = task_ov;
+  overrides["containerOverrides"] = container_overrides;
+  if (!overrides.contains("inferenceAcceleratorOverrides")) overrides["inferenceAcceleratorOverrides"] = Json::array();
+  return overrides;
+}
+
 }  // namespace
 
-std::string TaskArn(const RequestContext& ctx, const std::string& cluster, const std::string& id) {
-  return model::EcsArn(ctx.region, ctx.account_id, fmt::format("task/{}/{}", cluster, id));
+// ---- PortProbe ----------------------------------------------------------------------------
+
+PortProbe PortProbe::Live(FreeFn free_fn) {
+  PortProbe p;
+  p.live_ = std::move(free_fn);
+  return p;
 }
 
-Json TaskView(const state::Object& task, bool include_tags) {
-  Json v = Public(task.doc);
-  if (!include_tags) v.erase("tags");
-  return v;
+PortProbe PortProbe::Gather(const std::map<std::string, int>& want, int64_t first, int64_t last,
+                            const std::set<HostPort>& books, const FreeFn& free_fn) {
+  PortProbe p;
+  for (const auto& [proto, n] : want) {
+    int found = 0;
+    int64_t port = first;
+    for (; port <= last && found < n; ++port) {
+      // A port in kecs's books is skipped inside the transaction whatever the probe says;
+      // it is probed anyway, so that it is known if its task stops meanwhile.
+      if (!free_fn(proto, port)) {
+        p.busy_.insert({proto, port});
+      } else if (!books.count({proto, port})) {
+        ++found;
+      }
+    }
+    p.probed_through_[proto] = found < n ? last : port - 1;
+  }
+  return p;
 }
 
-LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& options,
-                     const LaunchSpec& spec) {
-  LaunchOutcome out;
+PortProbe::Answer PortProbe::Ask(const std::string& protocol, int64_t port) const {
+  if (live_) return live_(protocol, port) ? Answer::kFree : Answer::kBusy;
+  auto it = probed_through_.find(protocol);
+  if (it == probed_through_.end() || port > it->second) return Answer::kUnknown;
+  return busy_.count({protocol, port}) ? Answer::kBusy : Answer::kFree;
+}
+
+// ---- Stage 1: resolve ---------------------------------------------------------------------
+
+Json ApplyContainerOverrides(const Json& defs, const Json& overrides) {
+  Json out = defs;
+  for (const auto& ov : overrides.value("containerOverrides", Json::array())) {
+    std::string name = JStr(ov, "name");
+    bool found = false;
+    for (auto& c : out) {
+      if (JStr(c, "name") != name) continue;
+      found = true;
+      if (const Json* cmd = JGet(ov, "command")) c["command"] = *cmd;
+      for (const char* k : {"cpu", "memory", "memoryReservation"}) {
+        if (JGet(ov, k)) c[k] = ov[k];
+      }
+      if (const Json* env = JGet(ov, "environment")) {
+        Json merged = c.value("environment", Json::array());
+        for (const auto& e : *env) {
+          bool replaced = false;
+          for (auto& m : merged) {
+            if (JStr(m, "name") == JStr(e, "name")) {
+              m["value"] = JStr(e, "value");
+              replaced = true;
+            }
+          }
+          if (!replaced) merged.push_back(e);
+        }
+        c["environment"] = merged;
+      }
+    }
+    if (!found) {
+      throw InvalidParameter(fmt::format(
+          "Override for container named {} is not a container in the TaskDefinition.", name));
+    }
+  }
+  return out;
+}
+
+ResolvedLaunch ResolveLaunch(state::Tx& tx, RequestContext& ctx, const LaunchSpec& spec) {
   if (spec.count < 1 || spec.count > 10) {
     throw InvalidParameter("count must be between 1 and 10.");
   }
+  ResolvedLaunch r;
+  r.cluster = spec.cluster;
   state::Object cluster = RequireCluster(tx, ctx, spec.cluster);
   auto td_obj = FindTaskDefinition(tx, ctx, spec.task_definition);
   if (!td_obj) throw ClientException("TaskDefinition not found.");
-  const Json& td = td_obj->doc;
   // A deregistered revision runs no new standalone task; a service whose deployment uses
   // it keeps replacing its tasks, as on AWS.
   if (td_obj->status != "ACTIVE" && spec.service_name.empty()) {
     throw ClientException("TaskDefinition is inactive");
   }
+  r.task_definition = std::move(td_obj->doc);
+  const Json& td = r.task_definition;
 
   bool has_netcfg = spec.network_configuration.is_object() &&
                     JGet(spec.network_configuration, "awsvpcConfiguration");
-  std::string mode = NetworkModeOf(td);
-  if (!JGet(td, "networkMode") && has_netcfg && !ctx.strict) mode = "awsvpc";
+  r.mode = NetworkModeOf(td);
+  if (!JGet(td, "networkMode") && has_netcfg && !ctx.strict) r.mode = "awsvpc";
 
-  std::string capacity_provider;
-  std::string launch_type = ResolveLaunchType(tx, ctx, cluster, spec, mode, has_netcfg, &capacity_provider);
-  bool fargate = launch_type == "FARGATE";
-  if (fargate) {
+  r.launch_type = ResolveLaunchType(ctx, cluster, spec, r.mode, has_netcfg, &r.capacity_provider);
+  if (r.fargate()) {
     bool compatible = false;
     for (const auto& c : td.value("compatibilities", Json::array())) compatible = compatible || c == "FARGATE";
-    if (!compatible && (ctx.strict || mode != "awsvpc")) {
+    if (!compatible && (ctx.strict || r.mode != "awsvpc")) {
       throw InvalidParameter("Task definition does not support launch_type FARGATE.");
     }
-  } else if (!spec.platform_version.empty() && spec.platform_version != "LATEST" && launch_type == "EC2") {
+  } else if (!spec.platform_version.empty() && spec.platform_version != "LATEST" && r.launch_type == "EC2") {
     throw InvalidParameter("The platform version must be null when specifying an EC2 launch type.");
   }
 
-  NetworkPlan net = PlanNetwork(tx, ctx, mode, launch_type, spec.network_configuration,
-                                /*explicit_launch_type=*/spec.launch_type.has_value() ||
-                                    !capacity_provider.empty());
+  r.net = PlanNetwork(tx, ctx, r.mode, r.launch_type, spec.network_configuration,
+                      /*explicit_launch_type=*/spec.launch_type.has_value() ||
+                          !r.capacity_provider.empty());
+  r.containers = ApplyContainerOverrides(td.at("containerDefinitions"), spec.overrides);
+  ResolveSize(td, spec.overrides, r);
+  r.group = spec.group.empty() ? "family:" + JStr(td, "family") : spec.group;
+  r.tags = spec.tags;
+  if (spec.propagate_tags == "TASK_DEFINITION") r.tags = MergeTags(td.value("kecs:tags", Json::array()), r.tags);
+  if (spec.propagate_tags == "SERVICE") r.tags = MergeTags(spec.service_tags, r.tags);
+  return r;
+}
 
-  Json containers_def = ApplyOverrides(td.at("containerDefinitions"), spec.overrides);
-  const Json& task_ov = spec.overrides;
-  int64_t cpu = 0, memory = 0;
-  if (auto c = JOptStr(task_ov, "cpu")) cpu = ParseCpu(*c).value_or(0);
-  else if (auto tc = JOptStr(td, "cpu")) cpu = ParseCpu(*tc).value_or(0);
-  else for (const auto& c : containers_def) cpu += JInt(c, "cpu");
-  if (auto m = JOptStr(task_ov, "memory")) memory = ParseMemory(*m).value_or(0);
-  else if (auto tm = JOptStr(td, "memory")) memory = ParseMemory(*tm).value_or(0);
-  else for (const auto& c : containers_def) memory += JInt(c, "memory", JInt(c, "memoryReservation"));
-  if (fargate && !JGet(td, "cpu") && !JGet(task_ov, "cpu")) cpu = 256;
-  if (fargate && !JGet(td, "memory") && !JGet(task_ov, "memory")) memory = 512;
+// ---- Stage 2: place -----------------------------------------------------------------------
 
-  // Where each task goes: EC2 and EXTERNAL tasks take a container instance.
-  std::vector<std::string> instance_ids;
-  int to_launch = spec.count;
-  if (!fargate) {
-    std::vector<state::Object> candidates;
-    if (!spec.container_instances.empty()) {
-      for (const auto& ref : spec.container_instances) {
-        auto o = Check(tx.Get(kInstance, ctx.region, IdFromArnOrId(ref)));
-        if (!o || o->parent != spec.cluster) {
-          out.failures.push_back({{"arn", ref}, {"reason", "MISSING"}});
-          continue;
-        }
-        candidates.push_back(*o);
-      }
-    } else {
-      for (auto& o : Check(tx.List({kInstance, ctx.region, spec.cluster}))) {
-        if (o.status == "ACTIVE") candidates.push_back(std::move(o));
-      }
-      if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
-    }
-    std::set<std::pair<std::string, int64_t>> host_ports = HostPortsInUse(tx);
-    PlacementRequest req;
-    req.host_ports = &host_ports;
-    req.needs.cpu = cpu;
-    req.needs.memory = memory;
-    req.needs.eni = mode == "awsvpc";
-    if (mode == "awsvpc") req.needs.zones = net.zones;
-    req.needs.group = spec.group.empty() ? "family:" + JStr(td, "family") : spec.group;
-    for (const auto& a : td.value("requiresAttributes", Json::array())) {
-      req.needs.required_attributes.push_back(JStr(a, "name"));
-    }
-    if (mode == "bridge" || mode == "host") {
-      for (const auto& c : containers_def) {
-        for (const auto& pm : c.value("portMappings", Json::array())) {
-          int64_t hp = JInt(pm, "hostPort", mode == "host" ? JInt(pm, "containerPort") : 0);
-          if (hp > 0) req.needs.static_ports.push_back({JStr(pm, "protocol", "tcp"), hp});
-        }
-      }
-    }
-    req.constraints = td.value("placementConstraints", Json::array());
-    for (const auto& c : spec.placement_constraints) req.constraints.push_back(c);
-    req.strategy = spec.placement_strategy;
-    auto usage = UsageByInstance(tx, ctx.region, spec.cluster);
-    if (!spec.container_instances.empty()) {
-      // StartTask: one task on each named instance (the same one may be named twice).
-      for (const auto& inst : candidates) {
-        req.count = 1;
-        PlacementResult r = PlaceInto({inst}, usage, req);
-        for (const auto& f : r.failures) {
-          // One entry per instance and reason, as for RunTask.
-          if (std::find(out.failures.begin(), out.failures.end(), f) == out.failures.end()) {
-            out.failures.push_back(f);
-          }
-        }
-        for (const auto& id : r.instances) instance_ids.push_back(id);
-      }
-    } else {
-      req.count = spec.count;
-      PlacementResult r = PlaceInto(candidates, usage, req);
-      for (const auto& f : r.failures) out.failures.push_back(f);
-      instance_ids = r.instances;
-    }
-    to_launch = static_cast<int>(instance_ids.size());
+PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpec& spec,
+                       const ResolvedLaunch& r) {
+  PlacedTasks out;
+  if (r.fargate()) {
+    out.instances.resize(static_cast<size_t>(spec.count));
+    return out;
   }
-
-  // Dynamic bridge host ports come from the ephemeral range, free on the whole host.
-  std::set<std::pair<std::string, int64_t>> host_ports = HostPortsInUse(tx);
-  Json tags = spec.tags;
-  if (spec.propagate_tags == "TASK_DEFINITION") tags = MergeTags(td.value("kecs:tags", Json::array()), tags);
-  if (spec.propagate_tags == "SERVICE") tags = MergeTags(spec.service_tags, tags);
-
-  for (int i = 0; i < to_launch; ++i) {
-    std::string id = RandomHex(32);
-    std::string task_arn = TaskArn(ctx, spec.cluster, id);
-    std::string instance_id = fargate ? "" : instance_ids[static_cast<size_t>(i)];
-    std::optional<state::Object> inst;
-    if (!instance_id.empty()) inst = Check(tx.Get(kInstance, ctx.region, instance_id));
-
-    Json placement_ports = Json::array();
-    Json containers = Json::array();
-    Json container_overrides = Json::array();
-    Json resolved_defs = containers_def;
-    if (mode == "bridge") {
-      // Pick this task's dynamic ports first: with none left it fails placement
-      // (RESOURCE:PORTS) on its own, and the request's other tasks still run.
-      bool exhausted = false;
-      std::set<std::pair<std::string, int64_t>> taken = host_ports;
-      for (auto& c : resolved_defs) {
-        Json pms = c.value("portMappings", Json::array());
-        for (auto& pm : pms) {
-          if (JInt(pm, "hostPort") != 0) continue;
-          std::string proto = JStr(pm, "protocol", "tcp");
-          int64_t hp = 0;
-          for (int64_t p = options.ephemeral_port_first; p <= options.ephemeral_port_last; ++p) {
-            // Free in kecs's books and on the host (another program may hold it).
-            if (!taken.count({proto, p}) && net::HostPortFree(proto, static_cast<int>(p))) {
-              hp = p;
-              break;
-            }
-          }
-          if (hp == 0) {
-            exhausted = true;
-            break;
-          }
-          taken.insert({proto, hp});
-          pm["hostPort"] = hp;
-        }
-        c["portMappings"] = pms;
-        if (exhausted) break;
-      }
-      if (exhausted) {
-        out.failures.push_back({{"arn", inst ? JStr(inst->doc, "containerInstanceArn") : ""},
-                                {"reason", "RESOURCE:PORTS"}});
+  // EC2 and EXTERNAL tasks take a container instance.
+  std::vector<state::Object> candidates;
+  if (!spec.container_instances.empty()) {
+    for (const auto& ref : spec.container_instances) {
+      auto o = Check(tx.Get(kInstance, ctx.region, IdFromArnOrId(ref)));
+      if (!o || o->parent != spec.cluster) {
+        out.failures.push_back({{"arn", ref}, {"reason", "MISSING"}});
         continue;
       }
-      host_ports = taken;
+      candidates.push_back(*o);
     }
-    for (auto& c : resolved_defs) {
-      Json bindings = Json::array();
-      Json pms = c.value("portMappings", Json::array());
-      for (auto& pm : pms) {
-        std::string proto = JStr(pm, "protocol", "tcp");
-        int64_t cport = JInt(pm, "containerPort");
-        if (mode == "bridge") {
-          int64_t hp = JInt(pm, "hostPort");
-          placement_ports.push_back({{"protocol", proto}, {"port", hp}});
-          bindings.push_back({{"bindIP", "0.0.0.0"}, {"containerPort", cport}, {"hostPort", hp},
-                              {"protocol", proto}});
-        } else if (mode == "host") {
-          placement_ports.push_back({{"protocol", proto}, {"port", cport}});
-          bindings.push_back({{"bindIP", "0.0.0.0"}, {"containerPort", cport}, {"hostPort", cport},
-                              {"protocol", proto}});
+  } else {
+    for (auto& o : Check(tx.List({kInstance, ctx.region, spec.cluster}))) {
+      if (o.status == "ACTIVE") candidates.push_back(std::move(o));
+    }
+    if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
+  }
+  std::set<HostPort> host_ports = HostPortsInUse(tx);
+  PlacementRequest req = PlacementRequestFor(spec, r);
+  req.host_ports = &host_ports;
+  auto usage = UsageByInstance(tx, ctx.region, spec.cluster);
+  std::vector<std::string> chosen;
+  if (!spec.container_instances.empty()) {
+    // StartTask: one task on each named instance (the same one may be named twice).
+    for (const auto& inst : candidates) {
+      req.count = 1;
+      PlacementResult p = PlaceInto({inst}, usage, req);
+      for (const auto& f : p.failures) {
+        // One entry per instance and reason, as for RunTask.
+        if (std::find(out.failures.begin(), out.failures.end(), f) == out.failures.end()) {
+          out.failures.push_back(f);
         }
       }
-      c["portMappings"] = pms;
-      Json container = {
-          {"containerArn", model::EcsArn(ctx.region, ctx.account_id,
-                                         fmt::format("container/{}/{}/{}", spec.cluster, id, Uuid4()))},
-          {"taskArn", task_arn},
-          {"name", JStr(c, "name")},
-          {"image", JStr(c, "image")},
-          {"lastStatus", "PENDING"},
-          {"networkInterfaces", Json::array()},
-          {"healthStatus", "UNKNOWN"},
-          {"cpu", std::to_string(JInt(c, "cpu"))},
-      };
-      if (JGet(c, "memory")) container["memory"] = std::to_string(JInt(c, "memory"));
-      if (JGet(c, "memoryReservation")) container["memoryReservation"] = std::to_string(JInt(c, "memoryReservation"));
-      if (!bindings.empty()) container["networkBindings"] = bindings;
-      containers.push_back(container);
-      Json ov = {{"name", JStr(c, "name")}};
-      for (const auto& o : task_ov.value("containerOverrides", Json::array())) {
-        if (JStr(o, "name") == JStr(c, "name")) ov = o;
-      }
-      container_overrides.push_back(ov);
+      for (const auto& id : p.instances) chosen.push_back(id);
     }
-    Json overrides = task_ov;
-    overrides["containerOverrides"] = container_overrides;
-    if (!overrides.contains("inferenceAcceleratorOverrides")) overrides["inferenceAcceleratorOverrides"] = Json::array();
-
-    std::string az = ctx.region + options.availability_zone_suffix;
-    if (inst) {
-      for (const auto& a : inst->doc.value("attributes", Json::array())) {
-        if (JStr(a, "name") == "ecs.availability-zone") az = JStr(a, "value");
-      }
-    }
-    if (!net.availability_zone.empty()) az = net.availability_zone;
-
-    Json task = {
-        {"attachments", net.AttachmentsAtLaunch()},
-        {"attributes", Json::array({{{"name", "ecs.cpu-architecture"}, {"value", "x86_64"}}})},
-        {"availabilityZone", az},
-        {"clusterArn", ClusterArn(ctx, spec.cluster)},
-        {"containers", containers},
-        {"cpu", std::to_string(cpu)},
-        {"createdAt", Ts(ctx)},
-        {"desiredStatus", "RUNNING"},
-        {"enableExecuteCommand", spec.enable_execute_command},
-        {"group", spec.group.empty() ? "family:" + JStr(td, "family") : spec.group},
-        {"healthStatus", "UNKNOWN"},
-        {"lastStatus", mode == "awsvpc" ? "PROVISIONING" : "PENDING"},
-        {"launchType", launch_type},
-        {"memory", std::to_string(memory)},
-        {"overrides", overrides},
-        {"tags", tags},
-        {"taskArn", task_arn},
-        {"taskDefinitionArn", JStr(td, "taskDefinitionArn")},
-        {"version", 1},
-    };
-    if (inst) task["containerInstanceArn"] = JStr(inst->doc, "containerInstanceArn");
-    if (!capacity_provider.empty()) task["capacityProviderName"] = capacity_provider;
-    if (!spec.started_by.empty()) task["startedBy"] = spec.started_by;
-    if (fargate) {
-      task["platformVersion"] = spec.platform_version.empty() || spec.platform_version == "LATEST"
-                                    ? "1.4.0" : spec.platform_version;
-      task["platformFamily"] = "Linux";
-      task["ephemeralStorage"] = {{"sizeInGiB", 20}};
-    }
-    // kecs's own part: the row's internal column (state/records/tasks.h has its layout).
-    Json internal = {{"networkMode", mode}, {"containers", resolved_defs}, {"network", net.ToJson()}};
-    if (!spec.service_name.empty()) internal["service"] = spec.service_name;
-    if (!spec.deployment_id.empty()) internal["deployment"] = spec.deployment_id;
-    if (inst) {
-      internal["placement"] = {{"instance", instance_id}, {"cpu", cpu}, {"memory", memory},
-                               {"ports", placement_ports}, {"eni", mode == "awsvpc"}};
-    }
-    Check(tx.Insert({kTask, ctx.region, id, spec.cluster, JStr(td, "family"),
-                     JStr(task, "lastStatus"), 0, task, internal}));
-    out.tasks.push_back(Public(task));
+  } else {
+    req.count = spec.count;
+    PlacementResult p = PlaceInto(candidates, usage, req);
+    for (const auto& f : p.failures) out.failures.push_back(f);
+    chosen = p.instances;
+  }
+  for (const auto& id : chosen) {
+    auto it = std::find_if(candidates.begin(), candidates.end(),
+                           [&](const state::Object& o) { return o.id == id; });
+    out.instances.push_back(*it);
   }
   return out;
 }
+
+// ---- Stage 3: allocate ports --------------------------------------------------------------
+
+PortAllocation AllocateDynamicPorts(Json& containers, std::set<HostPort>& taken, int64_t first,
+                                    int64_t last, const PortProbe& probe) {
+  std::set<HostPort> mine = taken;
+  Json out = containers;
+  for (auto& c : out) {
+    if (!c.contains("portMappings")) continue;
+    for (auto& pm : c["portMappings"]) {
+      if (JInt(pm, "hostPort") != 0) continue;
+      std::string proto = JStr(pm, "protocol", "tcp");
+      int64_t hp = 0;
+      for (int64_t p = first; p <= last && hp == 0; ++p) {
+        if (mine.count({proto, p})) continue;  // kecs's books
+        switch (probe.Ask(proto, p)) {
+          case PortProbe::Answer::kFree: hp = p; break;
+          case PortProbe::Answer::kBusy: break;  // another program holds it
+          case PortProbe::Answer::kUnknown: return PortAllocation::kUnprobed;
+        }
+      }
+      if (hp == 0) return PortAllocation::kExhausted;
+      mine.insert({proto, hp});
+      pm["hostPort"] = hp;
+    }
+  }
+  containers = std::move(out);
+  taken = std::move(mine);
+  return PortAllocation::kAllocated;
+}
+
+std::map<std::string, int> DynamicPortDemand(state::Tx& tx, const RequestContext& ctx,
+                                             const LaunchSpec& spec) {
+  std::map<std::string, int> want;
+  auto td = FindTaskDefinition(tx, ctx, spec.task_definition);
+  if (!td || NetworkModeOf(td->doc) != "bridge") return want;
+  int tasks = spec.container_instances.empty() ? spec.count : static_cast<int>(spec.container_instances.size());
+  for (const auto& c : td->doc.value("containerDefinitions", Json::array())) {
+    for (const auto& pm : c.value("portMappings", Json::array())) {
+      if (JInt(pm, "hostPort") == 0) want[JStr(pm, "protocol", "tcp")] += std::clamp(tasks, 1, 10);
+    }
+  }
+  return want;
+}
+
+// ---- Stage 4: build -----------------------------------------------------------------------
+
+model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
+                      const LaunchSpec& spec, const ResolvedLaunch& r,
+                      const std::optional<state::Object>& instance, const Json& containers) {
+  const Json& td = r.task_definition;
+  model::Task t;
+  t.region = ctx.region;
+  t.id = RandomHex(32);
+  t.cluster = spec.cluster;
+  t.family = JStr(td, "family");
+  t.task_arn = TaskArn(ctx, spec.cluster, t.id);
+  t.cluster_arn = ClusterArn(ctx, spec.cluster);
+  t.task_definition_arn = JStr(td, "taskDefinitionArn");
+
+  // kecs's own part first: the containers as shown derive from it.
+  t.internal.network_mode = model::ParseNetworkMode(r.mode).value_or(model::NetworkMode::kBridge);
+  for (const auto& c : containers) t.internal.containers.push_back(DefinitionOf(c));
+  t.internal.network.subnets = r.net.subnets;
+  t.internal.network.security_groups = r.net.security_groups;
+  t.internal.network.assign_public_ip = r.net.assign_public_ip;
+  t.internal.network.vpc_id = r.net.vpc_id;
+  t.internal.network.availability_zone = r.net.availability_zone;
+  t.internal.service = spec.service_name;
+  t.internal.deployment = spec.deployment_id;
+  if (instance) t.internal.placement = PlacementOf(r, *instance, t.internal.containers);
+
+  if (r.mode == "awsvpc") {
+    // One PRECREATED ENI attachment with only its subnet, as RunTask returns it.
+    model::Attachment a;
+    a.id = Uuid4();
+    a.type = "ElasticNetworkInterface";
+    a.status = model::AttachmentStatus::kPrecreated;
+    if (!r.net.subnets.empty()) a.details.push_back({"subnetId", r.net.subnets.front()});
+    t.attachments.push_back(std::move(a));
+  }
+  t.attributes = {{"ecs.cpu-architecture", "x86_64"}};
+  t.availability_zone = ctx.region + options.availability_zone_suffix;
+  if (instance) {
+    for (const auto& a : instance->doc.value("attributes", Json::array())) {
+      if (JStr(a, "name") == "ecs.availability-zone") t.availability_zone = JStr(a, "value");
+    }
+    t.container_instance_arn = JStr(instance->doc, "containerInstanceArn");
+  }
+  if (!r.net.availability_zone.empty()) t.availability_zone = r.net.availability_zone;
+  if (!r.capacity_provider.empty()) t.capacity_provider_name = r.capacity_provider;
+  t.containers = ContainersOf(ctx, r, t);
+  t.cpu = std::to_string(r.cpu);
+  t.memory = std::to_string(r.memory);
+  t.created_at = Ts(ctx);
+  t.desired_status = model::TaskStatus::kRunning;
+  t.last_status = r.mode == "awsvpc" ? model::TaskStatus::kProvisioning : model::TaskStatus::kPending;
+  t.enable_execute_command = spec.enable_execute_command;
+  t.group = r.group;
+  t.launch_type = model::ParseLaunchType(r.launch_type).value_or(model::LaunchType::kEc2);
+  t.overrides = TaskOverrides(spec.overrides, containers);
+  for (const auto& tag : r.tags) t.tags.push_back({JStr(tag, "key"), JStr(tag, "value")});
+  if (!spec.started_by.empty()) t.started_by = spec.started_by;
+  if (r.fargate()) {
+    t.platform_version = spec.platform_version.empty() || spec.platform_version == "LATEST"
+                             ? "1.4.0" : spec.platform_version;
+    t.platform_family = "Linux";
+    t.ephemeral_storage_gib = 20;
+  }
+  return t;
+}
+
+// ---- The four stages ----------------------------------------------------------------------
+
+LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& options,
+                     const LaunchSpec& spec, const PortProbe* probe) {
+  LaunchOutcome out;
+  ResolvedLaunch r = ResolveLaunch(tx, ctx, spec);
+  PlacedTasks placed = PlaceTasks(tx, ctx, spec, r);
+  for (const auto& f : placed.failures) out.failures.push_back(f);
+
+  std::set<HostPort> host_ports;
+  std::optional<PortProbe> live;
+  if (r.mode == "bridge") {
+    host_ports = HostPortsInUse(tx);
+    if (!probe) {
+      live = PortProbe::Live([](const std::string& proto, int64_t port) {
+        return net::HostPortFree(proto, static_cast<int>(port));
+      });
+      probe = &*live;
+    }
+  }
+  for (const auto& instance : placed.instances) {
+    Json containers = r.containers;
+    if (r.mode == "bridge") {
+      // This task's dynamic ports first: with none left it fails placement
+      // (RESOURCE:PORTS) on its own, and the request's other tasks still run.
+      switch (AllocateDynamicPorts(containers, host_ports, options.ephemeral_port_first,
+                                   options.ephemeral_port_last, *probe)) {
+        case PortAllocation::kAllocated: break;
+        case PortAllocation::kUnprobed: throw NeedPortProbe{};
+        case PortAllocation::kExhausted:
+          out.failures.push_back({{"arn", instance ? JStr(instance->doc, "containerInstanceArn") : ""},
+                                  {"reason", "RESOURCE:PORTS"}});
+          continue;
+      }
+    }
+    model::Task task = BuildTask(ctx, options, spec, r, instance, containers);
+    Check(state::records::InsertTask(tx, task));
+    out.tasks.push_back(state::records::TaskToAws(task, true));
+  }
+  return out;
+}
+
+void WriteWithPortProbe(state::Store& store, const RequestContext& ctx, const EcsOptions& options,
+                        const LaunchSpec& spec,
+                        const std::function<void(state::Tx&, const PortProbe&)>& fn) {
+  auto free_on_host = [](const std::string& proto, int64_t port) {
+    return net::HostPortFree(proto, static_cast<int>(port));
+  };
+  std::map<std::string, int> demand;
+  constexpr int kAttempts = 4;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::optional<PortProbe> probe;
+    if (attempt + 1 == kAttempts) {
+      probe = PortProbe::Live(free_on_host);
+    } else {
+      std::set<HostPort> books;
+      Check(store.Read([&](state::Tx& tx) {
+        if (attempt == 0) demand = DynamicPortDemand(tx, ctx, spec);
+        if (!demand.empty()) books = HostPortsInUse(tx);
+        return Status::Ok();
+      }));
+      // Twice what this launch needs, and more on each retry: room for the launches that
+      // run between this probe and the transaction.
+      std::map<std::string, int> want;
+      for (const auto& [proto, n] : demand) want[proto] = n * (2 << attempt);
+      probe = PortProbe::Gather(want, options.ephemeral_port_first, options.ephemeral_port_last,
+                                books, free_on_host);
+    }
+    try {
+      Check(store.Write([&](state::Tx& tx) {
+        fn(tx, *probe);
+        return Status::Ok();
+      }));
+      return;
+    } catch (const NeedPortProbe&) {
+      // The demand read before the transaction was short (the task definition changed
+      // meanwhile): probe for the largest launch there is.
+      for (auto& [proto, n] : demand) n = std::max(n, 1);
+      if (demand.empty()) demand["tcp"] = 1;
+    }
+  }
+}
+
+// ---- RunTask's clientToken ----------------------------------------------------------------
+
+namespace {
+
+// One row per (cluster, token): its id is "<cluster>/<token>" (cluster names hold no "/").
+// No API shows it, so all of it is kecs's own part: the row's `internal` column holds
+// {"request", "taskArns", "failures", "createdAt"} and its AWS document is empty.
+constexpr const char* kRunTaskToken = "ecs:run-task-token";
+constexpr double kClientTokenLifetime = 24 * 3600;
+
+std::string TokenKey(const std::string& cluster, const std::string& token) {
+  return cluster + "/" + token;
+}
+
+}  // namespace
+
+void ValidateClientToken(const std::string& token) {
+  bool ok = !token.empty() && token.size() <= 64;
+  for (unsigned char ch : token) ok = ok && ch >= 33 && ch <= 126;
+  // The API model's constraint; ECS's own wording for a violation is not documented.
+  if (!ok) {
+    throw InvalidParameter(
+        "clientToken: up to 64 characters are allowed, in the range of 33-126, inclusive.");
+  }
+}
+
+std::optional<LaunchOutcome> ReplayClientToken(state::Tx& tx, const RequestContext& ctx,
+                                               const std::string& cluster, const std::string& token,
+                                               const Json& request) {
+  auto rec = Check(tx.Get(kRunTaskToken, ctx.region, TokenKey(cluster, token)));
+  if (!rec || Ts(ctx) - rec->internal.value("createdAt", 0.0) > kClientTokenLifetime) return std::nullopt;
+  const Json arns = rec->internal.value("taskArns", Json::array());
+  if (rec->internal.value("request", Json::object()) != request) {
+    // ECS: "The provided clientToken is already in use with a different RunTask request";
+    // its ConflictException also lists the tasks (resourceIds), which kecs's error
+    // members (strings only) cannot carry yet.
+    throw AwsError("ConflictException",
+                   "The RunTask request could not be processed due to conflicts. The provided "
+                   "clientToken is already in use with a different RunTask request.");
+  }
+  LaunchOutcome out;
+  out.failures = rec->internal.value("failures", Json::array());
+  for (const auto& arn : arns) {
+    auto task = Check(state::records::GetTask(tx, ctx.region, IdFromArnOrId(arn.get<std::string>())));
+    if (task) out.tasks.push_back(state::records::TaskToAws(*task, true));
+  }
+  // The token lives no longer than its tasks: once retention has removed them all, the
+  // token runs a new RunTask.
+  if (!arns.empty() && out.tasks.empty()) return std::nullopt;
+  return out;
+}
+
+void RecordClientToken(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
+                       const std::string& token, const Json& request, const LaunchOutcome& outcome) {
+  // Expired tokens go a few at a time, oldest first, so that no RunTask pays for many.
+  state::Query q{kRunTaskToken, ctx.region, cluster};
+  q.limit = 8;
+  for (const auto& old : Check(tx.List(q))) {
+    if (Ts(ctx) - old.internal.value("createdAt", 0.0) > kClientTokenLifetime) {
+      Check(tx.Delete(kRunTaskToken, ctx.region, old.id));
+    }
+  }
+  Json arns = Json::array();
+  for (const auto& t : outcome.tasks) arns.push_back(JStr(t, "taskArn"));
+  Json internal = {{"request", request}, {"taskArns", arns}, {"failures", outcome.failures},
+                   {"createdAt", Ts(ctx)}};
+  Check(tx.Put({kRunTaskToken, ctx.region, TokenKey(cluster, token), cluster, token, "ACTIVE", 0,
+                Json::object(), internal}));
+}
+
+std::string TaskArn(const RequestContext& ctx, const std::string& cluster, const std::string& id) {
+  return model::EcsArn(ctx.region, ctx.account_id, fmt::format("task/{}/{}", cluster, id));
+}
+
 
 }  // namespace kecs::api::ecs

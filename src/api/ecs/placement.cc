@@ -116,7 +116,9 @@ PlacementResult PlaceInto(const std::vector<state::Object>& candidates,
         };
         if (subject.starts_with("attribute:")) return one(Attribute(inst.doc, subject.substr(10)));
         if (subject == "ec2InstanceId") return one(JOptStr(inst.doc, "ec2InstanceId"));
-        if (subject == "agentConnected") return {"true"};
+        // As ListContainerInstances filters it: the stored value (false once the
+        // instance is deregistered or its agent is gone).
+        if (subject == "agentConnected") return {JBool(inst.doc, "agentConnected") ? "true" : "false"};
         if (subject == "runningTasksCount") return {std::to_string(u.running)};
         if (subject == "task:group") {
           std::vector<std::string> groups;

@@ -48,15 +48,26 @@ std::string TaskId(const std::string& ref) {
 Json EcsApi::RunTask(RequestContext& ctx, const Json& in) {
   LaunchSpec spec = SpecFrom(in);
   ValidateTags(spec.tags);
+  // The SDKs fill clientToken in (an idempotency token) and keep it across their retries.
+  std::optional<std::string> token = JOptStr(in, "clientToken");
+  if (token) ValidateClientToken(*token);
+  Json request = in;
+  request.erase("clientToken");
   Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
   LaunchOutcome out;
-  Check(store_.Write([&](state::Tx& tx) {
+  WriteWithPortProbe(store_, ctx, options_, spec, [&](state::Tx& tx, const PortProbe& probe) {
     EnsureCluster(tx, ctx, spec.cluster, [&](state::Tx& t, RequestContext& c, const std::string& n) {
       return CreateClusterRecord(t, c, n, Json::object());
     });
-    out = Launch(tx, ctx, options_, spec);
-    return Status::Ok();
-  }));
+    if (token) {
+      if (auto again = ReplayClientToken(tx, ctx, spec.cluster, *token, request)) {
+        out = std::move(*again);
+        return;
+      }
+    }
+    out = Launch(tx, ctx, options_, spec, &probe);
+    if (token) RecordClientToken(tx, ctx, spec.cluster, *token, request, out);
+  });
   return {{"tasks", out.tasks}, {"failures", out.failures}};
 }
 
@@ -70,10 +81,9 @@ Json EcsApi::StartTask(RequestContext& ctx, const Json& in) {
   ValidateTags(spec.tags);
   Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
   LaunchOutcome out;
-  Check(store_.Write([&](state::Tx& tx) {
-    out = Launch(tx, ctx, options_, spec);
-    return Status::Ok();
-  }));
+  WriteWithPortProbe(store_, ctx, options_, spec, [&](state::Tx& tx, const PortProbe& probe) {
+    out = Launch(tx, ctx, options_, spec, &probe);
+  });
   return {{"tasks", out.tasks}, {"failures", out.failures}};
 }
 

@@ -1,0 +1,416 @@
+#include "api/ecs/launch.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "api/ecs/placement.h"
+#include "api/errors.h"
+#include "model/kinds.h"
+#include "state/records/tasks.h"
+#include "unit/support/temp_dir.h"
+
+namespace kecs::api::ecs {
+namespace {
+
+using kecs::testing::TempDir;
+
+constexpr const char* kRegion = "us-east-1";
+
+// Every port free except those listed.
+PortProbe::FreeFn FreeExcept(std::set<HostPort> busy, int* probes = nullptr) {
+  return [busy, probes](const std::string& proto, int64_t port) {
+    if (probes) ++*probes;
+    return !busy.count({proto, port});
+  };
+}
+
+Json Container(const std::string& name, Json port_mappings = Json::array()) {
+  return {{"name", name}, {"image", "nginx"}, {"cpu", 0}, {"memory", 128},
+          {"portMappings", std::move(port_mappings)}};
+}
+
+Json DynamicPort(int64_t container_port, const std::string& proto = "tcp") {
+  return {{"containerPort", container_port}, {"hostPort", 0}, {"protocol", proto}};
+}
+
+// A store with cluster "default", task definitions and container instances put in directly.
+class LaunchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = state::Store::Open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    ctx_.region = kRegion;
+    ctx_.account_id = "000000000000";
+    ctx_.now = 1700000000;
+    Put({model::kCluster, kRegion, "default", "", "default", "ACTIVE", 0,
+         {{"clusterArn", "arn:aws:ecs:us-east-1:000000000000:cluster/default"},
+          {"clusterName", "default"}, {"status", "ACTIVE"}}});
+    options_.ephemeral_port_first = 50000;
+    options_.ephemeral_port_last = 50009;
+  }
+
+  void Put(const state::Object& o) {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return tx.Put(o); }).ok());
+  }
+
+  void TaskDefinition(const std::string& family, const std::string& mode, Json containers,
+                      Json compatibilities = Json::array({"EC2"})) {
+    Json td = {{"taskDefinitionArn", "arn:aws:ecs:us-east-1:000000000000:task-definition/" + family + ":1"},
+               {"family", family}, {"revision", 1}, {"status", "ACTIVE"},
+               {"containerDefinitions", std::move(containers)},
+               {"compatibilities", std::move(compatibilities)}};
+    if (!mode.empty()) td["networkMode"] = mode;
+    Put({model::kTaskDef, kRegion, family + ":1", family, family, "ACTIVE", 0, td});
+  }
+
+  void Instance(const std::string& id, bool agent_connected) {
+    Put({model::kInstance, kRegion, id, "default", id, "ACTIVE", 0,
+         {{"containerInstanceArn", "arn:aws:ecs:us-east-1:000000000000:container-instance/default/" + id},
+          {"ec2InstanceId", "i-" + id},
+          {"status", "ACTIVE"},
+          {"agentConnected", agent_connected},
+          {"registeredResources",
+           Json::array({{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
+                        {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 4096}}})},
+          {"attributes", Json::array()}}});
+  }
+
+  LaunchSpec Spec(const std::string& td, int count = 1) {
+    LaunchSpec s;
+    s.cluster = "default";
+    s.task_definition = td;
+    s.count = count;
+    return s;
+  }
+
+  // Runs `fn` in a write transaction, rethrowing what it throws.
+  template <typename Fn>
+  void InTx(Fn fn) {
+    Status st = store_->Write([&](state::Tx& tx) {
+      fn(tx);
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  LaunchOutcome LaunchWith(const LaunchSpec& spec, const PortProbe& probe) {
+    LaunchOutcome out;
+    InTx([&](state::Tx& tx) { out = Launch(tx, ctx_, options_, spec, &probe); });
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<state::Store> store_;
+  RequestContext ctx_;
+  EcsOptions options_;
+};
+
+std::set<int64_t> HostPortsOf(const LaunchOutcome& out) {
+  std::set<int64_t> ports;
+  for (const auto& t : out.tasks) {
+    for (const auto& c : t["containers"]) {
+      for (const auto& b : c.value("networkBindings", Json::array())) ports.insert(JInt(b, "hostPort"));
+    }
+  }
+  return ports;
+}
+
+// ---- PortProbe and AllocateDynamicPorts ----------------------------------------------------
+
+TEST(PortProbe, GatherStopsOnceItHasFoundWhatWasAskedFor) {
+  int probes = 0;
+  PortProbe p = PortProbe::Gather({{"tcp", 2}}, 100, 199, {{"tcp", 101}},
+                                  FreeExcept({{"tcp", 102}}, &probes));
+  // 100 free, 101 in the books (probed, not counted), 102 busy, 103 free: done.
+  EXPECT_EQ(probes, 4);
+  EXPECT_EQ(p.Ask("tcp", 100), PortProbe::Answer::kFree);
+  EXPECT_EQ(p.Ask("tcp", 102), PortProbe::Answer::kBusy);
+  EXPECT_EQ(p.Ask("tcp", 103), PortProbe::Answer::kFree);
+  EXPECT_EQ(p.Ask("tcp", 104), PortProbe::Answer::kUnknown);
+  EXPECT_EQ(p.Ask("udp", 100), PortProbe::Answer::kUnknown);
+}
+
+TEST(PortProbe, GatherThatRunsOutCoversTheWholeRange) {
+  PortProbe p = PortProbe::Gather({{"udp", 5}}, 100, 102, {}, FreeExcept({{"udp", 101}}));
+  EXPECT_EQ(p.Ask("udp", 101), PortProbe::Answer::kBusy);
+  EXPECT_EQ(p.Ask("udp", 102), PortProbe::Answer::kFree);
+}
+
+TEST(AllocateDynamicPorts, SkipsPortsInTheBooksAndPortsAnotherProgramHolds) {
+  Json containers = Json::array({Container("a", Json::array({DynamicPort(80), DynamicPort(81)})),
+                                 Container("b", Json::array({DynamicPort(53, "udp")}))});
+  std::set<HostPort> taken = {{"tcp", 100}};
+  PortProbe live = PortProbe::Live(FreeExcept({{"tcp", 101}, {"udp", 100}}));
+  ASSERT_EQ(AllocateDynamicPorts(containers, taken, 100, 110, live), PortAllocation::kAllocated);
+  EXPECT_EQ(containers[0]["portMappings"][0]["hostPort"], 102);
+  EXPECT_EQ(containers[0]["portMappings"][1]["hostPort"], 103);
+  EXPECT_EQ(containers[1]["portMappings"][0]["hostPort"], 101);
+  EXPECT_EQ(taken, (std::set<HostPort>{{"tcp", 100}, {"tcp", 102}, {"tcp", 103}, {"udp", 101}}));
+}
+
+TEST(AllocateDynamicPorts, ExhaustedLeavesTheBooksAndContainersAlone) {
+  Json containers = Json::array({Container("a", Json::array({DynamicPort(80), DynamicPort(81)}))});
+  Json before = containers;
+  std::set<HostPort> taken = {{"tcp", 101}};
+  PortProbe live = PortProbe::Live(FreeExcept({}));
+  EXPECT_EQ(AllocateDynamicPorts(containers, taken, 100, 101, live), PortAllocation::kExhausted);
+  EXPECT_EQ(taken, (std::set<HostPort>{{"tcp", 101}}));
+  EXPECT_EQ(containers, before);
+}
+
+TEST(AllocateDynamicPorts, AskesForAWiderProbeRatherThanGuess) {
+  Json containers = Json::array({Container("a", Json::array({DynamicPort(80)}))});
+  std::set<HostPort> taken = {{"tcp", 100}};  // taken after the probe was gathered
+  PortProbe p = PortProbe::Gather({{"tcp", 1}}, 100, 110, {}, FreeExcept({}));
+  EXPECT_EQ(AllocateDynamicPorts(containers, taken, 100, 110, p), PortAllocation::kUnprobed);
+  EXPECT_EQ(taken.size(), 1u);
+}
+
+TEST(AllocateDynamicPorts, StaticHostPortsAreKept) {
+  Json containers = Json::array({Container("a", Json::array({{{"containerPort", 80}, {"hostPort", 8080}}}))});
+  std::set<HostPort> taken;
+  EXPECT_EQ(AllocateDynamicPorts(containers, taken, 100, 110, PortProbe::Gather({}, 100, 110, {}, FreeExcept({}))),
+            PortAllocation::kAllocated);
+  EXPECT_EQ(containers[0]["portMappings"][0]["hostPort"], 8080);
+  EXPECT_TRUE(taken.empty());
+}
+
+// ---- The stages against a store -------------------------------------------------------------
+
+TEST_F(LaunchTest, ResolveKeepsEcsValidationMessages) {
+  TaskDefinition("web", "bridge", Json::array({Container("web")}));
+  InTx([&](state::Tx& tx) {
+    LaunchSpec s = Spec("web");
+    s.overrides = {{"containerOverrides", Json::array({{{"name", "nope"}}})}};
+    try {
+      ResolveLaunch(tx, ctx_, s);
+      ADD_FAILURE() << "no error";
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code(), "InvalidParameterException");
+      EXPECT_EQ(e.message(), "Override for container named nope is not a container in the TaskDefinition.");
+    }
+    try {
+      ResolveLaunch(tx, ctx_, Spec("missing"));
+      ADD_FAILURE() << "no error";
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code(), "ClientException");
+      EXPECT_EQ(e.message(), "TaskDefinition not found.");
+    }
+    try {
+      ResolveLaunch(tx, ctx_, Spec("web", 11));
+      ADD_FAILURE() << "no error";
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.message(), "count must be between 1 and 10.");
+    }
+  });
+}
+
+TEST_F(LaunchTest, ResolveSumsContainerSizesAndAppliesOverrides) {
+  Json a = Container("a"), b = Container("b");
+  a["cpu"] = 128;
+  b["cpu"] = 256;
+  TaskDefinition("web", "bridge", Json::array({a, b}));
+  InTx([&](state::Tx& tx) {
+    LaunchSpec s = Spec("web");
+    s.overrides = {{"containerOverrides", Json::array({{{"name", "b"}, {"memory", 512}}})}};
+    ResolvedLaunch r = ResolveLaunch(tx, ctx_, s);
+    EXPECT_EQ(r.launch_type, "EC2");
+    EXPECT_EQ(r.mode, "bridge");
+    EXPECT_EQ(r.cpu, 384);
+    EXPECT_EQ(r.memory, 128 + 512);
+    EXPECT_EQ(r.group, "family:web");
+  });
+}
+
+// Defect 6: memberOf saw every instance as connected.
+TEST_F(LaunchTest, MemberOfSeesEachInstancesStoredAgentConnected) {
+  TaskDefinition("web", "bridge", Json::array({Container("web")}));
+  Instance("up", true);
+  Instance("down", false);
+  for (const std::string want : {"true", "false"}) {
+    InTx([&](state::Tx& tx) {
+      LaunchSpec s = Spec("web", 2);
+      s.placement_constraints =
+          Json::array({{{"type", "memberOf"}, {"expression", "agentConnected == " + want}}});
+      PlacedTasks p = PlaceTasks(tx, ctx_, s, ResolveLaunch(tx, ctx_, s));
+      ASSERT_EQ(p.instances.size(), 2u);
+      for (const auto& inst : p.instances) {
+        ASSERT_TRUE(inst);
+        EXPECT_EQ(inst->id, want == "true" ? "up" : "down");
+      }
+    });
+  }
+}
+
+TEST_F(LaunchTest, PlaceGivesFargateTasksNoInstance) {
+  TaskDefinition("fg", "awsvpc", Json::array({Container("web")}), Json::array({"EC2", "FARGATE"}));
+  InTx([&](state::Tx& tx) {
+    LaunchSpec s = Spec("fg", 3);
+    s.launch_type = "FARGATE";
+    s.network_configuration = {{"awsvpcConfiguration", {{"subnets", Json::array()}}}};
+    ResolvedLaunch r;
+    r.launch_type = "FARGATE";
+    PlacedTasks p = PlaceTasks(tx, ctx_, s, r);
+    EXPECT_EQ(p.instances.size(), 3u);
+    for (const auto& inst : p.instances) EXPECT_FALSE(inst);
+  });
+}
+
+TEST_F(LaunchTest, BuildRecordsPlacementAndBindings) {
+  TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
+  Instance("i1", true);
+  PortProbe probe = PortProbe::Gather({{"tcp", 1}}, 50000, 50009, {}, FreeExcept({{"tcp", 50000}}));
+  LaunchOutcome out = LaunchWith(Spec("web"), probe);
+  ASSERT_EQ(out.tasks.size(), 1u);
+  const Json& t = out.tasks[0];
+  EXPECT_EQ(t["lastStatus"], "PENDING");
+  EXPECT_EQ(t["launchType"], "EC2");
+  EXPECT_EQ(t["containerInstanceArn"], "arn:aws:ecs:us-east-1:000000000000:container-instance/default/i1");
+  EXPECT_EQ(HostPortsOf(out), (std::set<int64_t>{50001}));
+  // The port is in the books: the next launch cannot take it.
+  std::set<HostPort> books;
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    books = HostPortsInUse(tx);
+    return Status::Ok();
+  }).ok());
+  EXPECT_TRUE(books.count({"tcp", 50001}));
+}
+
+// The task goes to the store as a typed record: kecs's own part in the row's internal
+// column, the AWS document free of "kecs:" members.
+TEST_F(LaunchTest, BuildStoresATypedRecordWithItsOwnPartApart) {
+  TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
+  Instance("i1", true);
+  LaunchSpec spec = Spec("web");
+  spec.started_by = "me";
+  LaunchOutcome out = LaunchWith(spec, PortProbe::Gather({{"tcp", 1}}, 50000, 50009, {}, FreeExcept({})));
+  ASSERT_EQ(out.tasks.size(), 1u);
+  std::string id = IdFromArnOrId(JStr(out.tasks[0], "taskArn"));
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    auto row = Check(tx.Get(model::kTask, kRegion, id));
+    EXPECT_TRUE(row);
+    for (auto it = row->doc.begin(); it != row->doc.end(); ++it) EXPECT_FALSE(it.key().starts_with("kecs:")) << it.key();
+    auto t = Check(state::records::GetTask(tx, kRegion, id));
+    EXPECT_TRUE(t);
+    EXPECT_EQ(t->last_status, model::TaskStatus::kPending);
+    EXPECT_EQ(t->started_by, "me");
+    EXPECT_EQ(t->internal.network_mode, model::NetworkMode::kBridge);
+    EXPECT_TRUE(t->internal.placement);
+    EXPECT_EQ(t->internal.placement->instance, "i1");
+    EXPECT_EQ(t->internal.placement->ports, (std::vector<model::PlacedPort>{{"tcp", 50000}}));
+    EXPECT_EQ(t->internal.containers.size(), 1u);
+    EXPECT_EQ(t->internal.containers[0].port_mappings[0].host_port, 50000);
+    EXPECT_EQ(state::records::TaskToAws(*t, true), out.tasks[0]);
+    return Status::Ok();
+  }).ok());
+}
+
+// Two RunTasks that gathered their probes at the same moment: the transaction's books
+// keep them apart, and the second asks for a wider probe instead of reusing a port.
+TEST_F(LaunchTest, LaunchesSharingAProbeNeverShareAPort) {
+  TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
+  Instance("i1", true);
+  PortProbe probe = PortProbe::Gather({{"tcp", 2}}, 50000, 50009, {}, FreeExcept({}));
+  LaunchOutcome first = LaunchWith(Spec("web", 2), probe);
+  EXPECT_EQ(HostPortsOf(first), (std::set<int64_t>{50000, 50001}));
+  EXPECT_THROW(LaunchWith(Spec("web"), probe), NeedPortProbe);
+  LaunchOutcome again;
+  WriteWithPortProbe(*store_, ctx_, options_, Spec("web"), [&](state::Tx& tx, const PortProbe& p) {
+    again = Launch(tx, ctx_, options_, Spec("web"), &p);
+  });
+  ASSERT_EQ(again.tasks.size(), 1u);
+  EXPECT_FALSE(first.tasks.empty());
+  for (int64_t port : HostPortsOf(again)) EXPECT_FALSE(HostPortsOf(first).count(port));
+}
+
+TEST_F(LaunchTest, NoFreePortFailsTheTaskWithResourcePorts) {
+  TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
+  Instance("i1", true);
+  options_.ephemeral_port_last = 50001;
+  PortProbe probe = PortProbe::Gather({{"tcp", 3}}, 50000, 50001, {}, FreeExcept({{"tcp", 50000}}));
+  LaunchOutcome out = LaunchWith(Spec("web", 2), probe);
+  ASSERT_EQ(out.tasks.size(), 1u);
+  ASSERT_EQ(out.failures.size(), 1u);
+  EXPECT_EQ(out.failures[0]["reason"], "RESOURCE:PORTS");
+}
+
+TEST_F(LaunchTest, DemandCountsDynamicPortsOfBridgeTasksOnly) {
+  TaskDefinition("web", "bridge",
+                 Json::array({Container("a", Json::array({DynamicPort(80), DynamicPort(53, "udp"),
+                                                          {{"containerPort", 81}, {"hostPort", 8081}}}))}));
+  TaskDefinition("h", "host", Json::array({Container("a", Json::array({{{"containerPort", 80}}}))}));
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    EXPECT_EQ(DynamicPortDemand(tx, ctx_, Spec("web", 3)), (std::map<std::string, int>{{"tcp", 3}, {"udp", 3}}));
+    EXPECT_TRUE(DynamicPortDemand(tx, ctx_, Spec("h", 3)).empty());
+    EXPECT_TRUE(DynamicPortDemand(tx, ctx_, Spec("missing")).empty());
+    return Status::Ok();
+  }).ok());
+}
+
+// ---- clientToken ------------------------------------------------------------------------
+
+TEST(ClientToken, ValidatesAsTheModelConstrainsIt) {
+  EXPECT_NO_THROW(ValidateClientToken(std::string(64, '~')));
+  EXPECT_THROW(ValidateClientToken(std::string(65, 'a')), AwsError);
+  EXPECT_THROW(ValidateClientToken("has space"), AwsError);
+  EXPECT_THROW(ValidateClientToken(""), AwsError);
+}
+
+TEST_F(LaunchTest, ClientTokenReplaysTheSameTasksAndRefusesOtherParameters) {
+  TaskDefinition("web", "bridge", Json::array({Container("web")}));
+  Instance("i1", true);
+  Json request = {{"taskDefinition", "web"}, {"count", 2}};
+  LaunchOutcome first;
+  InTx([&](state::Tx& tx) {
+    EXPECT_FALSE(ReplayClientToken(tx, ctx_, "default", "tok", request));
+    first = Launch(tx, ctx_, options_, Spec("web", 2));
+    RecordClientToken(tx, ctx_, "default", "tok", request, first);
+  });
+  ASSERT_EQ(first.tasks.size(), 2u);
+  InTx([&](state::Tx& tx) {
+    auto again = ReplayClientToken(tx, ctx_, "default", "tok", request);
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->tasks.size(), 2u);
+    EXPECT_EQ(again->tasks[0]["taskArn"], first.tasks[0]["taskArn"]);
+    EXPECT_EQ(again->tasks[1]["taskArn"], first.tasks[1]["taskArn"]);
+    // Another cluster's token of the same name is another token.
+    EXPECT_FALSE(ReplayClientToken(tx, ctx_, "other", "tok", request));
+    try {
+      ReplayClientToken(tx, ctx_, "default", "tok", {{"taskDefinition", "web"}, {"count", 3}});
+      ADD_FAILURE() << "no error";
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code(), "ConflictException");
+    }
+  });
+  // After its lifetime the token is free again.
+  ctx_.now += 24 * 3600 + 1;
+  InTx([&](state::Tx& tx) { EXPECT_FALSE(ReplayClientToken(tx, ctx_, "default", "tok", request)); });
+}
+
+TEST_F(LaunchTest, ClientTokenSurvivesReopeningTheStore) {
+  TaskDefinition("web", "bridge", Json::array({Container("web")}));
+  Instance("i1", true);
+  Json request = {{"taskDefinition", "web"}};
+  LaunchOutcome first;
+  InTx([&](state::Tx& tx) {
+    first = Launch(tx, ctx_, options_, Spec("web"));
+    RecordClientToken(tx, ctx_, "default", "tok", request, first);
+  });
+  store_.reset();
+  auto s = state::Store::Open(dir_.path());
+  ASSERT_TRUE(s.ok());
+  store_ = std::move(*s);
+  InTx([&](state::Tx& tx) {
+    auto again = ReplayClientToken(tx, ctx_, "default", "tok", request);
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->tasks.size(), 1u);
+    EXPECT_EQ(again->tasks[0]["taskArn"], first.tasks[0]["taskArn"]);
+  });
+}
+
+}  // namespace
+}  // namespace kecs::api::ecs
