@@ -8,6 +8,7 @@
 #include "api/ecs/network.h"
 #include "api/ecs/placement.h"
 #include "api/ecs/task_definition_rules.h"
+#include "base/host.h"
 #include "base/ids.h"
 #include "net/host_ports.h"
 #include "model/arn.h"
@@ -328,7 +329,7 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
 
     Json task = {
         {"attachments", net.AttachmentsAtLaunch()},
-        {"attributes", Json::array({{{"name", "ecs.cpu-architecture"}, {"value", "x86_64"}}})},
+        {"attributes", Json::array({{{"name", "ecs.cpu-architecture"}, {"value", Host().arch}}})},
         {"availabilityZone", az},
         {"clusterArn", ClusterArn(ctx, spec.cluster)},
         {"containers", containers},

@@ -85,14 +85,10 @@ Status EnsureBridge(Netlink& nl, const std::string& br, const std::string& alias
 
 // Whether the router's noegress set holds `ip`.
 bool NoEgressHas(const std::string& router, const std::string& ip) {
-  auto doc = net::nft::QueryJson(router, "list set ip kecs_router noegress");
-  if (!doc.ok()) return false;
-  for (const auto& item : doc->value("nftables", Json::array())) {
-    const Json* set = JGet(item, "set");
-    if (!set) continue;
-    for (const auto& e : set->value("elem", Json::array())) {
-      if (e.is_string() && e.get<std::string>() == ip) return true;
-    }
+  auto elems = net::nft::ListElements(router, "list set ip kecs_router noegress");
+  if (!elems.ok()) return false;
+  for (const auto& e : *elems) {
+    if (e.text == ip) return true;
   }
   return false;
 }
@@ -333,24 +329,8 @@ struct MapEntry {
 Result<std::vector<MapEntry>> PublishedEntries(const std::string& table) {
   std::vector<MapEntry> out;
   for (const char* m : {"publish_tcp", "publish_udp"}) {
-    auto doc = net::nft::QueryJson("", fmt::format("list map ip {} {}", table, m));
-    if (!doc.ok()) return doc.status();
-    for (const auto& item : doc->value("nftables", Json::array())) {
-      const Json* map = JGet(item, "map");
-      if (!map) continue;
-      for (const auto& elem : map->value("elem", Json::array())) {
-        if (!elem.is_array() || elem.empty()) continue;
-        const Json& key = elem[0];
-        MapEntry e{m, 0, ""};
-        if (key.is_object() && key.contains("elem")) {
-          e.port = key["elem"].value("val", 0);
-          e.comment = JStr(key["elem"], "comment");
-        } else if (key.is_number()) {
-          e.port = key.get<int64_t>();
-        }
-        out.push_back(e);
-      }
-    }
+    ASSIGN_OR_RETURN(auto elems, net::nft::ListElements("", fmt::format("list map ip {} {}", table, m)));
+    for (const auto& e : elems) out.push_back(MapEntry{m, e.number, e.comment});
   }
   return out;
 }
