@@ -11,8 +11,8 @@
 #include <string>
 
 #include "bench_util.h"
-#include "net/ip.h"
-#include "net/ipam.h"
+#include "net/domain/ip.h"
+#include "net/domain/ipam.h"
 
 namespace kecs::bench {
 namespace {

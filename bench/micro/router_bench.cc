@@ -16,7 +16,7 @@
 #include "api/router.h"
 #include "bench_util.h"
 #include "model/shapes.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::bench {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "model/arn.h"
 #include "model/kinds.h"
-#include "net/discovery.h"
+#include "net/domain/discovery.h"
 #include "reconcile/service_controller.h"
 
 namespace kecs::reconcile {

@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 
 #include "model/arn.h"
-#include "net/ip.h"
-#include "net/host_ports.h"
-#include "net/ipam.h"
-#include "net/vpc.h"
+#include "net/domain/ip.h"
+#include "net/kernel/host_ports.h"
+#include "net/domain/ipam.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::reconcile {
 

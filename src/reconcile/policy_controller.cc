@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "base/log.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::reconcile {
 

@@ -21,7 +21,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
-#include "net/sg_policy.h"
+#include "net/domain/sg_policy.h"
 
 namespace kecs::runtime {
 

@@ -130,15 +130,35 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "kecs_args(*args): extra `kecs start` arguments")
 
 
-def wait_for(fn, timeout=15, interval=0.05, what="condition"):
+def wait_for(fn, timeout=15, interval=0.05, what="condition", until=bool):
+    """Calls fn() until until(its value) holds (by default: the value is truthy) and returns
+    that value; fails after `timeout` seconds naming `what` and the last value."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         last = fn()
-        if last:
+        if until(last):
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+def controller_passes(ecs, cluster, task_definition, **run_task_args):
+    """Works one probe task through its whole life: RunTask, RUNNING, StopTask, STOPPED.
+    Each of its steps is a store commit, and each commit makes the task controller scan and
+    step every task it has (and the service scheduler pass over every service): when this
+    returns, the controllers have been over everything else several times since the call.
+    The probe is left STOPPED in `cluster`."""
+    out = ecs.run_task(cluster=cluster, taskDefinition=task_definition, startedBy="kecs-e2e-probe", **run_task_args)
+    assert out["failures"] == [], out["failures"]
+    arn = out["tasks"][0]["taskArn"]
+
+    def status():
+        return ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]["lastStatus"]
+    wait_for(status, until=lambda s: s in ("RUNNING", "STOPPED"), timeout=60, what="the probe task RUNNING")
+    ecs.stop_task(cluster=cluster, task=arn, reason="probe done")
+    wait_for(status, until=lambda s: s == "STOPPED", timeout=60, what="the probe task STOPPED")
+    return arn
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,3 +306,117 @@ def local_kecs(request, registry):
         shutil.rmtree(data_dir, ignore_errors=True)
         assert (netns, links, tables) == ([], [], []), "kecs objects left behind"
     assert rc == 0
+
+
+# ---------------------------------------------------------------------------------------
+# How a request failed. A "blocked" check must say which failure it expects: a packet that a
+# security group or network ACL drops makes the client time out; a port nobody listens on
+# refuses the connection. A client that crashed, or a name that did not resolve, proves
+# neither.
+
+OK = "ok"
+TIMEOUT = "timeout"              # no answer at all: the packets were dropped
+REFUSED = "refused"              # a TCP reset to the SYN: reachable, nothing listening
+RESET = "reset"                  # connected, then reset (or closed without a reply)
+UNREACHABLE = "unreachable"      # an ICMP error: no route to host, network unreachable
+DNS_FAILURE = "dns-failure"      # the name did not resolve
+HTTP_ERROR = "http-error"        # the server answered with a 4xx or 5xx status
+CLIENT_ERROR = "client-error"    # the client crashed, hung, or failed in a way not above
+
+
+class Probe:
+    """What one request did: `outcome` (one of the constants above), `body` (the page, for
+    OK and HTTP_ERROR) and `detail` (the client's own words). Two probes are equal when
+    their outcome and body are."""
+
+    def __init__(self, outcome, body="", detail=""):
+        self.outcome, self.body, self.detail = outcome, body, detail
+
+    def __eq__(self, other):
+        return isinstance(other, Probe) and (self.outcome, self.body) == (other.outcome, other.body)
+
+    def __repr__(self):
+        return f"Probe({self.outcome!r}, body={self.body!r}, detail={self.detail.strip()[-300:]!r})"
+
+
+def served(page):
+    """The Probe of a GET that got `page`."""
+    return Probe(OK, page)
+
+
+def _classify_error_text(text):
+    """The outcome that an error message of curl, busybox wget or ping names, or None."""
+    t = text.lower()
+    for needle, outcome in (("connection refused", REFUSED), ("connection reset", RESET),
+                            ("empty reply from server", RESET), ("recv failure", RESET),
+                            ("no route to host", UNREACHABLE), ("network is unreachable", UNREACHABLE),
+                            ("host is unreachable", UNREACHABLE), ("could not resolve", DNS_FAILURE),
+                            ("bad address", DNS_FAILURE), ("server returned error", HTTP_ERROR),
+                            ("timed out", TIMEOUT)):
+        if needle in t:
+            return outcome
+    return None
+
+
+def http_probe(url, netns=None, timeout=3):
+    """GET `url` with curl, from the host or from inside network namespace `netns`, and
+    classify the result (curl's exit codes: 6 resolve, 7 connect, 28 timeout, 52/56 reset;
+    for 7, only -v's "connect to ... failed: <errno text>" says why)."""
+    cmd = (["ip", "netns", "exec", netns] if netns else []) + [
+        "curl", "-sS", "-v", "--max-time", str(timeout), "--write-out", "\n%{http_code}", url]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10)
+    except subprocess.TimeoutExpired as e:
+        return Probe(CLIENT_ERROR, detail=f"curl did not exit within {timeout + 10}s: {e}")
+    if p.returncode < 0:
+        return Probe(CLIENT_ERROR, detail=f"curl died of signal {-p.returncode}: {p.stderr}")
+    if p.returncode == 0:
+        body, _, code = p.stdout.rpartition("\n")
+        if code.isdigit() and int(code) >= 400:
+            return Probe(HTTP_ERROR, body, f"HTTP {code}")
+        return Probe(OK, body, f"HTTP {code}")
+    by_code = {6: DNS_FAILURE, 28: TIMEOUT, 52: RESET, 56: RESET}
+    outcome = by_code.get(p.returncode) or (_classify_error_text(p.stderr) if p.returncode == 7 else None)
+    return Probe(outcome or CLIENT_ERROR, detail=f"curl exit {p.returncode}: {p.stderr}")
+
+
+def classify_busybox(p, timeout_codes=(124, 143, -signal.SIGTERM)):
+    """The outcome of a busybox client (wget, nc, nslookup) run under `timeout`: coreutils'
+    timeout exits 124 when it had to stop the client; busybox's sends the client SIGTERM
+    (143, or -15 through nsenter, which dies of its child's signal). A client killed by any
+    other signal crashed."""
+    if p.returncode == 0:
+        return Probe(OK, p.stdout, p.stderr)
+    if p.returncode in timeout_codes:
+        return Probe(TIMEOUT, detail=f"stopped by timeout (exit {p.returncode}): {p.stderr}")
+    if p.returncode < 0 or p.returncode > 128:
+        return Probe(CLIENT_ERROR, detail=f"client died (exit {p.returncode}): {p.stderr}")
+    return Probe(_classify_error_text(p.stderr + p.stdout) or CLIENT_ERROR, p.stdout,
+                 f"exit {p.returncode}: {p.stderr}")
+
+
+def ping_probe(netns, ip):
+    """One ICMP echo from `netns` with busybox ping: OK on a reply, TIMEOUT when the request
+    (or its reply) was dropped, UNREACHABLE on an ICMP error."""
+    p = subprocess.run(["ip", "netns", "exec", netns, "busybox", "ping", "-c", "1", "-W", "1", ip],
+                       capture_output=True, text=True, timeout=15)
+    if p.returncode == 0:
+        return Probe(OK, detail=p.stdout)
+    if p.returncode < 0:
+        return Probe(CLIENT_ERROR, detail=f"ping died of signal {-p.returncode}: {p.stderr}")
+    if "0 packets received" in p.stdout and not p.stderr.strip():
+        return Probe(TIMEOUT, detail=p.stdout)
+    return Probe(_classify_error_text(p.stderr + p.stdout) or CLIENT_ERROR, detail=p.stdout + p.stderr)
+
+
+def wait_answered(probe, what, timeout=30):
+    """After a change that should let traffic through: polls `probe` until it succeeds."""
+    return wait_for(probe, timeout=timeout, until=lambda p: p.outcome == OK, what=what)
+
+
+def wait_dropped(probe, what, timeout=30):
+    """After a change that should drop traffic: polls `probe` until it stops succeeding,
+    then requires the failure to be a timeout (dropped), not a refusal or a client error."""
+    p = wait_for(probe, timeout=timeout, until=lambda p: p.outcome != OK, what=what)
+    assert p.outcome == TIMEOUT, f"{what}: expected the request to be dropped (a timeout), got {p}"
+    return p

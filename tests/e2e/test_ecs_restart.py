@@ -1,7 +1,5 @@
 """ECS control plane, acceptance 4: a daemon restart in the middle of a tour loses nothing."""
-import time
-
-from conftest import wait_for
+from conftest import controller_passes, wait_for
 from test_ecs_support import (Ecs, all_status, arn, awsvpc_config, container, default_subnet,
                               resources, task_status)
 
@@ -67,8 +65,10 @@ def test_restart_mid_tour_loses_nothing(kecs):
                include=["SETTINGS", "TAGS", "STATISTICS"])["clusters"] == before_clusters
     assert ecs("ListTagsForResource", resourceArn=arn("cluster/keep"))["tags"] == [{"key": "team", "value": "red"}]
 
-    # Running tasks are still RUNNING, and stay so; the stopped one is still describable.
-    time.sleep(1.0)    # a few controller resyncs
+    # Running tasks are still RUNNING, and stay so through the controllers' passes after the
+    # restart (a probe task in the other cluster makes them); the stopped one is still
+    # describable.
+    controller_passes(kecs.client("ecs"), "also", "keep-web:2")
     after_tasks = snapshot(ecs, "keep", arns)
     assert after_tasks == before_tasks
     assert task_status(ecs._client, "keep", arns) == {on_ci: "RUNNING", fg: "RUNNING", done: "STOPPED"}

@@ -8,11 +8,10 @@ import concurrent.futures
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import OK, REFUSED, http_probe, wait_for
 
 TD = {
     "family": "web-app",
@@ -32,9 +31,9 @@ TD = {
 
 
 def curl(port, host="localhost", timeout=3):
-    p = subprocess.run(["curl", "-s", "-m", str(timeout), f"http://{host}:{port}"],
-                       capture_output=True, text=True, timeout=timeout + 5)
-    return p.stdout if p.returncode == 0 else None
+    """The page at host:port, or the Probe that says how the GET failed."""
+    p = http_probe(f"http://{host}:{port}", timeout=timeout)
+    return p.body if p.outcome == OK else p
 
 
 def aws_flow(kecs, *args):
@@ -127,7 +126,8 @@ def test_stop_releases_the_port_for_the_next_task(local_kecs):
     assert curl(port) == "hello from kecs\n"
     ecs.stop_task(cluster="pub", task=a)
     wait_for(lambda: describe(local_kecs, "pub", a)["lastStatus"] == "STOPPED", timeout=30, what="stopped")
-    assert curl(port, timeout=2) is None          # refused: the forwarding is gone
+    gone = http_probe(f"http://localhost:{port}", timeout=2)
+    assert gone.outcome == REFUSED, gone          # the forwarding is gone: nothing listens there
     b = run_public(local_kecs)
     assert public_port(wait_running(local_kecs, "pub", b)) == port  # handed to the next task
     assert curl(port) == "hello from kecs\n"

@@ -100,6 +100,19 @@ def messages(service):
     return [e["message"] for e in service["events"]]
 
 
+def scheduler_passes(ecs):
+    """Waits until the service scheduler has passed over every service several times since
+    the call: every pass reconciles every ACTIVE and DRAINING service, and a probe service
+    created now says "has reached a steady state." only in a pass after its task has run for
+    the scheduler's settle time. The probe lives in a cluster of its own."""
+    ecs.create_cluster(clusterName="probe")
+    ecs.register_task_definition(family="probe", containerDefinitions=[container("app", memory=32)])
+    name = f"probe{len(ecs.list_services(cluster='probe', maxResults=100)['serviceArns'])}"
+    ecs.create_service(cluster="probe", serviceName=name, taskDefinition="probe", desiredCount=1)
+    wait_for(lambda: messages(describe(ecs, "probe", name))[:1] == [f"(service {name}) has reached a steady state."],
+             what=f"the probe service {name} steady")
+
+
 def ms(dt):
     return round(dt.timestamp() * 1000)
 
@@ -661,22 +674,30 @@ def test_list_services_leaves_out_a_draining_service(kecs):
     # DeleteService's documentation (the AWS model): "the service status moves from ACTIVE
     # to DRAINING, and the service is no longer visible in the console or in the
     # ListServices API operation."
-    # kecs takes a deleted service to INACTIVE within a scheduler pass, so the DRAINING
-    # window is short: each attempt lists, then describes; a service still DRAINING after
-    # the list was DRAINING during it.
+    # kecs keeps a deleted service DRAINING until the scheduler pass that stops its tasks
+    # commits. A round deletes a service of 40 tasks, lists, then describes: a service still
+    # DRAINING after the list was DRAINING during it (DRAINING never comes back). Whatever
+    # the list saw (DRAINING or already INACTIVE), it must leave the service out. Rounds
+    # repeat until one list is proven to have seen DRAINING (a round proves nothing only
+    # when the scheduler's pass commits before the describe), and fail after 120 s.
     ecs = kecs.client("ecs")
     setup_cluster(ecs)
-    for attempt in range(8):
-        name = f"gone{attempt}"
+    seen = []
+
+    def delete_list_describe():
+        name = f"gone{len(seen)}"
         ecs.create_service(cluster="svc", serviceName=name, taskDefinition="web", desiredCount=40)
-        wait_for(lambda: steady(ecs, "svc", name, 40), what="40 running")
-        ecs.delete_service(cluster="svc", service=name, force=True)
-        listed = ecs.list_services(cluster="svc")["serviceArns"]
-        if describe(ecs, "svc", name)["status"] == "DRAINING":
-            assert arn(f"service/svc/{name}") not in listed
-            return
+        wait_for(lambda: describe(ecs, "svc", name)["runningCount"] == 40, what="40 running")
+        assert arn(f"service/svc/{name}") in ecs.list_services(cluster="svc", maxResults=100)["serviceArns"]
+        assert ecs.delete_service(cluster="svc", service=name, force=True)["service"]["status"] == "DRAINING"
+        listed = ecs.list_services(cluster="svc", maxResults=100)["serviceArns"]
+        status = describe(ecs, "svc", name)["status"]
+        seen.append(status)
+        assert arn(f"service/svc/{name}") not in listed, f"{name} listed while {status}"
         ecs.get_waiter("services_inactive").wait(cluster="svc", services=[name], WaiterConfig=FAST)
-    pytest.skip("never caught the service DRAINING")
+        return status
+    wait_for(delete_list_describe, until=lambda status: status == "DRAINING", timeout=120, interval=0,
+             what="a ListServices made while the deleted service was DRAINING")
 
 
 # ---- DAEMON -----------------------------------------------------------------------------
@@ -713,9 +734,17 @@ def test_daemon_runs_one_task_per_instance(kecs):
     [extra] = register_instances(ecs, "svc", 1, first=10)
     tasks = wait_for(lambda: daemon_running(ecs, "svc", "agent", n + 1), what="a task on the new instance")
     assert {t["containerInstanceArn"] for t in tasks} == instances | {extra}
-    # Still no more than one task per instance, some time later.
-    time.sleep(1.2)
-    assert len(service_tasks(ecs, "svc", "agent")) == n + 1
+    # The scheduler settles on it: a steady state after the new task started. No task was
+    # ever started beyond one per instance (none started and stopped again on the way).
+    new_task = next(t for t in tasks if t["containerInstanceArn"] == extra)["taskArn"].rsplit("/", 1)[1]
+
+    def steady_again():
+        msgs = messages(describe(ecs, "svc", "agent"))
+        started = any(m.startswith("(service agent) has started 1 tasks:") and new_task in m for m in msgs)
+        return msgs if started and msgs[0] == "(service agent) has reached a steady state." else None
+    wait_for(steady_again, what="a steady state after the new instance's task")
+    ever = all_service_tasks(ecs, "svc", "agent")
+    assert len(ever) == n + 1, [(t["containerInstanceArn"], t["lastStatus"]) for t in ever]
 
     # DAEMON services need no force to be deleted.
     assert ecs.delete_service(cluster="svc", service="agent")["service"]["status"] == "DRAINING"
@@ -848,7 +877,7 @@ def test_circuit_breaker_without_rollback_stops_the_deployment(kecs):
     # "A deployment in FAILED state doesn't launch any new tasks."
     n = len(failed_cb2_tasks(ecs))
     assert n >= 3
-    time.sleep(2.5)
+    scheduler_passes(ecs)
     assert len(failed_cb2_tasks(ecs)) == n
     assert describe(ecs, "cb", "cb")["deployments"][0]["rolloutState"] == "FAILED"
     ecs.delete_service(cluster="cb", service="cb", force=True)
@@ -863,7 +892,7 @@ def test_circuit_breaker_without_rollback_keeps_the_old_tasks(kecs):
     ecs, first, failing = failing_deployment(kecs, rollback=False)
     wait_for(lambda: describe(ecs, "cb", "cb")["deployments"][0]["rolloutState"] == "FAILED",
              timeout=20, what="the deployment FAILED")
-    time.sleep(1.5)
+    scheduler_passes(ecs)
     s = describe(ecs, "cb", "cb")
     assert s["runningCount"] == 1, s
     assert [(d["id"], d["status"], d["runningCount"]) for d in s["deployments"][1:]] == [(first["id"], "ACTIVE", 1)]
@@ -899,7 +928,7 @@ def test_circuit_breaker_rolls_back(kecs):
     assert task["taskDefinitionArn"] == arn("task-definition/cb:1") and task["startedBy"] == dep["id"]
     # Nothing more is launched of the failed revision.
     n = len(failed)
-    time.sleep(1.5)
+    scheduler_passes(ecs)
     assert len(failed_cb2_tasks(ecs)) == n
     ecs.delete_service(cluster="cb", service="cb", force=True)
     ecs.get_waiter("services_inactive").wait(cluster="cb", services=["cb"], WaiterConfig=FAST)

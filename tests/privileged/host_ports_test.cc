@@ -1,5 +1,5 @@
 // net::HostPortReservations: a reserved host port cannot be bound by anyone else.
-#include "net/host_ports.h"
+#include "net/kernel/host_ports.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -237,7 +237,7 @@ class LocalHarness : public Harness {
       if (e.path().filename().string().rfind(cid, 0) == 0) out.push_back("runc state " + e.path().filename().string());
     }
     // The containers' cgroups (runc's cgroupsPath <p>/<task>/<container>); the task's own
-    // directory is checked by LocalRuntime.DeleteRemovesTheTaskCgroup.
+    // directory is checked by LocalRuntimeTest.DeleteRemovesTheTaskCgroup.
     for (const auto& cg : fs::directory_iterator("/sys/fs/cgroup", ec)) {
       for (const auto& leaf : fs::directory_iterator(cg.path() / p / t.task_id, ec)) {
         if (leaf.is_directory(ec)) out.push_back("cgroup " + leaf.path().string());
@@ -329,7 +329,8 @@ class LocalHarness : public Harness {
 };
 
 // ---------------------------------------------------------------------------------------
-// The local runtime beyond the contract: what a container sees, and known bugs.
+// The local runtime beyond the contract: what a container sees, and regression tests of
+// bugs it had (a made-up exit code, a task cgroup left behind, TERM without a terminal).
 
 class LocalRuntimeTest : public ::testing::Test {
  protected:

@@ -9,7 +9,7 @@
 #include <memory>
 #include <thread>
 
-#include "net/host_ports.h"
+#include "net/kernel/host_ports.h"
 #include "privileged/local_env.h"
 
 namespace kecs::privileged {

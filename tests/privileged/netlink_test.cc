@@ -1,6 +1,6 @@
 // net::Netlink against the real kernel. Most work happens in namespaces of the test's own;
 // one veth has its host end on the host, named with the prefix.
-#include "net/netlink.h"
+#include "net/kernel/netlink.h"
 
 #include <fcntl.h>
 #include <unistd.h>

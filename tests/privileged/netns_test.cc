@@ -1,5 +1,5 @@
 // net::netns against the real kernel: named namespaces as `ip netns` keeps them.
-#include "net/netns.h"
+#include "net/kernel/netns.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // net::nft against the real kernel: atomic scripts, queries, per-namespace rulesets.
-#include "net/nft.h"
+#include "net/kernel/nft.h"
 
 #include "privileged/privileged.h"
 

@@ -26,9 +26,9 @@
 #include "base/ids.h"
 #include "base/strings.h"
 #include "base/subprocess.h"
-#include "net/netlink.h"
-#include "net/netns.h"
-#include "net/nft.h"
+#include "net/kernel/netlink.h"
+#include "net/kernel/netns.h"
+#include "net/kernel/nft.h"
 
 namespace kecs::privileged {
 

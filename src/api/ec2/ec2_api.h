@@ -14,7 +14,7 @@
 #include "api/errors.h"
 #include "api/router.h"
 #include "base/json.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 #include "state/store.h"
 
 namespace kecs::api::ec2 {

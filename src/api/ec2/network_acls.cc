@@ -16,7 +16,7 @@
 #include "api/ec2/ec2_api.h"
 #include "base/ids.h"
 #include "base/strings.h"
-#include "net/ip.h"
+#include "net/domain/ip.h"
 
 namespace kecs::api::ec2 {
 namespace {

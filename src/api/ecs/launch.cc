@@ -10,7 +10,7 @@
 #include "api/ecs/task_definition_rules.h"
 #include "base/host.h"
 #include "base/ids.h"
-#include "net/host_ports.h"
+#include "net/kernel/host_ports.h"
 #include "model/arn.h"
 
 namespace kecs::api::ecs {

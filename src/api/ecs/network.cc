@@ -5,7 +5,7 @@
 #include "api/ecs/common.h"
 #include "base/ids.h"
 #include "base/strings.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
 

@@ -13,7 +13,7 @@
 #include "api/pagination.h"
 #include "base/ids.h"
 #include "model/arn.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
 namespace {

@@ -8,7 +8,7 @@
 #include "api/ecs/launch.h"
 #include "api/pagination.h"
 #include "model/arn.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
 namespace {

@@ -6,7 +6,7 @@
 #include "api/errors.h"
 #include "api/router.h"
 #include "base/json.h"
-#include "net/discovery.h"
+#include "net/domain/discovery.h"
 #include "state/store.h"
 
 namespace kecs::api::servicediscovery {

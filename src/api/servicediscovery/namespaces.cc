@@ -7,7 +7,7 @@
 #include "api/servicediscovery/common.h"
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "base/ids.h"
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::api::servicediscovery {
 namespace {

@@ -14,7 +14,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "net/netns.h"
+#include "net/kernel/netns.h"
 #include "runtime/local/oci_spec.h"
 
 namespace kecs::runtime::local {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "base/env.h"
-#include "net/dns_server.h"
+#include "net/kernel/dns_server.h"
 #include "runtime/local/containers.h"
 #include "runtime/local/image_store.h"
 #include "runtime/local/network.h"

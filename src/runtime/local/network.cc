@@ -7,10 +7,10 @@
 
 #include "base/json.h"
 #include "base/log.h"
-#include "net/ip.h"
-#include "net/netlink.h"
-#include "net/netns.h"
-#include "net/nft.h"
+#include "net/domain/ip.h"
+#include "net/kernel/netlink.h"
+#include "net/kernel/netns.h"
+#include "net/kernel/nft.h"
 
 namespace kecs::runtime::local {
 namespace {

@@ -23,8 +23,8 @@
 #include <string>
 
 #include "base/status.h"
-#include "net/host_ports.h"
-#include "net/sg_policy.h"
+#include "net/kernel/host_ports.h"
+#include "net/domain/sg_policy.h"
 #include "runtime/runtime.h"
 
 namespace kecs::runtime::local {

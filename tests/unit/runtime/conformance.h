@@ -49,9 +49,11 @@ class Harness {
   virtual std::vector<std::string> KeptFiles(const TaskSpec& task) = 0;
   // Removes everything the runtime made; runs in TearDown, also after a failure.
   virtual void CleanUp() = 0;
-  // A known bug of the runtime: right after a container ends, it may report a made-up
-  // exit code (137) before the real one. While true, exit codes are compared only once they
-  // have settled; DISABLED_ tests of the runtime's own suite show the bug.
+  // For a runtime whose exit codes settle late: right after a container ends, it may report
+  // a made-up exit code (137) before the real one. While true, exit codes are compared only
+  // once they have settled. No harness returns true today: the local runtime's shim records
+  // the code before it reaps the container, which the privileged
+  // LocalRuntimeTest.ExitCodeIsNeverMadeUp checks.
   virtual bool exit_codes_settle_late() { return false; }
 };
 

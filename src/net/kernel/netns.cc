@@ -1,4 +1,4 @@
-#include "net/netns.h"
+#include "net/kernel/netns.h"
 
 #include <fcntl.h>
 #include <sched.h>

@@ -1,11 +1,11 @@
-#include "net/nft.h"
+#include "net/kernel/nft.h"
 
 #include <nftables/libnftables.h>
 
 #include <memory>
 #include <mutex>
 
-#include "net/netns.h"
+#include "net/kernel/netns.h"
 
 namespace kecs::net::nft {
 namespace {

@@ -1,7 +1,7 @@
 // The VPC resolver's answers (Respond) and its sockets on the loopback: answers from the
 // lookup, forwarding of other names to an upstream, TCP, truncation. No root needed: the
 // listeners here live in the test's own network namespace.
-#include "net/dns_server.h"
+#include "net/kernel/dns_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "net/netlink.h"
+#include "net/kernel/netlink.h"
 
 #include <arpa/inet.h>
 #include <linux/if.h>

@@ -1,4 +1,4 @@
-#include "net/ip.h"
+#include "net/domain/ip.h"
 
 #include <arpa/inet.h>
 

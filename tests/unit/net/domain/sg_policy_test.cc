@@ -1,4 +1,4 @@
-#include "net/sg_policy.h"
+#include "net/domain/sg_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "net/discovery.h"
+#include "net/domain/discovery.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "net/dns_server.h"
+#include "net/kernel/dns_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 #include <ldns/ldns.h>
 
 #include "base/log.h"
-#include "net/netns.h"
+#include "net/kernel/netns.h"
 
 namespace kecs::net {
 namespace asio = boost::asio;

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "net/discovery.h"
+#include "net/domain/dns_answer.h"
 
 namespace kecs::net {
 

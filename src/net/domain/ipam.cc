@@ -1,4 +1,4 @@
-#include "net/ipam.h"
+#include "net/domain/ipam.h"
 
 #include <fmt/format.h>
 

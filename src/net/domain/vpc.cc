@@ -1,4 +1,4 @@
-#include "net/vpc.h"
+#include "net/domain/vpc.h"
 
 #include <map>
 
@@ -6,7 +6,7 @@
 
 #include "base/clock.h"
 #include "base/ids.h"
-#include "net/ipam.h"
+#include "net/domain/ipam.h"
 
 namespace kecs::net {
 namespace {

@@ -1,4 +1,4 @@
-#include "net/host_ports.h"
+#include "net/kernel/host_ports.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -14,7 +14,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
-#include "net/ip.h"
+#include "net/domain/ip.h"
 #include "state/store.h"
 
 namespace kecs::net {

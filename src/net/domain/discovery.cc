@@ -1,4 +1,4 @@
-#include "net/discovery.h"
+#include "net/domain/discovery.h"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/strings.h"
-#include "net/ip.h"
+#include "net/domain/ip.h"
 
 namespace kecs::net::discovery {
 namespace {

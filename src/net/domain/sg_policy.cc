@@ -1,11 +1,11 @@
-#include "net/sg_policy.h"
+#include "net/domain/sg_policy.h"
 
 #include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "net/ip.h"
+#include "net/domain/ip.h"
 
 namespace kecs::net {
 namespace {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "net/ip.h"
+#include "net/domain/ip.h"
 #include "state/store.h"
 
 namespace kecs::net {

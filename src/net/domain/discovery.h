@@ -26,6 +26,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "net/domain/dns_answer.h"
 #include "state/store.h"
 
 namespace kecs::net::discovery {
@@ -104,15 +105,6 @@ Result<std::string> DeregisterInstance(state::Tx& tx, const std::string& region,
 Status SetInstanceHealth(state::Tx& tx, const std::string& region, const std::string& service_id,
                          const std::string& instance_id, const std::string& status);
 
-struct Endpoint { std::string instance_id; std::string ipv4; std::string ipv6; int port = 0; bool healthy = true; Json attributes; };
-struct DnsAnswer {
-  bool found = false;        // the name belongs to a private or public DNS namespace this VPC sees
-  bool nxdomain = false;     // ... but no such service/instance name in it
-  std::string routing_policy;  // MULTIVALUE or WEIGHTED
-  int ttl_a = 60, ttl_aaaa = 60, ttl_srv = 60;
-  bool has_a = false, has_aaaa = false, has_srv = false;  // record types the service's DnsConfig has
-  std::vector<Endpoint> endpoints;   // healthy ones only (all of them when none is healthy, as Cloud Map does)
-};
 // What DNS should answer for `fqdn` (lowercase, no trailing dot) asked from inside VPC `vpc_id`
 // in `region`: names "<service>.<namespace>" of DNS_PRIVATE namespaces bound to that VPC (and
 // DNS_PUBLIC namespaces) resolve to the service's instances; "<instance-id>.<service>.<namespace>"
