@@ -24,7 +24,8 @@ bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0; }
 bool IsContainerInit(Env* env, int pid, const fs::path& bundle) {
   auto cgroup = env->ReadFile(fmt::format("/proc/{}/cgroup", pid));
   if (!cgroup.ok() || cgroup->empty()) return true;
-  std::string want = "/" + bundle.parent_path().parent_path().filename().string() + "/" + bundle.filename().string();
+  std::string want = fmt::format("/{}/{}", bundle.parent_path().parent_path().filename().string(),
+                                 bundle.filename().string());
   for (const auto& line : Split(*cgroup, '\n')) {
     if (line.size() >= want.size() && line.compare(line.size() - want.size(), want.size(), want) == 0) return true;
   }
