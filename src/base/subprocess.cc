@@ -33,6 +33,29 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra)
   return out;
 }
 
+// write(2) that turns a closed pipe into EPIPE without a SIGPIPE for the process (which
+// need not ignore SIGPIPE): the signal is blocked in this thread meanwhile, and one it
+// raised is consumed before the old mask comes back.
+ssize_t WriteNoSigpipe(int fd, const char* data, size_t n) {
+  sigset_t pipe_only, old;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  sigset_t pending;
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t put = write(fd, data, n);
+  int saved = errno;
+  if (put < 0 && saved == EPIPE && !was_pending) {
+    timespec zero{};
+    while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return put;
+}
+
 void CloseIfOpen(int& fd) {
   if (fd >= 0) close(fd);
   fd = -1;
@@ -122,7 +145,7 @@ Result<ProcessResult> RunProcess(const ProcessOptions& opts) {
       }
     }
     if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLHUP | POLLERR))) {
-      ssize_t put = write(fds[2].fd, opts.stdin_data.data() + written, opts.stdin_data.size() - written);
+      ssize_t put = WriteNoSigpipe(fds[2].fd, opts.stdin_data.data() + written, opts.stdin_data.size() - written);
       if (put > 0) written += static_cast<size_t>(put);
       // All written, or the child closed its stdin (EPIPE): no more input.
       if (written == opts.stdin_data.size() || (put < 0 && errno != EAGAIN && errno != EINTR)) {

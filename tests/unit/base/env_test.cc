@@ -88,6 +88,16 @@ TEST(PosixEnv, RunCapturesOutputExitCodeStdinAndEnvironment) {
   EXPECT_FALSE(r->timed_out);
 }
 
+TEST(PosixEnv, ChildThatIgnoresItsStdinNeitherBlocksNorKillsTheCaller) {
+  ProcessOptions opts;
+  opts.argv = {"/bin/sh", "-c", "exec 0<&-; echo done"};
+  opts.stdin_data = std::string(1 << 20, 'x');  // more than a pipe holds
+  auto r = Env::Default()->Run(opts);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->out, "done\n");
+  EXPECT_EQ(r->exit_code, 0);
+}
+
 TEST(PosixEnv, RunOfAMissingProgramIsNotFound) {
   auto r = Env::Default()->Run({"kecs-no-such-program-xyz"});
   EXPECT_EQ(r.status().code(), Code::kNotFound);
