@@ -116,7 +116,11 @@ std::string CanonicalRequest(const HttpRequest& req,
     }
     out += h + ":" + Join(vals, ",") + "\n";
   }
-  out += "\n" + Join(signed_headers, ";") + "\n";
+  // Appended piecewise: `"\n" + Join(...)` trips GCC 12's -Wrestrict false positive (GCC
+  // bug 105329) in optimised builds.
+  out += '\n';
+  out += Join(signed_headers, ";");
+  out += '\n';
   std::string_view payload_hash = req.Header("x-amz-content-sha256");
   out += payload_hash.empty() ? Sha256Hex(req.body) : std::string(payload_hash);
   return out;

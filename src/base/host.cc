@@ -30,14 +30,19 @@ HostInfo Read() {
   if (uname(&u) == 0) {
     h.hostname = u.nodename;
     h.kernel = u.release;
-    h.arch = u.machine;
-    if (h.arch == "aarch64") h.arch = "arm64";
+    h.arch = EcsCpuArchitecture(u.machine);
   }
   h.is_root = geteuid() == 0;
   return h;
 }
 
 }  // namespace
+
+std::string EcsCpuArchitecture(std::string_view machine) {
+  if (machine == "aarch64" || machine == "arm64") return "arm64";
+  if (machine == "x86_64" || machine == "amd64") return "x86_64";
+  return std::string(machine);
+}
 
 const HostInfo& Host() {
   static const HostInfo info = Read();

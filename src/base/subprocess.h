@@ -1,5 +1,6 @@
 #pragma once
-// Running helper programs (skopeo, umoci, runc) and collecting their output.
+// Running helper programs (skopeo, umoci, runc) and collecting their output. Code that can
+// be unit-tested runs programs through Env (env.h) rather than calling these directly.
 #include <chrono>
 #include <string>
 #include <vector>
@@ -8,6 +9,15 @@
 
 namespace kecs {
 
+struct ProcessOptions {
+  std::vector<std::string> argv;   // argv[0] is looked up in PATH
+  // "NAME=value" entries set in the child's environment on top of (replacing) the
+  // inherited ones.
+  std::vector<std::string> env;
+  std::string stdin_data;          // written to the child's stdin (empty: /dev/null)
+  std::chrono::milliseconds timeout = std::chrono::minutes(10);
+};
+
 struct ProcessResult {
   int exit_code = -1;   // 128+signal when killed by a signal
   std::string out;
@@ -15,8 +25,10 @@ struct ProcessResult {
   bool timed_out = false;
 };
 
-// Runs argv[0] (looked up in PATH) with stdin from /dev/null, capturing stdout and stderr.
-// Kills the process after `timeout`. Fails only when the program cannot be started.
+// Runs opts.argv, capturing stdout and stderr. Kills the process after opts.timeout. Fails
+// only when the program cannot be started.
+Result<ProcessResult> RunProcess(const ProcessOptions& opts);
+// The same with stdin from /dev/null and the inherited environment.
 Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout = std::chrono::minutes(10));
 

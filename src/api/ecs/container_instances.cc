@@ -81,7 +81,7 @@ Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
   attr("ecs.instance-type", type);
   attr("ecs.os-type", "linux");
   attr("ecs.os-family", "LINUX");
-  attr("ecs.cpu-architecture", Host().arch == "arm64" ? "arm64" : "x86_64");
+  attr("ecs.cpu-architecture", Host().arch);
   attr("ecs.capability.task-eni");
   attr("ecs.capability.container-health-check");
   attr("ecs.capability.execution-role-awslogs");

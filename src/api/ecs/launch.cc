@@ -7,6 +7,7 @@
 #include "api/ecs/common.h"
 #include "api/ecs/placement.h"
 #include "api/ecs/task_definition_rules.h"
+#include "base/host.h"
 #include "base/ids.h"
 #include "model/arn.h"
 #include "net/kernel/host_ports.h"
@@ -456,7 +457,7 @@ model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
     if (!r.net.subnets.empty()) a.details.push_back({"subnetId", r.net.subnets.front()});
     t.attachments.push_back(std::move(a));
   }
-  t.attributes = {{"ecs.cpu-architecture", "x86_64"}};
+  t.attributes = {{"ecs.cpu-architecture", Host().arch}};
   t.availability_zone = ctx.region + options.availability_zone_suffix;
   if (instance) {
     for (const auto& a : instance->doc.value("attributes", Json::array())) {

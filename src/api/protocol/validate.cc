@@ -149,7 +149,7 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
   auto add = [&](K k, std::string clause) {
     out.push_back({k, path, std::string(member), std::string(location),
                    fmt::format("Value {} at '{}' failed to satisfy constraint: {}",
-                               k == K::kMissing ? "null" : "'" + Render(v) + "'", path, clause),
+                               k == K::kMissing ? "null" : fmt::format("'{}'", Render(v)), path, clause),
                    {}, Render(v)});
   };
   switch (s.type) {

@@ -278,7 +278,12 @@ Result<std::vector<std::string>> Netlink::ListAddresses(const std::string& link)
     char buf[64];
     nl_addr2str(rtnl_addr_get_local(a), buf, sizeof buf);
     std::string text = buf;
-    if (text.find('/') == std::string::npos) text += "/" + std::to_string(rtnl_addr_get_prefixlen(a));
+    // Appended piecewise: `"/" + std::to_string(...)` trips GCC 12's -Wrestrict false
+    // positive (GCC bug 105329) in optimised builds.
+    if (text.find('/') == std::string::npos) {
+      text.push_back('/');
+      text.append(std::to_string(rtnl_addr_get_prefixlen(a)));
+    }
     out.push_back(text);
   }
   nl_cache_free(cache);

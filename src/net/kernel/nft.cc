@@ -66,4 +66,40 @@ Result<Json> QueryJson(const std::string& netns, const std::string& command) {
   return *j;
 }
 
+Result<std::vector<Element>> ListElements(const std::string& netns, const std::string& command) {
+  ASSIGN_OR_RETURN(Json doc, QueryJson(netns, command));
+  std::vector<Element> out;
+  const Json* items = JGet(doc, "nftables");
+  if (!items || !items->is_array()) return out;
+  for (const auto& item : *items) {
+    const Json* obj = JGet(item, "set");
+    if (!obj) obj = JGet(item, "map");
+    const Json* elems = obj ? JGet(*obj, "elem") : nullptr;
+    if (!elems || !elems->is_array()) continue;
+    for (const auto& e : *elems) {
+      // A map element is [key, value]; a key with a comment is {"elem": {"val", "comment"}}.
+      const Json* key = e.is_array() ? (e.empty() ? nullptr : &e[0]) : &e;
+      if (!key) continue;
+      Element el;
+      if (key->is_object()) {
+        const Json* inner = JGet(*key, "elem");
+        if (!inner || !inner->is_object()) continue;
+        el.comment = JStr(*inner, "comment");
+        key = JGet(*inner, "val");
+        if (!key) continue;
+      }
+      if (key->is_string()) {
+        el.text = key->get<std::string>();
+      } else if (key->is_number_integer()) {
+        el.number = key->get<int64_t>();
+        el.text = std::to_string(el.number);
+      } else {
+        continue;
+      }
+      out.push_back(std::move(el));
+    }
+  }
+  return out;
+}
+
 }  // namespace kecs::net::nft

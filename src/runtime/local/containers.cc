@@ -1,46 +1,16 @@
 #include "runtime/local/containers.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "base/strings.h"
-#include "base/subprocess.h"
 
 namespace kecs::runtime::local {
 namespace fs = std::filesystem;
 namespace {
-
-// POSIX reads, not iostreams: libstdc++'s filebuf throws when read(2) fails, which it does
-// (ESRCH) for /proc/<pid>/ files of a process that exits while they are read.
-std::optional<std::string> ReadFile(const fs::path& p) {
-  int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
 
 // A zombie counts as alive: the shim records the exit code before it reaps the container's
 // init, so an init that is gone without an exit file means the shim itself was killed.
@@ -51,64 +21,42 @@ bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0; }
 // reported as the container nor signalled. runc puts the container in the cgroup
 // <prefix>/<task>/<name>. A zombie (whose cgroup may read as empty) is the container the
 // shim is about to reap.
-bool IsContainerInit(int pid, const fs::path& bundle) {
-  auto cgroup = ReadFile(fmt::format("/proc/{}/cgroup", pid));
-  if (!cgroup || cgroup->empty()) return true;
-  std::string want = "/" + bundle.parent_path().parent_path().filename().string() + "/" + bundle.filename().string();
+bool IsContainerInit(Env* env, int pid, const fs::path& bundle) {
+  auto cgroup = env->ReadFile(fmt::format("/proc/{}/cgroup", pid));
+  if (!cgroup.ok() || cgroup->empty()) return true;
+  std::string want = fmt::format("/{}/{}", bundle.parent_path().parent_path().filename().string(),
+                                 bundle.filename().string());
   for (const auto& line : Split(*cgroup, '\n')) {
     if (line.size() >= want.size() && line.compare(line.size() - want.size(), want.size(), want) == 0) return true;
   }
-  auto stat = ReadFile(fmt::format("/proc/{}/stat", pid));
-  size_t paren = stat ? stat->rfind(')') : std::string::npos;
+  auto stat = env->ReadFile(fmt::format("/proc/{}/stat", pid));
+  size_t paren = stat.ok() ? stat->rfind(')') : std::string::npos;
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
 }
 
 }  // namespace
 
-ContainerDriver::ContainerDriver(std::string runc_root, std::string shim_exe)
-    : runc_root_(std::move(runc_root)), shim_exe_(std::move(shim_exe)) {
-  std::error_code ec;
-  fs::create_directories(runc_root_, ec);
+ContainerDriver::ContainerDriver(std::string runc_root, std::string shim_exe, Env* env)
+    : runc_root_(std::move(runc_root)), shim_exe_(std::move(shim_exe)), env_(env) {
+  (void)env_->CreateDirs(runc_root_);  // a failure shows at the first start, from runc
 }
 
 Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
                               const std::string& log_file) {
   ContainerStatus now = Inspect(bundle);
   if (now.phase == ContainerStatus::Phase::kRunning) return Status::Ok();
-  std::error_code ec;
-  fs::remove(fs::path(bundle) / "exit", ec);
-  fs::remove(fs::path(bundle) / "pid", ec);
+  RETURN_IF_ERROR(env_->RemoveFile(bundle + "/exit"));
+  RETURN_IF_ERROR(env_->RemoveFile(bundle + "/pid"));
   // A leftover runc record with this id (from a crash before the shim wrote its exit)
   // would make runc refuse the id.
   (void)Delete(id);
 
-  // Double fork: the shim is re-parented to init and outlives the daemon.
-  pid_t child = fork();
-  if (child < 0) return PosixError("fork", errno);
-  if (child == 0) {
-    setsid();
-    pid_t shim = fork();
-    if (shim == 0) {
-      // Nothing of the daemon's (its listening socket above all) may outlive it in the shim.
-      syscall(SYS_close_range, 3, ~0U, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      int devnull = open("/dev/null", O_RDWR);
-      dup2(devnull, 0);
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-      execl(shim_exe_.c_str(), shim_exe_.c_str(), runc_root_.c_str(), bundle.c_str(), id.c_str(),
-            log_file.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    _exit(shim < 0 ? 1 : 0);
-  }
-  int st = 0;
-  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
+  // Detached: the shim is re-parented to init and outlives the daemon.
+  ProcessOptions shim;
+  shim.argv = {shim_exe_, runc_root_, bundle, id, log_file};
+  RETURN_IF_ERROR(env_->StartDetached(shim));
+  auto deadline = env_->MonotonicNow() + std::chrono::seconds(60);
+  while (env_->MonotonicNow() < deadline) {
     ContainerStatus s = Inspect(bundle);
     if (s.phase == ContainerStatus::Phase::kRunning) return Status::Ok();
     if (s.phase == ContainerStatus::Phase::kExited) {
@@ -116,7 +64,7 @@ Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
       if (s.error.empty()) return Status::Ok();
       return Internal(s.error);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    env_->SleepFor(std::chrono::milliseconds(5));
   }
   return Unavailable(fmt::format("container {} did not start within 60s", id));
 }
@@ -124,7 +72,7 @@ Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
 ContainerStatus ContainerDriver::Inspect(const std::string& bundle) {
   ContainerStatus s;
   fs::path b(bundle);
-  if (auto exit = ReadFile(b / "exit")) {
+  if (auto exit = env_->ReadFile(b / "exit"); exit.ok()) {
     s.phase = ContainerStatus::Phase::kExited;
     std::string t(Trim(*exit));
     if (t.rfind("error:", 0) == 0) {
@@ -135,9 +83,9 @@ ContainerStatus ContainerDriver::Inspect(const std::string& bundle) {
     }
     return s;
   }
-  if (auto pid = ReadFile(b / "pid")) {
+  if (auto pid = env_->ReadFile(b / "pid"); pid.ok()) {
     s.pid = std::atoi(pid->c_str());
-    if (Alive(s.pid) && IsContainerInit(s.pid, b)) {
+    if (Alive(s.pid) && IsContainerInit(env_, s.pid, b)) {
       s.phase = ContainerStatus::Phase::kRunning;
       return s;
     }
@@ -155,11 +103,11 @@ ContainerStatus ContainerDriver::Stop(const std::string& bundle, std::chrono::se
   if (s.phase != ContainerStatus::Phase::kRunning) return s;
   kill(s.pid, SIGTERM);
   auto wait_exit = [&](std::chrono::milliseconds d) {
-    auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline) {
+    auto deadline = env_->MonotonicNow() + d;
+    while (env_->MonotonicNow() < deadline) {
       ContainerStatus now = Inspect(bundle);
       if (now.phase != ContainerStatus::Phase::kRunning) return now;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      env_->SleepFor(std::chrono::milliseconds(10));
     }
     return Inspect(bundle);
   };
@@ -172,7 +120,7 @@ ContainerStatus ContainerDriver::Stop(const std::string& bundle, std::chrono::se
 }
 
 Status ContainerDriver::Delete(const std::string& id) {
-  auto r = RunProcess({"runc", "--root", runc_root_, "delete", "--force", id}, std::chrono::seconds(30));
+  auto r = env_->Run({"runc", "--root", runc_root_, "delete", "--force", id}, std::chrono::seconds(30));
   if (!r.ok()) return r.status();
   if (r->exit_code != 0 && r->err.find("does not exist") == std::string::npos &&
       r->err.find("not exist") == std::string::npos) {
@@ -183,9 +131,11 @@ Status ContainerDriver::Delete(const std::string& id) {
 
 std::vector<std::string> ContainerDriver::List() {
   std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(runc_root_, ec)) {
-    if (e.is_directory()) out.push_back(e.path().filename().string());
+  auto names = env_->ListDir(runc_root_);
+  if (!names.ok()) return out;
+  for (const auto& n : *names) {
+    auto info = env_->Stat(runc_root_ + "/" + n);
+    if (info.ok() && info->is_dir) out.push_back(n);
   }
   return out;
 }

@@ -7,11 +7,15 @@
 // of the container's init: it reaps it and writes its exit status to <bundle>/exit. The
 // daemon reads the state from files (<bundle>/pid, <bundle>/exit) rather than asking runc,
 // so Inspect is a stat and a kill(pid, 0). Thread-safe: containers are independent.
+//
+// Files, time (the waits for a container to start or stop) and the shim and runc
+// processes go through the Env; signals (kill(2)) go to the container directly.
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/status.h"
 
 namespace kecs::runtime::local {
@@ -25,8 +29,9 @@ struct ContainerStatus {
 
 class ContainerDriver {
  public:
-  // `runc_root` holds runc's state; `shim_exe` is the kecs-shim binary.
-  ContainerDriver(std::string runc_root, std::string shim_exe);
+  // `runc_root` holds runc's state; `shim_exe` is the kecs-shim binary. `env` must
+  // outlive the driver.
+  ContainerDriver(std::string runc_root, std::string shim_exe, Env* env = Env::Default());
 
   // Starts container `id` from `bundle` (config.json inside), its stdout and stderr
   // appended to `log_file`. Returns once the container runs, or with runc's error.
@@ -43,6 +48,7 @@ class ContainerDriver {
  private:
   const std::string runc_root_;
   const std::string shim_exe_;
+  Env* const env_;
 };
 
 }  // namespace kecs::runtime::local

@@ -1,52 +1,19 @@
 #include "runtime/local/image_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
+#include <openssl/sha.h>
 
 #include <fmt/format.h>
 
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "base/subprocess.h"
 
 namespace kecs::runtime::local {
-namespace fs = std::filesystem;
+namespace oci = model::oci;
 namespace {
 
-// An exclusive lock on the store, shared with other kecs processes.
-class StoreLock {
- public:
-  explicit StoreLock(const std::string& path) {
-    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ >= 0) flock(fd_, LOCK_EX);
-  }
-  ~StoreLock() {
-    if (fd_ >= 0) {
-      flock(fd_, LOCK_UN);
-      close(fd_);
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::optional<Json> ReadJson(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return std::nullopt;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return ParseJson(text);
-}
-
-std::string Blob(const fs::path& layout, const std::string& digest) {
-  auto colon = digest.find(':');
-  return (layout / "blobs" / digest.substr(0, colon) / digest.substr(colon + 1)).string();
-}
+// The tag each reference's own layout holds its image under.
+constexpr const char* kTag = "image";
 
 // skopeo prints `time="..." level=fatal msg="..."`; keep the message.
 std::string SkopeoError(const ProcessResult& r) {
@@ -57,6 +24,25 @@ std::string SkopeoError(const ProcessResult& r) {
     if (!line.empty() && line.back() == '"') line.pop_back();
   }
   return line.empty() ? fmt::format("skopeo exited with {}", r.exit_code) : line;
+}
+
+// Whether a failed pull may succeed when tried again: not when the registry answered that
+// the image does not exist or that we may not have it.
+bool Retryable(const std::string& error) {
+  for (const char* final_error : {"manifest unknown", "name unknown", "not found", "unauthorized",
+                                  "denied", "authentication required", "invalid reference"}) {
+    if (error.find(final_error) != std::string::npos) return false;
+  }
+  return true;
+}
+
+// "sha256:<hex>", with nothing that could leave the blobs directory.
+bool ValidDigest(const std::string& d) {
+  size_t colon = d.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == d.size()) return false;
+  return std::all_of(d.begin(), d.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'z') || c == ':';
+  });
 }
 
 }  // namespace
@@ -105,134 +91,216 @@ Result<ImageRef> ParseImageRef(const std::string& in) {
   return r;
 }
 
-std::string LayoutTag(const std::string& canonical) {
-  std::string t;
-  for (char c : canonical) {
-    t += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+std::string ImageKey(const ImageRef& ref) {
+  std::string canonical = ref.Canonical();
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), md);
+  return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+}
+
+ImageStore::ImageStore(std::string root, RegistryConfig config, Env* env)
+    : root_(std::move(root)), config_(std::move(config)), env_(env) {
+  // Failures show again, with their reason, at the first pull.
+  (void)env_->CreateDirs(root_ + "/bundles");
+  (void)env_->CreateDirs(root_ + "/refs");
+  (void)env_->CreateDirs(root_ + "/layout/blobs");
+}
+
+ImageStore::RefSlot& ImageStore::Slot(const std::string& key) {
+  std::lock_guard<std::mutex> lock(slots_mu_);
+  auto& slot = slots_[key];
+  if (!slot) slot = std::make_unique<RefSlot>();
+  return *slot;
+}
+
+std::string ImageStore::RefDir(const std::string& key) const { return root_ + "/refs/" + key; }
+
+Status ImageStore::PrepareRefDir(const std::string& key) {
+  RETURN_IF_ERROR(env_->CreateDirs(root_ + "/layout/blobs"));
+  RETURN_IF_ERROR(env_->CreateDirs(RefDir(key)));
+  // umoci reads blobs from the layout itself; skopeo writes them to the shared directory.
+  return env_->Symlink("../../layout/blobs", RefDir(key) + "/blobs");
+}
+
+std::optional<std::string> ImageStore::DigestOf(const std::string& key) {
+  auto text = env_->ReadFile(RefDir(key) + "/index.json");
+  if (!text.ok()) return std::nullopt;
+  auto index = oci::DecodeImageIndex(*text);
+  if (!index.ok()) {
+    KLOG_WARN("image store: {}/index.json: {}", RefDir(key), index.status().message());
+    return std::nullopt;
   }
-  return t;
-}
-
-ImageStore::ImageStore(std::string root, RegistryConfig config)
-    : root_(std::move(root)), config_(std::move(config)) {
-  std::error_code ec;
-  fs::create_directories(fs::path(root_) / "bundles", ec);
-}
-
-std::optional<std::string> ImageStore::DigestOfTag(const std::string& tag_name) {
-  auto index = ReadJson(fs::path(root_) / "layout" / "index.json");
-  if (!index) return std::nullopt;
-  for (const auto& m : index->value("manifests", Json::array())) {
-    const Json& ann = m.value("annotations", Json::object());
-    if (JStr(ann, "org.opencontainers.image.ref.name") == tag_name) return JStr(m, "digest");
+  for (const auto& m : index->manifests) {
+    if (m.ref_name == kTag && ValidDigest(m.digest)) return m.digest;
   }
   return std::nullopt;
 }
 
-Result<Image> ImageStore::Unpack(const std::string& canonical, const std::string& tag_name) {
-  auto digest = DigestOfTag(tag_name);
+Result<Image> ImageStore::Unpack(const std::string& canonical, const std::string& key) {
+  auto digest = DigestOf(key);
   if (!digest) return NotFound("image " + canonical + " is not in the store");
-  fs::path layout = fs::path(root_) / "layout";
+  auto blob = [&](const std::string& d) {
+    size_t colon = d.find(':');
+    return root_ + "/layout/blobs/" + d.substr(0, colon) + "/" + d.substr(colon + 1);
+  };
   std::string hex = digest->substr(digest->find(':') + 1);
-  fs::path bundle = fs::path(root_) / "bundles" / hex;
-  if (!fs::exists(bundle / "rootfs")) {
+  std::string bundle = root_ + "/bundles/" + hex;
+  if (!env_->Exists(bundle + "/rootfs")) {
     // Unpack beside and rename, so a crash never leaves a half-unpacked image in place.
-    fs::path tmp = fs::path(root_) / "bundles" / (hex + ".tmp-" + RandomHex(8));
-    auto r = RunProcess({"umoci", "unpack", "--image", layout.string() + ":" + tag_name, tmp.string()});
+    std::string tmp = bundle + ".tmp-" + RandomHex(8);
+    auto r = env_->Run({"umoci", "unpack", "--image", RefDir(key) + ":" + kTag, tmp});
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
+      (void)env_->RemoveAll(tmp);
       return Internal("umoci unpack " + canonical + ": " + LastLine(r->err));
     }
-    std::error_code ec;
-    fs::rename(tmp, bundle, ec);
-    if (ec && !fs::exists(bundle / "rootfs")) return Internal("rename unpacked image: " + ec.message());
-    if (ec) fs::remove_all(tmp, ec);
+    Status moved = env_->Rename(tmp, bundle);
+    if (!moved.ok()) {
+      (void)env_->RemoveAll(tmp);
+      // Another reference to the same manifest unpacked it first.
+      if (!env_->Exists(bundle + "/rootfs")) return Internal("unpacked image " + canonical + ": " + moved.message());
+    }
   }
   Image img;
   img.ref = canonical;
   img.digest = *digest;
-  img.bundle = bundle.string();
-  if (auto cfg = ReadJson(bundle / "config.json")) img.config = *cfg;
+  img.bundle = bundle;
+  auto context = [&](const Status& st) { return Internal("image " + canonical + ": " + st.message()); };
+  auto runtime_config = env_->ReadFile(bundle + "/config.json");
+  if (!runtime_config.ok()) return context(runtime_config.status());
+  auto spec = oci::DecodeSpec(*runtime_config);
+  if (!spec.ok()) return context(spec.status());
+  img.config = std::move(*spec);
   // Entrypoint and Cmd apart, from the image configuration blob.
-  if (auto manifest = ReadJson(Blob(layout, *digest))) {
-    std::string cfg_digest = JStr(manifest->value("config", Json::object()), "digest");
-    if (auto image_cfg = ReadJson(Blob(layout, cfg_digest))) {
-      const Json& c = image_cfg->value("config", Json::object());
-      if (const Json* e = JGet(c, "Entrypoint")) img.entrypoint = e->get<std::vector<std::string>>();
-      if (const Json* e = JGet(c, "Cmd")) img.cmd = e->get<std::vector<std::string>>();
-    }
-  }
+  auto manifest_text = env_->ReadFile(blob(*digest));
+  if (!manifest_text.ok()) return context(manifest_text.status());
+  auto manifest = oci::DecodeImageManifest(*manifest_text);
+  if (!manifest.ok()) return context(manifest.status());
+  if (!ValidDigest(manifest->config.digest)) return context(InvalidArgument("the manifest names no configuration"));
+  auto config_text = env_->ReadFile(blob(manifest->config.digest));
+  if (!config_text.ok()) return context(config_text.status());
+  auto config = oci::DecodeImageConfig(*config_text);
+  if (!config.ok()) return context(config.status());
+  img.entrypoint = config->entrypoint;
+  img.cmd = config->cmd;
   return img;
+}
+
+Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string& key, const std::string& host,
+                                       const std::string& registry, bool insecure) {
+  std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
+                                   "--dest-shared-blob-dir", root_ + "/layout/blobs"};
+  if (insecure) argv.push_back("--src-tls-verify=false");
+  // Credentials go in a file only root can read, never on the command line (where /proc
+  // shows them to every user), and the file lives only as long as the copy.
+  std::string authfile;
+  auto creds = config_.credentials.find(host);
+  if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
+  if (creds != config_.credentials.end()) {
+    std::string dir = root_ + "/auth";
+    RETURN_IF_ERROR(env_->CreateDirs(dir, 0700));
+    authfile = dir + "/" + RandomHex(16) + ".json";
+    Status written = env_->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{host, creds->second}}), 0600);
+    if (!written.ok()) return Status(written.code(), "cannot write the registry auth file: " + written.message());
+    argv.push_back("--src-authfile");
+    argv.push_back(authfile);
+  }
+  argv.push_back(src);
+  argv.push_back("oci:" + RefDir(key) + ":" + kTag);
+  auto r = env_->Run(argv, std::chrono::minutes(30));
+  if (!authfile.empty()) {
+    if (Status rm = env_->RemoveFile(authfile); !rm.ok()) KLOG_WARN("image store: {}", rm.message());
+  }
+  return r;
+}
+
+Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const std::string& key) {
+  RETURN_IF_ERROR(PrepareRefDir(key));
+  std::string host = ref.registry;
+  if (auto m = config_.mirrors.find(ref.registry); m != config_.mirrors.end()) host = m->second;
+  std::string src = "docker://" + host + "/" + ref.repository;
+  if (!ref.tag.empty()) src += ":" + ref.tag;
+  if (!ref.digest.empty()) src += "@" + ref.digest;
+  bool insecure = config_.insecure.count(host) || config_.insecure.count(ref.registry);
+  int attempts = std::max(1, config_.pull_attempts);
+  auto backoff = config_.pull_backoff;
+  std::string error;
+  int tried = 0;
+  for (tried = 1; tried <= attempts; ++tried) {
+    KLOG_INFO("image: pulling {} from {}{}", canonical, src, tried > 1 ? fmt::format(" (attempt {})", tried) : "");
+    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure));
+    if (r.exit_code == 0) return Status::Ok();
+    error = SkopeoError(r);
+    if (!Retryable(error) || tried == attempts) break;
+    KLOG_WARN("image: pull of {} failed, retrying in {} ms: {}", canonical, backoff.count(), error);
+    env_->SleepFor(backoff);
+    backoff *= 2;
+  }
+  std::string message = fmt::format("failed to resolve ref {}: {}", canonical, error);
+  if (tried > 1) message = fmt::format("pull image manifest has been retried {} time(s): {}", tried - 1, message);
+  return Unavailable(message);
 }
 
 Result<Image> ImageStore::Ensure(const std::string& name) {
   ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(name));
   std::string canonical = ref.Canonical();
-  std::string tag_name = LayoutTag(canonical);
-  std::lock_guard<std::mutex> lock(mu_);
-  StoreLock flock_(root_ + "/lock");
-  bool have = DigestOfTag(tag_name).has_value();
-  if (!have || config_.pull_behavior == "always") {
-    std::string host = ref.registry;
-    if (auto m = config_.mirrors.find(ref.registry); m != config_.mirrors.end()) host = m->second;
-    std::string src = "docker://" + host + "/" + ref.repository;
-    if (!ref.tag.empty()) src += ":" + ref.tag;
-    if (!ref.digest.empty()) src += "@" + ref.digest;
-    std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet"};
-    if (config_.insecure.count(host) || config_.insecure.count(ref.registry)) {
-      argv.push_back("--src-tls-verify=false");
-    }
-    if (auto c = config_.credentials.find(host); c != config_.credentials.end()) {
-      argv.push_back("--src-creds=" + c->second);
-    } else if (auto c2 = config_.credentials.find(ref.registry); c2 != config_.credentials.end()) {
-      argv.push_back("--src-creds=" + c2->second);
-    }
-    argv.push_back(src);
-    argv.push_back("oci:" + root_ + "/layout:" + tag_name);
-    KLOG_INFO("image: pulling {} from {}", canonical, src);
-    auto r = RunProcess(argv, std::chrono::minutes(30));
-    if (!r.ok()) return r.status();
-    if (r->exit_code != 0) {
+  std::string key = ImageKey(ref);
+  RefSlot& slot = Slot(key);
+  // Read before this request counts as in progress: a pull that finishes after that
+  // moment serves this request.
+  uint64_t seen = slot.pulls_done.load();
+  slot.in_progress.fetch_add(1);
+  struct Done {
+    RefSlot& s;
+    ~Done() { s.in_progress.fetch_sub(1); }
+  } done{slot};
+  std::unique_lock<std::mutex> lock(slot.mu);
+  ASSIGN_OR_RETURN(auto file_lock, env_->LockFile(RefDir(key) + ".lock"));
+  bool have = DigestOf(key).has_value();
+  // A pull of this reference that finished while this request waited serves it too.
+  bool shared = slot.pulls_done.load() != seen;
+  if (shared && !have) return slot.last_pull;
+  if (!have || (config_.pull_behavior == "always" && !shared)) {
+    Status pulled = Pull(ref, canonical, key);
+    slot.last_pull = pulled;
+    slot.pulls_done.fetch_add(1);
+    if (!pulled.ok()) {
       // With "always", an unreachable registry still leaves the cached copy usable.
-      if (!have) return Unavailable(SkopeoError(*r));
-      KLOG_WARN("image: pull of {} failed, using the cached copy: {}", canonical, SkopeoError(*r));
+      if (!have) return pulled;
+      KLOG_WARN("image: pull of {} failed, using the cached copy: {}", canonical, pulled.message());
     }
   }
-  return Unpack(canonical, tag_name);
+  return Unpack(canonical, key);
+}
+
+int ImageStore::RequestsInProgress(const std::string& name) {
+  auto ref = ParseImageRef(name);
+  return ref.ok() ? Slot(ImageKey(*ref)).in_progress.load() : 0;
 }
 
 Result<std::vector<std::string>> ImageStore::Load(const std::string& archive,
                                                   const std::optional<std::string>& name) {
-  if (!fs::exists(archive)) return NotFound("no such file: " + archive);
-  std::lock_guard<std::mutex> lock(mu_);
-  StoreLock flock_(root_ + "/lock");
+  if (!env_->Exists(archive)) return NotFound("no such file: " + archive);
   // A docker-archive names its images in manifest.json's RepoTags; an OCI archive in its
   // index annotations. Try docker-archive first.
   std::vector<std::string> names;
   std::string transport = "docker-archive:";
-  auto inspect = RunProcess({"skopeo", "--insecure-policy", "inspect", "--raw", "docker-archive:" + archive});
+  auto inspect = env_->Run({"skopeo", "--insecure-policy", "inspect", "--raw", "docker-archive:" + archive});
   if (!inspect.ok()) return inspect.status();
   if (inspect->exit_code != 0) transport = "oci-archive:";
   if (name) {
     names.push_back(*name);
   } else if (transport == "docker-archive:") {
-    auto tar = RunProcess({"tar", "-xOf", archive, "manifest.json"});
+    auto tar = env_->Run({"tar", "-xOf", archive, "manifest.json"});
     if (tar.ok() && tar->exit_code == 0) {
-      if (auto m = ParseJson(tar->out)) {
-        for (const auto& entry : *m) {
-          for (const auto& t : entry.value("RepoTags", Json::array())) names.push_back(t.get<std::string>());
-        }
-      }
+      if (auto tags = oci::DecodeDockerArchiveRepoTags(tar->out); tags.ok()) names = *tags;
     }
   } else {
-    auto tar = RunProcess({"tar", "-xOf", archive, "index.json"});
+    auto tar = env_->Run({"tar", "-xOf", archive, "index.json"});
     if (tar.ok() && tar->exit_code == 0) {
-      if (auto idx = ParseJson(tar->out)) {
-        for (const auto& m : idx->value("manifests", Json::array())) {
-          std::string n = JStr(m.value("annotations", Json::object()), "org.opencontainers.image.ref.name");
-          if (!n.empty()) names.push_back(n);
+      if (auto idx = oci::DecodeImageIndex(tar->out); idx.ok()) {
+        for (const auto& m : idx->manifests) {
+          if (!m.ref_name.empty()) names.push_back(m.ref_name);
         }
       }
     }
@@ -242,13 +310,18 @@ Result<std::vector<std::string>> ImageStore::Load(const std::string& archive,
   for (const auto& n : names) {
     ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(n));
     std::string canonical = ref.Canonical();
+    std::string key = ImageKey(ref);
+    RefSlot& slot = Slot(key);
+    std::lock_guard<std::mutex> lock(slot.mu);
+    ASSIGN_OR_RETURN(auto file_lock, env_->LockFile(RefDir(key) + ".lock"));
+    RETURN_IF_ERROR(PrepareRefDir(key));
     std::string src = transport + archive;
     if (transport == "docker-archive:" && !name) src += ":" + n;
-    auto r = RunProcess({"skopeo", "--insecure-policy", "copy", "--quiet", src,
-                         "oci:" + root_ + "/layout:" + LayoutTag(canonical)});
+    auto r = env_->Run({"skopeo", "--insecure-policy", "copy", "--quiet", "--dest-shared-blob-dir",
+                        root_ + "/layout/blobs", src, "oci:" + RefDir(key) + ":" + kTag});
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) return Internal("load " + archive + ": " + SkopeoError(*r));
-    ASSIGN_OR_RETURN(Image img, Unpack(canonical, LayoutTag(canonical)));
+    ASSIGN_OR_RETURN(Image img, Unpack(canonical, key));
     loaded.push_back(canonical + " (" + img.digest + ")");
   }
   return loaded;

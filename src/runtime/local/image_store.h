@@ -1,20 +1,41 @@
 #pragma once
-// The local image store: images pulled with skopeo into one OCI layout, each manifest
-// digest unpacked once with umoci into a read-only rootfs that containers overlay.
+// The local image store: images pulled with skopeo, each manifest digest unpacked once
+// with umoci into a read-only rootfs that containers overlay.
 //
 // Names resolve as Docker resolves them ("nginx" is docker.io/library/nginx:latest).
 // Registry mirrors, insecure (plain HTTP or unverified TLS) registries and credentials
-// come from RegistryConfig. Pulls and loads hold an exclusive file lock on the store, so
-// the daemon and `kecs image load` can share it. Thread-safe.
+// come from RegistryConfig.
+//
+// Layout under `root`:
+//   layout/blobs/sha256/<hex>   every blob, shared by all images (skopeo's shared blob
+//                               dir; kecs before 0.2 kept one OCI layout here, whose blobs
+//                               are reused as they are)
+//   refs/<key>/                 one OCI layout per image reference: index.json (tag
+//                               "image"), oci-layout, and `blobs` linking to layout/blobs
+//   refs/<key>.lock             the reference's lock, shared with `kecs image load`
+//   bundles/<manifest hex>/     umoci's unpacked rootfs and config.json
+//   auth/                       (0700) a pull's credentials, only while it runs
+// <key> is ImageKey(): a hash of the whole normalised reference, so two references never
+// share a layout. A reference from an older store (one shared layout, tags that could
+// collide) is not looked up: it is pulled again, reusing the blobs already here.
+//
+// Concurrency: each reference has its own lock, held across its pull. Different images
+// pull in parallel; concurrent requests for one image wait for one pull and share it; an
+// image already here is served without waiting for any other image's pull. Thread-safe.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "base/json.h"
+#include "base/env.h"
 #include "base/status.h"
+#include "model/oci.h"
 
 namespace kecs::runtime::local {
 
@@ -24,6 +45,11 @@ struct RegistryConfig {
   std::map<std::string, std::string> credentials;  // registry host -> "user:password"
   // "once": pull a tag the store does not have yet; "always": pull every time.
   std::string pull_behavior = "once";
+  // Attempts at a pull that fails for a reason that may pass (the registry unreachable,
+  // a timeout), with backoff between them; a registry's "no such image" or "denied" is
+  // final at once. As the ECS agent does, kecs retries pulls.
+  int pull_attempts = 3;
+  std::chrono::milliseconds pull_backoff = std::chrono::seconds(1);  // doubles each retry
 };
 
 struct ImageRef {
@@ -37,37 +63,63 @@ struct ImageRef {
 // Docker's reference grammar, simplified: [registry/]repo[:tag][@digest].
 Result<ImageRef> ParseImageRef(const std::string& s);
 
+// The store's name for a reference: hex SHA-256 of its canonical form (registry,
+// repository, tag and digest), so distinct references never share one.
+std::string ImageKey(const ImageRef& ref);
+
 struct Image {
   std::string ref;          // canonical name
   std::string digest;       // manifest digest
   std::string bundle;       // directory with rootfs/ and umoci's config.json
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
-  Json config;              // umoci's runtime config (defaults for the OCI spec)
+  model::oci::Spec config;  // umoci's runtime config (defaults for the OCI spec)
 };
 
 class ImageStore {
  public:
-  ImageStore(std::string root, RegistryConfig config);
+  // `env` must outlive the store.
+  ImageStore(std::string root, RegistryConfig config, Env* env = Env::Default());
 
-  // The image, pulled and unpacked if needed. Errors carry the registry's own words, e.g.
-  // "reading manifest latest in ...: manifest unknown".
+  // The image, pulled and unpacked if needed. A pull error carries the registry's own
+  // words, e.g. "failed to resolve ref docker.io/library/nginx:nope: reading manifest nope
+  // in docker.io/library/nginx: manifest unknown", and says how often it was retried.
   Result<Image> Ensure(const std::string& name);
   // Loads a docker-archive or OCI archive tarball; returns the names it now holds.
   Result<std::vector<std::string>> Load(const std::string& archive,
                                         const std::optional<std::string>& name);
   const std::string& root() const { return root_; }
+  // How many Ensure calls for `name` are in progress (waiting for its lock or pulling).
+  int RequestsInProgress(const std::string& name);
 
  private:
-  Result<Image> Unpack(const std::string& canonical, const std::string& tag_name);
-  std::optional<std::string> DigestOfTag(const std::string& tag_name);
+  // One reference's lock, held across its pull, and the outcome of its last pull, which
+  // requests that waited for that pull share rather than pulling again.
+  struct RefSlot {
+    std::mutex mu;
+    std::atomic<uint64_t> pulls_done{0};  // written under mu
+    std::atomic<int> in_progress{0};
+    Status last_pull;                     // guarded by mu
+  };
+  RefSlot& Slot(const std::string& key);
+  std::string RefDir(const std::string& key) const;
+  Status PrepareRefDir(const std::string& key);
+  std::optional<std::string> DigestOf(const std::string& key);
+  Result<Image> Unpack(const std::string& canonical, const std::string& key);
+  // Runs skopeo copy from `src` into the reference's layout, with the credentials for
+  // `host` (if any) in a private auth file. Returns skopeo's result.
+  Result<ProcessResult> Copy(const std::string& src, const std::string& key, const std::string& host,
+                             const std::string& registry, bool insecure);
+  Status Pull(const ImageRef& ref, const std::string& canonical, const std::string& key);
 
+  // Constant after construction.
   const std::string root_;
   const RegistryConfig config_;
-  std::mutex mu_;
-};
+  Env* const env_;
 
-// The OCI layout tag kecs uses for a canonical name.
-std::string LayoutTag(const std::string& canonical);
+  std::mutex slots_mu_;
+  // Guarded by slots_mu_; entries live as long as the store (one per reference used).
+  std::map<std::string, std::unique_ptr<RefSlot>> slots_;
+};
 
 }  // namespace kecs::runtime::local

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -15,7 +14,6 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "base/subprocess.h"
 #include "net/kernel/netns.h"
 #include "runtime/local/oci_spec.h"
 
@@ -23,20 +21,20 @@ namespace kecs::runtime::local {
 namespace fs = std::filesystem;
 namespace {
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// The file's content; "" when it cannot be read.
+std::string ReadAll(Env* env, const fs::path& p) {
+  auto r = env->ReadFile(p);
+  return r.ok() ? *r : "";
 }
 
-Status WriteFile(const fs::path& p, const std::string& content) {
-  std::ofstream out(p, std::ios::trunc);
-  out << content;
-  if (!out) return Internal("cannot write " + p.string());
-  return Status::Ok();
+// The names in a directory; none when it cannot be listed (or is gone).
+std::vector<std::string> Names(Env* env, const fs::path& dir) {
+  auto r = env->ListDir(dir);
+  return r.ok() ? *r : std::vector<std::string>{};
 }
 
-bool IsMountPoint(const fs::path& p) {
-  std::ifstream in("/proc/self/mountinfo");
+bool IsMountPoint(Env* env, const fs::path& p) {
+  std::istringstream in(ReadAll(env, "/proc/self/mountinfo"));
   std::string line;
   std::string want = " " + p.string() + " ";
   while (std::getline(in, line)) {
@@ -46,9 +44,9 @@ bool IsMountPoint(const fs::path& p) {
 }
 
 // The host's resolvers that a namespace can reach (loopback resolvers cannot be).
-std::vector<std::string> HostNameservers() {
+std::vector<std::string> HostNameservers(Env* env) {
   std::vector<std::string> out;
-  std::istringstream in(ReadAll("/etc/resolv.conf"));
+  std::istringstream in(ReadAll(env, "/etc/resolv.conf"));
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream l(line);
@@ -60,7 +58,7 @@ std::vector<std::string> HostNameservers() {
 }
 
 // user "name[:group]" -> "uid[:gid]" from the image's /etc/passwd and /etc/group.
-std::string ResolveUser(const std::string& user, const fs::path& rootfs) {
+std::string ResolveUser(Env* env, const std::string& user, const fs::path& rootfs) {
   if (user.empty()) return user;
   size_t colon = user.find(':');
   std::string u = user.substr(0, colon), g = colon == std::string::npos ? "" : user.substr(colon + 1);
@@ -68,7 +66,7 @@ std::string ResolveUser(const std::string& user, const fs::path& rootfs) {
     if (name.empty() || std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
       return name;
     }
-    std::istringstream in(ReadAll(rootfs / file));
+    std::istringstream in(ReadAll(env, rootfs / file));
     std::string line;
     while (std::getline(in, line)) {
       auto parts = Split(line, ':');
@@ -82,7 +80,7 @@ std::string ResolveUser(const std::string& user, const fs::path& rootfs) {
     // The user's primary group, by name or by uid; with no passwd entry Docker uses group 0,
     // which BuildOciSpec gives a bare uid.
     bool by_name = uid != u;
-    std::istringstream in(ReadAll(rootfs / "etc/passwd"));
+    std::istringstream in(ReadAll(env, rootfs / "etc/passwd"));
     std::string line;
     while (std::getline(in, line)) {
       auto parts = Split(line, ':');
@@ -115,9 +113,10 @@ std::vector<std::pair<std::string, int64_t>> HardLimits() {
 
 LocalRuntime::LocalRuntime(LocalOptions options)
     : options_(std::move(options)),
+      env_(options_.env),
       network_(options_.network),
-      images_(options_.data_dir + "/images", options_.registries),
-      driver_(options_.data_dir + "/runtime/runc", options_.shim_exe) {}
+      images_(options_.data_dir + "/images", options_.registries, env_),
+      driver_(options_.data_dir + "/runtime/runc", options_.shim_exe, env_) {}
 
 std::string LocalRuntime::Describe() const {
   return fmt::format("local: runc containers in network namespaces (prefix '{}', bridge {})",
@@ -136,18 +135,16 @@ Status LocalRuntime::Init() {
                               " is missing); rebuild with scripts/build.sh");
   }
   for (const char* tool : {"runc", "skopeo", "umoci"}) {
-    auto r = RunProcess({tool, "--version"}, std::chrono::seconds(10));
+    auto r = env_->Run({tool, "--version"}, std::chrono::seconds(10));
     if (!r.ok() || r->exit_code != 0) {
       return FailedPrecondition(fmt::format(
           "the local runtime needs {} (Debian package {}); run scripts/install-deps.sh", tool, tool));
     }
   }
-  if (ReadAll("/proc/filesystems").find("overlay") == std::string::npos) {
+  if (ReadAll(env_, "/proc/filesystems").find("overlay") == std::string::npos) {
     return FailedPrecondition("the local runtime needs overlayfs, which this kernel does not offer");
   }
-  std::error_code ec;
-  fs::create_directories(options_.data_dir + "/runtime/tasks", ec);
-  if (ec) return Internal("cannot create " + options_.data_dir + "/runtime: " + ec.message());
+  RETURN_IF_ERROR(env_->CreateDirs(options_.data_dir + "/runtime/tasks"));
   return network_.Init();
 }
 
@@ -169,10 +166,8 @@ std::string LocalRuntime::LogPath(const std::string& task_id, const std::string&
 
 Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
   fs::path dir = TaskDir(task.task_id);
-  std::error_code ec;
-  fs::create_directories(dir / "logs", ec);
-  fs::create_directories(dir / "containers", ec);
-  if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
+  RETURN_IF_ERROR(env_->CreateDirs(dir / "logs"));
+  RETURN_IF_ERROR(env_->CreateDirs(dir / "containers"));
   const NetworkSpec& n = task.network;
   std::string hostname = n.hostname;
   if (n.mode == model::NetworkMode::kHost) hostname = Host().hostname;
@@ -186,8 +181,8 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
       if (extra_seen.insert(h + " " + addr).second) hosts += addr + "\t" + h + "\n";
     }
   }
-  RETURN_IF_ERROR(WriteFile(dir / "hosts", hosts));
-  RETURN_IF_ERROR(WriteFile(dir / "hostname", hostname + "\n"));
+  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "hosts", hosts));
+  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "hostname", hostname + "\n"));
   // Resolvers: the container definitions' dnsServers, else the VPC's resolver (base+2)
   // for awsvpc tasks, else the host's.
   std::vector<std::string> servers, search;
@@ -196,11 +191,11 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
     for (const auto& s : c.dns_search_domains) search.push_back(s);
   }
   if (servers.empty() && n.mode == model::NetworkMode::kAwsvpc && !n.dns_server.empty()) servers.push_back(n.dns_server);
-  if (servers.empty()) servers = HostNameservers();
+  if (servers.empty()) servers = HostNameservers(env_);
   std::string resolv;
   if (!search.empty()) resolv += "search " + Join(search, " ") + "\n";
   for (const auto& s : servers) resolv += "nameserver " + s + "\n";
-  return WriteFile(dir / "resolv.conf", resolv);
+  return env_->WriteFileAtomic(dir / "resolv.conf", resolv);
 }
 
 Status LocalRuntime::CreateSandbox(const TaskSpec& task) {
@@ -212,10 +207,9 @@ Status LocalRuntime::CreateSandbox(const TaskSpec& task) {
 namespace {
 
 // The inode of a named network namespace; 0 when there is none.
-uint64_t NetnsInode(const std::string& name) {
-  struct stat st {};
-  if (stat((std::string(net::netns::kRunDir) + "/" + name).c_str(), &st) != 0) return 0;
-  return st.st_ino;
+uint64_t NetnsInode(Env* env, const std::string& name) {
+  auto info = env->Stat(std::string(net::netns::kRunDir) + "/" + name);
+  return info.ok() ? info->inode : 0;
 }
 
 }  // namespace
@@ -229,7 +223,7 @@ Status LocalRuntime::EnsureResolver(const TaskSpec& task, bool adopt_only) {
   std::lock_guard<std::mutex> lock(resolvers_mu_);
   // A router made again is always made by CreateSandbox, which checks the inode itself.
   if (adopt_only && resolvers_.count(n.vpc_id)) return Status::Ok();
-  uint64_t ino = NetnsInode(router);
+  uint64_t ino = NetnsInode(env_, router);
   if (ino == 0) return FailedPrecondition("VPC " + n.vpc_id + " has no router");
   auto it = resolvers_.find(n.vpc_id);
   if (it != resolvers_.end() && it->second == ino) return Status::Ok();
@@ -245,7 +239,7 @@ void LocalRuntime::DropResolversWithoutRouter() {
   if (options_.dns == nullptr) return;
   std::lock_guard<std::mutex> lock(resolvers_mu_);
   for (auto it = resolvers_.begin(); it != resolvers_.end();) {
-    if (NetnsInode(network_.RouterNamespace(it->first)) == it->second) {
+    if (NetnsInode(env_, network_.RouterNamespace(it->first)) == it->second) {
       ++it;
       continue;
     }
@@ -258,23 +252,17 @@ void LocalRuntime::DropResolversWithoutRouter() {
 Result<std::map<std::string, std::string>> LocalRuntime::PullImages(const TaskSpec& task) {
   std::map<std::string, std::string> digests;
   for (const auto& c : task.containers) {
-    auto img = images_.Ensure(c.image);
-    if (!img.ok()) {
-      return Status(img.status().code(), fmt::format("pull image manifest has been retried 1 time(s): "
-                                                     "failed to resolve ref {}: {}",
-                                                     c.image, img.status().message()));
-    }
-    digests[c.name] = img->digest;
+    // The store's error says what it tried (and how often) in the agent's words.
+    ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image));
+    digests[c.name] = img.digest;
   }
   return digests;
 }
 
 Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image) {
   fs::path b = BundleDir(task.task_id, c.name);
-  std::error_code ec;
-  for (const char* d : {"rootfs", "upper", "work"}) fs::create_directories(b / d, ec);
-  if (ec) return Internal("cannot create " + b.string() + ": " + ec.message());
-  if (!IsMountPoint(b / "rootfs")) {
+  for (const char* d : {"rootfs", "upper", "work"}) RETURN_IF_ERROR(env_->CreateDirs(b / d));
+  if (!IsMountPoint(env_, b / "rootfs")) {
     std::string opts = fmt::format("lowerdir={}/rootfs,upperdir={},workdir={}", image.bundle,
                                    (b / "upper").string(), (b / "work").string());
     if (mount("overlay", (b / "rootfs").c_str(), "overlay", 0, opts.c_str()) != 0) {
@@ -282,7 +270,7 @@ Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c,
     }
   }
   ContainerSpec resolved = c;
-  resolved.user = ResolveUser(c.user, fs::path(image.bundle) / "rootfs");
+  resolved.user = ResolveUser(env_, c.user, fs::path(image.bundle) / "rootfs");
   SpecInputs in;
   in.container = &resolved;
   in.image_config = image.config;
@@ -290,15 +278,14 @@ Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c,
   in.image_cmd = image.cmd;
   in.rootfs = (b / "rootfs").string();
   in.netns_path = network_.NetnsPath(task);
-  in.hostname = std::string(Trim(ReadAll(fs::path(TaskDir(task.task_id)) / "hostname")));
+  in.hostname = std::string(Trim(ReadAll(env_, fs::path(TaskDir(task.task_id)) / "hostname")));
   in.hosts_file = TaskDir(task.task_id) + "/hosts";
   in.resolv_file = TaskDir(task.task_id) + "/resolv.conf";
   in.hostname_file = TaskDir(task.task_id) + "/hostname";
   in.cgroups_path = fmt::format("{}/{}/{}", options_.network.prefix, task.task_id, c.name);
   in.hard_limits = HardLimits();
   in.extra_env = {"AWS_EXECUTION_ENV=AWS_ECS_EC2"};
-  Json spec = BuildOciSpec(in);
-  return WriteFile(b / "config.json", spec.dump(2));
+  return env_->WriteFileAtomic(b / "config.json", model::oci::EncodeSpec(BuildOciSpec(in)));
 }
 
 Status LocalRuntime::StartContainers(const TaskSpec& task) {
@@ -376,38 +363,38 @@ Result<TaskState> LocalRuntime::StopContainers(const TaskSpec& task) {
 
 Status LocalRuntime::RemoveTaskDir(const std::string& task_id) {
   fs::path containers = fs::path(TaskDir(task_id)) / "containers";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(containers, ec)) {
-    fs::path rootfs = e.path() / "rootfs";
-    if (IsMountPoint(rootfs) && umount2(rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+  for (const auto& name : Names(env_, containers)) {
+    fs::path rootfs = containers / name / "rootfs";
+    if (IsMountPoint(env_, rootfs) && umount2(rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
       return PosixError("umount " + rootfs.string(), errno);
     }
   }
   // Logs stay for `kecs logs`; the containers' writable layers go.
-  fs::remove_all(containers, ec);
-  if (ec) return Internal("remove " + containers.string() + ": " + ec.message());
-  return Status::Ok();
+  return env_->RemoveAll(containers);
 }
 
 namespace {
 
 // The directories under which runc creates our cgroups: /sys/fs/cgroup itself (v2) and each
 // v1 controller hierarchy, each holding <prefix>/<task>/<container>.
-std::vector<fs::path> CgroupParents(const std::string& prefix) {
+std::vector<fs::path> CgroupParents(Env* env, const std::string& prefix) {
   std::vector<fs::path> out;
-  std::error_code ec;
   fs::path root("/sys/fs/cgroup");
-  if (fs::is_directory(root / prefix, ec)) out.push_back(root / prefix);
-  for (const auto& e : fs::directory_iterator(root, ec)) {
-    if (e.is_directory(ec) && fs::is_directory(e.path() / prefix, ec)) out.push_back(e.path() / prefix);
+  auto is_dir = [&](const fs::path& p) {
+    auto info = env->Stat(p);
+    return info.ok() && info->is_dir;
+  };
+  if (is_dir(root / prefix)) out.push_back(root / prefix);
+  for (const auto& name : Names(env, root)) {
+    if (is_dir(root / name / prefix)) out.push_back(root / name / prefix);
   }
   return out;
 }
 
-// runc removes a container's own cgroup; the task's cgroup above it is ours to remove. rmdir
-// only succeeds on an empty cgroup, so a task with a live process keeps it.
-void RemoveTaskCgroups(const std::string& prefix, const std::string& task_id) {
-  for (const auto& parent : CgroupParents(prefix)) rmdir((parent / task_id).c_str());
+// runc removes a container's own cgroup; the task's cgroup above it is ours to remove.
+// Removal only succeeds on an empty cgroup, so a task with a live process keeps it.
+void RemoveTaskCgroups(Env* env, const std::string& prefix, const std::string& task_id) {
+  for (const auto& parent : CgroupParents(env, prefix)) (void)env->RemoveFile(parent / task_id);
 }
 
 }  // namespace
@@ -421,7 +408,7 @@ Status LocalRuntime::Delete(const TaskSpec& task) {
     RETURN_IF_ERROR(driver_.Delete(ContainerId(task.task_id, c.name)));
   }
   RETURN_IF_ERROR(RemoveTaskDir(task.task_id));
-  RemoveTaskCgroups(options_.network.prefix, task.task_id);
+  RemoveTaskCgroups(env_, options_.network.prefix, task.task_id);
   Status st = network_.TearDownTask(task);
   DropResolversWithoutRouter();
   return st;
@@ -432,17 +419,17 @@ Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
   std::string prefix = options_.network.prefix + "-";
   // Containers of tasks that are gone.
   fs::path tasks = options_.data_dir + "/runtime/tasks";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(tasks, ec)) {
-    std::string id = e.path().filename().string();
+  for (const auto& id : Names(env_, tasks)) {
     if (live.count(id)) continue;
-    for (const auto& c : fs::directory_iterator(e.path() / "containers", ec)) {
-      ContainerStatus s = driver_.Inspect(c.path().string());
-      if (s.phase == ContainerStatus::Phase::kRunning) driver_.Stop(c.path().string(), std::chrono::seconds(0));
-      (void)driver_.Delete(ContainerId(id, c.path().filename().string()));
+    fs::path containers = tasks / id / "containers";
+    for (const auto& name : Names(env_, containers)) {
+      std::string bundle = containers / name;
+      ContainerStatus s = driver_.Inspect(bundle);
+      if (s.phase == ContainerStatus::Phase::kRunning) driver_.Stop(bundle, std::chrono::seconds(0));
+      (void)driver_.Delete(ContainerId(id, name));
     }
     RETURN_IF_ERROR(RemoveTaskDir(id));
-    if (!known.count(id)) fs::remove_all(e.path(), ec);  // the task expired: its logs go too
+    if (!known.count(id)) (void)env_->RemoveAll(tasks / id);  // the task expired: its logs go too
   }
   for (const auto& cid : driver_.List()) {
     if (cid.rfind(prefix, 0) != 0) continue;
@@ -450,10 +437,10 @@ Status LocalRuntime::GarbageCollect(const std::set<std::string>& live,
     std::string task_id = rest.substr(0, rest.find('-'));
     if (!live.count(task_id)) (void)driver_.Delete(cid);
   }
-  for (const auto& parent : CgroupParents(options_.network.prefix)) {
-    for (const auto& e : fs::directory_iterator(parent, ec)) {
-      std::string id = e.path().filename().string();
-      if (e.is_directory(ec) && !live.count(id)) RemoveTaskCgroups(options_.network.prefix, id);
+  for (const auto& parent : CgroupParents(env_, options_.network.prefix)) {
+    for (const auto& id : Names(env_, parent)) {
+      auto info = env_->Stat(parent / id);
+      if (info.ok() && info->is_dir && !live.count(id)) RemoveTaskCgroups(env_, options_.network.prefix, id);
     }
   }
   Status st = network_.GarbageCollect(live);

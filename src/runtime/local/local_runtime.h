@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "base/env.h"
 #include "net/kernel/dns_server.h"
 #include "runtime/local/containers.h"
 #include "runtime/local/image_store.h"
@@ -20,6 +21,9 @@
 namespace kecs::runtime::local {
 
 struct LocalOptions {
+  // Files under data_dir, the helper programs (skopeo, umoci, runc, kecs-shim) and time go
+  // through it; it must outlive the runtime.
+  Env* env = Env::Default();
   std::string data_dir;
   std::string shim_exe;  // the kecs-shim binary (installed beside kecs)
   NetworkOptions network;
@@ -73,6 +77,7 @@ class LocalRuntime : public Runtime {
   void DropResolversWithoutRouter();
 
   const LocalOptions options_;
+  Env* const env_;
   LocalNetwork network_;
   ImageStore images_;
   ContainerDriver driver_;

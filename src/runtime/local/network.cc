@@ -17,6 +17,11 @@ namespace {
 
 using net::Netlink;
 
+// The router's end of an awsvpc task's veth pair. fmt, not `"t" + id.substr(...)`: a
+// literal plus a temporary string trips GCC 12's -Wrestrict false positive (GCC bug
+// 105329) in optimised builds.
+std::string RouterVeth(const std::string& task_id) { return fmt::format("t{}", task_id.substr(0, 14)); }
+
 std::string HexOf(const std::string& id) {
   size_t dash = id.rfind('-');
   return dash == std::string::npos ? id : id.substr(dash + 1);
@@ -85,14 +90,10 @@ Status EnsureBridge(Netlink& nl, const std::string& br, const std::string& alias
 
 // Whether the router's noegress set holds `ip`.
 bool NoEgressHas(const std::string& router, const std::string& ip) {
-  auto doc = net::nft::QueryJson(router, "list set ip kecs_router noegress");
-  if (!doc.ok()) return false;
-  for (const auto& item : doc->value("nftables", Json::array())) {
-    const Json* set = JGet(item, "set");
-    if (!set) continue;
-    for (const auto& e : set->value("elem", Json::array())) {
-      if (e.is_string() && e.get<std::string>() == ip) return true;
-    }
+  auto elems = net::nft::ListElements(router, "list set ip kecs_router noegress");
+  if (!elems.ok()) return false;
+  for (const auto& e : *elems) {
+    if (e.text == ip) return true;
   }
   return false;
 }
@@ -280,7 +281,7 @@ Status LocalNetwork::SetUpTask(const TaskSpec& task) {
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(EnsureRouter(task));
     std::string router = RouterNetns(n.vpc_id);
-    std::string veth = "t" + task.task_id.substr(0, 14);
+    std::string veth = RouterVeth(task.task_id);
     RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
       if (!nl.LinkExists(veth)) RETURN_IF_ERROR(nl.CreateVeth(veth, "eth0", fd.get(), alias));
       RETURN_IF_ERROR(nl.SetMaster(veth, BridgeName(n.subnet_id)));
@@ -333,24 +334,8 @@ struct MapEntry {
 Result<std::vector<MapEntry>> PublishedEntries(const std::string& table) {
   std::vector<MapEntry> out;
   for (const char* m : {"publish_tcp", "publish_udp"}) {
-    auto doc = net::nft::QueryJson("", fmt::format("list map ip {} {}", table, m));
-    if (!doc.ok()) return doc.status();
-    for (const auto& item : doc->value("nftables", Json::array())) {
-      const Json* map = JGet(item, "map");
-      if (!map) continue;
-      for (const auto& elem : map->value("elem", Json::array())) {
-        if (!elem.is_array() || elem.empty()) continue;
-        const Json& key = elem[0];
-        MapEntry e{m, 0, ""};
-        if (key.is_object() && key.contains("elem")) {
-          e.port = key["elem"].value("val", 0);
-          e.comment = JStr(key["elem"], "comment");
-        } else if (key.is_number()) {
-          e.port = key.get<int64_t>();
-        }
-        out.push_back(e);
-      }
-    }
+    ASSIGN_OR_RETURN(auto elems, net::nft::ListElements("", fmt::format("list map ip {} {}", table, m)));
+    for (const auto& e : elems) out.push_back(MapEntry{m, e.number, e.comment});
   }
   return out;
 }
@@ -428,7 +413,7 @@ Status LocalNetwork::TearDownTask(const TaskSpec& task) {
   if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty() &&
       net::netns::Exists(RouterNetns(task.network.vpc_id))) {
     RETURN_IF_ERROR(InNs(RouterNetns(task.network.vpc_id),
-                         [&](Netlink& nl) { return nl.DeleteLink("t" + task.task_id.substr(0, 14)); }));
+                         [&](Netlink& nl) { return nl.DeleteLink(RouterVeth(task.task_id)); }));
   }
   if (task.network.mode == model::NetworkMode::kBridge) {
     RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('b', task.task_id)); }));

@@ -4,6 +4,7 @@
 #include <cctype>
 
 namespace kecs::runtime::local {
+namespace oci = model::oci;
 namespace {
 
 // Docker's default capability set, which ECS containers on EC2 run with.
@@ -15,10 +16,14 @@ const std::vector<std::string>& DefaultCaps() {
   return kCaps;
 }
 
-Json BindMount(const std::string& src, const std::string& dst, bool ro) {
-  Json opts = Json::array({"rbind", "rprivate"});
+oci::Mount BindMount(const std::string& src, const std::string& dst, bool ro) {
+  std::vector<std::string> opts = {"rbind", "rprivate"};
   if (ro) opts.push_back("ro");
-  return {{"destination", dst}, {"type", "bind"}, {"source", src}, {"options", opts}};
+  return {dst, "bind", src, opts};
+}
+
+bool Numeric(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
 }
 
 }  // namespace
@@ -29,13 +34,12 @@ std::string RlimitType(const std::string& ecs_name) {
   return "RLIMIT_" + up;
 }
 
-Json BuildOciSpec(const SpecInputs& in) {
+oci::Spec BuildOciSpec(const SpecInputs& in) {
   const ContainerSpec& c = *in.container;
-  Json spec = in.image_config.is_object() ? in.image_config : Json::object();
-  Json& proc = spec["process"];
-  const Json img_proc = proc.is_object() ? proc : Json::object();
-  proc = Json::object();
-  proc["terminal"] = false;
+  oci::Spec spec = in.image_config;
+  const oci::Process img_proc = spec.process.value_or(oci::Process{});
+  oci::Process& proc = spec.process.emplace();
+  proc.terminal = false;
 
   // Docker's rules: an entryPoint replaces the image's Entrypoint and drops its Cmd; a
   // command alone replaces the Cmd and keeps the image's Entrypoint.
@@ -47,11 +51,11 @@ Json BuildOciSpec(const SpecInputs& in) {
     args = in.image_entrypoint;
     const auto& cmd = c.command.empty() ? in.image_cmd : c.command;
     args.insert(args.end(), cmd.begin(), cmd.end());
-    if (args.empty()) args = img_proc.value("args", std::vector<std::string>{});
+    if (args.empty()) args = img_proc.args;
   }
-  proc["args"] = args;
+  proc.args = args;
 
-  std::vector<std::string> env = img_proc.value("env", std::vector<std::string>{});
+  std::vector<std::string> env = img_proc.env;
   // umoci's runtime template adds TERM=xterm as if a terminal were attached; ECS containers
   // have none, and Docker sets TERM only for a TTY.
   env.erase(std::remove(env.begin(), env.end(), std::string("TERM=xterm")), env.end());
@@ -71,29 +75,27 @@ Json BuildOciSpec(const SpecInputs& in) {
     if (eq != std::string::npos) set_env(e.substr(0, eq), e.substr(eq + 1));
   }
   for (const auto& [k, v] : c.environment) set_env(k, v);
-  proc["env"] = env;
-  proc["cwd"] = c.working_directory.empty() ? img_proc.value("cwd", std::string("/")) : c.working_directory;
+  proc.env = env;
+  proc.cwd = c.working_directory.empty() ? img_proc.cwd : c.working_directory;
 
-  Json user = img_proc.value("user", Json{{"uid", 0}, {"gid", 0}});
+  oci::User user = img_proc.user.value_or(oci::User{});
   if (!c.user.empty()) {
     // "uid", "uid:gid" (names were resolved by the caller into numbers when possible).
     size_t colon = c.user.find(':');
     std::string u = c.user.substr(0, colon);
     std::string g = colon == std::string::npos ? "" : c.user.substr(colon + 1);
-    auto numeric = [](const std::string& s) {
-      return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
-    };
-    if (numeric(u)) user["uid"] = std::stoll(u);
-    if (numeric(g)) user["gid"] = std::stoll(g);
-    else if (numeric(u) && g.empty()) user["gid"] = 0;  // Docker: no passwd entry, group 0
+    if (Numeric(u)) user.uid = std::stoll(u);
+    if (Numeric(g)) user.gid = std::stoll(g);
+    else if (Numeric(u) && g.empty()) user.gid = 0;  // Docker: no passwd entry, group 0
   }
-  proc["user"] = user;
-  Json caps = DefaultCaps();
-  proc["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
-  proc["noNewPrivileges"] = false;
+  proc.user = user;
+  proc.capabilities = {};
+  proc.capabilities.bounding = proc.capabilities.effective = proc.capabilities.permitted = DefaultCaps();
+  proc.no_new_privileges = false;
 
   // rlimits: the image's, then the task's ulimits, each clamped to the host's hard limit.
-  Json rlimits = Json::array();
+  std::vector<oci::Rlimit>& rlimits = proc.rlimits;
+  rlimits.clear();
   auto hard_of = [&](const std::string& type) -> int64_t {
     for (const auto& [t, v] : in.hard_limits) {
       if (t == type) return v;
@@ -107,58 +109,47 @@ Json BuildOciSpec(const SpecInputs& in) {
       soft = std::min(soft, hard);
     }
     for (auto& r : rlimits) {
-      if (r["type"] == type) {
-        r["soft"] = soft;
-        r["hard"] = hard;
+      if (r.type == type) {
+        r.soft = soft;
+        r.hard = hard;
         return;
       }
     }
-    rlimits.push_back({{"type", type}, {"soft", soft}, {"hard", hard}});
+    rlimits.push_back({type, soft, hard});
   };
-  for (const auto& r : img_proc.value("rlimits", Json::array())) {
-    clamp(JStr(r, "type"), JInt(r, "soft"), JInt(r, "hard"));
-  }
+  for (const auto& r : img_proc.rlimits) clamp(r.type, r.soft, r.hard);
   for (const auto& u : c.ulimits) clamp(RlimitType(u.name), u.soft, u.hard);
-  proc["rlimits"] = rlimits;
 
-  spec["root"] = {{"path", in.rootfs}, {"readonly", c.readonly_rootfs}};
-  spec["hostname"] = in.hostname;
+  spec.root = oci::Root{in.rootfs, c.readonly_rootfs};
+  spec.hostname = in.hostname;
 
-  Json mounts = spec.value("mounts", Json::array());
-  auto drop = [&](const std::string& dst) {
-    Json kept = Json::array();
-    for (const auto& m : mounts) {
-      if (JStr(m, "destination") != dst) kept.push_back(m);
-    }
-    mounts = kept;
-  };
-  for (const char* dst : {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}) drop(dst);
+  auto& mounts = spec.mounts;
+  for (const char* dst : {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}) {
+    std::erase_if(mounts, [&](const oci::Mount& m) { return m.destination == dst; });
+  }
   // Docker mounts the network files read-only when the root filesystem is.
   if (!in.hosts_file.empty()) mounts.push_back(BindMount(in.hosts_file, "/etc/hosts", c.readonly_rootfs));
   if (!in.resolv_file.empty()) mounts.push_back(BindMount(in.resolv_file, "/etc/resolv.conf", c.readonly_rootfs));
   if (!in.hostname_file.empty()) mounts.push_back(BindMount(in.hostname_file, "/etc/hostname", c.readonly_rootfs));
-  spec["mounts"] = mounts;
 
-  Json& linux = spec["linux"];
-  Json ns = Json::array();
-  for (const char* t : {"pid", "ipc", "uts", "mount"}) ns.push_back({{"type", t}});
-  if (!in.netns_path.empty()) ns.push_back({{"type", "network"}, {"path", in.netns_path}});
-  linux["namespaces"] = ns;
+  oci::Linux& linux_spec = spec.linux_spec ? *spec.linux_spec : spec.linux_spec.emplace();
+  linux_spec.namespaces.clear();
+  for (const char* t : {"pid", "ipc", "uts", "mount"}) linux_spec.namespaces.push_back({t, ""});
+  if (!in.netns_path.empty()) linux_spec.namespaces.push_back({"network", in.netns_path});
   // umoci's rootless-style uid mappings do not apply: kecs runs as root.
-  linux.erase("uidMappings");
-  linux.erase("gidMappings");
-  if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
-  Json resources = linux.value("resources", Json::object());
+  linux_spec.uid_mappings.reset();
+  linux_spec.gid_mappings.reset();
+  if (!in.cgroups_path.empty()) linux_spec.cgroups_path = in.cgroups_path;
+  oci::Resources& resources = linux_spec.resources ? *linux_spec.resources : linux_spec.resources.emplace();
   if (c.memory_mib > 0 || c.memory_reservation_mib > 0) {
-    Json mem = Json::object();
-    if (c.memory_mib > 0) mem["limit"] = c.memory_mib * 1024 * 1024;
-    if (c.memory_reservation_mib > 0) mem["reservation"] = c.memory_reservation_mib * 1024 * 1024;
-    resources["memory"] = mem;
+    resources.memory_limit.reset();
+    resources.memory_reservation.reset();
+    if (c.memory_mib > 0) resources.memory_limit = c.memory_mib * 1024 * 1024;
+    if (c.memory_reservation_mib > 0) resources.memory_reservation = c.memory_reservation_mib * 1024 * 1024;
   }
   // ECS cpu units are Docker CPU shares. As the ECS agent does, 0 or unset is the kernel's
   // minimum of 2 shares, and more than the kernel's maximum is capped at 262144.
-  resources["cpu"] = {{"shares", std::clamp<int64_t>(c.cpu_units, 2, 262144)}};
-  linux["resources"] = resources;
+  resources.cpu_shares = std::clamp<int64_t>(c.cpu_units, 2, 262144);
   return spec;
 }
 

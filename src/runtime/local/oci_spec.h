@@ -1,18 +1,19 @@
 #pragma once
 // Builds the OCI runtime spec (config.json) for one container of a task, from the image's
 // defaults (umoci's generated config) and the ECS container definition. Pure: no I/O, so
-// golden-file tests check it without root.
+// golden-file tests check it without root. The spec is a typed record (model/oci.h), which
+// model::oci::EncodeSpec turns into config.json.
 #include <string>
 #include <vector>
 
-#include "base/json.h"
+#include "model/oci.h"
 #include "runtime/runtime.h"
 
 namespace kecs::runtime::local {
 
 struct SpecInputs {
   const ContainerSpec* container = nullptr;
-  Json image_config;            // umoci's config.json for the image (mounts, env, user)
+  model::oci::Spec image_config;  // umoci's config.json for the image (mounts, env, user)
   std::vector<std::string> image_entrypoint;  // the image's Entrypoint and Cmd, apart
   std::vector<std::string> image_cmd;
   std::string rootfs;           // absolute path of the container's overlay rootfs
@@ -27,7 +28,7 @@ struct SpecInputs {
   std::vector<std::string> extra_env;  // variables the agent sets (AWS_EXECUTION_ENV)
 };
 
-Json BuildOciSpec(const SpecInputs& in);
+model::oci::Spec BuildOciSpec(const SpecInputs& in);
 
 // The ECS ulimit name ("nofile") as the OCI rlimit type ("RLIMIT_NOFILE").
 std::string RlimitType(const std::string& ecs_name);

@@ -20,6 +20,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/json.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -45,11 +47,21 @@ std::string ReadText(const fs::path& p) {
   return ss.str();
 }
 
-Json ImageConfig() {
+Json ImageConfigJson() {
   auto j = ParseJson(ReadText(OciDir() / "image_config.json"));
   EXPECT_TRUE(j.has_value()) << "testdata/oci/image_config.json is not valid JSON";
   return j.value_or(Json::object());
 }
+
+// An image's runtime defaults as LocalRuntime reads them: through the OCI codec.
+model::oci::Spec Decoded(const Json& image_config) {
+  auto spec = model::oci::DecodeSpec(image_config.dump());
+  EXPECT_TRUE(spec.ok()) << spec.status().message();
+  return spec.ok() ? *spec : model::oci::Spec{};
+}
+
+// The config.json BuildOciSpec's record becomes, as JSON for the focused checks.
+Json Build(const SpecInputs& in) { return *ParseJson(model::oci::EncodeSpec(BuildOciSpec(in))); }
 
 std::string TaskDir() { return std::string("/var/lib/kecs/runtime/tasks/") + kTaskId; }
 
@@ -57,7 +69,7 @@ std::string TaskDir() { return std::string("/var/lib/kecs/runtime/tasks/") + kTa
 SpecInputs BaseInputs(const ContainerSpec* c) {
   SpecInputs in;
   in.container = c;
-  in.image_config = ImageConfig();
+  in.image_config = Decoded(ImageConfigJson());
   in.image_entrypoint = {"/docker-entrypoint.sh"};
   in.image_cmd = {"nginx", "-g", "daemon off;"};
   in.rootfs = TaskDir() + "/containers/" + c->name + "/rootfs";
@@ -73,9 +85,9 @@ SpecInputs BaseInputs(const ContainerSpec* c) {
 }
 
 // Compares `spec` with the golden file `name`.json; rewrites it with KECS_UPDATE_GOLDEN=1.
-void ExpectGolden(const std::string& name, const Json& spec) {
+void ExpectGolden(const std::string& name, const model::oci::Spec& spec) {
   fs::path path = OciDir() / (name + ".json");
-  std::string actual = spec.dump(2) + "\n";
+  std::string actual = model::oci::EncodeSpec(spec) + "\n";
   const char* update = std::getenv("KECS_UPDATE_GOLDEN");
   if (update && std::string(update) == "1") {
     std::ofstream out(path, std::ios::trunc);
@@ -134,8 +146,7 @@ TEST(OciSpecGolden, AwsvpcEverySetting) {
   c.cpu_units = 256;
   c.ulimits = {{"nofile", 65536, 1048576}, {"nproc", 100, 200}, {"core", 0, 0}};
   SpecInputs in = BaseInputs(&c);
-  Json spec = BuildOciSpec(in);
-  ExpectGolden("awsvpc_every_setting", spec);
+  ExpectGolden("awsvpc_every_setting", BuildOciSpec(in));
 }
 
 // Nothing but cpu set: the image's Entrypoint + Cmd, its env (plus HOSTNAME and the
@@ -188,11 +199,13 @@ TEST(OciSpecGolden, HostMode) {
   SpecInputs in = BaseInputs(&c);
   in.netns_path = "";
   in.hostname = "build-host";
-  in.image_config["mounts"].push_back(
+  Json img = ImageConfigJson();
+  img["mounts"].push_back(
       {{"destination", "/etc/resolv.conf"}, {"type", "bind"}, {"source", "/etc/resolv.conf"},
        {"options", Json::array({"rbind", "ro"})}});
-  in.image_config["linux"]["uidMappings"] = Json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
-  in.image_config["linux"]["gidMappings"] = Json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+  img["linux"]["uidMappings"] = Json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+  img["linux"]["gidMappings"] = Json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+  in.image_config = Decoded(img);
   ExpectGolden("host_mode", BuildOciSpec(in));
 }
 
@@ -224,7 +237,7 @@ TEST(OciSpec, ArgsFollowDockerRules) {
     SpecInputs in = BaseInputs(&c);
     in.image_entrypoint = std::move(img_ep);
     in.image_cmd = std::move(img_cmd);
-    return BuildOciSpec(in)["process"]["args"].get<std::vector<std::string>>();
+    return Build(in)["process"]["args"].get<std::vector<std::string>>();
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(args({}, {}, {"/e"}, {"c1", "c2"}), (V{"/e", "c1", "c2"}));
@@ -242,7 +255,7 @@ TEST(OciSpec, EnvironmentOverridesImageAndKeepsOneValuePerName) {
   c.name = "c";
   c.environment = {{"FOO", "task"}, {"PATH", "/opt/bin"}, {"HOSTNAME", "custom"}};
   SpecInputs in = BaseInputs(&c);
-  auto env = BuildOciSpec(in)["process"]["env"].get<std::vector<std::string>>();
+  auto env = Build(in)["process"]["env"].get<std::vector<std::string>>();
   auto count = [&](const std::string& prefix) {
     return std::count_if(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
   };
@@ -260,8 +273,10 @@ TEST(OciSpec, DefaultPathWhenImageHasNone) {
   ContainerSpec c;
   c.name = "c";
   SpecInputs in = BaseInputs(&c);
-  in.image_config["process"]["env"] = Json::array({"A=1"});
-  auto env = BuildOciSpec(in)["process"]["env"].get<std::vector<std::string>>();
+  Json img = ImageConfigJson();
+  img["process"]["env"] = Json::array({"A=1"});
+  in.image_config = Decoded(img);
+  auto env = Build(in)["process"]["env"].get<std::vector<std::string>>();
   EXPECT_NE(std::find(env.begin(), env.end(),
                       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
             env.end());
@@ -272,12 +287,12 @@ TEST(OciSpec, UserUidGid) {
   c.name = "c";
   c.user = "1000:2000";
   SpecInputs in = BaseInputs(&c);
-  Json user = BuildOciSpec(in)["process"]["user"];
+  Json user = Build(in)["process"]["user"];
   EXPECT_EQ(user["uid"], 1000);
   EXPECT_EQ(user["gid"], 2000);
   // Unset: the image's (umoci resolved its USER).
   c.user.clear();
-  user = BuildOciSpec(in)["process"]["user"];
+  user = Build(in)["process"]["user"];
   EXPECT_EQ(user["uid"], 101);
   EXPECT_EQ(user["gid"], 101);
 }
@@ -287,9 +302,11 @@ TEST(OciSpec, UlimitsClampedToHostHardLimits) {
   c.name = "c";
   c.ulimits = {{"nofile", 600000, 700000}, {"nproc", 10, 20}, {"memlock", 100, 200}};
   SpecInputs in = BaseInputs(&c);
-  in.image_config["process"]["rlimits"] = Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}});
+  Json img = ImageConfigJson();
+  img["process"]["rlimits"] = Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}});
+  in.image_config = Decoded(img);
   in.hard_limits = {{"RLIMIT_NOFILE", 524288}, {"RLIMIT_NPROC", 4096}};
-  Json rl = BuildOciSpec(in)["process"]["rlimits"];
+  Json rl = Build(in)["process"]["rlimits"];
   const Json* nofile = Find(rl, "type", "RLIMIT_NOFILE");
   ASSERT_NE(nofile, nullptr);
   EXPECT_EQ((*nofile)["soft"], 524288);
@@ -310,10 +327,12 @@ TEST(OciSpec, ImageRlimitsKeptAndClamped) {
   ContainerSpec c;
   c.name = "c";
   SpecInputs in = BaseInputs(&c);
-  in.image_config["process"]["rlimits"] = Json::array(
+  Json img = ImageConfigJson();
+  img["process"]["rlimits"] = Json::array(
       {{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}},
        {{"type", "RLIMIT_CORE"}, {"hard", 10}, {"soft", 5}}});
-  Json rl = BuildOciSpec(in)["process"]["rlimits"];
+  in.image_config = Decoded(img);
+  Json rl = Build(in)["process"]["rlimits"];
   const Json* nofile = Find(rl, "type", "RLIMIT_NOFILE");
   ASSERT_NE(nofile, nullptr);
   EXPECT_EQ((*nofile)["hard"], 524288);
@@ -334,13 +353,13 @@ TEST(OciSpec, NetworkNamespaceEntry) {
   ContainerSpec c;
   c.name = "c";
   SpecInputs in = BaseInputs(&c);
-  Json ns = BuildOciSpec(in)["linux"]["namespaces"];
+  Json ns = Build(in)["linux"]["namespaces"];
   const Json* net = Find(ns, "type", "network");
   ASSERT_NE(net, nullptr);
   EXPECT_EQ(JStr(*net, "path"), in.netns_path);
   EXPECT_EQ(std::count_if(ns.begin(), ns.end(), [](const Json& n) { return JStr(n, "type") == "network"; }), 1);
   in.netns_path = "";
-  ns = BuildOciSpec(in)["linux"]["namespaces"];
+  ns = Build(in)["linux"]["namespaces"];
   EXPECT_EQ(Find(ns, "type", "network"), nullptr) << "host mode must share the host's network namespace";
   for (const char* t : {"pid", "ipc", "uts", "mount"}) EXPECT_NE(Find(ns, "type", t), nullptr) << t;
 }
@@ -349,9 +368,11 @@ TEST(OciSpec, EtcFilesBindMountedOncePerDestination) {
   ContainerSpec c;
   c.name = "c";
   SpecInputs in = BaseInputs(&c);
-  in.image_config["mounts"].push_back(
+  Json img = ImageConfigJson();
+  img["mounts"].push_back(
       {{"destination", "/etc/hosts"}, {"type", "bind"}, {"source", "/elsewhere"}, {"options", Json::array({"rbind"})}});
-  Json mounts = BuildOciSpec(in)["mounts"];
+  in.image_config = Decoded(img);
+  Json mounts = Build(in)["mounts"];
   for (const auto& [dst, src] : std::vector<std::pair<std::string, std::string>>{
            {"/etc/hosts", in.hosts_file}, {"/etc/resolv.conf", in.resolv_file}, {"/etc/hostname", in.hostname_file}}) {
     EXPECT_EQ(std::count_if(mounts.begin(), mounts.end(), [&](const Json& m) { return JStr(m, "destination") == dst; }), 1)
@@ -370,7 +391,7 @@ TEST(OciSpec, MemoryAndCpu) {
   c.memory_reservation_mib = 100;
   c.cpu_units = 700;
   SpecInputs in = BaseInputs(&c);
-  Json res = BuildOciSpec(in)["linux"]["resources"];
+  Json res = Build(in)["linux"]["resources"];
   EXPECT_EQ(res["memory"]["limit"], int64_t{300} * 1024 * 1024);
   EXPECT_EQ(res["memory"]["reservation"], int64_t{100} * 1024 * 1024);
   EXPECT_EQ(res["cpu"]["shares"], 700);
@@ -378,7 +399,7 @@ TEST(OciSpec, MemoryAndCpu) {
   EXPECT_EQ(res["devices"], Json::array({{{"allow", false}, {"access", "rwm"}}}));
   c.memory_mib = 0;
   c.memory_reservation_mib = 0;
-  res = BuildOciSpec(in)["linux"]["resources"];
+  res = Build(in)["linux"]["resources"];
   EXPECT_FALSE(res.contains("memory"));
 }
 
@@ -387,7 +408,7 @@ TEST(OciSpec, PureAndDeterministic) {
   c.name = "c";
   c.environment = {{"A", "1"}};
   SpecInputs in = BaseInputs(&c);
-  EXPECT_EQ(BuildOciSpec(in).dump(), BuildOciSpec(in).dump());
+  EXPECT_EQ(model::oci::EncodeSpec(BuildOciSpec(in)), model::oci::EncodeSpec(BuildOciSpec(in)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -400,7 +421,7 @@ TEST(OciSpecDockerParity, UnsetCpuIsTwoShares) {
   c.name = "c";
   c.cpu_units = 0;
   SpecInputs in = BaseInputs(&c);
-  EXPECT_EQ(BuildOciSpec(in)["linux"]["resources"]["cpu"]["shares"], 2);
+  EXPECT_EQ(Build(in)["linux"]["resources"]["cpu"]["shares"], 2);
 }
 
 // Agent >= 1.84.0 caps cpu at 262144 shares (the kernel's maximum).
@@ -409,7 +430,7 @@ TEST(OciSpecDockerParity, CpuSharesCappedAtKernelMaximum) {
   c.name = "c";
   c.cpu_units = 300000;
   SpecInputs in = BaseInputs(&c);
-  EXPECT_EQ(BuildOciSpec(in)["linux"]["resources"]["cpu"]["shares"], 262144);
+  EXPECT_EQ(Build(in)["linux"]["resources"]["cpu"]["shares"], 262144);
 }
 
 // Docker mounts /etc/hosts, /etc/resolv.conf and /etc/hostname read-only when the root
@@ -419,7 +440,7 @@ TEST(OciSpecDockerParity, ReadonlyRootfsMountsNetworkFilesReadOnly) {
   c.name = "c";
   c.readonly_rootfs = true;
   SpecInputs in = BaseInputs(&c);
-  Json mounts = BuildOciSpec(in)["mounts"];
+  Json mounts = Build(in)["mounts"];
   for (const char* dst : {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}) {
     const Json* m = Find(mounts, "destination", dst);
     ASSERT_NE(m, nullptr) << dst;
@@ -435,7 +456,7 @@ TEST(OciSpecDockerParity, BareUidRunsWithGidZero) {
   c.name = "c";
   c.user = "1000";
   SpecInputs in = BaseInputs(&c);
-  Json user = BuildOciSpec(in)["process"]["user"];
+  Json user = Build(in)["process"]["user"];
   EXPECT_EQ(user["uid"], 1000);
   EXPECT_EQ(user["gid"], 0);
 }

@@ -1,0 +1,115 @@
+// ContainerDriver through a FakeEnv: the shim and runc are fakes, the bundle's pid and exit
+// files are real files in a temporary directory, and the driver's waits run on fake time.
+#include "runtime/local/containers.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/support/temp_dir.h"
+
+namespace kecs::runtime::local {
+namespace {
+
+using kecs::testing::TempDir;
+
+class ContainerDriverTest : public ::testing::Test {
+ protected:
+  ContainerDriverTest() : driver_(dir_.path() + "/runc", "/usr/libexec/kecs-shim", &env_) {
+    bundle_ = dir_.path() + "/bundle";
+    EXPECT_TRUE(env_.CreateDirs(bundle_).ok());
+  }
+
+  TempDir dir_;
+  FakeEnv env_;
+  ContainerDriver driver_;
+  std::string bundle_;
+};
+
+TEST_F(ContainerDriverTest, StartRunsTheShimDetachedAndReportsRuncsError) {
+  env_.SetProcessHandler([&](const ProcessOptions& p) -> Result<ProcessResult> {
+    // The shim writes runc's failure to <bundle>/exit.
+    if (p.argv[0] == "/usr/libexec/kecs-shim") {
+      EXPECT_TRUE(env_.WriteFileAtomic(bundle_ + "/exit", "error: exec: \"nope\": not found\n").ok());
+    }
+    ProcessResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  Status st = driver_.Start("kecs-t-c", bundle_, dir_.path() + "/c.log");
+  EXPECT_EQ(st.code(), Code::kInternal);
+  EXPECT_EQ(st.message(), "exec: \"nope\": not found");
+  auto seen = env_.processes();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].argv, (std::vector<std::string>{"runc", "--root", dir_.path() + "/runc", "delete", "--force", "kecs-t-c"}));
+  EXPECT_EQ(seen[1].argv, (std::vector<std::string>{"/usr/libexec/kecs-shim", dir_.path() + "/runc", bundle_,
+                                                    "kecs-t-c", dir_.path() + "/c.log"}));
+}
+
+TEST_F(ContainerDriverTest, StartRemovesTheLastRunsFiles) {
+  ASSERT_TRUE(env_.WriteFileAtomic(bundle_ + "/exit", "0\n").ok());
+  ASSERT_TRUE(env_.WriteFileAtomic(bundle_ + "/pid", "1\n").ok());
+  env_.SetProcessHandler([&](const ProcessOptions& p) -> Result<ProcessResult> {
+    if (p.argv[0] == "/usr/libexec/kecs-shim") {
+      EXPECT_FALSE(env_.Exists(bundle_ + "/exit"));
+      EXPECT_FALSE(env_.Exists(bundle_ + "/pid"));
+      EXPECT_TRUE(env_.WriteFileAtomic(bundle_ + "/exit", "0\n").ok());  // ran and exited
+    }
+    ProcessResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  EXPECT_TRUE(driver_.Start("id", bundle_, "/dev/null").ok());
+}
+
+TEST_F(ContainerDriverTest, StartGivesUpAfterSixtySecondsOfFakeTime) {
+  // The shim never reports: the driver waits 60 s on the Env's clock, then says so.
+  Status st = driver_.Start("id", bundle_, "/dev/null");
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("did not start within 60s"), std::string::npos);
+  auto slept = std::chrono::milliseconds(0);
+  for (auto s : env_.sleeps()) slept += s;
+  EXPECT_GE(slept, std::chrono::seconds(60));
+}
+
+TEST_F(ContainerDriverTest, ShimThatCannotBeStartedFailsTheStart) {
+  env_.SetProcessHandler([](const ProcessOptions& p) -> Result<ProcessResult> {
+    if (p.argv[0] == "/usr/libexec/kecs-shim") return Internal("fork: resource temporarily unavailable");
+    ProcessResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  Status st = driver_.Start("id", bundle_, "/dev/null");
+  EXPECT_EQ(st.code(), Code::kInternal);
+  EXPECT_TRUE(env_.sleeps().empty());
+}
+
+TEST_F(ContainerDriverTest, InspectReadsExitCodesAndErrors) {
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kMissing);
+  ASSERT_TRUE(env_.WriteFileAtomic(bundle_ + "/exit", "42\n").ok());
+  auto s = driver_.Inspect(bundle_);
+  EXPECT_EQ(s.phase, ContainerStatus::Phase::kExited);
+  EXPECT_EQ(s.exit_code, 42);
+  env_.FailOn(EnvOp::kRead, "/exit", Internal("read: input/output error"));
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kMissing);
+}
+
+TEST_F(ContainerDriverTest, DeleteSucceedsWhenRuncNoLongerKnowsTheContainer) {
+  env_.SetProcessHandler([](const ProcessOptions&) -> Result<ProcessResult> {
+    ProcessResult r;
+    r.exit_code = 1;
+    r.err = "container does not exist\n";
+    return r;
+  });
+  EXPECT_TRUE(driver_.Delete("id").ok());
+  env_.SetProcessHandler([](const ProcessOptions&) -> Result<ProcessResult> {
+    ProcessResult r;
+    r.exit_code = 1;
+    r.err = "permission denied\n";
+    return r;
+  });
+  Status st = driver_.Delete("id");
+  EXPECT_EQ(st.code(), Code::kInternal);
+  EXPECT_EQ(st.message(), "runc delete id: permission denied");
+}
+
+}  // namespace
+}  // namespace kecs::runtime::local
