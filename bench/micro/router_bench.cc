@@ -26,8 +26,6 @@ constexpr const char* kTargetPrefix = "AmazonEC2ContainerServiceV20141113.";
 api::ErrorStyle EcsStyle() {
   // As daemon.cc sets it up.
   api::ErrorStyle s;
-  s.validation_code = "InvalidParameterException";
-  s.server_code = "ServerException";
   s.ecs_enum_wording = true;
   s.lenient_optional = {"AwsVpcConfiguration.subnets"};
   return s;
