@@ -15,7 +15,10 @@
 namespace kecs::state {
 namespace {
 
-Object Row(Stmt& s) {
+// A row as an Object. A document (or internal part) that is not valid JSON is an error
+// naming the object where it is read, never a discarded value that fails later: a reader
+// cannot tell a defaulted member from a missing one, and would act on it.
+Result<Object> Row(Stmt& s) {
   Object o;
   o.seq = s.Int(0);
   o.kind = s.Text(1);
@@ -27,6 +30,12 @@ Object Row(Stmt& s) {
   o.doc = Json::parse(s.Text(7), nullptr, false);
   std::string internal = s.Text(8);
   o.internal = internal.empty() ? Json::object() : Json::parse(internal, nullptr, false);
+  for (const auto& [what, j] : {std::pair<const char*, const Json*>{"document", &o.doc}, {"internal part", &o.internal}}) {
+    if (j->is_discarded()) {
+      return Internal(fmt::format("stored {} {} (region {}): its {} is not valid JSON", o.kind, o.id,
+                                  o.region, what));
+    }
+  }
   return o;
 }
 
@@ -113,7 +122,10 @@ Result<std::optional<Object>> Tx::Get(std::string_view kind, std::string_view re
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare(fmt::format(
                                "SELECT {} FROM objects WHERE kind=? AND region=? AND id=?", kCols)));
   s.Bind(1, kind).Bind(2, region).Bind(3, id);
-  if (s.Step()) return std::optional<Object>(Row(s));
+  if (s.Step()) {
+    ASSIGN_OR_RETURN(Object o, Row(s));
+    return std::optional<Object>(std::move(o));
+  }
   RETURN_IF_ERROR(s.status());
   return std::optional<Object>();
 }
@@ -129,7 +141,10 @@ Result<std::vector<Object>> Tx::List(const Query& q) {
   if (q.after_seq > 0) s.Bind(i++, q.after_seq);
   if (q.limit >= 0) s.Bind(i++, q.limit);
   std::vector<Object> out;
-  while (s.Step()) out.push_back(Row(s));
+  while (s.Step()) {
+    ASSIGN_OR_RETURN(Object o, Row(s));
+    out.push_back(std::move(o));
+  }
   RETURN_IF_ERROR(s.status());
   return out;
 }

@@ -40,3 +40,29 @@ TEST(Store, OnCommitFiresOnlyForWritesThatChangedRows) {
 
 }  // namespace
 }  // namespace kecs::state
+
+// A stored document that is not JSON is an error naming the object where it is read (Get
+// and List alike), not a discarded value that a reader would take for missing members.
+TEST(Store, UnparsableDocumentIsAnErrorNamingTheObject) {
+  kecs::testing::TempDir dir;
+  auto store = kecs::state::Store::Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  kecs::state::Object o;
+  o.kind = "ec2:vpc";
+  o.region = "us-east-1";
+  o.id = "vpc-0123456789abcdef0";
+  o.doc = {{"VpcId", o.id}};
+  ASSERT_TRUE((*store)->Write([&](kecs::state::Tx& tx) { return tx.Insert(o); }).ok());
+  ASSERT_TRUE((*store)
+                  ->Write([&](kecs::state::Tx& tx) {
+                    return tx.conn().Exec("UPDATE objects SET doc = '{\"VpcId\": ' WHERE kind = 'ec2:vpc'");
+                  })
+                  .ok());
+  kecs::Status get = (*store)->Read([&](kecs::state::Tx& tx) { return tx.Get(o.kind, o.region, o.id).status(); });
+  EXPECT_EQ(get.code(), kecs::Code::kInternal);
+  EXPECT_NE(get.message().find("vpc-0123456789abcdef0"), std::string::npos) << get.message();
+  kecs::Status list = (*store)->Read([&](kecs::state::Tx& tx) {
+    return tx.List({"ec2:vpc", "us-east-1"}).status();
+  });
+  EXPECT_NE(list.message().find("vpc-0123456789abcdef0"), std::string::npos) << list.message();
+}
