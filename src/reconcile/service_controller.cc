@@ -332,6 +332,7 @@ void ServiceController::Loop() {
 }
 
 void ServiceController::RunOnce() {
+  launcher_.BeforePass();
   std::vector<std::pair<std::string, std::string>> keys;  // region, id
   Status st = store_.Read([&](state::Tx& tx) {
     state::Query q{model::kService};

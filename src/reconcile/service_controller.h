@@ -52,6 +52,9 @@ class TaskLauncher {
   // be placed are not an error: `failure` says why.
   virtual LaunchedTasks LaunchServiceTasks(state::Tx& tx, const model::Service& service,
                                            const model::Deployment& deployment, int count, double now) = 0;
+  // Called at the start of every pass, outside any transaction: work that must not run
+  // under the store's write lock (probing host ports for bridge tasks) happens here.
+  virtual void BeforePass() {}
 };
 
 class ServiceController {

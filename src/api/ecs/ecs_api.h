@@ -8,6 +8,7 @@
 // API (see Public()). Thread-safe: all state lives in the store.
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@
 namespace kecs::net { class RegionBootstrap; }
 
 namespace kecs::api::ecs {
+
+class PortProbe;  // launch.h
 
 struct EcsOptions {
   std::string instance_type = "m5.large";
@@ -62,6 +65,8 @@ class EcsApi : public reconcile::TaskLauncher {
   // reconcile::TaskLauncher: the service scheduler starts tasks through RunTask's path.
   reconcile::LaunchedTasks LaunchServiceTasks(state::Tx& tx, const model::Service& service,
                                               const model::Deployment& deployment, int count, double now) override;
+  // Probes host ports for the pass's bridge tasks, before the scheduler's transactions.
+  void BeforePass() override;
 
  private:
   // clusters.cc
@@ -126,6 +131,14 @@ class EcsApi : public reconcile::TaskLauncher {
   state::Store& store_;
   net::RegionBootstrap& regions_;
   EcsOptions options_;
+
+  // The service scheduler's host-port probe (launch.h), gathered by BeforePass outside any
+  // transaction and read by LaunchServiceTasks inside one; both run on the scheduler's one
+  // thread, the mutex only makes that assumption safe. A launch that finds the probe short
+  // widens the next pass's window.
+  std::mutex probe_mu_;
+  std::shared_ptr<const PortProbe> service_probe_;  // guarded by probe_mu_
+  int service_probe_window_ = 32;                   // guarded by probe_mu_
 };
 
 }  // namespace kecs::api::ecs

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "api/ecs/common.h"
@@ -498,16 +500,11 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
   for (const auto& f : placed.failures) out.failures.push_back(f);
 
   std::set<HostPort> host_ports;
-  std::optional<PortProbe> live;
-  if (r.mode == "bridge") {
-    host_ports = HostPortsInUse(tx);
-    if (!probe) {
-      live = PortProbe::Live([](const std::string& proto, int64_t port) {
-        return net::HostPortFree(proto, static_cast<int>(port));
-      });
-      probe = &*live;
-    }
-  }
+  // No probe: every port is unknown, so a bridge task with dynamic ports asks the caller
+  // for one (NeedPortProbe). Nothing probes host sockets under the store's write lock.
+  static const PortProbe kNone;
+  if (!probe) probe = &kNone;
+  if (r.mode == "bridge") host_ports = HostPortsInUse(tx);
   for (const auto& instance : placed.instances) {
     Json containers = r.containers;
     if (r.mode == "bridge") {
@@ -539,23 +536,22 @@ void WriteWithPortProbe(state::Store& store, const RequestContext& ctx, const Ec
   std::map<std::string, int> demand;
   constexpr int kAttempts = 4;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    std::optional<PortProbe> probe;
+    std::set<HostPort> books;
+    Check(store.Read([&](state::Tx& tx) {
+      if (attempt == 0) demand = DynamicPortDemand(tx, ctx, spec);
+      if (!demand.empty()) books = HostPortsInUse(tx);
+      return Status::Ok();
+    }));
+    // Twice what this launch needs, and more on each retry: room for the launches that
+    // run between this probe and the transaction. The last attempt probes the whole
+    // range, so that only a range really exhausted can fail (RESOURCE:PORTS).
+    std::map<std::string, int> want;
+    for (const auto& [proto, n] : demand) want[proto] = n * (2 << attempt);
     if (attempt + 1 == kAttempts) {
-      probe = PortProbe::Live(free_on_host);
-    } else {
-      std::set<HostPort> books;
-      Check(store.Read([&](state::Tx& tx) {
-        if (attempt == 0) demand = DynamicPortDemand(tx, ctx, spec);
-        if (!demand.empty()) books = HostPortsInUse(tx);
-        return Status::Ok();
-      }));
-      // Twice what this launch needs, and more on each retry: room for the launches that
-      // run between this probe and the transaction.
-      std::map<std::string, int> want;
-      for (const auto& [proto, n] : demand) want[proto] = n * (2 << attempt);
-      probe = PortProbe::Gather(want, options.ephemeral_port_first, options.ephemeral_port_last,
-                                books, free_on_host);
+      for (const char* proto : {"tcp", "udp"}) want[proto] = std::numeric_limits<int>::max();
     }
+    std::optional<PortProbe> probe = PortProbe::Gather(
+        want, options.ephemeral_port_first, options.ephemeral_port_last, books, free_on_host);
     try {
       Check(store.Write([&](state::Tx& tx) {
         fn(tx, *probe);
@@ -569,6 +565,8 @@ void WriteWithPortProbe(state::Store& store, const RequestContext& ctx, const Ec
       if (demand.empty()) demand["tcp"] = 1;
     }
   }
+  // The last attempt probed every port of both protocols, so no port can be unknown.
+  throw AwsError("ServerException", "Could not allocate host ports; try again.", 500);
 }
 
 // ---- RunTask's clientToken ----------------------------------------------------------------

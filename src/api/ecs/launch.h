@@ -11,8 +11,10 @@
 // All four run in the caller's write transaction, which makes the books (the ports and
 // resources recorded by tasks that are not STOPPED) the arbiter between concurrent launches.
 // Whether another program holds a host port is a bind() probe; the probe runs before the
-// transaction (PortProbe::Gather), never under the store's write lock, except on the service
-// scheduler's path (PortProbe::Live), which the reconciler calls inside its own transaction.
+// transaction (PortProbe::Gather), never under the store's write lock: RunTask and StartTask
+// gather it in WriteWithPortProbe, the service scheduler before each pass
+// (TaskLauncher::BeforePass), and a launch that finds a port its probe did not reach asks
+// for a wider one (NeedPortProbe) instead of probing in the transaction.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -68,7 +70,7 @@ class PortProbe {
   using FreeFn = std::function<bool(const std::string& protocol, int64_t port)>;
   enum class Answer { kFree, kBusy, kUnknown };
 
-  // Probes on demand, under whatever lock the caller holds.
+  // Probes on demand. For tests only: production code never probes inside a transaction.
   static PortProbe Live(FreeFn free_fn);
   // Probes [first, last] upwards, per protocol, until `want` ports that are free on the
   // host and not in `books` (ports kecs has handed out) are found, or the range ends.

@@ -1,6 +1,7 @@
 // ECS services: CreateService, DescribeServices, ListServices, ListServicesByNamespace,
 // UpdateService, DeleteService, and the TaskLauncher the service scheduler starts tasks
 // through (reconcile/service_controller.h).
+#include <algorithm>
 #include <regex>
 
 #include <fmt/format.h>
@@ -9,11 +10,13 @@
 #include "api/ecs/ecs_api.h"
 #include "api/ecs/launch.h"
 #include "api/ecs/network.h"
+#include "api/ecs/placement.h"
 #include "api/ecs/task_definition_rules.h"
 #include "api/pagination.h"
 #include "base/ids.h"
 #include "model/arn.h"
 #include "net/domain/vpc.h"
+#include "net/kernel/host_ports.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
 
@@ -385,6 +388,25 @@ Json EcsApi::DeleteService(RequestContext& ctx, const Json& in) {
   return out;
 }
 
+void EcsApi::BeforePass() {
+  std::set<HostPort> books;
+  Status st = store_.Read([&](state::Tx& tx) {
+    books = HostPortsInUse(tx);
+    return Status::Ok();
+  });
+  if (!st.ok()) return;  // the pass's launches then ask for a probe again
+  int window = 0;
+  {
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    window = service_probe_window_;
+  }
+  auto probe = std::make_shared<const PortProbe>(PortProbe::Gather(
+      {{"tcp", window}, {"udp", window}}, options_.ephemeral_port_first, options_.ephemeral_port_last, books,
+      [](const std::string& proto, int64_t port) { return net::HostPortFree(proto, static_cast<int>(port)); }));
+  std::lock_guard<std::mutex> lock(probe_mu_);
+  service_probe_ = std::move(probe);
+}
+
 reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const model::Service& svc,
                                                     const model::Deployment& deployment, int count, double now) {
   reconcile::LaunchedTasks out;
@@ -432,7 +454,12 @@ reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const model::
       if (spec.container_instances.empty()) break;
     }
     try {
-      LaunchOutcome r = Launch(tx, ctx, options_, spec);
+      std::shared_ptr<const PortProbe> probe;
+      {
+        std::lock_guard<std::mutex> lock(probe_mu_);
+        probe = service_probe_;
+      }
+      LaunchOutcome r = Launch(tx, ctx, options_, spec, probe.get());
       for (const auto& t : r.tasks) out.task_ids.push_back(IdFromArnOrId(JStr(t, "taskArn")));
       if (!r.failures.empty()) {
         const Json& f = r.failures.front();
@@ -442,6 +469,13 @@ reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const model::
             IdFromArnOrId(JStr(f, "arn")), JStr(f, "reason"));
         break;
       }
+    } catch (const NeedPortProbe&) {
+      // Another launch took the ports this pass probed: the next pass probes further and
+      // starts the rest (no failure to report, nothing was placed).
+      std::lock_guard<std::mutex> lock(probe_mu_);
+      service_probe_window_ = std::min(service_probe_window_ * 4,
+                                       static_cast<int>(options_.ephemeral_port_last - options_.ephemeral_port_first + 1));
+      break;
     } catch (const AwsError& e) {
       out.failure = e.message();
       break;

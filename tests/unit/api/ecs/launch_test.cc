@@ -327,6 +327,13 @@ TEST_F(LaunchTest, LaunchesSharingAProbeNeverShareAPort) {
   for (int64_t port : HostPortsOf(again)) EXPECT_FALSE(HostPortsOf(first).count(port));
 }
 
+// Nothing probes host sockets inside the transaction: a launch given no probe asks for one.
+TEST_F(LaunchTest, WithoutAProbeADynamicPortLaunchAsksForOne) {
+  TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
+  Instance("i1", true);
+  InTx([&](state::Tx& tx) { EXPECT_THROW(Launch(tx, ctx_, options_, Spec("web"), nullptr), NeedPortProbe); });
+}
+
 TEST_F(LaunchTest, NoFreePortFailsTheTaskWithResourcePorts) {
   TaskDefinition("web", "bridge", Json::array({Container("web", Json::array({DynamicPort(80)}))}));
   Instance("i1", true);
