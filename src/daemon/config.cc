@@ -3,7 +3,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cctype>
+#include <sstream>
+#include <fstream>
 #include <regex>
+
+#include <fmt/format.h>
 
 #include "base/strings.h"
 
@@ -82,8 +87,26 @@ Status Config::Finalize() {
     return InvalidArgument("--log-format must be text or json");
   }
   if (!auth_keys.empty() && AuthKeyMap().empty()) {
-    return InvalidArgument("--auth-keys must look like AKID:SECRET[,AKID2:SECRET2]");
+    return InvalidArgument("the auth keys (KECS_AUTH_KEYS or --auth-keys-file) must look like AKID:SECRET[,AKID2:SECRET2]");
   }
+  return Status::Ok();
+}
+
+Status ReadSecret(const char* env, const std::string& file, std::string* out) {
+  if (const char* v = std::getenv(env); v && *v) {
+    if (!file.empty()) return InvalidArgument(fmt::format("set {} or {}_FILE, not both", env, env));
+    *out = v;
+    return Status::Ok();
+  }
+  if (file.empty()) return Status::Ok();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return InvalidArgument(fmt::format("cannot read the secret file {}", file));
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  if (s.empty()) return InvalidArgument(fmt::format("the secret file {} is empty", file));
+  *out = std::move(s);
   return Status::Ok();
 }
 

@@ -48,4 +48,9 @@ struct Config {
   Status Finalize();
 };
 
+// A secret setting: the value of environment variable `env`, or else the contents of
+// `file` (trailing whitespace dropped) when a file is named. The secret never appears in an
+// error: a file that cannot be read is named, its contents are not.
+Status ReadSecret(const char* env, const std::string& file, std::string* out);
+
 }  // namespace kecs::daemon

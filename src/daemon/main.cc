@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <tuple>
 
 #include "base/log.h"
 #include "daemon/client.h"
@@ -25,6 +26,15 @@ template <typename T>
 CLI::Option* Flag(CLI::App* app, const std::string& name, T& target, const std::string& env,
                   const std::string& help) {
   return app->add_option(name, target, help)->envname(env)->capture_default_str();
+}
+
+// A secret flag (key pairs, registry passwords) is taken from its KECS_* variable or from
+// a file (--NAME-file, KECS_*_FILE), never from the command line, where /proc/PID/cmdline
+// shows it to every user of the host. Given on the command line it is refused.
+void SecretFlag(CLI::App* app, const std::string& name, std::string& argv_value, std::string& file,
+                const std::string& env, const std::string& help) {
+  app->add_option(name, argv_value, help + " (refused here: set " + env + " or " + name + "-file)");
+  app->add_option(name + "-file", file, "File holding " + help)->envname(env + "_FILE");
 }
 
 }  // namespace
@@ -48,8 +58,9 @@ int main(int argc, char** argv) {
   start->add_flag("--strict,!--no-strict", cfg.strict,
                   "Refuse what AWS refuses where kecs is lenient by default")
       ->envname("KECS_STRICT");
-  Flag(start, "--auth-keys", cfg.auth_keys, "KECS_AUTH_KEYS",
-       "AKID:SECRET[,...]: verify SigV4 signatures against these key pairs");
+  std::string auth_keys_argv, auth_keys_file, registry_credentials_argv, registry_credentials_file;
+  SecretFlag(start, "--auth-keys", auth_keys_argv, auth_keys_file, "KECS_AUTH_KEYS",
+             "AKID:SECRET[,...]: verify SigV4 signatures against these key pairs");
   Flag(start, "--http-threads", cfg.http_threads, "KECS_HTTP_THREADS", "HTTP worker threads");
   Flag(start, "--max-connections", cfg.max_connections, "KECS_MAX_CONNECTIONS",
        "Open HTTP connections at most; beyond it the oldest idle one is closed (0: 3/4 of the "
@@ -64,8 +75,8 @@ int main(int argc, char** argv) {
        "REGISTRY=MIRROR[,...], e.g. docker.io=127.0.0.1:5000");
   Flag(start, "--insecure-registry", cfg.insecure_registries, "KECS_INSECURE_REGISTRIES",
        "Registries reached over plain HTTP or unverified TLS, comma-separated");
-  Flag(start, "--registry-credentials", cfg.registry_credentials, "KECS_REGISTRY_CREDENTIALS",
-       "REGISTRY=USER:PASSWORD[,...]");
+  SecretFlag(start, "--registry-credentials", registry_credentials_argv, registry_credentials_file,
+             "KECS_REGISTRY_CREDENTIALS", "REGISTRY=USER:PASSWORD[,...]");
   Flag(start, "--image-pull-behavior", cfg.image_pull_behavior, "KECS_IMAGE_PULL_BEHAVIOR",
        "once (pull a tag the store lacks) or always");
   Flag(start, "--public-port-range", cfg.public_port_range, "KECS_PUBLIC_PORT_RANGE",
@@ -135,6 +146,25 @@ int main(int argc, char** argv) {
       return 2;
     }
     return kecs::daemon::Cleanup(cfg);
+  }
+  for (const auto& [flag, argv_value] : {std::pair<const char*, const std::string*>{"--auth-keys", &auth_keys_argv},
+                                        {"--registry-credentials", &registry_credentials_argv}}) {
+    if (!argv_value->empty()) {
+      std::fprintf(stderr,
+                   "kecs: %s takes no value on the command line, where every user of the host can read "
+                   "it; set it in the environment or in a file (%s-file)\n",
+                   flag, flag);
+      return 2;
+    }
+  }
+  for (auto [env, file, target] : {std::tuple<const char*, const std::string*, std::string*>{
+                                       "KECS_AUTH_KEYS", &auth_keys_file, &cfg.auth_keys},
+                                   {"KECS_REGISTRY_CREDENTIALS", &registry_credentials_file,
+                                    &cfg.registry_credentials}}) {
+    if (auto st = kecs::daemon::ReadSecret(env, *file, target); !st.ok()) {
+      std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
+      return 2;
+    }
   }
   if (!kecs::log::Init(cfg.log_level, cfg.log_format)) {
     std::fprintf(stderr, "kecs: invalid --log-level '%s' or --log-format '%s'\n",

@@ -112,7 +112,9 @@ def kecs(request):
     """A fresh simulated-runtime daemon per test."""
     data_dir = tempfile.mkdtemp(prefix="kecs-e2e-")
     marker = request.node.get_closest_marker("kecs_args")
-    d = Daemon(data_dir, extra_args=list(marker.args) if marker else [])
+    env_marker = request.node.get_closest_marker("kecs_env")
+    d = Daemon(data_dir, extra_args=list(marker.args) if marker else [],
+               extra_env=dict(env_marker.kwargs) if env_marker else None)
     d.start()
     yield d
     rc = d.stop()
@@ -131,6 +133,7 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "kecs_args(*args): extra `kecs start` arguments")
+    config.addinivalue_line("markers", "kecs_env(**vars): extra environment of `kecs start` (secrets go here)")
 
 
 def wait_for(fn, timeout=15, interval=0.05, what="condition", until=bool):

@@ -140,7 +140,7 @@ def test_keep_alive_and_concurrent_connections(kecs):
         assert all(ex.map(worker, range(64)))
 
 
-@pytest.mark.kecs_args("--auth-keys", "AKIDKECSTEST:secret")
+@pytest.mark.kecs_env(KECS_AUTH_KEYS="AKIDKECSTEST:secret")
 def test_signature_verification_when_keys_configured(kecs):
     assert kecs.aws("ecs", "list-clusters") == {"clusterArns": []}   # signed with the right secret
     import boto3
@@ -186,6 +186,46 @@ def test_corrupt_database_stops_startup_with_clear_message(tmp_path):
     assert p.returncode != 0
     assert "not a usable kecs database" in p.stderr
     assert db.read_bytes() == b"this is not a sqlite database" * 200   # untouched
+
+
+def test_secrets_are_refused_on_the_command_line(tmp_path):
+    """A key pair or registry password on argv is readable by every user in /proc: refused,
+    without echoing it."""
+    import subprocess
+    from conftest import KECS_BIN, free_port
+    for flag, value in (("--auth-keys", "AKIDKECSTEST:s3cr3t-argv"),
+                        ("--registry-credentials", "docker.io=u:s3cr3t-argv")):
+        p = subprocess.run([KECS_BIN, "start", "--runtime", "simulated", "--data-dir", str(tmp_path),
+                            "--port", str(free_port()), flag, value],
+                           capture_output=True, text=True, timeout=20)
+        assert p.returncode == 2, p.stderr
+        assert f"{flag} takes no value on the command line" in p.stderr
+        assert "s3cr3t-argv" not in p.stderr + p.stdout
+
+
+def test_auth_keys_from_a_file(tmp_path):
+    from conftest import Daemon
+    keys = tmp_path / "keys"
+    keys.write_text("AKIDKECSFILE:from-a-file\n")
+    keys.chmod(0o600)
+    (tmp_path / "data").mkdir()
+    d = Daemon(str(tmp_path / "data"), extra_args=["--auth-keys-file", str(keys)])
+    d.start()
+    try:
+        import boto3
+        import botocore.config
+        cfg = botocore.config.Config(retries={"max_attempts": 1})
+        good = boto3.client("ecs", endpoint_url=d.endpoint, region_name="us-east-1",
+                            aws_access_key_id="AKIDKECSFILE", aws_secret_access_key="from-a-file", config=cfg)
+        assert good.list_clusters()["clusterArns"] == []
+        bad = boto3.client("ecs", endpoint_url=d.endpoint, region_name="us-east-1",
+                           aws_access_key_id="AKIDKECSFILE", aws_secret_access_key="wrong", config=cfg)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            bad.list_clusters()
+        assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+        assert "from-a-file" not in d.log()
+    finally:
+        assert d.stop() == 0
 
 
 def test_newer_schema_stops_startup(tmp_path):

@@ -371,7 +371,7 @@ def test_invalid_regions_are_refused_in_each_protocols_shape(kecs):
     check_invalid_regions(kecs)
 
 
-@pytest.mark.kecs_args("--auth-keys", f"{ACCESS_KEY}:{SECRET_KEY}")
+@pytest.mark.kecs_env(KECS_AUTH_KEYS=f"{ACCESS_KEY}:{SECRET_KEY}")
 def test_signed_malformed_requests_with_auth_keys(kecs):
     """With keys configured the signature is checked first: the requests above are signed
     correctly, so they reach validation, and the region check comes after authentication."""

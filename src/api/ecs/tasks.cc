@@ -152,7 +152,9 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
   if (started_by && (family || instance)) {
     throw InvalidParameter("cannot specify startedBy with other arguments");
   }
-  static const std::regex kFamilyRe("^[a-zA-Z0-9\\-_]+$");
+  // Bounded (ECS families are 1-255 characters): libstdc++ matches `+` by recursion, one
+  // frame per character, so an unbounded pattern overflows the stack on a huge value.
+  static const std::regex kFamilyRe("^[a-zA-Z0-9\\-_]{1,255}$");
   if (family && !std::regex_match(*family, kFamilyRe)) {
     throw InvalidParameter("family must match ^[a-zA-Z0-9\\-_]+$");
   }
