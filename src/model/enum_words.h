@@ -12,7 +12,11 @@ namespace kecs::model {
 template <typename E, size_t N>
 struct EnumWords {
   std::array<std::string_view, N> words;
-  constexpr std::string_view Get(E e) const { return words[static_cast<size_t>(e)]; }
+  // A value outside the enum (a cast from a corrupt integer) reads as "", never out of bounds.
+  constexpr std::string_view Get(E e) const {
+    auto i = static_cast<size_t>(e);
+    return i < N ? words[i] : std::string_view();
+  }
   constexpr std::optional<E> Parse(std::string_view s) const {
     for (size_t i = 0; i < N; ++i) {
       if (words[i] == s) return static_cast<E>(i);

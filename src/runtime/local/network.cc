@@ -320,7 +320,7 @@ Status LocalNetwork::SetUpTask(const TaskSpec& task) {
       return nl.AddRoute("default", net::Ipv4ToString(cidr->router()), "eth0");
     });
   }
-  return InvalidArgument("unknown network mode " + std::string(model::ToString(n.mode)));
+  return InvalidArgument(fmt::format("unknown network mode {}", static_cast<int>(n.mode)));
 }
 
 namespace {
