@@ -1,6 +1,7 @@
 #include "base/env.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -50,6 +51,25 @@ class PosixEnv : public Env {
   Result<std::string> ReadFile(const std::string& path) override {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return PosixError("open " + path, errno);
+    return ReadAndClose(fd, path);
+  }
+
+  Result<std::string> ReadFileInRoot(const std::string& root, const std::string& rel) override {
+    int dir = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return PosixError("open " + root, errno);
+    struct open_how how = {};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int fd = static_cast<int>(syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how));
+    int e = errno;
+    close(dir);
+    std::string what = root + " (root) / " + rel;
+    if (fd < 0) return PosixError("open " + what, e);
+    return ReadAndClose(fd, what);
+  }
+
+ private:
+  static Result<std::string> ReadAndClose(int fd, const std::string& what) {
     std::string out;
     char buf[65536];
     while (true) {
@@ -58,7 +78,7 @@ class PosixEnv : public Env {
       if (n < 0) {
         int e = errno;
         close(fd);
-        return PosixError("read " + path, e);
+        return PosixError("read " + what, e);
       }
       if (n == 0) break;
       out.append(buf, static_cast<size_t>(n));
@@ -67,6 +87,7 @@ class PosixEnv : public Env {
     return out;
   }
 
+ public:
   Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) override {
     std::string tmp = path + ".tmp-" + RandomHex(8);
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -291,6 +312,11 @@ std::optional<Status> FakeEnv::FaultFor(EnvOp op, const std::string& path) const
 Result<std::string> FakeEnv::ReadFile(const std::string& path) {
   if (auto f = FaultFor(EnvOp::kRead, path)) return *f;
   return files_->ReadFile(path);
+}
+
+Result<std::string> FakeEnv::ReadFileInRoot(const std::string& root, const std::string& rel) {
+  if (auto f = FaultFor(EnvOp::kRead, root + "/" + rel)) return *f;
+  return files_->ReadFileInRoot(root, rel);
 }
 
 Status FakeEnv::WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {

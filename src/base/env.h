@@ -75,6 +75,12 @@ class Env : public Clock {
   // ---- Files.
   // The whole content of `path`. NotFound when it does not exist; Internal otherwise.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // The content of `rel` resolved inside directory `root` as if `root` were "/": no
+  // symbolic link (absolute or relative) and no ".." can lead out of it (openat2 with
+  // RESOLVE_IN_ROOT). For files of an image's root filesystem, which anyone may have
+  // built: a link there to /etc/shadow names <root>/etc/shadow, not the host's. NotFound
+  // when it does not exist inside `root`; Internal otherwise.
+  virtual Result<std::string> ReadFileInRoot(const std::string& root, const std::string& rel) = 0;
   // Replaces `path` with `data`, atomically: readers see the old content or the new, never
   // a part. The file is written beside `path` with permissions `mode` from its first byte
   // (a secret is never readable by others, even briefly), synced, then renamed over `path`.
@@ -148,6 +154,7 @@ class FakeEnv : public Env {
   std::vector<std::chrono::milliseconds> sleeps() const;
 
   Result<std::string> ReadFile(const std::string& path) override;
+  Result<std::string> ReadFileInRoot(const std::string& root, const std::string& rel) override;
   Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644) override;
   Status RemoveFile(const std::string& path) override;
   Status RemoveAll(const std::string& path) override;

@@ -57,6 +57,13 @@ std::vector<std::string> HostNameservers(Env* env) {
   return out;
 }
 
+// A file of the image's root filesystem, resolved inside it (links cannot point the
+// lookup at the host's files); "" when it cannot be read.
+std::string ReadInRootfs(Env* env, const fs::path& rootfs, const std::string& rel) {
+  auto r = env->ReadFileInRoot(rootfs, rel);
+  return r.ok() ? *r : "";
+}
+
 // user "name[:group]" -> "uid[:gid]" from the image's /etc/passwd and /etc/group.
 std::string ResolveUser(Env* env, const std::string& user, const fs::path& rootfs) {
   if (user.empty()) return user;
@@ -66,7 +73,7 @@ std::string ResolveUser(Env* env, const std::string& user, const fs::path& rootf
     if (name.empty() || std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
       return name;
     }
-    std::istringstream in(ReadAll(env, rootfs / file));
+    std::istringstream in(ReadInRootfs(env, rootfs, file));
     std::string line;
     while (std::getline(in, line)) {
       auto parts = Split(line, ':');
@@ -80,7 +87,7 @@ std::string ResolveUser(Env* env, const std::string& user, const fs::path& rootf
     // The user's primary group, by name or by uid; with no passwd entry Docker uses group 0,
     // which BuildOciSpec gives a bare uid.
     bool by_name = uid != u;
-    std::istringstream in(ReadAll(env, rootfs / "etc/passwd"));
+    std::istringstream in(ReadInRootfs(env, rootfs, "etc/passwd"));
     std::string line;
     while (std::getline(in, line)) {
       auto parts = Split(line, ':');

@@ -13,6 +13,35 @@ namespace {
 
 using kecs::testing::TempDir;
 
+// An image's /etc/passwd may be a link anywhere; read inside its root it can never name a
+// host file, whether the link is absolute or climbs with "..".
+TEST(PosixEnv, ReadFileInRootNeverLeavesTheRoot) {
+  TempDir dir;
+  Env* env = Env::Default();
+  const std::string root = dir.path() + "/rootfs";
+  const std::string outside = dir.path() + "/host-secret";
+  ASSERT_TRUE(env->CreateDirs(root + "/etc").ok());
+  ASSERT_TRUE(env->WriteFileAtomic(outside, "host secret\n").ok());
+  ASSERT_TRUE(env->WriteFileAtomic(root + "/etc/group", "root:x:0:\n").ok());
+  ASSERT_TRUE(env->Symlink(outside, root + "/etc/passwd").ok());                     // absolute
+  ASSERT_TRUE(env->Symlink("../../host-secret", root + "/etc/shadow").ok());          // climbing
+  ASSERT_TRUE(env->Symlink("/etc/group", root + "/etc/group-link").ok());            // inside
+
+  auto group = env->ReadFileInRoot(root, "etc/group");
+  ASSERT_TRUE(group.ok()) << group.status().ToString();
+  EXPECT_EQ(*group, "root:x:0:\n");
+  auto inside = env->ReadFileInRoot(root, "etc/group-link");
+  ASSERT_TRUE(inside.ok()) << inside.status().ToString();
+  EXPECT_EQ(*inside, "root:x:0:\n") << "an absolute link resolves inside the root";
+  for (const char* rel : {"etc/passwd", "etc/shadow", "../host-secret"}) {
+    auto r = env->ReadFileInRoot(root, rel);
+    EXPECT_FALSE(r.ok() && *r == "host secret\n") << rel << " escaped the root";
+    EXPECT_EQ(r.status().code(), Code::kNotFound) << rel << ": " << r.status().ToString();
+  }
+  // The plain read follows the link out, which is why the runtime does not use it there.
+  EXPECT_EQ(*env->ReadFile(root + "/etc/passwd"), "host secret\n");
+}
+
 TEST(PosixEnv, WriteFileAtomicReplacesContentWithTheAskedMode) {
   TempDir dir;
   Env* env = Env::Default();
