@@ -348,7 +348,7 @@ int Run(const Config& cfg) {
   eopts.ephemeral_port_last = cfg.ephemeral_port_last;
   api::ecs::EcsApi ecs(**store, regions, eopts);
   // The service scheduler launches tasks through the API's RunTask path.
-  reconcile::ServiceController services(**store, ecs, reconcile::ServiceController::Options{});
+  reconcile::ServiceController services(**store, ecs, reconcile::ServiceController::Options{}, clock);
   (*store)->OnCommit([&services] { services.Notify(); });
 
   api::Router::Options ropts;
