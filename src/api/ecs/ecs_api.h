@@ -6,6 +6,7 @@
 // task controller (reconcile/) moves the task on from there. Documents are stored in their
 // AWS shapes; members whose names start with "kecs:" are internal and never leave the
 // API (see Public()). Thread-safe: all state lives in the store.
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -138,6 +139,7 @@ class EcsApi : public reconcile::TaskLauncher {
   // widens the next pass's window.
   std::mutex probe_mu_;
   std::shared_ptr<const PortProbe> service_probe_;  // guarded by probe_mu_
+  std::chrono::steady_clock::time_point service_probe_at_;  // guarded by probe_mu_
   int service_probe_window_ = 32;                   // guarded by probe_mu_
 };
 

@@ -3,21 +3,10 @@
 #include <fmt/format.h>
 
 #include "api/ecs/common.h"
-#include "base/ids.h"
 #include "base/strings.h"
 #include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
-
-Json NetworkPlan::AttachmentsAtLaunch() const {
-  if (mode != "awsvpc") return Json::array();
-  Json details = Json::array();
-  if (!subnets.empty()) details.push_back({{"name", "subnetId"}, {"value", subnets.front()}});
-  return Json::array({{{"id", Uuid4()},
-                       {"type", "ElasticNetworkInterface"},
-                       {"status", "PRECREATED"},
-                       {"details", details}}});
-}
 
 Json NetworkPlan::ToJson() const {
   return {{"mode", mode}, {"subnets", subnets}, {"securityGroups", security_groups},

@@ -20,9 +20,6 @@ struct NetworkPlan {
   std::string availability_zone;       // of the first subnet, when known
   std::vector<std::string> zones;      // of every listed subnet (placement's LOCATION check)
 
-  // Task.attachments as RunTask returns them: awsvpc tasks carry one PRECREATED ENI
-  // attachment with only its subnetId.
-  Json AttachmentsAtLaunch() const;
   Json ToJson() const;
   static NetworkPlan FromJson(const Json& j);
 };

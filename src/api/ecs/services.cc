@@ -389,6 +389,13 @@ Json EcsApi::DeleteService(RequestContext& ctx, const Json& in) {
 }
 
 void EcsApi::BeforePass() {
+  // The scheduler runs a pass on every commit; reading the books and probing 2 x window
+  // sockets each time would put that on the hot path. A probe is kept for a second (the
+  // same gap a RunTask's probe has before its transaction), unless a launch found it short.
+  {
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    if (service_probe_ && std::chrono::steady_clock::now() - service_probe_at_ < std::chrono::seconds(1)) return;
+  }
   std::set<HostPort> books;
   Status st = store_.Read([&](state::Tx& tx) {
     books = HostPortsInUse(tx);
@@ -405,6 +412,7 @@ void EcsApi::BeforePass() {
       [](const std::string& proto, int64_t port) { return net::HostPortFree(proto, static_cast<int>(port)); }));
   std::lock_guard<std::mutex> lock(probe_mu_);
   service_probe_ = std::move(probe);
+  service_probe_at_ = std::chrono::steady_clock::now();
 }
 
 reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const model::Service& svc,
@@ -473,6 +481,7 @@ reconcile::LaunchedTasks EcsApi::LaunchServiceTasks(state::Tx& tx, const model::
       // Another launch took the ports this pass probed: the next pass probes further and
       // starts the rest (no failure to report, nothing was placed).
       std::lock_guard<std::mutex> lock(probe_mu_);
+      service_probe_.reset();  // the next pass probes again, further
       service_probe_window_ = std::min(service_probe_window_ * 4,
                                        static_cast<int>(options_.ephemeral_port_last - options_.ephemeral_port_first + 1));
       break;
