@@ -18,6 +18,7 @@ constexpr EnumWords<Connectivity, 2> kConnectivity{{"CONNECTED", "DISCONNECTED"}
 constexpr EnumWords<LaunchType, 3> kLaunchType{{"EC2", "FARGATE", "EXTERNAL"}};
 constexpr EnumWords<NetworkMode, 4> kNetworkMode{{"awsvpc", "bridge", "host", "none"}};
 constexpr EnumWords<HealthStatus, 3> kHealthStatus{{"HEALTHY", "UNHEALTHY", "UNKNOWN"}};
+constexpr EnumWords<DependencyCondition, 4> kDependencyCondition{{"START", "COMPLETE", "SUCCESS", "HEALTHY"}};
 
 }  // namespace
 
@@ -29,6 +30,7 @@ std::string_view ToString(Connectivity s) { return kConnectivity.Get(s); }
 std::string_view ToString(LaunchType s) { return kLaunchType.Get(s); }
 std::string_view ToString(NetworkMode s) { return kNetworkMode.Get(s); }
 std::string_view ToString(HealthStatus s) { return kHealthStatus.Get(s); }
+std::string_view ToString(DependencyCondition s) { return kDependencyCondition.Get(s); }
 
 std::optional<TaskStatus> ParseTaskStatus(std::string_view s) { return kTaskStatus.Parse(s); }
 std::optional<ContainerStatus> ParseContainerStatus(std::string_view s) { return kContainerStatus.Parse(s); }
@@ -38,5 +40,8 @@ std::optional<Connectivity> ParseConnectivity(std::string_view s) { return kConn
 std::optional<LaunchType> ParseLaunchType(std::string_view s) { return kLaunchType.Parse(s); }
 std::optional<NetworkMode> ParseNetworkMode(std::string_view s) { return kNetworkMode.Parse(s); }
 std::optional<HealthStatus> ParseHealthStatus(std::string_view s) { return kHealthStatus.Parse(s); }
+std::optional<DependencyCondition> ParseDependencyCondition(std::string_view s) {
+  return kDependencyCondition.Parse(s);
+}
 
 }  // namespace kecs::model

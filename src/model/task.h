@@ -33,6 +33,7 @@ enum class Connectivity { kConnected, kDisconnected };
 enum class LaunchType { kEc2, kFargate, kExternal };
 enum class NetworkMode { kAwsvpc, kBridge, kHost, kNone };
 enum class HealthStatus { kHealthy, kUnhealthy, kUnknown };
+enum class DependencyCondition { kStart, kComplete, kSuccess, kHealthy };
 
 std::string_view ToString(TaskStatus s);
 std::string_view ToString(ContainerStatus s);
@@ -42,6 +43,7 @@ std::string_view ToString(Connectivity s);
 std::string_view ToString(LaunchType s);
 std::string_view ToString(NetworkMode s);
 std::string_view ToString(HealthStatus s);
+std::string_view ToString(DependencyCondition s);
 
 std::optional<TaskStatus> ParseTaskStatus(std::string_view s);
 std::optional<ContainerStatus> ParseContainerStatus(std::string_view s);
@@ -51,6 +53,7 @@ std::optional<Connectivity> ParseConnectivity(std::string_view s);
 std::optional<LaunchType> ParseLaunchType(std::string_view s);
 std::optional<NetworkMode> ParseNetworkMode(std::string_view s);
 std::optional<HealthStatus> ParseHealthStatus(std::string_view s);
+std::optional<DependencyCondition> ParseDependencyCondition(std::string_view s);
 
 // ---- AWS's members -------------------------------------------------------------------
 
@@ -130,6 +133,107 @@ struct HostEntry {
   bool operator==(const HostEntry&) const = default;
 };
 
+// ---- Containers as the ECS agent runs them (issue 12) ------------------------------------
+
+// A container definition's healthCheck. `command` is AWS's: its first word is "CMD" (exec
+// the rest) or "CMD-SHELL" (run the rest with /bin/sh -c). Defaults are AWS's.
+struct HealthCheck {
+  std::vector<std::string> command;
+  int interval_s = 30;     // 5..300
+  int timeout_s = 5;       // 2..120
+  int retries = 3;         // 1..10
+  int start_period_s = 0;  // 0..300
+  bool operator==(const HealthCheck&) const = default;
+};
+
+struct ContainerDependency {
+  std::string container_name;
+  DependencyCondition condition = DependencyCondition::kStart;
+  bool operator==(const ContainerDependency&) const = default;
+};
+
+struct MountPoint {
+  std::string source_volume;
+  std::string container_path;
+  bool read_only = false;
+  bool operator==(const MountPoint&) const = default;
+};
+
+struct VolumeFrom {
+  std::string source_container;
+  bool read_only = false;
+  bool operator==(const VolumeFrom&) const = default;
+};
+
+struct Device {
+  std::string host_path;
+  std::string container_path;                // "" = host_path
+  std::vector<std::string> permissions;      // "read", "write", "mknod"; none = all three
+  bool operator==(const Device&) const = default;
+};
+
+struct Tmpfs {
+  std::string container_path;
+  int64_t size_mib = 0;
+  std::vector<std::string> mount_options;    // "noexec", "size=..." etc., as AWS lists them
+  bool operator==(const Tmpfs&) const = default;
+};
+
+struct LinuxParameters {
+  std::vector<std::string> capabilities_add;   // AWS's spelling: "NET_ADMIN", "ALL"
+  std::vector<std::string> capabilities_drop;
+  bool init_process_enabled = false;
+  std::vector<Tmpfs> tmpfs;
+  std::optional<int64_t> shared_memory_size_mib;
+  std::vector<Device> devices;
+  bool operator==(const LinuxParameters&) const = default;
+};
+
+// A task definition's volume: exactly one of its kinds.
+//  - host, with source_path: a bind mount of a host directory;
+//  - host without source_path (AWS: "host": {} or no configuration): a task-scoped
+//    directory shared by the task's containers, gone with the task;
+//  - docker: a named volume, scope "task" (gone with the task) or "shared" (outlives it;
+//    with autoprovision it is made when missing, else it must exist);
+//  - efs: a directory per fileSystemId, at rootDirectory or the access point's directory.
+struct Volume {
+  std::string name;
+  enum class Kind { kHost, kDocker, kEfs } kind = Kind::kHost;
+  std::string host_source_path;  // kHost; "" = task-scoped
+  struct Docker {
+    std::string scope = "task";  // "task" | "shared"
+    bool autoprovision = false;
+    std::string driver = "local";
+    std::vector<KeyValuePair> driver_opts;
+    std::vector<KeyValuePair> labels;
+    bool operator==(const Docker&) const = default;
+  };
+  Docker docker;
+  struct Efs {
+    std::string file_system_id;
+    std::string root_directory = "/";
+    std::string access_point_id;
+    std::string transit_encryption;  // "ENABLED" | "DISABLED" | ""
+    std::string iam;                 // "ENABLED" | "DISABLED" | ""
+    bool operator==(const Efs&) const = default;
+  };
+  Efs efs;
+  bool operator==(const Volume&) const = default;
+};
+
+// kecs's record of a container's life beyond AWS's Container shape: the timestamps and
+// health details the task metadata endpoint shows (epoch seconds).
+struct ContainerProgress {
+  std::string name;
+  std::optional<double> created_at;   // the container was created (start requested)
+  std::optional<double> started_at;   // seen running
+  std::optional<double> finished_at;  // seen exited
+  std::optional<double> health_since; // the current health status since
+  std::optional<int> health_exit_code;
+  std::string health_output;          // the last check's output (at most 1 KiB)
+  bool operator==(const ContainerProgress&) const = default;
+};
+
 // A container definition with RunTask's overrides applied: what the runtime needs.
 struct ContainerDefinition {
   std::string name;
@@ -151,6 +255,19 @@ struct ContainerDefinition {
   std::vector<std::string> dns_search_domains;
   std::vector<HostEntry> extra_hosts;
   std::vector<PortMapping> port_mappings;
+  // Issue 12.
+  std::optional<HealthCheck> health_check;
+  std::vector<ContainerDependency> depends_on;
+  std::optional<int> start_timeout;           // seconds; none = wait for ever (EC2) as ECS
+  std::vector<MountPoint> mount_points;
+  std::vector<VolumeFrom> volumes_from;
+  LinuxParameters linux_parameters;
+  bool privileged = false;
+  std::vector<KeyValuePair> system_controls;  // namespace (sysctl key), value
+  std::vector<KeyValuePair> docker_labels;
+  // The container's id in its metadata URIs (ECS_CONTAINER_METADATA_URI[_V4] =
+  // http://169.254.170.2/v{3,4}/<metadata_id>): random, made at RunTask.
+  std::string metadata_id;
   bool operator==(const ContainerDefinition&) const = default;
 };
 
@@ -226,6 +343,17 @@ struct TaskInternal {
   bool counted = false;     // the service controller has counted its failure
   std::optional<TaskPlacement> placement;
   std::vector<std::string> registries;  // Cloud Map services it is registered in
+  // Issue 12.
+  std::vector<Volume> volumes;            // the task definition's
+  std::string pid_mode;                   // "" | "task" | "host"
+  std::string ipc_mode;                   // "" | "task" | "host" | "none"
+  std::string task_role_arn;              // with overrides applied
+  std::string execution_role_arn;
+  // The task's credentials id: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is
+  // "/v2/credentials/<credentials_id>" when task_role_arn is set. Random (128 bits) and
+  // made at RunTask; never shown by the API.
+  std::string credentials_id;
+  std::vector<ContainerProgress> progress;  // one per container that has started
   bool operator==(const TaskInternal&) const = default;
 };
 

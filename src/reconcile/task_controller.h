@@ -73,6 +73,12 @@ struct TaskHooks {
   // Outside any transaction, after the sandbox exists and before the containers start
   // (the task's security groups are enforced by then).
   std::function<Status(const model::Task& task, const runtime::TaskSpec& spec)> before_start;
+  // Outside any transaction, in DEPROVISIONING just before the runtime deletes the
+  // sandbox: whatever holds the task's namespace (the metadata listener) lets go of it.
+  std::function<void(const model::Task& task, const runtime::TaskSpec& spec)> before_delete;
+  // At Recover (daemon start), for each task not STOPPED whose sandbox may exist (PENDING
+  // to DEPROVISIONING): take up again what before_start set up (the metadata listener).
+  std::function<void(const model::Task& task, const runtime::TaskSpec& spec)> adopt;
 };
 
 class TaskController {

@@ -54,6 +54,15 @@ struct ContainerSpec {
   std::vector<std::string> dns_search_domains;
   std::vector<std::pair<std::string, std::string>> extra_hosts;  // hostname, ip
   std::vector<PortBinding> ports;
+  // Issue 12: containers as the ECS agent runs them.
+  std::optional<model::HealthCheck> health_check;      // runs inside the container
+  std::vector<model::ContainerDependency> depends_on;  // also orders the stop (StopOrder)
+  std::vector<model::MountPoint> mount_points;         // of TaskSpec::volumes
+  std::vector<model::VolumeFrom> volumes_from;
+  model::LinuxParameters linux_parameters;
+  bool privileged = false;
+  std::vector<std::pair<std::string, std::string>> system_controls;  // sysctl key, value
+  std::vector<std::pair<std::string, std::string>> docker_labels;
 };
 
 struct NetworkSpec {
@@ -88,6 +97,9 @@ struct TaskSpec {
   std::string family;
   NetworkSpec network;
   std::vector<ContainerSpec> containers;
+  std::vector<model::Volume> volumes;
+  std::string pid_mode;  // "" (each container its own) | "task" | "host"
+  std::string ipc_mode;  // "" (each container its own) | "task" | "host" | "none"
 };
 
 struct ContainerState {
@@ -96,11 +108,59 @@ struct ContainerState {
   std::optional<int> exit_code;
   std::string reason;
   std::string runtime_id;
+  // The container's health by its healthCheck (UNKNOWN without one, or before the first
+  // verdict), the last check's exit code and output (at most 1 KiB).
+  model::HealthStatus health = model::HealthStatus::kUnknown;
+  std::optional<int> health_exit_code;
+  std::string health_output;
+  // When it was seen running and when it exited (epoch seconds), if the runtime knows.
+  std::optional<double> started_at;
+  std::optional<double> finished_at;
 };
 
 struct TaskState {
   std::vector<ContainerState> containers;
 };
+
+// A container's resource usage, read from its cgroups and its network namespace: what
+// the task metadata endpoint turns into Docker's stats format.
+struct ContainerStats {
+  std::string name;
+  double read_at = 0;  // epoch seconds
+  uint64_t cpu_total_ns = 0;
+  uint64_t cpu_kernel_ns = 0;
+  uint64_t cpu_user_ns = 0;
+  std::vector<uint64_t> percpu_ns;
+  uint64_t system_cpu_ns = 0;  // the host's, as Docker's system_cpu_usage
+  int online_cpus = 0;
+  uint64_t throttling_periods = 0;
+  uint64_t throttled_periods = 0;
+  uint64_t throttled_time_ns = 0;
+  uint64_t memory_usage = 0;
+  uint64_t memory_max_usage = 0;
+  uint64_t memory_limit = 0;
+  std::vector<std::pair<std::string, uint64_t>> memory_stat;  // memory.stat, as read
+  uint64_t pids = 0;
+  struct Blkio {
+    uint64_t major = 0;
+    uint64_t minor = 0;
+    std::string op;  // "Read", "Write", "Sync", "Async", "Total"
+    uint64_t value = 0;
+  };
+  std::vector<Blkio> io_service_bytes;
+  std::vector<Blkio> io_serviced;
+  struct NetDev {
+    std::string name;
+    uint64_t rx_bytes = 0, rx_packets = 0, rx_errors = 0, rx_dropped = 0;
+    uint64_t tx_bytes = 0, tx_packets = 0, tx_errors = 0, tx_dropped = 0;
+  };
+  std::vector<NetDev> networks;  // the task's interfaces (not lo); empty in host mode
+};
+
+// The order in which a task's containers stop: dependents before what they depend on
+// (reverse dependency order). Each wave's containers stop together; a wave starts once
+// the one before it has stopped. Cycles (refused by validation) fall into one last wave.
+std::vector<std::vector<std::string>> StopOrder(const TaskSpec& task);
 
 class Runtime {
  public:
@@ -118,11 +178,16 @@ class Runtime {
   // Makes every container image available; returns image digests by container name.
   // Failures are worded as "CannotPullContainerError: ...".
   virtual Result<std::map<std::string, std::string>> PullImages(const TaskSpec& task) = 0;
-  // Creates and starts the containers; ones already running are left alone.
-  virtual Status StartContainers(const TaskSpec& task) = 0;
+  // Creates and starts the named containers; ones already running, or that already ran,
+  // are left alone (an ECS task never runs a container twice). The task controller calls
+  // it once per dependency wave (dependsOn).
+  virtual Status StartContainers(const TaskSpec& task, const std::set<std::string>& names) = 0;
+  // Starts every container of the task.
+  Status StartContainers(const TaskSpec& task);
   // Observed state of the task's containers.
   virtual Result<TaskState> Inspect(const TaskSpec& task) = 0;
-  // SIGTERM to each container, SIGKILL after its stopTimeout; returns the final states.
+  // Stops the containers in StopOrder: SIGTERM to each container of a wave, SIGKILL after
+  // its stopTimeout; returns the final states.
   virtual Result<TaskState> StopContainers(const TaskSpec& task) = 0;
   // Removes the containers and the sandbox. Succeeds when already gone.
   virtual Status Delete(const TaskSpec& task) = 0;
@@ -143,6 +208,19 @@ class Runtime {
     (void)group;
     (void)members;
     return Status::Ok();
+  }
+  // The containers' resource usage (task metadata /stats). Runtimes without a data plane
+  // answer FailedPrecondition.
+  virtual Result<std::vector<ContainerStats>> Stats(const TaskSpec& task) {
+    (void)task;
+    return FailedPrecondition("this runtime runs no containers, so it has no stats");
+  }
+  // The network namespace the task's containers live in, where the task metadata and
+  // credentials endpoint (169.254.170.2:80) is served: a path under /run/netns, "" for
+  // the host's (host mode), nullopt when nothing runs (no data plane).
+  virtual std::optional<std::string> MetadataNetns(const TaskSpec& task) {
+    (void)task;
+    return std::nullopt;
   }
 };
 

@@ -295,8 +295,9 @@ Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c,
   return env_->WriteFileAtomic(b / "config.json", model::oci::EncodeSpec(BuildOciSpec(in)));
 }
 
-Status LocalRuntime::StartContainers(const TaskSpec& task) {
+Status LocalRuntime::StartContainers(const TaskSpec& task, const std::set<std::string>& names) {
   for (const auto& c : task.containers) {
+    if (!names.count(c.name)) continue;
     // A repeated call (after a crash) leaves a container that runs or already ran alone: an
     // ECS task never runs a container twice.
     ContainerStatus now = driver_.Inspect(BundleDir(task.task_id, c.name));

@@ -46,7 +46,8 @@ class LocalRuntime : public Runtime {
   std::string Describe() const override;
   Status CreateSandbox(const TaskSpec& task) override;
   Result<std::map<std::string, std::string>> PullImages(const TaskSpec& task) override;
-  Status StartContainers(const TaskSpec& task) override;
+  using Runtime::StartContainers;
+  Status StartContainers(const TaskSpec& task, const std::set<std::string>& names) override;
   Result<TaskState> Inspect(const TaskSpec& task) override;
   Result<TaskState> StopContainers(const TaskSpec& task) override;
   Status Delete(const TaskSpec& task) override;

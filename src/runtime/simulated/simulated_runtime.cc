@@ -37,7 +37,7 @@ Result<std::map<std::string, std::string>> SimulatedRuntime::PullImages(const Ta
   return out;
 }
 
-Status SimulatedRuntime::StartContainers(const TaskSpec& task) {
+Status SimulatedRuntime::StartContainers(const TaskSpec& task, const std::set<std::string>&) {
   std::lock_guard<std::mutex> lock(mu_);
   stopped_.erase(task.task_id);
   return Status::Ok();

@@ -52,10 +52,11 @@ class FakeRuntime : public runtime::SimulatedRuntime {
     if (!pull_error.ok()) return pull_error;
     return SimulatedRuntime::PullImages(t);
   }
-  Status StartContainers(const runtime::TaskSpec& t) override {
+  using SimulatedRuntime::StartContainers;
+  Status StartContainers(const runtime::TaskSpec& t, const std::set<std::string>& names) override {
     ++starts;
     if (during_start) during_start();
-    return start_error.ok() ? SimulatedRuntime::StartContainers(t) : start_error;
+    return start_error.ok() ? SimulatedRuntime::StartContainers(t, names) : start_error;
   }
   Result<runtime::TaskState> Inspect(const runtime::TaskSpec& t) override {
     ASSIGN_OR_RETURN(auto st, SimulatedRuntime::Inspect(t));
