@@ -113,8 +113,12 @@ class AgentEnv(Env):
                               capture_output=True, text=True, timeout=timeout + 5)
 
     def wait_log(self, arn, name, until, what, timeout=30):
-        return wait_for(lambda: self.logs(arn, name), until=until, timeout=timeout,
-                        what=f"{what} (log of {name}; task: {show(self.describe(arn))})")
+        """Polls a container's log until until(log) holds; a timeout shows the log and the
+        task as they are then."""
+        try:
+            return wait_for(lambda: self.logs(arn, name), until=until, timeout=timeout, what=what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\ntask: {show(self.describe(arn))}") from None
 
     def service_tasks(self, service, desired="RUNNING"):
         arns = self.ecs.list_tasks(cluster="local", serviceName=service, desiredStatus=desired)["taskArns"]
@@ -137,6 +141,10 @@ class AgentEnv(Env):
             self.ecs.delete_service(cluster="local", service=name, force=True)
             self.ecs.get_waiter("services_inactive").wait(cluster="local", services=[name],
                                                           WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+            # The daemon fixture waits only for the tasks it stops itself.
+            wait_for(lambda: self.service_tasks(name, desired="STOPPED"), timeout=60,
+                     until=lambda ts: all(t["lastStatus"] == "STOPPED" for t in ts),
+                     what=f"service {name}'s tasks STOPPED")
 
 
 @pytest.fixture
@@ -217,7 +225,7 @@ def test_depends_on_healthy_then_complete_then_start_in_the_start_times(env):
          "command": ["sh", "-c", LOOP],
          "healthCheck": {"command": ["CMD", "/bin/true"], "interval": 5, "timeout": 2, "retries": 2}},
         {"name": "init", "image": "nginx:latest", "essential": False,
-         "command": ["sh", "-c", "sleep 1; echo initialised"],
+         "command": ["sh", "-c", "sleep 2; echo initialised"],
          "dependsOn": [{"containerName": "db", "condition": "HEALTHY"}]},
         {"name": "app", "image": "nginx:latest", "essential": True, "stopTimeout": 2,
          "command": ["sh", "-c", LOOP],
@@ -330,6 +338,7 @@ def test_read_only_mount_point_refuses_writes(env, tmp_path):
 
 METADATA_PROBE = r"""
 fetch() {
+  case "$2" in http://*) ;; *) echo "FAILED $1: no URL in the environment"; return 1;; esac
   i=0
   while [ $i -lt 150 ]; do
     if timeout 3 wget -qO- "$2" > /tmp/out; then
