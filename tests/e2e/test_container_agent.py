@@ -128,7 +128,6 @@ class AgentEnv(Env):
         out = self.k.aws("ecs", "describe-services", "--cluster", "local", "--services", service)
         return [e["message"] for e in out["services"][0]["events"]]
 
-
     @contextlib.contextmanager
     def service(self, name, *create_args):
         """A service created through the aws CLI, deleted (and waited INACTIVE) on the way
@@ -189,9 +188,9 @@ def unhealthy_task_is_replaced(env, hc):
     p = env.in_container(first_arn, "app", "/bin/busybox", "rm", "/tmp/ok")
     assert p.returncode == 0, p.stderr
     removed = time.monotonic()
-    t = env.wait_task(first_arn, lambda t: env.by_name(t)["app"].get("healthStatus") == "UNHEALTHY",
-                      timeout=hc["interval"] * hc["retries"] + hc["timeout"] + HEALTH_SLACK_S,
-                      what="the container UNHEALTHY within interval x retries")
+    env.wait_task(first_arn, lambda t: env.by_name(t)["app"].get("healthStatus") == "UNHEALTHY",
+                  timeout=hc["interval"] * hc["retries"] + hc["timeout"] + HEALTH_SLACK_S,
+                  what="the container UNHEALTHY within interval x retries")
     print(f"UNHEALTHY seen {time.monotonic() - removed:.1f}s after the file went")
     # The task's health is its essential containers'.
     env.wait_task(first_arn, lambda t: t.get("healthStatus") == "UNHEALTHY", timeout=10,
@@ -202,7 +201,6 @@ def unhealthy_task_is_replaced(env, hc):
     t = env.wait_task(first_arn, lambda t: t["lastStatus"] == "STOPPED", what="the unhealthy task STOPPED")
     assert t.get("stopCode") == "ServiceSchedulerInitiated", show(t)
     assert re.search(r"(?i)health", t.get("stoppedReason", "")), show(t)
-    assert env.by_name(t)["app"].get("healthStatus") == "UNHEALTHY", show(t)
 
     # ...starts a replacement that is healthy again (a new container, a new /tmp/ok)...
     [second] = wait_for(healthy_tasks, timeout=60, what="a replacement task RUNNING and HEALTHY")
@@ -246,11 +244,15 @@ def test_depends_on_healthy_then_complete_then_start_in_the_start_times(env):
     assert c["db"].get("healthStatus") == "HEALTHY", show(t)
 
     # The times as the task metadata endpoint tells them, asked from inside the sidecar.
-    uri = env.environ(arn, "sidecar")["ECS_CONTAINER_METADATA_URI_V4"]
+    uri = env.environ(arn, "sidecar").get("ECS_CONTAINER_METADATA_URI_V4")
+    assert uri, "the sidecar has no ECS_CONTAINER_METADATA_URI_V4 in its environment"
 
     def task_metadata():
         p = env.in_container(arn, "sidecar", "wget", "-qO-", uri + "/task")
-        return json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else {"error": p.stderr}
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            return {"exit": p.returncode, "stdout": p.stdout, "stderr": p.stderr}
     doc = wait_for(task_metadata, timeout=30, what="/task with every container's StartedAt and init's FinishedAt",
                    until=lambda d: len([x for x in d.get("Containers", []) if x.get("StartedAt")]) == 4
                    and any(x["Name"] == "init" and x.get("FinishedAt") for x in d["Containers"]))
