@@ -16,7 +16,9 @@ aws CLI (/usr/bin/aws), prove the issue's "Done when" list:
 
 and a few container settings: a non-essential container that exits leaves its task
 RUNNING with its exit code reported, initProcessEnabled lets a busybox httpd (which
-ignores SIGTERM as PID 1) stop at once, and a readOnly mount point refuses writes.
+ignores SIGTERM as PID 1) stop at once, a readOnly mount point refuses writes, and
+task-scoped and shared Docker-style volumes, volumesFrom and dependsOn SUCCESS work
+together.
 
 What a container sees is read from the container itself: its own output (`kecs logs`),
 its environment (/proc/<pid>/environ of its init, found through runc's state), or a
@@ -310,6 +312,43 @@ def test_two_tasks_share_an_efs_volume(env):
     got = {k: env.wait_log(arn, "c", until=lambda log: log.strip(), what=f"the {k} reader's output")
            for k, arn in readers.items()}
     assert got == {"root": token + "\n", "subdir": token + "\n", "other": "absent\n"}
+
+
+def test_task_scoped_and_shared_volumes_and_volumes_from(env):
+    """A task-scoped volume and a shared Docker-style volume, filled by a container that
+    exits 0, read by one that waits for that (dependsOn SUCCESS) and takes its mounts
+    read-only (volumesFrom). The next task finds the shared volume's file and a fresh
+    task-scoped volume."""
+    token = secrets.token_hex(8)
+    volumes = [{"name": "scratch"},
+               {"name": "cache", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True,
+                                                               "driver": "local",
+                                                               "labels": {"purpose": "kecs-e2e"}}}]
+    mounts = [{"sourceVolume": "scratch", "containerPath": "/scratch"},
+              {"sourceVolume": "cache", "containerPath": "/cache"}]
+    first = env.run(env.register("vols", [
+        {"name": "maker", "image": "nginx:latest", "memory": 64, "essential": False, "mountPoints": mounts,
+         "environment": [{"name": "TOKEN", "value": token}],
+         "command": ["sh", "-c", "echo $TOKEN > /scratch/f && echo $TOKEN > /cache/f"]},
+        {"name": "user", "image": "nginx:latest", "memory": 64, "stopTimeout": 2,
+         "dependsOn": [{"containerName": "maker", "condition": "SUCCESS"}],
+         "volumesFrom": [{"sourceContainer": "maker", "readOnly": True}],
+         "command": ["sh", "-c", "cat /scratch/f /cache/f; touch /cache/x 2>&1 && echo written || echo refused; "
+                     + LOOP]}], volumes=volumes))
+    log = env.wait_log(first, "user", until=lambda log: re.search(r"^(written|refused)$", log, re.M),
+                       what="the user container's reads and write attempt")
+    assert log.startswith(f"{token}\n{token}\n") and log.endswith("refused\n"), log
+    assert "Read-only file system" in log, log
+    env.ecs.stop_task(cluster="local", task=first)
+    env.wait_stopped(first)
+
+    second = env.run(env.register("vols-again", [
+        {"name": "c", "image": "nginx:latest", "memory": 64, "stopTimeout": 2, "mountPoints": mounts,
+         "command": ["sh", "-c", "cat /cache/f; [ -e /scratch/f ] && echo present || echo absent; " + LOOP]}],
+        volumes=volumes))
+    log = env.wait_log(second, "c", until=lambda log: re.search(r"^(present|absent)$", log, re.M),
+                       what="the next task's look at the volumes")
+    assert log == f"{token}\nabsent\n", log
 
 
 TRY_WRITE = "cat /data/hello; touch /data/{name} 2>&1 && echo written || echo refused; "
