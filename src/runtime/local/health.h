@@ -8,6 +8,10 @@
 // what the shim needs to <bundle>/health.conf before the container starts
 // (WriteHealthConfig), and reads the shim's verdict from <bundle>/health (ReadHealth).
 // The file formats and Docker's rule are in health_files.h. Stateless and thread-safe.
+//
+// Unlike `runc exec`, a check does not get the container's seccomp filter (a filter cannot
+// be copied from another process without stopping it under ptrace); its namespaces, root,
+// cgroups, user, groups, capability sets, no_new_privs and rlimits are the container's.
 #include <optional>
 #include <string>
 
