@@ -55,14 +55,15 @@ std::string ReadFile(const std::string& path) {
   return out;
 }
 
-// Writes `content` to `path` through a temporary file and a rename.
-void WriteAtomic(const std::string& path, const std::string& content) {
+// Writes `content` to `path` through a temporary file and a rename; synced unless `sync`
+// is false (for records a crash may lose, such as the start time).
+void WriteAtomic(const std::string& path, const std::string& content, bool sync = true) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   ssize_t ignored = write(fd, content.data(), content.size());
   (void)ignored;
-  fsync(fd);
+  if (sync) fsync(fd);
   close(fd);
   rename(tmp.c_str(), path.c_str());
 }
@@ -372,6 +373,9 @@ void WriteStateAt(int dirfd, const health::State& s) {
   m.cgroups = OpenCgroupProcs(pid);
   m.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   std::string proc = "/proc/" + std::to_string(pid);
+  // Readable once the container's init has exited: a check that could not run because
+  // the container was going away is then no verdict.
+  int init = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   int root = open((proc + "/root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   // The mount namespace last: the other namespaces' files are found through /proc here.
   std::vector<int> ns;
@@ -396,6 +400,8 @@ void WriteStateAt(int dirfd, const health::State& s) {
   while (true) {
     SleepMs(m.config.interval_ms);
     health::Result r = RunCheck(m);
+    pollfd gone{init, POLLIN, 0};
+    if (init >= 0 && poll(&gone, 1, 0) > 0) _exit(0);  // the shim kills us in a moment anyway
     health::Apply(state, r, started, m.config);
     WriteStateAt(dirfd, state);
   }
@@ -464,7 +470,7 @@ int main(int argc, char** argv) {
   }
   pid_t pid = static_cast<pid_t>(std::atoi(ReadFile(pid_file).c_str()));
   double started = RealNow();
-  WriteAtomic(bundle + "/times", Times(started, std::nullopt));
+  WriteAtomic(bundle + "/times", Times(started, std::nullopt), /*sync=*/false);
   pid_t monitor = pid > 0 ? StartHealthMonitor(bundle, pid, started) : 0;
   // The container's init was re-parented to us; reap everything until it is gone. Its exit
   // status is peeked first (WNOWAIT) and recorded before it is reaped: while the exit file is
@@ -486,7 +492,7 @@ int main(int argc, char** argv) {
   }
   // No check outlives the container: the monitor is in its namespaces.
   if (monitor > 0) kill(monitor, SIGKILL);
-  WriteAtomic(bundle + "/times", Times(started, RealNow()));
+  WriteAtomic(bundle + "/times", Times(started, RealNow()), /*sync=*/false);
   WriteAtomic(bundle + "/exit", std::to_string(code) + "\n");
   while (pid > 0 && waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
