@@ -5,6 +5,8 @@
 #   build_busybox_image.sh WORKDIR REGISTRY_ADDR REPO:TAG
 #
 # e.g. build_busybox_image.sh /tmp/x 127.0.0.1:5000 library/busybox:latest
+# With REGISTRY_ADDR "-" it writes the docker-archive WORKDIR/image.tar (tagged REPO:TAG)
+# instead of pushing, for `ImageStore::Load`.
 # The image's Cmd is ["/bin/sh"]; its Entrypoint is empty.
 set -eu
 if [ $# -ne 3 ]; then
@@ -31,6 +33,10 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' 
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 umoci repack --image "$layout:latest" "$bundle"
 umoci config --image "$layout:latest" --config.cmd /bin/sh
+if [ "$addr" = "-" ]; then
+  skopeo --insecure-policy copy --quiet "oci:$layout:latest" "docker-archive:$work/image.tar:$repo"
+  exit 0
+fi
 # The registry may take a moment to accept pushes after it starts listening.
 i=0
 until skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$layout:latest" \

@@ -34,6 +34,21 @@ bool IsContainerInit(Env* env, int pid, const fs::path& bundle) {
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
 }
 
+// <bundle>/times: "started <epoch s>" and, once it exited, "finished <epoch s>".
+void ReadTimes(Env* env, const fs::path& bundle, ContainerStatus& s) {
+  auto text = env->ReadFile(bundle / "times");
+  if (!text.ok()) return;
+  for (const auto& line : Split(*text, '\n')) {
+    auto words = Split(line, ' ');
+    if (words.size() != 2) continue;
+    char* end = nullptr;
+    double v = std::strtod(words[1].c_str(), &end);
+    if (end == words[1].c_str() || *end != '\0') continue;
+    if (words[0] == "started") s.started_at = v;
+    if (words[0] == "finished") s.finished_at = v;
+  }
+}
+
 }  // namespace
 
 ContainerDriver::ContainerDriver(std::string runc_root, std::string shim_exe, Env* env)
@@ -47,6 +62,7 @@ Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
   if (now.phase == ContainerStatus::Phase::kRunning) return Status::Ok();
   RETURN_IF_ERROR(env_->RemoveFile(bundle + "/exit"));
   RETURN_IF_ERROR(env_->RemoveFile(bundle + "/pid"));
+  RETURN_IF_ERROR(env_->RemoveFile(bundle + "/times"));
   // A leftover runc record with this id (from a crash before the shim wrote its exit)
   // would make runc refuse the id.
   (void)Delete(id);
@@ -70,6 +86,13 @@ Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
 }
 
 ContainerStatus ContainerDriver::Inspect(const std::string& bundle) {
+  ContainerStatus s = InspectFiles(bundle);
+  // Read after the exit file: the shim writes the finish time first.
+  if (s.phase != ContainerStatus::Phase::kMissing) ReadTimes(env_, bundle, s);
+  return s;
+}
+
+ContainerStatus ContainerDriver::InspectFiles(const std::string& bundle) {
   ContainerStatus s;
   fs::path b(bundle);
   if (auto exit = env_->ReadFile(b / "exit"); exit.ok()) {

@@ -4,8 +4,9 @@
 // Start() launches `kecs-shim` (shim_main.cc) detached from the daemon (it survives
 // daemon restarts).
 // The shim makes itself a child subreaper, runs `runc run -d`, and so becomes the parent
-// of the container's init: it reaps it and writes its exit status to <bundle>/exit. The
-// daemon reads the state from files (<bundle>/pid, <bundle>/exit) rather than asking runc,
+// of the container's init: it reaps it and writes its exit status to <bundle>/exit, and
+// the times it saw it start and end to <bundle>/times. The daemon reads the state from
+// files (<bundle>/pid, <bundle>/exit, <bundle>/times) rather than asking runc,
 // so Inspect is a stat and a kill(pid, 0). Thread-safe: containers are independent.
 //
 // Files, time (the waits for a container to start or stop) and the shim and runc
@@ -25,6 +26,9 @@ struct ContainerStatus {
   int exit_code = 0;
   std::string error;   // why it could not start (runc's message), when it never ran
   int pid = 0;
+  // When the shim saw the container start and end (epoch seconds), from <bundle>/times.
+  std::optional<double> started_at;
+  std::optional<double> finished_at;
 };
 
 class ContainerDriver {
@@ -46,6 +50,8 @@ class ContainerDriver {
   const std::string& runc_root() const { return runc_root_; }
 
  private:
+  ContainerStatus InspectFiles(const std::string& bundle);
+
   const std::string runc_root_;
   const std::string shim_exe_;
   Env* const env_;

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "net/kernel/netns.h"
+#include "runtime/local/health.h"
 #include "runtime/local/oci_spec.h"
 
 namespace kecs::runtime::local {
@@ -308,6 +309,7 @@ Status LocalRuntime::StartContainers(const TaskSpec& task, const std::set<std::s
     }
     ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image));
     RETURN_IF_ERROR(PrepareBundle(task, c, img));
+    RETURN_IF_ERROR(WriteHealthConfig(env_, BundleDir(task.task_id, c.name), c));
     Status st = driver_.Start(ContainerId(task.task_id, c.name), BundleDir(task.task_id, c.name),
                               LogPath(task.task_id, c.name));
     if (!st.ok()) return Status(st.code(), fmt::format("failed to start container \"{}\": {}", c.name, st.message()));
@@ -331,6 +333,8 @@ ContainerState ToState(const std::string& name, const ContainerStatus& s, const 
       break;
     case ContainerStatus::Phase::kMissing: cs.phase = ContainerState::Phase::kMissing; break;
   }
+  cs.started_at = s.started_at;
+  cs.finished_at = s.finished_at;
   return cs;
 }
 
@@ -344,27 +348,41 @@ Result<TaskState> LocalRuntime::Inspect(const TaskSpec& task) {
   }
   TaskState st;
   for (const auto& c : task.containers) {
-    ContainerStatus s = driver_.Inspect(BundleDir(task.task_id, c.name));
-    st.containers.push_back(ToState(c.name, s, ContainerId(task.task_id, c.name)));
+    std::string bundle = BundleDir(task.task_id, c.name);
+    ContainerStatus s = driver_.Inspect(bundle);
+    ContainerState cs = ToState(c.name, s, ContainerId(task.task_id, c.name));
+    if (c.health_check && s.phase != ContainerStatus::Phase::kMissing) ReadHealth(env_, bundle, cs);
+    st.containers.push_back(std::move(cs));
   }
   return st;
 }
 
 Result<TaskState> LocalRuntime::StopContainers(const TaskSpec& task) {
-  // Every container gets SIGTERM at once, and SIGKILL after its own stopTimeout.
-  std::vector<std::thread> stops;
-  std::vector<ContainerStatus> results(task.containers.size());
-  for (size_t i = 0; i < task.containers.size(); ++i) {
-    const auto& c = task.containers[i];
-    stops.emplace_back([&, i] {
-      results[i] = driver_.Stop(BundleDir(task.task_id, c.name), std::chrono::seconds(c.stop_timeout_s));
-    });
+  // Wave by wave in StopOrder (dependents first); within a wave every container gets
+  // SIGTERM at once, and SIGKILL after its own stopTimeout.
+  std::map<std::string, ContainerStatus> results;
+  std::mutex mu;
+  for (const auto& wave : StopOrder(task)) {
+    std::vector<std::thread> stops;
+    for (const auto& name : wave) {
+      auto it = std::find_if(task.containers.begin(), task.containers.end(),
+                             [&](const ContainerSpec& c) { return c.name == name; });
+      if (it == task.containers.end()) continue;
+      stops.emplace_back([&, c = &*it] {
+        ContainerStatus s = driver_.Stop(BundleDir(task.task_id, c->name), std::chrono::seconds(c->stop_timeout_s));
+        std::lock_guard<std::mutex> lock(mu);
+        results[c->name] = s;
+      });
+    }
+    for (auto& t : stops) t.join();
   }
-  for (auto& t : stops) t.join();
   TaskState st;
-  for (size_t i = 0; i < task.containers.size(); ++i) {
-    st.containers.push_back(ToState(task.containers[i].name, results[i],
-                                    ContainerId(task.task_id, task.containers[i].name)));
+  for (const auto& c : task.containers) {
+    ContainerState cs = ToState(c.name, results[c.name], ContainerId(task.task_id, c.name));
+    if (c.health_check && results[c.name].phase != ContainerStatus::Phase::kMissing) {
+      ReadHealth(env_, BundleDir(task.task_id, c.name), cs);
+    }
+    st.containers.push_back(std::move(cs));
   }
   return st;
 }
