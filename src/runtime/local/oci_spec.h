@@ -11,6 +11,13 @@
 
 namespace kecs::runtime::local {
 
+// A device of linuxParameters.devices, looked up on the host: the node runc makes in the
+// container (its path there, type and numbers) and the cgroup access the container gets.
+struct ContainerDevice {
+  model::oci::LinuxDevice node;
+  std::string access = "rwm";  // "r", "w", "m" in that order: AWS's read, write, mknod
+};
+
 struct SpecInputs {
   const ContainerSpec* container = nullptr;
   model::oci::Spec image_config;  // umoci's config.json for the image (mounts, env, user)
@@ -26,9 +33,41 @@ struct SpecInputs {
   // The host's hard limits; requested ulimits are clamped to them (no CAP_SYS_RESOURCE).
   std::vector<std::pair<std::string, int64_t>> hard_limits;  // {"RLIMIT_NOFILE", 20000}
   std::vector<std::string> extra_env;  // variables the agent sets (AWS_EXECUTION_ENV)
+
+  // Volumes and Linux settings (issue 12).
+  // The container's volumes (its mountPoints and what volumesFrom copies), resolved to
+  // host directories by volumes.h, in mount order (parents first).
+  std::vector<model::oci::Mount> volume_mounts;
+  // initProcessEnabled: the init's host path (Debian's tini-static), bind-mounted read-only
+  // at /sbin/docker-init as Docker's --init does. "" = initProcessEnabled cannot be met
+  // (CheckContainerSettings says so before a spec is built).
+  std::string init_path;
+  // Docker's default seccomp profile; nullptr = no filter. Privileged containers get none.
+  const model::oci::SeccompProfile* seccomp_profile = nullptr;
+  std::string go_arch = "amd64";  // the profile's conditions: architecture and kernel
+  std::string kernel_release;
+  // The task's pidMode and ipcMode: "" (the container's own namespace), "host" (none:
+  // the host's) or "task" (the task's, held by its namespace holder at *_ns_path);
+  // ipcMode also "none" (its own namespace, no /dev/shm).
+  std::string pid_mode, ipc_mode;
+  std::string pid_ns_path, ipc_ns_path;
+  std::string task_shm_dir;  // ipcMode task: the task's /dev/shm (a tmpfs on the host)
+  std::vector<ContainerDevice> devices;          // linuxParameters.devices
+  std::vector<model::oci::LinuxDevice> host_devices;  // privileged: every device of the host
 };
 
 model::oci::Spec BuildOciSpec(const SpecInputs& in);
+
+// What Docker or runc would refuse in the container's Linux settings, before a spec is
+// built: unknown capabilities, sysctls that are not namespaced (or that the task shares
+// with the host), and initProcessEnabled without an init. InvalidArgument, worded for the
+// task's stoppedReason.
+Status CheckContainerSettings(const ContainerSpec& c, const SpecInputs& in);
+
+// The container's capabilities ("CAP_" names), as Docker's TweakCapabilities computes
+// them from its default set, linuxParameters.capabilities (AWS's names, without "CAP_";
+// "ALL") and privileged. Unknown names are left out (CheckContainerSettings refuses them).
+std::vector<std::string> ContainerCapabilities(const ContainerSpec& c);
 
 // The ECS ulimit name ("nofile") as the OCI rlimit type ("RLIMIT_NOFILE").
 std::string RlimitType(const std::string& ecs_name);
