@@ -222,6 +222,11 @@ Status LocalRuntime::Init() {
   if (env_->Exists(kTiniStatic)) init_path_ = kTiniStatic;
   utsname u{};
   if (uname(&u) == 0) kernel_release_ = u.release;
+  // The capabilities runc can grant are the ones this process has.
+  std::istringstream status(ReadAll(env_, "/proc/self/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("CapBnd:", 0) == 0) host_caps_ = CapabilityNames(std::stoull(std::string(Trim(line.substr(7))), nullptr, 16));
+  }
   return network_.Init();
 }
 
@@ -415,6 +420,7 @@ Status LocalRuntime::LinuxInputs(const TaskSpec& task, const ContainerSpec& c, S
   in.seccomp_profile = seccomp_ ? &*seccomp_ : nullptr;
   in.go_arch = NativeGoArch();
   in.kernel_release = kernel_release_;
+  in.host_caps = host_caps_;
   in.pid_mode = task.pid_mode;
   in.ipc_mode = task.ipc_mode;
   if (task.pid_mode == "task" || task.ipc_mode == "task") {

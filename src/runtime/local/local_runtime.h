@@ -93,6 +93,7 @@ class LocalRuntime : public Runtime {
   std::optional<model::oci::SeccompProfile> seccomp_;
   std::string init_path_;
   std::string kernel_release_;
+  std::vector<std::string> host_caps_;  // this process's bounding set
   std::mutex resolvers_mu_;
   // VPC -> the inode of the router namespace its resolver listens in; guarded by
   // resolvers_mu_. A router that was removed and made again is a new namespace.

@@ -21,7 +21,7 @@ const std::vector<std::string>& DefaultCaps() {
   return kCaps;
 }
 
-// Every capability the kernel defines (up to CAP_CHECKPOINT_RESTORE, 40): what a privileged
+// Every capability the kernel defines, in bit order (up to CAP_CHECKPOINT_RESTORE, 40): what a privileged
 // container, or one that adds "ALL", gets. runc leaves out the ones this kernel lacks.
 const std::vector<std::string>& AllCaps() {
   static const std::vector<std::string> kCaps = {
@@ -107,6 +107,10 @@ std::string RlimitType(const std::string& ecs_name) {
   return "RLIMIT_" + up;
 }
 
+namespace {
+std::vector<std::string> RequestedCapabilities(const ContainerSpec& c);
+}  // namespace
+
 oci::Spec BuildOciSpec(const SpecInputs& in) {
   const ContainerSpec& c = *in.container;
   oci::Spec spec = in.image_config;
@@ -163,7 +167,7 @@ oci::Spec BuildOciSpec(const SpecInputs& in) {
   }
   proc.user = user;
   proc.capabilities = {};
-  const std::vector<std::string> caps = ContainerCapabilities(c);
+  const std::vector<std::string> caps = ContainerCapabilities(c, in.host_caps);
   proc.capabilities.bounding = proc.capabilities.effective = proc.capabilities.permitted = caps;
   proc.no_new_privileges = false;
   // initProcessEnabled: as `docker run --init`, the init runs the container's command.
@@ -313,7 +317,23 @@ oci::Spec BuildOciSpec(const SpecInputs& in) {
   return spec;
 }
 
-std::vector<std::string> ContainerCapabilities(const ContainerSpec& c) {
+std::vector<std::string> CapabilityNames(uint64_t mask) {
+  std::vector<std::string> out;
+  for (size_t bit = 0; bit < AllCaps().size() && bit < 64; ++bit) {
+    if (mask & (uint64_t{1} << bit)) out.push_back(AllCaps()[bit]);
+  }
+  return out;
+}
+
+std::vector<std::string> ContainerCapabilities(const ContainerSpec& c, const std::vector<std::string>& host_caps) {
+  std::vector<std::string> caps = RequestedCapabilities(c);
+  if (!host_caps.empty()) std::erase_if(caps, [&](const std::string& cap) { return !In(host_caps, cap); });
+  return caps;
+}
+
+namespace {
+
+std::vector<std::string> RequestedCapabilities(const ContainerSpec& c) {
   if (c.privileged) return AllCaps();
   const auto& lp = c.linux_parameters;
   if (lp.capabilities_add.empty() && lp.capabilities_drop.empty()) return DefaultCaps();
@@ -346,6 +366,8 @@ std::vector<std::string> ContainerCapabilities(const ContainerSpec& c) {
   }
   return caps;
 }
+
+}  // namespace
 
 Status CheckContainerSettings(const ContainerSpec& c, const SpecInputs& in) {
   const auto& lp = c.linux_parameters;

@@ -3,6 +3,7 @@
 // defaults (umoci's generated config) and the ECS container definition. Pure: no I/O, so
 // golden-file tests check it without root. The spec is a typed record (model/oci.h), which
 // model::oci::EncodeSpec turns into config.json.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ struct SpecInputs {
   std::string pid_mode, ipc_mode;
   std::string pid_ns_path, ipc_ns_path;
   std::string task_shm_dir;  // ipcMode task: the task's /dev/shm (a tmpfs on the host)
+  // The capabilities this process can grant (its bounding set, CapabilityNames of CapBnd):
+  // a container gets no others, even privileged. Empty = every one.
+  std::vector<std::string> host_caps;
   std::vector<ContainerDevice> devices;          // linuxParameters.devices
   std::vector<model::oci::LinuxDevice> host_devices;  // privileged: every device of the host
 };
@@ -66,8 +70,14 @@ Status CheckContainerSettings(const ContainerSpec& c, const SpecInputs& in);
 
 // The container's capabilities ("CAP_" names), as Docker's TweakCapabilities computes
 // them from its default set, linuxParameters.capabilities (AWS's names, without "CAP_";
-// "ALL") and privileged. Unknown names are left out (CheckContainerSettings refuses them).
-std::vector<std::string> ContainerCapabilities(const ContainerSpec& c);
+// "ALL") and privileged, limited to `host_caps` when it is not empty (runc cannot grant
+// what it lacks: "unable to apply caps: operation not permitted"). Unknown names are left
+// out (CheckContainerSettings refuses them).
+std::vector<std::string> ContainerCapabilities(const ContainerSpec& c, const std::vector<std::string>& host_caps = {});
+
+// The names of the capabilities set in a /proc/<pid>/status mask (CapBnd: bit 0 is
+// CAP_CHOWN), in the kernel's order.
+std::vector<std::string> CapabilityNames(uint64_t mask);
 
 // The ECS ulimit name ("nofile") as the OCI rlimit type ("RLIMIT_NOFILE").
 std::string RlimitType(const std::string& ecs_name);

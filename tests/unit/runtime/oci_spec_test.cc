@@ -552,6 +552,10 @@ TEST(OciSpecLinux, CapabilitiesFollowDockersRules) {
   // privileged: all of them, whatever is dropped.
   c.privileged = true;
   EXPECT_EQ(ContainerCapabilities(c).size(), 41u);
+  // Never more than this process has (runc could not grant it).
+  EXPECT_FALSE(Has(ContainerCapabilities(c, CapabilityNames(0x000001fffeffffffull)), "CAP_SYS_RESOURCE"));
+  EXPECT_EQ(ContainerCapabilities(c, CapabilityNames(0x000001fffeffffffull)).size(), 40u);
+  EXPECT_EQ(CapabilityNames(0x1001), (std::vector<std::string>{"CAP_CHOWN", "CAP_NET_ADMIN"}));
   // The spec carries the set in bounding, effective and permitted.
   c.privileged = false;
   c.linux_parameters.capabilities_add = {"SYS_TIME"};
