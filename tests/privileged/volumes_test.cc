@@ -338,6 +338,14 @@ TEST_F(VolumesTest, SeccompForUnprivilegedOnly) {
   EXPECT_NE(priv.find("\n0\n"), std::string::npos) << "a privileged container's /sys is writable: " << priv;
 }
 
+// A container hostname where AWS allows one (bridge and none modes): its own
+// /etc/hostname, UTS name and hosts line.
+TEST_F(VolumesTest, ContainerHostnameInNoneMode) {
+  ContainerSpec c = Shell("c", "hostname; cat /etc/hostname");
+  c.hostname = "db-primary";
+  EXPECT_EQ(RunOne(c), "db-primary\ndb-primary\n");
+}
+
 // pidMode task: the task's containers share one PID namespace, so one sees the other's
 // processes; the namespace holder goes with the task.
 TEST_F(VolumesTest, PidModeTaskSharesProcesses) {
@@ -355,6 +363,23 @@ TEST_F(VolumesTest, PidModeTaskSharesProcesses) {
   // Without pidMode each container has its own PID namespace.
   ContainerSpec alone = Shell("alone", "ps -o args | grep -c '^sleep 31337'");
   EXPECT_EQ(RunOne(alone), "0\n");
+}
+
+// ipcMode task: one IPC namespace and one /dev/shm for the task's containers.
+TEST_F(VolumesTest, IpcModeTaskSharesIpcAndShm) {
+  ContainerSpec a = Shell("a", "readlink /proc/self/ns/ipc; echo from-a > /dev/shm/f");
+  ContainerSpec b = Shell("b", "readlink /proc/self/ns/ipc; cat /dev/shm/f");
+  TaskSpec t = NewTask({a, b});
+  t.ipc_mode = "task";
+  ASSERT_TRUE(Sandbox(t).ok());
+  ASSERT_NO_FATAL_FAILURE(RunToEnd(t, "a"));
+  ASSERT_NO_FATAL_FAILURE(RunToEnd(t, "b"));
+  std::string la = Log(t, "a"), lb = Log(t, "b");
+  ASSERT_FALSE(la.empty());
+  EXPECT_EQ(lb.substr(0, lb.find('\n')), la.substr(0, la.find('\n'))) << la << lb;
+  EXPECT_NE(lb.find("from-a"), std::string::npos) << lb;
+  ASSERT_TRUE(rt_->Delete(t).ok());
+  EXPECT_FALSE(fs::exists(TaskDir(t) + "/shm"));
 }
 
 }  // namespace

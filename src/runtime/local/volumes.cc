@@ -226,6 +226,9 @@ Status PrepareVolumes(Env* env, const TaskSpec& task, const VolumePaths& p) {
         }
       }
     }
+    // A host path that exists is bound as it is (a file such as /var/run/docker.sock too);
+    // a missing one is made a directory, as Docker's -v does.
+    if (v.kind == model::Volume::Kind::kHost && !v.host_source_path.empty() && env->Exists(dir)) continue;
     Status st = env->CreateDirs(dir);
     if (!st.ok()) {
       return FailedPrecondition(fmt::format("CannotCreateVolumeError: create {}: {}", v.name, st.message()));

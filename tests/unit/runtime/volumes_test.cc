@@ -183,6 +183,16 @@ TEST_F(PrepareVolumesTest, MakesEveryKindsDirectory) {
   ASSERT_TRUE(PrepareVolumes(Env::Default(), t, paths_).ok());
 }
 
+// A host sourcePath that is a file (a socket, say) is bound as it is.
+TEST_F(PrepareVolumesTest, HostFileSourceIsLeftAlone) {
+  std::string file = dir_ + "/docker.sock";
+  std::ofstream(file) << "";
+  TaskSpec t;
+  t.volumes = {HostVolume("sock", file)};
+  ASSERT_TRUE(PrepareVolumes(Env::Default(), t, paths_).ok());
+  EXPECT_TRUE(fs::is_regular_file(file));
+}
+
 TEST_F(PrepareVolumesTest, MissingSharedVolumeWithoutAutoprovisionFails) {
   TaskSpec t;
   t.volumes = {DockerVolume("pg", "shared", false)};
