@@ -13,6 +13,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # data plane (local runtime)
   iproute2 nftables runc skopeo umoci
+  # containers as the ECS agent runs them: an init for initProcessEnabled (tini-static)
+  # and Docker's default seccomp profile (/usr/share/containers/seccomp.json)
+  tini golang-github-containers-common
   # tests and benchmarks
   awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk iputils-ping
 )

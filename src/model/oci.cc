@@ -31,6 +31,12 @@ int64_t Int(const Json& j, const std::string& where) {
   return j.get<int64_t>();
 }
 
+uint64_t Uint(const Json& j, const std::string& where) {
+  if (j.is_number_unsigned()) return j.get<uint64_t>();
+  if (j.is_number_integer() && j.get<int64_t>() >= 0) return static_cast<uint64_t>(j.get<int64_t>());
+  Fail(where, "an unsigned integer");
+}
+
 bool Bool(const Json& j, const std::string& where) {
   if (!j.is_boolean()) Fail(where, "a boolean");
   return j.get<bool>();
@@ -170,6 +176,61 @@ Resources DecodeResources(const Json& j) {
   return r;
 }
 
+LinuxDevice DecodeDevice(const Json& d) {
+  Obj(d, "linux.devices[]");
+  LinuxDevice dev;
+  if (const Json* m = Member(d, "path")) dev.path = Str(*m, "linux.devices[].path");
+  if (const Json* m = Member(d, "type")) dev.type = Str(*m, "linux.devices[].type");
+  if (const Json* m = Member(d, "major")) dev.major = Int(*m, "linux.devices[].major");
+  if (const Json* m = Member(d, "minor")) dev.minor = Int(*m, "linux.devices[].minor");
+  if (const Json* m = Member(d, "fileMode")) dev.file_mode = Int(*m, "linux.devices[].fileMode");
+  if (const Json* m = Member(d, "uid")) dev.uid = Int(*m, "linux.devices[].uid");
+  if (const Json* m = Member(d, "gid")) dev.gid = Int(*m, "linux.devices[].gid");
+  return dev;
+}
+
+std::vector<SeccompArg> DecodeSeccompArgs(const Json& j, const std::string& where) {
+  std::vector<SeccompArg> out;
+  for (const auto& a : Arr(j, where)) {
+    Obj(a, where + "[]");
+    SeccompArg arg;
+    if (const Json* m = Member(a, "index")) arg.index = Int(*m, where + "[].index");
+    if (const Json* m = Member(a, "value")) arg.value = Uint(*m, where + "[].value");
+    if (const Json* m = Member(a, "valueTwo")) arg.value_two = Uint(*m, where + "[].valueTwo");
+    if (const Json* m = Member(a, "op")) arg.op = Str(*m, where + "[].op");
+    out.push_back(arg);
+  }
+  return out;
+}
+
+// The members a spec's syscall rule and a profile's share.
+template <typename Rule>
+void DecodeSyscallCommon(const Json& s, const std::string& where, Rule& rule) {
+  Obj(s, where);
+  if (const Json* m = Member(s, "names")) rule.names = Strings(*m, where + ".names");
+  // Old profiles name one syscall per rule.
+  if (const Json* m = Member(s, "name")) rule.names.push_back(Str(*m, where + ".name"));
+  if (const Json* m = Member(s, "action")) rule.action = Str(*m, where + ".action");
+  if (const Json* m = Member(s, "errnoRet")) rule.errno_ret = Int(*m, where + ".errnoRet");
+  if (const Json* m = Member(s, "args")) rule.args = DecodeSeccompArgs(*m, where + ".args");
+}
+
+Seccomp DecodeSeccomp(const Json& j) {
+  Obj(j, "linux.seccomp");
+  Seccomp sc;
+  if (const Json* m = Member(j, "defaultAction")) sc.default_action = Str(*m, "linux.seccomp.defaultAction");
+  if (const Json* m = Member(j, "defaultErrnoRet")) sc.default_errno_ret = Int(*m, "linux.seccomp.defaultErrnoRet");
+  if (const Json* m = Member(j, "architectures")) sc.architectures = Strings(*m, "linux.seccomp.architectures");
+  if (const Json* m = Member(j, "syscalls")) {
+    for (const auto& s : Arr(*m, "linux.seccomp.syscalls")) {
+      SeccompSyscall rule;
+      DecodeSyscallCommon(s, "linux.seccomp.syscalls[]", rule);
+      sc.syscalls.push_back(std::move(rule));
+    }
+  }
+  return sc;
+}
+
 Linux DecodeLinux(const Json& j) {
   Obj(j, "linux");
   Linux l;
@@ -178,6 +239,14 @@ Linux DecodeLinux(const Json& j) {
       l.uid_mappings = DecodeIdMappings(value, "linux.uidMappings");
     } else if (key == "gidMappings") {
       l.gid_mappings = DecodeIdMappings(value, "linux.gidMappings");
+    } else if (key == "sysctl") {
+      l.sysctl.emplace();
+      for (const auto& [k, v] : Obj(value, "linux.sysctl").items()) l.sysctl->emplace_back(k, Str(v, "linux.sysctl." + k));
+    } else if (key == "devices") {
+      l.devices.emplace();
+      for (const auto& d : Arr(value, "linux.devices")) l.devices->push_back(DecodeDevice(d));
+    } else if (key == "seccomp") {
+      l.seccomp = DecodeSeccomp(value);
     } else if (key == "resources") {
       l.resources = DecodeResources(value);
     } else if (key == "namespaces") {
@@ -264,10 +333,38 @@ Json EncodeResources(const Resources& r) {
   return Unknown(std::move(j), r.unknown);
 }
 
+Json EncodeSeccompArgs(const std::vector<SeccompArg>& args) {
+  Json out = Json::array();
+  for (const auto& a : args) {
+    out.push_back({{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two}, {"op", a.op}});
+  }
+  return out;
+}
+
+Json EncodeSeccomp(const Seccomp& sc) {
+  Json j = {{"defaultAction", sc.default_action}};
+  if (sc.default_errno_ret) j["defaultErrnoRet"] = *sc.default_errno_ret;
+  if (!sc.architectures.empty()) j["architectures"] = sc.architectures;
+  Json calls = Json::array();
+  for (const auto& s : sc.syscalls) {
+    Json sj = {{"names", s.names}, {"action", s.action}};
+    if (s.errno_ret) sj["errnoRet"] = *s.errno_ret;
+    if (!s.args.empty()) sj["args"] = EncodeSeccompArgs(s.args);
+    calls.push_back(sj);
+  }
+  j["syscalls"] = calls;
+  return j;
+}
+
 Json EncodeLinux(const Linux& l) {
   Json j = Json::object();
   if (l.uid_mappings) j["uidMappings"] = EncodeIdMappings(*l.uid_mappings);
   if (l.gid_mappings) j["gidMappings"] = EncodeIdMappings(*l.gid_mappings);
+  if (l.sysctl) {
+    Json sys = Json::object();
+    for (const auto& [k, v] : *l.sysctl) sys[k] = v;
+    j["sysctl"] = sys;
+  }
   if (l.resources) j["resources"] = EncodeResources(*l.resources);
   Json ns = Json::array();
   for (const auto& n : l.namespaces) {
@@ -276,6 +373,18 @@ Json EncodeLinux(const Linux& l) {
     ns.push_back(nj);
   }
   j["namespaces"] = ns;
+  if (l.devices) {
+    Json devs = Json::array();
+    for (const auto& d : *l.devices) {
+      Json dj = {{"path", d.path}, {"type", d.type}, {"major", d.major}, {"minor", d.minor}};
+      if (d.file_mode) dj["fileMode"] = *d.file_mode;
+      if (d.uid) dj["uid"] = *d.uid;
+      if (d.gid) dj["gid"] = *d.gid;
+      devs.push_back(dj);
+    }
+    j["devices"] = devs;
+  }
+  if (l.seccomp) j["seccomp"] = EncodeSeccomp(*l.seccomp);
   if (l.masked_paths) j["maskedPaths"] = *l.masked_paths;
   if (l.readonly_paths) j["readonlyPaths"] = *l.readonly_paths;
   j = Unknown(std::move(j), l.unknown);
@@ -399,6 +508,47 @@ Result<Spec> DecodeSpec(std::string_view text) {
       }
     }
     return s;
+  });
+}
+
+Result<SeccompProfile> DecodeSeccompProfile(std::string_view text) {
+  return Decode<SeccompProfile>("seccomp profile", [&] {
+    Json j = ParseOrFail(text, "the profile");
+    Obj(j, "the profile");
+    SeccompProfile p;
+    if (const Json* m = Member(j, "defaultAction")) p.default_action = Str(*m, "defaultAction");
+    if (const Json* m = Member(j, "defaultErrnoRet")) p.default_errno_ret = Int(*m, "defaultErrnoRet");
+    if (const Json* m = Member(j, "architectures")) p.architectures = Strings(*m, "architectures");
+    if (const Json* m = Member(j, "archMap")) {
+      for (const auto& a : Arr(*m, "archMap")) {
+        Obj(a, "archMap[]");
+        SeccompArchMap am;
+        if (const Json* v = Member(a, "architecture")) am.architecture = Str(*v, "archMap[].architecture");
+        if (const Json* v = Member(a, "subArchitectures")) am.sub_architectures = Strings(*v, "archMap[].subArchitectures");
+        p.arch_map.push_back(std::move(am));
+      }
+    }
+    auto filter = [](const Json& s, const char* key) {
+      SeccompFilter f;
+      const Json* m = Member(s, key);
+      if (!m) return f;
+      std::string where = std::string("syscalls[].") + key;
+      Obj(*m, where);
+      if (const Json* v = Member(*m, "arches")) f.arches = Strings(*v, where + ".arches");
+      if (const Json* v = Member(*m, "caps")) f.caps = Strings(*v, where + ".caps");
+      if (const Json* v = Member(*m, "minKernel")) f.min_kernel = Str(*v, where + ".minKernel");
+      return f;
+    };
+    if (const Json* m = Member(j, "syscalls")) {
+      for (const auto& s : Arr(*m, "syscalls")) {
+        SeccompProfileSyscall rule;
+        DecodeSyscallCommon(s, "syscalls[]", rule);
+        rule.includes = filter(s, "includes");
+        rule.excludes = filter(s, "excludes");
+        p.syscalls.push_back(std::move(rule));
+      }
+    }
+    return p;
   });
 }
 

@@ -8,8 +8,8 @@
 //   runtime defaults) and written for runc.
 //
 // The records hold the members kecs reads or writes. A runtime spec's other members at the
-// top level, in `linux` and in `linux.resources` (hooks, seccomp, sysctl, pids limits...)
-// are kept verbatim in `unknown` and written back after the known ones, so a spec read and
+// top level, in `linux` and in `linux.resources` (hooks, pids limits, intelRdt...) are kept
+// verbatim in `unknown` and written back after the known ones, so a spec read and
 // written again loses nothing kecs does not understand.
 //
 // Decoders never throw: a document that is not JSON, or whose members have the wrong type,
@@ -129,6 +129,38 @@ struct DeviceRule {
   std::optional<std::string> access;
 };
 
+// A device node runc creates in the container (linux.devices).
+struct LinuxDevice {
+  std::string path;  // in the container
+  std::string type;  // "c", "b", "u" or "p"
+  int64_t major = 0;
+  int64_t minor = 0;
+  std::optional<int64_t> file_mode;  // permission bits
+  std::optional<int64_t> uid, gid;
+};
+
+// linux.seccomp: what runc loads with libseccomp.
+struct SeccompArg {
+  int64_t index = 0;
+  uint64_t value = 0;
+  uint64_t value_two = 0;
+  std::string op;  // "SCMP_CMP_EQ" ...
+};
+
+struct SeccompSyscall {
+  std::vector<std::string> names;
+  std::string action;  // "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO" ...
+  std::optional<int64_t> errno_ret;
+  std::vector<SeccompArg> args;
+};
+
+struct Seccomp {
+  std::string default_action;
+  std::optional<int64_t> default_errno_ret;
+  std::vector<std::string> architectures;  // "SCMP_ARCH_X86_64" ...
+  std::vector<SeccompSyscall> syscalls;
+};
+
 struct Resources {
   std::optional<std::vector<DeviceRule>> devices;
   std::optional<int64_t> memory_limit;        // bytes
@@ -139,8 +171,11 @@ struct Resources {
 
 struct Linux {
   std::optional<std::vector<IdMapping>> uid_mappings, gid_mappings;
+  std::optional<std::vector<std::pair<std::string, std::string>>> sysctl;  // in order
   std::optional<Resources> resources;
   std::vector<Namespace> namespaces;
+  std::optional<std::vector<LinuxDevice>> devices;
+  std::optional<Seccomp> seccomp;
   std::optional<std::vector<std::string>> masked_paths, readonly_paths;
   UnknownMembers unknown;
   std::optional<std::string> cgroups_path;
@@ -161,5 +196,40 @@ struct Spec {
 Result<Spec> DecodeSpec(std::string_view text);
 // config.json text, members in runtime-spec order, indented by two spaces, no final newline.
 std::string EncodeSpec(const Spec& spec);
+
+// ---- Docker's seccomp profile (containers/common's seccomp.json, moby's default.json).
+//
+// A profile is not an OCI member: each rule may apply only on some architectures, only
+// with (includes.caps) or without (excludes.caps) some capabilities, or from a kernel
+// version on. runtime/local/seccomp.h resolves it, as Docker does for each container,
+// into the linux.seccomp above.
+
+struct SeccompFilter {
+  std::vector<std::string> arches;  // Go's names: "amd64", "arm64", "x86" ...
+  std::vector<std::string> caps;    // "CAP_SYS_ADMIN"
+  std::string min_kernel;           // "4.8"; "" = any
+};
+
+struct SeccompProfileSyscall {
+  std::vector<std::string> names;
+  std::string action;
+  std::optional<int64_t> errno_ret;
+  std::vector<SeccompArg> args;
+  SeccompFilter includes, excludes;
+};
+
+struct SeccompArchMap {
+  std::string architecture;                 // "SCMP_ARCH_X86_64"
+  std::vector<std::string> sub_architectures;
+};
+
+struct SeccompProfile {
+  std::string default_action;
+  std::optional<int64_t> default_errno_ret;
+  std::vector<std::string> architectures;   // a profile gives these or arch_map, not both
+  std::vector<SeccompArchMap> arch_map;
+  std::vector<SeccompProfileSyscall> syscalls;
+};
+Result<SeccompProfile> DecodeSeccompProfile(std::string_view text);
 
 }  // namespace kecs::model::oci

@@ -35,13 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using privileged::Sh;
 
-std::string MakeTempDir(const std::string& tag) {
-  std::string tmpl = "/tmp/kecs-priv-" + privileged::Prefix() + "-" + tag + "-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  char* d = mkdtemp(buf.data());
-  return d ? std::string(d) : std::string();
-}
+using privileged::MakeTempDir;
 
 // A /proc file of a process that may end while it is read ("" then).
 std::string ReadProcFile(const fs::path& p) {
@@ -307,16 +301,7 @@ class LocalHarness : public Harness {
 
   // Unmounts whatever is still mounted under the data dir, then removes it.
   void RemoveDataDir() {
-    std::vector<std::string> mounts;
-    std::ifstream mi("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(mi, line)) {
-      auto parts = Split(line, ' ');
-      if (parts.size() > 4 && parts[4].rfind(data_dir_ + "/", 0) == 0) mounts.push_back(parts[4]);
-    }
-    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
-    std::error_code ec;
-    fs::remove_all(data_dir_, ec);
+    std::error_code ec = privileged::RemoveTree(data_dir_);
     EXPECT_FALSE(ec) << "remove " << data_dir_ << ": " << ec.message();
   }
 

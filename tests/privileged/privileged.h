@@ -177,6 +177,30 @@ bool WaitFor(F fn, std::chrono::milliseconds timeout = std::chrono::seconds(10))
   return fn();
 }
 
+// A new directory /tmp/kecs-priv-<prefix>-<tag>-XXXXXX; "" when it cannot be made.
+inline std::string MakeTempDir(const std::string& tag) {
+  std::string tmpl = "/tmp/kecs-priv-" + Prefix() + "-" + tag + "-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  char* d = mkdtemp(buf.data());
+  return d ? std::string(d) : std::string();
+}
+
+// Unmounts whatever is still mounted under `dir` (deepest first), then removes it.
+inline std::error_code RemoveTree(const std::string& dir) {
+  std::vector<std::string> mounts;
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    auto parts = Split(line, ' ');
+    if (parts.size() > 4 && parts[4].rfind(dir + "/", 0) == 0) mounts.push_back(parts[4]);
+  }
+  for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return ec;
+}
+
 // A fixture base: root or skip; Sweep() and a leftovers check in TearDown.
 class PrivilegedTest : public ::testing::Test {
  protected:

@@ -3,6 +3,8 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,7 +18,10 @@
 #include "base/strings.h"
 #include "net/kernel/netns.h"
 #include "runtime/local/health.h"
+#include "runtime/local/ns_holder.h"
 #include "runtime/local/oci_spec.h"
+#include "runtime/local/seccomp.h"
+#include "runtime/local/volumes.h"
 
 namespace kecs::runtime::local {
 namespace fs = std::filesystem;
@@ -117,6 +122,57 @@ std::vector<std::pair<std::string, int64_t>> HardLimits() {
   return out;
 }
 
+// Debian's tini package: its static build runs in any image (Docker's docker-init is tini).
+constexpr const char* kTiniStatic = "/usr/bin/tini-static";
+
+// A device node on the host as runc makes it in a container, at `container_path`.
+Result<model::oci::LinuxDevice> DeviceNode(const std::string& host_path, const std::string& container_path) {
+  struct stat st {};
+  if (stat(host_path.c_str(), &st) != 0) return PosixError(host_path, errno);
+  model::oci::LinuxDevice d;
+  if (S_ISCHR(st.st_mode)) d.type = "c";
+  else if (S_ISBLK(st.st_mode)) d.type = "b";
+  else return InvalidArgument(host_path + " is not a device node");
+  d.path = container_path;
+  d.major = major(st.st_rdev);
+  d.minor = minor(st.st_rdev);
+  d.file_mode = st.st_mode & 07777;
+  d.uid = st.st_uid;
+  d.gid = st.st_gid;
+  return d;
+}
+
+// Every device node under /dev, as runc's devices.HostDevices lists them for a privileged
+// container (without the pseudo-terminal, shm, fd and mqueue directories, nor the console).
+void HostDevices(const fs::path& dir, std::vector<model::oci::LinuxDevice>& out) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (e.is_symlink(ec)) continue;
+    if (e.is_directory(ec)) {
+      if (name == "pts" || name == "shm" || name == "fd" || name == "mqueue" || name == ".lxc" ||
+          name == ".lxd-mounts" || name == ".udev") {
+        continue;
+      }
+      HostDevices(e.path(), out);
+      continue;
+    }
+    if (name == "console") continue;
+    auto d = DeviceNode(e.path().string(), e.path().string());
+    if (d.ok() && !(d->major == 0 && d->minor == 0)) out.push_back(*d);
+  }
+}
+
+// linuxParameters.devices permissions ("read", "write", "mknod") as a cgroup access.
+std::string DeviceAccess(const std::vector<std::string>& permissions) {
+  if (permissions.empty()) return "rwm";
+  std::string out;
+  for (const auto& [word, letter] : {std::pair{"read", 'r'}, {"write", 'w'}, {"mknod", 'm'}}) {
+    if (std::find(permissions.begin(), permissions.end(), word) != permissions.end()) out.push_back(letter);
+  }
+  return out;
+}
+
 }  // namespace
 
 LocalRuntime::LocalRuntime(LocalOptions options)
@@ -153,6 +209,25 @@ Status LocalRuntime::Init() {
     return FailedPrecondition("the local runtime needs overlayfs, which this kernel does not offer");
   }
   RETURN_IF_ERROR(env_->CreateDirs(options_.data_dir + "/runtime/tasks"));
+  // Unprivileged containers run under Docker's default seccomp profile, from Debian's
+  // golang-github-containers-common. Without it they run unconfined, as Docker does on a
+  // host without seccomp, and the log says so.
+  if (auto text = env_->ReadFile(kDefaultSeccompProfile); text.ok()) {
+    auto profile = model::oci::DecodeSeccompProfile(*text);
+    if (!profile.ok()) return FailedPrecondition(std::string(kDefaultSeccompProfile) + ": " + profile.status().message());
+    seccomp_ = std::move(*profile);
+  } else {
+    KLOG_WARN("{} is missing (Debian package golang-github-containers-common; scripts/install-deps.sh): "
+              "containers run without a seccomp filter", kDefaultSeccompProfile);
+  }
+  if (env_->Exists(kTiniStatic)) init_path_ = kTiniStatic;
+  utsname u{};
+  if (uname(&u) == 0) kernel_release_ = u.release;
+  // The capabilities runc can grant are the ones this process has.
+  std::istringstream status(ReadAll(env_, "/proc/self/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("CapBnd:", 0) == 0) host_caps_ = CapabilityNames(std::stoull(std::string(Trim(line.substr(7))), nullptr, 16));
+  }
   return network_.Init();
 }
 
@@ -208,6 +283,23 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
 
 Status LocalRuntime::CreateSandbox(const TaskSpec& task) {
   RETURN_IF_ERROR(WriteTaskFiles(task));
+  // pidMode/ipcMode task: namespaces that outlive any one container, held by a process
+  // (the agent's pause container), and for IPC a /dev/shm the containers share.
+  std::vector<std::string> shared;
+  if (task.pid_mode == "task") shared.push_back("pid");
+  if (task.ipc_mode == "task") shared.push_back("ipc");
+  if (!shared.empty()) {
+    RETURN_IF_ERROR(EnsureNsHolder(env_, options_.shim_exe, TaskDir(task.task_id) + "/ns-holder.pid", Join(shared, ",")).status());
+  }
+  if (task.ipc_mode == "task") {
+    fs::path shm = fs::path(TaskDir(task.task_id)) / "shm";
+    RETURN_IF_ERROR(env_->CreateDirs(shm));
+    // Docker's default /dev/shm: 64 MiB.
+    if (!IsMountPoint(env_, shm) &&
+        mount("shm", shm.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") != 0) {
+      return PosixError("mount the task's /dev/shm", errno);
+    }
+  }
   RETURN_IF_ERROR(network_.SetUpTask(task));
   return EnsureResolver(task);
 }
@@ -293,10 +385,72 @@ Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c,
   in.cgroups_path = fmt::format("{}/{}/{}", options_.network.prefix, task.task_id, c.name);
   in.hard_limits = HardLimits();
   in.extra_env = {"AWS_EXECUTION_ENV=AWS_ECS_EC2"};
+  RETURN_IF_ERROR(LinuxInputs(task, resolved, in));
   return env_->WriteFileAtomic(b / "config.json", model::oci::EncodeSpec(BuildOciSpec(in)));
 }
 
+Status LocalRuntime::LinuxInputs(const TaskSpec& task, const ContainerSpec& c, SpecInputs& in) {
+  const std::string task_dir = TaskDir(task.task_id);
+  fs::path b = BundleDir(task.task_id, c.name);
+  // The container hostname, where AWS allows one (bridge and none; awsvpc tasks take the
+  // ENI's, host tasks the host's): its own /etc/hostname and the hosts line naming it.
+  const auto mode = task.network.mode;
+  if (!c.hostname.empty() && (mode == model::NetworkMode::kBridge || mode == model::NetworkMode::kNone)) {
+    std::string hosts = ReadAll(env_, fs::path(task_dir) / "hosts");
+    std::string old_line = "\t" + in.hostname + "\n";
+    if (size_t at = hosts.find(old_line); at != std::string::npos) hosts.replace(at, old_line.size(), "\t" + c.hostname + "\n");
+    RETURN_IF_ERROR(env_->WriteFileAtomic(b / "hostname", c.hostname + "\n"));
+    RETURN_IF_ERROR(env_->WriteFileAtomic(b / "hosts", hosts));
+    in.hostname = c.hostname;
+    in.hostname_file = (b / "hostname").string();
+    in.hosts_file = (b / "hosts").string();
+  }
+  VolumePaths paths{options_.data_dir, task_dir};
+  ASSIGN_OR_RETURN(auto mounts, ContainerVolumeMounts(task, c, paths));
+  for (const auto& m : mounts) {
+    for (const auto& v : task.volumes) {
+      if (v.name != m.volume || !SeedsFromImage(v)) continue;
+      // Docker's copy-up into an empty named volume: the image's files at the mount path.
+      if (Status st = SeedVolume(env_, in.rootfs, m.container_path, m.host_path); !st.ok()) {
+        KLOG_WARN("task {} container {}: volume {}: {}", task.task_id, c.name, v.name, st.message());
+      }
+    }
+  }
+  in.volume_mounts = OciMounts(mounts);
+  in.init_path = init_path_;
+  in.seccomp_profile = seccomp_ ? &*seccomp_ : nullptr;
+  in.go_arch = NativeGoArch();
+  in.kernel_release = kernel_release_;
+  in.host_caps = host_caps_;
+  in.pid_mode = task.pid_mode;
+  in.ipc_mode = task.ipc_mode;
+  if (task.pid_mode == "task" || task.ipc_mode == "task") {
+    auto holder = NsHolderPid(env_, task_dir + "/ns-holder.pid");
+    if (!holder) return FailedPrecondition("the task's shared namespaces are gone (their holder process ended)");
+    std::string proc = "/proc/" + std::to_string(*holder) + "/ns/";
+    if (task.pid_mode == "task") in.pid_ns_path = proc + "pid";
+    if (task.ipc_mode == "task") {
+      in.ipc_ns_path = proc + "ipc";
+      in.task_shm_dir = task_dir + "/shm";
+    }
+  }
+  for (const auto& d : c.linux_parameters.devices) {
+    std::string dst = d.container_path.empty() ? d.host_path : d.container_path;
+    auto node = DeviceNode(d.host_path, dst);
+    if (!node.ok()) {
+      // moby daemon/oci_linux.go's words.
+      return InvalidArgument(fmt::format("error gathering device information while adding custom device \"{}\": {}",
+                                         d.host_path, node.status().message()));
+    }
+    in.devices.push_back({*node, DeviceAccess(d.permissions)});
+  }
+  if (c.privileged) HostDevices("/dev", in.host_devices);
+  return CheckContainerSettings(c, in);
+}
+
 Status LocalRuntime::StartContainers(const TaskSpec& task, const std::set<std::string>& names) {
+  // The task's volumes, before any container mounts them (the agent's volume resources).
+  RETURN_IF_ERROR(PrepareVolumes(env_, task, VolumePaths{options_.data_dir, TaskDir(task.task_id)}));
   for (const auto& c : task.containers) {
     if (!names.count(c.name)) continue;
     // A repeated call (after a crash) leaves a container that runs or already ran alone: an
@@ -395,8 +549,16 @@ Status LocalRuntime::RemoveTaskDir(const std::string& task_id) {
       return PosixError("umount " + rootfs.string(), errno);
     }
   }
-  // Logs stay for `kecs logs`; the containers' writable layers go.
-  return env_->RemoveAll(containers);
+  // Logs stay for `kecs logs`; the containers' writable layers, the task-scoped volumes,
+  // the shared namespaces and /dev/shm go. Shared volumes and EFS directories stay.
+  RETURN_IF_ERROR(env_->RemoveAll(containers));
+  fs::path dir = TaskDir(task_id);
+  RETURN_IF_ERROR(StopNsHolder(env_, (dir / "ns-holder.pid").string()));
+  if (IsMountPoint(env_, dir / "shm") && umount2((dir / "shm").c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+    return PosixError("umount " + (dir / "shm").string(), errno);
+  }
+  RETURN_IF_ERROR(env_->RemoveAll(dir / "shm"));
+  return env_->RemoveAll(dir / "volumes");
 }
 
 namespace {

@@ -3,7 +3,10 @@
 //
 // Layout under <data_dir>/runtime: tasks/<task>/{hosts,hostname,resolv.conf},
 // tasks/<task>/containers/<name>/{config.json,rootfs,upper,work,pid,exit},
-// tasks/<task>/logs/<name>.log, and runc's state in runc/. Images live in
+// tasks/<task>/logs/<name>.log, tasks/<task>/volumes/<name> (task-scoped volumes),
+// tasks/<task>/{ns-holder.pid,shm} (pidMode/ipcMode task), and runc's state in runc/.
+// Shared docker volumes and EFS directories live in <data_dir>/volumes and <data_dir>/efs
+// (volumes.h) and outlive tasks. Images live in
 // <data_dir>/images (image_store.h). Names of kernel objects start with the configured
 // prefix so that two daemons (or two test runs) never touch each other's.
 #include <map>
@@ -16,6 +19,7 @@
 #include "runtime/local/containers.h"
 #include "runtime/local/image_store.h"
 #include "runtime/local/network.h"
+#include "runtime/local/oci_spec.h"
 #include "runtime/runtime.h"
 
 namespace kecs::runtime::local {
@@ -70,6 +74,8 @@ class LocalRuntime : public Runtime {
   Status WriteTaskFiles(const TaskSpec& task);
   Status PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image);
   Status RemoveTaskDir(const std::string& task_id);
+  // Fills the volume, device and Linux-setting inputs of a container's spec.
+  Status LinuxInputs(const TaskSpec& task, const ContainerSpec& c, SpecInputs& in);
   // The VPC resolver for an awsvpc task's VPC: its address in the router and a DNS
   // listener there. With `adopt_only` (Inspect, for every task on every pass) a VPC
   // already served costs a map lookup; otherwise the router's inode is checked too.
@@ -82,6 +88,12 @@ class LocalRuntime : public Runtime {
   LocalNetwork network_;
   ImageStore images_;
   ContainerDriver driver_;
+  // Set by Init: Docker's default seccomp profile (none when its package is missing), the
+  // init for initProcessEnabled ("" when tini is missing), and the kernel's release.
+  std::optional<model::oci::SeccompProfile> seccomp_;
+  std::string init_path_;
+  std::string kernel_release_;
+  std::vector<std::string> host_caps_;  // this process's bounding set
   std::mutex resolvers_mu_;
   // VPC -> the inode of the router namespace its resolver listens in; guarded by
   // resolvers_mu_. A router that was removed and made again is a new namespace.

@@ -433,7 +433,10 @@ std::string Times(double started, std::optional<double> finished) {
 
 }  // namespace
 
+int NsHolderMain(int argc, char** argv);  // ns_holder_main.cc: `kecs-shim ns-holder ...`
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "ns-holder") == 0) return NsHolderMain(argc, argv);
   if (argc != 5) {
     std::fprintf(stderr, "usage: kecs-shim RUNC_ROOT BUNDLE ID LOG\n");
     return 2;

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -459,6 +460,300 @@ TEST(OciSpecDockerParity, BareUidRunsWithGidZero) {
   Json user = Build(in)["process"]["user"];
   EXPECT_EQ(user["uid"], 1000);
   EXPECT_EQ(user["gid"], 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Volumes, linuxParameters and container settings (issue 12), as the ECS agent has Docker
+// set them up.
+
+model::oci::SeccompProfile FixtureProfile() {
+  auto p = model::oci::DecodeSeccompProfile(ReadText(OciDir() / "seccomp_profile.json"));
+  EXPECT_TRUE(p.ok()) << p.status().message();
+  return p.ok() ? *p : model::oci::SeccompProfile{};
+}
+
+std::vector<std::string> Strs(const Json& j) { return j.get<std::vector<std::string>>(); }
+
+bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+// Every Linux setting of an unprivileged container at once: capabilities add/drop, the
+// init, tmpfs, /dev/shm size, a device, sysctls, dockerLabels, volume mounts, the task's
+// shared PID and IPC namespaces, and the fixture seccomp profile resolved for it.
+TEST(OciSpecGolden, LinuxParametersEverySetting) {
+  static const model::oci::SeccompProfile profile = FixtureProfile();
+  ContainerSpec c;
+  c.name = "app";
+  c.image = "nginx:latest";
+  c.cpu_units = 256;
+  auto& lp = c.linux_parameters;
+  lp.capabilities_add = {"SYS_ADMIN", "net_admin"};
+  lp.capabilities_drop = {"NET_RAW", "CAP_MKNOD"};
+  lp.init_process_enabled = true;
+  lp.tmpfs = {{"/run", 64, {"exec", "mode=1777"}}};
+  lp.shared_memory_size_mib = 128;
+  c.system_controls = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "68719476736"}};
+  c.docker_labels = {{"com.example.team", "payments"}};
+  SpecInputs in = BaseInputs(&c);
+  in.volume_mounts = {{"/data", "bind", TaskDir() + "/volumes/data", std::vector<std::string>{"rbind", "rprivate"}},
+                      {"/config", "bind", "/srv/config", std::vector<std::string>{"rbind", "rprivate", "ro"}}};
+  in.init_path = "/usr/bin/tini-static";
+  in.seccomp_profile = &profile;
+  in.go_arch = "amd64";
+  in.kernel_release = "6.1.0-13-amd64";
+  in.pid_mode = "task";
+  in.pid_ns_path = "/proc/4242/ns/pid";
+  in.ipc_mode = "task";
+  in.ipc_ns_path = "/proc/4242/ns/ipc";
+  in.task_shm_dir = TaskDir() + "/shm";
+  model::oci::LinuxDevice fuse{"/dev/fuse", "c", 10, 229, 0666, 0, 0};
+  in.devices = {{fuse, "rw"}};
+  ExpectGolden("linux_parameters_every_setting", BuildOciSpec(in));
+}
+
+// privileged: every capability and device, no seccomp filter, no masked or read-only
+// /proc paths, /sys and the cgroup hierarchy writable.
+TEST(OciSpecGolden, Privileged) {
+  static const model::oci::SeccompProfile profile = FixtureProfile();
+  ContainerSpec c;
+  c.name = "priv";
+  c.image = "nginx:latest";
+  c.cpu_units = 256;
+  c.privileged = true;
+  SpecInputs in = BaseInputs(&c);
+  in.seccomp_profile = &profile;
+  in.host_devices = {{"/dev/null", "c", 1, 3, 0666, 0, 0}, {"/dev/sda", "b", 8, 0, 0660, 0, 6}};
+  ExpectGolden("privileged", BuildOciSpec(in));
+}
+
+TEST(OciSpecLinux, CapabilitiesFollowDockersRules) {
+  ContainerSpec c;
+  c.name = "c";
+  const std::vector<std::string> docker_default = ContainerCapabilities(c);
+  EXPECT_EQ(docker_default.size(), 14u);
+  EXPECT_TRUE(Has(docker_default, "CAP_NET_RAW"));
+  // The default set less the dropped, plus the added; any case, "CAP_" optional.
+  c.linux_parameters.capabilities_add = {"sys_ptrace", "CAP_NET_ADMIN"};
+  c.linux_parameters.capabilities_drop = {"NET_RAW"};
+  auto caps = ContainerCapabilities(c);
+  EXPECT_TRUE(Has(caps, "CAP_SYS_PTRACE"));
+  EXPECT_TRUE(Has(caps, "CAP_NET_ADMIN"));
+  EXPECT_FALSE(Has(caps, "CAP_NET_RAW"));
+  EXPECT_TRUE(Has(caps, "CAP_CHOWN"));
+  // Dropping ALL keeps only what is added.
+  c.linux_parameters.capabilities_add = {"NET_BIND_SERVICE"};
+  c.linux_parameters.capabilities_drop = {"ALL"};
+  EXPECT_EQ(ContainerCapabilities(c), std::vector<std::string>{"CAP_NET_BIND_SERVICE"});
+  // Adding ALL gives every capability but the dropped ones.
+  c.linux_parameters.capabilities_add = {"ALL"};
+  c.linux_parameters.capabilities_drop = {"SYS_ADMIN"};
+  caps = ContainerCapabilities(c);
+  EXPECT_EQ(caps.size(), 40u);
+  EXPECT_FALSE(Has(caps, "CAP_SYS_ADMIN"));
+  // privileged: all of them, whatever is dropped.
+  c.privileged = true;
+  EXPECT_EQ(ContainerCapabilities(c).size(), 41u);
+  // Never more than this process has (runc could not grant it).
+  EXPECT_FALSE(Has(ContainerCapabilities(c, CapabilityNames(0x000001fffeffffffull)), "CAP_SYS_RESOURCE"));
+  EXPECT_EQ(ContainerCapabilities(c, CapabilityNames(0x000001fffeffffffull)).size(), 40u);
+  EXPECT_EQ(CapabilityNames(0x1001), (std::vector<std::string>{"CAP_CHOWN", "CAP_NET_ADMIN"}));
+  // The spec carries the set in bounding, effective and permitted.
+  c.privileged = false;
+  c.linux_parameters.capabilities_add = {"SYS_TIME"};
+  c.linux_parameters.capabilities_drop = {};
+  SpecInputs in = BaseInputs(&c);
+  Json spec_caps = Build(in)["process"]["capabilities"];
+  for (const char* set : {"bounding", "effective", "permitted"}) EXPECT_TRUE(Has(Strs(spec_caps[set]), "CAP_SYS_TIME")) << set;
+}
+
+TEST(OciSpecLinux, UnknownCapabilityIsRefused) {
+  ContainerSpec c;
+  c.name = "c";
+  c.linux_parameters.capabilities_add = {"FLY"};
+  SpecInputs in = BaseInputs(&c);
+  Status st = CheckContainerSettings(c, in);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("unknown capability: \"CAP_FLY\""), std::string::npos) << st.message();
+}
+
+// initProcessEnabled: Docker's --init, the init mounted read-only at /sbin/docker-init
+// running the container's command after "--".
+TEST(OciSpecLinux, InitProcessWrapsTheCommand) {
+  ContainerSpec c;
+  c.name = "c";
+  c.entry_point = {"/bin/httpd", "-f"};
+  c.linux_parameters.init_process_enabled = true;
+  SpecInputs in = BaseInputs(&c);
+  in.init_path = "/usr/bin/tini-static";
+  Json spec = Build(in);
+  EXPECT_EQ(Strs(spec["process"]["args"]), (std::vector<std::string>{"/sbin/docker-init", "--", "/bin/httpd", "-f"}));
+  const Json* m = Find(spec["mounts"], "destination", "/sbin/docker-init");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(JStr(*m, "source"), "/usr/bin/tini-static");
+  EXPECT_EQ(Strs((*m)["options"]), (std::vector<std::string>{"bind", "ro"}));
+  // Without an init on the host the container is refused, not run without one.
+  in.init_path.clear();
+  EXPECT_EQ(CheckContainerSettings(c, in).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Strs(Build(in)["process"]["args"]), (std::vector<std::string>{"/bin/httpd", "-f"}));
+}
+
+TEST(OciSpecLinux, TmpfsMergesDockersDefaultOptions) {
+  ContainerSpec c;
+  c.name = "c";
+  c.linux_parameters.tmpfs = {{"/scratch", 32, {"exec", "noatime", "size=1m"}}, {"/cache", 0, {}}};
+  SpecInputs in = BaseInputs(&c);
+  Json mounts = Build(in)["mounts"];
+  const Json* scratch = Find(mounts, "destination", "/scratch");
+  ASSERT_NE(scratch, nullptr);
+  EXPECT_EQ(JStr(*scratch, "type"), "tmpfs");
+  // "exec" overrides the default "noexec" (and takes its place in the order), the
+  // definition's size overrides one in the options.
+  EXPECT_EQ(Strs((*scratch)["options"]),
+            (std::vector<std::string>{"nosuid", "nodev", "rprivate", "exec", "noatime", "size=32m"}));
+  const Json* cache = Find(mounts, "destination", "/cache");
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(Strs((*cache)["options"]), (std::vector<std::string>{"noexec", "nosuid", "nodev", "rprivate"}));
+  c.linux_parameters.tmpfs = {{"relative", 1, {}}};
+  EXPECT_EQ(CheckContainerSettings(c, in).code(), Code::kInvalidArgument);
+}
+
+TEST(OciSpecLinux, SharedMemorySizeAndIpcModes) {
+  ContainerSpec c;
+  c.name = "c";
+  c.linux_parameters.shared_memory_size_mib = 256;
+  SpecInputs in = BaseInputs(&c);
+  Json spec = Build(in);
+  const Json* shm = Find(spec["mounts"], "destination", "/dev/shm");
+  ASSERT_NE(shm, nullptr);
+  EXPECT_TRUE(Has(Strs((*shm)["options"]), "size=268435456"));
+  EXPECT_FALSE(Has(Strs((*shm)["options"]), "size=65536k"));
+  auto ns_types = [](const Json& spec) {
+    std::vector<std::string> out;
+    for (const auto& n : spec["linux"]["namespaces"]) out.push_back(JStr(n, "type") + "=" + JStr(n, "path"));
+    return out;
+  };
+  // host: the host's IPC namespace and /dev/shm.
+  in.ipc_mode = "host";
+  spec = Build(in);
+  EXPECT_FALSE(Has(ns_types(spec), "ipc="));
+  shm = Find(spec["mounts"], "destination", "/dev/shm");
+  ASSERT_NE(shm, nullptr);
+  EXPECT_EQ(JStr(*shm, "source"), "/dev/shm");
+  // task: the holder's namespace and the task's /dev/shm.
+  in.ipc_mode = "task";
+  in.ipc_ns_path = "/proc/7/ns/ipc";
+  in.task_shm_dir = "/var/lib/kecs/t/shm";
+  spec = Build(in);
+  EXPECT_TRUE(Has(ns_types(spec), "ipc=/proc/7/ns/ipc"));
+  EXPECT_EQ(JStr(*Find(spec["mounts"], "destination", "/dev/shm"), "source"), "/var/lib/kecs/t/shm");
+  // none: its own namespace and no /dev/shm.
+  in.ipc_mode = "none";
+  spec = Build(in);
+  EXPECT_TRUE(Has(ns_types(spec), "ipc="));
+  EXPECT_EQ(Find(spec["mounts"], "destination", "/dev/shm"), nullptr);
+}
+
+TEST(OciSpecLinux, PidModes) {
+  ContainerSpec c;
+  c.name = "c";
+  SpecInputs in = BaseInputs(&c);
+  auto pid_entry = [&]() -> std::optional<std::string> {
+    Json spec = Build(in);
+    for (const auto& n : spec["linux"]["namespaces"]) {
+      if (JStr(n, "type") == "pid") return JStr(n, "path");
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(pid_entry(), "");
+  in.pid_mode = "host";
+  EXPECT_EQ(pid_entry(), std::nullopt);
+  in.pid_mode = "task";
+  in.pid_ns_path = "/proc/9/ns/pid";
+  EXPECT_EQ(pid_entry(), "/proc/9/ns/pid");
+}
+
+// Only namespaced sysctls, as Docker and runc allow; net.* not with the host's network,
+// IPC ones not with the host's IPC namespace.
+TEST(OciSpecLinux, SystemControls) {
+  ContainerSpec c;
+  c.name = "c";
+  c.system_controls = {{"net.core.somaxconn", "1024"}, {"kernel.msgmax", "65536"}, {"fs.mqueue.msg_max", "20"}};
+  SpecInputs in = BaseInputs(&c);
+  EXPECT_TRUE(CheckContainerSettings(c, in).ok());
+  Json sysctl = Build(in)["linux"]["sysctl"];
+  EXPECT_EQ(sysctl, Json::parse(R"({"net.core.somaxconn": "1024", "kernel.msgmax": "65536", "fs.mqueue.msg_max": "20"})"));
+  in.netns_path.clear();
+  Status st = CheckContainerSettings(c, in);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("not allowed in host network namespace"), std::string::npos) << st.message();
+  in = BaseInputs(&c);
+  in.ipc_mode = "host";
+  EXPECT_NE(CheckContainerSettings(c, in).message().find("hosts ipc namespace"), std::string::npos);
+  c.system_controls = {{"kernel.panic", "1"}};
+  in = BaseInputs(&c);
+  st = CheckContainerSettings(c, in);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("kernel.panic"), std::string::npos);
+}
+
+TEST(OciSpecLinux, DockerLabelsAreAnnotations) {
+  ContainerSpec c;
+  c.name = "c";
+  c.docker_labels = {{"a", "1"}, {"org.opencontainers.image.title", "mine"}};
+  SpecInputs in = BaseInputs(&c);
+  Json ann = Build(in)["annotations"];
+  EXPECT_EQ(ann["a"], "1");
+  EXPECT_EQ(ann["org.opencontainers.image.title"], "mine");
+}
+
+TEST(OciSpecLinux, DevicesAreNodesAndCgroupRules) {
+  ContainerSpec c;
+  c.name = "c";
+  SpecInputs in = BaseInputs(&c);
+  in.devices = {{{"/dev/xvdf", "b", 202, 80, 0660, 0, 6}, "r"}};
+  Json spec = Build(in);
+  ASSERT_EQ(spec["linux"]["devices"].size(), 1u);
+  EXPECT_EQ(spec["linux"]["devices"][0]["path"], "/dev/xvdf");
+  EXPECT_EQ(spec["linux"]["devices"][0]["major"], 202);
+  Json rules = spec["linux"]["resources"]["devices"];
+  ASSERT_EQ(rules.size(), 2u);  // umoci's deny-all, then the allow rule
+  EXPECT_EQ(rules[1], Json::parse(R"({"allow": true, "type": "b", "major": 202, "minor": 80, "access": "r"})"));
+}
+
+TEST(OciSpecLinux, SeccompForUnprivilegedOnly) {
+  static const model::oci::SeccompProfile profile = FixtureProfile();
+  ContainerSpec c;
+  c.name = "c";
+  SpecInputs in = BaseInputs(&c);
+  EXPECT_FALSE(Build(in)["linux"].contains("seccomp")) << "no profile, no filter";
+  in.seccomp_profile = &profile;
+  Json sc = Build(in)["linux"]["seccomp"];
+  EXPECT_EQ(sc["defaultAction"], "SCMP_ACT_ERRNO");
+  EXPECT_EQ(sc["defaultErrnoRet"], 38);
+  // Resolved against the container's own capabilities: with SYS_ADMIN, bpf is allowed.
+  c.linux_parameters.capabilities_add = {"SYS_ADMIN"};
+  sc = Build(in)["linux"]["seccomp"];
+  bool bpf_allowed = false;
+  for (const auto& rule : sc["syscalls"]) {
+    if (Has(Strs(rule["names"]), "bpf") && rule["action"] == "SCMP_ACT_ALLOW") bpf_allowed = true;
+  }
+  EXPECT_TRUE(bpf_allowed);
+  c.privileged = true;
+  Json linux_spec = Build(in)["linux"];
+  EXPECT_FALSE(linux_spec.contains("seccomp"));
+  EXPECT_FALSE(linux_spec.contains("maskedPaths"));
+  EXPECT_EQ(linux_spec["resources"]["devices"], Json::parse(R"([{"allow": true, "access": "rwm"}])"));
+}
+
+TEST(OciSpecLinux, VolumeMountsReplaceImageMountsAtTheSamePath) {
+  ContainerSpec c;
+  c.name = "c";
+  SpecInputs in = BaseInputs(&c);
+  in.volume_mounts = {{"/dev/shm", "bind", "/v/shm", std::vector<std::string>{"rbind", "rprivate"}}};
+  Json mounts = Build(in)["mounts"];
+  int n = 0;
+  for (const auto& m : mounts) n += JStr(m, "destination") == "/dev/shm";
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(JStr(*Find(mounts, "destination", "/dev/shm"), "source"), "/v/shm");
 }
 
 }  // namespace
