@@ -17,6 +17,7 @@
 #include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
 #include "api/http/server.h"
+#include "api/metadata/metadata_service.h"
 #include "api/router.h"
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "base/host.h"
@@ -327,9 +328,30 @@ int Run(const Config& cfg) {
   popts.instance_group = cfg.instance_security_group;
   popts.instance_group_region = cfg.region;
   reconcile::PolicyController policies(**store, **rt, popts);
-  hooks.before_start = [&policies](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
-    if (spec.network.mode != model::NetworkMode::kAwsvpc || spec.network.vpc_id.empty()) return Status::Ok();
-    return policies.SyncVpc(t.region, spec.network.vpc_id);
+  // The task metadata and credentials endpoint (169.254.170.2:80 in each task's namespace).
+  // Its credentials are derived from a key of the data dir's; nothing secret is stored.
+  auto issuer = api::metadata::CredentialsIssuer::Open(Env::Default(), cfg.data_dir + "/metadata-credentials.key");
+  if (!issuer.ok()) {
+    KLOG_ERROR("task credentials: {}", issuer.status().message());
+    return 2;
+  }
+  api::metadata::MetadataService::Options mopts;
+  mopts.host_link = cfg.name_prefix + "-md";
+  api::metadata::MetadataService metadata(api::metadata::MetadataService::StoreReader(**store), **rt, std::move(*issuer), mopts, clock);
+  hooks.before_start = [&policies, &metadata](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
+    if (spec.network.mode == model::NetworkMode::kAwsvpc && !spec.network.vpc_id.empty()) {
+      RETURN_IF_ERROR(policies.SyncVpc(t.region, spec.network.vpc_id));
+    }
+    return metadata.Open(t, spec);
+  };
+  // A listener's sockets would keep the task's namespace alive after its deletion.
+  hooks.before_delete = [&metadata](const model::Task& t, const runtime::TaskSpec&) {
+    metadata.Close(t.region, t.id);
+  };
+  hooks.adopt = [&metadata](const model::Task& t, const runtime::TaskSpec& spec) {
+    if (Status st = metadata.Open(t, spec); !st.ok()) {
+      KLOG_WARN("task {}: metadata endpoint: {}", t.id, st.message());
+    }
   };
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
@@ -416,6 +438,7 @@ int Run(const Config& cfg) {
   controller.Start();
   policies.Start();
   services.Start();
+  metadata.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
@@ -432,6 +455,7 @@ int Run(const Config& cfg) {
   server.Shutdown(std::chrono::seconds(10));
   services.Stop();
   controller.Stop();
+  metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();
   dns.Stop();  // its lookups read the store
   store->reset();
