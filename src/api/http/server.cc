@@ -69,6 +69,9 @@ struct HttpServer::Impl {
   Options options;
   int max_connections = 0;  // constant after construction
   asio::io_context ioc;
+  // Keeps the I/O threads running while no socket is open yet (a server with only added
+  // listeners may start with none); released at Shutdown.
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   // The acceptors, their backoff timers and their closing run on one strand.
   asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
   std::shared_ptr<Acceptor> primary = std::make_shared<Acceptor>(accept_strand, "");
@@ -502,6 +505,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
          grace.count() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
