@@ -28,6 +28,7 @@
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
 #include "net/kernel/dns_server.h"
+#include "net/kernel/metadata_listener.h"
 #include "net/domain/vpc.h"
 #include "reconcile/discovery_hooks.h"
 #include "reconcile/network_hooks.h"
@@ -236,6 +237,8 @@ int Cleanup(const Config& cfg) {
   runtime::local::LocalRuntime rt(LocalOptionsFrom(cfg));
   Status st = rt.GarbageCollect({}, {});
   if (st.ok()) st = rt.network().RemoveAll();
+  // The host-mode metadata listener's bridge and redirect (a daemon that crashed left them).
+  if (st.ok()) st = net::RemoveHostListener(cfg.name_prefix + "-md", cfg.name_prefix + "_metadata");
   if (!st.ok()) {
     std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
     return 1;
@@ -337,6 +340,7 @@ int Run(const Config& cfg) {
   }
   api::metadata::MetadataService::Options mopts;
   mopts.host_link = cfg.name_prefix + "-md";
+  mopts.host_table = cfg.name_prefix + "_metadata";
   api::metadata::MetadataService metadata(api::metadata::MetadataService::StoreReader(**store), **rt, std::move(*issuer), mopts, clock);
   hooks.before_start = [&policies, &metadata](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
     if (spec.network.mode == model::NetworkMode::kAwsvpc && !spec.network.vpc_id.empty()) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -141,6 +142,19 @@ TEST_F(MetadataListenerTest, ServesTheTaskInsideItsNamespaceAndLetsGoOfItWhenClo
   ASSERT_TRUE(service.Open(tasks[0], runtime::TaskSpec{}).ok());
   ASSERT_TRUE(service.Open(tasks[0], runtime::TaskSpec{}).ok());  // again: already open
 
+  // A container may still listen on 0.0.0.0:80 beside the endpoint (nginx does).
+  int app = -1;
+  ASSERT_TRUE(net::netns::Run(ns, [&]() -> Status {
+                app = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                sockaddr_in any{};
+                any.sin_family = AF_INET;
+                any.sin_port = htons(80);
+                if (::bind(app, reinterpret_cast<sockaddr*>(&any), sizeof any) != 0 || ::listen(app, 4) != 0) {
+                  return PosixError("bind 0.0.0.0:80", errno);
+                }
+                return Status::Ok();
+              }).ok());
+
   std::string task_doc, other_creds, own_creds;
   ASSERT_TRUE(net::netns::Run(ns, [&]() -> Status {
                 task_doc = HttpGet(net::kTaskMetadataAddress, net::kTaskMetadataPort, "/v4/meta-a/task");
@@ -159,6 +173,7 @@ TEST_F(MetadataListenerTest, ServesTheTaskInsideItsNamespaceAndLetsGoOfItWhenClo
   EXPECT_EQ(HttpGet(net::kTaskMetadataAddress, net::kTaskMetadataPort, "/v4/meta-a/task").find("meta-a"),
             std::string::npos);
 
+  ::close(app);
   EXPECT_GT(OurSocketsIn(ns), 0u);  // the listener, at least: the check below can fail
   service.Close("us-east-1", "aaaa");
   EXPECT_EQ(OurSocketsIn(ns), 0u);
@@ -173,21 +188,29 @@ TEST_F(MetadataListenerTest, ServesTheTaskInsideItsNamespaceAndLetsGoOfItWhenClo
 }
 
 TEST_F(MetadataListenerTest, HostListenerLivesOnABridgeOfOurOwn) {
-  // Not 169.254.170.2:80: a daemon on this machine may hold that in the host's namespace.
-  std::string link = P() + "-md";
-  auto fd = net::OpenHostListener(link, "kecs:metadata", "169.254.170.99", 0);
+  // Not 169.254.170.2: a daemon on this machine may serve that in the host's namespace.
+  std::string link = P() + "-md", table = P() + "_metadata";
+  net::MetadataAddress addr{.address = "169.254.170.99", .port = 80, .listen_port = 51699};
+  auto fd = net::OpenHostListener(link, "kecs:metadata", table, addr);
   ASSERT_TRUE(fd.ok()) << fd.status().ToString();
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  ::getsockname(*fd, reinterpret_cast<sockaddr*>(&a), &len);
   api::HttpServer server([](const api::HttpRequest& r) { return api::HttpResponse{200, {}, r.listener}; },
                          api::HttpServer::Options{.threads = 1});
   ASSERT_TRUE(server.AddListener(*fd, "host").ok());
   server.Start();
-  EXPECT_EQ(Body(HttpGet("169.254.170.99", ntohs(a.sin_port), "/")), "host");
+  // Port 80 reaches it through the redirect; port 80 itself stays free for the host's
+  // own servers (a host-mode nginx).
+  EXPECT_EQ(Body(HttpGet("169.254.170.99", 80, "/")), "host");
+  int other = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(80);
+  inet_pton(AF_INET, "169.254.170.99", &a.sin_addr);
+  EXPECT_EQ(::bind(other, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  ::close(other);
   server.Shutdown(std::chrono::seconds(1));
-  EXPECT_TRUE(net::RemoveHostListenerLink(link).ok());
-  EXPECT_TRUE(net::RemoveHostListenerLink(link).ok());  // gone already
+  EXPECT_TRUE(net::RemoveHostListener(link, table).ok());
+  EXPECT_TRUE(net::RemoveHostListener(link, table).ok());  // gone already
+  EXPECT_EQ(Sh({"nft", "list", "table", "ip", table}).code != 0, true);
 }
 
 }  // namespace

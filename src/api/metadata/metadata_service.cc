@@ -95,7 +95,7 @@ void MetadataService::Stop() {
   }
   server_.Shutdown(std::chrono::seconds(1));
   if (remove_link) {
-    if (Status st = net::RemoveHostListenerLink(options_.host_link); !st.ok()) {
+    if (Status st = net::RemoveHostListener(options_.host_link, options_.host_table); !st.ok()) {
       KLOG_WARN("metadata: cannot remove {}: {}", options_.host_link, st.message());
     }
   }
@@ -113,7 +113,7 @@ void MetadataService::RegisterHostTask(const model::Task& task) {
 
 Status MetadataService::EnsureHostListener() {
   if (host_listener_) return Status::Ok();
-  ASSIGN_OR_RETURN(int fd, net::OpenHostListener(options_.host_link, "kecs:metadata"));
+  ASSIGN_OR_RETURN(int fd, net::OpenHostListener(options_.host_link, "kecs:metadata", options_.host_table));
   RETURN_IF_ERROR(server_.AddListener(fd, kHostTag));
   host_listener_ = true;
   return Status::Ok();
@@ -162,7 +162,7 @@ void MetadataService::Close(const std::string& region, const std::string& task_i
   if (close_host) {
     // The last host-mode task is gone: so is the shared listener and its bridge.
     server_.RemoveListener(kHostTag);
-    if (Status st = net::RemoveHostListenerLink(options_.host_link); !st.ok()) {
+    if (Status st = net::RemoveHostListener(options_.host_link, options_.host_table); !st.ok()) {
       KLOG_WARN("metadata: cannot remove {}: {}", options_.host_link, st.message());
     }
   }

@@ -39,6 +39,8 @@ class MetadataService {
   struct Options {
     // The host-mode listener's bridge: "<runtime prefix>-md", aliased "kecs:metadata".
     std::string host_link = "kecs-md";
+    // The host-mode redirect's nft table: "<runtime prefix>_metadata".
+    std::string host_table = "kecs_metadata";
     int threads = 2;
   };
 

@@ -16,6 +16,7 @@
 
 #include "net/kernel/netlink.h"
 #include "net/kernel/netns.h"
+#include "net/kernel/nft.h"
 
 namespace kecs::net {
 namespace {
@@ -61,23 +62,43 @@ Result<int> BindListener(const std::string& address, uint16_t port) {
   return fd;
 }
 
+// The redirect, made on the calling thread's namespace (nft::Apply's thread inherits it).
+Status ApplyRedirect(const std::string& table, const MetadataAddress& a) {
+  return nft::Apply("", MetadataRedirectRules(table, a));
+}
+
 }  // namespace
 
-Result<int> OpenNetnsListener(const std::string& netns_path, const std::string& address, uint16_t port) {
+std::string MetadataRedirectRules(const std::string& table, const MetadataAddress& a) {
+  // Declared, emptied and filled in one transaction: applying it again changes nothing.
+  return fmt::format(
+      "table ip {t} {{}}\n"
+      "delete table ip {t}\n"
+      "table ip {t} {{\n"
+      "  chain output {{\n"
+      "    type nat hook output priority -100; policy accept;\n"
+      "    ip daddr {a} tcp dport {p} dnat to {a}:{l}\n"
+      "  }}\n"
+      "}}\n",
+      fmt::arg("t", table), fmt::arg("a", a.address), fmt::arg("p", a.port), fmt::arg("l", a.listen_port));
+}
+
+Result<int> OpenNetnsListener(const std::string& netns_path, const MetadataAddress& a) {
   if (netns_path.empty()) return InvalidArgument("a task metadata listener needs the task's network namespace");
   int out = -1;
   RETURN_IF_ERROR(RunInNetnsPath(netns_path, [&]() -> Status {
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
     RETURN_IF_ERROR(nl->SetUp("lo"));
-    RETURN_IF_ERROR(nl->AddAddress("lo", address + "/32"));
-    ASSIGN_OR_RETURN(out, BindListener(address, port));
+    RETURN_IF_ERROR(nl->AddAddress("lo", a.address + "/32"));
+    RETURN_IF_ERROR(ApplyRedirect("kecs_metadata", a));
+    ASSIGN_OR_RETURN(out, BindListener(a.address, a.listen_port));
     return Status::Ok();
   }));
   return out;
 }
 
-Result<int> OpenHostListener(const std::string& link, const std::string& alias, const std::string& address,
-                             uint16_t port) {
+Result<int> OpenHostListener(const std::string& link, const std::string& alias, const std::string& table,
+                             const MetadataAddress& a) {
   int out = -1;
   RETURN_IF_ERROR(RunInNetnsPath("", [&]() -> Status {
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
@@ -87,17 +108,24 @@ Result<int> OpenHostListener(const std::string& link, const std::string& alias, 
       if (!st.ok() && !nl->LinkExists(link)) return st;
     }
     RETURN_IF_ERROR(nl->SetUp(link));
-    RETURN_IF_ERROR(nl->AddAddress(link, address + "/32"));
-    ASSIGN_OR_RETURN(out, BindListener(address, port));
+    RETURN_IF_ERROR(nl->AddAddress(link, a.address + "/32"));
+    ASSIGN_OR_RETURN(out, BindListener(a.address, a.listen_port));
+    Status st = ApplyRedirect(table, a);
+    if (!st.ok()) {
+      ::close(out);
+      return st;
+    }
     return Status::Ok();
   }));
   return out;
 }
 
-Status RemoveHostListenerLink(const std::string& link) {
+Status RemoveHostListener(const std::string& link, const std::string& table) {
   return RunInNetnsPath("", [&]() -> Status {
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
-    return nl->DeleteLink(link);
+    RETURN_IF_ERROR(nl->DeleteLink(link));
+    // "table ... {}" first, so that deleting a table that is gone is not an error.
+    return nft::Apply("", "table ip " + table + " {}\ndelete table ip " + table + "\n");
   });
 }
 

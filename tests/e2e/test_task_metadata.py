@@ -1,0 +1,140 @@
+"""Issue 12: the task metadata endpoint (v4, v3) and the task role credentials endpoint at
+169.254.170.2, as AWS serves them, from inside real runc tasks. Root only (local runtime).
+
+Each task's containers print what they fetched from the endpoint into their log, between
+markers, with busybox wget (under `timeout`: Debian's busybox-static wget crashes on -T)."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import wait_for
+from test_local_runtime import Env
+
+ROLE = "arn:aws:iam::000000000000:role/app-task-role"
+
+# Fetches each path under the container's metadata URI and prints it between markers;
+# retries, so that a slow first answer does not fail the task.
+FETCH = r'''
+fetch() { for i in 1 2 3 4 5; do out=$(timeout 5 wget -qO- "$1") && { echo "$out"; return; }; sleep 1; done; echo FAILED; }
+echo "==creds-uri $AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+echo "==v4-task";  fetch "$ECS_CONTAINER_METADATA_URI_V4/task"
+echo "==v4-self";  fetch "$ECS_CONTAINER_METADATA_URI_V4"
+echo "==v4-stats"; fetch "$ECS_CONTAINER_METADATA_URI_V4/task/stats"
+echo "==v3-task";  fetch "$ECS_CONTAINER_METADATA_URI/task"
+echo "==creds";    fetch "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+echo "==end"
+sleep 600
+'''
+
+
+def sections(log):
+    """The log's "==name" sections: name -> text (the creds-uri line's value included)."""
+    out, name = {}, None
+    for line in log.splitlines():
+        if line.startswith("=="):
+            name, _, rest = line[2:].partition(" ")
+            out[name] = rest
+        elif name:
+            out[name] += line
+    return out
+
+
+@pytest.fixture
+def env(local_kecs):
+    return Env(local_kecs)
+
+
+def run_probe_task(env, family, network_mode, subnets=None):
+    kw = dict(networkMode=network_mode, taskRoleArn=ROLE)
+    if network_mode == "awsvpc":
+        kw.update(requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+    td = env.register(family, [
+        {"name": "probe", "image": "nginx:latest", "essential": True, "memory": 64,
+         "entryPoint": ["sh", "-c"], "command": [FETCH], "stopTimeout": 1},
+        {"name": "sidecar", "image": "nginx:latest", "essential": False, "memory": 32,
+         "entryPoint": ["sh", "-c"], "command": ["sleep 600"], "stopTimeout": 1}], **kw)
+    arn = env.run(td, subnets)
+    task = env.wait_running(arn)
+    log = wait_for(lambda: (lambda s: s if "end" in s else None)(sections(env.logs(arn, "probe"))),
+                   timeout=60, what="the probe's fetches")
+    return arn, task, log
+
+
+def test_awsvpc_task_reads_its_metadata_and_credentials_from_inside(env):
+    subnet = env.default_subnets()[0]["SubnetId"]
+    arn, task, log = run_probe_task(env, "meta-awsvpc", "awsvpc", [subnet])
+    ip = env.eni_ip(task)
+
+    doc = json.loads(log["v4-task"])
+    assert doc["TaskARN"] == arn
+    assert doc["Family"] == "meta-awsvpc"
+    assert doc["LaunchType"] in ("EC2", "FARGATE")
+    assert doc["KnownStatus"] in ("RUNNING", "CREATED")
+    assert doc["Limits"] == {"CPU": 0.25, "Memory": 512}
+    assert "PullStartedAt" in doc and "PullStoppedAt" in doc
+    assert sorted(c["Name"] for c in doc["Containers"]) == ["probe", "sidecar"]
+    net = doc["Containers"][0]["Networks"][0]
+    assert net["NetworkMode"] == "awsvpc" and net["IPv4Addresses"] == [ip]
+    assert net["AttachmentIndex"] == 0
+    details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+    assert net["MACAddress"] == details["macAddress"]
+    assert net["PrivateDNSName"] == details["privateDnsName"]
+    assert net["SubnetGatewayIpv4Address"].split("/")[0].endswith(".1")
+
+    me = json.loads(log["v4-self"])
+    assert me["Name"] == "probe" and me["Labels"]["com.amazonaws.ecs.task-arn"] == arn
+
+    stats = json.loads(log["v4-stats"])
+    assert len(stats) == 2
+    one = next(iter(stats.values()))
+    assert one["memory_stats"]["usage"] > 0 and "cpu_stats" in one and "eth0" in one["networks"]
+
+    v3 = json.loads(log["v3-task"])
+    assert v3["TaskARN"] == arn and "LaunchType" not in v3
+
+    creds = json.loads(log["creds"])
+    assert creds["RoleArn"] == ROLE
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["SecretAccessKey"] and creds["Token"]
+    assert creds["Expiration"].endswith("Z")
+
+
+def test_credentials_of_one_task_are_refused_in_another(env):
+    subnet = env.default_subnets()[0]["SubnetId"]
+    a, _, log_a = run_probe_task(env, "meta-a", "awsvpc", [subnet])
+    b, _, log_b = run_probe_task(env, "meta-b", "awsvpc", [subnet])
+    uri_a, uri_b = log_a["creds-uri"].strip(), log_b["creds-uri"].strip()
+    assert uri_a.startswith("/v2/credentials/") and uri_a != uri_b
+
+    # boto3's container credential provider, inside task a's namespace, as an SDK in the
+    # task runs it: its own URI gives the role's credentials, b's is refused.
+    script = (
+        "import sys, botocore.credentials as c\n"
+        "try:\n"
+        "    k = c.ContainerProvider().load().get_frozen_credentials()\n"
+        "    print('OK', k.access_key)\n"
+        "except Exception as e:\n"
+        "    print('REFUSED', type(e).__name__, e)\n")
+
+    def provider(uri):
+        p = subprocess.run(["ip", "netns", "exec", env.netns(a), "/usr/bin/python3", "-c", script],
+                           env={"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": uri, "PATH": "/usr/bin:/bin"},
+                           capture_output=True, text=True, timeout=60)
+        return p.stdout.strip() + p.stderr.strip()
+
+    own = provider(uri_a)
+    assert own.startswith("OK ASIA"), own
+    other = provider(uri_b)
+    assert other.startswith("REFUSED"), other
+    assert "InvalidIdInRequest" in other or "400" in other, other
+
+
+def test_bridge_task_reaches_the_endpoint_in_its_own_namespace(env):
+    arn, task, log = run_probe_task(env, "meta-bridge", "bridge")
+    doc = json.loads(log["v4-task"])
+    assert doc["TaskARN"] == arn
+    net = doc["Containers"][0]["Networks"][0]
+    assert net["NetworkMode"] == "bridge" and net["IPv4Addresses"]
+    assert json.loads(log["creds"])["RoleArn"] == ROLE
+    env.ecs.stop_task(cluster="local", task=arn)
+    env.wait_stopped(arn)
