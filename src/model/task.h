@@ -140,7 +140,7 @@ struct HostEntry {
 struct HealthCheck {
   std::vector<std::string> command;
   int interval_s = 30;     // 5..300
-  int timeout_s = 5;       // 2..120
+  int timeout_s = 5;       // 2..60
   int retries = 3;         // 1..10
   int start_period_s = 0;  // 0..300
   bool operator==(const HealthCheck&) const = default;

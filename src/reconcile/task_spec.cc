@@ -1,6 +1,40 @@
 #include "reconcile/task_spec.h"
 
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace kecs::reconcile {
+namespace {
+
+// Where the ECS agent serves the task metadata and credentials endpoints.
+constexpr const char* kEndpointBase = "http://169.254.170.2";
+
+// The variables the ECS agent gives each container: the task metadata endpoint (v3 and
+// v4) and, with a task role, the credentials endpoint. The agent merges them over the
+// container definition's environment (its values win), so the caller drops the user's
+// entries of the same names.
+std::vector<std::pair<std::string, std::string>> AgentEnvironment(const model::Task& task,
+                                                                  const model::ContainerDefinition& c) {
+  std::vector<std::pair<std::string, std::string>> env;
+  if (!c.metadata_id.empty()) {
+    env.emplace_back("ECS_CONTAINER_METADATA_URI", std::string(kEndpointBase) + "/v3/" + c.metadata_id);
+    env.emplace_back("ECS_CONTAINER_METADATA_URI_V4", std::string(kEndpointBase) + "/v4/" + c.metadata_id);
+  }
+  if (!task.internal.task_role_arn.empty() && !task.internal.credentials_id.empty()) {
+    env.emplace_back("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/" + task.internal.credentials_id);
+  }
+  return env;
+}
+
+std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<model::KeyValuePair>& kvs) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& kv : kvs) out.emplace_back(kv.name, kv.value);
+  return out;
+}
+
+}  // namespace
 
 runtime::TaskSpec SpecFromTask(const model::Task& task) {
   runtime::TaskSpec s;
@@ -39,7 +73,12 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
     cs.image = c.image;
     cs.entry_point = c.entry_point;
     cs.command = c.command;
-    for (const auto& e : c.environment) cs.environment.emplace_back(e.name, e.value);
+    cs.environment = AgentEnvironment(task, c);
+    std::set<std::string> agent_names;
+    for (const auto& [name, value] : cs.environment) agent_names.insert(name);
+    for (const auto& e : c.environment) {
+      if (!agent_names.count(e.name)) cs.environment.emplace_back(e.name, e.value);
+    }
     cs.working_directory = c.working_directory;
     cs.user = c.user;
     cs.cpu_units = c.cpu;
@@ -54,8 +93,19 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
     cs.dns_search_domains = c.dns_search_domains;
     for (const auto& h : c.extra_hosts) cs.extra_hosts.emplace_back(h.hostname, h.ip_address);
     for (const auto& pm : c.port_mappings) cs.ports.push_back({pm.protocol, pm.container_port, pm.host_port, ""});
+    cs.health_check = c.health_check;
+    cs.depends_on = c.depends_on;
+    cs.mount_points = c.mount_points;
+    cs.volumes_from = c.volumes_from;
+    cs.linux_parameters = c.linux_parameters;
+    cs.privileged = c.privileged;
+    cs.system_controls = Pairs(c.system_controls);
+    cs.docker_labels = Pairs(c.docker_labels);
     s.containers.push_back(std::move(cs));
   }
+  s.volumes = task.internal.volumes;
+  s.pid_mode = task.internal.pid_mode;
+  s.ipc_mode = task.internal.ipc_mode;
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <limits>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -102,8 +103,8 @@ PlacementRequest PlacementRequestFor(const LaunchSpec& spec, const ResolvedLaunc
 
 // What the runtime needs of one container definition: an AWS ContainerDefinition (task
 // definitions are still stored in AWS's shape) with the request's overrides applied and its
-// host ports resolved.
-model::ContainerDefinition DefinitionOf(const Json& c) {
+// host ports resolved. `subject` names the task definition in errors.
+model::ContainerDefinition DefinitionOf(const Json& c, const std::string& subject) {
   auto strings = [&](const char* key) {
     std::vector<std::string> out;
     for (const auto& v : c.value(key, Json::array())) {
@@ -140,6 +141,11 @@ model::ContainerDefinition DefinitionOf(const Json& c) {
     d.port_mappings.push_back({static_cast<int>(JInt(pm, "containerPort")),
                                static_cast<int>(JInt(pm, "hostPort")), JStr(pm, "protocol", "tcp")});
   }
+  // Issue 12's members, read as the store reads them (validated at registration).
+  Check(state::records::ReadContainerSettings(subject, c, d));
+  // The container's id in its task metadata URIs: random and unguessable (128 bits from
+  // the CSPRNG of base/ids.h), since the URI is all a caller presents.
+  d.metadata_id = RandomHex(32);
   return d;
 }
 
@@ -184,6 +190,30 @@ model::TaskPlacement PlacementOf(const ResolvedLaunch& r, const state::Object& i
     }
   }
   return p;
+}
+
+// An IAM role as a task definition or an override names it: its ARN, or its short name.
+const std::regex kRoleArnRe(R"(^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$)");
+const std::regex kRoleNameRe(R"(^[\w+=,.@-]{1,64}$)");
+
+// The role's ARN: a short name is the caller's account's role, as ECS reads it.
+std::string RoleArnOf(const RequestContext& ctx, const std::string& role) {
+  if (role.empty() || role.starts_with("arn:")) return role;
+  return fmt::format("arn:aws:iam::{}:role/{}", ctx.account_id, role);
+}
+
+// overrides.taskRoleArn and executionRoleArn name a role (the model only says "String").
+// No source quotes ECS refusing a malformed one; the wording is kecs's.
+void ValidateRoleOverrides(const Json& overrides) {
+  for (const char* member : {"taskRoleArn", "executionRoleArn"}) {
+    const Json* v = JGet(overrides, member);
+    if (!v) continue;
+    std::string role = v->is_string() ? v->get<std::string>() : "";
+    if (!std::regex_match(role, kRoleArnRe) && !std::regex_match(role, kRoleNameRe)) {
+      throw InvalidParameter(fmt::format(
+          "overrides.{} should be the ARN or the name of an IAM role.", member));
+    }
+  }
 }
 
 // The request's overrides as the task shows them: one containerOverrides entry per container.
@@ -312,6 +342,7 @@ ResolvedLaunch ResolveLaunch(state::Tx& tx, RequestContext& ctx, const LaunchSpe
   r.net = PlanNetwork(tx, ctx, r.mode, r.launch_type, spec.network_configuration,
                       /*explicit_launch_type=*/spec.launch_type.has_value() ||
                           !r.capacity_provider.empty());
+  ValidateRoleOverrides(spec.overrides);
   r.containers = ApplyContainerOverrides(td.at("containerDefinitions"), spec.overrides);
   ResolveSize(td, spec.overrides, r);
   r.group = spec.group.empty() ? "family:" + JStr(td, "family") : spec.group;
@@ -440,7 +471,17 @@ model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
 
   // kecs's own part first: the containers as shown derive from it.
   t.internal.network_mode = model::ParseNetworkMode(r.mode).value_or(model::NetworkMode::kBridge);
-  for (const auto& c : containers) t.internal.containers.push_back(DefinitionOf(c));
+  const std::string subject = "task definition " + JStr(td, "taskDefinitionArn");
+  for (const auto& c : containers) t.internal.containers.push_back(DefinitionOf(c, subject));
+  t.internal.volumes = Check(state::records::ReadVolumes(subject, td));
+  t.internal.pid_mode = JStr(td, "pidMode");
+  t.internal.ipc_mode = JStr(td, "ipcMode");
+  // The request's overrides win over the task definition's roles, as on ECS.
+  t.internal.task_role_arn = RoleArnOf(ctx, JStr(spec.overrides, "taskRoleArn", JStr(td, "taskRoleArn")));
+  t.internal.execution_role_arn =
+      RoleArnOf(ctx, JStr(spec.overrides, "executionRoleArn", JStr(td, "executionRoleArn")));
+  // The task's credentials id (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI): 128 random bits.
+  t.internal.credentials_id = RandomHex(32);
   t.internal.network.subnets = r.net.subnets;
   t.internal.network.security_groups = r.net.security_groups;
   t.internal.network.assign_public_ip = r.net.assign_public_ip;

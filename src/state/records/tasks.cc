@@ -14,7 +14,8 @@ using model::Task;
 // precise error instead of throwing.
 class Reader {
  public:
-  explicit Reader(const std::string& id) : id_(id) {}
+  // `subject` names the record in errors: "task <id>", "task definition <arn>".
+  explicit Reader(std::string subject) : subject_(std::move(subject)) {}
 
   Status status() const { return status_; }
 
@@ -78,6 +79,24 @@ class Reader {
     }
     return out;
   }
+  // A map of strings (AWS's StringMap: dockerLabels, driverOpts), in its member order.
+  std::vector<model::KeyValuePair> StrMap(const Json& o, std::string_view key, std::string_view where) {
+    std::vector<model::KeyValuePair> out;
+    const Json* v = Member(o, key);
+    if (!v) return out;
+    if (!v->is_object()) {
+      Fail<int>(where, key, "a map");
+      return out;
+    }
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      if (!it->is_string()) {
+        Fail<int>(where, key, "a map of strings");
+        break;
+      }
+      out.push_back({it.key(), it->get<std::string>()});
+    }
+    return out;
+  }
   template <typename E>
   std::optional<E> OptEnum(const Json& o, std::string_view key, std::string_view where,
                            std::optional<E> (*parse)(std::string_view)) {
@@ -97,13 +116,13 @@ class Reader {
   template <typename T>
   std::optional<T> Fail(std::string_view where, std::string_view key, std::string_view want) {
     if (status_.ok()) {
-      status_ = Internal(fmt::format("task {}: the stored record is malformed: {}{}{} is not {}", id_,
+      status_ = Internal(fmt::format("{}: the stored record is malformed: {}{}{} is not {}", subject_,
                                      where, where.empty() ? "" : ".", key, want));
     }
     return std::nullopt;
   }
 
-  const std::string& id_;
+  std::string subject_;
   Status status_;
 };
 
@@ -192,6 +211,204 @@ model::Container ReadContainer(Reader& r, const Json& j, const std::string& at) 
 
 // ---- kecs's part ------------------------------------------------------------------------
 
+// ---- Issue 12's members, in AWS's ContainerDefinition and Volume shapes ---------------------
+// The internal column stores them as AWS spells them, so the same reader takes them from a
+// task definition at RunTask (ReadContainerSettings, ReadVolumes).
+
+Json StrMapToJson(const std::vector<model::KeyValuePair>& kvs) {
+  Json out = Json::object();
+  for (const auto& kv : kvs) out[kv.name] = kv.value;
+  return out;
+}
+
+Json SettingsToJson(const model::ContainerDefinition& d) {
+  Json j = Json::object();
+  if (d.health_check) {
+    const model::HealthCheck& h = *d.health_check;
+    j["healthCheck"] = {{"command", h.command}, {"interval", h.interval_s}, {"timeout", h.timeout_s},
+                        {"retries", h.retries}, {"startPeriod", h.start_period_s}};
+  }
+  Json deps = Json::array();
+  for (const auto& dep : d.depends_on) {
+    deps.push_back({{"containerName", dep.container_name}, {"condition", model::ToString(dep.condition)}});
+  }
+  j["dependsOn"] = deps;
+  if (d.start_timeout) j["startTimeout"] = *d.start_timeout;
+  Json mps = Json::array();
+  for (const auto& m : d.mount_points) {
+    mps.push_back({{"sourceVolume", m.source_volume}, {"containerPath", m.container_path}, {"readOnly", m.read_only}});
+  }
+  j["mountPoints"] = mps;
+  Json vfs = Json::array();
+  for (const auto& v : d.volumes_from) vfs.push_back({{"sourceContainer", v.source_container}, {"readOnly", v.read_only}});
+  j["volumesFrom"] = vfs;
+  const model::LinuxParameters& lp = d.linux_parameters;
+  Json tmpfs = Json::array();
+  for (const auto& t : lp.tmpfs) {
+    tmpfs.push_back({{"containerPath", t.container_path}, {"size", t.size_mib}, {"mountOptions", t.mount_options}});
+  }
+  Json devices = Json::array();
+  for (const auto& dev : lp.devices) {
+    devices.push_back({{"hostPath", dev.host_path}, {"containerPath", dev.container_path}, {"permissions", dev.permissions}});
+  }
+  Json lpj = {{"capabilities", {{"add", lp.capabilities_add}, {"drop", lp.capabilities_drop}}},
+              {"initProcessEnabled", lp.init_process_enabled}, {"tmpfs", tmpfs}, {"devices", devices}};
+  if (lp.shared_memory_size_mib) lpj["sharedMemorySize"] = *lp.shared_memory_size_mib;
+  j["linuxParameters"] = lpj;
+  j["privileged"] = d.privileged;
+  Json sysctls = Json::array();
+  for (const auto& kv : d.system_controls) sysctls.push_back({{"namespace", kv.name}, {"value", kv.value}});
+  j["systemControls"] = sysctls;
+  j["dockerLabels"] = StrMapToJson(d.docker_labels);
+  j["metadataId"] = d.metadata_id;
+  return j;
+}
+
+void ReadSettings(Reader& r, const Json& j, const std::string& at, model::ContainerDefinition& d) {
+  if (const Json* h = r.Member(j, "healthCheck")) {
+    std::string hat = at + ".healthCheck";
+    model::HealthCheck hc;
+    hc.command = r.StrList(*h, "command", hat);
+    hc.interval_s = static_cast<int>(r.Int(*h, "interval", hat, hc.interval_s));
+    hc.timeout_s = static_cast<int>(r.Int(*h, "timeout", hat, hc.timeout_s));
+    hc.retries = static_cast<int>(r.Int(*h, "retries", hat, hc.retries));
+    hc.start_period_s = static_cast<int>(r.Int(*h, "startPeriod", hat, hc.start_period_s));
+    d.health_check = std::move(hc);
+  }
+  size_t i = 0;
+  for (const Json* dep : r.Items(j, "dependsOn", at)) {
+    std::string dat = At(at, "dependsOn", i++);
+    d.depends_on.push_back({r.Str(*dep, "containerName", dat),
+                            r.Enum(*dep, "condition", dat, model::ParseDependencyCondition,
+                                   model::DependencyCondition::kStart)});
+  }
+  if (auto t = r.OptInt(j, "startTimeout", at)) d.start_timeout = static_cast<int>(*t);
+  i = 0;
+  for (const Json* m : r.Items(j, "mountPoints", at)) {
+    std::string mat = At(at, "mountPoints", i++);
+    d.mount_points.push_back({r.Str(*m, "sourceVolume", mat), r.Str(*m, "containerPath", mat),
+                              r.Bool(*m, "readOnly", mat)});
+  }
+  i = 0;
+  for (const Json* v : r.Items(j, "volumesFrom", at)) {
+    std::string vat = At(at, "volumesFrom", i++);
+    d.volumes_from.push_back({r.Str(*v, "sourceContainer", vat), r.Bool(*v, "readOnly", vat)});
+  }
+  if (const Json* lp = r.Member(j, "linuxParameters")) {
+    std::string lat = at + ".linuxParameters";
+    model::LinuxParameters& out = d.linux_parameters;
+    if (const Json* caps = r.Member(*lp, "capabilities")) {
+      out.capabilities_add = r.StrList(*caps, "add", lat + ".capabilities");
+      out.capabilities_drop = r.StrList(*caps, "drop", lat + ".capabilities");
+    }
+    out.init_process_enabled = r.Bool(*lp, "initProcessEnabled", lat);
+    size_t k = 0;
+    for (const Json* t : r.Items(*lp, "tmpfs", lat)) {
+      std::string tat = At(lat, "tmpfs", k++);
+      out.tmpfs.push_back({r.Str(*t, "containerPath", tat), r.Int(*t, "size", tat), r.StrList(*t, "mountOptions", tat)});
+    }
+    out.shared_memory_size_mib = r.OptInt(*lp, "sharedMemorySize", lat);
+    k = 0;
+    for (const Json* dev : r.Items(*lp, "devices", lat)) {
+      std::string dat = At(lat, "devices", k++);
+      out.devices.push_back({r.Str(*dev, "hostPath", dat), r.Str(*dev, "containerPath", dat),
+                             r.StrList(*dev, "permissions", dat)});
+    }
+  }
+  d.privileged = r.Bool(j, "privileged", at);
+  i = 0;
+  for (const Json* sc : r.Items(j, "systemControls", at)) {
+    std::string sat = At(at, "systemControls", i++);
+    d.system_controls.push_back({r.Str(*sc, "namespace", sat), r.Str(*sc, "value", sat)});
+  }
+  d.docker_labels = r.StrMap(j, "dockerLabels", at);
+  d.metadata_id = r.Str(j, "metadataId", at);
+}
+
+Json VolumeToJson(const model::Volume& v) {
+  Json j = {{"name", v.name}};
+  switch (v.kind) {
+    case model::Volume::Kind::kHost:
+      j["host"] = v.host_source_path.empty() ? Json::object() : Json{{"sourcePath", v.host_source_path}};
+      break;
+    case model::Volume::Kind::kDocker:
+      j["dockerVolumeConfiguration"] = {{"scope", v.docker.scope}, {"autoprovision", v.docker.autoprovision},
+                                        {"driver", v.docker.driver}, {"driverOpts", StrMapToJson(v.docker.driver_opts)},
+                                        {"labels", StrMapToJson(v.docker.labels)}};
+      break;
+    case model::Volume::Kind::kEfs: {
+      Json efs = {{"fileSystemId", v.efs.file_system_id}, {"rootDirectory", v.efs.root_directory}};
+      if (!v.efs.transit_encryption.empty()) efs["transitEncryption"] = v.efs.transit_encryption;
+      Json auth = Json::object();
+      if (!v.efs.access_point_id.empty()) auth["accessPointId"] = v.efs.access_point_id;
+      if (!v.efs.iam.empty()) auth["iam"] = v.efs.iam;
+      if (!auth.empty()) efs["authorizationConfig"] = auth;
+      j["efsVolumeConfiguration"] = efs;
+      break;
+    }
+  }
+  return j;
+}
+
+// A task definition's volume: the configuration present says its kind (efs, docker, else
+// host; no configuration at all is a task-scoped host volume, as on ECS).
+model::Volume ReadVolume(Reader& r, const Json& j, const std::string& at) {
+  model::Volume v;
+  v.name = r.Str(j, "name", at);
+  if (const Json* efs = r.Member(j, "efsVolumeConfiguration")) {
+    std::string eat = at + ".efsVolumeConfiguration";
+    v.kind = model::Volume::Kind::kEfs;
+    v.efs.file_system_id = r.Str(*efs, "fileSystemId", eat);
+    v.efs.root_directory = r.OptStr(*efs, "rootDirectory", eat).value_or("/");
+    v.efs.transit_encryption = r.Str(*efs, "transitEncryption", eat);
+    if (const Json* auth = r.Member(*efs, "authorizationConfig")) {
+      v.efs.access_point_id = r.Str(*auth, "accessPointId", eat + ".authorizationConfig");
+      v.efs.iam = r.Str(*auth, "iam", eat + ".authorizationConfig");
+    }
+  } else if (const Json* docker = r.Member(j, "dockerVolumeConfiguration")) {
+    std::string dat = at + ".dockerVolumeConfiguration";
+    v.kind = model::Volume::Kind::kDocker;
+    v.docker.scope = r.OptStr(*docker, "scope", dat).value_or("task");
+    v.docker.autoprovision = r.Bool(*docker, "autoprovision", dat);
+    v.docker.driver = r.OptStr(*docker, "driver", dat).value_or("local");
+    v.docker.driver_opts = r.StrMap(*docker, "driverOpts", dat);
+    v.docker.labels = r.StrMap(*docker, "labels", dat);
+  } else if (const Json* host = r.Member(j, "host")) {
+    v.host_source_path = r.Str(*host, "sourcePath", at + ".host");
+  }
+  return v;
+}
+
+std::vector<model::Volume> ReadVolumeList(Reader& r, const Json& o, std::string_view key, std::string_view where) {
+  std::vector<model::Volume> out;
+  size_t i = 0;
+  for (const Json* v : r.Items(o, key, where)) out.push_back(ReadVolume(r, *v, At(where, key, i++)));
+  return out;
+}
+
+Json ProgressToJson(const model::ContainerProgress& p) {
+  Json j = {{"name", p.name}};
+  if (p.created_at) j["createdAt"] = *p.created_at;
+  if (p.started_at) j["startedAt"] = *p.started_at;
+  if (p.finished_at) j["finishedAt"] = *p.finished_at;
+  if (p.health_since) j["healthSince"] = *p.health_since;
+  if (p.health_exit_code) j["healthExitCode"] = *p.health_exit_code;
+  j["healthOutput"] = p.health_output;
+  return j;
+}
+
+model::ContainerProgress ReadProgress(Reader& r, const Json& j, const std::string& at) {
+  model::ContainerProgress p;
+  p.name = r.Str(j, "name", at);
+  p.created_at = r.OptDouble(j, "createdAt", at);
+  p.started_at = r.OptDouble(j, "startedAt", at);
+  p.finished_at = r.OptDouble(j, "finishedAt", at);
+  p.health_since = r.OptDouble(j, "healthSince", at);
+  if (auto e = r.OptInt(j, "healthExitCode", at)) p.health_exit_code = static_cast<int>(*e);
+  p.health_output = r.Str(j, "healthOutput", at);
+  return p;
+}
+
 Json DefinitionToJson(const model::ContainerDefinition& d) {
   Json j = {{"name", d.name}, {"image", d.image}, {"entryPoint", d.entry_point}, {"command", d.command},
             {"environment", KeyValues(d.environment)}, {"workingDirectory", d.working_directory},
@@ -215,6 +432,8 @@ Json DefinitionToJson(const model::ContainerDefinition& d) {
     pms.push_back({{"containerPort", p.container_port}, {"hostPort", p.host_port}, {"protocol", p.protocol}});
   }
   j["portMappings"] = pms;
+  Json settings = SettingsToJson(d);
+  for (auto it = settings.begin(); it != settings.end(); ++it) j[it.key()] = it.value();
   return j;
 }
 
@@ -254,6 +473,7 @@ model::ContainerDefinition ReadDefinition(Reader& r, const Json& j, const std::s
                                static_cast<int>(r.Int(*p, "hostPort", pat)),
                                r.OptStr(*p, "protocol", pat).value_or("tcp")});
   }
+  ReadSettings(r, j, at, d);
   return d;
 }
 
@@ -340,6 +560,17 @@ Json InternalToJson(const model::TaskInternal& in) {
                       {"memory", in.placement->memory}, {"ports", ports}, {"eni", in.placement->eni}};
   }
   j["registries"] = in.registries;
+  Json volumes = Json::array();
+  for (const auto& v : in.volumes) volumes.push_back(VolumeToJson(v));
+  j["volumes"] = volumes;
+  j["pidMode"] = in.pid_mode;
+  j["ipcMode"] = in.ipc_mode;
+  j["taskRoleArn"] = in.task_role_arn;
+  j["executionRoleArn"] = in.execution_role_arn;
+  j["credentialsId"] = in.credentials_id;
+  Json progress = Json::array();
+  for (const auto& p : in.progress) progress.push_back(ProgressToJson(p));
+  j["progress"] = progress;
   return j;
 }
 
@@ -368,6 +599,14 @@ model::TaskInternal ReadInternal(Reader& r, const Json& j) {
     in.placement = std::move(pl);
   }
   in.registries = r.StrList(j, "registries", at);
+  in.volumes = ReadVolumeList(r, j, "volumes", at);
+  in.pid_mode = r.Str(j, "pidMode", at);
+  in.ipc_mode = r.Str(j, "ipcMode", at);
+  in.task_role_arn = r.Str(j, "taskRoleArn", at);
+  in.execution_role_arn = r.Str(j, "executionRoleArn", at);
+  in.credentials_id = r.Str(j, "credentialsId", at);
+  i = 0;
+  for (const Json* p : r.Items(j, "progress", at)) in.progress.push_back(ReadProgress(r, *p, At(at, "progress", i++)));
   return in;
 }
 
@@ -435,7 +674,7 @@ Result<Task> DecodeTask(const Object& row) {
   if (!row.internal.is_object()) {
     return Internal(fmt::format("task {}: the stored internal record is not a JSON object", row.id));
   }
-  Reader r(row.id);
+  Reader r("task " + row.id);
   const Json& d = row.doc;
   size_t i = 0;
   for (const Json* a : r.Items(d, "attachments", "")) {
@@ -498,6 +737,19 @@ Result<Task> DecodeTask(const Object& row) {
   t.internal = ReadInternal(r, row.internal);
   RETURN_IF_ERROR(r.status());
   return t;
+}
+
+Status ReadContainerSettings(std::string_view subject, const Json& def, model::ContainerDefinition& d) {
+  Reader r{std::string(subject)};
+  ReadSettings(r, def, "", d);
+  return r.status();
+}
+
+Result<std::vector<model::Volume>> ReadVolumes(std::string_view subject, const Json& task_definition) {
+  Reader r{std::string(subject)};
+  auto volumes = ReadVolumeList(r, task_definition, "volumes", "");
+  RETURN_IF_ERROR(r.status());
+  return volumes;
 }
 
 Object EncodeTask(const Task& t) {

@@ -9,7 +9,11 @@
 // nothing internal can leak through a view that forgets to strip it. Migration 4 moved the
 // "kecs:<name>" members of existing rows to member <name> of `internal`, which is the
 // layout EncodeTask writes (networkMode, containers, network, service, deployment,
-// counted, placement, registries).
+// counted, placement, registries). Issue 12 added volumes, pidMode, ipcMode, taskRoleArn,
+// executionRoleArn, credentialsId and progress to it, and to each container its AWS-shaped
+// healthCheck, dependsOn, startTimeout, mountPoints, volumesFrom, linuxParameters,
+// privileged, systemControls and dockerLabels plus metadataId; rows written before decode
+// with the records' defaults.
 //
 // Decoding is strict: a document that is not JSON, a member of the wrong type, or a status
 // AWS does not spell is an Internal error that names the task id, never a defaulted value
@@ -30,6 +34,14 @@ Result<model::Task> DecodeTask(const Object& row);
 Object EncodeTask(const model::Task& task);
 // The task as DecodeTasks/RunTask/StopTask show it; internal members never appear.
 Json TaskToAws(const model::Task& task, bool include_tags);
+
+// Issue 12's members of an AWS ContainerDefinition (healthCheck, dependsOn, startTimeout,
+// mountPoints, volumesFrom, linuxParameters, privileged, systemControls, dockerLabels) into
+// `d`, and a task definition's `volumes`: the shapes the internal column keeps them in, so
+// RunTask reads a task definition with the same strict reader. `subject` names the
+// document in errors (Internal, the member's path), e.g. "task definition web:3".
+Status ReadContainerSettings(std::string_view subject, const Json& def, model::ContainerDefinition& d);
+Result<std::vector<model::Volume>> ReadVolumes(std::string_view subject, const Json& task_definition);
 
 // nullopt when there is no such task; a row that does not decode is an error.
 Result<std::optional<model::Task>> GetTask(Tx& tx, std::string_view region, std::string_view id);

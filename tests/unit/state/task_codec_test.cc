@@ -100,6 +100,21 @@ Task FullTask() {
   d.dns_search_domains = {"example.internal"};
   d.extra_hosts = {{"db", "10.0.0.9"}};
   d.port_mappings = {{80, 0, "tcp"}, {53, 0, "udp"}};
+  d.health_check = model::HealthCheck{{"CMD-SHELL", "test -f /ok"}, 10, 3, 4, 15};
+  d.depends_on = {{"init", model::DependencyCondition::kSuccess}, {"db", model::DependencyCondition::kHealthy}};
+  d.start_timeout = 40;
+  d.mount_points = {{"data", "/data", true}, {"efs", "/mnt/efs", false}};
+  d.volumes_from = {{"init", true}};
+  d.linux_parameters.capabilities_add = {"NET_ADMIN"};
+  d.linux_parameters.capabilities_drop = {"ALL"};
+  d.linux_parameters.init_process_enabled = true;
+  d.linux_parameters.tmpfs = {{"/scratch", 64, {"noexec", "nosuid"}}};
+  d.linux_parameters.shared_memory_size_mib = 128;
+  d.linux_parameters.devices = {{"/dev/fuse", "/dev/fuse", {"read", "write"}}};
+  d.privileged = true;
+  d.system_controls = {{"net.core.somaxconn", "1024"}};
+  d.docker_labels = {{"z.last", "1"}, {"a.first", "2"}};
+  d.metadata_id = "0f0e0d0c0b0a09080706050403020100";
   in.containers.push_back(d);
   in.network.subnets = {"subnet-1", "subnet-2"};
   in.network.security_groups = {"sg-1"};
@@ -133,6 +148,26 @@ Task FullTask() {
   in.counted = true;
   in.placement = model::TaskPlacement{"ci", 256, 512, {{"tcp", 32001}}, true};
   in.registries = {"srv-1"};
+  model::Volume host{"data", model::Volume::Kind::kHost, "/srv/data", {}, {}};
+  model::Volume scratch{"scratch", model::Volume::Kind::kHost, "", {}, {}};
+  model::Volume docker{"shared", model::Volume::Kind::kDocker, "",
+                       {"shared", true, "local", {{"type", "tmpfs"}}, {{"team", "a"}}}, {}};
+  model::Volume efs{"efs", model::Volume::Kind::kEfs, "", {}, {"fs-1", "/", "fsap-1", "ENABLED", "ENABLED"}};
+  in.volumes = {host, scratch, docker, efs};
+  in.pid_mode = "task";
+  in.ipc_mode = "none";
+  in.task_role_arn = "arn:aws:iam::000000000000:role/app";
+  in.execution_role_arn = "arn:aws:iam::000000000000:role/exec";
+  in.credentials_id = "00112233445566778899aabbccddeeff";
+  model::ContainerProgress p;
+  p.name = "app";
+  p.created_at = 1700000003.5;
+  p.started_at = 1700000004;
+  p.finished_at = 1700000009;
+  p.health_since = 1700000005;
+  p.health_exit_code = 1;
+  p.health_output = "no /ok";
+  in.progress = {p, model::ContainerProgress{"init", 1700000003, std::nullopt, std::nullopt, std::nullopt, std::nullopt, ""}};
   return t;
 }
 
@@ -195,6 +230,140 @@ TEST(TaskCodec, RoundTripsThroughTheStore) {
   EXPECT_EQ(count("service", "svc"), 1u);
   EXPECT_EQ(count("service", "other"), 0u);
   EXPECT_EQ(count("placement.instance", "ci"), 1u);
+}
+
+// Issue 12's members are kept in AWS's shapes inside the internal column, so that RunTask
+// reads a task definition's container with the same reader.
+TEST(TaskCodec, ContainerSettingsAreStoredInAwsShapes) {
+  Object row = EncodeTask(FullTask());
+  const Json& c = row.internal.at("containers").at(0);
+  EXPECT_EQ(c.at("healthCheck"), Json({{"command", {"CMD-SHELL", "test -f /ok"}}, {"interval", 10}, {"timeout", 3},
+                                       {"retries", 4}, {"startPeriod", 15}}));
+  EXPECT_EQ(c.at("dependsOn").at(1), Json({{"containerName", "db"}, {"condition", "HEALTHY"}}));
+  EXPECT_EQ(c.at("linuxParameters").at("capabilities").at("add"), Json::array({"NET_ADMIN"}));
+  EXPECT_EQ(c.at("dockerLabels").begin().key(), "z.last");  // the labels keep their order
+  EXPECT_EQ(c.at("systemControls").at(0).at("namespace"), "net.core.somaxconn");
+  EXPECT_EQ(row.internal.at("volumes").at(3).at("efsVolumeConfiguration").at("authorizationConfig").at("accessPointId"),
+            "fsap-1");
+  EXPECT_EQ(row.internal.at("volumes").at(1), Json({{"name", "scratch"}, {"host", Json::object()}}));
+  // The credentials and metadata ids never reach the AWS document.
+  std::string doc = row.doc.dump();
+  EXPECT_EQ(doc.find(FullTask().internal.credentials_id), std::string::npos);
+  EXPECT_EQ(doc.find(FullTask().internal.containers[0].metadata_id), std::string::npos);
+}
+
+// A row written before issue 12 has none of its members: it decodes with the defaults.
+TEST(TaskCodec, RowsWithoutIssue12MembersDecodeWithDefaults) {
+  Object row = EncodeTask(FullTask());
+  for (const char* k : {"volumes", "pidMode", "ipcMode", "taskRoleArn", "executionRoleArn", "credentialsId", "progress"}) {
+    row.internal.erase(k);
+  }
+  Json& c = row.internal["containers"][0];
+  for (const char* k : {"healthCheck", "dependsOn", "startTimeout", "mountPoints", "volumesFrom", "linuxParameters",
+                        "privileged", "systemControls", "dockerLabels", "metadataId"}) {
+    c.erase(k);
+  }
+  auto back = DecodeTask(row);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  Task want = FullTask();
+  model::ContainerDefinition& d = want.internal.containers[0];
+  model::ContainerDefinition plain;
+  plain.name = d.name;
+  plain.image = d.image;
+  plain.entry_point = d.entry_point;
+  plain.command = d.command;
+  plain.environment = d.environment;
+  plain.working_directory = d.working_directory;
+  plain.user = d.user;
+  plain.cpu = d.cpu;
+  plain.memory = d.memory;
+  plain.memory_reservation = d.memory_reservation;
+  plain.essential = d.essential;
+  plain.readonly_root_filesystem = d.readonly_root_filesystem;
+  plain.ulimits = d.ulimits;
+  plain.stop_timeout = d.stop_timeout;
+  plain.hostname = d.hostname;
+  plain.dns_servers = d.dns_servers;
+  plain.dns_search_domains = d.dns_search_domains;
+  plain.extra_hosts = d.extra_hosts;
+  plain.port_mappings = d.port_mappings;
+  d = plain;
+  want.internal.volumes.clear();
+  want.internal.pid_mode.clear();
+  want.internal.ipc_mode.clear();
+  want.internal.task_role_arn.clear();
+  want.internal.execution_role_arn.clear();
+  want.internal.credentials_id.clear();
+  want.internal.progress.clear();
+  EXPECT_TRUE(*back == want);
+}
+
+TEST(TaskCodec, Issue12MemberOfWrongTypeIsAnErrorNamingItsPath) {
+  Object row = EncodeTask(FullTask());
+  row.internal["containers"][0]["healthCheck"]["interval"] = "often";
+  auto t = DecodeTask(row);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("internal.containers[0].healthCheck.interval"), std::string::npos)
+      << t.status().message();
+  row = EncodeTask(FullTask());
+  row.internal["containers"][0]["dependsOn"][0]["condition"] = "EVENTUALLY";
+  EXPECT_FALSE(DecodeTask(row).ok());
+  row = EncodeTask(FullTask());
+  row.internal["containers"][0]["dockerLabels"] = Json::array();
+  t = DecodeTask(row);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("dockerLabels is not a map"), std::string::npos) << t.status().message();
+}
+
+// RunTask reads a task definition's container (AWS's ContainerDefinition as registered)
+// with the store's reader; AWS's defaults fill what the definition leaves out.
+TEST(TaskCodec, ReadContainerSettingsTakesAwsContainerDefinitions) {
+  Json def = {{"name", "app"},
+              {"healthCheck", {{"command", {"CMD", "true"}}}},
+              {"dependsOn", Json::array({{{"containerName", "db"}, {"condition", "START"}}})},
+              {"mountPoints", Json::array({{{"sourceVolume", "v"}, {"containerPath", "/v"}}})},
+              {"linuxParameters", {{"initProcessEnabled", true}, {"maxSwap", 0}}},
+              {"dockerLabels", {{"k", "v"}}},
+              {"logConfiguration", {{"logDriver", "awslogs"}}}};
+  model::ContainerDefinition d;
+  ASSERT_TRUE(ReadContainerSettings("task definition web:1", def, d).ok());
+  ASSERT_TRUE(d.health_check.has_value());
+  EXPECT_EQ(d.health_check->command, (std::vector<std::string>{"CMD", "true"}));
+  EXPECT_EQ(d.health_check->interval_s, 30);
+  EXPECT_EQ(d.health_check->timeout_s, 5);
+  EXPECT_EQ(d.health_check->retries, 3);
+  EXPECT_EQ(d.health_check->start_period_s, 0);
+  ASSERT_EQ(d.depends_on.size(), 1u);
+  EXPECT_EQ(d.depends_on[0].condition, model::DependencyCondition::kStart);
+  EXPECT_FALSE(d.mount_points[0].read_only);
+  EXPECT_TRUE(d.linux_parameters.init_process_enabled);
+  EXPECT_EQ(d.docker_labels, (std::vector<model::KeyValuePair>{{"k", "v"}}));
+  def["privileged"] = "yes";
+  Status st = ReadContainerSettings("task definition web:1", def, d);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("task definition web:1"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("privileged"), std::string::npos) << st.message();
+}
+
+TEST(TaskCodec, ReadVolumesTellsTheKindsApart) {
+  Json td = {{"volumes", Json::array({{{"name", "none"}},
+                                      {{"name", "host"}, {"host", {{"sourcePath", "/srv"}}}},
+                                      {{"name", "docker"}, {"dockerVolumeConfiguration", {{"scope", "shared"}}}},
+                                      {{"name", "efs"}, {"efsVolumeConfiguration", {{"fileSystemId", "fs-9"}}}}})}};
+  auto v = ReadVolumes("task definition web:1", td);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_EQ(v->size(), 4u);
+  EXPECT_EQ((*v)[0].kind, model::Volume::Kind::kHost);
+  EXPECT_EQ((*v)[0].host_source_path, "");
+  EXPECT_EQ((*v)[1].host_source_path, "/srv");
+  EXPECT_EQ((*v)[2].kind, model::Volume::Kind::kDocker);
+  EXPECT_EQ((*v)[2].docker.scope, "shared");
+  EXPECT_EQ((*v)[2].docker.driver, "local");
+  EXPECT_FALSE((*v)[2].docker.autoprovision);
+  EXPECT_EQ((*v)[3].kind, model::Volume::Kind::kEfs);
+  EXPECT_EQ((*v)[3].efs.file_system_id, "fs-9");
+  EXPECT_EQ((*v)[3].efs.root_directory, "/");
+  EXPECT_TRUE(ReadVolumes("x", Json::object())->empty());
 }
 
 // The stored document is AWS's shape only: kecs's part is in the internal column.

@@ -309,6 +309,94 @@ TEST_F(LaunchTest, BuildStoresATypedRecordWithItsOwnPartApart) {
   }).ok());
 }
 
+// Issue 12: the task record carries the definition's health checks, dependencies, volumes,
+// Linux settings and namespace modes; the roles with the request's overrides applied; and
+// random ids for the metadata and credentials endpoints, new for every task.
+TEST_F(LaunchTest, BuildCarriesContainerSettingsRolesAndRandomEndpointIds) {
+  Json app = Container("app");
+  app["healthCheck"] = {{"command", Json::array({"CMD-SHELL", "true"})}, {"interval", 10}};
+  app["dependsOn"] = Json::array({{{"containerName", "init"}, {"condition", "SUCCESS"}}});
+  app["startTimeout"] = 30;
+  app["mountPoints"] = Json::array({{{"sourceVolume", "data"}, {"containerPath", "/data"}, {"readOnly", true}}});
+  app["linuxParameters"] = {{"initProcessEnabled", true}, {"capabilities", {{"drop", Json::array({"NET_RAW"})}}}};
+  app["privileged"] = true;
+  app["systemControls"] = Json::array({{{"namespace", "net.core.somaxconn"}, {"value", "512"}}});
+  app["dockerLabels"] = {{"team", "a"}};
+  Json init = Container("init");
+  init["essential"] = false;
+  init["volumesFrom"] = Json::array({{{"sourceContainer", "app"}}});
+  Json td = {{"taskDefinitionArn", "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"},
+             {"family", "web"}, {"revision", 1}, {"status", "ACTIVE"}, {"networkMode", "host"},
+             {"containerDefinitions", Json::array({app, init})}, {"compatibilities", Json::array({"EC2"})},
+             {"volumes", Json::array({{{"name", "data"}, {"host", {{"sourcePath", "/srv/data"}}}}})},
+             {"pidMode", "task"}, {"ipcMode", "none"},
+             {"taskRoleArn", "arn:aws:iam::000000000000:role/from-td"}, {"executionRoleArn", "exec-role"}};
+  Put({model::kTaskDef, kRegion, "web:1", "web", "web", "ACTIVE", 0, td});
+  Instance("i1", true);
+  LaunchSpec spec = Spec("web", 2);
+  spec.overrides = {{"taskRoleArn", "arn:aws:iam::000000000000:role/override"}};
+  LaunchOutcome out = LaunchWith(spec, PortProbe::Gather({}, 50000, 50009, {}, FreeExcept({})));
+  ASSERT_EQ(out.tasks.size(), 2u);
+  std::vector<model::Task> tasks;
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    for (const auto& t : out.tasks) {
+      tasks.push_back(*Check(state::records::GetTask(tx, kRegion, IdFromArnOrId(JStr(t, "taskArn")))));
+    }
+    return Status::Ok();
+  }).ok());
+  const model::TaskInternal& in = tasks[0].internal;
+  ASSERT_EQ(in.containers.size(), 2u);
+  const model::ContainerDefinition& c = in.containers[0];
+  ASSERT_TRUE(c.health_check);
+  EXPECT_EQ(c.health_check->interval_s, 10);
+  EXPECT_EQ(c.health_check->retries, 3);
+  EXPECT_EQ(c.depends_on, (std::vector<model::ContainerDependency>{{"init", model::DependencyCondition::kSuccess}}));
+  EXPECT_EQ(c.start_timeout, 30);
+  EXPECT_EQ(c.mount_points, (std::vector<model::MountPoint>{{"data", "/data", true}}));
+  EXPECT_TRUE(c.linux_parameters.init_process_enabled);
+  EXPECT_EQ(c.linux_parameters.capabilities_drop, std::vector<std::string>{"NET_RAW"});
+  EXPECT_TRUE(c.privileged);
+  EXPECT_EQ(c.system_controls, (std::vector<model::KeyValuePair>{{"net.core.somaxconn", "512"}}));
+  EXPECT_EQ(c.docker_labels, (std::vector<model::KeyValuePair>{{"team", "a"}}));
+  EXPECT_EQ(in.containers[1].volumes_from, (std::vector<model::VolumeFrom>{{"app", false}}));
+  ASSERT_EQ(in.volumes.size(), 1u);
+  EXPECT_EQ(in.volumes[0].host_source_path, "/srv/data");
+  EXPECT_EQ(in.pid_mode, "task");
+  EXPECT_EQ(in.ipc_mode, "none");
+  EXPECT_EQ(in.task_role_arn, "arn:aws:iam::000000000000:role/override");
+  // A role's short name is the caller's account's role.
+  EXPECT_EQ(in.execution_role_arn, "arn:aws:iam::000000000000:role/exec-role");
+  // 128-bit ids, one per container and one per task, never repeated.
+  std::set<std::string> ids;
+  for (const auto& t : tasks) {
+    EXPECT_EQ(t.internal.credentials_id.size(), 32u);
+    ids.insert(t.internal.credentials_id);
+    for (const auto& d : t.internal.containers) {
+      EXPECT_EQ(d.metadata_id.size(), 32u);
+      EXPECT_EQ(d.metadata_id.find_first_not_of("0123456789abcdef"), std::string::npos);
+      ids.insert(d.metadata_id);
+    }
+  }
+  EXPECT_EQ(ids.size(), 6u);
+}
+
+TEST_F(LaunchTest, ResolveRefusesARoleOverrideThatNamesNoRole) {
+  TaskDefinition("web", "host", Json::array({Container("web")}));
+  for (Json bad : {Json("arn:aws:s3:::bucket"), Json("has space"), Json(7)}) {
+    LaunchSpec spec = Spec("web");
+    spec.overrides = {{"taskRoleArn", bad}};
+    InTx([&](state::Tx& tx) {
+      try {
+        ResolveLaunch(tx, ctx_, spec);
+        ADD_FAILURE() << "accepted " << bad.dump();
+      } catch (const AwsError& e) {
+        EXPECT_EQ(e.code(), "InvalidParameterException");
+        EXPECT_EQ(e.message(), "overrides.taskRoleArn should be the ARN or the name of an IAM role.");
+      }
+    });
+  }
+}
+
 // Two RunTasks that gathered their probes at the same moment: the transaction's books
 // keep them apart, and the second asks for a wider probe instead of reusing a port.
 TEST_F(LaunchTest, LaunchesSharingAProbeNeverShareAPort) {

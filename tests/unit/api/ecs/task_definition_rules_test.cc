@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "api/errors.h"
 
@@ -504,6 +505,290 @@ TEST(NetworkModeOf, DefaultsToBridge) {
   EXPECT_EQ(NetworkModeOf(Json::object()), "bridge");
   EXPECT_EQ(NetworkModeOf({{"networkMode", nullptr}}), "bridge");
   EXPECT_EQ(NetworkModeOf({{"networkMode", "awsvpc"}}), "awsvpc");
+}
+
+// ---- Issue 12: health checks, dependsOn, volumes, Linux parameters, Fargate's limits ----
+
+Json Fargate(Json containers, Json extra = Json::object()) {
+  Json td = TaskDef(std::move(containers), {{"networkMode", "awsvpc"},
+                                            {"requiresCompatibilities", Json::array({"FARGATE"})},
+                                            {"cpu", "256"},
+                                            {"memory", "512"}});
+  for (auto it = extra.begin(); it != extra.end(); ++it) td[it.key()] = it.value();
+  return td;
+}
+
+Json Check(Json extra = Json::object()) {
+  Json hc = {{"command", Json::array({"CMD-SHELL", "test -f /ok"})}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) hc[it.key()] = it.value();
+  return hc;
+}
+
+Json DependsOn(const std::string& name, const std::string& condition) {
+  return Json::array({{{"containerName", name}, {"condition", condition}}});
+}
+
+// ---- Accepted as sent ----
+
+TEST(TaskDefinitionSettings, EverySettingIsKeptAsSent) {
+  Json app = Container("app", {{"healthCheck", Check({{"interval", 5}, {"timeout", 2}, {"retries", 1},
+                                                      {"startPeriod", 0}})},
+                               {"dependsOn", DependsOn("init", "SUCCESS")},
+                               {"startTimeout", 20},
+                               {"mountPoints", Json::array({{{"sourceVolume", "data"},
+                                                             {"containerPath", "/data"},
+                                                             {"readOnly", true}}})},
+                               {"linuxParameters", {{"capabilities", {{"add", Json::array({"NET_ADMIN"})},
+                                                                      {"drop", Json::array({"ALL"})}}},
+                                                    {"initProcessEnabled", true},
+                                                    {"sharedMemorySize", 64},
+                                                    {"tmpfs", Json::array({{{"containerPath", "/scratch"},
+                                                                            {"size", 16}}})},
+                                                    {"devices", Json::array({{{"hostPath", "/dev/null"}}})}}},
+                               {"privileged", true},
+                               {"systemControls", Json::array({{{"namespace", "net.core.somaxconn"},
+                                                                {"value", "1024"}}})},
+                               {"dockerLabels", {{"b", "2"}, {"a", "1"}}}});
+  Json init = Container("init", {{"essential", false}, {"volumesFrom", Json::array({{{"sourceContainer", "app"}}})}});
+  Json volumes = Json::array({{{"name", "data"}, {"host", {{"sourcePath", "/srv/data"}}}},
+                              {{"name", "scratch"}},
+                              {{"name", "shared"},
+                               {"dockerVolumeConfiguration", {{"scope", "shared"}, {"autoprovision", true}}}},
+                              {{"name", "efs"},
+                               {"efsVolumeConfiguration", {{"fileSystemId", "fs-1"},
+                                                           {"transitEncryption", "ENABLED"},
+                                                           {"authorizationConfig", {{"accessPointId", "fsap-1"},
+                                                                                    {"iam", "ENABLED"}}}}}}});
+  Json td = TaskDef(Json::array({app, init}), {{"volumes", volumes}, {"pidMode", "task"}, {"ipcMode", "host"}});
+  Json out = NormalizeTaskDefinition(td);
+  for (const char* k : {"healthCheck", "dependsOn", "startTimeout", "mountPoints", "linuxParameters",
+                        "privileged", "systemControls", "dockerLabels"}) {
+    EXPECT_EQ(out["containerDefinitions"][0][k], app[k]) << k;
+  }
+  EXPECT_EQ(out["containerDefinitions"][0]["dockerLabels"].begin().key(), "b");  // order kept
+  EXPECT_EQ(out["containerDefinitions"][1]["volumesFrom"], init["volumesFrom"]);
+  EXPECT_EQ(out["volumes"], volumes);
+  EXPECT_EQ(out["pidMode"], "task");
+  EXPECT_EQ(out["ipcMode"], "host");
+}
+
+TEST(TaskDefinitionSettings, DependencyChainsAndDiamondsAreNotCycles) {
+  Json td = TaskDef(Json::array({Container("a", {{"dependsOn", Json::array({{{"containerName", "b"}, {"condition", "START"}},
+                                                                           {{"containerName", "c"}, {"condition", "START"}}})}}),
+                                 Container("b", {{"dependsOn", DependsOn("d", "START")}}),
+                                 Container("c", {{"dependsOn", DependsOn("d", "HEALTHY")}}),
+                                 Container("d", {{"healthCheck", Check()}})}));
+  EXPECT_EQ(Refusal(td), "");
+}
+
+TEST(TaskDefinitionSettings, FargateAcceptsPidModeTaskAndSysPtrace) {
+  Json td = Fargate(Json::array({Container("app", {{"linuxParameters",
+                                                    {{"capabilities", {{"add", Json::array({"SYS_PTRACE"})}}}}}})}),
+                    {{"pidMode", "task"}});
+  EXPECT_EQ(Refusal(td), "");
+}
+
+TEST(TaskDefinitionSettings, TaskScopedDockerVolumeMayAskForAutoprovision) {
+  // ECS refuses only an explicit false with scope task (see the rules' comment).
+  Json td = TaskDef(Json::array({Container("app")}),
+                    {{"volumes", Json::array({{{"name", "v"},
+                                               {"dockerVolumeConfiguration", {{"scope", "task"}, {"autoprovision", true}}}}})}});
+  EXPECT_EQ(Refusal(td), "");
+}
+
+// ---- dependsOn ----
+
+TEST(TaskDefinitionSettings, RefusesDependencyOnUnknownContainer) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"dependsOn", DependsOn("ghost", "START")}})}))),
+            "Cannot depend on container + 'ghost' because it does not exist");
+}
+
+// The code and message NormalizeTaskDefinition refuses `td` with.
+std::pair<std::string, std::string> Error(const Json& td) {
+  try {
+    NormalizeTaskDefinition(td);
+  } catch (const AwsError& e) {
+    return {e.code(), e.message()};
+  }
+  return {};
+}
+
+// The front end's enum check answers first with these (InvalidParameterException); the
+// rules say the same to callers that bypass it.
+TEST(TaskDefinitionSettings, RefusesUnknownCondition) {
+  EXPECT_EQ(Error(TaskDef(Json::array({Container("app", {{"dependsOn", DependsOn("side", "READY")}}),
+                                       Container("side")}))),
+            std::make_pair(std::string("InvalidParameterException"),
+                           std::string("condition should be one of [START,COMPLETE,SUCCESS,HEALTHY]")));
+}
+
+TEST(TaskDefinitionSettings, RefusesCompleteOrSuccessOnAnEssentialContainer) {
+  for (const char* cond : {"COMPLETE", "SUCCESS"}) {
+    EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"dependsOn", DependsOn("init", cond)}}),
+                                           Container("init")}))),
+              "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container")
+        << cond;
+  }
+}
+
+TEST(TaskDefinitionSettings, RefusesHealthyOnAContainerWithoutHealthCheck) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"dependsOn", DependsOn("db", "HEALTHY")}}),
+                                         Container("db")}))),
+            "Container 'app' depends on container 'db' with condition HEALTHY, but 'db' has no healthCheck.");
+}
+
+TEST(TaskDefinitionSettings, RefusesDependencyCycles) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("a", {{"dependsOn", DependsOn("b", "START")}}),
+                                         Container("b", {{"dependsOn", DependsOn("c", "START")}}),
+                                         Container("c", {{"dependsOn", DependsOn("a", "START")}})}))),
+            "Container dependencies must not form a cycle: a -> b -> c -> a.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("a", {{"dependsOn", DependsOn("a", "START")}})}))),
+            "Container dependencies must not form a cycle: a -> a.");
+}
+
+// ---- healthCheck ----
+
+TEST(TaskDefinitionSettings, RefusesHealthCheckWithoutCmdOrCmdShell) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"healthCheck", {{"command", Json::array({"/bin/check"})}}}})}))),
+            "Health check command must start with 'CMD' or 'CMD-SHELL' for container 'app'.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"healthCheck", {{"command", Json::array()}}}})}))),
+            "Health check command should not be empty for container 'app'.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"healthCheck", {{"command", Json::array({"CMD"})}}}})}))),
+            "Health check command has nothing to run after 'CMD' for container 'app'.");
+}
+
+TEST(TaskDefinitionSettings, RefusesHealthCheckValuesOutOfRange) {
+  struct Case {
+    const char* member;
+    int value;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"interval", 4, "Health check interval must be greater than or equal to the minimum allowed value 5 for container 'app'"},
+           Case{"interval", 301, "Health check interval must be less than or equal to the maximum allowed value 300 for container 'app'"},
+           Case{"timeout", 1, "Health check timeout must be greater than or equal to the minimum allowed value 2 for container 'app'"},
+           Case{"timeout", 61, "Health check timeout must be less than or equal to the maximum allowed value 60 for container 'app'"},
+           Case{"retries", 0, "Health check retries must be greater than or equal to the minimum allowed value 1 for container 'app'"},
+           Case{"retries", 11, "Health check retries must be less than or equal to the maximum allowed value 10 for container 'app'"},
+           Case{"startPeriod", -1, "Health check startPeriod must be greater than or equal to the minimum allowed value 0 for container 'app'"},
+           Case{"startPeriod", 301, "Health check startPeriod must be less than or equal to the maximum allowed value 300 for container 'app'"},
+       }) {
+    EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"healthCheck", Check({{c.member, c.value}})}})}))), c.message);
+  }
+}
+
+// ---- volumes, mountPoints, volumesFrom ----
+
+TEST(TaskDefinitionSettings, RefusesMountPointOfUnknownVolume) {
+  Json mp = Json::array({{{"sourceVolume", "nope"}, {"containerPath", "/x"}}});
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"mountPoints", mp}})}))), "Unknown volume 'nope'.");
+  Json no_source = Json::array({{{"containerPath", "/x"}}});
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"mountPoints", no_source}})}))), "Unknown volume 'null'.");
+}
+
+TEST(TaskDefinitionSettings, RefusesMountPointWithoutAbsoluteContainerPath) {
+  Json td = TaskDef(Json::array({Container("app", {{"mountPoints", Json::array({{{"sourceVolume", "v"},
+                                                                                 {"containerPath", "data"}}})}})}),
+                    {{"volumes", Json::array({{{"name", "v"}}})}});
+  EXPECT_EQ(Refusal(td), "Invalid 'mountPoints' setting for container 'app': containerPath must be an absolute path.");
+}
+
+TEST(TaskDefinitionSettings, RefusesVolumesFromUnknownOrItself) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"volumesFrom", Json::array({{{"sourceContainer", "x"}}})}})}))),
+            "Invalid 'volumesFrom' setting. Unknown container: 'x'.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"volumesFrom", Json::array({{{"sourceContainer", "app"}}})}})}))),
+            "Invalid 'volumesFrom' setting. Unknown container: 'app'.");
+}
+
+TEST(TaskDefinitionSettings, RefusesBadOrRepeatedVolumeNames) {
+  Json app = Json::array({Container("app")});
+  EXPECT_EQ(Refusal(TaskDef(app, {{"volumes", Json::array({{{"name", "a b"}}})}})),
+            "Volume name should be 1-255 letters (uppercase and lowercase), numbers, underscores and hyphens.");
+  EXPECT_EQ(Refusal(TaskDef(app, {{"volumes", Json::array({Json::object()})}})),
+            "Volume name should be 1-255 letters (uppercase and lowercase), numbers, underscores and hyphens.");
+  EXPECT_EQ(Refusal(TaskDef(app, {{"volumes", Json::array({{{"name", "v"}}, {{"name", "v"}}})}})),
+            "Volume name 'v' is used more than once.");
+}
+
+TEST(TaskDefinitionSettings, RefusesVolumeOfTwoKinds) {
+  Json v = {{"name", "v"}, {"host", {{"sourcePath", "/x"}}}, {"efsVolumeConfiguration", {{"fileSystemId", "fs-1"}}}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), {{"volumes", Json::array({v})}})),
+            "Volume 'v' can have only one of 'host', 'dockerVolumeConfiguration' and 'efsVolumeConfiguration'.");
+}
+
+TEST(TaskDefinitionSettings, RefusesTaskScopedVolumeWithAutoprovisionFalse) {
+  Json v = {{"name", "v"}, {"dockerVolumeConfiguration", {{"scope", "task"}, {"autoprovision", false}}}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app")}), {{"volumes", Json::array({v})}})),
+            "When 'scope' parameter is 'task', 'autoprovision' must either not be specified or set to 'True'.");
+}
+
+TEST(TaskDefinitionSettings, RefusesEfsVolumesInTheWrongShape) {
+  auto refusal = [](Json efs) {
+    return Refusal(TaskDef(Json::array({Container("app")}),
+                           {{"volumes", Json::array({{{"name", "v"}, {"efsVolumeConfiguration", efs}}})}}));
+  };
+  EXPECT_EQ(refusal({{"rootDirectory", "/"}}), "Volume 'v': efsVolumeConfiguration.fileSystemId should not be blank.");
+  std::string tls = "Volume 'v': transit encryption must be enabled in efsVolumeConfiguration when IAM authorization or an access point is used.";
+  EXPECT_EQ(refusal({{"fileSystemId", "fs-1"}, {"authorizationConfig", {{"iam", "ENABLED"}}}}), tls);
+  EXPECT_EQ(refusal({{"fileSystemId", "fs-1"}, {"transitEncryption", "DISABLED"},
+                     {"authorizationConfig", {{"accessPointId", "fsap-1"}}}}),
+            tls);
+  EXPECT_EQ(refusal({{"fileSystemId", "fs-1"}, {"rootDirectory", "/data"}, {"transitEncryption", "ENABLED"},
+                     {"authorizationConfig", {{"accessPointId", "fsap-1"}}}}),
+            "When using an EFS access point, the root directory must either be set to \"/\" or be omitted.");
+  EXPECT_EQ(refusal({{"fileSystemId", "fs-1"}, {"rootDirectory", "/data"}}), "");
+}
+
+// ---- Linux parameters, privileged, modes, Fargate ----
+
+TEST(TaskDefinitionSettings, RefusesUnknownCapability) {
+  Json lp = {{"capabilities", {{"drop", Json::array({"CAP_CHOWN"})}}}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"linuxParameters", lp}})}))),
+            "Invalid 'linuxParameters.capabilities.drop' setting for container 'app': 'CAP_CHOWN' is not a Linux capability ECS supports.");
+}
+
+TEST(TaskDefinitionSettings, RefusesTmpfsAndDevicesInTheWrongShape) {
+  auto refusal = [](Json lp) { return Refusal(TaskDef(Json::array({Container("app", {{"linuxParameters", lp}})}))); };
+  EXPECT_EQ(refusal({{"tmpfs", Json::array({{{"containerPath", "tmp"}, {"size", 1}}})}}),
+            "Invalid 'linuxParameters.tmpfs' setting for container 'app': containerPath must be an absolute path.");
+  EXPECT_EQ(refusal({{"tmpfs", Json::array({{{"containerPath", "/tmp"}, {"size", 0}}})}}),
+            "Invalid 'linuxParameters.tmpfs' setting for container 'app': size must be greater than 0.");
+  EXPECT_EQ(refusal({{"devices", Json::array({{{"containerPath", "/dev/x"}}})}}),
+            "Invalid 'linuxParameters.devices' setting for container 'app': hostPath should not be blank.");
+  EXPECT_EQ(refusal({{"sharedMemorySize", 0}}),
+            "Invalid 'linuxParameters.sharedMemorySize' setting for container 'app': it must be greater than 0.");
+}
+
+TEST(TaskDefinitionSettings, RefusesWhatFargateDoesNotSupport) {
+  EXPECT_EQ(Refusal(Fargate(Json::array({Container("app")}), {{"ipcMode", "task"}})),
+            "Tasks using the Fargate launch type do not support ipcMode.");
+  EXPECT_EQ(Refusal(Fargate(Json::array({Container("app")}), {{"pidMode", "host"}})),
+            "Tasks using the Fargate launch type do not support pidMode 'host'. The supported value for pidMode is 'task'.");
+  EXPECT_EQ(Refusal(Fargate(Json::array({Container("app", {{"privileged", true}})}))),
+            "Tasks using the Fargate launch type do not support privileged containers (container 'app').");
+  EXPECT_EQ(Refusal(Fargate(Json::array({Container("app", {{"linuxParameters", {{"sharedMemorySize", 64}}}})}))),
+            "Tasks using the Fargate launch type do not support linuxParameters.sharedMemorySize (container 'app').");
+  EXPECT_EQ(Refusal(Fargate(Json::array({Container("app", {{"linuxParameters",
+                                                             {{"capabilities", {{"add", Json::array({"NET_ADMIN"})}}}}}})}))),
+            "Tasks using the Fargate launch type only support adding the SYS_PTRACE capability; container 'app' adds 'NET_ADMIN'.");
+  EXPECT_EQ(Refusal(Fargate(Json::array({Container("app")}),
+                            {{"volumes", Json::array({{{"name", "v"}, {"dockerVolumeConfiguration", {{"scope", "shared"}}}}})}})),
+            "Tasks using the Fargate launch type do not support dockerVolumeConfiguration.");
+}
+
+TEST(TaskDefinitionSettings, RefusesUnknownNamespaceModes) {
+  EXPECT_EQ(Error(TaskDef(Json::array({Container("app")}), {{"pidMode", "container"}})),
+            std::make_pair(std::string("InvalidParameterException"), std::string("pidMode should be one of [host,task]")));
+  EXPECT_EQ(Error(TaskDef(Json::array({Container("app")}), {{"ipcMode", "shareable"}})),
+            std::make_pair(std::string("InvalidParameterException"),
+                           std::string("ipcMode should be one of [host,task,none]")));
+}
+
+TEST(TaskDefinitionSettings, RefusesBlankSysctlAndNegativeStartTimeout) {
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"systemControls", Json::array({{{"value", "1"}}})}})}))),
+            "Invalid 'systemControls' setting for container 'app': namespace should not be blank.");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"startTimeout", -1}})}))),
+            "Invalid 'startTimeout' setting for container 'app'.");
 }
 
 }  // namespace
