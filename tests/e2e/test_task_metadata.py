@@ -70,7 +70,7 @@ def test_awsvpc_task_reads_its_metadata_and_credentials_from_inside(env):
     assert doc["TaskARN"] == arn
     assert doc["Family"] == "meta-awsvpc"
     assert doc["LaunchType"] in ("EC2", "FARGATE")
-    assert doc["KnownStatus"] in ("RUNNING", "CREATED")
+    assert doc["KnownStatus"] in ("PULLED", "CREATED", "RUNNING")  # fetched as the containers start
     assert doc["Limits"] == {"CPU": 0.25, "Memory": 512}
     assert "PullStartedAt" in doc and "PullStoppedAt" in doc
     assert sorted(c["Name"] for c in doc["Containers"]) == ["probe", "sidecar"]
@@ -85,10 +85,15 @@ def test_awsvpc_task_reads_its_metadata_and_credentials_from_inside(env):
     me = json.loads(log["v4-self"])
     assert me["Name"] == "probe" and me["Labels"]["com.amazonaws.ecs.task-arn"] == arn
 
+    # Task stats are keyed by DockerId (the sidecar may not have started yet when the probe
+    # asks), and the probe's DockerId is the one its own document gives.
     stats = json.loads(log["v4-stats"])
-    assert len(stats) == 2
-    one = next(iter(stats.values()))
-    assert one["memory_stats"]["usage"] > 0 and "cpu_stats" in one and "eth0" in one["networks"]
+    assert me["DockerId"] in stats, (me["DockerId"], list(stats))
+    mine = stats[me["DockerId"]]
+    assert mine["id"] == me["DockerId"] and mine["name"] == "/" + me["DockerId"]
+    assert mine["memory_stats"]["usage"] > 0 and mine["cpu_stats"]["cpu_usage"]["total_usage"] > 0
+    assert mine["pids_stats"]["current"] >= 1 and "eth0" in mine["networks"]
+    assert me["DockerId"] == next(c for c in env.describe(arn)["containers"] if c["name"] == "probe")["runtimeId"]
 
     v3 = json.loads(log["v3-task"])
     assert v3["TaskARN"] == arn and "LaunchType" not in v3

@@ -2,6 +2,8 @@
 
 #include <sys/timex.h>
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 
 #include "base/log.h"
@@ -283,7 +285,21 @@ HttpResponse MetadataService::Metadata(const HttpRequest& r, int version, const 
       case What::kTaskStats: return MessageResponse(400, "V3 task stats handler: " + arn);
     }
   }
-  const model::Task& task = **found;
+  model::Task& task = **found;
+  // A container started a moment ago may ask before the task controller has recorded its
+  // runtime id: take it from the runtime, so its DockerId never changes under it.
+  if (std::any_of(task.containers.begin(), task.containers.end(),
+                  [](const model::Container& c) { return !c.runtime_id || c.runtime_id->empty(); })) {
+    if (auto states = runtime_.Inspect(reconcile::SpecFromTask(task)); states.ok()) {
+      for (const auto& s : states->containers) {
+        for (auto& c : task.containers) {
+          if (c.name == s.name && (!c.runtime_id || c.runtime_id->empty()) && !s.runtime_id.empty()) {
+            c.runtime_id = s.runtime_id;
+          }
+        }
+      }
+    }
+  }
   const model::ContainerDefinition* def = ByMetadataId(task, id);
   Context ctx;
   ctx.version = version;
