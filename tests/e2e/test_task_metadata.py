@@ -143,3 +143,21 @@ def test_bridge_task_reaches_the_endpoint_in_its_own_namespace(env):
     assert json.loads(log["creds"])["RoleArn"] == ROLE
     env.ecs.stop_task(cluster="local", task=arn)
     env.wait_stopped(arn)
+
+
+def test_host_mode_task_reaches_the_shared_host_listener(env):
+    arn, task, log = run_probe_task(env, "meta-host", "host")
+    doc = json.loads(log["v4-task"])
+    assert doc["TaskARN"] == arn
+    assert doc["Containers"][0]["Networks"][0]["NetworkMode"] == "host"
+    assert json.loads(log["creds"])["RoleArn"] == ROLE
+    # From the host, another task's id is unknown there: only host-mode tasks are served.
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://169.254.170.2/v4/0123456789abcdef0123456789abcdef/task"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.stdout == "404", p.stdout
+    env.ecs.stop_task(cluster="local", task=arn)
+    env.wait_stopped(arn)
+    # The last host-mode task is gone, and so is the shared listener's bridge.
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"{env.k.prefix}-md" not in links
