@@ -314,14 +314,13 @@ HttpResponse MetadataService::Metadata(const HttpRequest& r, int version, const 
       if (!tags.empty()) doc["TaskTags"] = std::move(tags);
       return JsonResponse(200, doc);
     }
-    case What::kStats: return Stats(task, def->name, version, id);
-    case What::kTaskStats: return Stats(task, "", version, id);
+    case What::kStats: return Stats(task, def->name, version);
+    case What::kTaskStats: return Stats(task, "", version);
   }
   return NotFoundPage();
 }
 
-HttpResponse MetadataService::Stats(const model::Task& task, const std::string& container, int version,
-                                    const std::string& id) {
+HttpResponse MetadataService::Stats(const model::Task& task, const std::string& container, int version) {
   auto stats = runtime_.Stats(reconcile::SpecFromTask(task));
   if (!stats.ok()) {
     KLOG_DEBUG("task {}: stats: {}", task.id, stats.status().message());
@@ -351,7 +350,6 @@ HttpResponse MetadataService::Stats(const model::Task& task, const std::string& 
   if (!container.empty()) {
     return MessageResponse(500, "Unable to get container stats for: " + DockerId(task, container));
   }
-  (void)id;
   return JsonResponse(200, out);
 }
 

@@ -87,7 +87,8 @@ class MetadataService {
   Result<std::optional<model::Task>> Lookup(const std::string& listener, const std::string& id, bool credentials);
   HttpResponse Metadata(const HttpRequest& r, int version, const std::string& id, const std::string& rest);
   HttpResponse Credentials(const HttpRequest& r, const std::string& id, bool v1);
-  HttpResponse Stats(const model::Task& task, const std::string& container, int version, const std::string& id);
+  // One container's stats (`container`), or the task's by DockerId ("").
+  HttpResponse Stats(const model::Task& task, const std::string& container, int version);
   Status EnsureHostListener();  // requires mu_
   std::optional<Context::Clock> ClockState() const;
 
