@@ -319,6 +319,7 @@ int Run(const Config& cfg) {
   hooks.running = [dopts, &clock](state::Tx& tx, model::Task& t) {
     return reconcile::RegisterServiceTask(tx, t, clock.Now(), dopts);
   };
+  hooks.health_changed = [](state::Tx& tx, model::Task& t) { return reconcile::UpdateServiceTaskHealth(tx, t); };
   hooks.stopping = [&clock](state::Tx& tx, model::Task& t) {
     return reconcile::DeregisterServiceTask(tx, t, clock.Now());
   };

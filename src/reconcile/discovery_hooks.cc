@@ -95,6 +95,17 @@ Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const D
   return Status::Ok();
 }
 
+Status UpdateServiceTaskHealth(state::Tx& tx, const model::Task& task) {
+  if (task.health_status == model::HealthStatus::kUnknown) return Status::Ok();
+  std::string status(model::ToString(task.health_status));
+  for (const auto& id : task.internal.registries) {
+    Status st = net::discovery::SetInstanceHealth(tx, task.region, id, task.id, status);
+    // Gone (deregistered by hand, service deleted), or no custom health check to keep.
+    if (!st.ok() && st.code() != Code::kNotFound && st.code() != Code::kFailedPrecondition) return st;
+  }
+  return Status::Ok();
+}
+
 Status DeregisterServiceTask(state::Tx& tx, model::Task& task, double now) {
   if (task.internal.registries.empty()) return Status::Ok();
   for (const auto& id : task.internal.registries) {

@@ -11,6 +11,12 @@
 // ECS_TASK_DEFINITION_FAMILY, and AWS_INIT_HEALTH_STATUS=HEALTHY when the Cloud Map
 // service has a custom health check.
 //
+// Health: ECS keeps a task's instances in step with the task's health through Cloud Map's
+// custom health status (UpdateInstanceCustomHealthStatus): HEALTHY or UNHEALTHY as the
+// task's healthStatus turns, so DNS stops answering an unhealthy task. Cloud Map keeps a
+// custom status only for a service with HealthCheckCustomConfig; a service without a
+// health check answers for its instances whatever their health, as Cloud Map documents.
+//
 // A registration that Cloud Map refuses (a registry deleted since, a port missing for an
 // SRV record) does not fail the task: ECS reports it as a service event, and so do we.
 #include <string>
@@ -27,6 +33,10 @@ struct DiscoveryHookOptions {
 
 // hooks.running: registers a service task in its service's registries.
 Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const DiscoveryHookOptions& options);
+// hooks.health_changed: sets the task's instances' custom health status to the task's
+// healthStatus (UNKNOWN changes nothing). Registries gone since, or without
+// HealthCheckCustomConfig, are left alone.
+Status UpdateServiceTaskHealth(state::Tx& tx, const model::Task& task);
 // hooks.stopping and hooks.release: removes the task from every registry it is in.
 Status DeregisterServiceTask(state::Tx& tx, model::Task& task, double now);
 

@@ -27,7 +27,7 @@ using model::TaskStatus;
 
 struct DeploymentTasks {
   std::vector<Task*> running, pending;
-  int young = 0;   // running for less than Options::settle: not yet healthy
+  int young = 0;   // running but not yet healthy (by its health checks, or Options::settle)
   int failed = 0;  // stopped on their own (not by a user or the scheduler), not yet counted
 };
 
@@ -35,6 +35,21 @@ struct DeploymentTasks {
 bool StoppedOnItsOwn(const Task& t) {
   return t.last_status == TaskStatus::kStopped && t.stop_code != StopCode::kUserInitiated &&
          t.stop_code != StopCode::kServiceSchedulerInitiated;
+}
+
+// The task has container health checks: its healthStatus says whether it is healthy.
+bool HasHealthChecks(const Task& t) {
+  for (const auto& c : t.internal.containers) {
+    if (c.health_check) return true;
+  }
+  return false;
+}
+
+// A RUNNING task counts as healthy: by its health checks when it has them (healthStatus
+// HEALTHY), else once it has been RUNNING for the settle time.
+bool Healthy(const Task& t, double now, double settle_seconds) {
+  if (HasHealthChecks(t)) return t.health_status == model::HealthStatus::kHealthy;
+  return now - t.started_at.value_or(0) >= settle_seconds;
 }
 
 // One service's pass: what step 1 counts, and what the later steps change.
@@ -57,6 +72,7 @@ struct Pass {
   int healthy = 0;      // settled RUNNING tasks, every deployment
   int prim_active = 0;  // PRIMARY tasks that count toward desired
   std::vector<std::string> stopped_ids;
+  int replaced_unhealthy = 0;  // tasks stopped this pass for failing their health checks
 
   DeploymentTasks& primary() { return by_dep[primary_id]; }
 };
@@ -70,6 +86,30 @@ Status StopTask(Pass& p, Task& t) {
   p.stopped_ids.push_back(t.id);
   --p.total;
   return state::records::PutTask(p.tx, t);
+}
+
+// Step 1, for each RUNNING task: one that is UNHEALTHY once healthCheckGracePeriodSeconds
+// (counted from its start) is over is stopped and replaced, as ECS does; the stop counts
+// toward the deployment circuit breaker. Returns true when it stopped the task.
+Result<bool> StopIfUnhealthy(Pass& p, Task& t, DeploymentTasks& d) {
+  if (t.last_status != TaskStatus::kRunning || t.health_status != model::HealthStatus::kUnhealthy) return false;
+  double grace = static_cast<double>(p.svc.health_check_grace_period_seconds.value_or(0));
+  if (p.now < t.started_at.value_or(0) + grace) return false;
+  // ECS's words: the stoppedReason "Task failed container health checks" and the service
+  // event "(service S) (task T) failed container health checks." (as DescribeServices
+  // shows them; see the re:Post article "Why is my Amazon ECS task stopped?").
+  t.desired_status = TaskStatus::kStopped;
+  t.stop_code = StopCode::kServiceSchedulerInitiated;
+  t.stopped_reason = "Task failed container health checks";
+  t.stopping_at = EpochMillis(p.now);
+  t.internal.counted = true;
+  ++t.version;
+  RETURN_IF_ERROR(state::records::PutTask(p.tx, t));
+  model::AddServiceEvent(p.svc, p.now, fmt::format("{} (task {}) failed container health checks.", p.tag, t.id));
+  p.stopped_ids.push_back(t.id);
+  ++p.replaced_unhealthy;
+  ++d.failed;
+  return true;
 }
 
 // Step 1.
@@ -94,9 +134,11 @@ Status CountTasks(Pass& p, double settle_seconds) {
       if (StoppedOnItsOwn(t) && !t.internal.counted) ++d.failed;
       continue;
     }
+    ASSIGN_OR_RETURN(bool unhealthy, StopIfUnhealthy(p, t, d));
+    if (unhealthy) continue;
     bool running = t.last_status == TaskStatus::kRunning;
     (running ? d.running : d.pending).push_back(&t);
-    if (running && p.now - t.started_at.value_or(0) < settle_seconds) ++d.young;
+    if (running && !Healthy(t, p.now, settle_seconds)) ++d.young;
     if (t.internal.placement && draining_instances.count(t.internal.placement->instance)) on_draining.push_back(&t);
   }
 
@@ -231,8 +273,13 @@ void StartTasks(Pass& p, TaskLauncher& launcher) {
   if (!launched.task_ids.empty()) {
     std::string list;
     for (const auto& id : launched.task_ids) list += " (task " + id + ")";
-    model::AddServiceEvent(p.svc, p.now,
-                           fmt::format("{} has started {} tasks:{}.", p.tag, launched.task_ids.size(), list));
+    // As ECS words a replacement of unhealthy tasks (seen in DescribeServices' events).
+    std::string replaced =
+        p.replaced_unhealthy > 0
+            ? fmt::format(" Amazon ECS replaced {} tasks due to an unhealthy status.", p.replaced_unhealthy)
+            : "";
+    model::AddServiceEvent(
+        p.svc, p.now, fmt::format("{} has started {} tasks:{}.{}", p.tag, launched.task_ids.size(), list, replaced));
   }
   if (!launched.failure.empty()) {
     model::AddServiceEvent(p.svc, p.now, fmt::format("{} was unable to place a task. Reason: {}", p.tag, launched.failure));

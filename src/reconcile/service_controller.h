@@ -5,9 +5,15 @@
 // definition and network configuration) and ACTIVE ones being replaced. Each pass, in one
 // transaction per service, the scheduler works these steps, in this order (one function
 // each in service_controller.cc):
-//   1. CountTasks: the service's tasks per deployment (running, pending, young, failed),
-//      and what the counts allow: desiredCount (DAEMON: one task per ACTIVE instance),
-//      maximumPercent and minimumHealthyPercent of it;
+//   1. CountTasks: the service's tasks per deployment (running, pending, not yet healthy,
+//      failed), and what the counts allow: desiredCount (DAEMON: one task per ACTIVE
+//      instance), maximumPercent and minimumHealthyPercent of it. A RUNNING task is healthy
+//      by its container health checks when it has them (healthStatus HEALTHY), else once it
+//      has run for Options::settle. A RUNNING task that is UNHEALTHY once
+//      healthCheckGracePeriodSeconds after its start are over is stopped here
+//      (ServiceSchedulerInitiated, "Task failed container health checks", and ECS's event
+//      "(service S) (task T) failed container health checks."), counts as a failure for
+//      the circuit breaker, and is replaced in step 4;
 //   2. CheckCircuitBreaker: counts PRIMARY tasks that failed (stopped on their own before
 //      the deployment completed); with the deployment circuit breaker on, reaching
 //      CircuitBreakerThreshold marks the deployment FAILED and, with rollback, starts a new
@@ -18,7 +24,7 @@
 //   4. StartTasks: PRIMARY tasks up to desiredCount, never more than maximumPercent of
 //      desiredCount in total (none for a FAILED deployment);
 //   5. CheckCompletion: marks the deployment COMPLETED and drops the old ones once PRIMARY
-//      runs desiredCount healthy tasks and nothing else remains ("has reached a steady
+//      runs desiredCount healthy tasks (by their health checks when they have them) and nothing else remains ("has reached a steady
 //      state."), and drops older deployments with no task left;
 //   6. FinishDraining: takes a DRAINING service (DeleteService) to INACTIVE once none of
 //      its tasks is left running or pending (the last ones may still be stopping).
@@ -61,9 +67,10 @@ class ServiceController {
  public:
   struct Options {
     std::chrono::milliseconds resync{1000};
-    // A task counts as healthy once it has been RUNNING this long: the old deployment's
-    // tasks are not stopped for, and a deployment does not complete on, a task that is
-    // about to crash (its failure then counts toward the circuit breaker).
+    // A task without container health checks counts as healthy once it has been RUNNING
+    // this long: the old deployment's tasks are not stopped for, and a deployment does not
+    // complete on, a task that is about to crash (its failure then counts toward the
+    // circuit breaker). A task with health checks is healthy when its healthStatus is.
     std::chrono::milliseconds settle{3000};
   };
   ServiceController(state::Store& store, TaskLauncher& launcher, Options options,

@@ -1,6 +1,8 @@
 #include "reconcile/task_controller.h"
 
 #include <array>
+#include <optional>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -35,19 +37,85 @@ void SetAttachments(Task& t, AttachmentStatus status) {
   for (auto& a : t.attachments) a.status = status;
 }
 
-// Records the runtime's view of the containers: status, exit code, reason, runtime id.
-void ApplyStates(Task& t, const runtime::TaskState& st) {
+const model::ContainerDefinition* Definition(const Task& t, const std::string& name) {
+  for (const auto& c : t.internal.containers) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+const model::ContainerProgress* FindProgress(const Task& t, const std::string& name) {
+  for (const auto& p : t.internal.progress) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+model::ContainerProgress& ProgressOf(Task& t, const std::string& name) {
+  for (auto& p : t.internal.progress) {
+    if (p.name == name) return p;
+  }
+  t.internal.progress.push_back({});
+  t.internal.progress.back().name = name;
+  return t.internal.progress.back();
+}
+
+// The controller asked the runtime to start the container (dependsOn's waves).
+bool StartRequested(const Task& t, const std::string& name) {
+  const model::ContainerProgress* p = FindProgress(t, name);
+  return p && p->created_at;
+}
+
+bool AnyStartRequested(const Task& t) {
+  for (const auto& p : t.internal.progress) {
+    if (p.created_at) return true;
+  }
+  return false;
+}
+
+// Records the runtime's view of the containers: status, exit code, reason, runtime id,
+// health, and their progress (timestamps, the last health check); then the task's health.
+void ApplyStates(Task& t, const runtime::TaskState& st, double now) {
   for (auto& c : t.containers) {
     for (const auto& s : st.containers) {
       if (s.name != c.name) continue;
+      // While PENDING, a container the runtime does not have yet waits for its wave.
+      if (s.phase == ContainerState::Phase::kMissing && t.last_status == TaskStatus::kPending) continue;
       if (!s.runtime_id.empty()) c.runtime_id = s.runtime_id;
       if (Gone(s)) {
         c.last_status = ContainerStatus::kStopped;
         if (s.exit_code && !c.exit_code) c.exit_code = *s.exit_code;
         if (!s.reason.empty() && !c.reason) c.reason = s.reason;
       }
+      const model::ContainerDefinition* def = Definition(t, c.name);
+      bool checked = def && def->health_check;
+      model::HealthStatus health_before = c.health_status;
+      if (checked && s.phase == ContainerState::Phase::kRunning) c.health_status = s.health;
+      bool seen = s.phase == ContainerState::Phase::kRunning || s.phase == ContainerState::Phase::kExited;
+      if (!seen && !FindProgress(t, c.name)) continue;
+      model::ContainerProgress& p = ProgressOf(t, c.name);
+      if (seen) {
+        if (s.started_at) {
+          p.started_at = s.started_at;
+        } else if (!p.started_at) {
+          p.started_at = now;
+        }
+      }
+      if (s.phase == ContainerState::Phase::kExited) {
+        if (s.finished_at) {
+          p.finished_at = s.finished_at;
+        } else if (!p.finished_at) {
+          p.finished_at = now;
+        }
+      }
+      if (checked && s.phase == ContainerState::Phase::kRunning) {
+        if (!p.health_since || c.health_status != health_before) p.health_since = now;
+        if (s.health_exit_code) p.health_exit_code = s.health_exit_code;
+        if (!s.health_output.empty()) p.health_output = s.health_output;
+      }
     }
   }
+  t.health_status = TaskHealth(t);
 }
 
 bool Essential(const Task& t, const std::string& name) {
@@ -55,6 +123,111 @@ bool Essential(const Task& t, const std::string& name) {
     if (c.name == name) return c.essential;
   }
   return true;
+}
+
+// What PENDING's next wave does (dependsOn), from the containers' observed states.
+struct WavePlan {
+  std::set<std::string> start;  // not started, dependencies met (or asked for and not made)
+  // Containers whose dependency can never be met, and why in the ECS agent's words.
+  std::vector<std::pair<std::string, std::string>> never;
+  bool essential_exited = false;  // an essential container started and exited already
+  bool waiting = false;           // some container still waits for its dependencies
+};
+
+// How the agent names a container in its dependency errors: "name(image)" (the agent adds
+// its known and desired statuses, which kecs does not track per container).
+std::string Named(const model::ContainerDefinition& d) { return fmt::format("{}({})", d.name, d.image); }
+
+WavePlan PlanWave(const Task& t, const runtime::TaskState& st, double now) {
+  using Phase = ContainerState::Phase;
+  auto phase_of = [&](const std::string& name) -> const ContainerState* {
+    for (const auto& s : st.containers) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  };
+  // A container stopped by a dependency that can never be met never starts.
+  auto never_starts = [&](const std::string& name) {
+    if (StartRequested(t, name)) return false;
+    for (const auto& c : t.containers) {
+      if (c.name == name) return c.last_status == ContainerStatus::kStopped;
+    }
+    return false;
+  };
+  WavePlan plan;
+  for (const auto& def : t.internal.containers) {
+    const ContainerState* s = phase_of(def.name);
+    Phase phase = s ? s->phase : Phase::kMissing;
+    if (StartRequested(t, def.name)) {
+      if (phase == Phase::kExited && def.essential) plan.essential_exited = true;
+      // Asked for before a restart and never made: ask again (StartContainers is idempotent).
+      if (phase == Phase::kMissing) plan.start.insert(def.name);
+      continue;
+    }
+    if (never_starts(def.name)) continue;
+    // The wording is the agent's (agent/engine/dependencygraph/graph.go,
+    // verifyContainerOrderingStatusResolvable; aws/amazon-ecs-agent PR #3218 made these
+    // errors terminal). The HEALTHY-but-exited case is kecs's: the agent waits for the
+    // dependency's startTimeout there.
+    std::optional<std::string> never;
+    bool met = true;
+    for (const auto& d : def.depends_on) {
+      const model::ContainerDefinition* dep = Definition(t, d.container_name);
+      if (!dep) continue;  // RegisterTaskDefinition refuses it
+      std::string unresolved =
+          fmt::format("dependency graph: failed to resolve container ordering dependency [{}] for target [{}]",
+                      Named(*dep), Named(def));
+      if (never_starts(dep->name)) {
+        never = unresolved + " because dependency will never start";
+        break;
+      }
+      if (!StartRequested(t, dep->name)) {
+        met = false;
+        continue;
+      }
+      const ContainerState* ds = phase_of(dep->name);
+      Phase dp = ds ? ds->phase : Phase::kMissing;
+      bool exited = dp == Phase::kExited;
+      bool ok = false;
+      switch (d.condition) {
+        case model::DependencyCondition::kStart:
+          ok = dp == Phase::kRunning || exited;
+          break;
+        case model::DependencyCondition::kComplete:
+          ok = exited;
+          break;
+        case model::DependencyCondition::kSuccess:
+          ok = exited && ds->exit_code == 0;
+          if (exited && !ok) never = unresolved + " as dependency did not exit successfully.";
+          break;
+        case model::DependencyCondition::kHealthy:
+          ok = dp == Phase::kRunning && ds->health == model::HealthStatus::kHealthy;
+          if (exited) never = unresolved + " as dependency exited before it was healthy.";
+          break;
+      }
+      if (never) break;
+      if (ok) continue;
+      met = false;
+      // startTimeout is the dependency's: how long it may take to reach COMPLETE, SUCCESS
+      // or HEALTHY once started (the agent's hasDependencyTimedOut; AWS's ContainerDefinition
+      // startTimeout), timed from its start request on the controller's clock.
+      const model::ContainerProgress* p = FindProgress(t, dep->name);
+      if (d.condition != model::DependencyCondition::kStart && dep->start_timeout && *dep->start_timeout > 0 && p &&
+          p->created_at && now >= *p->created_at + *dep->start_timeout) {
+        never = fmt::format("dependency graph: container ordering dependency [{}] for target [{}] has timed out.",
+                            Named(*dep), Named(def));
+        break;
+      }
+    }
+    if (never) {
+      plan.never.emplace_back(def.name, *never);
+    } else if (met) {
+      plan.start.insert(def.name);
+    } else {
+      plan.waiting = true;
+    }
+  }
+  return plan;
 }
 
 // The ENI attachment's details once the interface exists, in AWS's order; the containers'
@@ -90,6 +263,14 @@ void AttachEni(Task& t) {
   }
 }
 
+void MarkEssentialExit(Task& t, double now) {
+  if (t.desired_status == TaskStatus::kStopped) return;
+  t.desired_status = TaskStatus::kStopped;
+  t.stop_code = StopCode::kEssentialContainerExited;
+  t.stopped_reason = "Essential container in task exited";
+  t.stopping_at = now;
+}
+
 void MarkFailedToStart(Task& t, const std::string& reason, double now) {
   if (t.desired_status == TaskStatus::kStopped) return;
   t.desired_status = TaskStatus::kStopped;
@@ -115,6 +296,29 @@ Status RunHook(const std::function<Status(state::Tx&, Task&)>& hook, state::Tx& 
 
 }  // namespace
 
+model::HealthStatus TaskHealth(const Task& t) {
+  using model::HealthStatus;
+  auto over = [&](bool essential) -> std::optional<HealthStatus> {
+    bool any = false, unknown = false, unhealthy = false;
+    for (const auto& d : t.internal.containers) {
+      if (!d.health_check || d.essential != essential) continue;
+      any = true;
+      HealthStatus h = HealthStatus::kUnknown;
+      for (const auto& c : t.containers) {
+        if (c.name == d.name) h = c.health_status;
+      }
+      unhealthy = unhealthy || h == HealthStatus::kUnhealthy;
+      unknown = unknown || h == HealthStatus::kUnknown;
+    }
+    if (!any) return std::nullopt;
+    if (unhealthy) return HealthStatus::kUnhealthy;
+    return unknown ? HealthStatus::kUnknown : HealthStatus::kHealthy;
+  };
+  if (auto h = over(true)) return *h;
+  if (auto h = over(false)) return *h;
+  return HealthStatus::kUnknown;
+}
+
 TaskController::TaskController(state::Store& store, runtime::Runtime& runtime, TaskHooks hooks,
                                Options options, Clock& clock)
     : store_(store), runtime_(runtime), hooks_(std::move(hooks)), options_(options), clock_(clock) {}
@@ -126,6 +330,7 @@ double TaskController::Now() const { return EpochMillis(clock_.Now()); }
 void TaskController::Recover() {
   std::set<std::string> live, known;
   std::vector<runtime::TaskSpec> running;
+  std::vector<std::pair<Task, runtime::TaskSpec>> adopted;  // sandboxes that may exist
   Status st = store_.Read([&](state::Tx& tx) {
     state::Query q{model::kTask};
     q.any_region = true;
@@ -134,16 +339,17 @@ void TaskController::Recover() {
       known.insert(row.id);
       if (row.status == model::ToString(TaskStatus::kStopped)) continue;
       live.insert(row.id);
-      if (row.status != model::ToString(TaskStatus::kRunning) &&
-          row.status != model::ToString(TaskStatus::kActivating)) {
-        continue;
-      }
+      bool runs = row.status == model::ToString(TaskStatus::kRunning) ||
+                  row.status == model::ToString(TaskStatus::kActivating);
+      bool adopt = hooks_.adopt && row.status != model::ToString(TaskStatus::kProvisioning);
+      if (!runs && !adopt) continue;
       auto t = state::records::DecodeTask(row);
       if (!t.ok()) {
         KLOG_ERROR("{}", t.status().message());
         continue;
       }
-      running.push_back(SpecFromTask(*t));
+      if (runs) running.push_back(SpecFromTask(*t));
+      if (adopt) adopted.emplace_back(*t, SpecFromTask(*t));
     }
     return Status::Ok();
   });
@@ -157,6 +363,7 @@ void TaskController::Recover() {
     Status pub = runtime_.UpdatePublishing(spec);
     if (!pub.ok()) KLOG_WARN("task {}: cannot publish its ports again: {}", spec.task_id, pub.message());
   }
+  for (const auto& [task, spec] : adopted) hooks_.adopt(task, spec);
 }
 
 void TaskController::Start() {
@@ -431,6 +638,8 @@ bool TaskController::Provisioning(Task& t) {
 
 bool TaskController::Pending(Task& t) {
   if (t.desired_status == TaskStatus::kStopped) return NeverStarted(t);
+  // The waves have begun: the network, sandbox, pull and before_start are done.
+  if (AnyStartRequested(t)) return StartWaves(t);
   if (t.internal.network_mode != NetworkMode::kAwsvpc) {
     // Other modes take their network resources (a bridge address) and sandbox here.
     if (!Provision(t)) return t.desired_status == TaskStatus::kStopped;
@@ -470,25 +679,91 @@ bool TaskController::Pending(Task& t) {
     Status pre = hooks_.before_start(t, spec);
     if (!pre.ok()) return FailToStart(t, "ResourceInitializationError: " + pre.message());
   }
-  Status st = runtime_.StartContainers(spec);
-  if (!st.ok()) {
-    std::string reason = "CannotStartContainerError: " + st.message();
-    KLOG_INFO("task {}: failed to start: {}", t.id, reason);
+  return StartWaves(t);
+}
+
+bool TaskController::StartFailed(Task& t, const Status& st) {
+  std::string reason = "CannotStartContainerError: " + st.message();
+  KLOG_INFO("task {}: failed to start: {}", t.id, reason);
+  return Apply(t, [&](state::Tx&, Task& cur) {
+    for (auto& c : cur.containers) c.reason = reason;
+    MarkFailedToStart(cur, reason, Now());
+    return Status::Ok();
+  });
+}
+
+bool TaskController::StartWaves(Task& t) {
+  runtime::TaskSpec spec = SpecFromTask(t);
+  // Each round starts one wave; a START dependency is usually met at once, so several
+  // waves may go in one step. Bounded, like Process.
+  for (size_t round = 0; round <= t.internal.containers.size(); ++round) {
+    runtime::TaskState states;
+    if (AnyStartRequested(t)) {
+      auto inspected = runtime_.Inspect(spec);
+      if (!inspected.ok()) {
+        KLOG_WARN("task {}: inspect failed: {}", t.id, inspected.status().message());
+        return false;
+      }
+      states = std::move(*inspected);
+    }
+    double now = Now();
+    WavePlan plan = PlanWave(t, states, now);
+    if (plan.essential_exited || !plan.never.empty()) {
+      for (const auto& [name, why] : plan.never) KLOG_INFO("task {}: container {} cannot start: {}", t.id, name, why);
+      // As the agent (task_manager.go, handleTerminalDependencyError): the container is
+      // STOPPED with exit code 143 and a CannotStartContainerError; an essential one stops
+      // the task as an essential container's exit does.
+      return Apply(t, [&](state::Tx&, Task& cur) {
+        ApplyStates(cur, states, now);
+        for (const auto& [name, why] : plan.never) {
+          for (auto& c : cur.containers) {
+            if (c.name != name) continue;
+            c.last_status = ContainerStatus::kStopped;
+            c.exit_code = 143;
+            c.reason = "CannotStartContainerError: " + why;
+          }
+          if (Essential(cur, name)) MarkEssentialExit(cur, now);
+        }
+        if (plan.essential_exited) MarkEssentialExit(cur, now);
+        return Status::Ok();
+      });
+    }
+    if (!plan.start.empty()) {
+      // The start request is written first: a restart then resumes the waves.
+      if (!Apply(t, [&](state::Tx&, Task& cur) {
+            if (cur.desired_status == TaskStatus::kStopped) return Status::Ok();  // a StopTask landed
+            ApplyStates(cur, states, now);
+            for (const auto& name : plan.start) {
+              model::ContainerProgress& p = ProgressOf(cur, name);
+              if (!p.created_at) p.created_at = now;
+            }
+            return Status::Ok();
+          })) {
+        return false;
+      }
+      if (t.desired_status == TaskStatus::kStopped) return true;
+      Status st = runtime_.StartContainers(spec, plan.start);
+      if (!st.ok()) return StartFailed(t, st);
+      continue;
+    }
+    if (plan.waiting) {
+      // Health and timestamps of what runs; the resync wakes the task again.
+      Apply(t, [&](state::Tx&, Task& cur) {
+        ApplyStates(cur, states, now);
+        return Status::Ok();
+      });
+      return false;
+    }
+    // Every container has been started.
     return Apply(t, [&](state::Tx&, Task& cur) {
-      for (auto& c : cur.containers) c.reason = reason;
-      MarkFailedToStart(cur, reason, Now());
+      ApplyStates(cur, states, now);
+      cur.connectivity = model::Connectivity::kConnected;
+      cur.connectivity_at = now;
+      cur.last_status = TaskStatus::kActivating;
       return Status::Ok();
     });
   }
-  auto states = runtime_.Inspect(spec);
-  now = Now();
-  return Apply(t, [&](state::Tx&, Task& cur) {
-    if (states.ok()) ApplyStates(cur, *states);
-    cur.connectivity = model::Connectivity::kConnected;
-    cur.connectivity_at = now;
-    cur.last_status = TaskStatus::kActivating;
-    return Status::Ok();
-  });
+  return false;
 }
 
 bool TaskController::Activating(Task& t) {
@@ -501,7 +776,11 @@ bool TaskController::Activating(Task& t) {
     }
     cur.started_at = now;
     cur.last_status = TaskStatus::kRunning;
-    if (hooks_.running) return hooks_.running(tx, cur);
+    if (hooks_.running) RETURN_IF_ERROR(hooks_.running(tx, cur));
+    // Registered (Cloud Map) as healthy: tell it at once when the task is not.
+    if (cur.health_status == model::HealthStatus::kUnhealthy && hooks_.health_changed) {
+      return hooks_.health_changed(tx, cur);
+    }
     return Status::Ok();
   });
 }
@@ -518,10 +797,12 @@ bool TaskController::Running(Task& t) {
     if (Gone(s) && Essential(t, s.name)) stop = true;
   }
   double now = Now();
-  bool ok = Apply(t, [&](state::Tx&, Task& cur) {
+  bool ok = Apply(t, [&](state::Tx& tx, Task& cur) {
     auto before = cur.containers;
-    ApplyStates(cur, *states);
-    bool changed = before != cur.containers;
+    model::HealthStatus health_before = cur.health_status;
+    ApplyStates(cur, *states, now);
+    bool changed = before != cur.containers || health_before != cur.health_status;
+    if (health_before != cur.health_status && hooks_.health_changed) RETURN_IF_ERROR(hooks_.health_changed(tx, cur));
     if (stop && cur.desired_status == TaskStatus::kRunning) {
       cur.desired_status = TaskStatus::kStopped;
       cur.stop_code = StopCode::kEssentialContainerExited;
@@ -540,7 +821,7 @@ bool TaskController::NeverStarted(Task& t) {
   auto states = runtime_.StopContainers(SpecFromTask(t));
   double now = Now();
   return Apply(t, [&](state::Tx&, Task& cur) {
-    if (states.ok()) ApplyStates(cur, *states);
+    if (states.ok()) ApplyStates(cur, *states, now);
     SetContainers(cur, ContainerStatus::kStopped);
     cur.execution_stopped_at = now;
     cur.last_status = TaskStatus::kDeprovisioning;
@@ -598,7 +879,7 @@ bool TaskController::Stopping(Task& t) {
   }
   double now = Now();
   return Apply(t, [&](state::Tx&, Task& cur) {
-    ApplyStates(cur, *states);
+    ApplyStates(cur, *states, now);
     SetContainers(cur, ContainerStatus::kStopped);
     cur.execution_stopped_at = now;
     if (cur.internal.network_mode == NetworkMode::kAwsvpc) SetAttachments(cur, AttachmentStatus::kDetaching);
@@ -608,7 +889,9 @@ bool TaskController::Stopping(Task& t) {
 }
 
 bool TaskController::Deprovisioning(Task& t) {
-  Status st = runtime_.Delete(SpecFromTask(t));
+  runtime::TaskSpec spec = SpecFromTask(t);
+  if (hooks_.before_delete) hooks_.before_delete(t, spec);
+  Status st = runtime_.Delete(spec);
   if (!st.ok()) {
     KLOG_WARN("task {}: delete failed, will retry: {}", t.id, st.message());
     return false;

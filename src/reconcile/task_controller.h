@@ -9,16 +9,38 @@
 //   PROVISIONING  awsvpc tasks only: the ENI and its address (TaskHooks::provision) and
 //                 the runtime's sandbox; the ENI attachment becomes ATTACHED
 //   PENDING       other modes take their network resources and sandbox here; then the
-//                 image pull (pullStartedAt/pullStoppedAt) and the containers start
+//                 image pull (pullStartedAt/pullStoppedAt) and the containers start, in
+//                 waves by their dependsOn (below)
 //   ACTIVATING    connectivity established (connectivityAt)
 //   RUNNING       startedAt; then Inspect each resync, and an essential container's exit
-//                 turns desiredStatus to STOPPED with stopCode EssentialContainerExited
+//                 turns desiredStatus to STOPPED with stopCode EssentialContainerExited (a
+//                 non-essential one may exit and the task runs on)
 // and for a task that should stop:
 //   DEACTIVATING (stoppingAt) -> STOPPING (containers get SIGTERM, then SIGKILL after their
 //   stopTimeout; executionStoppedAt) -> DEPROVISIONING (sandbox deleted, resources
 //   released) -> STOPPED (stoppedAt). A task that never started (PROVISIONING or PENDING)
 //   goes straight to DEPROVISIONING. A failure to start (provisioning, sandbox, pull,
 //   start) sets desiredStatus STOPPED with stopCode TaskFailedToStart and AWS's reason.
+//
+// dependsOn. In PENDING, after the pull, each step Inspects the containers and starts (one
+// StartContainers call per wave) every container not yet started whose dependencies are
+// met: START (the dependency has started), COMPLETE (it exited), SUCCESS (it exited 0),
+// HEALTHY (its health check says HEALTHY). A container's start request is recorded
+// (internal.progress[].created_at) before the runtime is asked, so a restart resumes the
+// waves without running the pre-start work again. The task stays PENDING until every
+// container has been started (steps return false while waiting; the resync wakes the task
+// again), then goes ACTIVATING. As the ECS agent does (dependencygraph/graph.go), a
+// dependency that can never be met (SUCCESS on a container that exited non-zero, a
+// dependency that will never start, COMPLETE/SUCCESS/HEALTHY past the dependency's
+// startTimeout, HEALTHY on a container that exited) stops the waiting container with exit
+// code 143 and "CannotStartContainerError: dependency graph: ..."; an essential one stops
+// the task (EssentialContainerExited).
+//
+// Health. Each Inspect records the containers' healthStatus, the task's healthStatus (over
+// its essential containers with a health check, as ECS aggregates it) and the containers'
+// timestamps and last check (internal.progress). A change of the task's health runs
+// TaskHooks::health_changed (Cloud Map follows it). A task run by hand keeps running when
+// UNHEALTHY, as on ECS; the service scheduler replaces its unhealthy tasks.
 //
 // Writes. Every transition is one transaction that re-reads the task and applies the step
 // only when its lastStatus is still the one the step began from, so a StopTask that lands
@@ -79,7 +101,18 @@ struct TaskHooks {
   // At Recover (daemon start), for each task not STOPPED whose sandbox may exist (PENDING
   // to DEPROVISIONING): take up again what before_start set up (the metadata listener).
   std::function<void(const model::Task& task, const runtime::TaskSpec& spec)> adopt;
+  // In the write transaction that records a change of the task's healthStatus while it is
+  // ACTIVATING or RUNNING (and at RUNNING when it is already UNHEALTHY): the task's Cloud
+  // Map instances follow its health. A failure fails that write (the step is retried).
+  std::function<Status(state::Tx&, model::Task& task)> health_changed;
 };
+
+// The task's healthStatus as ECS aggregates its containers' (API HealthCheck, "Determining
+// task health using container health checks"): over the essential containers that have a
+// health check (over the others with one when no essential container has one): any
+// UNHEALTHY -> UNHEALTHY, else any UNKNOWN -> UNKNOWN, else HEALTHY; UNKNOWN when no
+// container has a health check.
+model::HealthStatus TaskHealth(const model::Task& task);
 
 class TaskController {
  public:
@@ -149,6 +182,9 @@ class TaskController {
   // False when the step must end (a failed write, a failed hook, or the task moved).
   bool Provision(model::Task& t);
   bool FailToStart(model::Task& t, const std::string& reason);
+  // PENDING's container starts, wave by wave (dependsOn); true when a step should follow.
+  bool StartWaves(model::Task& t);
+  bool StartFailed(model::Task& t, const Status& st);
 
   // Re-reads the task in a write transaction; when its lastStatus is still t's, applies fn
   // and writes the result if it changed (bumping version when lastStatus changed), and t

@@ -1,13 +1,20 @@
 #pragma once
 // The simulated runtime: the whole task lifecycle with no data plane.
 //
-// Nothing runs. Every call succeeds and containers report RUNNING until StopContainers,
-// after which they report exit code 0. It serves hosts without root (and fast tests); the
-// daemon's /health and start-up log say plainly that it runs nothing. State is in memory
-// and, like a running host, tasks it never heard of (after a daemon restart) count as
-// running. Thread-safe.
+// Nothing runs. Every call succeeds. A started container reports RUNNING until
+// StopContainers, after which it reports exit code 0; a container not started yet reports
+// missing. So that dependsOn works without a data plane:
+//  - a container with a healthCheck reports HEALTHY once running (nothing runs the check);
+//  - a container another one depends on with COMPLETE or SUCCESS behaves as an init
+//    container: it exits 0 right after it starts.
+// StopContainers stops the containers in runtime::StopOrder (its result lists them in that
+// order). It serves hosts without root (and fast tests); the daemon's /health and start-up
+// log say plainly that it runs nothing. State is in memory and, like a running host, tasks
+// it never heard of (after a daemon restart) count as started. Thread-safe.
+#include <map>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "runtime/runtime.h"
 
@@ -33,7 +40,8 @@ class SimulatedRuntime : public Runtime {
 
  private:
   std::mutex mu_;
-  std::set<std::string> stopped_;  // guarded by mu_
+  std::set<std::string> stopped_;                           // guarded by mu_
+  std::map<std::string, std::set<std::string>> started_;    // task id -> containers; guarded by mu_
 };
 
 }  // namespace kecs::runtime

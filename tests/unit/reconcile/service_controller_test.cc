@@ -71,6 +71,16 @@ class FakeLauncher : public TaskLauncher {
       t.desired_status = TaskStatus::kRunning;
       t.internal.service = service.name;
       t.internal.deployment = deployment.id;
+      if (health_checked) {
+        model::ContainerDefinition d;
+        d.name = "app";
+        d.essential = true;
+        d.health_check = model::HealthCheck{.command = {"CMD-SHELL", "true"}};
+        t.internal.containers.push_back(d);
+        model::Container c;
+        c.name = "app";
+        t.containers.push_back(c);
+      }
       if (service.scheduling_strategy == model::SchedulingStrategy::kDaemon) {
         auto instances = tx.List({model::kInstance, service.region, service.cluster});
         if (!instances.ok()) break;
@@ -96,6 +106,7 @@ class FakeLauncher : public TaskLauncher {
 
   std::vector<int> requests;
   int capacity = -1;
+  bool health_checked = false;  // the tasks' essential container has a health check
 };
 
 class ServiceControllerTest : public ::testing::Test {
@@ -614,6 +625,108 @@ TEST_F(ServiceControllerTest, AYoungTaskDoesNotCompleteTheDeployment) {
   clock_.Advance(3.5);
   controller_->RunOnce();
   EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+// ---- Container health checks -----------------------------------------------------------
+
+TEST_F(ServiceControllerTest, ATaskWithHealthChecksIsHealthyOnlyWhenItsHealthSaysSo) {
+  launcher_.health_checked = true;
+  PutSteady(NewService(2));  // RUNNING, health still UNKNOWN
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  clock_.Advance(60);  // however long they run
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  Change([](Task& t) {
+    t.health_status = model::HealthStatus::kHealthy;
+    return true;
+  });
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+  EXPECT_TRUE(HasEvent("(service web) has reached a steady state."));
+}
+
+TEST_F(ServiceControllerTest, OldTasksStayUntilTheNewOnesAreHealthy) {
+  launcher_.health_checked = true;
+  PutSteady(NewService(2, /*min_pct=*/100, /*max_pct=*/200));
+  Change([](Task& t) {
+    t.health_status = model::HealthStatus::kHealthy;
+    return true;
+  });
+  controller_->RunOnce();
+  std::string old_dep = Get().deployments[0].id;
+  Deploy(kTdB);
+  controller_->RunOnce();  // two new tasks start
+  Settle();                // and run, health UNKNOWN
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live_by_deployment[old_dep], 2);  // none of the old ones stopped
+  Change([](Task& t) {
+    t.health_status = model::HealthStatus::kHealthy;
+    return true;
+  });
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live_by_deployment[old_dep], 0);
+}
+
+TEST_F(ServiceControllerTest, AnUnhealthyTaskIsReplacedWithEcsEvents) {
+  launcher_.health_checked = true;
+  PutSteady(NewService(1));
+  std::string bad = Tasks()[0].id;
+  Change([](Task& t) {
+    t.health_status = model::HealthStatus::kUnhealthy;
+    return true;
+  });
+  controller_->RunOnce();
+  Task stopped;
+  for (const auto& t : Tasks()) {
+    if (t.id == bad) stopped = t;
+  }
+  EXPECT_EQ(stopped.desired_status, TaskStatus::kStopped);
+  EXPECT_EQ(stopped.stop_code, model::StopCode::kServiceSchedulerInitiated);
+  EXPECT_EQ(stopped.stopped_reason, "Task failed container health checks");
+  EXPECT_TRUE(HasEvent("(service web) (task " + bad + ") failed container health checks."));
+  EXPECT_TRUE(HasEvent("(service web) has stopped 1 running tasks: (task " + bad + ")."));
+  EXPECT_TRUE(HasEvent("Amazon ECS replaced 1 tasks due to an unhealthy status."));
+  EXPECT_EQ(Count().live, 1);  // its replacement
+  std::string replacement;
+  for (const auto& t : Tasks()) {
+    if (t.id != bad) replacement = t.id;
+  }
+  EXPECT_TRUE(HasEvent("(service web) has started 1 tasks: (task " + replacement + ")."));
+}
+
+TEST_F(ServiceControllerTest, TheGracePeriodHoldsOffTheReplacement) {
+  launcher_.health_checked = true;
+  Service s = NewService(1);
+  s.health_check_grace_period_seconds = 60;
+  PutSteady(s);
+  Change([](Task& t) {
+    t.health_status = model::HealthStatus::kUnhealthy;
+    return true;
+  });
+  clock_.Advance(59);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 1);
+  EXPECT_EQ(Tasks()[0].desired_status, TaskStatus::kRunning);
+  clock_.Advance(2);
+  controller_->RunOnce();
+  EXPECT_EQ(Tasks().size(), 2u);
+  EXPECT_TRUE(HasEvent("failed container health checks."));
+}
+
+TEST_F(ServiceControllerTest, UnhealthyReplacementsCountTowardTheCircuitBreaker) {
+  launcher_.health_checked = true;
+  Put(NewService(1, 100, 200, /*breaker=*/true));
+  for (int i = 0; i < 3; ++i) {
+    controller_->RunOnce();
+    Settle();
+    Change([](Task& t) {
+      if (t.desired_status == TaskStatus::kStopped) return false;
+      t.health_status = model::HealthStatus::kUnhealthy;
+      return true;
+    });
+  }
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kFailed);
 }
 
 TEST_F(ServiceControllerTest, ATaskThatCannotBePlacedIsAnEventInEcsWords) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -38,6 +40,11 @@ class FakeRuntime : public runtime::SimulatedRuntime {
  public:
   Status sandbox_error, pull_error, start_error, delete_error, stop_error;
   std::set<std::string> exited;            // containers that report an exit (code 1)
+  std::map<std::string, int> exit_codes;   // containers that report an exit with this code
+  std::set<std::string> held;              // started containers that keep running (no init exit)
+  std::map<std::string, model::HealthStatus> health;  // reported health, by container
+  std::map<std::string, std::pair<double, double>> times;  // started_at, finished_at
+  std::vector<std::set<std::string>> start_calls;  // the names of each StartContainers
   std::function<void()> during_start;      // runs inside StartContainers
   std::shared_future<void> stop_gate;      // when valid, StopContainers waits for it
   int sandboxes = 0, pulls = 0, starts = 0, stops = 0, deletes = 0;
@@ -55,15 +62,30 @@ class FakeRuntime : public runtime::SimulatedRuntime {
   using SimulatedRuntime::StartContainers;
   Status StartContainers(const runtime::TaskSpec& t, const std::set<std::string>& names) override {
     ++starts;
+    start_calls.push_back(names);
     if (during_start) during_start();
     return start_error.ok() ? SimulatedRuntime::StartContainers(t, names) : start_error;
   }
   Result<runtime::TaskState> Inspect(const runtime::TaskSpec& t) override {
     ASSIGN_OR_RETURN(auto st, SimulatedRuntime::Inspect(t));
     for (auto& c : st.containers) {
+      bool started = c.phase != runtime::ContainerState::Phase::kMissing;
+      if (started && held.count(c.name)) {
+        c.phase = runtime::ContainerState::Phase::kRunning;
+        c.exit_code.reset();
+      }
       if (exited.count(c.name)) {
         c.phase = runtime::ContainerState::Phase::kExited;
         c.exit_code = 1;
+      }
+      if (started && exit_codes.count(c.name)) {
+        c.phase = runtime::ContainerState::Phase::kExited;
+        c.exit_code = exit_codes.at(c.name);
+      }
+      if (started && health.count(c.name)) c.health = health.at(c.name);
+      if (started && times.count(c.name)) {
+        c.started_at = times.at(c.name).first;
+        if (c.phase == runtime::ContainerState::Phase::kExited) c.finished_at = times.at(c.name).second;
       }
     }
     return st;
@@ -135,7 +157,14 @@ class TaskControllerTest : public ::testing::Test {
       return Status::Ok();
     };
     hooks.release = [](state::Tx& tx, Task& t) { return ReleaseNetwork(tx, t); };
-    hooks.before_start = [this](const Task&, const runtime::TaskSpec&) { return before_start_error_; };
+    hooks.before_start = [this](const Task&, const runtime::TaskSpec&) {
+      ++before_starts_;
+      return before_start_error_;
+    };
+    hooks.health_changed = [this](state::Tx&, Task& t) {
+      health_changes_.push_back(t.health_status);
+      return Status::Ok();
+    };
     TaskController::Options o;
     o.workers = 0;
     o.stop_beside_workers = stop_beside_workers;
@@ -216,6 +245,51 @@ class TaskControllerTest : public ::testing::Test {
     return n;
   }
 
+  // A bridge task with these containers instead of app and sidecar.
+  Task NewTaskWith(const std::vector<model::ContainerDefinition>& defs) {
+    Task t = NewTask(NetworkMode::kBridge);
+    EXPECT_TRUE(store_->Write([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, t.region, t.id));
+      cur->containers.clear();
+      cur->internal.containers = defs;
+      for (const auto& d : defs) {
+        model::Container c;
+        c.container_arn = cur->task_arn + "/" + d.name;
+        c.task_arn = cur->task_arn;
+        c.name = d.name;
+        c.image = d.image;
+        cur->containers.push_back(c);
+      }
+      return state::records::PutTask(tx, *cur);
+    }).ok());
+    return Get(t);
+  }
+  static model::ContainerDefinition Def(const std::string& name, bool essential,
+                                        std::vector<model::ContainerDependency> deps = {}) {
+    model::ContainerDefinition d;
+    d.name = name;
+    d.image = "example/" + name;
+    d.essential = essential;
+    d.depends_on = std::move(deps);
+    return d;
+  }
+  static model::ContainerDefinition Checked(model::ContainerDefinition d) {
+    d.health_check = model::HealthCheck{.command = {"CMD-SHELL", "true"}};
+    return d;
+  }
+  static const model::Container& C(const Task& t, const std::string& name) {
+    for (const auto& c : t.containers) {
+      if (c.name == name) return c;
+    }
+    throw std::runtime_error("no container " + name);
+  }
+  static const model::ContainerProgress* P(const Task& t, const std::string& name) {
+    for (const auto& p : t.internal.progress) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
+
   // What StopTask writes.
   void StopTask(const Task& t) {
     ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
@@ -269,7 +343,8 @@ class TaskControllerTest : public ::testing::Test {
   std::string vpc_, subnet_, tiny_;
   int next_id_ = 0;
   int writes_ = 0;
-  int running_hooks_ = 0, stopping_hooks_ = 0;
+  int running_hooks_ = 0, stopping_hooks_ = 0, before_starts_ = 0;
+  std::vector<model::HealthStatus> health_changes_;
   Status running_hook_error_, before_start_error_;
 };
 
@@ -467,12 +542,25 @@ TEST_F(TaskControllerTest, FailedPullStopWriteKeepsTheTaskPending) {
 
 TEST_F(TaskControllerTest, FailedActivatingWriteKeepsTheTaskPendingAndStartsAgain) {
   Task t = NewTask(NetworkMode::kBridge);
-  FailWrites(3);  // provision, pullStartedAt, pullStoppedAt go through; ACTIVATING does not
+  // provision, pullStartedAt, pullStoppedAt and the start request go through; ACTIVATING
+  // does not.
+  FailWrites(4);
   EXPECT_EQ(Step(t), TaskStatus::kPending);
   EXPECT_EQ(runtime_.starts, 1);
   HealStore();
   EXPECT_EQ(Step(t), TaskStatus::kActivating);
-  EXPECT_EQ(runtime_.starts, 2);  // StartContainers is idempotent
+  EXPECT_EQ(runtime_.starts, 1);  // the start request was recorded: the containers run
+  EXPECT_EQ(runtime_.pulls, 1);   // and the pre-start work is not done again
+}
+
+TEST_F(TaskControllerTest, FailedStartRequestWriteStartsNothing) {
+  Task t = NewTask(NetworkMode::kBridge);
+  FailWrites(3);  // provision, pullStartedAt, pullStoppedAt go through; the start request does not
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.starts, 0);
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_EQ(runtime_.starts, 1);
 }
 
 TEST_F(TaskControllerTest, FailedRunningWriteKeepsTheTaskActivating) {
@@ -735,6 +823,296 @@ TEST_F(TaskControllerTest, StopTaskDuringTheProvisioningSandboxIsNotLost) {
   EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
   EXPECT_EQ(Get(t).stop_code, StopCode::kUserInitiated);
   EXPECT_EQ(Count(net::kEni), 0);
+}
+
+// ---- dependsOn -------------------------------------------------------------------------
+
+using model::DependencyCondition;
+using model::HealthStatus;
+using Names = std::vector<std::set<std::string>>;
+
+TEST_F(TaskControllerTest, StartDependencyStartsInWavesWithinOneStep) {
+  Task t = NewTaskWith({Def("web", true, {{"app", DependencyCondition::kStart}}),
+                        Def("app", true, {{"db", DependencyCondition::kStart}}), Def("db", true)});
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"db"}, {"app"}, {"web"}}));
+  Task a = Get(t);
+  for (const char* name : {"web", "app", "db"}) {
+    ASSERT_NE(P(a, name), nullptr) << name;
+    EXPECT_EQ(P(a, name)->created_at, EpochMillis(kT0)) << name;
+    EXPECT_TRUE(P(a, name)->started_at.has_value()) << name;
+  }
+}
+
+TEST_F(TaskControllerTest, CompleteDependencyWaitsForTheExit) {
+  Task t = NewTaskWith({Def("init", false), Def("app", true, {{"init", DependencyCondition::kComplete}})});
+  runtime_.held = {"init"};
+  EXPECT_FALSE(controller_->StepForTest(t.region, t.id));  // waiting: the resync comes back
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kPending);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"init"}}));
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.start_calls.size(), 1u);
+  runtime_.held.clear();
+  runtime_.exit_codes["init"] = 3;  // COMPLETE takes any exit code
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"init"}, {"app"}}));
+  StepTo(t, TaskStatus::kRunning);
+  Task r = Get(t);
+  EXPECT_EQ(C(r, "init").last_status, ContainerStatus::kStopped);  // a non-essential exit
+  EXPECT_EQ(C(r, "init").exit_code, 3);
+  EXPECT_EQ(C(r, "app").last_status, ContainerStatus::kRunning);
+  EXPECT_EQ(r.desired_status, TaskStatus::kRunning);
+}
+
+TEST_F(TaskControllerTest, SuccessDependencyStartsAfterAZeroExit) {
+  // The simulated runtime runs a container waited on with SUCCESS as an init container.
+  Task t = NewTaskWith({Def("migrate", false), Def("app", true, {{"migrate", DependencyCondition::kSuccess}})});
+  StepTo(t, TaskStatus::kRunning);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"migrate"}, {"app"}}));
+  Task r = Get(t);
+  EXPECT_EQ(C(r, "migrate").exit_code, 0);
+  EXPECT_EQ(r.desired_status, TaskStatus::kRunning);
+}
+
+TEST_F(TaskControllerTest, SuccessDependencyThatExitsNonZeroStopsTheTaskInTheAgentsWords) {
+  Task t = NewTaskWith({Def("migrate", false), Def("app", true, {{"migrate", DependencyCondition::kSuccess}})});
+  runtime_.exit_codes["migrate"] = 2;
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kEssentialContainerExited);
+  EXPECT_EQ(s.stopped_reason, "Essential container in task exited");
+  EXPECT_EQ(C(s, "app").exit_code, 143);
+  EXPECT_EQ(C(s, "app").reason,
+            "CannotStartContainerError: dependency graph: failed to resolve container ordering dependency "
+            "[migrate(example/migrate)] for target [app(example/app)] as dependency did not exit successfully.");
+  EXPECT_EQ(C(s, "migrate").exit_code, 2);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"migrate"}}));  // app never started
+}
+
+TEST_F(TaskControllerTest, HealthyDependencyWaitsForHealth) {
+  Task t = NewTaskWith({Checked(Def("db", true)), Def("app", true, {{"db", DependencyCondition::kHealthy}})});
+  runtime_.health["db"] = HealthStatus::kUnknown;
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"db"}}));
+  runtime_.health["db"] = HealthStatus::kUnhealthy;  // may still turn healthy: wait
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(C(Get(t), "db").health_status, HealthStatus::kUnhealthy);
+  runtime_.health["db"] = HealthStatus::kHealthy;
+  clock_.Advance(4);
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"db"}, {"app"}}));
+  Task a = Get(t);
+  EXPECT_EQ(C(a, "db").health_status, HealthStatus::kHealthy);
+  EXPECT_EQ(P(a, "db")->health_since, EpochMillis(kT0 + 4));
+  EXPECT_EQ(P(a, "app")->created_at, EpochMillis(kT0 + 4));
+  EXPECT_EQ(a.health_status, HealthStatus::kHealthy);  // the one essential container with a check
+}
+
+TEST_F(TaskControllerTest, HealthyDependencyThatExitsCanNeverBeMet) {
+  Task t = NewTaskWith({Checked(Def("db", false)), Def("app", true, {{"db", DependencyCondition::kHealthy}})});
+  runtime_.exit_codes["db"] = 1;
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kEssentialContainerExited);
+  EXPECT_NE(C(s, "app").reason->find("[db(example/db)] for target [app(example/app)] as dependency exited"),
+            std::string::npos);
+}
+
+TEST_F(TaskControllerTest, StartTimeoutOfTheDependencyStopsTheWait) {
+  model::ContainerDefinition db = Checked(Def("db", true));
+  db.start_timeout = 10;
+  Task t = NewTaskWith({db, Def("app", true, {{"db", DependencyCondition::kHealthy}})});
+  runtime_.health["db"] = HealthStatus::kUnknown;
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  clock_.Advance(9);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(Get(t).desired_status, TaskStatus::kRunning);
+  clock_.Advance(1);
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kEssentialContainerExited);
+  EXPECT_EQ(C(s, "app").reason,
+            "CannotStartContainerError: dependency graph: container ordering dependency [db(example/db)] for target "
+            "[app(example/app)] has timed out.");
+  EXPECT_EQ(C(s, "app").exit_code, 143);
+}
+
+TEST_F(TaskControllerTest, WithoutStartTimeoutTheWaitGoesOn) {
+  Task t = NewTaskWith({Checked(Def("db", true)), Def("app", true, {{"db", DependencyCondition::kHealthy}})});
+  runtime_.health["db"] = HealthStatus::kUnknown;
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  clock_.Advance(24 * 3600);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(Get(t).desired_status, TaskStatus::kRunning);
+}
+
+TEST_F(TaskControllerTest, ADependencyThatWillNeverStartStopsItsDependents) {
+  // check fails its SUCCESS dependency; app waits on check: it will never start.
+  Task t = NewTaskWith({Def("migrate", false), Def("check", false, {{"migrate", DependencyCondition::kSuccess}}),
+                        Def("app", true, {{"check", DependencyCondition::kStart}})});
+  runtime_.exit_codes["migrate"] = 1;
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(C(s, "check").exit_code, 143);
+  EXPECT_EQ(C(s, "app").reason,
+            "CannotStartContainerError: dependency graph: failed to resolve container ordering dependency "
+            "[check(example/check)] for target [app(example/app)] because dependency will never start");
+}
+
+TEST_F(TaskControllerTest, ANonEssentialContainerThatCannotStartLeavesTheTaskRunning) {
+  Task t = NewTaskWith({Def("migrate", false), Def("report", false, {{"migrate", DependencyCondition::kSuccess}}),
+                        Def("app", true)});
+  runtime_.exit_codes["migrate"] = 1;
+  StepTo(t, TaskStatus::kRunning);
+  Task r = Get(t);
+  EXPECT_EQ(r.desired_status, TaskStatus::kRunning);
+  EXPECT_EQ(C(r, "report").last_status, ContainerStatus::kStopped);
+  EXPECT_EQ(C(r, "report").exit_code, 143);
+  EXPECT_EQ(C(r, "app").last_status, ContainerStatus::kRunning);
+  EXPECT_EQ(C(r, "migrate").exit_code, 1);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"app", "migrate"}}));
+}
+
+TEST_F(TaskControllerTest, AnEssentialContainerThatExitsWhilePendingStopsTheTask) {
+  Task t = NewTaskWith({Def("init", true), Def("app", true, {{"init", DependencyCondition::kComplete}})});
+  runtime_.exit_codes["init"] = 0;
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kEssentialContainerExited);
+  EXPECT_EQ(s.stopped_reason, "Essential container in task exited");
+}
+
+TEST_F(TaskControllerTest, StopTaskDuringTheWaitWins) {
+  Task t = NewTaskWith({Def("init", false), Def("app", true, {{"init", DependencyCondition::kComplete}})});
+  runtime_.held = {"init"};
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  StopTask(t);
+  runtime_.held.clear();
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kUserInitiated);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"init"}}));  // app never started
+}
+
+TEST_F(TaskControllerTest, FailedStartRequestWriteDuringTheWavesIsRetried) {
+  Task t = NewTaskWith({Def("init", false), Def("app", true, {{"init", DependencyCondition::kComplete}})});
+  runtime_.held = {"init"};
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  runtime_.held.clear();
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"init"}}));  // not asked before it is written
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kActivating);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"init"}, {"app"}}));
+}
+
+TEST_F(TaskControllerTest, RestartDuringTheWavesResumesThemWithoutTheWorkBefore) {
+  Task t = NewTaskWith({Def("init", false), Def("app", true, {{"init", DependencyCondition::kComplete}})});
+  runtime_.held = {"init"};
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(runtime_.pulls, 1);
+  EXPECT_EQ(before_starts_, 1);
+  NewController();
+  controller_->Recover();
+  runtime_.held.clear();
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kRunning);
+  EXPECT_EQ(runtime_.pulls, 1);
+  EXPECT_EQ(before_starts_, 1);
+  EXPECT_EQ(runtime_.start_calls, (Names{{"init"}, {"app"}}));
+}
+
+// ---- Health ----------------------------------------------------------------------------
+
+TEST(TaskHealth, AggregatesTheEssentialContainersWithAHealthCheck) {
+  auto task = [](std::vector<std::tuple<bool, bool, HealthStatus>> cs) {  // essential, checked, health
+    Task t;
+    int i = 0;
+    for (auto [essential, checked, health] : cs) {
+      model::ContainerDefinition d;
+      d.name = "c" + std::to_string(i++);
+      d.essential = essential;
+      if (checked) d.health_check = model::HealthCheck{};
+      t.internal.containers.push_back(d);
+      model::Container c;
+      c.name = d.name;
+      c.health_status = health;
+      t.containers.push_back(c);
+    }
+    return TaskHealth(t);
+  };
+  const auto H = HealthStatus::kHealthy, U = HealthStatus::kUnhealthy, K = HealthStatus::kUnknown;
+  EXPECT_EQ(task({{true, true, U}, {true, true, K}}), U);
+  EXPECT_EQ(task({{true, true, U}, {true, true, H}}), U);
+  EXPECT_EQ(task({{true, true, H}, {true, true, K}}), K);
+  EXPECT_EQ(task({{true, true, H}, {true, true, H}}), H);
+  EXPECT_EQ(task({{true, true, H}, {false, true, U}}), H);   // a non-essential container does not count
+  EXPECT_EQ(task({{true, true, H}, {true, false, K}}), H);   // nor one without a check
+  EXPECT_EQ(task({{true, false, K}, {false, true, U}}), U);  // unless no essential one has a check
+  EXPECT_EQ(task({{true, false, K}, {false, false, K}}), K); // no check at all
+}
+
+TEST_F(TaskControllerTest, RunningTaskFollowsItsContainersHealthAndKeepsRunningWhenUnhealthy) {
+  Task t = NewTaskWith({Checked(Def("app", true)), Def("sidecar", false)});
+  runtime_.health["app"] = HealthStatus::kUnknown;
+  StepTo(t, TaskStatus::kRunning);
+  EXPECT_EQ(Get(t).health_status, HealthStatus::kUnknown);
+  int64_t v = Get(t).version;
+  runtime_.health["app"] = HealthStatus::kHealthy;
+  clock_.Advance(5);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  Task h = Get(t);
+  EXPECT_EQ(h.health_status, HealthStatus::kHealthy);
+  EXPECT_EQ(C(h, "app").health_status, HealthStatus::kHealthy);
+  EXPECT_EQ(C(h, "sidecar").health_status, HealthStatus::kUnknown);
+  EXPECT_EQ(P(h, "app")->health_since, EpochMillis(kT0 + 5));
+  EXPECT_EQ(h.version, v + 1);
+  EXPECT_EQ(health_changes_, std::vector<HealthStatus>{HealthStatus::kHealthy});
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);  // no change: nothing written
+  EXPECT_EQ(Get(t).version, v + 1);
+  runtime_.health["app"] = HealthStatus::kUnhealthy;
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  Task u = Get(t);
+  EXPECT_EQ(u.health_status, HealthStatus::kUnhealthy);
+  // A task run by hand goes on whatever its health (the API's HealthCheck: "If a task is run
+  // manually, and not as part of a service, the task will continue its lifecycle regardless
+  // of its health status"); a service's scheduler replaces it.
+  EXPECT_EQ(u.desired_status, TaskStatus::kRunning);
+  EXPECT_EQ(health_changes_, (std::vector<HealthStatus>{HealthStatus::kHealthy, HealthStatus::kUnhealthy}));
+}
+
+TEST_F(TaskControllerTest, FailedWriteOfAHealthChangeIsSeenAgain) {
+  Task t = NewTaskWith({Checked(Def("app", true))});
+  runtime_.health["app"] = HealthStatus::kUnknown;
+  StepTo(t, TaskStatus::kRunning);
+  runtime_.health["app"] = HealthStatus::kUnhealthy;
+  FailWrites(0);
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  EXPECT_EQ(Get(t).health_status, HealthStatus::kUnknown);
+  HealStore();
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  EXPECT_EQ(Get(t).health_status, HealthStatus::kUnhealthy);
+}
+
+TEST_F(TaskControllerTest, ProgressKeepsTheRuntimesTimestamps) {
+  Task t = NewTaskWith({Def("app", true), Def("job", false)});
+  runtime_.times["job"] = {kT0 - 5, kT0 + 7};
+  StepTo(t, TaskStatus::kRunning);
+  runtime_.exit_codes["job"] = 0;
+  EXPECT_EQ(Step(t), TaskStatus::kRunning);
+  Task r = Get(t);
+  ASSERT_NE(P(r, "job"), nullptr);
+  EXPECT_EQ(P(r, "job")->started_at, kT0 - 5);
+  EXPECT_EQ(P(r, "job")->finished_at, kT0 + 7);
+  EXPECT_EQ(P(r, "app")->started_at, EpochMillis(kT0));  // not reported: when first seen
+  EXPECT_FALSE(P(r, "app")->finished_at.has_value());
 }
 
 // ---- Restart ---------------------------------------------------------------------------
