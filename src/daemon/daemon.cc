@@ -383,6 +383,10 @@ int Run(const Config& cfg) {
   ropts.account_id = cfg.account_id;
   ropts.strict = cfg.strict;
   ropts.credentials = cfg.AuthKeyMap();
+  // With auth keys, a task's role credentials sign requests too, as an SDK in a task uses them.
+  ropts.temporary_credentials = [&metadata](const std::string& key, const std::string& token) {
+    return metadata.SecretFor(key, token);
+  };
   ropts.validate_responses = cfg.validate_responses;
   ropts.clock = &clock;
   state::Store* st = store->get();

@@ -4,8 +4,13 @@
 Each task's containers print what they fetched from the endpoint into their log, between
 markers, with busybox wget (under `timeout`: Debian's busybox-static wget crashes on -T)."""
 import json
+import os
 import subprocess
+import tempfile
 
+import boto3
+import botocore.config
+import botocore.exceptions
 import pytest
 
 from conftest import wait_for
@@ -161,3 +166,33 @@ def test_host_mode_task_reaches_the_shared_host_listener(env):
     # The last host-mode task is gone, and so is the shared listener's bridge.
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert f"{env.k.prefix}-md" not in links
+
+
+KEYS_FILE = os.path.join(tempfile.mkdtemp(prefix="kecs-meta-keys-"), "keys")
+with open(KEYS_FILE, "w") as f:
+    f.write("AKIDKECSTEST:secret")
+os.chmod(KEYS_FILE, 0o600)
+
+
+@pytest.mark.kecs_args("--auth-keys-file", KEYS_FILE)
+def test_task_role_credentials_sign_requests_to_kecs_while_the_task_runs(env, monkeypatch):
+    monkeypatch.setenv("KECS_AUTH_KEYS", "AKIDKECSTEST:secret")  # for `kecs logs`
+    subnet = env.default_subnets()[0]["SubnetId"]
+    arn, _, log = run_probe_task(env, "meta-sign", "awsvpc", [subnet])
+    creds = json.loads(log["creds"])
+
+    def ecs(token):
+        return boto3.client("ecs", endpoint_url=env.k.endpoint, region_name="us-east-1",
+                            aws_access_key_id=creds["AccessKeyId"],
+                            aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=token,
+                            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+    assert any(c.endswith("/local") for c in ecs(creds["Token"]).list_clusters()["clusterArns"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecs("not-the-token").list_clusters()
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    env.ecs.stop_task(cluster="local", task=arn)
+    env.wait_stopped(arn)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecs(creds["Token"]).list_clusters()
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"

@@ -113,6 +113,32 @@ void MetadataService::RegisterHostTask(const model::Task& task) {
   if (!task.internal.credentials_id.empty()) host_credentials_ids_[task.internal.credentials_id] = key;
 }
 
+void MetadataService::RegisterCredentials(const model::Task& task) {
+  if (task.internal.credentials_id.empty() || task.internal.task_role_arn.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  role_credentials_[task.internal.credentials_id] = Key{task.region, task.id};
+}
+
+std::optional<std::string> MetadataService::SecretFor(const std::string& access_key,
+                                                      const std::string& session_token) {
+  if (!access_key.starts_with("ASIA") || session_token.empty()) return std::nullopt;
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, key] : role_credentials_) ids.push_back(id);
+  }
+  double now = clock_.Now();
+  // This window's credentials, and the last window's while they have not expired.
+  for (double at : {now, now - CredentialsIssuer::kRotationSeconds}) {
+    for (const auto& id : ids) {
+      RoleCredentials c = issuer_.Issue(id, "", at);
+      if (c.expiration <= now) continue;
+      if (SameSecret(c.access_key_id, access_key) && SameSecret(c.token, session_token)) return c.secret_access_key;
+    }
+  }
+  return std::nullopt;
+}
+
 Status MetadataService::EnsureHostListener() {
   if (host_listener_) return Status::Ok();
   ASSIGN_OR_RETURN(int fd, net::OpenHostListener(options_.host_link, "kecs:metadata", options_.host_table));
@@ -124,6 +150,7 @@ Status MetadataService::EnsureHostListener() {
 Status MetadataService::Open(const model::Task& task, const runtime::TaskSpec& spec) {
   std::optional<std::string> ns = runtime_.MetadataNetns(spec);
   if (!ns) return Status::Ok();  // nothing runs: no namespace to serve in
+  RegisterCredentials(task);
   if (ns->empty()) {
     RegisterHostTask(task);
     std::lock_guard<std::mutex> lock(mu_);
@@ -155,6 +182,7 @@ void MetadataService::Close(const std::string& region, const std::string& task_i
     Key key{region, task_id};
     std::erase_if(host_metadata_ids_, [&](const auto& kv) { return kv.second == key; });
     std::erase_if(host_credentials_ids_, [&](const auto& kv) { return kv.second == key; });
+    std::erase_if(role_credentials_, [&](const auto& kv) { return kv.second == key; });
     std::erase_if(samples_, [&](const auto& kv) { return kv.first.starts_with(task_id + "/"); });
     if (host_tasks_.erase(key) && host_tasks_.empty() && host_listener_) {
       host_listener_ = false;

@@ -73,6 +73,14 @@ class MetadataService {
   static constexpr const char* kHostTag = "host";
   // Lets the host listener answer for a host-mode task (Open does it; tests call it).
   void RegisterHostTask(const model::Task& task);
+  // Lets SecretFor know the task's credentials (Open does it; tests call it).
+  void RegisterCredentials(const model::Task& task);
+
+  // The secret of task role credentials this service issued and that have not expired:
+  // for SigV4 (Router::Options::temporary_credentials), so a task's SDK may call kecs's
+  // API with its role's credentials when kecs checks signatures. nullopt for a key or
+  // token it did not issue, or a task whose endpoint is closed.
+  std::optional<std::string> SecretFor(const std::string& access_key, const std::string& session_token);
 
   // Answers one request (public for tests: `r.listener` says which listener it came on).
   HttpResponse Handle(const HttpRequest& r);
@@ -104,6 +112,7 @@ class MetadataService {
   std::map<std::string, Key> host_metadata_ids_;     // metadata id -> host-mode task
   std::map<std::string, Key> host_credentials_ids_;  // credentials id -> host-mode task
   std::set<Key> host_tasks_;
+  std::map<std::string, Key> role_credentials_;      // credentials id -> task with a role and an endpoint
   bool host_listener_ = false;
   bool stopped_ = false;
   // Per container ("<task id>/<name>"): the sample before the last one, and the last.

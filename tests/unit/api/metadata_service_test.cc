@@ -175,6 +175,31 @@ TEST_F(MetadataServiceTest, StatsCarryThePreviousSampleOnceItIsASecondOld) {
   EXPECT_EQ(task["aaaa-app"]["id"], "aaaa-app");
 }
 
+TEST_F(MetadataServiceTest, IssuedCredentialsSignRequestsUntilTheyExpireOrTheTaskCloses) {
+  service_.RegisterCredentials(tasks_[0]);
+  Json c = Json::parse(Get(Own("aaaa"), "/v2/credentials/cred-a").body);
+  std::string akid = c["AccessKeyId"], token = c["Token"];
+  auto secret = service_.SecretFor(akid, token);
+  ASSERT_TRUE(secret.has_value());
+  EXPECT_EQ(*secret, c["SecretAccessKey"]);
+  EXPECT_FALSE(service_.SecretFor(akid, "another-token").has_value());
+  EXPECT_FALSE(service_.SecretFor(akid, "").has_value());
+  // Task b's credentials were issued by nobody asking: b is not registered.
+  EXPECT_FALSE(service_.SecretFor("ASIAAAAAAAAAAAAAAAAA", token).has_value());
+  // Valid until their Expiration (01:00), though the next window begins at 00:00.
+  clock_.Advance(3600);
+  EXPECT_TRUE(service_.SecretFor(akid, token).has_value());
+  clock_.Advance(3600 - 1);
+  EXPECT_TRUE(service_.SecretFor(akid, token).has_value());
+  clock_.Advance(1);
+  EXPECT_FALSE(service_.SecretFor(akid, token).has_value());
+  Json next = Json::parse(Get(Own("aaaa"), "/v2/credentials/cred-a").body);
+  EXPECT_NE(next["AccessKeyId"], akid);
+  EXPECT_TRUE(service_.SecretFor(next["AccessKeyId"], next["Token"]).has_value());
+  service_.Close("us-east-1", "aaaa");
+  EXPECT_FALSE(service_.SecretFor(next["AccessKeyId"], next["Token"]).has_value());
+}
+
 TEST_F(MetadataServiceTest, UnknownPathsAndMethodsAreRefusedAsTheAgentsRouterDoes) {
   EXPECT_EQ(Get(Own("aaaa"), "/v4/meta-a/nothing").status, 404);
   EXPECT_EQ(Get(Own("aaaa"), "/").body, "404 page not found\n");
