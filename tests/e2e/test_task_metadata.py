@@ -23,6 +23,7 @@ ROLE = "arn:aws:iam::000000000000:role/app-task-role"
 FETCH = r'''
 fetch() { for i in 1 2 3 4 5; do out=$(timeout 5 wget -qO- "$1") && { echo "$out"; return; }; sleep 1; done; echo FAILED; }
 echo "==creds-uri $AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+echo "==uri $ECS_CONTAINER_METADATA_URI_V4"
 echo "==v4-task";  fetch "$ECS_CONTAINER_METADATA_URI_V4/task"
 echo "==v4-self";  fetch "$ECS_CONTAINER_METADATA_URI_V4"
 echo "==v4-stats"; fetch "$ECS_CONTAINER_METADATA_URI_V4/task/stats"
@@ -137,6 +138,25 @@ def test_credentials_of_one_task_are_refused_in_another(env):
     other = provider(uri_b)
     assert other.startswith("REFUSED"), other
     assert "InvalidIdInRequest" in other or "400" in other, other
+
+
+def test_endpoint_comes_back_after_a_daemon_restart(env):
+    subnet = env.default_subnets()[0]["SubnetId"]
+    arn, _, log = run_probe_task(env, "meta-restart", "awsvpc", [subnet])
+    uri = log["uri"].strip()
+    assert uri.startswith("http://169.254.170.2/v4/")
+
+    def fetch():
+        p = subprocess.run(["ip", "netns", "exec", env.netns(arn), "curl", "-s", "--max-time", "5", uri + "/task"],
+                           capture_output=True, text=True, timeout=30)
+        return p.stdout
+
+    assert json.loads(fetch())["TaskARN"] == arn
+    env.k.restart()
+    # The restarted daemon adopts the running task and serves its endpoint again.
+    doc = wait_for(lambda: (lambda out: json.loads(out) if out.startswith("{") else None)(fetch()),
+                   timeout=30, what="the endpoint after the restart")
+    assert doc["TaskARN"] == arn
 
 
 def test_bridge_task_reaches_the_endpoint_in_its_own_namespace(env):
