@@ -109,11 +109,19 @@ struct AuthFailure {
 };
 
 // Maps a failed verification to each protocol's own refusal.
-std::optional<AuthFailure> CheckAuth(const HttpRequest& req,
-                                     const std::map<std::string, std::string>& creds, double now,
+std::optional<AuthFailure> CheckAuth(const HttpRequest& req, const Router::Options& options, double now,
                                      std::string_view protocol) {
+  const std::map<std::string, std::string>& creds = options.credentials;
   if (creds.empty()) return std::nullopt;
   SigV4Result r = VerifySigV4(req, creds, now);
+  if (r == SigV4Result::kUnknownKey && options.temporary_credentials) {
+    // A task's role credentials: verified against the one secret issued with that token.
+    auto auth = ParseAuthorization(req.Header("authorization"));
+    if (auth) {
+      auto secret = options.temporary_credentials(auth->access_key, std::string(req.Header("x-amz-security-token")));
+      if (secret) r = VerifySigV4(req, {{auth->access_key, *secret}}, now);
+    }
+  }
   bool json = protocol == "json", ec2 = protocol == "ec2";
   switch (r) {
     case SigV4Result::kOk:
@@ -314,7 +322,7 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
   bool internal = req.Path().starts_with("/_kecs/") && options_.internal;
   std::optional<AuthFailure> internal_auth;
   // kecs's own endpoints go through the same authentication as the APIs.
-  if (health || internal) internal_auth = CheckAuth(req, options_.credentials, ctx.now, "json");
+  if (health || internal) internal_auth = CheckAuth(req, options_, ctx.now, "json");
   if (internal_auth) {
     resp = JsonError(internal_auth->status, internal_auth->code, "message", internal_auth->message,
                      ctx.request_id);
@@ -365,7 +373,7 @@ HttpResponse Router::HandleJson(const HttpRequest& req, std::string_view target,
     return JsonError(400, "SerializationException", "Message",
                      "Start of list found where not expected", ctx.request_id);
   }
-  if (auto fail = CheckAuth(req, options_.credentials, ctx.now, "json")) {
+  if (auto fail = CheckAuth(req, options_, ctx.now, "json")) {
     return JsonError(fail->status, fail->code, style.message_key, fail->message, ctx.request_id);
   }
   if (auto bad = RegionError(svc.family(), ctx, options_.default_region)) {
@@ -427,7 +435,7 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
                                         m->api_version);
     return XmlError(flavor, m, 400, "InvalidAction", msg, ctx.request_id);
   }
-  if (auto fail = CheckAuth(req, options_.credentials, ctx.now,
+  if (auto fail = CheckAuth(req, options_, ctx.now,
                             flavor == QueryFlavor::kEc2 ? "ec2" : "query")) {
     return XmlError(flavor, m, fail->status, fail->code, fail->message, ctx.request_id);
   }

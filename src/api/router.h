@@ -9,6 +9,7 @@
 // JSON keyed by the model's member names whatever the protocol. Thread-safe once built;
 // services are added before the server starts.
 #include <functional>
+#include <optional>
 #include <map>
 #include <set>
 #include <memory>
@@ -79,6 +80,12 @@ class Router {
     // When non-empty, every request must carry a valid SigV4 signature by one of these
     // access key -> secret key pairs.
     std::map<std::string, std::string> credentials;
+    // Temporary credentials kecs issued itself (task role credentials): the secret of an
+    // access key sent with its session token (X-Amz-Security-Token), nullopt when kecs did
+    // not issue that pair or it has expired. Asked only when `credentials` is non-empty and
+    // does not hold the key.
+    std::function<std::optional<std::string>(const std::string& access_key, const std::string& session_token)>
+        temporary_credentials;
     // Builds the /health document.
     std::function<Json()> health;
     Clock* clock = &Clock::Real();

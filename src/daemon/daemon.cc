@@ -17,6 +17,7 @@
 #include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
 #include "api/http/server.h"
+#include "api/metadata/metadata_service.h"
 #include "api/router.h"
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "base/host.h"
@@ -27,6 +28,7 @@
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
 #include "net/kernel/dns_server.h"
+#include "net/kernel/metadata_listener.h"
 #include "net/domain/vpc.h"
 #include "reconcile/discovery_hooks.h"
 #include "reconcile/network_hooks.h"
@@ -235,6 +237,8 @@ int Cleanup(const Config& cfg) {
   runtime::local::LocalRuntime rt(LocalOptionsFrom(cfg));
   Status st = rt.GarbageCollect({}, {});
   if (st.ok()) st = rt.network().RemoveAll();
+  // The host-mode metadata listener's bridge and redirect (a daemon that crashed left them).
+  if (st.ok()) st = net::RemoveHostListener(cfg.name_prefix + "-md", cfg.name_prefix + "_metadata");
   if (!st.ok()) {
     std::fprintf(stderr, "kecs: %s\n", st.message().c_str());
     return 1;
@@ -328,9 +332,31 @@ int Run(const Config& cfg) {
   popts.instance_group = cfg.instance_security_group;
   popts.instance_group_region = cfg.region;
   reconcile::PolicyController policies(**store, **rt, popts);
-  hooks.before_start = [&policies](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
-    if (spec.network.mode != model::NetworkMode::kAwsvpc || spec.network.vpc_id.empty()) return Status::Ok();
-    return policies.SyncVpc(t.region, spec.network.vpc_id);
+  // The task metadata and credentials endpoint (169.254.170.2:80 in each task's namespace).
+  // Its credentials are derived from a key of the data dir's; nothing secret is stored.
+  auto issuer = api::metadata::CredentialsIssuer::Open(Env::Default(), cfg.data_dir + "/metadata-credentials.key");
+  if (!issuer.ok()) {
+    KLOG_ERROR("task credentials: {}", issuer.status().message());
+    return 2;
+  }
+  api::metadata::MetadataService::Options mopts;
+  mopts.host_link = cfg.name_prefix + "-md";
+  mopts.host_table = cfg.name_prefix + "_metadata";
+  api::metadata::MetadataService metadata(api::metadata::MetadataService::StoreReader(**store), **rt, std::move(*issuer), mopts, clock);
+  hooks.before_start = [&policies, &metadata](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
+    if (spec.network.mode == model::NetworkMode::kAwsvpc && !spec.network.vpc_id.empty()) {
+      RETURN_IF_ERROR(policies.SyncVpc(t.region, spec.network.vpc_id));
+    }
+    return metadata.Open(t, spec);
+  };
+  // A listener's sockets would keep the task's namespace alive after its deletion.
+  hooks.before_delete = [&metadata](const model::Task& t, const runtime::TaskSpec&) {
+    metadata.Close(t.region, t.id);
+  };
+  hooks.adopt = [&metadata](const model::Task& t, const runtime::TaskSpec& spec) {
+    if (Status st = metadata.Open(t, spec); !st.ok()) {
+      KLOG_WARN("task {}: metadata endpoint: {}", t.id, st.message());
+    }
   };
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
@@ -357,6 +383,10 @@ int Run(const Config& cfg) {
   ropts.account_id = cfg.account_id;
   ropts.strict = cfg.strict;
   ropts.credentials = cfg.AuthKeyMap();
+  // With auth keys, a task's role credentials sign requests too, as an SDK in a task uses them.
+  ropts.temporary_credentials = [&metadata](const std::string& key, const std::string& token) {
+    return metadata.SecretFor(key, token);
+  };
   ropts.validate_responses = cfg.validate_responses;
   ropts.clock = &clock;
   state::Store* st = store->get();
@@ -417,6 +447,7 @@ int Run(const Config& cfg) {
   controller.Start();
   policies.Start();
   services.Start();
+  metadata.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
@@ -433,6 +464,7 @@ int Run(const Config& cfg) {
   server.Shutdown(std::chrono::seconds(10));
   services.Stop();
   controller.Stop();
+  metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();
   dns.Stop();  // its lookups read the store
   store->reset();

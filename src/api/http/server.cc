@@ -5,10 +5,13 @@
 #include <boost/beast/http.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <future>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -46,30 +49,44 @@ std::string_view HttpRequest::QueryString() const {
 
 class Session;
 
+// One listening socket: Listen()'s, or one added with AddListener under a tag. Its accept
+// chain has one operation outstanding at a time, on the accept strand, so the backoff
+// members need no lock.
+struct Acceptor {
+  Acceptor(asio::strand<asio::io_context::executor_type>& strand, std::string t)
+      : acceptor(strand), timer(strand), tag(std::move(t)) {}
+  tcp::acceptor acceptor;
+  asio::steady_timer timer;
+  const std::string tag;
+  std::chrono::milliseconds backoff{0};
+  std::optional<std::chrono::steady_clock::time_point> last_warning;
+  long failures = 0;  // since the last warning
+  bool closed = false;  // accept strand only
+};
+
 struct HttpServer::Impl {
   HttpHandler handler;
   Options options;
   int max_connections = 0;  // constant after construction
   asio::io_context ioc;
-  // The acceptor, its backoff timer and Shutdown's close of both run on one strand.
+  // Keeps the I/O threads running while no socket is open yet (a server with only added
+  // listeners may start with none); released at Shutdown.
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  // The acceptors, their backoff timers and their closing run on one strand.
   asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
-  tcp::acceptor acceptor{accept_strand};
+  std::shared_ptr<Acceptor> primary = std::make_shared<Acceptor>(accept_strand, "");
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
   std::atomic<int> sessions{0};
-  std::mutex mu;
+  mutable std::mutex mu;
   std::list<std::weak_ptr<Session>> live;  // guarded by mu; oldest first
   bool stopped = false;                    // guarded by mu
+  bool started = false;                    // guarded by mu
+  std::map<std::string, std::shared_ptr<Acceptor>> extra;  // AddListener's, by tag; guarded by mu
 
-  // The accept chain has one operation outstanding at a time, so these need no lock.
-  asio::steady_timer accept_timer{accept_strand};
-  std::chrono::milliseconds backoff{0};
-  std::optional<std::chrono::steady_clock::time_point> last_warning;
-  long accept_failures = 0;  // since the last warning
-
-  void Accept();
-  void OnAcceptError(const beast::error_code& ec);
+  void Accept(const std::shared_ptr<Acceptor>& a);
+  void OnAcceptError(Acceptor& a, const beast::error_code& ec);
   // Registers a new session under the connection cap; false when it must be refused.
   bool Admit(const std::shared_ptr<Session>& s);
   // Closes the oldest idle session; false when every session is busy.
@@ -101,8 +118,8 @@ std::optional<http::status> StatusForReadError(const beast::error_code& ec) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* srv)
-      : stream_(std::move(socket)), srv_(srv) {
+  Session(tcp::socket socket, HttpServer::Impl* srv, std::string tag)
+      : stream_(std::move(socket)), srv_(srv), tag_(std::move(tag)) {
     srv_->sessions++;
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
@@ -114,6 +131,8 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(),
                    beast::bind_front_handler(&Session::Read, shared_from_this()));
   }
+
+  const std::string& tag() const { return tag_; }
 
   // Waiting for a request (or still receiving one), not handling or answering one.
   bool Idle() const { return !busy_ && !closing_; }
@@ -192,6 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
     r.target = std::string(req.target());
     r.body = std::move(req.body());
     r.remote_addr = remote_;
+    r.listener = tag_;
     for (const auto& f : req) {
       r.headers.emplace_back(ToLower(std::string(f.name_string())), std::string(f.value()));
     }
@@ -253,6 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* srv_;
+  const std::string tag_;
   std::string remote_;
   // Written on this session's strand; read by the acceptor to pick a connection to close.
   std::atomic<bool> busy_{false};
@@ -280,19 +301,20 @@ bool HttpServer::Impl::Admit(const std::shared_ptr<Session>& s) {
   return true;
 }
 
-void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
+void HttpServer::Impl::OnAcceptError(Acceptor& a, const beast::error_code& ec) {
   // EMFILE and ENFILE persist until a descriptor is freed: retrying at once would spin.
   // Any other failure (ECONNABORTED, ENOBUFS) gets the same short pause, harmlessly.
-  backoff = backoff.count() == 0 ? options.accept_backoff_initial
-                                 : std::min(backoff * 2, options.accept_backoff_max);
-  ++accept_failures;
+  a.backoff = a.backoff.count() == 0 ? options.accept_backoff_initial
+                                     : std::min(a.backoff * 2, options.accept_backoff_max);
+  ++a.failures;
   auto now = std::chrono::steady_clock::now();
-  if (!last_warning || now - *last_warning >= options.accept_warning_interval) {
-    KLOG_WARN("http: accept failed: {} ({} failure(s) since the last warning; {} connections "
+  if (!a.last_warning || now - *a.last_warning >= options.accept_warning_interval) {
+    KLOG_WARN("http: accept failed{}: {} ({} failure(s) since the last warning; {} connections "
               "open, at most {}; retrying in {} ms)",
-              ec.message(), accept_failures, sessions.load(), max_connections, backoff.count());
-    last_warning = now;
-    accept_failures = 0;
+              a.tag.empty() ? "" : " on listener " + a.tag, ec.message(), a.failures, sessions.load(),
+              max_connections, a.backoff.count());
+    a.last_warning = now;
+    a.failures = 0;
   }
   if (ec == asio::error::no_descriptors ||
       ec == beast::error_code(ENFILE, beast::system_category())) {
@@ -301,25 +323,25 @@ void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
   }
 }
 
-void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+void HttpServer::Impl::Accept(const std::shared_ptr<Acceptor>& a) {
+  a->acceptor.async_accept(asio::make_strand(ioc), [this, a](beast::error_code ec, tcp::socket s) {
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      OnAcceptError(ec);
-      accept_timer.expires_after(backoff);
-      accept_timer.async_wait([this](beast::error_code tec) {
-        if (!tec && !draining) Accept();
+      if (ec == asio::error::operation_aborted || a->closed || !a->acceptor.is_open()) return;
+      OnAcceptError(*a, ec);
+      a->timer.expires_after(a->backoff);
+      a->timer.async_wait([this, a](beast::error_code tec) {
+        if (!tec && !draining && !a->closed) Accept(a);
       });
       return;
     }
-    backoff = std::chrono::milliseconds(0);
-    auto session = std::make_shared<Session>(std::move(s), this);
+    a->backoff = std::chrono::milliseconds(0);
+    auto session = std::make_shared<Session>(std::move(s), this, a->tag);
     if (Admit(session)) {
       session->Run();
     } else {
       session->Refuse();
     }
-    if (!draining) Accept();
+    if (!draining && !a->closed) Accept(a);
   });
 }
 
@@ -344,10 +366,11 @@ Status HttpServer::Listen(const std::string& host, uint16_t port) {
   auto addr = asio::ip::make_address(host, ec);
   if (ec) return InvalidArgument("invalid listen address " + host + ": " + ec.message());
   tcp::endpoint ep(addr, port);
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  tcp::acceptor& acceptor = impl_->primary->acceptor;
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " +
                        ec.message());
@@ -357,12 +380,91 @@ Status HttpServer::Listen(const std::string& host, uint16_t port) {
 
 uint16_t HttpServer::port() const {
   beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
+  auto ep = impl_->primary->acceptor.local_endpoint(ec);
   return ec ? 0 : ep.port();
 }
 
+Status HttpServer::AddListener(int fd, const std::string& tag) {
+  if (tag.empty()) {
+    ::close(fd);
+    return InvalidArgument("a listener added to the HTTP server needs a tag");
+  }
+  auto a = std::make_shared<Acceptor>(impl_->accept_strand, tag);
+  beast::error_code ec;
+  a->acceptor.assign(tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return Internal("cannot accept on the listener " + tag + ": " + ec.message());
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->stopped) {
+    a->acceptor.close(ec);
+    return FailedPrecondition("the HTTP server is stopped");
+  }
+  if (!impl_->extra.emplace(tag, a).second) {
+    a->acceptor.close(ec);
+    return AlreadyExists("the HTTP server already has a listener " + tag);
+  }
+  if (impl_->started) asio::post(impl_->accept_strand, [this, a] { impl_->Accept(a); });
+  return Status::Ok();
+}
+
+void HttpServer::RemoveListener(const std::string& tag) {
+  std::shared_ptr<Acceptor> a;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->extra.find(tag);
+    if (it == impl_->extra.end()) return;
+    a = it->second;
+    impl_->extra.erase(it);
+    for (auto w = impl_->live.begin(); w != impl_->live.end();) {
+      auto s = w->lock();
+      if (s && s->tag() == tag) {
+        s->Drain();
+        w = impl_->live.erase(w);
+      } else {
+        ++w;
+      }
+    }
+  }
+  auto close = [a] {
+    a->closed = true;
+    beast::error_code ec;
+    a->acceptor.close(ec);
+    a->timer.cancel();
+  };
+  bool running;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    running = impl_->started && !impl_->stopped;
+  }
+  if (!running) {
+    close();  // no I/O thread touches it
+    return;
+  }
+  std::promise<void> done;
+  auto closed = done.get_future();
+  asio::post(impl_->accept_strand, [&] {
+    close();
+    done.set_value();
+  });
+  closed.wait();
+}
+
+std::vector<std::string> HttpServer::ListenerTags() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& [tag, a] : impl_->extra) out.push_back(tag);
+  return out;
+}
+
 void HttpServer::Start() {
-  impl_->Accept();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->started = true;
+    if (impl_->primary->acceptor.is_open()) impl_->Accept(impl_->primary);
+    for (auto& [tag, a] : impl_->extra) impl_->Accept(a);
+  }
   int n = std::max(1, impl_->options.threads);
   for (int i = 0; i < n; ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
@@ -370,16 +472,22 @@ void HttpServer::Start() {
 }
 
 void HttpServer::Shutdown(std::chrono::milliseconds grace) {
+  std::vector<std::shared_ptr<Acceptor>> acceptors{impl_->primary};
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    for (auto& [tag, a] : impl_->extra) acceptors.push_back(a);
+    impl_->extra.clear();
   }
   impl_->draining = true;
-  asio::post(impl_->accept_strand, [this] {
-    beast::error_code ec;
-    impl_->acceptor.close(ec);
-    impl_->accept_timer.cancel();
+  asio::post(impl_->accept_strand, [acceptors] {
+    for (const auto& a : acceptors) {
+      a->closed = true;
+      beast::error_code ec;
+      a->acceptor.close(ec);
+      a->timer.cancel();
+    }
   });
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -397,6 +505,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
          grace.count() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();

@@ -19,6 +19,11 @@
 // up to accept_backoff_max) while the error persists, closes the oldest idle connection
 // to free a descriptor, and logs at most one warning per accept_warning_interval, with
 // the number of failures since the last one.
+//
+// Besides the listener of Listen(), a server may accept on sockets opened elsewhere
+// (AddListener: a socket bound inside another network namespace, say), each under a tag
+// that every request accepted there carries (HttpRequest::listener), so one set of I/O
+// threads serves many listeners and the handler knows which one a request came in on.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -39,6 +44,7 @@ struct HttpRequest {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string remote_addr;
+  std::string listener;  // the AddListener tag of the socket it came in on; "" for Listen's
 
   // The first header with this (lowercase) name, or "".
   std::string_view Header(std::string_view lower_name) const;
@@ -78,6 +84,16 @@ class HttpServer {
   // Binds and listens. Port 0 picks a free port; see port().
   Status Listen(const std::string& host, uint16_t port);
   uint16_t port() const;
+  // Accepts on `fd`, a bound and listening TCP socket this server now owns (it is closed
+  // on failure too), from Start() on (at once when already started). Requests accepted
+  // there carry `tag` (not ""). AlreadyExists when the tag is taken.
+  Status AddListener(int fd, const std::string& tag);
+  // Stops accepting on the tag's socket, closes it and closes its connections (idle ones
+  // at once, busy ones after their response), so nothing of it keeps its network
+  // namespace alive. The socket is closed when it returns. No-op for an unknown tag. Not
+  // to be called from a handler.
+  void RemoveListener(const std::string& tag);
+  std::vector<std::string> ListenerTags() const;
   // Starts the I/O threads and returns.
   void Start();
   // Graceful stop; waits at most `grace` for in-flight requests. Idempotent.

@@ -21,6 +21,7 @@
 //   library errors (libnl, libnftables, errno) stop here as Status values with context.
 #include "net/kernel/dns_server.h"  // IWYU pragma: export
 #include "net/kernel/host_ports.h"  // IWYU pragma: export
+#include "net/kernel/metadata_listener.h"  // IWYU pragma: export
 #include "net/kernel/netlink.h"     // IWYU pragma: export
 #include "net/kernel/netns.h"       // IWYU pragma: export
 #include "net/kernel/nft.h"         // IWYU pragma: export

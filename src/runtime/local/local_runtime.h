@@ -24,6 +24,21 @@
 
 namespace kecs::runtime::local {
 
+// Where Stats reads a container's usage: cgroupfs and procfs (unit tests point them at a
+// fixture tree).
+struct StatsSources {
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string proc_root = "/proc";
+};
+
+// One container's usage (task_stats.cc): its cgroups as /proc/<pid>/cgroup names them, in
+// the cgroup v1 controllers (cpuacct, cpu, memory, pids, blkio) when it is in them, else
+// in the unified hierarchy (<cgroup_root>, or <cgroup_root>/unified on a hybrid host);
+// the host's CPU time and CPU count from /proc/stat; and, unless `host_network`, the
+// interfaces of /proc/<pid>/net/dev other than lo. NotFound when the process is gone.
+Result<ContainerStats> ReadContainerStats(Env* env, const StatsSources& sources, int pid, const std::string& name,
+                                          bool host_network, double now);
+
 struct LocalOptions {
   // Files under data_dir, the helper programs (skopeo, umoci, runc, kecs-shim) and time go
   // through it; it must outlive the runtime.
@@ -61,6 +76,11 @@ class LocalRuntime : public Runtime {
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                              const std::map<std::string, std::vector<std::string>>& members) override;
+
+  // The running containers' usage (task_stats.cc); stopped ones are left out.
+  Result<std::vector<ContainerStats>> Stats(const TaskSpec& task) override;
+  // The task's namespace under /var/run/netns; "" for host mode.
+  std::optional<std::string> MetadataNetns(const TaskSpec& task) override;
 
   // The combined stdout and stderr of a container, for `kecs logs`.
   std::string LogPath(const std::string& task_id, const std::string& container) const;
