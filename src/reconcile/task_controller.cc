@@ -683,7 +683,13 @@ bool TaskController::Pending(Task& t) {
 }
 
 bool TaskController::StartFailed(Task& t, const Status& st) {
-  std::string reason = "CannotStartContainerError: " + st.message();
+  // A runtime error already in the agent's words (CannotCreateVolumeError: ...) is kept
+  // as it is; any other is a CannotStartContainerError.
+  const std::string& m = st.message();
+  size_t colon = m.find(": ");
+  bool worded = m.rfind("Cannot", 0) == 0 && colon != std::string::npos &&
+                m.compare(colon - 5, 5, "Error") == 0 && m.find(' ') > colon;
+  std::string reason = worded ? m : "CannotStartContainerError: " + m;
   KLOG_INFO("task {}: failed to start: {}", t.id, reason);
   return Apply(t, [&](state::Tx&, Task& cur) {
     for (auto& c : cur.containers) c.reason = reason;

@@ -666,6 +666,15 @@ TEST_F(TaskControllerTest, StartFailureStopsTheTaskWithCannotStartContainerError
   EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
 }
 
+// A runtime error already in the agent's words (a volume that cannot be made) keeps them.
+TEST_F(TaskControllerTest, StartFailureInTheAgentsWordsKeepsThem) {
+  Task t = NewTask(NetworkMode::kBridge);
+  runtime_.start_error = FailedPrecondition("CannotCreateVolumeError: create data: no such volume");
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).stopped_reason, "CannotCreateVolumeError: create data: no such volume");
+  EXPECT_EQ(Get(t).last_status, TaskStatus::kStopped);
+}
+
 TEST_F(TaskControllerTest, SandboxFailureStopsTheTaskWithResourceInitializationError) {
   Task t = NewTask(NetworkMode::kAwsvpc);
   runtime_.sandbox_error = Internal("no link");
