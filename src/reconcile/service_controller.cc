@@ -77,15 +77,20 @@ struct Pass {
   DeploymentTasks& primary() { return by_dep[primary_id]; }
 };
 
-Status StopTask(Pass& p, Task& t) {
+// The scheduler stops `t` (ServiceSchedulerInitiated) for `reason`.
+Status SchedulerStops(Pass& p, Task& t, std::string reason) {
   t.desired_status = TaskStatus::kStopped;
   t.stop_code = StopCode::kServiceSchedulerInitiated;
-  t.stopped_reason = fmt::format("Scaling activity initiated by (deployment {})", p.primary_id);
+  t.stopped_reason = std::move(reason);
   t.stopping_at = EpochMillis(p.now);
   ++t.version;
   p.stopped_ids.push_back(t.id);
-  --p.total;
   return state::records::PutTask(p.tx, t);
+}
+
+Status StopTask(Pass& p, Task& t) {
+  --p.total;
+  return SchedulerStops(p, t, fmt::format("Scaling activity initiated by (deployment {})", p.primary_id));
 }
 
 // Step 1, for each RUNNING task: one that is UNHEALTHY once healthCheckGracePeriodSeconds
@@ -98,15 +103,9 @@ Result<bool> StopIfUnhealthy(Pass& p, Task& t, DeploymentTasks& d) {
   // ECS's words: the stoppedReason "Task failed container health checks" and the service
   // event "(service S) (task T) failed container health checks." (as DescribeServices
   // shows them; see the re:Post article "Why is my Amazon ECS task stopped?").
-  t.desired_status = TaskStatus::kStopped;
-  t.stop_code = StopCode::kServiceSchedulerInitiated;
-  t.stopped_reason = "Task failed container health checks";
-  t.stopping_at = EpochMillis(p.now);
   t.internal.counted = true;
-  ++t.version;
-  RETURN_IF_ERROR(state::records::PutTask(p.tx, t));
+  RETURN_IF_ERROR(SchedulerStops(p, t, "Task failed container health checks"));
   model::AddServiceEvent(p.svc, p.now, fmt::format("{} (task {}) failed container health checks.", p.tag, t.id));
-  p.stopped_ids.push_back(t.id);
   ++p.replaced_unhealthy;
   ++d.failed;
   return true;

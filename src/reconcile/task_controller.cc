@@ -119,10 +119,8 @@ void ApplyStates(Task& t, const runtime::TaskState& st, double now) {
 }
 
 bool Essential(const Task& t, const std::string& name) {
-  for (const auto& c : t.internal.containers) {
-    if (c.name == name) return c.essential;
-  }
-  return true;
+  const model::ContainerDefinition* d = Definition(t, name);
+  return d == nullptr || d->essential;
 }
 
 // What PENDING's next wave does (dependsOn), from the containers' observed states.

@@ -24,42 +24,17 @@ namespace {
 namespace fs = std::filesystem;
 using privileged::Sh;
 
-std::string TempDirFor(const std::string& tag) {
-  std::string tmpl = "/tmp/kecs-priv-" + privileged::Prefix() + "-" + tag + "-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  char* d = mkdtemp(buf.data());
-  return d ? std::string(d) : std::string();
-}
-
-// The busybox docker-archive, built once per process and removed at exit.
-class ImageArchive {
- public:
-  static ImageArchive& Get() {
-    static ImageArchive a;
-    return a;
-  }
-  Result<std::string> Ensure() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!tar_.empty()) return tar_;
-    dir_ = TempDirFor("image");
-    if (dir_.empty()) return Internal("mkdtemp for the image failed");
+// The busybox docker-archive (build_busybox_image.sh), built once per process.
+privileged::ImageArchive& BusyboxArchive() {
+  static privileged::ImageArchive archive([](const std::string& dir) -> Result<std::string> {
     std::string script = std::string(KECS_SOURCE_DIR) + "/tests/privileged/build_busybox_image.sh";
-    auto r = RunProcess({"/bin/sh", script, dir_, "-", "busybox:latest"}, std::chrono::minutes(3));
+    auto r = RunProcess({"/bin/sh", script, dir, "-", "busybox:latest"}, std::chrono::minutes(3));
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) return Internal("build_busybox_image.sh failed: " + r->out + r->err);
-    tar_ = dir_ + "/image.tar";
-    return tar_;
-  }
-  ~ImageArchive() {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-
- private:
-  std::mutex mu_;
-  std::string dir_, tar_;
-};
+    return dir + "/image.tar";
+  });
+  return archive;
+}
 
 class HealthTest : public ::testing::Test {
  protected:
@@ -70,9 +45,9 @@ class HealthTest : public ::testing::Test {
         GTEST_SKIP() << "the local runtime needs " << tool << " (scripts/install-deps.sh)";
       }
     }
-    auto tar = ImageArchive::Get().Ensure();
+    auto tar = BusyboxArchive().Ensure();
     ASSERT_TRUE(tar.ok()) << tar.status().ToString();
-    data_dir_ = TempDirFor("data");
+    data_dir_ = privileged::MakeTempDir("data");
     ASSERT_FALSE(data_dir_.empty());
     nets_ = privileged::PickNetworks();
     vpc_ = privileged::MakeVpc(nets_.vpc_a, 0);

@@ -16,6 +16,7 @@
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "base/ids.h"
+#include "base/status.h"
 #include "base/strings.h"
 #include "base/subprocess.h"
 #include "net/kernel/netlink.h"
@@ -200,6 +202,35 @@ inline std::error_code RemoveTree(const std::string& dir) {
   std::filesystem::remove_all(dir, ec);
   return ec;
 }
+
+// An image as a docker-archive, built once per test process into a directory of its own
+// by `build` (which gets the directory and returns the archive's path); Remove() (or the
+// process's exit) takes the directory away.
+class ImageArchive {
+ public:
+  using Build = std::function<Result<std::string>(const std::string& dir)>;
+  explicit ImageArchive(Build build) : build_(std::move(build)) {}
+  ~ImageArchive() { Remove(); }
+  Result<std::string> Ensure() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!tar_.empty()) return tar_;
+    dir_ = MakeTempDir("image");
+    if (dir_.empty()) return Internal("mkdtemp for the image failed");
+    ASSIGN_OR_RETURN(tar_, build_(dir_));
+    return tar_;
+  }
+  void Remove() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dir_.empty()) RemoveTree(dir_);
+    dir_.clear();
+    tar_.clear();
+  }
+
+ private:
+  const Build build_;
+  std::mutex mu_;
+  std::string dir_, tar_;  // guarded by mu_
+};
 
 // A fixture base: root or skip; Sweep() and a leftovers check in TearDown.
 class PrivilegedTest : public ::testing::Test {

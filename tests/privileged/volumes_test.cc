@@ -30,17 +30,8 @@ using fixtures::EfsVolume;
 using fixtures::HostVolume;
 
 // The busybox image as a docker-archive, built once; removed by the environment.
-class BusyboxArchive {
- public:
-  static BusyboxArchive& Get() {
-    static BusyboxArchive a;
-    return a;
-  }
-  Result<std::string> Ensure() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!tar_.empty()) return tar_;
-    dir_ = MakeTempDir("image");
-    if (dir_.empty()) return Internal("mkdtemp for the image failed");
+privileged::ImageArchive& BusyboxArchive() {
+  static privileged::ImageArchive archive([](const std::string& dir) -> Result<std::string> {
     std::string script = R"(set -eu
 cd "$1"
 umoci init --layout oci
@@ -55,27 +46,17 @@ umoci repack --image oci:latest bundle
 umoci config --image oci:latest --config.cmd /bin/sh
 skopeo --insecure-policy copy --quiet oci:oci:latest docker-archive:busybox.tar:kecs-test/busybox:latest
 )";
-    auto r = RunProcess({"/bin/sh", "-c", script, "sh", dir_}, std::chrono::minutes(3));
+    auto r = RunProcess({"/bin/sh", "-c", script, "sh", dir}, std::chrono::minutes(3));
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) return Internal("building the busybox image failed: " + r->out + r->err);
-    tar_ = dir_ + "/busybox.tar";
-    return tar_;
-  }
-  void Remove() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!dir_.empty()) RemoveTree(dir_);
-    dir_.clear();
-    tar_.clear();
-  }
-
- private:
-  std::mutex mu_;
-  std::string dir_, tar_;
-};
+    return dir + "/busybox.tar";
+  });
+  return archive;
+}
 
 class ImageEnvironment : public ::testing::Environment {
  public:
-  void TearDown() override { BusyboxArchive::Get().Remove(); }
+  void TearDown() override { BusyboxArchive().Remove(); }
 };
 ::testing::Environment* const kImageEnv = ::testing::AddGlobalTestEnvironment(new ImageEnvironment);
 
@@ -90,7 +71,7 @@ class VolumesTest : public privileged::PrivilegedTest {
       if (Sh({"sh", "-c", std::string("command -v ") + tool}).code != 0) GTEST_SKIP() << tool << " is missing";
     }
     if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "busybox-static is missing";
-    auto tar = BusyboxArchive::Get().Ensure();
+    auto tar = BusyboxArchive().Ensure();
     ASSERT_TRUE(tar.ok()) << tar.status().ToString();
     data_dir_ = MakeTempDir("data");
     ASSERT_FALSE(data_dir_.empty());

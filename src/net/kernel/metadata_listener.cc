@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -20,26 +19,6 @@
 
 namespace kecs::net {
 namespace {
-
-// Runs `fn` on a new thread inside the namespace at `path` ("" = the daemon's own).
-Status RunInNetnsPath(const std::string& path, const std::function<Status()>& fn) {
-  int fd = -1;
-  if (!path.empty()) {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError("open network namespace " + path, errno);
-  }
-  Status st;
-  std::thread t([&] {
-    if (fd >= 0 && ::setns(fd, CLONE_NEWNET) != 0) {
-      st = PosixError("setns " + path, errno);
-      return;
-    }
-    st = fn();
-  });
-  t.join();
-  if (fd >= 0) ::close(fd);
-  return st;
-}
 
 // A listening TCP socket on address:port in the calling thread's namespace.
 Result<int> BindListener(const std::string& address, uint16_t port) {
@@ -86,7 +65,7 @@ std::string MetadataRedirectRules(const std::string& table, const MetadataAddres
 Result<int> OpenNetnsListener(const std::string& netns_path, const MetadataAddress& a) {
   if (netns_path.empty()) return InvalidArgument("a task metadata listener needs the task's network namespace");
   int out = -1;
-  RETURN_IF_ERROR(RunInNetnsPath(netns_path, [&]() -> Status {
+  RETURN_IF_ERROR(netns::RunAt(netns_path, [&]() -> Status {
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
     RETURN_IF_ERROR(nl->SetUp("lo"));
     RETURN_IF_ERROR(nl->AddAddress("lo", a.address + "/32"));
@@ -100,7 +79,7 @@ Result<int> OpenNetnsListener(const std::string& netns_path, const MetadataAddre
 Result<int> OpenHostListener(const std::string& link, const std::string& alias, const std::string& table,
                              const MetadataAddress& a) {
   int out = -1;
-  RETURN_IF_ERROR(RunInNetnsPath("", [&]() -> Status {
+  RETURN_IF_ERROR(netns::RunAt("", [&]() -> Status {
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
     if (!nl->LinkExists(link)) {
       Status st = nl->CreateBridge(link, alias);
@@ -121,7 +100,7 @@ Result<int> OpenHostListener(const std::string& link, const std::string& alias, 
 }
 
 Status RemoveHostListener(const std::string& link, const std::string& table) {
-  return RunInNetnsPath("", [&]() -> Status {
+  return netns::RunAt("", [&]() -> Status {
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
     RETURN_IF_ERROR(nl->DeleteLink(link));
     // "table ... {}" first, so that deleting a table that is gone is not an error.

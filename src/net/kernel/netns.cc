@@ -115,18 +115,28 @@ std::vector<std::string> List() {
   return out;
 }
 
-Status Run(const std::string& name, const std::function<Status()>& fn) {
-  if (name.empty()) return OnThread(fn);
-  std::string path = PathOf(name);
+namespace {
+
+// Runs `fn` on a new thread inside the namespace at `path`, named `label` in errors.
+Status RunIn(const std::string& path, const std::string& label, const std::function<Status()>& fn) {
+  if (path.empty()) return OnThread(fn);
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return PosixError("open network namespace " + name, errno);
+  if (fd < 0) return PosixError("open network namespace " + label, errno);
   Status st = OnThread([&]() -> Status {
-    if (setns(fd, CLONE_NEWNET) != 0) return PosixError("setns " + name, errno);
+    if (setns(fd, CLONE_NEWNET) != 0) return PosixError("setns " + label, errno);
     return fn();
   });
   close(fd);
   return st;
 }
+
+}  // namespace
+
+Status Run(const std::string& name, const std::function<Status()>& fn) {
+  return RunIn(name.empty() ? "" : PathOf(name), name, fn);
+}
+
+Status RunAt(const std::string& path, const std::function<Status()>& fn) { return RunIn(path, path, fn); }
 
 Status WriteSysctl(const std::string& key, const std::string& value) {
   std::string path = "/proc/sys/" + key;

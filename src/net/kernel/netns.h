@@ -24,6 +24,9 @@ std::vector<std::string> List();
 // Runs `fn` on a new thread inside namespace `name` ("" = the host's) and returns its
 // Status.
 Status Run(const std::string& name, const std::function<Status()>& fn);
+// The same for the namespace at `path` (a /run/netns file or /proc/<pid>/ns/net; "" = the
+// host's).
+Status RunAt(const std::string& path, const std::function<Status()>& fn);
 // Writes a sysctl of the calling thread's network namespace, e.g.
 // WriteSysctl("net/ipv4/ip_forward", "1").
 Status WriteSysctl(const std::string& key, const std::string& value);

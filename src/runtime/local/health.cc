@@ -48,22 +48,6 @@ std::string CutUtf8(const std::string& s, size_t max) {
 
 }  // namespace
 
-int CapabilityNumber(std::string_view name) {
-  // <linux/capability.h>, in number order.
-  static const std::string_view kCaps[] = {
-      "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-      "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-      "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-      "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-      "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-      "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"};
-  if (name.starts_with("CAP_")) name.remove_prefix(4);
-  for (size_t i = 0; i < std::size(kCaps); ++i) {
-    if (kCaps[i] == name) return static_cast<int>(i);
-  }
-  return -1;
-}
-
 std::optional<health::Config> HealthConfigFor(const model::HealthCheck& check, const model::oci::Process& process) {
   if (check.command.size() < 2) return std::nullopt;
   health::Config c;

@@ -19,6 +19,7 @@
 #include "base/status.h"
 #include "model/oci.h"
 #include "runtime/local/health_files.h"
+#include "runtime/local/oci_spec.h"
 #include "runtime/runtime.h"
 
 namespace kecs::runtime::local {
@@ -38,8 +39,5 @@ Status WriteHealthConfig(Env* env, const std::string& bundle, const ContainerSpe
 // "starting" is ECS's UNKNOWN (so is a missing or unreadable file); the output is cut to
 // 1 KiB, as the runtime contract says.
 void ReadHealth(Env* env, const std::string& bundle, ContainerState& state);
-
-// The Linux capability number of "CAP_CHOWN" (or "CHOWN"); -1 when unknown.
-int CapabilityNumber(std::string_view name);
 
 }  // namespace kecs::runtime::local

@@ -502,13 +502,15 @@ Result<TaskState> LocalRuntime::Inspect(const TaskSpec& task) {
   }
   TaskState st;
   for (const auto& c : task.containers) {
-    std::string bundle = BundleDir(task.task_id, c.name);
-    ContainerStatus s = driver_.Inspect(bundle);
-    ContainerState cs = ToState(c.name, s, ContainerId(task.task_id, c.name));
-    if (c.health_check && s.phase != ContainerStatus::Phase::kMissing) ReadHealth(env_, bundle, cs);
-    st.containers.push_back(std::move(cs));
+    st.containers.push_back(Observed(task, c, driver_.Inspect(BundleDir(task.task_id, c.name))));
   }
   return st;
+}
+
+ContainerState LocalRuntime::Observed(const TaskSpec& task, const ContainerSpec& c, const ContainerStatus& s) {
+  ContainerState cs = ToState(c.name, s, ContainerId(task.task_id, c.name));
+  if (c.health_check && s.phase != ContainerStatus::Phase::kMissing) ReadHealth(env_, BundleDir(task.task_id, c.name), cs);
+  return cs;
 }
 
 Result<TaskState> LocalRuntime::StopContainers(const TaskSpec& task) {
@@ -532,11 +534,7 @@ Result<TaskState> LocalRuntime::StopContainers(const TaskSpec& task) {
   }
   TaskState st;
   for (const auto& c : task.containers) {
-    ContainerState cs = ToState(c.name, results[c.name], ContainerId(task.task_id, c.name));
-    if (c.health_check && results[c.name].phase != ContainerStatus::Phase::kMissing) {
-      ReadHealth(env_, BundleDir(task.task_id, c.name), cs);
-    }
-    st.containers.push_back(std::move(cs));
+    st.containers.push_back(Observed(task, c, results[c.name]));
   }
   return st;
 }

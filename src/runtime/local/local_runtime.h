@@ -94,6 +94,9 @@ class LocalRuntime : public Runtime {
   Status WriteTaskFiles(const TaskSpec& task);
   Status PrepareBundle(const TaskSpec& task, const ContainerSpec& c, const Image& image);
   Status RemoveTaskDir(const std::string& task_id);
+  // What the runtime reports of container `c` in status `s`: its state and, with a health
+  // check, the shim's verdict.
+  ContainerState Observed(const TaskSpec& task, const ContainerSpec& c, const ContainerStatus& s);
   // Fills the volume, device and Linux-setting inputs of a container's spec.
   Status LinuxInputs(const TaskSpec& task, const ContainerSpec& c, SpecInputs& in);
   // The VPC resolver for an awsvpc task's VPC: its address in the router and a DNS

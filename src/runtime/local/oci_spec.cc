@@ -325,6 +325,14 @@ std::vector<std::string> CapabilityNames(uint64_t mask) {
   return out;
 }
 
+int CapabilityNumber(std::string_view name) {
+  std::string full = name.starts_with("CAP_") ? std::string(name) : "CAP_" + std::string(name);
+  for (size_t bit = 0; bit < AllCaps().size(); ++bit) {
+    if (AllCaps()[bit] == full) return static_cast<int>(bit);
+  }
+  return -1;
+}
+
 std::vector<std::string> ContainerCapabilities(const ContainerSpec& c, const std::vector<std::string>& host_caps) {
   std::vector<std::string> caps = RequestedCapabilities(c);
   if (!host_caps.empty()) std::erase_if(caps, [&](const std::string& cap) { return !In(host_caps, cap); });

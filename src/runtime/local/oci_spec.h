@@ -5,6 +5,7 @@
 // model::oci::EncodeSpec turns into config.json.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/oci.h"
@@ -78,6 +79,9 @@ std::vector<std::string> ContainerCapabilities(const ContainerSpec& c, const std
 // The names of the capabilities set in a /proc/<pid>/status mask (CapBnd: bit 0 is
 // CAP_CHOWN), in the kernel's order.
 std::vector<std::string> CapabilityNames(uint64_t mask);
+// The Linux capability number of "CAP_CHOWN" (or "CHOWN"); -1 when unknown. The inverse
+// of CapabilityNames.
+int CapabilityNumber(std::string_view name);
 
 // The ECS ulimit name ("nofile") as the OCI rlimit type ("RLIMIT_NOFILE").
 std::string RlimitType(const std::string& ecs_name);
