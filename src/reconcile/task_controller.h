@@ -105,6 +105,11 @@ struct TaskHooks {
   // ACTIVATING or RUNNING (and at RUNNING when it is already UNHEALTHY): the task's Cloud
   // Map instances follow its health. A failure fails that write (the step is retried).
   std::function<Status(state::Tx&, model::Task& task)> health_changed;
+  // DEACTIVATING: whether the task may move on to STOPPING. A service task behind a load
+  // balancer waits here until its targets have drained (the target group's
+  // deregistration delay), as ECS does; unset or true: move on at once. Runs in the
+  // step's write transaction; a failure is logged and the step retried.
+  std::function<Result<bool>(state::Tx&, const model::Task& task)> deactivated;
 };
 
 // The task's healthStatus as ECS aggregates its containers' (API HealthCheck, "Determining

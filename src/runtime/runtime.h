@@ -23,6 +23,7 @@
 #include "base/status.h"
 #include "model/task.h"
 #include "net/domain/sg_policy.h"
+#include "runtime/load_balancer.h"
 
 namespace kecs::runtime {
 
@@ -221,6 +222,35 @@ class Runtime {
   virtual std::optional<std::string> MetadataNetns(const TaskSpec& task) {
     (void)task;
     return std::nullopt;
+  }
+
+  // ---- Load balancers (issue 13) ----
+  // Makes the load balancer real, or brings it in line with `lb`: a node per LbNodeSpec
+  // (a namespace with the ENI, attached to the VPC's router like a task), the proxy that
+  // serves its listeners and checks its targets' health, and the listeners published on
+  // the host. Target changes (register, drain, deregister) take effect without restarting
+  // the proxy; other changes may reload it without dropping established connections.
+  // Idempotent. Runtimes without a data plane record nothing and succeed.
+  virtual Status ApplyLoadBalancer(const LoadBalancerSpec& lb) { (void)lb; return Status::Ok(); }
+  // Removes everything ApplyLoadBalancer made for load balancer `lb_id`. Succeeds when gone.
+  virtual Status DeleteLoadBalancer(const std::string& lb_id) { (void)lb_id; return Status::Ok(); }
+  // The health of every target of `lb`'s target groups as the data plane's checks see it.
+  // A target group used by several load balancers is checked by each; the controller
+  // merges them. The simulated runtime reports every target that is not draining
+  // healthy; the default reports nothing (every target stays `initial`).
+  virtual Result<std::vector<TargetObservation>> ObserveTargets(const LoadBalancerSpec& lb) {
+    (void)lb;
+    return std::vector<TargetObservation>{};
+  }
+  // Removes the data-plane objects of every load balancer not in `live_lb_ids`.
+  virtual Status GarbageCollectLoadBalancers(const std::set<std::string>& live_lb_ids) {
+    (void)live_lb_ids;
+    return Status::Ok();
+  }
+  // The PEM of the certificate authority that signs the HTTPS listeners' certificates
+  // (`kecs elb ca`), FailedPrecondition without a data plane.
+  virtual Result<std::string> LoadBalancerCa() {
+    return FailedPrecondition("this runtime serves no load balancer, so it has no certificate authority");
   }
 };
 

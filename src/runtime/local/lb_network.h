@@ -1,0 +1,59 @@
+#pragma once
+// The network side of load balancers on the local data plane (issue 13).
+//
+//   nodes       Each LbNodeSpec is a namespace "<p>-l-<eni id>" whose eth0 carries the
+//               ENI's MAC and address, attached to its subnet's bridge in the VPC router
+//               exactly as a task's ENI is (veth "l<14 hex of the ENI id>" in the router,
+//               alias "kecs:lb:<lb id>"), so the VPC's security groups (the load
+//               balancer's groups are on its ENIs) govern traffic to and from it.
+//   publishing  Each listener with a host_port is published on the host through the host
+//               table's maps (element comment "lb:<lb id>"), to the first node's address,
+//               with a reservation socket like a task's public port.
+//   NLB         A network load balancer forwards in the kernel: the VPC router DNATs each
+//               listener's node address and port to a target in rotation (flow hash), so
+//               the target sees the client's address and replies through the router, for
+//               TCP and UDP; without cross-zone, a node forwards only to its zone's
+//               targets. Table "ip kecs_lb" in the router, one chain per load balancer,
+//               replaced in one transaction.
+//   certs       A certificate authority per data dir (<data>/elb/ca.pem, its key 0600) and
+//               a certificate per load balancer for its DNS name and addresses.
+// Thread-safe.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "runtime/load_balancer.h"
+
+namespace kecs::runtime::local {
+
+class LocalNetwork;
+
+class LbNetwork {
+ public:
+  LbNetwork(LocalNetwork& network, std::string data_dir) : network_(network), data_dir_(std::move(data_dir)) {}
+
+  // The nodes' namespaces and links (and the VPC router they attach to). Idempotent.
+  Status SetUpNodes(const LoadBalancerSpec& lb);
+  std::string NodeNetns(const std::string& eni_id) const;
+  // Host publishing of the listeners with a host port.
+  Status Publish(const LoadBalancerSpec& lb);
+  // NLB forwarding: `in_rotation` maps a target group id to the targets that take new
+  // flows (the healthy ones, or all of them when none is: fail open).
+  Status ApplyForwarding(const LoadBalancerSpec& lb,
+                         const std::map<std::string, std::vector<LbTargetSpec>>& in_rotation);
+  // The PEM bundle (chain and key) for `lb`'s HTTPS listeners, made if needed.
+  Result<std::string> CertificateFor(const LoadBalancerSpec& lb);
+  Result<std::string> CaPem();
+  // Everything of load balancer `lb_id`; succeeds when gone.
+  Status Remove(const std::string& lb_id);
+  // Everything of load balancers not in `live`.
+  Status GarbageCollect(const std::set<std::string>& live);
+
+ private:
+  LocalNetwork& network_;
+  const std::string data_dir_;
+};
+
+}  // namespace kecs::runtime::local
