@@ -7,9 +7,13 @@
 
 #include <string>
 
+#include "base/clock.h"
 #include "model/service.h"
+#include "reconcile/task_controller.h"
+#include "runtime/simulated/simulated_runtime.h"
 #include "state/records/elb.h"
 #include "state/records/services.h"
+#include "state/records/tasks.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::reconcile {
@@ -269,6 +273,62 @@ TEST_F(LbHooksTest, AnAddressReusedByALaterTaskIsThatTasksRegistration) {
   ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return ReleaseTaskTargets(tx, old_task); }).ok());
   ASSERT_EQ(Group(arn).targets.size(), 1u);
   EXPECT_EQ(Group(arn).targets[0].registered_at, kNow + 20);
+}
+
+// The hooks as the daemon wires them, through the task controller: the task registers as
+// it reaches RUNNING, and after StopTask waits in DEACTIVATING until its target is gone.
+TEST_F(LbHooksTest, TheTaskControllerHoldsAStoppingTaskUntilItsTargetsHaveDrained) {
+  std::string arn = MakeGroup("web", model::TargetType::kInstance, 30);
+  MakeService({{arn, "", "app", 8080}});
+  FakeClock clock(kNow);
+  runtime::SimulatedRuntime runtime;
+  TaskHooks hooks;
+  hooks.running = [&](state::Tx& tx, model::Task& t) { return RegisterTaskTargets(tx, t, clock.Now(), options_); };
+  hooks.stopping = [&](state::Tx& tx, model::Task& t) { return DeregisterTaskTargets(tx, t, clock.Now()); };
+  hooks.deactivated = [&](state::Tx& tx, const model::Task& t) {
+    return TaskTargetsDrained(tx, t, clock.Now(), options_);
+  };
+  hooks.release = [](state::Tx& tx, model::Task& t) { return ReleaseTaskTargets(tx, t); };
+  TaskController::Options o;
+  o.workers = 0;
+  o.stop_beside_workers = false;
+  TaskController controller(*store_, runtime, hooks, o, clock);
+
+  model::Task t = BridgeTask("00000000000000000000000000000001");
+  t.last_status = model::TaskStatus::kPending;
+  t.desired_status = model::TaskStatus::kRunning;
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return state::records::InsertTask(tx, t); }).ok());
+  auto status = [&] {
+    std::optional<model::Task> got;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(got, state::records::GetTask(tx, kRegion, t.id));
+      return Status::Ok();
+    }).ok());
+    return got ? got->last_status : model::TaskStatus::kStopped;
+  };
+  for (int i = 0; i < 10 && status() != model::TaskStatus::kRunning; ++i) controller.StepForTest(kRegion, t.id);
+  ASSERT_EQ(status(), model::TaskStatus::kRunning);
+  ASSERT_EQ(Group(arn).targets.size(), 1u);
+  EXPECT_EQ(Group(arn).targets[0].state, TargetHealthState::kInitial);
+
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, kRegion, t.id));
+    cur->desired_status = model::TaskStatus::kStopped;
+    return state::records::PutTask(tx, *cur);
+  }).ok());
+  controller.StepForTest(kRegion, t.id);
+  EXPECT_EQ(status(), model::TaskStatus::kDeactivating);
+  EXPECT_EQ(Group(arn).targets.at(0).state, TargetHealthState::kDraining);
+  clock.Advance(10);
+  controller.StepForTest(kRegion, t.id);
+  EXPECT_EQ(status(), model::TaskStatus::kDeactivating);  // draining
+  clock.Advance(25);
+  RemoveDrained(arn, clock.Now());  // the load balancer controller's part
+  controller.StepForTest(kRegion, t.id);
+  EXPECT_EQ(status(), model::TaskStatus::kStopping);
+  for (int i = 0; i < 10 && status() != model::TaskStatus::kStopped; ++i) controller.StepForTest(kRegion, t.id);
+  EXPECT_EQ(status(), model::TaskStatus::kStopped);
+  EXPECT_TRUE(Group(arn).targets.empty());
 }
 
 TEST(LbHooks, DeregistrationDelayIsTheAttributeOrAwsDefault) {
