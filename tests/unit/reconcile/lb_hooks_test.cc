@@ -96,6 +96,7 @@ class LbHooksTest : public ::testing::Test {
     std::vector<std::string> out;
     EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
       ASSIGN_OR_RETURN(auto s, state::records::GetService(tx, kRegion, "default", "web"));
+      if (!s) return NotFound("no service default/web");
       for (const auto& e : s->events) out.push_back(e.message);
       return Status::Ok();
     }).ok());

@@ -353,6 +353,7 @@ class ServiceControllerTest : public ::testing::Test {
                   const std::string& description = "") {
     ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
       ASSIGN_OR_RETURN(auto tg, state::records::GetTargetGroup(tx, kRegion, model::IdFromArn(tg_arn_, "targetgroup")));
+      if (!tg) return NotFound("no target group " + tg_arn_);
       for (auto& t : tg->targets) {
         if (!id.empty() && t.id != id) continue;
         t.state = state;
