@@ -26,7 +26,6 @@ constexpr auto kStartTimeout = std::chrono::seconds(15);
 constexpr auto kPoll = std::chrono::milliseconds(20);
 // HAProxy's server admin-state bits (`show servers state`).
 constexpr int kForcedMaint = 0x1;
-constexpr int kConfigMaint = 0x4;
 constexpr int kForcedDrain = 0x8;
 
 // One server of the configuration: a slot of a group's backend on one node.
@@ -268,7 +267,9 @@ Status LbProxies::Reload(const LoadBalancerSpec& lb, const ProxyInputs& in, cons
     std::string name = r.backend + "/" + r.server;
     auto it = want.find(name);
     if (it == want.end() || it->second.first != RowKey(r)) continue;
-    if (r.admin_state & (kForcedMaint | kConfigMaint)) continue;
+    // A slot enabled at run time keeps the config-maint bit of its `disabled` line;
+    // HAProxy ignores that bit when the new configuration no longer says `disabled`.
+    if (r.admin_state & kForcedMaint) continue;
     if (((r.admin_state & kForcedDrain) != 0) != it->second.second) continue;
     kept += r.line + "\n";
     known.insert(name);

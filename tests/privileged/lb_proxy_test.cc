@@ -1,0 +1,320 @@
+// LbProxies (runtime/local/lb_proxy.h) for real (root: namespaces): HAProxy started by
+// kecs binds an ALB listener inside a node namespace and routes by path to targets in
+// another namespace (python3 http.server processes), its health checks see a target that
+// stops, targets are added and removed through the runtime API without a reload (the
+// master's pid and the worker's stay the same), a new LbProxies adopts the running proxy
+// instead of starting a second one, and Remove stops it and takes its files.
+//
+// Topology: namespace <p>-lbn (the node, 10.77.0.1/24) and <p>-lbt (the targets,
+// 10.77.0.2, .3 on one veth), private to the test so the addresses clash with nothing.
+// TearDown stops HAProxy and the servers, and sweeps the prefix, also after a failure.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "privileged/privileged.h"
+#include "runtime/local/lb_proxy.h"
+
+extern char** environ;
+
+namespace kecs::runtime::local {
+namespace {
+
+namespace fs = std::filesystem;
+using model::TargetHealthState;
+using privileged::Sh;
+using privileged::WaitFor;
+
+constexpr const char* kHaproxy = "/usr/sbin/haproxy";
+constexpr const char* kLbId = "00000000000000a1";
+constexpr const char* kApi = "00000000000000b1";
+constexpr const char* kWeb = "00000000000000b2";
+
+std::string TgArn(const std::string& id) {
+  return "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/t-" + id + "/" + id;
+}
+
+LbTargetSpec Target(const std::string& ip, int port) {
+  LbTargetSpec t;
+  t.id = ip;
+  t.address = ip;
+  t.port = port;
+  return t;
+}
+
+model::Action Forward(const std::string& id) {
+  model::Action a;
+  a.type = model::ActionType::kForward;
+  a.target_group_arn = TgArn(id);
+  return a;
+}
+
+// Whether `pid` runs (a zombie does not: HAProxy's master is re-parented to init).
+bool Alive(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+class LbProxyTest : public privileged::PrivilegedTest {
+ protected:
+  void SetUp() override {
+    PrivilegedTest::SetUp();
+    if (IsSkipped()) return;
+    if (access(kHaproxy, X_OK) != 0) GTEST_SKIP() << kHaproxy << " is not installed (scripts/install-deps.sh)";
+    dir_ = privileged::MakeTempDir("lb");
+    ASSERT_FALSE(dir_.empty());
+    node_ns_ = P() + "-lbn";
+    targets_ns_ = P() + "-lbt";
+    std::string a = privileged::LinkName("hv0"), b = privileged::LinkName("hv1");
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {"ip", "netns", "add", node_ns_},
+             {"ip", "netns", "add", targets_ns_},
+             {"ip", "link", "add", a, "type", "veth", "peer", "name", b},
+             {"ip", "link", "set", a, "netns", node_ns_},
+             {"ip", "link", "set", b, "netns", targets_ns_},
+             {"ip", "-n", node_ns_, "addr", "add", "10.77.0.1/24", "dev", a},
+             {"ip", "-n", targets_ns_, "addr", "add", "10.77.0.2/24", "dev", b},
+             {"ip", "-n", targets_ns_, "addr", "add", "10.77.0.3/24", "dev", b},
+             {"ip", "-n", node_ns_, "link", "set", a, "up"},
+             {"ip", "-n", targets_ns_, "link", "set", b, "up"},
+             {"ip", "-n", node_ns_, "link", "set", "lo", "up"},
+             {"ip", "-n", targets_ns_, "link", "set", "lo", "up"},
+         }) {
+      auto r = Sh(argv);
+      ASSERT_EQ(r.code, 0) << Join(argv, " ") << ": " << r.out;
+    }
+    // Three sites: "A" under /api/ on .2:8080, "B" under /web/ on .3:8080, "C" under /api/
+    // on .3:8081.
+    for (const auto& [site, path] : std::vector<std::pair<std::string, std::string>>{
+             {"a", "api"}, {"b", "web"}, {"c", "api"}}) {
+      fs::create_directories(dir_ + "/sites/" + site + "/" + path);
+      std::ofstream(dir_ + "/sites/" + site + "/" + path + "/index.html") << "site-" << site << "\n";
+    }
+    server_a_ = Serve("10.77.0.2", 8080, "a");
+    server_b_ = Serve("10.77.0.3", 8080, "b");
+    server_c_ = Serve("10.77.0.3", 8081, "c");
+    ASSERT_TRUE(server_a_ > 0 && server_b_ > 0 && server_c_ > 0);
+    proxies_ = std::make_unique<LbProxies>(Options());
+  }
+
+  void TearDown() override {
+    if (proxies_) (void)proxies_->Remove(kLbId);
+    // A proxy started by an adopting instance has the same directory: make sure.
+    if (!dir_.empty()) (void)LbProxies(Options()).Remove(kLbId);
+    for (pid_t pid : {server_a_, server_b_, server_c_}) Stop(pid);
+    if (!dir_.empty()) privileged::RemoveTree(dir_);
+    PrivilegedTest::TearDown();
+  }
+
+  ProxyOptions Options() const {
+    ProxyOptions o;
+    o.haproxy = kHaproxy;
+    o.dir = dir_ + "/lb";
+    return o;
+  }
+
+  pid_t Serve(const std::string& ip, int port, const std::string& site) {
+    std::vector<std::string> argv = {"/usr/sbin/ip", "netns", "exec", targets_ns_, "/usr/bin/python3", "-m",
+                                     "http.server", std::to_string(port), "--bind", ip,
+                                     "--directory", dir_ + "/sites/" + site};
+    std::vector<char*> args;
+    for (auto& s : argv) args.push_back(s.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+  }
+
+  static void Stop(pid_t& pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+
+  LoadBalancerSpec Spec() const {
+    LoadBalancerSpec lb;
+    lb.id = kLbId;
+    lb.name = "priv";
+    LbNodeSpec n;
+    n.ip = "10.77.0.1";
+    lb.nodes = {n};
+    for (const auto& [id, target] : {std::pair{kApi, Target("10.77.0.2", 8080)}, {kWeb, Target("10.77.0.3", 8080)}}) {
+      LbTargetGroupSpec tg;
+      tg.id = id;
+      tg.health_check.interval_s = 1;
+      tg.health_check.timeout_s = 1;
+      tg.health_check.healthy_threshold = 2;
+      tg.health_check.unhealthy_threshold = 2;
+      tg.targets = {target};
+      lb.target_groups.push_back(tg);
+    }
+    LbListenerSpec l;
+    l.id = "00000000000000c1";
+    l.port = 80;
+    model::Action fixed;
+    fixed.type = model::ActionType::kFixedResponse;
+    fixed.fixed_status = "404";
+    fixed.fixed_body = "no route";
+    l.default_actions = {fixed};
+    LbRuleSpec api;
+    api.id = "00000000000000d1";
+    api.priority = 1;
+    api.conditions = {model::RuleCondition{"path-pattern", {"/api/*"}}};
+    api.actions = {Forward(kApi)};
+    LbRuleSpec web = api;
+    web.id = "00000000000000d2";
+    web.priority = 2;
+    web.conditions = {model::RuleCondition{"path-pattern", {"/web/*"}}};
+    web.actions = {Forward(kWeb)};
+    l.rules = {api, web};
+    lb.listeners = {l};
+    return lb;
+  }
+
+  ProxyInputs Inputs() const {
+    ProxyInputs in;
+    in.node_netns = {node_ns_};
+    return in;
+  }
+
+  // The body of GET <path> through the load balancer, from the node's namespace.
+  std::string Get(const std::string& path) {
+    return Sh({"ip", "netns", "exec", node_ns_, "curl", "-s", "-m", "5", "http://10.77.0.1" + path}).out;
+  }
+
+  int MasterPid() {
+    std::ifstream in(dir_ + "/lb/" + kLbId + "/haproxy.pid");
+    int pid = 0;
+    in >> pid;
+    return pid;
+  }
+
+  std::string WorkerPids() {
+    return Sh({"pgrep", "-P", std::to_string(MasterPid())}).out;
+  }
+
+  std::optional<TargetObservation> Health(LbProxies& p, const LoadBalancerSpec& lb, const std::string& target,
+                                          int port) {
+    auto obs = p.Observe(lb);
+    if (!obs.ok()) return std::nullopt;
+    for (const auto& o : *obs) {
+      if (o.target_id == target && o.port == port) return o;
+    }
+    return std::nullopt;
+  }
+
+  bool WaitForState(const LoadBalancerSpec& lb, const std::string& target, int port, TargetHealthState want) {
+    return WaitFor(
+        [&] {
+          auto o = Health(*proxies_, lb, target, port);
+          return o && o->state == want;
+        },
+        std::chrono::seconds(30));
+  }
+
+  std::string dir_, node_ns_, targets_ns_;
+  pid_t server_a_ = -1, server_b_ = -1, server_c_ = -1;
+  std::unique_ptr<LbProxies> proxies_;
+};
+
+TEST_F(LbProxyTest, RoutesChecksAndChangesTargetsWithoutReload) {
+  LoadBalancerSpec lb = Spec();
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  int master = MasterPid();
+  ASSERT_GT(master, 0);
+  // New targets start initial and turn healthy after `rise` checks.
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.2", 8080, TargetHealthState::kHealthy));
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8080, TargetHealthState::kHealthy));
+
+  EXPECT_EQ(Get("/api/"), "site-a\n");
+  EXPECT_EQ(Get("/web/"), "site-b\n");
+  EXPECT_EQ(Get("/other"), "no route");
+
+  // Runtime API: add C to the api group, then take A out. No reload: same worker.
+  std::string workers = WorkerPids();
+  ASSERT_FALSE(workers.empty());
+  lb.target_groups[0].targets.push_back(Target("10.77.0.3", 8081));
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto fresh = Health(*proxies_, lb, "10.77.0.3", 8081);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_NE(fresh->state, TargetHealthState::kUnhealthy);
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8081, TargetHealthState::kHealthy));
+  EXPECT_TRUE(WaitFor([&] { return Get("/api/") == "site-c\n"; }, std::chrono::seconds(10)));
+  lb.target_groups[0].targets.erase(lb.target_groups[0].targets.begin());
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(Get("/api/"), "site-c\n");
+  EXPECT_EQ(MasterPid(), master);
+  EXPECT_EQ(WorkerPids(), workers) << "target changes must not reload HAProxy";
+  std::ifstream cfg(dir_ + "/lb/" + kLbId + "/haproxy.cfg");
+  std::string text((std::istreambuf_iterator<char>(cfg)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("10.77.0.3:8081"), std::string::npos) << "haproxy.cfg keeps runtime changes";
+  EXPECT_EQ(text.find("10.77.0.2:8080"), std::string::npos);
+
+  // A target that stops answering goes unhealthy, with AWS's reason.
+  Stop(server_b_);
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8080, TargetHealthState::kUnhealthy));
+  auto down = Health(*proxies_, lb, "10.77.0.3", 8080);
+  ASSERT_TRUE(down.has_value());
+  EXPECT_EQ(down->reason, "Target.FailedHealthChecks");
+  EXPECT_EQ(down->description, "Health checks failed");
+
+  // Another change (a rule) reloads: a new worker, the same master, health kept.
+  lb.listeners[0].rules.pop_back();
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(MasterPid(), master);
+  EXPECT_EQ(Get("/web/"), "no route");
+  auto kept = Health(*proxies_, lb, "10.77.0.3", 8081);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->state, TargetHealthState::kHealthy) << "the server-state file keeps health over a reload";
+
+  // A restarted daemon adopts the running proxy.
+  LbProxies adopting(Options());
+  st = adopting.Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(MasterPid(), master);
+  // One master and one worker (the worker of before the reload finishes and leaves).
+  EXPECT_TRUE(WaitFor([&] { return Sh({"pgrep", "-c", "-f", dir_ + "/lb/" + kLbId + "/haproxy.cfg"}).out == "2\n"; }))
+      << Sh({"pgrep", "-a", "-f", dir_ + "/lb/" + kLbId + "/haproxy.cfg"}).out;
+
+  // Remove stops it and takes its files.
+  st = proxies_->Remove(kLbId);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(master); }));
+  EXPECT_FALSE(fs::exists(dir_ + "/lb/" + kLbId));
+}
+
+TEST_F(LbProxyTest, GarbageCollectStopsProxiesOfGoneLoadBalancers) {
+  Status st = proxies_->Apply(Spec(), Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  int master = MasterPid();
+  ASSERT_GT(master, 0);
+  st = proxies_->GarbageCollect({kLbId});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(Alive(master)) << "a live load balancer's proxy stays";
+  st = proxies_->GarbageCollect({});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(master); }));
+  EXPECT_FALSE(fs::exists(dir_ + "/lb/" + kLbId));
+}
+
+}  // namespace
+}  // namespace kecs::runtime::local
