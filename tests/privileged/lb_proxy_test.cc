@@ -21,6 +21,7 @@
 
 #include "privileged/privileged.h"
 #include "runtime/local/lb_proxy.h"
+#include "unit/support/lb_specs.h"
 
 extern char** environ;
 
@@ -31,30 +32,13 @@ namespace fs = std::filesystem;
 using model::TargetHealthState;
 using privileged::Sh;
 using privileged::WaitFor;
+using testing::Forward;
+using testing::Target;
 
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 constexpr const char* kLbId = "00000000000000a1";
 constexpr const char* kApi = "00000000000000b1";
 constexpr const char* kWeb = "00000000000000b2";
-
-std::string TgArn(const std::string& id) {
-  return "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/t-" + id + "/" + id;
-}
-
-LbTargetSpec Target(const std::string& ip, int port) {
-  LbTargetSpec t;
-  t.id = ip;
-  t.address = ip;
-  t.port = port;
-  return t;
-}
-
-model::Action Forward(const std::string& id) {
-  model::Action a;
-  a.type = model::ActionType::kForward;
-  a.target_group_arn = TgArn(id);
-  return a;
-}
 
 // Whether `pid` runs (a zombie does not: HAProxy's master is re-parented to init).
 bool Alive(int pid) {
@@ -166,11 +150,7 @@ class LbProxyTest : public privileged::PrivilegedTest {
     LbListenerSpec l;
     l.id = "00000000000000c1";
     l.port = 80;
-    model::Action fixed;
-    fixed.type = model::ActionType::kFixedResponse;
-    fixed.fixed_status = "404";
-    fixed.fixed_body = "no route";
-    l.default_actions = {fixed};
+    l.default_actions = {testing::FixedResponse("404", "no route")};
     LbRuleSpec api;
     api.id = "00000000000000d1";
     api.priority = 1;
@@ -192,9 +172,13 @@ class LbProxyTest : public privileged::PrivilegedTest {
     return in;
   }
 
-  // The body of GET <path> through the load balancer, from the node's namespace.
-  std::string Get(const std::string& path) {
-    return Sh({"ip", "netns", "exec", node_ns_, "curl", "-s", "-m", "5", "http://10.77.0.1" + path}).out;
+  // The body of GET <path> through the load balancer, from the node's namespace (with
+  // more curl arguments in `extra`).
+  std::string Get(const std::string& path, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {"ip", "netns", "exec", node_ns_, "curl", "-s", "-m", "5"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("http://10.77.0.1" + path);
+    return Sh(argv).out;
   }
 
   int MasterPid() {
@@ -300,6 +284,67 @@ TEST_F(LbProxyTest, RoutesChecksAndChangesTargetsWithoutReload) {
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_TRUE(WaitFor([&] { return !Alive(master); }));
   EXPECT_FALSE(fs::exists(dir_ + "/lb/" + kLbId));
+}
+
+// Listener rules with AWS's semantics, each answering with its own fixed response:
+// path-pattern is case-sensitive, host-header case-insensitive without the port,
+// http-header values case-insensitive wildcards, query-string URL-decoded (an empty key
+// matches any), source-ip on the client address, conditions ANDed, priority order, and a
+// redirect's templates.
+TEST_F(LbProxyTest, RuleConditionsFollowAwsSemantics) {
+  LoadBalancerSpec lb = Spec();
+  lb.target_groups.clear();
+  LbListenerSpec& l = lb.listeners[0];
+  l.default_actions = {testing::FixedResponse("404", "default")};
+  l.rules.clear();
+  auto rule = [&](std::vector<model::RuleCondition> conditions, model::Action action) {
+    LbRuleSpec r;
+    r.priority = static_cast<int>(l.rules.size()) + 1;
+    r.id = fmt::format("{:016x}", r.priority);
+    r.conditions = std::move(conditions);
+    r.actions = {std::move(action)};
+    l.rules.push_back(std::move(r));
+  };
+  using Cond = model::RuleCondition;
+  rule({Cond{"path-pattern", {"/prio*"}}}, testing::FixedResponse("200", "first"));
+  rule({Cond{"path-pattern", {"/prio/x"}}}, testing::FixedResponse("200", "second"));
+  rule({Cond{"path-pattern", {"/CaseSensitive/*"}}}, testing::FixedResponse("200", "path"));
+  rule({Cond{"host-header", {"*.Example.com"}}}, testing::FixedResponse("200", "host"));
+  Cond header{"http-header", {"prod-?"}};
+  header.header_name = "X-Env";
+  rule({header}, testing::FixedResponse("200", "header"));
+  rule({Cond{"http-request-method", {"DELETE"}}}, testing::FixedResponse("200", "method"));
+  Cond query{"query-string", {}};
+  query.query = {{"q", "hello world*"}, {"", "flag"}};
+  rule({query}, testing::FixedResponse("200", "query"));
+  rule({Cond{"source-ip", {"192.0.2.0/24"}}, Cond{"path-pattern", {"/src"}}}, testing::FixedResponse("200", "wrong"));
+  rule({Cond{"source-ip", {"10.77.0.0/24"}}, Cond{"path-pattern", {"/src"}}}, testing::FixedResponse("200", "source"));
+  rule({Cond{"path-pattern", {"/multi"}}, Cond{"http-request-method", {"POST"}}}, testing::FixedResponse("200", "and"));
+  model::Action redirect;
+  redirect.type = model::ActionType::kRedirect;
+  redirect.redirect_protocol = "HTTPS";
+  redirect.redirect_path = "/new/#{path}";
+  redirect.redirect_status = "HTTP_301";
+  rule({Cond{"path-pattern", {"/old/*"}}}, redirect);
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  EXPECT_EQ(Get("/prio/x"), "first");
+  EXPECT_EQ(Get("/CaseSensitive/a"), "path");
+  EXPECT_EQ(Get("/casesensitive/a"), "default");
+  EXPECT_EQ(Get("/x", {"-H", "Host: API.example.COM:8080"}), "host");
+  EXPECT_EQ(Get("/x", {"-H", "Host: example.com"}), "default");
+  EXPECT_EQ(Get("/x", {"-H", "X-Env: PROD-1"}), "header");
+  EXPECT_EQ(Get("/x", {"-H", "x-env: prod-12"}), "default");
+  EXPECT_EQ(Get("/x", {"-X", "DELETE"}), "method");
+  EXPECT_EQ(Get("/x?q=Hello%20World%21"), "query");
+  EXPECT_EQ(Get("/x?a=1&other=flag"), "query");
+  EXPECT_EQ(Get("/x?q=bye"), "default");
+  EXPECT_EQ(Get("/src"), "source");
+  EXPECT_EQ(Get("/multi", {"-X", "POST"}), "and");
+  EXPECT_EQ(Get("/multi"), "default");
+  EXPECT_EQ(Get("/old/a?x=1", {"-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: h.test"}),
+            "301 https://h.test:80/new/old/a?x=1");
 }
 
 TEST_F(LbProxyTest, GarbageCollectStopsProxiesOfGoneLoadBalancers) {

@@ -16,6 +16,7 @@
 #include "runtime/local/haproxy_admin.h"
 #include "runtime/local/lb_proxy.h"
 #include "unit/support/golden.h"
+#include "unit/support/lb_specs.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::runtime::local {
@@ -26,30 +27,17 @@ using model::Action;
 using model::ActionType;
 using model::LbProtocol;
 using model::RuleCondition;
+using testing::Forward;
+using testing::TgArn;
 
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 constexpr const char* kLbId = "0123456789abcdef";
 constexpr const char* kApi = "1111111111111111";
 constexpr const char* kWeb = "2222222222222222";
 
-std::string TgArn(const std::string& id) {
-  return "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg-" + id.substr(0, 4) + "/" + id;
-}
-
-Action Forward(const std::string& id) {
-  Action a;
-  a.type = ActionType::kForward;
-  a.target_group_arn = TgArn(id);
-  return a;
-}
-
 LbTargetSpec Target(const std::string& ip, int port, bool draining = false) {
-  LbTargetSpec t;
-  t.id = ip;
-  t.address = ip;
-  t.port = port;
+  LbTargetSpec t = testing::Target(ip, port, draining);
   t.zone = "us-east-1a";
-  t.draining = draining;
   return t;
 }
 
@@ -103,11 +91,7 @@ LoadBalancerSpec Alb() {
   LbListenerSpec http;
   http.id = "aaaaaaaaaaaaaaaa";
   http.port = 80;
-  Action fixed;
-  fixed.type = ActionType::kFixedResponse;
-  fixed.fixed_status = "404";
-  fixed.fixed_body = "no route for \"$PATH\"\n";
-  http.default_actions = {fixed};
+  http.default_actions = {testing::FixedResponse("404", "no route for \"$PATH\"\n")};
   LbRuleSpec r1;
   r1.id = "r000000000000001";
   r1.priority = 1;
