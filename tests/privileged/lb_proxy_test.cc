@@ -82,6 +82,7 @@ class LbProxyTest : public privileged::PrivilegedTest {
              {"a", "api"}, {"b", "web"}, {"c", "api"}}) {
       fs::create_directories(dir_ + "/sites/" + site + "/" + path);
       std::ofstream(dir_ + "/sites/" + site + "/" + path + "/index.html") << "site-" << site << "\n";
+      std::ofstream(dir_ + "/sites/" + site + "/index.html") << "root-" << site << "\n";
     }
     server_a_ = Serve("10.77.0.2", 8080, "a");
     server_b_ = Serve("10.77.0.3", 8080, "b");
@@ -345,6 +346,32 @@ TEST_F(LbProxyTest, RuleConditionsFollowAwsSemantics) {
   EXPECT_EQ(Get("/multi"), "default");
   EXPECT_EQ(Get("/old/a?x=1", {"-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: h.test"}),
             "301 https://h.test:80/new/old/a?x=1");
+}
+
+// A weighted forward splits requests as its weights say (30/70 here, over 400 requests on
+// keep-alive connections: the bounds are more than 4 standard deviations wide).
+TEST_F(LbProxyTest, WeightedForwardSplitsTraffic) {
+  LoadBalancerSpec lb = Spec();
+  model::Action weighted;
+  weighted.type = model::ActionType::kForward;
+  weighted.forward = {{testing::TgArn(kApi), 30}, {testing::TgArn(kWeb), 70}};
+  weighted.forward_given = true;
+  lb.listeners[0].rules.clear();
+  lb.listeners[0].default_actions = {weighted};
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.2", 8080, TargetHealthState::kHealthy));
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8080, TargetHealthState::kHealthy));
+  std::vector<std::string> args;
+  for (int i = 0; i < 399; ++i) args.push_back("http://10.77.0.1/");
+  std::string out = Get("/", args);
+  int a = 0, b = 0;
+  for (size_t pos = 0; (pos = out.find("root-", pos)) != std::string::npos; pos += 5) {
+    (out.compare(pos, 6, "root-a") == 0 ? a : b)++;
+  }
+  ASSERT_EQ(a + b, 400) << out.substr(0, 300);
+  EXPECT_GE(a, 80);
+  EXPECT_LE(a, 160);
 }
 
 TEST_F(LbProxyTest, GarbageCollectStopsProxiesOfGoneLoadBalancers) {

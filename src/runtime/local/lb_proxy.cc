@@ -70,6 +70,34 @@ std::string RowKey(const haproxy::ServerStateRow& r) {
   return (v6 ? "[" + r.addr + "]" : r.addr) + ":" + std::to_string(r.port);
 }
 
+// The part of a server-state file (`show servers state`) that still applies to `lb` with
+// `slots`: rows of servers that hold the same target in the same admin state (so their
+// health survives a reload or restart); a slot that now holds another target starts
+// afresh. `known` gets the names ("<backend>/<server>") of the rows kept.
+std::string KeepState(const std::string& state, const LoadBalancerSpec& lb, const ServerSlots& slots,
+                      std::set<std::string>& known) {
+  std::map<std::string, std::pair<std::string, bool>> want;  // server -> (key, draining)
+  for (const auto& s : Servers(lb, slots)) {
+    if (s.target) want[s.backend + "/" + s.server] = {SlotKey(*s.target), s.target->draining};
+  }
+  std::string kept;
+  for (const auto& line : Split(state, '\n')) {
+    if (line.rfind("#", 0) == 0 || line == "1") kept += line + "\n";
+  }
+  for (const auto& r : haproxy::ParseServersState(state)) {
+    std::string name = r.backend + "/" + r.server;
+    auto it = want.find(name);
+    if (it == want.end() || it->second.first != RowKey(r)) continue;
+    // A slot enabled at run time keeps the config-maint bit of its `disabled` line;
+    // HAProxy ignores that bit when the new configuration no longer says `disabled`.
+    if (r.admin_state & kForcedMaint) continue;
+    if (((r.admin_state & kForcedDrain) != 0) != it->second.second) continue;
+    kept += r.line + "\n";
+    known.insert(name);
+  }
+  return kept;
+}
+
 // Slots file: one line per group, "<group id> <key or -> ...".
 std::string FormatSlots(const ServerSlots& slots) {
   std::string out;
@@ -228,12 +256,9 @@ Status LbProxies::Start(const LoadBalancerSpec& lb, const ProxyInputs& in, const
   // the servers it names.
   std::set<std::string> known;
   auto state = Env::Default()->ReadFile(dir + "/servers.state");
-  if (state.ok()) {
-    for (const auto& r : haproxy::ParseServersState(*state)) known.insert(r.backend + "/" + r.server);
-  } else {
-    // An empty state file (its version line): HAProxy warns of a missing one.
-    RETURN_IF_ERROR(Env::Default()->WriteFileAtomic(dir + "/servers.state", "1\n", 0600));
-  }
+  // Without one, an empty state file (its version line): HAProxy warns of a missing one.
+  RETURN_IF_ERROR(Env::Default()->WriteFileAtomic(
+      dir + "/servers.state", state.ok() ? KeepState(*state, lb, slots, known) : std::string("1\n"), 0600));
   (void)Env::Default()->RemoveFile(dir + "/admin.sock");
   (void)Env::Default()->RemoveFile(dir + "/master.sock");
   // A minimal environment: nothing of the daemon's leaks into HAProxy's.
@@ -251,29 +276,9 @@ Status LbProxies::Start(const LoadBalancerSpec& lb, const ProxyInputs& in, const
 Status LbProxies::Reload(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots) {
   std::string dir = DirOf(lb.id);
   std::string admin = dir + "/admin.sock";
-  // Keep the health of servers that still hold the same target in the same admin state;
-  // a slot that now holds another target starts afresh.
   ASSIGN_OR_RETURN(std::string state, haproxy::Command(admin, "show servers state"));
-  std::map<std::string, std::pair<std::string, bool>> want;  // server -> (key, draining)
-  for (const auto& s : Servers(lb, slots)) {
-    if (s.target) want[s.backend + "/" + s.server] = {SlotKey(*s.target), s.target->draining};
-  }
-  std::string kept;
   std::set<std::string> known;
-  for (const auto& line : Split(state, '\n')) {
-    if (line.rfind("#", 0) == 0 || line == "1") kept += line + "\n";
-  }
-  for (const auto& r : haproxy::ParseServersState(state)) {
-    std::string name = r.backend + "/" + r.server;
-    auto it = want.find(name);
-    if (it == want.end() || it->second.first != RowKey(r)) continue;
-    // A slot enabled at run time keeps the config-maint bit of its `disabled` line;
-    // HAProxy ignores that bit when the new configuration no longer says `disabled`.
-    if (r.admin_state & kForcedMaint) continue;
-    if (((r.admin_state & kForcedDrain) != 0) != it->second.second) continue;
-    kept += r.line + "\n";
-    known.insert(name);
-  }
+  std::string kept = KeepState(state, lb, slots, known);
   RETURN_IF_ERROR(Env::Default()->WriteFileAtomic(dir + "/servers.state", kept, 0600));
   RETURN_IF_ERROR(WriteConfig(lb, in, slots));
   ASSIGN_OR_RETURN(std::string info, haproxy::Command(admin, "show info"));
