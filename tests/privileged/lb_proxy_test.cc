@@ -374,6 +374,39 @@ TEST_F(LbProxyTest, WeightedForwardSplitsTraffic) {
   EXPECT_LE(a, 160);
 }
 
+// A group whose targets all fail their checks (a 404 from the check path) reports AWS's
+// Target.ResponseCodeMismatch and still gets requests (fail open); a draining target gets
+// no new requests, through the runtime API and after a reload alike.
+TEST_F(LbProxyTest, FailsOpenReportsCodesAndDrains) {
+  LoadBalancerSpec lb = Spec();
+  lb.target_groups[0].health_check.path = "/nope";
+  lb.target_groups[1].targets.push_back(Target("10.77.0.3", 8081));
+  lb.listeners[0].default_actions = {Forward(kWeb)};
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.2", 8080, TargetHealthState::kUnhealthy));
+  auto o = Health(*proxies_, lb, "10.77.0.2", 8080);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->reason, "Target.ResponseCodeMismatch");
+  EXPECT_EQ(o->description, "Health checks failed with these codes: [404]");
+  EXPECT_EQ(Get("/api/"), "site-a\n") << "a group with no healthy target fails open";
+
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8081, TargetHealthState::kHealthy));
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8080, TargetHealthState::kHealthy));
+  lb.target_groups[1].targets[1].draining = true;
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(Get("/"), "root-b\n") << "a draining target gets no new requests";
+  lb.listeners[0].rules.pop_back();  // a reload
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(Get("/"), "root-b\n") << "still draining after a reload";
+  lb.target_groups[1].targets[1].draining = false;
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(WaitFor([&] { return Get("/") == "root-c\n"; })) << "back in rotation";
+}
+
 TEST_F(LbProxyTest, GarbageCollectStopsProxiesOfGoneLoadBalancers) {
   Status st = proxies_->Apply(Spec(), Inputs());
   ASSERT_TRUE(st.ok()) << st.ToString();
