@@ -407,6 +407,33 @@ TEST_F(LbProxyTest, FailsOpenReportsCodesAndDrains) {
   EXPECT_TRUE(WaitFor([&] { return Get("/") == "root-c\n"; })) << "back in rotation";
 }
 
+// lb_cookie stickiness: a client that sends the AWSALB cookie back stays on one target;
+// one that does not is balanced over both.
+TEST_F(LbProxyTest, LbCookieKeepsAClientOnItsTarget) {
+  LoadBalancerSpec lb = Spec();
+  LbTargetGroupSpec& web = lb.target_groups[1];
+  web.targets.push_back(Target("10.77.0.3", 8081));
+  web.stickiness = true;
+  web.stickiness_type = "lb_cookie";
+  lb.listeners[0].default_actions = {Forward(kWeb)};
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8080, TargetHealthState::kHealthy));
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8081, TargetHealthState::kHealthy));
+  std::vector<std::string> urls(9, "http://10.77.0.1/");
+  std::string plain = Get("/", urls);
+  EXPECT_NE(plain.find("root-b"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("root-c"), std::string::npos) << plain;
+  std::vector<std::string> with_cookies = {"-b", ""};  // curl's cookie engine, in memory
+  with_cookies.insert(with_cookies.end(), urls.begin(), urls.end());
+  std::string sticky = Get("/", with_cookies);
+  std::string first = sticky.substr(0, 7);
+  ASSERT_TRUE(first == "root-b\n" || first == "root-c\n") << sticky;
+  std::string all;
+  for (int i = 0; i < 10; ++i) all += first;
+  EXPECT_EQ(sticky, all);
+}
+
 TEST_F(LbProxyTest, GarbageCollectStopsProxiesOfGoneLoadBalancers) {
   Status st = proxies_->Apply(Spec(), Inputs());
   ASSERT_TRUE(st.ok()) << st.ToString();
