@@ -372,6 +372,66 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
   return record();
 }
 
+std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
+                                                    const std::map<std::string, haproxy::ServerStat>* rows,
+                                                    std::map<std::string, TargetObservation>& memo) {
+  bool alb = lb.type == model::LbType::kApplication;
+  std::vector<TargetObservation> out;
+  std::map<std::string, TargetObservation> seen;
+  static const std::vector<std::string> kNone;
+  for (const auto& tg : lb.target_groups) {
+    auto it = slots.find(tg.id);
+    const auto& keys = it == slots.end() ? kNone : it->second;
+    for (const auto& t : tg.targets) {
+      std::string key = SlotKey(t);
+      TargetObservation o;
+      auto slot = std::find(keys.begin(), keys.end(), key);
+      if (!rows) {
+        o.state = TargetHealthState::kUnavailable;
+      } else if (slot == keys.end()) {
+        // AWS's descriptions (see Unhealthy above).
+        o = Initial("Elb.RegistrationInProgress", "Target registration is in progress");
+      } else {
+        size_t k = static_cast<size_t>(slot - keys.begin());
+        size_t healthy = 0, nodes = 0;
+        std::optional<TargetObservation> bad;
+        for (size_t node = 0; node < lb.nodes.size(); ++node) {
+          auto row = rows->find(fmt::format("bk_{}_n{}/s{}", tg.id, node, k + 1));
+          if (row == rows->end()) continue;
+          ++nodes;
+          const haproxy::ServerStat& s = row->second;
+          bool passed = CheckPassed(s.check_status) || s.check_status.empty();
+          if (s.status.rfind("UP", 0) == 0 || s.status == "no check" || (s.status.rfind("DRAIN", 0) == 0 && passed)) {
+            ++healthy;
+          } else if ((s.status.rfind("DOWN", 0) == 0 || s.status.rfind("DRAIN", 0) == 0) && !passed &&
+                     s.check_status != "INI" && !bad) {
+            bad = Unhealthy(alb, s);
+          }
+          // Otherwise (no check yet, rising, or MAINT before it is enabled): not conclusive.
+        }
+        if (bad) {
+          o = *bad;
+        } else if (nodes > 0 && healthy == nodes) {
+          o.state = TargetHealthState::kHealthy;
+        } else if (auto prev = memo.find(tg.id + "/" + key);
+                   prev != memo.end() && prev->second.state == TargetHealthState::kUnhealthy) {
+          // Rising again after failing: still unhealthy until the checks pass, as on AWS.
+          o = prev->second;
+        } else {
+          o = Initial("Elb.InitialHealthChecking", "Initial health checks in progress");
+        }
+      }
+      o.target_group_id = tg.id;
+      o.target_id = t.id;
+      o.port = t.port;
+      seen[tg.id + "/" + key] = o;
+      out.push_back(o);
+    }
+  }
+  memo = std::move(seen);  // targets that are gone are forgotten
+  return out;
+}
+
 Result<std::vector<TargetObservation>> LbProxies::Observe(const LoadBalancerSpec& lb) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string dir = DirOf(lb.id);
@@ -384,65 +444,7 @@ Result<std::vector<TargetObservation>> LbProxies::Observe(const LoadBalancerSpec
   auto stat = haproxy::Command(dir + "/admin.sock", "show stat");
   std::map<std::string, haproxy::ServerStat> rows;
   if (stat.ok()) rows = haproxy::ParseStat(*stat);
-  bool alb = lb.type == model::LbType::kApplication;
-  std::vector<TargetObservation> out;
-  for (const auto& tg : lb.target_groups) {
-    const auto& keys = slots[tg.id];
-    for (const auto& t : tg.targets) {
-      std::string key = SlotKey(t);
-      std::string memo = lb.id + "/" + tg.id + "/" + key;
-      TargetObservation o;
-      auto slot = std::find(keys.begin(), keys.end(), key);
-      if (!stat.ok()) {
-        o.state = TargetHealthState::kUnavailable;
-      } else if (slot == keys.end()) {
-        // AWS's descriptions (see Unhealthy above).
-        o = Initial("Elb.RegistrationInProgress", "Target registration is in progress");
-      } else {
-        size_t k = static_cast<size_t>(slot - keys.begin());
-        int healthy = 0, initial = 0, nodes = 0;
-        std::optional<TargetObservation> bad;
-        for (size_t node = 0; node < lb.nodes.size(); ++node) {
-          auto row = rows.find(fmt::format("bk_{}_n{}/s{}", tg.id, node, k + 1));
-          if (row == rows.end()) continue;
-          ++nodes;
-          const haproxy::ServerStat& s = row->second;
-          bool up = s.status.rfind("UP", 0) == 0 || s.status == "no check" ||
-                    (s.status.rfind("DRAIN", 0) == 0 && (CheckPassed(s.check_status) || s.check_status.empty()));
-          if (up) {
-            ++healthy;
-          } else if (s.status.rfind("DOWN", 0) == 0 || s.status.rfind("DRAIN", 0) == 0) {
-            if (s.check_status == "INI" || s.check_status.empty() || CheckPassed(s.check_status)) {
-              ++initial;
-            } else if (!bad) {
-              bad = Unhealthy(alb, s);
-            }
-          } else {
-            ++initial;  // MAINT: not yet enabled
-          }
-        }
-        if (bad) {
-          o = *bad;
-        } else if (nodes > 0 && healthy == nodes) {
-          o.state = TargetHealthState::kHealthy;
-        } else {
-          // Rising again after failing: still unhealthy until the checks pass, as on AWS.
-          auto prev = observed_.find(memo);
-          if (prev != observed_.end() && prev->second.state == TargetHealthState::kUnhealthy) {
-            o = prev->second;
-          } else {
-            o = Initial("Elb.InitialHealthChecking", "Initial health checks in progress");
-          }
-        }
-      }
-      o.target_group_id = tg.id;
-      o.target_id = t.id;
-      o.port = t.port;
-      observed_[memo] = o;
-      out.push_back(o);
-    }
-  }
-  return out;
+  return TargetHealthFromStat(lb, slots, stat.ok() ? &rows : nullptr, observed_[lb.id]);
 }
 
 Status LbProxies::StopLocked(const std::string& lb_id) {
@@ -457,10 +459,7 @@ Status LbProxies::StopLocked(const std::string& lb_id) {
   applied_.erase(lb_id);
   applied_inputs_.erase(lb_id);
   slots_.erase(lb_id);
-  std::string prefix = lb_id + "/";
-  for (auto it = observed_.begin(); it != observed_.end();) {
-    it = it->first.rfind(prefix, 0) == 0 ? observed_.erase(it) : std::next(it);
-  }
+  observed_.erase(lb_id);
   return Env::Default()->RemoveAll(DirOf(lb_id));
 }
 

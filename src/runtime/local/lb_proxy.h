@@ -25,6 +25,7 @@
 
 #include "base/status.h"
 #include "runtime/load_balancer.h"
+#include "runtime/local/haproxy_admin.h"
 
 namespace kecs::runtime::local {
 
@@ -64,6 +65,18 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir,
                                 const ServerSlots& slots);
 
+// What HAProxy's `show stat` rows (haproxy::ParseStat, by "<backend>/<server>") say of
+// `lb`'s targets: Observe without the socket (pure). `rows` is nullptr when the proxy did
+// not answer (every target kUnavailable). Healthy when every node's server is up;
+// unhealthy when one node's checks fail (reason and description from its last check:
+// L7STS Target.ResponseCodeMismatch, *TOUT Target.Timeout, else Target.FailedHealthChecks;
+// a network load balancer always says Target.FailedHealthChecks); otherwise initial. `memo`
+// (per "<group id>/<slot key>") carries the last observations: a target rising again after
+// failing stays unhealthy until its checks pass, as on AWS.
+std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
+                                                    const std::map<std::string, haproxy::ServerStat>* rows,
+                                                    std::map<std::string, TargetObservation>& memo);
+
 class LbProxies {
  public:
   explicit LbProxies(ProxyOptions options) : options_(std::move(options)) {}
@@ -86,9 +99,8 @@ class LbProxies {
   // Guarded by mu_: per lb, the inputs and server slots last applied.
   std::map<std::string, ProxyInputs> applied_inputs_;
   std::map<std::string, ServerSlots> slots_;
-  // Guarded by mu_: the last observation per "<lb id>/<group id>/<slot key>" (a target
-  // recovering from unhealthy stays unhealthy until its checks pass, as on AWS).
-  std::map<std::string, TargetObservation> observed_;
+  // Guarded by mu_: per lb, the last observations (TargetHealthFromStat's memo).
+  std::map<std::string, std::map<std::string, TargetObservation>> observed_;
 
   std::string DirOf(const std::string& lb_id) const { return options_.dir + "/" + lb_id; }
   // The master's pid when `lb_id`'s proxy runs (pid file, /proc/<pid>/exe is HAProxy and

@@ -27,6 +27,7 @@ using model::Action;
 using model::ActionType;
 using model::LbProtocol;
 using model::RuleCondition;
+using model::TargetHealthState;
 using testing::Forward;
 using testing::TgArn;
 
@@ -316,6 +317,94 @@ TEST(HaproxyAdmin, RecognisesRefusals) {
   EXPECT_FALSE(haproxy::CommandFailed("IP changed from '0.0.0.0' to '10.0.0.1', port changed from '0' to '80' by "
                                       "'stats socket command'\n"));
   EXPECT_EQ(haproxy::InfoField("Name: HAProxy\nPid: 4242\n", "Pid"), "4242");
+}
+
+// ---- Target health from `show stat` (Observe's core).
+
+haproxy::ServerStat Row(const std::string& status, const std::string& check, const std::string& code = "") {
+  haproxy::ServerStat s;
+  s.status = status;
+  s.check_status = check;
+  s.check_code = code;
+  return s;
+}
+
+class TargetHealth : public ::testing::Test {
+ protected:
+  // The api group's first target (slot s1) on both nodes.
+  std::vector<TargetObservation> Observe(const haproxy::ServerStat& n0, const haproxy::ServerStat& n1,
+                                         model::LbType type = model::LbType::kApplication) {
+    LoadBalancerSpec lb = type == model::LbType::kApplication ? Alb() : Nlb();
+    lb.target_groups.resize(1);
+    lb.target_groups[0].targets.resize(1);
+    std::map<std::string, haproxy::ServerStat> rows = {{std::string("bk_") + kApi + "_n0/s1", n0},
+                                                       {std::string("bk_") + kApi + "_n1/s1", n1}};
+    return TargetHealthFromStat(lb, AssignSlots(lb, {}), &rows, memo_);
+  }
+  TargetObservation One(const haproxy::ServerStat& n0, const haproxy::ServerStat& n1,
+                        model::LbType type = model::LbType::kApplication) {
+    auto obs = Observe(n0, n1, type);
+    EXPECT_EQ(obs.size(), 1u);
+    return obs.empty() ? TargetObservation{} : obs[0];
+  }
+  std::map<std::string, TargetObservation> memo_;
+};
+
+TEST_F(TargetHealth, HealthyOnlyWhenEveryNodeSaysUp) {
+  auto o = One(Row("UP", "L7OK", "200"), Row("UP 1/2", "L7OK", "200"));
+  EXPECT_EQ(o.state, TargetHealthState::kHealthy);
+  EXPECT_EQ(o.target_group_id, kApi);
+  EXPECT_EQ(o.target_id, "10.0.1.20");
+  EXPECT_EQ(o.port, 8080);
+  EXPECT_EQ(One(Row("UP", "L7OK"), Row("DOWN 1/3", "L7OK")).state, TargetHealthState::kInitial);
+}
+
+TEST_F(TargetHealth, InitialUntilTheChecksConclude) {
+  auto o = One(Row("DOWN", "INI"), Row("DOWN 1/3", "L7OK"));
+  EXPECT_EQ(o.state, TargetHealthState::kInitial);
+  EXPECT_EQ(o.reason, "Elb.InitialHealthChecking");
+  EXPECT_EQ(o.description, "Initial health checks in progress");
+}
+
+TEST_F(TargetHealth, ReasonsFromTheLastCheck) {
+  auto codes = One(Row("UP", "L7OK"), Row("DOWN", "L7STS", "503"));
+  EXPECT_EQ(codes.state, TargetHealthState::kUnhealthy);
+  EXPECT_EQ(codes.reason, "Target.ResponseCodeMismatch");
+  EXPECT_EQ(codes.description, "Health checks failed with these codes: [503]");
+  auto timeout = One(Row("DOWN", "L7TOUT"), Row("DOWN", "L4TOUT"));
+  EXPECT_EQ(timeout.reason, "Target.Timeout");
+  EXPECT_EQ(timeout.description, "Request timed out");
+  auto refused = One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON"));
+  EXPECT_EQ(refused.reason, "Target.FailedHealthChecks");
+  EXPECT_EQ(refused.description, "Health checks failed");
+  // A network load balancer has only Target.FailedHealthChecks.
+  auto nlb_timeout = One(Row("DOWN", "L4TOUT"), Row("DOWN", "L4TOUT"), model::LbType::kNetwork);
+  EXPECT_EQ(nlb_timeout.reason, "Target.FailedHealthChecks");
+}
+
+TEST_F(TargetHealth, RecoveringTargetStaysUnhealthyUntilUp) {
+  EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kUnhealthy);
+  auto rising = One(Row("DOWN 1/3", "L7OK"), Row("DOWN 1/3", "L7OK"));
+  EXPECT_EQ(rising.state, TargetHealthState::kUnhealthy);
+  EXPECT_EQ(rising.reason, "Target.FailedHealthChecks");
+  EXPECT_EQ(One(Row("UP", "L7OK"), Row("UP", "L7OK")).state, TargetHealthState::kHealthy);
+}
+
+TEST_F(TargetHealth, DrainingAndUncheckedFollowTheirChecks) {
+  EXPECT_EQ(One(Row("DRAIN", "L7OK"), Row("no check", "")).state, TargetHealthState::kHealthy);
+  EXPECT_EQ(One(Row("DRAIN", "L4CON"), Row("UP", "L7OK")).state, TargetHealthState::kUnhealthy);
+}
+
+TEST_F(TargetHealth, UnavailableWithoutTheProxyAndRegisteringWithoutASlot) {
+  LoadBalancerSpec lb = Alb();
+  auto none = TargetHealthFromStat(lb, AssignSlots(lb, {}), nullptr, memo_);
+  ASSERT_EQ(none.size(), 3u);
+  for (const auto& o : none) EXPECT_EQ(o.state, TargetHealthState::kUnavailable);
+  std::map<std::string, haproxy::ServerStat> rows;
+  auto fresh = TargetHealthFromStat(lb, {}, &rows, memo_);
+  ASSERT_EQ(fresh.size(), 3u);
+  EXPECT_EQ(fresh[0].reason, "Elb.RegistrationInProgress");
+  EXPECT_EQ(fresh[0].description, "Target registration is in progress");
 }
 
 }  // namespace
