@@ -434,6 +434,25 @@ TEST_F(LbProxyTest, LbCookieKeepsAClientOnItsTarget) {
   EXPECT_EQ(sticky, all);
 }
 
+// A proxy whose sockets are gone cannot be reloaded: Apply starts it afresh (one proxy,
+// with the new configuration).
+TEST_F(LbProxyTest, RestartsAProxyWhoseSocketsAreGone) {
+  LoadBalancerSpec lb = Spec();
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  int master = MasterPid();
+  ASSERT_GT(master, 0);
+  fs::remove(dir_ + "/lb/" + kLbId + "/admin.sock");
+  fs::remove(dir_ + "/lb/" + kLbId + "/master.sock");
+  lb.listeners[0].default_actions = {testing::FixedResponse("418", "teapot")};
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_NE(MasterPid(), master);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(master); }));
+  EXPECT_EQ(Get("/other"), "teapot");
+  EXPECT_EQ(Sh({"pgrep", "-c", "-f", dir_ + "/lb/" + kLbId + "/haproxy.cfg"}).out, "2\n");
+}
+
 TEST_F(LbProxyTest, GarbageCollectStopsProxiesOfGoneLoadBalancers) {
   Status st = proxies_->Apply(Spec(), Inputs());
   ASSERT_TRUE(st.ok()) << st.ToString();

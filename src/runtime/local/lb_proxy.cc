@@ -368,7 +368,14 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
     auto current = env->ReadFile(dir + "/haproxy.cfg");
     if (current.ok() && *current == RenderHaproxyConfig(lb, in, dir, slots)) return record();
   }
-  RETURN_IF_ERROR(Reload(lb, in, slots));
+  Status st = Reload(lb, in, slots);
+  if (st.code() == Code::kUnavailable) {
+    // Its sockets do not answer (removed, or a wedged master): start it afresh.
+    KLOG_WARN("load balancer {}: {}; restarting HAProxy", lb.id, st.message());
+    KillLocked(lb.id);
+    st = Start(lb, in, slots);
+  }
+  RETURN_IF_ERROR(st);
   return record();
 }
 
@@ -447,15 +454,18 @@ Result<std::vector<TargetObservation>> LbProxies::Observe(const LoadBalancerSpec
   return TargetHealthFromStat(lb, slots, stat.ok() ? &rows : nullptr, observed_[lb.id]);
 }
 
-Status LbProxies::StopLocked(const std::string& lb_id) {
+void LbProxies::KillLocked(const std::string& lb_id) {
   int pid = RunningPid(lb_id);
-  if (pid > 0) {
-    // The master stops its workers and exits.
-    kill(pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (ProcessAlive(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(kPoll);
-    if (ProcessAlive(pid)) kill(pid, SIGKILL);
-  }
+  if (pid <= 0) return;
+  // The master stops its workers and exits.
+  kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ProcessAlive(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(kPoll);
+  if (ProcessAlive(pid)) kill(pid, SIGKILL);
+}
+
+Status LbProxies::StopLocked(const std::string& lb_id) {
+  KillLocked(lb_id);
   applied_.erase(lb_id);
   applied_inputs_.erase(lb_id);
   slots_.erase(lb_id);

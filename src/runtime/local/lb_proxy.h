@@ -113,6 +113,9 @@ class LbProxies {
                       const ServerSlots& slots);
   // Writes haproxy.cfg (checked with `haproxy -c` first) and the slots file.
   Status WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  // Stops the proxy's processes (SIGTERM to the master, SIGKILL after 10 s).
+  void KillLocked(const std::string& lb_id);
+  // KillLocked, then forgets the load balancer and removes its files.
   Status StopLocked(const std::string& lb_id);
 };
 
