@@ -9,14 +9,20 @@
 // redirects, fixed responses, lb_cookie stickiness, X-Forwarded-*); for network load
 // balancers HAProxy only runs the health checks, and the kernel forwards (lb_network.h).
 //
-// Files live in <dir>/<lb id>/: haproxy.cfg, the pid file, the master and admin sockets
-// (a 0700 directory), the server-state file (health survives a reload) and the listener
-// certificate (crt.pem). Target changes go through the admin socket's runtime API (add
-// server / set server state / del server) and are written to haproxy.cfg too, so a later
-// reload keeps them; other changes rewrite haproxy.cfg and reload through the master
-// (established connections finish on the old worker). The proxies outlive the daemon and
-// are adopted at start; GarbageCollect stops those of load balancers that are gone.
-// Thread-safe.
+// Files live in <dir>/<lb id>/ (a 0700 directory): haproxy.cfg, haproxy.pid, the master
+// and admin sockets, the server-state file (health survives a reload), the server slots
+// (`slots`, see ServerSlots) and the listener certificate (crt.pem, lb_network.h's).
+// Target changes go through the admin socket's runtime API (a free slot is pointed at a
+// new target with `set server addr` and enabled, then `set server health down` so it needs
+// `rise` passing checks, AWS's `initial`; a draining one is `set server state drain`; a
+// removed one `state maint` and `shutdown sessions server`) and are written to haproxy.cfg
+// too, so a later reload keeps them; other changes rewrite haproxy.cfg (checked with
+// `haproxy -c` first) and reload through the master CLI (established connections finish on
+// the old worker, for at most the longest deregistration delay). HAProxy runs with a
+// minimal environment and nothing but paths on its command line. The proxies outlive the
+// daemon and are adopted at start (pid file, /proc/<pid>/exe and the command line naming
+// our haproxy.cfg); GarbageCollect stops those of load balancers that are gone.
+// Thread-safe: one mutex serialises every call.
 #include <map>
 #include <mutex>
 #include <set>
