@@ -9,14 +9,20 @@
 // redirects, fixed responses, lb_cookie stickiness, X-Forwarded-*); for network load
 // balancers HAProxy only runs the health checks, and the kernel forwards (lb_network.h).
 //
-// Files live in <dir>/<lb id>/: haproxy.cfg, the pid file, the master and admin sockets
-// (a 0700 directory), the server-state file (health survives a reload) and the listener
-// certificate (crt.pem). Target changes go through the admin socket's runtime API (add
-// server / set server state / del server) and are written to haproxy.cfg too, so a later
-// reload keeps them; other changes rewrite haproxy.cfg and reload through the master
-// (established connections finish on the old worker). The proxies outlive the daemon and
-// are adopted at start; GarbageCollect stops those of load balancers that are gone.
-// Thread-safe.
+// Files live in <dir>/<lb id>/ (a 0700 directory): haproxy.cfg, haproxy.pid, the master
+// and admin sockets, the server-state file (health survives a reload), the server slots
+// (`slots`, see ServerSlots) and the listener certificate (crt.pem, lb_network.h's).
+// Target changes go through the admin socket's runtime API (a free slot is pointed at a
+// new target with `set server addr` and enabled, then `set server health down` so it needs
+// `rise` passing checks, AWS's `initial`; a draining one is `set server state drain`; a
+// removed one `state maint` and `shutdown sessions server`) and are written to haproxy.cfg
+// too, so a later reload keeps them; other changes rewrite haproxy.cfg (checked with
+// `haproxy -c` first) and reload through the master CLI (established connections finish on
+// the old worker, for at most the longest deregistration delay). HAProxy runs with a
+// minimal environment and nothing but paths on its command line. The proxies outlive the
+// daemon and are adopted at start (pid file, /proc/<pid>/exe and the command line naming
+// our haproxy.cfg); GarbageCollect stops those of load balancers that are gone.
+// Thread-safe: one mutex serialises every call.
 #include <map>
 #include <mutex>
 #include <set>
@@ -25,6 +31,7 @@
 
 #include "base/status.h"
 #include "runtime/load_balancer.h"
+#include "runtime/local/haproxy_admin.h"
 
 namespace kecs::runtime::local {
 
@@ -39,11 +46,42 @@ struct ProxyInputs {
   std::vector<std::string> node_netns;
   // PEM bundle (certificate chain and key) for HTTPS listeners; "" when there are none.
   std::string certificate_pem_path;
+  bool operator==(const ProxyInputs&) const = default;
 };
 
+// Server slots. HAProxy 2.6 refuses the `namespace` option on servers added at run time
+// (`add server`), so each backend declares a fixed number of servers "s1".."sN" (with the
+// node's namespace) and a target takes a slot: the runtime API points a free slot at it
+// (`set server addr`) and enables it, and frees it again on removal. The slot of a target
+// is the same in every node's backends of its group. Per target group id, slot i holds
+// "<address>:<port>", or "" when free; the vector's size is the number of servers.
+using ServerSlots = std::map<std::string, std::vector<std::string>>;
+// "<address>:<port>" of a target (its slot key).
+std::string SlotKey(const LbTargetSpec& t);
+// Slots for `lb`'s targets: each target keeps its slot in `previous` when it has one, new
+// ones take the lowest free slots; a group's slots grow (to a multiple of 8, with at least
+// 4 free) only when its targets do not fit.
+ServerSlots AssignSlots(const LoadBalancerSpec& lb, const ServerSlots& previous);
+
 // haproxy.cfg for `lb` (pure and deterministic: golden-file tests need no root).
-// `state_dir` is <dir>/<lb id>.
+// `state_dir` is <dir>/<lb id>. The first form uses AssignSlots(lb, {}). A node whose
+// namespace name is "" binds and connects in HAProxy's own namespace (for `haproxy -c` in
+// tests that cannot make namespaces).
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir);
+std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir,
+                                const ServerSlots& slots);
+
+// What HAProxy's `show stat` rows (haproxy::ParseStat, by "<backend>/<server>") say of
+// `lb`'s targets: Observe without the socket (pure). `rows` is nullptr when the proxy did
+// not answer (every target kUnavailable). Healthy when every node's server is up;
+// unhealthy when one node's checks fail (reason and description from its last check:
+// L7STS Target.ResponseCodeMismatch, *TOUT Target.Timeout, else Target.FailedHealthChecks;
+// a network load balancer always says Target.FailedHealthChecks); otherwise initial. `memo`
+// (per "<group id>/<slot key>") carries the last observations: a target rising again after
+// failing stays unhealthy until its checks pass, as on AWS.
+std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
+                                                    const std::map<std::string, haproxy::ServerStat>* rows,
+                                                    std::map<std::string, TargetObservation>& memo);
 
 class LbProxies {
  public:
@@ -64,6 +102,27 @@ class LbProxies {
   const ProxyOptions options_;
   std::mutex mu_;
   std::map<std::string, LoadBalancerSpec> applied_;  // guarded by mu_: last applied per lb
+  // Guarded by mu_: per lb, the inputs and server slots last applied.
+  std::map<std::string, ProxyInputs> applied_inputs_;
+  std::map<std::string, ServerSlots> slots_;
+  // Guarded by mu_: per lb, the last observations (TargetHealthFromStat's memo).
+  std::map<std::string, std::map<std::string, TargetObservation>> observed_;
+
+  std::string DirOf(const std::string& lb_id) const { return options_.dir + "/" + lb_id; }
+  // The master's pid when `lb_id`'s proxy runs (pid file, /proc/<pid>/exe is HAProxy and
+  // its command line names our haproxy.cfg); 0 otherwise.
+  int RunningPid(const std::string& lb_id) const;
+  Status Start(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  Status Reload(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  // Target changes through the runtime API; FailedPrecondition when they need a reload.
+  Status ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots& old_slots, const LoadBalancerSpec& lb,
+                      const ServerSlots& slots);
+  // Writes haproxy.cfg (checked with `haproxy -c` first) and the slots file.
+  Status WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  // Stops the proxy's processes (SIGTERM to the master, SIGKILL after 10 s).
+  void KillLocked(const std::string& lb_id);
+  // KillLocked, then forgets the load balancer and removes its files.
+  Status StopLocked(const std::string& lb_id);
 };
 
 }  // namespace kecs::runtime::local
