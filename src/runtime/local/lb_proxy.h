@@ -39,11 +39,30 @@ struct ProxyInputs {
   std::vector<std::string> node_netns;
   // PEM bundle (certificate chain and key) for HTTPS listeners; "" when there are none.
   std::string certificate_pem_path;
+  bool operator==(const ProxyInputs&) const = default;
 };
 
+// Server slots. HAProxy 2.6 refuses the `namespace` option on servers added at run time
+// (`add server`), so each backend declares a fixed number of servers "s1".."sN" (with the
+// node's namespace) and a target takes a slot: the runtime API points a free slot at it
+// (`set server addr`) and enables it, and frees it again on removal. The slot of a target
+// is the same in every node's backends of its group. Per target group id, slot i holds
+// "<address>:<port>", or "" when free; the vector's size is the number of servers.
+using ServerSlots = std::map<std::string, std::vector<std::string>>;
+// "<address>:<port>" of a target (its slot key).
+std::string SlotKey(const LbTargetSpec& t);
+// Slots for `lb`'s targets: each target keeps its slot in `previous` when it has one, new
+// ones take the lowest free slots; a group's slots grow (to a multiple of 8, with at least
+// 4 free) only when its targets do not fit.
+ServerSlots AssignSlots(const LoadBalancerSpec& lb, const ServerSlots& previous);
+
 // haproxy.cfg for `lb` (pure and deterministic: golden-file tests need no root).
-// `state_dir` is <dir>/<lb id>.
+// `state_dir` is <dir>/<lb id>. The first form uses AssignSlots(lb, {}). A node whose
+// namespace name is "" binds and connects in HAProxy's own namespace (for `haproxy -c` in
+// tests that cannot make namespaces).
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir);
+std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir,
+                                const ServerSlots& slots);
 
 class LbProxies {
  public:
@@ -64,6 +83,25 @@ class LbProxies {
   const ProxyOptions options_;
   std::mutex mu_;
   std::map<std::string, LoadBalancerSpec> applied_;  // guarded by mu_: last applied per lb
+  // Guarded by mu_: per lb, the inputs and server slots last applied.
+  std::map<std::string, ProxyInputs> applied_inputs_;
+  std::map<std::string, ServerSlots> slots_;
+  // Guarded by mu_: the last observation per "<lb id>/<group id>/<slot key>" (a target
+  // recovering from unhealthy stays unhealthy until its checks pass, as on AWS).
+  std::map<std::string, TargetObservation> observed_;
+
+  std::string DirOf(const std::string& lb_id) const { return options_.dir + "/" + lb_id; }
+  // The master's pid when `lb_id`'s proxy runs (pid file, /proc/<pid>/exe is HAProxy and
+  // its command line names our haproxy.cfg); 0 otherwise.
+  int RunningPid(const std::string& lb_id) const;
+  Status Start(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  Status Reload(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  // Target changes through the runtime API; FailedPrecondition when they need a reload.
+  Status ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots& old_slots, const LoadBalancerSpec& lb,
+                      const ServerSlots& slots);
+  // Writes haproxy.cfg (checked with `haproxy -c` first) and the slots file.
+  Status WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
+  Status StopLocked(const std::string& lb_id);
 };
 
 }  // namespace kecs::runtime::local

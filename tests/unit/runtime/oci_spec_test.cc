@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "base/json.h"
+#include "unit/support/golden.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -87,37 +88,7 @@ SpecInputs BaseInputs(const ContainerSpec* c) {
 
 // Compares `spec` with the golden file `name`.json; rewrites it with KECS_UPDATE_GOLDEN=1.
 void ExpectGolden(const std::string& name, const model::oci::Spec& spec) {
-  fs::path path = OciDir() / (name + ".json");
-  std::string actual = model::oci::EncodeSpec(spec) + "\n";
-  const char* update = std::getenv("KECS_UPDATE_GOLDEN");
-  if (update && std::string(update) == "1") {
-    std::ofstream out(path, std::ios::trunc);
-    out << actual;
-    ASSERT_TRUE(out.good()) << "cannot write " << path;
-    std::cout << "[ golden ] rewrote " << path << ": review it by hand before committing\n";
-    return;
-  }
-  ASSERT_TRUE(fs::exists(path)) << path << " is missing; create it with KECS_UPDATE_GOLDEN=1 "
-                                << "and check it by hand";
-  std::string expected = ReadText(path);
-  if (expected == actual) return;
-  // Point at the first differing line rather than dumping two whole specs.
-  std::istringstream e(expected), a(actual);
-  std::string el, al;
-  int line = 1;
-  while (true) {
-    bool more_e = static_cast<bool>(std::getline(e, el));
-    bool more_a = static_cast<bool>(std::getline(a, al));
-    if (!more_e && !more_a) break;
-    if (!more_e || !more_a || el != al) {
-      ADD_FAILURE() << "spec differs from " << path << " at line " << line << "\n  golden: "
-                    << (more_e ? el : "<end of file>") << "\n  actual: " << (more_a ? al : "<end of spec>")
-                    << "\nfull spec:\n"
-                    << actual;
-      return;
-    }
-    ++line;
-  }
+  testing::ExpectGoldenText(OciDir() / (name + ".json"), model::oci::EncodeSpec(spec) + "\n");
 }
 
 const Json* Find(const Json& array, const std::string& key, const std::string& value) {

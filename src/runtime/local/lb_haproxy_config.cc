@@ -1,0 +1,517 @@
+// RenderHaproxyConfig and AssignSlots (lb_proxy.h): a load balancer as haproxy.cfg.
+//
+// Layout (names are HAProxy's proxy names):
+//   ft_<listener id>_n<i>    one frontend per listener per node, bound on the node's
+//                            address inside the node's namespace (ALB only)
+//   bk_<group id>_n<i>       the group's targets as seen from node i, health-checked with
+//                            the group's settings (both ALB and NLB: for an NLB these only
+//                            run the checks, the kernel forwards)
+//   bk_<group id>_n<i>_all   the same targets without checks (ALB): the fail-open backend,
+//                            used when no server of bk_<group id>_n<i> is up
+//
+// Routing (AWS's listener rules): each rule, in priority order, is a set of ACLs (values
+// of one condition ORed as several `acl` lines of one name, conditions ANDed on the rule's
+// line), and its action is guarded by `!routed` so the first matching rule wins:
+//   forward          `set-var(txn.kecs_tg)` to the group id (weighted: against rand(total))
+//   redirect         `http-request redirect location ...`
+//   fixed-response   `http-request return ...`
+// The listener's default actions come last. X-Forwarded-* are set after the rules (a rule
+// sees the request as the client sent it), then `use_backend` picks the group's backend.
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "base/strings.h"
+#include "runtime/local/lb_proxy.h"
+
+namespace kecs::runtime::local {
+namespace {
+
+using model::ActionType;
+using model::LbProtocol;
+
+constexpr size_t kSlotGranule = 8;
+constexpr size_t kMinFreeSlots = 4;
+
+// One character inside a double-quoted word of haproxy.cfg: `"`, `\` and `$` escaped
+// (HAProxy expands environment variables in double quotes), control characters as \xNN.
+void AppendQuotedChar(std::string& out, unsigned char c) {
+  if (c == '"' || c == '\\' || c == '$') {
+    out += '\\';
+    out += static_cast<char>(c);
+  } else if (c < 0x20 || c == 0x7f) {
+    out += fmt::format("\\x{:02x}", c);
+  } else {
+    out += static_cast<char>(c);
+  }
+}
+
+// A word of haproxy.cfg: single-quoted (no escapes, no environment expansion) unless it
+// holds a quote or a control character, then double-quoted.
+std::string Quote(std::string_view s) {
+  bool plain = s.find('\'') == std::string_view::npos;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) plain = false;
+  }
+  if (plain) return "'" + std::string(s) + "'";
+  std::string out = "\"";
+  for (unsigned char c : s) AppendQuotedChar(out, c);
+  return out + "\"";
+}
+
+// Literal text inside a double-quoted log-format string (`%` doubled); the caller adds
+// `%[...]` expressions itself.
+std::string LogFormatLiteral(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '%') {
+      out += "%%";
+    } else {
+      AppendQuotedChar(out, c);
+    }
+  }
+  return out;
+}
+
+// AWS's wildcard pattern (`*` any run, `?` one character, `\*` and `\?` literal) as an
+// anchored PCRE. `star` is what `*` matches (".*", or "[^&]*" inside a query string).
+std::string WildcardRegex(std::string_view pattern, std::string_view star = ".*", std::string_view one = ".") {
+  std::string re = "^";
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size() && (pattern[i + 1] == '*' || pattern[i + 1] == '?')) {
+      re += '\\';
+      re += pattern[++i];
+    } else if (c == '*') {
+      re += star;
+    } else if (c == '?') {
+      re += one;
+    } else if (std::string_view(".^$|()[]{}+\\").find(c) != std::string_view::npos) {
+      re += '\\';
+      re += c;
+    } else {
+      re += c;
+    }
+  }
+  return re + "$";
+}
+
+std::string_view Scheme(LbProtocol p) { return p == LbProtocol::kHttps ? "https" : "http"; }
+
+bool IsHttp(LbProtocol p) { return p == LbProtocol::kHttp || p == LbProtocol::kHttps; }
+
+std::string NodeSuffix(size_t node) { return fmt::format("_n{}", node); }
+
+std::string BackendName(const std::string& tg_id, size_t node) { return "bk_" + tg_id + NodeSuffix(node); }
+
+// The ACL lines of one condition, all named `name`.
+std::vector<std::string> ConditionAcls(const model::RuleCondition& c, const std::string& name) {
+  std::vector<std::string> lines;
+  auto patterns = [&](std::string_view star, std::string_view one) {
+    std::string out;
+    for (const auto& v : c.values) out += " " + Quote(WildcardRegex(v, star, one));
+    return out;
+  };
+  if (c.field == "path-pattern") {
+    // Case-sensitive, on the path without the query string.
+    lines.push_back(fmt::format("acl {} path -m reg{}", name, patterns(".*", ".")));
+  } else if (c.field == "host-header") {
+    // Case-insensitive; the port, if any, is not part of the match.
+    lines.push_back(fmt::format("acl {} req.hdr(host),field(1,:) -m reg -i{}", name, patterns(".*", ".")));
+  } else if (c.field == "http-header") {
+    // The header's name is case-insensitive (HAProxy's header fetches are); its value is
+    // matched whole (req.fhdr: no splitting at commas), case-insensitive.
+    lines.push_back(fmt::format("acl {} {} -m reg -i{}", name, Quote("req.fhdr(" + c.header_name + ")"),
+                                patterns(".*", ".")));
+  } else if (c.field == "http-request-method") {
+    std::string values;
+    for (const auto& v : c.values) values += " " + Quote(v);
+    lines.push_back(fmt::format("acl {} method -m str{}", name, values));
+  } else if (c.field == "source-ip") {
+    std::string values;
+    for (const auto& v : c.values) values += " " + Quote(v);
+    lines.push_back(fmt::format("acl {} src{}", name, values));
+  } else if (c.field == "query-string") {
+    // Key/value pairs, URL-decoded and case-insensitive (CloudFormation's QueryStringConfig:
+    // "The comparison is case insensitive"); an empty key matches any key, and a value
+    // given without a key matches a parameter without one too.
+    for (const auto& [key, value] : c.query) {
+      std::string v = WildcardRegex(value, "[^&]*", "[^&]");
+      v = v.substr(1, v.size() - 2);
+      std::string k;
+      if (key.empty()) {
+        k = "([^&=]*=)?";
+      } else {
+        k = WildcardRegex(key, "[^&=]*", "[^&=]");
+        k = k.substr(1, k.size() - 2) + "=";
+      }
+      lines.push_back(
+          fmt::format("acl {} query,url_dec -m reg -i {}", name, Quote("(^|&)" + k + v + "(&|$)")));
+    }
+    if (c.query.empty()) lines.push_back(fmt::format("acl {} always_false", name));
+  } else {
+    // A field this data plane does not know never matches.
+    lines.push_back(fmt::format("acl {} always_false", name));
+  }
+  return lines;
+}
+
+// The terminal action of a rule (forward, redirect or fixed-response; authenticate-*
+// actions before it are not run by this data plane).
+const model::Action* TerminalAction(const std::vector<model::Action>& actions) {
+  const model::Action* best = nullptr;
+  for (const auto& a : actions) {
+    if (a.type != ActionType::kForward && a.type != ActionType::kRedirect && a.type != ActionType::kFixedResponse) {
+      continue;
+    }
+    if (!best || a.order.value_or(0) >= best->order.value_or(0)) best = &a;
+  }
+  return best;
+}
+
+// (group id, weight) of a forward action.
+std::vector<std::pair<std::string, int>> ForwardGroups(const model::Action& a) {
+  std::vector<std::pair<std::string, int>> out;
+  if (!a.forward.empty()) {
+    for (const auto& w : a.forward) out.emplace_back(model::IdFromArn(w.target_group_arn, "targetgroup"), w.weight);
+  } else if (!a.target_group_arn.empty()) {
+    out.emplace_back(model::IdFromArn(a.target_group_arn, "targetgroup"), 1);
+  }
+  return out;
+}
+
+// Expands a redirect template part: `#{protocol}`, `#{host}`, `#{port}`, `#{path}` and
+// `#{query}` become their values (static ones as text, request ones as `%[...]`).
+std::string ExpandTemplate(std::string_view tmpl, const LbListenerSpec& l) {
+  static const std::pair<std::string_view, std::string_view> kDynamic[] = {
+      {"#{host}", "%[req.hdr(host),field(1,:)]"},
+      {"#{path}", "%[path,bytes(1)]"},  // AWS's #{path} has no leading "/"
+      {"#{query}", "%[query]"},
+  };
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    bool done = false;
+    if (tmpl.substr(i).starts_with("#{protocol}")) {
+      out += Scheme(l.protocol);
+      i += 11;
+      done = true;
+    } else if (tmpl.substr(i).starts_with("#{port}")) {
+      out += std::to_string(l.port);
+      i += 7;
+      done = true;
+    }
+    for (const auto& [key, fetch] : kDynamic) {
+      if (!done && tmpl.substr(i).starts_with(key)) {
+        out += fetch;
+        i += key.size();
+        done = true;
+      }
+    }
+    if (!done) out += LogFormatLiteral(tmpl.substr(i++, 1));
+  }
+  return out;
+}
+
+struct FrontendWriter {
+  const LoadBalancerSpec& lb;
+  const LbListenerSpec& listener;
+  std::ostringstream& out;
+  std::set<std::string> groups;  // forwarded-to group ids, for use_backend
+
+  bool HasGroup(const std::string& id) const {
+    return std::any_of(lb.target_groups.begin(), lb.target_groups.end(),
+                       [&](const LbTargetGroupSpec& tg) { return !id.empty() && tg.id == id; });
+  }
+
+  void Action(const model::Action* a, const std::string& cond) {
+    std::string guard = "!routed" + cond;
+    if (!a) {
+      out << "  http-request return status 503 if " << guard << "\n";
+      return;
+    }
+    if (a->type == ActionType::kForward) {
+      std::vector<std::pair<std::string, int>> chosen;
+      int total = 0;
+      for (const auto& [id, w] : ForwardGroups(*a)) {
+        if (w <= 0 || !HasGroup(id)) continue;  // weight 0 is never chosen
+        chosen.emplace_back(id, w);
+        total += w;
+      }
+      if (chosen.empty()) {
+        out << "  http-request return status 503 if " << guard << "\n";
+        return;
+      }
+      if (chosen.size() > 1) out << "  http-request set-var(txn.kecs_w) rand(" << total << ") if " << guard << "\n";
+      int cumulative = 0;
+      for (size_t i = 0; i < chosen.size(); ++i) {
+        groups.insert(chosen[i].first);
+        cumulative += chosen[i].second;
+        out << "  http-request set-var(txn.kecs_tg) str(" << chosen[i].first << ") if " << guard;
+        if (i + 1 < chosen.size()) out << " { var(txn.kecs_w) -m int lt " << cumulative << " }";
+        out << "\n";
+      }
+    } else if (a->type == ActionType::kRedirect) {
+      std::string proto = ToLower(ExpandTemplate(a->redirect_protocol, listener));
+      std::string port = ExpandTemplate(a->redirect_port, listener);
+      std::string base = proto + "://" + ExpandTemplate(a->redirect_host, listener);
+      if (!((proto == "http" && port == "80") || (proto == "https" && port == "443"))) base += ":" + port;
+      base += ExpandTemplate(a->redirect_path, listener);
+      std::string code = a->redirect_status == "HTTP_301" ? "301" : "302";
+      if (a->redirect_query == "#{query}") {
+        // "?" only when the request has a query.
+        out << "  http-request redirect location \"" << base << "?%[query]\" code " << code << " if " << guard
+            << " { query -m len gt 0 }\n";
+        out << "  http-request redirect location \"" << base << "\" code " << code << " if " << guard << "\n";
+      } else {
+        std::string query = ExpandTemplate(a->redirect_query, listener);
+        out << "  http-request redirect location \"" << base << (query.empty() ? "" : "?" + query) << "\" code "
+            << code << " if " << guard << "\n";
+      }
+    } else {
+      int status = std::atoi(a->fixed_status.c_str());
+      out << "  http-request return status " << (status >= 200 && status <= 599 ? status : 503);
+      if (a->fixed_body) {
+        // AWS's default content type is text/plain.
+        out << " content-type " << Quote(a->fixed_content_type.value_or("text/plain")) << " string "
+            << Quote(*a->fixed_body);
+      } else if (a->fixed_content_type) {
+        out << " content-type " << Quote(*a->fixed_content_type);
+      }
+      out << " if " << guard << "\n";
+    }
+  }
+
+  void Write(size_t node, const std::string& netns, const ProxyInputs& in) {
+    const LbNodeSpec& n = lb.nodes[node];
+    out << "\nfrontend ft_" << listener.id << NodeSuffix(node) << "\n";
+    out << "  mode http\n";
+    out << "  bind " << n.ip << ":" << listener.port;
+    if (listener.protocol == LbProtocol::kHttps) {
+      out << " ssl crt " << Quote(in.certificate_pem_path) << (lb.http2 ? " alpn h2,http/1.1" : " alpn http/1.1");
+    }
+    if (!netns.empty()) out << " namespace " << netns;
+    out << "\n";
+    out << "  acl routed var(txn.kecs_tg) -m found\n";
+    size_t r = 0;
+    for (const auto& rule : listener.rules) {
+      ++r;
+      out << "  # rule " << rule.id << " (priority " << rule.priority << ")\n";
+      std::string cond;
+      size_t c = 0;
+      for (const auto& condition : rule.conditions) {
+        std::string name = fmt::format("r{}c{}", r, ++c);
+        for (const auto& line : ConditionAcls(condition, name)) out << "  " << line << "\n";
+        cond += " " + name;
+      }
+      Action(TerminalAction(rule.actions), cond);
+    }
+    out << "  # default actions\n";
+    Action(TerminalAction(listener.default_actions), "");
+    // X-Forwarded-* (AWS's routing.http.xff_header_processing.mode).
+    std::string client = lb.xff_client_port ? "%[src]:%[src_port]" : "%[src]";
+    if (lb.xff_mode == "append") {
+      out << "  http-request set-header X-Forwarded-For \"%[req.fhdr(x-forwarded-for)], " << client
+          << "\" if { req.fhdr(x-forwarded-for) -m found }\n";
+      out << "  http-request set-header X-Forwarded-For \"" << client
+          << "\" unless { req.fhdr(x-forwarded-for) -m found }\n";
+    } else if (lb.xff_mode == "remove") {
+      out << "  http-request del-header X-Forwarded-For\n";
+    }
+    out << "  http-request set-header X-Forwarded-Proto " << Scheme(listener.protocol) << "\n";
+    out << "  http-request set-header X-Forwarded-Port " << listener.port << "\n";
+    for (const auto& g : groups) {
+      std::string be = BackendName(g, node);
+      out << "  use_backend " << be << " if { var(txn.kecs_tg) -m str " << g << " } { nbsrv(" << be << ") gt 0 }\n";
+      out << "  use_backend " << be << "_all if { var(txn.kecs_tg) -m str " << g << " }\n";
+    }
+  }
+};
+
+// `200`, `200,202`, `200-299` as an `http-check expect` line.
+std::string ExpectLine(const std::string& matcher) {
+  std::string m = matcher.empty() ? "200" : matcher;
+  std::set<int> codes;
+  for (const auto& part : Split(m, ',')) {
+    std::string p(Trim(part));
+    auto dash = p.find('-');
+    int lo = std::atoi(p.substr(0, dash).c_str());
+    int hi = dash == std::string::npos ? lo : std::atoi(p.substr(dash + 1).c_str());
+    for (int c = std::max(lo, 100); c <= std::min(hi, 599); ++c) codes.insert(c);
+  }
+  if (codes.empty()) codes.insert(200);
+  if (codes.size() == 1) return fmt::format("http-check expect status {}", *codes.begin());
+  // Compress: a full hundred becomes "2[0-9][0-9]", a full ten "20[0-9]".
+  auto all = [&](int from, int count) {
+    for (int c = from; c < from + count; ++c) {
+      if (!codes.count(c)) return false;
+    }
+    return true;
+  };
+  std::vector<std::string> alts;
+  for (int h = 1; h <= 5; ++h) {
+    if (all(h * 100, 100)) {
+      alts.push_back(fmt::format("{}[0-9][0-9]", h));
+      continue;
+    }
+    for (int t = h * 10; t < h * 10 + 10; ++t) {
+      if (all(t * 10, 10)) {
+        alts.push_back(fmt::format("{}[0-9]", t));
+        continue;
+      }
+      for (int c = t * 10; c < t * 10 + 10; ++c) {
+        if (codes.count(c)) alts.push_back(std::to_string(c));
+      }
+    }
+  }
+  return "http-check expect rstatus " + Quote("^(" + Join(alts, "|") + ")$");
+}
+
+void WriteBackend(std::ostringstream& out, const LoadBalancerSpec& lb, const LbTargetGroupSpec& tg, size_t node,
+                  const std::string& netns, const std::vector<std::string>& slots, bool checked) {
+  const model::TargetHealthCheck& hc = tg.health_check;
+  bool alb = lb.type == model::LbType::kApplication;
+  out << "\nbackend " << BackendName(tg.id, node) << (checked ? "" : "_all") << "\n";
+  out << "  mode " << (alb ? "http" : "tcp") << "\n";
+  out << "  balance " << (tg.algorithm == "least_outstanding_requests" ? "leastconn" : "roundrobin") << "\n";
+  if (alb && tg.stickiness && tg.stickiness_type == "lb_cookie") {
+    // Dynamic cookies: the value is a hash of the server's address and port with the key,
+    // so a slot pointed at a new target at run time gets its own, and every node's
+    // backends (checked or not) agree.
+    out << "  cookie AWSALB insert indirect nocache dynamic maxlife " << tg.stickiness_duration_s << "s\n";
+    out << "  dynamic-cookie-key " << tg.id << "\n";
+  }
+  bool check = checked && hc.enabled;
+  if (check) {
+    if (IsHttp(hc.protocol)) {
+      out << "  option httpchk\n";
+      out << "  http-check send meth GET uri " << Quote(hc.path.empty() ? "/" : hc.path)
+          << " ver HTTP/1.0 hdr User-Agent ELB-HealthChecker/2.0\n";
+      out << "  " << ExpectLine(hc.matcher_http) << "\n";
+    }
+    out << "  timeout check " << hc.timeout_s << "s\n";
+  }
+  std::string options;
+  if (tg.protocol == LbProtocol::kHttps) options += " ssl verify none";
+  if ((tg.protocol_version == "HTTP2" || tg.protocol_version == "GRPC") && alb) {
+    options += tg.protocol == LbProtocol::kHttps ? " alpn h2" : " proto h2";
+  }
+  if (check) {
+    options += " check";
+    if (hc.port != "traffic-port" && !hc.port.empty()) options += " port " + hc.port;
+    if (hc.protocol == LbProtocol::kHttps && tg.protocol != LbProtocol::kHttps) options += " check-ssl verify none";
+    if (hc.protocol != LbProtocol::kHttps && tg.protocol == LbProtocol::kHttps) options += " no-check-ssl";
+    options += fmt::format(" inter {}s rise {} fall {}", hc.interval_s, hc.healthy_threshold, hc.unhealthy_threshold);
+  }
+  if (tg.slow_start_s > 0 && checked) options += fmt::format(" slowstart {}s", tg.slow_start_s);
+  if (!netns.empty()) options += " namespace " + netns;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const LbTargetSpec* target = nullptr;
+    for (const auto& t : tg.targets) {
+      if (!slots[k].empty() && SlotKey(t) == slots[k]) target = &t;
+    }
+    out << "  server s" << (k + 1) << " ";
+    if (!target) {
+      out << "0.0.0.0:0 disabled";
+    } else {
+      out << slots[k];
+      // Draining: no new requests (the runtime API sets the `drain` state; weight 0 is
+      // the same from the configuration).
+      if (target->draining) out << " weight 0";
+    }
+    out << options << "\n";
+  }
+}
+
+}  // namespace
+
+std::string SlotKey(const LbTargetSpec& t) {
+  bool v6 = t.address.find(':') != std::string::npos;
+  return (v6 ? "[" + t.address + "]" : t.address) + ":" + std::to_string(t.port);
+}
+
+ServerSlots AssignSlots(const LoadBalancerSpec& lb, const ServerSlots& previous) {
+  ServerSlots out;
+  for (const auto& tg : lb.target_groups) {
+    std::vector<std::string> keys;
+    for (const auto& t : tg.targets) {
+      std::string k = SlotKey(t);
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    }
+    std::vector<std::string> slots;
+    auto prev = previous.find(tg.id);
+    if (prev != previous.end()) {
+      for (const auto& k : prev->second) {
+        slots.push_back(std::find(keys.begin(), keys.end(), k) != keys.end() ? k : "");
+      }
+    }
+    std::vector<std::string> fresh;
+    for (const auto& k : keys) {
+      if (std::find(slots.begin(), slots.end(), k) == slots.end()) fresh.push_back(k);
+    }
+    size_t free = static_cast<size_t>(std::count(slots.begin(), slots.end(), std::string()));
+    if (fresh.size() > free || slots.empty()) {
+      size_t want = keys.size() + kMinFreeSlots;
+      slots.resize(std::max(slots.size(), (want + kSlotGranule - 1) / kSlotGranule * kSlotGranule));
+    }
+    size_t next = 0;
+    for (const auto& k : fresh) {
+      while (!slots[next].empty()) ++next;
+      slots[next] = k;
+    }
+    out[tg.id] = std::move(slots);
+  }
+  return out;
+}
+
+std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir) {
+  return RenderHaproxyConfig(lb, in, state_dir, AssignSlots(lb, {}));
+}
+
+std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir,
+                                const ServerSlots& slots) {
+  bool alb = lb.type == model::LbType::kApplication;
+  int drain = 30;
+  for (const auto& tg : lb.target_groups) drain = std::max(drain, tg.deregistration_delay_s);
+  std::ostringstream out;
+  out << "# kecs: load balancer " << lb.name << " (" << lb.id << "), " << model::ToString(lb.type)
+      << ". Generated; kecs rewrites it.\n";
+  out << "global\n";
+  out << "  master-worker\n";
+  out << "  nbthread 1\n";
+  out << "  pidfile " << state_dir << "/haproxy.pid\n";
+  out << "  stats socket " << state_dir << "/admin.sock mode 600 level admin\n";
+  out << "  server-state-file " << state_dir << "/servers.state\n";
+  // An old worker (after a reload) finishes its connections for at most the longest
+  // deregistration delay.
+  out << "  hard-stop-after " << drain << "s\n";
+  out << "\ndefaults\n";
+  out << "  mode " << (alb ? "http" : "tcp") << "\n";
+  out << "  timeout connect 10s\n";
+  out << "  timeout client " << lb.idle_timeout_s << "s\n";
+  out << "  timeout server " << lb.idle_timeout_s << "s\n";
+  if (alb) out << "  timeout http-keep-alive " << lb.idle_timeout_s << "s\n";
+  out << "  load-server-state-from-file global\n";
+  auto netns = [&](size_t node) { return node < in.node_netns.size() ? in.node_netns[node] : std::string(); };
+  if (alb) {
+    for (const auto& l : lb.listeners) {
+      for (size_t node = 0; node < lb.nodes.size(); ++node) {
+        FrontendWriter w{lb, l, out, {}};
+        w.Write(node, netns(node), in);
+      }
+    }
+  }
+  static const std::vector<std::string> kNone;
+  for (const auto& tg : lb.target_groups) {
+    auto it = slots.find(tg.id);
+    const std::vector<std::string>& s = it == slots.end() ? kNone : it->second;
+    for (size_t node = 0; node < lb.nodes.size(); ++node) {
+      WriteBackend(out, lb, tg, node, netns(node), s, true);
+      if (alb) WriteBackend(out, lb, tg, node, netns(node), s, false);
+    }
+  }
+  return out.str();
+}
+
+}  // namespace kecs::runtime::local

@@ -1,0 +1,338 @@
+// Golden-file tests of RenderHaproxyConfig (lb_proxy.h): the haproxy.cfg a load balancer
+// becomes, compared byte for byte with testdata/haproxy/<case>.cfg, and checked by HAProxy
+// itself (`haproxy -c`) when /usr/sbin/haproxy is installed. Also AssignSlots and the
+// parsers of HAProxy's runtime API answers (haproxy_admin.h).
+//
+// To regenerate the goldens after an intended change:
+//   KECS_UPDATE_GOLDEN=1 build/tests/kecs_unit_tests --gtest_filter='HaproxyConfig*'
+// then review every changed line by hand before committing.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/subprocess.h"
+#include "runtime/local/haproxy_admin.h"
+#include "runtime/local/lb_proxy.h"
+#include "unit/support/golden.h"
+#include "unit/support/temp_dir.h"
+
+namespace kecs::runtime::local {
+namespace {
+
+namespace fs = std::filesystem;
+using model::Action;
+using model::ActionType;
+using model::LbProtocol;
+using model::RuleCondition;
+
+constexpr const char* kHaproxy = "/usr/sbin/haproxy";
+constexpr const char* kLbId = "0123456789abcdef";
+constexpr const char* kApi = "1111111111111111";
+constexpr const char* kWeb = "2222222222222222";
+
+std::string TgArn(const std::string& id) {
+  return "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg-" + id.substr(0, 4) + "/" + id;
+}
+
+Action Forward(const std::string& id) {
+  Action a;
+  a.type = ActionType::kForward;
+  a.target_group_arn = TgArn(id);
+  return a;
+}
+
+LbTargetSpec Target(const std::string& ip, int port, bool draining = false) {
+  LbTargetSpec t;
+  t.id = ip;
+  t.address = ip;
+  t.port = port;
+  t.zone = "us-east-1a";
+  t.draining = draining;
+  return t;
+}
+
+LoadBalancerSpec BaseLb(model::LbType type) {
+  LoadBalancerSpec lb;
+  lb.id = kLbId;
+  lb.name = "web";
+  lb.type = type;
+  lb.idle_timeout_s = 60;
+  for (int i = 0; i < 2; ++i) {
+    LbNodeSpec n;
+    n.eni_id = "eni-0000000000000000" + std::to_string(i);
+    n.ip = "10.0." + std::to_string(i + 1) + ".10";
+    n.zone = i == 0 ? "us-east-1a" : "us-east-1b";
+    lb.nodes.push_back(n);
+  }
+  return lb;
+}
+
+// An ALB with every routing feature: each condition type, weighted forwards (one weight
+// 0), a redirect, fixed responses, an HTTPS listener; groups with a status-code range,
+// stickiness, slow start, least outstanding requests, a draining target and a numbered
+// health-check port over HTTPS.
+LoadBalancerSpec Alb() {
+  LoadBalancerSpec lb = BaseLb(model::LbType::kApplication);
+  LbTargetGroupSpec api;
+  api.id = kApi;
+  api.name = "api";
+  api.health_check.path = "/health";
+  api.health_check.matcher_http = "200-299";
+  api.health_check.interval_s = 10;
+  api.health_check.timeout_s = 3;
+  api.health_check.healthy_threshold = 3;
+  api.health_check.unhealthy_threshold = 2;
+  api.stickiness = true;
+  api.stickiness_type = "lb_cookie";
+  api.stickiness_duration_s = 3600;
+  api.slow_start_s = 30;
+  api.targets = {Target("10.0.1.20", 8080), Target("10.0.2.20", 8080, true)};
+  LbTargetGroupSpec web;
+  web.id = kWeb;
+  web.name = "web";
+  web.algorithm = "least_outstanding_requests";
+  web.health_check.protocol = LbProtocol::kHttps;
+  web.health_check.port = "8443";
+  web.health_check.matcher_http = "200,202,301-302";
+  web.deregistration_delay_s = 120;
+  web.targets = {Target("10.0.1.30", 80)};
+  lb.target_groups = {api, web};
+
+  LbListenerSpec http;
+  http.id = "aaaaaaaaaaaaaaaa";
+  http.port = 80;
+  Action fixed;
+  fixed.type = ActionType::kFixedResponse;
+  fixed.fixed_status = "404";
+  fixed.fixed_body = "no route for \"$PATH\"\n";
+  http.default_actions = {fixed};
+  LbRuleSpec r1;
+  r1.id = "r000000000000001";
+  r1.priority = 1;
+  RuleCondition path{"path-pattern", {"/api/*", "/v?/api"}};
+  RuleCondition host{"host-header", {"*.example.com"}};
+  r1.conditions = {path, host};
+  r1.actions = {Forward(kApi)};
+  LbRuleSpec r2;
+  r2.id = "r000000000000002";
+  r2.priority = 5;
+  RuleCondition header{"http-header", {"beta*"}};
+  header.header_name = "X-Canary";
+  RuleCondition method{"http-request-method", {"GET", "HEAD"}};
+  RuleCondition query{"query-string", {}};
+  query.query = {{"version", "2*"}, {"", "debug"}};
+  RuleCondition source{"source-ip", {"192.0.2.0/24", "2001:db8::/32"}};
+  r2.conditions = {header, method, query, source};
+  Action weighted;
+  weighted.type = ActionType::kForward;
+  weighted.forward = {{TgArn(kApi), 30}, {TgArn(kWeb), 70}, {TgArn("3333333333333333"), 0}};
+  weighted.forward_given = true;
+  r2.actions = {weighted};
+  LbRuleSpec r3;
+  r3.id = "r000000000000003";
+  r3.priority = 10;
+  r3.conditions = {RuleCondition{"path-pattern", {"/old/*"}}};
+  Action redirect;
+  redirect.type = ActionType::kRedirect;
+  redirect.redirect_protocol = "HTTPS";
+  redirect.redirect_port = "443";
+  redirect.redirect_path = "/new/#{path}";
+  redirect.redirect_status = "HTTP_301";
+  r3.actions = {redirect};
+  LbRuleSpec r4;
+  r4.id = "r000000000000004";
+  r4.priority = 20;
+  r4.conditions = {RuleCondition{"path-pattern", {"/web*"}}};
+  r4.actions = {Forward(kWeb)};
+  http.rules = {r1, r2, r3, r4};
+
+  LbListenerSpec https;
+  https.id = "bbbbbbbbbbbbbbbb";
+  https.port = 443;
+  https.protocol = LbProtocol::kHttps;
+  Action plain;
+  plain.type = ActionType::kFixedResponse;
+  plain.fixed_status = "503";
+  https.default_actions = {Forward(kWeb)};
+  LbRuleSpec r5;
+  r5.id = "r000000000000005";
+  r5.priority = 1;
+  r5.conditions = {RuleCondition{"path-pattern", {"/maintenance"}}};
+  r5.actions = {plain};
+  https.rules = {r5};
+  lb.listeners = {http, https};
+  lb.xff_mode = "append";
+  return lb;
+}
+
+LoadBalancerSpec Nlb() {
+  LoadBalancerSpec lb = BaseLb(model::LbType::kNetwork);
+  LbTargetGroupSpec tcp;
+  tcp.id = kApi;
+  tcp.protocol = LbProtocol::kTcp;
+  tcp.health_check.protocol = LbProtocol::kTcp;
+  tcp.health_check.interval_s = 10;
+  tcp.health_check.healthy_threshold = 3;
+  tcp.health_check.unhealthy_threshold = 3;
+  tcp.targets = {Target("10.0.1.20", 5432)};
+  LbTargetGroupSpec http;
+  http.id = kWeb;
+  http.protocol = LbProtocol::kUdp;
+  http.health_check.protocol = LbProtocol::kHttp;
+  http.health_check.port = "8080";
+  http.health_check.path = "/ping";
+  http.targets = {Target("10.0.2.20", 53)};
+  lb.target_groups = {tcp, http};
+  LbListenerSpec l;
+  l.id = "cccccccccccccccc";
+  l.port = 5432;
+  l.protocol = LbProtocol::kTcp;
+  l.default_actions = {Forward(kApi)};
+  lb.listeners = {l};
+  return lb;
+}
+
+ProxyInputs Inputs(bool with_netns = true) {
+  ProxyInputs in;
+  if (with_netns) {
+    in.node_netns = {"kecs-l-eni-00000000000000000", "kecs-l-eni-00000000000000001"};
+  } else {
+    in.node_netns = {"", ""};
+  }
+  in.certificate_pem_path = "/var/lib/kecs/runtime/lb/0123456789abcdef/crt.pem";
+  return in;
+}
+
+fs::path Golden(const std::string& name) { return fs::path(KECS_TESTDATA_DIR) / "haproxy" / (name + ".cfg"); }
+
+const std::string kStateDir = "/var/lib/kecs/runtime/lb/0123456789abcdef";
+
+TEST(HaproxyConfigGolden, ApplicationLoadBalancer) {
+  testing::ExpectGoldenText(Golden("alb"), RenderHaproxyConfig(Alb(), Inputs(), kStateDir));
+}
+
+TEST(HaproxyConfigGolden, NetworkLoadBalancerOnlyChecks) {
+  std::string cfg = RenderHaproxyConfig(Nlb(), Inputs(), kStateDir);
+  EXPECT_EQ(cfg.find("frontend"), std::string::npos) << "the kernel forwards an NLB's traffic";
+  testing::ExpectGoldenText(Golden("nlb"), cfg);
+}
+
+TEST(HaproxyConfig, IsDeterministic) {
+  EXPECT_EQ(RenderHaproxyConfig(Alb(), Inputs(), kStateDir), RenderHaproxyConfig(Alb(), Inputs(), kStateDir));
+}
+
+TEST(HaproxyConfig, XffModes) {
+  LoadBalancerSpec lb = Alb();
+  lb.xff_mode = "remove";
+  EXPECT_NE(RenderHaproxyConfig(lb, Inputs(), kStateDir).find("http-request del-header X-Forwarded-For"),
+            std::string::npos);
+  lb.xff_mode = "preserve";
+  std::string cfg = RenderHaproxyConfig(lb, Inputs(), kStateDir);
+  EXPECT_EQ(cfg.find("X-Forwarded-For"), std::string::npos);
+  EXPECT_NE(cfg.find("X-Forwarded-Proto https"), std::string::npos);
+  lb.xff_mode = "append";
+  lb.xff_client_port = true;
+  EXPECT_NE(RenderHaproxyConfig(lb, Inputs(), kStateDir).find("%[src]:%[src_port]"), std::string::npos);
+}
+
+// A file HAProxy can load as `crt`: a self-signed certificate and its key.
+std::string MakeCertificate(const std::string& dir) {
+  std::string key = dir + "/key.pem", crt = dir + "/crt.pem";
+  auto r = RunProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test", "-days",
+                       "1", "-keyout", key, "-out", crt},
+                      std::chrono::seconds(60));
+  if (!r.ok() || r->exit_code != 0) return "";
+  std::ifstream k(key), c(crt);
+  std::ofstream out(dir + "/bundle.pem");
+  out << c.rdbuf() << k.rdbuf();
+  return dir + "/bundle.pem";
+}
+
+// HAProxy accepts what the renderer writes. Without namespaces (they need root), as a node
+// with no namespace name renders.
+TEST(HaproxyConfig, HaproxyAcceptsRenderedConfigs) {
+  if (access(kHaproxy, X_OK) != 0) GTEST_SKIP() << kHaproxy << " is not installed (scripts/install-deps.sh)";
+  testing::TempDir dir;
+  ProxyInputs in = Inputs(false);
+  in.certificate_pem_path = MakeCertificate(dir.path());
+  ASSERT_FALSE(in.certificate_pem_path.empty()) << "openssl could not make a test certificate";
+  std::ofstream(dir.path() + "/servers.state") << "1\n";  // as LbProxies starts with
+  for (const auto& lb : {Alb(), Nlb()}) {
+    std::string cfg = RenderHaproxyConfig(lb, in, dir.path());
+    EXPECT_EQ(cfg.find("namespace"), std::string::npos);
+    std::string path = dir.path() + "/haproxy.cfg";
+    std::ofstream(path, std::ios::trunc) << cfg;
+    auto r = RunProcess({kHaproxy, "-c", "-f", path}, std::chrono::seconds(30));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->exit_code, 0) << r->out << r->err << "\nconfig:\n" << cfg;
+    EXPECT_EQ(r->err.find("WARNING"), std::string::npos) << r->err;
+  }
+}
+
+TEST(HaproxySlots, KeepSlotsAndFillTheLowestFree) {
+  LoadBalancerSpec lb = Alb();
+  ServerSlots first = AssignSlots(lb, {});
+  ASSERT_EQ(first[kApi].size(), 8u);
+  EXPECT_EQ(first[kApi][0], "10.0.1.20:8080");
+  EXPECT_EQ(first[kApi][1], "10.0.2.20:8080");
+  EXPECT_EQ(first[kApi][2], "");
+  // The first target leaves, a new one comes: it takes slot 1, the second stays in 2.
+  lb.target_groups[0].targets = {Target("10.0.2.20", 8080), Target("10.0.3.20", 8080)};
+  ServerSlots second = AssignSlots(lb, first);
+  ASSERT_EQ(second[kApi].size(), 8u);
+  EXPECT_EQ(second[kApi][0], "10.0.3.20:8080");
+  EXPECT_EQ(second[kApi][1], "10.0.2.20:8080");
+  // More targets than slots: the group grows to a multiple of 8 with 4 free.
+  lb.target_groups[0].targets.clear();
+  for (int i = 0; i < 9; ++i) lb.target_groups[0].targets.push_back(Target("10.0.4." + std::to_string(i), 80));
+  ServerSlots third = AssignSlots(lb, second);
+  EXPECT_EQ(third[kApi].size(), 16u);
+  EXPECT_EQ(third[kApi][8], "10.0.4.8:80");
+  EXPECT_EQ(SlotKey(Target("fd00::1", 80)), "[fd00::1]:80");
+}
+
+TEST(HaproxyAdmin, ParsesServersState) {
+  std::string text =
+      "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+      "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+      "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
+      "srv_check_addr srv_agent_addr srv_agent_port\n"
+      "3 bk_1_n0 1 s1 10.0.1.20 2 0 1 1 6 15 3 3 6 0 0 0 - 8080 - 0 0 - - 0\n"
+      "3 bk_1_n0 2 s2 0.0.0.0 0 5 1 1 0 1 0 0 6 0 0 0 - 0 - 0 0 - - 0\n";
+  auto rows = haproxy::ParseServersState(text);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].backend, "bk_1_n0");
+  EXPECT_EQ(rows[0].server, "s1");
+  EXPECT_EQ(rows[0].addr, "10.0.1.20");
+  EXPECT_EQ(rows[0].port, 8080);
+  EXPECT_EQ(rows[0].op_state, 2);
+  EXPECT_EQ(rows[1].admin_state, 5);
+}
+
+TEST(HaproxyAdmin, ParsesStat) {
+  std::string csv =
+      "# pxname,svname,qcur,status,check_status,check_code\n"
+      "ft,FRONTEND,,OPEN,,\n"
+      "bk_1_n0,s1,0,UP,L7OK,200\n"
+      "bk_1_n0,s2,0,DOWN,* L7STS,503\n"
+      "bk_1_n0,BACKEND,0,UP,,\n";
+  auto stat = haproxy::ParseStat(csv);
+  ASSERT_EQ(stat.size(), 2u);
+  EXPECT_EQ(stat["bk_1_n0/s1"].status, "UP");
+  EXPECT_EQ(stat["bk_1_n0/s2"].check_status, "L7STS");
+  EXPECT_EQ(stat["bk_1_n0/s2"].check_code, "503");
+}
+
+TEST(HaproxyAdmin, RecognisesRefusals) {
+  EXPECT_TRUE(haproxy::CommandFailed("No such server.\n"));
+  EXPECT_TRUE(haproxy::CommandFailed("Unknown command: 'foo'\n"));
+  EXPECT_FALSE(haproxy::CommandFailed("\n"));
+  EXPECT_FALSE(haproxy::CommandFailed("IP changed from '0.0.0.0' to '10.0.0.1', port changed from '0' to '80' by "
+                                      "'stats socket command'\n"));
+  EXPECT_EQ(haproxy::InfoField("Name: HAProxy\nPid: 4242\n", "Pid"), "4242");
+}
+
+}  // namespace
+}  // namespace kecs::runtime::local
