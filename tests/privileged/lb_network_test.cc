@@ -13,6 +13,7 @@
 
 #include "net/kernel/host_ports.h"
 #include "privileged/local_env.h"
+#include "runtime/local/local_runtime.h"
 #include "runtime/local/network.h"
 
 namespace kecs::privileged {
@@ -55,7 +56,12 @@ proto, ip, port, tries = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.arg
 err = None
 for _ in range(tries):
     try:
-        if proto == "tcp":
+        if proto in ("http", "https"):
+            import ssl, urllib.request
+            ctx = ssl.create_default_context(cafile=sys.argv[5]) if proto == "https" else None
+            r = urllib.request.urlopen(f"{proto}://{ip}:{port}/", timeout=2, context=ctx)
+            print(r.status)
+        elif proto == "tcp":
             c = socket.create_connection((ip, port), timeout=2)
             c.sendall(b"x")
             print(c.recv(100).decode())
@@ -93,6 +99,32 @@ int FreePort(int type) {
   return 0;
 }
 
+// A load balancer of `type` in `vpc` with one node at host address `host` of the subnet
+// of `beside` (an awsvpc task), in zone us-east-1a.
+LoadBalancerSpec LbBeside(const Vpc& vpc, const TaskSpec& beside, model::LbType type, int host) {
+  LoadBalancerSpec lb;
+  lb.id = RandomHex(16);
+  lb.type = type;
+  lb.name = type == model::LbType::kNetwork ? "nlb" : "alb";
+  lb.dns_name = lb.name + "-" + lb.id + ".elb.localhost.localstack.cloud";
+  lb.vpc_id = vpc.id;
+  lb.vpc_cidr = beside.network.vpc_cidr;
+  lb.vpc_cidrs = beside.network.vpc_cidrs;
+  lb.transit_slot = vpc.slot;
+  LbNodeSpec node;
+  node.eni_id = "eni-" + RandomHex(17);
+  node.mac = "02:00:00:" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2);
+  const std::string& ip = beside.network.ip;
+  node.ip = ip.substr(0, ip.rfind('.') + 1) + std::to_string(host);
+  node.prefix_len = beside.network.prefix_len;
+  node.gateway = beside.network.gateway;
+  node.subnet_id = beside.network.subnet_id;
+  node.subnet_cidr = beside.network.subnet_cidr;
+  node.zone = "us-east-1a";
+  lb.nodes = {node};
+  return lb;
+}
+
 class LbNetworkTest : public PrivilegedTest {
  protected:
   void SetUp() override {
@@ -119,18 +151,22 @@ class LbNetworkTest : public PrivilegedTest {
     PrivilegedTest::TearDown();
   }
   void Serve(const std::string& ns, const std::string& proto, int port) {
+    Run(ns, fmt::format("{}/server.py {} {}", dir_, proto, port));
+  }
+  // Runs /usr/bin/python3 `args` in `ns` in the background (killed in TearDown).
+  void Run(const std::string& ns, const std::string& args) {
     Cmd c = Sh({"sh", "-c",
-                fmt::format("ip netns exec {} /usr/bin/python3 {}/server.py {} {} </dev/null >/dev/null 2>&1 & echo $!",
-                            ns, dir_, proto, port)});
+                fmt::format("ip netns exec {} /usr/bin/python3 {} </dev/null >/dev/null 2>&1 & echo $!", ns, args)});
     ASSERT_EQ(c.code, 0) << c.out;
     servers_.push_back(std::stoi(c.out));
   }
   // What the server at ip:port saw as the client's address, "" when nothing answered.
-  std::string Ask(const std::string& ns, const std::string& proto, const std::string& ip, int port, int tries = 10) {
+  std::string Ask(const std::string& ns, const std::string& proto, const std::string& ip, int port, int tries = 10,
+                  const std::string& cafile = "") {
     std::vector<std::string> argv;
     if (!ns.empty()) argv = {"ip", "netns", "exec", ns};
     for (const auto& a : {std::string("/usr/bin/python3"), dir_ + "/client.py", proto, ip, std::to_string(port),
-                          std::to_string(tries)}) {
+                          std::to_string(tries), cafile}) {
       argv.push_back(a);
     }
     Cmd c = Sh(argv);
@@ -158,25 +194,10 @@ TEST_F(LbNetworkTest, NlbNodeForwardsToTargetsKeepingTheClientAddressAndPublishe
   std::string target_ns = net_->TaskNetns(target.task_id);
   std::string router = P() + "-r-" + vpc.id;
 
-  LoadBalancerSpec lb;
-  lb.id = RandomHex(16);
-  lb.name = "nlb";
-  lb.type = model::LbType::kNetwork;
-  lb.vpc_id = vpc.id;
-  lb.vpc_cidr = client.network.vpc_cidr;
-  lb.vpc_cidrs = client.network.vpc_cidrs;
-  lb.transit_slot = vpc.slot;
+  LoadBalancerSpec lb = LbBeside(vpc, client, model::LbType::kNetwork, 50);
   lb.cross_zone = false;
-  LbNodeSpec node;
-  node.eni_id = "eni-" + RandomHex(17);
-  node.mac = "02:" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2) + ":" + RandomHex(2);
-  node.ip = fmt::format("10.{}.1.50", vpc.octet);
-  node.prefix_len = 24;
-  node.gateway = client.network.gateway;
-  node.subnet_id = client.network.subnet_id;
-  node.subnet_cidr = client.network.subnet_cidr;
-  node.zone = "us-east-1a";
-  lb.nodes = {node};
+  const LbNodeSpec node = lb.nodes[0];
+  ASSERT_EQ(node.ip, fmt::format("10.{}.1.50", vpc.octet));
   auto group = [&](const std::string& id, model::LbProtocol p, int port) {
     LbTargetGroupSpec g;
     g.id = id;
@@ -320,6 +341,112 @@ TEST_F(LbNetworkTest, NodesKeepTheRouterAndGarbageCollectionRemovesThem) {
   ASSERT_TRUE(lbnet_->GarbageCollect({}).ok());
   EXPECT_FALSE(net::netns::Exists(lbnet_->NodeNetns(lb.nodes[0].eni_id)));
   EXPECT_FALSE(net::netns::Exists(router)) << "the router stays with nothing in it";
+}
+
+// The local runtime's load balancer calls, with HAProxy: an application load balancer
+// (HTTP and HTTPS published on the host, the certificate checked against the runtime's CA)
+// and a network load balancer (kernel forwarding, HAProxy's health checks) in front of one
+// target task.
+class LbRuntimeTest : public LbNetworkTest {
+ protected:
+  void SetUp() override {
+    LbNetworkTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    if (!std::filesystem::exists("/usr/sbin/haproxy")) GTEST_SKIP() << "needs HAProxy (/usr/sbin/haproxy)";
+    runtime::local::LocalOptions o;
+    o.data_dir = dir_ + "/data";
+    o.network = NetworkOptionsFor(nets_);
+    rt_ = std::make_unique<runtime::local::LocalRuntime>(o);
+    ASSERT_TRUE(rt_->network().Init().ok());
+  }
+  void TearDown() override {
+    if (rt_) {
+      for (const auto& id : lb_ids_) EXPECT_TRUE(rt_->DeleteLoadBalancer(id).ok());
+      EXPECT_TRUE(rt_->GarbageCollectLoadBalancers({}).ok());
+      EXPECT_TRUE(rt_->network().RemoveAll().ok());
+    }
+    LbNetworkTest::TearDown();
+  }
+  std::unique_ptr<runtime::local::LocalRuntime> rt_;
+  std::vector<std::string> lb_ids_;
+};
+
+TEST_F(LbRuntimeTest, AlbAndNlbThroughTheLocalRuntime) {
+  Vpc vpc = MakeVpc(nets_.vpc_a, 0);
+  TaskSpec client = AwsvpcTask(vpc, 1, 10);
+  TaskSpec target = AwsvpcTask(vpc, 2, 20);
+  ASSERT_TRUE(rt_->network().SetUpTask(client).ok());
+  ASSERT_TRUE(rt_->network().SetUpTask(target).ok());
+  std::string client_ns = rt_->network().TaskNetns(client.task_id);
+  std::string target_ns = rt_->network().TaskNetns(target.task_id);
+  Serve(target_ns, "tcp", 7000);
+  Run(target_ns, "-m http.server 7080 --bind 0.0.0.0 --directory /");
+
+  auto group = [&](model::LbProtocol p, int port) {
+    LbTargetGroupSpec g;
+    g.id = RandomHex(16);
+    g.protocol = p;
+    g.health_check.protocol = p;
+    g.health_check.path = p == model::LbProtocol::kHttp ? "/" : "";
+    g.health_check.matcher_http = p == model::LbProtocol::kHttp ? "200" : "";
+    g.health_check.interval_s = 5;
+    g.health_check.timeout_s = 2;
+    g.health_check.healthy_threshold = 2;
+    g.targets = {LbTargetSpec{target.network.ip, target.network.ip, port, "us-east-1b", false}};
+    return g;
+  };
+  auto forward = [](const LbTargetGroupSpec& g) {
+    model::Action a;
+    a.target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg/" + g.id;
+    return std::vector<model::Action>{a};
+  };
+
+  LoadBalancerSpec alb = LbBeside(vpc, client, model::LbType::kApplication, 50);
+  LbTargetGroupSpec web = group(model::LbProtocol::kHttp, 7080);
+  alb.target_groups = {web};
+  int http_host = FreePort(SOCK_STREAM), https_host = FreePort(SOCK_STREAM);
+  ASSERT_NE(http_host, https_host);
+  alb.listeners = {LbListenerSpec{"h1", 80, model::LbProtocol::kHttp, http_host, forward(web), {}, ""},
+                   LbListenerSpec{"h2", 443, model::LbProtocol::kHttps, https_host, forward(web), {}, ""}};
+  LoadBalancerSpec nlb = LbBeside(vpc, client, model::LbType::kNetwork, 51);
+  nlb.cross_zone = false;
+  LbTargetGroupSpec tcp = group(model::LbProtocol::kTcp, 7000);
+  nlb.target_groups = {tcp};
+  nlb.listeners = {LbListenerSpec{"n1", 80, model::LbProtocol::kTcp, 0, forward(tcp), {}, ""}};
+  lb_ids_ = {alb.id, nlb.id};
+
+  for (const auto* lb : {&alb, &nlb}) {
+    Status st = rt_->ApplyLoadBalancer(*lb);
+    ASSERT_TRUE(st.ok()) << lb->name << ": " << st.ToString();
+    st = rt_->ApplyLoadBalancer(*lb);
+    ASSERT_TRUE(st.ok()) << lb->name << " again: " << st.ToString();
+  }
+
+  // The application load balancer, on the host: HTTP, and HTTPS with the runtime's CA.
+  EXPECT_EQ(Ask("", "http", "127.0.0.1", http_host), "200");
+  auto ca = rt_->LoadBalancerCa();
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  std::ofstream(dir_ + "/ca.pem") << *ca;
+  EXPECT_EQ(Ask("", "https", "127.0.0.1", https_host, 10, dir_ + "/ca.pem"), "200");
+  EXPECT_EQ(Ask(client_ns, "https", alb.nodes[0].ip, 443, 10, dir_ + "/ca.pem"), "200");
+
+  // The network load balancer: the target sees the client, before and after its checks pass.
+  EXPECT_EQ(Ask(client_ns, "tcp", nlb.nodes[0].ip, 80), client.network.ip);
+  bool healthy = WaitFor(
+      [&] {
+        auto seen = rt_->ObserveTargets(nlb);
+        return seen.ok() && seen->size() == 1 && (*seen)[0].state == model::TargetHealthState::kHealthy;
+      },
+      std::chrono::seconds(60));
+  EXPECT_TRUE(healthy) << "the NLB's target never turned healthy";
+  EXPECT_EQ(Ask(client_ns, "tcp", nlb.nodes[0].ip, 80), client.network.ip);
+
+  // Deleted: the nodes and the published ports go.
+  for (const auto& id : lb_ids_) ASSERT_TRUE(rt_->DeleteLoadBalancer(id).ok());
+  EXPECT_FALSE(net::netns::Exists(rt_->network().options().prefix + "-l-" + alb.nodes[0].eni_id));
+  EXPECT_FALSE(net::netns::Exists(rt_->network().options().prefix + "-l-" + nlb.nodes[0].eni_id));
+  EXPECT_TRUE(net::HostPortFree("tcp", http_host));
+  EXPECT_EQ(Ask("", "http", "127.0.0.1", http_host, 1), "");
 }
 
 }  // namespace

@@ -9,24 +9,15 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "runtime/local/lb_certs.h"
+#include "unit/support/golden.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::runtime::local {
 namespace {
-
-std::string Golden(const std::string& name, const std::string& actual) {
-  std::string path = std::string(KECS_TESTDATA_DIR) + "/lb/" + name;
-  if (std::getenv("KECS_UPDATE_GOLDEN")) std::ofstream(path) << actual;
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string TgArn(const std::string& id) {
   return "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg-" + id.substr(0, 4) + "/" + id;
@@ -112,7 +103,7 @@ TEST(LbForwarding, RendersTheGoldenScript) {
   LoadBalancerSpec lb = Nlb();
   LbDispatch stale{{"10.0.1.5", "10.0.3.5"}, {"10.0.1.5"}};
   std::string text = RenderLbForwarding(lb, TargetsInRotation(lb, {}), stale);
-  EXPECT_EQ(text, Golden("forwarding.nft", text));
+  kecs::testing::ExpectGoldenText(std::string(KECS_TESTDATA_DIR) + "/lb/forwarding.nft", text);
 }
 
 TEST(LbForwarding, ZonesWithoutCrossZoneAndTheirFallback) {
