@@ -343,6 +343,31 @@ TEST_F(LbNetworkTest, NodesKeepTheRouterAndGarbageCollectionRemovesThem) {
   EXPECT_FALSE(net::netns::Exists(router)) << "the router stays with nothing in it";
 }
 
+// The VPC's security groups govern a node as a task's ENI: a policy applied while the VPC
+// had no router here is applied when a node's attachment makes the router.
+TEST_F(LbNetworkTest, ARouterMadeForANodeGetsTheVpcPolicy) {
+  Vpc vpc = MakeVpc(nets_.vpc_a, 0);
+  TaskSpec beside = AwsvpcTask(vpc, 1, 10);  // never set up: only its subnet is used
+  LoadBalancerSpec lb = LbBeside(vpc, beside, model::LbType::kApplication, 70);
+  lb_ = lb;
+  net::VpcPolicy policy;
+  policy.vpc_id = vpc.id;
+  policy.groups = {{"sg-0123456789abcdef0", {}}};
+  policy.enis = {{lb.nodes[0].eni_id, lb.nodes[0].ip, "", vpc.subnet_a, {"sg-0123456789abcdef0"}}};
+  policy.subnets = {{vpc.subnet_a, "", "acl-0123456789abcdef0", {}}};
+  bool applied = true;
+  ASSERT_TRUE(net_->ApplyPolicy(policy, &applied).ok());
+  EXPECT_FALSE(applied) << "no router yet";
+  ASSERT_TRUE(lbnet_->SetUpNodes(lb).ok());
+  std::string router = P() + "-r-" + vpc.id;
+  std::string table = Sh({"ip", "netns", "exec", router, "nft", "list", "table", "inet", "kecs_sg"}).out;
+  std::string eni = lb.nodes[0].eni_id;
+  std::replace(eni.begin(), eni.end(), '-', '_');
+  EXPECT_NE(table.find("chain " + eni + "_in"), std::string::npos) << table;
+  EXPECT_NE(table.find("acl-0123456789abcdef0 " + vpc.subnet_a + " inbound"), std::string::npos)
+      << "the node's subnet bridge takes part: " << table;
+}
+
 // The local runtime's load balancer calls, with HAProxy: an application load balancer
 // (HTTP and HTTPS published on the host, the certificate checked against the runtime's CA)
 // and a network load balancer (kernel forwarding, HAProxy's health checks) in front of one

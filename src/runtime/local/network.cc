@@ -189,7 +189,11 @@ Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
   std::string router = RouterNetns(n.vpc_id);
   std::string host_link = HostLinkName('x', n.vpc_id);
   Transit t = TransitOf(options_.transit_cidr, n.transit_slot);
+  // A router or subnet bridge made here gets the VPC's last policy at once (ApplyPolicy
+  // skipped what was not there yet, and its caller need not know it came).
+  bool made = false;
   if (!routers_ready_.count(n.vpc_id) || !net::netns::Exists(router)) {
+    made = true;
     RETURN_IF_ERROR(net::netns::Create(router));
     NsFd fd(router);
     RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
@@ -245,7 +249,8 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
   std::string br = BridgeName(n.subnet_id);
   auto cidr = net::Ipv4Cidr::Parse(n.subnet_cidr);
   if (!cidr) return InvalidArgument("ENI " + n.eni_id + " has no subnet CIDR");
-  return InNs(router, [&](Netlink& nl) -> Status {
+  RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
+    made = made || !nl.LinkExists(br);
     RETURN_IF_ERROR(EnsureBridge(nl, br, "kecs:subnet:" + n.subnet_id, BridgeMac("kecs:subnet:" + n.subnet_id)));
     for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
              {"net/ipv4/conf/" + br + "/proxy_arp", "1"},
@@ -265,7 +270,9 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
       }
     }
     return nl.SetUp(br);
-  });
+  }));
+  if (auto it = policies_.find(n.vpc_id); made && it != policies_.end()) return ApplyPolicyLocked(it->second);
+  return Status::Ok();
 }
 
 Status LocalNetwork::AttachEni(const NetworkSpec& n, const std::string& ns, const std::string& router_veth,
@@ -535,6 +542,11 @@ Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
 Status LocalNetwork::ApplyPolicy(const net::VpcPolicy& policy, bool* applied) {
   if (applied) *applied = false;
   std::lock_guard<std::mutex> lock(mu_);
+  policies_[policy.vpc_id] = policy;
+  return ApplyPolicyLocked(policy, applied);
+}
+
+Status LocalNetwork::ApplyPolicyLocked(const net::VpcPolicy& policy, bool* applied) {
   std::string router = RouterNetns(policy.vpc_id);
   if (!net::netns::Exists(router)) return Status::Ok();
   net::VpcPolicy p = policy;

@@ -56,7 +56,8 @@ class LocalNetwork {
   Status GarbageCollect(const std::set<std::string>& live_tasks);
   // Replaces the VPC's packet filter (security groups, network ACLs) in its router, in one
   // transaction; a VPC without a router (no task here) is skipped. Returns whether it was
-  // applied through `applied`.
+  // applied through `applied`. The policy is remembered: a router or subnet bridge made
+  // later (a task's or a load balancer node's) gets it when it is made.
   Status ApplyPolicy(const net::VpcPolicy& policy, bool* applied = nullptr);
   // The container instance's group on the host bridge; nullptr removes the filter.
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
@@ -106,6 +107,7 @@ class LocalNetwork {
   // Creates the VPC router and subnet bridge of an ENI if needed. Caller holds mu_.
   Status EnsureRouter(const NetworkSpec& n);
   Status EnsureHostBridge();
+  Status ApplyPolicyLocked(const net::VpcPolicy& policy, bool* applied = nullptr);
   std::string RouterNetns(const std::string& vpc_id) const;
   std::string HostLinkName(char kind, const std::string& id) const;
 
@@ -114,6 +116,7 @@ class LocalNetwork {
   std::set<std::string> routers_ready_;  // guarded by mu_
   net::HostPortReservations reservations_;
   bool bridge_ready_ = false;            // guarded by mu_
+  std::map<std::string, net::VpcPolicy> policies_;  // guarded by mu_: the last per VPC
 };
 
 }  // namespace kecs::runtime::local
