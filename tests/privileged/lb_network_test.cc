@@ -277,6 +277,12 @@ TEST_F(LbNetworkTest, NlbNodeForwardsToTargetsKeepingTheClientAddressAndPublishe
   EXPECT_EQ(Ask(client_ns, "tcp", node.ip, 80, 1), "");
   ASSERT_TRUE(lbnet_->ApplyForwarding(lb, rotation).ok());
   EXPECT_EQ(Ask(client_ns, "tcp", node.ip, 80), client.network.ip) << "forwarding again";
+  // Without nodes nothing is forwarded.
+  LoadBalancerSpec nodeless = lb;
+  nodeless.nodes.clear();
+  ASSERT_TRUE(lbnet_->ApplyForwarding(nodeless, rotation).ok());
+  EXPECT_EQ(Nft(router, "kecs_lb").find(lb.id), std::string::npos) << Nft(router, "kecs_lb");
+  ASSERT_TRUE(lbnet_->ApplyForwarding(lb, rotation).ok());
 
   // Remove: twice; nodes, forwarding and publishing go, the router stays for the tasks.
   for (int i = 0; i < 2; ++i) {

@@ -392,6 +392,10 @@ Status LbNetwork::ApplyForwarding(const LoadBalancerSpec& lb,
                                   const std::map<std::string, std::vector<LbTargetSpec>>& in_rotation) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string router = network_.RouterNamespace(lb.vpc_id);
+  if (lb.nodes.empty()) {
+    // No node, nothing to forward to (and perhaps no router): what was forwarded goes.
+    return net::netns::Exists(router) ? RemoveForwarding(router, lb.id) : Status::Ok();
+  }
   if (!net::netns::Exists(router)) {
     return FailedPrecondition(fmt::format("load balancer {} has no VPC router (its nodes are not set up)", lb.id));
   }
