@@ -109,13 +109,15 @@ NetworkSpec NodeNetwork(const LoadBalancerSpec& lb, const LbNodeSpec& node) {
 }
 
 // The host's addresses a client may connect to for a published listener: every IPv4
-// address and every IPv6 address but link-local ones (which need a zone).
-std::vector<std::string> HostAddresses() {
+// address and every IPv6 address but link-local ones (which need a zone), except those of
+// kecs's own links (names starting with `prefix`: the host bridge, the VPCs' transit
+// links), which come and go with tasks and would change the certificate each time.
+std::vector<std::string> HostAddresses(const std::string& prefix) {
   std::vector<std::string> out;
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return out;
   for (ifaddrs* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr) continue;
+    if (!a->ifa_addr || (a->ifa_name && std::string(a->ifa_name).rfind(prefix, 0) == 0)) continue;
     char text[INET6_ADDRSTRLEN];
     if (a->ifa_addr->sa_family == AF_INET) {
       auto* in = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
@@ -433,7 +435,7 @@ Status LbNetwork::RemoveForwarding(const std::string& router, const std::string&
 
 Result<std::string> LbNetwork::CertificateFor(const LoadBalancerSpec& lb) {
   std::string path = fmt::format("{}/runtime/lb/{}/crt.pem", data_dir_, lb.id);
-  ASSIGN_OR_RETURN(bool made, certs_.Ensure(path, CertificateNamesFor(lb, HostAddresses())));
+  ASSIGN_OR_RETURN(bool made, certs_.Ensure(path, CertificateNamesFor(lb, HostAddresses(network_.options().prefix))));
   if (made) KLOG_INFO("lb: made the certificate of {} for {}", lb.id, lb.dns_name);
   return path;
 }
