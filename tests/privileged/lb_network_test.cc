@@ -274,6 +274,9 @@ TEST_F(LbNetworkTest, NlbNodeForwardsToTargetsKeepingTheClientAddressAndPublishe
   // Nothing in rotation: the listener drops.
   std::map<std::string, std::vector<LbTargetSpec>> none{{tcp_tg, {}}, {udp_tg, {}}};
   ASSERT_TRUE(lbnet_->ApplyForwarding(lb, none).ok());
+  table = Nft(router, "kecs_lb");
+  EXPECT_NE(table.find(fmt::format("ip daddr {} tcp dport 80 drop", node.ip)), std::string::npos) << table;
+  EXPECT_EQ(table.find("jhash"), std::string::npos) << table;
   EXPECT_EQ(Ask(client_ns, "tcp", node.ip, 80, 1), "");
   ASSERT_TRUE(lbnet_->ApplyForwarding(lb, rotation).ok());
   EXPECT_EQ(Ask(client_ns, "tcp", node.ip, 80), client.network.ip) << "forwarding again";
