@@ -180,7 +180,9 @@ LocalRuntime::LocalRuntime(LocalOptions options)
       env_(options_.env),
       network_(options_.network),
       images_(options_.data_dir + "/images", options_.registries, env_),
-      driver_(options_.data_dir + "/runtime/runc", options_.shim_exe, env_) {}
+      driver_(options_.data_dir + "/runtime/runc", options_.shim_exe, env_),
+      lb_network_(network_, options_.data_dir),
+      proxies_(ProxyOptions{options_.haproxy, options_.data_dir + "/runtime/lb"}) {}
 
 std::string LocalRuntime::Describe() const {
   return fmt::format("local: runc containers in network namespaces (prefix '{}', bridge {})",
@@ -642,5 +644,71 @@ Status LocalRuntime::ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                                          const std::map<std::string, std::vector<std::string>>& members) {
   return network_.ApplyInstancePolicy(group, members);
 }
+
+// ---- Load balancers ----
+
+Status LocalRuntime::ApplyLoadBalancer(const LoadBalancerSpec& lb) {
+  RETURN_IF_ERROR(lb_network_.SetUpNodes(lb));
+  ProxyInputs in;
+  for (const auto& node : lb.nodes) in.node_netns.push_back(lb_network_.NodeNetns(node.eni_id));
+  bool tls = false;
+  for (const auto& l : lb.listeners) {
+    tls = tls || l.protocol == model::LbProtocol::kHttps || l.protocol == model::LbProtocol::kTls;
+  }
+  if (tls) {
+    ASSIGN_OR_RETURN(in.certificate_pem_path, lb_network_.CertificateFor(lb));
+  }
+  RETURN_IF_ERROR(proxies_.Apply(lb, in));
+  RETURN_IF_ERROR(lb_network_.Publish(lb));
+  if (lb.type == model::LbType::kNetwork) return ForwardNlb(lb, /*force=*/true);
+  return Status::Ok();
+}
+
+Status LocalRuntime::ForwardNlb(const LoadBalancerSpec& lb, bool force) {
+  std::lock_guard<std::mutex> lock(lbs_mu_);
+  LbSeen& seen = lbs_[lb.id];
+  auto rotation = TargetsInRotation(lb, seen.observed);
+  if (!force && seen.forwarded && rotation == seen.in_rotation) return Status::Ok();
+  // The router's table is replaced in one transaction: a failure leaves the previous
+  // forwarding, and the next call tries again.
+  seen.forwarded = false;
+  RETURN_IF_ERROR(lb_network_.ApplyForwarding(lb, rotation));
+  seen.in_rotation = std::move(rotation);
+  seen.forwarded = true;
+  return Status::Ok();
+}
+
+Result<std::vector<TargetObservation>> LocalRuntime::ObserveTargets(const LoadBalancerSpec& lb) {
+  ASSIGN_OR_RETURN(auto observed, proxies_.Observe(lb));
+  {
+    std::lock_guard<std::mutex> lock(lbs_mu_);
+    lbs_[lb.id].observed = observed;
+  }
+  // A network load balancer's kernel forwarding follows the health checks: a target that
+  // turns healthy or unhealthy enters or leaves rotation at once.
+  if (lb.type == model::LbType::kNetwork) RETURN_IF_ERROR(ForwardNlb(lb, /*force=*/false));
+  return observed;
+}
+
+Status LocalRuntime::DeleteLoadBalancer(const std::string& lb_id) {
+  // The proxy first: it listens in the nodes' namespaces.
+  RETURN_IF_ERROR(proxies_.Remove(lb_id));
+  RETURN_IF_ERROR(lb_network_.Remove(lb_id));
+  std::lock_guard<std::mutex> lock(lbs_mu_);
+  lbs_.erase(lb_id);
+  return Status::Ok();
+}
+
+Status LocalRuntime::GarbageCollectLoadBalancers(const std::set<std::string>& live) {
+  RETURN_IF_ERROR(proxies_.GarbageCollect(live));
+  RETURN_IF_ERROR(lb_network_.GarbageCollect(live));
+  std::lock_guard<std::mutex> lock(lbs_mu_);
+  for (auto it = lbs_.begin(); it != lbs_.end();) {
+    it = live.count(it->first) ? std::next(it) : lbs_.erase(it);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> LocalRuntime::LoadBalancerCa() { return lb_network_.CaPem(); }
 
 }  // namespace kecs::runtime::local

@@ -18,6 +18,8 @@
 #include "net/kernel/dns_server.h"
 #include "runtime/local/containers.h"
 #include "runtime/local/image_store.h"
+#include "runtime/local/lb_network.h"
+#include "runtime/local/lb_proxy.h"
 #include "runtime/local/network.h"
 #include "runtime/local/oci_spec.h"
 #include "runtime/runtime.h"
@@ -50,6 +52,8 @@ struct LocalOptions {
   // Serves each VPC's resolver (base+2) inside its router; nullptr: tasks get the address
   // in resolv.conf but nothing answers there.
   net::DnsServer* dns = nullptr;
+  // The load balancers' proxy (lb_proxy.h); its files live in <data_dir>/runtime/lb.
+  std::string haproxy = "/usr/sbin/haproxy";
 };
 
 class LocalRuntime : public Runtime {
@@ -76,6 +80,14 @@ class LocalRuntime : public Runtime {
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                              const std::map<std::string, std::vector<std::string>>& members) override;
+
+  // Load balancers: nodes, publishing, NLB forwarding and certificates (lb_network.h)
+  // with one HAProxy per load balancer (lb_proxy.h).
+  Status ApplyLoadBalancer(const LoadBalancerSpec& lb) override;
+  Status DeleteLoadBalancer(const std::string& lb_id) override;
+  Result<std::vector<TargetObservation>> ObserveTargets(const LoadBalancerSpec& lb) override;
+  Status GarbageCollectLoadBalancers(const std::set<std::string>& live_lb_ids) override;
+  Result<std::string> LoadBalancerCa() override;
 
   // The running containers' usage (task_stats.cc); stopped ones are left out.
   Result<std::vector<ContainerStats>> Stats(const TaskSpec& task) override;
@@ -105,6 +117,9 @@ class LocalRuntime : public Runtime {
   Status EnsureResolver(const TaskSpec& task, bool adopt_only = false);
   // Stops serving VPCs whose router is gone (its last task left).
   void DropResolversWithoutRouter();
+  // Brings a network load balancer's kernel forwarding in line with `lb` and the targets'
+  // last observed health, unless it already is (`force`: apply anyway).
+  Status ForwardNlb(const LoadBalancerSpec& lb, bool force);
 
   const LocalOptions options_;
   Env* const env_;
@@ -121,6 +136,16 @@ class LocalRuntime : public Runtime {
   // VPC -> the inode of the router namespace its resolver listens in; guarded by
   // resolvers_mu_. A router that was removed and made again is a new namespace.
   std::map<std::string, uint64_t> resolvers_;
+  LbNetwork lb_network_;
+  LbProxies proxies_;
+  // What the load balancers' data plane last saw and forwards to, by load balancer id.
+  struct LbSeen {
+    std::vector<TargetObservation> observed;
+    std::map<std::string, std::vector<LbTargetSpec>> in_rotation;  // as forwarded
+    bool forwarded = false;
+  };
+  std::mutex lbs_mu_;  // also serialises each NLB's forwarding changes
+  std::map<std::string, LbSeen> lbs_;  // guarded by lbs_mu_
 };
 
 }  // namespace kecs::runtime::local

@@ -184,13 +184,16 @@ Status LocalNetwork::EnsureHostBridge() {
   return Status::Ok();
 }
 
-Status LocalNetwork::EnsureRouter(const TaskSpec& task) {
-  const NetworkSpec& n = task.network;
-  if (n.vpc_id.empty() || n.transit_slot < 0) return InvalidArgument("task has no VPC link");
+Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
+  if (n.vpc_id.empty() || n.transit_slot < 0) return InvalidArgument("ENI " + n.eni_id + " has no VPC link");
   std::string router = RouterNetns(n.vpc_id);
   std::string host_link = HostLinkName('x', n.vpc_id);
   Transit t = TransitOf(options_.transit_cidr, n.transit_slot);
+  // A router or subnet bridge made here gets the VPC's last policy at once (ApplyPolicy
+  // skipped what was not there yet, and its caller need not know it came).
+  bool made = false;
   if (!routers_ready_.count(n.vpc_id) || !net::netns::Exists(router)) {
+    made = true;
     RETURN_IF_ERROR(net::netns::Create(router));
     NsFd fd(router);
     RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
@@ -218,14 +221,18 @@ Status LocalNetwork::EnsureRouter(const TaskSpec& task) {
       RETURN_IF_ERROR(nl.AddRoute("default", t.host_ip, "up0"));
       return net::netns::WriteSysctl("net/ipv4/ip_forward", "1");
     }));
-    // Tasks of a VPC never talk to each other directly on a bridge: the bridge drops
-    // port-to-port frames and the router answers ARP for the whole subnet (private-VLAN
-    // proxy ARP), so every packet is routed through the forward hook where the security
-    // groups and network ACLs (ApplyPolicy) see it with full connection tracking.
+    // Tasks (veths "t...") and load balancer nodes ("l...") of a VPC never talk to each
+    // other directly on a bridge: the bridge drops port-to-port frames and the router
+    // answers ARP for the whole subnet (private-VLAN proxy ARP), so every packet is routed
+    // through the forward hook where the security groups and network ACLs (ApplyPolicy)
+    // see it with full connection tracking, and through the NLB forwarding (lb_network.h).
     RETURN_IF_ERROR(net::nft::Apply(router, R"(add table bridge kecs_l2
 add chain bridge kecs_l2 forward { type filter hook forward priority filter; policy accept; }
 flush chain bridge kecs_l2 forward
 add rule bridge kecs_l2 forward iifname "t*" oifname "t*" drop comment "kecs: tasks talk through the router"
+add rule bridge kecs_l2 forward iifname "t*" oifname "l*" drop comment "kecs: tasks talk through the router"
+add rule bridge kecs_l2 forward iifname "l*" oifname "t*" drop comment "kecs: tasks talk through the router"
+add rule bridge kecs_l2 forward iifname "l*" oifname "l*" drop comment "kecs: tasks talk through the router"
 )"));
     RETURN_IF_ERROR(net::nft::Apply(router, R"(add table ip kecs_router
 add set ip kecs_router noegress { type ipv4_addr; comment "tasks in subnets without a route to the internet"; }
@@ -241,8 +248,9 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
   // The subnet's bridge, with the subnet's router address.
   std::string br = BridgeName(n.subnet_id);
   auto cidr = net::Ipv4Cidr::Parse(n.subnet_cidr);
-  if (!cidr) return InvalidArgument("task has no subnet CIDR");
-  return InNs(router, [&](Netlink& nl) -> Status {
+  if (!cidr) return InvalidArgument("ENI " + n.eni_id + " has no subnet CIDR");
+  RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
+    made = made || !nl.LinkExists(br);
     RETURN_IF_ERROR(EnsureBridge(nl, br, "kecs:subnet:" + n.subnet_id, BridgeMac("kecs:subnet:" + n.subnet_id)));
     for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
              {"net/ipv4/conf/" + br + "/proxy_arp", "1"},
@@ -262,6 +270,32 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
       }
     }
     return nl.SetUp(br);
+  }));
+  if (auto it = policies_.find(n.vpc_id); made && it != policies_.end()) return ApplyPolicyLocked(it->second);
+  return Status::Ok();
+}
+
+Status LocalNetwork::AttachEni(const NetworkSpec& n, const std::string& ns, const std::string& router_veth,
+                               const std::string& alias) {
+  NsFd fd(ns);
+  if (fd.get() < 0) return FailedPrecondition("no network namespace " + ns);
+  // Held until the veth is in the router, so that a concurrent teardown of the VPC's last
+  // other ENI cannot remove the router in between.
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(EnsureRouter(n));
+  RETURN_IF_ERROR(InNs(RouterNetns(n.vpc_id), [&](Netlink& nl) -> Status {
+    if (!nl.LinkExists(router_veth)) RETURN_IF_ERROR(nl.CreateVeth(router_veth, "eth0", fd.get(), alias));
+    RETURN_IF_ERROR(nl.SetMaster(router_veth, BridgeName(n.subnet_id)));
+    return nl.SetUp(router_veth);
+  }));
+  return InNs(ns, [&](Netlink& nl) -> Status {
+    RETURN_IF_ERROR(nl.SetUp("lo"));
+    RETURN_IF_ERROR(nl.SetAlias("eth0", alias));
+    RETURN_IF_ERROR(nl.SetMac("eth0", n.mac));
+    RETURN_IF_ERROR(nl.AddAddress("eth0", fmt::format("{}/{}", n.ip, n.prefix_len)));
+    if (!n.ipv6.empty()) RETURN_IF_ERROR(nl.AddAddress("eth0", n.ipv6 + "/64"));
+    RETURN_IF_ERROR(nl.SetUp("eth0"));
+    return nl.AddRoute("default", n.gateway, "eth0");
   });
 }
 
@@ -276,25 +310,8 @@ Status LocalNetwork::SetUpTask(const TaskSpec& task) {
   NsFd fd(ns);
   std::string alias = "kecs:task:" + task.task_id;
   if (n.mode == model::NetworkMode::kAwsvpc) {
-    // Held until the task's veth is in the router, so that a concurrent teardown of the
-    // VPC's last other task cannot remove the router in between.
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(EnsureRouter(task));
+    RETURN_IF_ERROR(AttachEni(n, ns, RouterVeth(task.task_id), alias));
     std::string router = RouterNetns(n.vpc_id);
-    std::string veth = RouterVeth(task.task_id);
-    RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
-      if (!nl.LinkExists(veth)) RETURN_IF_ERROR(nl.CreateVeth(veth, "eth0", fd.get(), alias));
-      RETURN_IF_ERROR(nl.SetMaster(veth, BridgeName(n.subnet_id)));
-      return nl.SetUp(veth);
-    }));
-    RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
-      RETURN_IF_ERROR(nl.SetUp("lo"));
-      RETURN_IF_ERROR(nl.SetMac("eth0", n.mac));
-      RETURN_IF_ERROR(nl.AddAddress("eth0", fmt::format("{}/{}", n.ip, n.prefix_len)));
-      if (!n.ipv6.empty()) RETURN_IF_ERROR(nl.AddAddress("eth0", n.ipv6 + "/64"));
-      RETURN_IF_ERROR(nl.SetUp("eth0"));
-      return nl.AddRoute("default", n.gateway, "eth0");
-    }));
     // Subnets without a route to an internet gateway get no new outbound connections.
     bool listed = NoEgressHas(router, n.ip);
     if (!n.internet_egress && !listed) {
@@ -344,8 +361,7 @@ Result<std::vector<MapEntry>> PublishedEntries(const std::string& table) {
 
 Status LocalNetwork::Publish(const TaskSpec& task) {
   const NetworkSpec& n = task.network;
-  struct Want { std::string proto; int host_port; std::string ip; int container_port; };
-  std::vector<Want> wants;
+  std::vector<HostPublish> wants;
   if (n.mode == model::NetworkMode::kBridge) {
     for (const auto& c : task.containers) {
       for (const auto& p : c.ports) {
@@ -357,45 +373,73 @@ Status LocalNetwork::Publish(const TaskSpec& task) {
     for (const auto& p : n.published) wants.push_back({p.protocol, p.host_port, n.ip, p.container_port});
   }
   if (wants.empty()) return Status::Ok();
-  std::string owner = "task:" + task.task_id;
+  return PublishFor("task:" + task.task_id, wants);
+}
+
+Status LocalNetwork::PublishFor(const std::string& owner, const std::vector<HostPublish>& wants) {
+  auto map_of = [](const std::string& proto) { return proto == "udp" ? "publish_udp" : "publish_tcp"; };
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto existing, PublishedEntries(options_.prefix));
+  // Ports the owner no longer wants go, with their reservations (the wanted ones are
+  // reserved again below).
+  std::string script;
+  bool dropped = false;
+  for (const auto& e : existing) {
+    if (e.comment != owner) continue;
+    bool wanted = false;
+    for (const auto& w : wants) wanted = wanted || (e.map == map_of(w.protocol) && e.port == w.host_port);
+    if (!wanted) {
+      script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, e.map, e.port);
+      dropped = true;
+    }
+  }
+  if (dropped) reservations_.Release(owner);
   for (const auto& w : wants) {
-    Status st = reservations_.Reserve(w.proto, w.host_port, owner);
+    Status st = reservations_.Reserve(w.protocol, w.host_port, owner);
     if (!st.ok()) {
       reservations_.Release(owner);
       return st;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(auto existing, PublishedEntries(options_.prefix));
-  std::string script;
-  std::string comment = "task:" + task.task_id;
   for (const auto& w : wants) {
-    std::string map = w.proto == "udp" ? "publish_udp" : "publish_tcp";
+    std::string map = map_of(w.protocol);
     for (const auto& e : existing) {
-      // A stale entry for the port (from a task that is gone) is replaced.
+      // A stale entry for the port (from an owner that is gone) is replaced.
       if (e.map == map && e.port == w.host_port) {
         script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, map, w.host_port);
       }
     }
     script += fmt::format("add element ip {} {} {{ {} comment \"{}\" : {} . {} }}\n", options_.prefix, map,
-                          w.host_port, comment, w.ip, w.container_port);
+                          w.host_port, owner, w.ip, w.port);
   }
+  if (script.empty()) return Status::Ok();
   return net::nft::Apply("", script);
 }
 
-Status LocalNetwork::Unpublish(const std::string& task_id) {
-  reservations_.Release("task:" + task_id);
+Status LocalNetwork::Unpublish(const std::string& task_id) { return UnpublishFor("task:" + task_id); }
+
+Status LocalNetwork::UnpublishFor(const std::string& owner) {
+  reservations_.Release(owner);
   std::lock_guard<std::mutex> lock(mu_);
   auto existing = PublishedEntries(options_.prefix);
   if (!existing.ok()) return Status::Ok();  // no table: nothing published
   std::string script;
   for (const auto& e : *existing) {
-    if (e.comment == "task:" + task_id) {
+    if (e.comment == owner) {
       script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, e.map, e.port);
     }
   }
   if (script.empty()) return Status::Ok();
   return net::nft::Apply("", script);
+}
+
+std::set<std::string> LocalNetwork::PublishedOwners() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> out;
+  auto existing = PublishedEntries(options_.prefix);
+  if (!existing.ok()) return out;
+  for (const auto& e : *existing) out.insert(e.comment);
+  return out;
 }
 
 Status LocalNetwork::TearDownTask(const TaskSpec& task) {
@@ -436,12 +480,12 @@ Status LocalNetwork::RemoveRouterIfUnused(const std::string& vpc_id) {
   RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
     ASSIGN_OR_RETURN(auto links, nl.ListLinks());
     for (const auto& l : links) {
-      if (l.alias.rfind("kecs:task:", 0) == 0) used = true;
+      if (l.alias.rfind("kecs:task:", 0) == 0 || l.alias.rfind("kecs:lb:", 0) == 0) used = true;
     }
     return Status::Ok();
   }));
   if (used) return Status::Ok();
-  KLOG_INFO("network: removing the router of {} (no tasks left)", vpc_id);
+  KLOG_INFO("network: removing the router of {} (no tasks or load balancer nodes left)", vpc_id);
   RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('x', vpc_id)); }));
   RETURN_IF_ERROR(net::netns::Delete(ns));
   routers_ready_.erase(vpc_id);
@@ -498,6 +542,11 @@ Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
 Status LocalNetwork::ApplyPolicy(const net::VpcPolicy& policy, bool* applied) {
   if (applied) *applied = false;
   std::lock_guard<std::mutex> lock(mu_);
+  policies_[policy.vpc_id] = policy;
+  return ApplyPolicyLocked(policy, applied);
+}
+
+Status LocalNetwork::ApplyPolicyLocked(const net::VpcPolicy& policy, bool* applied) {
   std::string router = RouterNetns(policy.vpc_id);
   if (!net::netns::Exists(router)) return Status::Ok();
   net::VpcPolicy p = policy;

@@ -16,11 +16,13 @@
 // Published ports (bridge host ports, assignPublicIp host ports) are entries of the host
 // table "ip <p>" maps, DNAT in prerouting and output (so 127.0.0.1 works). Every object
 // carries its owner: namespace names, link aliases "kecs:task:<id>" / "kecs:vpc:<id>",
-// and map-element comments "task:<id>". Thread-safe.
+// and map-element comments "task:<id>" (load balancer nodes: "kecs:lb:<id>", "lb:<id>",
+// lb_network.h). Thread-safe.
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "net/kernel/host_ports.h"
@@ -54,7 +56,8 @@ class LocalNetwork {
   Status GarbageCollect(const std::set<std::string>& live_tasks);
   // Replaces the VPC's packet filter (security groups, network ACLs) in its router, in one
   // transaction; a VPC without a router (no task here) is skipped. Returns whether it was
-  // applied through `applied`.
+  // applied through `applied`. The policy is remembered: a router or subnet bridge made
+  // later (a task's or a load balancer node's) gets it when it is made.
   Status ApplyPolicy(const net::VpcPolicy& policy, bool* applied = nullptr);
   // The container instance's group on the host bridge; nullptr removes the filter.
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
@@ -70,16 +73,41 @@ class LocalNetwork {
   // The name of the VPC's router namespace (which may not exist).
   std::string RouterNamespace(const std::string& vpc_id) const { return RouterNetns(vpc_id); }
 
+  // Attaches the existing namespace `ns` to its subnet in the VPC's router as an awsvpc
+  // task's ENI is attached (the router and the subnet's bridge are made if needed): a veth
+  // `router_veth` on the subnet's bridge in the router, alias `alias` on both ends, whose
+  // other end is eth0 in `ns` with the ENI's MAC and address and a default route via the
+  // gateway. Load balancer nodes (lb_network.h) use it too. Idempotent.
+  Status AttachEni(const NetworkSpec& n, const std::string& ns, const std::string& router_veth,
+                   const std::string& alias);
+  // Removes a VPC's router namespace and host link once no task or load balancer node
+  // uses them.
+  Status RemoveRouterIfUnused(const std::string& vpc_id);
+
+  // Host ports published for `owner` ("task:<id>", "lb:<id>"): each is an element of the
+  // host table's publish map of its protocol (comment `owner`) forwarding to ip:port, with
+  // a reservation socket. Replaces the owner's previous set (ports it no longer wants
+  // are removed); a stale element of another owner at a wanted port is replaced.
+  struct HostPublish {
+    std::string protocol;  // tcp | udp
+    int host_port = 0;
+    std::string ip;
+    int port = 0;
+  };
+  Status PublishFor(const std::string& owner, const std::vector<HostPublish>& wants);
+  Status UnpublishFor(const std::string& owner);
+  // The owners of the host table's publish elements (no table: none).
+  std::set<std::string> PublishedOwners();
+
   std::string TaskNetns(const std::string& task_id) const;
   std::string NetnsPath(const TaskSpec& task) const;  // "" for host mode
   const NetworkOptions& options() const { return options_; }
 
  private:
-  // Creates the task's VPC router and subnet bridge if needed. Caller holds mu_.
-  Status EnsureRouter(const TaskSpec& task);
+  // Creates the VPC router and subnet bridge of an ENI if needed. Caller holds mu_.
+  Status EnsureRouter(const NetworkSpec& n);
   Status EnsureHostBridge();
-  // Removes a VPC's router namespace and host link once no task uses them.
-  Status RemoveRouterIfUnused(const std::string& vpc_id);
+  Status ApplyPolicyLocked(const net::VpcPolicy& policy, bool* applied = nullptr);
   std::string RouterNetns(const std::string& vpc_id) const;
   std::string HostLinkName(char kind, const std::string& id) const;
 
@@ -88,6 +116,7 @@ class LocalNetwork {
   std::set<std::string> routers_ready_;  // guarded by mu_
   net::HostPortReservations reservations_;
   bool bridge_ready_ = false;            // guarded by mu_
+  std::map<std::string, net::VpcPolicy> policies_;  // guarded by mu_: the last per VPC
 };
 
 }  // namespace kecs::runtime::local
