@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "api/errors.h"
+#include "api/router.h"
 #include "base/json.h"
 #include "base/status.h"
 #include "model/elb.h"
+#include "net/domain/vpc.h"
 #include "state/store.h"
 
 namespace kecs::api::elbv2 {
@@ -38,5 +40,51 @@ model::TargetGroup RequireTargetGroup(state::Tx& tx, const std::string& region, 
 // [begin, end) slice and writes NextMarker into `out` when more remain. A Marker kecs did
 // not issue is ValidationError "Invalid Marker".
 std::pair<size_t, size_t> PageByMarker(const std::vector<std::string>& keys, const Json& in, Json& out);
+
+}  // namespace kecs::api::elbv2
+
+// ---- Shared by the load balancer, target group, target and tag handlers ----
+namespace kecs::api::elbv2 {
+
+struct Options;  // elbv2_api.h
+
+// What the handlers of load_balancers.cc, target_groups.cc, targets.cc and tags.cc use:
+// references to Elbv2Api's members, which outlive the registered handlers.
+struct LbDeps {
+  state::Store& store;
+  net::RegionBootstrap& regions;
+  const Options& options;
+};
+
+// Registers `op` as a call of `fn` with `deps`.
+using LbHandler = Json (*)(const LbDeps& deps, RequestContext& ctx, const Json& in);
+void RegisterOp(Service& service, const LbDeps& deps, const char* op, LbHandler fn);
+
+// Each file's operations (called by Elbv2Api::RegisterLoadBalancerOps).
+void RegisterTargetGroupOps(Service& service, const LbDeps& deps);  // target_groups.cc
+void RegisterTargetOps(Service& service, const LbDeps& deps);       // targets.cc
+void RegisterTagOps(Service& service, const LbDeps& deps);          // tags.cc
+void RegisterLimitOps(Service& service);                            // limits.cc
+
+// The strings of a list member (empty when absent).
+std::vector<std::string> StringList(const Json& in, const char* key);
+
+// The Tags of a Create* request, checked as AddTags checks them: DuplicateTagKeys,
+// TooManyTags above kMaxTags. `kind_words` names the resource ("load balancer").
+inline constexpr size_t kMaxTags = 50;
+model::KeyValues RequestTags(const Json& in, const char* kind_words);
+// Adds `add` to `tags` (replacing values of keys already there); TooManyTags when the
+// result holds more than kMaxTags.
+void MergeTags(model::KeyValues& tags, const model::KeyValues& add, const char* kind_words);
+
+// The AWS TargetGroup shape with LoadBalancerArns derived from the listeners and rules.
+Json TargetGroupView(state::Tx& tx, const model::TargetGroup& tg);
+
+// ModifyXxxAttributes: checks in["Attributes"] against `defaults` (every attribute of the
+// resource's kind): an unknown key or a value out of its range is ValidationError. Returns
+// `current` with the new values applied, in the order of `defaults` (a stored attribute
+// the kind no longer has is dropped). `kind_words` is "Load balancer" or "Target group".
+model::KeyValues ApplyAttributes(const model::KeyValues& defaults, const model::KeyValues& current, const Json& in,
+                                 const char* kind_words);
 
 }  // namespace kecs::api::elbv2
