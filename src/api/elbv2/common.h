@@ -2,10 +2,12 @@
 // Helpers shared by the ELBv2 handlers: AWS's error codes, lookups by ARN, Marker paging.
 // Every function that takes a Tx runs inside the caller's transaction; lookups throw
 // AwsError with ELBv2's NotFound code. Thread-safe (no state).
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "api/errors.h"
+#include "api/pagination.h"
 #include "api/router.h"
 #include "base/json.h"
 #include "base/status.h"
@@ -76,6 +78,40 @@ model::KeyValues RequestTags(const Json& in, const char* kind_words);
 // Adds `add` to `tags` (replacing values of keys already there); TooManyTags when the
 // result holds more than kMaxTags.
 void MergeTags(model::KeyValues& tags, const model::KeyValues& add, const char* kind_words);
+
+// The items of `all` named in `names` (DescribeLoadBalancers / DescribeTargetGroups Names),
+// in the order asked; `not_found_code` with AWS's "<Words> '[a, b]' not found" naming
+// every missing one otherwise (the text as the AWS CLI shows it).
+template <typename T>
+std::vector<T> PickByName(const std::vector<T>& all, const std::vector<std::string>& names, const char* not_found_code,
+                          const char* words) {
+  std::vector<T> out;
+  std::string missing;
+  for (const auto& n : names) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const T& x) { return x.name == n; });
+    if (it != all.end()) {
+      out.push_back(*it);
+    } else {
+      missing += (missing.empty() ? "" : ", ") + n;
+    }
+  }
+  if (!missing.empty()) throw ElbError(not_found_code, std::string(words) + " '[" + missing + "]' not found");
+  return out;
+}
+
+// Describe* paging over records: `items` in creation order (duplicates dropped), the page
+// of in's Marker/PageSize shown with `show` as out[list_member], NextMarker when more remain.
+template <typename T, typename ShowFn>
+void PageRecords(std::vector<T> items, const Json& in, Json& out, const char* list_member, ShowFn show) {
+  std::sort(items.begin(), items.end(), [](const T& a, const T& b) { return a.seq < b.seq; });
+  items.erase(std::unique(items.begin(), items.end(), [](const T& a, const T& b) { return a.id == b.id; }), items.end());
+  std::vector<std::string> keys;
+  for (const auto& x : items) keys.push_back(SeqKey(x.seq));
+  auto [begin, end] = PageByMarker(keys, in, out);
+  Json list = Json::array();
+  for (size_t i = begin; i < end; ++i) list.push_back(show(items[i]));
+  out[list_member] = list;
+}
 
 // The AWS TargetGroup shape with LoadBalancerArns derived from the listeners and rules.
 Json TargetGroupView(state::Tx& tx, const model::TargetGroup& tg);

@@ -242,6 +242,16 @@ std::string IpAddressType(const Json& in, LbType type) {
   return t;
 }
 
+// A dual-stack load balancer needs an IPv6 CIDR block in each of its subnets.
+void CheckIpv6Subnets(const std::vector<state::Object>& subnets) {
+  for (const auto& sn : subnets) {
+    if (sn.doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty()) {
+      // No source for AWS's text; kecs's wording.
+      throw ElbError("InvalidSubnet", fmt::format("Subnet '{}' has no IPv6 CIDR block", sn.id));
+    }
+  }
+}
+
 Json Show(const LbDeps& d, const LoadBalancer& lb) { return state::records::LoadBalancerToAws(lb, d.options.host_address); }
 
 Json CreateLoadBalancer(const LbDeps& d, RequestContext& ctx, const Json& in) {
@@ -264,6 +274,7 @@ Json CreateLoadBalancer(const LbDeps& d, RequestContext& ctx, const Json& in) {
   Check(d.store.Write([&](state::Tx& tx) {
     auto subnets = ResolveSubnets(tx, ctx.region, *type, requested);
     std::string vpc_id = JStr(subnets.front().doc, "VpcId");
+    if (ip_type != "ipv4") CheckIpv6Subnets(subnets);
     std::vector<std::string> groups;
     if (JGet(in, "SecurityGroups")) {
       groups = ResolveSecurityGroups(tx, ctx.region, vpc_id, StringList(in, "SecurityGroups"));
@@ -345,24 +356,10 @@ Json DescribeLoadBalancers(const LbDeps& d, RequestContext& ctx, const Json& in)
       if (names.empty()) {
         lbs = std::move(all);
       } else {
-        for (const auto& n : names) {
-          auto it = std::find_if(all.begin(), all.end(), [&](const LoadBalancer& lb) { return lb.name == n; });
-          if (it == all.end()) {
-            throw ElbError("LoadBalancerNotFound", fmt::format("Load balancers '[{}]' not found", n));
-          }
-          lbs.push_back(*it);
-        }
+        lbs = PickByName(all, names, "LoadBalancerNotFound", "Load balancers");
       }
     }
-    std::sort(lbs.begin(), lbs.end(), [](const LoadBalancer& a, const LoadBalancer& b) { return a.seq < b.seq; });
-    lbs.erase(std::unique(lbs.begin(), lbs.end(), [](const LoadBalancer& a, const LoadBalancer& b) { return a.id == b.id; }),
-              lbs.end());
-    std::vector<std::string> keys;
-    for (const auto& lb : lbs) keys.push_back(SeqKey(lb.seq));
-    auto [begin, end] = PageByMarker(keys, in, out);
-    Json list = Json::array();
-    for (size_t i = begin; i < end; ++i) list.push_back(Show(d, lbs[i]));
-    out["LoadBalancers"] = list;
+    PageRecords(std::move(lbs), in, out, "LoadBalancers", [&](const LoadBalancer& lb) { return Show(d, lb); });
     return Status::Ok();
   }));
   return out;
@@ -464,6 +461,7 @@ Json SetSubnets(const LbDeps& d, RequestContext& ctx, const Json& in) {
     LoadBalancer lb = RequireLoadBalancer(tx, ctx.region, JStr(in, "LoadBalancerArn"));
     if (JGet(in, "IpAddressType")) lb.ip_address_type = IpAddressType(in, lb.type);
     auto subnets = ResolveSubnets(tx, ctx.region, lb.type, requested);
+    if (lb.ip_address_type != "ipv4") CheckIpv6Subnets(subnets);
     if (JStr(subnets.front().doc, "VpcId") != lb.vpc_id) {
       throw ElbError("InvalidConfigurationRequest", "All subnets must belong to the load balancer's VPC");
     }
@@ -507,13 +505,11 @@ Json SetIpAddressType(const LbDeps& d, RequestContext& ctx, const Json& in) {
     LoadBalancer lb = RequireLoadBalancer(tx, ctx.region, JStr(in, "LoadBalancerArn"));
     std::string t = IpAddressType(in, lb.type);
     if (t != "ipv4") {
+      std::vector<state::Object> subnets;
       for (const auto& n : lb.nodes) {
-        auto sn = Check(tx.Get(net::kSubnet, ctx.region, n.subnet_id));
-        if (!sn || sn->doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty()) {
-          // No source for AWS's text; kecs's wording.
-          throw ElbError("InvalidSubnet", fmt::format("Subnet '{}' has no IPv6 CIDR block", n.subnet_id));
-        }
+        if (auto sn = Check(tx.Get(net::kSubnet, ctx.region, n.subnet_id))) subnets.push_back(std::move(*sn));
       }
+      CheckIpv6Subnets(subnets);
     }
     lb.ip_address_type = t;
     Check(state::records::PutLoadBalancer(tx, lb));

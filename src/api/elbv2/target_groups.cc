@@ -265,26 +265,12 @@ Json DescribeTargetGroups(const LbDeps& d, RequestContext& ctx, const Json& in) 
           if (std::find(lbs.begin(), lbs.end(), lb.id) != lbs.end()) tgs.push_back(std::move(tg));
         }
       } else if (!names.empty()) {
-        for (const auto& n : names) {
-          auto it = std::find_if(all.begin(), all.end(), [&](const TargetGroup& tg) { return tg.name == n; });
-          if (it == all.end()) {
-            throw ElbError("TargetGroupNotFound", fmt::format("Target groups '[{}]' not found", n));
-          }
-          tgs.push_back(*it);
-        }
+        tgs = PickByName(all, names, "TargetGroupNotFound", "Target groups");
       } else {
         tgs = std::move(all);
       }
     }
-    std::sort(tgs.begin(), tgs.end(), [](const TargetGroup& a, const TargetGroup& b) { return a.seq < b.seq; });
-    tgs.erase(std::unique(tgs.begin(), tgs.end(), [](const TargetGroup& a, const TargetGroup& b) { return a.id == b.id; }),
-              tgs.end());
-    std::vector<std::string> keys;
-    for (const auto& tg : tgs) keys.push_back(SeqKey(tg.seq));
-    auto [begin, end] = PageByMarker(keys, in, out);
-    Json list = Json::array();
-    for (size_t i = begin; i < end; ++i) list.push_back(TargetGroupView(tx, tgs[i]));
-    out["TargetGroups"] = list;
+    PageRecords(std::move(tgs), in, out, "TargetGroups", [&](const TargetGroup& tg) { return TargetGroupView(tx, tg); });
     return Status::Ok();
   }));
   return out;

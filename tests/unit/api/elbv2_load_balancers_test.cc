@@ -8,11 +8,14 @@
 #include <regex>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "api/elbv2/elbv2_api.h"
 #include "api/router.h"
 #include "model/elb.h"
 #include "model/kinds.h"
 #include "model/shapes.h"
+#include "net/domain/ip.h"
 #include "net/domain/vpc.h"
 #include "state/records/elb.h"
 #include "state/store.h"
@@ -38,8 +41,6 @@ class Elbv2LoadBalancersTest : public ::testing::Test {
     api_->RegisterAll(*service_);
     ASSERT_TRUE(regions_.Ensure(*store_, "us-east-1", "000000000000", kNow).ok());
     ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
-      auto vpc = net::DefaultSecurityGroup(tx, "us-east-1", "");  // warm-up: nothing
-      (void)vpc;
       state::Query q{net::kSubnet, "us-east-1"};
       auto subnets = tx.List(q);
       if (!subnets.ok()) return subnets.status();
@@ -212,6 +213,65 @@ TEST_F(Elbv2LoadBalancersTest, NetworkLoadBalancerNamesAndNoSecurityGroups) {
   EXPECT_FALSE(lb.contains("SecurityGroups"));
   Json attrs = Call("DescribeLoadBalancerAttributes", {{"LoadBalancerArn", lb["LoadBalancerArn"]}})["Attributes"];
   EXPECT_EQ(attrs, state::records::KeyValuesToAws(model::DefaultLoadBalancerAttributes(model::LbType::kNetwork)));
+}
+
+TEST_F(Elbv2LoadBalancersTest, InternetFacingNeedsAnInternetGatewayAndDualstackNeedsIpv6Subnets) {
+  // A VPC of its own: no internet gateway, no IPv6.
+  std::vector<std::string> own;
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    net::Scope s{"us-east-1", "000000000000", kNow};
+    auto vpc = net::CreateVpc(tx, s, *net::Ipv4Cidr::Parse("10.1.0.0/16"), false, Json::array(), "default", false);
+    if (!vpc.ok()) return vpc.status();
+    int i = 0;
+    for (const char* zone : {"us-east-1a", "us-east-1b"}) {
+      auto sn = net::CreateSubnet(tx, s, *vpc, *net::Ipv4Cidr::Parse(fmt::format("10.1.{}.0/24", i++)),
+                                  *net::FindZone("us-east-1", zone), false, false, Json::array(), std::nullopt);
+      if (!sn.ok()) return sn.status();
+      own.push_back(sn->id);
+    }
+    return Status::Ok();
+  }).ok());
+  auto [code, msg] = Error("CreateLoadBalancer", {{"Name", "pub"}, {"Subnets", {own[0], own[1]}}});
+  EXPECT_EQ(code, "InvalidSubnet");
+  EXPECT_THAT(msg, HasSubstr("has no internet gateway"));
+  Json internal = Call("CreateLoadBalancer", {{"Name", "priv"}, {"Scheme", "internal"}, {"Subnets", {own[0], own[1]}}})
+                      ["LoadBalancers"][0];
+  EXPECT_EQ(internal["Scheme"], "internal");
+  EXPECT_THAT(internal["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["PrivateIPv4Address"].get<std::string>(),
+              ::testing::StartsWith("10.1.0."));
+  EXPECT_EQ(Error("CreateLoadBalancer", {{"Name", "dual"}, {"IpAddressType", "dualstack"}, {"Subnets", {subnets_[0], subnets_[1]}}})
+                .first,
+            "InvalidSubnet");
+  EXPECT_EQ(Error("CreateLoadBalancer", {{"Name", "mixed"}, {"Subnets", {subnets_[0], own[1]}}}).first,
+            "InvalidConfigurationRequest");
+}
+
+TEST_F(Elbv2LoadBalancersTest, SetSubnetsAndSecurityGroupsChangeTheNodes) {
+  Json lb = CreateAlb("moves");
+  std::string arn = lb["LoadBalancerArn"];
+  std::string kept = lb["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["PrivateIPv4Address"];
+  Json zones = Call("SetSubnets", {{"LoadBalancerArn", arn}, {"Subnets", {subnets_[0], subnets_[2]}}})["AvailabilityZones"];
+  ASSERT_EQ(zones.size(), 2u);
+  EXPECT_EQ(zones[0]["SubnetId"], subnets_[0]);
+  EXPECT_EQ(zones[0]["LoadBalancerAddresses"][0]["PrivateIPv4Address"], kept) << "the kept subnet keeps its node";
+  EXPECT_EQ(zones[1]["SubnetId"], subnets_[2]);
+
+  std::string sg;
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    auto g = net::CreateSecurityGroup(tx, {"us-east-1", "000000000000", kNow}, vpc_id_, "lb", "lb", Json::array(), false);
+    if (!g.ok()) return g.status();
+    sg = g->id;
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(Call("SetSecurityGroups", {{"LoadBalancerArn", arn}, {"SecurityGroups", {sg}}})["SecurityGroupIds"],
+            Json::array({sg}));
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    auto enis = tx.List({net::kEni, "us-east-1"});
+    EXPECT_EQ(enis->size(), 2u) << "the dropped subnet's ENI is gone";
+    for (const auto& e : *enis) EXPECT_EQ(e.doc["Groups"][0]["GroupId"], sg);
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(Call("DescribeLoadBalancers", {{"Names", {"moves"}}})["LoadBalancers"][0]["SecurityGroups"], Json::array({sg}));
 }
 
 TEST_F(Elbv2LoadBalancersTest, DescribeByNamesArnsAndPages) {
