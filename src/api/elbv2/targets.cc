@@ -139,9 +139,9 @@ Target NewTarget(state::Tx& tx, const LbDeps& d, const RequestContext& ctx, cons
         t.availability_zone = "all";
       } else {
         if (!zone) {
-          // No source for AWS's text; kecs's wording.
-          throw ElbError("InvalidTarget",
-                         fmt::format("The IP address '{}' is not in the target group's VPC '{}'", r.id, tg.vpc_id));
+          // AWS's text for a target outside the group's VPC (as users report it; the
+        // target after the colon is kecs's addition).
+        throw ElbError("InvalidTarget", "The following targets are not in the target group VPC: '" + r.id + "'");
         }
         t.availability_zone = r.zone.empty() ? *zone : r.zone;
       }
@@ -203,11 +203,9 @@ Json DeregisterTargets(const LbDeps& d, RequestContext& ctx, const Json& in) {
       int port = PortOf(r, tg);
       auto it = std::find_if(tg.targets.begin(), tg.targets.end(),
                              [&](const Target& t) { return t.id == r.id && t.port == port; });
-      if (it == tg.targets.end()) {
-        // AWS refuses a target that is not registered (its text is not documented).
-        throw ElbError("InvalidTarget",
-                       fmt::format("The target '{}' on port {} is not registered to the target group", r.id, port));
-      }
+      // AWS answers success and changes nothing for a target that is not registered on
+      // that port (chaostoolkit-aws issue 60, aws-sdk-js issue 1964).
+      if (it == tg.targets.end()) continue;
       if (it->drain_until) continue;  // already draining
       if (!used || delay <= 0) {
         // Nothing routes to it: there is nothing to drain.

@@ -465,7 +465,10 @@ TEST_F(Elbv2LoadBalancersTest, DeregisteringDrainsAndRegisteringAgainRestoresThe
   Call("RegisterTargets", {{"TargetGroupArn", idle}, {"Targets", target}});
   Call("DeregisterTargets", {{"TargetGroupArn", idle}, {"Targets", target}});
   EXPECT_TRUE(Health(idle).empty());
-  EXPECT_EQ(Error("DeregisterTargets", {{"TargetGroupArn", idle}, {"Targets", target}}).first, "InvalidTarget");
+  // Deregistering what is not registered (here: on another port) succeeds and changes nothing, as AWS.
+  Call("RegisterTargets", {{"TargetGroupArn", idle}, {"Targets", target}});
+  Call("DeregisterTargets", {{"TargetGroupArn", idle}, {"Targets", {{{"Id", "172.31.0.30"}, {"Port", 81}}}}});
+  EXPECT_EQ(Health(idle).size(), 1u);
 }
 
 TEST_F(Elbv2LoadBalancersTest, InstanceTargetsAreContainerInstancesReachedAtTheHostAddress) {
