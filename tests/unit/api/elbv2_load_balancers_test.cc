@@ -533,7 +533,9 @@ TEST_F(Elbv2LoadBalancersTest, LimitsAndSslPolicies) {
 }
 
 TEST_F(Elbv2LoadBalancersTest, QueryRequestsThroughTheRouterAnswerXml) {
-  Router router{Router::Options{}};
+  Router::Options ro;
+  ro.validate_responses = true;  // every answer must match its output shape in the model
+  Router router{ro};
   router.AddService(service_);
   auto post = [&](const std::string& body) {
     HttpRequest r;
@@ -555,6 +557,22 @@ TEST_F(Elbv2LoadBalancersTest, QueryRequestsThroughTheRouterAnswerXml) {
   EXPECT_THAT(created.body, HasSubstr("<CreateLoadBalancerResult>"));
   EXPECT_THAT(created.body, HasSubstr("<LoadBalancerName>wire</LoadBalancerName>"));
   EXPECT_THAT(created.body, HasSubstr("<Code>provisioning</Code>"));
+
+  std::string tg = CreateGroup("wire", {{"TargetType", "ip"}})["TargetGroupArn"];
+  Call("RegisterTargets", {{"TargetGroupArn", tg}, {"Targets", {{{"Id", "172.31.0.40"}}}}});
+  std::string lb = Call("DescribeLoadBalancers", {{"Names", {"wire"}}})["LoadBalancers"][0]["LoadBalancerArn"];
+  for (const std::string& q : std::vector<std::string>{
+           "Action=DescribeLoadBalancers&Version=2015-12-01", "Action=DescribeTargetGroups&Version=2015-12-01",
+        "Action=DescribeTargetHealth&Version=2015-12-01&TargetGroupArn=" + tg,
+        "Action=DescribeTargetGroupAttributes&Version=2015-12-01&TargetGroupArn=" + tg,
+        "Action=DescribeLoadBalancerAttributes&Version=2015-12-01&LoadBalancerArn=" + lb,
+        "Action=DescribeTags&Version=2015-12-01&ResourceArns.member.1=" + lb,
+        "Action=DescribeAccountLimits&Version=2015-12-01", "Action=DescribeSSLPolicies&Version=2015-12-01"}) {
+    auto r = post(q);
+    EXPECT_EQ(r.status, 200) << q << ": " << r.body;
+  }
+  auto health = post("Action=DescribeTargetHealth&Version=2015-12-01&TargetGroupArn=" + tg);
+  EXPECT_THAT(health.body, HasSubstr("<Reason>Target.NotInUse</Reason>"));
 
   auto missing = post("Action=DescribeLoadBalancers&Version=2015-12-01&Names.member.1=nope");
   EXPECT_EQ(missing.status, 400);
