@@ -16,6 +16,7 @@
 
 #include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
+#include "api/elbv2/elbv2_api.h"
 #include "api/http/server.h"
 #include "api/metadata/metadata_service.h"
 #include "api/router.h"
@@ -450,6 +451,13 @@ int Run(const Config& cfg) {
   auto sd_service = std::make_shared<api::Service>(model::ServiceDiscoveryModel(), sd_style);
   sd.RegisterAll(*sd_service);
   router.AddService(sd_service);
+
+  api::elbv2::Options elbv2_options;
+  elbv2_options.host_address = cfg.publish_address.empty() ? PrimaryIpv4() : cfg.publish_address;
+  api::elbv2::Elbv2Api elbv2(**store, regions, elbv2_options);
+  auto elbv2_service = std::make_shared<api::Service>(model::Elbv2Model(), api::ErrorStyle{});
+  elbv2.RegisterAll(*elbv2_service);
+  router.AddService(elbv2_service);
 
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
