@@ -180,6 +180,21 @@ bool Terminal(ActionType t) {
   return t == ActionType::kForward || t == ActionType::kRedirect || t == ActionType::kFixedResponse;
 }
 
+// What AWS fills in and shows back: a lone action's Order 1, and both forms of a forward
+// to one target group (TargetGroupArn, and a ForwardConfig of it with weight 1 and
+// stickiness off), as DescribeListeners and DescribeRules show them (the amazon.aws
+// Ansible collection's elbv2 tests record AWS's answers in that form).
+void Normalize(std::vector<Action>& actions) {
+  if (actions.size() == 1 && !actions[0].order) actions[0].order = 1;
+  for (auto& a : actions) {
+    if (a.type != ActionType::kForward) continue;
+    if (a.forward.empty() && !a.target_group_arn.empty()) a.forward.push_back({a.target_group_arn, 1});
+    if (a.target_group_arn.empty() && a.forward.size() == 1) a.target_group_arn = a.forward[0].target_group_arn;
+    a.forward_given = true;
+    if (!a.stickiness_enabled) a.stickiness_enabled = false;
+  }
+}
+
 }  // namespace
 
 std::vector<Action> ParseActions(state::Tx& tx, const std::string& region, const ActionScope& scope,
@@ -230,9 +245,10 @@ std::vector<Action> ParseActions(state::Tx& tx, const std::string& region, const
     }
     terminal += Terminal(a.type);
   }
-  if (orders.size() != 0 && orders.size() != actions.size()) {
-    // No AWS source was found for this wording (kecs's).
-    throw ValidationError("Either all actions or none must specify an order");
+  if (actions.size() > 1 && orders.size() != actions.size()) {
+    // The API reference (Action.Order): "This value is required for rules with multiple
+    // actions"; no AWS source was found for this wording (kecs's).
+    throw ValidationError("An order must be specified for each action when there are several");
   }
   if (terminal != 1) {
     // AWS requires exactly one forward, redirect or fixed-response action per list (the
@@ -249,6 +265,7 @@ std::vector<Action> ParseActions(state::Tx& tx, const std::string& region, const
                      "The forward, redirect or fixed-response action must be the last action");
     }
   }
+  Normalize(actions);
   return actions;
 }
 

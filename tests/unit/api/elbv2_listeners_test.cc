@@ -251,6 +251,11 @@ TEST_F(Elbv2ListenersTest, ForwardChecksTheTargetGroups) {
   EXPECT_EQ(e.first, "IncompatibleProtocols");
   EXPECT_EQ(create(lb, Forward(elsewhere)).first, "ValidationError");
   EXPECT_EQ(create(lb, Forward(http)).first, "");
+  // AWS shows a forward in both forms, and a lone action's order.
+  EXPECT_EQ(Call("DescribeListeners", {{"LoadBalancerArn", lb.arn}})["Listeners"][0]["DefaultActions"][0],
+            Json::parse(R"({"Type":"forward","Order":1,"TargetGroupArn":")" + http +
+                        R"(","ForwardConfig":{"TargetGroups":[{"TargetGroupArn":")" + http +
+                        R"(","Weight":1}],"TargetGroupStickinessConfig":{"Enabled":false}}})"));
   // The group now belongs to `lb`: another load balancer cannot forward to it.
   e = create(other, Forward(http));
   EXPECT_EQ(e.first, "TargetGroupAssociationLimit");
@@ -299,9 +304,11 @@ TEST_F(Elbv2ListenersTest, ActionsAreValidatedAsAwsDoes) {
   EXPECT_EQ(e.first, "ValidationError");
   EXPECT_NE(e.second.find("kecs"), std::string::npos) << e.second;
   // Exactly one terminal action; orders unique.
-  EXPECT_EQ(create(Json::array({Fixed()[0], Fixed("503")[0]})).first, "InvalidLoadBalancerAction");
-  Json a = Fixed()[0], b = Fixed()[0];
+  Json a = Fixed()[0], b = Fixed("503")[0];
+  EXPECT_EQ(create(Json::array({a, b})).first, "ValidationError") << "several actions need orders";
   a["Order"] = 1;
+  b["Order"] = 2;
+  EXPECT_EQ(create(Json::array({a, b})).first, "InvalidLoadBalancerAction");
   b["Order"] = 1;
   EXPECT_EQ(create(Json::array({a, b})).first, "ValidationError");
   EXPECT_EQ(create(Json::array()).first, "ValidationError");
