@@ -19,6 +19,7 @@
 #include "api/http/server.h"
 #include "api/metadata/metadata_service.h"
 #include "api/router.h"
+#include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "base/host.h"
 #include "base/log.h"
@@ -434,6 +435,13 @@ int Run(const Config& cfg) {
   auto sd_service = std::make_shared<api::Service>(model::ServiceDiscoveryModel(), sd_style);
   sd.RegisterAll(*sd_service);
   router.AddService(sd_service);
+
+  // ELBv2 (issue 13). Minimal wiring (apilst, for testing the listener operations): the
+  // daemon's flags for the listener port range and the publish address are lbctl's.
+  api::elbv2::Elbv2Api elbv2(**store, regions, api::elbv2::Options{});
+  auto elbv2_service = std::make_shared<api::Service>(model::Elbv2Model(), api::ErrorStyle{});
+  elbv2.RegisterAll(*elbv2_service);
+  router.AddService(elbv2_service);
 
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
