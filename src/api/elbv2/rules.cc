@@ -1,7 +1,7 @@
 // ELBv2 listener rules: CreateRule, DescribeRules, ModifyRule, DeleteRule,
 // SetRulePriorities. A listener's default rule is not stored: it is the listener's default
 // actions, shown under the ARN of Listener::default_rule_id (DescribeRules lists it last,
-// as AWS does), and ModifyRule on it changes the listener's default actions.
+// as AWS does); like AWS, kecs refuses to modify, move or delete it.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -79,8 +79,9 @@ AwsError PriorityInUse(int priority) {
 }
 
 AwsError DefaultRuleRefused(const std::string& arn, const char* what) {
-  // The API reference (DeleteRule: "You can't delete the default rule"; SetRulePriorities:
-  // "You can't change the priority of the default rule"); kecs's wording.
+  // Worded after AWS's "Default rule '<arn>' cannot be modified" (ModifyRule, quoted in the
+  // aws-alb-ingress-controller); for DeleteRule and SetRulePriorities no AWS source was
+  // found, so the ending there is kecs's.
   return ElbError("OperationNotPermitted", fmt::format("Default rule '{}' {}", arn, what));
 }
 
@@ -196,31 +197,21 @@ Json ListenerOps::ModifyRule(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     FoundRule f = FindRule(tx, ctx, arn);
-    if (f.is_default()) {
-      if (has_conditions && !conditions.empty()) {
-        // The default rule has no conditions (API reference, Rule.IsDefault); kecs's wording.
-        throw DefaultRuleRefused(arn, "cannot have conditions");
-      }
-      if (has_actions) {
-        LoadBalancer lb = LoadBalancerOf(tx, *f.listener);
-        f.listener->default_actions =
-            ParseActions(tx, ctx.region, ActionScope{&lb, f.listener->protocol, f.listener->id, ""}, in["Actions"]);
-        Check(records::PutListener(tx, *f.listener));
-      }
-    } else {
-      if (has_conditions) {
-        if (conditions.empty()) throw ValidationError("A rule must have at least one condition");
-        f.rule->conditions = std::move(conditions);
-      }
-      if (has_actions) {
-        LoadBalancer lb = LoadBalancerOf(tx, *f.listener);
-        f.rule->actions = ParseActions(tx, ctx.region,
-                                       ActionScope{&lb, f.listener->protocol, f.listener->id, f.rule->id},
-                                       in["Actions"]);
-      }
-      Check(records::PutRule(tx, *f.rule));
+    // AWS refuses it: "OperationNotPermitted: Default rule '<arn>' cannot be modified" (the
+    // aws-alb-ingress-controller's rules code quotes it); the default actions change
+    // through ModifyListener.
+    if (f.is_default()) throw DefaultRuleRefused(arn, "cannot be modified");
+    if (has_conditions) {
+      if (conditions.empty()) throw ValidationError("A rule must have at least one condition");
+      f.rule->conditions = std::move(conditions);
     }
-    out = {{"Rules", Json::array({RuleOut(tx, ctx, f)})}};
+    if (has_actions) {
+      LoadBalancer lb = LoadBalancerOf(tx, *f.listener);
+      f.rule->actions = ParseActions(tx, ctx.region, ActionScope{&lb, f.listener->protocol, f.listener->id, f.rule->id},
+                                     in["Actions"]);
+    }
+    Check(records::PutRule(tx, *f.rule));
+    out = {{"Rules", Json::array({records::RuleToAws(*f.rule)})}};
     return Status::Ok();
   }));
   return out;

@@ -376,12 +376,17 @@ TEST_F(Elbv2ListenersTest, RulesKeepPriorityOrderWithTheDefaultRuleLast) {
   EXPECT_EQ(rest["Rules"][0]["IsDefault"], true);
   EXPECT_EQ(Call("DescribeRules", {{"RuleArns", {def["RuleArn"], r20["RuleArn"]}}})["Rules"].size(), 2u);
 
-  // The default rule cannot be deleted or moved; its actions can change.
+  // The default rule cannot be deleted, moved or modified (ModifyListener changes it).
   EXPECT_EQ(Fail("DeleteRule", {{"RuleArn", def["RuleArn"]}}).first, "OperationNotPermitted");
   EXPECT_EQ(Fail("SetRulePriorities", {{"RulePriorities", {{{"RuleArn", def["RuleArn"]}, {"Priority", 5}}}}}).first,
             "OperationNotPermitted");
-  Call("ModifyRule", {{"RuleArn", def["RuleArn"]}, {"Actions", Fixed("503")}});
-  EXPECT_EQ(Stored(arn).default_actions[0].fixed_status, "503");
+  EXPECT_EQ(Fail("ModifyRule", {{"RuleArn", def["RuleArn"]}, {"Actions", Fixed("503")}}),
+            std::make_pair(std::string("OperationNotPermitted"),
+                           "Default rule '" + def["RuleArn"].get<std::string>() + "' cannot be modified"));
+  Call("ModifyListener", {{"ListenerArn", arn}, {"DefaultActions", Fixed("503")}});
+  EXPECT_EQ(Call("DescribeRules", {{"RuleArns", {def["RuleArn"]}}})["Rules"][0]["Actions"][0]["FixedResponseConfig"]
+                ["StatusCode"],
+            "503");
 
   // Swapping two priorities in one request is fine; colliding with a third is not, and
   // changes nothing.
@@ -444,6 +449,15 @@ TEST_F(Elbv2ListenersTest, AttributesAreTheListenerTypesAndValidated) {
   EXPECT_EQ(modify("routing.http.response.server.enabled", "false").first, "ValidationError");
   EXPECT_EQ(modify("tcp.idle_timeout.seconds", "120").first, "");
   EXPECT_EQ(Stored(l["ListenerArn"]).attributes, (model::KeyValues{{"tcp.idle_timeout.seconds", "120"}}));
+  // A protocol change revalidates the forward, and the attributes follow the protocol.
+  EXPECT_EQ(Fail("ModifyListener", {{"ListenerArn", l["ListenerArn"]}, {"Protocol", "UDP"}}).first,
+            "IncompatibleProtocols");
+  Call("ModifyListener", {{"ListenerArn", l["ListenerArn"]}, {"Protocol", "UDP"},
+                          {"DefaultActions", Forward(MakeTg("udp", model::LbProtocol::kUdp))}});
+  EXPECT_TRUE(Stored(l["ListenerArn"]).attributes.empty());
+  Call("ModifyListener", {{"ListenerArn", l["ListenerArn"]}, {"Protocol", "TCP_UDP"},
+                          {"DefaultActions", Forward(MakeTg("both", model::LbProtocol::kTcpUdp))}});
+  EXPECT_EQ(Stored(l["ListenerArn"]).attributes, (model::KeyValues{{"tcp.idle_timeout.seconds", "350"}}));
 
   auto alb = MakeLb("alb", model::LbType::kApplication);
   std::string h = CreateHttp(alb, 80)["ListenerArn"];
