@@ -54,13 +54,9 @@ void CheckTargetGroup(state::Tx& tx, const std::string& region, const ActionScop
     throw ValidationError(fmt::format("Target group '{}' has target type 'lambda', which kecs does not run", arn));
   }
   if (!tg.protocol || !ProtocolsFit(scope.listener_protocol, *tg.protocol)) {
-    // Modelled on AWS's "Listener protocol 'HTTP' is not supported with a target group with
-    // the protocol-version 'GRPC'" (quoted in kubernetes ingress setups); the protocol form
-    // of the sentence is kecs's.
+    // AWS's message, as the terraform-aws-netlb module's "Known Issues" table records it.
     throw ElbError("IncompatibleProtocols",
-                   fmt::format("Listener protocol '{}' is not supported with a target group with the protocol '{}'",
-                               ProtocolWord(scope.listener_protocol),
-                               tg.protocol ? ProtocolWord(*tg.protocol) : std::string("none")));
+                   "The listener and the following target groups have incompatible protocols: " + arn);
   }
   if (tg.protocol_version == "GRPC" && scope.listener_protocol != LbProtocol::kHttps) {
     // AWS's message (quoted in terraform/kubernetes setups that hit it).

@@ -107,6 +107,21 @@ void CheckCertificateArn(const std::string& arn) {
   }
 }
 
+// A plain (HTTP, TCP, UDP, TCP_UDP) listener takes no SSL policy and no certificate.
+void RefuseTlsSettings(const Json& in, LbProtocol p) {
+  const std::string word(model::ToString(p));
+  if (JHas(in, "SslPolicy")) {
+    // AWS's message, as the terraform-aws-netlb module's "Known Issues" table records it
+    // ("An SSL policy cannot be specified for HTTP listeners." and "... for TCP listeners.").
+    throw ValidationError(fmt::format("An SSL policy cannot be specified for {} listeners.", word));
+  }
+  const Json* certs = JGet(in, "Certificates");
+  if (certs && certs->is_array() && !certs->empty()) {
+    // Worded after the SSL policy message; no AWS source was found for it (kecs's).
+    throw ValidationError(fmt::format("A certificate cannot be specified for {} listeners.", word));
+  }
+}
+
 // The default certificate a CreateListener or ModifyListener gives ("exactly one", the API
 // reference for Certificates).
 std::optional<std::string> DefaultCertificate(const Json& in) {
@@ -126,8 +141,8 @@ void CheckSslPolicy(const std::string& name) {
   // AWS's predefined policies all are ELBSecurityPolicy-*; kecs renders a TLS 1.2+ cipher
   // set for each (the haproxy renderer), and does not list custom policies.
   if (name.rfind("ELBSecurityPolicy-", 0) != 0) {
-    // No AWS source was found for this wording (kecs's).
-    throw ElbError("SSLPolicyNotFound", fmt::format("SSL policy '{}' not found", name));
+    // AWS's message, as the terraform-aws-netlb module's "Known Issues" table records it.
+    throw ElbError("SSLPolicyNotFound", fmt::format("SSL policy '{}' not found.", name));
   }
 }
 
@@ -341,6 +356,8 @@ Json ListenerOps::CreateListener(RequestContext& ctx, const Json& in) {
       l.certificates.push_back({*cert, true});
       l.ssl_policy = JStr(in, "SslPolicy", kDefaultSslPolicy);
       CheckSslPolicy(l.ssl_policy);
+    } else {
+      RefuseTlsSettings(in, l.protocol);
     }
     l.alpn_policy = ParseAlpn(in, l.protocol);
     ActionScope scope{&lb, l.protocol, "", ""};
@@ -443,6 +460,7 @@ Json ListenerOps::ModifyListener(RequestContext& ctx, const Json& in) {
       if (l.ssl_policy.empty()) l.ssl_policy = kDefaultSslPolicy;
       CheckSslPolicy(l.ssl_policy);
     } else {
+      RefuseTlsSettings(in, l.protocol);
       // A listener that stops being secure loses its certificates and policy, as AWS's does.
       l.certificates.clear();
       l.ssl_policy.clear();

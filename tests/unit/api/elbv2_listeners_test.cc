@@ -213,7 +213,10 @@ TEST_F(Elbv2ListenersTest, HttpsNeedsACertificateAndGetsTheDefaultPolicy) {
   EXPECT_EQ(l["Certificates"][0]["CertificateArn"], "arn:aws:acm:us-east-1:000000000000:certificate/abc");
   in["Port"] = 8443;
   in["SslPolicy"] = "MyPolicy";
-  EXPECT_EQ(Fail("CreateListener", in).first, "SSLPolicyNotFound");
+  EXPECT_EQ(Fail("CreateListener", in), std::make_pair(std::string("SSLPolicyNotFound"),
+                                                       std::string("SSL policy 'MyPolicy' not found.")));
+  in["Protocol"] = "HTTP";
+  EXPECT_EQ(Fail("CreateListener", in).second, "An SSL policy cannot be specified for HTTP listeners.");
 
   // Certificates: the default one stays first and cannot be removed.
   std::string iam = "arn:aws:iam::000000000000:server-certificate/extra";
@@ -248,7 +251,8 @@ TEST_F(Elbv2ListenersTest, ForwardChecksTheTargetGroups) {
   EXPECT_EQ(create(lb, Forward(model::TargetGroupArn(kRegion, kAccount, "gone", model::NewElbId()))).first,
             "TargetGroupNotFound");
   auto e = create(lb, Forward(tcp));
-  EXPECT_EQ(e.first, "IncompatibleProtocols");
+  EXPECT_EQ(e, std::make_pair(std::string("IncompatibleProtocols"),
+                              "The listener and the following target groups have incompatible protocols: " + tcp));
   EXPECT_EQ(create(lb, Forward(elsewhere)).first, "ValidationError");
   EXPECT_EQ(create(lb, Forward(http)).first, "");
   // AWS shows a forward in both forms, and a lone action's order.
