@@ -160,11 +160,10 @@ void CheckFixedResponse(const Action& a) {
     throw ValidationError("A fixed-response status code must be specified (2XX, 4XX or 5XX)");
   }
   if (a.fixed_content_type && !kTypes.count(*a.fixed_content_type)) {
-    // The content types are AWS's (FixedResponseActionConfig.ContentType); the wording is kecs's.
-    throw ValidationError(fmt::format(
-        "Content type '{}' is not valid; it must be one of 'text/plain, text/css, text/html, "
-        "application/javascript, application/json'",
-        *a.fixed_content_type));
+    // Moto's wording of AWS's refusal (moto/elbv2/models.py, _validate_fixed_response_action).
+    throw ElbError("InvalidLoadBalancerAction",
+                   "The ContentType must be one of:'text/html', 'application/json', 'application/javascript', "
+                   "'text/css', 'text/plain'");
   }
   if (a.fixed_body && a.fixed_body->size() > 1024) {
     // AWS's limit (FixedResponseActionMessage: at most 1024); the router checks it too.
@@ -277,6 +276,12 @@ void CheckActionsForProtocol(state::Tx& tx, const std::string& region, const Act
 }
 
 // ---- conditions ----
+//
+// The limits and character sets are AWS's (the RuleCondition and XxxConditionConfig pages
+// of the ELBv2 API reference). The refusals are worded as moto words them
+// (moto/elbv2/models.py, _validate_*_condition), which follows AWS's answers; where moto
+// has no check (the character sets of host-header and path-pattern, CIDRs, repeated
+// fields) the wording is kecs's, in the same style.
 
 namespace {
 
@@ -287,41 +292,46 @@ bool AllOf(const std::string& v, std::string_view extra) {
   });
 }
 
-// The characters and lengths are AWS's (the RuleCondition and XxxConditionConfig pages of
-// the ELBv2 API reference, and the ALB guide's "Rule condition types"); the wording of the
-// refusals is kecs's, since no AWS source for it was found.
+AwsError TooLong(const std::string& what, int limit) {
+  return ValidationError(fmt::format("The '{}' value is too long; the limit is '{}'", what, limit));
+}
+
+AwsError Invalid(const std::string& what, const char* allowed) {
+  return ValidationError(fmt::format("The '{}' value is invalid; the allowed characters are {}", what, allowed));
+}
+
 void CheckValue(const std::string& field, const std::string& v) {
-  auto bad = [&](const char* why) {
-    return ValidationError(fmt::format("Condition value '{}' for field '{}' is not valid: {}", v, field, why));
-  };
   if (v.empty()) throw ValidationError("A condition value must be specified");
   if (field == "path-pattern") {
-    if (v.size() > 128) throw bad("it must be at most 128 characters");
-    if (!AllOf(v, "_-.$/~\"'@:+&*?")) {
-      throw bad("it may contain only A-Z, a-z, 0-9, _ - . $ / ~ \" ' @ : + & * ?");
-    }
+    if (v.size() > 128) throw TooLong(field, 128);
+    if (!AllOf(v, "_-.$/~\"'@:+&*?")) throw Invalid(field, "A-Z, a-z, 0-9, _ - . $ / ~ \" ' @ : + & * ?");
   } else if (field == "host-header") {
-    if (v.size() > 128) throw bad("it must be at most 128 characters");
-    if (!AllOf(v, "-.*?")) throw bad("it may contain only A-Z, a-z, 0-9, - . * ?");
+    if (v.size() > 128) throw TooLong(field, 128);
+    if (!AllOf(v, "-.*?")) throw Invalid(field, "A-Z, a-z, 0-9, hyphen, period, * and ?");
   } else if (field == "http-request-method") {
-    if (v.size() > 40) throw bad("it must be at most 40 characters");
+    if (v.size() > 40) throw TooLong(field, 40);
     if (!std::all_of(v.begin(), v.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_' || c == '-'; })) {
-      throw bad("it may contain only A-Z, _ and -");
+      throw Invalid(field, "A-Z, hyphen and underscore");
     }
   } else if (field == "source-ip") {
     bool v4 = v.find(':') == std::string::npos;
     bool ok = v.find('/') != std::string::npos &&
               (v4 ? net::Ipv4Cidr::Parse(v).has_value() : net::Ipv6Cidr::Parse(v).has_value());
-    if (!ok) throw bad("it must be an IPv4 or IPv6 address in CIDR format");
+    if (!ok) throw ValidationError(fmt::format("The 'source-ip' value '{}' is not a valid CIDR block", v));
   } else if (field == "http-header") {
-    if (v.size() > 128) throw bad("it must be at most 128 characters");
+    if (v.size() > 128) throw TooLong(field, 128);
   }
 }
 
-const std::set<std::string>& Fields() {
-  static const std::set<std::string> kFields = {"host-header",        "path-pattern", "http-header",
-                                                "http-request-method", "query-string", "source-ip"};
-  return kFields;
+// The field's XxxConfig member.
+const char* ConfigOf(const std::string& field) {
+  if (field == "host-header") return "HostHeaderConfig";
+  if (field == "path-pattern") return "PathPatternConfig";
+  if (field == "http-header") return "HttpHeaderConfig";
+  if (field == "query-string") return "QueryStringConfig";
+  if (field == "http-request-method") return "HttpRequestMethodConfig";
+  if (field == "source-ip") return "SourceIpConfig";
+  return nullptr;
 }
 
 }  // namespace
@@ -335,62 +345,65 @@ std::vector<RuleCondition> ParseConditions(const Json& list) {
     std::string field = JStr(j, "Field");
     // AWS's message (aws-sdk-js issue 2658, serverless-fargate-plugin issue 21).
     if (field.empty()) throw ValidationError("A condition field must be specified");
-    if (!Fields().count(field)) {
-      // Moto's rendering of AWS's message (moto InvalidConditionFieldError).
+    const char* cfg = ConfigOf(field);
+    if (!cfg) {
       throw ValidationError(fmt::format(
-          "Condition field '{}' must be one of '[path-pattern, host-header, http-header, http-request-method, "
-          "query-string, source-ip]'",
+          "Condition field '{}' must be one of '[path-pattern,host-header,http-header,http-request-method,"
+          "query-string,source-ip]'",
           field));
     }
     if (j.contains("RegexValues")) {
       // Regex matching is newer than the data plane kecs renders (documented limit).
       throw ValidationError("Condition RegexValues are not supported by kecs");
     }
+    const bool legacy = j.contains("Values");
+    const bool config = j.contains(cfg);
+    if (legacy && field != "host-header" && field != "path-pattern") {
+      throw ValidationError(fmt::format("The 'Values' field is not compatible with '{}'", field));
+    }
+    if (legacy && config) {
+      throw ValidationError(
+          fmt::format("You cannot provide both Values and '{}' for a condition of type '{}'", cfg, field));
+    }
+    if (!legacy && !config) {
+      if (field == "host-header" || field == "path-pattern") throw ValidationError("A condition value must be specified");
+      throw ValidationError(fmt::format("A '{}' must be specified with '{}'", cfg, field));
+    }
+    if (legacy && j["Values"].is_array() && j["Values"].size() > 1) {
+      // The legacy form takes one value (API reference, RuleCondition.Values).
+      throw ValidationError(fmt::format("The '{}' field contains too many values; the limit is '1'", field));
+    }
     auto parsed = state::records::ConditionFromAws(j);
     if (!parsed.ok()) throw ValidationError(std::string(parsed.status().message()));
     RuleCondition c = std::move(parsed).value();
-    if (c.legacy && field != "host-header" && field != "path-pattern") {
-      // The legacy Values form is AWS's for host-header and path-pattern only (API
-      // reference, RuleCondition.Values); kecs's wording.
-      throw ValidationError(fmt::format("Condition field '{}' requires its configuration, not Values", field));
-    }
-    // Values and the field's configuration together must agree.
-    if (c.legacy) {
-      const char* cfg = field == "host-header" ? "HostHeaderConfig" : "PathPatternConfig";
-      if (const Json* cj = JGet(j, cfg)) {
-        Json given = cj->value("Values", Json::array());
-        Json legacy = j["Values"];
-        if (given != legacy) {
-          // No AWS source was found for this wording (kecs's).
-          throw ValidationError(fmt::format("Condition field '{}' has both Values and {} with different values",
-                                            field, cfg));
-        }
-      }
-    }
     if (field != "http-header" && field != "query-string" && !once.insert(field).second) {
-      // Each field at most once per rule but these two (ALB guide); kecs's wording.
-      throw ValidationError(fmt::format("Condition field '{}' can be specified only once per rule", field));
+      // Each field at most once per rule but these two (ALB guide, "Rule condition types").
+      throw ValidationError(fmt::format("The '{}' field can be specified only once per rule", field));
     }
     if (field == "query-string") {
       if (c.query.empty()) throw ValidationError("A condition value must be specified");
+      for (const Json& p : j[cfg].value("Values", Json::array())) {
+        if (!p.contains("Value")) throw ValidationError("A 'Value' must be specified in 'QueryStringKeyValuePair'");
+      }
       for (const auto& [k, v] : c.query) {
+        if (k.size() > 128) throw TooLong("Key", 128);
+        if (v.size() > 128) throw TooLong("Value", 128);
         if (v.empty()) throw ValidationError("A condition value must be specified");
-        if (k.size() > 128 || v.size() > 128) {
-          throw ValidationError(fmt::format(
-              "Condition value '{}={}' for field 'query-string' is not valid: it must be at most 128 characters", k, v));
-        }
       }
       values += c.query.size();
     } else {
       if (field == "http-header") {
         const std::string& n = c.header_name;
-        if (n.empty() || n.size() > 40 || !AllOf(n, "!#$%&'*+-.^_`|~")) {
-          // Header names are RFC 7230 tokens of at most 40 characters; kecs's wording.
-          throw ValidationError(fmt::format("HTTP header name '{}' is not valid", n));
+        if (n.size() > 40) throw TooLong("HttpHeaderName", 40);
+        // Header names are RFC 7230 tokens.
+        if (n.empty() || !AllOf(n, "!#$%&'*+-.^_`|~")) {
+          throw Invalid("HttpHeaderName", "A-Z, a-z, 0-9 and !#$%&'*+-.^_`|~");
         }
       }
-      // AWS's message (moto issue 3090 quotes it for a missing value).
-      if (c.values.empty()) throw ValidationError("A condition value must be specified");
+      if (c.values.empty()) {
+        if (field == "source-ip") throw ValidationError("A 'source-ip' value must be specified");
+        throw ValidationError("A condition value must be specified");
+      }
       for (const auto& v : c.values) CheckValue(field, v);
       values += c.values.size();
     }

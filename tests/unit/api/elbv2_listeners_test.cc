@@ -303,7 +303,7 @@ TEST_F(Elbv2ListenersTest, ActionsAreValidatedAsAwsDoes) {
   EXPECT_EQ(create(Json::array({{{"Type", "fixed-response"},
                                  {"FixedResponseConfig", {{"StatusCode", "200"}, {"ContentType", "image/png"}}}}}))
                 .first,
-            "ValidationError");
+            "InvalidLoadBalancerAction");
   e = create(Json::array({{{"Type", "authenticate-oidc"}, {"Order", 1}}, Fixed()[0]}));
   EXPECT_EQ(e.first, "ValidationError");
   EXPECT_NE(e.second.find("kecs"), std::string::npos) << e.second;
@@ -325,14 +325,31 @@ TEST_F(Elbv2ListenersTest, ConditionsAreValidatedAsAwsDoes) {
     return Fail("CreateRule", {{"ListenerArn", l}, {"Priority", 10}, {"Conditions", std::move(conditions)},
                                {"Actions", Fixed("200")}});
   };
-  auto e = rule(Json::array({{{"Field", "path-pattern"}, {"Values", {"/a", "/b", "/c"}}},
-                             {{"Field", "host-header"}, {"Values", {"a.example.com", "b.example.com", "c.example.com"}}}}));
+  auto e = rule(Json::array(
+      {{{"Field", "path-pattern"}, {"PathPatternConfig", {{"Values", {"/a", "/b", "/c"}}}}},
+       {{"Field", "host-header"}, {"HostHeaderConfig", {{"Values", {"a.example.com", "b.example.com", "c.example.com"}}}}}}));
   EXPECT_EQ(e, std::make_pair(std::string("ValidationError"), std::string("A rule can only have '5' condition values")));
+  // The legacy Values form: one value, host-header and path-pattern only, not with the config.
+  EXPECT_EQ(rule(Json::array({{{"Field", "path-pattern"}, {"Values", {"/a", "/b"}}}})).second,
+            "The 'path-pattern' field contains too many values; the limit is '1'");
+  EXPECT_EQ(rule(Json::array({{{"Field", "source-ip"}, {"Values", {"10.0.0.0/8"}}}})).second,
+            "The 'Values' field is not compatible with 'source-ip'");
+  EXPECT_EQ(rule(Json::array({{{"Field", "path-pattern"}, {"Values", {"/a"}}, {"PathPatternConfig", {{"Values", {"/a"}}}}}}))
+                .second,
+            "You cannot provide both Values and 'PathPatternConfig' for a condition of type 'path-pattern'");
+  EXPECT_EQ(rule(Json::array({{{"Field", "http-header"}}})).second,
+            "A 'HttpHeaderConfig' must be specified with 'http-header'");
+  EXPECT_EQ(Fail("CreateRule", {{"ListenerArn", l}, {"Priority", 11},
+                                {"Conditions", {{{"Field", "path-pattern"}, {"Values", {"/a"}}}}},
+                                {"Actions", Fixed("200")}})
+                .first,
+            "")
+      << "the legacy form with one value";
   EXPECT_EQ(rule(Json::array({{{"PathPatternConfig", {{"Values", {"/a"}}}}}})).second,
             "A condition field must be specified");
   EXPECT_EQ(rule(Json::array({{{"Field", "cookie"}, {"Values", {"x"}}}})).first, "ValidationError");
   EXPECT_EQ(rule(Path("/a b")).first, "ValidationError") << "a space is no path character";
-  EXPECT_EQ(rule(Path(std::string(129, 'a'))).first, "ValidationError");
+  EXPECT_EQ(rule(Path(std::string(129, 'a'))).second, "The 'path-pattern' value is too long; the limit is '128'");
   EXPECT_EQ(rule(Json::array({{{"Field", "host-header"}, {"HostHeaderConfig", {{"Values", {"a_b.example.com"}}}}}})).first,
             "ValidationError");
   EXPECT_EQ(rule(Json::array({{{"Field", "http-request-method"}, {"HttpRequestMethodConfig", {{"Values", {"get"}}}}}}))
