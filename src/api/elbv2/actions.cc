@@ -323,17 +323,6 @@ void CheckValue(const std::string& field, const std::string& v) {
   }
 }
 
-// The field's XxxConfig member.
-const char* ConfigOf(const std::string& field) {
-  if (field == "host-header") return "HostHeaderConfig";
-  if (field == "path-pattern") return "PathPatternConfig";
-  if (field == "http-header") return "HttpHeaderConfig";
-  if (field == "query-string") return "QueryStringConfig";
-  if (field == "http-request-method") return "HttpRequestMethodConfig";
-  if (field == "source-ip") return "SourceIpConfig";
-  return nullptr;
-}
-
 }  // namespace
 
 std::vector<RuleCondition> ParseConditions(const Json& list) {
@@ -345,7 +334,7 @@ std::vector<RuleCondition> ParseConditions(const Json& list) {
     std::string field = JStr(j, "Field");
     // AWS's message (aws-sdk-js issue 2658, serverless-fargate-plugin issue 21).
     if (field.empty()) throw ValidationError("A condition field must be specified");
-    const char* cfg = ConfigOf(field);
+    const char* cfg = state::records::ConditionConfigMember(field);
     if (!cfg) {
       throw ValidationError(fmt::format(
           "Condition field '{}' must be one of '[path-pattern,host-header,http-header,http-request-method,"
