@@ -239,12 +239,11 @@ Json ListenersOut(const std::vector<Listener>& ls) {
 }
 
 // Every host port a listener holds, in any region (host ports are the host's).
-std::set<int> HeldHostPorts(state::Tx& tx, const std::string& except_listener = "") {
+std::set<int> HeldHostPorts(state::Tx& tx) {
   state::Query q{model::kListener, ""};
   q.any_region = true;
   std::set<int> out;
   for (const auto& row : Check(tx.List(q))) {
-    if (row.id == except_listener) continue;
     auto l = Check(records::DecodeListener(row));
     if (l.host_port) out.insert(l.host_port);
   }
@@ -433,7 +432,7 @@ Json ListenerOps::DescribeListeners(RequestContext& ctx, const Json& in) {
 Json ListenerOps::ModifyListener(RequestContext& ctx, const Json& in) {
   const std::string arn = JStr(in, "ListenerArn");
   Json out;
-  Check(store_.Write([&](state::Tx& tx) {
+  WriteWithHostPort([&](state::Tx& tx, const std::function<int(LbProtocol)>& pick_port) {
     Listener l = RequireListener(tx, ctx.region, arn);
     LoadBalancer lb = LoadBalancerOf(tx, l);
     const LbProtocol was = l.protocol;
@@ -482,11 +481,12 @@ Json ListenerOps::ModifyListener(RequestContext& ctx, const Json& in) {
       }
       l.attributes = CarryAttributes(l.attributes, DefaultListenerAttributes(lb.type, l.protocol));
     }
-    // The host port stays: it names the listener on the host, whatever its port or protocol.
+    // The host port stays while the listener's sockets keep their protocols; a listener
+    // that moves to (or from) UDP takes a port free for its new protocols.
+    if (SocketProtocols(l.protocol) != SocketProtocols(was)) l.host_port = pick_port(l.protocol);
     Check(records::PutListener(tx, l));
     out = {{"Listeners", ListenersOut({l})}};
-    return Status::Ok();
-  }));
+  });
   return out;
 }
 

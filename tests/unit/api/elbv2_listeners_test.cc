@@ -473,9 +473,13 @@ TEST_F(Elbv2ListenersTest, AttributesAreTheListenerTypesAndValidated) {
   // A protocol change revalidates the forward, and the attributes follow the protocol.
   EXPECT_EQ(Fail("ModifyListener", {{"ListenerArn", l["ListenerArn"]}, {"Protocol", "UDP"}}).first,
             "IncompatibleProtocols");
+  // Its host port moves to one that is free for UDP.
+  EXPECT_EQ(Stored(l["ListenerArn"]).host_port, 31000);
+  busy_.insert({"udp", 31001});
   Call("ModifyListener", {{"ListenerArn", l["ListenerArn"]}, {"Protocol", "UDP"},
                           {"DefaultActions", Forward(MakeTg("udp", model::LbProtocol::kUdp))}});
   EXPECT_TRUE(Stored(l["ListenerArn"]).attributes.empty());
+  EXPECT_EQ(Stored(l["ListenerArn"]).host_port, 31002);
   Call("ModifyListener", {{"ListenerArn", l["ListenerArn"]}, {"Protocol", "TCP_UDP"},
                           {"DefaultActions", Forward(MakeTg("both", model::LbProtocol::kTcpUdp))}});
   EXPECT_EQ(Stored(l["ListenerArn"]).attributes, (model::KeyValues{{"tcp.idle_timeout.seconds", "350"}}));
