@@ -175,6 +175,33 @@ bool Terminal(ActionType t) {
   return t == ActionType::kForward || t == ActionType::kRedirect || t == ActionType::kFixedResponse;
 }
 
+// AWS's quota "Target Groups per Application Load Balancer: 100" (not adjustable; "Quotas
+// for your Application Load Balancers"), counting each group once across the load
+// balancer's listeners and rules; the actions being replaced do not count.
+void CheckUniqueTargetGroups(state::Tx& tx, const std::string& region, const ActionScope& scope,
+                             const std::vector<Action>& actions) {
+  constexpr size_t kMaxTargetGroups = 100;
+  std::set<std::string> ids;
+  auto add = [&ids](const std::vector<Action>& list) {
+    for (auto& id : state::records::ForwardedTargetGroupIds(list)) ids.insert(std::move(id));
+  };
+  add(actions);
+  for (const auto& l : Check(state::records::ListListeners(tx, region, scope.lb->id))) {
+    bool replaced = l.id == scope.listener_id && scope.rule_id.empty();
+    if (!replaced) add(l.default_actions);
+    for (const auto& r : Check(state::records::ListRules(tx, region, l.id))) {
+      if (r.id != scope.rule_id) add(r.actions);
+    }
+  }
+  if (ids.size() > kMaxTargetGroups) {
+    // The model's documentation of TooManyUniqueTargetGroupsPerLoadBalancerException.
+    throw ElbError("TooManyUniqueTargetGroupsPerLoadBalancer",
+                   "You've reached the limit on the number of unique target groups per load balancer across all "
+                   "listeners. If a target group is used by multiple actions for a load balancer, it is counted as "
+                   "only one use.");
+  }
+}
+
 // What AWS fills in and shows back: a lone action's Order 1, and both forms of a forward
 // to one target group (TargetGroupArn, and a ForwardConfig of it with weight 1 and
 // stickiness off), as DescribeListeners and DescribeRules show them (the amazon.aws
@@ -260,6 +287,7 @@ std::vector<Action> ParseActions(state::Tx& tx, const std::string& region, const
                      "The forward, redirect or fixed-response action must be the last action");
     }
   }
+  CheckUniqueTargetGroups(tx, region, scope, actions);
   Normalize(actions);
   return actions;
 }

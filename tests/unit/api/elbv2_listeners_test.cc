@@ -316,6 +316,7 @@ TEST_F(Elbv2ListenersTest, ActionsAreValidatedAsAwsDoes) {
   b["Order"] = 1;
   EXPECT_EQ(create(Json::array({a, b})).first, "ValidationError");
   EXPECT_EQ(create(Json::array()).first, "ValidationError");
+
 }
 
 TEST_F(Elbv2ListenersTest, ConditionsAreValidatedAsAwsDoes) {
@@ -453,6 +454,31 @@ TEST_F(Elbv2ListenersTest, RulesAreForApplicationLoadBalancersAndLimitedPerLoadB
                                 {"Actions", Fixed()}})
                 .first,
             "TooManyRules");
+}
+
+TEST_F(Elbv2ListenersTest, AnApplicationLoadBalancerForwardsToAtMostOneHundredTargetGroups) {
+  auto lb = MakeLb("web", model::LbType::kApplication);
+  std::vector<std::string> tgs;
+  for (int i = 0; i < 101; ++i) tgs.push_back(MakeTg("tg" + std::to_string(i), model::LbProtocol::kHttp));
+  std::string l = CreateHttp(lb, 80, Forward(tgs[0]))["ListenerArn"];
+  auto five = [&](int first) {
+    Json groups = Json::array();
+    for (int i = first; i < first + 5; ++i) groups.push_back({{"TargetGroupArn", tgs[i]}, {"Weight", 1}});
+    return Json::array({{{"Type", "forward"}, {"ForwardConfig", {{"TargetGroups", groups}}}}});
+  };
+  for (int r = 0; r < 19; ++r) CreateRule(l, r + 1, "/" + std::to_string(r), five(1 + 5 * r));  // tg1..tg95
+  // 96 groups in use; a rule reusing groups adds none, one with five new ones is one too many.
+  CreateRule(l, 50, "/again", five(1));
+  EXPECT_EQ(Fail("CreateRule", {{"ListenerArn", l}, {"Priority", 60}, {"Conditions", Path("/x")},
+                                {"Actions", five(96)}})
+                .first,
+            "TooManyUniqueTargetGroupsPerLoadBalancer");
+  // Replacing the default action's group frees its place.
+  Call("ModifyListener", {{"ListenerArn", l}, {"DefaultActions", Fixed()}});
+  EXPECT_EQ(Fail("CreateRule", {{"ListenerArn", l}, {"Priority", 60}, {"Conditions", Path("/x")},
+                                {"Actions", five(96)}})
+                .first,
+            "");
 }
 
 TEST_F(Elbv2ListenersTest, AttributesAreTheListenerTypesAndValidated) {
