@@ -181,6 +181,7 @@ bool Terminal(ActionType t) {
 void CheckUniqueTargetGroups(state::Tx& tx, const std::string& region, const ActionScope& scope,
                              const std::vector<Action>& actions) {
   constexpr size_t kMaxTargetGroups = 100;
+  if (!IsAlb(scope)) return;
   std::set<std::string> ids;
   auto add = [&ids](const std::vector<Action>& list) {
     for (auto& id : state::records::ForwardedTargetGroupIds(list)) ids.insert(std::move(id));
