@@ -20,6 +20,7 @@
 #include "api/http/server.h"
 #include "api/metadata/metadata_service.h"
 #include "api/router.h"
+#include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "base/host.h"
 #include "base/log.h"

@@ -12,6 +12,7 @@
 // Files: load_balancers.cc, target_groups.cc, targets.cc, tags.cc, limits.cc (load
 // balancers, target groups, targets, tags, account limits, SSL policies) and
 // listeners.cc, rules.cc, actions.cc (listeners, rules, their conditions and actions).
+#include <functional>
 #include <string>
 
 #include "api/errors.h"
@@ -29,6 +30,9 @@ struct Options {
   // The host address instance targets and published listeners use (--publish-address,
   // else the host's primary IPv4 address).
   std::string host_address;
+  // Whether a host port can be bound now (protocol "tcp" or "udp"); null: net::HostPortFree.
+  // Tests inject their own so that they never depend on the host's sockets.
+  std::function<bool(const std::string& protocol, int port)> host_port_free;
 };
 
 class Elbv2Api {

@@ -197,9 +197,7 @@ Result<std::vector<Action>> ActionsFromAws(const Json& j) {
   return out;
 }
 
-namespace {
-// The XxxConfig member of each condition field.
-const char* ConfigMember(const std::string& field) {
+const char* ConditionConfigMember(const std::string& field) {
   if (field == "host-header") return "HostHeaderConfig";
   if (field == "path-pattern") return "PathPatternConfig";
   if (field == "http-header") return "HttpHeaderConfig";
@@ -208,11 +206,10 @@ const char* ConfigMember(const std::string& field) {
   if (field == "source-ip") return "SourceIpConfig";
   return nullptr;
 }
-}  // namespace
 
 Json ConditionToAws(const RuleCondition& c) {
   Json j{{"Field", c.field}};
-  const char* cfg = ConfigMember(c.field);
+  const char* cfg = ConditionConfigMember(c.field);
   if (c.field == "query-string") {
     Json pairs = Json::array();
     for (const auto& [k, v] : c.query) {
@@ -241,7 +238,7 @@ Result<RuleCondition> ConditionFromAws(const Json& j) {
     c.values = Strings(r, "Values");
     c.legacy = true;
   }
-  const char* cfg = ConfigMember(c.field);
+  const char* cfg = ConditionConfigMember(c.field);
   if (cfg) {
     if (const Json* v = r.Get(cfg)) {
       Reader cr(*v, cfg);

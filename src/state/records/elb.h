@@ -57,6 +57,9 @@ Json ActionsToAws(const std::vector<model::Action>& actions);
 Result<std::vector<model::Action>> ActionsFromAws(const Json& j);
 Json ConditionToAws(const model::RuleCondition& c);
 Result<model::RuleCondition> ConditionFromAws(const Json& j);
+// The XxxConfig member of a condition field ("PathPatternConfig" for "path-pattern"), or
+// nullptr for a field AWS does not have.
+const char* ConditionConfigMember(const std::string& field);
 Json KeyValuesToAws(const model::KeyValues& kv);  // [{"Key":..,"Value":..}]
 Result<model::KeyValues> KeyValuesFromAws(const Json& j);
 
