@@ -318,9 +318,7 @@ void LbController::Reconcile(bool force) {
     Result<runtime::LoadBalancerSpec> spec = Internal("not built");
   };
   std::vector<Built> built;
-  // A write transaction: a VPC's transit slot is assigned on first use. Nothing else is
-  // written, so a pass that assigns none commits nothing.
-  Status st = store_.Write([&](state::Tx& tx) -> Status {
+  auto build = [&](state::Tx& tx) -> Status {
     built.clear();
     ASSIGN_OR_RETURN(auto lbs, state::records::ListLoadBalancers(tx, "", /*any_region=*/true));
     for (auto& lb : lbs) {
@@ -330,7 +328,14 @@ void LbController::Reconcile(bool force) {
       built.push_back(std::move(b));
     }
     return Status::Ok();
-  });
+  };
+  // A read transaction, unless a build fails there: a VPC's transit slot is assigned on
+  // first use, which needs the write transaction (nothing else is written, so that pass
+  // commits only a new slot).
+  Status st = store_.Read(build);
+  if (!st.ok() || std::any_of(built.begin(), built.end(), [](const Built& b) { return !b.spec.ok(); })) {
+    st = store_.Write(build);
+  }
   if (!st.ok()) {
     KLOG_WARN("load balancers: cannot read the load balancers: {}", st.message());
     return;
@@ -422,7 +427,9 @@ void LbController::Observe() {
     }
   }
   const double now = clock_.Now();
-  Status st = store_.Write([&](state::Tx& tx) -> Status {
+  // The groups whose targets' health changed, with their new targets; `write` puts them.
+  auto update = [&](state::Tx& tx, bool write) -> Result<bool> {
+    bool changed = false;
     ASSIGN_OR_RETURN(auto groups, state::records::ListTargetGroups(tx, "", /*any_region=*/true));
     for (auto& tg : groups) {
       if (tg.targets.empty()) continue;
@@ -442,11 +449,21 @@ void LbController::Observe() {
         next.push_back(std::move(n));
       }
       if (next == tg.targets) continue;
+      changed = true;
+      if (!write) break;
       tg.targets = std::move(next);
       RETURN_IF_ERROR(state::records::PutTargetGroup(tx, tg));
     }
+    return changed;
+  };
+  // Most passes change nothing: look in a read transaction first, and take the write lock
+  // (reading again, as the API may have written meanwhile) only when something changed.
+  bool changed = false;
+  Status st = store_.Read([&](state::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(changed, update(tx, false));
     return Status::Ok();
   });
+  if (st.ok() && changed) st = store_.Write([&](state::Tx& tx) { return update(tx, true).status(); });
   if (!st.ok()) KLOG_WARN("load balancers: cannot record target health: {}", st.message());
 }
 

@@ -498,6 +498,27 @@ TEST_F(LbControllerTest, DisabledHealthChecksMakeTargetsUnavailable) {
   EXPECT_EQ(tg.targets[0].description, "Health checks are disabled");
 }
 
+TEST_F(LbControllerTest, AMissingNodeInterfaceFailsTheLoadBalancerInTheEnd) {
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return tx.Delete(net::kEni, kRegion, eni_.id).status(); }).ok());
+  for (int i = 0; i < 5; ++i) {
+    controller_->Reconcile(false);
+    EXPECT_TRUE(runtime_.applied.empty());
+    clock_.Advance(60);
+  }
+  model::LoadBalancer lb = Lb();
+  EXPECT_EQ(lb.state, model::LbState::kFailed);
+  EXPECT_NE(lb.state_reason.find(eni_.id), std::string::npos) << lb.state_reason;
+}
+
+TEST_F(LbControllerTest, TheThreadAppliesEverythingFirst) {
+  controller_->Start();
+  controller_->Notify();
+  controller_->Stop();
+  ASSERT_FALSE(runtime_.applied.empty());  // the start-up pass runs before any wait
+  EXPECT_TRUE(runtime_.collected.has_value());
+  controller_->Stop();  // a repeated Stop does nothing
+}
+
 TEST(SimulatedRuntimeLb, ReportsEveryTargetNotDrainingHealthy) {
   runtime::SimulatedRuntime rt;
   runtime::LoadBalancerSpec spec;
