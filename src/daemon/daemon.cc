@@ -316,6 +316,14 @@ api::HttpResponse Internal(runtime::Runtime* rt, state::Store& store, const std:
 
 }  // namespace
 
+Result<net::discovery::DnsAnswer> LookupVpcName(state::Tx& tx, const std::string& region, const std::string& vpc_id,
+                                                const std::string& fqdn) {
+  // A load balancer's DNS name first (only names under .elb. are looked for).
+  ASSIGN_OR_RETURN(auto lb, state::records::LookupLoadBalancerDns(tx, region, vpc_id, fqdn));
+  if (lb) return LoadBalancerDnsAnswer(*lb);
+  return net::discovery::LookupDns(tx, region, vpc_id, fqdn);
+}
+
 int LoadImage(const Config& cfg, const std::string& archive, const std::string& tag) {
   runtime::local::ImageStore store(cfg.data_dir + "/images", LocalOptionsFrom(cfg).registries);
   auto r = store.Load(archive, tag.empty() ? std::nullopt : std::optional<std::string>(tag));
@@ -381,13 +389,7 @@ int Run(const Config& cfg) {
             std::lock_guard<std::mutex> lock(vpc_regions_mu);
             vpc_regions[vpc] = region;
           }
-          // A load balancer's DNS name first (only names under .elb. are looked for).
-          ASSIGN_OR_RETURN(auto lb, state::records::LookupLoadBalancerDns(tx, region, vpc, fqdn));
-          if (lb) {
-            out = LoadBalancerDnsAnswer(*lb);
-            return Status::Ok();
-          }
-          ASSIGN_OR_RETURN(out, net::discovery::LookupDns(tx, region, vpc, fqdn));
+          ASSIGN_OR_RETURN(out, LookupVpcName(tx, region, vpc, fqdn));
           return Status::Ok();
         });
         if (!st.ok()) return st;
