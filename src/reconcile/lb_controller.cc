@@ -398,6 +398,7 @@ void LbController::Reconcile(bool force) {
       continue;
     }
     KLOG_INFO("load balancer {} removed", it->first);
+    observe_errors_.erase(it->first);
     it = applied_.erase(it);
   }
   for (auto it = attempts_.begin(); it != attempts_.end();) {
@@ -412,9 +413,15 @@ void LbController::Observe() {
   for (const auto& [id, spec] : applied_) {
     auto obs = runtime_.ObserveTargets(spec);
     if (!obs.ok()) {
-      KLOG_WARN("load balancer {}: cannot observe its targets: {}", spec.name, obs.status().message());
+      // Said once per distinct failure, not every poll.
+      std::string& last = observe_errors_[id];
+      if (last != obs.status().message()) {
+        last = obs.status().message();
+        KLOG_WARN("load balancer {}: cannot observe its targets: {}", spec.name, last);
+      }
       continue;
     }
+    if (observe_errors_.erase(id)) KLOG_INFO("load balancer {}: its targets are observed again", spec.name);
     for (const auto& g : spec.target_groups) known.insert(g.id);
     for (auto& o : *obs) {
       TargetKey key{o.target_group_id, o.target_id, o.port};

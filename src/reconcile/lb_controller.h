@@ -115,6 +115,7 @@ class LbController {
   std::map<std::string, runtime::LoadBalancerSpec> applied_;  // guarded by pass_mu_: lb id -> spec
   std::map<std::string, Attempt> attempts_;                   // guarded by pass_mu_: failing lbs
   bool collected_ = false;                                    // guarded by pass_mu_: GC done
+  std::map<std::string, std::string> observe_errors_;         // guarded by pass_mu_: lb id -> last error
 
   std::mutex mu_;
   std::condition_variable cv_;
