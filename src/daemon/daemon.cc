@@ -26,6 +26,7 @@
 #include "base/strings.h"
 #include "daemon/version.h"
 #include "model/arn.h"
+#include "model/kinds.h"
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
 #include "net/kernel/dns_server.h"
@@ -33,6 +34,7 @@
 #include "net/domain/vpc.h"
 #include "reconcile/discovery_hooks.h"
 #include "reconcile/lb_controller.h"
+#include "reconcile/lb_hooks.h"
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
 #include "reconcile/service_controller.h"
@@ -420,15 +422,29 @@ int Run(const Config& cfg) {
   // Service tasks join their Cloud Map registries at RUNNING and leave as they stop.
   reconcile::DiscoveryHookOptions dopts;
   dopts.host_ip = nopts.public_ip;
-  hooks.running = [dopts, &clock](state::Tx& tx, model::Task& t) {
-    return reconcile::RegisterServiceTask(tx, t, clock.Now(), dopts);
+  // ... and their load balancers' target groups at RUNNING, draining them as they stop.
+  reconcile::LbHookOptions lbopts;
+  lbopts.host_ip = nopts.public_ip;
+  lbopts.instance_id = [](state::Tx& tx, const model::Task& t) -> Result<std::string> {
+    if (!t.internal.placement) return std::string();
+    ASSIGN_OR_RETURN(auto row, tx.Get(model::kInstance, t.region, t.internal.placement->instance));
+    return row ? row->doc.value("ec2InstanceId", "") : std::string();
+  };
+  hooks.running = [dopts, lbopts, &clock](state::Tx& tx, model::Task& t) {
+    RETURN_IF_ERROR(reconcile::RegisterServiceTask(tx, t, clock.Now(), dopts));
+    return reconcile::RegisterTaskTargets(tx, t, clock.Now(), lbopts);
   };
   hooks.health_changed = [](state::Tx& tx, model::Task& t) { return reconcile::UpdateServiceTaskHealth(tx, t); };
   hooks.stopping = [&clock](state::Tx& tx, model::Task& t) {
-    return reconcile::DeregisterServiceTask(tx, t, clock.Now());
+    RETURN_IF_ERROR(reconcile::DeregisterServiceTask(tx, t, clock.Now()));
+    return reconcile::DeregisterTaskTargets(tx, t, clock.Now());
+  };
+  hooks.deactivated = [lbopts, &clock](state::Tx& tx, const model::Task& t) {
+    return reconcile::TaskTargetsDrained(tx, t, clock.Now(), lbopts);
   };
   hooks.release = [&clock](state::Tx& tx, model::Task& t) {
     RETURN_IF_ERROR(reconcile::DeregisterServiceTask(tx, t, clock.Now()));
+    RETURN_IF_ERROR(reconcile::ReleaseTaskTargets(tx, t));
     return reconcile::ReleaseNetwork(tx, t);
   };
   reconcile::PolicyController::Options popts;

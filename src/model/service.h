@@ -3,7 +3,7 @@
 //
 // A Service is what the store holds for one ECS service (kind model::kService, id
 // "<cluster>/<name>"): the members of the ECS model's `Service` shape the scheduler and the
-// API work with, typed, and the members kecs only carries through (load balancers, network
+// API work with, typed, and the members kecs only carries through (network
 // configuration, placement, tags, ...) as the JSON the client sent. What kecs keeps for
 // itself (the steady-state flag, the last completed deployment, the create clientToken,
 // strict mode) is in `ServiceInternal`, never in the AWS document. The one conversion to
@@ -62,6 +62,18 @@ struct Deployment {
   bool operator==(const Deployment&) const = default;
 };
 
+// One of the service's load balancers (ECS's LoadBalancer shape): an ELBv2 target group
+// (targetGroupArn) or a Classic Load Balancer (loadBalancerName, which kecs does not
+// run), and the container and port its targets are. Empty strings and nullopt are
+// members the client did not give (they are not shown).
+struct ServiceLoadBalancer {
+  std::string target_group_arn;
+  std::string load_balancer_name;
+  std::string container_name;
+  std::optional<int64_t> container_port;
+  bool operator==(const ServiceLoadBalancer&) const = default;
+};
+
 // A Cloud Map registry of the service (ECS's ServiceRegistry shape).
 struct ServiceRegistry {
   std::string registry_arn;
@@ -113,7 +125,7 @@ struct Service {
   std::vector<Deployment> deployments;  // newest (PRIMARY) first
   std::vector<ServiceEvent> events;     // newest first, at most kMaxServiceEvents
   double created_at = 0;
-  Json load_balancers = Json::array();
+  std::vector<ServiceLoadBalancer> load_balancers;
   std::vector<ServiceRegistry> service_registries;
   Json network_configuration;  // null: absent
   Json placement_constraints = Json::array();

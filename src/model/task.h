@@ -334,6 +334,18 @@ struct TaskPlacement {
   bool operator==(const TaskPlacement&) const = default;
 };
 
+// A service task's registration in one of its service's target groups (issue 13): made at
+// RUNNING, deregistered (draining) as the task stops, gone once it has drained. The
+// target group's entry is the task's while its id, port and registered_at match (an IP
+// reused by a later task is a new registration, not this one).
+struct TaskTarget {
+  std::string target_group_arn;
+  std::string target_id;    // the ENI's address (ip targets) or the instance id (instance)
+  int port = 0;
+  double registered_at = 0;
+  bool operator==(const TaskTarget&) const = default;
+};
+
 struct TaskInternal {
   NetworkMode network_mode = NetworkMode::kBridge;
   std::vector<ContainerDefinition> containers;
@@ -354,6 +366,8 @@ struct TaskInternal {
   // made at RunTask; never shown by the API.
   std::string credentials_id;
   std::vector<ContainerProgress> progress;  // one per container that has started
+  // Issue 13: the task's targets in its service's target groups (reconcile/lb_hooks.h).
+  std::vector<TaskTarget> targets;
   bool operator==(const TaskInternal&) const = default;
 };
 

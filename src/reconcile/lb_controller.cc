@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "net/domain/vpc.h"
+#include "reconcile/lb_hooks.h"
 #include "reconcile/network_hooks.h"
 #include "state/records/elb.h"
 
@@ -69,7 +70,7 @@ runtime::LbTargetGroupSpec TargetGroupSpec(const model::TargetGroup& tg, double 
   s.protocol = tg.protocol.value_or(model::LbProtocol::kHttp);
   if (!tg.protocol_version.empty()) s.protocol_version = tg.protocol_version;
   s.health_check = tg.health_check;
-  s.deregistration_delay_s = IntAttr(a, "deregistration_delay.timeout_seconds", s.deregistration_delay_s);
+  s.deregistration_delay_s = DeregistrationDelaySeconds(tg);
   s.stickiness = BoolAttr(a, "stickiness.enabled", false);
   s.stickiness_type = StringAttr(a, "stickiness.type", "");
   s.stickiness_duration_s = IntAttr(a,

@@ -11,6 +11,8 @@
 #include "base/log.h"
 #include "model/kinds.h"
 #include "model/task.h"
+#include "reconcile/lb_hooks.h"
+#include "state/records/elb.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
 
@@ -45,13 +47,6 @@ bool HasHealthChecks(const Task& t) {
   return false;
 }
 
-// A RUNNING task counts as healthy: by its health checks when it has them (healthStatus
-// HEALTHY), else once it has been RUNNING for the settle time.
-bool Healthy(const Task& t, double now, double settle_seconds) {
-  if (HasHealthChecks(t)) return t.health_status == model::HealthStatus::kHealthy;
-  return now - t.started_at.value_or(0) >= settle_seconds;
-}
-
 // One service's pass: what step 1 counts, and what the later steps change.
 struct Pass {
   Pass(state::Tx& t, Service& s, double n) : tx(t), svc(s), now(n), tag(fmt::format("(service {})", s.name)) {}
@@ -73,9 +68,51 @@ struct Pass {
   int prim_active = 0;  // PRIMARY tasks that count toward desired
   std::vector<std::string> stopped_ids;
   int replaced_unhealthy = 0;  // tasks stopped this pass for failing their health checks
+  // The target groups the service's tasks are registered in, read once per pass (nullopt:
+  // the group no longer exists).
+  std::map<std::string, std::optional<model::TargetGroup>> groups;
 
   DeploymentTasks& primary() { return by_dep[primary_id]; }
 };
+
+// A task's target as its group shows it now, with the group.
+struct TargetSeen {
+  const model::TaskTarget* target = nullptr;
+  const model::TargetGroup* group = nullptr;
+  const model::Target* entry = nullptr;  // nullptr: no longer in the group
+};
+
+Result<std::vector<TargetSeen>> TargetsOf(Pass& p, const Task& t) {
+  std::vector<TargetSeen> out;
+  for (const auto& target : t.internal.targets) {
+    auto it = p.groups.find(target.target_group_arn);
+    if (it == p.groups.end()) {
+      std::string id = model::IdFromArn(target.target_group_arn, "targetgroup");
+      std::optional<model::TargetGroup> group;
+      if (!id.empty()) {
+        ASSIGN_OR_RETURN(group, state::records::GetTargetGroup(p.tx, t.region, id));
+      }
+      it = p.groups.emplace(target.target_group_arn, std::move(group)).first;
+    }
+    if (!it->second) continue;  // the group is gone: nothing to wait for
+    out.push_back({&target, &*it->second, FindTaskTarget(*it->second, target)});
+  }
+  return out;
+}
+
+// A RUNNING task counts as healthy: by its health checks when it has them (healthStatus
+// HEALTHY), else once it has been RUNNING for the settle time; a task registered in
+// target groups only once every one of its targets is `healthy` there too (and then the
+// ELB's checks stand in for the settle time).
+Result<bool> Healthy(Pass& p, const Task& t, double settle_seconds) {
+  ASSIGN_OR_RETURN(auto targets, TargetsOf(p, t));
+  for (const auto& seen : targets) {
+    if (!seen.entry || seen.entry->state != model::TargetHealthState::kHealthy) return false;
+  }
+  if (HasHealthChecks(t)) return t.health_status == model::HealthStatus::kHealthy;
+  if (!targets.empty()) return true;
+  return p.now - t.started_at.value_or(0) >= settle_seconds;
+}
 
 // The scheduler stops `t` (ServiceSchedulerInitiated) for `reason`.
 Status SchedulerStops(Pass& p, Task& t, std::string reason) {
@@ -97,15 +134,40 @@ Status StopTask(Pass& p, Task& t) {
 // (counted from its start) is over is stopped and replaced, as ECS does; the stop counts
 // toward the deployment circuit breaker. Returns true when it stopped the task.
 Result<bool> StopIfUnhealthy(Pass& p, Task& t, DeploymentTasks& d) {
-  if (t.last_status != TaskStatus::kRunning || t.health_status != model::HealthStatus::kUnhealthy) return false;
+  if (t.last_status != TaskStatus::kRunning) return false;
   double grace = static_cast<double>(p.svc.health_check_grace_period_seconds.value_or(0));
   if (p.now < t.started_at.value_or(0) + grace) return false;
-  // ECS's words: the stoppedReason "Task failed container health checks" and the service
-  // event "(service S) (task T) failed container health checks." (as DescribeServices
-  // shows them; see the re:Post article "Why is my Amazon ECS task stopped?").
+  std::string reason, event;
+  if (t.health_status == model::HealthStatus::kUnhealthy) {
+    // ECS's words: the stoppedReason "Task failed container health checks" and the
+    // service event "(service S) (task T) failed container health checks." (as
+    // DescribeServices shows them; see the re:Post article "Why is my Amazon ECS task
+    // stopped?").
+    reason = "Task failed container health checks";
+    event = fmt::format("{} (task {}) failed container health checks.", p.tag, t.id);
+  } else {
+    ASSIGN_OR_RETURN(auto targets, TargetsOf(p, t));
+    for (const auto& seen : targets) {
+      if (!seen.entry || seen.entry->state != model::TargetHealthState::kUnhealthy) continue;
+      // ECS's words, as stopped tasks and DescribeServices show them: the stoppedReason
+      // "Task failed ELB health checks in (target-group <arn>)" and the event "(service S)
+      // (task T) (port P) is unhealthy in (target-group <arn>) due to (reason <the
+      // target's health description>)", "(instance <id>)" for an instance target.
+      const std::string& arn = seen.target->target_group_arn;
+      reason = fmt::format("Task failed ELB health checks in (target-group {})", arn);
+      std::string who = seen.group->target_type == model::TargetType::kInstance
+                            ? fmt::format("(instance {})", seen.target->target_id)
+                            : fmt::format("(task {})", t.id);
+      const std::string& why = seen.entry->description.empty() ? "Health checks failed" : seen.entry->description;
+      event = fmt::format("{} {} (port {}) is unhealthy in (target-group {}) due to (reason {})", p.tag, who,
+                          seen.target->port, arn, why);
+      break;
+    }
+    if (reason.empty()) return false;
+  }
   t.internal.counted = true;
-  RETURN_IF_ERROR(SchedulerStops(p, t, "Task failed container health checks"));
-  model::AddServiceEvent(p.svc, p.now, fmt::format("{} (task {}) failed container health checks.", p.tag, t.id));
+  RETURN_IF_ERROR(SchedulerStops(p, t, std::move(reason)));
+  model::AddServiceEvent(p.svc, p.now, event);
   ++p.replaced_unhealthy;
   ++d.failed;
   return true;
@@ -137,7 +199,10 @@ Status CountTasks(Pass& p, double settle_seconds) {
     if (unhealthy) continue;
     bool running = t.last_status == TaskStatus::kRunning;
     (running ? d.running : d.pending).push_back(&t);
-    if (running && !Healthy(t, p.now, settle_seconds)) ++d.young;
+    if (running) {
+      ASSIGN_OR_RETURN(bool healthy, Healthy(p, t, settle_seconds));
+      if (!healthy) ++d.young;
+    }
     if (t.internal.placement && draining_instances.count(t.internal.placement->instance)) on_draining.push_back(&t);
   }
 

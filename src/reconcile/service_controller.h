@@ -9,11 +9,15 @@
 //      failed), and what the counts allow: desiredCount (DAEMON: one task per ACTIVE
 //      instance), maximumPercent and minimumHealthyPercent of it. A RUNNING task is healthy
 //      by its container health checks when it has them (healthStatus HEALTHY), else once it
-//      has run for Options::settle. A RUNNING task that is UNHEALTHY once
-//      healthCheckGracePeriodSeconds after its start are over is stopped here
-//      (ServiceSchedulerInitiated, "Task failed container health checks", and ECS's event
-//      "(service S) (task T) failed container health checks."), counts as a failure for
-//      the circuit breaker, and is replaced in step 4;
+//      has run for Options::settle; a task registered in target groups (reconcile/lb_hooks.h)
+//      is healthy only once each of its targets is `healthy` there as well (the ELB checks
+//      then stand in for the settle time). A RUNNING task that is UNHEALTHY, or has a
+//      target that is `unhealthy`, once healthCheckGracePeriodSeconds after its start are
+//      over is stopped here (ServiceSchedulerInitiated, "Task failed container health
+//      checks" or "Task failed ELB health checks in (target-group ARN)", with ECS's events
+//      "(service S) (task T) failed container health checks." and "(service S) (task T)
+//      (port P) is unhealthy in (target-group ARN) due to (reason ...)"), counts as a
+//      failure for the circuit breaker, and is replaced in step 4;
 //   2. CheckCircuitBreaker: counts PRIMARY tasks that failed (stopped on their own before
 //      the deployment completed); with the deployment circuit breaker on, reaching
 //      CircuitBreakerThreshold marks the deployment FAILED and, with rollback, starts a new
@@ -24,8 +28,9 @@
 //   4. StartTasks: PRIMARY tasks up to desiredCount, never more than maximumPercent of
 //      desiredCount in total (none for a FAILED deployment);
 //   5. CheckCompletion: marks the deployment COMPLETED and drops the old ones once PRIMARY
-//      runs desiredCount healthy tasks (by their health checks when they have them) and nothing else remains ("has reached a steady
-//      state."), and drops older deployments with no task left;
+//      runs desiredCount healthy tasks (by their health checks and targets, as in step 1)
+//      and nothing else remains ("has reached a steady state."), and drops older
+//      deployments with no task left;
 //   6. FinishDraining: takes a DRAINING service (DeleteService) to INACTIVE once none of
 //      its tasks is left running or pending (the last ones may still be stopping).
 // Every action is recorded in the service's events in AWS's words. Tasks are launched

@@ -844,10 +844,21 @@ bool TaskController::BeginStopping(Task& t) {
 }
 
 bool TaskController::Deactivating(Task& t) {
-  return Apply(t, [&](state::Tx&, Task& cur) {
+  bool waiting = false;
+  bool ok = Apply(t, [&](state::Tx& tx, Task& cur) {
+    if (hooks_.deactivated) {
+      // A service task behind a load balancer waits here for its targets to drain; the
+      // resync wakes it again.
+      ASSIGN_OR_RETURN(bool go, hooks_.deactivated(tx, cur));
+      if (!go) {
+        waiting = true;
+        return Status::Ok();
+      }
+    }
     cur.last_status = TaskStatus::kStopping;
     return Status::Ok();
   });
+  return ok && !waiting;
 }
 
 bool TaskController::Stopping(Task& t) {

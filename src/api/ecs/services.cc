@@ -17,6 +17,7 @@
 #include "model/arn.h"
 #include "net/domain/vpc.h"
 #include "net/kernel/host_ports.h"
+#include "state/records/elb.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
 
@@ -74,15 +75,23 @@ model::Service RequireService(state::Tx& tx, const RequestContext& ctx, const st
   return *s;
 }
 
+// The network mode the service's tasks run in: the task definition's, or awsvpc when it
+// names none and the service has an awsvpcConfiguration (lenient mode, as RunTask).
+std::string TaskNetworkMode(const RequestContext& ctx, const Json& td, const model::Service& svc) {
+  const Json& net = svc.network_configuration;
+  bool has_net = net.is_object() && JGet(net, "awsvpcConfiguration");
+  if (!JGet(td, "networkMode") && has_net && !ctx.strict) return "awsvpc";
+  return NetworkModeOf(td);
+}
+
 // Checks a service's network configuration the way RunTask would for its tasks. In
 // lenient mode it also records what RunTask would infer, so DescribeServices shows what
 // the tasks get: the launch type (FARGATE for awsvpc with a network configuration) and
 // the default subnet when none was listed.
 void ResolveNetwork(state::Tx& tx, RequestContext& ctx, const Json& td, model::Service& svc) {
-  std::string mode = NetworkModeOf(td);
+  std::string mode = TaskNetworkMode(ctx, td, svc);
   const Json& net = svc.network_configuration;
   bool has_net = net.is_object() && JGet(net, "awsvpcConfiguration");
-  if (!JGet(td, "networkMode") && has_net && !ctx.strict) mode = "awsvpc";
   bool explicit_launch = svc.launch_type || !svc.capacity_provider_strategy.is_null();
   std::string launch = svc.launch_type.value_or((!ctx.strict && mode == "awsvpc" && has_net) ? "FARGATE" : "EC2");
   NetworkPlan plan = PlanNetwork(tx, ctx, mode, launch, net, explicit_launch);
@@ -97,6 +106,78 @@ void ResolveNetwork(state::Tx& tx, RequestContext& ctx, const Json& td, model::S
   if (has_net && !plan.subnets.empty()) {
     Json& vpc = svc.network_configuration["awsvpcConfiguration"];
     if (!vpc.contains("subnets") || vpc["subnets"].empty()) vpc["subnets"] = plan.subnets;
+  }
+}
+
+std::vector<model::ServiceLoadBalancer> ParseLoadBalancers(const Json& given) {
+  auto lbs = state::records::ServiceLoadBalancersFromJson(given);
+  if (!lbs.ok()) throw InvalidParameter(lbs.status().message());
+  return *lbs;
+}
+
+// The service's loadBalancers against its task definition and the target groups, with
+// ECS's InvalidParameterException messages (as CreateService and UpdateService answer
+// them; each seen in users' reports of the API's errors, e.g. terraform-provider-aws
+// issues 11723 and 12252, hashicorp/terraform 25306, amazon-ecs-agent 647 and 1276).
+void ValidateLoadBalancers(state::Tx& tx, const RequestContext& ctx, const Json& td, const model::Service& svc) {
+  const auto& lbs = svc.load_balancers;
+  if (lbs.size() > 5) throw InvalidParameter("load balancers can have at most 5 items.");
+  std::string mode = TaskNetworkMode(ctx, td, svc);
+  for (const auto& lb : lbs) {
+    if (!lb.load_balancer_name.empty() && !lb.target_group_arn.empty()) {
+      throw InvalidParameter(
+          "loadBalancerName and targetGroupArn cannot both be specified. You must specify either a loadBalancerName or "
+          "a targetGroupArn.");
+    }
+    // kecs runs no Classic Load Balancer, so no name can be one (ECS's answer for a name
+    // that is not a Classic Load Balancer of the account and region).
+    if (!lb.load_balancer_name.empty()) {
+      throw InvalidParameter(fmt::format("The load balancer {} does not exist.", lb.load_balancer_name));
+    }
+    // Neither given: the second sentence of ECS's message above (no report of ECS's own
+    // answer for this case was found).
+    if (lb.target_group_arn.empty()) throw InvalidParameter("You must specify either a loadBalancerName or a targetGroupArn.");
+    if (lb.container_name.empty()) throw InvalidParameter("Container Name can not be blank.");
+    // No report of ECS's answer for a missing containerPort was found; worded as the
+    // containerName one.
+    if (!lb.container_port) throw InvalidParameter("Container Port can not be blank.");
+    std::optional<Json> container;
+    for (const auto& c : td.value("containerDefinitions", Json::array())) {
+      if (JStr(c, "name") == lb.container_name) container = c;
+    }
+    if (!container) {
+      throw InvalidParameter(fmt::format("The container {} does not exist in the task definition.", lb.container_name));
+    }
+    bool port_defined = false;
+    for (const auto& pm : container->value("portMappings", Json::array())) {
+      port_defined = port_defined || JInt(pm, "containerPort") == *lb.container_port;
+    }
+    if (!port_defined) {
+      throw InvalidParameter(fmt::format("The container {} does not have a container port {} defined.",
+                                         lb.container_name, *lb.container_port));
+    }
+    // What ECS answers for a targetGroupArn it cannot find (it validates the group with
+    // the service's role).
+    std::string tg_id = model::IdFromArn(lb.target_group_arn, "targetgroup");
+    std::optional<model::TargetGroup> tg;
+    if (!tg_id.empty()) tg = Check(state::records::GetTargetGroup(tx, ctx.region, tg_id));
+    if (!tg || tg->arn != lb.target_group_arn) {
+      throw InvalidParameter(
+          "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role "
+          "being passed has the proper permissions.");
+    }
+    if (Check(state::records::LoadBalancersOfTargetGroup(tx, ctx.region, tg->id)).empty()) {
+      throw InvalidParameter(fmt::format(
+          "The target group with targetGroupArn {} does not have an associated load balancer.", lb.target_group_arn));
+    }
+    bool fits = mode == "awsvpc" ? tg->target_type == model::TargetType::kIp
+                                 : tg->target_type == model::TargetType::kInstance;
+    if (!fits) {
+      throw InvalidParameter(fmt::format(
+          "The provided target group {} has target type {}, which is incompatible with the {} network mode specified "
+          "in the task definition.",
+          lb.target_group_arn, model::ToString(tg->target_type), mode));
+    }
   }
 }
 
@@ -181,7 +262,7 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     svc.name = name;
     svc.arn = ServiceArn(ctx, cluster, name);
     svc.cluster_arn = ClusterArn(ctx, cluster);
-    svc.load_balancers = in.value("loadBalancers", Json::array());
+    svc.load_balancers = ParseLoadBalancers(in.value("loadBalancers", Json::array()));
     svc.status = model::ServiceStatus::kActive;
     svc.desired_count = daemon ? 0 : static_cast<int>(JInt(in, "desiredCount"));
     svc.launch_type = JOptStr(in, "launchType");
@@ -194,6 +275,7 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     svc.deployment_configuration = DefaultDeploymentConfiguration(in.value("deploymentConfiguration", Json()), daemon);
     if (const Json* n = JGet(in, "networkConfiguration")) svc.network_configuration = *n;
     ResolveNetwork(tx, ctx, td->doc, svc);
+    ValidateLoadBalancers(tx, ctx, td->doc, svc);
     svc.service_registries = ValidateRegistries(tx, ctx, in.value("serviceRegistries", Json::array()));
     svc.placement_constraints = in.value("placementConstraints", Json::array());
     svc.placement_strategy = in.value("placementStrategy", Json::array());
@@ -334,7 +416,14 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
     if (JGet(in, "enableExecuteCommand")) svc.enable_execute_command = JBool(in, "enableExecuteCommand");
     if (JGet(in, "enableECSManagedTags")) svc.enable_ecs_managed_tags = JBool(in, "enableECSManagedTags");
     if (auto v = JOptStr(in, "propagateTags")) svc.propagate_tags = *v;
-    if (const Json* v = JGet(in, "loadBalancers")) svc.load_balancers = *v;
+    bool check_lbs = JGet(in, "taskDefinition") != nullptr || JGet(in, "networkConfiguration") != nullptr;
+    if (const Json* v = JGet(in, "loadBalancers")) {
+      // New load balancers take new tasks: ECS starts a deployment for them.
+      auto lbs = ParseLoadBalancers(*v);
+      if (lbs != svc.load_balancers) redeploy = true;
+      svc.load_balancers = std::move(lbs);
+      check_lbs = true;
+    }
     if (const Json* r = JGet(in, "serviceRegistries")) {
       svc.service_registries = ValidateRegistries(tx, ctx, *r);
       redeploy = true;
@@ -349,6 +438,8 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
     }
     auto td = FindTaskDefinition(tx, ctx, svc.task_definition);
     if (td) ResolveNetwork(tx, ctx, td->doc, svc);
+    // The service's load balancers must still fit the task definition its tasks will run.
+    if (td && check_lbs) ValidateLoadBalancers(tx, ctx, td->doc, svc);
     if (redeploy) {
       for (auto& d : svc.deployments) d.status = model::DeploymentStatus::kActive;
       svc.deployments.insert(svc.deployments.begin(), NewDeployment(ctx, svc));

@@ -105,6 +105,36 @@ Result<std::vector<model::ServiceRegistry>> ServiceRegistriesFromJson(const Json
   return out;
 }
 
+Result<std::vector<model::ServiceLoadBalancer>> ServiceLoadBalancersFromJson(const Json& j) {
+  std::vector<model::ServiceLoadBalancer> out;
+  if (j.is_null()) return out;
+  if (!j.is_array()) return InvalidArgument("loadBalancers is not a list");
+  for (const auto& one : j) {
+    Reader r(one, "loadBalancers");
+    model::ServiceLoadBalancer lb;
+    lb.target_group_arn = r.Str("targetGroupArn", false);
+    lb.load_balancer_name = r.Str("loadBalancerName", false);
+    lb.container_name = r.Str("containerName", false);
+    if (r.Has("containerPort")) lb.container_port = r.Int("containerPort", 0);
+    if (!r.error().empty()) return InvalidArgument(r.error());
+    out.push_back(std::move(lb));
+  }
+  return out;
+}
+
+Json ServiceLoadBalancersToJson(const std::vector<model::ServiceLoadBalancer>& lbs) {
+  Json out = Json::array();
+  for (const auto& lb : lbs) {
+    Json j = Json::object();
+    if (!lb.target_group_arn.empty()) j["targetGroupArn"] = lb.target_group_arn;
+    if (!lb.load_balancer_name.empty()) j["loadBalancerName"] = lb.load_balancer_name;
+    if (!lb.container_name.empty()) j["containerName"] = lb.container_name;
+    if (lb.container_port) j["containerPort"] = *lb.container_port;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 Result<model::DeploymentConfiguration> DeploymentConfigurationFromJson(const Json& j) {
   Json wrapped = {{"deploymentConfiguration", j}};
   Reader r(wrapped, "");
@@ -128,7 +158,7 @@ Json AwsMembers(const Service& s, bool for_view) {
   j["serviceArn"] = s.arn;
   j["serviceName"] = s.name;
   j["clusterArn"] = s.cluster_arn;
-  j["loadBalancers"] = s.load_balancers;
+  j["loadBalancers"] = ServiceLoadBalancersToJson(s.load_balancers);
   j["serviceRegistries"] = ServiceRegistriesToJson(s.service_registries);
   j["status"] = model::ToString(s.status);
   j["desiredCount"] = s.desired_count;
@@ -204,7 +234,11 @@ Result<Service> DecodeService(const Object& row) {
   if (r.error().empty() && s.name != row.name) r.Fail("serviceName does not match the row");
   s.arn = r.Str("serviceArn");
   s.cluster_arn = r.Str("clusterArn");
-  s.load_balancers = r.Raw("loadBalancers", Json::value_t::array, Json::array());
+  {
+    auto lbs = ServiceLoadBalancersFromJson(r.Raw("loadBalancers", Json::value_t::array, Json::array()));
+    if (!lbs.ok()) return Unreadable(id, lbs.status().message());
+    s.load_balancers = std::move(*lbs);
+  }
   for (const auto& reg : r.Raw("serviceRegistries", Json::value_t::array, Json::array())) {
     auto one = ServiceRegistryFromJson(reg);
     if (!one.ok()) return Unreadable(id, one.status().message());

@@ -39,6 +39,11 @@ Result<model::ServiceRegistry> ServiceRegistryFromJson(const Json& j);
 Result<std::vector<model::ServiceRegistry>> ServiceRegistriesFromJson(const Json& j);
 Json ServiceRegistriesToJson(const std::vector<model::ServiceRegistry>& regs);
 
+// loadBalancers, and back (InvalidArgument naming the member when one has the wrong
+// type). Members not given stay absent, so the document shows what the client sent.
+Result<std::vector<model::ServiceLoadBalancer>> ServiceLoadBalancersFromJson(const Json& j);
+Json ServiceLoadBalancersToJson(const std::vector<model::ServiceLoadBalancer>& lbs);
+
 // The deployment as stored (and shown) in a service document, and back.
 Json DeploymentToJson(const model::Deployment& d);
 Result<model::Deployment> DeploymentFromJson(const Json& j, const std::string& service_id);

@@ -571,6 +571,14 @@ Json InternalToJson(const model::TaskInternal& in) {
   Json progress = Json::array();
   for (const auto& p : in.progress) progress.push_back(ProgressToJson(p));
   j["progress"] = progress;
+  if (!in.targets.empty()) {
+    Json targets = Json::array();
+    for (const auto& t : in.targets) {
+      targets.push_back({{"targetGroupArn", t.target_group_arn}, {"id", t.target_id}, {"port", t.port},
+                         {"registeredAt", t.registered_at}});
+    }
+    j["targets"] = targets;
+  }
   return j;
 }
 
@@ -607,6 +615,12 @@ model::TaskInternal ReadInternal(Reader& r, const Json& j) {
   in.credentials_id = r.Str(j, "credentialsId", at);
   i = 0;
   for (const Json* p : r.Items(j, "progress", at)) in.progress.push_back(ReadProgress(r, *p, At(at, "progress", i++)));
+  i = 0;
+  for (const Json* t : r.Items(j, "targets", at)) {
+    std::string tat = At(at, "targets", i++);
+    in.targets.push_back({r.Str(*t, "targetGroupArn", tat), r.Str(*t, "id", tat),
+                          static_cast<int>(r.Int(*t, "port", tat)), r.OptDouble(*t, "registeredAt", tat).value_or(0)});
+  }
   return in;
 }
 

@@ -9,9 +9,13 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "base/ids.h"
 #include "model/kinds.h"
 #include "model/task.h"
+#include "reconcile/lb_hooks.h"
+#include "state/records/elb.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
 #include "unit/support/temp_dir.h"
@@ -297,6 +301,77 @@ class ServiceControllerTest : public ::testing::Test {
     }
     ADD_FAILURE() << "the deployment did not complete";
   }
+
+  // ---- Load balancers (issue 13) ----
+
+  // An `ip` target group the service's tasks register in (tg_arn_).
+  void MakeTargetGroup() {
+    model::TargetGroup tg;
+    tg.region = kRegion;
+    tg.id = model::NewElbId();
+    tg.name = "web";
+    tg.arn = model::TargetGroupArn(kRegion, "000000000000", tg.name, tg.id);
+    tg.target_type = model::TargetType::kIp;
+    tg.protocol = model::LbProtocol::kHttp;
+    tg.attributes = model::DefaultTargetGroupAttributes(tg.target_type, tg.protocol);
+    tg_arn_ = tg.arn;
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return state::records::PutTargetGroup(tx, tg); }).ok());
+  }
+  Service NewServiceBehindLb(int desired, bool breaker = false) {
+    MakeTargetGroup();
+    Service s = NewService(desired, 100, 200, breaker);
+    s.load_balancers = {{tg_arn_, "", "app", 8080}};
+    return s;
+  }
+  // Settle, and the running hook's part: each task that reached RUNNING gets an ENI
+  // address and registers in the service's target group.
+  void SettleBehindLb() {
+    Settle();
+    Change([&](Task& t) {
+      if (t.last_status != TaskStatus::kRunning || t.desired_status != TaskStatus::kRunning ||
+          !t.internal.targets.empty()) {
+        return false;
+      }
+      t.internal.network_mode = model::NetworkMode::kAwsvpc;
+      t.internal.network.eni = model::TaskEni{};
+      t.internal.network.eni->ip = fmt::format("10.0.0.{}", ++next_ip_);
+      return true;
+    });
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto all, state::records::ListTasks(tx, {model::kTask, kRegion, kCluster}));
+      for (auto& t : all) {
+        if (!t.internal.network.eni || !t.internal.targets.empty()) continue;
+        RETURN_IF_ERROR(RegisterTaskTargets(tx, t, clock_.Now(), LbHookOptions{}));
+        RETURN_IF_ERROR(state::records::PutTask(tx, t));
+      }
+      return Status::Ok();
+    }).ok());
+  }
+  // What the load balancer controller records of the health checks: every target of the
+  // group (or only `id`'s) in `state`.
+  void SetTargets(model::TargetHealthState state, const std::string& id = "",
+                  const std::string& description = "") {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto tg, state::records::GetTargetGroup(tx, kRegion, model::IdFromArn(tg_arn_, "targetgroup")));
+      for (auto& t : tg->targets) {
+        if (!id.empty() && t.id != id) continue;
+        t.state = state;
+        t.reason = state == model::TargetHealthState::kUnhealthy ? "Target.FailedHealthChecks" : "";
+        t.description = description;
+      }
+      return state::records::PutTargetGroup(tx, *tg);
+    }).ok());
+  }
+  Task TaskWithIp(const std::string& ip) {
+    for (const auto& t : Tasks()) {
+      if (t.internal.network.eni && t.internal.network.eni->ip == ip) return t;
+    }
+    ADD_FAILURE() << "no task has " << ip;
+    return Task();
+  }
+
+  std::string tg_arn_;
+  int next_ip_ = 0;
 
   kecs::testing::TempDir dir_;
   FakeClock clock_{1700000000};
@@ -764,6 +839,88 @@ TEST_F(ServiceControllerTest, AnUnreadableServiceDoesNotStopTheOthers) {
   }).ok());
   controller_->RunOnce();
   EXPECT_EQ(Count().live, 1);
+}
+
+// ---- Services behind load balancers (issue 13) ----------------------------------------------
+
+TEST_F(ServiceControllerTest, BehindALoadBalancerADeploymentCompletesOnlyOnceTheTargetsAreHealthy) {
+  Put(NewServiceBehindLb(2));
+  controller_->RunOnce();
+  SettleBehindLb();
+  clock_.Advance(600);  // however long they run: the targets are still `initial`
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  SetTargets(model::TargetHealthState::kHealthy, "10.0.0.1");
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  SetTargets(model::TargetHealthState::kHealthy);
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+  EXPECT_TRUE(HasEvent("(service web) has reached a steady state."));
+}
+
+TEST_F(ServiceControllerTest, OldTasksBehindALoadBalancerStayUntilTheNewTargetsAreHealthy) {
+  Put(NewServiceBehindLb(1));
+  controller_->RunOnce();
+  SettleBehindLb();
+  SetTargets(model::TargetHealthState::kHealthy);
+  controller_->RunOnce();
+  std::string old_dep = Get().deployments[0].id;
+  ASSERT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+  Deploy(kTdB);
+  controller_->RunOnce();  // the new task starts
+  SettleBehindLb();        // runs, registered: `initial`
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live_by_deployment[old_dep], 1);
+  SetTargets(model::TargetHealthState::kHealthy, "10.0.0.2");
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live_by_deployment[old_dep], 0);
+}
+
+TEST_F(ServiceControllerTest, ATaskFailingElbHealthChecksIsReplacedAfterTheGracePeriod) {
+  Service s = NewServiceBehindLb(1);
+  s.health_check_grace_period_seconds = 60;
+  Put(s);
+  controller_->RunOnce();
+  SettleBehindLb();
+  std::string bad = TaskWithIp("10.0.0.1").id;
+  SetTargets(model::TargetHealthState::kUnhealthy, "", "Health checks failed with these codes: [503]");
+  clock_.Advance(59);
+  controller_->RunOnce();
+  EXPECT_EQ(TaskWithIp("10.0.0.1").desired_status, TaskStatus::kRunning);  // within the grace period
+  clock_.Advance(1);
+  controller_->RunOnce();
+  Task stopped = TaskWithIp("10.0.0.1");
+  EXPECT_EQ(stopped.desired_status, TaskStatus::kStopped);
+  EXPECT_EQ(stopped.stop_code, model::StopCode::kServiceSchedulerInitiated);
+  EXPECT_EQ(stopped.stopped_reason, "Task failed ELB health checks in (target-group " + tg_arn_ + ")");
+  EXPECT_TRUE(HasEvent("(service web) (task " + bad + ") (port 8080) is unhealthy in (target-group " + tg_arn_ +
+                       ") due to (reason Health checks failed with these codes: [503])"));
+  EXPECT_TRUE(HasEvent("Amazon ECS replaced 1 tasks due to an unhealthy status."));
+  EXPECT_EQ(Count().live, 1);  // its replacement
+}
+
+TEST_F(ServiceControllerTest, ElbHealthCheckFailuresCountTowardTheCircuitBreaker) {
+  Put(NewServiceBehindLb(1, /*breaker=*/true));
+  for (int i = 0; i < 3; ++i) {
+    controller_->RunOnce();
+    SettleBehindLb();
+    SetTargets(model::TargetHealthState::kUnhealthy);
+  }
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kFailed);
+  EXPECT_EQ(Get().deployments[0].failed_tasks, 3);
+}
+
+TEST_F(ServiceControllerTest, ATargetGroupDeletedSinceDoesNotHoldTheDeploymentBack) {
+  Put(NewServiceBehindLb(1));
+  controller_->RunOnce();
+  SettleBehindLb();
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    return tx.Delete(model::kTargetGroup, kRegion, model::IdFromArn(tg_arn_, "targetgroup")).status();
+  }).ok());
+  controller_->RunOnce();
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
 }
 
 }  // namespace

@@ -157,6 +157,10 @@ class TaskControllerTest : public ::testing::Test {
       return Status::Ok();
     };
     hooks.release = [](state::Tx& tx, Task& t) { return ReleaseNetwork(tx, t); };
+    hooks.deactivated = [this](state::Tx&, const Task&) -> Result<bool> {
+      ++deactivated_hooks_;
+      return drained_;
+    };
     hooks.before_start = [this](const Task&, const runtime::TaskSpec&) {
       ++before_starts_;
       return before_start_error_;
@@ -343,7 +347,8 @@ class TaskControllerTest : public ::testing::Test {
   std::string vpc_, subnet_, tiny_;
   int next_id_ = 0;
   int writes_ = 0;
-  int running_hooks_ = 0, stopping_hooks_ = 0, before_starts_ = 0;
+  int running_hooks_ = 0, stopping_hooks_ = 0, before_starts_ = 0, deactivated_hooks_ = 0;
+  Result<bool> drained_ = true;  // what the deactivated hook answers
   std::vector<model::HealthStatus> health_changes_;
   Status running_hook_error_, before_start_error_;
 };
@@ -441,6 +446,23 @@ TEST_F(TaskControllerTest, StoppedAwsvpcTaskGoesThroughEachStopState) {
   EXPECT_EQ(s.version, v + 4);
   EXPECT_EQ(Count(net::kEni), 0);  // released
   EXPECT_EQ(runtime_.deletes, 1);
+}
+
+// A service task behind a load balancer stays DEACTIVATING while its targets drain.
+TEST_F(TaskControllerTest, DeactivatingWaitsForTheDeactivatedHook) {
+  Task t = NewTask(NetworkMode::kBridge);
+  StepTo(t, TaskStatus::kRunning);
+  StopTask(t);
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  drained_ = false;
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  drained_ = Unavailable("store busy");  // a failing hook is retried, the task waits
+  EXPECT_EQ(Step(t), TaskStatus::kDeactivating);
+  EXPECT_EQ(deactivated_hooks_, 3);
+  drained_ = true;
+  EXPECT_EQ(Step(t), TaskStatus::kStopping);
+  EXPECT_EQ(deactivated_hooks_, 4);
 }
 
 TEST_F(TaskControllerTest, StoppedBridgeTaskReleasesItsAddress) {

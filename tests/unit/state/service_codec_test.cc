@@ -61,7 +61,7 @@ Service FullService() {
   s.events = {{"e2", 1700000002.0, "(service web) has reached a steady state."},
               {"e1", 1700000001.0, "(service web) has started 2 tasks: (task a) (task b)."}};
   s.created_at = 1700000000.0;
-  s.load_balancers = Json::array({{{"targetGroupArn", "arn:tg"}, {"containerName", "app"}, {"containerPort", 80}}});
+  s.load_balancers = {{"arn:tg", "", "app", 80}};
   s.service_registries = {{"arn:aws:servicediscovery:us-east-1:000000000000:service/srv-1", std::nullopt, "app", 80}};
   s.network_configuration = {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}};
   s.placement_constraints = Json::array({{{"type", "distinctInstance"}}});

@@ -168,6 +168,8 @@ Task FullTask() {
   p.health_exit_code = 1;
   p.health_output = "no /ok";
   in.progress = {p, model::ContainerProgress{"init", 1700000003, std::nullopt, std::nullopt, std::nullopt, std::nullopt, ""}};
+  in.targets = {{"arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789abcdef", "10.0.1.5",
+                 8080, 1700000004.25}};
   return t;
 }
 

@@ -11,8 +11,10 @@
 #include "api/router.h"
 #include "base/clock.h"
 #include "model/shapes.h"
+#include "model/elb.h"
 #include "net/domain/vpc.h"
 #include "reconcile/service_controller.h"
+#include "state/records/elb.h"
 #include "state/store.h"
 #include "unit/support/temp_dir.h"
 
@@ -35,7 +37,7 @@ class ServicesApiTest : public ::testing::Test {
 
   // One ECS call through the router, as the aws CLI would send it (no keys configured, so
   // the signature is not checked; its credential scope names the region).
-  Json Call(const std::string& op, const Json& body, int want_status = 200) {
+  HttpResponse Send(const std::string& op, const Json& body) {
     HttpRequest r;
     r.method = "POST";
     r.target = "/";
@@ -50,7 +52,10 @@ class ServicesApiTest : public ::testing::Test {
          "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00"},
         {"content-length", std::to_string(r.body.size())},
     };
-    auto resp = router_.Handle(r);
+    return router_.Handle(r);
+  }
+  Json Call(const std::string& op, const Json& body, int want_status = 200) {
+    auto resp = Send(op, body);
     EXPECT_EQ(resp.status, want_status) << op << ": " << resp.body;
     auto j = ParseJson(resp.body);
     return j ? *j : Json();
@@ -67,6 +72,82 @@ class ServicesApiTest : public ::testing::Test {
   std::string DescribedStatus() {
     Json d = Call("DescribeServices", {{"cluster", "c1"}, {"services", {"web"}}});
     return d["services"].empty() ? "" : d["services"][0]["status"].get<std::string>();
+  }
+
+  // ---- Load balancers: rows made directly through the ELB records ----
+
+  // A target group of `type`; with `attached`, a load balancer's listener forwards to it.
+  std::string MakeTargetGroup(const std::string& name, model::TargetType type, bool attached = true) {
+    model::TargetGroup tg;
+    tg.region = "us-east-1";
+    tg.id = model::NewElbId();
+    tg.name = name;
+    tg.arn = model::TargetGroupArn(tg.region, "000000000000", name, tg.id);
+    tg.target_type = type;
+    tg.protocol = model::LbProtocol::kHttp;
+    tg.port = 80;
+    tg.attributes = model::DefaultTargetGroupAttributes(type, tg.protocol);
+    EXPECT_TRUE(store_->Write([&](state::Tx& tx) {
+      RETURN_IF_ERROR(state::records::PutTargetGroup(tx, tg));
+      if (!attached) return Status::Ok();
+      model::LoadBalancer lb;
+      lb.region = tg.region;
+      lb.id = model::NewElbId();
+      lb.name = "lb-" + name;
+      lb.arn = model::LoadBalancerArn(lb.region, "000000000000", lb.type, lb.name, lb.id);
+      lb.state = model::LbState::kActive;
+      lb.attributes = model::DefaultLoadBalancerAttributes(lb.type);
+      RETURN_IF_ERROR(state::records::PutLoadBalancer(tx, lb));
+      model::Listener l;
+      l.region = lb.region;
+      l.id = model::NewElbId();
+      l.load_balancer_id = lb.id;
+      l.load_balancer_arn = lb.arn;
+      l.arn = model::ListenerArn(lb, "000000000000", l.id);
+      l.port = 80;
+      model::Action forward;
+      forward.type = model::ActionType::kForward;
+      forward.target_group_arn = tg.arn;
+      l.default_actions = {forward};
+      return state::records::PutListener(tx, l);
+    }).ok());
+    return tg.arn;
+  }
+
+  // Task definition "web" (container "web", port 8080) in `mode`, and the cluster.
+  void MakeTaskDefinition(const std::string& mode, int port = 8080, const std::string& family = "web") {
+    Call("CreateCluster", {{"clusterName", "c1"}});
+    Call("RegisterTaskDefinition",
+         {{"family", family},
+          {"networkMode", mode},
+          {"requiresCompatibilities", mode == "awsvpc" ? Json::array({"FARGATE"}) : Json::array({"EC2"})},
+          {"cpu", "256"},
+          {"memory", "512"},
+          {"containerDefinitions",
+           {{{"name", "web"}, {"image", "nginx"}, {"essential", true}, {"portMappings", {{{"containerPort", port}}}}}}}});
+  }
+
+  // CreateService with `lbs`; the error's message, or "" when it was created.
+  std::string CreateWithLbs(const std::string& mode, const Json& lbs, const std::string& name = "web") {
+    Json req = {{"cluster", "c1"}, {"serviceName", name}, {"taskDefinition", "web"}, {"desiredCount", 0},
+                {"loadBalancers", lbs}};
+    if (mode == "awsvpc") {
+      req["launchType"] = "FARGATE";
+      req["networkConfiguration"] = {{"awsvpcConfiguration", {{"subnets", Json::array()}}}};
+    } else {
+      req["launchType"] = "EC2";
+    }
+    return ErrorOf("CreateService", req);
+  }
+
+  // The InvalidParameterException's message of a call that fails, "" when it succeeds.
+  std::string ErrorOf(const std::string& op, const Json& req) {
+    auto resp = Send(op, req);
+    if (resp.status == 200) return "";
+    auto parsed = ParseJson(resp.body);
+    Json out = parsed ? *parsed : Json::object();
+    EXPECT_EQ(out["__type"].get<std::string>(), "InvalidParameterException") << out.dump();
+    return out.value("message", out.value("Message", ""));
   }
 
   kecs::testing::TempDir dir_;
@@ -104,6 +185,82 @@ TEST_F(ServicesApiTest, DrainingServiceIsDescribedButNotListedUntilItIsInactive)
                          {"desiredCount", 0}, {"launchType", "EC2"}});
   EXPECT_EQ(ListedServices().size(), 1u);
   EXPECT_EQ(DescribedStatus(), "ACTIVE");
+}
+
+// ---- loadBalancers ----------------------------------------------------------------------
+
+TEST_F(ServicesApiTest, AServiceBehindATargetGroupKeepsItsLoadBalancersAsGiven) {
+  MakeTaskDefinition("awsvpc");
+  std::string tg = MakeTargetGroup("web", model::TargetType::kIp);
+  Json lbs = {{{"targetGroupArn", tg}, {"containerName", "web"}, {"containerPort", 8080}}};
+  ASSERT_EQ(CreateWithLbs("awsvpc", lbs), "");
+  Json d = Call("DescribeServices", {{"cluster", "c1"}, {"services", {"web"}}});
+  EXPECT_EQ(d["services"][0]["loadBalancers"], lbs);
+}
+
+TEST_F(ServicesApiTest, LoadBalancersAreCheckedWithEcsMessages) {
+  MakeTaskDefinition("awsvpc");
+  std::string ip = MakeTargetGroup("ip", model::TargetType::kIp);
+  std::string inst = MakeTargetGroup("inst", model::TargetType::kInstance);
+  std::string lonely = MakeTargetGroup("lonely", model::TargetType::kIp, /*attached=*/false);
+  auto one = [](const std::string& tg, const std::string& container, int port) {
+    return Json::array({{{"targetGroupArn", tg}, {"containerName", container}, {"containerPort", port}}});
+  };
+  EXPECT_EQ(CreateWithLbs("awsvpc", one(lonely, "web", 8080)),
+            "The target group with targetGroupArn " + lonely + " does not have an associated load balancer.");
+  EXPECT_EQ(CreateWithLbs("awsvpc", one(inst, "web", 8080)),
+            "The provided target group " + inst +
+                " has target type instance, which is incompatible with the awsvpc network mode specified in the task "
+                "definition.");
+  EXPECT_EQ(CreateWithLbs("awsvpc", one(ip, "nope", 8080)), "The container nope does not exist in the task definition.");
+  EXPECT_EQ(CreateWithLbs("awsvpc", one(ip, "web", 81)), "The container web does not have a container port 81 defined.");
+  EXPECT_EQ(CreateWithLbs("awsvpc", one(model::TargetGroupArn("us-east-1", "000000000000", "gone", "0123456789abcdef"),
+                                        "web", 8080)),
+            "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role "
+            "being passed has the proper permissions.");
+  Json both = one(ip, "web", 8080);
+  both[0]["loadBalancerName"] = "classic";
+  EXPECT_EQ(CreateWithLbs("awsvpc", both),
+            "loadBalancerName and targetGroupArn cannot both be specified. You must specify either a loadBalancerName "
+            "or a targetGroupArn.");
+  EXPECT_EQ(CreateWithLbs("awsvpc", Json::array({{{"loadBalancerName", "classic"}, {"containerName", "web"},
+                                                  {"containerPort", 8080}}})),
+            "The load balancer classic does not exist.");
+  Json six = Json::array();
+  for (int i = 0; i < 6; ++i) six.push_back(one(ip, "web", 8080)[0]);
+  EXPECT_EQ(CreateWithLbs("awsvpc", six), "load balancers can have at most 5 items.");
+  // None of them was created.
+  EXPECT_TRUE(ListedServices().empty());
+}
+
+TEST_F(ServicesApiTest, AnIpTargetGroupDoesNotFitABridgeTask) {
+  MakeTaskDefinition("bridge");
+  std::string ip = MakeTargetGroup("ip", model::TargetType::kIp);
+  std::string inst = MakeTargetGroup("inst", model::TargetType::kInstance);
+  EXPECT_EQ(CreateWithLbs("bridge", {{{"targetGroupArn", ip}, {"containerName", "web"}, {"containerPort", 8080}}}),
+            "The provided target group " + ip +
+                " has target type ip, which is incompatible with the bridge network mode specified in the task "
+                "definition.");
+  EXPECT_EQ(CreateWithLbs("bridge", {{{"targetGroupArn", inst}, {"containerName", "web"}, {"containerPort", 8080}}}), "");
+}
+
+TEST_F(ServicesApiTest, UpdateServiceChecksAndDeploysNewLoadBalancers) {
+  MakeTaskDefinition("awsvpc");
+  std::string a = MakeTargetGroup("a", model::TargetType::kIp);
+  std::string b = MakeTargetGroup("b", model::TargetType::kIp);
+  ASSERT_EQ(CreateWithLbs("awsvpc", {{{"targetGroupArn", a}, {"containerName", "web"}, {"containerPort", 8080}}}), "");
+  // A task definition whose container lacks the port no longer fits the load balancer.
+  MakeTaskDefinition("awsvpc", 9090);
+  EXPECT_EQ(ErrorOf("UpdateService", {{"cluster", "c1"}, {"service", "web"}, {"taskDefinition", "web:2"}}),
+            "The container web does not have a container port 8080 defined.");
+  EXPECT_EQ(ErrorOf("UpdateService", {{"cluster", "c1"},
+                                      {"service", "web"},
+                                      {"loadBalancers", {{{"targetGroupArn", b}, {"containerName", "web"},
+                                                          {"containerPort", 8080}}}}}),
+            "");
+  Json d = Call("DescribeServices", {{"cluster", "c1"}, {"services", {"web"}}});
+  EXPECT_EQ(d["services"][0]["loadBalancers"][0]["targetGroupArn"], b);
+  EXPECT_EQ(d["services"][0]["deployments"].size(), 2u) << "new load balancers start a deployment";
 }
 
 }  // namespace
