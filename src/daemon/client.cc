@@ -5,10 +5,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <thread>
+#include <vector>
 
 #include "api/sigv4.h"
 #include "base/json.h"
@@ -75,6 +77,16 @@ std::string ErrorText(const std::string& body) {
   return body;
 }
 
+// The body of a 200 answer, or nullopt after saying on stderr why there is none.
+std::optional<std::string> GetOrReport(const std::string& host, uint16_t port, const std::string& path) {
+  auto body = HttpGet(host, port, path);
+  if (!body.ok()) {
+    std::fprintf(stderr, "kecs: %s\n", body.status().message().c_str());
+    return std::nullopt;
+  }
+  return std::move(*body);
+}
+
 }  // namespace
 
 Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std::string& path) {
@@ -137,13 +149,57 @@ int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
 }
 
 int PrintStatus(const std::string& host, uint16_t port) {
-  auto body = HttpGet(host, port, "/health");
-  if (!body.ok()) {
-    std::fprintf(stderr, "kecs: %s\n", body.status().message().c_str());
-    return 1;
-  }
+  auto body = GetOrReport(host, port, "/health");
+  if (!body) return 1;
   auto j = ParseJson(*body);
   std::printf("%s\n", j ? j->dump(2).c_str() : body->c_str());
+  return 0;
+}
+
+int PrintLoadBalancerCa(const std::string& host, uint16_t port) {
+  auto body = GetOrReport(host, port, "/_kecs/v1/elb/ca.pem");
+  if (!body) return 1;
+  std::fwrite(body->data(), 1, body->size(), stdout);
+  return 0;
+}
+
+int PrintLoadBalancers(const std::string& host, uint16_t port) {
+  auto body = GetOrReport(host, port, "/_kecs/v1/load-balancers");
+  if (!body) return 1;
+  auto j = ParseJson(*body);
+  if (!j || !j->is_object() || !j->contains("loadBalancers") || !(*j)["loadBalancers"].is_array()) {
+    std::fprintf(stderr, "kecs: the daemon's answer is not a load balancer list\n");
+    return 1;
+  }
+  // One row per listener (a load balancer without any gets one row), in columns.
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TYPE", "STATE", "LISTENER", "PUBLISHED", "DNS NAME"}};
+  auto str = [](const Json& o, const char* key) {
+    return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string("-");
+  };
+  for (const Json& lb : (*j)["loadBalancers"]) {
+    if (!lb.is_object()) continue;
+    std::vector<std::string> head = {str(lb, "name"), str(lb, "type"), str(lb, "state")};
+    const Json listeners = lb.contains("listeners") && lb["listeners"].is_array() ? lb["listeners"] : Json::array();
+    if (listeners.empty()) rows.push_back({head[0], head[1], head[2], "-", "-", str(lb, "dnsName")});
+    for (const Json& l : listeners) {
+      std::string listener = str(l, "protocol") + ":" + (l.contains("port") ? l["port"].dump() : "-");
+      int host_port = l.contains("hostPort") && l["hostPort"].is_number_integer() ? l["hostPort"].get<int>() : 0;
+      std::string published = host_port > 0 ? str(l, "hostAddress") + ":" + std::to_string(host_port) : "-";
+      rows.push_back({head[0], head[1], head[2], listener, published, str(lb, "dnsName")});
+    }
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t c = 0; c < r.size(); ++c) {
+      line += r[c];
+      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
   return 0;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// A minimal HTTP client for `kecs status` and `kecs logs`: GET a path from the daemon.
+// A minimal HTTP client for `kecs status`, `kecs logs` and `kecs elb`: GET a path from the
+// daemon.
 #include <cstdint>
 #include <string>
 
@@ -17,6 +18,10 @@ Result<std::string> HttpGet(const std::string& host, uint16_t port, const std::s
 // `kecs logs`: prints the container's output, and with `follow` keeps polling for more.
 int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
               const std::string& container, bool follow);
+// `kecs elb ls`: one line per listener with the host address and port it is published on.
+int PrintLoadBalancers(const std::string& host, uint16_t port);
+// `kecs elb ca`: the PEM of the CA that signs the HTTPS listeners' certificates.
+int PrintLoadBalancerCa(const std::string& host, uint16_t port);
 // Prints the daemon's /health; returns the process exit code (0 when it answers).
 int PrintStatus(const std::string& host, uint16_t port);
 

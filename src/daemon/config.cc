@@ -7,6 +7,7 @@
 #include <sstream>
 #include <fstream>
 #include <regex>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -63,6 +64,15 @@ Status Config::Finalize() {
   RETURN_IF_ERROR(ParseRange("--public-port-range", public_port_range, &public_port_first, &public_port_last));
   RETURN_IF_ERROR(ParseRange("--ephemeral-port-range", ephemeral_port_range, &ephemeral_port_first,
                              &ephemeral_port_last));
+  RETURN_IF_ERROR(ParseRange("--lb-port-range", lb_port_range, &lb_port_first, &lb_port_last));
+  // Listeners and tasks would take the same host ports.
+  for (const auto& [flag, first, last] : {std::tuple<const char*, int, int>{"--public-port-range", public_port_first,
+                                                                          public_port_last},
+                                         {"--ephemeral-port-range", ephemeral_port_first, ephemeral_port_last}}) {
+    if (lb_port_first <= last && first <= lb_port_last) {
+      return InvalidArgument(fmt::format("--lb-port-range {} overlaps {} {}-{}", lb_port_range, flag, first, last));
+    }
+  }
   static const std::regex kPrefix("^[a-z][a-z0-9]{0,5}$");
   if (!std::regex_match(name_prefix, kPrefix)) {
     return InvalidArgument("--name-prefix must be 1-6 lowercase letters or digits, starting with a letter");

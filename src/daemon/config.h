@@ -36,10 +36,12 @@ struct Config {
   std::string instance_type = "m5.large";
   double stopped_task_retention = 3600;
   std::string instance_security_group;    // sg-... in --region; governs bridge-mode tasks
+  std::string lb_port_range = "31000-31999";  // host ports of load balancer listeners
 
   // Parsed by Finalize.
   int public_port_first = 32000, public_port_last = 32999;
   int ephemeral_port_first = 49153, ephemeral_port_last = 65535;
+  int lb_port_first = 31000, lb_port_last = 31999;
 
   std::map<std::string, std::string> AuthKeyMap() const;
   // "a=b,c=d" lists.

@@ -34,6 +34,7 @@
 #include "net/kernel/metadata_listener.h"
 #include "net/domain/vpc.h"
 #include "reconcile/discovery_hooks.h"
+#include "reconcile/lb_controller.h"
 #include "reconcile/lb_hooks.h"
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
@@ -41,6 +42,7 @@
 #include "reconcile/task_controller.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
+#include "state/records/elb.h"
 #include "state/store.h"
 
 namespace kecs::daemon {
@@ -222,7 +224,108 @@ api::HttpResponse Logs(runtime::Runtime* rt, const api::HttpRequest& req) {
   return ReadLog(dir, task, container, offset);
 }
 
+// A load balancer's DNS name in the VPC resolver: every node's address, as Route 53
+// answers an ELB name (up to 8 at a time, shuffled; TTL 60 s, the ELB records' TTL).
+net::discovery::DnsAnswer LoadBalancerDnsAnswer(const state::records::LbDnsAnswer& lb) {
+  net::discovery::DnsAnswer a;
+  a.found = true;
+  a.routing_policy = "MULTIVALUE";
+  a.has_a = true;
+  a.has_aaaa = true;
+  a.ttl_a = a.ttl_aaaa = 60;
+  size_t n = std::max(lb.ipv4.size(), lb.ipv6.size());
+  for (size_t i = 0; i < n; ++i) {
+    net::discovery::Endpoint e;
+    if (i < lb.ipv4.size()) e.ipv4 = lb.ipv4[i];
+    if (i < lb.ipv6.size()) e.ipv6 = lb.ipv6[i];
+    a.endpoints.push_back(std::move(e));
+  }
+  return a;
+}
+
+// Refuses what the plain GET endpoints below do not take: other methods, any parameter.
+std::optional<api::HttpResponse> PlainGet(const api::HttpRequest& req) {
+  if (req.method != "GET") return JsonReply(405, "MethodNotAllowed", "this endpoint answers GET only");
+  if (!req.QueryString().empty()) return BadParameter("this endpoint takes no parameters");
+  return std::nullopt;
+}
+
+// GET /_kecs/v1/load-balancers: every load balancer of every region with its listeners and
+// where each is published on the host (`kecs elb ls`).
+api::HttpResponse LoadBalancers(state::Store& store, const std::string& host_address, const api::HttpRequest& req) {
+  if (auto refused = PlainGet(req)) return *refused;
+  Json out = Json::array();
+  Status st = store.Read([&](state::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto lbs, state::records::ListLoadBalancers(tx, "", /*any_region=*/true));
+    for (const auto& lb : lbs) {
+      Json listeners = Json::array();
+      ASSIGN_OR_RETURN(auto ls, state::records::ListListeners(tx, lb.region, lb.id));
+      std::sort(ls.begin(), ls.end(), [](const auto& a, const auto& b) { return a.port < b.port; });
+      for (const auto& l : ls) {
+        Json j = {{"arn", l.arn}, {"port", l.port}, {"protocol", std::string(model::ToString(l.protocol))}};
+        if (l.host_port > 0) {
+          j["hostAddress"] = host_address;
+          j["hostPort"] = l.host_port;
+        }
+        listeners.push_back(std::move(j));
+      }
+      out.push_back(Json{{"name", lb.name},
+                         {"arn", lb.arn},
+                         {"region", lb.region},
+                         {"dnsName", lb.dns_name},
+                         {"type", std::string(model::ToString(lb.type))},
+                         {"scheme", std::string(model::ToString(lb.scheme))},
+                         {"state", std::string(model::ToString(lb.state))},
+                         {"listeners", std::move(listeners)}});
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    KLOG_ERROR("/_kecs/v1/load-balancers: {}", st.message());
+    return JsonReply(500, "ServerException", "cannot read the load balancers");
+  }
+  api::HttpResponse r;
+  r.status = 200;
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = Json{{"loadBalancers", std::move(out)}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return r;
+}
+
+// GET /_kecs/v1/elb/ca.pem: the CA of the HTTPS listeners' certificates (`kecs elb ca`).
+api::HttpResponse LoadBalancerCa(runtime::Runtime* rt, const api::HttpRequest& req) {
+  if (auto refused = PlainGet(req)) return *refused;
+  auto pem = rt->LoadBalancerCa();
+  if (!pem.ok()) {
+    if (pem.status().code() == Code::kFailedPrecondition || pem.status().code() == Code::kNotFound) {
+      return JsonReply(404, "ResourceNotFoundException", pem.status().message());
+    }
+    KLOG_ERROR("/_kecs/v1/elb/ca.pem: {}", pem.status().message());
+    return JsonReply(500, "ServerException", "cannot read the load balancers' certificate authority");
+  }
+  api::HttpResponse r;
+  r.status = 200;
+  r.headers = {{"Content-Type", "application/x-pem-file"}};
+  r.body = std::move(*pem);
+  return r;
+}
+
+// kecs's own endpoints under /_kecs/v1/ (the router authenticates them like the APIs).
+api::HttpResponse Internal(runtime::Runtime* rt, state::Store& store, const std::string& host_address,
+                           const api::HttpRequest& req) {
+  if (req.Path() == "/_kecs/v1/load-balancers") return LoadBalancers(store, host_address, req);
+  if (req.Path() == "/_kecs/v1/elb/ca.pem") return LoadBalancerCa(rt, req);
+  return Logs(rt, req);
+}
+
 }  // namespace
+
+Result<net::discovery::DnsAnswer> LookupVpcName(state::Tx& tx, const std::string& region, const std::string& vpc_id,
+                                                const std::string& fqdn) {
+  // A load balancer's DNS name first (only names under .elb. are looked for).
+  ASSIGN_OR_RETURN(auto lb, state::records::LookupLoadBalancerDns(tx, region, vpc_id, fqdn));
+  if (lb) return LoadBalancerDnsAnswer(*lb);
+  return net::discovery::LookupDns(tx, region, vpc_id, fqdn);
+}
 
 int LoadImage(const Config& cfg, const std::string& archive, const std::string& tag) {
   runtime::local::ImageStore store(cfg.data_dir + "/images", LocalOptionsFrom(cfg).registries);
@@ -289,7 +392,7 @@ int Run(const Config& cfg) {
             std::lock_guard<std::mutex> lock(vpc_regions_mu);
             vpc_regions[vpc] = region;
           }
-          ASSIGN_OR_RETURN(out, net::discovery::LookupDns(tx, region, vpc, fqdn));
+          ASSIGN_OR_RETURN(out, LookupVpcName(tx, region, vpc, fqdn));
           return Status::Ok();
         });
         if (!st.ok()) return st;
@@ -376,6 +479,9 @@ int Run(const Config& cfg) {
       KLOG_WARN("task {}: metadata endpoint: {}", t.id, st.message());
     }
   };
+  // Load balancers: the data plane follows the ELB records; target health goes back to them.
+  reconcile::LbController lbs(**store, **rt, reconcile::LbController::Options{}, clock);
+  (*store)->OnCommit([&lbs] { lbs.Notify(); });
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
   reconcile::TaskController controller(**store, **rt, hooks, copts, clock);
@@ -427,7 +533,10 @@ int Run(const Config& cfg) {
         {"strict", cfg.strict},
     };
   };
-  ropts.internal = [runtime](const api::HttpRequest& r) { return Logs(runtime, r); };
+  const std::string lb_host_address = nopts.public_ip;  // --publish-address, else the primary IPv4
+  ropts.internal = [runtime, st, lb_host_address](const api::HttpRequest& r) {
+    return Internal(runtime, *st, lb_host_address, r);
+  };
   api::Router router(ropts);
 
   api::ErrorStyle ecs_style;
@@ -453,9 +562,13 @@ int Run(const Config& cfg) {
   sd.RegisterAll(*sd_service);
   router.AddService(sd_service);
 
-  api::elbv2::Options elbv2_options;
-  elbv2_options.host_address = cfg.publish_address.empty() ? PrimaryIpv4() : cfg.publish_address;
-  api::elbv2::Elbv2Api elbv2(**store, regions, elbv2_options);
+  // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
+  // elasticloadbalancing, or Version 2015-12-01 when unsigned).
+  api::elbv2::Options lopts;
+  lopts.lb_port_first = cfg.lb_port_first;
+  lopts.lb_port_last = cfg.lb_port_last;
+  lopts.host_address = lb_host_address;
+  api::elbv2::Elbv2Api elbv2(**store, regions, lopts);
   auto elbv2_service = std::make_shared<api::Service>(model::Elbv2Model(), api::ErrorStyle{});
   elbv2.RegisterAll(*elbv2_service);
   router.AddService(elbv2_service);
@@ -471,6 +584,7 @@ int Run(const Config& cfg) {
 
   controller.Start();
   policies.Start();
+  lbs.Start();
   services.Start();
   metadata.Start();
   server.Start();
@@ -488,6 +602,7 @@ int Run(const Config& cfg) {
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
   services.Stop();
+  lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();
   metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();

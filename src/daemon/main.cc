@@ -4,6 +4,8 @@
 //   kecs status         ask a running daemon how it is
 //   kecs logs TASK [C]  a container's output (--follow to keep reading)
 //   kecs image load F   load a docker-archive or OCI archive into the image store
+//   kecs elb ls         the load balancers' listeners as published on the host
+//   kecs elb ca         the PEM of the CA that signs HTTPS listeners' certificates
 //   kecs cleanup        remove every kernel object of a name prefix (after a crash, or tests)
 //   kecs version        print the version
 #include <CLI/CLI.hpp>
@@ -90,6 +92,8 @@ int main(int argc, char** argv) {
   Flag(start, "--instance-security-group", cfg.instance_security_group, "KECS_INSTANCE_SECURITY_GROUP",
        "Security group (in --region) of the container instance, governing bridge-mode tasks "
        "(default: none, everything allowed)");
+  Flag(start, "--lb-port-range", cfg.lb_port_range, "KECS_LB_PORT_RANGE",
+       "Host ports load balancer listeners are published on (kecs elb ls shows them)");
   Flag(start, "--stopped-task-retention", cfg.stopped_task_retention, "KECS_STOPPED_TASK_RETENTION",
        "Seconds a STOPPED task stays visible");
 
@@ -105,6 +109,15 @@ int main(int argc, char** argv) {
   logs->add_flag("-f,--follow", follow, "Keep printing new output");
   Flag(logs, "--host", cfg.host, "KECS_HOST", "Daemon address");
   Flag(logs, "--port", cfg.port, "KECS_PORT", "Daemon port");
+
+  CLI::App* elb = app.add_subcommand("elb", "Load balancers of a running daemon");
+  elb->require_subcommand(1);
+  CLI::App* elb_ls = elb->add_subcommand("ls", "List each listener and the host address and port it is published on");
+  CLI::App* elb_ca = elb->add_subcommand("ca", "Print the PEM of the CA that signs HTTPS listeners' certificates");
+  for (CLI::App* sub : {elb_ls, elb_ca}) {
+    Flag(sub, "--host", cfg.host, "KECS_HOST", "Daemon address");
+    Flag(sub, "--port", cfg.port, "KECS_PORT", "Daemon port");
+  }
 
   CLI::App* image = app.add_subcommand("image", "Manage the local image store");
   image->require_subcommand(1);
@@ -132,6 +145,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("logs")) {
     return kecs::daemon::PrintLogs(cfg.host, static_cast<uint16_t>(cfg.port), task, container, follow);
   }
+  if (elb_ls->parsed()) return kecs::daemon::PrintLoadBalancers(cfg.host, static_cast<uint16_t>(cfg.port));
+  if (elb_ca->parsed()) return kecs::daemon::PrintLoadBalancerCa(cfg.host, static_cast<uint16_t>(cfg.port));
   kecs::log::Init(cfg.log_level, cfg.log_format);
   if (app.got_subcommand("image")) {
     if (auto st = cfg.Finalize(); !st.ok()) {

@@ -60,6 +60,39 @@ Status PublishPorts(state::Tx& tx, model::Task& task, const NetworkHookOptions& 
 
 }  // namespace
 
+Result<model::TaskEni> EniFacts(state::Tx& tx, const std::string& region, const state::Object& eni,
+                                const state::Object& subnet) {
+  state::records::SubnetView sv = state::records::ReadSubnet(subnet);
+  state::records::EniView ev = state::records::ReadEni(eni);
+  auto cidr = net::Ipv4Cidr::Parse(sv.cidr_block);
+  if (!cidr) return Internal(fmt::format("subnet {} has no valid CIDR block", sv.id));
+  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, region, sv.vpc_id));
+  model::TaskEni e;
+  e.id = ev.id;
+  e.mac = ev.mac_address;
+  e.ip = ev.private_ip_address;
+  e.prefix_len = cidr->prefix;
+  e.gateway = net::Ipv4ToString(cidr->router());
+  e.subnet_id = sv.id;
+  e.subnet_cidr = cidr->ToString();
+  e.vpc_id = sv.vpc_id;
+  if (auto ip = net::ParseIpv4(ev.private_ip_address)) e.hostname = net::IpHostname(*ip);
+  e.private_dns_name = ev.private_dns_name;
+  if (vpc) {
+    state::records::VpcView vv = state::records::ReadVpc(*vpc);
+    e.vpc_cidr = vv.cidr_block;
+    e.vpc_cidrs = vv.cidr_blocks;
+    // The VPC's resolver: base+2 of its primary CIDR (Amazon's Route 53 Resolver address).
+    if (auto vc = net::Ipv4Cidr::Parse(vv.cidr_block)) e.dns_server = net::Ipv4ToString(vc->dns());
+  }
+  ASSIGN_OR_RETURN(e.transit_slot, state::records::VpcTransitSlot(tx, region, sv.vpc_id));
+  if (ev.ipv6_address) {
+    e.ipv6 = ev.ipv6_address;
+    if (!sv.ipv6_cidr_blocks.empty()) e.ipv6_prefix = sv.ipv6_cidr_blocks.back();
+  }
+  return e;
+}
+
 Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const NetworkHookOptions& options) {
   // What the task publishes on the host is reached at the configured publish address.
   for (auto& c : task.containers) {
@@ -114,41 +147,15 @@ Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const Netw
     }
     task.availability_zone = sv.availability_zone;
   }
-  auto cidr = net::Ipv4Cidr::Parse(sv.cidr_block);
-  if (!cidr) return Internal(fmt::format("subnet {} has no valid CIDR block", sv.id));
-  ASSIGN_OR_RETURN(auto vpc, tx.Get(net::kVpc, task.region, sv.vpc_id));
   ASSIGN_OR_RETURN(bool is_public, net::SubnetIsPublic(tx, task.region, *subnet));
-  state::records::EniView ev = state::records::ReadEni(*eni);
-  model::TaskEni e;
-  e.id = ev.id;
-  e.mac = ev.mac_address;
-  e.ip = ev.private_ip_address;
-  e.prefix_len = cidr->prefix;
-  e.gateway = net::Ipv4ToString(cidr->router());
-  e.subnet_id = sv.id;
-  e.subnet_cidr = cidr->ToString();
-  e.vpc_id = sv.vpc_id;
+  ASSIGN_OR_RETURN(model::TaskEni e, EniFacts(tx, task.region, *eni, *subnet));
   e.internet_egress = is_public;
-  if (auto ip = net::ParseIpv4(ev.private_ip_address)) e.hostname = net::IpHostname(*ip);
-  e.private_dns_name = ev.private_dns_name;
-  if (vpc) {
-    state::records::VpcView vv = state::records::ReadVpc(*vpc);
-    e.vpc_cidr = vv.cidr_block;
-    e.vpc_cidrs = vv.cidr_blocks;
-    // The VPC's resolver: base+2 of its primary CIDR (Amazon's Route 53 Resolver address).
-    if (auto vc = net::Ipv4Cidr::Parse(vv.cidr_block)) e.dns_server = net::Ipv4ToString(vc->dns());
-  }
-  ASSIGN_OR_RETURN(e.transit_slot, state::records::VpcTransitSlot(tx, task.region, sv.vpc_id));
   if (net.assign_public_ip) {
     RETURN_IF_ERROR(PublishPorts(tx, task, options));
     e.public_ip = options.public_ip;
     // The ENI's association carries the public address, as on AWS.
     state::records::SetEniPublicIp(*eni, options.public_ip);
     RETURN_IF_ERROR(tx.Put(*eni));
-  }
-  if (ev.ipv6_address) {
-    e.ipv6 = ev.ipv6_address;
-    if (!sv.ipv6_cidr_blocks.empty()) e.ipv6_prefix = sv.ipv6_cidr_blocks.back();
   }
   net.eni = std::move(e);
   return Status::Ok();

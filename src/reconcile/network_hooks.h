@@ -35,4 +35,12 @@ struct NetworkHookOptions {
 Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const NetworkHookOptions& options);
 Status ReleaseNetwork(state::Tx& tx, model::Task& task);
 
+// What the runtime needs of network interface `eni` (an ec2:eni row) in `subnet` (its
+// ec2:subnet row) to plumb it: its MAC and addresses, the subnet's CIDR and gateway, the
+// VPC's CIDRs and resolver, and the VPC's transit slot (assigned on first use, so this
+// may write). A task's ENI and a load balancer node's are described alike. Internal when
+// the subnet has no valid CIDR; NotFound when the VPC is gone.
+Result<model::TaskEni> EniFacts(state::Tx& tx, const std::string& region, const state::Object& eni,
+                                const state::Object& subnet);
+
 }  // namespace kecs::reconcile

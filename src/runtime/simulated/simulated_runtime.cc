@@ -100,4 +100,20 @@ Status SimulatedRuntime::GarbageCollect(const std::set<std::string>&, const std:
   return Status::Ok();
 }
 
+Result<std::vector<TargetObservation>> SimulatedRuntime::ObserveTargets(const LoadBalancerSpec& lb) {
+  std::vector<TargetObservation> out;
+  for (const auto& g : lb.target_groups) {
+    for (const auto& t : g.targets) {
+      if (t.draining) continue;
+      TargetObservation o;
+      o.target_group_id = g.id;
+      o.target_id = t.id;
+      o.port = t.port;
+      o.state = model::TargetHealthState::kHealthy;
+      out.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
 }  // namespace kecs::runtime

@@ -8,9 +8,12 @@
 //  - a container another one depends on with COMPLETE or SUCCESS behaves as an init
 //    container: it exits 0 right after it starts.
 // StopContainers stops the containers in runtime::StopOrder (its result lists them in that
-// order). It serves hosts without root (and fast tests); the daemon's /health and start-up
-// log say plainly that it runs nothing. State is in memory and, like a running host, tasks
-// it never heard of (after a daemon restart) count as started. Thread-safe.
+// order). Load balancers: ApplyLoadBalancer and DeleteLoadBalancer succeed and keep
+// nothing; ObserveTargets reports every target of the spec that is not draining healthy
+// (so services behind load balancers reach their steady state). It serves hosts without
+// root (and fast tests); the daemon's /health and start-up log say plainly that it runs
+// nothing. State is in memory and, like a running host, tasks it never heard of (after a
+// daemon restart) count as started. Thread-safe.
 #include <map>
 #include <mutex>
 #include <set>
@@ -37,6 +40,7 @@ class SimulatedRuntime : public Runtime {
   Status Delete(const TaskSpec& task) override;
   Status GarbageCollect(const std::set<std::string>& live_task_ids,
                         const std::set<std::string>& known_task_ids) override;
+  Result<std::vector<TargetObservation>> ObserveTargets(const LoadBalancerSpec& lb) override;
 
  private:
   std::mutex mu_;

@@ -16,35 +16,17 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
+#include "unit/support/dns_wire.h"
+
 namespace kecs::net {
 namespace {
 
 using discovery::DnsAnswer;
 using discovery::Endpoint;
 
-struct PktFree {
-  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
-};
-using Pkt = std::unique_ptr<ldns_pkt, PktFree>;
-
-std::vector<uint8_t> Query(const std::string& name, ldns_rr_type type, uint16_t id = 4242, bool edns = false) {
-  ldns_pkt* q = ldns_pkt_query_new(ldns_dname_new_frm_str(name.c_str()), type, LDNS_RR_CLASS_IN, LDNS_RD);
-  ldns_pkt_set_id(q, id);
-  if (edns) ldns_pkt_set_edns_udp_size(q, 4096);
-  uint8_t* wire = nullptr;
-  size_t size = 0;
-  EXPECT_EQ(ldns_pkt2wire(&wire, q, &size), LDNS_STATUS_OK);
-  std::vector<uint8_t> out(wire, wire + size);
-  free(wire);  // NOLINT
-  ldns_pkt_free(q);
-  return out;
-}
-
-Pkt Parse(const std::vector<uint8_t>& wire) {
-  ldns_pkt* p = nullptr;
-  EXPECT_EQ(ldns_wire2pkt(&p, wire.data(), wire.size()), LDNS_STATUS_OK);
-  return Pkt(p);
-}
+using kecs::testing::Parse;
+using kecs::testing::Pkt;
+using kecs::testing::Query;
 
 std::string Rdf(const ldns_rdf* r) {
   char* s = ldns_rdf2str(r);
