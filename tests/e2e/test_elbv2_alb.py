@@ -17,7 +17,7 @@ import time
 
 from conftest import OK, TIMEOUT, wait_for
 from test_elbv2_support import (FAILED_HEALTH_CHECKS, Reply, get, health, internal_load_balancers, kecs_cli, lb_image,
-                                lbenv, try_get)
+                                lbenv, parse_who, try_get)
 
 __all__ = ["lb_image", "lbenv"]  # fixtures
 
@@ -101,7 +101,7 @@ def test_path_rules_route_to_services_and_the_default_is_a_fixed_response(lbenv)
     assert sorted(re.findall(r"Address: *([0-9.]+)", p.stdout.split("Name:", 1)[1])) == nodes, p.stdout
     rc, body, err = lbenv.wget(client["taskArn"], f"http://{lb['DNSName']}/api/who.sh")
     assert rc == 0, err
-    page = dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
+    page = parse_who(body)
     assert page["name"] == "A" and page["ip"] in ips_a and page["host"] == lb["DNSName"]
 
 
@@ -271,7 +271,7 @@ def test_https_listener_serves_a_certificate_the_kecs_ca_signs(lbenv, tmp_path):
                                f"https://{dns}:{port}/who.sh"], capture_output=True, text=True, timeout=30)
     ok = curl("--cacert", str(ca))
     assert ok.returncode == 0, ok.stderr
-    page = dict(line.split("=", 1) for line in ok.stdout.splitlines() if "=" in line)
+    page = parse_who(ok.stdout)
     assert (page["name"], page["proto"], page["port"]) == ("A", "https", "443"), page
     untrusted = curl()   # the system's CAs do not know kecs's
     assert untrusted.returncode == 60, (untrusted.returncode, untrusted.stderr)
@@ -288,7 +288,7 @@ def test_targets_see_x_forwarded_headers_and_the_node_as_peer(lbenv):
     url = f"http://{lb['DNSName']}/who.sh"
     rc, body, err = lbenv.wget(client["taskArn"], url)
     assert rc == 0, err
-    page = dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
+    page = parse_who(body)
     assert (page["xff"], page["proto"], page["port"]) == (me, "http", "80"), page
     assert page["remote"] in lbenv.lb_node_ips(lb), page      # the target's peer is a node
     # An X-Forwarded-For the client sent is kept, with the client's address appended.

@@ -261,8 +261,12 @@ def peer_image(registry):
 
 
 def parse_who(text):
-    """The key=value lines of a who.sh page."""
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    """The key=value lines of a who.sh page. busybox httpd listens on an IPv6 socket and
+    gives an IPv4 peer as "[::ffff:a.b.c.d]": `remote` is the plain address."""
+    page = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if "remote" in page:
+        page["remote"] = re.sub(r"^\[(?:::ffff:)?(.*)\]$", r"\1", page["remote"])
+    return page
 
 
 # ---------------------------------------------------------------------------------------
@@ -412,8 +416,9 @@ class LbEnv:
     in_container = _DnsEnv.in_container
 
     def wget(self, task_arn, url, headers=(), timeout=5):
-        """busybox wget inside the task: (exit code, body, stderr)."""
-        args = ["wget", "-q", "-O", "-", "-T", str(timeout)]
+        """busybox wget inside the task: (exit code, body, stderr). The container's `timeout`
+        bounds it: Debian's busybox 1.35 wget dies of SIGSEGV when its own -T expires."""
+        args = ["wget", "-q", "-O", "-"]
         for h in headers:
             args += ["--header", h]
         p = self.in_container(task_arn, *args, url, timeout=timeout + 2)
@@ -422,7 +427,7 @@ class LbEnv:
     def probe(self, task_arn, url, timeout=3):
         """A GET from inside the task, classified (conftest.Probe): a dropped packet is a
         TIMEOUT (the container's `timeout` stops wget), a refusal REFUSED."""
-        p = self.in_container(task_arn, "wget", "-q", "-O", "-", "-T", "30", url, timeout=timeout)
+        p = self.in_container(task_arn, "wget", "-q", "-O", "-", url, timeout=timeout)
         return conftest.classify_busybox(p)
 
     def lb_node_ips(self, lb):
