@@ -161,8 +161,18 @@ def test_create_load_balancer_errors(kecs, net):
     assert error(elbv2.describe_load_balancers,
                  LoadBalancerArns=["arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/x/0123456789abcdef"]) == (
         "LoadBalancerNotFound", "One or more load balancers not found")
+    # Internet-facing needs an internet gateway on the VPC (an internal one does not). AWS's
+    # message is not on record; it must name the VPC.
+    vpc = net.ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    private = [net.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+               for i, z in enumerate(net.zones)]
+    code, message = error(elbv2.create_load_balancer, Name="five", Subnets=private)
+    assert code == "InvalidSubnet" and vpc in message, (code, message)
     # Nothing was left behind by the refusals.
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    inside = elbv2.create_load_balancer(Name="five", Subnets=private, Scheme="internal")["LoadBalancers"][0]
+    assert inside["VpcId"] == vpc
+    elbv2.delete_load_balancer(LoadBalancerArn=inside["LoadBalancerArn"])
     enis = net.ec2.describe_network_interfaces()["NetworkInterfaces"]
     assert [e["NetworkInterfaceId"] for e in enis if e.get("Description", "").startswith("ELB ")] == []
 

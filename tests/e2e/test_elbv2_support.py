@@ -85,7 +85,8 @@ def states(elbv2, tg_arn):
 
 class Vpc:
     """A VPC of the test's own: 10.X.0.0/16 with X picked at random (other daemons on the
-    host use the default VPC's 172.31.0.0/16), two subnets in us-east-1a and us-east-1b."""
+    host use the default VPC's 172.31.0.0/16), two subnets in us-east-1a and us-east-1b,
+    and an internet gateway."""
 
     def __init__(self, kecs):
         self.ec2 = kecs.client("ec2")
@@ -96,6 +97,10 @@ class Vpc:
                                                AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
                         for i, z in enumerate("ab")]
         self.resolver = str(ipaddress.ip_network(self.cidr).network_address + 2)
+        # An internet-facing load balancer needs an internet gateway on its VPC (AWS
+        # refuses one without: InvalidSubnet).
+        igw = self.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        self.ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=self.vpc)
 
     def group(self, name, ingress=()):
         """A security group; `ingress` is a list of (port, source) where source is a CIDR or a
