@@ -170,11 +170,10 @@ def test_create_load_balancer_errors(kecs, net):
     assert code == "InvalidSubnet" and vpc in message, (code, message)
     # Nothing was left behind by the refusals.
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
-    inside = elbv2.create_load_balancer(Name="five", Subnets=private, Scheme="internal")["LoadBalancers"][0]
-    assert inside["VpcId"] == vpc
-    elbv2.delete_load_balancer(LoadBalancerArn=inside["LoadBalancerArn"])
     enis = net.ec2.describe_network_interfaces()["NetworkInterfaces"]
     assert [e["NetworkInterfaceId"] for e in enis if e.get("Description", "").startswith("ELB ")] == []
+    inside = elbv2.create_load_balancer(Name="five", Subnets=private, Scheme="internal")["LoadBalancers"][0]
+    assert inside["VpcId"] == vpc
 
 
 def _spare_block(net):
