@@ -233,6 +233,12 @@ def test_target_group_defaults_per_protocol(kecs, net):
     assert "HealthCheckPath" not in tcp and "ProtocolVersion" not in tcp
     t = attrs(elbv2.describe_target_group_attributes(TargetGroupArn=tcp["TargetGroupArn"])["Attributes"])
     assert t["stickiness.type"] == "source_ip" and t["stickiness.enabled"] == "false"
+    # Client IP preservation: off by default for TCP (and TLS) groups of `ip` targets, on
+    # for UDP and TCP_UDP ones (the NLB guide, "Client IP preservation").
+    assert t["preserve_client_ip.enabled"] == "false"
+    udp = create_tg(elbv2, net, "udp", protocol="UDP", port=5000, HealthCheckProtocol="TCP")
+    u = attrs(elbv2.describe_target_group_attributes(TargetGroupArn=udp["TargetGroupArn"])["Attributes"])
+    assert u["preserve_client_ip.enabled"] == "true"
 
     # Same settings: the same group; other settings under the name: refused (AWS's wording:
     # aws-load-balancer-controller#3774, fortinet/fortigate-terraform-deploy#21).

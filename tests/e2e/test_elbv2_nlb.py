@@ -46,11 +46,16 @@ class Nlb:
             LoadBalancerArns=[lb["LoadBalancerArn"]], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         return lb
 
-    def tg(self, name, protocol):
-        return self.e.elbv2.create_target_group(
+    def tg(self, name, protocol, preserve_client_ip=True):
+        """An `ip` target group. AWS preserves the client's address by default for UDP and
+        TCP_UDP groups, not for TCP and TLS ones with `ip` targets (the NLB guide, "Client IP
+        preservation"): `preserve_client_ip` sets the attribute whatever the default."""
+        arn = self.e.elbv2.create_target_group(
             Name=name, Protocol=protocol, Port=PEER_PORT, VpcId=self.e.net.vpc, TargetType="ip",
             HealthCheckProtocol="TCP", HealthCheckPort=str(PEER_PORT), HealthCheckIntervalSeconds=5,
             HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+        self.e.set_tg_attributes(arn, **{"preserve_client_ip.enabled": str(preserve_client_ip).lower()})
+        return arn
 
     def listener(self, lb, protocol, port, tg):
         return self.e.elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol=protocol, Port=port,
@@ -164,3 +169,18 @@ def test_nlb_cross_zone_as_configured(nlb, lbenv):
         wait_for(lambda: targets_from(node), until=lambda s: s == set(ips), timeout=30,
                  what=f"node {node} forwarding to both zones' targets")
     assert states(lbenv.elbv2, tg) == {ip: "healthy" for ip in ips}
+
+
+def test_nlb_without_client_ip_preservation_targets_see_a_node(nlb, lbenv):
+    lb = nlb.create("nat")
+    tg = nlb.tg("tcp", "TCP")
+    nlb.listener(lb, "TCP", PEER_PORT, tg)
+    nlb.service([tg], 1)
+    client, me = nlb.client()
+    nodes = lbenv.lb_node_ips(lb)
+    assert nlb.tcp(client, nodes[0], PEER_PORT)[0] == me
+    lbenv.set_tg_attributes(tg, **{"preserve_client_ip.enabled": "false"})
+    # Off: the target sees the node that forwarded the connection.
+    peer = wait_for(lambda: nlb.tcp(client, nodes[0], PEER_PORT)[0], until=lambda p: p != me, timeout=30,
+                    what="the target seeing a node's address")
+    assert peer in nodes, (peer, nodes)
