@@ -47,14 +47,15 @@ class Nlb:
         return lb
 
     def tg(self, name, protocol, preserve_client_ip=True):
-        """An `ip` target group. AWS preserves the client's address by default for UDP and
-        TCP_UDP groups, not for TCP and TLS ones with `ip` targets (the NLB guide, "Client IP
-        preservation"): `preserve_client_ip` sets the attribute whatever the default."""
+        """An `ip` target group. AWS always preserves the client's address for UDP and
+        TCP_UDP groups; for TCP and TLS ones with `ip` targets it is off by default and set
+        by the attribute (the NLB guide, "Client IP preservation"): `preserve_client_ip`."""
         arn = self.e.elbv2.create_target_group(
             Name=name, Protocol=protocol, Port=PEER_PORT, VpcId=self.e.net.vpc, TargetType="ip",
             HealthCheckProtocol="TCP", HealthCheckPort=str(PEER_PORT), HealthCheckIntervalSeconds=5,
             HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
-        self.e.set_tg_attributes(arn, **{"preserve_client_ip.enabled": str(preserve_client_ip).lower()})
+        if protocol in ("TCP", "TLS"):
+            self.e.set_tg_attributes(arn, **{"preserve_client_ip.enabled": str(preserve_client_ip).lower()})
         return arn
 
     def listener(self, lb, protocol, port, tg):
