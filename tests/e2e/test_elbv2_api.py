@@ -29,6 +29,7 @@ class Net:
                          key=lambda s: s["AvailabilityZone"])
         self.subnets = [s["SubnetId"] for s in subnets[:2]]
         self.zones = [s["AvailabilityZone"] for s in subnets[:2]]
+        self.subnet_cidrs = [s["CidrBlock"] for s in subnets[:2]]
         self.vpc = subnets[0]["VpcId"]
         self.cidr = self.ec2.describe_vpcs(VpcIds=[self.vpc])["Vpcs"][0]["CidrBlock"]
         self.group = self.ec2.create_security_group(GroupName="lb", Description="lb", VpcId=self.vpc)["GroupId"]
@@ -383,7 +384,7 @@ def test_weighted_forward_and_https_listener_shapes(kecs, net):
 def test_target_health_unused_initial_healthy_and_draining(kecs, net):
     elbv2 = kecs.client("elbv2")
     tg = create_tg(elbv2, net, "web")["TargetGroupArn"]
-    base = ipaddress.ip_network(net.cidr).network_address
+    base = ipaddress.ip_network(net.subnet_cidrs[0]).network_address   # addresses in one of the VPC's subnets
     t1, t2, t3 = (str(base + n) for n in (10, 11, 12))
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": t1}, {"Id": t2, "Port": 8080}])
 
