@@ -217,13 +217,15 @@ def main():
             try:
                 run_bench(e, env, args, results)
             finally:
-                for lb in e.elbv2.describe_load_balancers()["LoadBalancers"]:
-                    e.elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+                # The load balancers go first (their proxies and node namespaces with them);
+                # a failure here must not hide the run's own.
                 try:
+                    for lb in e.elbv2.describe_load_balancers()["LoadBalancers"]:
+                        e.elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
                     wait(lambda: not [n for n in benchlib.kecs_objects(env.prefix)[0] if n.startswith(env.prefix + "-l-")],
                          60, "the load balancer's nodes removed", interval=0.5)
-                except RuntimeError as err:
-                    log(f"teardown: {err}")
+                except Exception as err:  # noqa: BLE001  (teardown goes on: BenchEnv cleans up)
+                    log(f"teardown: deleting the load balancers: {err!r}")
             results["machine"]["loadavg_end"] = benchlib.loadavg()
     finally:
         results["leftovers"] = env.leftovers
