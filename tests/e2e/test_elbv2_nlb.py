@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from conftest import wait_for
-from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, peer_image, states, tags_of
+from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, peer_image, tags_of
 
 __all__ = ["lb_image", "lbenv", "peer_image"]  # fixtures
 
@@ -145,14 +145,17 @@ def test_nlb_cross_zone_as_configured(nlb, lbenv):
     lb = nlb.create("zones")
     tg = nlb.tg("tcp", "TCP")
     nlb.listener(lb, "TCP", PEER_PORT, tg)
-    ips = nlb.service([tg], 2)
-    # One task per zone (the service spreads its tasks over the subnets' zones).
+    # One target in each zone: standalone tasks, one per subnet, registered by hand.
     zone_of = {}
-    for t in lbenv.running_tasks("P"):
-        zone_of[lbenv.ip_of(t)] = t["availabilityZone"]
-    assert sorted(zone_of.values()) == ["us-east-1a", "us-east-1b"], zone_of
+    for subnet, zone in zip(lbenv.net.subnets, ("us-east-1a", "us-east-1b")):
+        t = lbenv.run_task("peer", groups=[nlb.group], subnets=[subnet])
+        zone_of[lbenv.ip_of(t)] = zone
+    lbenv.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": ip} for ip in zone_of])
+    lbenv.wait_healthy(tg, list(zone_of))
+    assert {h["Target"]["AvailabilityZone"] for h in lbenv.elbv2.describe_target_health(
+        TargetGroupArn=tg)["TargetHealthDescriptions"]} == {"us-east-1a", "us-east-1b"}
     client, _ = nlb.client()
-    node_zone = {z["LoadBalancerAddresses"][0].get("PrivateIPv4Address") or "": z["ZoneName"]
+    node_zone = {z["LoadBalancerAddresses"][0]["PrivateIPv4Address"]: z["ZoneName"]
                  for z in lbenv.elbv2.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])
                  ["LoadBalancers"][0]["AvailabilityZones"]}
     nodes = lbenv.lb_node_ips(lb)
@@ -167,9 +170,8 @@ def test_nlb_cross_zone_as_configured(nlb, lbenv):
     lbenv.elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"], Attributes=[
         {"Key": "load_balancing.cross_zone.enabled", "Value": "true"}])
     for node in nodes:
-        wait_for(lambda: targets_from(node), until=lambda s: s == set(ips), timeout=30,
+        wait_for(lambda: targets_from(node), until=lambda s: s == set(zone_of), timeout=30,
                  what=f"node {node} forwarding to both zones' targets")
-    assert states(lbenv.elbv2, tg) == {ip: "healthy" for ip in ips}
 
 
 def test_nlb_without_client_ip_preservation_targets_see_a_node(nlb, lbenv):

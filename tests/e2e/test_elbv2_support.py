@@ -335,8 +335,9 @@ class LbEnv:
             family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
             containerDefinitions=[c])["taskDefinition"]["taskDefinitionArn"]
 
-    def awsvpc(self, groups=None):
-        return {"awsvpcConfiguration": {"subnets": self.net.subnets, "securityGroups": groups or [self.app_group]}}
+    def awsvpc(self, groups=None, subnets=None):
+        return {"awsvpcConfiguration": {"subnets": subnets or self.net.subnets,
+                                        "securityGroups": groups or [self.app_group]}}
 
     def create_service(self, name, family, count, tg_arns, groups=None, **kw):
         return self.ecs.create_service(
@@ -345,9 +346,9 @@ class LbEnv:
             loadBalancers=[{"targetGroupArn": tg, "containerName": "web", "containerPort": 80} for tg in tg_arns],
             **kw)["service"]
 
-    def run_task(self, family, groups=None):
+    def run_task(self, family, groups=None, subnets=None):
         out = self.ecs.run_task(cluster="lb", taskDefinition=family, launchType="FARGATE",
-                                networkConfiguration=self.awsvpc(groups))
+                                networkConfiguration=self.awsvpc(groups, subnets))
         assert out["failures"] == [], out["failures"]
         arn = out["tasks"][0]["taskArn"]
 
