@@ -85,6 +85,13 @@ def test_path_rules_route_to_services_and_the_default_is_a_fixed_response(lbenv)
 
     # Where to find the port: DescribeLoadBalancers (the host address), `kecs elb ls` and
     # the daemon's own endpoint.
+    [described] = lbenv.elbv2.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"]
+    host_addresses = {a.get("IpAddress") for z in described["AvailabilityZones"] for a in z["LoadBalancerAddresses"]}
+    assert len(host_addresses) == 1 and None not in host_addresses, described["AvailabilityZones"]
+    [host_address] = host_addresses
+    local = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    assert f" {host_address}/" in local, (host_address, local)
+    assert {p["name"] for p in who(f"http://{host_address}:{port}/api/who.sh", 3)} == {"A"}
     p = kecs_cli(lbenv.k, "elb", "ls")
     assert p.returncode == 0, p.stderr
     assert "web" in p.stdout and str(port) in p.stdout, p.stdout
