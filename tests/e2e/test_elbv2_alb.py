@@ -9,7 +9,6 @@ which the VPC resolver answers with the nodes' addresses.
 The issue's "Done when" 1, 2, 4 and 5 are test_path_rules_*, test_host_header_*_weighted_*,
 test_failing_target_*, test_task_group_*_only_the_alb and test_rolling_deployment_*.
 Nothing here sleeps for a fixed time: every wait polls for the condition with a bound."""
-import json
 import re
 import subprocess
 import threading
@@ -95,8 +94,11 @@ def test_path_rules_route_to_services_and_the_default_is_a_fixed_response(lbenv)
     p = kecs_cli(lbenv.k, "elb", "ls")
     assert p.returncode == 0, p.stderr
     assert "web" in p.stdout and str(port) in p.stdout, p.stdout
-    doc = json.dumps(internal_load_balancers(lbenv.k))
-    assert lb["LoadBalancerArn"] in doc and str(port) in doc, doc
+    doc = internal_load_balancers(lbenv.k)
+    [mine] = [x for x in doc["loadBalancers"] if x["arn"] == lb["LoadBalancerArn"]]
+    assert (mine["name"], mine["dnsName"], mine["type"]) == ("web", lb["DNSName"], "application"), mine
+    assert [(x["arn"], x["port"], x["protocol"], x.get("hostAddress"), x.get("hostPort")) for x in mine["listeners"]] == [
+        (listener, 80, "HTTP", host_address, port)], mine
 
     # From inside a task, through the load balancer's DNS name: the VPC resolver answers it
     # with the nodes' addresses.
