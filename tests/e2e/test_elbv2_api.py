@@ -72,6 +72,9 @@ def test_alb_lifecycle_through_the_cli(kecs, net):
     assert sorted((z["ZoneName"], z["SubnetId"]) for z in lb["AvailabilityZones"]) == sorted(zip(net.zones, net.subnets))
     assert "CreatedTime" in lb
 
+    # The CLI's waiter polls every 15 s: wait with boto3's at 1 s first, then check that the
+    # CLI's agrees at once.
+    kecs.client("elbv2").get_waiter("load_balancer_available").wait(LoadBalancerArns=[arn], WaiterConfig=FAST)
     p = kecs.aws("elbv2", "wait", "load-balancer-available", "--load-balancer-arns", arn, raw=True)
     assert p.returncode == 0, p.stderr
     [by_name] = cli(kecs, "describe-load-balancers", "--names", "web")["LoadBalancers"]
@@ -408,6 +411,7 @@ def test_target_health_unused_initial_healthy_and_draining(kecs, net):
         assert h["State"] in ("initial", "healthy"), h
         if h["State"] == "initial":
             assert (h["Reason"], h["Description"]) == REGISTRATION_IN_PROGRESS
+    elbv2.get_waiter("target_in_service").wait(TargetGroupArn=tg, WaiterConfig=FAST)
     p = kecs.aws("elbv2", "wait", "target-in-service", "--target-group-arn", tg, raw=True)
     assert p.returncode == 0, p.stderr
     assert states(elbv2, tg) == {t1: "healthy", t2: "healthy"}
