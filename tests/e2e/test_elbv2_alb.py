@@ -145,7 +145,9 @@ def test_redirect_templates_and_fixed_responses(lbenv):
                                                   "Query": "from=#{query}", "StatusCode": "HTTP_302"}}])
     base = lbenv.url(listener)
     r = get(base + "/old/x/y?z=1", {"Host": "h.example.com"})
-    # #{path} is the path without its leading "/"; #{port} the listener's port.
+    # #{path} is the path without its leading "/"; #{port} the listener's port, which AWS
+    # writes into the Location even when it is the scheme's default (users ask how to stop
+    # ":443" being added: aws-load-balancer-controller#487).
     assert (r.status, r.headers.get("location")) == (301, "http://h.example.com:80/new/old/x/y?z=1"), r
     r = get(base + "/any?v=2", {"Host": "h.example.com"})
     assert (r.status, r.headers.get("location")) == (302, "https://secure.h.example.com:443/any?from=v=2"), r
