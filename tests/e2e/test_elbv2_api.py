@@ -507,8 +507,13 @@ def test_paging_by_marker(kecs, net):
     assert [t["TargetGroupName"] for t in page2["TargetGroups"]] == names[2:4]
     last = elbv2.describe_target_groups(PageSize=2, Marker=page2["NextMarker"])
     assert [t["TargetGroupName"] for t in last["TargetGroups"]] == names[4:] and "NextMarker" not in last
-    # The aws CLI pages by itself.
-    assert [t["TargetGroupArn"] for t in cli(kecs, "describe-target-groups", "--page-size", "2")["TargetGroups"]] == arns
+    # The aws CLI: --page-size is the operation's own PageSize here (its name clashes with the
+    # CLI's paging option), so it shows one page and its NextMarker; --marker goes on.
+    out = cli(kecs, "describe-target-groups", "--page-size", "2")
+    assert [t["TargetGroupArn"] for t in out["TargetGroups"]] == arns[:2] and out["NextMarker"]
+    out = cli(kecs, "describe-target-groups", "--page-size", "2", "--marker", out["NextMarker"])
+    assert [t["TargetGroupArn"] for t in out["TargetGroups"]] == arns[2:4]
+    assert [t["TargetGroupArn"] for t in cli(kecs, "describe-target-groups")["TargetGroups"]] == arns
     assert error(elbv2.describe_target_groups, Marker="not-a-marker") == ("ValidationError", "Invalid Marker")
 
     for n in ("lb0", "lb1", "lb2"):
