@@ -144,7 +144,9 @@ def test_redirect_templates_and_fixed_responses(lbenv):
          [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "Host": "secure.#{host}",
                                                   "Query": "from=#{query}", "StatusCode": "HTTP_302"}}])
     base = lbenv.url(listener)
-    r = get(base + "/old/x/y?z=1", {"Host": "h.example.com"})
+    # Rules made after the listener reach the data plane a moment later, as on AWS.
+    r = wait_for(lambda: get(base + "/old/x/y?z=1", {"Host": "h.example.com"}), until=lambda r: r.status != 503,
+                 timeout=30, what="the redirect rules in force")
     # #{path} is the path without its leading "/"; #{port} the listener's port, which AWS
     # writes into the Location even when it is the scheme's default (users ask how to stop
     # ":443" being added: aws-load-balancer-controller#487).

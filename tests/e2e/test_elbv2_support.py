@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import urllib.parse
@@ -411,7 +412,17 @@ class LbEnv:
         """The host port the listener is published on: its tag "kecs:host-port"."""
         port = wait_for(lambda: tags_of(self.elbv2, listener_arn).get("kecs:host-port"), timeout=timeout,
                         what=f"the host port of {listener_arn}")
-        return int(port)
+        port = int(port)
+        # The data plane opens the port after the API answered (as AWS's listeners take a
+        # moment): wait until it accepts connections.
+        def accepting():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(accepting, timeout=timeout, what=f"host port {port} accepting connections")
+        return port
 
     def url(self, listener_arn, path="/"):
         return f"http://127.0.0.1:{self.host_port(listener_arn)}{path}"
@@ -456,11 +467,17 @@ class LbEnv:
                                                           WaiterConfig={"Delay": 1, "MaxAttempts": 180})
         for lb in self.elbv2.describe_load_balancers()["LoadBalancers"]:
             self.elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
-        # The nodes' namespaces ("<p>-l-<eni>") go with their load balancer; the daemon
-        # fixture then requires every namespace of its prefix gone.
-        wait_for(lambda: [n for n in conftest.kecs_objects(self.k.prefix)[0]
-                          if n.startswith(f"{self.k.prefix}-l-")] == [],
-                 timeout=60, what="the load balancers' node namespaces removed")
+        # The nodes' namespaces ("<p>-l-<eni>") go with their load balancer, and so does the
+        # VPC's router when no task uses it any more; the daemon fixture then requires every
+        # namespace of its prefix gone once the tasks are stopped.
+        router = f"{self.k.prefix}-r-{self.net.vpc}"
+
+        def gone():
+            netns = conftest.kecs_objects(self.k.prefix)[0]
+            nodes = [n for n in netns if n.startswith(f"{self.k.prefix}-l-")]
+            tasks = self.ecs.list_tasks(cluster="lb")["taskArns"]
+            return not nodes and (router not in netns or tasks)
+        wait_for(gone, timeout=60, what="the load balancers' node namespaces (and an unused router) removed")
 
 
 def kecs_cli(kecs, *args, timeout=30):
