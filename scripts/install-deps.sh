@@ -16,6 +16,8 @@ PACKAGES=(
   # containers as the ECS agent runs them: an init for initProcessEnabled (tini-static)
   # and Docker's default seccomp profile (/usr/share/containers/seccomp.json)
   tini golang-github-containers-common
+  # load balancers' data plane: one HAProxy (master-worker) per load balancer, run by kecs
+  haproxy
   # tests and benchmarks
   awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk iputils-ping
 )
@@ -32,10 +34,20 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# kecs starts its own HAProxy per load balancer (/usr/sbin/haproxy, configs under its data
+# dir) and never uses the package's service. Debian's package enables and starts
+# haproxy.service; on a systemd host, stop and disable it, so that nothing else runs an
+# HAProxy of its own beside kecs's (each run of this script checks again).
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  if systemctl is-enabled --quiet haproxy.service 2>/dev/null || systemctl is-active --quiet haproxy.service 2>/dev/null; then
+    echo "install-deps: stopping and disabling haproxy.service (kecs runs HAProxy itself)"
+    $SUDO systemctl disable --now haproxy.service
+  fi
+fi

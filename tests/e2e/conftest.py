@@ -184,9 +184,11 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-def build_busybox_image(workdir, name, cmd, index_html="hello from kecs\n"):
+def build_busybox_image(workdir, name, cmd, index_html="hello from kecs\n", files=None):
     """An OCI image of Debian's busybox-static, built offline with umoci; returns a
-    docker-archive tarball path tagged `name`."""
+    docker-archive tarball path tagged `name`. `files` maps paths in the rootfs (relative)
+    to their contents: text, or bytes for a program; programs and names ending in .sh are
+    made executable."""
     layout = os.path.join(workdir, "oci")
     bundle = os.path.join(workdir, "bundle")
     run(["umoci", "init", "--layout", layout])
@@ -204,6 +206,13 @@ def build_busybox_image(workdir, name, cmd, index_html="hello from kecs\n"):
         f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
     with open(os.path.join(rootfs, "etc", "group"), "w") as f:
         f.write("root:x:0:\nnogroup:x:65534:\n")
+    for path, content in (files or {}).items():
+        full = os.path.join(rootfs, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+        if isinstance(content, bytes) or path.endswith(".sh"):
+            os.chmod(full, 0o755)
     run(["umoci", "repack", "--image", layout + ":latest", bundle])
     args = ["umoci", "config", "--image", layout + ":latest"]
     for c in cmd:
