@@ -191,8 +191,8 @@ struct Listener {
   KeyValues attributes;
   KeyValues tags;
   // kecs: the port on the host that reaches this listener (from --lb-port-range), 0 while
-  // none is held. Shown to users as the listener tag "kecs:host-port" and in
-  // GET /_kecs/v1/load-balancers.
+  // none is held. Shown to users by GET /_kecs/v1/load-balancers and `kecs elb ls`
+  // (AWS's Listener shape has no member for it).
   int host_port = 0;
   bool operator==(const Listener&) const = default;
 };

@@ -3,7 +3,7 @@
 ECS services of real runc tasks (busybox httpd, the "lbweb" image of test_elbv2_support.py,
 whose who.sh pages say which task answered and what the request looked like there) behind
 an ALB in a VPC of the test's own. Requests come from the host through the listener's host
-port (its "kecs:host-port" tag) and from inside tasks through the load balancer's DNS name,
+port (GET /_kecs/v1/load-balancers) and from inside tasks through the load balancer's DNS name,
 which the VPC resolver answers with the nodes' addresses.
 
 The issue's "Done when" 1, 2, 4 and 5 are test_path_rules_*, test_host_header_*_weighted_*,

@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from conftest import wait_for
-from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, peer_image, tags_of
+from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, listener_host_port, peer_image, tags_of
 
 __all__ = ["lb_image", "lbenv", "peer_image"]  # fixtures
 
@@ -123,7 +123,7 @@ def test_nlb_forwards_tcp_and_udp_and_the_target_sees_the_client(nlb, lbenv):
         assert (peer, name) == (me, "P"), (node, peer, name)
 
     # The TCP listener is published on the host too.
-    port = int(wait_for(lambda: tags_of(lbenv.elbv2, tcp_listener).get("kecs:host-port"), timeout=60,
+    port = int(wait_for(lambda: listener_host_port(lbenv.k, tcp_listener), timeout=60,
                         what="the TCP listener's host port"))
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         line = s.makefile().readline().strip()

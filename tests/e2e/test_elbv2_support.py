@@ -9,7 +9,7 @@
   like to the target (the peer's address, X-Forwarded-*, Host, cookies);
 - LbEnv: an ECS cluster on such a VPC with services behind target groups, on the local
   runtime (real runc tasks), and the ways to reach a load balancer: its listener's host port
-  (the listener tag "kecs:host-port", also in GET /_kecs/v1/load-balancers and `kecs elb
+  (GET /_kecs/v1/load-balancers, also `kecs elb
   ls`) and its DNS name from inside a task (the VPC resolver answers it).
 
 AWS's wording of errors and of DescribeTargetHealth reasons is quoted where a test asserts
@@ -409,10 +409,9 @@ class LbEnv:
             TargetGroupArn=tg_arn, Attributes=[{"Key": k, "Value": str(v)} for k, v in attrs.items()])
 
     def host_port(self, listener_arn, timeout=60):
-        """The host port the listener is published on: its tag "kecs:host-port"."""
-        port = wait_for(lambda: tags_of(self.elbv2, listener_arn).get("kecs:host-port"), timeout=timeout,
+        """The host port the listener is published on (GET /_kecs/v1/load-balancers)."""
+        port = wait_for(lambda: listener_host_port(self.k, listener_arn), timeout=timeout,
                         what=f"the host port of {listener_arn}")
-        port = int(port)
         # The data plane opens the port after the API answered (as AWS's listeners take a
         # moment): wait until it accepts connections.
         def accepting():
@@ -489,6 +488,15 @@ def kecs_cli(kecs, *args, timeout=30):
 def internal_load_balancers(kecs):
     """GET /_kecs/v1/load-balancers, parsed."""
     return json.loads(urllib.request.urlopen(kecs.endpoint + "/_kecs/v1/load-balancers", timeout=10).read())
+
+
+def listener_host_port(kecs, listener_arn):
+    """The host port kecs publishes the listener on, or None while it holds none."""
+    for lb in internal_load_balancers(kecs)["loadBalancers"]:
+        for listener in lb["listeners"]:
+            if listener["arn"] == listener_arn:
+                return listener.get("hostPort")
+    return None
 
 
 @pytest.fixture
