@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from conftest import wait_for
-from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, listener_host_port, peer_image, tags_of
+from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, listener_host_port, peer_image
 
 __all__ = ["lb_image", "lbenv", "peer_image"]  # fixtures
 
