@@ -19,7 +19,7 @@ PACKAGES=(
   # load balancers' data plane: one HAProxy (master-worker) per load balancer, run by kecs
   haproxy
   # tests and benchmarks
-  awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk iputils-ping
+  awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk iputils-ping openssl
 )
 
 SUDO=""
