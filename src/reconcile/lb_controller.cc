@@ -193,8 +193,9 @@ TargetHealthView TargetHealthOf(const model::TargetGroup& tg, const model::Targe
         return model::MakeTargetHealth(TargetHealthState::kInitial, model::kReasonInitialHealthChecking);
       case TargetHealthState::kUnhealthy: {
         const std::string reason = observation->reason.empty() ? model::kReasonFailedHealthChecks : observation->reason;
-        const std::string description =
-            observation->description.empty() ? std::string(model::TargetHealthDescription(reason)) : observation->description;
+        std::string description = observation->description;
+        if (description.empty()) description = model::TargetHealthDescription(reason);
+        if (description.empty()) description = model::TargetHealthDescription(model::kReasonFailedHealthChecks);
         return {TargetHealthState::kUnhealthy, reason, description};
       }
       default:
