@@ -136,6 +136,7 @@ std::string_view TargetHealthDescription(std::string_view reason) {
       {kReasonNotRegistered, "Target is not registered to the target group"},
       {kReasonHealthCheckDisabled, "Health checks are disabled"},
       {kReasonFailedHealthChecks, "Health checks failed"},
+      {kReasonTimeout, "Request timed out"},
   };
   for (const auto& [code, text] : kTexts) {
     if (code == reason) return text;

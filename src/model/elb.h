@@ -267,6 +267,7 @@ inline constexpr const char* kReasonNotInUse = "Target.NotInUse";
 inline constexpr const char* kReasonNotRegistered = "Target.NotRegistered";
 inline constexpr const char* kReasonHealthCheckDisabled = "Target.HealthCheckDisabled";
 inline constexpr const char* kReasonFailedHealthChecks = "Target.FailedHealthChecks";
+inline constexpr const char* kReasonTimeout = "Target.Timeout";
 // AWS's description of one of the reason codes above; "" for another code.
 std::string_view TargetHealthDescription(std::string_view reason);
 
