@@ -1,5 +1,8 @@
 #include "model/elb.h"
 
+#include <charconv>
+#include <utility>
+
 #include "base/ids.h"
 #include "model/enum_words.h"
 
@@ -121,6 +124,55 @@ KeyValues DefaultTargetGroupAttributes(TargetType type, std::optional<LbProtocol
           {"target_group_health.dns_failover.minimum_healthy_targets.percentage", "off"},
           {"target_group_health.unhealthy_state_routing.minimum_healthy_targets.count", "1"},
           {"target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage", "off"}};
+}
+
+std::string_view TargetHealthDescription(std::string_view reason) {
+  // AWS's descriptions (the reason code table cited in elb.h).
+  static constexpr std::pair<std::string_view, std::string_view> kTexts[] = {
+      {kReasonRegistrationInProgress, "Target registration is in progress"},
+      {kReasonInitialHealthChecking, "Initial health checks in progress"},
+      {kReasonDeregistrationInProgress, "Target deregistration is in progress"},
+      {kReasonNotInUse, "Target group is not configured to receive traffic from the load balancer"},
+      {kReasonNotRegistered, "Target is not registered to the target group"},
+      {kReasonHealthCheckDisabled, "Health checks are disabled"},
+      {kReasonFailedHealthChecks, "Health checks failed"},
+      {kReasonTimeout, "Request timed out"},
+  };
+  for (const auto& [code, text] : kTexts) {
+    if (code == reason) return text;
+  }
+  return "";
+}
+
+TargetHealthView MakeTargetHealth(TargetHealthState state, std::string_view reason) {
+  return {state, std::string(reason), std::string(TargetHealthDescription(reason))};
+}
+
+TargetHealthView RecordedTargetHealth(const TargetGroup& tg, const Target& target, bool used) {
+  if (target.drain_until) return MakeTargetHealth(TargetHealthState::kDraining, kReasonDeregistrationInProgress);
+  if (!used) return MakeTargetHealth(TargetHealthState::kUnused, kReasonNotInUse);
+  if (!tg.health_check.enabled) return MakeTargetHealth(TargetHealthState::kUnavailable, kReasonHealthCheckDisabled);
+  switch (target.state) {
+    case TargetHealthState::kHealthy: return {TargetHealthState::kHealthy, "", ""};
+    case TargetHealthState::kUnhealthy: return {target.state, target.reason, target.description};
+    case TargetHealthState::kInitial:
+      if (target.reason == kReasonInitialHealthChecking) return {target.state, target.reason, target.description};
+      break;
+    default:
+      break;  // recorded while unused, draining or unchecked: the group has just come into use
+  }
+  return MakeTargetHealth(TargetHealthState::kInitial, kReasonRegistrationInProgress);
+}
+
+int DeregistrationDelaySeconds(const TargetGroup& tg) {
+  const std::string* v = FindValue(tg.attributes, "deregistration_delay.timeout_seconds");
+  int seconds = 300;
+  if (v) {
+    int parsed = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), parsed);
+    if (ec == std::errc() && end == v->data() + v->size() && parsed >= 0) seconds = parsed;
+  }
+  return seconds;
 }
 
 std::string_view ArnTypeWord(LbType type) {

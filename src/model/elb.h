@@ -254,6 +254,42 @@ struct TargetGroup {
 // The attributes AWS lists for a target group of this type and protocol, with defaults.
 KeyValues DefaultTargetGroupAttributes(TargetType type, std::optional<LbProtocol> protocol);
 
+// ---- target health ----
+
+// DescribeTargetHealth's reason codes kecs gives, as AWS words them: the "Health check
+// reason codes" table of the Elastic Load Balancing User Guide for Application Load
+// Balancers ("Health checks for your target groups"), also listed by the API reference's
+// TargetHealth.
+inline constexpr const char* kReasonRegistrationInProgress = "Elb.RegistrationInProgress";
+inline constexpr const char* kReasonInitialHealthChecking = "Elb.InitialHealthChecking";
+inline constexpr const char* kReasonDeregistrationInProgress = "Target.DeregistrationInProgress";
+inline constexpr const char* kReasonNotInUse = "Target.NotInUse";
+inline constexpr const char* kReasonNotRegistered = "Target.NotRegistered";
+inline constexpr const char* kReasonHealthCheckDisabled = "Target.HealthCheckDisabled";
+inline constexpr const char* kReasonFailedHealthChecks = "Target.FailedHealthChecks";
+inline constexpr const char* kReasonTimeout = "Target.Timeout";
+// AWS's description of one of the reason codes above; "" for another code.
+std::string_view TargetHealthDescription(std::string_view reason);
+
+// A target's health: its state, reason code and AWS's description (both empty when healthy).
+struct TargetHealthView {
+  TargetHealthState state = TargetHealthState::kInitial;
+  std::string reason;
+  std::string description;
+  bool operator==(const TargetHealthView&) const = default;
+};
+TargetHealthView MakeTargetHealth(TargetHealthState state, std::string_view reason);
+// A registered target's health from its record alone, as DescribeTargetHealth shows it:
+// draining while deregistration is in progress; unused while no load balancer uses its
+// group (`used`); unavailable with health checks disabled; else what the checks last
+// recorded (healthy, unhealthy, initial while checking), or initial with registration in
+// progress when no check has been recorded since the group came into use.
+TargetHealthView RecordedTargetHealth(const TargetGroup& tg, const Target& target, bool used);
+
+// The group's deregistration_delay.timeout_seconds (300, AWS's default, when unset or
+// unreadable).
+int DeregistrationDelaySeconds(const TargetGroup& tg);
+
 // ---- ARNs and names ----
 
 // "app" or "net" (or "gwy").

@@ -18,22 +18,6 @@ namespace {
 
 using model::TargetHealthState;
 
-// Reason codes and descriptions as AWS words them: the "Health check reason codes" table of
-// the Elastic Load Balancing User Guide for Application Load Balancers ("Health checks for
-// your target groups"), also listed by the API reference's TargetHealth.
-constexpr const char* kRegistrationInProgress = "Elb.RegistrationInProgress";
-constexpr const char* kRegistrationInProgressText = "Target registration is in progress";
-constexpr const char* kInitialHealthChecking = "Elb.InitialHealthChecking";
-constexpr const char* kInitialHealthCheckingText = "Initial health checks in progress";
-constexpr const char* kDeregistrationInProgress = "Target.DeregistrationInProgress";
-constexpr const char* kDeregistrationInProgressText = "Target deregistration is in progress";
-constexpr const char* kNotInUse = "Target.NotInUse";
-constexpr const char* kNotInUseText = "Target group is not configured to receive traffic from the load balancer";
-constexpr const char* kHealthCheckDisabled = "Target.HealthCheckDisabled";
-constexpr const char* kHealthCheckDisabledText = "Health checks are disabled";
-constexpr const char* kFailedHealthChecks = "Target.FailedHealthChecks";
-constexpr const char* kFailedHealthChecksText = "Health checks failed";
-
 // Attribute values; a missing or unparsable value is the default (the API validates them).
 int IntAttr(const model::KeyValues& kv, std::string_view key, int def) {
   const std::string* v = model::FindValue(kv, key);
@@ -70,7 +54,7 @@ runtime::LbTargetGroupSpec TargetGroupSpec(const model::TargetGroup& tg, double 
   s.protocol = tg.protocol.value_or(model::LbProtocol::kHttp);
   if (!tg.protocol_version.empty()) s.protocol_version = tg.protocol_version;
   s.health_check = tg.health_check;
-  s.deregistration_delay_s = DeregistrationDelaySeconds(tg);
+  s.deregistration_delay_s = model::DeregistrationDelaySeconds(tg);
   s.stickiness = BoolAttr(a, "stickiness.enabled", false);
   s.stickiness_type = StringAttr(a, "stickiness.type", "");
   s.stickiness_duration_s = IntAttr(a,
@@ -199,22 +183,21 @@ Result<runtime::LoadBalancerSpec> BuildLoadBalancerSpec(state::Tx& tx, const mod
 
 TargetHealthView TargetHealthOf(const model::TargetGroup& tg, const model::Target& target, bool used,
                                 const std::optional<runtime::TargetObservation>& observation, bool known) {
-  if (target.drain_until) {
-    return {TargetHealthState::kDraining, kDeregistrationInProgress, kDeregistrationInProgressText};
-  }
-  if (!used) return {TargetHealthState::kUnused, kNotInUse, kNotInUseText};
-  if (!tg.health_check.enabled) {
-    return {TargetHealthState::kUnavailable, kHealthCheckDisabled, kHealthCheckDisabledText};
-  }
+  TargetHealthView recorded = model::RecordedTargetHealth(tg, target, used);
+  if (target.drain_until || !used || !tg.health_check.enabled) return recorded;
   if (observation) {
     switch (observation->state) {
       case TargetHealthState::kHealthy:
         return {TargetHealthState::kHealthy, "", ""};
       case TargetHealthState::kInitial:
-        return {TargetHealthState::kInitial, kInitialHealthChecking, kInitialHealthCheckingText};
-      case TargetHealthState::kUnhealthy:
-        return {TargetHealthState::kUnhealthy, observation->reason.empty() ? kFailedHealthChecks : observation->reason,
-                observation->description.empty() ? kFailedHealthChecksText : observation->description};
+        return model::MakeTargetHealth(TargetHealthState::kInitial, model::kReasonInitialHealthChecking);
+      case TargetHealthState::kUnhealthy: {
+        const std::string reason = observation->reason.empty() ? model::kReasonFailedHealthChecks : observation->reason;
+        std::string description = observation->description;
+        if (description.empty()) description = model::TargetHealthDescription(reason);
+        if (description.empty()) description = model::TargetHealthDescription(model::kReasonFailedHealthChecks);
+        return {TargetHealthState::kUnhealthy, reason, description};
+      }
       default:
         known = false;  // the data plane could not tell
         break;
@@ -223,10 +206,8 @@ TargetHealthView TargetHealthOf(const model::TargetGroup& tg, const model::Targe
   // Nothing conclusive. When the data plane could not tell (it does not have the group yet,
   // or its observation failed), what its checks last said stands; a target it has but did
   // not report on is still being registered.
-  const bool checked = target.state == TargetHealthState::kHealthy || target.state == TargetHealthState::kUnhealthy ||
-                       (target.state == TargetHealthState::kInitial && target.reason == kInitialHealthChecking);
-  if (!known && checked) return {target.state, target.reason, target.description};
-  return {TargetHealthState::kInitial, kRegistrationInProgress, kRegistrationInProgressText};
+  if (!known) return recorded;
+  return model::MakeTargetHealth(TargetHealthState::kInitial, model::kReasonRegistrationInProgress);
 }
 
 LbController::LbController(state::Store& store, runtime::Runtime& runtime, Options options, Clock& clock)

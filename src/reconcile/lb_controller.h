@@ -56,12 +56,7 @@ Result<runtime::LoadBalancerSpec> BuildLoadBalancerSpec(state::Tx& tx, const mod
 // it has but did not report on is still being registered; when it could not tell, the
 // state its checks last gave stands). Draining, unused and health-check-disabled targets
 // take those states whatever was observed.
-struct TargetHealthView {
-  model::TargetHealthState state = model::TargetHealthState::kInitial;
-  std::string reason;
-  std::string description;
-  bool operator==(const TargetHealthView&) const = default;
-};
+using model::TargetHealthView;
 TargetHealthView TargetHealthOf(const model::TargetGroup& tg, const model::Target& target, bool used,
                                 const std::optional<runtime::TargetObservation>& observation, bool known);
 

@@ -1,7 +1,6 @@
 #include "reconcile/lb_hooks.h"
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
 #include <fmt/format.h>
@@ -13,13 +12,6 @@
 
 namespace kecs::reconcile {
 namespace {
-
-// ELBv2's words for a target in these states (DescribeTargetHealth's TargetHealth, as the
-// ELB documentation's table of reason codes lists them).
-constexpr const char* kRegistrationReason = "Elb.RegistrationInProgress";
-constexpr const char* kRegistrationText = "Target registration is in progress";
-constexpr const char* kDeregistrationReason = "Target.DeregistrationInProgress";
-constexpr const char* kDeregistrationText = "Target deregistration is in progress";
 
 Result<std::optional<model::TargetGroup>> GroupOf(state::Tx& tx, const std::string& region, const std::string& arn) {
   std::string id = model::IdFromArn(arn, "targetgroup");
@@ -78,17 +70,6 @@ const model::Target* FindTaskTarget(const model::TargetGroup& group, const model
   return nullptr;
 }
 
-int DeregistrationDelaySeconds(const model::TargetGroup& group) {
-  const std::string* v = model::FindValue(group.attributes, "deregistration_delay.timeout_seconds");
-  int seconds = 300;
-  if (v) {
-    int parsed = 0;
-    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), parsed);
-    if (ec == std::errc() && end == v->data() + v->size() && parsed >= 0) seconds = parsed;
-  }
-  return seconds;
-}
-
 Status RegisterTaskTargets(state::Tx& tx, model::Task& task, double now, const LbHookOptions& options) {
   if (task.internal.service.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto service, state::records::GetService(tx, task.region, task.cluster, task.internal.service));
@@ -120,8 +101,8 @@ Status RegisterTaskTargets(state::Tx& tx, model::Task& task, double now, const L
     target.availability_zone = task.availability_zone;
     target.registered_at = now;
     target.state = model::TargetHealthState::kInitial;
-    target.reason = kRegistrationReason;
-    target.description = kRegistrationText;
+    target.reason = model::kReasonRegistrationInProgress;
+    target.description = model::TargetHealthDescription(target.reason);
     // A registration of an id and port the group already has (an address a stopped task
     // had) takes its place, as RegisterTargets does.
     auto same = std::find_if(group->targets.begin(), group->targets.end(),
@@ -145,13 +126,13 @@ Status DeregisterTaskTargets(state::Tx& tx, model::Task& task, double now) {
     if (!group) continue;
     model::Target* target = FindMutable(*group, t);
     if (!target || target->drain_until) continue;  // gone, or draining already
-    int delay = DeregistrationDelaySeconds(*group);
+    int delay = model::DeregistrationDelaySeconds(*group);
     if (delay == 0) {
       std::erase_if(group->targets, [&](const model::Target& x) { return Owns(t, x); });
     } else {
       target->state = model::TargetHealthState::kDraining;
-      target->reason = kDeregistrationReason;
-      target->description = kDeregistrationText;
+      target->reason = model::kReasonDeregistrationInProgress;
+      target->description = model::TargetHealthDescription(target->reason);
       target->drain_until = now + delay;
     }
     RETURN_IF_ERROR(state::records::PutTargetGroup(tx, *group));
@@ -168,7 +149,7 @@ Result<bool> TaskTargetsDrained(state::Tx& tx, const model::Task& task, double n
     if (!group) continue;
     const model::Target* target = FindTaskTarget(*group, t);
     if (!target) continue;
-    double until = target->drain_until.value_or(task.stopping_at.value_or(now) + DeregistrationDelaySeconds(*group));
+    double until = target->drain_until.value_or(task.stopping_at.value_or(now) + model::DeregistrationDelaySeconds(*group));
     if (now < until + options.drain_margin_s) {
       drained = false;
     } else {

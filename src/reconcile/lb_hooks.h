@@ -66,8 +66,5 @@ Status ReleaseTaskTargets(state::Tx& tx, model::Task& task);
 
 // The group's entry for the task's target, or nullptr.
 const model::Target* FindTaskTarget(const model::TargetGroup& group, const model::TaskTarget& target);
-// The group's deregistration_delay.timeout_seconds (300, AWS's default, when unset or
-// unreadable).
-int DeregistrationDelaySeconds(const model::TargetGroup& group);
 
 }  // namespace kecs::reconcile

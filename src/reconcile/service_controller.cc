@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
+#include "model/elb.h"
 #include "model/kinds.h"
 #include "model/task.h"
 #include "reconcile/lb_hooks.h"
@@ -158,7 +159,9 @@ Result<bool> StopIfUnhealthy(Pass& p, Task& t, DeploymentTasks& d) {
       std::string who = seen.group->target_type == model::TargetType::kInstance
                             ? fmt::format("(instance {})", seen.target->target_id)
                             : fmt::format("(task {})", t.id);
-      const std::string& why = seen.entry->description.empty() ? "Health checks failed" : seen.entry->description;
+      const std::string why = seen.entry->description.empty()
+                                  ? std::string(model::TargetHealthDescription(model::kReasonFailedHealthChecks))
+                                  : seen.entry->description;
       event = fmt::format("{} {} (port {}) is unhealthy in (target-group {}) due to (reason {})", p.tag, who,
                           seen.target->port, arn, why);
       break;

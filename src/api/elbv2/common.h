@@ -80,11 +80,12 @@ model::KeyValues RequestTags(const Json& in, const char* kind_words);
 void MergeTags(model::KeyValues& tags, const model::KeyValues& add, const char* kind_words);
 
 // The items of `all` named in `names` (DescribeLoadBalancers / DescribeTargetGroups Names),
-// in the order asked; `not_found_code` with AWS's "<Words> '[a, b]' not found" naming
-// every missing one otherwise (the text as the AWS CLI shows it).
+// in the order asked; `not_found_code` otherwise, with `message` when given, else AWS's
+// "<Words> '[a, b]' not found" naming every missing one (the text as the AWS CLI shows it
+// for load balancers).
 template <typename T>
 std::vector<T> PickByName(const std::vector<T>& all, const std::vector<std::string>& names, const char* not_found_code,
-                          const char* words) {
+                          const char* words, const char* message = nullptr) {
   std::vector<T> out;
   std::string missing;
   for (const auto& n : names) {
@@ -95,7 +96,9 @@ std::vector<T> PickByName(const std::vector<T>& all, const std::vector<std::stri
       missing += (missing.empty() ? "" : ", ") + n;
     }
   }
-  if (!missing.empty()) throw ElbError(not_found_code, std::string(words) + " '[" + missing + "]' not found");
+  if (!missing.empty()) {
+    throw ElbError(not_found_code, message ? std::string(message) : std::string(words) + " '[" + missing + "]' not found");
+  }
   return out;
 }
 

@@ -265,7 +265,10 @@ Json DescribeTargetGroups(const LbDeps& d, RequestContext& ctx, const Json& in) 
           if (std::find(lbs.begin(), lbs.end(), lb.id) != lbs.end()) tgs.push_back(std::move(tg));
         }
       } else if (!names.empty()) {
-        tgs = PickByName(all, names, "TargetGroupNotFound", "Target groups");
+        // AWS answers a missing name as it does a missing ARN, without naming it:
+        // "One or more target groups not found" (DescribeTargetGroups traceback in
+        // aws-samples/service-screener-v2#212; moto's TargetGroupNotFoundError).
+        tgs = PickByName(all, names, "TargetGroupNotFound", "Target groups", "One or more target groups not found");
       } else {
         tgs = std::move(all);
       }

@@ -22,14 +22,6 @@ using model::TargetGroup;
 using model::TargetHealthState;
 using model::TargetType;
 
-// AWS's reason descriptions (Elastic Load Balancing guides, "Health checks for your target
-// groups", the reason code table).
-constexpr const char* kRegistrationInProgress = "Target registration is in progress";
-constexpr const char* kDeregistrationInProgress = "Target deregistration is in progress";
-constexpr const char* kNotRegistered = "Target is not registered to the target group";
-constexpr const char* kNotInUse = "Target group is not configured to receive traffic from the load balancer";
-constexpr const char* kHealthCheckDisabled = "Health checks are disabled";
-
 // The private ranges an ip target outside the group's VPC may use (AvailabilityZone
 // "all"), as AWS documents for ip targets: 10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12,
 // 192.168.0.0/16.
@@ -107,11 +99,6 @@ bool Used(state::Tx& tx, const TargetGroup& tg) {
   return !Check(state::records::LoadBalancersOfTargetGroup(tx, tg.region, tg.id)).empty();
 }
 
-double DeregistrationDelay(const TargetGroup& tg) {
-  const std::string* v = model::FindValue(tg.attributes, "deregistration_delay.timeout_seconds");
-  return v ? std::stod(*v) : 300;
-}
-
 // A new registration of `r`: validated against the group (AWS's InvalidTarget), with the
 // zone and the address the data plane connects to.
 Target NewTarget(state::Tx& tx, const LbDeps& d, const RequestContext& ctx, const TargetGroup& tg,
@@ -121,8 +108,8 @@ Target NewTarget(state::Tx& tx, const LbDeps& d, const RequestContext& ctx, cons
   t.port = PortOf(r, tg);
   t.registered_at = ctx.now;
   t.state = TargetHealthState::kInitial;
-  t.reason = "Elb.RegistrationInProgress";
-  t.description = kRegistrationInProgress;
+  t.reason = model::kReasonRegistrationInProgress;
+  t.description = model::TargetHealthDescription(t.reason);
   switch (tg.target_type) {
     case TargetType::kIp: {
       auto ip = net::ParseIpv4(r.id);
@@ -198,7 +185,7 @@ Json DeregisterTargets(const LbDeps& d, RequestContext& ctx, const Json& in) {
   Check(d.store.Write([&](state::Tx& tx) {
     TargetGroup tg = RequireTargetGroup(tx, ctx.region, JStr(in, "TargetGroupArn"));
     const bool used = Used(tx, tg);
-    const double delay = DeregistrationDelay(tg);
+    const int delay = model::DeregistrationDelaySeconds(tg);
     for (const auto& r : requested) {
       int port = PortOf(r, tg);
       auto it = std::find_if(tg.targets.begin(), tg.targets.end(),
@@ -213,8 +200,8 @@ Json DeregisterTargets(const LbDeps& d, RequestContext& ctx, const Json& in) {
         continue;
       }
       it->state = TargetHealthState::kDraining;
-      it->reason = "Target.DeregistrationInProgress";
-      it->description = kDeregistrationInProgress;
+      it->reason = model::kReasonDeregistrationInProgress;
+      it->description = model::TargetHealthDescription(it->reason);
       it->drain_until = ctx.now + delay;
     }
     Check(state::records::PutTargetGroup(tx, tg));
@@ -247,19 +234,12 @@ Json DescribeTargetHealth(const LbDeps& d, RequestContext& ctx, const Json& in) 
       if (tg.target_type == TargetType::kIp && !t.availability_zone.empty()) {
         target["AvailabilityZone"] = t.availability_zone;
       }
-      Json health;
-      if (t.drain_until) {
-        health = TargetHealth(t.state, t.reason, t.description);
-      } else if (!used) {
-        health = TargetHealth(TargetHealthState::kUnused, "Target.NotInUse", kNotInUse);
-      } else if (!tg.health_check.enabled) {
-        health = TargetHealth(TargetHealthState::kUnavailable, "Target.HealthCheckDisabled", kHealthCheckDisabled);
-      } else {
-        health = TargetHealth(t.state, t.reason, t.state == TargetHealthState::kHealthy ? "" : t.description);
-      }
+      // From the record: a group that has just come into use shows its targets initial
+      // until the controller records the data plane's checks.
+      model::TargetHealthView v = model::RecordedTargetHealth(tg, t, used);
       Json e{{"Target", target}};
       if (tg.target_type != TargetType::kLambda) e["HealthCheckPort"] = HealthCheckPort(tg, t.port);
-      e["TargetHealth"] = health;
+      e["TargetHealth"] = TargetHealth(v.state, v.reason, v.description);
       list.push_back(e);
     };
     if (requested.empty()) {
@@ -279,7 +259,8 @@ Json DescribeTargetHealth(const LbDeps& d, RequestContext& ctx, const Json& in) 
         if (tg.target_type != TargetType::kLambda) target["Port"] = port;
         Json e{{"Target", target}};
         if (tg.target_type != TargetType::kLambda) e["HealthCheckPort"] = HealthCheckPort(tg, port);
-        e["TargetHealth"] = TargetHealth(TargetHealthState::kUnused, "Target.NotRegistered", kNotRegistered);
+        e["TargetHealth"] = TargetHealth(TargetHealthState::kUnused, model::kReasonNotRegistered,
+                                       std::string(model::TargetHealthDescription(model::kReasonNotRegistered)));
         list.push_back(e);
       }
     }

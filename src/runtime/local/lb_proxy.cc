@@ -178,8 +178,8 @@ bool ProcessAlive(int pid) {
 
 std::string CheckFailureReason(const std::string& check_status) {
   if (check_status == "L7STS") return "Target.ResponseCodeMismatch";
-  if (check_status.size() > 4 && check_status.ends_with("TOUT")) return "Target.Timeout";
-  return "Target.FailedHealthChecks";
+  if (check_status.size() > 4 && check_status.ends_with("TOUT")) return model::kReasonTimeout;
+  return model::kReasonFailedHealthChecks;
 }
 
 bool CheckPassed(const std::string& check_status) {
@@ -194,22 +194,20 @@ bool CheckPassed(const std::string& check_status) {
 TargetObservation Unhealthy(bool alb, const haproxy::ServerStat& s) {
   TargetObservation o;
   o.state = TargetHealthState::kUnhealthy;
-  o.reason = alb ? CheckFailureReason(s.check_status) : "Target.FailedHealthChecks";
+  o.reason = alb ? CheckFailureReason(s.check_status) : model::kReasonFailedHealthChecks;
   if (o.reason == "Target.ResponseCodeMismatch") {
     o.description = "Health checks failed with these codes: [" + s.check_code + "]";
-  } else if (o.reason == "Target.Timeout") {
-    o.description = "Request timed out";
   } else {
-    o.description = "Health checks failed";
+    o.description = model::TargetHealthDescription(o.reason);
   }
   return o;
 }
 
-TargetObservation Initial(const char* reason, const char* description) {
+TargetObservation Initial(const char* reason) {
   TargetObservation o;
   o.state = TargetHealthState::kInitial;
   o.reason = reason;
-  o.description = description;
+  o.description = model::TargetHealthDescription(reason);
   return o;
 }
 
@@ -397,7 +395,7 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
         o.state = TargetHealthState::kUnavailable;
       } else if (slot == keys.end()) {
         // AWS's descriptions (see Unhealthy above).
-        o = Initial("Elb.RegistrationInProgress", "Target registration is in progress");
+        o = Initial(model::kReasonRegistrationInProgress);
       } else {
         size_t k = static_cast<size_t>(slot - keys.begin());
         size_t healthy = 0, nodes = 0;
@@ -425,7 +423,7 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
           // Rising again after failing: still unhealthy until the checks pass, as on AWS.
           o = prev->second;
         } else {
-          o = Initial("Elb.InitialHealthChecking", "Initial health checks in progress");
+          o = Initial(model::kReasonInitialHealthChecking);
         }
       }
       o.target_group_id = tg.id;

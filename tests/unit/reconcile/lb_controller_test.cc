@@ -535,5 +535,37 @@ TEST(SimulatedRuntimeLb, ReportsEveryTargetNotDrainingHealthy) {
   EXPECT_EQ((*obs)[0], Seen(kTgId, "10.0.0.5", 80, TargetHealthState::kHealthy));
 }
 
+// A target recorded unused (its group was unused at the controller's last pass) shows
+// initial, registration in progress, once a listener uses the group, until the data plane
+// reports on it; what the checks recorded stands meanwhile; draining and unused win.
+TEST(LbTargetHealth, RecordedUnusedTargetIsInitialOnceTheGroupIsUsed) {
+  model::TargetGroup tg;
+  model::Target t;
+  t.id = "10.0.0.5";
+  t.port = 80;
+  t.state = TargetHealthState::kUnused;
+  t.reason = model::kReasonNotInUse;
+  t.description = std::string(model::TargetHealthDescription(t.reason));
+  const model::TargetHealthView initial{TargetHealthState::kInitial, "Elb.RegistrationInProgress",
+                                        "Target registration is in progress"};
+  EXPECT_EQ(model::RecordedTargetHealth(tg, t, /*used=*/true), initial);
+  EXPECT_EQ(TargetHealthOf(tg, t, true, std::nullopt, /*known=*/false), initial);
+  EXPECT_EQ(TargetHealthOf(tg, t, true, std::nullopt, /*known=*/true), initial);
+  EXPECT_EQ(model::RecordedTargetHealth(tg, t, /*used=*/false).state, TargetHealthState::kUnused);
+
+  t.state = TargetHealthState::kHealthy;
+  t.reason.clear();
+  t.description.clear();
+  EXPECT_EQ(model::RecordedTargetHealth(tg, t, true), (model::TargetHealthView{TargetHealthState::kHealthy, "", ""}));
+  EXPECT_EQ(TargetHealthOf(tg, t, true, std::nullopt, /*known=*/false).state, TargetHealthState::kHealthy);
+
+  t.drain_until = 100.0;
+  EXPECT_EQ(model::RecordedTargetHealth(tg, t, true),
+            (model::TargetHealthView{TargetHealthState::kDraining, "Target.DeregistrationInProgress",
+                                     "Target deregistration is in progress"}));
+  EXPECT_EQ(model::TargetHealthDescription("Target.NotRegistered"), "Target is not registered to the target group");
+  EXPECT_EQ(model::TargetHealthDescription("Elb.Unknown"), "");
+}
+
 }  // namespace
 }  // namespace kecs::reconcile

@@ -334,11 +334,11 @@ TEST_F(LbHooksTest, TheTaskControllerHoldsAStoppingTaskUntilItsTargetsHaveDraine
 
 TEST(LbHooks, DeregistrationDelayIsTheAttributeOrAwsDefault) {
   model::TargetGroup g;
-  EXPECT_EQ(DeregistrationDelaySeconds(g), 300);
+  EXPECT_EQ(model::DeregistrationDelaySeconds(g), 300);
   model::SetValue(g.attributes, "deregistration_delay.timeout_seconds", "45");
-  EXPECT_EQ(DeregistrationDelaySeconds(g), 45);
+  EXPECT_EQ(model::DeregistrationDelaySeconds(g), 45);
   model::SetValue(g.attributes, "deregistration_delay.timeout_seconds", "soon");
-  EXPECT_EQ(DeregistrationDelaySeconds(g), 300);
+  EXPECT_EQ(model::DeregistrationDelaySeconds(g), 300);
 }
 
 }  // namespace
