@@ -143,7 +143,7 @@ def test_redirect_templates_and_fixed_responses(lbenv):
                               {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "2"}]}}],
          [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "Host": "secure.#{host}",
                                                   "Query": "from=#{query}", "StatusCode": "HTTP_302"}}])
-    base = lbenv.url(listener)
+    base = lbenv.url(listener, "")  # no trailing "/": base + "/old/..." must not ask for "//old/..."
     # Rules made after the listener reach the data plane a moment later, as on AWS.
     r = wait_for(lambda: get(base + "/old/x/y?z=1", {"Host": "h.example.com"}), until=lambda r: r.status != 503,
                  timeout=30, what="the redirect rules in force")
