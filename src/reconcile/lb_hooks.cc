@@ -149,6 +149,12 @@ Result<bool> TaskTargetsDrained(state::Tx& tx, const model::Task& task, double n
     if (!group) continue;
     const model::Target* target = FindTaskTarget(*group, t);
     if (!target) continue;
+    // "If a deregistering target has no in-flight requests and no active connections,
+    // Elastic Load Balancing immediately completes the deregistration process" (AWS's
+    // Application Load Balancers User Guide, "Deregistration delay"): a group no load
+    // balancer forwards to (its load balancer was deleted) has none.
+    ASSIGN_OR_RETURN(auto users, state::records::LoadBalancersOfTargetGroup(tx, task.region, group->id));
+    if (users.empty()) continue;
     double until = target->drain_until.value_or(task.stopping_at.value_or(now) + model::DeregistrationDelaySeconds(*group));
     if (now < until + options.drain_margin_s) {
       drained = false;

@@ -52,7 +52,10 @@ class Nlb:
         by the attribute (the NLB guide, "Client IP preservation"): `preserve_client_ip`."""
         arn = self.e.elbv2.create_target_group(
             Name=name, Protocol=protocol, Port=PEER_PORT, VpcId=self.e.net.vpc, TargetType="ip",
+            # AWS's default timeout for TCP checks is 10 s, and a timeout must be smaller than
+            # the interval (CreateTargetGroup refuses it otherwise): 5 s needs its own timeout.
             HealthCheckProtocol="TCP", HealthCheckPort=str(PEER_PORT), HealthCheckIntervalSeconds=5,
+            HealthCheckTimeoutSeconds=2,
             HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
         if protocol in ("TCP", "TLS"):
             self.e.set_tg_attributes(arn, **{"preserve_client_ip.enabled": str(preserve_client_ip).lower()})

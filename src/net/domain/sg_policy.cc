@@ -63,6 +63,10 @@ std::vector<std::string> EniRules(const EniPolicy& eni, const std::map<std::stri
   // In egress the peer is the destination; in ingress, the source.
   const char* peer4 = egress ? "ip daddr" : "ip saddr";
   const char* peer6 = egress ? "ip6 daddr" : "ip6 saddr";
+  if (eni.unfiltered) {
+    lines.push_back(fmt::format("return comment \"{} load balancer node without security groups\"", eni.id));
+    return lines;
+  }
   for (const auto& gid : eni.groups) {
     auto it = groups.find(gid);
     if (it == groups.end()) continue;
@@ -265,6 +269,10 @@ VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& eni
     ep.ipv6 = JStr(e, "Ipv6Address");
     ep.subnet_id = JStr(e, "SubnetId");
     for (const auto& g : e.value("Groups", Json::array())) ep.groups.push_back(JStr(g, "GroupId"));
+    // A network load balancer made without security groups filters nothing itself; the
+    // targets' groups decide (AWS's Network Load Balancers guide, "Security groups"): its
+    // nodes' ENIs (requester amazon-elb, no groups) pass everything.
+    ep.unfiltered = ep.groups.empty() && JStr(e, "RequesterId") == "amazon-elb";
     if (!ep.ip.empty()) p.enis.push_back(ep);
   }
   std::sort(p.enis.begin(), p.enis.end(), [](const EniPolicy& a, const EniPolicy& b) { return a.id < b.id; });

@@ -48,6 +48,9 @@ struct EniPolicy {
   std::string ipv6;
   std::string subnet_id;
   std::vector<std::string> groups;
+  // A load balancer node without security groups (a network load balancer made without
+  // them): AWS filters nothing there, the targets' groups decide.
+  bool unfiltered = false;
 };
 
 struct NaclEntry {

@@ -255,8 +255,9 @@ struct FrontendWriter {
     } else if (a->type == ActionType::kRedirect) {
       std::string proto = ToLower(ExpandTemplate(a->redirect_protocol, listener));
       std::string port = ExpandTemplate(a->redirect_port, listener);
-      std::string base = proto + "://" + ExpandTemplate(a->redirect_host, listener);
-      if (!((proto == "http" && port == "80") || (proto == "https" && port == "443"))) base += ":" + port;
+      // The port is written even when it is the scheme's default, as AWS does (users ask
+      // how to stop ":443" being added: kubernetes-sigs/aws-load-balancer-controller#487).
+      std::string base = proto + "://" + ExpandTemplate(a->redirect_host, listener) + ":" + port;
       base += ExpandTemplate(a->redirect_path, listener);
       std::string code = a->redirect_status == "HTTP_301" ? "301" : "302";
       if (a->redirect_query == "#{query}") {

@@ -37,8 +37,9 @@ class LbHooksTest : public ::testing::Test {
     };
   }
 
-  // A target group with its deregistration delay; returns its ARN.
-  std::string MakeGroup(const std::string& name, model::TargetType type, int delay_s) {
+  // A target group with its deregistration delay, which a load balancer's listener
+  // forwards to unless `unused`; returns its ARN.
+  std::string MakeGroup(const std::string& name, model::TargetType type, int delay_s, bool unused = false) {
     model::TargetGroup tg;
     tg.region = kRegion;
     tg.id = model::NewElbId();
@@ -50,6 +51,30 @@ class LbHooksTest : public ::testing::Test {
     tg.attributes = model::DefaultTargetGroupAttributes(type, tg.protocol);
     model::SetValue(tg.attributes, "deregistration_delay.timeout_seconds", std::to_string(delay_s));
     EXPECT_TRUE(store_->Write([&](state::Tx& tx) { return state::records::PutTargetGroup(tx, tg); }).ok());
+    if (!unused) {
+      model::LoadBalancer lb;
+      lb.region = kRegion;
+      lb.id = model::NewElbId();
+      lb.name = "lb-" + name;
+      lb.type = model::LbType::kApplication;
+      lb.arn = model::LoadBalancerArn(kRegion, kAccount, lb.type, lb.name, lb.id);
+      model::Listener l;
+      l.region = kRegion;
+      l.id = model::NewElbId();
+      l.load_balancer_id = lb.id;
+      l.load_balancer_arn = lb.arn;
+      l.arn = model::ListenerArn(lb, kAccount, l.id);
+      l.protocol = model::LbProtocol::kHttp;
+      l.port = 80;
+      model::Action forward;
+      forward.type = model::ActionType::kForward;
+      forward.target_group_arn = tg.arn;
+      l.default_actions = {forward};
+      EXPECT_TRUE(store_->Write([&](state::Tx& tx) -> Status {
+        RETURN_IF_ERROR(state::records::PutLoadBalancer(tx, lb));
+        return state::records::PutListener(tx, l);
+      }).ok());
+    }
     return tg.arn;
   }
 
@@ -244,6 +269,20 @@ TEST_F(LbHooksTest, ATaskNeverWaitsLongerThanItsDrainAndTheMargin) {
   ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return ReleaseTaskTargets(tx, t); }).ok());
   EXPECT_TRUE(Group(arn).targets.empty());
   EXPECT_TRUE(t.internal.targets.empty());
+}
+
+// AWS completes a deregistration at once when the target has no connections: so it is in
+// a group no load balancer forwards to (its load balancer was deleted).
+TEST_F(LbHooksTest, ATargetOfAGroupNoLoadBalancerUsesIsDrainedAtOnce) {
+  std::string arn = MakeGroup("web", model::TargetType::kIp, 300, /*unused=*/true);
+  MakeService({{arn, "", "app", 8080}});
+  model::Task t = AwsvpcTask("t1", "10.0.1.5");
+  Register(t);
+  Deregister(t, kNow);
+  EXPECT_EQ(Group(arn).targets.at(0).state, TargetHealthState::kDraining);
+  EXPECT_TRUE(Drained(t, kNow + 1));
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return ReleaseTaskTargets(tx, t); }).ok());
+  EXPECT_TRUE(Group(arn).targets.empty());
 }
 
 TEST_F(LbHooksTest, AZeroDeregistrationDelayRemovesTheTargetAtOnce) {

@@ -115,5 +115,22 @@ TEST(SgPolicy, PolicyFromDocsReadsTheStoreShapes) {
   EXPECT_EQ(p.subnets[0].entries[0].from, 22);
 }
 
+// A network load balancer made without security groups filters nothing at its nodes; an
+// ordinary ENI without groups still admits nothing.
+TEST(SgPolicy, ALoadBalancerNodeWithoutGroupsPassesEverything) {
+  Json node = {{"NetworkInterfaceId", "eni-1"}, {"PrivateIpAddress", "10.0.0.4"}, {"SubnetId", "subnet-1"},
+               {"RequesterId", "amazon-elb"}, {"Groups", Json::array()}};
+  Json plain = {{"NetworkInterfaceId", "eni-2"}, {"PrivateIpAddress", "10.0.0.5"}, {"SubnetId", "subnet-1"}};
+  VpcPolicy p = PolicyFromDocs("vpc-1", {node, plain}, {}, {{{"SubnetId", "subnet-1"}}}, {});
+  ASSERT_EQ(p.enis.size(), 2u);
+  EXPECT_TRUE(p.enis[0].unfiltered);
+  EXPECT_FALSE(p.enis[1].unfiltered);
+  std::string text = BuildVpcFilter(p);
+  EXPECT_EQ(text.find("eni-1 ingress not allowed"), std::string::npos) << text;
+  EXPECT_EQ(text.find("eni-1 egress not allowed"), std::string::npos) << text;
+  EXPECT_NE(text.find("return comment \"eni-1 load balancer node without security groups\""), std::string::npos);
+  EXPECT_NE(text.find("eni-2 ingress not allowed"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace kecs::net
