@@ -144,6 +144,10 @@ def test_nlb_tcp_udp_listener(nlb, lbenv):
     assert nlb.udp(client, node, PEER_PORT)[0] == me
 
 
+# Known defect (issue 13, open): a client connecting to the NLB node of its own subnet times
+# out (through the other subnet's node, and straight to either target, it works). strict:
+# the test fails once the defect is fixed, so the marker cannot outlive it.
+@pytest.mark.xfail(strict=True, reason="a client in the same subnet as the NLB node it connects to times out")
 def test_nlb_cross_zone_as_configured(nlb, lbenv):
     lb = nlb.create("zones")
     tg = nlb.tg("tcp", "TCP")
