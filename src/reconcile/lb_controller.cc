@@ -420,10 +420,14 @@ void LbController::Observe() {
   auto update = [&](state::Tx& tx, bool write) -> Result<bool> {
     bool changed = false;
     ASSIGN_OR_RETURN(auto groups, state::records::ListTargetGroups(tx, "", /*any_region=*/true));
+    // One scan of a region's listeners and rules per pass, not one per group.
+    std::map<std::string, std::set<std::string>> in_use;  // region -> group ids
     for (auto& tg : groups) {
       if (tg.targets.empty()) continue;
-      ASSIGN_OR_RETURN(auto lbs, state::records::LoadBalancersOfTargetGroup(tx, tg.region, tg.id));
-      bool used = !lbs.empty();
+      if (!in_use.count(tg.region)) {
+        ASSIGN_OR_RETURN(in_use[tg.region], state::records::TargetGroupsInUse(tx, tg.region));
+      }
+      bool used = in_use[tg.region].count(tg.id) > 0;
       std::vector<model::Target> next;
       next.reserve(tg.targets.size());
       for (const auto& t : tg.targets) {

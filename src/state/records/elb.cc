@@ -698,6 +698,22 @@ Result<std::vector<std::string>> LoadBalancersOfTargetGroup(Tx& tx, const std::s
   return out;
 }
 
+Result<std::set<std::string>> TargetGroupsInUse(Tx& tx, const std::string& region) {
+  std::set<std::string> out;
+  ASSIGN_OR_RETURN(auto lbs, ListLoadBalancers(tx, region));
+  for (const auto& lb : lbs) {
+    ASSIGN_OR_RETURN(auto listeners, ListListeners(tx, lb.region, lb.id));
+    for (const auto& l : listeners) {
+      for (auto& id : ForwardedTargetGroupIds(l.default_actions)) out.insert(std::move(id));
+      ASSIGN_OR_RETURN(auto rules, ListRules(tx, lb.region, l.id));
+      for (const auto& r : rules) {
+        for (auto& id : ForwardedTargetGroupIds(r.actions)) out.insert(std::move(id));
+      }
+    }
+  }
+  return out;
+}
+
 Result<std::optional<LbDnsAnswer>> LookupLoadBalancerDns(Tx& tx, const std::string& region,
                                                         const std::string& vpc_id, const std::string& name) {
   std::string want = name;

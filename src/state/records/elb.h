@@ -15,6 +15,7 @@
 // Decoding is strict: a row that does not parse, or has a member of the wrong type, is
 // Internal naming the resource. Functions taking a Tx run inside the caller's transaction.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,11 @@ std::vector<std::string> ForwardedTargetGroupIds(const std::vector<model::Action
 // default actions or a rule), in creation order.
 Result<std::vector<std::string>> LoadBalancersOfTargetGroup(Tx& tx, const std::string& region,
                                                             const std::string& tg_id);
+
+// The ids of every target group some load balancer of `region` forwards to: one scan of
+// the load balancers, listeners and rules, for callers that would otherwise ask
+// LoadBalancersOfTargetGroup once per group.
+Result<std::set<std::string>> TargetGroupsInUse(Tx& tx, const std::string& region);
 
 // What a load balancer's DNS name means inside VPC `vpc_id` of `region`: its nodes'
 // addresses (A: IPv4, AAAA: IPv6), or nullopt when the name is no load balancer of that
