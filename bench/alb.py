@@ -12,14 +12,18 @@ thresholds 2), and three awsvpc tasks of the "lbweb" busybox httpd image of the 
        - ALB node:      http://<node ENI IP>/         (the listener in the node's namespace;
                                                        keep-alive from wrk to HAProxy)
        - ALB host port: http://127.0.0.1:<host port>/ (the listener as published on the host)
-     and reports requests/s, the ratio ALB / direct, and the added latency at p50 and p99;
+     and reports requests/s, the ratio ALB / direct, and the added latency at p50 and p99,
+     with HAProxy's connection errors and retries towards the targets and the SYNs the
+     targets' kernels dropped on a full accept queue during each run;
   B. RegisterTargets and DeregisterTargets to effect, --target-rounds times: the third task
      is registered and deregistered while a client sends one request per new connection
      through the host port. Reported: the API call's own time; when HAProxy's runtime API
      (its admin socket under <data-dir>/runtime/lb/<lb id>/) first lists the new server; the
      first request the new target serves (gated by its health checks: at least interval x
      healthy threshold = 10 s, as on AWS); and, after DeregisterTargets, the last request it
-     serves. Whether the proxy reloaded (its worker pids changed) is recorded;
+     serves, and when DescribeTargetHealth stops listing it (the default 300 s delay ends as
+     soon as no request is in flight to it). Whether the proxy reloaded (its worker pids
+     changed) is recorded;
   C. a failing target leaving rotation, --fail-rounds times: httpd is killed in one target
      (the task keeps running), and the time until DescribeTargetHealth says `unhealthy`,
      the last request that reached it (failed), and the number of failed client requests
@@ -129,19 +133,64 @@ def measure_register(e, tg, port, ip, sock, timeout=60):
 
 
 def measure_deregister(e, tg, port, ip, observe_s=3.0):
-    """DeregisterTargets of `ip`: the last request it serves after the call (0 when none)."""
+    """DeregisterTargets of `ip`: the last request it serves after the call (0 when none), and
+    when DescribeTargetHealth stops listing it (the deregistration delay is the default 300 s;
+    with no request in flight it ends at once, as on AWS)."""
     t0 = time.monotonic()
     e.elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": ip}])
     api = time.monotonic() - t0
     last = 0.0
+    gone = None
     n = 0
-    while time.monotonic() - t0 < observe_s:
+    while time.monotonic() - t0 < observe_s or gone is None:
+        if time.monotonic() - t0 > 60:
+            break
         status, who = one_get(port)
         n += 1
         if who == ip:
             last = time.monotonic() - t0
+        if gone is None and ip not in lbs.health(e.elbv2, tg):
+            gone = time.monotonic() - t0
         time.sleep(0.005)
-    return {"api_ms": api * 1000, "last_served_ms": last * 1000, "requests": n}
+    return {"api_ms": api * 1000, "last_served_ms": last * 1000, "requests": n,
+            "gone_ms": gone * 1000 if gone is not None else None}
+
+
+STAT_COUNTERS = ("econ", "wretr", "wredis", "eresp")
+
+
+def proxy_counters(sock):
+    """HAProxy's connection errors, retries, redispatches and response errors towards the
+    servers (summed over the server rows of `show stat`)."""
+    out = dict.fromkeys(STAT_COUNTERS, 0)
+    if not sock:
+        return out
+    lines = admin(sock, "show stat").splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return out
+    head = lines[0][2:].split(",")
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(",")))
+        if row.get("svname") in (None, "FRONTEND", "BACKEND"):
+            continue
+        for k in STAT_COUNTERS:
+            out[k] += int(row.get(k) or 0)
+    return out
+
+
+def listen_drops(e, tasks):
+    """TcpExt ListenOverflows + ListenDrops summed over the tasks' network namespaces (a
+    full accept queue drops the SYN; the client retries it after 1 s)."""
+    total = 0
+    for t in tasks:
+        p = e.in_container(t["taskArn"], "busybox", "cat", "/proc/net/netstat")
+        if p.returncode != 0:
+            return None
+        rows = [line.split() for line in p.stdout.splitlines() if line.startswith("TcpExt:")]
+        if len(rows) >= 2:
+            vals = dict(zip(rows[0][1:], rows[1][1:]))
+            total += int(vals.get("ListenOverflows", 0)) + int(vals.get("ListenDrops", 0))
+    return total
 
 
 def measure_failure(e, tg, port, task, ip, timeout=60):
@@ -196,6 +245,7 @@ def main():
     ap.add_argument("--pause", type=float, default=5, help="seconds between wrk runs")
     ap.add_argument("--target-rounds", type=int, default=5)
     ap.add_argument("--fail-rounds", type=int, default=3)
+    ap.add_argument("--phases", default="A,B,C", help="which of the phases A, B and C to run")
     args = ap.parse_args()
 
     results = {"machine": benchlib.machine(), "args": vars(args), "wrk": [], "register": [], "deregister": [],
@@ -256,17 +306,6 @@ def run_bench(e, env, args, results):
         p = subprocess.run(["curl", "-s", "-m", "5", url], capture_output=True, text=True, timeout=15)
         if p.returncode != 0 or "hello from kecs" not in p.stdout:
             raise RuntimeError(f"{name}: {url} does not answer 'hello from kecs' ({p.returncode})")
-    for rnd in range(args.rounds):
-        for name, url in targets:
-            log(f"round {rnd + 1}: wrk {name} {url}")
-            r = run_wrk(url, args.threads, args.connections, args.duration, env.daemon.proc.pid)
-            r.update({"round": rnd + 1, "target": name, "url": url})
-            results["wrk"].append(r)
-            log(f"  {r['requests_per_s']} req/s, p50 {r.get('latency_p50_ms')} ms, p99 {r.get('latency_p99_ms')} ms, "
-                f"errors {r['socket_errors']}, non-2xx {r['non_2xx']}")
-            time.sleep(args.pause)
-
-    # B. RegisterTargets / DeregisterTargets to effect
     socks = admin_sockets(env.daemon.data_dir, lb_id)
     sock = None
     for s in socks:
@@ -278,9 +317,25 @@ def run_bench(e, env, args, results):
         except OSError:
             continue
     results["admin_socket"] = sock
-    e.set_tg_attributes(tg, **{"deregistration_delay.timeout_seconds": 0})
+    phases = set(args.phases.upper().split(","))
+    for rnd in range(args.rounds if "A" in phases else 0):
+        for name, url in targets:
+            log(f"round {rnd + 1}: wrk {name} {url}")
+            c0, d0 = proxy_counters(sock), listen_drops(e, tasks[:2])
+            r = run_wrk(url, args.threads, args.connections, args.duration, env.daemon.proc.pid)
+            c1, d1 = proxy_counters(sock), listen_drops(e, tasks[:2])
+            r["proxy_counters"] = {k: c1[k] - c0[k] for k in STAT_COUNTERS}
+            r["listen_drops"] = d1 - d0 if d0 is not None and d1 is not None else None
+            r.update({"round": rnd + 1, "target": name, "url": url})
+            results["wrk"].append(r)
+            log(f"  {r['requests_per_s']} req/s, p50 {r.get('latency_p50_ms')} ms, p99 {r.get('latency_p99_ms')} ms, "
+                f"errors {r['socket_errors']}, non-2xx {r['non_2xx']}, HAProxy {r['proxy_counters']}, "
+                f"targets' listen drops {r['listen_drops']}")
+            time.sleep(args.pause)
+
+    # B. RegisterTargets / DeregisterTargets to effect
     pids0 = haproxy_pids(lb_id)
-    for i in range(args.target_rounds):
+    for i in range(args.target_rounds if "B" in phases else 0):
         r = measure_register(e, tg, port, ips[2], sock)
         results["register"].append(r)
         log(f"register {i + 1}: {r}")
@@ -293,7 +348,7 @@ def run_bench(e, env, args, results):
     results["reloaded_during_target_changes"] = set(pids0) != set(results["haproxy_pids_after"])
 
     # C. a failing target leaves rotation
-    for i in range(args.fail_rounds):
+    for i in range(args.fail_rounds if "C" in phases else 0):
         r = measure_failure(e, tg, port, tasks[1]["taskArn"], ips[1])
         results["failure"].append(r)
         log(f"failure {i + 1}: {r}")
@@ -312,9 +367,12 @@ def report(results, args):
     if runs:
         print(f"\n### A. wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
               f"({results.get('wrk_version')})\n")
-        print(table(["round", "target", "requests/s", "p50", "p99", "errors", "daemon CPU (cores)", "machine CPU (cores)"],
+        print(table(["round", "target", "requests/s", "p50", "p99", "errors", "HAProxy to targets: conn errors / retries",
+                     "targets' SYNs dropped (accept queue full)", "daemon CPU (cores)", "machine CPU (cores)"],
                     [[r["round"], r["target"], fmt(r["requests_per_s"], digits=0), fmt(r.get("latency_p50_ms"), " ms", 2),
                       fmt(r.get("latency_p99_ms"), " ms", 2), sum(r["socket_errors"].values()) + r["non_2xx"],
+                      f"{r['proxy_counters']['econ']} / {r['proxy_counters']['wretr']}",
+                      "-" if r["listen_drops"] is None else r["listen_drops"],
                       f"{r['daemon_cores']:.2f}", f"{r['machine_cores']:.2f}"] for r in runs]))
         summary = {}
         for name in dict.fromkeys(r["target"] for r in runs):
@@ -341,6 +399,8 @@ def report(results, args):
             + stats([r["first_request_s"] for r in reg], digits=2),
             ["DeregisterTargets call (ms)"] + stats([r["api_ms"] for r in dereg]),
             ["deregister -> last request served (ms; 0: none after the call)"] + stats([r["last_served_ms"] for r in dereg]),
+            ["deregister -> deregistration complete (ms; delay 300 s, ends when no request is in flight)"]
+            + stats([r.get("gone_ms") for r in dereg]),
         ]))
         print(f"\nHAProxy reloaded during the target changes: {results.get('reloaded_during_target_changes')} "
               f"(worker pids {sorted(results.get('haproxy_pids_before', {}))} -> "

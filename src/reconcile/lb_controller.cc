@@ -392,9 +392,11 @@ void LbController::Observe() {
   std::lock_guard<std::mutex> pass(pass_mu_);
   std::map<TargetKey, runtime::TargetObservation> seen;
   std::set<std::string> known;  // groups the data plane has and reported on
+  std::set<std::string> unobserved;  // groups of a load balancer whose observation failed
   for (const auto& [id, spec] : applied_) {
     auto obs = runtime_.ObserveTargets(spec);
     if (!obs.ok()) {
+      for (const auto& g : spec.target_groups) unobserved.insert(g.id);
       // Said once per distinct failure, not every poll.
       std::string& last = observe_errors_[id];
       if (last != obs.status().message()) {
@@ -410,9 +412,12 @@ void LbController::Observe() {
       auto it = seen.find(key);
       if (it == seen.end()) {
         seen.emplace(std::move(key), std::move(o));
-      } else if (Severity(o.state) > Severity(it->second.state)) {
-        it->second = std::move(o);
+        continue;
       }
+      // A group behind several load balancers: its target's connections through each.
+      int connections = it->second.connections < 0 || o.connections < 0 ? -1 : it->second.connections + o.connections;
+      if (Severity(o.state) > Severity(it->second.state)) it->second = std::move(o);
+      it->second.connections = connections;
     }
   }
   const double now = clock_.Now();
@@ -434,6 +439,9 @@ void LbController::Observe() {
         if (t.drain_until && now >= *t.drain_until) continue;  // drained: deregistered for good
         std::optional<runtime::TargetObservation> o;
         if (auto it = seen.find(TargetKey{tg.id, t.id, TargetPort(tg, t)}); it != seen.end()) o = it->second;
+        // As on AWS, a deregistering target with no connections or requests in flight
+        // through any load balancer is deregistered at once, before the delay ends.
+        if (t.drain_until && o && o->connections == 0 && !unobserved.count(tg.id)) continue;
         TargetHealthView v = TargetHealthOf(tg, t, used, o, known.count(tg.id) > 0);
         model::Target n = t;
         n.state = v.state;

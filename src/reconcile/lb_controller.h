@@ -22,7 +22,9 @@
 //     target group across load balancers (the worst state wins), written into the target
 //     group records as AWS's TargetHealth states, one Put per group and only when a
 //     target's state, reason or description changed. A deregistered target shows draining
-//     until its drain_until, then leaves the record (and so the next spec).
+//     until its drain_until, then leaves the record (and so the next spec); it leaves
+//     earlier, as on AWS, once every load balancer's data plane (already draining it)
+//     reports no connection or request in flight to it (TargetObservation::connections).
 //
 // The records carry no revision: a load balancer deleted and created again has a new id,
 // so its spec is a new one. Thread-safe: one pass at a time (pass_mu_); Start runs the

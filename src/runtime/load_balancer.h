@@ -118,6 +118,11 @@ struct TargetObservation {
   model::TargetHealthState state = model::TargetHealthState::kInitial;
   std::string reason;       // Target.FailedHealthChecks, Target.Timeout, Target.ResponseCodeMismatch, ...
   std::string description;  // AWS's text, e.g. "Health checks failed with these codes: [503]"
+  // For a target an application load balancer's data plane already drains: its requests in
+  // flight (and queued) over all nodes. -1 when not known, when the target is not draining
+  // there, and for network load balancers (whose deregistration lasts the whole delay). 0
+  // ends its deregistration at once, as on AWS.
+  int connections = -1;
   bool operator==(const TargetObservation&) const = default;
 };
 

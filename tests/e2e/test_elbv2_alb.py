@@ -162,10 +162,8 @@ def test_redirect_templates_and_fixed_responses(lbenv):
 def test_failing_target_turns_unhealthy_leaves_rotation_and_its_task_is_replaced(lbenv):
     lb = lbenv.create_alb()
     tg = lbenv.create_tg("a")
-    # AWS ends a deregistration at once when the target has no connections left; kecs still
-    # waits out the whole delay (a known gap of issue 13), so the replaced task's target
-    # would stay draining for the default 300 s. A short delay, as many setups use.
-    lbenv.set_tg_attributes(tg, **{"deregistration_delay.timeout_seconds": 10})
+    # The default deregistration delay (300 s) stands: as on AWS, the replaced task's target
+    # has no connection left, so its deregistration (and the task's stop) ends at once.
     listener = http_listener(lbenv, lb, forward(tg))
     ips = service_behind(lbenv, "A", tg, 2)
     url = lbenv.url(listener, "/who.sh")

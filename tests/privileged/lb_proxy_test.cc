@@ -407,6 +407,28 @@ TEST_F(LbProxyTest, FailsOpenReportsCodesAndDrains) {
   EXPECT_TRUE(WaitFor([&] { return Get("/") == "root-c\n"; })) << "back in rotation";
 }
 
+// The load balancer's own errors, as an ALB's: 502 for a target that refuses the
+// connection (at once: no retry), 503 for a group with no target at all; a target's own
+// error statuses pass through.
+TEST_F(LbProxyTest, ItsOwnErrorsAreAnAlbs) {
+  LoadBalancerSpec lb = Spec();
+  lb.target_groups[0].targets = {Target("10.77.0.2", 9)};  // nothing listens there
+  lb.target_groups[0].health_check.enabled = false;
+  lb.target_groups[1].targets.clear();
+  Status st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  std::vector<std::string> status = {"-o", "/dev/null", "-w", "%{http_code}"};
+  EXPECT_TRUE(WaitFor([&] { return Get("/api/", status) == "502"; }));
+  EXPECT_NE(Get("/api/").find("<center><h1>502 Bad Gateway</h1></center>"), std::string::npos);
+  EXPECT_EQ(Get("/web/", status), "503");
+  EXPECT_NE(Get("/web/").find("<title>503 Service Temporarily Unavailable</title>"), std::string::npos);
+  // A target's own 404 is passed on, not rewritten.
+  lb.target_groups[1].targets = {Target("10.77.0.3", 8080)};
+  st = proxies_->Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(WaitFor([&] { return Get("/web/missing", status) == "404"; }));
+}
+
 // lb_cookie stickiness: a client that sends the AWSALB cookie back stays on one target;
 // one that does not is balanced over both.
 TEST_F(LbProxyTest, LbCookieKeepsAClientOnItsTarget) {

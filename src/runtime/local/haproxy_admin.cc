@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -141,6 +142,8 @@ std::map<std::string, ServerStat> ParseStat(const std::string& csv) {
     s.check_status = get("check_status");
     if (s.check_status.rfind("* ", 0) == 0) s.check_status = s.check_status.substr(2);
     s.check_code = get("check_code");
+    s.scur = std::atoi(get("scur").c_str());
+    s.qcur = std::atoi(get("qcur").c_str());
     out[s.backend + "/" + s.server] = std::move(s);
   });
   return out;

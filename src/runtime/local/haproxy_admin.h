@@ -46,6 +46,8 @@ struct ServerStat {
   std::string status;        // "UP", "UP 1/3", "DOWN", "DOWN 1/2", "MAINT", "DRAIN", "no check", ...
   std::string check_status;  // "L7OK", "L7STS", "L4CON", "L4TOUT", "INI", ... ("* " removed)
   std::string check_code;    // the HTTP status of the last L7 check
+  int scur = 0;              // current sessions (a TCP connection, or an HTTP request in flight)
+  int qcur = 0;              // requests queued for the server
 };
 // Server rows (not FRONTEND/BACKEND) of `show stat` output, by "<backend>/<server>".
 std::map<std::string, ServerStat> ParseStat(const std::string& csv);

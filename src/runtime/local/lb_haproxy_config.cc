@@ -17,6 +17,11 @@
 //   fixed-response   `http-request return ...`
 // The listener's default actions come last. X-Forwarded-* are set after the rules (a rule
 // sees the request as the client sent it), then `use_backend` picks the group's backend.
+//
+// Errors as an ALB gives them: a group with no target to send to answers 503; a target
+// that refuses or drops the connection gives 502 at once (`retries 0`: no retry, so no
+// one-second turn-around either); one that does not answer in time gives 504 (HAProxy's
+// own). A response a target sent is passed on as it is, 503 included.
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -34,6 +39,14 @@ using model::LbProtocol;
 
 constexpr size_t kSlotGranule = 8;
 constexpr size_t kMinFreeSlots = 4;
+
+// The bodies of an ALB's own 502 and 503 responses (the markup ALBs answer with).
+constexpr const char* kBody502 =
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>"
+    "\r\n</body>\r\n</html>\r\n";
+constexpr const char* kBody503 =
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 "
+    "Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n";
 
 // One character inside a double-quoted word of haproxy.cfg: `"`, `\` and `$` escaped
 // (HAProxy expands environment variables in double quotes), control characters as \xNN.
@@ -323,6 +336,11 @@ struct FrontendWriter {
     out << "  http-request set-header X-Forwarded-Proto " << Scheme(listener.protocol) << "\n";
     out << "  http-request set-header X-Forwarded-Port " << listener.port << "\n";
     for (const auto& g : groups) {
+      // No target to send to, even failing open (none registered, or all draining).
+      out << "  http-request return status 503 content-type text/html string " << Quote(kBody503)
+          << " if { var(txn.kecs_tg) -m str " << g << " } { nbsrv(" << BackendName(g, node) << "_all) eq 0 }\n";
+    }
+    for (const auto& g : groups) {
       std::string be = BackendName(g, node);
       out << "  use_backend " << be << " if { var(txn.kecs_tg) -m str " << g << " } { nbsrv(" << be << ") gt 0 }\n";
       out << "  use_backend " << be << "_all if { var(txn.kecs_tg) -m str " << g << " }\n";
@@ -382,6 +400,14 @@ void WriteBackend(std::ostringstream& out, const LoadBalancerSpec& lb, const LbT
     // backends (checked or not) agree.
     out << "  cookie AWSALB insert indirect nocache dynamic maxlife " << tg.stickiness_duration_s << "s\n";
     out << "  dynamic-cookie-key " << tg.id << "\n";
+  }
+  if (alb) {
+    // HAProxy's own 503 here is a failed connection to the target: an ALB's 502. A
+    // response from the target (it sets kecs_served) keeps its status.
+    out << "  retries 0\n";
+    out << "  http-response set-var(txn.kecs_served) bool(1)\n";
+    out << "  http-error status 503 content-type text/html string " << Quote(kBody502) << "\n";
+    out << "  http-after-response set-status 502 reason \"Bad Gateway\" if { status 503 } !{ var(txn.kecs_served) -m found }\n";
   }
   bool check = checked && hc.enabled;
   if (check) {

@@ -399,12 +399,14 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
       } else {
         size_t k = static_cast<size_t>(slot - keys.begin());
         size_t healthy = 0, nodes = 0;
+        int connections = 0;
         std::optional<TargetObservation> bad;
         for (size_t node = 0; node < lb.nodes.size(); ++node) {
           auto row = rows->find(fmt::format("bk_{}_n{}/s{}", tg.id, node, k + 1));
           if (row == rows->end()) continue;
           ++nodes;
           const haproxy::ServerStat& s = row->second;
+          connections += s.scur + s.qcur;
           bool passed = CheckPassed(s.check_status) || s.check_status.empty();
           if (s.status.rfind("UP", 0) == 0 || s.status == "no check" || (s.status.rfind("DRAIN", 0) == 0 && passed)) {
             ++healthy;
@@ -425,6 +427,11 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
         } else {
           o = Initial(model::kReasonInitialHealthChecking);
         }
+        // Counted only where HAProxy already drains it (no new request can reach it), and
+        // only for an application load balancer: a network load balancer's traffic does
+        // not pass through HAProxy (the kernel forwards it), and its deregistration lasts
+        // the whole delay, as on AWS.
+        o.connections = alb && t.draining && nodes == lb.nodes.size() ? connections : -1;
       }
       o.target_group_id = tg.id;
       o.target_id = t.id;

@@ -71,6 +71,9 @@ runtime::TargetObservation Seen(const std::string& tg, const std::string& id, in
 
 class LbControllerTest : public ::testing::Test {
  protected:
+  model::LoadBalancer PutSecondLoadBalancer();
+  model::TargetGroup DrainSecondTarget();
+  std::vector<runtime::TargetObservation> Draining(int connections);
   void SetUp() override {
     auto s = state::Store::Open(dir_.path());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -415,7 +418,24 @@ TEST_F(LbControllerTest, WritesOnlyWhatChanged) {
   EXPECT_EQ(commits_.load(), after_first);
 }
 
-TEST_F(LbControllerTest, ObservationsOfSeveralLoadBalancersMergeWorstFirst) {
+// The group's second target deregistered (300 s delay) and the spec applied.
+model::TargetGroup LbControllerTest::DrainSecondTarget() {
+  model::TargetGroup tg = Tg();
+  tg.targets[1].drain_until = kT0 + 300;
+  Put(tg);
+  controller_->Reconcile(false);
+  return tg;
+}
+
+// What a data plane reports of the draining target, with `connections` to it.
+std::vector<runtime::TargetObservation> LbControllerTest::Draining(int connections) {
+  runtime::TargetObservation o = Seen(kTgId, "10.1.3.21", 80, TargetHealthState::kHealthy);
+  o.connections = connections;
+  return {o};
+}
+
+// A second load balancer whose listener forwards to the same group (kTgId).
+model::LoadBalancer LbControllerTest::PutSecondLoadBalancer() {
   model::LoadBalancer second = NewLb("fedcba9876543210", "second");
   PutLb(second);
   model::Listener l;
@@ -427,6 +447,11 @@ TEST_F(LbControllerTest, ObservationsOfSeveralLoadBalancersMergeWorstFirst) {
   forward.target_group_arn = TgArn(kTgId);
   l.default_actions = {forward};
   Put(l);
+  return second;
+}
+
+TEST_F(LbControllerTest, ObservationsOfSeveralLoadBalancersMergeWorstFirst) {
+  model::LoadBalancer second = PutSecondLoadBalancer();
   controller_->Reconcile(false);
   ASSERT_EQ(runtime_.applied.size(), 2u);
   runtime_.Script(kLbId, std::vector<runtime::TargetObservation>{
@@ -466,6 +491,46 @@ TEST_F(LbControllerTest, DrainingTargetsLeaveAfterTheirDelay) {
   EXPECT_EQ(tg.targets[0].id, "10.1.3.20");
   controller_->Reconcile(false);
   ASSERT_EQ(runtime_.applied.back().target_groups[0].targets.size(), 1u);
+}
+
+TEST_F(LbControllerTest, DrainingTargetsWithNoConnectionsLeaveAtOnce) {
+  model::TargetGroup tg = DrainSecondTarget();
+  auto draining = [&](int connections) { return Draining(connections)[0]; };
+  // Connections in flight (or not known): it drains on.
+  for (int connections : {2, -1}) {
+    runtime_.Script(kLbId, std::vector<runtime::TargetObservation>{
+        Seen(kTgId, "10.1.3.20", 8080, TargetHealthState::kHealthy), draining(connections)});
+    controller_->Observe();
+    ASSERT_EQ(Tg().targets.size(), 2u);
+    EXPECT_EQ(Tg().targets[1].state, TargetHealthState::kDraining);
+  }
+  // The data plane could not be observed: nothing is known of its connections.
+  runtime_.Script(kLbId, Unavailable("admin socket"));
+  controller_->Observe();
+  EXPECT_EQ(Tg().targets.size(), 2u);
+  // None left: deregistered long before the delay.
+  runtime_.Script(kLbId, std::vector<runtime::TargetObservation>{
+      Seen(kTgId, "10.1.3.20", 8080, TargetHealthState::kHealthy), draining(0)});
+  controller_->Observe();
+  tg = Tg();
+  ASSERT_EQ(tg.targets.size(), 1u);
+  EXPECT_EQ(tg.targets[0].id, "10.1.3.20");
+}
+
+TEST_F(LbControllerTest, ADrainingTargetLeavesOnlyWhenNoLoadBalancerHasConnections) {
+  model::LoadBalancer second = PutSecondLoadBalancer();
+  DrainSecondTarget();
+  auto draining = [&](int connections) { return Draining(connections); };
+  runtime_.Script(kLbId, draining(0));
+  runtime_.Script(second.id, draining(1));
+  controller_->Observe();
+  EXPECT_EQ(Tg().targets.size(), 2u);
+  runtime_.Script(second.id, Unavailable("admin socket"));
+  controller_->Observe();
+  EXPECT_EQ(Tg().targets.size(), 2u);
+  runtime_.Script(second.id, draining(0));
+  controller_->Observe();
+  EXPECT_EQ(Tg().targets.size(), 1u);
 }
 
 TEST_F(LbControllerTest, GroupsNoLoadBalancerUsesAreUnused) {

@@ -298,14 +298,17 @@ TEST(HaproxyAdmin, ParsesServersState) {
 
 TEST(HaproxyAdmin, ParsesStat) {
   std::string csv =
-      "# pxname,svname,qcur,status,check_status,check_code\n"
-      "ft,FRONTEND,,OPEN,,\n"
-      "bk_1_n0,s1,0,UP,L7OK,200\n"
-      "bk_1_n0,s2,0,DOWN,* L7STS,503\n"
-      "bk_1_n0,BACKEND,0,UP,,\n";
+      "# pxname,svname,qcur,scur,status,check_status,check_code\n"
+      "ft,FRONTEND,,3,OPEN,,\n"
+      "bk_1_n0,s1,1,2,UP,L7OK,200\n"
+      "bk_1_n0,s2,0,0,DOWN,* L7STS,503\n"
+      "bk_1_n0,BACKEND,1,2,UP,,\n";
   auto stat = haproxy::ParseStat(csv);
   ASSERT_EQ(stat.size(), 2u);
   EXPECT_EQ(stat["bk_1_n0/s1"].status, "UP");
+  EXPECT_EQ(stat["bk_1_n0/s1"].scur, 2);
+  EXPECT_EQ(stat["bk_1_n0/s1"].qcur, 1);
+  EXPECT_EQ(stat["bk_1_n0/s2"].scur, 0);
   EXPECT_EQ(stat["bk_1_n0/s2"].check_status, "L7STS");
   EXPECT_EQ(stat["bk_1_n0/s2"].check_code, "503");
 }
@@ -393,6 +396,32 @@ TEST_F(TargetHealth, RecoveringTargetStaysUnhealthyUntilUp) {
 TEST_F(TargetHealth, DrainingAndUncheckedFollowTheirChecks) {
   EXPECT_EQ(One(Row("DRAIN", "L7OK"), Row("no check", "")).state, TargetHealthState::kHealthy);
   EXPECT_EQ(One(Row("DRAIN", "L4CON"), Row("UP", "L7OK")).state, TargetHealthState::kUnhealthy);
+}
+
+TEST_F(TargetHealth, ConnectionsOfADrainingTargetAreCountedOnEveryNode) {
+  LoadBalancerSpec lb = Alb();
+  lb.target_groups.resize(1);
+  lb.target_groups[0].targets.resize(1);
+  haproxy::ServerStat n0 = Row("DRAIN", "L7OK"), n1 = Row("DRAIN", "L7OK");
+  n0.scur = 2;
+  n1.qcur = 1;
+  std::map<std::string, haproxy::ServerStat> rows = {{std::string("bk_") + kApi + "_n0/s1", n0},
+                                                     {std::string("bk_") + kApi + "_n1/s1", n1}};
+  ServerSlots slots = AssignSlots(lb, {});
+  // Not draining in the spec: not counted (HAProxy may still send it new ones).
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, -1);
+  lb.target_groups[0].targets[0].draining = true;
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, 3);
+  rows.begin()->second.scur = 0;
+  rows.rbegin()->second.qcur = 0;
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, 0);
+  // A network load balancer's traffic does not pass through HAProxy: not known.
+  LoadBalancerSpec nlb = lb;
+  nlb.type = model::LbType::kNetwork;
+  EXPECT_EQ(TargetHealthFromStat(nlb, slots, &rows, memo_)[0].connections, -1);
+  // A node without the server's row: not known.
+  rows.erase(rows.begin());
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, -1);
 }
 
 TEST_F(TargetHealth, UnavailableWithoutTheProxyAndRegisteringWithoutASlot) {
