@@ -253,8 +253,13 @@ std::string RenderLbForwarding(const LoadBalancerSpec& lb,
         for (size_t i = 0; i < targets.size(); ++i) {
           slots.push_back(fmt::format("{} : {} . {}", i, targets[i].address, targets[i].port));
         }
-        s += fmt::format("add rule {} {} {} dnat ip to jhash ip saddr . {} sport mod {} map {{ {} }} comment \"{} -> {}\"\n",
-                         kTable, dnat, match, proto, targets.size(), fmt::join(slots, ", "), what, g->id);
+        // One flow, one target: a hash of the client's address and port; with source_ip
+        // stickiness, of its address alone (every flow of a client, TCP and UDP alike,
+        // goes to one target while the targets in rotation stay the same).
+        const bool sticky = g->stickiness && g->stickiness_type == "source_ip";
+        const std::string key = sticky ? "ip saddr" : fmt::format("ip saddr . {} sport", proto);
+        s += fmt::format("add rule {} {} {} dnat ip to jhash {} mod {} map {{ {} }} comment \"{} -> {}\"\n", kTable,
+                         dnat, match, key, targets.size(), fmt::join(slots, ", "), what, g->id);
         if (!g->preserve_client_ip) {
           s += fmt::format("add rule {} {} ct original ip daddr {} meta l4proto {} ct original proto-dst {} snat ip to {} "
                            "comment \"{}: {} does not preserve client addresses\"\n",

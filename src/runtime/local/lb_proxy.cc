@@ -379,10 +379,10 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
 
 std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
                                                     const std::map<std::string, haproxy::ServerStat>* rows,
-                                                    std::map<std::string, TargetObservation>& memo) {
+                                                    TargetMemo& memo, double now) {
   bool alb = lb.type == model::LbType::kApplication;
   std::vector<TargetObservation> out;
-  std::map<std::string, TargetObservation> seen;
+  TargetMemo seen;
   static const std::vector<std::string> kNone;
   for (const auto& tg : lb.target_groups) {
     auto it = slots.find(tg.id);
@@ -390,6 +390,8 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
     for (const auto& t : tg.targets) {
       std::string key = SlotKey(t);
       TargetObservation o;
+      double failing_since = -1;
+      auto prev = memo.find(tg.id + "/" + key);
       auto slot = std::find(keys.begin(), keys.end(), key);
       if (!rows) {
         o.state = TargetHealthState::kUnavailable;
@@ -416,14 +418,21 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
           }
           // Otherwise (no check yet, rising, or MAINT before it is enabled): not conclusive.
         }
-        if (bad) {
+        const bool was_concluded = prev != memo.end() && (prev->second.last.state == TargetHealthState::kHealthy ||
+                                                          prev->second.last.state == TargetHealthState::kUnhealthy);
+        if (bad && !was_concluded) {
+          // Never healthy yet: initial until the checks have failed the threshold's times.
+          failing_since = prev != memo.end() && prev->second.failing_since >= 0 ? prev->second.failing_since : now;
+          const double window = static_cast<double>(tg.health_check.interval_s) *
+                                std::max(0, tg.health_check.unhealthy_threshold - 1);
+          o = now - failing_since >= window ? *bad : Initial(model::kReasonInitialHealthChecking);
+        } else if (bad) {
           o = *bad;
         } else if (nodes > 0 && healthy == nodes) {
           o.state = TargetHealthState::kHealthy;
-        } else if (auto prev = memo.find(tg.id + "/" + key);
-                   prev != memo.end() && prev->second.state == TargetHealthState::kUnhealthy) {
+        } else if (prev != memo.end() && prev->second.last.state == TargetHealthState::kUnhealthy) {
           // Rising again after failing: still unhealthy until the checks pass, as on AWS.
-          o = prev->second;
+          o = prev->second.last;
         } else {
           o = Initial(model::kReasonInitialHealthChecking);
         }
@@ -436,7 +445,9 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
       o.target_group_id = tg.id;
       o.target_id = t.id;
       o.port = t.port;
-      seen[tg.id + "/" + key] = o;
+      // The proxy did not answer: what was known before stands for the next pass.
+      seen[tg.id + "/" + key] =
+          o.state == TargetHealthState::kUnavailable && prev != memo.end() ? prev->second : ObservedTarget{o, failing_since};
       out.push_back(o);
     }
   }
@@ -456,7 +467,9 @@ Result<std::vector<TargetObservation>> LbProxies::Observe(const LoadBalancerSpec
   auto stat = haproxy::Command(dir + "/admin.sock", "show stat");
   std::map<std::string, haproxy::ServerStat> rows;
   if (stat.ok()) rows = haproxy::ParseStat(*stat);
-  return TargetHealthFromStat(lb, slots, stat.ok() ? &rows : nullptr, observed_[lb.id]);
+  const double now =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return TargetHealthFromStat(lb, slots, stat.ok() ? &rows : nullptr, observed_[lb.id], now);
 }
 
 void LbProxies::KillLocked(const std::string& lb_id) {

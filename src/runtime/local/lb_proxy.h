@@ -77,11 +77,22 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
 // unhealthy when one node's checks fail (reason and description from its last check:
 // L7STS Target.ResponseCodeMismatch, *TOUT Target.Timeout, else Target.FailedHealthChecks;
 // a network load balancer always says Target.FailedHealthChecks); otherwise initial. `memo`
-// (per "<group id>/<slot key>") carries the last observations: a target rising again after
-// failing stays unhealthy until its checks pass, as on AWS.
+// (per "<group id>/<slot key>") carries the last observations, so that, as on AWS:
+//  - a target rising again after failing stays unhealthy until its checks pass;
+//  - a target that has never been healthy stays initial until its checks have failed
+//    UnhealthyThresholdCount times in a row: HAProxy's own count starts a server added
+//    down at "down" (and it does not count failures of a server that is down), so kecs
+//    counts by time: unhealthy once the first failure it saw is (threshold - 1) intervals
+//    old and the checks still fail.
+// `now` is a steady clock's reading in seconds.
+struct ObservedTarget {
+  TargetObservation last;
+  double failing_since = -1;  // the first failure seen of a target never healthy; -1: none
+};
+using TargetMemo = std::map<std::string, ObservedTarget>;
 std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
                                                     const std::map<std::string, haproxy::ServerStat>* rows,
-                                                    std::map<std::string, TargetObservation>& memo);
+                                                    TargetMemo& memo, double now);
 
 class LbProxies {
  public:
@@ -106,7 +117,7 @@ class LbProxies {
   std::map<std::string, ProxyInputs> applied_inputs_;
   std::map<std::string, ServerSlots> slots_;
   // Guarded by mu_: per lb, the last observations (TargetHealthFromStat's memo).
-  std::map<std::string, std::map<std::string, TargetObservation>> observed_;
+  std::map<std::string, TargetMemo> observed_;
 
   std::string DirOf(const std::string& lb_id) const { return options_.dir + "/" + lb_id; }
   // The master's pid when `lb_id`'s proxy runs (pid file, /proc/<pid>/exe is HAProxy and

@@ -260,6 +260,16 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
              {"net/ipv4/conf/all/send_redirects", "0"}}) {
       RETURN_IF_ERROR(net::netns::WriteSysctl(key, value));
     }
+    // With br_netfilter loaded (Docker loads it; its sysctls are per namespace and start
+    // at 1), IP's prerouting hooks also run on frames being bridged, and a frame the NLB
+    // forwarding DNATs to a target of the same subnet is then bridged port to port (which
+    // kecs_l2 drops) instead of routed. Routing needs none of it. Written for every
+    // bridge: the module may have been loaded since the router was made.
+    for (const char* key : {"net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables",
+                            "net/bridge/bridge-nf-call-arptables"}) {
+      Status st = net::netns::WriteSysctl(key, "0");
+      if (!st.ok() && st.code() != Code::kNotFound) return st;  // not loaded: nothing to turn off
+    }
     RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", n.gateway, cidr->prefix)));
     if (!n.ipv6_prefix.empty()) {
       auto p6 = net::Ipv6Cidr::Parse(n.ipv6_prefix);

@@ -342,7 +342,7 @@ class TargetHealth : public ::testing::Test {
     lb.target_groups[0].targets.resize(1);
     std::map<std::string, haproxy::ServerStat> rows = {{std::string("bk_") + kApi + "_n0/s1", n0},
                                                        {std::string("bk_") + kApi + "_n1/s1", n1}};
-    return TargetHealthFromStat(lb, AssignSlots(lb, {}), &rows, memo_);
+    return TargetHealthFromStat(lb, AssignSlots(lb, {}), &rows, memo_, now_);
   }
   TargetObservation One(const haproxy::ServerStat& n0, const haproxy::ServerStat& n1,
                         model::LbType type = model::LbType::kApplication) {
@@ -350,7 +350,8 @@ class TargetHealth : public ::testing::Test {
     EXPECT_EQ(obs.size(), 1u);
     return obs.empty() ? TargetObservation{} : obs[0];
   }
-  std::map<std::string, TargetObservation> memo_;
+  TargetMemo memo_;
+  double now_ = 1000;
 };
 
 TEST_F(TargetHealth, HealthyOnlyWhenEveryNodeSaysUp) {
@@ -370,6 +371,7 @@ TEST_F(TargetHealth, InitialUntilTheChecksConclude) {
 }
 
 TEST_F(TargetHealth, ReasonsFromTheLastCheck) {
+  ASSERT_EQ(One(Row("UP", "L7OK"), Row("UP", "L7OK")).state, TargetHealthState::kHealthy);  // healthy once
   auto codes = One(Row("UP", "L7OK"), Row("DOWN", "L7STS", "503"));
   EXPECT_EQ(codes.state, TargetHealthState::kUnhealthy);
   EXPECT_EQ(codes.reason, "Target.ResponseCodeMismatch");
@@ -381,11 +383,40 @@ TEST_F(TargetHealth, ReasonsFromTheLastCheck) {
   EXPECT_EQ(refused.reason, "Target.FailedHealthChecks");
   EXPECT_EQ(refused.description, "Health checks failed");
   // A network load balancer has only Target.FailedHealthChecks.
+  One(Row("UP", "L4OK"), Row("UP", "L4OK"), model::LbType::kNetwork);  // healthy once
   auto nlb_timeout = One(Row("DOWN", "L4TOUT"), Row("DOWN", "L4TOUT"), model::LbType::kNetwork);
   EXPECT_EQ(nlb_timeout.reason, "Target.FailedHealthChecks");
 }
 
+TEST_F(TargetHealth, NeverHealthyStaysInitialUntilTheThresholdOfFailures) {
+  // Alb(): checks every 10 s, unhealthy after 2 failures in a row.
+  auto first = One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON"));
+  EXPECT_EQ(first.state, TargetHealthState::kInitial);
+  EXPECT_EQ(first.reason, "Elb.InitialHealthChecking");
+  now_ += 9.5;
+  EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kInitial);
+  now_ += 0.5;
+  auto second = One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON"));
+  EXPECT_EQ(second.state, TargetHealthState::kUnhealthy);
+  EXPECT_EQ(second.reason, "Target.FailedHealthChecks");
+  // A pass in between starts the count again.
+  memo_.clear();
+  EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kInitial);
+  now_ += 5;
+  EXPECT_EQ(One(Row("DOWN 1/3", "L7OK"), Row("DOWN 1/3", "L7OK")).state, TargetHealthState::kInitial);
+  now_ += 5;
+  EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kInitial);
+  // The proxy not answering loses nothing.
+  LoadBalancerSpec lb = Alb();
+  lb.target_groups.resize(1);
+  lb.target_groups[0].targets.resize(1);
+  TargetHealthFromStat(lb, AssignSlots(lb, {}), nullptr, memo_, now_);
+  now_ += 10;
+  EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kUnhealthy);
+}
+
 TEST_F(TargetHealth, RecoveringTargetStaysUnhealthyUntilUp) {
+  ASSERT_EQ(One(Row("UP", "L7OK"), Row("UP", "L7OK")).state, TargetHealthState::kHealthy);  // healthy once
   EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kUnhealthy);
   auto rising = One(Row("DOWN 1/3", "L7OK"), Row("DOWN 1/3", "L7OK"));
   EXPECT_EQ(rising.state, TargetHealthState::kUnhealthy);
@@ -409,28 +440,28 @@ TEST_F(TargetHealth, ConnectionsOfADrainingTargetAreCountedOnEveryNode) {
                                                      {std::string("bk_") + kApi + "_n1/s1", n1}};
   ServerSlots slots = AssignSlots(lb, {});
   // Not draining in the spec: not counted (HAProxy may still send it new ones).
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, -1);
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, -1);
   lb.target_groups[0].targets[0].draining = true;
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, 3);
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, 3);
   rows.begin()->second.scur = 0;
   rows.rbegin()->second.qcur = 0;
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, 0);
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, 0);
   // A network load balancer's traffic does not pass through HAProxy: not known.
   LoadBalancerSpec nlb = lb;
   nlb.type = model::LbType::kNetwork;
-  EXPECT_EQ(TargetHealthFromStat(nlb, slots, &rows, memo_)[0].connections, -1);
+  EXPECT_EQ(TargetHealthFromStat(nlb, slots, &rows, memo_, now_)[0].connections, -1);
   // A node without the server's row: not known.
   rows.erase(rows.begin());
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_)[0].connections, -1);
+  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, -1);
 }
 
 TEST_F(TargetHealth, UnavailableWithoutTheProxyAndRegisteringWithoutASlot) {
   LoadBalancerSpec lb = Alb();
-  auto none = TargetHealthFromStat(lb, AssignSlots(lb, {}), nullptr, memo_);
+  auto none = TargetHealthFromStat(lb, AssignSlots(lb, {}), nullptr, memo_, now_);
   ASSERT_EQ(none.size(), 3u);
   for (const auto& o : none) EXPECT_EQ(o.state, TargetHealthState::kUnavailable);
   std::map<std::string, haproxy::ServerStat> rows;
-  auto fresh = TargetHealthFromStat(lb, {}, &rows, memo_);
+  auto fresh = TargetHealthFromStat(lb, {}, &rows, memo_, now_);
   ASSERT_EQ(fresh.size(), 3u);
   EXPECT_EQ(fresh[0].reason, "Elb.RegistrationInProgress");
   EXPECT_EQ(fresh[0].description, "Target registration is in progress");

@@ -132,6 +132,12 @@ TEST(LbForwarding, ZonesWithoutCrossZoneAndTheirFallback) {
   EXPECT_NE(text.find("ip daddr 10.0.2.5 tcp dport 80 dnat ip to jhash ip saddr . tcp sport mod 3 map"),
             std::string::npos)
       << text;
+  // source_ip stickiness: a hash of the client's address alone.
+  lb.target_groups[0].stickiness = true;
+  lb.target_groups[0].stickiness_type = "source_ip";
+  text = RenderLbForwarding(lb, TargetsInRotation(lb, {}), {});
+  EXPECT_NE(text.find("ip daddr 10.0.2.5 tcp dport 80 dnat ip to jhash ip saddr mod 3 map"), std::string::npos)
+      << text;
   // TLS is never forwarded by the kernel; TCP_UDP with nothing in rotation drops both.
   EXPECT_EQ(text.find("dport 8443"), std::string::npos) << text;
   EXPECT_NE(text.find("ip daddr 10.0.1.5 tcp dport 443 drop"), std::string::npos) << text;
