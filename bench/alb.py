@@ -395,7 +395,8 @@ def report(results, args):
         print(table(["measure", "p50", "max", "n"], [
             ["RegisterTargets call (ms)"] + stats([r["api_ms"] for r in reg]),
             ["register -> HAProxy's runtime API lists the server (ms)"] + stats([r["proxy_ms"] for r in reg]),
-            [f"register -> first request served (s; health checks: >= {INTERVAL * HEALTHY} s)"]
+            [f"register -> first request served (s; {HEALTHY} passing checks {INTERVAL} s apart, the first within "
+             f"one interval: {INTERVAL * (HEALTHY - 1)} to {INTERVAL * HEALTHY} s)"]
             + stats([r["first_request_s"] for r in reg], digits=2),
             ["DeregisterTargets call (ms)"] + stats([r["api_ms"] for r in dereg]),
             ["deregister -> last request served (ms; 0: none after the call)"] + stats([r["last_served_ms"] for r in dereg]),
