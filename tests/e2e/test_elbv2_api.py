@@ -195,6 +195,7 @@ def test_load_balancer_nodes_are_enis_in_its_subnets(kecs, net):
     assert sorted(e["SubnetId"] for e in enis) == sorted(net.subnets)
     for e in enis:
         assert e["RequesterManaged"] is True and e["Status"] == "in-use"
+        assert (e["RequesterId"], e["Attachment"]["InstanceOwnerId"]) == ("amazon-elb", "amazon-elb")
         assert [g["GroupId"] for g in e["Groups"]] == [net.group]
     # Deleting the load balancer releases them.
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])

@@ -186,6 +186,7 @@ std::vector<model::LbNode> CreateNodes(state::Tx& tx, const RequestContext& ctx,
     spec.requester_managed = true;
     spec.requester_id = "amazon-elb";
     spec.attached = true;  // AWS lists a load balancer's ENIs in-use, attached to the ELB
+    spec.attachment_owner = "amazon-elb";
     spec.ipv6 = lb.ip_address_type != "ipv4" && !sn.doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
     if (i < req.size() && req[i].private_ip) {
       auto ip = net::ParseIpv4(*req[i].private_ip);

@@ -482,7 +482,7 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
                          {"DeleteOnTermination", false},
                          {"DeviceIndex", 1},
                          {"NetworkCardIndex", 0},
-                         {"InstanceOwnerId", "amazon-aws"},
+                         {"InstanceOwnerId", spec.attachment_owner},
                          {"Status", "attached"}};
   }
   state::Object o{kEni, s.region, id, subnet.id, "", "", 0, doc};

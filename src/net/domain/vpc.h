@@ -111,6 +111,7 @@ struct EniSpec {
   bool ipv6 = false;                     // also give it an address from the subnet's IPv6 CIDR
   Json tags = Json::array();
   bool attached = false;                 // status in-use with an attachment (ECS task ENIs)
+  std::string attachment_owner = "amazon-aws";  // the attachment's InstanceOwnerId
 };
 
 // Creates a network interface and allocates its addresses. ResourceExhausted with AWS's

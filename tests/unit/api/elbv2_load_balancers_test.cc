@@ -162,6 +162,8 @@ TEST_F(Elbv2LoadBalancersTest, ApplicationLoadBalancerGetsOneNodeEniPerSubnetAnd
       EXPECT_EQ(JStr((*eni)->doc, "Description"), "ELB app/web/" + id);
       EXPECT_TRUE(JBool((*eni)->doc, "RequesterManaged"));
       EXPECT_EQ(JStr((*eni)->doc, "Status"), "in-use");  // attached to the load balancer, as AWS lists it
+      EXPECT_EQ(JStr((*eni)->doc, "RequesterId"), "amazon-elb");
+      EXPECT_EQ((*eni)->doc["Attachment"]["InstanceOwnerId"], "amazon-elb");
       EXPECT_EQ(JStr((*eni)->doc, "PrivateIpAddress"), n.ip);
       EXPECT_EQ((*eni)->doc["Groups"][0]["GroupId"], lb["SecurityGroups"][0]);
       EXPECT_FALSE(n.zone_id.empty());
