@@ -308,6 +308,9 @@ struct FrontendWriter {
     if (!netns.empty()) out << " namespace " << netns;
     out << "\n";
     out << "  acl routed var(txn.kecs_tg) -m found\n";
+    // routing.http.drop_invalid_header_fields: ELB accepts header names of letters,
+    // digits and hyphens only; the others are removed before any rule sees them.
+    if (lb.drop_invalid_header_fields) out << "  http-request del-header [^-A-Za-z0-9] -m reg\n";
     size_t r = 0;
     for (const auto& rule : listener.rules) {
       ++r;
@@ -335,6 +338,14 @@ struct FrontendWriter {
     }
     out << "  http-request set-header X-Forwarded-Proto " << Scheme(listener.protocol) << "\n";
     out << "  http-request set-header X-Forwarded-Port " << listener.port << "\n";
+    // Without routing.http.preserve_host_header, an ALB appends a listener port other than
+    // the scheme's own to a Host header that names none ("Host: example.com" reaches the
+    // target as "example.com:8443"); with it, the header goes as the client sent it.
+    const int scheme_port = listener.protocol == LbProtocol::kHttps ? 443 : 80;
+    if (!lb.preserve_host_header && listener.port != scheme_port) {
+      out << "  http-request set-header Host \"%[req.hdr(host)]:" << listener.port
+          << "\" if { req.hdr(host) -m found } !{ req.hdr(host) -m reg :[0-9]+$ }\n";
+    }
     for (const auto& g : groups) {
       // No target to send to, even failing open (none registered, or all draining).
       out << "  http-request return status 503 content-type text/html string " << Quote(kBody503)

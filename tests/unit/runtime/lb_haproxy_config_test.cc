@@ -222,6 +222,36 @@ TEST(HaproxyConfig, XffModes) {
   EXPECT_NE(RenderHaproxyConfig(lb, Inputs(), kStateDir).find("%[src]:%[src_port]"), std::string::npos);
 }
 
+TEST(HaproxyConfig, HostGetsTheListenerPortUnlessPreservedOrTheSchemes) {
+  LoadBalancerSpec lb = Alb();
+  const std::string rule = "http-request set-header Host \"%[req.hdr(host)]:";
+  // Ports 80 (HTTP) and 443 (HTTPS): nothing appended.
+  EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir).find(rule), std::string::npos);
+  lb.listeners[0].port = 8080;
+  std::string cfg = RenderHaproxyConfig(lb, Inputs(), kStateDir);
+  EXPECT_NE(cfg.find(rule + "8080\" if { req.hdr(host) -m found } !{ req.hdr(host) -m reg :[0-9]+$ }"),
+            std::string::npos)
+      << cfg;
+  lb.preserve_host_header = true;
+  EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir).find(rule), std::string::npos);
+}
+
+TEST(HaproxyConfig, DropsInvalidHeaderFieldsWhenAsked) {
+  LoadBalancerSpec lb = Alb();
+  const std::string rule = "http-request del-header [^-A-Za-z0-9] -m reg";
+  EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir).find(rule), std::string::npos);
+  lb.drop_invalid_header_fields = true;
+  std::string cfg = RenderHaproxyConfig(lb, Inputs(), kStateDir);
+  // Before the first rule's ACLs, in every frontend.
+  size_t at = cfg.find(rule);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(at, cfg.find("  acl r1c1"));
+  size_t frontends = 0, rules = 0;
+  for (size_t p = cfg.find("\nfrontend "); p != std::string::npos; p = cfg.find("\nfrontend ", p + 1)) ++frontends;
+  for (size_t p = cfg.find(rule); p != std::string::npos; p = cfg.find(rule, p + 1)) ++rules;
+  EXPECT_EQ(rules, frontends);
+}
+
 // A file HAProxy can load as `crt`: a self-signed certificate and its key.
 std::string MakeCertificate(const std::string& dir) {
   std::string key = dir + "/key.pem", crt = dir + "/crt.pem";
@@ -244,7 +274,10 @@ TEST(HaproxyConfig, HaproxyAcceptsRenderedConfigs) {
   in.certificate_pem_path = MakeCertificate(dir.path());
   ASSERT_FALSE(in.certificate_pem_path.empty()) << "openssl could not make a test certificate";
   std::ofstream(dir.path() + "/servers.state") << "1\n";  // as LbProxies starts with
-  for (const auto& lb : {Alb(), Nlb()}) {
+  LoadBalancerSpec dropping = Alb();
+  dropping.drop_invalid_header_fields = true;
+  dropping.listeners[0].port = 8080;  // and a Host header that gets the port
+  for (const auto& lb : {Alb(), Nlb(), dropping}) {
     std::string cfg = RenderHaproxyConfig(lb, in, dir.path());
     EXPECT_EQ(cfg.find("namespace"), std::string::npos);
     std::string path = dir.path() + "/haproxy.cfg";
