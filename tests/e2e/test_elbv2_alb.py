@@ -300,6 +300,15 @@ def test_https_listener_serves_a_certificate_the_kecs_ca_signs(lbenv, tmp_path):
     untrusted = curl()   # the system's CAs do not know kecs's
     assert untrusted.returncode == 60, (untrusted.returncode, untrusted.stderr)
 
+    # The listener's SSL policy: the default (ELBSecurityPolicy-2016-08) stops at TLS 1.2;
+    # TLS13-1-3 takes TLS 1.3 only.
+    assert curl("--cacert", str(ca), "--tls-max", "1.2").returncode == 0
+    assert curl("--cacert", str(ca), "--tlsv1.3").returncode != 0
+    lbenv.elbv2.modify_listener(ListenerArn=listener, SslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06")
+    wait_for(lambda: curl("--cacert", str(ca), "--tlsv1.3").returncode, until=lambda rc: rc == 0, timeout=30,
+             what="the listener taking TLS 1.3")
+    assert curl("--cacert", str(ca), "--tls-max", "1.2").returncode != 0
+
 
 def test_targets_see_x_forwarded_headers_and_the_node_as_peer(lbenv):
     lb = lbenv.create_alb()

@@ -27,8 +27,10 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/strings.h"
+#include "model/ssl_policies.h"
 #include "runtime/local/lb_proxy.h"
 
 namespace kecs::runtime::local {
@@ -227,6 +229,24 @@ std::string ExpandTemplate(std::string_view tmpl, const LbListenerSpec& l) {
   return out;
 }
 
+// The bind options that apply a listener's SSL policy (model/ssl_policies.h): its TLS
+// versions and ciphers, in AWS's priority order. OpenSSL 3 refuses TLS 1.0 and 1.1 at its
+// default security level, so a policy that allows them lowers it (@SECLEVEL=0), as the
+// policy asks.
+std::string SslPolicyOptions(const std::string& name) {
+  const model::SslPolicy* p = model::FindSslPolicy(name.empty() ? "ELBSecurityPolicy-2016-08" : name);
+  if (!p || p->protocols.empty()) return "";
+  auto version = [](const std::string& v) { return v == "TLSv1" ? std::string("TLSv1.0") : v; };
+  std::string out = " ssl-min-ver " + version(p->protocols.back()) + " ssl-max-ver " + version(p->protocols.front());
+  std::vector<std::string> tls12, tls13;
+  for (const auto& c : p->ciphers) (c.rfind("TLS_", 0) == 0 ? tls13 : tls12).push_back(c);
+  bool legacy = std::any_of(p->protocols.begin(), p->protocols.end(),
+                            [](const std::string& v) { return v == "TLSv1" || v == "TLSv1.1"; });
+  if (!tls12.empty()) out += " ciphers " + fmt::format("{}", fmt::join(tls12, ":")) + (legacy ? ":@SECLEVEL=0" : "");
+  if (!tls13.empty()) out += " ciphersuites " + fmt::format("{}", fmt::join(tls13, ":"));
+  return out;
+}
+
 struct FrontendWriter {
   const LoadBalancerSpec& lb;
   const LbListenerSpec& listener;
@@ -303,7 +323,8 @@ struct FrontendWriter {
     out << "  mode http\n";
     out << "  bind " << n.ip << ":" << listener.port;
     if (listener.protocol == LbProtocol::kHttps) {
-      out << " ssl crt " << Quote(in.certificate_pem_path) << (lb.http2 ? " alpn h2,http/1.1" : " alpn http/1.1");
+      out << " ssl crt " << Quote(in.certificate_pem_path) << (lb.http2 ? " alpn h2,http/1.1" : " alpn http/1.1")
+          << SslPolicyOptions(listener.ssl_policy);
     }
     if (!netns.empty()) out << " namespace " << netns;
     out << "\n";

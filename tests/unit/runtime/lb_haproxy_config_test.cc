@@ -194,6 +194,8 @@ fs::path Golden(const std::string& name) { return fs::path(KECS_TESTDATA_DIR) / 
 
 const std::string kStateDir = "/var/lib/kecs/runtime/lb/0123456789abcdef";
 
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 TEST(HaproxyConfigGolden, ApplicationLoadBalancer) {
   testing::ExpectGoldenText(Golden("alb"), RenderHaproxyConfig(Alb(), Inputs(), kStateDir));
 }
@@ -234,6 +236,26 @@ TEST(HaproxyConfig, HostGetsTheListenerPortUnlessPreservedOrTheSchemes) {
       << cfg;
   lb.preserve_host_header = true;
   EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir).find(rule), std::string::npos);
+}
+
+TEST(HaproxyConfig, HttpsListenersApplyTheirSslPolicy) {
+  LoadBalancerSpec lb = Alb();
+  auto with = [&](const std::string& policy) {
+    lb.listeners[1].ssl_policy = policy;
+    return RenderHaproxyConfig(lb, Inputs(), kStateDir);
+  };
+  // No policy recorded: the API's default, ELBSecurityPolicy-2016-08 (TLS 1.0 to 1.2).
+  std::string cfg = with("");
+  EXPECT_TRUE(Contains(cfg, "ssl-min-ver TLSv1.0 ssl-max-ver TLSv1.2 ciphers ECDHE-ECDSA-AES128-GCM-SHA256:")) << cfg;
+  EXPECT_TRUE(Contains(cfg, ":AES256-SHA:@SECLEVEL=0 ")) << cfg;
+  cfg = with("ELBSecurityPolicy-TLS13-1-2-2021-06");
+  EXPECT_TRUE(Contains(cfg, "ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 ciphers ECDHE-ECDSA-AES128-GCM-SHA256:")) << cfg;
+  EXPECT_TRUE(Contains(cfg, " ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"))
+      << cfg;
+  EXPECT_FALSE(Contains(cfg, "SECLEVEL")) << cfg;
+  cfg = with("ELBSecurityPolicy-TLS13-1-3-2021-06");
+  EXPECT_TRUE(Contains(cfg, "ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3 ciphersuites TLS_AES_128_GCM_SHA256:")) << cfg;
+  EXPECT_FALSE(Contains(cfg, " ciphers ")) << cfg;
 }
 
 TEST(HaproxyConfig, DropsInvalidHeaderFieldsWhenAsked) {
@@ -277,7 +299,11 @@ TEST(HaproxyConfig, HaproxyAcceptsRenderedConfigs) {
   LoadBalancerSpec dropping = Alb();
   dropping.drop_invalid_header_fields = true;
   dropping.listeners[0].port = 8080;  // and a Host header that gets the port
-  for (const auto& lb : {Alb(), Nlb(), dropping}) {
+  LoadBalancerSpec tls13 = Alb();
+  tls13.listeners[1].ssl_policy = "ELBSecurityPolicy-TLS13-1-3-2021-06";
+  LoadBalancerSpec tls12 = Alb();
+  tls12.listeners[1].ssl_policy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06";
+  for (const auto& lb : {Alb(), Nlb(), dropping, tls13, tls12}) {
     std::string cfg = RenderHaproxyConfig(lb, in, dir.path());
     EXPECT_EQ(cfg.find("namespace"), std::string::npos);
     std::string path = dir.path() + "/haproxy.cfg";
