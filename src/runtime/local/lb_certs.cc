@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace kecs::runtime::local {
 namespace {
@@ -281,6 +282,14 @@ Result<std::vector<std::string>> CertificateSans(const std::string& pem) {
     }
   }
   return out;
+}
+
+Result<std::string> Fingerprint(const std::string& pem) {
+  ASSIGN_OR_RETURN(X509Ptr x, ReadCert(pem));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(x.get(), EVP_sha256(), md, &n) != 1) return SslError("hashing the certificate");
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
 }
 
 bool SignedBy(const std::string& pem, const std::string& ca_pem) {

@@ -60,5 +60,7 @@ Result<std::vector<std::string>> CertificateSans(const std::string& pem);
 bool SignedBy(const std::string& pem, const std::string& ca_pem);
 // Days from now until the first certificate in `pem` expires (negative when it has).
 Result<int> DaysLeft(const std::string& pem);
+// The SHA-256 fingerprint of the first certificate in `pem`, as lowercase hex.
+Result<std::string> Fingerprint(const std::string& pem);
 
 }  // namespace kecs::runtime::local

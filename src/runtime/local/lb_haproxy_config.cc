@@ -536,6 +536,7 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
   std::ostringstream out;
   out << "# kecs: load balancer " << lb.name << " (" << lb.id << "), " << model::ToString(lb.type)
       << ". Generated; kecs rewrites it.\n";
+  if (!in.certificate_fingerprint.empty()) out << "# certificate sha256 " << in.certificate_fingerprint << "\n";
   out << "global\n";
   out << "  master-worker\n";
   out << "  nbthread 1\n";

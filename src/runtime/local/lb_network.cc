@@ -438,11 +438,13 @@ Status LbNetwork::RemoveForwarding(const std::string& router, const std::string&
   return net::nft::Apply(router, script);
 }
 
-Result<std::string> LbNetwork::CertificateFor(const LoadBalancerSpec& lb) {
+Result<LbNetwork::Certificate> LbNetwork::CertificateFor(const LoadBalancerSpec& lb) {
   std::string path = fmt::format("{}/runtime/lb/{}/crt.pem", data_dir_, lb.id);
   ASSIGN_OR_RETURN(bool made, certs_.Ensure(path, CertificateNamesFor(lb, HostAddresses(network_.options().prefix))));
   if (made) KLOG_INFO("lb: made the certificate of {} for {}", lb.id, lb.dns_name);
-  return path;
+  ASSIGN_OR_RETURN(std::string pem, Env::Default()->ReadFile(path));
+  ASSIGN_OR_RETURN(std::string fingerprint, Fingerprint(pem));
+  return Certificate{path, fingerprint};
 }
 
 Result<std::string> LbNetwork::CaPem() { return certs_.CaPem(); }

@@ -74,9 +74,14 @@ class LbNetwork {
   // flows (the healthy ones, or all of them when none is: fail open).
   Status ApplyForwarding(const LoadBalancerSpec& lb,
                          const std::map<std::string, std::vector<LbTargetSpec>>& in_rotation);
-  // The PEM bundle (chain and key) for `lb`'s HTTPS listeners, made if needed: its path,
-  // <data>/runtime/lb/<lb id>/crt.pem.
-  Result<std::string> CertificateFor(const LoadBalancerSpec& lb);
+  // The PEM bundle (chain and key) for `lb`'s HTTPS listeners, made (or made again: new
+  // names, a new authority, near expiry) if needed: its path,
+  // <data>/runtime/lb/<lb id>/crt.pem, and its certificate's fingerprint.
+  struct Certificate {
+    std::string path;
+    std::string fingerprint;
+  };
+  Result<Certificate> CertificateFor(const LoadBalancerSpec& lb);
   Result<std::string> CaPem();
   // Everything of load balancer `lb_id`; succeeds when gone.
   Status Remove(const std::string& lb_id);

@@ -46,6 +46,9 @@ struct ProxyInputs {
   std::vector<std::string> node_netns;
   // PEM bundle (certificate chain and key) for HTTPS listeners; "" when there are none.
   std::string certificate_pem_path;
+  // Its certificate's fingerprint, written into the configuration as a comment: a
+  // certificate made again (same path) changes the configuration, so HAProxy reloads.
+  std::string certificate_fingerprint;
   bool operator==(const ProxyInputs&) const = default;
 };
 

@@ -656,7 +656,9 @@ Status LocalRuntime::ApplyLoadBalancer(const LoadBalancerSpec& lb) {
     tls = tls || l.protocol == model::LbProtocol::kHttps || l.protocol == model::LbProtocol::kTls;
   }
   if (tls) {
-    ASSIGN_OR_RETURN(in.certificate_pem_path, lb_network_.CertificateFor(lb));
+    ASSIGN_OR_RETURN(auto cert, lb_network_.CertificateFor(lb));
+    in.certificate_pem_path = cert.path;
+    in.certificate_fingerprint = cert.fingerprint;
   }
   RETURN_IF_ERROR(proxies_.Apply(lb, in));
   RETURN_IF_ERROR(lb_network_.Publish(lb));

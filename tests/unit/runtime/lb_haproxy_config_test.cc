@@ -187,6 +187,7 @@ ProxyInputs Inputs(bool with_netns = true) {
     in.node_netns = {"", ""};
   }
   in.certificate_pem_path = "/var/lib/kecs/runtime/lb/0123456789abcdef/crt.pem";
+  in.certificate_fingerprint = "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b";
   return in;
 }
 
@@ -236,6 +237,15 @@ TEST(HaproxyConfig, HostGetsTheListenerPortUnlessPreservedOrTheSchemes) {
       << cfg;
   lb.preserve_host_header = true;
   EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir).find(rule), std::string::npos);
+}
+
+TEST(HaproxyConfig, ACertificateMadeAgainChangesTheConfiguration) {
+  ProxyInputs in = Inputs();
+  std::string before = RenderHaproxyConfig(Alb(), in, kStateDir);
+  in.certificate_fingerprint = "d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35";
+  std::string after = RenderHaproxyConfig(Alb(), in, kStateDir);
+  EXPECT_NE(before, after);
+  EXPECT_TRUE(Contains(after, "\n# certificate sha256 d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\n"));
 }
 
 TEST(HaproxyConfig, HttpsListenersApplyTheirSslPolicy) {

@@ -241,6 +241,13 @@ TEST(LbCertificates, MakesTheCaOnceAndSignsCertificatesForTheNames) {
   ASSERT_TRUE(remade.ok());
   EXPECT_TRUE(*remade);
   EXPECT_EQ(CertificateSans(Read(path))->back(), "IP:192.0.2.7");
+  // A fingerprint tells the two apart (it goes into HAProxy's configuration).
+  auto before = Fingerprint(bundle), after = Fingerprint(Read(path));
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(before->size(), 64u);
+  EXPECT_NE(*before, *after);
+  EXPECT_EQ(*Fingerprint(bundle), *before);
+  EXPECT_FALSE(Fingerprint("not a certificate").ok());
 
   // A CA whose key is not its own is refused, not silently replaced.
   std::string other_key = Read(other.path() + "/elb/ca.key");
