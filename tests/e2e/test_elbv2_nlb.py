@@ -9,11 +9,12 @@ that reach the load balancer at its nodes' addresses (the VPC resolver's answer 
 name)."""
 import re
 import socket
+import ssl
 
 import pytest
 
 from conftest import wait_for
-from test_elbv2_support import PEER_IMAGE, PEER_PORT, lb_image, lbenv, listener_host_port, peer_image
+from test_elbv2_support import PEER_IMAGE, PEER_PORT, kecs_cli, lb_image, lbenv, listener_host_port, peer_image
 
 __all__ = ["lb_image", "lbenv", "peer_image"]  # fixtures
 
@@ -199,3 +200,38 @@ def test_nlb_without_client_ip_preservation_targets_see_a_node(nlb, lbenv):
     peer = wait_for(lambda: nlb.tcp(client, nodes[0], PEER_PORT)[0], until=lambda p: p != me, timeout=30,
                     what="the target seeing a node's address")
     assert peer in nodes, (peer, nodes)
+
+
+def test_nlb_tls_listener_terminates_tls_with_its_policy(nlb, lbenv, tmp_path):
+    lb = nlb.create("tls")
+    # ip targets of a TCP group: AWS's default is not to preserve the client's address.
+    tg = nlb.tg("tls", "TCP", preserve_client_ip=False)
+    cert = "arn:aws:acm:us-east-1:000000000000:certificate/0b1b2c3d-1111-2222-3333-444455556666"
+    listener = lbenv.elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=7443, Certificates=[{"CertificateArn": cert}],
+        SslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06",
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    nlb.service([tg], 1)
+    port = int(wait_for(lambda: listener_host_port(lbenv.k, listener), timeout=60, what="the TLS listener's host port"))
+    p = kecs_cli(lbenv.k, "elb", "ca")
+    assert p.returncode == 0, p.stderr
+    ca = tmp_path / "ca.pem"
+    ca.write_text(p.stdout)
+
+    def hello(max_version=None):
+        ctx = ssl.create_default_context(cafile=str(ca))
+        if max_version:
+            ctx.maximum_version = max_version
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=lb["DNSName"]) as s:
+                return s.version(), s.makefile().readline().strip()
+    version, line = hello()
+    m = PEER_LINE.match(line)
+    assert m and m.group(4) == "P", line
+    assert version == "TLSv1.3"
+    # HAProxy terminated TLS on the node and opened its own connection to the target.
+    assert m.group(1) in lbenv.lb_node_ips(lb), (line, lbenv.lb_node_ips(lb))
+    # The policy takes TLS 1.3 only.
+    with pytest.raises(ssl.SSLError):
+        hello(ssl.TLSVersion.TLSv1_2)
+

@@ -452,7 +452,8 @@ void WriteBackend(std::ostringstream& out, const LoadBalancerSpec& lb, const LbT
     out << "  timeout check " << hc.timeout_s << "s\n";
   }
   std::string options;
-  if (tg.protocol == LbProtocol::kHttps) options += " ssl verify none";
+  const bool tls_to_target = tg.protocol == LbProtocol::kHttps || tg.protocol == LbProtocol::kTls;
+  if (tls_to_target) options += " ssl verify none";
   if ((tg.protocol_version == "HTTP2" || tg.protocol_version == "GRPC") && alb) {
     options += tg.protocol == LbProtocol::kHttps ? " alpn h2" : " proto h2";
   }
@@ -460,7 +461,7 @@ void WriteBackend(std::ostringstream& out, const LoadBalancerSpec& lb, const LbT
     options += " check";
     if (hc.port != "traffic-port" && !hc.port.empty()) options += " port " + hc.port;
     if (hc.protocol == LbProtocol::kHttps && tg.protocol != LbProtocol::kHttps) options += " check-ssl verify none";
-    if (hc.protocol != LbProtocol::kHttps && tg.protocol == LbProtocol::kHttps) options += " no-check-ssl";
+    if (hc.protocol != LbProtocol::kHttps && tls_to_target) options += " no-check-ssl";
     options += fmt::format(" inter {}s rise {} fall {}", hc.interval_s, hc.healthy_threshold, hc.unhealthy_threshold);
   }
   if (tg.slow_start_s > 0 && checked) options += fmt::format(" slowstart {}s", tg.slow_start_s);
@@ -528,6 +529,59 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
   return RenderHaproxyConfig(lb, in, state_dir, AssignSlots(lb, {}));
 }
 
+namespace {
+
+// The group a network load balancer's TLS listener forwards to (its one forward action's),
+// when the spec has it.
+const LbTargetGroupSpec* TlsListenerGroup(const LoadBalancerSpec& lb, const LbListenerSpec& l) {
+  for (const auto& a : l.default_actions) {
+    if (a.type != ActionType::kForward) continue;
+    for (const auto& [id, weight] : ForwardGroups(a)) {
+      for (const auto& tg : lb.target_groups) {
+        if (tg.id == id) return &tg;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// A network load balancer's TLS listener on one node: HAProxy terminates TLS (with the
+// listener's SSL policy) and forwards the stream over TCP, or TLS for a TLS target group,
+// to the group's targets in rotation, failing open like an ALB. The kernel's forwarding
+// does not carry TLS listeners (lb_network.h).
+void WriteTlsFrontend(std::ostringstream& out, const LoadBalancerSpec& lb, const LbListenerSpec& l, size_t node,
+                      const std::string& netns, const ProxyInputs& in) {
+  out << "\nfrontend ft_" << l.id << NodeSuffix(node) << "\n";
+  out << "  mode tcp\n";
+  out << "  bind " << lb.nodes[node].ip << ":" << l.port << " ssl crt " << Quote(in.certificate_pem_path)
+      << SslPolicyOptions(l.ssl_policy);
+  if (!netns.empty()) out << " namespace " << netns;
+  out << "\n";
+  const LbTargetGroupSpec* g = TlsListenerGroup(lb, l);
+  if (!g) {
+    out << "  tcp-request connection reject\n";
+    return;
+  }
+  std::string be = BackendName(g->id, node);
+  out << "  use_backend " << be << " if { nbsrv(" << be << ") gt 0 }\n";
+  out << "  default_backend " << be << "_all\n";
+}
+
+}  // namespace
+
+std::set<std::string> ProxiedGroups(const LoadBalancerSpec& lb) {
+  std::set<std::string> out;
+  if (lb.type == model::LbType::kApplication) {
+    for (const auto& tg : lb.target_groups) out.insert(tg.id);
+    return out;
+  }
+  for (const auto& l : lb.listeners) {
+    if (l.protocol != LbProtocol::kTls) continue;
+    if (const LbTargetGroupSpec* g = TlsListenerGroup(lb, l)) out.insert(g->id);
+  }
+  return out;
+}
+
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir,
                                 const ServerSlots& slots) {
   bool alb = lb.type == model::LbType::kApplication;
@@ -554,21 +608,24 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
   if (alb) out << "  timeout http-keep-alive " << lb.idle_timeout_s << "s\n";
   out << "  load-server-state-from-file global\n";
   auto netns = [&](size_t node) { return node < in.node_netns.size() ? in.node_netns[node] : std::string(); };
-  if (alb) {
-    for (const auto& l : lb.listeners) {
-      for (size_t node = 0; node < lb.nodes.size(); ++node) {
+  for (const auto& l : lb.listeners) {
+    for (size_t node = 0; node < lb.nodes.size(); ++node) {
+      if (alb) {
         FrontendWriter w{lb, l, out, {}};
         w.Write(node, netns(node), in);
+      } else if (l.protocol == LbProtocol::kTls) {
+        WriteTlsFrontend(out, lb, l, node, netns(node), in);
       }
     }
   }
+  const std::set<std::string> proxied = ProxiedGroups(lb);
   static const std::vector<std::string> kNone;
   for (const auto& tg : lb.target_groups) {
     auto it = slots.find(tg.id);
     const std::vector<std::string>& s = it == slots.end() ? kNone : it->second;
     for (size_t node = 0; node < lb.nodes.size(); ++node) {
       WriteBackend(out, lb, tg, node, netns(node), s, true);
-      if (alb) WriteBackend(out, lb, tg, node, netns(node), s, false);
+      if (proxied.count(tg.id)) WriteBackend(out, lb, tg, node, netns(node), s, false);
     }
   }
   return out.str();

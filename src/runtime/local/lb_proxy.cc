@@ -40,13 +40,13 @@ struct ServerRef {
 
 std::vector<ServerRef> Servers(const LoadBalancerSpec& lb, const ServerSlots& slots) {
   std::vector<ServerRef> out;
-  bool alb = lb.type == model::LbType::kApplication;
+  const std::set<std::string> proxied = ProxiedGroups(lb);
   for (const auto& tg : lb.target_groups) {
     auto it = slots.find(tg.id);
     if (it == slots.end()) continue;
     for (size_t node = 0; node < lb.nodes.size(); ++node) {
       for (bool checked : {true, false}) {
-        if (!checked && !alb) continue;
+        if (!checked && !proxied.count(tg.id)) continue;
         for (size_t k = 0; k < it->second.size(); ++k) {
           ServerRef r;
           r.backend = fmt::format("bk_{}_n{}{}", tg.id, node, checked ? "" : "_all");

@@ -71,6 +71,10 @@ ServerSlots AssignSlots(const LoadBalancerSpec& lb, const ServerSlots& previous)
 // namespace name is "" binds and connects in HAProxy's own namespace (for `haproxy -c` in
 // tests that cannot make namespaces).
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir);
+// The target groups whose traffic HAProxy carries, and which so also have a fail-open
+// backend (bk_<group>_n<i>_all): every group of an application load balancer; the groups
+// of a network load balancer's TLS listeners (the kernel forwards its other listeners).
+std::set<std::string> ProxiedGroups(const LoadBalancerSpec& lb);
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir,
                                 const ServerSlots& slots);
 

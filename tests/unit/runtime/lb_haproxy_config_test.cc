@@ -175,7 +175,14 @@ LoadBalancerSpec Nlb() {
   l.port = 5432;
   l.protocol = LbProtocol::kTcp;
   l.default_actions = {Forward(kApi)};
-  lb.listeners = {l};
+  // TLS: HAProxy terminates it and forwards to the TCP group (the kernel does not).
+  LbListenerSpec tls;
+  tls.id = "dddddddddddddddd";
+  tls.port = 8443;
+  tls.protocol = LbProtocol::kTls;
+  tls.ssl_policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+  tls.default_actions = {Forward(kApi)};
+  lb.listeners = {l, tls};
   return lb;
 }
 
@@ -201,9 +208,12 @@ TEST(HaproxyConfigGolden, ApplicationLoadBalancer) {
   testing::ExpectGoldenText(Golden("alb"), RenderHaproxyConfig(Alb(), Inputs(), kStateDir));
 }
 
-TEST(HaproxyConfigGolden, NetworkLoadBalancerOnlyChecks) {
+TEST(HaproxyConfigGolden, NetworkLoadBalancerChecksAndTerminatesTls) {
   std::string cfg = RenderHaproxyConfig(Nlb(), Inputs(), kStateDir);
-  EXPECT_EQ(cfg.find("frontend"), std::string::npos) << "the kernel forwards an NLB's traffic";
+  // The kernel forwards TCP and UDP; HAProxy terminates the TLS listener only.
+  EXPECT_FALSE(Contains(cfg, "frontend ft_cccccccccccccccc")) << cfg;
+  EXPECT_TRUE(Contains(cfg, "frontend ft_dddddddddddddddd_n0\n  mode tcp\n  bind 10.0.1.10:8443 ssl crt ")) << cfg;
+  EXPECT_EQ(ProxiedGroups(Nlb()), std::set<std::string>{kApi});
   testing::ExpectGoldenText(Golden("nlb"), cfg);
 }
 
