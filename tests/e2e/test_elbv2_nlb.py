@@ -235,3 +235,24 @@ def test_nlb_tls_listener_terminates_tls_with_its_policy(nlb, lbenv, tmp_path):
     with pytest.raises(ssl.SSLError):
         hello(ssl.TLSVersion.TLSv1_2)
 
+
+
+def test_targets_that_admit_only_the_nlbs_group_serve_its_clients(nlb, lbenv):
+    cidr = lbenv.net.cidr
+    nlb_group = lbenv.net.group("nlb", [("tcp", PEER_PORT, cidr)])
+    only_nlb = lbenv.net.group("only-nlb", [("tcp", PEER_PORT, nlb_group)])
+    lb = nlb.create("sg", SecurityGroups=[nlb_group])
+    tg = nlb.tg("sg", "TCP")   # the client's address preserved
+    nlb.listener(lb, "TCP", PEER_PORT, tg)
+    t = lbenv.run_task("peer", groups=[only_nlb])
+    ip = lbenv.ip_of(t)
+    lbenv.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": ip}])
+    lbenv.wait_healthy(tg, [ip])   # the nodes' checks come from members of the NLB's group
+    client, me = nlb.client()
+    # Through either node: admitted as the NLB's traffic, and the target still sees the client.
+    for node in lbenv.lb_node_ips(lb):
+        peer, _, target, name = nlb.tcp(client, node, PEER_PORT)
+        assert (peer, target, name) == (me, ip, "P"), node
+    # Straight to the target: its group refuses the client.
+    p = lbenv.in_container(client, "nc", "-w", "3", ip, str(PEER_PORT), timeout=10)
+    assert not PEER_LINE.match(p.stdout.strip()), p.stdout

@@ -85,6 +85,14 @@ std::vector<std::string> EniRules(const EniPolicy& eni, const std::map<std::stri
         if (!IcmpV6Only(r.protocol)) {
           lines.push_back(Join({fmt::format("{} @sg4_{}", peer4, Ident(r.group)),
                                 L4(r.protocol, r.from, r.to, false), "return", comment}));
+          if (!egress) {
+            // A network load balancer keeps the client's address, so what names its group
+            // is the address the flow was sent to: a node of a load balancer in the group
+            // (its forwarding DNATs node address to target), as AWS lets a target's group
+            // admit the traffic of an NLB's group.
+            lines.push_back(Join({fmt::format("ct status dnat ct original ip daddr @sg4_{}", Ident(r.group)),
+                                  L4(r.protocol, r.from, r.to, false), "return", comment}));
+          }
         }
         if (!IcmpV4Only(r.protocol)) {
           lines.push_back(Join({fmt::format("{} @sg6_{}", peer6, Ident(r.group)),

@@ -190,8 +190,10 @@ std::string RenderLbForwarding(const LoadBalancerSpec& lb,
   // client's address and port (one flow, one target). The client's address is kept: the
   // target sees it and replies to it through the router, whose conntrack undoes the DNAT.
   // The VPC's security groups (inet kecs_sg, forward hook) see the packet after the DNAT,
-  // from the client to the target: the target's groups must allow the client, as AWS
-  // requires of targets behind a network load balancer that preserves client addresses.
+  // from the client to the target: the target's groups must allow the client, or the
+  // load balancer's group (a rule naming a group also matches a flow DNATed from a node
+  // in it: net/domain/sg_policy.cc), as AWS requires of targets behind a network load
+  // balancer that preserves client addresses.
   // The client's egress rules see the target's address, not the node's.
   //
   // postrouting undoes client address preservation where a target group turns it off:
