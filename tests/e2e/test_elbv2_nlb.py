@@ -256,3 +256,15 @@ def test_targets_that_admit_only_the_nlbs_group_serve_its_clients(nlb, lbenv):
     # Straight to the target: its group refuses the client.
     p = lbenv.in_container(client, "nc", "-w", "3", ip, str(PEER_PORT), timeout=10)
     assert not PEER_LINE.match(p.stdout.strip()), p.stdout
+    # The NLB's own group decides who reaches it: without its rule, nobody does (the
+    # nodes' health checks still pass).
+    lbenv.net.ec2.revoke_security_group_ingress(GroupId=nlb_group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": PEER_PORT, "ToPort": PEER_PORT, "IpRanges": [{"CidrIp": cidr}]}])
+
+    def refused(node):
+        p = lbenv.in_container(client, "nc", "-w", "3", node, str(PEER_PORT), timeout=10)
+        return not PEER_LINE.match(p.stdout.strip())
+    for node in lbenv.lb_node_ips(lb):
+        wait_for(lambda: refused(node), timeout=30, what=f"{node} refusing the client")
+    assert lbenv.elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"][0][
+        "TargetHealth"]["State"] == "healthy"

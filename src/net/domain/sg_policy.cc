@@ -209,6 +209,26 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
   vmap("ingress4", "ipv4_addr", false, "in");
   vmap("egress6", "ipv6_addr", true, "out");
   vmap("ingress6", "ipv6_addr", true, "in");
+  // A network load balancer's groups admit its clients: checked before the router's DNAT
+  // (priority dstnat, -100) turns the node's address into a target's, after conntrack
+  // (-200), on new flows only.
+  std::vector<std::string> nlb_nodes;
+  for (const auto& e : p.enis) {
+    if (e.nlb_node && !e.ip.empty()) nlb_nodes.push_back(e.ip);
+  }
+  if (!nlb_nodes.empty()) {
+    std::sort(nlb_nodes.begin(), nlb_nodes.end());
+    s += "  set nlb_nodes4 {\n    type ipv4_addr\n    comment \"network load balancer nodes\"\n";
+    s += "    elements = { " + fmt::format("{}", fmt::join(nlb_nodes, ", ")) + " }\n  }\n";
+    s += "  chain prerouting {\n    type filter hook prerouting priority -150; policy accept;\n";
+    if (p.host_exempt) {
+      s += fmt::format("    iifname \"{}\" accept comment \"kecs: the host reaches load balancer nodes (lenient mode)\"\n",
+                       p.uplink);
+    }
+    s += "    ct state new ip daddr @nlb_nodes4 ip daddr vmap @ingress4 comment \"kecs: a network load balancer's "
+         "groups admit its clients\"\n";
+    s += "  }\n";
+  }
   s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
   for (const auto& sub : p.subnets) {
     if (sub.bridge.empty()) continue;
@@ -281,6 +301,7 @@ VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& eni
     // targets' groups decide (AWS's Network Load Balancers guide, "Security groups"): its
     // nodes' ENIs (requester amazon-elb, no groups) pass everything.
     ep.unfiltered = ep.groups.empty() && JStr(e, "RequesterId") == "amazon-elb";
+    ep.nlb_node = JStr(e, "RequesterId") == "amazon-elb" && JStr(e, "Description").rfind("ELB net/", 0) == 0;
     if (!ep.ip.empty()) p.enis.push_back(ep);
   }
   std::sort(p.enis.begin(), p.enis.end(), [](const EniPolicy& a, const EniPolicy& b) { return a.id < b.id; });

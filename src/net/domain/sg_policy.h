@@ -51,6 +51,10 @@ struct EniPolicy {
   // A load balancer node without security groups (a network load balancer made without
   // them): AWS filters nothing there, the targets' groups decide.
   bool unfiltered = false;
+  // A network load balancer's node. The router DNATs its listeners' traffic to the
+  // targets before the forward hook, so its ingress rules are applied before that, in a
+  // prerouting chain, to new flows addressed to it.
+  bool nlb_node = false;
 };
 
 struct NaclEntry {

@@ -177,6 +177,20 @@ std::map<std::string, std::vector<LbTargetSpec>> TargetsInRotation(const LoadBal
   return out;
 }
 
+namespace {
+
+// A flow-hash seed from a target group's id (32-bit FNV-1a): stable across rewrites.
+uint32_t HashSeed(const std::string& id) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+}  // namespace
+
 std::string RenderLbForwarding(const LoadBalancerSpec& lb,
                                const std::map<std::string, std::vector<LbTargetSpec>>& in_rotation,
                                const LbDispatch& stale) {
@@ -257,11 +271,14 @@ std::string RenderLbForwarding(const LoadBalancerSpec& lb,
         }
         // One flow, one target: a hash of the client's address and port; with source_ip
         // stickiness, of its address alone (every flow of a client, TCP and UDP alike,
-        // goes to one target while the targets in rotation stay the same).
+        // goes to one target while the targets in rotation stay the same). The seed is the
+        // group's, not one the kernel draws for each rule: the same client hashes the same
+        // way on every node and protocol and after every rewrite of the chain.
         const bool sticky = g->stickiness && g->stickiness_type == "source_ip";
         const std::string key = sticky ? "ip saddr" : fmt::format("ip saddr . {} sport", proto);
-        s += fmt::format("add rule {} {} {} dnat ip to jhash {} mod {} map {{ {} }} comment \"{} -> {}\"\n", kTable,
-                         dnat, match, key, targets.size(), fmt::join(slots, ", "), what, g->id);
+        s += fmt::format("add rule {} {} {} dnat ip to jhash {} mod {} seed {:#010x} map {{ {} }} comment \"{} -> {}\"\n",
+                         kTable, dnat, match, key, targets.size(), HashSeed(g->id), fmt::join(slots, ", "), what,
+                         g->id);
         if (!g->preserve_client_ip) {
           s += fmt::format("add rule {} {} ct original ip daddr {} meta l4proto {} ct original proto-dst {} snat ip to {} "
                            "comment \"{}: {} does not preserve client addresses\"\n",

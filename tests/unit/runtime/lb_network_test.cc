@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "runtime/local/lb_certs.h"
@@ -106,10 +108,34 @@ TEST(LbForwarding, RendersTheGoldenScript) {
   kecs::testing::ExpectGoldenText(std::string(KECS_TESTDATA_DIR) + "/lb/forwarding.nft", text);
 }
 
+// A forwarding script without its flow-hash seeds (checked on their own below).
+std::string Unseeded(const LoadBalancerSpec& lb, const std::map<std::string, std::vector<LbTargetSpec>>& rotation,
+                     const LbDispatch& stale) {
+  static const std::regex kSeed(" seed 0x[0-9a-f]{8}");
+  return std::regex_replace(RenderLbForwarding(lb, rotation, stale), kSeed, "");
+}
+
+TEST(LbForwarding, TheFlowHashSeedIsTheGroupsOnEveryNodeAndProtocol) {
+  LoadBalancerSpec lb = Nlb();
+  lb.target_groups[0].cross_zone = true;
+  std::string text = RenderLbForwarding(lb, TargetsInRotation(lb, {}), {});
+  static const std::regex kRule("jhash [^\\n]* seed (0x[0-9a-f]{8}) map [^\\n]*-> ([0-9a-f]{16})\"");
+  std::map<std::string, std::set<std::string>> seeds;  // group -> seeds
+  for (std::sregex_iterator it(text.begin(), text.end(), kRule), end; it != end; ++it) {
+    seeds[(*it)[2]].insert((*it)[1]);
+  }
+  ASSERT_FALSE(seeds.empty()) << text;
+  for (const auto& [group, s] : seeds) EXPECT_EQ(s.size(), 1u) << group << "\n" << text;
+  // And the same after a rewrite with other targets in rotation.
+  auto rotation = TargetsInRotation(lb, {});
+  rotation.begin()->second.pop_back();
+  EXPECT_NE(RenderLbForwarding(lb, rotation, {}).find(*seeds.begin()->second.begin()), std::string::npos);
+}
+
 TEST(LbForwarding, ZonesWithoutCrossZoneAndTheirFallback) {
   LoadBalancerSpec lb = Nlb();
   auto rotation = TargetsInRotation(lb, {});
-  std::string text = RenderLbForwarding(lb, rotation, {});
+  std::string text = Unseeded(lb, rotation, {});
   // Node a forwards TCP 80 to zone a's two targets only; node b to zone b's one.
   EXPECT_NE(text.find("ip daddr 10.0.1.5 tcp dport 80 dnat ip to jhash ip saddr . tcp sport mod 2 map "
                       "{ 0 : 10.0.1.10 . 8080, 1 : 10.0.1.11 . 8080 }"),
@@ -121,21 +147,21 @@ TEST(LbForwarding, ZonesWithoutCrossZoneAndTheirFallback) {
       << text;
   // A zone without targets in rotation forwards to the others rather than drop.
   rotation["aaaaaaaaaaaaaaaa"] = {Target("10.0.2.10", 8081, "us-east-1b")};
-  text = RenderLbForwarding(lb, rotation, {});
+  text = Unseeded(lb, rotation, {});
   EXPECT_NE(text.find("ip daddr 10.0.1.5 tcp dport 80 dnat ip to jhash ip saddr . tcp sport mod 1 map "
                       "{ 0 : 10.0.2.10 . 8081 }"),
             std::string::npos)
       << text;
   // Cross-zone on (the group's setting wins over the load balancer's): every target.
   lb.target_groups[0].cross_zone = true;
-  text = RenderLbForwarding(lb, TargetsInRotation(lb, {}), {});
+  text = Unseeded(lb, TargetsInRotation(lb, {}), {});
   EXPECT_NE(text.find("ip daddr 10.0.2.5 tcp dport 80 dnat ip to jhash ip saddr . tcp sport mod 3 map"),
             std::string::npos)
       << text;
   // source_ip stickiness: a hash of the client's address alone.
   lb.target_groups[0].stickiness = true;
   lb.target_groups[0].stickiness_type = "source_ip";
-  text = RenderLbForwarding(lb, TargetsInRotation(lb, {}), {});
+  text = Unseeded(lb, TargetsInRotation(lb, {}), {});
   EXPECT_NE(text.find("ip daddr 10.0.2.5 tcp dport 80 dnat ip to jhash ip saddr mod 3 map"), std::string::npos)
       << text;
   // TLS is never forwarded by the kernel; TCP_UDP with nothing in rotation drops both.

@@ -115,6 +115,36 @@ TEST(SgPolicy, PolicyFromDocsReadsTheStoreShapes) {
   EXPECT_EQ(p.subnets[0].entries[0].from, 22);
 }
 
+// A network load balancer's groups are checked before the router DNATs its clients'
+// flows to the targets; an ALB's node needs no such chain (its traffic ends at the node).
+TEST(SgPolicy, NetworkLoadBalancerGroupsAdmitItsClientsBeforeTheDnat) {
+  Json nlb = {{"NetworkInterfaceId", "eni-1"}, {"PrivateIpAddress", "10.0.0.4"}, {"SubnetId", "subnet-1"},
+              {"RequesterId", "amazon-elb"}, {"Description", "ELB net/n/0123456789abcdef"},
+              {"Groups", Json::array({{{"GroupId", "sg-1"}}})}};
+  Json alb = {{"NetworkInterfaceId", "eni-2"}, {"PrivateIpAddress", "10.0.0.5"}, {"SubnetId", "subnet-1"},
+              {"RequesterId", "amazon-elb"}, {"Description", "ELB app/a/0123456789abcdef"},
+              {"Groups", Json::array({{{"GroupId", "sg-1"}}})}};
+  VpcPolicy p = PolicyFromDocs("vpc-1", {nlb, alb}, {}, {{{"SubnetId", "subnet-1"}}}, {});
+  ASSERT_EQ(p.enis.size(), 2u);
+  EXPECT_TRUE(p.enis[0].nlb_node);
+  EXPECT_FALSE(p.enis[1].nlb_node);
+  std::string text = BuildVpcFilter(p);
+  EXPECT_NE(text.find("  set nlb_nodes4 {\n    type ipv4_addr\n    comment \"network load balancer nodes\"\n"
+                      "    elements = { 10.0.0.4 }\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("type filter hook prerouting priority -150; policy accept;\n"
+                      "    iifname \"up0\" accept comment \"kecs: the host reaches load balancer nodes (lenient mode)\"\n"
+                      "    ct state new ip daddr @nlb_nodes4 ip daddr vmap @ingress4"),
+            std::string::npos)
+      << text;
+  p.host_exempt = false;
+  EXPECT_EQ(BuildVpcFilter(p).find("reaches load balancer nodes"), std::string::npos);
+  p.enis.pop_back();
+  p.enis.pop_back();
+  EXPECT_EQ(BuildVpcFilter(p).find("prerouting"), std::string::npos);
+}
+
 // A network load balancer made without security groups filters nothing at its nodes; an
 // ordinary ENI without groups still admits nothing.
 TEST(SgPolicy, ALoadBalancerNodeWithoutGroupsPassesEverything) {
