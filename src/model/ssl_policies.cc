@@ -56,6 +56,29 @@ const std::vector<SslPolicy>& SslPolicies() {
   return kPolicies;
 }
 
+SslPolicy SslPolicyOrInferred(std::string_view name) {
+  if (const SslPolicy* p = FindSslPolicy(name)) return *p;
+  auto has = [&](std::string_view part) { return name.find(part) != std::string_view::npos; };
+  SslPolicy p;
+  p.name = std::string(name);
+  if (has("TLS13-1-3")) {
+    p.protocols = {"TLSv1.3"};
+  } else if (has("TLS13-1-2")) {
+    p.protocols = {"TLSv1.3", "TLSv1.2"};
+  } else if (has("TLS13-1-1")) {
+    p.protocols = {"TLSv1.3", "TLSv1.2", "TLSv1.1"};
+  } else if (has("TLS13-1-0")) {
+    p.protocols = {"TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"};
+  } else if (has("TLS-1-2") || has("FS-1-2")) {
+    p.protocols = {"TLSv1.2"};
+  } else if (has("TLS-1-1") || has("FS-1-1")) {
+    p.protocols = {"TLSv1.2", "TLSv1.1"};
+  } else {
+    p.protocols = {"TLSv1.2", "TLSv1.1", "TLSv1"};
+  }
+  return p;
+}
+
 const SslPolicy* FindSslPolicy(std::string_view name) {
   for (const auto& p : SslPolicies()) {
     if (p.name == name) return &p;

@@ -20,5 +20,10 @@ struct SslPolicy {
 const std::vector<SslPolicy>& SslPolicies();
 // The policy named `name`, or nullptr.
 const SslPolicy* FindSslPolicy(std::string_view name);
+// The policy named `name`; for another ELBSecurityPolicy-* name (AWS has more than this
+// table: FIPS, forward-secrecy and older ones), the TLS versions its name gives
+// ("TLS13-1-2": 1.2 and 1.3; "TLS-1-1", "FS-1-1": 1.1 and 1.2; "FS-1-2": 1.2; ...; TLS 1.0
+// to 1.2 otherwise) and no cipher list (the TLS library's defaults).
+SslPolicy SslPolicyOrInferred(std::string_view name);
 
 }  // namespace kecs::model

@@ -397,6 +397,10 @@ TEST_F(LbProxyTest, FailsOpenReportsCodesAndDrains) {
   st = proxies_->Apply(lb, Inputs());
   ASSERT_TRUE(st.ok()) << st.ToString();
   for (int i = 0; i < 6; ++i) EXPECT_EQ(Get("/"), "root-b\n") << "a draining target gets no new requests";
+  // Nothing in flight to it, and no older worker: its deregistration may end.
+  auto drained = Health(*proxies_, lb, "10.77.0.3", 8081);
+  ASSERT_TRUE(drained.has_value());
+  EXPECT_EQ(drained->connections, 0);
   lb.listeners[0].rules.pop_back();  // a reload
   st = proxies_->Apply(lb, Inputs());
   ASSERT_TRUE(st.ok()) << st.ToString();

@@ -138,8 +138,9 @@ std::optional<std::string> DefaultCertificate(const Json& in) {
 }
 
 void CheckSslPolicy(const std::string& name) {
-  // AWS's predefined policies all are ELBSecurityPolicy-*; kecs renders a TLS 1.2+ cipher
-  // set for each (the haproxy renderer), and does not list custom policies.
+  // AWS's predefined policies all are ELBSecurityPolicy-*. The data plane applies those
+  // of kecs's table as DescribeSSLPolicies shows them, and for the others the TLS versions
+  // their names give (model::SslPolicyOrInferred); there are no custom policies.
   if (name.rfind("ELBSecurityPolicy-", 0) != 0) {
     // AWS's message, as the terraform-aws-netlb module's "Known Issues" table records it.
     throw ElbError("SSLPolicyNotFound", fmt::format("SSL policy '{}' not found.", name));

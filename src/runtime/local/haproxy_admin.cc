@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -147,6 +148,20 @@ std::map<std::string, ServerStat> ParseStat(const std::string& csv) {
     out[s.backend + "/" + s.server] = std::move(s);
   });
   return out;
+}
+
+bool HasOldWorkers(const std::string& show_proc) {
+  bool in_old = false;
+  for (const auto& line : SplitLines(show_proc)) {
+    std::string_view l = Trim(line);
+    if (l.empty()) continue;
+    if (l[0] == '#') {
+      in_old = l.rfind("# old workers", 0) == 0;
+      continue;
+    }
+    if (in_old && std::isdigit(static_cast<unsigned char>(l[0]))) return true;
+  }
+  return false;
 }
 
 std::string InfoField(const std::string& text, const std::string& name) {

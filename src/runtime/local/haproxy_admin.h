@@ -52,6 +52,10 @@ struct ServerStat {
 // Server rows (not FRONTEND/BACKEND) of `show stat` output, by "<backend>/<server>".
 std::map<std::string, ServerStat> ParseStat(const std::string& csv);
 
+// Whether the master CLI's `show proc` output lists old workers (those of an earlier
+// configuration, still finishing their connections).
+bool HasOldWorkers(const std::string& show_proc);
+
 // The value of `Name: value` in `show info` output ("" when absent).
 std::string InfoField(const std::string& text, const std::string& name);
 

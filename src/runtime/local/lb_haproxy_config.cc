@@ -234,8 +234,8 @@ std::string ExpandTemplate(std::string_view tmpl, const LbListenerSpec& l) {
 // default security level, so a policy that allows them lowers it (@SECLEVEL=0), as the
 // policy asks.
 std::string SslPolicyOptions(const std::string& name) {
-  const model::SslPolicy* p = model::FindSslPolicy(name.empty() ? "ELBSecurityPolicy-2016-08" : name);
-  if (!p || p->protocols.empty()) return "";
+  const model::SslPolicy policy = model::SslPolicyOrInferred(name.empty() ? "ELBSecurityPolicy-2016-08" : name);
+  const model::SslPolicy* p = &policy;
   auto version = [](const std::string& v) { return v == "TLSv1" ? std::string("TLSv1.0") : v; };
   std::string out = " ssl-min-ver " + version(p->protocols.back()) + " ssl-max-ver " + version(p->protocols.front());
   std::vector<std::string> tls12, tls13;

@@ -379,8 +379,9 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
 
 std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
                                                     const std::map<std::string, haproxy::ServerStat>* rows,
-                                                    TargetMemo& memo, double now) {
+                                                    TargetMemo& memo, double now, bool old_workers) {
   bool alb = lb.type == model::LbType::kApplication;
+  const std::set<std::string> proxied = ProxiedGroups(lb);
   std::vector<TargetObservation> out;
   TargetMemo seen;
   static const std::vector<std::string> kNone;
@@ -402,10 +403,24 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
         size_t k = static_cast<size_t>(slot - keys.begin());
         size_t healthy = 0, nodes = 0;
         int connections = 0;
+        bool counted = true;  // every row that can carry its requests was found
+        const bool fail_open = proxied.count(tg.id) > 0;
         std::optional<TargetObservation> bad;
         for (size_t node = 0; node < lb.nodes.size(); ++node) {
+          if (fail_open) {
+            // Requests also reach it through the fail-open backend (no target healthy).
+            auto all = rows->find(fmt::format("bk_{}_n{}_all/s{}", tg.id, node, k + 1));
+            if (all == rows->end()) {
+              counted = false;
+            } else {
+              connections += all->second.scur + all->second.qcur;
+            }
+          }
           auto row = rows->find(fmt::format("bk_{}_n{}/s{}", tg.id, node, k + 1));
-          if (row == rows->end()) continue;
+          if (row == rows->end()) {
+            counted = false;
+            continue;
+          }
           ++nodes;
           const haproxy::ServerStat& s = row->second;
           connections += s.scur + s.qcur;
@@ -440,7 +455,7 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
         // only for an application load balancer: a network load balancer's traffic does
         // not pass through HAProxy (the kernel forwards it), and its deregistration lasts
         // the whole delay, as on AWS.
-        o.connections = alb && t.draining && nodes == lb.nodes.size() ? connections : -1;
+        o.connections = alb && t.draining && counted && !old_workers ? connections : -1;
       }
       o.target_group_id = tg.id;
       o.target_id = t.id;
@@ -469,7 +484,19 @@ Result<std::vector<TargetObservation>> LbProxies::Observe(const LoadBalancerSpec
   if (stat.ok()) rows = haproxy::ParseStat(*stat);
   const double now =
       std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  return TargetHealthFromStat(lb, slots, stat.ok() ? &rows : nullptr, observed_[lb.id], now);
+  // The admin socket reaches the newest worker only: after a reload, the old one may still
+  // carry requests to a draining target. Asked only when a target drains.
+  bool draining = false;
+  for (const auto& tg : lb.target_groups) {
+    for (const auto& t : tg.targets) draining = draining || t.draining;
+  }
+  bool old_workers = false;
+  if (draining) {
+    // The master CLI keeps the connection open after a command; `quit` ends it.
+    auto procs = haproxy::Command(dir + "/master.sock", "show proc;quit");
+    old_workers = !procs.ok() || haproxy::HasOldWorkers(*procs);
+  }
+  return TargetHealthFromStat(lb, slots, stat.ok() ? &rows : nullptr, observed_[lb.id], now, old_workers);
 }
 
 void LbProxies::KillLocked(const std::string& lb_id) {

@@ -91,7 +91,8 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
 //    down at "down" (and it does not count failures of a server that is down), so kecs
 //    counts by time: unhealthy once the first failure it saw is (threshold - 1) intervals
 //    old and the checks still fail.
-// `now` is a steady clock's reading in seconds.
+// `now` is a steady clock's reading in seconds. `old_workers`: workers of an earlier
+// configuration still run (their requests are not in `rows`), so connections are unknown.
 struct ObservedTarget {
   TargetObservation last;
   double failing_since = -1;  // the first failure seen of a target never healthy; -1: none
@@ -99,7 +100,7 @@ struct ObservedTarget {
 using TargetMemo = std::map<std::string, ObservedTarget>;
 std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, const ServerSlots& slots,
                                                     const std::map<std::string, haproxy::ServerStat>* rows,
-                                                    TargetMemo& memo, double now);
+                                                    TargetMemo& memo, double now, bool old_workers = false);
 
 class LbProxies {
  public:

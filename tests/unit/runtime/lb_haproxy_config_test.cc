@@ -276,6 +276,11 @@ TEST(HaproxyConfig, HttpsListenersApplyTheirSslPolicy) {
   cfg = with("ELBSecurityPolicy-TLS13-1-3-2021-06");
   EXPECT_TRUE(Contains(cfg, "ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3 ciphersuites TLS_AES_128_GCM_SHA256:")) << cfg;
   EXPECT_FALSE(Contains(cfg, " ciphers ")) << cfg;
+  // A policy AWS has and the table does not: the versions its name gives, never none.
+  cfg = with("ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04");
+  EXPECT_TRUE(Contains(cfg, "ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3 namespace")) << cfg;
+  cfg = with("ELBSecurityPolicy-FS-1-2-Res-2020-10");
+  EXPECT_TRUE(Contains(cfg, "ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 namespace")) << cfg;
 }
 
 TEST(HaproxyConfig, DropsInvalidHeaderFieldsWhenAsked) {
@@ -512,26 +517,54 @@ TEST_F(TargetHealth, ConnectionsOfADrainingTargetAreCountedOnEveryNode) {
   LoadBalancerSpec lb = Alb();
   lb.target_groups.resize(1);
   lb.target_groups[0].targets.resize(1);
-  haproxy::ServerStat n0 = Row("DRAIN", "L7OK"), n1 = Row("DRAIN", "L7OK");
+  haproxy::ServerStat n0 = Row("DRAIN", "L7OK"), n1 = Row("DRAIN", "L7OK"), all0, all1;
   n0.scur = 2;
   n1.qcur = 1;
-  std::map<std::string, haproxy::ServerStat> rows = {{std::string("bk_") + kApi + "_n0/s1", n0},
-                                                     {std::string("bk_") + kApi + "_n1/s1", n1}};
+  all1.scur = 4;  // through the fail-open backend (no target healthy)
+  const std::string api = std::string("bk_") + kApi;
+  std::map<std::string, haproxy::ServerStat> rows = {
+      {api + "_n0/s1", n0}, {api + "_n1/s1", n1}, {api + "_n0_all/s1", all0}, {api + "_n1_all/s1", all1}};
   ServerSlots slots = AssignSlots(lb, {});
+  auto connections = [&](const LoadBalancerSpec& spec, bool old_workers = false) {
+    return TargetHealthFromStat(spec, slots, &rows, memo_, now_, old_workers)[0].connections;
+  };
   // Not draining in the spec: not counted (HAProxy may still send it new ones).
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, -1);
+  EXPECT_EQ(connections(lb), -1);
   lb.target_groups[0].targets[0].draining = true;
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, 3);
-  rows.begin()->second.scur = 0;
-  rows.rbegin()->second.qcur = 0;
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, 0);
+  EXPECT_EQ(connections(lb), 7);
+  // Workers of an earlier configuration still run: their requests are not in the rows.
+  EXPECT_EQ(connections(lb, true), -1);
+  for (auto& [name, row] : rows) row.scur = row.qcur = 0;
+  EXPECT_EQ(connections(lb), 0);
   // A network load balancer's traffic does not pass through HAProxy: not known.
   LoadBalancerSpec nlb = lb;
   nlb.type = model::LbType::kNetwork;
-  EXPECT_EQ(TargetHealthFromStat(nlb, slots, &rows, memo_, now_)[0].connections, -1);
-  // A node without the server's row: not known.
-  rows.erase(rows.begin());
-  EXPECT_EQ(TargetHealthFromStat(lb, slots, &rows, memo_, now_)[0].connections, -1);
+  EXPECT_EQ(connections(nlb), -1);
+  // A node without the server's rows, checked or fail-open: not known.
+  rows.erase(api + "_n1_all/s1");
+  EXPECT_EQ(connections(lb), -1);
+  rows[api + "_n1_all/s1"] = all1;
+  rows.erase(api + "_n0/s1");
+  EXPECT_EQ(connections(lb), -1);
+}
+
+TEST(HaproxyAdmin, FindsOldWorkersInShowProc) {
+  const std::string now =
+      "#<PID>          <type>          <reloads>       <uptime>        <version>\n"
+      "883             master          1 [failed: 0]   0d00h00m09s     2.6.12-1+deb12u4\n"
+      "# workers\n"
+      "901             worker          0               0d00h00m02s     2.6.12-1+deb12u4\n"
+      "# programs\n\n";
+  EXPECT_FALSE(haproxy::HasOldWorkers(now));
+  const std::string reloading =
+      "#<PID>          <type>          <reloads>       <uptime>        <version>\n"
+      "883             master          1 [failed: 0]   0d00h00m09s     2.6.12-1+deb12u4\n"
+      "# workers\n"
+      "901             worker          0               0d00h00m02s     2.6.12-1+deb12u4\n"
+      "# old workers\n"
+      "885             worker          1               0d00h00m09s     2.6.12-1+deb12u4\n"
+      "# programs\n\n";
+  EXPECT_TRUE(haproxy::HasOldWorkers(reloading));
 }
 
 TEST_F(TargetHealth, UnavailableWithoutTheProxyAndRegisteringWithoutASlot) {
