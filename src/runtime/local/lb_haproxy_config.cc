@@ -31,6 +31,7 @@
 
 #include "base/strings.h"
 #include "model/ssl_policies.h"
+#include "runtime/local/lb_network.h"
 #include "runtime/local/lb_proxy.h"
 
 namespace kecs::runtime::local {
@@ -234,13 +235,12 @@ std::string ExpandTemplate(std::string_view tmpl, const LbListenerSpec& l) {
 // default security level, so a policy that allows them lowers it (@SECLEVEL=0), as the
 // policy asks.
 std::string SslPolicyOptions(const std::string& name) {
-  const model::SslPolicy policy = model::SslPolicyOrInferred(name.empty() ? "ELBSecurityPolicy-2016-08" : name);
-  const model::SslPolicy* p = &policy;
+  const model::SslPolicy p = model::SslPolicyOrInferred(name.empty() ? "ELBSecurityPolicy-2016-08" : name);
   auto version = [](const std::string& v) { return v == "TLSv1" ? std::string("TLSv1.0") : v; };
-  std::string out = " ssl-min-ver " + version(p->protocols.back()) + " ssl-max-ver " + version(p->protocols.front());
+  std::string out = " ssl-min-ver " + version(p.protocols.back()) + " ssl-max-ver " + version(p.protocols.front());
   std::vector<std::string> tls12, tls13;
-  for (const auto& c : p->ciphers) (c.rfind("TLS_", 0) == 0 ? tls13 : tls12).push_back(c);
-  bool legacy = std::any_of(p->protocols.begin(), p->protocols.end(),
+  for (const auto& c : p.ciphers) (c.rfind("TLS_", 0) == 0 ? tls13 : tls12).push_back(c);
+  bool legacy = std::any_of(p.protocols.begin(), p.protocols.end(),
                             [](const std::string& v) { return v == "TLSv1" || v == "TLSv1.1"; });
   if (!tls12.empty()) out += " ciphers " + fmt::format("{}", fmt::join(tls12, ":")) + (legacy ? ":@SECLEVEL=0" : "");
   if (!tls13.empty()) out += " ciphersuites " + fmt::format("{}", fmt::join(tls13, ":"));
@@ -531,20 +531,6 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
 
 namespace {
 
-// The group a network load balancer's TLS listener forwards to (its one forward action's),
-// when the spec has it.
-const LbTargetGroupSpec* TlsListenerGroup(const LoadBalancerSpec& lb, const LbListenerSpec& l) {
-  for (const auto& a : l.default_actions) {
-    if (a.type != ActionType::kForward) continue;
-    for (const auto& [id, weight] : ForwardGroups(a)) {
-      for (const auto& tg : lb.target_groups) {
-        if (tg.id == id) return &tg;
-      }
-    }
-  }
-  return nullptr;
-}
-
 // A network load balancer's TLS listener on one node: HAProxy terminates TLS (with the
 // listener's SSL policy) and forwards the stream over TCP, or TLS for a TLS target group,
 // to the group's targets in rotation, failing open like an ALB. The kernel's forwarding
@@ -557,7 +543,7 @@ void WriteTlsFrontend(std::ostringstream& out, const LoadBalancerSpec& lb, const
       << SslPolicyOptions(l.ssl_policy);
   if (!netns.empty()) out << " namespace " << netns;
   out << "\n";
-  const LbTargetGroupSpec* g = TlsListenerGroup(lb, l);
+  const LbTargetGroupSpec* g = ForwardGroup(lb, l);
   if (!g) {
     out << "  tcp-request connection reject\n";
     return;
@@ -577,7 +563,7 @@ std::set<std::string> ProxiedGroups(const LoadBalancerSpec& lb) {
   }
   for (const auto& l : lb.listeners) {
     if (l.protocol != LbProtocol::kTls) continue;
-    if (const LbTargetGroupSpec* g = TlsListenerGroup(lb, l)) out.insert(g->id);
+    if (const LbTargetGroupSpec* g = ForwardGroup(lb, l)) out.insert(g->id);
   }
   return out;
 }

@@ -69,21 +69,6 @@ std::vector<std::string> HostProtocols(LbProtocol p) {
   }
 }
 
-// The target group a network load balancer listener forwards to: its default forward
-// action's (an NLB forward names exactly one group).
-const LbTargetGroupSpec* ForwardGroup(const LoadBalancerSpec& lb, const LbListenerSpec& l) {
-  for (const auto& a : l.default_actions) {
-    if (a.type != model::ActionType::kForward) continue;
-    std::string arn = a.target_group_arn;
-    if (arn.empty() && !a.forward.empty()) arn = a.forward.front().target_group_arn;
-    std::string id = model::IdFromArn(arn, "targetgroup");
-    for (const auto& g : lb.target_groups) {
-      if (g.id == id) return &g;
-    }
-  }
-  return nullptr;
-}
-
 NetworkSpec NodeNetwork(const LoadBalancerSpec& lb, const LbNodeSpec& node) {
   NetworkSpec n;
   n.mode = model::NetworkMode::kAwsvpc;
@@ -302,6 +287,19 @@ std::string RenderLbForwardingRemoval(const std::string& lb_id, const LbDispatch
     s += fmt::format("delete chain {} {}\n", kTable, SnatChain(lb_id));
   }
   return s;
+}
+
+const LbTargetGroupSpec* ForwardGroup(const LoadBalancerSpec& lb, const LbListenerSpec& l) {
+  for (const auto& a : l.default_actions) {
+    if (a.type != model::ActionType::kForward) continue;
+    std::string arn = a.target_group_arn;
+    if (arn.empty() && !a.forward.empty()) arn = a.forward.front().target_group_arn;
+    std::string id = model::IdFromArn(arn, "targetgroup");
+    for (const auto& g : lb.target_groups) {
+      if (g.id == id) return &g;
+    }
+  }
+  return nullptr;
 }
 
 CertificateNames CertificateNamesFor(const LoadBalancerSpec& lb, const std::vector<std::string>& host_addresses) {

@@ -56,6 +56,10 @@ std::string RenderLbForwarding(const LoadBalancerSpec& lb,
 // `stale` and, when `has_chains`, its chains.
 std::string RenderLbForwardingRemoval(const std::string& lb_id, const LbDispatch& stale, bool has_chains);
 
+// The target group network load balancer listener `l` forwards to: its default forward
+// action's (an NLB forward names exactly one group); nullptr when the spec lacks it.
+const LbTargetGroupSpec* ForwardGroup(const LoadBalancerSpec& lb, const LbListenerSpec& l);
+
 // What `lb`'s certificate names: its DNS name, "localhost", its nodes' addresses and the
 // host's (`host_addresses`), and 127.0.0.1.
 CertificateNames CertificateNamesFor(const LoadBalancerSpec& lb, const std::vector<std::string>& host_addresses);
