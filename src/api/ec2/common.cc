@@ -233,7 +233,7 @@ state::Object CreateEniAt(state::Tx& tx, const net::Scope& s, net::EniSpec spec,
   if (private_ip) {
     auto parsed = net::ParseIpv4(*private_ip);
     auto cidr = net::Ipv4Cidr::Parse(JStr(spec.subnet->doc, "CidrBlock"));
-    if (!parsed || !cidr->Contains(*parsed)) {
+    if (!parsed || !cidr || !cidr->Contains(*parsed)) {  // an IPv6-only subnet has no IPv4 range
       throw InvalidParameterValue(fmt::format("Address {} does not fall within the subnet's address range", *private_ip));
     }
     if (cidr->Reserved(*parsed)) {

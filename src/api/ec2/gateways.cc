@@ -223,6 +223,10 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
     if (!subnet) {
       throw Ec2Error("InvalidSubnetID.NotFound", fmt::format("The subnet ID '{}' does not exist", subnet_id));
     }
+    if (JStr(subnet->doc, "CidrBlock").empty()) {
+      // An IPv6-only subnet; no source for AWS's text, kecs's wording.
+      throw InvalidParameterValue(fmt::format("The subnet '{}' has no IPv4 CIDR block for a NAT gateway.", subnet_id));
+    }
     if (!allocation.empty()) {
       for (const auto& n : existing) {
         if (JStr(n.doc, "State") == "deleted") continue;
