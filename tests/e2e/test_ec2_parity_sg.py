@@ -286,3 +286,26 @@ def test_attach_internet_gateway_malformed_vpc_id(kecs, vpc):
     assert ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]["Attachments"] == []
     assert boto_error(ec2.attach_internet_gateway, InternetGatewayId=igw, VpcId="vpc-0123456789abcdef0") == (
         "InvalidVpcID.NotFound", "The vpc ID 'vpc-0123456789abcdef0' does not exist")
+
+
+def test_network_acl_rule_action_case_in_the_kernel(local_kecs):
+    """The kernel policy reads the stored, lowercased action: once a "DENY" entry has
+    dropped A -> B (so the ACL is in force), an "Allow" one admits it again. Root only."""
+    from conftest import wait_answered, wait_dropped
+    from test_security_groups import PAGE, Vpc, get
+    vpc = Vpc(local_kecs)
+    ga, gb = vpc.group("ga"), vpc.group("gb")
+    vpc.allow_tcp80_from_group(gb, ga)
+    a, b = vpc.task([ga], subnet=vpc.s1), vpc.task([gb], subnet=vpc.s2)
+    assert get(a["ns"], b["ip"]) == PAGE
+    acl = vpc.ec2.create_network_acl(VpcId=vpc.vpc)["NetworkAcl"]["NetworkAclId"]
+    for egress in (False, True):
+        vpc.ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="DENY",
+                                         Egress=egress, CidrBlock="0.0.0.0/0")
+    vpc.use_acl(vpc.s2, acl)
+    wait_dropped(lambda: get(a["ns"], b["ip"]), "A -> B dropped by the DENY entries")
+    # Rule 100 is all that stands before the closing deny-all: "Allow" must read as allow.
+    for egress in (False, True):
+        vpc.ec2.replace_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="Allow",
+                                          Egress=egress, CidrBlock="0.0.0.0/0")
+    assert wait_answered(lambda: get(a["ns"], b["ip"]), "A -> B admitted by the Allow entries") == PAGE
