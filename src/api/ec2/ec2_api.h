@@ -129,4 +129,8 @@ void RegisterGatewayOps(Service& s, state::Store& store, net::RegionBootstrap& r
 void RegisterRouteTableOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // route_tables.cc
 void RegisterNetworkAclOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_acls.cc
 
+// Whether `id` is "<prefix>-" plus 8 or 17 hex digits, for an operation that words its
+// Malformed error in its own way (CreateSecurityGroup: "The vpc ID '...' is malformed").
+bool IsWellFormedId(const std::string& id, const std::string& prefix);
+
 }  // namespace kecs::api::ec2
