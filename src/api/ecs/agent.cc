@@ -17,6 +17,9 @@
 // service replace it. kecs has no ACS channel (the WebSocket the agent polls), so a
 // StopTask on an agent-driven task sets desiredStatus STOPPED and waits for the agent's
 // STOPPED report, as ECS shows a task on an instance whose agent is disconnected.
+// The task controller's hooks do not run for an agent-driven task either: kecs provisions
+// no network for it (it runs on the agent's host) and registers it in no target group or
+// Cloud Map service (not yet: the agent's reported bindings would be the targets).
 //
 // Reports about tasks kecs runs itself are refused with AccessDeniedException: only the
 // agent that runs a task reports it, and a report about a task kecs's own runtime runs
