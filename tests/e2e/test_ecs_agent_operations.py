@@ -292,3 +292,19 @@ def test_update_container_agent(ecs):
         ("ClusterNotFoundException", "Cluster not found.")
     assert error(ecs.update_container_agent, cluster="upd", containerInstance="0" * 32) == \
         ("InvalidParameterException", "The referenced container instance was not found.")
+
+
+def test_an_agent_task_stays_the_agents_across_a_restart(kecs, ecs):
+    ext = agent_cluster(ecs, "restart")
+    arn = start_on(ecs, "restart", ext)
+    kecs.restart()
+    kecs_task_lives(ecs, "restart", host_instance(ecs, "restart", ext))
+    assert task(ecs, "restart", arn)["lastStatus"] == "PENDING"
+    ecs.submit_task_state_change(cluster="restart", task=arn, status="RUNNING")
+    assert task(ecs, "restart", arn)["lastStatus"] == "RUNNING"
+    # Tasks placed on the instance after the restart are the agent's too.
+    later = start_on(ecs, "restart", ext)
+    ecs.submit_task_state_change(cluster="restart", task=later, status="STOPPED", reason="CannotPullContainerError")
+    t = task(ecs, "restart", later)
+    assert (t["lastStatus"], t["stopCode"], t["stoppedReason"]) == \
+        ("STOPPED", "TaskFailedToStart", "CannotPullContainerError")
