@@ -84,6 +84,16 @@ struct NetworkInterface {
   bool operator==(const NetworkInterface&) const = default;
 };
 
+// A container's managed agent (ECS Exec's ExecuteCommandAgent) as its container agent
+// reported it (SubmitTaskStateChange.managedAgents).
+struct ManagedAgent {
+  std::string name;         // ManagedAgentName: "ExecuteCommandAgent"
+  std::string last_status;  // as reported: "PENDING", "RUNNING", "STOPPED"
+  std::optional<std::string> reason;
+  std::optional<double> last_started_at;
+  bool operator==(const ManagedAgent&) const = default;
+};
+
 struct Container {
   std::string container_arn;
   std::string task_arn;
@@ -100,6 +110,8 @@ struct Container {
   std::string cpu = "0";                          // AWS spells these as strings
   std::optional<std::string> memory;
   std::optional<std::string> memory_reservation;
+  // Appended (issue 18): reported by the container agent of an agent-driven task.
+  std::vector<ManagedAgent> managed_agents;
   bool operator==(const Container&) const = default;
 };
 
@@ -368,6 +380,11 @@ struct TaskInternal {
   std::vector<ContainerProgress> progress;  // one per container that has started
   // Issue 13: the task's targets in its service's target groups (reconcile/lb_hooks.h).
   std::vector<TaskTarget> targets;
+  // Issue 18: the task was placed on a container instance whose own ECS agent drives it
+  // (the instance's agent called DiscoverPollEndpoint before the task was placed). The
+  // task controller leaves such a task alone; the agent's SubmitTaskStateChange and
+  // SubmitContainerStateChange reports move it (api/ecs/agent.cc).
+  bool agent = false;
   bool operator==(const TaskInternal&) const = default;
 };
 

@@ -346,6 +346,7 @@ void TaskController::Recover() {
         KLOG_ERROR("{}", t.status().message());
         continue;
       }
+      if (t->internal.agent) continue;  // its agent runs it elsewhere: nothing to adopt
       if (runs) running.push_back(SpecFromTask(*t));
       if (adopt) adopted.emplace_back(*t, SpecFromTask(*t));
     }
@@ -542,6 +543,9 @@ bool TaskController::Step(const Key& key) {
     return false;
   }
   if (!task) return false;
+  // A task its container instance's own agent drives (TaskInternal::agent) moves only by
+  // that agent's reports (api/ecs/agent.cc); kecs's runtime never runs it.
+  if (task->internal.agent) return false;
   // The transition table: the function that does each state's work.
   static constexpr std::array<std::pair<TaskStatus, StateStep>, 7> kTransitions = {{
       {TaskStatus::kProvisioning, &TaskController::Provisioning},

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/ecs/agent.h"
 #include "api/ecs/common.h"
 #include "api/ecs/ecs_api.h"
 #include "api/ecs/placement.h"
@@ -97,7 +98,7 @@ Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
       {"containerInstanceArn", InstanceArn(ctx, cluster, id)},
       {"ec2InstanceId", JStr(ident, "instanceId", Ec2Id("i"))},
       {"version", 1},
-      {"versionInfo", in.value("versionInfo", Json{{"agentVersion", "1.82.0"},
+      {"versionInfo", in.value("versionInfo", Json{{"agentVersion", kLatestAgentVersion},
                                                     {"agentHash", "kecs"},
                                                     {"dockerVersion", "DockerVersion: runc"}})},
       {"status", "ACTIVE"},
@@ -120,6 +121,7 @@ Json EcsApi::InstanceView(state::Tx& tx, const RequestContext& ctx, const state:
   auto usage = UsageByInstance(tx, ctx.region, inst.parent);
   const InstanceUsage& u = usage[inst.id];
   Json doc = Public(inst.doc);
+  ShowAgentUpdate(inst.doc, Ts(ctx), doc);
   std::vector<std::string> tcp, udp;
   for (int p : kReservedPorts) tcp.push_back(std::to_string(p));
   for (const auto& [proto, port] : u.ports) (proto == "udp" ? udp : tcp).push_back(std::to_string(port));

@@ -48,6 +48,11 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(ListServicesByNamespace);
   KECS_OP(UpdateService);
   KECS_OP(DeleteService);
+  KECS_OP(DiscoverPollEndpoint);
+  KECS_OP(SubmitTaskStateChange);
+  KECS_OP(SubmitContainerStateChange);
+  KECS_OP(SubmitAttachmentStateChanges);
+  KECS_OP(UpdateContainerAgent);
 #undef KECS_OP
 }
 

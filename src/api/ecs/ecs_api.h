@@ -129,6 +129,13 @@ class EcsApi : public reconcile::TaskLauncher {
   Json UpdateCapacityProvider(RequestContext& ctx, const Json& in);
   Json DeleteCapacityProvider(RequestContext& ctx, const Json& in);
 
+  // agent.cc
+  Json DiscoverPollEndpoint(RequestContext& ctx, const Json& in);
+  Json SubmitTaskStateChange(RequestContext& ctx, const Json& in);
+  Json SubmitContainerStateChange(RequestContext& ctx, const Json& in);
+  Json SubmitAttachmentStateChanges(RequestContext& ctx, const Json& in);
+  Json UpdateContainerAgent(RequestContext& ctx, const Json& in);
+
   state::Store& store_;
   net::RegionBootstrap& regions_;
   EcsOptions options_;

@@ -507,6 +507,9 @@ model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
       if (JStr(a, "name") == "ecs.availability-zone") t.availability_zone = JStr(a, "value");
     }
     t.container_instance_arn = JStr(instance->doc, "containerInstanceArn");
+    // An instance whose own agent has connected (DiscoverPollEndpoint) runs its tasks
+    // itself: kecs's task controller leaves them to the agent's reports (agent.cc).
+    t.internal.agent = JBool(instance->doc, "kecs:agent");
   }
   if (!r.net.availability_zone.empty()) t.availability_zone = r.net.availability_zone;
   if (!r.capacity_provider.empty()) t.capacity_provider_name = r.capacity_provider;

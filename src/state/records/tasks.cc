@@ -175,6 +175,18 @@ Json ContainerToAws(const model::Container& c) {
   j["cpu"] = c.cpu;
   if (c.memory) j["memory"] = *c.memory;
   if (c.memory_reservation) j["memoryReservation"] = *c.memory_reservation;
+  if (!c.managed_agents.empty()) {
+    Json ms = Json::array();
+    for (const auto& m : c.managed_agents) {
+      Json mj = Json::object();
+      if (m.last_started_at) mj["lastStartedAt"] = *m.last_started_at;
+      mj["name"] = m.name;
+      if (m.reason) mj["reason"] = *m.reason;
+      mj["lastStatus"] = m.last_status;
+      ms.push_back(mj);
+    }
+    j["managedAgents"] = ms;
+  }
   return j;
 }
 
@@ -206,6 +218,12 @@ model::Container ReadContainer(Reader& r, const Json& j, const std::string& at) 
   c.cpu = r.OptStr(j, "cpu", at).value_or("0");
   c.memory = r.OptStr(j, "memory", at);
   c.memory_reservation = r.OptStr(j, "memoryReservation", at);
+  i = 0;
+  for (const Json* m : r.Items(j, "managedAgents", at)) {
+    std::string mat = At(at, "managedAgents", i++);
+    c.managed_agents.push_back({r.Str(*m, "name", mat), r.Str(*m, "lastStatus", mat), r.OptStr(*m, "reason", mat),
+                                r.OptDouble(*m, "lastStartedAt", mat)});
+  }
   return c;
 }
 
@@ -553,6 +571,7 @@ Json InternalToJson(const model::TaskInternal& in) {
   Json j = {{"networkMode", model::ToString(in.network_mode)}, {"containers", containers},
             {"network", NetworkToJson(in.network)}, {"service", in.service}, {"deployment", in.deployment},
             {"counted", in.counted}};
+  if (in.agent) j["agent"] = true;
   if (in.placement) {
     Json ports = Json::array();
     for (const auto& p : in.placement->ports) ports.push_back({{"protocol", p.protocol}, {"port", p.port}});
@@ -592,6 +611,7 @@ model::TaskInternal ReadInternal(Reader& r, const Json& j) {
   in.service = r.Str(j, "service", at);
   in.deployment = r.Str(j, "deployment", at);
   in.counted = r.Bool(j, "counted", at);
+  in.agent = r.Bool(j, "agent", at);
   if (const Json* p = r.Member(j, "placement")) {
     const std::string pat = "internal.placement";
     model::TaskPlacement pl;

@@ -385,6 +385,23 @@ TEST_F(TaskControllerTest, AwsvpcTaskGoesThroughEachStateToRunning) {
   EXPECT_EQ(Get(t).version, 4);
 }
 
+// Issue 18: a task its container instance's own agent drives moves only by the agent's
+// reports: the controller neither starts nor stops it, and adopts nothing of it.
+TEST_F(TaskControllerTest, AgentDrivenTaskIsLeftToItsAgent) {
+  Task t = NewTask(NetworkMode::kBridge);
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto cur, state::records::GetTask(tx, t.region, t.id));
+    cur->internal.agent = true;
+    return state::records::PutTask(tx, *cur);
+  }).ok());
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  StopTask(t);
+  EXPECT_EQ(Step(t), TaskStatus::kPending);
+  EXPECT_EQ(Get(t).desired_status, TaskStatus::kStopped);
+  EXPECT_EQ(runtime_.sandboxes, 0);
+  EXPECT_EQ(runtime_.starts, 0);
+}
+
 TEST_F(TaskControllerTest, BridgeTaskStartsAtPendingWithABridgeAddress) {
   Task t = NewTask(NetworkMode::kBridge);
   EXPECT_EQ(Step(t), TaskStatus::kActivating);

@@ -49,6 +49,7 @@ Task FullTask() {
   c.cpu = "256";
   c.memory = "512";
   c.memory_reservation = "128";
+  c.managed_agents = {{"ExecuteCommandAgent", "RUNNING", "started", 1700000004.5}};
   t.containers.push_back(c);
   t.cpu = "256";
   t.created_at = 1700000000.25;
@@ -159,6 +160,7 @@ Task FullTask() {
   in.task_role_arn = "arn:aws:iam::000000000000:role/app";
   in.execution_role_arn = "arn:aws:iam::000000000000:role/exec";
   in.credentials_id = "00112233445566778899aabbccddeeff";
+  in.agent = true;
   model::ContainerProgress p;
   p.name = "app";
   p.created_at = 1700000003.5;
