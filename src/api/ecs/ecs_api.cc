@@ -48,6 +48,10 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(ListServicesByNamespace);
   KECS_OP(UpdateService);
   KECS_OP(DeleteService);
+  KECS_OP(ListServiceDeployments);
+  KECS_OP(DescribeServiceDeployments);
+  KECS_OP(DescribeServiceRevisions);
+  KECS_OP(StopServiceDeployment);
 #undef KECS_OP
 }
 
