@@ -278,7 +278,12 @@ Status RecordDeploymentFailed(state::Tx& tx, const model::Service& svc, const st
   d.circuit_breaker_status = "TRIGGERED";
   // The deployment's rolloutStateReason, in ECS's words (containers-roadmap #1488).
   const std::string reason = "ECS deployment circuit breaker: tasks failed to start.";
-  if (rollback && good) {
+  if (d.rollback_deployment_id == failed_id) {
+    // The rollback itself failed: the record ends there (a further rollback the scheduler
+    // starts is not part of it).
+    Finish(d, ServiceDeploymentStatus::kRollbackFailed, now);
+    d.status_reason = reason;
+  } else if (rollback && good) {
     ASSIGN_OR_RETURN(std::string arn, RevisionOrNew(tx, svc, *good, now));
     StartRollback(d, *rollback, arn, reason, now);
   } else {

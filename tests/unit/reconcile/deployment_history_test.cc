@@ -163,6 +163,26 @@ TEST_F(DeploymentHistoryTest, ACircuitBreakerRollbackEndsRollbackSuccessful) {
   EXPECT_EQ(back.circuit_breaker_status, "TRIGGERED");
 }
 
+TEST_F(DeploymentHistoryTest, ARollbackThatFailsEndsRollbackFailed) {
+  svc_.deployment_configuration.circuit_breaker_enable = true;
+  svc_.deployment_configuration.circuit_breaker_rollback = true;
+  Deploy(kTdA, 1000);
+  model::Deployment good = svc_.deployments[0];
+  ServiceDeployment bad = Deploy(kTdB, 1001);
+  model::Deployment rollback = good;
+  rollback.id = model::NewDeploymentId();
+  svc_.deployments.insert(svc_.deployments.begin(), rollback);
+  ASSERT_TRUE(Write([&](state::Tx& tx) {
+    return RecordDeploymentFailed(tx, svc_, bad.deployment_id, 3, &rollback, &good, 1002);
+  }).ok());
+  ASSERT_TRUE(Write([&](state::Tx& tx) {
+    return RecordDeploymentFailed(tx, svc_, rollback.id, 3, nullptr, nullptr, 1003);
+  }).ok());
+  ServiceDeployment failed = Get(bad);
+  EXPECT_EQ(failed.status, ServiceDeploymentStatus::kRollbackFailed);
+  EXPECT_EQ(failed.finished_at, 1003);
+}
+
 TEST_F(DeploymentHistoryTest, WithoutRollbackAFailedDeploymentStops) {
   svc_.deployment_configuration.circuit_breaker_enable = true;
   ServiceDeployment d = Deploy(kTdA, 1000);
