@@ -76,6 +76,28 @@ class DeploymentHistoryTest : public ::testing::Test {
     return n;
   }
 
+  // A first deployment of kTdA, a second of kTdB that the circuit breaker fails, rolled
+  // back to the first.
+  struct Rollback {
+    ServiceDeployment first, bad;
+    model::Deployment rollback;
+  };
+  Rollback FailWithRollback() {
+    svc_.deployment_configuration.circuit_breaker_enable = true;
+    svc_.deployment_configuration.circuit_breaker_rollback = true;
+    Rollback r;
+    r.first = Deploy(kTdA, 1000);
+    model::Deployment good = svc_.deployments[0];
+    r.bad = Deploy(kTdB, 1001);
+    r.rollback = good;
+    r.rollback.id = model::NewDeploymentId();
+    svc_.deployments.insert(svc_.deployments.begin(), r.rollback);
+    EXPECT_TRUE(Write([&](state::Tx& tx) {
+      return RecordDeploymentFailed(tx, svc_, r.bad.deployment_id, 3, &r.rollback, &good, 1002);
+    }).ok());
+    return r;
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<state::Store> store_;
   model::Service svc_;
@@ -135,24 +157,16 @@ TEST_F(DeploymentHistoryTest, ACompletedDeploymentIsSuccessfulAndKeepsItsDigests
 }
 
 TEST_F(DeploymentHistoryTest, ACircuitBreakerRollbackEndsRollbackSuccessful) {
-  svc_.deployment_configuration.circuit_breaker_enable = true;
-  svc_.deployment_configuration.circuit_breaker_rollback = true;
-  ServiceDeployment first = Deploy(kTdA, 1000);
-  model::Deployment good = svc_.deployments[0];
-  ServiceDeployment bad = Deploy(kTdB, 1001);
-  EXPECT_EQ(bad.circuit_breaker_status, "MONITORING");
-  model::Deployment rollback = good;
-  rollback.id = model::NewDeploymentId();
-  svc_.deployments.insert(svc_.deployments.begin(), rollback);
-  ASSERT_TRUE(Write([&](state::Tx& tx) {
-    return RecordDeploymentFailed(tx, svc_, bad.deployment_id, 3, &rollback, &good, 1002);
-  }).ok());
+  Rollback r = FailWithRollback();
+  EXPECT_EQ(r.bad.circuit_breaker_status, "MONITORING");
+  const ServiceDeployment& bad = r.bad;
+  const model::Deployment& rollback = r.rollback;
   ServiceDeployment rolling = Get(bad);
   EXPECT_EQ(rolling.status, ServiceDeploymentStatus::kRollbackInProgress);
   EXPECT_EQ(rolling.circuit_breaker_status, "TRIGGERED");
   EXPECT_EQ(rolling.failure_count, 3);
   ASSERT_TRUE(rolling.rollback);
-  EXPECT_EQ(rolling.rollback->service_revision_arn, first.target_revision.arn);
+  EXPECT_EQ(rolling.rollback->service_revision_arn, r.first.target_revision.arn);
   EXPECT_EQ(rolling.status_reason, "ECS deployment circuit breaker: tasks failed to start.");
   ASSERT_TRUE(Write([&](state::Tx& tx) {
     return RecordDeploymentCompleted(tx, svc_, rollback, 1010, {});
@@ -164,17 +178,9 @@ TEST_F(DeploymentHistoryTest, ACircuitBreakerRollbackEndsRollbackSuccessful) {
 }
 
 TEST_F(DeploymentHistoryTest, ARollbackThatFailsEndsRollbackFailed) {
-  svc_.deployment_configuration.circuit_breaker_enable = true;
-  svc_.deployment_configuration.circuit_breaker_rollback = true;
-  Deploy(kTdA, 1000);
-  model::Deployment good = svc_.deployments[0];
-  ServiceDeployment bad = Deploy(kTdB, 1001);
-  model::Deployment rollback = good;
-  rollback.id = model::NewDeploymentId();
-  svc_.deployments.insert(svc_.deployments.begin(), rollback);
-  ASSERT_TRUE(Write([&](state::Tx& tx) {
-    return RecordDeploymentFailed(tx, svc_, bad.deployment_id, 3, &rollback, &good, 1002);
-  }).ok());
+  Rollback r = FailWithRollback();
+  const ServiceDeployment& bad = r.bad;
+  const model::Deployment& rollback = r.rollback;
   ASSERT_TRUE(Write([&](state::Tx& tx) {
     return RecordDeploymentFailed(tx, svc_, rollback.id, 3, nullptr, nullptr, 1003);
   }).ok());
