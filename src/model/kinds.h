@@ -10,5 +10,7 @@ inline constexpr const char* kInstance = "ecs:container-instance";
 inline constexpr const char* kCapacityProvider = "ecs:capacity-provider";
 inline constexpr const char* kAccountSetting = "ecs:account-setting";
 inline constexpr const char* kService = "ecs:service";
+inline constexpr const char* kServiceDeployment = "ecs:service-deployment";
+inline constexpr const char* kServiceRevision = "ecs:service-revision";
 
 }  // namespace kecs::model

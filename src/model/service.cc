@@ -37,3 +37,53 @@ std::string NewDeploymentId() {
 }
 
 }  // namespace kecs::model
+
+namespace kecs::model {
+namespace {
+
+constexpr EnumWords<ServiceDeploymentStatus, 9> kServiceDeploymentStatus{
+    {"PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_REQUESTED",
+     "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}};
+
+}  // namespace
+
+std::string_view ToString(ServiceDeploymentStatus s) { return kServiceDeploymentStatus.Get(s); }
+std::optional<ServiceDeploymentStatus> ParseServiceDeploymentStatus(std::string_view s) {
+  return kServiceDeploymentStatus.Parse(s);
+}
+
+bool IsOngoing(ServiceDeploymentStatus s) {
+  switch (s) {
+    case ServiceDeploymentStatus::kPending:
+    case ServiceDeploymentStatus::kInProgress:
+    case ServiceDeploymentStatus::kStopRequested:
+    case ServiceDeploymentStatus::kRollbackRequested:
+    case ServiceDeploymentStatus::kRollbackInProgress:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string NewServiceDeploymentId() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+  std::string id;
+  uint64_t bits = 0;
+  int left = 0;
+  while (id.size() < 21) {
+    if (left < 6) {
+      bits = RandomU64();
+      left = 64;
+    }
+    id += kAlphabet[bits & 63];
+    bits >>= 6;
+    left -= 6;
+  }
+  return id;
+}
+
+std::string NewServiceRevisionId() {
+  return std::to_string(RandomU64() % 9000000000000000000ULL + 1000000000000000000ULL);
+}
+
+}  // namespace kecs::model

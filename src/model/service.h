@@ -159,3 +159,131 @@ void AddServiceEvent(Service& service, double now, const std::string& message);
 std::string NewDeploymentId();
 
 }  // namespace kecs::model
+
+// ---- Service deployments and service revisions (ECS's deployment history, 2024) ----------
+//
+// Every deployment kecs starts (CreateService's first one, each UpdateService that needs
+// one, a rollback) is recorded as a ServiceDeployment (kind kServiceDeployment) of the
+// service revision it deploys (a ServiceRevision, kind kServiceRevision: the
+// configuration the deployment's tasks run). Store ids are "<cluster>/<service>/<id>",
+// parent "<cluster>/<service>", so a service's history is one parent query. A deployment
+// starts IN_PROGRESS, ends SUCCESSFUL when the scheduler completes it, STOPPED when a newer
+// deployment supersedes it or the circuit breaker fails it without rollback, and goes
+// ROLLBACK_IN_PROGRESS -> ROLLBACK_SUCCESSFUL when the circuit breaker or
+// StopServiceDeployment rolls it back (reconcile/deployment_history.h does the moves).
+// The history goes with the service on DeleteService, as ECS's does.
+
+namespace kecs::model {
+
+enum class ServiceDeploymentStatus {
+  kPending,
+  kSuccessful,
+  kStopped,
+  kStopRequested,
+  kInProgress,
+  kRollbackRequested,
+  kRollbackInProgress,
+  kRollbackSuccessful,
+  kRollbackFailed,
+};
+std::string_view ToString(ServiceDeploymentStatus s);
+std::optional<ServiceDeploymentStatus> ParseServiceDeploymentStatus(std::string_view s);
+// PENDING, IN_PROGRESS, STOP_REQUESTED, ROLLBACK_REQUESTED and ROLLBACK_IN_PROGRESS: the
+// deployment has not finished (the developer guide's "Pending" and "Ongoing" stages).
+bool IsOngoing(ServiceDeploymentStatus s);
+
+// A service revision (ECS's ServiceRevision shape): what one deployment's tasks run.
+struct ServiceRevision {
+  // Store keys.
+  std::string region;
+  std::string cluster;
+  std::string service;
+  std::string id;  // 19 digits, as ECS's revision ids
+
+  std::string arn;  // arn:aws:ecs:REGION:ACCOUNT:service-revision/CLUSTER/SERVICE/ID
+  std::string service_arn;
+  std::string cluster_arn;
+  std::string task_definition;  // ARN
+  Json capacity_provider_strategy;  // null: absent
+  std::optional<std::string> launch_type;
+  std::optional<std::string> platform_version;
+  std::optional<std::string> platform_family;
+  std::vector<ServiceLoadBalancer> load_balancers;
+  std::vector<ServiceRegistry> service_registries;
+  Json network_configuration;  // null: absent
+  // [{"containerName", "image", "imageDigest"?}]: the digest once a task of the revision
+  // has pulled the image.
+  Json container_images = Json::array();
+  double created_at = 0;
+  bool operator==(const ServiceRevision&) const = default;
+};
+
+// A revision's part in a deployment (ECS's ServiceRevisionSummary).
+struct ServiceRevisionSummary {
+  std::string arn;
+  int requested_task_count = 0;
+  int running_task_count = 0;
+  int pending_task_count = 0;
+  bool operator==(const ServiceRevisionSummary&) const = default;
+};
+
+struct ServiceDeploymentRollback {
+  std::string reason;
+  double started_at = 0;
+  std::string service_revision_arn;
+  bool operator==(const ServiceDeploymentRollback&) const = default;
+};
+
+struct ServiceDeployment {
+  // Store keys.
+  std::string region;
+  std::string cluster;
+  std::string service;
+  std::string id;  // 21 characters of [A-Za-z0-9_-], as ECS's
+  int64_t seq = 0;  // the row's insertion order: newest first is descending seq
+
+  std::string arn;  // arn:aws:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID
+  std::string service_arn;
+  std::string cluster_arn;
+  ServiceDeploymentStatus status = ServiceDeploymentStatus::kInProgress;
+  std::string status_reason;  // "": absent
+  double created_at = 0;
+  std::optional<double> started_at;
+  std::optional<double> finished_at;
+  std::optional<double> stopped_at;
+  double updated_at = 0;
+  // Task counts are kept as they were when the deployment finished; while it runs the API
+  // fills them in from the tasks.
+  std::vector<ServiceRevisionSummary> source_revisions;
+  ServiceRevisionSummary target_revision;
+  DeploymentConfiguration deployment_configuration;
+  std::optional<ServiceDeploymentRollback> rollback;
+  // deploymentCircuitBreaker: status TRIGGERED, MONITORING, MONITORING_COMPLETE or DISABLED.
+  std::string circuit_breaker_status = "DISABLED";
+  int failure_count = 0;
+  int threshold = 0;
+  std::string alarms_status = "DISABLED";
+
+  // kecs's own: the service's deployment ("ecs-svc/...") that carries the target revision,
+  // and the one started to roll it back ("" if none), so the scheduler can find the record.
+  std::string deployment_id;
+  std::string rollback_deployment_id;
+  // The source revisions, each with the deployment id that ran it (same order).
+  std::vector<std::string> source_deployment_ids;
+
+  std::string Key() const { return cluster + "/" + service + "/" + id; }
+  bool operator==(const ServiceDeployment&) const = default;
+};
+
+// How many deployments (and the revisions they name) are kept per service: ECS keeps 90
+// days of history (service-deployment.html); kecs keeps the newest 100, enough for any
+// ListServiceDeployments page (maxResults <= 100), so the store does not grow with every
+// UpdateService.
+inline constexpr size_t kMaxServiceDeploymentsKept = 100;
+
+// New ids in ECS's formats: 21 URL-safe characters for a service deployment (as in
+// "service-deployment/c/s/r9i43YFjvgF_xlg7m2eJ1r"), 19 digits for a service revision.
+std::string NewServiceDeploymentId();
+std::string NewServiceRevisionId();
+
+}  // namespace kecs::model

@@ -12,6 +12,7 @@
 #include "model/elb.h"
 #include "model/kinds.h"
 #include "model/task.h"
+#include "reconcile/deployment_history.h"
 #include "reconcile/lb_hooks.h"
 #include "state/records/elb.h"
 #include "state/records/services.h"
@@ -257,14 +258,21 @@ Result<bool> CheckCircuitBreaker(Pass& p) {
   primary.updated_at = EpochMillis(p.now);
   model::AddServiceEvent(
       svc, p.now, fmt::format("{} (deployment {}) deployment failed: tasks failed to start.", p.tag, p.primary_id));
-  if (!cfg.circuit_breaker_rollback) return false;
+  const int failed_tasks = primary.failed_tasks;
+  if (!cfg.circuit_breaker_rollback) {
+    RETURN_IF_ERROR(RecordDeploymentFailed(p.tx, svc, p.primary_id, failed_tasks, nullptr, nullptr, p.now));
+    return false;
+  }
   // Back to the last deployment that completed.
   std::optional<model::Deployment> good;
   for (size_t i = 1; i < svc.deployments.size() && !good; ++i) {
     if (svc.deployments[i].rollout_state == RolloutState::kCompleted) good = svc.deployments[i];
   }
   if (!good) good = svc.internal.last_completed;
-  if (!good) return false;
+  if (!good) {
+    RETURN_IF_ERROR(RecordDeploymentFailed(p.tx, svc, p.primary_id, failed_tasks, nullptr, nullptr, p.now));
+    return false;
+  }
   model::Deployment rollback = *good;
   rollback.id = model::NewDeploymentId();
   rollback.status = DeploymentStatus::kPrimary;
@@ -278,6 +286,7 @@ Result<bool> CheckCircuitBreaker(Pass& p) {
   svc.deployments.insert(svc.deployments.begin(), rollback);
   svc.task_definition = rollback.task_definition;
   model::AddServiceEvent(svc, p.now, fmt::format("{} rolling back to deployment {}.", p.tag, good->id));
+  RETURN_IF_ERROR(RecordDeploymentFailed(p.tx, svc, p.primary_id, failed_tasks, &rollback, &*good, p.now));
   return true;
 }
 
@@ -355,7 +364,7 @@ void StartTasks(Pass& p, TaskLauncher& launcher) {
 }
 
 // Step 5.
-void CheckCompletion(Pass& p) {
+Status CheckCompletion(Pass& p) {
   Service& svc = p.svc;
   DeploymentTasks& prim = p.primary();
   bool others_empty = true;
@@ -378,6 +387,13 @@ void CheckCompletion(Pass& p) {
     svc.internal.last_completed = primary;
     svc.deployments.resize(1);
     model::AddServiceEvent(svc, p.now, fmt::format("{} (deployment {}) deployment completed.", p.tag, p.primary_id));
+    std::map<std::string, std::string> digests;
+    for (const auto* t : prim.running) {
+      for (const auto& c : t->containers) {
+        if (c.image_digest) digests[c.name] = *c.image_digest;
+      }
+    }
+    RETURN_IF_ERROR(RecordDeploymentCompleted(p.tx, svc, primary, p.now, digests));
   }
   if (steady && !svc.internal.steady) {
     svc.internal.steady = true;
@@ -391,6 +407,7 @@ void CheckCompletion(Pass& p) {
     auto it = p.by_dep.find(d.id);
     return it == p.by_dep.end() || (it->second.running.empty() && it->second.pending.empty());
   });
+  return Status::Ok();
 }
 
 // Step 6.
@@ -490,7 +507,7 @@ Status ServiceController::Reconcile(state::Tx& tx, Service& svc) {
   if (rolled_back) return Status::Ok();
   RETURN_IF_ERROR(StopTasks(p));
   StartTasks(p, launcher_);
-  CheckCompletion(p);
+  RETURN_IF_ERROR(CheckCompletion(p));
   FinishDraining(p);
   return Status::Ok();
 }

@@ -53,6 +53,10 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(SubmitContainerStateChange);
   KECS_OP(SubmitAttachmentStateChanges);
   KECS_OP(UpdateContainerAgent);
+  KECS_OP(ListServiceDeployments);
+  KECS_OP(DescribeServiceDeployments);
+  KECS_OP(DescribeServiceRevisions);
+  KECS_OP(StopServiceDeployment);
 #undef KECS_OP
 }
 

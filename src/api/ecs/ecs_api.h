@@ -135,6 +135,11 @@ class EcsApi : public reconcile::TaskLauncher {
   Json SubmitContainerStateChange(RequestContext& ctx, const Json& in);
   Json SubmitAttachmentStateChanges(RequestContext& ctx, const Json& in);
   Json UpdateContainerAgent(RequestContext& ctx, const Json& in);
+  // service_deployments.cc
+  Json ListServiceDeployments(RequestContext& ctx, const Json& in);
+  Json DescribeServiceDeployments(RequestContext& ctx, const Json& in);
+  Json DescribeServiceRevisions(RequestContext& ctx, const Json& in);
+  Json StopServiceDeployment(RequestContext& ctx, const Json& in);
 
   state::Store& store_;
   net::RegionBootstrap& regions_;
@@ -149,5 +154,8 @@ class EcsApi : public reconcile::TaskLauncher {
   std::chrono::steady_clock::time_point service_probe_at_;  // guarded by probe_mu_
   int service_probe_window_ = 32;                   // guarded by probe_mu_
 };
+
+// A new PRIMARY deployment of the service as it now is (services.cc).
+model::Deployment NewDeployment(const RequestContext& ctx, const model::Service& svc);
 
 }  // namespace kecs::api::ecs

@@ -17,6 +17,7 @@
 #include "model/arn.h"
 #include "net/domain/vpc.h"
 #include "net/kernel/host_ports.h"
+#include "reconcile/deployment_history.h"
 #include "state/records/elb.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
@@ -46,23 +47,6 @@ model::DeploymentConfiguration DefaultDeploymentConfiguration(const Json& given,
   auto typed = state::records::DeploymentConfigurationFromJson(cfg);
   if (!typed.ok()) throw InvalidParameter("Invalid deploymentConfiguration: " + typed.status().message());
   return *typed;
-}
-
-model::Deployment NewDeployment(const RequestContext& ctx, const model::Service& svc) {
-  model::Deployment d;
-  d.id = model::NewDeploymentId();
-  d.status = model::DeploymentStatus::kPrimary;
-  d.task_definition = svc.task_definition;
-  d.desired_count = svc.desired_count;
-  d.created_at = Ts(ctx);
-  d.updated_at = Ts(ctx);
-  d.rollout_state = model::RolloutState::kInProgress;
-  d.rollout_state_reason = "ECS deployment " + d.id + " in progress.";
-  d.launch_type = svc.launch_type;
-  d.capacity_provider_strategy = svc.capacity_provider_strategy;
-  d.network_configuration = svc.network_configuration;
-  d.platform_version = svc.platform_version;
-  return d;
 }
 
 model::Service RequireService(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
@@ -196,6 +180,23 @@ std::vector<model::ServiceRegistry> ValidateRegistries(state::Tx& tx, const Requ
 
 }  // namespace
 
+model::Deployment NewDeployment(const RequestContext& ctx, const model::Service& svc) {
+  model::Deployment d;
+  d.id = model::NewDeploymentId();
+  d.status = model::DeploymentStatus::kPrimary;
+  d.task_definition = svc.task_definition;
+  d.desired_count = svc.desired_count;
+  d.created_at = Ts(ctx);
+  d.updated_at = Ts(ctx);
+  d.rollout_state = model::RolloutState::kInProgress;
+  d.rollout_state_reason = "ECS deployment " + d.id + " in progress.";
+  d.launch_type = svc.launch_type;
+  d.capacity_provider_strategy = svc.capacity_provider_strategy;
+  d.network_configuration = svc.network_configuration;
+  d.platform_version = svc.platform_version;
+  return d;
+}
+
 Json EcsApi::ServiceView(state::Tx& tx, const RequestContext& ctx, model::Service svc, bool tags) {
   svc.running_count = 0;
   svc.pending_count = 0;
@@ -304,6 +305,7 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     }
     svc.internal.client_token = JOptStr(in, "clientToken");
     Check(state::records::PutService(tx, svc));
+    Check(reconcile::RecordDeploymentStarted(tx, svc, ctx.now));
     out = {{"service", ServiceView(tx, ctx, svc, true)}};
     return Status::Ok();
   }));
@@ -444,6 +446,7 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
       for (auto& d : svc.deployments) d.status = model::DeploymentStatus::kActive;
       svc.deployments.insert(svc.deployments.begin(), NewDeployment(ctx, svc));
       svc.internal.steady = false;
+      Check(reconcile::RecordDeploymentStarted(tx, svc, ctx.now));
     } else if (!svc.deployments.empty()) {
       svc.deployments[0].desired_count = svc.desired_count;
       svc.deployments[0].updated_at = Ts(ctx);
@@ -472,6 +475,9 @@ Json EcsApi::DeleteService(RequestContext& ctx, const Json& in) {
       svc.desired_count = 0;
       svc.status = model::ServiceStatus::kDraining;
       Check(state::records::PutService(tx, svc));
+      // "When you delete a service, Amazon ECS deletes the corresponding service
+      // deployments." (service-deployment.html)
+      Check(reconcile::DeleteServiceHistory(tx, svc));
     }
     out = {{"service", ServiceView(tx, ctx, svc, false)}};
     return Status::Ok();

@@ -360,3 +360,253 @@ Result<std::vector<Service>> ListServices(Tx& tx, const ServiceQuery& q) {
 }
 
 }  // namespace kecs::state::records
+
+// ---- Service deployments and service revisions ------------------------------------------
+
+namespace kecs::state::records {
+namespace {
+
+using model::ServiceDeployment;
+using model::ServiceRevision;
+using model::ServiceRevisionSummary;
+
+Status UnreadableRecord(const std::string& kind, const std::string& id, const std::string& why) {
+  return Internal(fmt::format("stored {} {} cannot be read: {}", kind, id, why));
+}
+
+Json SummaryToJson(const ServiceRevisionSummary& s) {
+  return {{"arn", s.arn},
+          {"requestedTaskCount", s.requested_task_count},
+          {"runningTaskCount", s.running_task_count},
+          {"pendingTaskCount", s.pending_task_count}};
+}
+
+ServiceRevisionSummary ReadSummary(const Json& j, Reader& outer) {
+  Reader r(j, "serviceRevision");
+  ServiceRevisionSummary s;
+  s.arn = r.Str("arn");
+  s.requested_task_count = static_cast<int>(r.Int("requestedTaskCount", 0));
+  s.running_task_count = static_cast<int>(r.Int("runningTaskCount", 0));
+  s.pending_task_count = static_cast<int>(r.Int("pendingTaskCount", 0));
+  if (!r.error().empty()) outer.Fail(r.error());
+  return s;
+}
+
+std::string ParentKey(const std::string& cluster, const std::string& service) { return cluster + "/" + service; }
+
+// "<cluster>/<service>/<id>" -> its three parts (the cluster and service names have no '/').
+bool SplitRecordKey(const std::string& key, std::string* cluster, std::string* service, std::string* id) {
+  size_t a = key.find('/');
+  size_t b = a == std::string::npos ? a : key.find('/', a + 1);
+  if (b == std::string::npos) return false;
+  *cluster = key.substr(0, a);
+  *service = key.substr(a + 1, b - a - 1);
+  *id = key.substr(b + 1);
+  return true;
+}
+
+}  // namespace
+
+Json ServiceDeploymentBriefToAws(const ServiceDeployment& d) {
+  Json j = {{"serviceDeploymentArn", d.arn}, {"serviceArn", d.service_arn}, {"clusterArn", d.cluster_arn}};
+  if (d.started_at) j["startedAt"] = *d.started_at;
+  j["createdAt"] = d.created_at;
+  if (d.finished_at) j["finishedAt"] = *d.finished_at;
+  j["targetServiceRevisionArn"] = d.target_revision.arn;
+  j["status"] = model::ToString(d.status);
+  if (!d.status_reason.empty()) j["statusReason"] = d.status_reason;
+  return j;
+}
+
+Json ServiceDeploymentToAws(const ServiceDeployment& d) {
+  Json j = {{"serviceDeploymentArn", d.arn}, {"serviceArn", d.service_arn}, {"clusterArn", d.cluster_arn},
+            {"createdAt", d.created_at}};
+  if (d.started_at) j["startedAt"] = *d.started_at;
+  if (d.finished_at) j["finishedAt"] = *d.finished_at;
+  if (d.stopped_at) j["stoppedAt"] = *d.stopped_at;
+  j["updatedAt"] = d.updated_at;
+  Json sources = Json::array();
+  for (const auto& s : d.source_revisions) sources.push_back(SummaryToJson(s));
+  j["sourceServiceRevisions"] = sources;
+  j["targetServiceRevision"] = SummaryToJson(d.target_revision);
+  j["status"] = model::ToString(d.status);
+  if (!d.status_reason.empty()) j["statusReason"] = d.status_reason;
+  j["deploymentConfiguration"] = DeploymentConfigurationToJson(d.deployment_configuration);
+  if (d.rollback) {
+    j["rollback"] = {{"reason", d.rollback->reason},
+                     {"startedAt", d.rollback->started_at},
+                     {"serviceRevisionArn", d.rollback->service_revision_arn}};
+  }
+  j["deploymentCircuitBreaker"] = {
+      {"status", d.circuit_breaker_status}, {"failureCount", d.failure_count}, {"threshold", d.threshold}};
+  j["alarms"] = {{"status", d.alarms_status}};
+  return j;
+}
+
+Object EncodeServiceDeployment(const ServiceDeployment& d) {
+  Object o{model::kServiceDeployment, d.region, d.Key(), ParentKey(d.cluster, d.service), d.id,
+           std::string(model::ToString(d.status)), d.seq, ServiceDeploymentToAws(d)};
+  o.internal = {{"deploymentId", d.deployment_id},
+                {"rollbackDeploymentId", d.rollback_deployment_id},
+                {"sourceDeploymentIds", d.source_deployment_ids}};
+  return o;
+}
+
+Result<ServiceDeployment> DecodeServiceDeployment(const Object& row) {
+  const char* kind = "service deployment";
+  if (row.doc.is_discarded() || row.internal.is_discarded()) return UnreadableRecord(kind, row.id, "not JSON");
+  ServiceDeployment d;
+  d.region = row.region;
+  d.seq = row.seq;
+  if (!SplitRecordKey(row.id, &d.cluster, &d.service, &d.id)) return UnreadableRecord(kind, row.id, "bad id");
+  Reader r(row.doc, "");
+  d.arn = r.Str("serviceDeploymentArn");
+  d.service_arn = r.Str("serviceArn");
+  d.cluster_arn = r.Str("clusterArn");
+  d.created_at = r.Num("createdAt");
+  if (r.Has("startedAt")) d.started_at = r.Num("startedAt");
+  if (r.Has("finishedAt")) d.finished_at = r.Num("finishedAt");
+  if (r.Has("stoppedAt")) d.stopped_at = r.Num("stoppedAt");
+  d.updated_at = r.Num("updatedAt");
+  for (const auto& s : r.Raw("sourceServiceRevisions", Json::value_t::array, Json::array())) {
+    d.source_revisions.push_back(ReadSummary(s, r));
+  }
+  const Json target = r.Raw("targetServiceRevision", Json::value_t::object, Json::object());
+  d.target_revision = ReadSummary(target, r);
+  d.status = r.Enum("status", &model::ParseServiceDeploymentStatus, model::ServiceDeploymentStatus::kInProgress);
+  d.status_reason = r.Str("statusReason", false);
+  d.deployment_configuration = ReadDeploymentConfiguration(r);
+  if (r.Has("rollback")) {
+    const Json rb = r.Raw("rollback", Json::value_t::object, Json::object());
+    Reader rr(rb, "rollback");
+    d.rollback = model::ServiceDeploymentRollback{rr.Str("reason", false), rr.Num("startedAt"),
+                                                  rr.Str("serviceRevisionArn", false)};
+    if (!rr.error().empty()) r.Fail(rr.error());
+  }
+  {
+    Json cb = r.Raw("deploymentCircuitBreaker", Json::value_t::object, Json::object());
+    Reader cr(cb, "deploymentCircuitBreaker");
+    d.circuit_breaker_status = cr.Str("status", false);
+    d.failure_count = static_cast<int>(cr.Int("failureCount", 0));
+    d.threshold = static_cast<int>(cr.Int("threshold", 0));
+    if (!cr.error().empty()) r.Fail(cr.error());
+  }
+  {
+    Json al = r.Raw("alarms", Json::value_t::object, Json::object());
+    Reader ar(al, "alarms");
+    d.alarms_status = ar.Str("status", false);
+    if (!ar.error().empty()) r.Fail(ar.error());
+  }
+  const Json internal = row.internal.is_null() ? Json::object() : row.internal;
+  Reader ir(internal, "internal");
+  d.deployment_id = ir.Str("deploymentId", false);
+  d.rollback_deployment_id = ir.Str("rollbackDeploymentId", false);
+  for (const auto& s : ir.Raw("sourceDeploymentIds", Json::value_t::array, Json::array())) {
+    if (s.is_string()) d.source_deployment_ids.push_back(s.get<std::string>());
+  }
+  if (!r.error().empty()) return UnreadableRecord(kind, row.id, r.error());
+  if (!ir.error().empty()) return UnreadableRecord(kind, row.id, ir.error());
+  return d;
+}
+
+Json ServiceRevisionToAws(const ServiceRevision& v) {
+  Json j = {{"serviceRevisionArn", v.arn},
+            {"serviceArn", v.service_arn},
+            {"clusterArn", v.cluster_arn},
+            {"taskDefinition", v.task_definition}};
+  if (!v.capacity_provider_strategy.is_null()) j["capacityProviderStrategy"] = v.capacity_provider_strategy;
+  if (v.launch_type) j["launchType"] = *v.launch_type;
+  if (v.platform_version) j["platformVersion"] = *v.platform_version;
+  if (v.platform_family) j["platformFamily"] = *v.platform_family;
+  j["loadBalancers"] = ServiceLoadBalancersToJson(v.load_balancers);
+  j["serviceRegistries"] = ServiceRegistriesToJson(v.service_registries);
+  if (!v.network_configuration.is_null()) j["networkConfiguration"] = v.network_configuration;
+  j["containerImages"] = v.container_images;
+  j["guardDutyEnabled"] = false;
+  j["createdAt"] = v.created_at;
+  return j;
+}
+
+Object EncodeServiceRevision(const ServiceRevision& v) {
+  return Object{model::kServiceRevision, v.region, v.cluster + "/" + v.service + "/" + v.id,
+                ParentKey(v.cluster, v.service), v.id, "", 0, ServiceRevisionToAws(v)};
+}
+
+Result<ServiceRevision> DecodeServiceRevision(const Object& row) {
+  const char* kind = "service revision";
+  if (row.doc.is_discarded()) return UnreadableRecord(kind, row.id, "not JSON");
+  ServiceRevision v;
+  v.region = row.region;
+  if (!SplitRecordKey(row.id, &v.cluster, &v.service, &v.id)) return UnreadableRecord(kind, row.id, "bad id");
+  Reader r(row.doc, "");
+  v.arn = r.Str("serviceRevisionArn");
+  v.service_arn = r.Str("serviceArn");
+  v.cluster_arn = r.Str("clusterArn");
+  v.task_definition = r.Str("taskDefinition");
+  v.capacity_provider_strategy = r.Raw("capacityProviderStrategy", Json::value_t::array);
+  v.launch_type = r.OptStr("launchType");
+  v.platform_version = r.OptStr("platformVersion");
+  v.platform_family = r.OptStr("platformFamily");
+  auto lbs = ServiceLoadBalancersFromJson(r.Raw("loadBalancers", Json::value_t::array, Json::array()));
+  if (!lbs.ok()) return UnreadableRecord(kind, row.id, lbs.status().message());
+  v.load_balancers = std::move(*lbs);
+  auto regs = ServiceRegistriesFromJson(r.Raw("serviceRegistries", Json::value_t::array, Json::array()));
+  if (!regs.ok()) return UnreadableRecord(kind, row.id, regs.status().message());
+  v.service_registries = std::move(*regs);
+  v.network_configuration = r.Raw("networkConfiguration", Json::value_t::object);
+  v.container_images = r.Raw("containerImages", Json::value_t::array, Json::array());
+  v.created_at = r.Num("createdAt");
+  if (!r.error().empty()) return UnreadableRecord(kind, row.id, r.error());
+  return v;
+}
+
+Status PutServiceDeployment(Tx& tx, const ServiceDeployment& d) { return tx.Put(EncodeServiceDeployment(d)); }
+Status PutServiceRevision(Tx& tx, const ServiceRevision& v) { return tx.Put(EncodeServiceRevision(v)); }
+
+Result<std::optional<ServiceDeployment>> GetServiceDeployment(Tx& tx, const std::string& region,
+                                                             const std::string& key) {
+  ASSIGN_OR_RETURN(auto row, tx.Get(model::kServiceDeployment, region, key));
+  if (!row) return std::optional<ServiceDeployment>();
+  ASSIGN_OR_RETURN(auto d, DecodeServiceDeployment(*row));
+  return std::optional<ServiceDeployment>(std::move(d));
+}
+
+Result<std::optional<ServiceRevision>> GetServiceRevision(Tx& tx, const std::string& region, const std::string& key) {
+  ASSIGN_OR_RETURN(auto row, tx.Get(model::kServiceRevision, region, key));
+  if (!row) return std::optional<ServiceRevision>();
+  ASSIGN_OR_RETURN(auto v, DecodeServiceRevision(*row));
+  return std::optional<ServiceRevision>(std::move(v));
+}
+
+namespace {
+
+// The rows of `kind` under a service, decoded, oldest first.
+template <typename T>
+Result<std::vector<T>> ListUnderService(Tx& tx, const char* kind, const std::string& region, const std::string& cluster,
+                                        const std::string& service, Result<T> (*decode)(const Object&)) {
+  Query q{kind, region};
+  q.parent = ParentKey(cluster, service);
+  ASSIGN_OR_RETURN(auto rows, tx.List(q));
+  std::vector<T> out;
+  for (const auto& row : rows) {
+    ASSIGN_OR_RETURN(auto one, decode(row));
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<ServiceDeployment>> ListServiceDeployments(Tx& tx, const std::string& region,
+                                                              const std::string& cluster, const std::string& service) {
+  return ListUnderService<ServiceDeployment>(tx, model::kServiceDeployment, region, cluster, service,
+                                             &DecodeServiceDeployment);
+}
+
+Result<std::vector<ServiceRevision>> ListServiceRevisions(Tx& tx, const std::string& region,
+                                                          const std::string& cluster, const std::string& service) {
+  return ListUnderService<ServiceRevision>(tx, model::kServiceRevision, region, cluster, service,
+                                           &DecodeServiceRevision);
+}
+
+}  // namespace kecs::state::records

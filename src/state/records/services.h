@@ -69,4 +69,37 @@ struct ServiceQuery {
 // In creation order. One unreadable row fails the whole list (its id in the error).
 Result<std::vector<model::Service>> ListServices(Tx& tx, const ServiceQuery& q);
 
+
+// ---- Service deployments and service revisions (model/service.h) ----------------------
+// A row of kind kServiceDeployment or kServiceRevision has id "<cluster>/<service>/<id>",
+// parent "<cluster>/<service>", name <id> and (deployments) status the deployment's status;
+// its document is the AWS shape as Describe* shows it, and kecs's own members (the
+// service's "ecs-svc/..." deployment ids) are in the internal column.
+
+// The AWS ServiceDeployment, ServiceDeploymentBrief and ServiceRevision documents.
+Json ServiceDeploymentToAws(const model::ServiceDeployment& d);
+Json ServiceDeploymentBriefToAws(const model::ServiceDeployment& d);
+Json ServiceRevisionToAws(const model::ServiceRevision& r);
+
+Object EncodeServiceDeployment(const model::ServiceDeployment& d);
+// Internal, naming the row, when the stored document cannot be read.
+Result<model::ServiceDeployment> DecodeServiceDeployment(const Object& row);
+Object EncodeServiceRevision(const model::ServiceRevision& r);
+Result<model::ServiceRevision> DecodeServiceRevision(const Object& row);
+
+Status PutServiceDeployment(Tx& tx, const model::ServiceDeployment& d);
+Status PutServiceRevision(Tx& tx, const model::ServiceRevision& r);
+// nullopt when there is no such record.
+Result<std::optional<model::ServiceDeployment>> GetServiceDeployment(Tx& tx, const std::string& region,
+                                                                    const std::string& key);
+Result<std::optional<model::ServiceRevision>> GetServiceRevision(Tx& tx, const std::string& region,
+                                                                const std::string& key);
+// A service's records, oldest first. One unreadable row fails the list.
+Result<std::vector<model::ServiceDeployment>> ListServiceDeployments(Tx& tx, const std::string& region,
+                                                                     const std::string& cluster,
+                                                                     const std::string& service);
+Result<std::vector<model::ServiceRevision>> ListServiceRevisions(Tx& tx, const std::string& region,
+                                                                 const std::string& cluster,
+                                                                 const std::string& service);
+
 }  // namespace kecs::state::records
