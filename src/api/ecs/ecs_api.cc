@@ -48,6 +48,8 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(ListServicesByNamespace);
   KECS_OP(UpdateService);
   KECS_OP(DeleteService);
+  KECS_OP(GetTaskProtection);
+  KECS_OP(UpdateTaskProtection);
 #undef KECS_OP
 }
 

@@ -129,6 +129,10 @@ class EcsApi : public reconcile::TaskLauncher {
   Json UpdateCapacityProvider(RequestContext& ctx, const Json& in);
   Json DeleteCapacityProvider(RequestContext& ctx, const Json& in);
 
+  // task_protection.cc (issue 18)
+  Json GetTaskProtection(RequestContext& ctx, const Json& in);
+  Json UpdateTaskProtection(RequestContext& ctx, const Json& in);
+
   state::Store& store_;
   net::RegionBootstrap& regions_;
   EcsOptions options_;
