@@ -293,6 +293,12 @@ Status StopTasks(Pass& p) {
   const bool honour_protection = p.svc.status != ServiceStatus::kDraining;
   auto is_protected = [&](const Task* t) { return honour_protection && model::ProtectedAt(*t, p.now); };
   int held = 0;  // tasks the pass would have stopped but for their protection
+  // An older deployment's task that protection keeps (not one leaving a DRAINING instance).
+  auto held_back = [&](Task* t) {
+    if (p.leaving.count(t) || !is_protected(t)) return false;
+    ++held;
+    return true;
+  };
   // Surplus PRIMARY tasks (scale-in), pending ones first.
   if (p.prim_active > p.desired) {
     int surplus = p.prim_active - p.desired;
@@ -308,7 +314,8 @@ Status StopTasks(Pass& p) {
         order.push_back(t);
       }
     }
-    if (surplus > static_cast<int>(order.size())) held += std::min(prim_protected, surplus - static_cast<int>(order.size()));
+    int short_by = surplus - static_cast<int>(order.size());
+    if (short_by > 0) held += std::min(prim_protected, short_by);
     for (int i = 0; i < surplus && i < static_cast<int>(order.size()); ++i) {
       Task& t = *order[static_cast<size_t>(i)];
       bool was_running = t.last_status == TaskStatus::kRunning;
@@ -329,17 +336,10 @@ Status StopTasks(Pass& p) {
     (t->last_status == TaskStatus::kRunning ? old_running : old_pending).push_back(t);
   }
   for (auto* t : old_pending) {
-    if (!p.leaving.count(t) && is_protected(t)) {
-      ++held;
-      continue;
-    }
-    RETURN_IF_ERROR(StopTask(p, *t));
+    if (!held_back(t)) RETURN_IF_ERROR(StopTask(p, *t));
   }
   for (auto* t : old_running) {
-    if (!p.leaving.count(t) && is_protected(t)) {
-      ++held;
-      continue;
-    }
+    if (held_back(t)) continue;
     // Even when the new deployment failed: the old tasks are what still serves.
     if (p.healthy - 1 < p.min_healthy) break;
     if (t->desired_status == TaskStatus::kStopped) continue;
@@ -355,8 +355,8 @@ Status StopTasks(Pass& p) {
   if (held > 0) {
     // kecs's wording: no ECS source for this event's text was found (the ECS Developer
     // Guide's service event messages list none for task protection).
-    model::AddServiceEvent(p.svc, p.now,
-                           fmt::format("{} was unable to scale in due to (reason: {} tasks under protection).", p.tag, held));
+    model::AddServiceEvent(
+        p.svc, p.now, fmt::format("{} was unable to scale in due to (reason: {} tasks under protection).", p.tag, held));
   }
   return Status::Ok();
 }

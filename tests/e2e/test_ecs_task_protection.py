@@ -31,7 +31,7 @@ def error(call, **kw):
     return r["Error"]["Code"], r["Error"]["Message"]
 
 
-def setup(ecs, desired, cluster="tp", revisions=1):
+def start_service(ecs, desired, cluster="tp", revisions=1):
     ecs.create_cluster(clusterName=cluster)
     for i in range(revisions):
         ecs.register_task_definition(family="web", containerDefinitions=[
@@ -55,7 +55,7 @@ def service(ecs, cluster="tp"):
 
 
 def test_protected_tasks_survive_scale_in_and_stop_once_unprotected(ecs):
-    setup(ecs, 4)
+    start_service(ecs, 4)
     tasks = sorted(running(ecs, "tp"))
     guarded, others = tasks[:2], tasks[2:]
 
@@ -105,7 +105,7 @@ def test_protected_tasks_survive_scale_in_and_stop_once_unprotected(ecs):
 
 
 def test_a_deployment_leaves_protected_tasks_until_unprotected(ecs):
-    setup(ecs, 2, revisions=2)
+    start_service(ecs, 2, revisions=2)
     [guarded, other] = sorted(running(ecs, "tp"))
     assert ecs.update_task_protection(cluster="tp", tasks=[guarded], protectionEnabled=True)["failures"] == []
     ecs.update_service(cluster="tp", service="web", taskDefinition="web:2")
@@ -128,7 +128,7 @@ def test_a_deployment_leaves_protected_tasks_until_unprotected(ecs):
 
 
 def test_failures_and_errors(ecs):
-    setup(ecs, 1)
+    start_service(ecs, 1)
     [task] = running(ecs, "tp")
     # A standalone task cannot be protected: TASK_NOT_VALID.
     [standalone] = ecs.run_task(cluster="tp", taskDefinition="web:1")["tasks"]

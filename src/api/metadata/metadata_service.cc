@@ -51,10 +51,14 @@ HttpResponse NotFoundPage() {
 // nil pointers null, the error's Arn left out when empty, requestID only with one).
 HttpResponse ProtectionError(int status, const std::string& arn, const std::string& code, const std::string& message,
                              const std::string& request_id = "") {
-  Json e = {{"Code", code}, {"Message", message}};
+  // Members in the Go structs' order, as encoding/json writes them.
+  Json e = Json::object();
   if (!arn.empty()) e["Arn"] = arn;
-  Json body = {{"error", e}};
+  e["Code"] = code;
+  e["Message"] = message;
+  Json body = Json::object();
   if (!request_id.empty()) body["requestID"] = request_id;
+  body["error"] = e;
   return JsonResponse(status, body);
 }
 
