@@ -169,3 +169,18 @@ def test_failures_and_errors(ecs):
     assert code == "InvalidParameterException"
     code, _ = error(ecs.get_task_protection, cluster="tp", tasks=[task] * 101)
     assert code == "InvalidParameterException"
+
+
+def test_protection_survives_a_daemon_restart(kecs, ecs):
+    start_service(ecs, 2)
+    [guarded, other] = sorted(running(ecs, "tp"))
+    exp = ecs.update_task_protection(cluster="tp", tasks=[guarded], protectionEnabled=True,
+                                     expiresInMinutes=30)["protectedTasks"][0]["expirationDate"]
+    kecs.restart()
+    ecs = ecs_client_with_model(kecs, install_ecs_model(kecs.data_dir))
+    got = {p["taskArn"]: p for p in ecs.get_task_protection(cluster="tp", tasks=[guarded, other])["protectedTasks"]}
+    assert got[guarded]["protectionEnabled"] is True and got[guarded]["expirationDate"] == exp
+    assert got[other] == {"taskArn": other, "protectionEnabled": False}
+    # And the restarted scheduler still honours it.
+    ecs.update_service(cluster="tp", service="web", desiredCount=0)
+    wait_for(lambda: list(running(ecs, "tp")) == [guarded], what="only the protected task running")
