@@ -464,6 +464,7 @@ int Run(const Config& cfg) {
   mopts.host_link = cfg.name_prefix + "-md";
   mopts.host_table = cfg.name_prefix + "_metadata";
   api::metadata::MetadataService metadata(api::metadata::MetadataService::StoreReader(**store), **rt, std::move(*issuer), mopts, clock);
+  metadata.SetProtection(api::metadata::MetadataService::StoreProtection(**store, clock));
   hooks.before_start = [&policies, &metadata](const model::Task& t, const runtime::TaskSpec& spec) -> Status {
     if (spec.network.mode == model::NetworkMode::kAwsvpc && !spec.network.vpc_id.empty()) {
       RETURN_IF_ERROR(policies.SyncVpc(t.region, spec.network.vpc_id));

@@ -44,4 +44,10 @@ std::optional<DependencyCondition> ParseDependencyCondition(std::string_view s) 
   return kDependencyCondition.Parse(s);
 }
 
+bool ProtectedAt(const Task& task, double now) {
+  const auto& until = task.internal.protected_until;
+  return until && now < *until && task.desired_status != TaskStatus::kStopped &&
+         task.last_status != TaskStatus::kStopped;
+}
+
 }  // namespace kecs::model

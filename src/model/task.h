@@ -385,6 +385,11 @@ struct TaskInternal {
   // task controller leaves such a task alone; the agent's SubmitTaskStateChange and
   // SubmitContainerStateChange reports move it (api/ecs/agent.cc).
   bool agent = false;
+  // Issue 18: task scale-in protection (UpdateTaskProtection or the agent's
+  // task-protection endpoint): protected until this time (epoch seconds); none: not
+  // protected. An expired time is kept until the next update; ProtectedAt says whether it
+  // still holds.
+  std::optional<double> protected_until;
   bool operator==(const TaskInternal&) const = default;
 };
 
@@ -440,5 +445,9 @@ struct Task {
 
   bool operator==(const Task&) const = default;
 };
+
+// Issue 18: whether the task is under scale-in protection at `now` (epoch seconds): set,
+// not yet expired, and the task not already on its way to STOPPED.
+bool ProtectedAt(const Task& task, double now);
 
 }  // namespace kecs::model

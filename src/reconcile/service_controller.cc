@@ -290,19 +290,41 @@ Result<bool> CheckCircuitBreaker(Pass& p) {
   return true;
 }
 
-// Step 3.
+// Step 3. Tasks under scale-in protection (issue 18) are not stopped to scale in or to
+// replace them with a deployment's tasks, as ECS documents task scale-in protection ("Task
+// scale-in protection" in the ECS Developer Guide: protected tasks are not terminated by
+// scale-in events from service auto scaling or deployments); they stop on a later pass
+// once their protection is unset or has expired. A DRAINING (deleted) service's tasks and
+// tasks on a DRAINING instance are stopped regardless: ECS documents protection against
+// scale-in and deployments only.
 Status StopTasks(Pass& p) {
   DeploymentTasks& prim = p.primary();
+  const bool honour_protection = p.svc.status != ServiceStatus::kDraining;
+  auto is_protected = [&](const Task* t) { return honour_protection && model::ProtectedAt(*t, p.now); };
+  int held = 0;  // tasks the pass would have stopped but for their protection
+  // An older deployment's task that protection keeps (not one leaving a DRAINING instance).
+  auto held_back = [&](Task* t) {
+    if (p.leaving.count(t) || !is_protected(t)) return false;
+    ++held;
+    return true;
+  };
   // Surplus PRIMARY tasks (scale-in), pending ones first.
   if (p.prim_active > p.desired) {
     int surplus = p.prim_active - p.desired;
     std::vector<Task*> order;
-    for (auto* t : prim.pending) {
-      if (!p.leaving.count(t)) order.push_back(t);
+    int prim_protected = 0;
+    for (auto* list : {&prim.pending, &prim.running}) {
+      for (auto* t : *list) {
+        if (p.leaving.count(t)) continue;
+        if (is_protected(t)) {
+          ++prim_protected;
+          continue;
+        }
+        order.push_back(t);
+      }
     }
-    for (auto* t : prim.running) {
-      if (!p.leaving.count(t)) order.push_back(t);
-    }
+    int short_by = surplus - static_cast<int>(order.size());
+    if (short_by > 0) held += std::min(prim_protected, short_by);
     for (int i = 0; i < surplus && i < static_cast<int>(order.size()); ++i) {
       Task& t = *order[static_cast<size_t>(i)];
       bool was_running = t.last_status == TaskStatus::kRunning;
@@ -322,8 +344,11 @@ Status StopTasks(Pass& p) {
   for (auto* t : p.leaving) {
     (t->last_status == TaskStatus::kRunning ? old_running : old_pending).push_back(t);
   }
-  for (auto* t : old_pending) RETURN_IF_ERROR(StopTask(p, *t));
+  for (auto* t : old_pending) {
+    if (!held_back(t)) RETURN_IF_ERROR(StopTask(p, *t));
+  }
   for (auto* t : old_running) {
+    if (held_back(t)) continue;
     // Even when the new deployment failed: the old tasks are what still serves.
     if (p.healthy - 1 < p.min_healthy) break;
     if (t->desired_status == TaskStatus::kStopped) continue;
@@ -335,6 +360,12 @@ Status StopTasks(Pass& p) {
     for (const auto& id : p.stopped_ids) list += " (task " + id + ")";
     model::AddServiceEvent(p.svc, p.now,
                            fmt::format("{} has stopped {} running tasks:{}.", p.tag, p.stopped_ids.size(), list));
+  }
+  if (held > 0) {
+    // kecs's wording: no ECS source for this event's text was found (the ECS Developer
+    // Guide's service event messages list none for task protection).
+    model::AddServiceEvent(
+        p.svc, p.now, fmt::format("{} was unable to scale in due to (reason: {} tasks under protection).", p.tag, held));
   }
   return Status::Ok();
 }

@@ -21,6 +21,9 @@ std::vector<std::pair<std::string, std::string>> AgentEnvironment(const model::T
   if (!c.metadata_id.empty()) {
     env.emplace_back("ECS_CONTAINER_METADATA_URI", std::string(kEndpointBase) + "/v3/" + c.metadata_id);
     env.emplace_back("ECS_CONTAINER_METADATA_URI_V4", std::string(kEndpointBase) + "/v4/" + c.metadata_id);
+    // The agent's own API (task scale-in protection, issue 18), as amazon-ecs-agent's
+    // AgentURIFormat "http://169.254.170.2/api/%s" with the container's v3 endpoint id.
+    env.emplace_back("ECS_AGENT_URI", std::string(kEndpointBase) + "/api/" + c.metadata_id);
   }
   if (!task.internal.task_role_arn.empty() && !task.internal.credentials_id.empty()) {
     env.emplace_back("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/" + task.internal.credentials_id);

@@ -57,6 +57,8 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(DescribeServiceDeployments);
   KECS_OP(DescribeServiceRevisions);
   KECS_OP(StopServiceDeployment);
+  KECS_OP(GetTaskProtection);
+  KECS_OP(UpdateTaskProtection);
 #undef KECS_OP
 }
 

@@ -140,6 +140,9 @@ class EcsApi : public reconcile::TaskLauncher {
   Json DescribeServiceDeployments(RequestContext& ctx, const Json& in);
   Json DescribeServiceRevisions(RequestContext& ctx, const Json& in);
   Json StopServiceDeployment(RequestContext& ctx, const Json& in);
+  // task_protection.cc (issue 18)
+  Json GetTaskProtection(RequestContext& ctx, const Json& in);
+  Json UpdateTaskProtection(RequestContext& ctx, const Json& in);
 
   state::Store& store_;
   net::RegionBootstrap& regions_;

@@ -6,8 +6,11 @@
 
 #include <openssl/crypto.h>
 
+#include "api/ecs/task_protection.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "model/arn.h"
 #include "net/kernel/metadata_listener.h"
 #include "reconcile/task_spec.h"
 #include "state/records/tasks.h"
@@ -41,6 +44,80 @@ HttpResponse NotFoundPage() {
   r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
   r.body = "404 page not found\n";
   return r;
+}
+
+// The agent's task-protection answers (agent/handlers/agentapi/taskprotection/v1/types:
+// TaskProtectionResponse, written by Go's encoding/json: members named as the Go fields,
+// nil pointers null, the error's Arn left out when empty, requestID only with one).
+HttpResponse ProtectionError(int status, const std::string& arn, const std::string& code, const std::string& message,
+                             const std::string& request_id = "") {
+  // Members in the Go structs' order, as encoding/json writes them.
+  Json e = Json::object();
+  if (!arn.empty()) e["Arn"] = arn;
+  e["Code"] = code;
+  e["Message"] = message;
+  Json body = Json::object();
+  if (!request_id.empty()) body["requestID"] = request_id;
+  body["error"] = e;
+  return JsonResponse(status, body);
+}
+
+// A time.Time as Go's encoding/json writes it: RFC 3339, the fraction without trailing
+// zeros ("2026-12-05T11:00:00Z", "2026-12-05T11:00:00.25Z").
+std::string GoTime(double epoch_seconds) {
+  std::string s = Iso8601(epoch_seconds);  // "...:ss.mmmZ"
+  size_t dot = s.rfind('.');
+  if (dot == std::string::npos) return s;
+  size_t end = s.size() - 1;  // the 'Z'
+  size_t last = end;
+  while (last > dot + 1 && s[last - 1] == '0') --last;
+  if (last == dot + 1) return s.substr(0, dot) + "Z";
+  return s.substr(0, last) + "Z";
+}
+
+// ECS's ProtectedTask and Failure as the agent's aws-sdk-go structs encode them.
+Json AgentProtection(const Json& p) {
+  Json out = {{"ExpirationDate", nullptr}, {"ProtectionEnabled", p.value("protectionEnabled", false)},
+              {"TaskArn", p.value("taskArn", "")}};
+  if (const Json* exp = JGet(p, "expirationDate")) out["ExpirationDate"] = GoTime(exp->get<double>());
+  return out;
+}
+Json AgentFailure(const Json& f) {
+  Json out = {{"Arn", f.value("arn", "")}, {"Detail", nullptr}, {"Reason", f.value("reason", "")}};
+  if (const Json* d = JGet(f, "detail")) out["Detail"] = *d;
+  return out;
+}
+
+// The PUT body as the agent decodes it (a json.Decoder with DisallowUnknownFields into
+// {ProtectionEnabled *bool; ExpiresInMinutes *int64}; Go matches member names without
+// regard to case). nullopt when it does not decode.
+struct ProtectionRequest {
+  std::optional<bool> enabled;
+  std::optional<int64_t> minutes;
+};
+std::optional<ProtectionRequest> DecodeProtectionRequest(const std::string& body) {
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  ProtectionRequest out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = ToLower(it.key());
+    if (key == "protectionenabled") {
+      if (it->is_boolean()) {
+        out.enabled = it->get<bool>();
+      } else if (!it->is_null()) {
+        return std::nullopt;
+      }
+    } else if (key == "expiresinminutes") {
+      if (it->is_number_integer()) {
+        out.minutes = it->get<int64_t>();
+      } else if (!it->is_null()) {
+        return std::nullopt;
+      }
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 bool SameSecret(const std::string& a, const std::string& b) {
@@ -224,6 +301,16 @@ Result<std::optional<model::Task>> MetadataService::Lookup(const std::string& li
 }
 
 HttpResponse MetadataService::Handle(const HttpRequest& r) {
+  {
+    // /api/<metadata id>/task-protection/v1/state (GET, PUT).
+    std::string path(r.Path());
+    constexpr std::string_view kApi = "/api/", kState = "/task-protection/v1/state";
+    if (protection_ && path.starts_with(kApi) && path.ends_with(kState) &&
+        path.size() > kApi.size() + kState.size()) {
+      std::string id = path.substr(kApi.size(), path.size() - kApi.size() - kState.size());
+      if (id.find('/') == std::string::npos) return TaskProtection(r, id);
+    }
+  }
   if (r.method != "GET") {
     HttpResponse out;
     out.status = 405;  // gorilla/mux: a route matched but not its method
@@ -379,6 +466,80 @@ HttpResponse MetadataService::Stats(const model::Task& task, const std::string& 
     return MessageResponse(500, "Unable to get container stats for: " + DockerId(task, container));
   }
   return JsonResponse(200, out);
+}
+
+MetadataService::ProtectionFn MetadataService::StoreProtection(state::Store& store, const Clock& clock) {
+  return [&store, &clock](const model::Task& task, const std::optional<ProtectionUpdate>& update) -> Result<Json> {
+    std::optional<model::Arn> arn = model::Arn::Parse(task.task_arn);
+    api::ecs::ProtectionScope scope{task.region, arn ? arn->account : "", task.cluster};
+    double now = EpochMillis(clock.Now());
+    api::ecs::ProtectionAnswer answer;
+    if (!update) {
+      RETURN_IF_ERROR(store.Read([&](state::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(answer, api::ecs::GetTaskProtection(tx, scope, {task.task_arn}, now));
+        return Status::Ok();
+      }));
+      return answer.ToJson();
+    }
+    int minutes = api::ecs::kDefaultProtectionMinutes;
+    if (update->enabled) {
+      ASSIGN_OR_RETURN(minutes, api::ecs::ProtectionMinutes(update->minutes));
+    }
+    RETURN_IF_ERROR(store.Write([&](state::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(answer, api::ecs::UpdateTaskProtection(tx, scope, {task.task_arn}, update->enabled, minutes, now));
+      return Status::Ok();
+    }));
+    return answer.ToJson();
+  };
+}
+
+// As the agent's UpdateTaskProtectionHandler / GetTaskProtectionHandler: the request is
+// decoded (PUT), the task found by the endpoint id, the task role's credentials required,
+// then ECS is called for the one task and its answer passed on.
+HttpResponse MetadataService::TaskProtection(const HttpRequest& r, const std::string& id) {
+  bool put = r.method == "PUT";
+  if (!put && r.method != "GET") {
+    HttpResponse out;
+    out.status = 405;  // gorilla/mux: a route matched but not its method
+    return out;
+  }
+  std::optional<ProtectionRequest> req;
+  if (put) {
+    req = DecodeProtectionRequest(r.body);
+    if (!req) {
+      return ProtectionError(400, "", "InvalidParameterException", "UpdateTaskProtection: failed to decode request");
+    }
+  }
+  auto found = Lookup(r.listener, id, false);
+  if (!found.ok()) {
+    KLOG_WARN("metadata: {}", found.status().message());
+    return ProtectionError(500, "", "ServerException", "Failed to find a task for the request");
+  }
+  if (!*found) return ProtectionError(404, "", "ResourceNotFoundException", "Invalid request: no task was found");
+  const model::Task& task = **found;
+  if (put && !req->enabled) {
+    return ProtectionError(400, task.task_arn, "InvalidParameterException",
+                           "Invalid request: does not contain 'ProtectionEnabled' field");
+  }
+  if (task.internal.task_role_arn.empty()) {
+    return ProtectionError(403, task.task_arn, "AccessDeniedException",
+                           "Invalid Request: no task IAM role credentials available for task");
+  }
+  std::optional<ProtectionUpdate> update;
+  if (put) update = ProtectionUpdate{*req->enabled, req->minutes};
+  Result<Json> answer = protection_(task, update);
+  if (!answer.ok()) {
+    if (answer.status().code() == Code::kInvalidArgument) {
+      return ProtectionError(400, task.task_arn, "InvalidParameterException", answer.status().message(), Uuid4());
+    }
+    KLOG_WARN("metadata: task protection: {}", answer.status().message());
+    return ProtectionError(500, task.task_arn, "ServerException", "Unexpected error occurred");
+  }
+  const Json& failures = (*answer)["failures"];
+  if (!failures.empty()) return JsonResponse(200, Json{{"failure", AgentFailure(failures[0])}});
+  const Json& tasks = (*answer)["protectedTasks"];
+  if (tasks.size() != 1) return ProtectionError(500, task.task_arn, "ServerException", "Unexpected error occurred");
+  return JsonResponse(200, Json{{"protection", AgentProtection(tasks[0])}});
 }
 
 HttpResponse MetadataService::Credentials(const HttpRequest& r, const std::string& id, bool v1) {

@@ -17,6 +17,7 @@
 //
 // Stats come from Runtime::Stats; the sample a request reads becomes the next request's
 // precpu_stats once it is a second old. Thread-safe.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -85,6 +86,25 @@ class MetadataService {
   // Answers one request (public for tests: `r.listener` says which listener it came on).
   HttpResponse Handle(const HttpRequest& r);
 
+  // Issue 18: the agent's task scale-in protection endpoint, $ECS_AGENT_URI/task-protection/v1/state
+  // (ECS_AGENT_URI = http://169.254.170.2/api/<metadata id>): GET is GetTaskProtection and
+  // PUT {"ProtectionEnabled", "ExpiresInMinutes"} UpdateTaskProtection for the task, in the
+  // agent's shapes (amazon-ecs-agent agent/handlers/agentapi/taskprotection/v1):
+  // {"protection": ProtectedTask}, {"failure": Failure} or {"error": {Arn, Code, Message}}.
+  // As the agent, it calls ECS with the task role's credentials: a task without a role is
+  // refused (403 AccessDeniedException).
+  struct ProtectionUpdate {
+    bool enabled = false;
+    std::optional<int64_t> minutes;
+  };
+  // ECS's answer ({"protectedTasks", "failures"}) for the task; `update` nullopt: get.
+  // InvalidArgument is ECS's InvalidParameterException.
+  using ProtectionFn = std::function<Result<Json>(const model::Task& task, const std::optional<ProtectionUpdate>& update)>;
+  // Through the ECS API's own functions (api/ecs/task_protection.h) on the store.
+  static ProtectionFn StoreProtection(state::Store& store, const Clock& clock);
+  // Serves the endpoint (without it the path is not found). Call before Start.
+  void SetProtection(ProtectionFn fn) { protection_ = std::move(fn); }
+
  private:
   struct Key {
     std::string region, id;
@@ -95,6 +115,7 @@ class MetadataService {
   Result<std::optional<model::Task>> Lookup(const std::string& listener, const std::string& id, bool credentials);
   HttpResponse Metadata(const HttpRequest& r, int version, const std::string& id, const std::string& rest);
   HttpResponse Credentials(const HttpRequest& r, const std::string& id, bool v1);
+  HttpResponse TaskProtection(const HttpRequest& r, const std::string& id);
   // One container's stats (`container`), or the task's by DockerId ("").
   HttpResponse Stats(const model::Task& task, const std::string& container, int version);
   Status EnsureHostListener();  // requires mu_
@@ -106,6 +127,7 @@ class MetadataService {
   const Options options_;
   const Clock& clock_;
   HttpServer server_;
+  ProtectionFn protection_;  // set before Start
 
   std::mutex mu_;
   // Guarded by mu_.

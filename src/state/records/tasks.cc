@@ -598,6 +598,7 @@ Json InternalToJson(const model::TaskInternal& in) {
     }
     j["targets"] = targets;
   }
+  if (in.protected_until) j["protectedUntil"] = *in.protected_until;
   return j;
 }
 
@@ -641,6 +642,7 @@ model::TaskInternal ReadInternal(Reader& r, const Json& j) {
     in.targets.push_back({r.Str(*t, "targetGroupArn", tat), r.Str(*t, "id", tat),
                           static_cast<int>(r.Int(*t, "port", tat)), r.OptDouble(*t, "registeredAt", tat).value_or(0)});
   }
+  in.protected_until = r.OptDouble(j, "protectedUntil", at);
   return in;
 }
 

@@ -253,5 +253,107 @@ TEST(CredentialsIssuer, KeyIsMadeOnceWithMode0600AndReadBack) {
   EXPECT_EQ(CredentialsIssuer::Open(Env::Default(), path).status().code(), Code::kFailedPrecondition);
 }
 
+// ---- The agent's task-protection endpoint (issue 18) ----
+
+class TaskProtectionEndpointTest : public MetadataServiceTest {
+ protected:
+  void SetUp() override {
+    service_.SetProtection([this](const model::Task& task, const std::optional<MetadataService::ProtectionUpdate>& u)
+                               -> Result<Json> {
+      calls_.push_back(u);
+      asked_ = task.id;
+      if (!answer_.ok()) return answer_.status();
+      return *answer_;
+    });
+  }
+  HttpResponse Send(const std::string& method, const std::string& body, const std::string& listener = Own("aaaa"),
+                    const std::string& id = "meta-a") {
+    HttpRequest r;
+    r.method = method;
+    r.target = "/api/" + id + "/task-protection/v1/state";
+    r.listener = listener;
+    r.body = body;
+    return service_.Handle(r);
+  }
+  std::vector<std::optional<MetadataService::ProtectionUpdate>> calls_;
+  std::string asked_;
+  Result<Json> answer_ = Json::object();
+};
+
+TEST_F(MetadataServiceTest, WithoutProtectionTheAgentPathIsNotFound) {
+  EXPECT_EQ(Get(Own("aaaa"), "/api/meta-a/task-protection/v1/state").status, 404);
+}
+
+TEST_F(TaskProtectionEndpointTest, PutCallsUpdateForItsTaskAndAnswersTheProtection) {
+  const std::string arn = tasks_[0].task_arn;
+  answer_ = Json{{"protectedTasks", {{{"taskArn", arn}, {"protectionEnabled", true}, {"expirationDate", 1764892800.25}}}},
+                 {"failures", Json::array()}};
+  auto r = Send("PUT", R"({"ProtectionEnabled": true, "ExpiresInMinutes": 60})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body),
+            (Json{{"protection", {{"ExpirationDate", "2025-12-05T00:00:00.25Z"}, {"ProtectionEnabled", true},
+                                  {"TaskArn", arn}}}}));
+  ASSERT_EQ(calls_.size(), 1u);
+  ASSERT_TRUE(calls_[0]);
+  EXPECT_TRUE(calls_[0]->enabled);
+  EXPECT_EQ(calls_[0]->minutes, 60);
+  EXPECT_EQ(asked_, "aaaa");
+  // Go matches member names regardless of case; no ExpiresInMinutes: none passed on.
+  answer_ = Json{{"protectedTasks", {{{"taskArn", arn}, {"protectionEnabled", false}}}}, {"failures", Json::array()}};
+  r = Send("PUT", R"({"protectionEnabled": false})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["protection"],
+            (Json{{"ExpirationDate", nullptr}, {"ProtectionEnabled", false}, {"TaskArn", arn}}));
+  EXPECT_FALSE(calls_[1]->minutes);
+}
+
+TEST_F(TaskProtectionEndpointTest, GetCallsGetAndFailuresPassThrough) {
+  answer_ = Json{{"protectedTasks", Json::array()},
+                 {"failures", {{{"arn", tasks_[0].task_arn}, {"reason", "TASK_NOT_VALID"}}}}};
+  auto r = Send("GET", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body),
+            (Json{{"failure", {{"Arn", tasks_[0].task_arn}, {"Detail", nullptr}, {"Reason", "TASK_NOT_VALID"}}}}));
+  ASSERT_EQ(calls_.size(), 1u);
+  EXPECT_FALSE(calls_[0]);
+}
+
+TEST_F(TaskProtectionEndpointTest, BadRequestsGetTheAgentsErrors) {
+  const std::string arn = tasks_[0].task_arn;
+  auto error = [](const HttpResponse& r) { return Json::parse(r.body)["error"]; };
+  for (const char* body : {"", "[]", R"({"ProtectionEnabled": "yes"})", R"({"ProtectionEnabled": true, "Other": 1})",
+                           R"({"ProtectionEnabled": true, "ExpiresInMinutes": 1.5})"}) {
+    auto r = Send("PUT", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(error(r), (Json{{"Code", "InvalidParameterException"},
+                              {"Message", "UpdateTaskProtection: failed to decode request"}}))
+        << body;
+  }
+  auto r = Send("PUT", R"({"ExpiresInMinutes": 5})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(error(r), (Json{{"Arn", arn}, {"Code", "InvalidParameterException"},
+                            {"Message", "Invalid request: does not contain 'ProtectionEnabled' field"}}));
+  // Another task's id on this listener: no task.
+  r = Send("GET", "", Own("aaaa"), "meta-b");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(error(r), (Json{{"Code", "ResourceNotFoundException"}, {"Message", "Invalid request: no task was found"}}));
+  EXPECT_EQ(Send("DELETE", "").status, 405);
+  // ECS's InvalidParameterException, with a request id.
+  answer_ = InvalidArgument("expiresInMinutes must be between 1 and 2880 minutes.");
+  r = Send("PUT", R"({"ProtectionEnabled": true, "ExpiresInMinutes": 0})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(error(r)["Code"], "InvalidParameterException");
+  EXPECT_EQ(error(r)["Arn"], arn);
+  EXPECT_TRUE(Json::parse(r.body).contains("requestID"));
+  EXPECT_TRUE(calls_.size() == 1u);
+  // The agent calls ECS with the task role's credentials: none, no call.
+  tasks_[0].internal.task_role_arn.clear();
+  r = Send("GET", "");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(error(r), (Json{{"Arn", arn}, {"Code", "AccessDeniedException"},
+                            {"Message", "Invalid Request: no task IAM role credentials available for task"}}));
+  EXPECT_EQ(calls_.size(), 1u);
+}
+
 }  // namespace
 }  // namespace kecs::api::metadata

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <string>
@@ -195,6 +197,27 @@ class ServiceControllerTest : public ::testing::Test {
     s.deployments[0].desired_count = n;
     s.internal.steady = false;
     Put(s);
+  }
+
+  // DeleteService's part: the service DRAINING, nothing desired.
+  void MarkDraining() {
+    Service s = Get();
+    s.status = model::ServiceStatus::kDraining;
+    s.desired_count = 0;
+    Put(s);
+  }
+
+  // UpdateTaskProtection's part: every task (or the first `n`) protected until `until`, or
+  // unprotected (nullopt); returns the ids changed.
+  std::set<std::string> Protect(std::optional<double> until, size_t n = SIZE_MAX) {
+    std::set<std::string> ids;
+    Change([&](Task& t) {
+      if (ids.size() == n) return false;
+      ids.insert(t.id);
+      t.internal.protected_until = until;
+      return true;
+    });
+    return ids;
   }
 
   std::vector<Task> Tasks() {
@@ -684,10 +707,7 @@ TEST_F(ServiceControllerTest, ADrainingServiceStopsTheTasksOfEveryDeployment) {
   PutSteady(NewService(2, /*min=*/100, /*max=*/200));
   Deploy(kTdB);
   controller_->RunOnce();  // two new tasks PENDING beside the two old ones
-  Service s = Get();
-  s.status = model::ServiceStatus::kDraining;
-  s.desired_count = 0;
-  Put(s);
+  MarkDraining();
   controller_->RunOnce();
   // Nothing is desired any more: every task is told to stop, and the service goes.
   EXPECT_EQ(Count().live, 0);
@@ -922,6 +942,76 @@ TEST_F(ServiceControllerTest, ATargetGroupDeletedSinceDoesNotHoldTheDeploymentBa
   }).ok());
   controller_->RunOnce();
   EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+// ---- Task scale-in protection (issue 18) ----
+
+TEST_F(ServiceControllerTest, ScaleInLeavesProtectedTasksUntilTheirProtectionIsUnset) {
+  PutSteady(NewService(4));
+  std::set<std::string> guarded = Protect(clock_.Now() + 3600, 2);
+  SetDesired(1);
+  controller_->RunOnce();
+  // The two unprotected tasks stop; the two protected ones stay, one of them over desired.
+  for (const auto& t : Tasks()) {
+    EXPECT_EQ(t.desired_status == TaskStatus::kStopped, !guarded.count(t.id)) << t.id;
+  }
+  EXPECT_TRUE(HasEvent("(service web) was unable to scale in due to (reason: 1 tasks under protection)."));
+  Settle();
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 2);
+  EXPECT_FALSE(Get().internal.steady);
+  // Unprotected: the surplus one stops on the next pass.
+  Protect(std::nullopt);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 1);
+}
+
+TEST_F(ServiceControllerTest, ProtectionThatHasExpiredNoLongerHoldsATask) {
+  PutSteady(NewService(2));
+  Protect(clock_.Now() + 60);
+  SetDesired(0);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 2);
+  clock_.Advance(59);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 2);
+  clock_.Advance(1);  // the expiry itself: no longer protected
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 0);
+}
+
+TEST_F(ServiceControllerTest, ADeploymentWaitsForItsProtectedOldTasks) {
+  PutSteady(NewService(2, /*min_pct=*/50, /*max_pct=*/200));
+  std::string old_dep = Get().deployments[0].id;
+  std::string guarded = *Protect(clock_.Now() + 3600, 1).begin();
+  Deploy(kTdB);
+  for (int i = 0; i < 5; ++i) {
+    controller_->RunOnce();
+    Settle();
+  }
+  // The unprotected old task was replaced; the protected one still runs, and the
+  // deployment is not complete while it does.
+  EXPECT_EQ(Count().live_by_deployment[old_dep], 1);
+  for (const auto& t : Tasks()) {
+    if (t.id == guarded) EXPECT_EQ(t.desired_status, TaskStatus::kRunning);
+  }
+  EXPECT_EQ(Get().deployments.size(), 2u);
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
+  Protect(std::nullopt);
+  controller_->RunOnce();
+  Settle();
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live_by_deployment[old_dep], 0);
+  ASSERT_EQ(Get().deployments.size(), 1u);
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+TEST_F(ServiceControllerTest, ADeletedServiceStopsItsProtectedTasksToo) {
+  PutSteady(NewService(2));
+  Protect(clock_.Now() + 3600);
+  MarkDraining();
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 0);
 }
 
 }  // namespace

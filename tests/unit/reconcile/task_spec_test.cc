@@ -70,6 +70,7 @@ TEST(SpecFromTask, EachContainerGetsItsMetadataUrisFirst) {
   EXPECT_EQ(s.containers[0].environment,
             Env({{"ECS_CONTAINER_METADATA_URI", "http://169.254.170.2/v3/aaaabbbbccccddddeeeeffff00001111"},
                  {"ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/aaaabbbbccccddddeeeeffff00001111"},
+                 {"ECS_AGENT_URI", "http://169.254.170.2/api/aaaabbbbccccddddeeeeffff00001111"},
                  {"MODE", "prod"}}));
 }
 
@@ -82,8 +83,8 @@ TEST(SpecFromTask, ATaskRoleAddsTheCredentialsUri) {
   }
   t.internal.task_role_arn = "arn:aws:iam::000000000000:role/app";
   const Env env = SpecFromTask(t).containers[0].environment;
-  ASSERT_EQ(env.size(), 4u);
-  EXPECT_EQ(env[2], (std::pair<std::string, std::string>{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+  ASSERT_EQ(env.size(), 5u);
+  EXPECT_EQ(env[3], (std::pair<std::string, std::string>{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
                                                          "/v2/credentials/ffffeeeeddddccccbbbbaaaa99998888"}));
 }
 
@@ -95,10 +96,10 @@ TEST(SpecFromTask, TheDefinitionCannotOverrideTheAgentsVariables) {
                                           {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/other"},
                                           {"KEEP", "1"}};
   const Env env = SpecFromTask(t).containers[0].environment;
-  ASSERT_EQ(env.size(), 4u);
+  ASSERT_EQ(env.size(), 5u);
   EXPECT_EQ(env[1].second, "http://169.254.170.2/v4/aaaabbbbccccddddeeeeffff00001111");
-  EXPECT_EQ(env[2].second, "/v2/credentials/ffffeeeeddddccccbbbbaaaa99998888");
-  EXPECT_EQ(env[3], (std::pair<std::string, std::string>{"KEEP", "1"}));
+  EXPECT_EQ(env[3].second, "/v2/credentials/ffffeeeeddddccccbbbbaaaa99998888");
+  EXPECT_EQ(env[4], (std::pair<std::string, std::string>{"KEEP", "1"}));
 }
 
 TEST(SpecFromTask, ATaskFromBeforeIssue12HasNoEndpointVariables) {

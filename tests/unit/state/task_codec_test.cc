@@ -172,6 +172,7 @@ Task FullTask() {
   in.progress = {p, model::ContainerProgress{"init", 1700000003, std::nullopt, std::nullopt, std::nullopt, std::nullopt, ""}};
   in.targets = {{"arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789abcdef", "10.0.1.5",
                  8080, 1700000004.25}};
+  in.protected_until = 1700007200.5;
   return t;
 }
 
@@ -254,6 +255,20 @@ TEST(TaskCodec, ContainerSettingsAreStoredInAwsShapes) {
   std::string doc = row.doc.dump();
   EXPECT_EQ(doc.find(FullTask().internal.credentials_id), std::string::npos);
   EXPECT_EQ(doc.find(FullTask().internal.containers[0].metadata_id), std::string::npos);
+}
+
+// Issue 18: a task's scale-in protection is kecs's own record (DescribeTasks does not show
+// it); a row without it (written before issue 18, or never protected) decodes unprotected.
+TEST(TaskCodec, ProtectionIsInternalAndOptional) {
+  Object row = EncodeTask(FullTask());
+  EXPECT_EQ(row.internal["protectedUntil"], 1700007200.5);
+  EXPECT_EQ(row.doc.dump().find("rotect"), std::string::npos);
+  row.internal.erase("protectedUntil");
+  auto back = DecodeTask(row);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->internal.protected_until);
+  row.internal["protectedUntil"] = "soon";
+  EXPECT_FALSE(DecodeTask(row).ok());
 }
 
 // A row written before issue 12 has none of its members: it decodes with the defaults.
