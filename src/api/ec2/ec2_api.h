@@ -128,5 +128,10 @@ class Ec2Api {
 void RegisterGatewayOps(Service& s, state::Store& store, net::RegionBootstrap& regions);      // gateways.cc
 void RegisterRouteTableOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // route_tables.cc
 void RegisterNetworkAclOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_acls.cc
+void RegisterEniAddressOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_interfaces.cc
+
+// A chosen private IPv4 address of `subnet` for an interface: InvalidParameterValue when
+// it is no address, lies outside the subnet or is one of its reserved addresses.
+uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address);
 
 }  // namespace kecs::api::ec2
