@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import TIMEOUT, http_probe, is_root, served, wait_answered, wait_dropped, wait_for
+from conftest import CLIENT_ERROR, TIMEOUT, Probe, http_probe, is_root, served, wait_answered, wait_for
 from test_ec2_network_interfaces import available, boto_error
 
 
@@ -213,3 +213,78 @@ def test_assign_and_unassign_ipv6_addresses(kecs, net):
     plain = ec2.create_network_interface(SubnetId=v4only)["NetworkInterface"]["NetworkInterfaceId"]
     assert boto_error(ec2.assign_ipv6_addresses, NetworkInterfaceId=plain, Ipv6AddressCount=1) == (
         "InvalidParameterValue", f"The subnet '{v4only}' does not have an IPv6 CIDR block.")
+
+
+# ---------------------------------------------------------------------------------------
+# The data plane (root only): an awsvpc task's secondary addresses on its eth0, filtered by
+# its security groups like its primary address.
+
+PAGE = served("hello from kecs\n")
+
+
+def eth0_addresses(netns):
+    out = subprocess.run(["ip", "netns", "exec", netns, "ip", "-o", "addr", "show", "dev", "eth0"],
+                         capture_output=True, text=True, check=True).stdout
+    return {line.split()[3] for line in out.splitlines()}
+
+
+def get_from(netns, ip, source=None, timeout=2):
+    """A GET of http://ip/ from inside `netns`, from address `source` when given."""
+    url = f"http://{ip}/"
+    if source is None:
+        return http_probe(url, netns=netns, timeout=timeout)
+    cmd = ["ip", "netns", "exec", netns, "curl", "-sS", "--interface", source, "--max-time", str(timeout), url]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10)
+    if p.returncode == 0:
+        return served(p.stdout)
+    return Probe(TIMEOUT if p.returncode == 28 else CLIENT_ERROR, detail=f"curl exit {p.returncode}: {p.stderr}")
+
+
+@pytest.mark.skipif(not is_root(), reason="the local runtime needs root")
+def test_secondary_addresses_on_a_running_tasks_interface(local_kecs):
+    k = local_kecs
+    ec2, ecs = k.client("ec2"), k.client("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.61.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    groups = {n: ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"] for n in ("web", "ok", "no")}
+    # web admits tcp/80 from the group "ok" only; "ok" admits tcp/80 from web.
+    for target, source in (("web", "ok"), ("ok", "web")):
+        ec2.authorize_security_group_ingress(GroupId=groups[target], IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": groups[source]}]}])
+    ecs.create_cluster(clusterName="eni")
+    ecs.register_task_definition(
+        family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": "nginx:latest", "portMappings": [{"containerPort": 80}],
+                               "stopTimeout": 1}])
+
+    def task(group):
+        arn = ecs.run_task(cluster="eni", taskDefinition="web", launchType="FARGATE", networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [sub], "securityGroups": [groups[group]]}})["tasks"][0]["taskArn"]
+
+        def running():
+            t = ecs.describe_tasks(cluster="eni", tasks=[arn])["tasks"][0]
+            assert t["lastStatus"] != "STOPPED", t.get("stoppedReason")
+            return t if t["lastStatus"] == "RUNNING" else None
+        t = wait_for(running, timeout=60, what="RUNNING")
+        d = {x["name"]: x["value"] for x in t["attachments"][0]["details"]}
+        return {"ip": d["privateIPv4Address"], "eni": d["networkInterfaceId"],
+                "ns": f"{k.prefix}-t-{arn.rsplit('/', 1)[1]}"}
+
+    web, ok, no = task("web"), task("ok"), task("no")
+    assert get_from(ok["ns"], web["ip"]) == PAGE
+
+    secondary = ec2.assign_private_ip_addresses(NetworkInterfaceId=web["eni"], SecondaryPrivateIpAddressCount=1)[
+        "AssignedPrivateIpAddresses"][0]["PrivateIpAddress"]
+    wait_for(lambda: f"{secondary}/32" in eth0_addresses(web["ns"]), timeout=30, what="the address on eth0")
+    # The task's listener answers at the secondary address; its groups govern it as the
+    # primary: "ok" is admitted, "no" is dropped.
+    assert wait_answered(lambda: get_from(ok["ns"], secondary), "GET of the secondary address") == PAGE
+    assert get_from(no["ns"], secondary).outcome == TIMEOUT
+    # Rules naming the task's group admit traffic from its secondary address: "ok" admits
+    # tcp/80 from web, whichever of web's addresses the connection comes from.
+    assert get_from(web["ns"], ok["ip"], source=secondary) == PAGE
+
+    ec2.unassign_private_ip_addresses(NetworkInterfaceId=web["eni"], PrivateIpAddresses=[secondary])
+    wait_for(lambda: f"{secondary}/32" not in eth0_addresses(web["ns"]), timeout=30, what="the address gone")
+    assert get_from(ok["ns"], secondary) != PAGE
+    assert get_from(ok["ns"], web["ip"]) == PAGE  # the primary address is untouched
