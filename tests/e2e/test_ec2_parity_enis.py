@@ -52,6 +52,11 @@ def test_create_with_several_private_addresses(net):
     three = ec2.create_network_interface(SubnetId=sub, SecondaryPrivateIpAddressCount=1, PrivateIpAddresses=[
         {"PrivateIpAddress": "10.40.1.50", "Primary": True}])["NetworkInterface"]
     assert addresses(ec2, three["NetworkInterfaceId"]) == [("10.40.1.50", True), ("10.40.1.7", False)]
+    # Only secondaries listed: the primary is the lowest free address.
+    four = ec2.create_network_interface(SubnetId=sub, PrivateIpAddresses=[
+        {"PrivateIpAddress": "10.40.1.60", "Primary": False}])["NetworkInterface"]
+    assert addresses(ec2, four["NetworkInterfaceId"]) == [("10.40.1.8", True), ("10.40.1.60", False)]
+    ec2.delete_network_interface(NetworkInterfaceId=four["NetworkInterfaceId"])
     assert available(ec2, sub) == before - 8
     for e in (eni, two, three):
         ec2.delete_network_interface(NetworkInterfaceId=e["NetworkInterfaceId"])
@@ -288,3 +293,32 @@ def test_secondary_addresses_on_a_running_tasks_interface(local_kecs):
     wait_for(lambda: f"{secondary}/32" not in eth0_addresses(web["ns"]), timeout=30, what="the address gone")
     assert get_from(ok["ns"], secondary) != PAGE
     assert get_from(ok["ns"], web["ip"]) == PAGE  # the primary address is untouched
+
+
+@pytest.mark.skipif(not is_root(), reason="the local runtime needs root")
+def test_ipv6_addresses_on_a_running_tasks_interface(local_kecs):
+    k = local_kecs
+    ec2, ecs = k.client("ec2"), k.client("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    block = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"].replace("00::/56", "01::/64")
+    sub = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.62.1.0/24", AvailabilityZone="us-east-1a",
+                            Ipv6CidrBlock=block)["Subnet"]["SubnetId"]
+    ecs.create_cluster(clusterName="eni6")
+    ecs.register_task_definition(
+        family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": "nginx:latest", "stopTimeout": 1}])
+    arn = ecs.run_task(cluster="eni6", taskDefinition="web", launchType="FARGATE", networkConfiguration={
+        "awsvpcConfiguration": {"subnets": [sub]}})["tasks"][0]["taskArn"]
+
+    def running():
+        t = ecs.describe_tasks(cluster="eni6", tasks=[arn])["tasks"][0]
+        assert t["lastStatus"] != "STOPPED", t.get("stoppedReason")
+        return t if t["lastStatus"] == "RUNNING" else None
+    t = wait_for(running, timeout=60, what="RUNNING")
+    eni = {x["name"]: x["value"] for x in t["attachments"][0]["details"]}["networkInterfaceId"]
+    ns = f"{k.prefix}-t-{arn.rsplit('/', 1)[1]}"
+    added = ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)["AssignedIpv6Addresses"]
+    assert len(added) == 1
+    wait_for(lambda: f"{added[0]}/128" in eth0_addresses(ns), timeout=30, what="the IPv6 address on eth0")
+    ec2.unassign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6Addresses=added)
+    wait_for(lambda: f"{added[0]}/128" not in eth0_addresses(ns), timeout=30, what="the IPv6 address gone")

@@ -153,7 +153,9 @@ T CheckAddresses(Result<T> r) {
 
 // CreateNetworkInterface's PrivateIpAddress, PrivateIpAddresses and
 // SecondaryPrivateIpAddressCount: the primary (if chosen) into `primary`, the rest into
-// spec.secondary_ips / secondary_count.
+// spec.secondary_ips / secondary_count. A list with no primary entry gets the lowest free
+// address as its primary, as the emulator quoted above records AWS doing (no AWS error for
+// it was found).
 void PrivateIpsInto(const Json& in, const state::Object& subnet, net::EniSpec& spec,
                     std::optional<std::string>& primary) {
   const Json list = in.value("PrivateIpAddresses", Json::array());
