@@ -549,6 +549,8 @@ int Run(const Config& cfg) {
   api::ec2::Ec2Api ec2(**store, regions);
   api::ErrorStyle ec2_style;
   ec2_style.ec2_missing_parameter = true;
+  // Create/ReplaceNetworkAclEntry take RuleAction in any case; the handler stores it lowercase.
+  ec2_style.constraints.case_insensitive_enums = {"RuleAction"};
   auto ec2_service = std::make_shared<api::Service>(model::Ec2Model(), ec2_style);
   ec2.RegisterAll(*ec2_service);
   router.AddService(ec2_service);

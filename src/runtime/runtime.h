@@ -84,7 +84,7 @@ struct NetworkSpec {
   std::vector<std::string> vpc_cidrs;  // every IPv4 CIDR of the VPC (host routes)
   int transit_slot = -1;      // the VPC's link to the host: 100.127.0.0/16 in /30 slots
   std::string ipv6;           // the ENI's IPv6 address, if any
-  std::string ipv6_prefix;    // its subnet's /64
+  std::string ipv6_prefix;    // its subnet's IPv6 block (/44 to /64)
   // bridge: the task's address on the host bridge (from the bridge pool).
   std::string bridge_ip;
   // Ports published on the host (bridge mappings, or assignPublicIp host ports).

@@ -151,7 +151,8 @@ def test_associations_make_a_subnet_public(kecs, net):
     # One explicit association per subnet.
     other = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     assert boto_error(ec2.associate_route_table, RouteTableId=other, SubnetId=public) == (
-        "Resource.AlreadyAssociated", f"resource {public} is already associated with route table {rtb}")
+        "Resource.AlreadyAssociated",
+        f"the specified association for route table {other} conflicts with an existing association")
     # A table in use cannot be deleted, nor can the main table.
     assert boto_error(ec2.delete_route_table, RouteTableId=rtb) == (
         "DependencyViolation", f"The routeTable '{rtb}' has dependencies and cannot be deleted.")

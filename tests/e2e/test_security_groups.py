@@ -55,6 +55,12 @@ class Vpc:
         return {"arn": arn, "ip": d["privateIPv4Address"], "eni": d["networkInterfaceId"],
                 "ns": f"{self.k.prefix}-t-{arn.rsplit('/', 1)[1]}"}
 
+    def use_acl(self, subnet, acl):
+        """Moves `subnet`'s network ACL association to `acl`."""
+        assoc = [x for x in self.ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+                 ["NetworkAcls"][0]["Associations"] if x["SubnetId"] == subnet][0]["NetworkAclAssociationId"]
+        self.ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+
     def allow_tcp80_from_group(self, target, source):
         return self.ec2.authorize_security_group_ingress(GroupId=target, IpPermissions=[{
             "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": source}]}])
@@ -154,9 +160,7 @@ def test_network_acl_lower_deny_beats_allow(vpc):
                                          PortRange={"From": 80, "To": 80} if not egress else {"From": 0, "To": 65535})
         vpc.ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=200, Protocol="-1", RuleAction="allow",
                                          Egress=egress, CidrBlock="0.0.0.0/0")
-    assoc = [x for x in vpc.ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [vpc.s2]}])
-             ["NetworkAcls"][0]["Associations"] if x["SubnetId"] == vpc.s2][0]["NetworkAclAssociationId"]
-    vpc.ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+    vpc.use_acl(vpc.s2, acl)
     # Rule 100 (deny) is matched before rule 200 (allow).
     wait_dropped(lambda: get(a["ns"], b["ip"]), "A -> B dropped by the new ACL's rule 100")
     vpc.ec2.replace_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow",

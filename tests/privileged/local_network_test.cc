@@ -115,6 +115,22 @@ TEST_F(LocalNetworkTest, AwsvpcSameSubnetTrafficAndTeardown) {
   EXPECT_EQ(Sh({"ip", "route", "show", fmt::format("10.{}.0.0/16", vpc.octet)}).out, "");
 }
 
+// A subnet's IPv6 block need not be a /64 (AWS allows /44 to /64): the router's bridge and
+// the task's eth0 carry the block's own prefix length.
+TEST_F(LocalNetworkTest, Ipv6SubnetBlockKeepsItsPrefixLength) {
+  Vpc vpc = MakeVpc(nets_.vpc_a, 0);
+  TaskSpec t = AwsvpcTask(vpc, 1, 30);
+  std::string block = fmt::format("fd00:{:x}:0:ab00::", vpc.octet);
+  t.network.ipv6_prefix = block + "/56";
+  t.network.ipv6 = block + "4";
+  ASSERT_NO_FATAL_FAILURE(SetUpTwice(t));
+  std::string eth0 = Ip(TaskNs(t), {"-6", "-o", "addr", "show", "dev", "eth0"});
+  EXPECT_NE(eth0.find(t.network.ipv6 + "/56"), std::string::npos) << eth0;
+  std::string router = Ip(RouterNs(vpc), {"-6", "-o", "addr", "show"});
+  EXPECT_NE(router.find(block + "1/56"), std::string::npos) << router;
+  ASSERT_NO_FATAL_FAILURE(TearDownTwice(t));
+}
+
 TEST_F(LocalNetworkTest, AwsvpcAcrossSubnetsThroughTheRouter) {
   Vpc vpc = MakeVpc(nets_.vpc_a, 0);
   TaskSpec t1 = AwsvpcTask(vpc, 1, 20);

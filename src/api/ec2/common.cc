@@ -25,11 +25,14 @@ void CheckDryRun(const Json& in) {
   }
 }
 
-void CheckId(const std::string& id, const std::string& prefix, const std::string& malformed_code) {
+bool IsWellFormedId(const std::string& id, const std::string& prefix) {
   static const std::regex kHex("^[0-9a-f]{8}$|^[0-9a-f]{17}$");
-  bool ok = id.size() > prefix.size() + 1 && id.compare(0, prefix.size(), prefix) == 0 &&
-            id[prefix.size()] == '-' && std::regex_match(id.substr(prefix.size() + 1), kHex);
-  if (!ok) {
+  return id.size() > prefix.size() + 1 && id.compare(0, prefix.size(), prefix) == 0 &&
+         id[prefix.size()] == '-' && std::regex_match(id.substr(prefix.size() + 1), kHex);
+}
+
+void CheckId(const std::string& id, const std::string& prefix, const std::string& malformed_code) {
+  if (!IsWellFormedId(id, prefix)) {
     throw AwsError(malformed_code, fmt::format("Invalid id: \"{}\" (expecting \"{}-...\")", id, prefix));
   }
 }

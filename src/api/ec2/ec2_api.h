@@ -134,4 +134,8 @@ void RegisterEniAddressOps(Service& s, state::Store& store, net::RegionBootstrap
 // it is no address, lies outside the subnet or is one of its reserved addresses.
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address);
 
+// Whether `id` is "<prefix>-" plus 8 or 17 hex digits, for an operation that words its
+// Malformed error in its own way (CreateSecurityGroup: "The vpc ID '...' is malformed").
+bool IsWellFormedId(const std::string& id, const std::string& prefix);
+
 }  // namespace kecs::api::ec2

@@ -149,6 +149,11 @@ Json GatewayOps::DeleteInternetGateway(RequestContext& ctx, const Json& in) {
 Json GatewayOps::AttachInternetGateway(RequestContext& ctx, const Json& in) {
   net::Scope s = ScopeOf(ctx);
   std::string id = JStr(in, "InternetGatewayId"), vpc_id = JStr(in, "VpcId");
+  // Both ids' form before either lookup. AttachInternetGateway words a malformed VpcId as
+  // "Invalid id: ... (expecting "vpc-...")" (issue 20), unlike CreateSecurityGroup and
+  // CreateSubnet, so it checks here rather than relying on RequireVpc's wording.
+  CheckId(id, "igw", "InvalidInternetGatewayId.Malformed");
+  CheckId(vpc_id, "vpc", "InvalidVpcId.Malformed");
   Check(store_.Write([&](state::Tx& tx) {
     state::Object igw = RequireIgw(tx, ctx.region, id);
     RequireVpc(tx, ctx.region, vpc_id);
@@ -222,6 +227,10 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
     auto subnet = Check(tx.Get(net::kSubnet, ctx.region, subnet_id));
     if (!subnet) {
       throw Ec2Error("InvalidSubnetID.NotFound", fmt::format("The subnet ID '{}' does not exist", subnet_id));
+    }
+    if (JStr(subnet->doc, "CidrBlock").empty()) {
+      // An IPv6-only subnet; no source for AWS's text, kecs's wording.
+      throw InvalidParameterValue(fmt::format("The subnet '{}' has no IPv4 CIDR block for a NAT gateway.", subnet_id));
     }
     if (!allocation.empty()) {
       for (const auto& n : existing) {

@@ -124,7 +124,14 @@ Json EntryFromRequest(const Json& in) {
     e["IcmpTypeCode"] = {{"Code", code}, {"Type", type}};
   }
   e["Protocol"] = proto;
-  e["RuleAction"] = JStr(in, "RuleAction");
+  // Any case is accepted ("ALLOW", "Deny") and stored as EC2 lists it, lowercase; the
+  // kernel policy (net/domain/sg_policy.cc) reads "allow".
+  std::string action = ToLower(JStr(in, "RuleAction"));
+  if (action != "allow" && action != "deny") {
+    // The front end's wording for a value outside the RuleAction enum.
+    throw InvalidParameterValue(fmt::format("Value ({}) for parameter ruleAction is invalid.", JStr(in, "RuleAction")));
+  }
+  e["RuleAction"] = action;
   e["RuleNumber"] = number;
   return e;
 }

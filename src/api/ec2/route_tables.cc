@@ -352,12 +352,15 @@ Json RouteTableOps::AssociateRouteTable(RequestContext& ctx, const Json& in) {
             "route table {} and network gateway {} belong to different networks", id, gateway_id));
       }
     }
-    // At most one explicit association per subnet or gateway, in whichever table.
+    // At most one explicit association per subnet or gateway, in whichever table. AWS names
+    // the table asked for, not the one holding the association (hashicorp/
+    // terraform-provider-aws#38960: "Resource.AlreadyAssociated: the specified association
+    // for route table rtb-… conflicts with an existing association").
     for (const auto& t : Check(tx.List({net::kRouteTable, ctx.region, table.parent}))) {
       for (const auto& a : t.doc.value("Associations", Json::array())) {
         if (JStr(a, member) == target) {
-          throw Ec2Error("Resource.AlreadyAssociated",
-                         fmt::format("resource {} is already associated with route table {}", target, t.id));
+          throw Ec2Error("Resource.AlreadyAssociated", fmt::format(
+              "the specified association for route table {} conflicts with an existing association", id));
         }
       }
     }

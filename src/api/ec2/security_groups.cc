@@ -1,7 +1,10 @@
 // EC2 security groups: CreateSecurityGroup, DescribeSecurityGroups, DeleteSecurityGroup,
 // Authorize/Revoke SecurityGroup Ingress/Egress, DescribeSecurityGroupRules,
 // ModifySecurityGroupRules. Rules are stored one per SecurityGroupRule (net/vpc.h).
+#include <map>
+#include <optional>
 #include <regex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -74,6 +77,55 @@ std::string RuleText(const Json& r) {
                      JInt(r, "FromPort"), JInt(r, "ToPort"));
 }
 
+// A rule's protocol and port range (ICMP type and code for ICMP), checked as EC2 checks
+// them: TCP and UDP need both ports, "-1" (all) has none.
+struct ProtocolPorts {
+  std::string proto;
+  int64_t from = -1, to = -1;
+};
+
+ProtocolPorts CheckProtocolPorts(const std::string& protocol, std::optional<int64_t> f, std::optional<int64_t> t) {
+  ProtocolPorts out{NormalizeProtocol(protocol)};
+  const std::string& proto = out.proto;
+  if (proto == "tcp" || proto == "udp") {
+    if (!f || !t) {
+      throw InvalidParameterValue(
+          "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.");
+    }
+    if (*f < 0 || *t > 65535 || *f > *t) {
+      throw InvalidParameterValue(fmt::format(
+          "Invalid port range ({}, {}). Ports must be between 0 and 65535 and the first must not "
+          "exceed the second.", *f, *t));
+    }
+    out.from = *f;
+    out.to = *t;
+  } else if (proto == "icmp" || proto == "icmpv6") {
+    out.from = f.value_or(-1);  // ICMP type
+    out.to = t.value_or(-1);    // ICMP code
+    if (out.from < -1 || out.from > 255 || out.to < -1 || out.to > 255) {
+      throw InvalidParameterValue(fmt::format("Invalid value '{}' for ICMP type or code.", out.from));
+    }
+  }
+  return out;
+}
+
+// A rule's CIDR as AWS stores it, canonicalized (10.1.2.3/8 -> 10.0.0.0/8); `param` is the
+// request parameter named when it is not a CIDR (cidrIp, cidrIpv6).
+template <typename Cidr>
+std::string CanonicalCidr(const std::string& c, const char* param) {
+  auto parsed = Cidr::Parse(c);
+  if (!parsed) {
+    throw InvalidParameterValue(fmt::format(
+        "Value ({}) for parameter {} is invalid. This is not a valid CIDR block.", c, param));
+  }
+  return parsed->ToString();
+}
+
+// Two rules are the same permission when direction, protocol, ports and peer agree (CIDRs
+// compared canonicalized; descriptions and tags do not count). This is what AWS refuses
+// twice in one Authorize request ("The same permission must not appear multiple times",
+// hashicorp/terraform-provider-aws#1506: one CIDR listed twice for one port range) and
+// what InvalidPermission.Duplicate reports against the group's rules.
 bool SameRule(const Json& a, const Json& b) {
   return JBool(a, "IsEgress") == JBool(b, "IsEgress") && JStr(a, "IpProtocol") == JStr(b, "IpProtocol") &&
          JInt(a, "FromPort", -1) == JInt(b, "FromPort", -1) && JInt(a, "ToPort", -1) == JInt(b, "ToPort", -1) &&
@@ -100,36 +152,16 @@ std::vector<Json> RulesFromRequest(state::Tx& tx, const RequestContext& ctx, con
   }
   std::vector<Json> out;
   for (const auto& p : perms) {
-    std::string proto = NormalizeProtocol(JStr(p, "IpProtocol", "-1"));
-    int64_t from = -1, to = -1;
-    if (proto == "tcp" || proto == "udp") {
-      auto f = JOptInt(p, "FromPort"), t = JOptInt(p, "ToPort");
-      if (!f || !t) {
-        throw InvalidParameterValue(
-            "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.");
-      }
-      if (*f < 0 || *t > 65535 || *f > *t) {
-        throw InvalidParameterValue(fmt::format(
-            "Invalid port range ({}, {}). Ports must be between 0 and 65535 and the first must not "
-            "exceed the second.", *f, *t));
-      }
-      from = *f;
-      to = *t;
-    } else if (proto == "icmp" || proto == "icmpv6") {
-      from = JInt(p, "FromPort", -1);  // ICMP type
-      to = JInt(p, "ToPort", -1);      // ICMP code
-      if (from < -1 || from > 255 || to < -1 || to > 255) {
-        throw InvalidParameterValue(fmt::format("Invalid value '{}' for ICMP type or code.", from));
-      }
-    }
+    const ProtocolPorts pp = CheckProtocolPorts(JStr(p, "IpProtocol", "-1"), JOptInt(p, "FromPort"),
+                                                JOptInt(p, "ToPort"));
     auto base = [&]() {
       Json r = {{"SecurityGroupRuleId", Ec2Id("sgr")},
                 {"GroupId", sg.id},
                 {"GroupOwnerId", ctx.account_id},
                 {"IsEgress", egress},
-                {"IpProtocol", proto},
-                {"FromPort", from},
-                {"ToPort", to}};
+                {"IpProtocol", pp.proto},
+                {"FromPort", pp.from},
+                {"ToPort", pp.to}};
       return r;
     };
     auto finish = [&](Json r, const Json& range) {
@@ -140,25 +172,13 @@ std::vector<Json> RulesFromRequest(state::Tx& tx, const RequestContext& ctx, con
       out.push_back(r);
     };
     for (const auto& r : p.value("IpRanges", Json::array())) {
-      std::string c = JStr(r, "CidrIp");
-      auto parsed = net::Ipv4Cidr::Parse(c);
-      if (!parsed) {
-        throw InvalidParameterValue(fmt::format(
-            "Value ({}) for parameter cidrIp is invalid. This is not a valid CIDR block.", c));
-      }
       Json rule = base();
-      rule["CidrIpv4"] = parsed->ToString();
+      rule["CidrIpv4"] = CanonicalCidr<net::Ipv4Cidr>(JStr(r, "CidrIp"), "cidrIp");
       finish(rule, r);
     }
     for (const auto& r : p.value("Ipv6Ranges", Json::array())) {
-      std::string c = JStr(r, "CidrIpv6");
-      auto parsed = net::Ipv6Cidr::Parse(c);
-      if (!parsed) {
-        throw InvalidParameterValue(fmt::format(
-            "Value ({}) for parameter cidrIpv6 is invalid. This is not a valid CIDR block.", c));
-      }
       Json rule = base();
-      rule["CidrIpv6"] = parsed->ToString();
+      rule["CidrIpv6"] = CanonicalCidr<net::Ipv6Cidr>(JStr(r, "CidrIpv6"), "cidrIpv6");
       finish(rule, r);
     }
     for (const auto& r : p.value("PrefixListIds", Json::array())) {
@@ -193,7 +213,43 @@ std::vector<Json> RulesFromRequest(state::Tx& tx, const RequestContext& ctx, con
   return out;
 }
 
-const FilterSpec& GroupFilters() {
+// The rule a ModifySecurityGroupRules SecurityGroupRuleRequest describes, which must be
+// whole: a protocol, both ports for TCP and UDP, and exactly one target. The words are
+// AWS's (issue 20, and moto's modify_security_group_rules, getmoto/moto
+// moto/ec2/models/security_groups.py, which checks the target before the rest).
+Json RuleFromModifyRequest(state::Tx& tx, const RequestContext& ctx, const Json& spec) {
+  int targets = 0;
+  for (const char* k : {"CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupId"}) targets += JGet(spec, k) != nullptr;
+  if (targets > 1) {
+    throw Ec2Error("InvalidParameterCombination",
+                   "Only one of cidrIp, cidrIpv6, prefixListId, or referencedGroupId can be specified");
+  }
+  if (targets == 0) {
+    throw Ec2Error("MissingParameter",
+                   "The request must contain exactly one of: cidrIp, cidrIpv6, prefixListId, or referencedGroupId");
+  }
+  if (std::string(Trim(JStr(spec, "IpProtocol"))).empty()) {
+    throw InvalidParameterValue(
+        "Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly.");
+  }
+  const ProtocolPorts pp = CheckProtocolPorts(JStr(spec, "IpProtocol"), JOptInt(spec, "FromPort"),
+                                              JOptInt(spec, "ToPort"));
+  Json r = {{"IpProtocol", pp.proto}, {"FromPort", pp.from}, {"ToPort", pp.to}};
+  if (auto c = JOptStr(spec, "CidrIpv4")) r["CidrIpv4"] = CanonicalCidr<net::Ipv4Cidr>(*c, "cidrIp");
+  if (auto c = JOptStr(spec, "CidrIpv6")) r["CidrIpv6"] = CanonicalCidr<net::Ipv6Cidr>(*c, "cidrIpv6");
+  if (auto c = JOptStr(spec, "PrefixListId")) r["PrefixListId"] = *c;
+  if (auto g = JOptStr(spec, "ReferencedGroupId")) {
+    RequireGroup(tx, ctx.region, *g);
+    r["ReferencedGroupInfo"] = {{"GroupId", *g}, {"UserId", ctx.account_id}};
+  }
+  if (auto d = JOptStr(spec, "Description")) r["Description"] = *d;
+  return r;
+}
+
+// DescribeSecurityGroups' filters. ip-permission.group-name matches the names of the groups
+// a rule references, which the rendered permissions do not carry: `names` maps the
+// region's group ids to names and must outlive the spec.
+FilterSpec GroupFilters(const std::map<std::string, std::string>& names) {
   auto perm_field = [](const char* list, const char* member) -> FilterField {
     return [list, member](const Json& v) {
       std::vector<std::string> out;
@@ -212,7 +268,18 @@ const FilterSpec& GroupFilters() {
       return out;
     };
   };
-  static const FilterSpec kSpec = {
+  auto perm_group_name = [&names](const char* list) -> FilterField {
+    return [list, &names](const Json& v) {
+      std::vector<std::string> out;
+      for (const auto& p : v.value(list, Json::array())) {
+        for (const auto& e : p.value("UserIdGroupPairs", Json::array())) {
+          if (auto it = names.find(JStr(e, "GroupId")); it != names.end()) out.push_back(it->second);
+        }
+      }
+      return out;
+    };
+  };
+  return {
       {"description", Field("Description")},
       {"group-id", Field("GroupId")},
       {"group-name", Field("GroupName")},
@@ -225,6 +292,7 @@ const FilterSpec& GroupFilters() {
       {"ip-permission.ipv6-cidr", perm_nested("IpPermissions", "Ipv6Ranges", "CidrIpv6")},
       {"ip-permission.prefix-list-id", perm_nested("IpPermissions", "PrefixListIds", "PrefixListId")},
       {"ip-permission.group-id", perm_nested("IpPermissions", "UserIdGroupPairs", "GroupId")},
+      {"ip-permission.group-name", perm_group_name("IpPermissions")},
       {"ip-permission.user-id", perm_nested("IpPermissions", "UserIdGroupPairs", "UserId")},
       {"egress.ip-permission.protocol", perm_field("IpPermissionsEgress", "IpProtocol")},
       {"egress.ip-permission.from-port", perm_field("IpPermissionsEgress", "FromPort")},
@@ -233,9 +301,9 @@ const FilterSpec& GroupFilters() {
       {"egress.ip-permission.ipv6-cidr", perm_nested("IpPermissionsEgress", "Ipv6Ranges", "CidrIpv6")},
       {"egress.ip-permission.prefix-list-id", perm_nested("IpPermissionsEgress", "PrefixListIds", "PrefixListId")},
       {"egress.ip-permission.group-id", perm_nested("IpPermissionsEgress", "UserIdGroupPairs", "GroupId")},
+      {"egress.ip-permission.group-name", perm_group_name("IpPermissionsEgress")},
       {"egress.ip-permission.user-id", perm_nested("IpPermissionsEgress", "UserIdGroupPairs", "UserId")},
   };
-  return kSpec;
 }
 
 }  // namespace
@@ -243,6 +311,9 @@ const FilterSpec& GroupFilters() {
 Json Ec2Api::CreateSecurityGroup(RequestContext& ctx, const Json& in) {
   net::Scope s = ScopeOf(ctx);
   std::string name = JStr(in, "GroupName"), desc = JStr(in, "Description");
+  // The front end refuses a missing GroupDescription with these words; an empty one is
+  // missing too, as AWS answers.
+  if (desc.empty()) throw Ec2Error("MissingParameter", "The request must contain the parameter GroupDescription");
   if (name.empty() || name.size() > 255) {
     throw InvalidParameterValue(fmt::format("Value ({}) for parameter GroupName is invalid. Group names may be up to 255 characters in length.", name));
   }
@@ -262,7 +333,12 @@ Json Ec2Api::CreateSecurityGroup(RequestContext& ctx, const Json& in) {
       }
       if (vpc_id.empty()) throw Ec2Error("VPCIdNotSpecified", "No default VPC for this user");
     } else {
-      CheckId(vpc_id, "vpc", "InvalidVpcId.Malformed");
+      // CreateSecurityGroup words this one its own way (observed on AWS: "An error occurred
+      // (InvalidVpcId.Malformed) when calling the CreateSecurityGroup operation: The vpc ID
+      // 'vpc-xxxxxxxx' is malformed"), unlike the "Invalid id" text of other operations.
+      if (!IsWellFormedId(vpc_id, "vpc")) {
+        throw Ec2Error("InvalidVpcId.Malformed", fmt::format("The vpc ID '{}' is malformed", vpc_id));
+      }
       if (!Check(tx.Get(net::kVpc, ctx.region, vpc_id))) {
         throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", vpc_id));
       }
@@ -282,8 +358,14 @@ Json Ec2Api::CreateSecurityGroup(RequestContext& ctx, const Json& in) {
 
 Json Ec2Api::DescribeSecurityGroups(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
+  std::map<std::string, std::string> names;  // group id -> name, for *.group-name filters
+  const FilterSpec filters = GroupFilters(names);
+  const Json filter_list = in.value("Filters", Json::array());
+  CheckFilters(filter_list, filters);
   std::vector<Json> views;
   Check(store_.Read([&](state::Tx& tx) {
+    const auto all = Check(tx.List({net::kSecurityGroup, ctx.region}));
+    for (const auto& g : all) names[g.id] = JStr(g.doc, "GroupName");
     std::vector<state::Object> groups;
     bool named = false;
     if (const Json* ids = JGet(in, "GroupIds"); ids && !ids->empty()) {
@@ -296,10 +378,10 @@ Json Ec2Api::DescribeSecurityGroups(RequestContext& ctx, const Json& in) {
         groups.push_back(GroupFromRequest(tx, ctx.region, Json{{"GroupName", n}}));
       }
     }
-    if (!named) groups = Check(tx.List({net::kSecurityGroup, ctx.region}));
+    if (!named) groups = all;
     for (const auto& g : groups) {
       Json view = net::SecurityGroupView(g);
-      if (MatchFilters(in.value("Filters", Json::array()), view, GroupFilters())) views.push_back(view);
+      if (MatchFilters(filter_list, view, filters)) views.push_back(view);
     }
     return Status::Ok();
   }));
@@ -345,16 +427,17 @@ Json Ec2Api::Authorize(RequestContext& ctx, const Json& in, bool egress) {
   Check(store_.Write([&](state::Tx& tx) {
     state::Object sg = GroupFromRequest(tx, ctx.region, in);
     std::vector<Json> rules = RulesFromRequest(tx, ctx, sg, in, egress);
+    for (size_t i = 0; i < rules.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (SameRule(rules[i], rules[j])) {
+          throw InvalidParameterValue("The same permission must not appear multiple times");
+        }
+      }
+    }
     Json& existing = sg.doc["kecs:rules"];
     for (auto& r : rules) {
       for (const auto& e : existing) {
         if (SameRule(e, r)) {
-          throw Ec2Error("InvalidPermission.Duplicate",
-                         fmt::format("the specified rule \"{}\" already exists", RuleText(r)));
-        }
-      }
-      for (const auto& a : added) {
-        if (SameRule(a, r)) {
           throw Ec2Error("InvalidPermission.Duplicate",
                          fmt::format("the specified rule \"{}\" already exists", RuleText(r)));
         }
@@ -433,6 +516,16 @@ Json Ec2Api::DescribeSecurityGroupRules(RequestContext& ctx, const Json& in) {
   ScopeOf(ctx);
   static const FilterSpec kSpec = {{"group-id", Field("GroupId")},
                                    {"security-group-rule-id", Field("SecurityGroupRuleId")}};
+  const Json filters = in.value("Filters", Json::array());
+  CheckFilters(filters, kSpec);
+  // A group-id value must be a group id (InvalidGroupId.Malformed otherwise, in the words
+  // of every other malformed group id); a well-formed unknown one simply matches nothing.
+  for (const auto& f : filters) {
+    if (JStr(f, "Name") != "group-id") continue;
+    for (const auto& v : f.value("Values", Json::array())) {
+      CheckId(v.is_string() ? v.get<std::string>() : v.dump(), "sg", "InvalidGroupId.Malformed");
+    }
+  }
   std::set<std::string> ids;
   if (const Json* l = JGet(in, "SecurityGroupRuleIds")) {
     for (const auto& i : *l) ids.insert(i.get<std::string>());
@@ -442,7 +535,7 @@ Json Ec2Api::DescribeSecurityGroupRules(RequestContext& ctx, const Json& in) {
     for (const auto& sg : Check(tx.List({net::kSecurityGroup, ctx.region}))) {
       for (const auto& r : sg.doc.value("kecs:rules", Json::array())) {
         if (!ids.empty() && !ids.count(JStr(r, "SecurityGroupRuleId"))) continue;
-        if (MatchFilters(in.value("Filters", Json::array()), r, kSpec)) views.push_back(r);
+        if (MatchFilters(filters, r, kSpec)) views.push_back(r);
       }
     }
     return Status::Ok();
@@ -457,43 +550,23 @@ Json Ec2Api::ModifySecurityGroupRules(RequestContext& ctx, const Json& in) {
   Check(store_.Write([&](state::Tx& tx) {
     state::Object sg = RequireGroup(tx, ctx.region, JStr(in, "GroupId"));
     Json& rules = sg.doc["kecs:rules"];
-    for (const auto& u : in.at("SecurityGroupRules")) {
+    for (const auto& u : in.value("SecurityGroupRules", Json::array())) {
       std::string id = JStr(u, "SecurityGroupRuleId");
-      const Json& spec = u.value("SecurityGroupRule", Json::object());
-      bool found = false;
+      Json rule = RuleFromModifyRequest(tx, ctx, u.value("SecurityGroupRule", Json::object()));
+      Json* target = nullptr;
       for (auto& r : rules) {
-        if (JStr(r, "SecurityGroupRuleId") != id) continue;
-        found = true;
-        if (auto p = JOptStr(spec, "IpProtocol")) r["IpProtocol"] = NormalizeProtocol(*p);
-        if (auto f = JOptInt(spec, "FromPort")) r["FromPort"] = *f;
-        if (auto t = JOptInt(spec, "ToPort")) r["ToPort"] = *t;
-        if (JStr(r, "IpProtocol") == "-1") {
-          r["FromPort"] = -1;
-          r["ToPort"] = -1;
-        }
-        for (const char* k : {"CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupInfo"}) {
-          bool replace = JGet(spec, k) || (std::string(k) == "ReferencedGroupInfo" && JGet(spec, "ReferencedGroupId"));
-          if (replace) {
-            r.erase("CidrIpv4");
-            r.erase("CidrIpv6");
-            r.erase("PrefixListId");
-            r.erase("ReferencedGroupInfo");
-            break;
-          }
-        }
-        if (auto c = JOptStr(spec, "CidrIpv4")) r["CidrIpv4"] = *c;
-        if (auto c = JOptStr(spec, "CidrIpv6")) r["CidrIpv6"] = *c;
-        if (auto c = JOptStr(spec, "PrefixListId")) r["PrefixListId"] = *c;
-        if (auto g = JOptStr(spec, "ReferencedGroupId")) {
-          RequireGroup(tx, ctx.region, *g);
-          r["ReferencedGroupInfo"] = {{"GroupId", *g}, {"UserId", ctx.account_id}};
-        }
-        if (auto d = JOptStr(spec, "Description")) r["Description"] = *d;
+        if (JStr(r, "SecurityGroupRuleId") == id) target = &r;
       }
-      if (!found) {
+      if (!target) {
         throw Ec2Error("InvalidSecurityGroupRuleId.NotFound",
                        fmt::format("The security group rule ID '{}' does not exist", id));
       }
+      // The request describes the whole rule; the rule keeps its id, direction and tags.
+      for (const char* k : {"SecurityGroupRuleId", "GroupId", "GroupOwnerId", "IsEgress", "Tags",
+                            "SecurityGroupRuleArn"}) {
+        if (const Json* v = JGet(*target, k)) rule[k] = *v;
+      }
+      *target = rule;
     }
     Check(tx.Put(sg));
     return Status::Ok();

@@ -49,11 +49,35 @@ Json Ec2Api::CreateSubnet(RequestContext& ctx, const Json& in) {
   net::Scope s = ScopeOf(ctx);
   std::string vpc_id = JStr(in, "VpcId");
   std::string text = JStr(in, "CidrBlock");
-  if (text.empty()) throw Ec2Error("MissingParameter", "The request must contain the parameter CidrBlock");
-  auto cidr = Ipv4Cidr::Parse(text);
-  if (!cidr) {
-    throw InvalidParameterValue(fmt::format(
-        "Value ({}) for parameter cidrBlock is invalid. This is not a valid CIDR block.", text));
+  auto v6text = JOptStr(in, "Ipv6CidrBlock");
+  bool native = JBool(in, "Ipv6Native");
+  // IPv6-only subnets; AWS's codes and texts as moto's CreateSubnet (checked against AWS,
+  // getmoto/moto#9359) answers them, in that order.
+  if (native && !v6text && !JOptStr(in, "Ipv6IpamPoolId")) {
+    throw Ec2Error("MissingParameter", "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided.");
+  }
+  if (native && (!text.empty() || JOptStr(in, "Ipv4IpamPoolId"))) {
+    throw Ec2Error("InvalidParameterCombination",
+                   "When specifying ipv4 parameters, cidrBlock or ipv4IpamPoolId, you cannot set ipv6Native to true.");
+  }
+  if (text.empty() && !native) throw Ec2Error("MissingParameter", "The request must contain the parameter CidrBlock");
+  std::optional<Ipv4Cidr> cidr;
+  if (!native) {
+    cidr = Ipv4Cidr::Parse(text);
+    if (!cidr) {
+      throw InvalidParameterValue(fmt::format(
+          "Value ({}) for parameter cidrBlock is invalid. This is not a valid CIDR block.", text));
+    }
+  }
+  std::optional<Ipv6Cidr> v6;
+  if (v6text) {
+    // A subnet's IPv6 block is /44 to /64 in steps of 4 (AWS's VPC guide, "Add an IPv6 CIDR
+    // block to your subnet"); AWS's text for another length as observed in
+    // hashicorp/terraform-provider-aws#28775.
+    v6 = Ipv6Cidr::Parse(*v6text);
+    if (!v6 || v6->prefix < 44 || v6->prefix > 64 || v6->prefix % 4 != 0) {
+      throw InvalidParameterValue(fmt::format("invalid value for parameter ipv6-cidr-block: {}", *v6text));
+    }
   }
   std::optional<net::Zone> zone;
   std::string az = JStr(in, "AvailabilityZone"), az_id = JStr(in, "AvailabilityZoneId");
@@ -71,51 +95,61 @@ Json Ec2Api::CreateSubnet(RequestContext& ctx, const Json& in) {
   Json tags = TagsFor(in, "subnet");
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
-    CheckId(vpc_id, "vpc", "InvalidVpcId.Malformed");
+    // CreateSubnet does not check the id's form: a malformed one is simply not found, as AWS
+    // answers it.
     auto vpc = Check(tx.Get(net::kVpc, ctx.region, vpc_id));
     if (!vpc) throw Ec2Error("InvalidVpcID.NotFound", fmt::format("The vpc ID '{}' does not exist", vpc_id));
-    bool inside = false;
-    for (const auto& a : vpc->doc.value("CidrBlockAssociationSet", Json::array())) {
-      auto c = Ipv4Cidr::Parse(JStr(a, "CidrBlock"));
-      inside = inside || (c && c->Contains(*cidr));
-    }
-    if (!inside || cidr->prefix < 16 || cidr->prefix > 28) {
-      throw Ec2Error("InvalidSubnet.Range", fmt::format("The CIDR '{}' is invalid.", text));
-    }
-    for (const auto& other : Check(tx.List({net::kSubnet, ctx.region, vpc_id}))) {
-      auto c = Ipv4Cidr::Parse(JStr(other.doc, "CidrBlock"));
-      if (c && c->Overlaps(*cidr)) {
-        throw Ec2Error("InvalidSubnet.Conflict", fmt::format("The CIDR '{}' conflicts with another subnet", text));
+    auto others = Check(tx.List({net::kSubnet, ctx.region, vpc_id}));
+    if (cidr) {
+      bool inside = false;
+      for (const auto& a : vpc->doc.value("CidrBlockAssociationSet", Json::array())) {
+        auto c = Ipv4Cidr::Parse(JStr(a, "CidrBlock"));
+        inside = inside || (c && c->Contains(*cidr));
+      }
+      if (!inside || cidr->prefix < 16 || cidr->prefix > 28) {
+        throw Ec2Error("InvalidSubnet.Range", fmt::format("The CIDR '{}' is invalid.", text));
+      }
+      for (const auto& other : others) {
+        auto c = Ipv4Cidr::Parse(JStr(other.doc, "CidrBlock"));
+        if (c && c->Overlaps(*cidr)) {
+          throw Ec2Error("InvalidSubnet.Conflict", fmt::format("The CIDR '{}' conflicts with another subnet", text));
+        }
       }
     }
-    std::optional<Ipv6Cidr> v6;
-    if (auto v6text = JOptStr(in, "Ipv6CidrBlock")) {
-      v6 = Ipv6Cidr::Parse(*v6text);
-      bool ok = v6 && v6->prefix == 64;
+    if (v6) {
+      // Inside one of the VPC's IPv6 blocks (it may be the whole block), overlapping no other
+      // subnet's. AWS's texts: hashicorp/terraform-provider-aws#31913 (Range) and
+      // telia-oss/terraform-aws-vpc#33 (Conflict).
       bool within = false;
       for (const auto& a : vpc->doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
         auto c = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
-        within = within || (c && v6 && c->Contains(v6->base));
+        within = within || (c && c->Contains(*v6));
       }
-      if (!ok || !within) {
-        throw Ec2Error("InvalidSubnet.Range", fmt::format("The IPv6 CIDR '{}' is invalid.", *v6text));
+      if (!within) throw Ec2Error("InvalidSubnet.Range", fmt::format("The IPv6 CIDR '{}' is invalid.", *v6text));
+      for (const auto& other : others) {
+        for (const auto& a : other.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
+          auto c = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
+          if (c && c->Overlaps(*v6)) {
+            throw Ec2Error("InvalidSubnet.Conflict",
+                           fmt::format("The IPv6 CIDR '{}' conflicts with another subnet", *v6text));
+          }
+        }
       }
     }
     // Without a zone, AWS picks one; kecs takes the zone with the fewest subnets of this VPC.
     net::Zone chosen = zone ? *zone : net::Zones(ctx.region).front();
     if (!zone) {
       size_t best = SIZE_MAX;
-      auto subnets = Check(tx.List({net::kSubnet, ctx.region, vpc_id}));
       for (const auto& z : net::Zones(ctx.region)) {
         size_t n = 0;
-        for (const auto& sn : subnets) n += JStr(sn.doc, "AvailabilityZone") == z.name;
+        for (const auto& sn : others) n += JStr(sn.doc, "AvailabilityZone") == z.name;
         if (n < best) {
           best = n;
           chosen = z;
         }
       }
     }
-    auto subnet = Check(net::CreateSubnet(tx, s, *vpc, *cidr, chosen, false, false, tags, v6));
+    auto subnet = Check(net::CreateSubnet(tx, s, *vpc, cidr, chosen, false, false, tags, v6, native));
     Json view = Check(net::SubnetView(tx, ctx.region, subnet));
     out = {{"Subnet", view}};
     return Status::Ok();
@@ -201,11 +235,12 @@ Json Ec2Api::ModifySubnetAttribute(RequestContext& ctx, const Json& in) {
     if (const Json* v = JGet(in, "EnableResourceNameDnsAAAARecordOnLaunch")) {
       subnet.doc["PrivateDnsNameOptionsOnLaunch"]["EnableResourceNameDnsAAAARecord"] = JBool(*v, "Value");
     }
+    // AWS's text as terraform-aws-modules/terraform-aws-vpc#735 shows it.
     if (JBool(subnet.doc, "AssignIpv6AddressOnCreation") &&
         subnet.doc["Ipv6CidrBlockAssociationSet"].empty()) {
       throw InvalidParameterValue(fmt::format(
-          "Invalid value 'true' for assignIpv6AddressOnCreation. Cannot set "
-          "assignIpv6AddressOnCreation to true unless the subnet ({}) has an IPv6 CIDR block "
+          "Invalid value 'true' for assign-ipv6-address-on-creation. Cannot set "
+          "assign-ipv6-address-on-creation to true unless the subnet ({}) has an IPv6 CIDR block "
           "associated with it.", id));
     }
     Check(tx.Put(subnet));

@@ -76,6 +76,13 @@ NetworkPlan PlanNetwork(state::Tx& tx, const RequestContext& ctx, const std::str
     subnet_objs.push_back(*o);
   }
   for (const auto& s : subnet_objs) {
+    // An awsvpc task needs an IPv4 address (its gateway, DNS and metadata endpoint are
+    // IPv4): kecs refuses IPv6-only subnets up front. kecs's wording (no AWS source).
+    if (JStr(s.doc, "CidrBlock").empty()) {
+      throw InvalidParameter(fmt::format(
+          "The subnet {} is IPv6-only (Ipv6Native); kecs places awsvpc tasks only in subnets "
+          "with an IPv4 CIDR block.", s.id));
+    }
     if (s.parent != subnet_objs.front().parent) {
       throw InvalidParameter("The subnets specified must all be in the same VPC.");
     }

@@ -127,6 +127,10 @@ std::vector<state::Object> ResolveSubnets(state::Tx& tx, const std::string& regi
     auto sn = Check(tx.Get(net::kSubnet, region, r.subnet_id));
     // AWS's text (observed: "The subnet ID 'subnet-...' is not valid").
     if (!sn) throw ElbError("SubnetNotFound", fmt::format("The subnet ID '{}' is not valid", r.subnet_id));
+    if (JStr(sn->doc, "CidrBlock").empty()) {
+      // An IPv6-only subnet; no source for AWS's text, kecs's wording.
+      throw ElbError("InvalidSubnet", fmt::format("Subnet '{}' has no IPv4 CIDR block", r.subnet_id));
+    }
     if (!out.empty() && JStr(sn->doc, "VpcId") != JStr(out.front().doc, "VpcId")) {
       // No source for AWS's text; kecs's wording.
       throw ElbError("InvalidConfigurationRequest", "All subnets must belong to the same VPC");

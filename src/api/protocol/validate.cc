@@ -211,7 +211,12 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
       auto en = m.EnumOf(s);
       if (o.check_enums && !en.empty()) {
         bool found = false;
-        for (auto e : en) found = found || e == str;
+        if (o.case_insensitive_enums.count(std::string(s.name))) {
+          std::string lower = ToLower(str);
+          for (auto e : en) found = found || ToLower(e) == lower;
+        } else {
+          for (auto e : en) found = found || e == str;
+        }
         if (!found) {
           std::vector<std::string> vals(en.begin(), en.end());
           add(K::kEnum, fmt::format("Member must satisfy enum value set: [{}]", Join(vals, ", ")));

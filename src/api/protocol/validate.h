@@ -41,6 +41,8 @@ struct ConstraintOptions {
   bool check_ranges = true;
   // "Shape.member" entries whose model `required` is not enforced (kecs's lenient mode).
   std::set<std::string> optional_members;
+  // Enum shapes whose values match in any case (EC2's RuleAction takes "ALLOW" and "Deny").
+  std::set<std::string> case_insensitive_enums;
 };
 
 std::vector<ConstraintIssue> CheckConstraints(const model::ServiceModel& m, int shape,

@@ -39,7 +39,10 @@ struct Ipv6Cidr {
   static std::optional<Ipv6Cidr> Parse(std::string_view s);
   std::string ToString() const;
   bool Contains(const Ipv6& a) const;
+  // Whether `o` lies wholly inside this block (an equal block does).
+  bool Contains(const Ipv6Cidr& o) const { return o.prefix >= prefix && Contains(o.base); }
   bool Overlaps(const Ipv6Cidr& o) const;
+  bool operator==(const Ipv6Cidr& o) const = default;
 };
 
 // "ip-10-0-1-5.ec2.internal" in us-east-1, "ip-10-0-1-5.<region>.compute.internal" elsewhere.

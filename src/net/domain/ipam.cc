@@ -47,6 +47,7 @@ Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const st
 
 Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
                           const Ipv6Cidr& cidr, const std::string& owner) {
+  if (cidr.prefix > 64) return InvalidArgument("IPv6 block " + cidr.ToString() + " is longer than /64");
   std::string pool = subnet + "/v6";
   ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
                                "SELECT ip FROM ip_allocations WHERE region=? AND pool=? ORDER BY ip"));

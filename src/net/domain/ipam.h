@@ -25,7 +25,9 @@ namespace kecs::net {
 Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const std::string& pool,
                               const Ipv4Cidr& cidr, const std::string& owner,
                               std::optional<uint32_t> wanted = std::nullopt);
-// IPv6: the lowest free interface identifier (from 4) in a /64 pool "<subnet>/v6".
+// IPv6: the lowest free interface identifier (from 4) in pool "<subnet>/v6", an address of
+// `cidr` (the subnet's block, /44 to /64: the identifier fills the low 64 bits, so the
+// address lies in the block's first /64).
 Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
                           const Ipv6Cidr& cidr, const std::string& owner);
 // Releases everything `owner` holds in `region`. Releasing nothing is not an error.

@@ -97,21 +97,10 @@ Result<state::Object> CreateVpc(state::Tx& tx, const Scope& s, const Ipv4Cidr& c
                                 bool is_default, const Json& tags, const std::string& tenancy,
                                 bool amazon_ipv6) {
   std::string id = Ec2Id("vpc");
-  Json v6 = Json::array();
-  if (amazon_ipv6) {
-    // A /56 from Amazon's 2600:1f00::/24 block, unique per VPC.
-    std::string hex = RandomHex(6);
-    v6.push_back({{"AssociationId", Ec2Id("vpc-cidr-assoc")},
-                  {"Ipv6CidrBlock", fmt::format("2600:1f{}:{}:{}00::/56", hex.substr(0, 2),
-                                                hex.substr(2, 4), RandomHex(2))},
-                  {"Ipv6CidrBlockState", {{"State", "associated"}}},
-                  {"NetworkBorderGroup", s.region},
-                  {"Ipv6Pool", "Amazon"}});
-  }
   Json doc = {
       {"OwnerId", s.account},
       {"InstanceTenancy", tenancy.empty() ? "default" : tenancy},
-      {"Ipv6CidrBlockAssociationSet", v6},
+      {"Ipv6CidrBlockAssociationSet", Json::array()},
       {"CidrBlockAssociationSet", Json::array({{{"AssociationId", Ec2Id("vpc-cidr-assoc")},
                                                 {"CidrBlock", cidr.ToString()},
                                                 {"CidrBlockState", {{"State", "associated"}}}}})},
@@ -128,10 +117,6 @@ Result<state::Object> CreateVpc(state::Tx& tx, const Scope& s, const Ipv4Cidr& c
   std::string rtb = Ec2Id("rtb");
   Json routes = Json::array({{{"DestinationCidrBlock", cidr.ToString()}, {"GatewayId", "local"},
                               {"Origin", "CreateRouteTable"}, {"State", "active"}}});
-  for (const auto& a : v6) {
-    routes.push_back({{"DestinationIpv6CidrBlock", a["Ipv6CidrBlock"]}, {"GatewayId", "local"},
-                      {"Origin", "CreateRouteTable"}, {"State", "active"}});
-  }
   Json rtb_doc = {{"Associations", Json::array({{{"Main", true},
                                                  {"RouteTableAssociationId", Ec2Id("rtbassoc")},
                                                  {"RouteTableId", rtb},
@@ -162,13 +147,85 @@ Result<state::Object> CreateVpc(state::Tx& tx, const Scope& s, const Ipv4Cidr& c
   ASSIGN_OR_RETURN(auto stored, tx.Get(kVpc, s.region, id));
   stored->doc["kecs:defaultSecurityGroup"] = sg.id;
   RETURN_IF_ERROR(tx.Put(*stored));
+  if (amazon_ipv6) RETURN_IF_ERROR(AssociateAmazonIpv6(tx, s, *stored).status());
   return *stored;
 }
 
+Result<Json> AssociateAmazonIpv6(state::Tx& tx, const Scope& s, state::Object& vpc) {
+  // A /56 from Amazon's 2600:1f00::/24 block, overlapping no block of the region's VPCs.
+  std::vector<Ipv6Cidr> taken;
+  ASSIGN_OR_RETURN(auto vpcs, tx.List({kVpc, s.region}));
+  vpcs.push_back(vpc);
+  for (const auto& v : vpcs) {
+    for (const auto& a : v.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
+      if (auto c = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"))) taken.push_back(*c);
+    }
+  }
+  std::optional<Ipv6Cidr> block;
+  while (!block) {
+    std::string hex = RandomHex(8);
+    block = Ipv6Cidr::Parse(fmt::format("2600:1f{}:{}:{}00::/56", hex.substr(0, 2), hex.substr(2, 4),
+                                        hex.substr(6, 2)));
+    for (const auto& t : taken) {
+      if (block && block->Overlaps(t)) block.reset();
+    }
+  }
+  bool first = vpc.doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty();
+  Json a = {{"AssociationId", Ec2Id("vpc-cidr-assoc")},
+            {"Ipv6CidrBlock", block->ToString()},
+            {"Ipv6CidrBlockState", {{"State", "associated"}}},
+            {"NetworkBorderGroup", s.region},
+            {"Ipv6Pool", "Amazon"}};
+  vpc.doc["Ipv6CidrBlockAssociationSet"].push_back(a);
+  RETURN_IF_ERROR(tx.Put(vpc));
+  ASSIGN_OR_RETURN(auto tables, tx.List({kRouteTable, s.region, vpc.id}));
+  for (auto& rtb : tables) {
+    rtb.doc["Routes"].push_back({{"DestinationIpv6CidrBlock", block->ToString()}, {"GatewayId", "local"},
+                                 {"Origin", "CreateRouteTable"}, {"State", "active"}});
+    RETURN_IF_ERROR(tx.Put(rtb));
+  }
+  if (!first) return a;
+  // The default network ACL gets IPv6 entries in each direction: the final deny, and the
+  // 101 allow unless the user changed that direction's entries (AWS's VPC guide, "Default
+  // network ACL for a VPC").
+  ASSIGN_OR_RETURN(auto acl, tx.Get(kNetworkAcl, s.region, JStr(vpc.doc, "kecs:defaultNetworkAcl")));
+  if (acl) {
+    auto v6_entry = [](int number, bool egress, const char* action) {
+      Json e = AclEntry(number, egress, action);
+      e.erase("CidrBlock");
+      e["Ipv6CidrBlock"] = "::/0";
+      return e;
+    };
+    Json added = Json::array();
+    for (bool egress : {true, false}) {
+      Json own = Json::array();
+      for (const auto& e : acl->doc["Entries"]) {
+        if (JBool(e, "Egress") == egress) own.push_back(e);
+      }
+      if (own == Json::array({AclEntry(100, egress, "allow"), AclEntry(32767, egress, "deny")})) {
+        added.push_back(v6_entry(101, egress, "allow"));
+      }
+      added.push_back(v6_entry(32768, egress, "deny"));
+    }
+    for (auto& e : added) acl->doc["Entries"].push_back(e);
+    RETURN_IF_ERROR(tx.Put(*acl));
+  }
+  // AWS's default security group of an IPv6 VPC: egress to 0.0.0.0/0 and to ::/0.
+  ASSIGN_OR_RETURN(auto sg, DefaultSecurityGroup(tx, s.region, vpc.id));
+  if (sg) {
+    Json out = Rule(s, sg->id, true, "-1");
+    out["CidrIpv6"] = "::/0";
+    out["SecurityGroupRuleArn"] = Arn(s, "security-group-rule", JStr(out, "SecurityGroupRuleId"));
+    sg->doc["kecs:rules"].push_back(out);
+    RETURN_IF_ERROR(tx.Put(*sg));
+  }
+  return a;
+}
+
 Result<state::Object> CreateSubnet(state::Tx& tx, const Scope& s, const state::Object& vpc,
-                                   const Ipv4Cidr& cidr, const Zone& zone, bool default_for_az,
+                                   std::optional<Ipv4Cidr> cidr, const Zone& zone, bool default_for_az,
                                    bool map_public_ip, const Json& tags,
-                                   std::optional<Ipv6Cidr> ipv6) {
+                                   std::optional<Ipv6Cidr> ipv6, bool ipv6_native) {
   std::string id = Ec2Id("subnet");
   Json v6 = Json::array();
   if (ipv6) {
@@ -180,23 +237,23 @@ Result<state::Object> CreateSubnet(state::Tx& tx, const Scope& s, const state::O
       {"AvailabilityZoneId", zone.id},
       {"MapCustomerOwnedIpOnLaunch", false},
       {"OwnerId", s.account},
-      {"AssignIpv6AddressOnCreation", false},
+      {"AssignIpv6AddressOnCreation", ipv6_native},
       {"Ipv6CidrBlockAssociationSet", v6},
       {"Tags", TagsOrEmpty(tags)},
       {"SubnetArn", Arn(s, "subnet", id)},
       {"EnableDns64", false},
-      {"Ipv6Native", false},
+      {"Ipv6Native", ipv6_native},
       {"PrivateDnsNameOptionsOnLaunch", {{"HostnameType", "ip-name"},
                                          {"EnableResourceNameDnsARecord", false},
                                          {"EnableResourceNameDnsAAAARecord", false}}},
       {"SubnetId", id},
       {"State", "available"},
       {"VpcId", vpc.id},
-      {"CidrBlock", cidr.ToString()},
       {"AvailabilityZone", zone.name},
       {"DefaultForAz", default_for_az},
       {"MapPublicIpOnLaunch", map_public_ip},
   };
+  if (cidr) doc["CidrBlock"] = cidr->ToString();
   RETURN_IF_ERROR(tx.Insert({kSubnet, s.region, id, vpc.id, "", "", 0, doc}));
   // New subnets join the VPC's default network ACL.
   if (auto acl_id = JOptStr(vpc.doc, "kecs:defaultNetworkAcl")) {
@@ -326,6 +383,7 @@ Result<std::optional<state::Object>> DefaultSecurityGroup(state::Tx& tx, const s
 
 Result<int64_t> AvailableIpAddressCount(state::Tx& tx, const std::string& region,
                                         const state::Object& subnet) {
+  if (JStr(subnet.doc, "CidrBlock").empty()) return 0;  // IPv6-only
   auto cidr = Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
   if (!cidr) return Internal("subnet " + subnet.id + " has no CIDR");
   ASSIGN_OR_RETURN(int64_t used, CountAllocated(tx, region, subnet.id));
@@ -481,18 +539,22 @@ void SyncIpv6Address(Json& doc) {
 Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& spec) {
   const state::Object& subnet = *spec.subnet;
   auto cidr = Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
-  if (!cidr) return Internal("subnet " + subnet.id + " has no CIDR");
+  // In an IPv6-only subnet the interface has an IPv6 address and no IPv4 one.
+  bool v6_only = !cidr && JBool(subnet.doc, "Ipv6Native");
+  if (!cidr && !v6_only) return Internal("subnet " + subnet.id + " has no CIDR");
+  if (v6_only && spec.private_ip) return InvalidArgument("subnet " + subnet.id + " has no IPv4 CIDR block");
   std::string id = Ec2Id("eni");
-  auto ip = AllocateIpv4(tx, s.region, subnet.id, *cidr, id, spec.private_ip);
+  auto ip = v6_only ? Result<uint32_t>(0u) : AllocateIpv4(tx, s.region, subnet.id, *cidr, id, spec.private_ip);
   if (!ip.ok()) return SubnetFull(ip.status());
-  // Secondary addresses: the chosen ones, then the lowest free (all owned by the ENI).
+  // Secondary addresses: the chosen ones, then the lowest free (all owned by the ENI). An
+  // IPv6-only interface has none.
   Json private_ips = Json::array({PrivateIpEntry(s.region, *ip, true)});
-  for (uint32_t want : spec.secondary_ips) {
+  for (uint32_t want : v6_only ? std::vector<uint32_t>{} : spec.secondary_ips) {
     auto sec = AllocateIpv4(tx, s.region, subnet.id, *cidr, id, want);
     if (!sec.ok()) return SubnetFull(sec.status());
     private_ips.push_back(PrivateIpEntry(s.region, *sec, false));
   }
-  for (int i = 0; i < spec.secondary_count; ++i) {
+  for (int i = 0; i < (v6_only ? 0 : spec.secondary_count); ++i) {
     auto sec = AllocateIpv4(tx, s.region, subnet.id, *cidr, id);
     if (!sec.ok()) return SubnetFull(sec.status());
     private_ips.push_back(PrivateIpEntry(s.region, *sec, false));
@@ -505,7 +567,7 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
   std::string dns = PrivateDnsName(s.region, *ip);
   Json v6 = Json::array();
   int v6_count = spec.ipv6_count;
-  if (spec.ipv6 && v6_count == 0 && spec.ipv6_addresses.empty()) v6_count = 1;
+  if ((spec.ipv6 || v6_only) && v6_count == 0 && spec.ipv6_addresses.empty()) v6_count = 1;
   if (v6_count > 0 || !spec.ipv6_addresses.empty()) {
     auto addrs = AllocateEniIpv6(tx, s.region, subnet, id, spec.ipv6_addresses, v6_count);
     // A subnet without an IPv6 block gives an interface none (callers that need one check).
@@ -540,6 +602,11 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
   };
   if (!spec.requester_id.empty()) doc["RequesterId"] = spec.requester_id;
   SyncIpv6Address(doc);
+  if (v6_only) {
+    for (const char* k : {"PrivateDnsName", "PrivateIpAddress"}) doc.erase(k);
+    doc["PrivateIpAddresses"] = Json::array();
+    doc["Ipv6Native"] = true;
+  }
   if (spec.attached) {
     doc["Attachment"] = {{"AttachTime", EpochMillis(s.now)},
                          {"AttachmentId", Ec2Id("eni-attach")},

@@ -48,14 +48,27 @@ struct Scope {
 Json TagsOrEmpty(const Json& tags);
 
 // Creates a VPC with what AWS creates alongside: its main route table (local route), its
-// default security group and its default network ACL.
+// default security group and its default network ACL; with `amazon_ipv6`, also an
+// Amazon-provided IPv6 block (AssociateAmazonIpv6).
 Result<state::Object> CreateVpc(state::Tx& tx, const Scope& s, const Ipv4Cidr& cidr,
                                 bool is_default, const Json& tags, const std::string& tenancy,
                                 bool amazon_ipv6);
+// AWS's quota of IPv4 blocks per VPC, and (separately) of IPv6 blocks per VPC.
+inline constexpr size_t kMaxVpcCidrBlocks = 5;
+inline constexpr size_t kMaxVpcIpv6Blocks = 5;
+// Associates a new Amazon-provided /56 with `vpc` and stores it (`vpc` is updated), with
+// what AWS adds alongside: a local route for it in every route table of the VPC and, with
+// the VPC's first IPv6 block, the ::/0 entries of the default network ACL and the ::/0
+// egress rule of the default security group. The block overlaps no other VPC's block in
+// the region. The caller checks kMaxVpcIpv6Blocks. Returns the stored association.
+Result<Json> AssociateAmazonIpv6(state::Tx& tx, const Scope& s, state::Object& vpc);
+// A subnet has an IPv4 block (`cidr`), an IPv6 block, or both; an IPv6-only subnet
+// (`ipv6_native`, no `cidr`) reports Ipv6Native and AssignIpv6AddressOnCreation true and no
+// CidrBlock, as AWS does.
 Result<state::Object> CreateSubnet(state::Tx& tx, const Scope& s, const state::Object& vpc,
-                                   const Ipv4Cidr& cidr, const Zone& zone, bool default_for_az,
+                                   std::optional<Ipv4Cidr> cidr, const Zone& zone, bool default_for_az,
                                    bool map_public_ip, const Json& tags,
-                                   std::optional<Ipv6Cidr> ipv6);
+                                   std::optional<Ipv6Cidr> ipv6, bool ipv6_native = false);
 Result<state::Object> CreateSecurityGroup(state::Tx& tx, const Scope& s, const std::string& vpc_id,
                                           const std::string& name, const std::string& description,
                                           const Json& tags, bool default_group);
@@ -84,7 +97,8 @@ Result<std::optional<state::Object>> DefaultSubnet(state::Tx& tx, const std::str
 Result<std::optional<state::Object>> DefaultSecurityGroup(state::Tx& tx, const std::string& region,
                                                           const std::string& vpc_id);
 
-// Live AvailableIpAddressCount: the subnet's size, minus AWS's 5 reserved, minus in use.
+// Live AvailableIpAddressCount: the subnet's size, minus AWS's 5 reserved, minus in use;
+// 0 for an IPv6-only subnet, as AWS reports it (the aws CLI's create-subnet example 3).
 Result<int64_t> AvailableIpAddressCount(state::Tx& tx, const std::string& region,
                                         const state::Object& subnet);
 // The subnet as DescribeSubnets shows it.

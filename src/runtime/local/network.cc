@@ -278,7 +278,8 @@ add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-e
       if (p6) {
         net::Ipv6 gw = p6->base;
         gw[15] = 1;
-        RETURN_IF_ERROR(nl.AddAddress(br, net::Ipv6ToString(gw) + "/64"));
+        // The subnet's own prefix length: a subnet's block may be /44 to /64.
+        RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", net::Ipv6ToString(gw), p6->prefix)));
       }
     }
     return nl.SetUp(br);
@@ -305,7 +306,10 @@ Status LocalNetwork::AttachEni(const NetworkSpec& n, const std::string& ns, cons
     RETURN_IF_ERROR(nl.SetAlias("eth0", alias));
     RETURN_IF_ERROR(nl.SetMac("eth0", n.mac));
     RETURN_IF_ERROR(nl.AddAddress("eth0", fmt::format("{}/{}", n.ip, n.prefix_len)));
-    if (!n.ipv6.empty()) RETURN_IF_ERROR(nl.AddAddress("eth0", n.ipv6 + "/64"));
+    if (!n.ipv6.empty()) {
+      auto p6 = net::Ipv6Cidr::Parse(n.ipv6_prefix);
+      RETURN_IF_ERROR(nl.AddAddress("eth0", fmt::format("{}/{}", n.ipv6, p6 ? p6->prefix : 64)));
+    }
     RETURN_IF_ERROR(nl.SetUp("eth0"));
     return nl.AddRoute("default", n.gateway, "eth0");
   });

@@ -248,6 +248,29 @@ TEST(CheckConstraints, EnumChecksCanBeTurnedOff) {
   EXPECT_TRUE(EcsConstraints("RegisterTaskDefinitionRequest", td, o).empty());
 }
 
+// EC2's RuleAction is taken in any case where the service says so; elsewhere enums match
+// exactly.
+TEST(CheckConstraints, CaseInsensitiveEnumsMatchInAnyCase) {
+  const auto& m = model::Ec2Model();
+  int shape = m.FindShape("CreateNetworkAclEntryRequest");
+  ASSERT_GE(shape, 0);
+  Json in = {{"NetworkAclId", "acl-12345678"}, {"RuleNumber", 100}, {"Protocol", "-1"},
+             {"RuleAction", "ALLOW"}, {"Egress", false}};
+  auto exact = CheckConstraints(m, shape, in, {});
+  ASSERT_EQ(exact.size(), 1u);
+  EXPECT_EQ(exact[0].kind, Kind::kEnum);
+  ConstraintOptions o;
+  o.case_insensitive_enums = {"RuleAction"};
+  EXPECT_TRUE(CheckConstraints(m, shape, in, o).empty());
+  in["RuleAction"] = "Deny";
+  EXPECT_TRUE(CheckConstraints(m, shape, in, o).empty());
+  in["RuleAction"] = "permit";
+  auto bad = CheckConstraints(m, shape, in, o);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].kind, Kind::kEnum);
+  EXPECT_EQ(bad[0].location, "ruleAction");
+}
+
 TEST(CheckConstraints, StringLengthViolations) {
   Json in = {{"serviceName", "s"}, {"tags", Json::array({{{"key", ""}, {"value", "v"}}})}};
   auto issues = EcsConstraints("CreateServiceRequest", in);

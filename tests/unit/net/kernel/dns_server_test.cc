@@ -346,7 +346,10 @@ TEST(DnsServerSockets, AnswersOverUdpAndTcpAndForwardsTheRest) {
   EXPECT_EQ(*again, *port);
   server.Unlisten("vpc-1");
   EXPECT_TRUE(server.ServedVpcs().empty());
-  EXPECT_TRUE(TcpExchange(*port, Query("backend.local.", LDNS_RR_TYPE_A)).empty());
+  // Nothing answers this query any more. (Under a loaded CI machine another process may
+  // already hold the freed port, so the check is "no DNS answer to it", not "refused".)
+  std::vector<uint8_t> after = TcpExchange(*port, Query("backend.local.", LDNS_RR_TYPE_A, 12));
+  EXPECT_FALSE(after.size() >= 2 && after[0] == 0 && after[1] == 12) << "answered after Unlisten";
 }
 
 TEST(DnsServerSockets, NoWorkingUpstreamIsServfail) {
