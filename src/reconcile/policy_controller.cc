@@ -98,7 +98,36 @@ void PolicyController::ApplyAll(bool force) {
     Status a = Apply(p, force);
     if (!a.ok()) KLOG_WARN("security groups of {}: {}", p.vpc_id, a.message());
   }
+  ApplyAddresses(policies, force);
   ApplyInstance(force);
+}
+
+void PolicyController::ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force) {
+  using State = AppliedAddresses::State;
+  std::map<std::string, runtime::EniAddresses> wanted;
+  for (const auto& p : policies) {
+    for (const auto& e : p.enis) wanted[e.id] = {e.id, p.vpc_id, e.ip, e.secondary_ips, e.secondary_ipv6};
+  }
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  std::erase_if(addresses_, [&](const auto& kv) { return !wanted.count(kv.first); });  // interfaces gone
+  for (const auto& [id, want] : wanted) {
+    auto it = addresses_.find(id);
+    if (it == addresses_.end()) {
+      if (want.ipv4.empty() && want.ipv6.empty()) continue;  // never had extra addresses
+    } else {
+      bool retry = it->second.state == State::kFailed || (force && it->second.state == State::kNotHere);
+      if (it->second.addresses == want && !retry) continue;
+    }
+    Status st = runtime_.ApplyEniAddresses(want);
+    State state = State::kApplied;
+    if (st.code() == Code::kNotFound) {
+      state = State::kNotHere;
+    } else if (!st.ok()) {
+      state = State::kFailed;
+      KLOG_WARN("secondary addresses of {}: {}", id, st.message());
+    }
+    addresses_[id] = {want, state};
+  }
 }
 
 void PolicyController::ApplyInstance(bool force) {
@@ -121,7 +150,10 @@ void PolicyController::ApplyInstance(bool force) {
       if (gp.id == g->id) group = gp;
     }
     for (const auto& e : p.enis) {
-      for (const auto& gid : e.groups) members[gid].push_back(e.ip);
+      for (const auto& gid : e.groups) {
+        members[gid].push_back(e.ip);
+        members[gid].insert(members[gid].end(), e.secondary_ips.begin(), e.secondary_ips.end());
+      }
     }
     return Status::Ok();
   });

@@ -8,12 +8,19 @@
 // interface's groups, or a task starting or stopping (group membership) takes effect
 // within a fraction of a second. SyncVpc applies one VPC at once; the task controller
 // calls it before a task's containers start, so no task ever runs unfiltered. A full
-// re-apply every `resync` repairs anything changed behind kecs's back. Thread-safe.
+// re-apply every `resync` repairs anything changed behind kecs's back.
+//
+// The same passes bring the interfaces' secondary addresses (AssignPrivateIpAddresses,
+// AssignIpv6Addresses) into the data plane: an interface whose extra addresses differ
+// from what was last applied is handed to Runtime::ApplyEniAddresses, after the VPC's
+// filter that admits them. One the runtime does not carry (NotFound: not a running task's,
+// or not yet) is tried again on the next full pass. Thread-safe.
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime/runtime.h"
 #include "state/store.h"
@@ -49,6 +56,7 @@ class PolicyController {
   Result<net::VpcPolicy> Build(state::Tx& tx, const std::string& region, const std::string& vpc_id);
   Status Apply(const net::VpcPolicy& policy, bool force);
   void ApplyInstance(bool force);
+  void ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force);
 
   state::Store& store_;
   runtime::Runtime& runtime_;
@@ -57,6 +65,11 @@ class PolicyController {
   std::mutex apply_mu_;                            // one apply at a time
   std::map<std::string, std::string> applied_;     // guarded by apply_mu_: vpc -> rules text
   std::string applied_instance_;                   // guarded by apply_mu_
+  struct AppliedAddresses {
+    runtime::EniAddresses addresses;
+    enum class State { kApplied, kNotHere, kFailed } state = State::kApplied;
+  };
+  std::map<std::string, AppliedAddresses> addresses_;  // guarded by apply_mu_: by eni id
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -163,6 +163,19 @@ struct ContainerStats {
 // the one before it has stopped. Cycles (refused by validation) fall into one last wave.
 std::vector<std::vector<std::string>> StopOrder(const TaskSpec& task);
 
+// The addresses a network interface has beyond its primary ones (secondary private IPv4
+// addresses and further IPv6 addresses, EC2's AssignPrivateIpAddresses and
+// AssignIpv6Addresses), for the runtime that plumbs the interface.
+struct EniAddresses {
+  std::string eni_id;
+  std::string vpc_id;
+  std::string primary_ip;          // finds the interface: the address its eth0 carries
+  std::vector<std::string> ipv4;   // secondary private IPv4 addresses
+  std::vector<std::string> ipv6;   // IPv6 addresses beyond the first
+
+  bool operator==(const EniAddresses&) const = default;
+};
+
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -252,6 +265,13 @@ class Runtime {
   virtual Result<std::string> LoadBalancerCa() {
     return FailedPrecondition("this runtime serves no load balancer, so it has no certificate authority");
   }
+
+  // ---- Secondary addresses of network interfaces (issue 20) ----
+  // Configures exactly `eni`'s extra addresses on the interface where this runtime plumbs
+  // it (a running awsvpc task's eth0), removing extra addresses configured before that it
+  // no longer lists. Repeating it changes nothing. NotFound when this runtime plumbs no
+  // such interface (yet); runtimes without a data plane succeed.
+  virtual Status ApplyEniAddresses(const EniAddresses& eni) { (void)eni; return Status::Ok(); }
 };
 
 }  // namespace kecs::runtime

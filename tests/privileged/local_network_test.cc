@@ -183,6 +183,53 @@ TEST_F(LocalNetworkTest, PrivateSubnetTasksAreListedNoEgress) {
   ASSERT_NO_FATAL_FAILURE(TearDownTwice(pub));
 }
 
+// Issue 20: an ENI's secondary addresses on the task's eth0, reachable, listed noegress
+// with a private-subnet primary, removed when no longer wanted or with the task; a
+// LocalNetwork that did not set the task up (a restarted daemon) finds it by its address.
+TEST_F(LocalNetworkTest, EniSecondaryAddressesOnTheTasksInterface) {
+  Vpc vpc = MakeVpc(nets_.vpc_a, 0);
+  TaskSpec t1 = AwsvpcTask(vpc, 1, 50, /*internet_egress=*/false);
+  TaskSpec t2 = AwsvpcTask(vpc, 1, 51);
+  ASSERT_NO_FATAL_FAILURE(SetUpTwice(t1));
+  ASSERT_NO_FATAL_FAILURE(SetUpTwice(t2));
+  std::string sec = fmt::format("10.{}.1.60", vpc.octet);
+  runtime::EniAddresses want{t1.network.eni_id, vpc.id, t1.network.ip, {sec}, {}};
+  ASSERT_TRUE(net_->ApplyEniAddresses(want).ok());
+  ASSERT_TRUE(net_->ApplyEniAddresses(want).ok()) << "twice";
+  std::string eth0 = Ip(TaskNs(t1), {"-o", "addr", "show", "dev", "eth0"});
+  EXPECT_NE(eth0.find(sec + "/32"), std::string::npos) << eth0;
+  EXPECT_NE(eth0.find(t1.network.ip + "/24"), std::string::npos) << eth0;
+  EXPECT_TRUE(Ping(TaskNs(t2), sec)) << "t2 -> t1's secondary address";
+  auto set = net::nft::Query(RouterNs(vpc), "list set ip kecs_router noegress");
+  ASSERT_TRUE(set.ok());
+  EXPECT_NE(set->find(sec), std::string::npos) << *set;
+
+  // Another LocalNetwork (as after a restart) finds the task by its primary address.
+  LocalNetwork fresh(NetworkOptionsFor(nets_));
+  want.ipv4.clear();
+  ASSERT_TRUE(fresh.ApplyEniAddresses(want).ok());
+  eth0 = Ip(TaskNs(t1), {"-o", "addr", "show", "dev", "eth0"});
+  EXPECT_EQ(eth0.find(sec), std::string::npos) << eth0;
+  EXPECT_NE(eth0.find(t1.network.ip + "/24"), std::string::npos) << "the primary went too: " << eth0;
+  set = net::nft::Query(RouterNs(vpc), "list set ip kecs_router noegress");
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->find(sec), std::string::npos) << *set;
+  EXPECT_FALSE(Ping(TaskNs(t2), sec, 1));
+  // An interface no task here carries.
+  EXPECT_EQ(net_->ApplyEniAddresses({"eni-" + RandomHex(17), vpc.id, fmt::format("10.{}.1.99", vpc.octet), {sec}, {}})
+                .code(),
+            Code::kNotFound);
+
+  // Teardown takes a secondary's noegress entry with it.
+  want.ipv4 = {sec};
+  ASSERT_TRUE(net_->ApplyEniAddresses(want).ok());
+  ASSERT_NO_FATAL_FAILURE(TearDownTwice(t1));
+  set = net::nft::Query(RouterNs(vpc), "list set ip kecs_router noegress");
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->find(sec), std::string::npos) << "teardown left the secondary listed: " << *set;
+  ASSERT_NO_FATAL_FAILURE(TearDownTwice(t2));
+}
+
 TEST_F(LocalNetworkTest, BridgeModeTrafficPublishingAndTeardown) {
   TaskSpec t1 = BridgeTask(nets_, 10);
   TaskSpec t2 = BridgeTask(nets_, 11);

@@ -131,6 +131,35 @@ TEST_F(NetlinkTest, BridgeMasterMacAndAliases) {
   EXPECT_TRUE(std::regex_search(br0, std::regex("[<,]UP[,>]"))) << br0;
 }
 
+// Secondary addresses (issue 20): /32 and /128 extras listed by family and deleted; deleting
+// one that is not there succeeds.
+TEST_F(NetlinkTest, DeleteAddressAndListIpv6Addresses) {
+  Status st = InNs(ns_, [&](Netlink& nl) -> Status {
+    RETURN_IF_ERROR(nl.CreateVeth("va", "vb", -1, ""));
+    RETURN_IF_ERROR(nl.AddAddress("va", "10.9.8.7/24"));
+    RETURN_IF_ERROR(nl.AddAddress("va", "10.9.8.20/32"));
+    RETURN_IF_ERROR(nl.AddAddress("va", "fd00:1::5/64"));
+    RETURN_IF_ERROR(nl.AddAddress("va", "fd00:1::9/128"));
+    ASSIGN_OR_RETURN(auto v6, nl.ListAddresses("va", /*ipv6=*/true));
+    EXPECT_NE(std::find(v6.begin(), v6.end(), "fd00:1::9/128"), v6.end());
+    EXPECT_NE(std::find(v6.begin(), v6.end(), "fd00:1::5/64"), v6.end());
+    RETURN_IF_ERROR(nl.DeleteAddress("va", "10.9.8.20/32"));
+    RETURN_IF_ERROR(nl.DeleteAddress("va", "fd00:1::9/128"));
+    RETURN_IF_ERROR(nl.DeleteAddress("va", "10.9.8.20/32"));  // already gone
+    EXPECT_EQ(nl.DeleteAddress("nolink", "10.9.8.20/32").code(), Code::kNotFound);
+    ASSIGN_OR_RETURN(auto v4, nl.ListAddresses("va"));
+    EXPECT_EQ(v4, std::vector<std::string>{"10.9.8.7/24"});
+    ASSIGN_OR_RETURN(v6, nl.ListAddresses("va", /*ipv6=*/true));
+    EXPECT_EQ(std::find(v6.begin(), v6.end(), "fd00:1::9/128"), v6.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  std::string shown = Ip({"-o", "addr", "show", "dev", "va"}).out;
+  EXPECT_EQ(shown.find("10.9.8.20"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("fd00:1::9"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("fd00:1::5/64"), std::string::npos) << shown;
+}
+
 TEST_F(NetlinkTest, AddAddressTwiceAndListAddresses) {
   Status st = InNs(ns_, [&](Netlink& nl) -> Status {
     RETURN_IF_ERROR(nl.CreateVeth("va", "vb", -1, ""));

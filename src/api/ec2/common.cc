@@ -229,21 +229,26 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterGatewayOps(s, store_, regions_);
   RegisterRouteTableOps(s, store_, regions_);
   RegisterNetworkAclOps(s, store_, regions_);
+  RegisterEniAddressOps(s, store_, regions_);
+}
+
+uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address) {
+  auto ip = net::ParseIpv4(address);
+  // AWS's answer to an address that is no address, as hashicorp/terraform#18764 quotes it.
+  if (!ip) throw InvalidParameterValue(fmt::format("invalid value for parameter address: {}", address));
+  auto cidr = net::Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
+  if (!cidr || !cidr->Contains(*ip)) {
+    throw InvalidParameterValue(fmt::format("Address {} does not fall within the subnet's address range", address));
+  }
+  if (cidr->Reserved(*ip)) {
+    throw InvalidParameterValue(fmt::format("Address {} is in subnet's reserved address range", address));
+  }
+  return *ip;
 }
 
 state::Object CreateEniAt(state::Tx& tx, const net::Scope& s, net::EniSpec spec,
                           const std::optional<std::string>& private_ip) {
-  if (private_ip) {
-    auto parsed = net::ParseIpv4(*private_ip);
-    auto cidr = net::Ipv4Cidr::Parse(JStr(spec.subnet->doc, "CidrBlock"));
-    if (!parsed || !cidr || !cidr->Contains(*parsed)) {  // an IPv6-only subnet has no IPv4 range
-      throw InvalidParameterValue(fmt::format("Address {} does not fall within the subnet's address range", *private_ip));
-    }
-    if (cidr->Reserved(*parsed)) {
-      throw InvalidParameterValue(fmt::format("Address {} is in subnet's reserved address range", *private_ip));
-    }
-    spec.private_ip = *parsed;
-  }
+  if (private_ip) spec.private_ip = SubnetIpv4(*spec.subnet, *private_ip);
   auto eni = net::CreateEni(tx, s, spec);
   if (eni.status().code() == Code::kAlreadyExists) {
     throw Ec2Error("InvalidIPAddress.InUse", "The specified address is already in use.");

@@ -128,6 +128,11 @@ class Ec2Api {
 void RegisterGatewayOps(Service& s, state::Store& store, net::RegionBootstrap& regions);      // gateways.cc
 void RegisterRouteTableOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // route_tables.cc
 void RegisterNetworkAclOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_acls.cc
+void RegisterEniAddressOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_interfaces.cc
+
+// A chosen private IPv4 address of `subnet` for an interface: InvalidParameterValue when
+// it is no address, lies outside the subnet or is one of its reserved addresses.
+uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address);
 
 // Whether `id` is "<prefix>-" plus 8 or 17 hex digits, for an operation that words its
 // Malformed error in its own way (CreateSecurityGroup: "The vpc ID '...' is malformed").

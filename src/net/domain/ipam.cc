@@ -1,5 +1,7 @@
 #include "net/domain/ipam.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace kecs::net {
@@ -90,6 +92,56 @@ Result<int64_t> CountAllocated(state::Tx& tx, const std::string& region, const s
   int64_t n = q.Step() ? q.Int(0) : 0;
   RETURN_IF_ERROR(q.status());
   return n;
+}
+
+Result<std::optional<std::string>> Ipv4Owner(state::Tx& tx, const std::string& region, const std::string& pool,
+                                             uint32_t ip) {
+  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
+                               "SELECT owner FROM ip_allocations WHERE region=? AND pool=? AND ip=?"));
+  q.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(ip));
+  std::optional<std::string> owner;
+  if (q.Step()) owner = q.Text(0);
+  RETURN_IF_ERROR(q.status());
+  return owner;
+}
+
+namespace {
+
+// The pool key of an IPv6 address: its low 64 bits (the interface identifier), as
+// AllocateIpv6 stores them.
+int64_t Ipv6Key(const Ipv6& a) {
+  uint64_t v = 0;
+  for (size_t i = 8; i < 16; ++i) v = (v << 8) | a[i];
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+Status ReserveIpv6(state::Tx& tx, const std::string& region, const std::string& subnet, const Ipv6Cidr& cidr,
+                   const Ipv6& wanted, const std::string& owner) {
+  // AWS reserves the first four and the last IPv6 address of a subnet's block (Amazon VPC
+  // User Guide, "Subnet CIDR blocks").
+  Ipv6 last = cidr.base;
+  for (int bit = cidr.prefix; bit < 128; ++bit) last[static_cast<size_t>(bit / 8)] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+  bool low = std::equal(wanted.begin(), wanted.end() - 1, cidr.base.begin()) && wanted[15] < cidr.base[15] + 4;
+  if (!cidr.Contains(wanted) || low || wanted == last) {
+    return InvalidArgument(fmt::format("address {} is not available in {}", Ipv6ToString(wanted), cidr.ToString()));
+  }
+  ASSIGN_OR_RETURN(auto ins, tx.conn().Prepare(
+                                 "INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
+  ins.Bind(1, region).Bind(2, subnet + "/v6").Bind(3, Ipv6Key(wanted)).Bind(4, owner);
+  Status st = ins.Run();
+  if (st.code() == Code::kAlreadyExists) {
+    return AlreadyExists(fmt::format("address {} is already in use", Ipv6ToString(wanted)));
+  }
+  return st;
+}
+
+Status ReleaseIpv6(state::Tx& tx, const std::string& region, const std::string& subnet, const Ipv6& ip) {
+  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare(
+                               "DELETE FROM ip_allocations WHERE region=? AND pool=? AND ip=?"));
+  d.Bind(1, region).Bind(2, subnet + "/v6").Bind(3, Ipv6Key(ip));
+  return d.Run();
 }
 
 Result<int> AllocatePort(state::Tx& tx, const std::string& pool, const std::string& protocol,

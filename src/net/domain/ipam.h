@@ -35,6 +35,17 @@ Status ReleaseIps(state::Tx& tx, const std::string& region, const std::string& o
 // Releases one address.
 Status ReleaseIpv4(state::Tx& tx, const std::string& region, const std::string& pool, uint32_t ip);
 Result<int64_t> CountAllocated(state::Tx& tx, const std::string& region, const std::string& pool);
+// Who holds address `ip` of `pool` (an owner as given to AllocateIpv4), if anyone.
+Result<std::optional<std::string>> Ipv4Owner(state::Tx& tx, const std::string& region, const std::string& pool,
+                                             uint32_t ip);
+// IPv6: takes the chosen address `wanted` of the subnet's block `cidr` for `owner` (pool
+// "<subnet>/v6", keyed by the interface identifier as AllocateIpv6 keys it).
+// InvalidArgument when it lies outside `cidr` or is one of AWS's reserved addresses (the
+// first four and the last of the block); AlreadyExists when it is taken.
+Status ReserveIpv6(state::Tx& tx, const std::string& region, const std::string& subnet, const Ipv6Cidr& cidr,
+                   const Ipv6& wanted, const std::string& owner);
+// Releases one IPv6 address of the subnet; releasing one not held is not an error.
+Status ReleaseIpv6(state::Tx& tx, const std::string& region, const std::string& subnet, const Ipv6& ip);
 
 struct PortRange {
   int first = 32000;

@@ -138,6 +138,21 @@ std::vector<std::string> AclRules(const SubnetPolicy& s, bool egress) {
   return lines;
 }
 
+// Every IPv4 / IPv6 address of the interface: the primary, then the secondaries.
+std::vector<std::string> Ipv4Of(const EniPolicy& e) {
+  std::vector<std::string> out;
+  if (!e.ip.empty()) out.push_back(e.ip);
+  out.insert(out.end(), e.secondary_ips.begin(), e.secondary_ips.end());
+  return out;
+}
+
+std::vector<std::string> Ipv6Of(const EniPolicy& e) {
+  std::vector<std::string> out;
+  if (!e.ipv6.empty()) out.push_back(e.ipv6);
+  out.insert(out.end(), e.secondary_ipv6.begin(), e.secondary_ipv6.end());
+  return out;
+}
+
 }  // namespace
 
 std::string BuildVpcFilter(const VpcPolicy& p) {
@@ -150,8 +165,8 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
   }
   for (const auto& e : p.enis) {
     for (const auto& g : e.groups) {
-      if (!e.ip.empty()) members4[g].push_back(e.ip);
-      if (!e.ipv6.empty()) members6[g].push_back(e.ipv6);
+      for (const auto& ip : Ipv4Of(e)) members4[g].push_back(ip);
+      for (const auto& ip : Ipv6Of(e)) members6[g].push_back(ip);
     }
   }
   std::string t = "table inet kecs_sg";
@@ -183,8 +198,7 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
     s += fmt::format("  map {} {{\n    type {} : verdict\n", name, type);
     std::vector<std::string> elems;
     for (const auto& e : p.enis) {
-      const std::string& ip = v6 ? e.ipv6 : e.ip;
-      if (!ip.empty()) elems.push_back(fmt::format("{} : jump {}_{}", ip, Ident(e.id), dir));
+      for (const auto& ip : v6 ? Ipv6Of(e) : Ipv4Of(e)) elems.push_back(fmt::format("{} : jump {}_{}", ip, Ident(e.id), dir));
     }
     std::sort(elems.begin(), elems.end());
     if (!elems.empty()) s += "    elements = { " + fmt::format("{}", fmt::join(elems, ", ")) + " }\n";
@@ -297,6 +311,14 @@ VpcPolicy PolicyFromDocs(const std::string& vpc_id, const std::vector<Json>& eni
     ep.ipv6 = JStr(e, "Ipv6Address");
     ep.subnet_id = JStr(e, "SubnetId");
     for (const auto& g : e.value("Groups", Json::array())) ep.groups.push_back(JStr(g, "GroupId"));
+    for (const auto& a : e.value("PrivateIpAddresses", Json::array())) {
+      std::string ip = JStr(a, "PrivateIpAddress");
+      if (!JBool(a, "Primary") && !ip.empty() && ip != ep.ip) ep.secondary_ips.push_back(ip);
+    }
+    for (const auto& a : e.value("Ipv6Addresses", Json::array())) {
+      std::string ip = JStr(a, "Ipv6Address");
+      if (!ip.empty() && ip != ep.ipv6) ep.secondary_ipv6.push_back(ip);
+    }
     // A network load balancer made without security groups filters nothing itself; the
     // targets' groups decide (AWS's Network Load Balancers guide, "Security groups"): its
     // nodes' ENIs (requester amazon-elb, no groups) pass everything.

@@ -48,6 +48,11 @@ struct EniPolicy {
   std::string ipv6;
   std::string subnet_id;
   std::vector<std::string> groups;
+  // Secondary private IPv4 addresses and further IPv6 addresses (AssignPrivateIpAddresses,
+  // AssignIpv6Addresses): the interface's groups govern them as its primary ones, and
+  // they are members of its groups' address sets.
+  std::vector<std::string> secondary_ips;
+  std::vector<std::string> secondary_ipv6;
   // A load balancer node without security groups (a network load balancer made without
   // them): AWS filters nothing there, the targets' groups decide.
   bool unfiltered = false;

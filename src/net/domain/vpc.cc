@@ -1,5 +1,6 @@
 #include "net/domain/vpc.h"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -476,6 +477,65 @@ Json SecurityGroupView(const state::Object& sg) {
           {"IpPermissions", RulesToPermissions(rules, false)}};
 }
 
+namespace {
+
+// One entry of an interface's PrivateIpAddresses, as DescribeNetworkInterfaces shows it.
+Json PrivateIpEntry(const std::string& region, uint32_t ip, bool primary) {
+  return {{"Primary", primary}, {"PrivateDnsName", PrivateDnsName(region, ip)}, {"PrivateIpAddress", Ipv4ToString(ip)}};
+}
+
+Status SubnetFull(const Status& st) {
+  if (st.code() == Code::kResourceExhausted) {
+    return ResourceExhausted(
+        "InsufficientFreeAddressesInSubnet: The specified subnet does not have enough free "
+        "addresses to satisfy the request.");
+  }
+  return st;
+}
+
+// The subnet's IPv6 blocks.
+std::vector<Ipv6Cidr> SubnetIpv6Blocks(const state::Object& subnet) {
+  std::vector<Ipv6Cidr> out;
+  for (const auto& a : subnet.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
+    if (auto c6 = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"))) out.push_back(*c6);
+  }
+  return out;
+}
+
+// Allocates the wanted IPv6 addresses, then `count` more, for interface `owner`.
+Result<std::vector<Ipv6>> AllocateEniIpv6(state::Tx& tx, const std::string& region, const state::Object& subnet,
+                                          const std::string& owner, const std::vector<Ipv6>& wanted, int count) {
+  std::vector<Ipv6Cidr> blocks = SubnetIpv6Blocks(subnet);
+  if (blocks.empty()) return FailedPrecondition("subnet " + subnet.id + " has no IPv6 CIDR block");
+  std::vector<Ipv6> out;
+  for (const auto& w : wanted) {
+    const Ipv6Cidr* in = nullptr;
+    for (const auto& b : blocks) {
+      if (b.Contains(w)) in = &b;
+    }
+    if (!in) return InvalidArgument(fmt::format("address {} is not in subnet {}", Ipv6ToString(w), subnet.id));
+    RETURN_IF_ERROR(ReserveIpv6(tx, region, subnet.id, *in, w, owner));
+    out.push_back(w);
+  }
+  for (int i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(Ipv6 a, AllocateIpv6(tx, region, subnet.id, blocks.front(), owner));
+    out.push_back(a);
+  }
+  return out;
+}
+
+// Ipv6Address shows the interface's first IPv6 address, if it has one.
+void SyncIpv6Address(Json& doc) {
+  const Json& list = doc["Ipv6Addresses"];
+  if (list.empty()) {
+    doc.erase("Ipv6Address");
+  } else {
+    doc["Ipv6Address"] = list.front()["Ipv6Address"];
+  }
+}
+
+}  // namespace
+
 Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& spec) {
   const state::Object& subnet = *spec.subnet;
   auto cidr = Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
@@ -485,13 +545,19 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
   if (v6_only && spec.private_ip) return InvalidArgument("subnet " + subnet.id + " has no IPv4 CIDR block");
   std::string id = Ec2Id("eni");
   auto ip = v6_only ? Result<uint32_t>(0u) : AllocateIpv4(tx, s.region, subnet.id, *cidr, id, spec.private_ip);
-  if (!ip.ok()) {
-    if (ip.status().code() == Code::kResourceExhausted) {
-      return ResourceExhausted(
-          "InsufficientFreeAddressesInSubnet: The specified subnet does not have enough free "
-          "addresses to satisfy the request.");
-    }
-    return ip.status();
+  if (!ip.ok()) return SubnetFull(ip.status());
+  // Secondary addresses: the chosen ones, then the lowest free (all owned by the ENI). An
+  // IPv6-only interface has none.
+  Json private_ips = Json::array({PrivateIpEntry(s.region, *ip, true)});
+  for (uint32_t want : v6_only ? std::vector<uint32_t>{} : spec.secondary_ips) {
+    auto sec = AllocateIpv4(tx, s.region, subnet.id, *cidr, id, want);
+    if (!sec.ok()) return SubnetFull(sec.status());
+    private_ips.push_back(PrivateIpEntry(s.region, *sec, false));
+  }
+  for (int i = 0; i < (v6_only ? 0 : spec.secondary_count); ++i) {
+    auto sec = AllocateIpv4(tx, s.region, subnet.id, *cidr, id);
+    if (!sec.ok()) return SubnetFull(sec.status());
+    private_ips.push_back(PrivateIpEntry(s.region, *sec, false));
   }
   Json groups = Json::array();
   for (const auto& g : spec.groups) {
@@ -500,13 +566,14 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
   }
   std::string dns = PrivateDnsName(s.region, *ip);
   Json v6 = Json::array();
-  if (spec.ipv6 || v6_only) {
-    for (const auto& a : subnet.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
-      auto c6 = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
-      if (!c6) continue;
-      ASSIGN_OR_RETURN(Ipv6 addr, AllocateIpv6(tx, s.region, subnet.id, *c6, id));
-      v6.push_back({{"Ipv6Address", Ipv6ToString(addr)}, {"IsPrimaryIpv6", false}});
-      break;
+  int v6_count = spec.ipv6_count;
+  if ((spec.ipv6 || v6_only) && v6_count == 0 && spec.ipv6_addresses.empty()) v6_count = 1;
+  if (v6_count > 0 || !spec.ipv6_addresses.empty()) {
+    auto addrs = AllocateEniIpv6(tx, s.region, subnet, id, spec.ipv6_addresses, v6_count);
+    // A subnet without an IPv6 block gives an interface none (callers that need one check).
+    if (!addrs.ok() && addrs.status().code() != Code::kFailedPrecondition) return addrs.status();
+    if (addrs.ok()) {
+      for (const auto& a : *addrs) v6.push_back({{"Ipv6Address", Ipv6ToString(a)}, {"IsPrimaryIpv6", false}});
     }
   }
   Json doc = {
@@ -520,9 +587,7 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
       {"OwnerId", s.account},
       {"PrivateDnsName", dns},
       {"PrivateIpAddress", Ipv4ToString(*ip)},
-      {"PrivateIpAddresses", Json::array({{{"Primary", true},
-                                           {"PrivateDnsName", dns},
-                                           {"PrivateIpAddress", Ipv4ToString(*ip)}}})},
+      {"PrivateIpAddresses", private_ips},
       {"Ipv4Prefixes", Json::array()},
       {"Ipv6Prefixes", Json::array()},
       {"RequesterManaged", spec.requester_managed},
@@ -536,7 +601,7 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
       {"AvailabilityZoneId", JStr(subnet.doc, "AvailabilityZoneId")},
   };
   if (!spec.requester_id.empty()) doc["RequesterId"] = spec.requester_id;
-  if (!v6.empty()) doc["Ipv6Address"] = v6.front()["Ipv6Address"];
+  SyncIpv6Address(doc);
   if (v6_only) {
     for (const char* k : {"PrivateDnsName", "PrivateIpAddress"}) doc.erase(k);
     doc["PrivateIpAddresses"] = Json::array();
@@ -561,6 +626,66 @@ Status DeleteEni(state::Tx& tx, const std::string& region, const std::string& en
   ASSIGN_OR_RETURN(bool gone, tx.Delete(kEni, region, eni_id));
   (void)gone;
   return Status::Ok();
+}
+
+Result<std::vector<uint32_t>> AssignEniPrivateIps(state::Tx& tx, const std::string& region, state::Object& eni,
+                                                  const state::Object& subnet, const std::vector<uint32_t>& wanted,
+                                                  int count) {
+  auto cidr = Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
+  if (!cidr) return Internal("subnet " + subnet.id + " has no CIDR");
+  std::vector<uint32_t> added;
+  for (int i = 0; i < static_cast<int>(wanted.size()) + count; ++i) {
+    std::optional<uint32_t> want;
+    if (i < static_cast<int>(wanted.size())) want = wanted[static_cast<size_t>(i)];
+    auto ip = AllocateIpv4(tx, region, subnet.id, *cidr, eni.id, want);
+    if (!ip.ok()) return SubnetFull(ip.status());
+    eni.doc["PrivateIpAddresses"].push_back(PrivateIpEntry(region, *ip, false));
+    added.push_back(*ip);
+  }
+  RETURN_IF_ERROR(tx.Put(eni));
+  return added;
+}
+
+Status UnassignEniPrivateIps(state::Tx& tx, const std::string& region, state::Object& eni,
+                             const std::vector<uint32_t>& ips) {
+  Json kept = Json::array();
+  for (const auto& e : eni.doc["PrivateIpAddresses"]) {
+    auto ip = ParseIpv4(JStr(e, "PrivateIpAddress"));
+    bool drop = ip && !JBool(e, "Primary") && std::find(ips.begin(), ips.end(), *ip) != ips.end();
+    if (drop) {
+      RETURN_IF_ERROR(ReleaseIpv4(tx, region, eni.parent, *ip));
+    } else {
+      kept.push_back(e);
+    }
+  }
+  eni.doc["PrivateIpAddresses"] = kept;
+  return tx.Put(eni);
+}
+
+Result<std::vector<Ipv6>> AssignEniIpv6(state::Tx& tx, const std::string& region, state::Object& eni,
+                                        const state::Object& subnet, const std::vector<Ipv6>& wanted, int count) {
+  ASSIGN_OR_RETURN(auto added, AllocateEniIpv6(tx, region, subnet, eni.id, wanted, count));
+  for (const auto& a : added) {
+    eni.doc["Ipv6Addresses"].push_back({{"Ipv6Address", Ipv6ToString(a)}, {"IsPrimaryIpv6", false}});
+  }
+  SyncIpv6Address(eni.doc);
+  RETURN_IF_ERROR(tx.Put(eni));
+  return added;
+}
+
+Status UnassignEniIpv6(state::Tx& tx, const std::string& region, state::Object& eni, const std::vector<Ipv6>& ips) {
+  Json kept = Json::array();
+  for (const auto& e : eni.doc["Ipv6Addresses"]) {
+    auto a = ParseIpv6(JStr(e, "Ipv6Address"));
+    if (a && std::find(ips.begin(), ips.end(), *a) != ips.end()) {
+      RETURN_IF_ERROR(ReleaseIpv6(tx, region, eni.parent, *a));
+    } else {
+      kept.push_back(e);
+    }
+  }
+  eni.doc["Ipv6Addresses"] = kept;
+  SyncIpv6Address(eni.doc);
+  return tx.Put(eni);
 }
 
 }  // namespace kecs::net

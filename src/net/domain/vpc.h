@@ -123,6 +123,10 @@ struct EniSpec {
   std::string requester_id;
   std::optional<uint32_t> private_ip;    // a chosen address, else the lowest free
   bool ipv6 = false;                     // also give it an address from the subnet's IPv6 CIDR
+  std::vector<uint32_t> secondary_ips;   // chosen secondary IPv4 addresses (free, in the subnet)
+  int secondary_count = 0;               // and this many more secondaries, the lowest free
+  std::vector<Ipv6> ipv6_addresses;      // chosen IPv6 addresses, each in a block of the subnet
+  int ipv6_count = 0;                    // IPv6 addresses to pick (with `ipv6`: at least one)
   Json tags = Json::array();
   bool attached = false;                 // status in-use with an attachment (ECS task ENIs)
   std::string attachment_owner = "amazon-aws";  // the attachment's InstanceOwnerId
@@ -134,5 +138,26 @@ struct EniSpec {
 Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& spec);
 // Deletes the interface and releases its addresses; succeeds when it is already gone.
 Status DeleteEni(state::Tx& tx, const std::string& region, const std::string& eni_id);
+
+// Secondary addresses of an existing interface `eni` (its document is updated and stored;
+// the subnet's allocations are owned by the interface, so DeleteEni releases them). The
+// API validates the request and words AWS's errors; these assume valid input.
+//
+// Adds the `wanted` IPv4 addresses, then `count` more (the lowest free), as secondary
+// addresses; returns those added in order. AlreadyExists when a wanted one is taken,
+// InvalidArgument when reserved or outside the subnet, ResourceExhausted when the subnet
+// runs out (nothing is added then: the caller's transaction rolls back).
+Result<std::vector<uint32_t>> AssignEniPrivateIps(state::Tx& tx, const std::string& region, state::Object& eni,
+                                                  const state::Object& subnet, const std::vector<uint32_t>& wanted,
+                                                  int count);
+// Removes secondary IPv4 addresses (never the primary) and releases them.
+Status UnassignEniPrivateIps(state::Tx& tx, const std::string& region, state::Object& eni,
+                             const std::vector<uint32_t>& ips);
+// Adds the `wanted` IPv6 addresses, then `count` more, from the subnet's IPv6 blocks.
+// FailedPrecondition when the subnet has none; otherwise as AssignEniPrivateIps.
+Result<std::vector<Ipv6>> AssignEniIpv6(state::Tx& tx, const std::string& region, state::Object& eni,
+                                        const state::Object& subnet, const std::vector<Ipv6>& wanted, int count);
+// Removes IPv6 addresses of the interface and releases them.
+Status UnassignEniIpv6(state::Tx& tx, const std::string& region, state::Object& eni, const std::vector<Ipv6>& ips);
 
 }  // namespace kecs::net

@@ -141,21 +141,43 @@ Status Netlink::SetAlias(const std::string& link, const std::string& alias) {
                     "set alias of");
 }
 
-Status Netlink::AddAddress(const std::string& link, const std::string& cidr) {
-  int idx = IndexOf(link);
-  if (idx == 0) return NotFound("no link " + link);
+namespace {
+
+// Adds (or deletes) address `cidr` on the link with index `idx`; libnl's result code.
+Result<int> ChangeAddress(nl_sock* sock, int idx, const std::string& cidr, bool add) {
   nl_addr* local = nullptr;
   int family = cidr.find(':') != std::string::npos ? AF_INET6 : AF_INET;
   int err = nl_addr_parse(cidr.c_str(), family, &local);
   if (err < 0) return NlError("parse address " + cidr, err);
   rtnl_addr* a = rtnl_addr_alloc();
   rtnl_addr_set_ifindex(a, idx);
+  rtnl_addr_set_family(a, family);
   rtnl_addr_set_local(a, local);
-  if (family == AF_INET6) rtnl_addr_set_flags(a, IFA_F_NODAD);
-  err = rtnl_addr_add(sock_, a, 0);
+  rtnl_addr_set_prefixlen(a, nl_addr_get_prefixlen(local));
+  if (add && family == AF_INET6) rtnl_addr_set_flags(a, IFA_F_NODAD);
+  err = add ? rtnl_addr_add(sock, a, 0) : rtnl_addr_delete(sock, a, 0);
   rtnl_addr_put(a);
   nl_addr_put(local);
+  return err;
+}
+
+}  // namespace
+
+Status Netlink::AddAddress(const std::string& link, const std::string& cidr) {
+  int idx = IndexOf(link);
+  if (idx == 0) return NotFound("no link " + link);
+  ASSIGN_OR_RETURN(int err, ChangeAddress(sock_, idx, cidr, /*add=*/true));
   if (err < 0 && err != -NLE_EXIST) return NlError("add address " + cidr + " to " + link, err);
+  return Status::Ok();
+}
+
+Status Netlink::DeleteAddress(const std::string& link, const std::string& cidr) {
+  int idx = IndexOf(link);
+  if (idx == 0) return NotFound("no link " + link);
+  ASSIGN_OR_RETURN(int err, ChangeAddress(sock_, idx, cidr, /*add=*/false));
+  if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND) {
+    return NlError("delete address " + cidr + " from " + link, err);
+  }
   return Status::Ok();
 }
 
@@ -265,7 +287,7 @@ Result<std::vector<LinkInfo>> Netlink::ListLinks() {
   return out;
 }
 
-Result<std::vector<std::string>> Netlink::ListAddresses(const std::string& link) {
+Result<std::vector<std::string>> Netlink::ListAddresses(const std::string& link, bool ipv6) {
   int idx = IndexOf(link);
   std::vector<std::string> out;
   if (idx == 0) return out;
@@ -274,7 +296,7 @@ Result<std::vector<std::string>> Netlink::ListAddresses(const std::string& link)
   if (err < 0) return NlError("list addresses", err);
   for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
     auto* a = reinterpret_cast<rtnl_addr*>(o);
-    if (rtnl_addr_get_ifindex(a) != idx || rtnl_addr_get_family(a) != AF_INET) continue;
+    if (rtnl_addr_get_ifindex(a) != idx || rtnl_addr_get_family(a) != (ipv6 ? AF_INET6 : AF_INET)) continue;
     char buf[64];
     nl_addr2str(rtnl_addr_get_local(a), buf, sizeof buf);
     std::string text = buf;

@@ -51,8 +51,10 @@ class Netlink {
   Status DeleteLink(const std::string& link);
   bool LinkExists(const std::string& link);
   Result<std::vector<LinkInfo>> ListLinks();
-  // IPv4 addresses of a link as "a.b.c.d/len".
-  Result<std::vector<std::string>> ListAddresses(const std::string& link);
+  // IPv4 addresses of a link as "a.b.c.d/len" (with `ipv6`, its IPv6 ones as "x::y/len").
+  Result<std::vector<std::string>> ListAddresses(const std::string& link, bool ipv6 = false);
+  // Removes "10.0.1.4/32" (or an IPv6 "x::y/128") from the link; succeeds when it is not there.
+  Status DeleteAddress(const std::string& link, const std::string& cidr);
 
  private:
   Netlink() = default;

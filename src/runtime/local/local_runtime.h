@@ -80,6 +80,7 @@ class LocalRuntime : public Runtime {
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                              const std::map<std::string, std::vector<std::string>>& members) override;
+  Status ApplyEniAddresses(const EniAddresses& eni) override { return network_.ApplyEniAddresses(eni); }
 
   // Load balancers: nodes, publishing, NLB forwarding and certificates (lb_network.h)
   // with one HAProxy per load balancer (lb_proxy.h).

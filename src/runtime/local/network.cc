@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "base/json.h"
@@ -325,6 +327,10 @@ Status LocalNetwork::SetUpTask(const TaskSpec& task) {
   std::string alias = "kecs:task:" + task.task_id;
   if (n.mode == model::NetworkMode::kAwsvpc) {
     RETURN_IF_ERROR(AttachEni(n, ns, RouterVeth(task.task_id), alias));
+    {
+      std::lock_guard<std::mutex> lock(enis_mu_);
+      eni_netns_[n.eni_id] = ns;
+    }
     std::string router = RouterNetns(n.vpc_id);
     // Subnets without a route to an internet gateway get no new outbound connections.
     bool listed = NoEgressHas(router, n.ip);
@@ -461,10 +467,27 @@ Status LocalNetwork::TearDownTask(const TaskSpec& task) {
   if (task.network.mode == model::NetworkMode::kHost) return Status::Ok();
   if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty() &&
       net::netns::Exists(RouterNetns(task.network.vpc_id)) && !task.network.ip.empty()) {
-    if (NoEgressHas(RouterNetns(task.network.vpc_id), task.network.ip)) {
-      (void)net::nft::Apply(RouterNetns(task.network.vpc_id),
-                            fmt::format("delete element ip kecs_router noegress {{ {} }}\n", task.network.ip));
+    // The primary and the secondary addresses on eth0 leave the noegress set with it.
+    std::vector<std::string> ips{task.network.ip};
+    if (net::netns::Exists(TaskNetns(task.task_id))) {
+      (void)InNs(TaskNetns(task.task_id), [&](Netlink& nl) -> Status {
+        ASSIGN_OR_RETURN(auto addrs, nl.ListAddresses("eth0"));
+        for (const auto& a : addrs) {
+          if (a.ends_with("/32")) ips.push_back(a.substr(0, a.size() - 3));
+        }
+        return Status::Ok();
+      });
     }
+    for (const auto& ip : ips) {
+      if (NoEgressHas(RouterNetns(task.network.vpc_id), ip)) {
+        (void)net::nft::Apply(RouterNetns(task.network.vpc_id),
+                              fmt::format("delete element ip kecs_router noegress {{ {} }}\n", ip));
+      }
+    }
+  }
+  if (task.network.mode == model::NetworkMode::kAwsvpc) {
+    std::lock_guard<std::mutex> lock(enis_mu_);
+    eni_netns_.erase(task.network.eni_id);
   }
   // The kernel destroys a deleted namespace's links asynchronously; delete the task's veth
   // first (its other end goes with it) so the router sees it gone at once.
@@ -479,6 +502,85 @@ Status LocalNetwork::TearDownTask(const TaskSpec& task) {
   RETURN_IF_ERROR(net::netns::Delete(TaskNetns(task.task_id)));
   if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty()) {
     return RemoveRouterIfUnused(task.network.vpc_id);
+  }
+  return Status::Ok();
+}
+
+Status LocalNetwork::ApplyEniAddresses(const EniAddresses& eni) {
+  // The task namespace whose eth0 carries the interface: remembered, or found among the
+  // tasks attached to the VPC's router (links aliased "kecs:task:<id>").
+  std::string ns;
+  {
+    std::lock_guard<std::mutex> lock(enis_mu_);
+    if (auto it = eni_netns_.find(eni.eni_id); it != eni_netns_.end()) ns = it->second;
+  }
+  if (ns.empty() || !net::netns::Exists(ns)) {
+    ns.clear();
+    std::string router = RouterNetns(eni.vpc_id);
+    if (eni.vpc_id.empty() || eni.primary_ip.empty() || !net::netns::Exists(router)) {
+      return NotFound("no task here carries network interface " + eni.eni_id);
+    }
+    std::vector<std::string> candidates;
+    RETURN_IF_ERROR(InNs(router, [&](Netlink& nl) -> Status {
+      ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+      for (const auto& l : links) {
+        if (l.alias.starts_with("kecs:task:")) candidates.push_back(TaskNetns(l.alias.substr(10)));
+      }
+      return Status::Ok();
+    }));
+    for (const auto& c : candidates) {
+      if (!net::netns::Exists(c)) continue;
+      bool carries = false;
+      (void)InNs(c, [&](Netlink& nl) -> Status {
+        ASSIGN_OR_RETURN(auto addrs, nl.ListAddresses("eth0"));
+        for (const auto& a : addrs) carries = carries || a.substr(0, a.find('/')) == eni.primary_ip;
+        return Status::Ok();
+      });
+      if (carries) {
+        ns = c;
+        break;
+      }
+    }
+    if (ns.empty()) return NotFound("no task here carries network interface " + eni.eni_id);
+    std::lock_guard<std::mutex> lock(enis_mu_);
+    eni_netns_[eni.eni_id] = ns;
+  }
+  // Extra addresses are the /32 and /128 ones: the primaries carry the subnet's prefix.
+  std::vector<std::string> added4, removed4;
+  RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
+    for (bool v6 : {false, true}) {
+      const std::vector<std::string>& want = v6 ? eni.ipv6 : eni.ipv4;
+      const std::string len = v6 ? "/128" : "/32";
+      ASSIGN_OR_RETURN(auto have, nl.ListAddresses("eth0", v6));
+      std::set<std::string> present;
+      for (const auto& a : have) {
+        if (!a.ends_with(len)) continue;
+        std::string ip = a.substr(0, a.size() - len.size());
+        present.insert(ip);
+        if (std::find(want.begin(), want.end(), ip) == want.end()) {
+          RETURN_IF_ERROR(nl.DeleteAddress("eth0", a));
+          if (!v6) removed4.push_back(ip);
+        }
+      }
+      for (const auto& ip : want) {
+        if (present.count(ip)) continue;
+        RETURN_IF_ERROR(nl.AddAddress("eth0", ip + len));
+        if (!v6) added4.push_back(ip);
+      }
+    }
+    return Status::Ok();
+  }));
+  // A task without internet egress has none from its secondary addresses either.
+  std::string router = RouterNetns(eni.vpc_id);
+  if (net::netns::Exists(router) && NoEgressHas(router, eni.primary_ip)) {
+    std::string script;
+    for (const auto& ip : added4) {
+      if (!NoEgressHas(router, ip)) script += fmt::format("add element ip kecs_router noegress {{ {} }}\n", ip);
+    }
+    for (const auto& ip : removed4) {
+      if (NoEgressHas(router, ip)) script += fmt::format("delete element ip kecs_router noegress {{ {} }}\n", ip);
+    }
+    if (!script.empty()) RETURN_IF_ERROR(net::nft::Apply(router, script));
   }
   return Status::Ok();
 }

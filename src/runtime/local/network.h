@@ -62,6 +62,13 @@ class LocalNetwork {
   // The container instance's group on the host bridge; nullptr removes the filter.
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                              const std::map<std::string, std::vector<std::string>>& members);
+  // An awsvpc task's extra addresses (EniAddresses): each secondary IPv4 address as a /32
+  // and each further IPv6 address as a /128 on the task's eth0 (replies leave by the
+  // subnet's routes of the primary addresses), and in the router's noegress set when the
+  // primary is. Extra addresses configured before and no longer listed are removed.
+  // NotFound when no running task of the VPC carries the interface. Idempotent.
+  Status ApplyEniAddresses(const EniAddresses& eni);
+
   // Removes every kecs object (the privileged tests' final cleanup).
   Status RemoveAll();
 
@@ -117,6 +124,10 @@ class LocalNetwork {
   net::HostPortReservations reservations_;
   bool bridge_ready_ = false;            // guarded by mu_
   std::map<std::string, net::VpcPolicy> policies_;  // guarded by mu_: the last per VPC
+  // The namespace of each awsvpc task's interface (eni id -> namespace), learnt in
+  // SetUpTask or, after a restart, by looking for the interface's primary address.
+  std::mutex enis_mu_;
+  std::map<std::string, std::string> eni_netns_;  // guarded by enis_mu_
 };
 
 }  // namespace kecs::runtime::local

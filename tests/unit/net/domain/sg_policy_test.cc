@@ -162,5 +162,32 @@ TEST(SgPolicy, ALoadBalancerNodeWithoutGroupsPassesEverything) {
   EXPECT_NE(text.find("eni-2 ingress not allowed"), std::string::npos) << text;
 }
 
+// Secondary addresses (AssignPrivateIpAddresses, AssignIpv6Addresses) are governed by the
+// interface's groups like its primary ones and are members of those groups.
+TEST(SgPolicy, SecondaryAddressesAreGovernedAndCountedLikeThePrimary) {
+  Json eni = {{"NetworkInterfaceId", "eni-1"}, {"PrivateIpAddress", "10.0.0.4"}, {"SubnetId", "subnet-1"},
+              {"Ipv6Address", "2600:1f18::4"},
+              {"PrivateIpAddresses", Json::array({{{"PrivateIpAddress", "10.0.0.4"}, {"Primary", true}},
+                                                  {{"PrivateIpAddress", "10.0.0.9"}, {"Primary", false}}})},
+              {"Ipv6Addresses", Json::array({{{"Ipv6Address", "2600:1f18::4"}}, {{"Ipv6Address", "2600:1f18::9"}}})},
+              {"Groups", Json::array({{{"GroupId", "sg-1"}}})}};
+  VpcPolicy p = PolicyFromDocs("vpc-1", {eni}, {{{"GroupId", "sg-1"}}}, {{{"SubnetId", "subnet-1"}}}, {});
+  ASSERT_EQ(p.enis.size(), 1u);
+  EXPECT_EQ(p.enis[0].secondary_ips, std::vector<std::string>{"10.0.0.9"});
+  EXPECT_EQ(p.enis[0].secondary_ipv6, std::vector<std::string>{"2600:1f18::9"});
+  std::string text = BuildVpcFilter(p);
+  EXPECT_NE(text.find("comment \"sg-1 members\"\n    elements = { 10.0.0.4, 10.0.0.9 }"), std::string::npos) << text;
+  EXPECT_NE(text.find("comment \"sg-1 members\"\n    elements = { 2600:1f18::4, 2600:1f18::9 }"), std::string::npos)
+      << text;
+  for (const char* jump : {"10.0.0.9 : jump eni_1_in", "10.0.0.9 : jump eni_1_out", "2600:1f18::9 : jump eni_1_in",
+                           "2600:1f18::9 : jump eni_1_out"}) {
+    EXPECT_NE(text.find(jump), std::string::npos) << jump;
+  }
+  // Without secondaries, none of that appears.
+  p.enis[0].secondary_ips.clear();
+  p.enis[0].secondary_ipv6.clear();
+  EXPECT_EQ(BuildVpcFilter(p).find("10.0.0.9"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kecs::net
