@@ -993,7 +993,9 @@ TEST_F(ServiceControllerTest, ADeploymentWaitsForItsProtectedOldTasks) {
   // deployment is not complete while it does.
   EXPECT_EQ(Count().live_by_deployment[old_dep], 1);
   for (const auto& t : Tasks()) {
-    if (t.id == guarded) EXPECT_EQ(t.desired_status, TaskStatus::kRunning);
+    if (t.id == guarded) {
+      EXPECT_EQ(t.desired_status, TaskStatus::kRunning);
+    }
   }
   EXPECT_EQ(Get().deployments.size(), 2u);
   EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kInProgress);
