@@ -185,8 +185,11 @@ void PrivateIpsInto(const Json& in, const state::Object& subnet, net::EniSpec& s
       spec.secondary_ips.push_back(SubnetIpv4(subnet, a));
     }
   }
-  spec.secondary_count = static_cast<int>(JInt(in, "SecondaryPrivateIpAddressCount"));
-  if (1 + spec.secondary_ips.size() + static_cast<size_t>(spec.secondary_count) > kMaxIpv4PerEni) throw TooManyIpv4();
+  // The limit is checked on the request's 64-bit count (without overflow), before it narrows
+  // to an int.
+  const int64_t count = JInt(in, "SecondaryPrivateIpAddressCount");
+  if (count > kMaxIpv4PerEni - 1 - static_cast<int64_t>(spec.secondary_ips.size())) throw TooManyIpv4();
+  spec.secondary_count = static_cast<int>(count);
 }
 
 // CreateNetworkInterface's Ipv6Addresses and Ipv6AddressCount.
@@ -199,7 +202,9 @@ void Ipv6Into(const Json& in, const state::Object& subnet, net::EniSpec& spec) {
                    "You may specify one and only one of ipv6Addresses or ipv6AddressCount or ipv6Prefixes or "
                    "ipv6PrefixCount, but not more than one of them.");
   }
-  spec.ipv6_count = static_cast<int>(JInt(in, "Ipv6AddressCount"));
+  const int64_t count = JInt(in, "Ipv6AddressCount");
+  if (count > kMaxIpv6PerEni - static_cast<int64_t>(list.size())) throw TooManyIpv6();
+  spec.ipv6_count = static_cast<int>(count);
   spec.ipv6 = spec.ipv6_count > 0 || !list.empty() || JBool(subnet.doc, "AssignIpv6AddressOnCreation");
   if (spec.ipv6) RequireIpv6Block(subnet);
   std::set<std::string> seen;
@@ -208,7 +213,6 @@ void Ipv6Into(const Json& in, const state::Object& subnet, net::EniSpec& spec) {
     if (!seen.insert(a).second) throw InvalidParameterValue("Duplicate IPv6 address.");  // no source
     spec.ipv6_addresses.push_back(ChosenIpv6(subnet, a));
   }
-  if (spec.ipv6_addresses.size() + static_cast<size_t>(spec.ipv6_count) > kMaxIpv6PerEni) throw TooManyIpv6();
 }
 
 }  // namespace
@@ -430,9 +434,9 @@ Json EniAddressOps::AssignPrivateIpAddresses(RequestContext& ctx, const Json& in
     if (!not_moved.empty()) {
       throw InvalidParameterValue(fmt::format("[{}] assigned, but move is not allowed.", fmt::join(not_moved, ", ")));
     }
-    int n = count ? static_cast<int>(*count) : 0;
-    if (have.size() + take.size() + static_cast<size_t>(n) > kMaxIpv4PerEni) throw TooManyIpv4();
-    auto added = CheckAddresses(net::AssignEniPrivateIps(tx, ctx.region, eni, subnet, take, n));
+    const int64_t n = count.value_or(0);
+    if (n > kMaxIpv4PerEni - static_cast<int64_t>(have.size() + take.size())) throw TooManyIpv4();
+    auto added = CheckAddresses(net::AssignEniPrivateIps(tx, ctx.region, eni, subnet, take, static_cast<int>(n)));
     for (size_t i = take.size(); i < added.size(); ++i) assigned.push_back({{"PrivateIpAddress", net::Ipv4ToString(added[i])}});
     return Status::Ok();
   }));
@@ -502,9 +506,9 @@ Json EniAddressOps::AssignIpv6Addresses(RequestContext& ctx, const Json& in) {
       if (have.count(a) || std::find(take.begin(), take.end(), a) != take.end()) continue;
       take.push_back(a);
     }
-    int n = count ? static_cast<int>(*count) : 0;
-    if (have.size() + take.size() + static_cast<size_t>(n) > kMaxIpv6PerEni) throw TooManyIpv6();
-    auto added = CheckAddresses(net::AssignEniIpv6(tx, ctx.region, eni, subnet, take, n));
+    const int64_t n = count.value_or(0);
+    if (n > kMaxIpv6PerEni - static_cast<int64_t>(have.size() + take.size())) throw TooManyIpv6();
+    auto added = CheckAddresses(net::AssignEniIpv6(tx, ctx.region, eni, subnet, take, static_cast<int>(n)));
     for (const auto& a : added) assigned.push_back(net::Ipv6ToString(a));
     return Status::Ok();
   }));

@@ -1,0 +1,44 @@
+"""Issue 20 review: network-interface address requests at the edges (counts beyond 32 bits,
+IPv6-only interfaces asked for IPv4 addresses, Ipv6AddressCount 0) refuse with EC2's errors and
+change nothing."""
+import pytest
+
+from test_ec2_network_interfaces import available, boto_error
+from test_ec2_parity_enis import addresses
+
+TOO_MANY_V4 = ("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.")
+TOO_MANY_V6 = ("PrivateIpAddressLimitExceeded", "Number of IPv6 addresses will exceed limit.")
+
+
+@pytest.fixture
+def net(kecs):
+    ec2 = kecs.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    v6 = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    sub = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.41.1.0/24",
+                            Ipv6CidrBlock=v6.replace("00::/56", "01::/64"))["Subnet"]["SubnetId"]
+    only6 = ec2.create_subnet(VpcId=vpc["VpcId"], Ipv6Native=True,
+                              Ipv6CidrBlock=v6.replace("00::/56", "02::/64"))["Subnet"]["SubnetId"]
+    return ec2, sub, only6
+
+
+def test_counts_beyond_32_bits_are_over_the_limit(net):
+    # A count that wraps to a small int when narrowed must not assign that small number.
+    ec2, sub, _ = net
+    before = available(ec2, sub)
+    for count in (2**32 + 1, 2**40, 2**63 - 1):
+        assert boto_error(ec2.create_network_interface, SubnetId=sub,
+                          SecondaryPrivateIpAddressCount=count) == TOO_MANY_V4, count
+        assert boto_error(ec2.create_network_interface, SubnetId=sub, Ipv6AddressCount=count) == TOO_MANY_V6, count
+    assert available(ec2, sub) == before
+    eni = ec2.create_network_interface(SubnetId=sub)["NetworkInterface"]
+    eni_id = eni["NetworkInterfaceId"]
+    for count in (2**32 + 1, 2**40, 2**63 - 1):
+        assert boto_error(ec2.assign_private_ip_addresses, NetworkInterfaceId=eni_id,
+                          SecondaryPrivateIpAddressCount=count) == TOO_MANY_V4, count
+        assert boto_error(ec2.assign_ipv6_addresses, NetworkInterfaceId=eni_id,
+                          Ipv6AddressCount=count) == TOO_MANY_V6, count
+    assert addresses(ec2, eni_id) == [(eni["PrivateIpAddress"], True)]
+    got = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+    assert got["Ipv6Addresses"] == eni["Ipv6Addresses"]
+    assert available(ec2, sub) == before - 1
