@@ -42,3 +42,19 @@ def test_counts_beyond_32_bits_are_over_the_limit(net):
     got = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
     assert got["Ipv6Addresses"] == eni["Ipv6Addresses"]
     assert available(ec2, sub) == before - 1
+
+
+def test_ipv6_only_interfaces_get_no_ipv4_addresses(net):
+    # Asked for IPv4 secondaries, an IPv6-only subnet's interface refuses (it dropped the
+    # count silently at creation, and AssignPrivateIpAddresses answered a 500).
+    ec2, _, only6 = net
+    no_v4 = ("InvalidParameterValue", f"The subnet '{only6}' does not have an IPv4 CIDR block.")
+    assert boto_error(ec2.create_network_interface, SubnetId=only6, SecondaryPrivateIpAddressCount=2) == no_v4
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [only6]}])[
+        "NetworkInterfaces"] == []
+    eni = ec2.create_network_interface(SubnetId=only6)["NetworkInterface"]["NetworkInterfaceId"]
+    assert boto_error(ec2.assign_private_ip_addresses, NetworkInterfaceId=eni,
+                      SecondaryPrivateIpAddressCount=1) == no_v4
+    assert boto_error(ec2.assign_private_ip_addresses, NetworkInterfaceId=eni,
+                      PrivateIpAddresses=["10.41.2.9"]) == no_v4
+    assert addresses(ec2, eni) == []

@@ -132,6 +132,14 @@ void RequireIpv6Block(const state::Object& subnet) {
   }
 }
 
+// An IPv6-only subnet (Ipv6Native) has no IPv4 addresses to give. No source for AWS's
+// wording: RequireIpv6Block's sentence, for IPv4.
+void RequireIpv4Block(const state::Object& subnet) {
+  if (JStr(subnet.doc, "CidrBlock").empty()) {
+    throw InvalidParameterValue(fmt::format("The subnet '{}' does not have an IPv4 CIDR block.", subnet.id));
+  }
+}
+
 state::Object SubnetOf(state::Tx& tx, const state::Object& eni) {
   auto subnet = Check(tx.Get(net::kSubnet, eni.region, eni.parent));
   if (!subnet) throw AwsError("InternalError", "the interface's subnet is gone", 500);
@@ -160,6 +168,7 @@ void PrivateIpsInto(const Json& in, const state::Object& subnet, net::EniSpec& s
                     std::optional<std::string>& primary) {
   const Json list = in.value("PrivateIpAddresses", Json::array());
   CheckPositive(in, "SecondaryPrivateIpAddressCount", "secondaryPrivateIpAddressCount");
+  if (JOptInt(in, "SecondaryPrivateIpAddressCount")) RequireIpv4Block(subnet);
   int primaries = primary ? 1 : 0;
   for (const auto& e : list) primaries += JBool(e, "Primary") ? 1 : 0;
   if (primaries > 1) throw InvalidParameterValue("Only one primary private IP address can be specified.");
@@ -398,6 +407,7 @@ Json EniAddressOps::AssignPrivateIpAddresses(RequestContext& ctx, const Json& in
     }
     CheckPositive(in, "SecondaryPrivateIpAddressCount", "secondaryPrivateIpAddressCount");
     state::Object subnet = SubnetOf(tx, eni);
+    RequireIpv4Block(subnet);
     auto cidr = net::Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
     std::set<uint32_t> have;
     for (const auto& e : eni.doc["PrivateIpAddresses"]) {
