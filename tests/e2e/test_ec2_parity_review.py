@@ -58,3 +58,15 @@ def test_ipv6_only_interfaces_get_no_ipv4_addresses(net):
     assert boto_error(ec2.assign_private_ip_addresses, NetworkInterfaceId=eni,
                       PrivateIpAddresses=["10.41.2.9"]) == no_v4
     assert addresses(ec2, eni) == []
+
+
+def test_ipv6_address_count_zero_overrides_assign_on_creation(net):
+    # The EC2 API reference: "If your subnet has the AssignIpv6AddressOnCreation attribute
+    # set, you can override that setting by specifying 0 as the IPv6 address count."
+    ec2, sub, _ = net
+    ec2.modify_subnet_attribute(SubnetId=sub, AssignIpv6AddressOnCreation={"Value": True})
+    assert ec2.create_network_interface(SubnetId=sub)["NetworkInterface"]["Ipv6Addresses"]
+    eni = ec2.create_network_interface(SubnetId=sub, Ipv6AddressCount=0)["NetworkInterface"]
+    assert eni["Ipv6Addresses"] == [] and "Ipv6Address" not in eni
+    assert boto_error(ec2.create_network_interface, SubnetId=sub, Ipv6AddressCount=-1) == (
+        "InvalidParameterValue", "Value (-1) for parameter ipv6AddressCount is invalid. Value must be a positive number.")

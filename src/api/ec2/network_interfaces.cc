@@ -107,8 +107,8 @@ AwsError TooManyIpv6() {
   return Ec2Error("PrivateIpAddressLimitExceeded", "Number of IPv6 addresses will exceed limit.");
 }
 
-void CheckPositive(const Json& in, const char* member, const char* param) {
-  if (auto n = JOptInt(in, member); n && *n <= 0) {
+void CheckPositive(const Json& in, const char* member, const char* param, int64_t min = 1) {
+  if (auto n = JOptInt(in, member); n && *n < min) {
     throw InvalidParameterValue(fmt::format(
         "Value ({}) for parameter {} is invalid. Value must be a positive number.", *n, param));
   }
@@ -204,7 +204,9 @@ void PrivateIpsInto(const Json& in, const state::Object& subnet, net::EniSpec& s
 // CreateNetworkInterface's Ipv6Addresses and Ipv6AddressCount.
 void Ipv6Into(const Json& in, const state::Object& subnet, net::EniSpec& spec) {
   const Json list = in.value("Ipv6Addresses", Json::array());
-  CheckPositive(in, "Ipv6AddressCount", "ipv6AddressCount");
+  // 0 is allowed here: it overrides the subnet's AssignIpv6AddressOnCreation (the EC2 API
+  // reference, CreateNetworkInterface's Ipv6AddressCount).
+  CheckPositive(in, "Ipv6AddressCount", "ipv6AddressCount", 0);
   if (!list.empty() && JOptInt(in, "Ipv6AddressCount")) {
     // No source for this wording: the IPv4 sentence (AssignPrivateIpAddresses), for IPv6.
     throw Ec2Error("InvalidParameterCombination",
@@ -214,7 +216,8 @@ void Ipv6Into(const Json& in, const state::Object& subnet, net::EniSpec& spec) {
   const int64_t count = JInt(in, "Ipv6AddressCount");
   if (count > kMaxIpv6PerEni - static_cast<int64_t>(list.size())) throw TooManyIpv6();
   spec.ipv6_count = static_cast<int>(count);
-  spec.ipv6 = spec.ipv6_count > 0 || !list.empty() || JBool(subnet.doc, "AssignIpv6AddressOnCreation");
+  spec.ipv6 = spec.ipv6_count > 0 || !list.empty() ||
+              (JBool(subnet.doc, "AssignIpv6AddressOnCreation") && !JOptInt(in, "Ipv6AddressCount"));
   if (spec.ipv6) RequireIpv6Block(subnet);
   std::set<std::string> seen;
   for (const auto& e : list) {
