@@ -70,3 +70,14 @@ def test_ipv6_address_count_zero_overrides_assign_on_creation(net):
     assert eni["Ipv6Addresses"] == [] and "Ipv6Address" not in eni
     assert boto_error(ec2.create_network_interface, SubnetId=sub, Ipv6AddressCount=-1) == (
         "InvalidParameterValue", "Value (-1) for parameter ipv6AddressCount is invalid. Value must be a positive number.")
+
+
+def test_listed_secondary_is_not_taken_by_the_unchosen_primary(net):
+    # Only a secondary listed, and it is the subnet's lowest free address: the primary (the
+    # lowest free) is another one, not a clash with the listed address.
+    ec2, sub, _ = net
+    before = available(ec2, sub)
+    eni = ec2.create_network_interface(SubnetId=sub, PrivateIpAddresses=[
+        {"PrivateIpAddress": "10.41.1.4", "Primary": False}])["NetworkInterface"]
+    assert addresses(ec2, eni["NetworkInterfaceId"]) == [("10.41.1.5", True), ("10.41.1.4", False)]
+    assert available(ec2, sub) == before - 2
