@@ -102,14 +102,14 @@ void PolicyController::ApplyAll(bool force) {
   ApplyInstance(force);
 }
 
-void PolicyController::ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force) {
+void PolicyController::ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force, bool prune) {
   using State = AppliedAddresses::State;
   std::map<std::string, runtime::EniAddresses> wanted;
   for (const auto& p : policies) {
     for (const auto& e : p.enis) wanted[e.id] = {e.id, p.vpc_id, e.ip, e.secondary_ips, e.secondary_ipv6};
   }
   std::lock_guard<std::mutex> lock(apply_mu_);
-  std::erase_if(addresses_, [&](const auto& kv) { return !wanted.count(kv.first); });  // interfaces gone
+  if (prune) std::erase_if(addresses_, [&](const auto& kv) { return !wanted.count(kv.first); });  // interfaces gone
   for (const auto& [id, want] : wanted) {
     auto it = addresses_.find(id);
     if (it == addresses_.end()) {
@@ -182,7 +182,12 @@ Status PolicyController::SyncVpc(const std::string& region, const std::string& v
     ASSIGN_OR_RETURN(policy, Build(tx, region, vpc_id));
     return Status::Ok();
   }));
-  return Apply(policy, /*force=*/true);
+  Status st = Apply(policy, /*force=*/true);
+  // A task's interface is plumbed by now (SyncVpc runs before its containers start): its
+  // secondary addresses, if a pass found no task for them earlier (NotFound), go on now
+  // rather than at the next full pass.
+  ApplyAddresses({policy}, /*force=*/true, /*prune=*/false);
+  return st;
 }
 
 }  // namespace kecs::reconcile

@@ -45,7 +45,8 @@ class PolicyController {
   void Start();
   void Stop();
   void Notify();
-  // Builds and applies the policy of one VPC now (even if unchanged).
+  // Builds and applies the policy of one VPC now (even if unchanged), and its interfaces'
+  // secondary addresses that are not on yet.
   Status SyncVpc(const std::string& region, const std::string& vpc_id);
 
  private:
@@ -56,7 +57,8 @@ class PolicyController {
   Result<net::VpcPolicy> Build(state::Tx& tx, const std::string& region, const std::string& vpc_id);
   Status Apply(const net::VpcPolicy& policy, bool force);
   void ApplyInstance(bool force);
-  void ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force);
+  // `prune`: `policies` are all the VPCs, so interfaces not in them are gone.
+  void ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force, bool prune = true);
 
   state::Store& store_;
   runtime::Runtime& runtime_;

@@ -107,8 +107,8 @@ AwsError TooManyIpv6() {
   return Ec2Error("PrivateIpAddressLimitExceeded", "Number of IPv6 addresses will exceed limit.");
 }
 
-void CheckPositive(const Json& in, const char* member, const char* param) {
-  if (auto n = JOptInt(in, member); n && *n <= 0) {
+void CheckPositive(const Json& in, const char* member, const char* param, int64_t min = 1) {
+  if (auto n = JOptInt(in, member); n && *n < min) {
     throw InvalidParameterValue(fmt::format(
         "Value ({}) for parameter {} is invalid. Value must be a positive number.", *n, param));
   }
@@ -129,6 +129,14 @@ net::Ipv6 ChosenIpv6(const state::Object& subnet, const std::string& text) {
 void RequireIpv6Block(const state::Object& subnet) {
   if (subnet.doc.value("Ipv6CidrBlockAssociationSet", Json::array()).empty()) {
     throw InvalidParameterValue(fmt::format("The subnet '{}' does not have an IPv6 CIDR block.", subnet.id));
+  }
+}
+
+// An IPv6-only subnet (Ipv6Native) has no IPv4 addresses to give. No source for AWS's
+// wording: RequireIpv6Block's sentence, for IPv4.
+void RequireIpv4Block(const state::Object& subnet) {
+  if (JStr(subnet.doc, "CidrBlock").empty()) {
+    throw InvalidParameterValue(fmt::format("The subnet '{}' does not have an IPv4 CIDR block.", subnet.id));
   }
 }
 
@@ -160,6 +168,7 @@ void PrivateIpsInto(const Json& in, const state::Object& subnet, net::EniSpec& s
                     std::optional<std::string>& primary) {
   const Json list = in.value("PrivateIpAddresses", Json::array());
   CheckPositive(in, "SecondaryPrivateIpAddressCount", "secondaryPrivateIpAddressCount");
+  if (JOptInt(in, "SecondaryPrivateIpAddressCount")) RequireIpv4Block(subnet);
   int primaries = primary ? 1 : 0;
   for (const auto& e : list) primaries += JBool(e, "Primary") ? 1 : 0;
   if (primaries > 1) throw InvalidParameterValue("Only one primary private IP address can be specified.");
@@ -185,22 +194,30 @@ void PrivateIpsInto(const Json& in, const state::Object& subnet, net::EniSpec& s
       spec.secondary_ips.push_back(SubnetIpv4(subnet, a));
     }
   }
-  spec.secondary_count = static_cast<int>(JInt(in, "SecondaryPrivateIpAddressCount"));
-  if (1 + spec.secondary_ips.size() + static_cast<size_t>(spec.secondary_count) > kMaxIpv4PerEni) throw TooManyIpv4();
+  // The limit is checked on the request's 64-bit count (without overflow), before it narrows
+  // to an int.
+  const int64_t count = JInt(in, "SecondaryPrivateIpAddressCount");
+  if (count > kMaxIpv4PerEni - 1 - static_cast<int64_t>(spec.secondary_ips.size())) throw TooManyIpv4();
+  spec.secondary_count = static_cast<int>(count);
 }
 
 // CreateNetworkInterface's Ipv6Addresses and Ipv6AddressCount.
 void Ipv6Into(const Json& in, const state::Object& subnet, net::EniSpec& spec) {
   const Json list = in.value("Ipv6Addresses", Json::array());
-  CheckPositive(in, "Ipv6AddressCount", "ipv6AddressCount");
+  // 0 is allowed here: it overrides the subnet's AssignIpv6AddressOnCreation (the EC2 API
+  // reference, CreateNetworkInterface's Ipv6AddressCount).
+  CheckPositive(in, "Ipv6AddressCount", "ipv6AddressCount", 0);
   if (!list.empty() && JOptInt(in, "Ipv6AddressCount")) {
     // No source for this wording: the IPv4 sentence (AssignPrivateIpAddresses), for IPv6.
     throw Ec2Error("InvalidParameterCombination",
                    "You may specify one and only one of ipv6Addresses or ipv6AddressCount or ipv6Prefixes or "
                    "ipv6PrefixCount, but not more than one of them.");
   }
-  spec.ipv6_count = static_cast<int>(JInt(in, "Ipv6AddressCount"));
-  spec.ipv6 = spec.ipv6_count > 0 || !list.empty() || JBool(subnet.doc, "AssignIpv6AddressOnCreation");
+  const int64_t count = JInt(in, "Ipv6AddressCount");
+  if (count > kMaxIpv6PerEni - static_cast<int64_t>(list.size())) throw TooManyIpv6();
+  spec.ipv6_count = static_cast<int>(count);
+  spec.ipv6 = spec.ipv6_count > 0 || !list.empty() ||
+              (JBool(subnet.doc, "AssignIpv6AddressOnCreation") && !JOptInt(in, "Ipv6AddressCount"));
   if (spec.ipv6) RequireIpv6Block(subnet);
   std::set<std::string> seen;
   for (const auto& e : list) {
@@ -208,7 +225,6 @@ void Ipv6Into(const Json& in, const state::Object& subnet, net::EniSpec& spec) {
     if (!seen.insert(a).second) throw InvalidParameterValue("Duplicate IPv6 address.");  // no source
     spec.ipv6_addresses.push_back(ChosenIpv6(subnet, a));
   }
-  if (spec.ipv6_addresses.size() + static_cast<size_t>(spec.ipv6_count) > kMaxIpv6PerEni) throw TooManyIpv6();
 }
 
 }  // namespace
@@ -394,6 +410,7 @@ Json EniAddressOps::AssignPrivateIpAddresses(RequestContext& ctx, const Json& in
     }
     CheckPositive(in, "SecondaryPrivateIpAddressCount", "secondaryPrivateIpAddressCount");
     state::Object subnet = SubnetOf(tx, eni);
+    RequireIpv4Block(subnet);
     auto cidr = net::Ipv4Cidr::Parse(JStr(subnet.doc, "CidrBlock"));
     std::set<uint32_t> have;
     for (const auto& e : eni.doc["PrivateIpAddresses"]) {
@@ -430,9 +447,9 @@ Json EniAddressOps::AssignPrivateIpAddresses(RequestContext& ctx, const Json& in
     if (!not_moved.empty()) {
       throw InvalidParameterValue(fmt::format("[{}] assigned, but move is not allowed.", fmt::join(not_moved, ", ")));
     }
-    int n = count ? static_cast<int>(*count) : 0;
-    if (have.size() + take.size() + static_cast<size_t>(n) > kMaxIpv4PerEni) throw TooManyIpv4();
-    auto added = CheckAddresses(net::AssignEniPrivateIps(tx, ctx.region, eni, subnet, take, n));
+    const int64_t n = count.value_or(0);
+    if (n > kMaxIpv4PerEni - static_cast<int64_t>(have.size() + take.size())) throw TooManyIpv4();
+    auto added = CheckAddresses(net::AssignEniPrivateIps(tx, ctx.region, eni, subnet, take, static_cast<int>(n)));
     for (size_t i = take.size(); i < added.size(); ++i) assigned.push_back({{"PrivateIpAddress", net::Ipv4ToString(added[i])}});
     return Status::Ok();
   }));
@@ -502,9 +519,9 @@ Json EniAddressOps::AssignIpv6Addresses(RequestContext& ctx, const Json& in) {
       if (have.count(a) || std::find(take.begin(), take.end(), a) != take.end()) continue;
       take.push_back(a);
     }
-    int n = count ? static_cast<int>(*count) : 0;
-    if (have.size() + take.size() + static_cast<size_t>(n) > kMaxIpv6PerEni) throw TooManyIpv6();
-    auto added = CheckAddresses(net::AssignEniIpv6(tx, ctx.region, eni, subnet, take, n));
+    const int64_t n = count.value_or(0);
+    if (n > kMaxIpv6PerEni - static_cast<int64_t>(have.size() + take.size())) throw TooManyIpv6();
+    auto added = CheckAddresses(net::AssignEniIpv6(tx, ctx.region, eni, subnet, take, static_cast<int>(n)));
     for (const auto& a : added) assigned.push_back(net::Ipv6ToString(a));
     return Status::Ok();
   }));

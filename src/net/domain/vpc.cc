@@ -544,16 +544,19 @@ Result<state::Object> CreateEni(state::Tx& tx, const Scope& s, const EniSpec& sp
   if (!cidr && !v6_only) return Internal("subnet " + subnet.id + " has no CIDR");
   if (v6_only && spec.private_ip) return InvalidArgument("subnet " + subnet.id + " has no IPv4 CIDR block");
   std::string id = Ec2Id("eni");
-  auto ip = v6_only ? Result<uint32_t>(0u) : AllocateIpv4(tx, s.region, subnet.id, *cidr, id, spec.private_ip);
-  if (!ip.ok()) return SubnetFull(ip.status());
   // Secondary addresses: the chosen ones, then the lowest free (all owned by the ENI). An
-  // IPv6-only interface has none.
-  Json private_ips = Json::array({PrivateIpEntry(s.region, *ip, true)});
+  // IPv6-only interface has none. The chosen ones are taken before a primary left to the
+  // lowest free address, which must not take one of them.
+  Json chosen = Json::array();
   for (uint32_t want : v6_only ? std::vector<uint32_t>{} : spec.secondary_ips) {
     auto sec = AllocateIpv4(tx, s.region, subnet.id, *cidr, id, want);
     if (!sec.ok()) return SubnetFull(sec.status());
-    private_ips.push_back(PrivateIpEntry(s.region, *sec, false));
+    chosen.push_back(PrivateIpEntry(s.region, *sec, false));
   }
+  auto ip = v6_only ? Result<uint32_t>(0u) : AllocateIpv4(tx, s.region, subnet.id, *cidr, id, spec.private_ip);
+  if (!ip.ok()) return SubnetFull(ip.status());
+  Json private_ips = Json::array({PrivateIpEntry(s.region, *ip, true)});
+  for (const auto& e : chosen) private_ips.push_back(e);
   for (int i = 0; i < (v6_only ? 0 : spec.secondary_count); ++i) {
     auto sec = AllocateIpv4(tx, s.region, subnet.id, *cidr, id);
     if (!sec.ok()) return SubnetFull(sec.status());

@@ -21,7 +21,12 @@ class RecordingRuntime : public runtime::SimulatedRuntime {
   Status ApplyEniAddresses(const runtime::EniAddresses& eni) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back(eni);
-    return Status::Ok();
+    return carried_ ? Status::Ok() : NotFound("no task here carries " + eni.eni_id);
+  }
+  // Whether a task here carries the interface (else ApplyEniAddresses answers NotFound).
+  void SetCarried(bool c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    carried_ = c;
   }
   std::vector<runtime::EniAddresses> Calls() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -31,6 +36,7 @@ class RecordingRuntime : public runtime::SimulatedRuntime {
  private:
   std::mutex mu_;
   std::vector<runtime::EniAddresses> calls_;
+  bool carried_ = true;
 };
 
 class PolicyControllerTest : public ::testing::Test {
@@ -101,6 +107,27 @@ TEST_F(PolicyControllerTest, HandsTheRuntimeSecondaryAddressesWhenTheyChange) {
   calls = WaitForCalls(2);
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_TRUE(calls[1].ipv4.empty());  // removed from the interface too
+}
+
+TEST_F(PolicyControllerTest, SyncVpcPutsOnAddressesThatFoundNoTaskBefore) {
+  // Secondary addresses assigned before the task's interface is plumbed: the pass after the
+  // commit finds no task (NotFound); the task controller's SyncVpc, once the interface is
+  // up, must put them on then, not at the next full pass.
+  runtime_.SetCarried(false);
+  controller_->Start();
+  Edit([&](state::Tx& tx, state::Object& eni) {
+    return net::AssignEniPrivateIps(tx, kRegion, eni, subnet_, {*net::ParseIpv4("10.1.3.30")}, 0).status();
+  });
+  ASSERT_EQ(WaitForCalls(1).size(), 1u);
+  runtime_.SetCarried(true);
+  ASSERT_TRUE(controller_->SyncVpc(kRegion, vpc_).ok());
+  auto calls = runtime_.Calls();  // SyncVpc applies synchronously
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].eni_id, eni_);
+  EXPECT_EQ(calls[1].ipv4, std::vector<std::string>{"10.1.3.30"});
+  // Applied now: a further SyncVpc leaves the unchanged addresses alone.
+  ASSERT_TRUE(controller_->SyncVpc(kRegion, vpc_).ok());
+  EXPECT_EQ(runtime_.Calls().size(), 2u);
 }
 
 }  // namespace
