@@ -106,14 +106,23 @@ void PolicyController::ApplyAddresses(const std::vector<net::VpcPolicy>& policie
   using State = AppliedAddresses::State;
   std::map<std::string, runtime::EniAddresses> wanted;
   for (const auto& p : policies) {
-    for (const auto& e : p.enis) wanted[e.id] = {e.id, p.vpc_id, e.ip, e.secondary_ips, e.secondary_ipv6};
+    for (const auto& e : p.enis) {
+      std::vector<std::string> v6 = e.secondary_ipv6;
+      if (!e.ipv6.empty()) v6.insert(v6.begin(), e.ipv6);
+      wanted[e.id] = {e.id, p.vpc_id, e.ip, e.secondary_ips, v6};
+    }
   }
   std::lock_guard<std::mutex> lock(apply_mu_);
   if (prune) std::erase_if(addresses_, [&](const auto& kv) { return !wanted.count(kv.first); });  // interfaces gone
   for (const auto& [id, want] : wanted) {
     auto it = addresses_.find(id);
     if (it == addresses_.end()) {
-      if (want.ipv4.empty() && want.ipv6.empty()) continue;  // never had extra addresses
+      if (want.ipv4.empty() && want.ipv6.size() <= 1) {
+        // As the task was started: nothing to do now, but a later change (the IPv6 address
+        // unassigned) must reach the runtime.
+        addresses_[id] = {want, State::kApplied};
+        continue;
+      }
     } else {
       bool retry = it->second.state == State::kFailed || (force && it->second.state == State::kNotHere);
       if (it->second.addresses == want && !retry) continue;

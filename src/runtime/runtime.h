@@ -171,7 +171,7 @@ struct EniAddresses {
   std::string vpc_id;
   std::string primary_ip;          // finds the interface: the address its eth0 carries
   std::vector<std::string> ipv4;   // secondary private IPv4 addresses
-  std::vector<std::string> ipv6;   // IPv6 addresses beyond the first
+  std::vector<std::string> ipv6;   // every IPv6 address (none is fixed: ApplyEniAddresses)
 
   bool operator==(const EniAddresses&) const = default;
 };

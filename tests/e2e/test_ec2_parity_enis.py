@@ -320,5 +320,14 @@ def test_ipv6_addresses_on_a_running_tasks_interface(local_kecs):
     added = ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)["AssignedIpv6Addresses"]
     assert len(added) == 1
     wait_for(lambda: f"{added[0]}/128" in eth0_addresses(ns), timeout=30, what="the IPv6 address on eth0")
+    # The address the task started with can go too: the added one takes over the subnet's
+    # prefix (and with it the on-link route).
+    first = [a["Ipv6Address"] for a in ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])[
+        "NetworkInterfaces"][0]["Ipv6Addresses"] if a["Ipv6Address"] not in added]
+    assert len(first) == 1, "a task in a subnet with an IPv6 block starts with an IPv6 address"
+    assert f"{first[0]}/64" in eth0_addresses(ns)
+    ec2.unassign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6Addresses=first)
+    wait_for(lambda: f"{first[0]}/64" not in eth0_addresses(ns), timeout=30, what="the first IPv6 address gone")
+    wait_for(lambda: f"{added[0]}/64" in eth0_addresses(ns), timeout=30, what="the prefix on the added address")
     ec2.unassign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6Addresses=added)
-    wait_for(lambda: f"{added[0]}/128" not in eth0_addresses(ns), timeout=30, what="the IPv6 address gone")
+    wait_for(lambda: f"{added[0]}/64" not in eth0_addresses(ns), timeout=30, what="the IPv6 address gone")

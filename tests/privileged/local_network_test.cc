@@ -131,6 +131,37 @@ TEST_F(LocalNetworkTest, Ipv6SubnetBlockKeepsItsPrefixLength) {
   ASSERT_NO_FATAL_FAILURE(TearDownTwice(t));
 }
 
+// Issue 20: IPv6 has no fixed primary. When the address the task started with (carrying
+// the subnet's prefix) is unassigned, the first remaining one takes over that prefix, so
+// the task keeps its on-link route; the rest are /128.
+TEST_F(LocalNetworkTest, Ipv6AddressTheTaskStartedWithCanBeReplaced) {
+  Vpc vpc = MakeVpc(nets_.vpc_a, 0);
+  TaskSpec t = AwsvpcTask(vpc, 1, 31);
+  std::string block = fmt::format("fd00:{:x}:0:ac00::", vpc.octet);
+  t.network.ipv6_prefix = block + "/64";
+  t.network.ipv6 = block + "4";
+  ASSERT_NO_FATAL_FAILURE(SetUpTwice(t));
+  std::string a = block + "4", b = block + "5", c = block + "6";
+  auto eth0 = [&] { return Ip(TaskNs(t), {"-6", "-o", "addr", "show", "dev", "eth0"}); };
+  runtime::EniAddresses want{t.network.eni_id, vpc.id, t.network.ip, {}, {a, b, c}};
+  ASSERT_TRUE(net_->ApplyEniAddresses(want).ok());
+  std::string now = eth0();
+  EXPECT_NE(now.find(a + "/64"), std::string::npos) << now;
+  EXPECT_NE(now.find(b + "/128"), std::string::npos) << now;
+  EXPECT_NE(now.find(c + "/128"), std::string::npos) << now;
+  want.ipv6 = {c, b};  // a unassigned: c is listed first now, b keeps its /128
+  ASSERT_TRUE(net_->ApplyEniAddresses(want).ok());
+  now = eth0();
+  EXPECT_EQ(now.find(a + "/"), std::string::npos) << now;
+  EXPECT_NE(now.find(c + "/64"), std::string::npos) << now;
+  EXPECT_NE(now.find(b + "/128"), std::string::npos) << now;
+  want.ipv6.clear();
+  ASSERT_TRUE(net_->ApplyEniAddresses(want).ok());
+  now = eth0();
+  EXPECT_EQ(now.find(block), std::string::npos) << now;
+  ASSERT_NO_FATAL_FAILURE(TearDownTwice(t));
+}
+
 TEST_F(LocalNetworkTest, AwsvpcAcrossSubnetsThroughTheRouter) {
   Vpc vpc = MakeVpc(nets_.vpc_a, 0);
   TaskSpec t1 = AwsvpcTask(vpc, 1, 20);

@@ -545,28 +545,53 @@ Status LocalNetwork::ApplyEniAddresses(const EniAddresses& eni) {
     std::lock_guard<std::mutex> lock(enis_mu_);
     eni_netns_[eni.eni_id] = ns;
   }
-  // Extra addresses are the /32 and /128 ones: the primaries carry the subnet's prefix.
+  // Secondary IPv4 addresses are the /32 ones: the primary carries the subnet's prefix and
+  // never changes. IPv6 has no fixed primary: eni.ipv6 lists every address the interface
+  // has. The one the task started with carries the subnet's prefix (its on-link route);
+  // when it is unassigned, the first address that replaces it takes over that prefix, the
+  // others are /128.
   std::vector<std::string> added4, removed4;
   RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
-    for (bool v6 : {false, true}) {
-      const std::vector<std::string>& want = v6 ? eni.ipv6 : eni.ipv4;
-      const std::string len = v6 ? "/128" : "/32";
-      ASSIGN_OR_RETURN(auto have, nl.ListAddresses("eth0", v6));
-      std::set<std::string> present;
-      for (const auto& a : have) {
-        if (!a.ends_with(len)) continue;
-        std::string ip = a.substr(0, a.size() - len.size());
-        present.insert(ip);
-        if (std::find(want.begin(), want.end(), ip) == want.end()) {
-          RETURN_IF_ERROR(nl.DeleteAddress("eth0", a));
-          if (!v6) removed4.push_back(ip);
-        }
+    ASSIGN_OR_RETURN(auto have4, nl.ListAddresses("eth0"));
+    std::set<std::string> present4;
+    for (const auto& a : have4) {
+      if (!a.ends_with("/32")) continue;
+      std::string ip = a.substr(0, a.size() - 3);
+      present4.insert(ip);
+      if (std::find(eni.ipv4.begin(), eni.ipv4.end(), ip) == eni.ipv4.end()) {
+        RETURN_IF_ERROR(nl.DeleteAddress("eth0", a));
+        removed4.push_back(ip);
       }
-      for (const auto& ip : want) {
-        if (present.count(ip)) continue;
-        RETURN_IF_ERROR(nl.AddAddress("eth0", ip + len));
-        if (!v6) added4.push_back(ip);
-      }
+    }
+    for (const auto& ip : eni.ipv4) {
+      if (present4.count(ip)) continue;
+      RETURN_IF_ERROR(nl.AddAddress("eth0", ip + "/32"));
+      added4.push_back(ip);
+    }
+    ASSIGN_OR_RETURN(auto have6, nl.ListAddresses("eth0", true));
+    std::map<std::string, std::string> now6;  // global address -> "/len"
+    std::string prefix;                       // the subnet's, from the address carrying it
+    std::string carrier;                      // a wanted address carrying it now
+    for (const auto& a : have6) {
+      size_t slash = a.find('/');
+      std::string ip = a.substr(0, slash);
+      if (ip.starts_with("fe80:")) continue;  // link-local: the kernel's own
+      std::string len = slash == std::string::npos ? "/128" : a.substr(slash);
+      now6[ip] = len;
+      if (len == "/128") continue;
+      prefix = len;
+      if (std::find(eni.ipv6.begin(), eni.ipv6.end(), ip) != eni.ipv6.end()) carrier = ip;
+    }
+    if (carrier.empty() && !prefix.empty() && !eni.ipv6.empty()) carrier = eni.ipv6.front();
+    std::map<std::string, std::string> want6;
+    for (const auto& ip : eni.ipv6) want6[ip] = ip == carrier ? prefix : "/128";
+    for (const auto& [ip, len] : now6) {
+      auto it = want6.find(ip);
+      if (it == want6.end() || it->second != len) RETURN_IF_ERROR(nl.DeleteAddress("eth0", ip + len));
+    }
+    for (const auto& [ip, len] : want6) {
+      auto it = now6.find(ip);
+      if (it == now6.end() || it->second != len) RETURN_IF_ERROR(nl.AddAddress("eth0", ip + len));
     }
     return Status::Ok();
   }));
