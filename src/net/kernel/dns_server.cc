@@ -450,26 +450,36 @@ Result<uint16_t> DnsServer::Listen(const std::string& vpc_id, const std::string&
   // Sockets belong to the namespace they are created in: make them inside it, then serve
   // them from the I/O thread.
   Status st = netns::Run(netns, [&]() -> Status {
-    int one = 1;
-    ufd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    tfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (ufd < 0 || tfd < 0) return Internal(fmt::format("socket: {}", std::strerror(errno)));
-    // The address may be added to the namespace a moment after (or removed before) us.
-    setsockopt(ufd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-    setsockopt(tfd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-    setsockopt(tfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a = sa;
-    a.sin_port = htons(port);
-    if (::bind(ufd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      return Unavailable(fmt::format("cannot listen for DNS on {}:{} (udp): {}", address, port, std::strerror(errno)));
+    // With port 0 the UDP socket picks a free port, and TCP must get the same one, which
+    // another program may hold: then try another pair (a few times).
+    for (int attempt = 0;; ++attempt) {
+      int one = 1;
+      ufd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      tfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (ufd < 0 || tfd < 0) return Internal(fmt::format("socket: {}", std::strerror(errno)));
+      // The address may be added to the namespace a moment after (or removed before) us.
+      setsockopt(ufd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+      setsockopt(tfd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+      setsockopt(tfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in a = sa;
+      a.sin_port = htons(port);
+      if (::bind(ufd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        return Unavailable(fmt::format("cannot listen for DNS on {}:{} (udp): {}", address, port, std::strerror(errno)));
+      }
+      socklen_t len = sizeof a;
+      getsockname(ufd, reinterpret_cast<sockaddr*>(&a), &len);
+      bound = ntohs(a.sin_port);
+      if (::bind(tfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(tfd, 64) == 0) {
+        return Status::Ok();
+      }
+      int err = errno;
+      if (port != 0 || err != EADDRINUSE || attempt >= 15) {
+        return Unavailable(fmt::format("cannot listen for DNS on {}:{} (tcp): {}", address, bound, std::strerror(err)));
+      }
+      ::close(ufd);
+      ::close(tfd);
+      ufd = tfd = -1;
     }
-    socklen_t len = sizeof a;
-    getsockname(ufd, reinterpret_cast<sockaddr*>(&a), &len);
-    bound = ntohs(a.sin_port);
-    if (::bind(tfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(tfd, 64) != 0) {
-      return Unavailable(fmt::format("cannot listen for DNS on {}:{} (tcp): {}", address, bound, std::strerror(errno)));
-    }
-    return Status::Ok();
   });
   if (!st.ok()) {
     if (ufd >= 0) ::close(ufd);
