@@ -4,15 +4,9 @@ security group's IPv6 egress, DescribeVpcs's IPv6 filters, and CreateSubnet's un
 import ipaddress
 import re
 
-import botocore.exceptions
 import pytest
 
-
-def boto_error(call, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kwargs)
-    err = e.value.response["Error"]
-    return err["Code"], err["Message"]
+from test_ec2_vpcs_subnets import boto_error
 
 
 def ipv6_vpc(ec2, cidr):

@@ -18,11 +18,10 @@ import json
 import os
 import re
 
-import botocore.exceptions
 import pytest
 
 from conftest import wait_for
-from test_ecs_support import ACCOUNT, REGION, arn, container, ecs_client_with_model, merged_ecs_model
+from test_ecs_support import ACCOUNT, REGION, arn, client_error as error, container, ecs_client_with_model, merged_ecs_model
 from test_services import failing_deployment
 
 OPS = ("ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions", "StopServiceDeployment")
@@ -38,14 +37,6 @@ def client(kecs):
     with open(os.path.join(d, "service-2.json"), "w") as f:
         json.dump(merged_ecs_model(OPS), f)
     return ecs_client_with_model(kecs, models)
-
-
-def error(call, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kw)
-    r = e.value.response
-    assert r["ResponseMetadata"]["HTTPStatusCode"] == 400, r
-    return r["Error"]["Code"], r["Error"]["Message"]
 
 
 def make_cluster(ecs, cluster="hist"):

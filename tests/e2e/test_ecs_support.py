@@ -21,6 +21,7 @@ import re
 
 import botocore
 import botocore.exceptions
+import pytest
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -55,6 +56,15 @@ ECS_OPERATIONS = {
     "CreateCapacityProvider", "DescribeCapacityProviders", "UpdateCapacityProvider",
     "DeleteCapacityProvider",
 }
+
+
+def client_error(call, **kw):
+    """(code, message) of a boto3 call that must fail with a 400."""
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kw)
+    r = e.value.response
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 400, r
+    return r["Error"]["Code"], r["Error"]["Message"]
 
 
 class Ecs:

@@ -11,24 +11,15 @@ checked in the unit tests with an injected clock (tests/unit/reconcile,
 tests/unit/api/ecs/task_protection_test.cc): a test cannot wait a minute for it."""
 import time
 
-import botocore.exceptions
 import pytest
 
 from conftest import wait_for
-from test_ecs_support import arn, container, ecs_client_with_model, install_ecs_model
+from test_ecs_support import arn, container, client_error as error, ecs_client_with_model, install_ecs_model
 
 
 @pytest.fixture
 def ecs(kecs):
     return ecs_client_with_model(kecs, install_ecs_model(kecs.data_dir))
-
-
-def error(call, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kw)
-    r = e.value.response
-    assert r["ResponseMetadata"]["HTTPStatusCode"] == 400, r
-    return r["Error"]["Code"], r["Error"]["Message"]
 
 
 def start_service(ecs, desired, cluster="tp", revisions=1):
