@@ -4,8 +4,6 @@ security group's IPv6 egress, DescribeVpcs's IPv6 filters, and CreateSubnet's un
 import ipaddress
 import re
 
-import pytest
-
 from test_ec2_vpcs_subnets import boto_error
 
 
