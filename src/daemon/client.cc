@@ -47,15 +47,17 @@ std::string AmzDate(std::time_t t, const char* format) {
 }
 
 // Adds the SigV4 headers the daemon's router verifies when it runs with --auth-keys.
-void Sign(http::request<http::empty_body>& req, const std::string& host_header) {
+template <typename Body>
+void Sign(http::request<Body>& req, const std::string& host_header, const std::string& body = "") {
   auto key = SigningKey();
   if (!key) return;
   const char* region_env = std::getenv("KECS_REGION");
   std::time_t now = std::time(nullptr);
   std::string amz_date = AmzDate(now, "%Y%m%dT%H%M%SZ");
   api::HttpRequest r;
-  r.method = "GET";
+  r.method = std::string(req.method_string());
   r.target = std::string(req.target());
+  r.body = body;
   r.headers = {{"host", host_header}, {"x-amz-date", amz_date}};
   api::SigV4Auth auth{key->first, AmzDate(now, "%Y%m%d"),
                       region_env && *region_env ? region_env : "us-east-1", "ecs",
@@ -89,17 +91,21 @@ std::optional<std::string> GetOrReport(const std::string& host, uint16_t port, c
 
 }  // namespace
 
-Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std::string& path) {
+namespace {
+
+// Connects, sends `req` (with its Host header, signed) and reads the answer.
+template <typename Body>
+Result<HttpReply> Exchange(const std::string& host, uint16_t port, http::request<Body>& req,
+                           const std::string& body, std::chrono::seconds timeout) {
   try {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(10));
+    stream.expires_after(timeout);
     stream.connect(resolver.resolve(host, std::to_string(port)));
-    http::request<http::empty_body> req{http::verb::get, path, 11};
     std::string host_header = host + ":" + std::to_string(port);
     req.set(http::field::host, host_header);
-    Sign(req, host_header);
+    Sign(req, host_header, body);
     http::write(stream, req);
     beast::flat_buffer buf;
     http::response<http::string_body> res;
@@ -117,6 +123,51 @@ Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std
   }
 }
 
+}  // namespace
+
+Result<HttpReply> HttpGetReply(const std::string& host, uint16_t port, const std::string& path) {
+  http::request<http::empty_body> req{http::verb::get, path, 11};
+  return Exchange(host, port, req, "", std::chrono::seconds(10));
+}
+
+Result<HttpReply> CallEcs(const std::string& host, uint16_t port, const std::string& operation, const Json& input) {
+  http::request<http::string_body> req{http::verb::post, "/", 11};
+  req.set(http::field::content_type, "application/x-amz-json-1.1");
+  req.set("x-amz-target", "AmazonEC2ContainerServiceV20141113." + operation);
+  req.body() = input.dump();
+  req.prepare_payload();
+  std::string body = req.body();
+  return Exchange(host, port, req, body, std::chrono::seconds(30));
+}
+
+std::string ApiErrorText(const std::string& body) { return ErrorText(body); }
+
+namespace {
+
+// A 200 answer; anything else is reported on stderr.
+bool ReplyOk(const Result<HttpReply>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "kecs: %s\n", r.status().message().c_str());
+    return false;
+  }
+  if (r->status != 200) {
+    std::fprintf(stderr, "kecs: %s\n", ErrorText(r->body).c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int SetAlarm(const std::string& host, uint16_t port, const std::string& name, const std::string& state) {
+  http::request<http::string_body> req{http::verb::post, "/_kecs/v1/alarms", 11};
+  req.set(http::field::content_type, "application/json");
+  req.body() = Json{{"alarmName", name}, {"state", state}}.dump();
+  req.prepare_payload();
+  std::string body = req.body();
+  return ReplyOk(Exchange(host, port, req, body, std::chrono::seconds(10))) ? 0 : 1;
+}
+
 Result<std::string> HttpGet(const std::string& host, uint16_t port, const std::string& path) {
   ASSIGN_OR_RETURN(HttpReply r, HttpGetReply(host, port, path));
   if (r.status != 200) {
@@ -132,14 +183,7 @@ int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
     std::string path = "/_kecs/v1/logs?task=" + UriEncode(task) + "&container=" + UriEncode(container) +
                        "&offset=" + offset;
     auto r = HttpGetReply(host, port, path);
-    if (!r.ok()) {
-      std::fprintf(stderr, "kecs: %s\n", r.status().message().c_str());
-      return 1;
-    }
-    if (r->status != 200) {
-      std::fprintf(stderr, "kecs: %s\n", ErrorText(r->body).c_str());
-      return 1;
-    }
+    if (!ReplyOk(r)) return 1;
     std::fwrite(r->body.data(), 1, r->body.size(), stdout);
     std::fflush(stdout);
     if (!follow) return 0;

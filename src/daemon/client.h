@@ -3,6 +3,9 @@
 // daemon.
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "base/json.h"
 
 #include "base/status.h"
 
@@ -22,6 +25,18 @@ int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
 int PrintLoadBalancers(const std::string& host, uint16_t port);
 // `kecs elb ca`: the PEM of the CA that signs the HTTPS listeners' certificates.
 int PrintLoadBalancerCa(const std::string& host, uint16_t port);
+// An ECS API call (JSON 1.1, signed with KECS_AUTH_KEYS's first pair when it is set).
+Result<HttpReply> CallEcs(const std::string& host, uint16_t port, const std::string& operation, const Json& input);
+// "Code: message" of an API error body (or the body).
+std::string ApiErrorText(const std::string& body);
+// `kecs exec` (exec_client.cc): runs `command` in a task's container through
+// ExecuteCommand and its stream; returns the command's exit code (1 when the session
+// failed).
+int RunExec(const std::string& host, uint16_t port, const std::string& cluster, const std::string& task,
+            const std::string& container, const std::vector<std::string>& command);
+// `kecs alarm set NAME ALARM|OK`: sets a deployment alarm of kecs's alarm source
+// (POST /_kecs/v1/alarms); returns the process exit code.
+int SetAlarm(const std::string& host, uint16_t port, const std::string& name, const std::string& state);
 // Prints the daemon's /health; returns the process exit code (0 when it answers).
 int PrintStatus(const std::string& host, uint16_t port);
 

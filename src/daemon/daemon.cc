@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,8 +18,11 @@
 #include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
 #include "api/elbv2/elbv2_api.h"
+#include "api/exec/sessions.h"
+#include "api/exec/stream_server.h"
 #include "api/http/server.h"
 #include "api/metadata/metadata_service.h"
+#include "api/protocol/region.h"
 #include "api/router.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
@@ -38,7 +42,9 @@
 #include "reconcile/lb_hooks.h"
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
+#include "reconcile/daemon_controller.h"
 #include "reconcile/service_controller.h"
+#include "reconcile/traffic_shift.h"
 #include "reconcile/task_controller.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
@@ -309,9 +315,36 @@ api::HttpResponse LoadBalancerCa(runtime::Runtime* rt, const api::HttpRequest& r
   return r;
 }
 
+// POST /_kecs/v1/alarms {"alarmName", "state": "ALARM"|"OK", "region"?}: sets a deployment
+// alarm of kecs's alarm source (`kecs alarm set`; reconcile/traffic_shift.h), in `region`
+// or the daemon's.
+api::HttpResponse SetAlarm(state::Store& store, const std::string& default_region, const api::HttpRequest& req) {
+  if (req.method != "POST") return JsonReply(405, "MethodNotAllowed", "this endpoint answers POST only");
+  auto body = ParseJson(req.body);
+  if (!body || !body->is_object()) return BadParameter("the body must be a JSON object");
+  const std::string name = JStr(*body, "alarmName");
+  const std::string state = JStr(*body, "state");
+  const std::string region = JStr(*body, "region", default_region);
+  if (!api::protocol::IsValidRegion(region)) return BadParameter("region must be an AWS region name");
+  Status st = store.Write([&](state::Tx& tx) {
+    return reconcile::SetAlarmState(tx, region, name, state, static_cast<double>(std::time(nullptr)));
+  });
+  if (st.code() == Code::kInvalidArgument) return BadParameter(st.message());
+  if (!st.ok()) {
+    KLOG_ERROR("/_kecs/v1/alarms: {}", st.message());
+    return JsonReply(500, "ServerException", "cannot set the alarm");
+  }
+  api::HttpResponse r;
+  r.status = 200;
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = Json{{"alarmName", name}, {"state", state}, {"region", region}}.dump();
+  return r;
+}
+
 // kecs's own endpoints under /_kecs/v1/ (the router authenticates them like the APIs).
 api::HttpResponse Internal(runtime::Runtime* rt, state::Store& store, const std::string& host_address,
-                           const api::HttpRequest& req) {
+                           const std::string& region, const api::HttpRequest& req) {
+  if (req.Path() == "/_kecs/v1/alarms") return SetAlarm(store, region, req);
   if (req.Path() == "/_kecs/v1/load-balancers") return LoadBalancers(store, host_address, req);
   if (req.Path() == "/_kecs/v1/elb/ca.pem") return LoadBalancerCa(rt, req);
   return Logs(rt, req);
@@ -500,8 +533,25 @@ int Run(const Config& cfg) {
   eopts.ephemeral_port_last = cfg.ephemeral_port_last;
   api::ecs::EcsApi ecs(**store, regions, eopts);
   // The service scheduler launches tasks through the API's RunTask path.
-  reconcile::ServiceController services(**store, ecs, reconcile::ServiceController::Options{}, clock);
+  reconcile::ServiceController::Options service_options;
+  // Issue 18: a deployment "minute" (bake times, hook timeouts) lasts this many seconds;
+  // read once here, for tests that cannot wait real minutes (docs/design.md).
+  if (const char* v = std::getenv("KECS_DEPLOYMENT_MINUTE_SECONDS"); v && *v) {
+    char* end = nullptr;
+    double seconds = std::strtod(v, &end);
+    if (end && *end == '\0' && seconds > 0 && seconds <= 3600) {
+      service_options.minute_seconds = seconds;
+    } else {
+      KLOG_WARN("KECS_DEPLOYMENT_MINUTE_SECONDS={} is not a number of seconds in (0, 3600]; using 60", v);
+    }
+  }
+  reconcile::ServiceController services(**store, ecs, service_options, clock);
   (*store)->OnCommit([&services] { services.Notify(); });
+  // The daemon scheduler (managed daemons) launches its tasks through the same path.
+  reconcile::DaemonController::Options daemon_options;
+  daemon_options.minute_seconds = service_options.minute_seconds;  // bake times
+  reconcile::DaemonController daemons(**store, ecs, daemon_options, clock);
+  (*store)->OnCommit([&daemons] { daemons.Notify(); });
 
   api::Router::Options ropts;
   ropts.default_region = cfg.region;
@@ -535,8 +585,8 @@ int Run(const Config& cfg) {
     };
   };
   const std::string lb_host_address = nopts.public_ip;  // --publish-address, else the primary IPv4
-  ropts.internal = [runtime, st, lb_host_address](const api::HttpRequest& r) {
-    return Internal(runtime, *st, lb_host_address, r);
+  ropts.internal = [runtime, st, lb_host_address, region = cfg.region](const api::HttpRequest& r) {
+    return Internal(runtime, *st, lb_host_address, region, r);
   };
   api::Router router(ropts);
 
@@ -575,20 +625,30 @@ int Run(const Config& cfg) {
   auto elbv2_service = std::make_shared<api::Service>(model::Elbv2Model(), api::ErrorStyle{});
   elbv2.RegisterAll(*elbv2_service);
   router.AddService(elbv2_service);
+  // Express Mode services make their security groups and load balancer through these.
+  ecs.SetExpressPeers({ec2_service.get(), elbv2_service.get()});
 
+  // ECS Exec: ExecuteCommand's sessions, streamed over WebSockets on the API's port.
+  api::exec::ExecSessions exec_sessions;
+  api::exec::StreamServer exec_streams(exec_sessions, *runtime);
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
   sopts.max_connections = cfg.max_connections;
+  sopts.upgrade_wanted = &api::exec::StreamServer::Wants;
+  sopts.upgrade = [&exec_streams](api::HttpRequest r, int fd) { exec_streams.Serve(std::move(r), fd); };
   api::HttpServer server([&router](const api::HttpRequest& r) { return router.Handle(r); }, sopts);
   if (Status s = server.Listen(cfg.host, static_cast<uint16_t>(cfg.port)); !s.ok()) {
     KLOG_ERROR("{}", s.message());
     return 2;
   }
+  std::string exec_host = cfg.host == "0.0.0.0" || cfg.host == "::" || cfg.host.empty() ? "127.0.0.1" : cfg.host;
+  ecs.SetExec({&exec_sessions, runtime->has_data_plane(), fmt::format("{}:{}", exec_host, server.port())});
 
   controller.Start();
   policies.Start();
   lbs.Start();
   services.Start();
+  daemons.Start();
   metadata.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
@@ -604,7 +664,9 @@ int Run(const Config& cfg) {
   sigwait(&sigs, &sig);
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
+  exec_streams.Shutdown();  // ends the exec sessions (their commands are killed)
   services.Stop();
+  daemons.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();
   metadata.Stop();  // after the controller: its hooks open and close listeners

@@ -3,9 +3,11 @@
 //   kecs start          run the daemon in the foreground
 //   kecs status         ask a running daemon how it is
 //   kecs logs TASK [C]  a container's output (--follow to keep reading)
+//   kecs exec TASK -- CMD  run a command in a task's container (ECS Exec)
 //   kecs image load F   load a docker-archive or OCI archive into the image store
 //   kecs elb ls         the load balancers' listeners as published on the host
 //   kecs elb ca         the PEM of the CA that signs HTTPS listeners' certificates
+//   kecs alarm set N S  sets deployment alarm N to ALARM or OK (kecs's alarm source)
 //   kecs cleanup        remove every kernel object of a name prefix (after a crash, or tests)
 //   kecs version        print the version
 #include <CLI/CLI.hpp>
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <tuple>
+#include <vector>
 
 #include "base/log.h"
 #include "daemon/client.h"
@@ -110,6 +113,16 @@ int main(int argc, char** argv) {
   Flag(logs, "--host", cfg.host, "KECS_HOST", "Daemon address");
   Flag(logs, "--port", cfg.port, "KECS_PORT", "Daemon port");
 
+  std::string exec_cluster;
+  std::vector<std::string> exec_command;
+  CLI::App* exec = app.add_subcommand("exec", "Run a command in a task's container (ECS Exec, ExecuteCommand)");
+  exec->add_option("task", task, "Task id or ARN")->required();
+  exec->add_option("command", exec_command, "The command, after --")->required();
+  exec->add_option("-c,--container", container, "Container name (optional with one container)");
+  exec->add_option("--cluster", exec_cluster, "Cluster (default: default)");
+  Flag(exec, "--host", cfg.host, "KECS_HOST", "Daemon address");
+  Flag(exec, "--port", cfg.port, "KECS_PORT", "Daemon port");
+
   CLI::App* elb = app.add_subcommand("elb", "Load balancers of a running daemon");
   elb->require_subcommand(1);
   CLI::App* elb_ls = elb->add_subcommand("ls", "List each listener and the host address and port it is published on");
@@ -118,6 +131,15 @@ int main(int argc, char** argv) {
     Flag(sub, "--host", cfg.host, "KECS_HOST", "Daemon address");
     Flag(sub, "--port", cfg.port, "KECS_PORT", "Daemon port");
   }
+
+  std::string alarm_name, alarm_state;
+  CLI::App* alarm = app.add_subcommand("alarm", "Deployment alarms (kecs's stand-in for CloudWatch alarms)");
+  alarm->require_subcommand(1);
+  CLI::App* alarm_set = alarm->add_subcommand("set", "Set an alarm named in a service's deploymentConfiguration.alarms");
+  alarm_set->add_option("name", alarm_name, "Alarm name")->required();
+  alarm_set->add_option("state", alarm_state, "ALARM or OK")->required()->check(CLI::IsMember({"ALARM", "OK"}));
+  Flag(alarm_set, "--host", cfg.host, "KECS_HOST", "Daemon address");
+  Flag(alarm_set, "--port", cfg.port, "KECS_PORT", "Daemon port");
 
   CLI::App* image = app.add_subcommand("image", "Manage the local image store");
   image->require_subcommand(1);
@@ -145,8 +167,15 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("logs")) {
     return kecs::daemon::PrintLogs(cfg.host, static_cast<uint16_t>(cfg.port), task, container, follow);
   }
+  if (exec->parsed()) {
+    return kecs::daemon::RunExec(cfg.host, static_cast<uint16_t>(cfg.port), exec_cluster, task, container,
+                                 exec_command);
+  }
   if (elb_ls->parsed()) return kecs::daemon::PrintLoadBalancers(cfg.host, static_cast<uint16_t>(cfg.port));
   if (elb_ca->parsed()) return kecs::daemon::PrintLoadBalancerCa(cfg.host, static_cast<uint16_t>(cfg.port));
+  if (alarm_set->parsed()) {
+    return kecs::daemon::SetAlarm(cfg.host, static_cast<uint16_t>(cfg.port), alarm_name, alarm_state);
+  }
   kecs::log::Init(cfg.log_level, cfg.log_format);
   if (app.got_subcommand("image")) {
     if (auto st = cfg.Finalize(); !st.ok()) {

@@ -268,16 +268,18 @@ void StartRollback(ServiceDeployment& d, const model::Deployment& rollback, cons
 
 Status RecordDeploymentFailed(state::Tx& tx, const model::Service& svc, const std::string& failed_id,
                               int failed_tasks, const model::Deployment* rollback, const model::Deployment* good,
-                              double now) {
+                              double now, const std::string& alarm_reason) {
   ASSIGN_OR_RETURN(auto found, FindServiceDeployment(tx, svc, failed_id));
   if (!found || !model::IsOngoing(found->status)) return Status::Ok();
   ServiceDeployment& d = *found;
   ASSIGN_OR_RETURN(auto counts, CountServiceTasks(tx, svc));
   FillLiveCounts(d, svc, counts);
   d.failure_count = failed_tasks;
-  d.circuit_breaker_status = "TRIGGERED";
-  // The deployment's rolloutStateReason, in ECS's words (containers-roadmap #1488).
-  const std::string reason = "ECS deployment circuit breaker: tasks failed to start.";
+  const bool by_alarms = !alarm_reason.empty();
+  (by_alarms ? d.alarms_status : d.circuit_breaker_status) = "TRIGGERED";
+  // The deployment's rolloutStateReason, in ECS's words (containers-roadmap #1488) for the
+  // circuit breaker.
+  const std::string reason = by_alarms ? alarm_reason : "ECS deployment circuit breaker: tasks failed to start.";
   if (d.rollback_deployment_id == failed_id) {
     // The rollback itself failed: the record ends there (a further rollback the scheduler
     // starts is not part of it).
@@ -287,7 +289,8 @@ Status RecordDeploymentFailed(state::Tx& tx, const model::Service& svc, const st
     ASSIGN_OR_RETURN(std::string arn, RevisionOrNew(tx, svc, *good, now));
     StartRollback(d, *rollback, arn, reason, now);
   } else {
-    bool wanted = svc.deployment_configuration.circuit_breaker_rollback;
+    const auto& cfg = svc.deployment_configuration;
+    bool wanted = by_alarms ? cfg.alarms && cfg.alarms->rollback : cfg.circuit_breaker_rollback;
     Finish(d, wanted ? ServiceDeploymentStatus::kRollbackFailed : ServiceDeploymentStatus::kStopped, now);
     if (!wanted) d.stopped_at = EpochMillis(now);
     // No AWS wording for a rollback with no completed deployment to return to was found.

@@ -56,9 +56,12 @@ Status RecordDeploymentCompleted(state::Tx& tx, const model::Service& svc, const
 
 // The circuit breaker failed the deployment `failed_id` after `failed_tasks` failures;
 // `rollback` is the deployment it started to roll back to `good` (both nullptr: none).
+// With `alarm_reason`, the deployment alarms failed it instead: the record's alarms are
+// TRIGGERED (its circuit breaker left as it was), its reason is `alarm_reason`, and
+// whether a rollback was wanted is the alarms' `rollback`.
 Status RecordDeploymentFailed(state::Tx& tx, const model::Service& svc, const std::string& failed_id,
                               int failed_tasks, const model::Deployment* rollback, const model::Deployment* good,
-                              double now);
+                              double now, const std::string& alarm_reason = "");
 
 // Moves `d` to ROLLBACK_IN_PROGRESS: `rollback` (svc's new PRIMARY deployment) returns
 // to the revision `revision_arn`, for `reason`.

@@ -54,7 +54,8 @@ Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const D
   const std::string& service_name = task.internal.service;
   if (service_name.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto service, state::records::GetService(tx, task.region, task.cluster, service_name));
-  if (!service || service->service_registries.empty()) return Status::Ok();
+  // A task set's task registers in its task set's registries (issue 18).
+  if (!service || model::RegistriesOf(*service, task.internal.deployment).empty()) return Status::Ok();
 
   bool awsvpc = task.internal.network_mode == model::NetworkMode::kAwsvpc;
   net::discovery::EcsTaskInstance instance;
@@ -63,6 +64,9 @@ Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const D
   instance.region = task.region;
   instance.cluster_name = LastPart(task.cluster_arn);
   instance.service_name = service_name;
+  for (const auto& ts : service->task_sets) {
+    if (ts.id == task.internal.deployment) instance.task_set_external_id = ts.external_id;
+  }
   std::string family = LastPart(task.task_definition_arn);
   instance.task_definition_family = family.substr(0, family.rfind(':'));
   if (awsvpc) {
@@ -75,7 +79,7 @@ Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const D
 
   std::vector<std::string> registered;
   bool changed = false;
-  for (const auto& r : service->service_registries) {
+  for (const auto& r : model::RegistriesOf(*service, task.internal.deployment)) {
     instance.port = RegistryPort(r, task, !awsvpc);
     auto op = net::discovery::RegisterEcsTaskInstance(tx, AccountOf(task), now, r.registry_arn, instance);
     if (op.ok()) {

@@ -73,9 +73,12 @@ const model::Target* FindTaskTarget(const model::TargetGroup& group, const model
 Status RegisterTaskTargets(state::Tx& tx, model::Task& task, double now, const LbHookOptions& options) {
   if (task.internal.service.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(auto service, state::records::GetService(tx, task.region, task.cluster, task.internal.service));
-  if (!service || service->load_balancers.empty()) return Status::Ok();
+  if (!service) return Status::Ok();
+  // A task set's task registers in its task set's target groups (issue 18).
+  const auto& load_balancers = model::LoadBalancersOf(*service, task.internal.deployment);
+  if (load_balancers.empty()) return Status::Ok();
   std::vector<std::string> events;
-  for (const auto& lb : service->load_balancers) {
+  for (const auto& lb : load_balancers) {
     if (lb.target_group_arn.empty() || !lb.container_port) continue;
     ASSIGN_OR_RETURN(auto group, GroupOf(tx, task.region, lb.target_group_arn));
     if (!group) {

@@ -21,7 +21,9 @@
 //   2. CheckCircuitBreaker: counts PRIMARY tasks that failed (stopped on their own before
 //      the deployment completed); with the deployment circuit breaker on, reaching
 //      CircuitBreakerThreshold marks the deployment FAILED and, with rollback, starts a new
-//      deployment of the last COMPLETED one (the pass ends there);
+//      deployment of the last COMPLETED one (the pass ends there); so does a deployment
+//      alarm in ALARM (deploymentConfiguration.alarms; reconcile/traffic_shift.h), with the
+//      alarms' rollback, except for a deployment that is itself a rollback;
 //   3. StopTasks: surplus PRIMARY tasks (pending ones first), then tasks of older
 //      deployments and PRIMARY tasks on DRAINING container instances, never letting
 //      healthy RUNNING tasks fall below minimumHealthyPercent of desiredCount;
@@ -33,6 +35,19 @@
 //      deployments with no task left;
 //   6. FinishDraining: takes a DRAINING service (DeleteService) to INACTIVE once none of
 //      its tasks is left running or pending (the last ones may still be stopping).
+// A service whose deploymentConfiguration.strategy is BLUE_GREEN, LINEAR or CANARY, behind
+// load balancers with an advancedConfiguration, runs a new deployment (once an older one
+// serves) through ECS's lifecycle stages instead of steps 2-5, shifting traffic between
+// its two target groups (service_controller.cc "Traffic-shifting deployments";
+// reconcile/traffic_shift.h); a rollback or the end of the shift hands back to the steps.
+// A shift of a service that no longer shifts (deleted, or its strategy or load balancers
+// changed) ends at once; a deployment that runs without a shift registers its tasks in the
+// target group production traffic goes to.
+// A service with the EXTERNAL or CODE_DEPLOY deployment controller has task sets instead
+// of deployments (model::TaskSet, issue 18): each pass keeps each task set at its
+// computedDesiredCount (surplus tasks stop, pending first; missing ones start), stops
+// tasks of no task set, sets each set's stabilityStatus, drops DRAINING sets whose tasks
+// are gone, and takes a DRAINING service to INACTIVE as step 6 does.
 // Every action is recorded in the service's events in AWS's words. Tasks are launched
 // through a TaskLauncher (the API layer's RunTask path), so they are placed and validated
 // exactly as RunTask's are. A failed store write fails the whole pass of that service:
@@ -77,6 +92,10 @@ class ServiceController {
     // complete on, a task that is about to crash (its failure then counts toward the
     // circuit breaker). A task with health checks is healthy when its healthStatus is.
     std::chrono::milliseconds settle{3000};
+    // How many seconds a "minute" of a deployment's bake times and hook timeouts lasts
+    // (issue 18): 60, as ECS's; the daemon takes KECS_DEPLOYMENT_MINUTE_SECONDS at start so
+    // tests can shorten them.
+    double minute_seconds = 60;
   };
   ServiceController(state::Store& store, TaskLauncher& launcher, Options options,
                     Clock& clock = Clock::Real());

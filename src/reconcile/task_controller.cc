@@ -1,5 +1,6 @@
 #include "reconcile/task_controller.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <set>
@@ -781,6 +782,13 @@ bool TaskController::Activating(Task& t) {
     if (cur.desired_status != TaskStatus::kRunning) return Status::Ok();  // a StopTask landed
     for (auto& c : cur.containers) {
       if (c.last_status != ContainerStatus::kStopped) c.last_status = ContainerStatus::kRunning;
+      // ECS Exec (issue 18): kecs itself serves ExecuteCommand, so the container's
+      // ExecuteCommandAgent runs as soon as the container does, as ECS shows it.
+      bool has_agent = std::any_of(c.managed_agents.begin(), c.managed_agents.end(),
+                                   [](const model::ManagedAgent& m) { return m.name == "ExecuteCommandAgent"; });
+      if (cur.enable_execute_command && c.last_status == ContainerStatus::kRunning && !has_agent) {
+        c.managed_agents.push_back({"ExecuteCommandAgent", "RUNNING", std::nullopt, now});
+      }
     }
     cur.started_at = now;
     cur.last_status = TaskStatus::kRunning;

@@ -14,6 +14,8 @@
 // A kubernetes/ implementation (Pods over the Kubernetes API) is planned.
 #include <chrono>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -176,6 +178,67 @@ struct EniAddresses {
   bool operator==(const EniAddresses&) const = default;
 };
 
+// ECS Exec: a command to run in a task's container.
+struct ExecSpec {
+  std::string container;
+  std::vector<std::string> argv;
+  // On a pseudo-terminal (interactive, what ExecuteCommand asks for), else on pipes.
+  bool tty = true;
+  uint16_t cols = 80;
+  uint16_t rows = 24;
+};
+
+// A process started by Runtime::Exec. Its stdout and stderr come through one stream (the
+// terminal's, or one pipe); its stdin is written. Thread-safe for one reader (Read), one
+// writer (Write, Resize, CloseInput) and Wait/Kill from any thread. The destructor kills
+// the process if it still runs and reaps it.
+// Read and Write block until they can go on or Interrupt is called (from any thread):
+// a process may leave its terminal open in a background process, or never read its input.
+class ExecProcess {
+ public:
+  // Takes ownership of the descriptors: `input` (stdin, the terminal master when tty),
+  // `output` (the same descriptor when tty). `target_pid_file`, when not empty, is where
+  // the front process writes the host pid of the command it starts (runc exec --pid-file):
+  // Kill kills that command directly; the file is removed with the ExecProcess.
+  ExecProcess(int pid, int input, int output, bool tty, std::string target_pid_file = "");
+  ~ExecProcess();
+  ExecProcess(const ExecProcess&) = delete;
+  ExecProcess& operator=(const ExecProcess&) = delete;
+
+  // Up to `max` bytes of output; "" at its end (the process and every holder of its
+  // output closed it), or once interrupted and nothing is left to read at once. Blocks
+  // until output comes.
+  Result<std::string> Read(size_t max = 4096);
+  // Writes all of `data`, blocking while the process does not read; Unavailable once
+  // interrupted (some of `data` may have been written).
+  Status Write(std::string_view data);
+  // Ends every Read and Write in progress and to come (see above). Idempotent.
+  void Interrupt();
+  // Sets the terminal's size (no-op without a terminal).
+  Status Resize(uint16_t cols, uint16_t rows);
+  // Ends the input: the process reads end-of-file (on a terminal: sends ^D).
+  void CloseInput();
+  // Waits for the process to exit; its exit code (128 + signal when killed).
+  Result<int> Wait();
+  // SIGKILL to the process and to the command it started (its target pid file's, and that
+  // command's process group: the front process cannot pass SIGKILL on). No-op once Wait
+  // has reaped the process.
+  void Kill();
+  bool tty() const { return tty_; }
+
+ private:
+  bool WaitFor(int fd, short events);
+
+  const int pid_;
+  int input_;
+  const int output_;
+  const bool tty_;
+  const std::string target_pid_file_;
+  const int wake_;  // an eventfd, readable once Interrupt was called
+  std::mutex mu_;
+  std::optional<int> exit_code_;  // guarded by mu_
+};
+
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -272,6 +335,17 @@ class Runtime {
   // no longer lists. Repeating it changes nothing. NotFound when this runtime plumbs no
   // such interface (yet); runtimes without a data plane succeed.
   virtual Status ApplyEniAddresses(const EniAddresses& eni) { (void)eni; return Status::Ok(); }
+
+  // ---- ECS Exec (issue 18) ----
+  // Starts `spec.argv` in running container `spec.container` of `task`, in its namespaces,
+  // cgroup, user, environment and working directory, as ExecuteCommand's session runs it.
+  // Each call starts a new process. NotFound when the container is not running;
+  // runtimes without a data plane answer FailedPrecondition (nothing runs there to enter).
+  virtual Result<std::unique_ptr<ExecProcess>> Exec(const TaskSpec& task, const ExecSpec& spec) {
+    (void)task;
+    (void)spec;
+    return FailedPrecondition("this runtime runs no containers, so there is nothing to execute a command in");
+  }
 };
 
 }  // namespace kecs::runtime

@@ -227,3 +227,14 @@ def ecs_client_with_model(kecs, models, region=REGION):
     return boto3.Session(botocore_session=bs).client(
         "ecs", endpoint_url=kecs.endpoint, region_name=region, aws_access_key_id="AKIDKECSTEST",
         aws_secret_access_key="secret", config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def ecs_client_with_ops(kecs, ops, name):
+    """boto3 ECS client whose model adds `ops` from kecs's newer model, written under the
+    daemon's data dir in `name`."""
+    models = os.path.join(kecs.data_dir, name)
+    d = os.path.join(models, "ecs", "2014-11-13")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "service-2.json"), "w") as f:
+        json.dump(merged_ecs_model(ops), f)
+    return ecs_client_with_model(kecs, models)

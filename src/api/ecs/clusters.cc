@@ -9,6 +9,7 @@
 #include "api/ecs/ecs_api.h"
 #include "api/pagination.h"
 #include "model/arn.h"
+#include "model/daemon.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -305,6 +306,14 @@ Json EcsApi::DeleteCluster(RequestContext& ctx, const Json& in) {
       if (s.status == "ACTIVE" || s.status == "DRAINING") {
         throw AwsError("ClusterContainsServicesException",
                        "The Cluster cannot be deleted while Services are active.");
+      }
+    }
+    // ACTIVE daemons would keep running tasks in an INACTIVE cluster. DeleteCluster's error
+    // list has no daemon exception and no source says what ECS answers: kecs refuses with a
+    // ClientException in the words of the services' refusal.
+    for (const auto& d : Check(tx.List({model::kDaemon, ctx.region, name}))) {
+      if (d.status == "ACTIVE") {
+        throw ClientException("The Cluster cannot be deleted while Daemons are active.");
       }
     }
     for (const auto& t : Check(tx.List({kTask, ctx.region, name}))) {

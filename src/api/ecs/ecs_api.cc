@@ -59,6 +59,29 @@ void EcsApi::RegisterAll(Service& s) {
   KECS_OP(StopServiceDeployment);
   KECS_OP(GetTaskProtection);
   KECS_OP(UpdateTaskProtection);
+  KECS_OP(CreateTaskSet);
+  KECS_OP(DescribeTaskSets);
+  KECS_OP(UpdateTaskSet);
+  KECS_OP(DeleteTaskSet);
+  KECS_OP(UpdateServicePrimaryTaskSet);
+  KECS_OP(ExecuteCommand);
+  KECS_OP(CreateExpressGatewayService);
+  KECS_OP(DescribeExpressGatewayService);
+  KECS_OP(UpdateExpressGatewayService);
+  KECS_OP(DeleteExpressGatewayService);
+  KECS_OP(RegisterDaemonTaskDefinition);
+  KECS_OP(DescribeDaemonTaskDefinition);
+  KECS_OP(DeleteDaemonTaskDefinition);
+  KECS_OP(ListDaemonTaskDefinitions);
+  KECS_OP(CreateDaemon);
+  KECS_OP(UpdateDaemon);
+  KECS_OP(DeleteDaemon);
+  KECS_OP(DescribeDaemon);
+  KECS_OP(ListDaemons);
+  KECS_OP(DescribeDaemonDeployments);
+  KECS_OP(ListDaemonDeployments);
+  KECS_OP(DescribeDaemonRevisions);
+  KECS_OP(ContinueServiceDeployment);
 #undef KECS_OP
 }
 

@@ -18,10 +18,12 @@
 #include "api/errors.h"
 #include "api/router.h"
 #include "base/json.h"
+#include "reconcile/daemon_controller.h"
 #include "reconcile/service_controller.h"
 #include "state/store.h"
 
 namespace kecs::net { class RegionBootstrap; }
+namespace kecs::api::exec { class ExecSessions; }
 
 namespace kecs::api::ecs {
 
@@ -37,7 +39,23 @@ struct EcsOptions {
   int ephemeral_port_last = 65535;
 };
 
-class EcsApi : public reconcile::TaskLauncher {
+// ECS Exec (exec.cc): where ExecuteCommand's sessions go. Without sessions, or when the
+// runtime runs no containers, ExecuteCommand answers TargetNotConnectedException.
+struct ExecEndpoint {
+  exec::ExecSessions* sessions = nullptr;
+  bool runs_containers = false;
+  std::string default_host;  // host:port for the stream URL when a request has no Host
+};
+
+// Express Mode (express.cc): the peer services an Express service's infrastructure is
+// made through, by their public operations (so every check and record is the same as a
+// client's call). Null: Express services cannot be created (ServerException).
+struct ExpressPeers {
+  const Service* ec2 = nullptr;
+  const Service* elbv2 = nullptr;
+};
+
+class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLauncher {
  public:
   EcsApi(state::Store& store, net::RegionBootstrap& regions, EcsOptions options)
       : store_(store), regions_(regions), options_(std::move(options)) {}
@@ -68,6 +86,20 @@ class EcsApi : public reconcile::TaskLauncher {
                                               const model::Deployment& deployment, int count, double now) override;
   // Probes host ports for the pass's bridge tasks, before the scheduler's transactions.
   void BeforePass() override;
+  // reconcile::DaemonTaskLauncher (daemons.cc): the daemon scheduler's tasks, through
+  // RunTask's path, on one given container instance.
+  reconcile::LaunchedTasks LaunchDaemonTask(state::Tx& tx, const reconcile::DaemonLaunch& launch,
+                                            double now) override;
+  // ECS Exec's sessions (exec.cc); call before the server starts.
+  void SetExec(ExecEndpoint endpoint);
+  // Express Mode (express.cc): the EC2 and ELBv2 services whose operations create an
+  // Express service's security groups and load balancer; call before the server starts.
+  void SetExpressPeers(ExpressPeers peers) { express_ = peers; }
+  // Finishes the deletions of DRAINING Express services whose ECS service has gone
+  // INACTIVE: removes their listener rule, listener, load balancer, target group and
+  // security groups (express.cc). Cheap when there is nothing to do; repeat calls retry
+  // what an earlier one could not delete yet.
+  void FinishExpressDeletions(RequestContext& ctx);
 
  private:
   // clusters.cc
@@ -143,9 +175,41 @@ class EcsApi : public reconcile::TaskLauncher {
   // task_protection.cc (issue 18)
   Json GetTaskProtection(RequestContext& ctx, const Json& in);
   Json UpdateTaskProtection(RequestContext& ctx, const Json& in);
+  // task_sets.cc (issue 18)
+  Json CreateTaskSet(RequestContext& ctx, const Json& in);
+  Json DescribeTaskSets(RequestContext& ctx, const Json& in);
+  Json UpdateTaskSet(RequestContext& ctx, const Json& in);
+  Json DeleteTaskSet(RequestContext& ctx, const Json& in);
+  Json UpdateServicePrimaryTaskSet(RequestContext& ctx, const Json& in);
+  // exec.cc (issue 18)
+  Json ExecuteCommand(RequestContext& ctx, const Json& in);
+  // express.cc (issue 18)
+  Json CreateExpressGatewayService(RequestContext& ctx, const Json& in);
+  Json DescribeExpressGatewayService(RequestContext& ctx, const Json& in);
+  Json UpdateExpressGatewayService(RequestContext& ctx, const Json& in);
+  Json DeleteExpressGatewayService(RequestContext& ctx, const Json& in);
+  Json PeerCall(const Service* peer, const char* op, const RequestContext& ctx, const Json& in);
+  Json ExpressView(state::Tx& tx, const RequestContext& ctx, const state::Object& rec, bool tags);
+  // daemon_task_definitions.cc (issue 18)
+  Json RegisterDaemonTaskDefinition(RequestContext& ctx, const Json& in);
+  Json DescribeDaemonTaskDefinition(RequestContext& ctx, const Json& in);
+  Json DeleteDaemonTaskDefinition(RequestContext& ctx, const Json& in);
+  Json ListDaemonTaskDefinitions(RequestContext& ctx, const Json& in);
+  // daemons.cc (issue 18)
+  Json CreateDaemon(RequestContext& ctx, const Json& in);
+  Json UpdateDaemon(RequestContext& ctx, const Json& in);
+  Json DeleteDaemon(RequestContext& ctx, const Json& in);
+  Json DescribeDaemon(RequestContext& ctx, const Json& in);
+  Json ListDaemons(RequestContext& ctx, const Json& in);
+  Json DescribeDaemonDeployments(RequestContext& ctx, const Json& in);
+  Json ListDaemonDeployments(RequestContext& ctx, const Json& in);
+  Json DescribeDaemonRevisions(RequestContext& ctx, const Json& in);
+  // service_deployments.cc (issue 18, deployment strategies)
+  Json ContinueServiceDeployment(RequestContext& ctx, const Json& in);
 
   state::Store& store_;
   net::RegionBootstrap& regions_;
+  ExecEndpoint exec_;  // set before the server starts (SetExec)
   EcsOptions options_;
 
   // The service scheduler's host-port probe (launch.h), gathered by BeforePass outside any
@@ -156,9 +220,33 @@ class EcsApi : public reconcile::TaskLauncher {
   std::shared_ptr<const PortProbe> service_probe_;  // guarded by probe_mu_
   std::chrono::steady_clock::time_point service_probe_at_;  // guarded by probe_mu_
   int service_probe_window_ = 32;                   // guarded by probe_mu_
+  ExpressPeers express_;  // set before the server starts (SetExpressPeers)
 };
 
 // A new PRIMARY deployment of the service as it now is (services.cc).
 model::Deployment NewDeployment(const RequestContext& ctx, const model::Service& svc);
+
+// services.cc, shared with task_sets.cc: the service (ServiceNotFoundException;
+// ServiceNotActiveException with `active_only`), and the checks CreateService makes of a
+// service's (or task set's) network, load balancers and registries, in ECS's words.
+model::Service RequireService(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
+                              const std::string& ref, bool active_only);
+void ResolveNetwork(state::Tx& tx, RequestContext& ctx, const Json& td, model::Service& svc);
+std::vector<model::ServiceLoadBalancer> ParseLoadBalancers(const Json& given);
+void ValidateLoadBalancers(state::Tx& tx, const RequestContext& ctx, const Json& td, const model::Service& svc);
+std::vector<model::ServiceRegistry> ValidateRegistries(state::Tx& tx, const RequestContext& ctx, const Json& given);
+
+// task_sets.cc: CreateService's checks of a deploymentController (ECS, CODE_DEPLOY or
+// EXTERNAL); UpdateService's refusal of the members a task-set service changes through
+// task sets (or CodeDeploy); the PRIMARY task set a CODE_DEPLOY service starts with.
+void CheckDeploymentController(const std::string& controller, const std::string& strategy, const Json& in);
+void RefuseTaskSetMembers(const model::Service& svc, const Json& in);
+model::TaskSet InitialTaskSet(const RequestContext& ctx, const model::Service& svc);
+
+// express.cc: a revision of an Express service's ECS service shows the resources Express
+// made for it (ServiceRevision.ecsManagedResources, DescribeServiceRevisions); others are
+// left as they are.
+void AddExpressManagedResources(state::Tx& tx, const RequestContext& ctx, const model::ServiceRevision& rev,
+                                Json& out);
 
 }  // namespace kecs::api::ecs

@@ -313,14 +313,18 @@ ResolvedLaunch ResolveLaunch(state::Tx& tx, RequestContext& ctx, const LaunchSpe
   ResolvedLaunch r;
   r.cluster = spec.cluster;
   state::Object cluster = RequireCluster(tx, ctx, spec.cluster);
-  auto td_obj = FindTaskDefinition(tx, ctx, spec.task_definition);
-  if (!td_obj) throw ClientException("TaskDefinition not found.");
-  // A deregistered revision runs no new standalone task; a service whose deployment uses
-  // it keeps replacing its tasks, as on AWS.
-  if (td_obj->status != "ACTIVE" && spec.service_name.empty()) {
-    throw ClientException("TaskDefinition is inactive");
+  if (spec.task_definition_doc.is_object()) {
+    r.task_definition = spec.task_definition_doc;
+  } else {
+    auto td_obj = FindTaskDefinition(tx, ctx, spec.task_definition);
+    if (!td_obj) throw ClientException("TaskDefinition not found.");
+    // A deregistered revision runs no new standalone task; a service whose deployment uses
+    // it keeps replacing its tasks, as on AWS.
+    if (td_obj->status != "ACTIVE" && spec.service_name.empty()) {
+      throw ClientException("TaskDefinition is inactive");
+    }
+    r.task_definition = std::move(td_obj->doc);
   }
-  r.task_definition = std::move(td_obj->doc);
   const Json& td = r.task_definition;
 
   bool has_netcfg = spec.network_configuration.is_object() &&

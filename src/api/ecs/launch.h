@@ -53,6 +53,10 @@ struct LaunchSpec {
   std::string service_name;                      // set by the service scheduler
   std::string deployment_id;                     // "ecs-svc/..." of the deployment
   Json service_tags = Json::array();
+  // Set by the daemon scheduler (daemons.cc): the task definition document to run, in place
+  // of looking `task_definition` up among the task definitions (a daemon task definition is
+  // not one of them).
+  Json task_definition_doc;
 };
 
 struct LaunchOutcome {

@@ -41,6 +41,18 @@ std::string RecordKey(const RequestContext& ctx, const std::string& arn, const s
   return key;
 }
 
+// The service deployment the ARN names (StopServiceDeployment, ContinueServiceDeployment).
+std::optional<model::ServiceDeployment> RequireServiceDeployment(state::Tx& tx, const RequestContext& ctx,
+                                                                 const std::string& arn) {
+  std::string key = RecordKey(ctx, arn, "service-deployment");
+  std::optional<model::ServiceDeployment> d;
+  if (!key.empty()) d = Check(state::records::GetServiceDeployment(tx, ctx.region, key));
+  // kecs's wording; the model names the error ("The service deploy ARN that you specified
+  // ... doesn't exist").
+  if (!d) throw AwsError("ServiceDeploymentNotFoundException", "Service deployment not found.");
+  return d;
+}
+
 const Json& ArnList(const Json& in, const char* member) {
   const Json* arns = JGet(in, member);
   // No AWS wording for an empty or oversized list was found; worded as DescribeServices'.
@@ -203,7 +215,9 @@ Json EcsApi::DescribeServiceRevisions(RequestContext& ctx, const Json& in) {
           }
         }
       }
-      list.push_back(state::records::ServiceRevisionToAws(*v));
+      Json rev = state::records::ServiceRevisionToAws(*v);
+      AddExpressManagedResources(tx, ctx, *v, rev);
+      list.push_back(rev);
     }
     return Status::Ok();
   }));
@@ -221,12 +235,7 @@ Json EcsApi::StopServiceDeployment(RequestContext& ctx, const Json& in) {
   }
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
-    std::string key = RecordKey(ctx, arn, "service-deployment");
-    std::optional<model::ServiceDeployment> d;
-    if (!key.empty()) d = Check(state::records::GetServiceDeployment(tx, ctx.region, key));
-    // kecs's wording; the model names the error ("The service deploy ARN that you specified
-    // ... doesn't exist").
-    if (!d) throw AwsError("ServiceDeploymentNotFoundException", "Service deployment not found.");
+    auto d = RequireServiceDeployment(tx, ctx, arn);
     out = {{"serviceDeploymentArn", d->arn}};
     using S = model::ServiceDeploymentStatus;
     // STOP_REQUESTED, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS: "The service deployment
@@ -245,6 +254,27 @@ Json EcsApi::StopServiceDeployment(RequestContext& ctx, const Json& in) {
     if (!svc || svc->status != model::ServiceStatus::kActive || !svc->Primary() ||
         svc->Primary()->id != d->deployment_id) {
       throw AwsError("ConflictException", "The service deployment is no longer the service's current deployment.");
+    }
+    // A BLUE_GREEN, LINEAR or CANARY deployment rolls back by its traffic shift: the
+    // scheduler puts all traffic back on blue and stops green (reconcile/traffic_shift.h);
+    // the record shows ROLLBACK_REQUESTED until it does.
+    if (svc->internal.shift && svc->internal.shift->green == d->deployment_id) {
+      // A PAUSE hook it waits at will get no action: its detail ends FAILED (kecs's choice
+      // of the model's DeploymentLifecycleHookStatus; no AWS source says which).
+      for (auto& h : d->lifecycle_hook_details) {
+        if (!svc->internal.shift->paused_hook.empty() && JStr(h, "hookId") == svc->internal.shift->paused_hook &&
+            JStr(h, "status") == "AWAITING_ACTION") {
+          h["status"] = "FAILED";
+        }
+      }
+      svc->internal.shift->action = "ROLLBACK";
+      svc->internal.shift->paused_hook.clear();
+      svc->internal.shift->reason = "Rollback requested with StopServiceDeployment.";
+      Check(state::records::PutService(tx, *svc));
+      d->status = model::ServiceDeploymentStatus::kRollbackRequested;
+      d->updated_at = Ts(ctx);
+      Check(state::records::PutServiceDeployment(tx, *d));
+      return Status::Ok();
     }
     // "ROLLBACK - This option rolls back the service deployment to the previous service
     // revision." The first deployment of a service has none (kecs's wording).
@@ -283,6 +313,48 @@ Json EcsApi::StopServiceDeployment(RequestContext& ctx, const Json& in) {
     // No AWS wording for a user's rollback reason was found; kecs's own.
     reconcile::StartRollback(*d, rollback, revision_arn, "Rollback requested with StopServiceDeployment.", ctx.now);
     Check(state::records::PutServiceDeployment(tx, *d));
+    return Status::Ok();
+  }));
+  return out;
+}
+
+// ContinueServiceDeployment (issue 18): the action for the PAUSE hook a BLUE_GREEN,
+// LINEAR or CANARY deployment waits at (lifecycleHookDetails' AWAITING_ACTION hook). The
+// scheduler takes it on its next pass (reconcile/service_controller.h). The model names the
+// errors (ServiceDeploymentNotFoundException for an ARN that names no deployment;
+// InvalidParameterException, ClientException); their messages are kecs's own, no AWS
+// wording having been found.
+Json EcsApi::ContinueServiceDeployment(RequestContext& ctx, const Json& in) {
+  const std::string arn = JStr(in, "serviceDeploymentArn");
+  const std::string hook_id = JStr(in, "hookId");
+  // "If no value is specified, the default action is CONTINUE." (the model)
+  const std::string action = JStr(in, "action", "CONTINUE");
+  if (action != "CONTINUE" && action != "ROLLBACK") {
+    throw InvalidParameter(fmt::format("Invalid action {}: valid values are CONTINUE and ROLLBACK.", action));
+  }
+  if (hook_id.empty()) throw InvalidParameter("hookId must not be empty.");
+  Json out;
+  Check(store_.Write([&](state::Tx& tx) {
+    auto d = RequireServiceDeployment(tx, ctx, arn);
+    const Json* hook = nullptr;
+    for (const auto& h : d->lifecycle_hook_details) {
+      if (JStr(h, "hookId") == hook_id) hook = &h;
+    }
+    if (!hook) {
+      throw InvalidParameter(fmt::format("The lifecycle hook {} is not a hook of the service deployment.", hook_id));
+    }
+    auto svc = Check(state::records::GetService(tx, ctx.region, d->cluster, d->service));
+    bool waiting = JStr(*hook, "status") == "AWAITING_ACTION" && svc && svc->internal.shift &&
+                   svc->internal.shift->green == d->deployment_id && svc->internal.shift->paused_hook == hook_id &&
+                   svc->internal.shift->action.empty();
+    if (!waiting) {
+      throw ClientException(fmt::format("The lifecycle hook {} is not awaiting action (status {}).", hook_id,
+                                        JStr(*hook, "status")));
+    }
+    svc->internal.shift->action = action;
+    if (action == "ROLLBACK") svc->internal.shift->reason = "Rollback requested with ContinueServiceDeployment.";
+    Check(state::records::PutService(tx, *svc));
+    out = {{"serviceDeploymentArn", d->arn}};
     return Status::Ok();
   }));
   return out;

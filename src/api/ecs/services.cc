@@ -2,6 +2,8 @@
 // UpdateService, DeleteService, and the TaskLauncher the service scheduler starts tasks
 // through (reconcile/service_controller.h).
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <regex>
 
 #include <fmt/format.h>
@@ -18,6 +20,7 @@
 #include "net/domain/vpc.h"
 #include "net/kernel/host_ports.h"
 #include "reconcile/deployment_history.h"
+#include "reconcile/traffic_shift.h"
 #include "state/records/elb.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
@@ -49,6 +52,8 @@ model::DeploymentConfiguration DefaultDeploymentConfiguration(const Json& given,
   return *typed;
 }
 
+}  // namespace
+
 model::Service RequireService(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
                               const std::string& ref, bool active_only) {
   auto s = Check(state::records::GetService(tx, ctx.region, cluster, model::NameFromArnOrName(ref)));
@@ -59,6 +64,8 @@ model::Service RequireService(state::Tx& tx, const RequestContext& ctx, const st
   return *s;
 }
 
+namespace {
+
 // The network mode the service's tasks run in: the task definition's, or awsvpc when it
 // names none and the service has an awsvpcConfiguration (lenient mode, as RunTask).
 std::string TaskNetworkMode(const RequestContext& ctx, const Json& td, const model::Service& svc) {
@@ -67,6 +74,8 @@ std::string TaskNetworkMode(const RequestContext& ctx, const Json& td, const mod
   if (!JGet(td, "networkMode") && has_net && !ctx.strict) return "awsvpc";
   return NetworkModeOf(td);
 }
+
+}  // namespace
 
 // Checks a service's network configuration the way RunTask would for its tasks. In
 // lenient mode it also records what RunTask would infer, so DescribeServices shows what
@@ -165,6 +174,185 @@ void ValidateLoadBalancers(state::Tx& tx, const RequestContext& ctx, const Json&
   }
 }
 
+// ---- Deployment strategies (issue 18) ----------------------------------------------
+// The deploymentConfiguration's strategy members and the load balancers'
+// advancedConfiguration, checked against the ranges and rules of ECS's model
+// (third_party/aws-models/ecs/service-2.json: DeploymentConfiguration, LinearConfiguration,
+// CanaryConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookDuration) and the
+// developer guide's required resources (blue-green-deployment-implementation.html,
+// alb-resources-for-blue-green.html). No AWS source gives ECS's messages for these
+// checks (none was found in the docs, issues or code corpora searched): every message
+// below is kecs's wording, in ECS's InvalidParameterException.
+namespace {
+
+constexpr std::array<std::string_view, 4> kStrategies = {"ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"};
+constexpr std::array<std::string_view, 8> kHookStages = {
+    "RECONCILE_SERVICE",       "PRE_SCALE_UP",         "POST_SCALE_UP",           "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT"};
+
+template <size_t N>
+bool OneOf(const std::array<std::string_view, N>& words, const std::string& s) {
+  return std::find(words.begin(), words.end(), s) != words.end();
+}
+
+// "Valid values are multiples of 0.1 from LO to 100.0" (the model).
+bool TenthsInRange(double v, double lo) {
+  double tenths = v * 10;
+  return v >= lo - 1e-9 && v <= 100.0 + 1e-9 && std::fabs(tenths - std::round(tenths)) < 1e-6;
+}
+
+void CheckMinutes(const std::optional<int>& v, const char* name) {
+  // "Valid values are 0 to 1440 minutes (24 hours)." (the model's LinearConfiguration and
+  // CanaryConfiguration; the same range for bakeTimeInMinutes, as terraform-provider-aws
+  // documents it).
+  if (v && (*v < 0 || *v > 1440)) {
+    throw InvalidParameter(fmt::format("{} must be between 0 and 1440 minutes.", name));
+  }
+}
+
+void CheckHooks(const model::DeploymentConfiguration& cfg) {
+  if (!cfg.lifecycle_hooks) return;
+  for (const auto& h : *cfg.lifecycle_hooks) {
+    std::string type = h.TargetType();
+    if (type != "AWS_LAMBDA" && type != "PAUSE") {
+      throw InvalidParameter(
+          fmt::format("Invalid lifecycle hook targetType {}. Valid values are AWS_LAMBDA and PAUSE.", h.target_type));
+    }
+    // "You must provide this parameter when configuring an AWS_LAMBDA lifecycle hook."
+    if (type == "AWS_LAMBDA" && h.hook_target_arn.empty()) {
+      throw InvalidParameter("hookTargetArn must be specified for a lifecycle hook with targetType AWS_LAMBDA.");
+    }
+    if (h.lifecycle_stages.empty()) throw InvalidParameter("lifecycleStages must not be empty for a lifecycle hook.");
+    for (const auto& stage : h.lifecycle_stages) {
+      if (!OneOf(kHookStages, stage)) {
+        throw InvalidParameter(fmt::format("Invalid lifecycle stage {} for a lifecycle hook.", stage));
+      }
+    }
+    if (h.timeout_configuration.is_object()) {
+      // DeploymentLifecycleHookDuration: 1-20160; action ROLLBACK | CONTINUE.
+      if (const Json* m = JGet(h.timeout_configuration, "timeoutInMinutes")) {
+        if (!m->is_number_integer() || m->get<int64_t>() < 1 || m->get<int64_t>() > 20160) {
+          throw InvalidParameter("timeoutInMinutes must be between 1 and 20160.");
+        }
+      }
+      std::string action = JStr(h.timeout_configuration, "action", "ROLLBACK");
+      if (action != "ROLLBACK" && action != "CONTINUE") {
+        throw InvalidParameter(fmt::format("Invalid timeout action {}. Valid values are ROLLBACK and CONTINUE.", action));
+      }
+    }
+  }
+}
+
+// The rule `arn` (productionListenerRule or testListenerRule of the load balancer `lb`)
+// must exist and forward to the service's target group or its alternate; a rule with
+// other actions besides cannot shift traffic ("Blue/green deployments are not supported
+// when using Application Load Balancer listeners configured with multiple action types",
+// alb-resources-for-blue-green.html).
+void CheckListenerRule(state::Tx& tx, const RequestContext& ctx, const model::ServiceLoadBalancer& lb,
+                       const std::string& arn, const char* member) {
+  auto ref = Check(reconcile::FindListenerRule(tx, ctx.region, arn));
+  if (!ref) throw InvalidParameter(fmt::format("The {} {} does not exist.", member, arn));
+  for (const auto& a : ref->Actions()) {
+    if (a.type != model::ActionType::kForward) {
+      throw InvalidParameter(fmt::format("The {} {} must have only forward actions.", member, arn));
+    }
+  }
+  auto groups = reconcile::ForwardTargetGroups(*ref);
+  bool names_ours = false;
+  for (const auto& g : groups) {
+    names_ours = names_ours || g == lb.target_group_arn || g == lb.advanced->alternate_target_group_arn;
+  }
+  if (!names_ours) {
+    throw InvalidParameter(fmt::format("The {} {} does not forward to the target group {} or {}.", member, arn,
+                                       lb.target_group_arn, lb.advanced->alternate_target_group_arn));
+  }
+}
+
+void ValidateDeploymentStrategy(state::Tx& tx, const RequestContext& ctx, const model::Service& svc) {
+  const auto& cfg = svc.deployment_configuration;
+  std::string strategy = cfg.Strategy();
+  if (!OneOf(kStrategies, strategy)) {
+    throw InvalidParameter(fmt::format(
+        "Invalid deployment strategy {}. Valid values are ROLLING, BLUE_GREEN, LINEAR and CANARY.", strategy));
+  }
+  // "This is only valid when you run CreateService or UpdateService with deploymentController
+  // set to ECS" (the model's LinearConfiguration and CanaryConfiguration).
+  if (strategy != "ROLLING" && svc.deployment_controller != "ECS") {
+    throw InvalidParameter(fmt::format("The {} deployment strategy is supported only with the ECS deployment controller.",
+                                       strategy));
+  }
+  if (cfg.linear && strategy != "LINEAR") {
+    throw InvalidParameter("linearConfiguration is only valid when the deployment strategy is LINEAR.");
+  }
+  if (cfg.canary && strategy != "CANARY") {
+    throw InvalidParameter("canaryConfiguration is only valid when the deployment strategy is CANARY.");
+  }
+  // "You must provide this parameter when you use the BLUE_GREEN deployment strategy."
+  if (strategy == "BLUE_GREEN" && !cfg.bake_time_in_minutes) {
+    throw InvalidParameter("bakeTimeInMinutes must be specified for the BLUE_GREEN deployment strategy.");
+  }
+  CheckMinutes(cfg.bake_time_in_minutes, "bakeTimeInMinutes");
+  if (cfg.linear) {
+    if (cfg.linear->step_percent && !TenthsInRange(*cfg.linear->step_percent, 3.0)) {
+      throw InvalidParameter("stepPercent must be a multiple of 0.1 from 3.0 to 100.0.");
+    }
+    CheckMinutes(cfg.linear->step_bake_time_in_minutes, "stepBakeTimeInMinutes");
+  }
+  if (cfg.canary) {
+    if (cfg.canary->canary_percent && !TenthsInRange(*cfg.canary->canary_percent, 0.1)) {
+      throw InvalidParameter("canaryPercent must be a multiple of 0.1 from 0.1 to 100.0.");
+    }
+    CheckMinutes(cfg.canary->canary_bake_time_in_minutes, "canaryBakeTimeInMinutes");
+  }
+  CheckHooks(cfg);
+  if (cfg.alarms && cfg.alarms->enable && cfg.alarms->alarm_names.empty()) {
+    throw InvalidParameter("alarmNames must not be empty when alarms are enabled.");
+  }
+  if (strategy == "ROLLING") return;
+  // Each ELBv2 load balancer needs its alternate target group and production listener rule
+  // (blue-green-deployment-implementation.html, "Required resources").
+  for (const auto& lb : svc.load_balancers) {
+    if (lb.target_group_arn.empty()) continue;
+    if (!lb.advanced || lb.advanced->alternate_target_group_arn.empty() || lb.advanced->production_listener_rule.empty()) {
+      throw InvalidParameter(fmt::format(
+          "The {} deployment strategy requires an advancedConfiguration with alternateTargetGroupArn and "
+          "productionListenerRule for the target group {}.",
+          strategy, lb.target_group_arn));
+    }
+    const std::string& alt = lb.advanced->alternate_target_group_arn;
+    if (alt == lb.target_group_arn) {
+      throw InvalidParameter("alternateTargetGroupArn must differ from the load balancer's targetGroupArn.");
+    }
+    std::string id = model::IdFromArn(alt, "targetgroup");
+    std::optional<model::TargetGroup> tg;
+    if (!id.empty()) tg = Check(state::records::GetTargetGroup(tx, ctx.region, id));
+    if (!tg || tg->arn != alt) {
+      // As ECS answers a targetGroupArn it cannot find (ValidateLoadBalancers).
+      throw InvalidParameter(
+          "Unable to assume role and validate the specified alternateTargetGroupArn. Please verify that the ECS "
+          "service role being passed has the proper permissions.");
+    }
+    auto primary = Check(state::records::GetTargetGroup(tx, ctx.region, model::IdFromArn(lb.target_group_arn, "targetgroup")));
+    if (primary && primary->target_type != tg->target_type) {
+      throw InvalidParameter(fmt::format("The alternate target group {} has target type {}, but the target group {} has {}.",
+                                         alt, model::ToString(tg->target_type), lb.target_group_arn,
+                                         model::ToString(primary->target_type)));
+    }
+    CheckListenerRule(tx, ctx, lb, lb.advanced->production_listener_rule, "productionListenerRule");
+    if (!lb.advanced->test_listener_rule.empty()) {
+      // The test rule's weights move apart from production's (all test traffic goes to
+      // green first): one rule cannot be both.
+      if (lb.advanced->test_listener_rule == lb.advanced->production_listener_rule) {
+        throw InvalidParameter("testListenerRule must differ from productionListenerRule.");
+      }
+      CheckListenerRule(tx, ctx, lb, lb.advanced->test_listener_rule, "testListenerRule");
+    }
+  }
+}
+
+}  // namespace
+
 // Registry ARNs must name Cloud Map services that exist.
 std::vector<model::ServiceRegistry> ValidateRegistries(state::Tx& tx, const RequestContext& ctx, const Json& given) {
   auto registries = state::records::ServiceRegistriesFromJson(given);
@@ -177,8 +365,6 @@ std::vector<model::ServiceRegistry> ValidateRegistries(state::Tx& tx, const Requ
   }
   return *registries;
 }
-
-}  // namespace
 
 model::Deployment NewDeployment(const RequestContext& ctx, const model::Service& svc) {
   model::Deployment d;
@@ -217,6 +403,11 @@ Json EcsApi::ServiceView(state::Tx& tx, const RequestContext& ctx, model::Servic
     d.running_count = it == per_dep.end() ? 0 : it->second.first;
     d.pending_count = it == per_dep.end() ? 0 : it->second.second;
   }
+  for (auto& ts : svc.task_sets) {  // a task set's tasks carry its id as their deployment
+    auto it = per_dep.find(ts.id);
+    ts.running_count = it == per_dep.end() ? 0 : it->second.first;
+    ts.pending_count = it == per_dep.end() ? 0 : it->second.second;
+  }
   return state::records::ServiceToAws(svc, tags);
 }
 
@@ -242,9 +433,7 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     throw InvalidParameter("Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.");
   }
   std::string controller = JStr(in.value("deploymentController", Json::object()), "type", "ECS");
-  if (controller != "ECS") {
-    throw InvalidParameter("kecs runs services with the ECS deployment controller only.");
-  }
+  CheckDeploymentController(controller, strategy, in);
   Json tags = in.value("tags", Json::array());
   ValidateTags(tags);
   Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
@@ -253,9 +442,13 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     EnsureCluster(tx, ctx, cluster, [&](state::Tx& t, RequestContext& c, const std::string& n) {
       return CreateClusterRecord(t, c, n, Json::object());
     });
-    auto td = FindTaskDefinition(tx, ctx, JStr(in, "taskDefinition"));
-    if (!td) throw ClientException("TaskDefinition not found.");
-    if (td->status != "ACTIVE") throw ClientException("TaskDefinition is inactive");
+    // An EXTERNAL service may name no task definition: its task sets do.
+    std::optional<state::Object> td;
+    if (controller != "EXTERNAL" || JGet(in, "taskDefinition")) {
+      td = FindTaskDefinition(tx, ctx, JStr(in, "taskDefinition"));
+      if (!td) throw ClientException("TaskDefinition not found.");
+      if (td->status != "ACTIVE") throw ClientException("TaskDefinition is inactive");
+    }
     bool daemon = strategy == "DAEMON";
     model::Service svc;
     svc.region = ctx.region;
@@ -272,17 +465,20 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
       svc.platform_version = JStr(in, "platformVersion", "LATEST");
       svc.platform_family = "Linux";
     }
-    svc.task_definition = JStr(td->doc, "taskDefinitionArn");
+    svc.task_definition = td ? JStr(td->doc, "taskDefinitionArn") : "";
     svc.deployment_configuration = DefaultDeploymentConfiguration(in.value("deploymentConfiguration", Json()), daemon);
     if (const Json* n = JGet(in, "networkConfiguration")) svc.network_configuration = *n;
-    ResolveNetwork(tx, ctx, td->doc, svc);
-    ValidateLoadBalancers(tx, ctx, td->doc, svc);
+    if (td) {
+      ResolveNetwork(tx, ctx, td->doc, svc);
+      ValidateLoadBalancers(tx, ctx, td->doc, svc);
+    }
     svc.service_registries = ValidateRegistries(tx, ctx, in.value("serviceRegistries", Json::array()));
     svc.placement_constraints = in.value("placementConstraints", Json::array());
     svc.placement_strategy = in.value("placementStrategy", Json::array());
     svc.health_check_grace_period_seconds = JOptInt(in, "healthCheckGracePeriodSeconds");
     svc.scheduling_strategy = daemon ? model::SchedulingStrategy::kDaemon : model::SchedulingStrategy::kReplica;
-    svc.deployment_controller = "ECS";
+    svc.deployment_controller = controller;
+    ValidateDeploymentStrategy(tx, ctx, svc);
     svc.tags = tags;
     svc.created_by = fmt::format("arn:aws:iam::{}:root", ctx.account_id);
     svc.enable_ecs_managed_tags = JBool(in, "enableECSManagedTags");
@@ -290,7 +486,11 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     svc.enable_execute_command = JBool(in, "enableExecuteCommand");
     svc.created_at = Ts(ctx);
     svc.internal.strict = ctx.strict;  // its tasks launch under the rules it was created with
-    svc.deployments = {NewDeployment(ctx, svc)};
+    // A service with task sets has no deployments (the task sets are its deployments; no
+    // source shows what ECS lists in `deployments` for one, so kecs lists none); a
+    // CODE_DEPLOY one starts with its PRIMARY task set.
+    if (!svc.UsesTaskSets()) svc.deployments = {NewDeployment(ctx, svc)};
+    if (controller == "CODE_DEPLOY") svc.task_sets = {InitialTaskSet(ctx, svc)};
 
     auto existing = Check(state::records::GetService(tx, ctx.region, cluster, name));
     if (existing && existing->status != model::ServiceStatus::kInactive) {
@@ -305,7 +505,7 @@ Json EcsApi::CreateService(RequestContext& ctx, const Json& in) {
     }
     svc.internal.client_token = JOptStr(in, "clientToken");
     Check(state::records::PutService(tx, svc));
-    Check(reconcile::RecordDeploymentStarted(tx, svc, ctx.now));
+    if (!svc.UsesTaskSets()) Check(reconcile::RecordDeploymentStarted(tx, svc, ctx.now));
     out = {{"service", ServiceView(tx, ctx, svc, true)}};
     return Status::Ok();
   }));
@@ -390,6 +590,7 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
     RequireCluster(tx, ctx, cluster);
     model::Service svc = RequireService(tx, ctx, cluster, JStr(in, "service"), true);
     bool daemon = svc.scheduling_strategy == model::SchedulingStrategy::kDaemon;
+    RefuseTaskSetMembers(svc, in);
     bool redeploy = JBool(in, "forceNewDeployment");
     if (auto dc = JOptInt(in, "desiredCount")) {
       if (*dc < 0) throw InvalidParameter("desiredCount must be greater than or equal to 0.");
@@ -409,6 +610,12 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
     }
     if (const Json* c = JGet(in, "deploymentConfiguration")) {
       Json merged = state::records::DeploymentConfigurationToJson(svc.deployment_configuration);
+      // A new strategy does not inherit the old one's linear or canary settings.
+      if (c->contains("strategy")) {
+        for (const char* k : {"linearConfiguration", "canaryConfiguration"}) {
+          if (!c->contains(k)) merged.erase(k);
+        }
+      }
       for (auto it = c->begin(); it != c->end(); ++it) merged[it.key()] = it.value();
       svc.deployment_configuration = DefaultDeploymentConfiguration(merged, daemon);
     }
@@ -442,7 +649,14 @@ Json EcsApi::UpdateService(RequestContext& ctx, const Json& in) {
     if (td) ResolveNetwork(tx, ctx, td->doc, svc);
     // The service's load balancers must still fit the task definition its tasks will run.
     if (td && check_lbs) ValidateLoadBalancers(tx, ctx, td->doc, svc);
-    if (redeploy) {
+    if (check_lbs || JGet(in, "deploymentConfiguration")) ValidateDeploymentStrategy(tx, ctx, svc);
+    if (svc.UsesTaskSets()) {
+      // Task sets follow the desiredCount (their computedDesiredCount), no deployment.
+      if (JGet(in, "desiredCount")) {
+        model::RecomputeTaskSetCounts(svc, Ts(ctx));
+        svc.internal.steady = false;
+      }
+    } else if (redeploy) {
       for (auto& d : svc.deployments) d.status = model::DeploymentStatus::kActive;
       svc.deployments.insert(svc.deployments.begin(), NewDeployment(ctx, svc));
       svc.internal.steady = false;
@@ -486,6 +700,11 @@ Json EcsApi::DeleteService(RequestContext& ctx, const Json& in) {
 }
 
 void EcsApi::BeforePass() {
+  {  // Express services whose ECS service has gone INACTIVE lose their infrastructure (express.cc).
+    RequestContext every_region;
+    every_region.now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    FinishExpressDeletions(every_region);
+  }
   // The scheduler runs a pass on every commit; reading the books and probing 2 x window
   // sockets each time would put that on the hot path. A probe is kept for a second (the
   // same gap a RunTask's probe has before its transaction), unless a launch found it short.

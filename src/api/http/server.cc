@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -203,8 +204,6 @@ class Session : public std::enable_shared_from_this<Session> {
       OnReadError(ec);
       return;
     }
-    busy_ = true;
-    srv_->in_flight++;
     auto& req = parser_->get();
     HttpRequest r;
     r.method = std::string(req.method_string());
@@ -215,6 +214,21 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& f : req) {
       r.headers.emplace_back(ToLower(std::string(f.name_string())), std::string(f.value()));
     }
+    if (srv_->options.upgrade && beast::websocket::is_upgrade(req) && !srv_->draining &&
+        (!srv_->options.upgrade_wanted || srv_->options.upgrade_wanted(r))) {
+      closing_ = true;  // the connection is no longer this server's
+      stream_.expires_never();
+      beast::error_code rec;
+      int fd = stream_.release_socket().release(rec);
+      if (rec) {
+        KLOG_WARN("http: handing over an upgraded connection: {}", rec.message());
+        return;
+      }
+      srv_->options.upgrade(std::move(r), fd);
+      return;
+    }
+    busy_ = true;
+    srv_->in_flight++;
     HttpResponse resp;
     try {
       resp = srv_->handler(r);

@@ -72,6 +72,12 @@ class HttpServer {
     std::chrono::milliseconds accept_backoff_initial{10};
     std::chrono::milliseconds accept_backoff_max{100};
     std::chrono::milliseconds accept_warning_interval{10000};
+    // WebSocket upgrades (ECS Exec's stream, issue 18): a request with "Upgrade: websocket"
+    // that `upgrade_wanted` accepts leaves the server. Its connection's socket (the
+    // descriptor, owned by the callee from then on) goes with it to `upgrade`, which answers
+    // the upgrade itself; it must not block (serve the connection on another thread).
+    std::function<bool(const HttpRequest&)> upgrade_wanted;
+    std::function<void(HttpRequest, int fd)> upgrade;
   };
 
   // Three quarters of the soft RLIMIT_NOFILE (the rest is left to the store, the runtime

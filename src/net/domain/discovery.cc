@@ -316,6 +316,10 @@ Result<std::string> RegisterEcsTaskInstance(state::Tx& tx, const std::string& ac
                 {"AWS_INSTANCE_IPV4", task.ipv4}};
   if (task.ipv6) attrs["AWS_INSTANCE_IPV6"] = *task.ipv6;
   if (task.port) attrs["AWS_INSTANCE_PORT"] = std::to_string(*task.port);
+  // "If the task set is associated with a service discovery registry, the tasks in this
+  // task set will have the ECS_TASK_SET_EXTERNAL_ID Cloud Map attribute set to the
+  // provided value." (CreateTaskSetRequest.externalId)
+  if (!task.task_set_external_id.empty()) attrs["ECS_TASK_SET_EXTERNAL_ID"] = task.task_set_external_id;
   if (JHas(service->doc, "HealthCheckCustomConfig")) attrs["AWS_INIT_HEALTH_STATUS"] = "HEALTHY";
   return RegisterInstance(tx, task.region, account, now, service->id, task.task_id, attrs, "");
 }

@@ -106,6 +106,7 @@ struct EcsTaskInstance {
   std::string cluster_name;             // ECS_CLUSTER_NAME
   std::string service_name;             // ECS_SERVICE_NAME
   std::string task_definition_family;   // ECS_TASK_DEFINITION_FAMILY
+  std::string task_set_external_id;     // ECS_TASK_SET_EXTERNAL_ID when not empty (issue 18)
 };
 // Registers (or replaces) a task as an instance of the ACTIVE Cloud Map service
 // `service_id_or_arn`, with ECS's attributes, and AWS_INIT_HEALTH_STATUS=HEALTHY when the

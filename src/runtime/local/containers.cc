@@ -1,6 +1,14 @@
 #include "runtime/local/containers.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 
@@ -150,6 +158,91 @@ Status ContainerDriver::Delete(const std::string& id) {
     return Internal("runc delete " + id + ": " + LastLine(r->err));
   }
   return Status::Ok();
+}
+
+Result<std::unique_ptr<ExecProcess>> ContainerDriver::Exec(const std::string& id, const std::vector<std::string>& argv,
+                                                          bool tty, uint16_t cols, uint16_t rows,
+                                                          const std::string& pid_file) {
+  if (argv.empty()) return InvalidArgument("no command to execute");
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> args = {"runc", "--root", runc_root_, "exec", "--pid-file", pid_file};
+  if (tty) args.insert(args.end(), {"--env", "TERM=xterm"});
+  args.push_back(id);
+  args.insert(args.end(), argv.begin(), argv.end());
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+
+  int parent_in = -1, parent_out = -1, child_in = -1, child_out = -1;
+  auto close_all = [&] {  // on a terminal, in and out are one descriptor
+    for (int fd : {parent_in, child_in}) close(fd);
+    if (parent_out != parent_in) close(parent_out);
+    if (child_out != child_in) close(child_out);
+  };
+  if (tty) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+      int e = errno;
+      if (master >= 0) close(master);
+      return Internal(fmt::format("allocating a pseudo-terminal: {}", std::strerror(e)));
+    }
+    char name[128];
+    if (ptsname_r(master, name, sizeof name) != 0) {
+      close(master);
+      return Internal("allocating a pseudo-terminal: no name");
+    }
+    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+      close(master);
+      return Internal(fmt::format("opening the pseudo-terminal: {}", std::strerror(errno)));
+    }
+    struct winsize ws {};
+    ws.ws_col = cols;
+    ws.ws_row = rows;
+    (void)ioctl(slave, TIOCSWINSZ, &ws);
+    parent_in = parent_out = master;
+    child_in = child_out = slave;
+  } else {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0) return Internal(fmt::format("pipe: {}", std::strerror(errno)));
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      close(in[0]);
+      close(in[1]);
+      return Internal(fmt::format("pipe: {}", std::strerror(errno)));
+    }
+    child_in = in[0];
+    parent_in = in[1];
+    parent_out = out[0];
+    child_out = out[1];
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close_all();
+    return Internal(fmt::format("fork: {}", std::strerror(e)));
+  }
+  if (pid == 0) {
+    if (tty) {
+      setsid();
+      ioctl(child_in, TIOCSCTTY, 0);
+    }
+    dup2(child_in, 0);
+    dup2(child_out, 1);
+    dup2(child_out, 2);
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon blocks SIGTERM and SIGINT
+    execvp(cargs[0], cargs.data());
+    _exit(127);
+  }
+  if (tty) {
+    close(child_in);
+    return std::make_unique<ExecProcess>(pid, parent_in, parent_out, true, pid_file);
+  }
+  close(child_in);
+  close(child_out);
+  return std::make_unique<ExecProcess>(pid, parent_in, parent_out, false, pid_file);
 }
 
 std::vector<std::string> ContainerDriver::List() {

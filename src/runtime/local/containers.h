@@ -12,12 +12,14 @@
 // Files, time (the waits for a container to start or stop) and the shim and runc
 // processes go through the Env; signals (kill(2)) go to the container directly.
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
+#include "runtime/runtime.h"
 
 namespace kecs::runtime::local {
 
@@ -45,6 +47,13 @@ class ContainerDriver {
   ContainerStatus Stop(const std::string& bundle, std::chrono::seconds timeout);
   // Removes runc's record (and cgroups) of the container; succeeds when already gone.
   Status Delete(const std::string& id);
+  // Starts `argv` in running container `id` with `runc exec` (which takes the process's
+  // user, environment, working directory and capabilities from the container's own
+  // config): on a new pseudo-terminal of `cols` x `rows` when `tty`, else on pipes (stdout
+  // and stderr on one). Each call starts a new process.
+  // `pid_file` (a new path) receives the command's host pid, for ExecProcess::Kill.
+  Result<std::unique_ptr<ExecProcess>> Exec(const std::string& id, const std::vector<std::string>& argv, bool tty,
+                                            uint16_t cols, uint16_t rows, const std::string& pid_file);
   // Container ids runc knows.
   std::vector<std::string> List();
   const std::string& runc_root() const { return runc_root_; }

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "base/host.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "net/kernel/netns.h"
@@ -712,5 +713,14 @@ Status LocalRuntime::GarbageCollectLoadBalancers(const std::set<std::string>& li
 }
 
 Result<std::string> LocalRuntime::LoadBalancerCa() { return lb_network_.CaPem(); }
+
+Result<std::unique_ptr<ExecProcess>> LocalRuntime::Exec(const TaskSpec& task, const ExecSpec& spec) {
+  ContainerStatus s = driver_.Inspect(BundleDir(task.task_id, spec.container));
+  if (s.phase != ContainerStatus::Phase::kRunning) {
+    return NotFound(fmt::format("container {} of task {} is not running", spec.container, task.task_id));
+  }
+  std::string pid_file = BundleDir(task.task_id, spec.container) + "/exec-" + RandomHex(16) + ".pid";
+  return driver_.Exec(ContainerId(task.task_id, spec.container), spec.argv, spec.tty, spec.cols, spec.rows, pid_file);
+}
 
 }  // namespace kecs::runtime::local

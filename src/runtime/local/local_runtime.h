@@ -94,6 +94,8 @@ class LocalRuntime : public Runtime {
   Result<std::vector<ContainerStats>> Stats(const TaskSpec& task) override;
   // The task's namespace under /var/run/netns; "" for host mode.
   std::optional<std::string> MetadataNetns(const TaskSpec& task) override;
+  // ECS Exec: `runc exec` in the container (ContainerDriver::Exec).
+  Result<std::unique_ptr<ExecProcess>> Exec(const TaskSpec& task, const ExecSpec& spec) override;
 
   // The combined stdout and stderr of a container, for `kecs logs`.
   std::string LogPath(const std::string& task_id, const std::string& container) const;

@@ -39,6 +39,122 @@ Result<Deployment> ReadDeployment(const Json& j, const std::string& id, const st
   return d;
 }
 
+std::vector<std::string> StringList(Reader& r, const char* key) {
+  std::vector<std::string> out;
+  Json list = r.Raw(key, Json::value_t::array, Json::array());
+  for (const auto& v : list) {
+    if (!v.is_string()) {
+      r.Fail(fmt::format("{} must be a list of strings", key));
+      return {};
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::optional<int> OptInt(Reader& r, const char* key) {
+  if (!r.Has(key)) {
+    r.Get(key);
+    return std::nullopt;
+  }
+  return static_cast<int>(r.Int(key, 0));
+}
+
+std::optional<double> OptNum(Reader& r, const char* key) {
+  if (!r.Has(key)) {
+    r.Get(key);
+    return std::nullopt;
+  }
+  return r.Num(key);
+}
+
+// The strategy members of a deploymentConfiguration (issue 18), typed; their values are
+// checked by the API (api/ecs/services.cc), not here: a stored record is read as it is.
+void ReadStrategy(Reader& r, model::DeploymentConfiguration& c) {
+  c.strategy = r.OptStr("strategy");
+  c.bake_time_in_minutes = OptInt(r, "bakeTimeInMinutes");
+  if (r.Has("lifecycleHooks")) {
+    c.lifecycle_hooks.emplace();
+    for (const auto& one : r.Raw("lifecycleHooks", Json::value_t::array, Json::array())) {
+      Reader h(one, "lifecycleHooks");
+      model::DeploymentLifecycleHook hook;
+      hook.target_type = h.Str("targetType", false);
+      hook.hook_target_arn = h.Str("hookTargetArn", false);
+      hook.role_arn = h.Str("roleArn", false);
+      hook.lifecycle_stages = StringList(h, "lifecycleStages");
+      hook.hook_details = h.Has("hookDetails") ? *h.Get("hookDetails") : Json();
+      hook.timeout_configuration = h.Raw("timeoutConfiguration", Json::value_t::object);
+      if (!h.error().empty()) r.Fail(h.error());
+      c.lifecycle_hooks->push_back(std::move(hook));
+    }
+  } else {
+    r.Get("lifecycleHooks");
+  }
+  if (r.Has("linearConfiguration")) {
+    Json j = r.Raw("linearConfiguration", Json::value_t::object, Json::object());
+    Reader l(j, "linearConfiguration");
+    c.linear = model::LinearConfiguration{OptNum(l, "stepPercent"), OptInt(l, "stepBakeTimeInMinutes")};
+    if (!l.error().empty()) r.Fail(l.error());
+  } else {
+    r.Get("linearConfiguration");
+  }
+  if (r.Has("canaryConfiguration")) {
+    Json j = r.Raw("canaryConfiguration", Json::value_t::object, Json::object());
+    Reader l(j, "canaryConfiguration");
+    c.canary = model::CanaryConfiguration{OptNum(l, "canaryPercent"), OptInt(l, "canaryBakeTimeInMinutes")};
+    if (!l.error().empty()) r.Fail(l.error());
+  } else {
+    r.Get("canaryConfiguration");
+  }
+  if (r.Has("alarms")) {
+    Json j = r.Raw("alarms", Json::value_t::object, Json::object());
+    Reader a(j, "alarms");
+    model::DeploymentAlarms alarms;
+    alarms.alarm_names = StringList(a, "alarmNames");
+    alarms.enable = a.Bool("enable");
+    alarms.rollback = a.Bool("rollback");
+    if (!a.error().empty()) r.Fail(a.error());
+    c.alarms = std::move(alarms);
+  } else {
+    r.Get("alarms");
+  }
+}
+
+Json StrategyToJson(const model::DeploymentConfiguration& c, Json j) {
+  if (c.strategy) j["strategy"] = *c.strategy;
+  if (c.bake_time_in_minutes) j["bakeTimeInMinutes"] = *c.bake_time_in_minutes;
+  if (c.lifecycle_hooks) {
+    Json hooks = Json::array();
+    for (const auto& h : *c.lifecycle_hooks) {
+      Json one = Json::object();
+      if (!h.target_type.empty()) one["targetType"] = h.target_type;
+      if (!h.hook_target_arn.empty()) one["hookTargetArn"] = h.hook_target_arn;
+      if (!h.role_arn.empty()) one["roleArn"] = h.role_arn;
+      one["lifecycleStages"] = h.lifecycle_stages;
+      if (!h.hook_details.is_null()) one["hookDetails"] = h.hook_details;
+      if (!h.timeout_configuration.is_null()) one["timeoutConfiguration"] = h.timeout_configuration;
+      hooks.push_back(std::move(one));
+    }
+    j["lifecycleHooks"] = std::move(hooks);
+  }
+  if (c.linear) {
+    Json l = Json::object();
+    if (c.linear->step_percent) l["stepPercent"] = *c.linear->step_percent;
+    if (c.linear->step_bake_time_in_minutes) l["stepBakeTimeInMinutes"] = *c.linear->step_bake_time_in_minutes;
+    j["linearConfiguration"] = std::move(l);
+  }
+  if (c.canary) {
+    Json l = Json::object();
+    if (c.canary->canary_percent) l["canaryPercent"] = *c.canary->canary_percent;
+    if (c.canary->canary_bake_time_in_minutes) l["canaryBakeTimeInMinutes"] = *c.canary->canary_bake_time_in_minutes;
+    j["canaryConfiguration"] = std::move(l);
+  }
+  if (c.alarms) {
+    j["alarms"] = {{"alarmNames", c.alarms->alarm_names}, {"enable", c.alarms->enable}, {"rollback", c.alarms->rollback}};
+  }
+  return j;
+}
+
 model::DeploymentConfiguration ReadDeploymentConfiguration(Reader& outer) {
   model::DeploymentConfiguration c;
   Json j = outer.Raw("deploymentConfiguration", Json::value_t::object, Json::object());
@@ -54,6 +170,7 @@ model::DeploymentConfiguration ReadDeploymentConfiguration(Reader& outer) {
   } else {
     r.Get("deploymentCircuitBreaker");
   }
+  ReadStrategy(r, c);
   c.other = r.Rest();
   if (!r.error().empty()) outer.Fail(r.error());
   return c;
@@ -66,6 +183,7 @@ Json DeploymentConfigurationToJson(const model::DeploymentConfiguration& c) {
   j["maximumPercent"] = c.maximum_percent;
   j["minimumHealthyPercent"] = c.minimum_healthy_percent;
   j["deploymentCircuitBreaker"] = {{"enable", c.circuit_breaker_enable}, {"rollback", c.circuit_breaker_rollback}};
+  j = StrategyToJson(c, std::move(j));
   for (auto it = c.other.begin(); it != c.other.end(); ++it) j[it.key()] = it.value();
   return j;
 }
@@ -116,6 +234,17 @@ Result<std::vector<model::ServiceLoadBalancer>> ServiceLoadBalancersFromJson(con
     lb.load_balancer_name = r.Str("loadBalancerName", false);
     lb.container_name = r.Str("containerName", false);
     if (r.Has("containerPort")) lb.container_port = r.Int("containerPort", 0);
+    if (r.Has("advancedConfiguration")) {
+      Json a = r.Raw("advancedConfiguration", Json::value_t::object, Json::object());
+      Reader ar(a, "loadBalancers.advancedConfiguration");
+      model::AdvancedConfiguration adv;
+      adv.alternate_target_group_arn = ar.Str("alternateTargetGroupArn", false);
+      adv.production_listener_rule = ar.Str("productionListenerRule", false);
+      adv.test_listener_rule = ar.Str("testListenerRule", false);
+      adv.role_arn = ar.Str("roleArn", false);
+      if (!ar.error().empty()) return InvalidArgument(ar.error());
+      lb.advanced = std::move(adv);
+    }
     if (!r.error().empty()) return InvalidArgument(r.error());
     out.push_back(std::move(lb));
   }
@@ -130,6 +259,15 @@ Json ServiceLoadBalancersToJson(const std::vector<model::ServiceLoadBalancer>& l
     if (!lb.load_balancer_name.empty()) j["loadBalancerName"] = lb.load_balancer_name;
     if (!lb.container_name.empty()) j["containerName"] = lb.container_name;
     if (lb.container_port) j["containerPort"] = *lb.container_port;
+    if (lb.advanced) {
+      Json a = Json::object();
+      const auto& adv = *lb.advanced;
+      if (!adv.alternate_target_group_arn.empty()) a["alternateTargetGroupArn"] = adv.alternate_target_group_arn;
+      if (!adv.production_listener_rule.empty()) a["productionListenerRule"] = adv.production_listener_rule;
+      if (!adv.test_listener_rule.empty()) a["testListenerRule"] = adv.test_listener_rule;
+      if (!adv.role_arn.empty()) a["roleArn"] = adv.role_arn;
+      j["advancedConfiguration"] = std::move(a);
+    }
     out.push_back(std::move(j));
   }
   return out;
@@ -147,8 +285,21 @@ namespace {
 
 Json InternalToJson(const model::ServiceInternal& in) {
   Json j = {{"steady", in.steady}, {"strict", in.strict}};
+  if (!in.task_set_tokens.empty()) j["taskSetTokens"] = in.task_set_tokens;
   if (in.last_completed) j["lastCompleted"] = DeploymentToJson(*in.last_completed);
   if (in.client_token) j["clientToken"] = *in.client_token;
+  if (!in.alternate_deployments.empty()) j["alternateDeployments"] = in.alternate_deployments;
+  if (!in.shifted.empty()) j["shifted"] = in.shifted;
+  if (in.shift) {
+    const auto& t = *in.shift;
+    j["shift"] = {{"green", t.green},       {"blue", t.blue},           {"stage", t.stage},
+                  {"stageAt", t.stage_at},  {"greenPercent", t.green_percent}, {"hook", t.hook},
+                  {"stepPhase", t.step_phase}, {"pausedHook", t.paused_hook}, {"action", t.action},
+                  {"reason", t.reason}};
+    if (t.expires_at > 0) j["shift"]["expiresAt"] = t.expires_at;
+    if (!t.timeout_action.empty()) j["shift"]["timeoutAction"] = t.timeout_action;
+    if (t.failed) j["shift"]["failed"] = true;
+  }
   return j;
 }
 
@@ -192,6 +343,11 @@ Json AwsMembers(const Service& s, bool for_view) {
     deps.push_back(std::move(dj));
   }
   j["deployments"] = deps;
+  if (s.UsesTaskSets() || !s.task_sets.empty()) {
+    Json sets = Json::array();
+    for (const auto& ts : s.task_sets) sets.push_back(TaskSetToAws(ts, /*include_tags=*/!for_view));
+    j["taskSets"] = sets;
+  }
   for (auto it = s.other.begin(); it != s.other.end(); ++it) j[it.key()] = it.value();
   return j;
 }
@@ -219,6 +375,73 @@ Json DeploymentToJson(const Deployment& d) {
 
 Result<Deployment> DeploymentFromJson(const Json& j, const std::string& service_id) {
   return ReadDeployment(j, service_id, "deployment");
+}
+
+Json TaskSetToAws(const model::TaskSet& ts, bool include_tags) {
+  Json j = {{"id", ts.id},
+            {"taskSetArn", ts.arn},
+            {"serviceArn", ts.service_arn},
+            {"clusterArn", ts.cluster_arn}};
+  if (!ts.started_by.empty()) j["startedBy"] = ts.started_by;
+  if (!ts.external_id.empty()) j["externalId"] = ts.external_id;
+  j["status"] = model::ToString(ts.status);
+  j["taskDefinition"] = ts.task_definition;
+  j["computedDesiredCount"] = ts.computed_desired_count;
+  j["pendingCount"] = ts.pending_count;
+  j["runningCount"] = ts.running_count;
+  j["createdAt"] = ts.created_at;
+  j["updatedAt"] = ts.updated_at;
+  if (ts.launch_type) j["launchType"] = *ts.launch_type;
+  if (!ts.capacity_provider_strategy.is_null()) j["capacityProviderStrategy"] = ts.capacity_provider_strategy;
+  if (ts.platform_version) j["platformVersion"] = *ts.platform_version;
+  if (ts.platform_family) j["platformFamily"] = *ts.platform_family;
+  if (!ts.network_configuration.is_null()) j["networkConfiguration"] = ts.network_configuration;
+  j["loadBalancers"] = ServiceLoadBalancersToJson(ts.load_balancers);
+  j["serviceRegistries"] = ServiceRegistriesToJson(ts.service_registries);
+  j["scale"] = {{"value", ts.scale}, {"unit", "PERCENT"}};
+  j["stabilityStatus"] = model::ToString(ts.stability_status);
+  j["stabilityStatusAt"] = ts.stability_status_at;
+  if (include_tags) j["tags"] = ts.tags;
+  return j;
+}
+
+Result<model::TaskSet> TaskSetFromJson(const Json& j, const std::string& service_id) {
+  Reader r(j, "taskSets");
+  model::TaskSet ts;
+  ts.id = r.Str("id");
+  ts.arn = r.Str("taskSetArn");
+  ts.service_arn = r.Str("serviceArn");
+  ts.cluster_arn = r.Str("clusterArn");
+  ts.started_by = r.Str("startedBy", false);
+  ts.external_id = r.Str("externalId", false);
+  ts.status = r.Enum("status", &model::ParseTaskSetStatus, model::TaskSetStatus::kActive);
+  ts.task_definition = r.Str("taskDefinition");
+  ts.computed_desired_count = static_cast<int>(r.Int("computedDesiredCount", 0));
+  ts.pending_count = static_cast<int>(r.Int("pendingCount", 0));
+  ts.running_count = static_cast<int>(r.Int("runningCount", 0));
+  ts.created_at = r.Num("createdAt");
+  ts.updated_at = r.Num("updatedAt");
+  ts.launch_type = r.OptStr("launchType");
+  ts.capacity_provider_strategy = r.Raw("capacityProviderStrategy", Json::value_t::array);
+  ts.platform_version = r.OptStr("platformVersion");
+  ts.platform_family = r.OptStr("platformFamily");
+  ts.network_configuration = r.Raw("networkConfiguration", Json::value_t::object);
+  auto lbs = ServiceLoadBalancersFromJson(r.Raw("loadBalancers", Json::value_t::array, Json::array()));
+  if (!lbs.ok()) return Unreadable(service_id, lbs.status().message());
+  ts.load_balancers = std::move(*lbs);
+  auto regs = ServiceRegistriesFromJson(r.Raw("serviceRegistries", Json::value_t::array, Json::array()));
+  if (!regs.ok()) return Unreadable(service_id, regs.status().message());
+  ts.service_registries = std::move(*regs);
+  Json scale = r.Raw("scale", Json::value_t::object, Json::object());
+  Reader sr(scale, "taskSets.scale");
+  ts.scale = sr.Num("value");
+  if (!sr.error().empty()) r.Fail(sr.error());
+  ts.stability_status =
+      r.Enum("stabilityStatus", &model::ParseStabilityStatus, model::StabilityStatus::kStabilizing, false);
+  ts.stability_status_at = r.Num("stabilityStatusAt");
+  ts.tags = r.Raw("tags", Json::value_t::array, Json::array());
+  if (!r.error().empty()) return Unreadable(service_id, r.error());
+  return ts;
 }
 
 Result<Service> DecodeService(const Object& row) {
@@ -287,14 +510,52 @@ Result<Service> DecodeService(const Object& row) {
     ASSIGN_OR_RETURN(auto dep, ReadDeployment(d, id, "deployments"));
     s.deployments.push_back(std::move(dep));
   }
+  for (const auto& t : r.Raw("taskSets", Json::value_t::array, Json::array())) {
+    ASSIGN_OR_RETURN(auto ts, TaskSetFromJson(t, id));
+    s.task_sets.push_back(std::move(ts));
+  }
   const Json internal = row.internal.is_null() ? Json::object() : row.internal;
   Reader ir(internal, "internal");
   s.internal.steady = ir.Bool("steady");
   s.internal.strict = ir.Bool("strict");
   s.internal.client_token = ir.OptStr("clientToken");
+  s.internal.task_set_tokens = ir.Raw("taskSetTokens", Json::value_t::object, Json::object());
   if (const Json* lc = ir.Get("lastCompleted")) {
     ASSIGN_OR_RETURN(auto dep, ReadDeployment(*lc, id, "lastCompleted"));
     s.internal.last_completed = std::move(dep);
+  }
+  for (const auto& d : ir.Raw("alternateDeployments", Json::value_t::array, Json::array())) {
+    if (d.is_string()) s.internal.alternate_deployments.push_back(d.get<std::string>());
+  }
+  s.internal.shifted = ir.Str("shifted", false);
+  if (ir.Has("shift")) {
+    const Json sj = ir.Raw("shift", Json::value_t::object, Json::object());
+    Reader sr(sj, "internal.shift");
+    model::TrafficShift t;
+    t.green = sr.Str("green", false);
+    t.blue = sr.Str("blue", false);
+    t.stage = sr.Str("stage", false);
+    t.stage_at = sr.Num("stageAt");
+    t.green_percent = sr.Num("greenPercent");
+    t.hook = static_cast<int>(sr.Int("hook", 0));
+    t.step_phase = static_cast<int>(sr.Int("stepPhase", 0));
+    t.paused_hook = sr.Str("pausedHook", false);
+    t.action = sr.Str("action", false);
+    t.reason = sr.Str("reason", false);
+    t.expires_at = sr.Num("expiresAt");
+    t.timeout_action = sr.Str("timeoutAction", false);
+    t.failed = sr.Bool("failed");
+    if (!sr.error().empty()) return Unreadable(id, sr.error());
+    // The scheduler indexes its stages and the stage's hooks by these: a corrupt record is
+    // refused here rather than read past their ends.
+    if (!t.stage.empty() &&
+        std::find(model::kShiftStages.begin(), model::kShiftStages.end(), t.stage) == model::kShiftStages.end()) {
+      return Unreadable(id, fmt::format("internal.shift: unknown stage {}", t.stage));
+    }
+    if (t.hook < 0 || t.step_phase < 0 || t.step_phase > 2) {
+      return Unreadable(id, "internal.shift: hook or stepPhase out of range");
+    }
+    s.internal.shift = std::move(t);
   }
   if (!r.error().empty()) return Unreadable(id, r.error());
   if (!ir.error().empty()) return Unreadable(id, ir.error());
@@ -440,6 +701,8 @@ Json ServiceDeploymentToAws(const ServiceDeployment& d) {
   j["deploymentCircuitBreaker"] = {
       {"status", d.circuit_breaker_status}, {"failureCount", d.failure_count}, {"threshold", d.threshold}};
   j["alarms"] = {{"status", d.alarms_status}};
+  if (!d.lifecycle_stage.empty()) j["lifecycleStage"] = d.lifecycle_stage;
+  if (!d.lifecycle_hook_details.empty()) j["lifecycleHookDetails"] = d.lifecycle_hook_details;
   return j;
 }
 
@@ -476,6 +739,8 @@ Result<ServiceDeployment> DecodeServiceDeployment(const Object& row) {
   d.status = r.Enum("status", &model::ParseServiceDeploymentStatus, model::ServiceDeploymentStatus::kInProgress);
   d.status_reason = r.Str("statusReason", false);
   d.deployment_configuration = ReadDeploymentConfiguration(r);
+  d.lifecycle_stage = r.Str("lifecycleStage", false);
+  d.lifecycle_hook_details = r.Raw("lifecycleHookDetails", Json::value_t::array, Json::array());
   if (r.Has("rollback")) {
     const Json rb = r.Raw("rollback", Json::value_t::object, Json::object());
     Reader rr(rb, "rollback");

@@ -48,6 +48,11 @@ Json ServiceLoadBalancersToJson(const std::vector<model::ServiceLoadBalancer>& l
 Json DeploymentToJson(const model::Deployment& d);
 Result<model::Deployment> DeploymentFromJson(const Json& j, const std::string& service_id);
 
+// A task set as stored (and shown: DescribeTaskSets, the service's taskSets), and back.
+// `include_tags` adds `tags` (DescribeTaskSets' include TAGS; Create/Update answer them).
+Json TaskSetToAws(const model::TaskSet& ts, bool include_tags = true);
+Result<model::TaskSet> TaskSetFromJson(const Json& j, const std::string& service_id);
+
 // Migration 5: a service document of the older layout, with its "kecs:*" members, as the
 // AWS document and the internal column's JSON.
 struct SplitService {

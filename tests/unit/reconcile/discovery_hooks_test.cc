@@ -143,5 +143,53 @@ TEST_F(DiscoveryHealthTest, AnInstanceDeregisteredByHandIsLeftAlone) {
   EXPECT_TRUE(SetHealth(a, HealthStatus::kUnhealthy).ok());
 }
 
+
+// Issue 18: a task of a task set registers in its task set's registries, with the task
+// set's externalId as ECS_TASK_SET_EXTERNAL_ID (CreateTaskSetRequest.externalId).
+TEST_F(DiscoveryHealthTest, ATaskSetsTaskRegistersInItsTaskSetsRegistryWithItsExternalId) {
+  MakeRegistry(/*custom_health=*/false);
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto svc, state::records::GetService(tx, kRegion, "default", "web"));
+    if (!svc) return NotFound("no service");
+    svc->deployment_controller = "EXTERNAL";
+    model::TaskSet ts;
+    ts.id = "ecs-svc/1234567890123456789";
+    ts.external_id = "green-7";
+    ts.service_registries = svc->service_registries;
+    svc->service_registries.clear();  // the service's own: none
+    svc->task_sets = {ts};
+    return state::records::PutService(tx, *svc);
+  }).ok());
+  model::Task t;
+  t.region = kRegion;
+  t.id = "cccccccccccccccccccccccccccccccc";
+  t.cluster = "default";
+  t.cluster_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/default";
+  t.task_definition_arn = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1";
+  t.internal.service = "web";
+  t.internal.deployment = "ecs-svc/1234567890123456789";
+  t.internal.network_mode = model::NetworkMode::kAwsvpc;
+  t.internal.network.eni = model::TaskEni{};
+  t.internal.network.eni->ip = "10.0.0.3";
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return RegisterServiceTask(tx, t, kNow, {}); }).ok());
+  ASSERT_EQ(t.internal.registries.size(), 1u);
+  Json attrs;
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto o, tx.Get(sd::kInstance, kRegion, sd::InstanceKey(service_id_, t.id)));
+    if (o) attrs = o->doc.value("Attributes", Json::object());
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(attrs.value("ECS_TASK_SET_EXTERNAL_ID", ""), "green-7");
+  EXPECT_EQ(attrs.value("AWS_INSTANCE_IPV4", ""), "10.0.0.3");
+
+  // A task of no task set registers in the service's registries: none now.
+  model::Task other = t;
+  other.id = "dddddddddddddddddddddddddddddddd";
+  other.internal.deployment = "ecs-svc/9999999999999999999";
+  other.internal.registries.clear();
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return RegisterServiceTask(tx, other, kNow, {}); }).ok());
+  EXPECT_TRUE(other.internal.registries.empty());
+}
+
 }  // namespace
 }  // namespace kecs::reconcile

@@ -16,7 +16,9 @@
 #include "base/ids.h"
 #include "model/kinds.h"
 #include "model/task.h"
+#include "reconcile/deployment_history.h"
 #include "reconcile/lb_hooks.h"
+#include "reconcile/traffic_shift.h"
 #include "state/records/elb.h"
 #include "state/records/services.h"
 #include "state/records/tasks.h"
@@ -1014,6 +1016,623 @@ TEST_F(ServiceControllerTest, ADeletedServiceStopsItsProtectedTasksToo) {
   MarkDraining();
   controller_->RunOnce();
   EXPECT_EQ(Count().live, 0);
+}
+
+// ---- Task sets (issue 18) ----------------------------------------------------------------
+
+class TaskSetControllerTest : public ServiceControllerTest {
+ protected:
+  // An EXTERNAL service of `desired` tasks, with a task set per scale (ids in sets_).
+  Service NewExternalService(int desired, const std::vector<double>& scales) {
+    Service s = NewService(desired);
+    s.deployment_controller = "EXTERNAL";
+    s.deployments.clear();
+    for (size_t i = 0; i < scales.size(); ++i) {
+      model::TaskSet ts;
+      ts.id = model::NewDeploymentId();
+      ts.arn = "arn:aws:ecs:us-east-1:000000000000:task-set/prod/web/" + ts.id;
+      ts.task_definition = i == 0 ? kTdA : kTdB;
+      ts.scale = scales[i];
+      s.task_sets.push_back(ts);
+      sets_.push_back(ts.id);
+    }
+    model::RecomputeTaskSetCounts(s, clock_.Now());
+    return s;
+  }
+  void Scale(size_t i, double scale) {
+    Service s = Get();
+    s.task_sets[i].scale = scale;
+    model::RecomputeTaskSetCounts(s, clock_.Now());
+    Put(s);
+  }
+  void Pass() {
+    controller_->RunOnce();
+    Settle();
+    controller_->RunOnce();
+  }
+  std::vector<std::string> sets_;
+};
+
+TEST_F(TaskSetControllerTest, EachTaskSetRunsItsShareOfTheDesiredCountAndSettles) {
+  Put(NewExternalService(4, {50, 30}));
+  controller_->RunOnce();
+  Counts c = Count();
+  EXPECT_EQ(c.live_by_deployment[sets_[0]], 2);
+  EXPECT_EQ(c.live_by_deployment[sets_[1]], 2);  // ceil(1.2)
+  EXPECT_EQ(Get().task_sets[0].stability_status, model::StabilityStatus::kStabilizing);
+  for (const auto& t : Tasks()) {
+    EXPECT_EQ(t.started_by, t.internal.deployment);
+    EXPECT_EQ(t.group, "service:web");
+    EXPECT_EQ(t.task_definition_arn, t.internal.deployment == sets_[0] ? kTdA : kTdB);
+  }
+  Settle();
+  controller_->RunOnce();
+  Service s = Get();
+  EXPECT_TRUE(s.deployments.empty());
+  for (const auto& ts : s.task_sets) {
+    EXPECT_EQ(ts.stability_status, model::StabilityStatus::kSteadyState) << ts.id;
+    EXPECT_EQ(ts.stability_status_at, clock_.Now());
+  }
+  EXPECT_TRUE(HasEvent("(service web) has reached a steady state."));
+}
+
+TEST_F(TaskSetControllerTest, ScalingDownStopsOnlyThatSetsSurplusPendingFirst) {
+  Put(NewExternalService(4, {100, 50}));
+  Pass();
+  ASSERT_EQ(Count().live_by_deployment[sets_[0]], 4);
+  // One of the first set's tasks is still PENDING: it goes first.
+  std::string pending;
+  Change([&](Task& t) {
+    if (!pending.empty() || t.internal.deployment != sets_[0]) return false;
+    pending = t.id;
+    t.last_status = TaskStatus::kPending;
+    return true;
+  });
+  Scale(0, 25);
+  controller_->RunOnce();
+  Counts c = Count();
+  EXPECT_EQ(c.live_by_deployment[sets_[0]], 1);
+  EXPECT_EQ(c.live_by_deployment[sets_[1]], 2);
+  for (const auto& t : Tasks()) {
+    if (t.id == pending) {
+      EXPECT_EQ(t.desired_status, TaskStatus::kStopped);
+      EXPECT_EQ(t.stopped_reason, "Scaling activity initiated by (deployment " + sets_[0] + ")");
+    }
+  }
+  EXPECT_EQ(Get().task_sets[0].stability_status, model::StabilityStatus::kStabilizing);
+}
+
+TEST_F(TaskSetControllerTest, TheServicesDesiredCountDrivesEveryTaskSet) {
+  Put(NewExternalService(2, {100, 50}));
+  Pass();
+  Service s = Get();
+  s.desired_count = 6;
+  Put(s);
+  controller_->RunOnce();
+  EXPECT_EQ(Get().task_sets[0].computed_desired_count, 6);
+  EXPECT_EQ(Get().task_sets[1].computed_desired_count, 3);
+  Counts c = Count();
+  EXPECT_EQ(c.live_by_deployment[sets_[0]], 6);
+  EXPECT_EQ(c.live_by_deployment[sets_[1]], 3);
+}
+
+TEST_F(TaskSetControllerTest, ADeletedTaskSetStopsItsTasksAndLeavesOnceTheyAreGone) {
+  Put(NewExternalService(2, {100, 100}));
+  Pass();
+  Service s = Get();
+  s.task_sets[1].status = model::TaskSetStatus::kDraining;
+  Put(s);
+  controller_->RunOnce();
+  Counts c = Count();
+  EXPECT_EQ(c.live_by_deployment[sets_[1]], 0);
+  EXPECT_EQ(c.live_by_deployment[sets_[0]], 2);
+  // Still there while its tasks are on their way out... (their stop is this pass's)
+  ASSERT_EQ(Get().task_sets.size(), 2u);
+  FinishStopping();
+  controller_->RunOnce();
+  ASSERT_EQ(Get().task_sets.size(), 1u);
+  EXPECT_EQ(Get().task_sets[0].id, sets_[0]);
+}
+
+TEST_F(TaskSetControllerTest, TasksOfNoTaskSetStop) {
+  Put(NewExternalService(2, {100}));
+  Pass();
+  Service s = Get();
+  s.task_sets.clear();  // as if the set were gone without its tasks
+  Put(s);
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 0);
+}
+
+TEST_F(TaskSetControllerTest, ADeletedServiceStopsEveryTaskSetAndBecomesInactive) {
+  Put(NewExternalService(3, {100, 100}));
+  Pass();
+  MarkDraining();
+  controller_->RunOnce();
+  EXPECT_EQ(Count().live, 0);
+  FinishStopping();
+  controller_->RunOnce();
+  EXPECT_EQ(Get().status, model::ServiceStatus::kInactive);
+}
+
+TEST_F(TaskSetControllerTest, ATaskSetsTasksRegisterInItsOwnTargetGroup) {
+  MakeTargetGroup();
+  Service s = NewExternalService(2, {100, 0});
+  s.task_sets[0].load_balancers = {{tg_arn_, "", "app", 8080}};
+  Put(s);
+  controller_->RunOnce();
+  SettleBehindLb();
+  for (const auto& t : Tasks()) {
+    ASSERT_EQ(t.internal.targets.size(), 1u) << t.id;
+    EXPECT_EQ(t.internal.targets[0].target_group_arn, tg_arn_);
+  }
+  // Healthy targets make the set steady; `initial` ones do not.
+  controller_->RunOnce();
+  EXPECT_EQ(Get().task_sets[0].stability_status, model::StabilityStatus::kStabilizing);
+  SetTargets(model::TargetHealthState::kHealthy);
+  controller_->RunOnce();
+  EXPECT_EQ(Get().task_sets[0].stability_status, model::StabilityStatus::kSteadyState);
+}
+
+// ---- Traffic-shifting deployments (issue 18) -------------------------------------------
+
+class TrafficShiftTest : public ServiceControllerTest {
+ protected:
+  void SetUp() override {
+    ServiceControllerTest::SetUp();
+    ServiceController::Options o;
+    o.settle = std::chrono::milliseconds(0);
+    o.minute_seconds = 1;  // a deployment minute is a second of the fake clock
+    controller_ = std::make_unique<ServiceController>(*store_, launcher_, o, clock_);
+    blue_tg_ = model::TargetGroupArn(kRegion, "000000000000", "blue", "b1b1b1b1b1b1b1b1");
+    green_tg_ = model::TargetGroupArn(kRegion, "000000000000", "green", "a2a2a2a2a2a2a2a2");
+    prod_rule_ = MakeRule("1111111111111111");
+    test_rule_ = MakeRule("2222222222222222");
+  }
+
+  // A listener rule forwarding to the blue target group.
+  std::string MakeRule(const std::string& id) {
+    model::Rule r;
+    r.region = kRegion;
+    r.id = id;
+    r.listener_id = "3333333333333333";
+    r.arn = "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener-rule/app/lb/4444444444444444/"
+            "3333333333333333/" + id;
+    r.priority = id == "1111111111111111" ? 1 : 2;
+    model::Action a;
+    a.type = model::ActionType::kForward;
+    a.target_group_arn = blue_tg_;
+    r.actions = {a};
+    EXPECT_TRUE(store_->Write([&](state::Tx& tx) { return state::records::PutRule(tx, r); }).ok());
+    return r.arn;
+  }
+
+  // The weights {blue group's, green group's} of a rule's forward action.
+  std::pair<int, int> Weights(const std::string& rule_arn) {
+    std::pair<int, int> out{-1, -1};
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto r, state::records::GetRule(tx, kRegion, model::IdFromArn(rule_arn, "listener-rule")));
+      if (!r || r->actions.empty()) return Status::Ok();
+      const std::vector<model::Action> actions = r->actions;
+      for (const auto& w : actions.front().forward) {
+        (w.target_group_arn == blue_tg_ ? out.first : out.second) = w.weight;
+      }
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+
+  Service NewShiftingService(const std::string& strategy, int desired = 2) {
+    Service s = NewService(desired);
+    model::ServiceLoadBalancer lb;
+    lb.target_group_arn = blue_tg_;
+    lb.container_name = "app";
+    lb.container_port = 8080;
+    lb.advanced = model::AdvancedConfiguration{green_tg_, prod_rule_, test_rule_, ""};
+    s.load_balancers = {lb};
+    s.deployment_configuration.strategy = strategy;
+    s.deployment_configuration.bake_time_in_minutes = 5;
+    return s;
+  }
+
+  void AddPauseHook(const std::string& stage) {
+    Service s = Get();
+    if (!s.deployment_configuration.lifecycle_hooks) s.deployment_configuration.lifecycle_hooks.emplace();
+    s.deployment_configuration.lifecycle_hooks->push_back({"PAUSE", "", "", {stage}, Json(), Json()});
+    Put(s);
+  }
+
+  // UpdateService's new deployment, recorded in the history as the API records it.
+  std::string DeployRecorded(const std::string& td) {
+    Deploy(td);
+    Service s = Get();
+    EXPECT_TRUE(store_->Write([&](state::Tx& tx) { return RecordDeploymentStarted(tx, s, clock_.Now()).status(); }).ok());
+    return s.deployments[0].id;
+  }
+
+  model::ServiceDeployment Record(const std::string& deployment_id) {
+    model::ServiceDeployment out;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto d, FindServiceDeployment(tx, Get(), deployment_id));
+      if (d) out = *d;
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+
+  // ContinueServiceDeployment's part.
+  void Continue(const std::string& action) {
+    Service s = Get();
+    ASSERT_TRUE(s.internal.shift);
+    ASSERT_FALSE(s.internal.shift->paused_hook.empty());
+    s.internal.shift->action = action;
+    Put(s);
+  }
+
+  // Passes with tasks starting and stopping in between.
+  void Passes(int n) {
+    for (int i = 0; i < n; ++i) {
+      controller_->RunOnce();
+      Settle();
+    }
+  }
+
+  // `kecs alarm set NAME STATE`'s part.
+  void SetAlarm(const std::string& name, const std::string& state) {
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return SetAlarmState(tx, kRegion, name, state, 0); }).ok());
+  }
+
+  // DeleteService --force's part: the service DRAINING, its deployment history deleted.
+  void DeleteService() {
+    MarkDraining();
+    Service s = Get();
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return DeleteServiceHistory(tx, s); }).ok());
+  }
+
+  std::string blue_tg_, green_tg_, prod_rule_, test_rule_;
+};
+
+TEST_F(TrafficShiftTest, BlueGreenPausesAtTestTrafficShiftWithTestTrafficOnGreenOnlyThenShiftsProductionAndCleansUp) {
+  PutSteady(NewShiftingService("BLUE_GREEN"));
+  const std::string blue = Get().deployments[0].id;
+  ASSERT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+  AddPauseHook("TEST_TRAFFIC_SHIFT");
+  const std::string green = DeployRecorded(kTdB);
+
+  controller_->RunOnce();  // the shift starts: green scales up in the alternate group
+  Service s = Get();
+  ASSERT_TRUE(s.internal.shift);
+  EXPECT_EQ(s.internal.shift->stage, "SCALE_UP");
+  EXPECT_EQ(s.internal.alternate_deployments, std::vector<std::string>{green});
+  EXPECT_EQ(model::LoadBalancersOf(s, green)[0].target_group_arn, green_tg_);
+  EXPECT_EQ(model::LoadBalancersOf(s, blue)[0].target_group_arn, blue_tg_);
+  EXPECT_EQ(Count().live_by_deployment[green], 2);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Record(green).lifecycle_stage, "SCALE_UP");
+
+  Passes(3);  // green runs; the test traffic moves; the hook pauses
+  EXPECT_EQ(Get().internal.shift->stage, "TEST_TRAFFIC_SHIFT");
+  EXPECT_EQ(Weights(test_rule_), std::make_pair(0, 1));
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Count().live_by_deployment[blue], 2);
+  auto rec = Record(green);
+  ASSERT_EQ(rec.lifecycle_hook_details.size(), 1u);
+  EXPECT_EQ(rec.lifecycle_hook_details[0]["status"], "AWAITING_ACTION");
+  EXPECT_EQ(rec.lifecycle_hook_details[0]["targetType"], "PAUSE");
+  EXPECT_EQ(rec.lifecycle_stage, "TEST_TRAFFIC_SHIFT");
+  clock_.Advance(600);  // a pause holds (its timeout is 1440 minutes)
+  Passes(2);
+  EXPECT_EQ(Get().internal.shift->stage, "TEST_TRAFFIC_SHIFT");
+
+  Continue("CONTINUE");
+  Passes(1);
+  EXPECT_EQ(Get().internal.shift->stage, "BAKE_TIME");
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+  EXPECT_EQ(Record(green).lifecycle_hook_details[0]["status"], "SUCCEEDED");
+  EXPECT_EQ(Count().live_by_deployment[blue], 2) << "blue stays through the bake time";
+  clock_.Advance(5);
+  Passes(3);
+  s = Get();
+  EXPECT_FALSE(s.internal.shift);
+  ASSERT_EQ(s.deployments.size(), 1u);
+  EXPECT_EQ(s.deployments[0].id, green);
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kCompleted);
+  EXPECT_EQ(Count().live_by_deployment[blue], 0);
+  EXPECT_EQ(Count().live_by_deployment[green], 2);
+  EXPECT_EQ(Record(green).status, model::ServiceDeploymentStatus::kSuccessful);
+  EXPECT_EQ(Record(green).lifecycle_stage, "CLEAN_UP");
+
+  // The roles swap: the next deployment's tasks go to the group blue had.
+  const std::string next = DeployRecorded(kTdA);
+  controller_->RunOnce();
+  EXPECT_EQ(model::LoadBalancersOf(Get(), next)[0].target_group_arn, blue_tg_);
+  EXPECT_EQ(model::LoadBalancersOf(Get(), green)[0].target_group_arn, green_tg_);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(0, 1)) << "production stays on the serving (green) group";
+}
+
+TEST_F(TrafficShiftTest, LinearShiftsProductionInStepsAfterEachStepsBakeTime) {
+  Service svc = NewShiftingService("LINEAR");
+  svc.deployment_configuration.linear = model::LinearConfiguration{25.0, 2};
+  svc.deployment_configuration.bake_time_in_minutes = 0;
+  PutSteady(svc);
+  DeployRecorded(kTdB);
+  Passes(4);
+  std::vector<int> seen = {Weights(prod_rule_).second};
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(2);
+    Passes(2);
+    seen.push_back(Weights(prod_rule_).second);
+  }
+  // 25% (250 per mille), 50%, 75%, then 100% (weight 1 of 1), once each step has baked.
+  EXPECT_EQ(seen, (std::vector<int>{250, 500, 750, 1, 1, 1}));
+  EXPECT_EQ(Get().deployments.size(), 1u);
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+TEST_F(TrafficShiftTest, CanaryShiftsItsPercentThenTheRest) {
+  Service svc = NewShiftingService("CANARY");
+  svc.deployment_configuration.canary = model::CanaryConfiguration{5.5, 3};
+  PutSteady(svc);
+  DeployRecorded(kTdB);
+  Passes(4);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(945, 55));
+  clock_.Advance(2);
+  Passes(1);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(945, 55));
+  clock_.Advance(1);
+  Passes(1);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+}
+
+TEST_F(TrafficShiftTest, ARollbackAtAPausePutsTrafficBackOnBlueAndStopsGreen) {
+  PutSteady(NewShiftingService("BLUE_GREEN"));
+  const std::string blue = Get().deployments[0].id;
+  AddPauseHook("POST_TEST_TRAFFIC_SHIFT");
+  const std::string green = DeployRecorded(kTdB);
+  Passes(4);
+  ASSERT_EQ(Get().internal.shift->stage, "POST_TEST_TRAFFIC_SHIFT");
+  EXPECT_EQ(Weights(test_rule_), std::make_pair(0, 1));
+  Continue("ROLLBACK");
+  controller_->RunOnce();
+  EXPECT_EQ(Weights(test_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Get().deployments[0].id, blue);
+  EXPECT_EQ(Get().task_definition, kTdA);
+  EXPECT_EQ(Record(green).status, model::ServiceDeploymentStatus::kRollbackInProgress);
+  EXPECT_EQ(Count().live_by_deployment[green], 0);
+  Passes(3);
+  EXPECT_EQ(Record(green).status, model::ServiceDeploymentStatus::kRollbackSuccessful);
+  EXPECT_EQ(Get().deployments.size(), 1u);
+  EXPECT_EQ(Count().live_by_deployment[blue], 2);
+}
+
+TEST_F(TrafficShiftTest, ALambdaHookFailsAsAMissingFunctionAndRollsBack) {
+  Service svc = NewShiftingService("BLUE_GREEN");
+  svc.deployment_configuration.lifecycle_hooks = std::vector<model::DeploymentLifecycleHook>{
+      {"AWS_LAMBDA", "arn:aws:lambda:us-east-1:000000000000:function:check", "", {"POST_SCALE_UP"}, Json(), Json()}};
+  PutSteady(svc);
+  const std::string blue = Get().deployments[0].id;
+  const std::string green = DeployRecorded(kTdB);
+  Passes(3);
+  auto rec = Record(green);
+  ASSERT_EQ(rec.lifecycle_hook_details.size(), 1u);
+  EXPECT_EQ(rec.lifecycle_hook_details[0]["status"], "FAILED");
+  EXPECT_NE(rec.status_reason.find("Function not found"), std::string::npos) << rec.status_reason;
+  EXPECT_EQ(Get().deployments[0].id, blue);
+}
+
+TEST_F(TrafficShiftTest, AnAlarmInAlarmDuringTheBakeTimeRollsBack) {
+  Service svc = NewShiftingService("BLUE_GREEN");
+  svc.deployment_configuration.alarms = model::DeploymentAlarms{{"high-5xx"}, true, true};
+  PutSteady(svc);
+  const std::string blue = Get().deployments[0].id;
+  const std::string green = DeployRecorded(kTdB);
+  Passes(3);
+  ASSERT_EQ(Get().internal.shift->stage, "BAKE_TIME");
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) { return SetAlarmState(tx, kRegion, "high-5xx", "ALARM", 0); }).ok());
+  controller_->RunOnce();
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Get().deployments[0].id, blue);
+  auto rec = Record(green);
+  EXPECT_EQ(rec.status, model::ServiceDeploymentStatus::kRollbackInProgress);
+  EXPECT_EQ(rec.alarms_status, "TRIGGERED");
+  EXPECT_NE(rec.status_reason.find("high-5xx"), std::string::npos);
+}
+
+// ---- Review 18b: the shift's ends ----
+
+TEST_F(TrafficShiftTest, ADeletedServiceMidShiftPutsTrafficBackOnBlueAndBecomesInactive) {
+  PutSteady(NewShiftingService("BLUE_GREEN"));
+  AddPauseHook("TEST_TRAFFIC_SHIFT");
+  DeployRecorded(kTdB);
+  Passes(4);
+  ASSERT_TRUE(Get().internal.shift);
+  ASSERT_EQ(Get().internal.shift->stage, "TEST_TRAFFIC_SHIFT");
+  ASSERT_EQ(Weights(test_rule_), std::make_pair(0, 1));
+  DeleteService();  // the pause's record goes with the history
+  Passes(4);
+  Service s = Get();
+  EXPECT_EQ(s.status, model::ServiceStatus::kInactive);
+  EXPECT_FALSE(s.internal.shift);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Weights(test_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Count().live, 0);
+}
+
+TEST_F(TrafficShiftTest, ADeletedServiceNeverShiftsProductionToAGreenWithoutTasks) {
+  PutSteady(NewShiftingService("BLUE_GREEN"));
+  DeployRecorded(kTdB);
+  controller_->RunOnce();
+  ASSERT_EQ(Get().internal.shift->stage, "SCALE_UP");
+  DeleteService();
+  for (int i = 0; i < 5; ++i) {
+    Passes(1);
+    EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0)) << "pass " << i;
+  }
+  EXPECT_EQ(Get().status, model::ServiceStatus::kInactive);
+}
+
+TEST_F(TrafficShiftTest, APauseWhoseRecordIsGoneStillTimesOut) {
+  Service svc = NewShiftingService("BLUE_GREEN");
+  svc.deployment_configuration.lifecycle_hooks = std::vector<model::DeploymentLifecycleHook>{
+      {"PAUSE", "", "", {"POST_SCALE_UP"}, Json(), Json{{"timeoutInMinutes", 2}, {"action", "ROLLBACK"}}}};
+  PutSteady(svc);
+  const std::string blue = Get().deployments[0].id;
+  Deploy(kTdB);  // no service deployment record
+  Passes(3);
+  ASSERT_TRUE(Get().internal.shift);
+  ASSERT_EQ(Get().internal.shift->stage, "POST_SCALE_UP");
+  ASSERT_FALSE(Get().internal.shift->paused_hook.empty());
+  clock_.Advance(1);  // a minute is a second here
+  Passes(1);
+  ASSERT_TRUE(Get().internal.shift) << "the pause holds for its 2 minutes";
+  clock_.Advance(2);
+  Passes(3);
+  EXPECT_FALSE(Get().internal.shift);
+  EXPECT_EQ(Get().deployments[0].id, blue);
+  EXPECT_EQ(Count().live_by_deployment[blue], 2);
+}
+
+TEST_F(TrafficShiftTest, AHookTimeoutTakesItsTimeoutActionAndShowsTimedOut) {
+  Service svc = NewShiftingService("BLUE_GREEN");
+  svc.deployment_configuration.bake_time_in_minutes = 0;
+  svc.deployment_configuration.lifecycle_hooks = std::vector<model::DeploymentLifecycleHook>{
+      {"PAUSE", "", "", {"TEST_TRAFFIC_SHIFT"}, Json(), Json{{"timeoutInMinutes", 1}, {"action", "CONTINUE"}}}};
+  PutSteady(svc);
+  const std::string green = DeployRecorded(kTdB);
+  Passes(4);
+  ASSERT_EQ(Get().internal.shift->stage, "TEST_TRAFFIC_SHIFT");
+  EXPECT_EQ(Record(green).lifecycle_hook_details[0]["status"], "AWAITING_ACTION");
+  clock_.Advance(61);
+  Passes(4);
+  EXPECT_EQ(Record(green).lifecycle_hook_details[0]["status"], "TIMED_OUT");
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+  EXPECT_EQ(Get().deployments[0].id, green);
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+TEST_F(TrafficShiftTest, AFailureWithoutRollbackKeepsBlueServingWithAllItsTasks) {
+  Service svc = NewShiftingService("BLUE_GREEN");
+  svc.deployment_configuration.alarms = model::DeploymentAlarms{{"high-5xx"}, true, false};
+  PutSteady(svc);
+  const std::string blue = Get().deployments[0].id;
+  const std::string green = DeployRecorded(kTdB);
+  Passes(3);
+  ASSERT_EQ(Get().internal.shift->stage, "BAKE_TIME");
+  ASSERT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+  SetAlarm("high-5xx", "ALARM");
+  Passes(5);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(Count().live_by_deployment[blue], 2) << "blue serves: its tasks stay";
+  EXPECT_EQ(Count().live_by_deployment[green], 0);
+  Service s = Get();
+  ASSERT_EQ(s.deployments[0].id, green);
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kFailed);
+  EXPECT_NE(s.deployments[0].rollout_state_reason.find("high-5xx"), std::string::npos);
+  auto rec = Record(green);
+  EXPECT_EQ(rec.status, model::ServiceDeploymentStatus::kStopped);
+  EXPECT_EQ(rec.alarms_status, "TRIGGERED");
+  EXPECT_NE(rec.status_reason.find("high-5xx"), std::string::npos) << rec.status_reason;
+  // A newer deployment shifts from blue, which still serves.
+  SetAlarm("high-5xx", "OK");
+  const std::string next = DeployRecorded(kTdB);
+  Passes(2);
+  ASSERT_TRUE(Get().internal.shift);
+  EXPECT_EQ(Get().internal.shift->blue, blue);
+  EXPECT_EQ(Get().internal.shift->green, next);
+}
+
+TEST_F(TrafficShiftTest, ADeploymentWithoutAShiftRegistersInTheGroupProductionServes) {
+  PutSteady(NewShiftingService("BLUE_GREEN"));
+  const std::string green = DeployRecorded(kTdB);
+  Passes(3);
+  clock_.Advance(5);
+  Passes(3);
+  ASSERT_EQ(Get().deployments.size(), 1u);
+  ASSERT_EQ(Get().deployments[0].id, green);
+  ASSERT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+  // Scaled to 0, then a new revision with 2 tasks: nothing older runs, nothing shifts.
+  SetDesired(0);
+  Passes(2);
+  ASSERT_EQ(Count().live, 0);
+  SetDesired(2);
+  const std::string next = DeployRecorded(kTdA);
+  controller_->RunOnce();
+  EXPECT_FALSE(Get().internal.shift);
+  EXPECT_EQ(Count().live_by_deployment[next], 2);
+  EXPECT_EQ(model::LoadBalancersOf(Get(), next)[0].target_group_arn, green_tg_);
+  Passes(3);
+  // The strategy switched to ROLLING: a rolling deployment goes where production goes.
+  Service s = Get();
+  s.deployment_configuration.strategy = "ROLLING";
+  Put(s);
+  const std::string rolling = DeployRecorded(kTdB);
+  controller_->RunOnce();
+  EXPECT_EQ(model::LoadBalancersOf(Get(), rolling)[0].target_group_arn, green_tg_);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(0, 1));
+}
+
+TEST_F(TrafficShiftTest, SwitchingToRollingMidShiftPutsTrafficBackOnBlueAndRollsGreenOutInBluesGroup) {
+  Service svc = NewShiftingService("LINEAR");
+  svc.deployment_configuration.linear = model::LinearConfiguration{25.0, 2};
+  svc.deployment_configuration.bake_time_in_minutes = 0;
+  PutSteady(svc);
+  const std::string blue = Get().deployments[0].id;
+  const std::string green = DeployRecorded(kTdB);
+  Passes(4);
+  ASSERT_EQ(Weights(prod_rule_).second, 250);
+  Service s = Get();  // UpdateService's part
+  s.deployment_configuration.strategy = "ROLLING";
+  s.deployment_configuration.linear.reset();
+  Put(s);
+  Passes(1);
+  EXPECT_FALSE(Get().internal.shift);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  EXPECT_EQ(model::LoadBalancersOf(Get(), green)[0].target_group_arn, blue_tg_);
+  Passes(6);
+  s = Get();
+  ASSERT_EQ(s.deployments.size(), 1u);
+  EXPECT_EQ(s.deployments[0].id, green);
+  EXPECT_EQ(s.deployments[0].rollout_state, RolloutState::kCompleted);
+  EXPECT_EQ(Count().live_by_deployment[green], 2);
+  EXPECT_EQ(Count().live_by_deployment[blue], 0);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+}
+
+// DeploymentAlarms are documented for rolling updates too (the model: "see Rolling update").
+TEST_F(TrafficShiftTest, AnAlarmFailsARollingDeploymentAndRollsBackOnce) {
+  Service svc = NewService(2);
+  svc.deployment_configuration.alarms = model::DeploymentAlarms{{"high-5xx"}, true, true};
+  PutSteady(svc);
+  const std::string blue = Get().deployments[0].id;
+  ASSERT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+  const std::string green = DeployRecorded(kTdB);
+  SetAlarm("high-5xx", "ALARM");
+  controller_->RunOnce();
+  Service s = Get();
+  EXPECT_EQ(s.task_definition, kTdA);
+  auto it = std::find_if(s.deployments.begin(), s.deployments.end(), [&](const Deployment& d) { return d.id == green; });
+  ASSERT_NE(it, s.deployments.end());
+  EXPECT_EQ(it->rollout_state, RolloutState::kFailed);
+  EXPECT_NE(it->rollout_state_reason.find("high-5xx"), std::string::npos) << it->rollout_state_reason;
+  auto rec = Record(green);
+  EXPECT_EQ(rec.status, model::ServiceDeploymentStatus::kRollbackInProgress);
+  EXPECT_EQ(rec.alarms_status, "TRIGGERED");
+  EXPECT_EQ(rec.circuit_breaker_status, "DISABLED");
+  // The rollback is not failed by the same alarm: it completes.
+  Passes(4);
+  EXPECT_EQ(Record(green).status, model::ServiceDeploymentStatus::kRollbackSuccessful);
+  ASSERT_EQ(Get().deployments.size(), 1u);
+  EXPECT_EQ(Get().deployments[0].task_definition, kTdA);
+  EXPECT_EQ(Get().deployments[0].rollout_state, RolloutState::kCompleted);
+}
+
+TEST(TrafficShiftWeights, PerMilleBetweenTheEnds) {
+  EXPECT_EQ(ShiftWeights(0), std::make_pair(1, 0));
+  EXPECT_EQ(ShiftWeights(100), std::make_pair(0, 1));
+  EXPECT_EQ(ShiftWeights(10), std::make_pair(900, 100));
+  EXPECT_EQ(ShiftWeights(0.1), std::make_pair(999, 1));
 }
 
 }  // namespace

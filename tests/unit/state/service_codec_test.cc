@@ -53,7 +53,14 @@ Service FullService() {
   s.deployment_configuration.minimum_healthy_percent = 50;
   s.deployment_configuration.circuit_breaker_enable = true;
   s.deployment_configuration.circuit_breaker_rollback = true;
-  s.deployment_configuration.other = {{"alarms", {{"alarmNames", Json::array()}, {"enable", false}, {"rollback", false}}}};
+  s.deployment_configuration.alarms = model::DeploymentAlarms{};
+  s.deployment_configuration.strategy = "LINEAR";
+  s.deployment_configuration.linear = model::LinearConfiguration{20.0, 1};
+  s.deployment_configuration.lifecycle_hooks = std::vector<model::DeploymentLifecycleHook>{
+      {"PAUSE", "", "", {"TEST_TRAFFIC_SHIFT"}, Json(), Json{{"timeoutInMinutes", 5}}}};
+  s.internal.alternate_deployments = {"ecs-svc/1"};
+  s.internal.shift =
+      model::TrafficShift{"ecs-svc/2", "ecs-svc/1", "SCALE_UP", 5, 10, 1, 2, "h", "", "", 1700000120.5, "CONTINUE", true};
   s.deployments = {MakeDeployment("ecs-svc/1111111111111111111", model::DeploymentStatus::kPrimary,
                                   model::RolloutState::kInProgress),
                    MakeDeployment("ecs-svc/2222222222222222222", model::DeploymentStatus::kActive,
@@ -61,7 +68,7 @@ Service FullService() {
   s.events = {{"e2", 1700000002.0, "(service web) has reached a steady state."},
               {"e1", 1700000001.0, "(service web) has started 2 tasks: (task a) (task b)."}};
   s.created_at = 1700000000.0;
-  s.load_balancers = {{"arn:tg", "", "app", 80}};
+  s.load_balancers = {{"arn:tg", "", "app", 80, model::AdvancedConfiguration{"arn:tg2", "arn:rule", "", "arn:role"}}};
   s.service_registries = {{"arn:aws:servicediscovery:us-east-1:000000000000:service/srv-1", std::nullopt, "app", 80}};
   s.network_configuration = {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}};
   s.placement_constraints = Json::array({{{"type", "distinctInstance"}}});
@@ -150,6 +157,31 @@ TEST(ServiceCodec, AnUnknownStatusOrAWrongTypeIsAnErrorNamingTheService) {
   s = DecodeService(row);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("prod/web"), std::string::npos) << s.status().message();
+}
+
+// The scheduler steps through its stages and a stage's hooks by these numbers: a corrupt
+// stored shift is refused here rather than read past the ends of those lists (review 18b).
+TEST(ServiceCodec, AStoredShiftWithAnUnknownStageOrAnIndexOutOfRangeIsAnError) {
+  Object row = EncodeService(FullService());
+  ASSERT_TRUE(DecodeService(row).ok());
+  row.internal["shift"]["stage"] = "HALFWAY";
+  auto s = DecodeService(row);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("prod/web"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("HALFWAY"), std::string::npos) << s.status().message();
+
+  row = EncodeService(FullService());
+  row.internal["shift"]["hook"] = -1;
+  EXPECT_FALSE(DecodeService(row).ok());
+  row = EncodeService(FullService());
+  row.internal["shift"]["stepPhase"] = 7;
+  EXPECT_FALSE(DecodeService(row).ok());
+  // Every stage, and none yet, is fine.
+  row = EncodeService(FullService());
+  row.internal["shift"]["stage"] = "";
+  EXPECT_TRUE(DecodeService(row).ok());
+  row.internal["shift"]["stage"] = "CLEAN_UP";
+  EXPECT_TRUE(DecodeService(row).ok());
 }
 
 TEST(ServiceCodec, ServiceToAwsMatchesTheEcsModelsServiceShape) {
@@ -286,6 +318,111 @@ TEST(ServiceEnums, SpellAsAwsDoesAndRefuseOtherWords) {
   EXPECT_FALSE(model::ParseServiceStatus("active"));
   EXPECT_FALSE(model::ParseDeploymentStatus(""));
   EXPECT_FALSE(model::ParseSchedulingStrategy("REPLICAS"));
+}
+
+// ---- Task sets (issue 18) ----------------------------------------------------------------
+
+model::TaskSet FullTaskSet() {
+  model::TaskSet ts;
+  ts.id = "ecs-svc/3333333333333333333";
+  ts.arn = "arn:aws:ecs:us-east-1:000000000000:task-set/prod/web/ecs-svc/3333333333333333333";
+  ts.service_arn = "arn:aws:ecs:us-east-1:000000000000:service/prod/web";
+  ts.cluster_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/prod";
+  ts.started_by = "CODE_DEPLOY";
+  ts.external_id = "d-ABC";
+  ts.status = model::TaskSetStatus::kDraining;
+  ts.task_definition = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:4";
+  ts.computed_desired_count = 3;
+  ts.pending_count = 1;
+  ts.running_count = 2;
+  ts.created_at = 1700000000.25;
+  ts.updated_at = 1700000003.5;
+  ts.launch_type = "FARGATE";
+  ts.platform_version = "LATEST";
+  ts.platform_family = "Linux";
+  ts.network_configuration = {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}};
+  ts.load_balancers = {{"arn:tg-green", "", "app", 80}};
+  ts.service_registries = {{"arn:aws:servicediscovery:us-east-1:000000000000:service/srv-2", 8080, std::nullopt,
+                            std::nullopt}};
+  ts.scale = 37.5;
+  ts.stability_status = model::StabilityStatus::kSteadyState;
+  ts.stability_status_at = 1700000004.0;
+  ts.tags = Json::array({{{"key", "colour"}, {"value", "green"}}});
+  return ts;
+}
+
+TEST(ServiceCodec, TaskSetsAndTheirClientTokensRoundTrip) {
+  Service s = FullService();
+  s.deployment_controller = "EXTERNAL";
+  s.deployments.clear();
+  s.internal.last_completed.reset();
+  s.task_sets = {FullTaskSet(), FullTaskSet()};
+  s.task_sets[1].id = "ecs-svc/4444444444444444444";
+  s.task_sets[1].status = model::TaskSetStatus::kPrimary;
+  s.task_sets[1].launch_type.reset();
+  s.task_sets[1].platform_version.reset();
+  s.task_sets[1].platform_family.reset();
+  s.internal.task_set_tokens = {{"tok-2", "ecs-svc/4444444444444444444"}};
+  Object row = EncodeService(s);
+  EXPECT_EQ(row.doc["taskSets"].size(), 2u);
+  EXPECT_FALSE(row.doc["taskSets"][1].contains("launchType"));
+  EXPECT_EQ(row.internal["taskSetTokens"]["tok-2"], "ecs-svc/4444444444444444444");
+  auto back = DecodeService(row);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, s);
+
+  row.doc["taskSets"][0]["status"] = "RETIRED";
+  auto bad = DecodeService(row);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("RETIRED"), std::string::npos) << bad.status().message();
+}
+
+TEST(ServiceCodec, AnEcsServiceShowsNoTaskSetsAndATaskSetServiceAnEmptyList) {
+  EXPECT_FALSE(ServiceToAws(FullService(), false).contains("taskSets"));
+  Service s = FullService();
+  s.deployment_controller = "EXTERNAL";
+  EXPECT_EQ(ServiceToAws(s, false)["taskSets"], Json::array());
+}
+
+TEST(ServiceCodec, TaskSetToAwsMatchesTheEcsModelsTaskSetShape) {
+  const model::ServiceModel& m = model::EcsModel();
+  int shape = m.FindShape("TaskSet");
+  ASSERT_GE(shape, 0);
+  Json aws = TaskSetToAws(FullTaskSet(), /*include_tags=*/true);
+  kecs::testing::ExpectMatchesShape(m, shape, aws, "taskSet");
+  EXPECT_EQ(aws["scale"], Json({{"value", 37.5}, {"unit", "PERCENT"}}));
+  EXPECT_EQ(aws["status"], "DRAINING");
+  EXPECT_EQ(aws["stabilityStatus"], "STEADY_STATE");
+  EXPECT_FALSE(TaskSetToAws(FullTaskSet(), /*include_tags=*/false).contains("tags"));
+}
+
+TEST(TaskSetCount, IsTheServicesDesiredCountTimesTheScaleRoundedUp) {
+  EXPECT_EQ(model::ComputedDesiredCount(4, 50), 2);
+  EXPECT_EQ(model::ComputedDesiredCount(4, 30), 2);  // 1.2 rounds up (the TaskSet shape's example)
+  EXPECT_EQ(model::ComputedDesiredCount(10, 100), 10);
+  EXPECT_EQ(model::ComputedDesiredCount(10, 0), 0);
+  EXPECT_EQ(model::ComputedDesiredCount(0, 100), 0);
+  EXPECT_EQ(model::ComputedDesiredCount(3, 33.3333333333), 1);  // not 2 for a rounding error
+  EXPECT_EQ(model::ComputedDesiredCount(3, 33.4), 2);
+  EXPECT_EQ(model::ComputedDesiredCount(7, 0.1), 1);
+}
+
+TEST(TaskSetCount, RecomputeFollowsTheServiceAndZeroesDrainingSets) {
+  Service s = FullService();
+  s.status = model::ServiceStatus::kActive;
+  s.desired_count = 5;
+  s.task_sets = {FullTaskSet(), FullTaskSet()};
+  s.task_sets[0].status = model::TaskSetStatus::kActive;
+  s.task_sets[0].scale = 50;
+  s.task_sets[0].computed_desired_count = 0;
+  EXPECT_TRUE(model::RecomputeTaskSetCounts(s, 1800000000.0));
+  EXPECT_EQ(s.task_sets[0].computed_desired_count, 3);
+  EXPECT_EQ(s.task_sets[0].updated_at, 1800000000.0);
+  EXPECT_EQ(s.task_sets[1].computed_desired_count, 0);  // DRAINING
+  EXPECT_FALSE(model::RecomputeTaskSetCounts(s, 1800000001.0));
+  s.status = model::ServiceStatus::kDraining;
+  EXPECT_TRUE(model::RecomputeTaskSetCounts(s, 1800000002.0));
+  EXPECT_EQ(s.task_sets[0].computed_desired_count, 0);
 }
 
 }  // namespace
