@@ -1114,6 +1114,29 @@ Status AbandonShift(Pass& p, TaskLauncher& launcher, double minute_seconds) {
   return Status::Ok();
 }
 
+// While no shift runs, names the alternate target group at weight 0 beside the serving one
+// in the production and test listener rules that forward to only one of the two: the load
+// balancer then has both groups before a deployment starts, and the shift's steps are only
+// new weights, which the data plane takes without a reload (runtime/local/lb_proxy.h). A
+// rule forwarding elsewhere is left alone.
+Status NameBothGroups(Pass& p) {
+  if (p.svc.internal.shift) return Status::Ok();
+  for (const auto& lb : p.svc.load_balancers) {
+    if (!lb.advanced || lb.advanced->alternate_target_group_arn.empty()) continue;
+    const std::string& alt = lb.advanced->alternate_target_group_arn;
+    for (const std::string* rule : {&lb.advanced->production_listener_rule, &lb.advanced->test_listener_rule}) {
+      if (rule->empty()) continue;
+      ASSIGN_OR_RETURN(auto ref, FindListenerRule(p.tx, p.svc.region, *rule));
+      if (!ref) continue;
+      std::vector<std::string> groups = ForwardTargetGroups(*ref);
+      if (groups.size() != 1 || (groups[0] != lb.target_group_arn && groups[0] != alt)) continue;
+      const std::string& other = groups[0] == alt ? lb.target_group_arn : alt;
+      RETURN_IF_ERROR(SetRuleWeights(p.tx, p.svc.region, *rule, groups[0], other, 0));
+    }
+  }
+  return Status::Ok();
+}
+
 // True when the production listener rule of the service's (first) traffic-shifting load
 // balancer sends more of its traffic to the alternate target group than to targetGroupArn.
 Result<bool> AlternateServes(Pass& p) {
@@ -1252,6 +1275,7 @@ Status ServiceController::Reconcile(state::Tx& tx, Service& svc) {
     return AbandonShift(p, launcher_, options_.minute_seconds);
   }
   if (ShiftsTraffic(svc)) {
+    RETURN_IF_ERROR(NameBothGroups(p));
     ASSIGN_OR_RETURN(bool handled, RunTrafficShift(p, launcher_, options_.minute_seconds));
     if (handled) return Status::Ok();
   }

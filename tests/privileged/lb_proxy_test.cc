@@ -20,6 +20,8 @@
 #include <optional>
 
 #include "privileged/privileged.h"
+#include "base/strings.h"
+#include "runtime/local/haproxy_admin.h"
 #include "runtime/local/lb_proxy.h"
 #include "unit/support/lb_specs.h"
 
@@ -372,6 +374,83 @@ TEST_F(LbProxyTest, WeightedForwardSplitsTraffic) {
   ASSERT_EQ(a + b, 400) << out.substr(0, 300);
   EXPECT_GE(a, 80);
   EXPECT_LE(a, 160);
+}
+
+// New weights of a weighted forward go through the weight map (runtime API): no reload,
+// traffic follows at once, all weights 0 answer 503, and a restarted daemon that adopts
+// the proxy puts the current weights in again.
+TEST_F(LbProxyTest, WeightChangesNeedNoReload) {
+  LoadBalancerSpec lb = Spec();
+  auto weighted = [&](int api, int web) {
+    model::Action a;
+    a.type = model::ActionType::kForward;
+    a.forward = {{testing::TgArn(kApi), api}, {testing::TgArn(kWeb), web}};
+    a.forward_given = true;
+    lb.listeners[0].rules.clear();
+    lb.listeners[0].default_actions = {a};
+    Status st = proxies_->Apply(lb, Inputs());
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  };
+  // The sites answering 20 requests, as "a"/"b" counts.
+  auto split = [&] {
+    std::vector<std::string> args;
+    for (int i = 0; i < 19; ++i) args.push_back("http://10.77.0.1/");
+    std::string out = Get("/", args);
+    std::pair<int, int> n;
+    for (size_t pos = 0; (pos = out.find("root-", pos)) != std::string::npos; pos += 5) {
+      (out.compare(pos, 6, "root-a") == 0 ? n.first : n.second)++;
+    }
+    return n;
+  };
+  weighted(100, 0);
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.2", 8080, TargetHealthState::kHealthy));
+  ASSERT_TRUE(WaitForState(lb, "10.77.0.3", 8080, TargetHealthState::kHealthy));
+  EXPECT_EQ(split(), std::make_pair(20, 0));
+  const int master = MasterPid();
+  const std::string workers = WorkerPids();
+  ASSERT_FALSE(workers.empty());
+  std::ifstream cfg(dir_ + "/lb/" + kLbId + "/haproxy.cfg");
+  const std::string before((std::istreambuf_iterator<char>(cfg)), std::istreambuf_iterator<char>());
+
+  weighted(0, 100);
+  EXPECT_EQ(split(), std::make_pair(0, 20));
+  weighted(1, 1);
+  auto both = split();
+  EXPECT_EQ(both.first + both.second, 20);
+  EXPECT_GT(both.first, 0);
+  EXPECT_GT(both.second, 0);
+  weighted(0, 0);
+  EXPECT_EQ(Sh({"ip", "netns", "exec", node_ns_, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5",
+                "http://10.77.0.1/"})
+                .out,
+            "503");
+  weighted(0, 7);
+  EXPECT_EQ(split(), std::make_pair(0, 20));
+  EXPECT_EQ(MasterPid(), master);
+  EXPECT_EQ(WorkerPids(), workers) << "weight changes must not reload HAProxy";
+  std::ifstream after_cfg(dir_ + "/lb/" + kLbId + "/haproxy.cfg");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after_cfg)), std::istreambuf_iterator<char>()), before);
+
+  // A daemon that restarts adopts the proxy and puts its weights in (here it had been
+  // stopped before the last change reached HAProxy: the files say web, HAProxy api).
+  auto maps = RenderWeightMaps(lb, dir_ + "/lb/" + kLbId);
+  ASSERT_EQ(maps.size(), 1u);
+  std::string map_path = maps.begin()->first;
+  const std::string admin = dir_ + "/lb/" + kLbId + "/admin.sock";
+  auto version = haproxy::Command(admin, "prepare map " + map_path);
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  std::string v(Trim(version->substr(version->rfind(':') + 1)));
+  for (const std::string& cmd : {"add map @" + v + " " + map_path + " 0:999999 " + kApi,
+                                 "commit map @" + v + " " + map_path}) {
+    auto r = haproxy::Command(admin, cmd);
+    ASSERT_TRUE(r.ok() && !haproxy::CommandFailed(*r)) << cmd << ": " << (r.ok() ? *r : r.status().ToString());
+  }
+  EXPECT_EQ(split(), std::make_pair(20, 0));
+  LbProxies adopting(Options());
+  Status st = adopting.Apply(lb, Inputs());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(split(), std::make_pair(0, 20));
+  EXPECT_EQ(WorkerPids(), workers);
 }
 
 // A group whose targets all fail their checks (a 404 from the check path) reports AWS's

@@ -12,7 +12,9 @@
 // Routing (AWS's listener rules): each rule, in priority order, is a set of ACLs (values
 // of one condition ORed as several `acl` lines of one name, conditions ANDed on the rule's
 // line), and its action is guarded by `!routed` so the first matching rule wins:
-//   forward          `set-var(txn.kecs_tg)` to the group id (weighted: against rand(total))
+//   forward          `set-var(txn.kecs_tg)` to the group id; a weighted forward (a list of
+//                    groups) draws rand(kWeightScale) and looks the group up in its own
+//                    weight map (WeightMapPath), so new weights need no reload
 //   redirect         `http-request redirect location ...`
 //   fixed-response   `http-request return ...`
 // The listener's default actions come last. X-Forwarded-* are set after the rules (a rule
@@ -23,6 +25,8 @@
 // one-second turn-around either); one that does not answer in time gives 504 (HAProxy's
 // own). A response a target sent is passed on as it is, 503 included.
 #include <algorithm>
+#include <cstdint>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -251,6 +255,7 @@ struct FrontendWriter {
   const LoadBalancerSpec& lb;
   const LbListenerSpec& listener;
   std::ostringstream& out;
+  const std::string& state_dir;
   std::set<std::string> groups;  // forwarded-to group ids, for use_backend
 
   bool HasGroup(const std::string& id) const {
@@ -258,33 +263,31 @@ struct FrontendWriter {
                        [&](const LbTargetGroupSpec& tg) { return !id.empty() && tg.id == id; });
   }
 
-  void Action(const model::Action* a, const std::string& cond) {
+  // `rule_id` names the rule ("" for the listener's default actions).
+  void Action(const model::Action* a, const std::string& cond, const std::string& rule_id) {
     std::string guard = "!routed" + cond;
     if (!a) {
       out << "  http-request return status 503 if " << guard << "\n";
       return;
     }
-    if (a->type == ActionType::kForward) {
-      std::vector<std::pair<std::string, int>> chosen;
-      int total = 0;
+    if (a->type == ActionType::kForward && !a->forward.empty()) {
+      // Weighted: the group comes from the rule's weight map (RenderWeightMaps); every
+      // group it names has its use_backend lines, weight 0 included, so that new weights
+      // are only a new map. No group (all weights 0): the var stays unset, so 503.
       for (const auto& [id, w] : ForwardGroups(*a)) {
-        if (w <= 0 || !HasGroup(id)) continue;  // weight 0 is never chosen
-        chosen.emplace_back(id, w);
-        total += w;
+        if (HasGroup(id)) groups.insert(id);
       }
-      if (chosen.empty()) {
+      out << "  http-request set-var(txn.kecs_tg) rand(" << kWeightScale << "),map_int("
+          << WeightMapPath(state_dir, listener.id, rule_id) << ") if " << guard << "\n";
+      out << "  http-request return status 503 if " << guard << "\n";
+    } else if (a->type == ActionType::kForward) {
+      auto chosen = ForwardGroups(*a);
+      if (chosen.empty() || !HasGroup(chosen[0].first)) {
         out << "  http-request return status 503 if " << guard << "\n";
         return;
       }
-      if (chosen.size() > 1) out << "  http-request set-var(txn.kecs_w) rand(" << total << ") if " << guard << "\n";
-      int cumulative = 0;
-      for (size_t i = 0; i < chosen.size(); ++i) {
-        groups.insert(chosen[i].first);
-        cumulative += chosen[i].second;
-        out << "  http-request set-var(txn.kecs_tg) str(" << chosen[i].first << ") if " << guard;
-        if (i + 1 < chosen.size()) out << " { var(txn.kecs_w) -m int lt " << cumulative << " }";
-        out << "\n";
-      }
+      groups.insert(chosen[0].first);
+      out << "  http-request set-var(txn.kecs_tg) str(" << chosen[0].first << ") if " << guard << "\n";
     } else if (a->type == ActionType::kRedirect) {
       std::string proto = ToLower(ExpandTemplate(a->redirect_protocol, listener));
       std::string port = ExpandTemplate(a->redirect_port, listener);
@@ -343,10 +346,10 @@ struct FrontendWriter {
         for (const auto& line : ConditionAcls(condition, name)) out << "  " << line << "\n";
         cond += " " + name;
       }
-      Action(TerminalAction(rule.actions), cond);
+      Action(TerminalAction(rule.actions), cond, rule.id);
     }
     out << "  # default actions\n";
-    Action(TerminalAction(listener.default_actions), "");
+    Action(TerminalAction(listener.default_actions), "", "");
     // X-Forwarded-* (AWS's routing.http.xff_header_processing.mode).
     std::string client = lb.xff_client_port ? "%[src]:%[src_port]" : "%[src]";
     if (lb.xff_mode == "append") {
@@ -525,6 +528,45 @@ ServerSlots AssignSlots(const LoadBalancerSpec& lb, const ServerSlots& previous)
   return out;
 }
 
+std::string WeightMapPath(const std::string& state_dir, const std::string& listener_id, const std::string& rule_id) {
+  return state_dir + "/w_" + listener_id + "_" + (rule_id.empty() ? std::string("default") : rule_id) + ".map";
+}
+
+std::map<std::string, std::string> RenderWeightMaps(const LoadBalancerSpec& lb, const std::string& state_dir) {
+  std::map<std::string, std::string> maps;
+  if (lb.type != model::LbType::kApplication) return maps;
+  std::set<std::string> known;
+  for (const auto& tg : lb.target_groups) known.insert(tg.id);
+  auto add = [&](const std::vector<model::Action>& actions, const std::string& listener_id,
+                 const std::string& rule_id) {
+    const model::Action* a = TerminalAction(actions);
+    if (!a || a->type != ActionType::kForward || a->forward.empty()) return;
+    std::vector<std::pair<std::string, int64_t>> chosen;
+    int64_t total = 0;
+    for (const auto& [id, w] : ForwardGroups(*a)) {
+      if (w <= 0 || !known.count(id)) continue;  // weight 0 is never chosen
+      chosen.emplace_back(id, w);
+      total += w;
+    }
+    // Each group takes its share of [0, kWeightScale) as a range "<lo>:<hi>" (map_int
+    // matches an integer against ranges); nothing when every weight is 0.
+    std::string text;
+    int64_t cumulative = 0, lo = 0;
+    for (const auto& [id, w] : chosen) {
+      cumulative += w;
+      int64_t hi = cumulative * kWeightScale / total;  // exclusive
+      if (hi > lo) text += fmt::format("{}:{} {}\n", lo, hi - 1, id);
+      lo = hi;
+    }
+    maps[WeightMapPath(state_dir, listener_id, rule_id)] = text;
+  };
+  for (const auto& l : lb.listeners) {
+    for (const auto& rule : l.rules) add(rule.actions, l.id, rule.id);
+    add(l.default_actions, l.id, "");
+  }
+  return maps;
+}
+
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir) {
   return RenderHaproxyConfig(lb, in, state_dir, AssignSlots(lb, {}));
 }
@@ -597,7 +639,7 @@ std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& i
   for (const auto& l : lb.listeners) {
     for (size_t node = 0; node < lb.nodes.size(); ++node) {
       if (alb) {
-        FrontendWriter w{lb, l, out, {}};
+        FrontendWriter w{lb, l, out, state_dir, {}};
         w.Write(node, netns(node), in);
       } else if (l.protocol == LbProtocol::kTls) {
         WriteTlsFrontend(out, lb, l, node, netns(node), in);

@@ -120,9 +120,26 @@ ServerSlots ParseSlots(const std::string& text) {
   return out;
 }
 
-LoadBalancerSpec WithoutTargets(LoadBalancerSpec lb) {
+// `lb` less what the runtime API changes without a reload: its targets, and the weights of
+// its weighted forwards (they live in the weight maps; the groups they name stay).
+LoadBalancerSpec WithoutTargetsAndWeights(LoadBalancerSpec lb) {
   for (auto& tg : lb.target_groups) tg.targets.clear();
+  auto clear = [](std::vector<model::Action>& actions) {
+    for (auto& a : actions) {
+      for (auto& w : a.forward) w.weight = 0;
+    }
+  };
+  for (auto& l : lb.listeners) {
+    clear(l.default_actions);
+    for (auto& r : l.rules) clear(r.actions);
+  }
   return lb;
+}
+
+// Writes the weight maps (RenderWeightMaps) into their files.
+Status WriteWeightMaps(const std::map<std::string, std::string>& maps) {
+  for (const auto& [path, text] : maps) RETURN_IF_ERROR(Env::Default()->WriteFileAtomic(path, text, 0600));
+  return Status::Ok();
 }
 
 bool SameSizes(const ServerSlots& a, const ServerSlots& b) {
@@ -235,6 +252,8 @@ Status LbProxies::WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in,
   std::string dir = DirOf(lb.id);
   std::string cfg = RenderHaproxyConfig(lb, in, dir, slots);
   Env* env = Env::Default();
+  // The maps first: the check loads them, and the running HAProxy's are in memory.
+  RETURN_IF_ERROR(WriteWeightMaps(RenderWeightMaps(lb, dir)));
   RETURN_IF_ERROR(env->WriteFileAtomic(dir + "/haproxy.cfg.new", cfg, 0600));
   ASSIGN_OR_RETURN(auto check, RunProcess({options_.haproxy, "-c", "-f", dir + "/haproxy.cfg.new"},
                                           std::chrono::seconds(30)));
@@ -326,6 +345,32 @@ Status LbProxies::ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots
   return Status::Ok();
 }
 
+Status LbProxies::ApplyWeights(const LoadBalancerSpec& old_lb, const LoadBalancerSpec& lb) {
+  std::string dir = DirOf(lb.id);
+  std::string admin = dir + "/admin.sock";
+  auto old_maps = RenderWeightMaps(old_lb, dir);
+  auto maps = RenderWeightMaps(lb, dir);
+  for (const auto& [path, text] : maps) {
+    if (auto it = old_maps.find(path); it != old_maps.end() && it->second == text) continue;
+    // A new version of the map, filled, then made current at once: a request sees the
+    // old weights or the new ones, never a map half written.
+    ASSIGN_OR_RETURN(std::string answer, haproxy::Command(admin, "prepare map " + path));
+    auto colon = answer.rfind(':');
+    std::string version = colon == std::string::npos ? "" : std::string(Trim(answer.substr(colon + 1)));
+    if (haproxy::CommandFailed(answer) || version.empty() ||
+        version.find_first_not_of("0123456789") != std::string::npos) {
+      return Internal(fmt::format("HAProxy refused `prepare map {}`: {}", path, LastLine(answer)));
+    }
+    for (const auto& line : Split(text, '\n')) {
+      if (line.empty()) continue;
+      RETURN_IF_ERROR(Run(admin, fmt::format("add map @{} {} {}", version, path, line)));
+    }
+    RETURN_IF_ERROR(Run(admin, fmt::format("commit map @{} {}", version, path)));
+  }
+  // So that a later reload (or restart) has them.
+  return WriteWeightMaps(maps);
+}
+
 Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string dir = DirOf(lb.id);
@@ -351,8 +396,10 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
   auto applied = applied_.find(lb.id);
   if (applied != applied_.end() && applied_inputs_[lb.id] == in) {
     if (applied->second == lb && slots_[lb.id] == slots) return Status::Ok();
-    if (WithoutTargets(applied->second) == WithoutTargets(lb) && SameSizes(slots_[lb.id], slots)) {
+    if (WithoutTargetsAndWeights(applied->second) == WithoutTargetsAndWeights(lb) &&
+        SameSizes(slots_[lb.id], slots)) {
       Status st = ApplyTargets(applied->second, slots_[lb.id], lb, slots);
+      if (st.ok()) st = ApplyWeights(applied->second, lb);
       if (st.ok()) {
         // So that a later reload (or restart) keeps them.
         RETURN_IF_ERROR(env->WriteFileAtomic(dir + "/haproxy.cfg", RenderHaproxyConfig(lb, in, dir, slots), 0600));
@@ -363,8 +410,16 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
     }
   } else {
     // Adopting a proxy that outlived the daemon: nothing to do when it runs this config.
+    // Its weight maps are put in again: the daemon may have stopped between writing a
+    // map's file and putting it into HAProxy.
     auto current = env->ReadFile(dir + "/haproxy.cfg");
-    if (current.ok() && *current == RenderHaproxyConfig(lb, in, dir, slots)) return record();
+    if (current.ok() && *current == RenderHaproxyConfig(lb, in, dir, slots)) {
+      LoadBalancerSpec none = lb;
+      none.listeners.clear();
+      Status st = ApplyWeights(none, lb);
+      if (st.ok()) return record();
+      KLOG_WARN("load balancer {}: could not put its weights into HAProxy ({}); reloading", lb.id, st.message());
+    }
   }
   Status st = Reload(lb, in, slots);
   if (st.code() == Code::kUnavailable) {

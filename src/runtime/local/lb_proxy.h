@@ -23,6 +23,7 @@
 // daemon and are adopted at start (pid file, /proc/<pid>/exe and the command line naming
 // our haproxy.cfg); GarbageCollect stops those of load balancers that are gone.
 // Thread-safe: one mutex serialises every call.
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
@@ -71,6 +72,16 @@ ServerSlots AssignSlots(const LoadBalancerSpec& lb, const ServerSlots& previous)
 // namespace name is "" binds and connects in HAProxy's own namespace (for `haproxy -c` in
 // tests that cannot make namespaces).
 std::string RenderHaproxyConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const std::string& state_dir);
+// Weighted forwards (an ALB forward action with a list of target groups). The rule draws
+// rand(kWeightScale) and looks its group up in a map file of its own, WeightMapPath (lines
+// "<lo>:<hi> <group id>", each group's share of the range; empty when every weight is 0,
+// and the rule answers 503): haproxy.cfg holds no weights, so a change of weights alone is
+// a new map, put into the running HAProxy through the runtime API (`prepare map`, `add
+// map`, `commit map`: atomic) with no reload. RenderWeightMaps gives every weighted
+// forward's map, by path (pure).
+inline constexpr int64_t kWeightScale = 1000000;
+std::string WeightMapPath(const std::string& state_dir, const std::string& listener_id, const std::string& rule_id);
+std::map<std::string, std::string> RenderWeightMaps(const LoadBalancerSpec& lb, const std::string& state_dir);
 // The target groups whose traffic HAProxy carries, and which so also have a fail-open
 // backend (bk_<group>_n<i>_all): every group of an application load balancer; the groups
 // of a network load balancer's TLS listeners (the kernel forwards its other listeners).
@@ -136,6 +147,9 @@ class LbProxies {
   // Target changes through the runtime API; FailedPrecondition when they need a reload.
   Status ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots& old_slots, const LoadBalancerSpec& lb,
                       const ServerSlots& slots);
+  // Puts the weight maps of `lb` that differ from `old_lb`'s into the running HAProxy
+  // (runtime API) and writes every map's file.
+  Status ApplyWeights(const LoadBalancerSpec& old_lb, const LoadBalancerSpec& lb);
   // Writes haproxy.cfg (checked with `haproxy -c` first) and the slots file.
   Status WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
   // Stops the proxy's processes (SIGTERM to the master, SIGKILL after 10 s).

@@ -217,6 +217,36 @@ TEST(HaproxyConfigGolden, NetworkLoadBalancerChecksAndTerminatesTls) {
   testing::ExpectGoldenText(Golden("nlb"), cfg);
 }
 
+// A weighted forward's groups share [0, kWeightScale) in its map, by weight; a group of
+// weight 0 or one the load balancer does not have gets no range, and the configuration
+// holds no weights (so new weights change only the map).
+TEST(HaproxyConfig, WeightedForwardsUseWeightMaps) {
+  LoadBalancerSpec lb = Alb();
+  auto maps = RenderWeightMaps(lb, kStateDir);
+  const std::string path = WeightMapPath(kStateDir, "aaaaaaaaaaaaaaaa", "r000000000000002");
+  EXPECT_EQ(path, kStateDir + "/w_aaaaaaaaaaaaaaaa_r000000000000002.map");
+  ASSERT_EQ(maps.size(), 1u);
+  EXPECT_EQ(maps[path], std::string("0:299999 ") + kApi + "\n300000:999999 " + kWeb + "\n");
+  std::string cfg = RenderHaproxyConfig(lb, Inputs(), kStateDir);
+  EXPECT_TRUE(Contains(cfg, "set-var(txn.kecs_tg) rand(1000000),map_int(" + path + ")")) << cfg;
+
+  LbRuleSpec& weighted = lb.listeners[0].rules[1];
+  ASSERT_EQ(weighted.id, "r000000000000002");
+  weighted.actions[0].forward[0].weight = 1;
+  weighted.actions[0].forward[1].weight = 2;
+  EXPECT_EQ(RenderWeightMaps(lb, kStateDir)[path],
+            std::string("0:333332 ") + kApi + "\n333333:999999 " + kWeb + "\n");
+  EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir), cfg);
+  // Every weight 0: an empty map, and the rule answers 503.
+  weighted.actions[0].forward[0].weight = 0;
+  weighted.actions[0].forward[1].weight = 0;
+  EXPECT_EQ(RenderWeightMaps(lb, kStateDir)[path], "");
+  EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir), cfg);
+  // Both groups keep their backends at weight 0 (use_backend lines), so that weights can
+  // move to them without a new configuration.
+  EXPECT_TRUE(Contains(cfg, std::string("use_backend bk_") + kWeb + "_n0 if")) << cfg;
+}
+
 TEST(HaproxyConfig, IsDeterministic) {
   EXPECT_EQ(RenderHaproxyConfig(Alb(), Inputs(), kStateDir), RenderHaproxyConfig(Alb(), Inputs(), kStateDir));
 }
@@ -331,6 +361,7 @@ TEST(HaproxyConfig, HaproxyAcceptsRenderedConfigs) {
   for (const auto& lb : {Alb(), Nlb(), dropping, tls13, tls12}) {
     std::string cfg = RenderHaproxyConfig(lb, in, dir.path());
     EXPECT_EQ(cfg.find("namespace"), std::string::npos);
+    for (const auto& [map, text] : RenderWeightMaps(lb, dir.path())) std::ofstream(map, std::ios::trunc) << text;
     std::string path = dir.path() + "/haproxy.cfg";
     std::ofstream(path, std::ios::trunc) << cfg;
     auto r = RunProcess({kHaproxy, "-c", "-f", path}, std::chrono::seconds(30));
