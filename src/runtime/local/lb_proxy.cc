@@ -307,7 +307,7 @@ Status LbProxies::Reload(const LoadBalancerSpec& lb, const ProxyInputs& in, cons
 }
 
 Status LbProxies::ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots& old_slots,
-                               const LoadBalancerSpec& lb, const ServerSlots& slots) {
+                               const LoadBalancerSpec& lb, const ServerSlots& slots, TargetPhase phase) {
   std::string admin = DirOf(lb.id) + "/admin.sock";
   auto old_servers = Servers(old_lb, old_slots);
   auto servers = Servers(lb, slots);
@@ -318,6 +318,11 @@ Status LbProxies::ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots
     std::string name = n.backend + "/" + n.server;
     std::string old_key = o.target ? SlotKey(*o.target) : "";
     std::string new_key = n.target ? SlotKey(*n.target) : "";
+    // What gives a group servers (a target into a free slot, one no longer draining) goes
+    // before new weights; what takes servers away goes after them.
+    bool gives = (old_key != new_key && !o.target) ||
+                 (old_key == new_key && n.target && o.target->draining && !n.target->draining);
+    if (gives != (phase == TargetPhase::kAdditions)) continue;
     if (old_key != new_key && o.target) {
       RETURN_IF_ERROR(Run(admin, "set server " + name + " state maint"));
       RETURN_IF_ERROR(Run(admin, "shutdown sessions server " + name));
@@ -398,8 +403,11 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
     if (applied->second == lb && slots_[lb.id] == slots) return Status::Ok();
     if (WithoutTargetsAndWeights(applied->second) == WithoutTargetsAndWeights(lb) &&
         SameSizes(slots_[lb.id], slots)) {
-      Status st = ApplyTargets(applied->second, slots_[lb.id], lb, slots);
+      // Targets that a group gains come before the new weights, targets it loses after
+      // them, so that a request is never sent to a group the weights leave with no server.
+      Status st = ApplyTargets(applied->second, slots_[lb.id], lb, slots, TargetPhase::kAdditions);
       if (st.ok()) st = ApplyWeights(applied->second, lb);
+      if (st.ok()) st = ApplyTargets(applied->second, slots_[lb.id], lb, slots, TargetPhase::kRemovals);
       if (st.ok()) {
         // So that a later reload (or restart) keeps them.
         RETURN_IF_ERROR(env->WriteFileAtomic(dir + "/haproxy.cfg", RenderHaproxyConfig(lb, in, dir, slots), 0600));

@@ -145,8 +145,11 @@ class LbProxies {
   Status Start(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
   Status Reload(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
   // Target changes through the runtime API; FailedPrecondition when they need a reload.
+  // kAdditions: only the changes that give a group a server (a target into a free slot, a
+  // draining one back in service); kRemovals: the others (removals, replacements, drains).
+  enum class TargetPhase { kAdditions, kRemovals };
   Status ApplyTargets(const LoadBalancerSpec& old_lb, const ServerSlots& old_slots, const LoadBalancerSpec& lb,
-                      const ServerSlots& slots);
+                      const ServerSlots& slots, TargetPhase phase);
   // Puts the weight maps of `lb` that differ from `old_lb`'s into the running HAProxy
   // (runtime API) and writes every map's file.
   Status ApplyWeights(const LoadBalancerSpec& old_lb, const LoadBalancerSpec& lb);
