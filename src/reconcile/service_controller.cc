@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "model/elb.h"
 #include "model/kinds.h"
 #include "model/task.h"
@@ -1118,14 +1119,24 @@ Status AbandonShift(Pass& p, TaskLauncher& launcher, double minute_seconds) {
 // in the production and test listener rules that forward to only one of the two: the load
 // balancer then has both groups before a deployment starts, and the shift's steps are only
 // new weights, which the data plane takes without a reload (runtime/local/lb_proxy.h). A
-// rule forwarding elsewhere is left alone.
+// rule forwarding elsewhere is left alone, and so is an alternate group that another load
+// balancer forwards to (ELBv2 allows a group behind one load balancer only: the shift
+// itself then fails as on AWS, not the service's creation).
 Status NameBothGroups(Pass& p) {
   if (p.svc.internal.shift) return Status::Ok();
   for (const auto& lb : p.svc.load_balancers) {
     if (!lb.advanced || lb.advanced->alternate_target_group_arn.empty()) continue;
     const std::string& alt = lb.advanced->alternate_target_group_arn;
+    ASSIGN_OR_RETURN(auto users, state::records::LoadBalancersOfTargetGroup(p.tx, p.svc.region,
+                                                                            model::IdFromArn(alt, "targetgroup")));
     for (const std::string* rule : {&lb.advanced->production_listener_rule, &lb.advanced->test_listener_rule}) {
       if (rule->empty()) continue;
+      // ".../listener-rule/app/<name>/<load balancer id>/..." (or ".../listener/...").
+      std::vector<std::string> parts = Split(*rule, '/');
+      if (parts.size() < 4 || std::any_of(users.begin(), users.end(),
+                                          [&](const std::string& id) { return id != parts[3]; })) {
+        continue;
+      }
       ASSIGN_OR_RETURN(auto ref, FindListenerRule(p.tx, p.svc.region, *rule));
       if (!ref) continue;
       std::vector<std::string> groups = ForwardTargetGroups(*ref);

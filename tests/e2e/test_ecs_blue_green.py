@@ -184,7 +184,8 @@ def test_linear_split_follows_its_steps_with_no_error(fast_minutes, lbenv):
     assert set(names(s.prod_url, 10)) == {"green"}
     summary = f"{len(errors)} of {len(results)} requests failed (seconds after the update): {errors[:5]}"
     assert errors == [], summary
-    assert haproxy_workers(lbenv.k) == workers, "a step reloaded HAProxy"
+    # No new worker (one of a reload before the loop may have left since).
+    assert not haproxy_workers(lbenv.k) - workers, "a step reloaded HAProxy"
 
 
 def test_rollback_with_continue_service_deployment_puts_production_back_on_blue(fast_minutes, lbenv):

@@ -263,6 +263,15 @@ Status LbProxies::WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in,
                                 LastLine(check.err.empty() ? check.out : check.err)));
   }
   RETURN_IF_ERROR(env->Rename(dir + "/haproxy.cfg.new", dir + "/haproxy.cfg"));
+  // The maps of rules that are gone, or no longer weighted.
+  const auto maps = RenderWeightMaps(lb, dir);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("w_") && name.ends_with(".map") && !maps.count(entry.path().string())) {
+      (void)env->RemoveFile(entry.path().string());
+    }
+  }
   return env->WriteFileAtomic(dir + "/slots", FormatSlots(slots), 0600);
 }
 
@@ -366,11 +375,18 @@ Status LbProxies::ApplyWeights(const LoadBalancerSpec& old_lb, const LoadBalance
         version.find_first_not_of("0123456789") != std::string::npos) {
       return Internal(fmt::format("HAProxy refused `prepare map {}`: {}", path, LastLine(answer)));
     }
+    // Both answer nothing when they succeed: any answer is a refusal ("Version number out
+    // of range.", "Missing value ...", ...).
+    auto silent = [&](const std::string& command) -> Status {
+      ASSIGN_OR_RETURN(std::string out, haproxy::Command(admin, command));
+      if (!Trim(out).empty()) return Internal(fmt::format("HAProxy refused `{}`: {}", command, LastLine(out)));
+      return Status::Ok();
+    };
     for (const auto& line : Split(text, '\n')) {
       if (line.empty()) continue;
-      RETURN_IF_ERROR(Run(admin, fmt::format("add map @{} {} {}", version, path, line)));
+      RETURN_IF_ERROR(silent(fmt::format("add map @{} {} {}", version, path, line)));
     }
-    RETURN_IF_ERROR(Run(admin, fmt::format("commit map @{} {}", version, path)));
+    RETURN_IF_ERROR(silent(fmt::format("commit map @{} {}", version, path)));
   }
   // So that a later reload (or restart) has them.
   return WriteWeightMaps(maps);
@@ -415,6 +431,9 @@ Status LbProxies::Apply(const LoadBalancerSpec& lb, const ProxyInputs& in) {
         return record();
       }
       KLOG_WARN("load balancer {}: runtime API update failed ({}); reloading HAProxy", lb.id, st.message());
+      // Part of it may be in HAProxy: should the reload fail too, the next Apply must not
+      // take the half-applied proxy for the old spec (it adopts it: the maps go in again).
+      applied_.erase(lb.id);
     }
   } else {
     // Adopting a proxy that outlived the daemon: nothing to do when it runs this config.

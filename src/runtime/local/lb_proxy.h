@@ -153,7 +153,8 @@ class LbProxies {
   // Puts the weight maps of `lb` that differ from `old_lb`'s into the running HAProxy
   // (runtime API) and writes every map's file.
   Status ApplyWeights(const LoadBalancerSpec& old_lb, const LoadBalancerSpec& lb);
-  // Writes haproxy.cfg (checked with `haproxy -c` first) and the slots file.
+  // Writes the weight maps (removing those of rules gone), haproxy.cfg (checked with
+  // `haproxy -c` first) and the slots file.
   Status WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in, const ServerSlots& slots);
   // Stops the proxy's processes (SIGTERM to the master, SIGKILL after 10 s).
   void KillLocked(const std::string& lb_id);

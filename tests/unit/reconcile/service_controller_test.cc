@@ -1292,6 +1292,62 @@ class TrafficShiftTest : public ServiceControllerTest {
   std::string blue_tg_, green_tg_, prod_rule_, test_rule_;
 };
 
+// Before any deployment, the production and test rules name the alternate group at weight
+// 0 (so the load balancer has its backends, and no shift step adds a group); a rule
+// forwarding to another group is left alone, and so is every rule when another load
+// balancer forwards to the alternate group.
+TEST_F(TrafficShiftTest, NamesTheAlternateGroupAtWeightZeroWhileNoShiftRuns) {
+  const std::string other_tg = model::TargetGroupArn(kRegion, "000000000000", "other", "c3c3c3c3c3c3c3c3");
+  const std::string elsewhere = MakeRule("5555555555555555");
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto r, state::records::GetRule(tx, kRegion, "5555555555555555"));
+    if (!r) return NotFound("rule");
+    model::Rule rule = *r;
+    for (auto& a : rule.actions) a.target_group_arn = other_tg;
+    return state::records::PutRule(tx, rule);
+  }).ok());
+  Service s = NewShiftingService("LINEAR");
+  s.load_balancers[0].advanced->test_listener_rule = elsewhere;
+  PutSteady(s);
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(1, 0));
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto r, state::records::GetRule(tx, kRegion, "5555555555555555"));
+    if (!r) return NotFound("rule");
+    const std::vector<model::Action> actions = r->actions;
+    EXPECT_EQ(actions.size(), 1u);
+    for (const auto& a : actions) {
+      EXPECT_EQ(a.target_group_arn, other_tg);
+      EXPECT_TRUE(a.forward.empty());
+    }
+    return Status::Ok();
+  }).ok());
+}
+
+TEST_F(TrafficShiftTest, LeavesTheRulesAloneWhenAnotherLoadBalancerUsesTheAlternateGroup) {
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    model::LoadBalancer lb;
+    lb.region = kRegion;
+    lb.id = "6666666666666666";
+    lb.name = "other";
+    lb.arn = "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/other/6666666666666666";
+    RETURN_IF_ERROR(state::records::PutLoadBalancer(tx, lb));
+    model::Listener l;
+    l.region = kRegion;
+    l.id = "7777777777777777";
+    l.load_balancer_id = lb.id;
+    l.load_balancer_arn = lb.arn;
+    l.arn = "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/other/6666666666666666/7777777777777777";
+    model::Action a;
+    a.type = model::ActionType::kForward;
+    a.target_group_arn = green_tg_;
+    l.default_actions = {a};
+    return state::records::PutListener(tx, l);
+  }).ok());
+  PutSteady(NewShiftingService("LINEAR"));
+  EXPECT_EQ(Weights(prod_rule_), std::make_pair(-1, -1)) << "still a plain forward to blue";
+  EXPECT_EQ(Weights(test_rule_), std::make_pair(-1, -1));
+}
+
 TEST_F(TrafficShiftTest, BlueGreenPausesAtTestTrafficShiftWithTestTrafficOnGreenOnlyThenShiftsProductionAndCleansUp) {
   PutSteady(NewShiftingService("BLUE_GREEN"));
   const std::string blue = Get().deployments[0].id;

@@ -242,9 +242,13 @@ TEST(HaproxyConfig, WeightedForwardsUseWeightMaps) {
   weighted.actions[0].forward[1].weight = 0;
   EXPECT_EQ(RenderWeightMaps(lb, kStateDir)[path], "");
   EXPECT_EQ(RenderHaproxyConfig(lb, Inputs(), kStateDir), cfg);
-  // Both groups keep their backends at weight 0 (use_backend lines), so that weights can
-  // move to them without a new configuration.
-  EXPECT_TRUE(Contains(cfg, std::string("use_backend bk_") + kWeb + "_n0 if")) << cfg;
+  // A group keeps its backends at weight 0 (use_backend lines), so that weights can move
+  // to it without a new configuration.
+  weighted.actions[0].forward[0].weight = 1;
+  EXPECT_EQ(RenderWeightMaps(lb, kStateDir)[path], std::string("0:999999 ") + kApi + "\n");
+  std::string one = RenderHaproxyConfig(lb, Inputs(), kStateDir);
+  EXPECT_EQ(one, cfg);
+  EXPECT_TRUE(Contains(one, std::string("use_backend bk_") + kWeb + "_n0 if")) << one;
 }
 
 TEST(HaproxyConfig, IsDeterministic) {
