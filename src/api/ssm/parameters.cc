@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <regex>
-#include <map>
-#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -98,15 +96,9 @@ bool ValidLabel(const std::string& l) {
   return std::all_of(l.begin(), l.end(), NameChar);
 }
 
-// Full-match regular expressions, built once each (the AllowedPattern of a parameter).
-const std::regex& Pattern(const std::string& pattern) {
-  static std::mutex mu;
-  static std::map<std::string, std::regex> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(pattern);
-  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
-  return it->second;
-}
+// A parameter's AllowedPattern. Built per request: patterns come from clients, so a cache
+// of them would grow without bound.
+std::regex Pattern(const std::string& pattern) { return std::regex(pattern); }
 
 std::optional<Parameter> Load(state::Tx& tx, const std::string& region, const std::string& name) {
   auto row = Check(tx.Get(kParameterKind, region, name));
