@@ -26,6 +26,7 @@
 #include "api/router.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
+#include "api/ssm/ssm_api.h"
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -614,6 +615,13 @@ int Run(const Config& cfg) {
   auto sd_service = std::make_shared<api::Service>(model::ServiceDiscoveryModel(), sd_style);
   sd.RegisterAll(*sd_service);
   router.AddService(sd_service);
+
+  // SSM Parameter Store (AmazonSSM). SecureString values are sealed under a key in the
+  // data dir, made on first use (api/ssm/value_cipher.h).
+  api::ssm::SsmApi ssm(**store, cfg.data_dir + "/ssm-parameters.key");
+  auto ssm_service = std::make_shared<api::Service>(model::SsmModel(), api::ErrorStyle{});
+  ssm.RegisterAll(*ssm_service);
+  router.AddService(ssm_service);
 
   // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
   // elasticloadbalancing, or Version 2015-12-01 when unsigned).

@@ -7,6 +7,7 @@
 #include "elbv2_enums.h"
 #include "logs_enums.h"
 #include "servicediscovery_enums.h"
+#include "ssm_enums.h"
 
 namespace kecs::model {
 
@@ -36,5 +37,6 @@ const ServiceModel& Ec2Model() { return gen_ec2::Model(); }
 const ServiceModel& Elbv2Model() { return gen_elbv2::Model(); }
 const ServiceModel& ServiceDiscoveryModel() { return gen_servicediscovery::Model(); }
 const ServiceModel& LogsModel() { return gen_logs::Model(); }
+const ServiceModel& SsmModel() { return gen_ssm::Model(); }
 
 }  // namespace kecs::model

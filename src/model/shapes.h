@@ -100,5 +100,6 @@ const ServiceModel& Ec2Model();
 const ServiceModel& Elbv2Model();
 const ServiceModel& ServiceDiscoveryModel();
 const ServiceModel& LogsModel();
+const ServiceModel& SsmModel();
 
 }  // namespace kecs::model

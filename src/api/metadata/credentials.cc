@@ -2,9 +2,10 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <cmath>
+
+#include "base/key_file.h"
 
 namespace kecs::api::metadata {
 namespace {
@@ -40,24 +41,9 @@ std::string Base32(const std::string& bytes, size_t chars) {
 }  // namespace
 
 Result<CredentialsIssuer> CredentialsIssuer::Open(Env* env, const std::string& path) {
-  auto existing = env->ReadFile(path);
-  if (existing.ok()) {
-    auto info = env->Stat(path);
-    if (info.ok() && (info->mode & 077) != 0) {
-      return FailedPrecondition(path + " may be read by other users; it must be mode 0600");
-    }
-    if (existing->size() != kKeyBytes) {
-      return FailedPrecondition(path + " is not a task credentials key (" + std::to_string(kKeyBytes) + " bytes)");
-    }
-    return CredentialsIssuer(*existing);
-  }
-  if (existing.status().code() != Code::kNotFound) return existing.status();
-  std::string key(kKeyBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
-    return Internal("cannot make a task credentials key: no randomness");
-  }
-  RETURN_IF_ERROR(env->WriteFileAtomic(path, key, 0600));
-  return CredentialsIssuer(key);
+  auto key = ReadOrMakeKeyFile(env, path, kKeyBytes, "task credentials key");
+  if (!key.ok()) return key.status();
+  return CredentialsIssuer(std::move(*key));
 }
 
 std::string CredentialsIssuer::Mac(const std::string& purpose, const std::string& credentials_id, long window) const {

@@ -11,7 +11,7 @@ namespace kecs::model {
 namespace {
 
 std::vector<const ServiceModel*> AllModels() {
-  return {&EcsModel(), &Ec2Model(), &Elbv2Model(), &ServiceDiscoveryModel(), &LogsModel()};
+  return {&EcsModel(), &Ec2Model(), &Elbv2Model(), &ServiceDiscoveryModel(), &LogsModel(), &SsmModel()};
 }
 
 TEST(ServiceModels, CarryTheirMetadata) {
@@ -28,6 +28,7 @@ TEST(ServiceModels, CarryTheirMetadata) {
   EXPECT_EQ(Elbv2Model().endpoint_prefix, "elasticloadbalancing");
   EXPECT_EQ(ServiceDiscoveryModel().target_prefix, "Route53AutoNaming_v20170314");
   EXPECT_EQ(LogsModel().target_prefix, "Logs_20140328");
+  EXPECT_EQ(SsmModel().target_prefix, "AmazonSSM");
 }
 
 TEST(ServiceModels, OperationCountsMatchTheModels) {
@@ -38,6 +39,7 @@ TEST(ServiceModels, OperationCountsMatchTheModels) {
   EXPECT_EQ(Elbv2Model().operation_count, 51u);
   EXPECT_EQ(ServiceDiscoveryModel().operation_count, 30u);
   EXPECT_EQ(LogsModel().operation_count, 118u);
+  EXPECT_EQ(SsmModel().operation_count, 152u);
 }
 
 TEST(FindOperation, FindsEcsRunTaskWithItsInputAndOutput) {

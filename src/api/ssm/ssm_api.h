@@ -1,0 +1,66 @@
+#pragma once
+// The AWS Systems Manager Parameter Store API (AmazonSSM.<Op>, JSON 1.1) over the
+// parameter record in parameter.h.
+//
+// Served: PutParameter, GetParameter, GetParameters, GetParametersByPath,
+// DescribeParameters, GetParameterHistory, LabelParameterVersion, DeleteParameter,
+// DeleteParameters, and AddTagsToResource / RemoveTagsFromResource / ListTagsForResource
+// for ResourceType Parameter. Every other SSM operation is answered as unknown by the
+// router. Each operation validates its input in SSM's words and reads or writes the store
+// in one transaction. SecureString values are sealed (value_cipher.h) before they reach the
+// store and opened only for WithDecryption; no value appears in an error or a log line.
+// Thread-safe: all state lives in the store; the cipher is opened once, on first use.
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "api/router.h"
+#include "api/ssm/parameter.h"
+#include "api/ssm/value_cipher.h"
+#include "base/env.h"
+#include "base/json.h"
+#include "state/store.h"
+
+namespace kecs::api::ssm {
+
+class SsmApi {
+ public:
+  // `key_path`: the SecureString key file (<data dir>/ssm-parameters.key), made 0600 the
+  // first time a SecureString is written or read.
+  SsmApi(state::Store& store, std::string key_path, Env* env = Env::Default())
+      : store_(store), key_path_(std::move(key_path)), env_(env) {}
+  // Registers every implemented operation on `service`.
+  void RegisterAll(Service& service);
+
+ private:
+  Json PutParameter(RequestContext& ctx, const Json& in);
+  Json GetParameter(RequestContext& ctx, const Json& in);
+  Json GetParameters(RequestContext& ctx, const Json& in);
+  Json GetParametersByPath(RequestContext& ctx, const Json& in);
+  Json DescribeParameters(RequestContext& ctx, const Json& in);
+  Json GetParameterHistory(RequestContext& ctx, const Json& in);
+  Json LabelParameterVersion(RequestContext& ctx, const Json& in);
+  Json DeleteParameter(RequestContext& ctx, const Json& in);
+  Json DeleteParameters(RequestContext& ctx, const Json& in);
+  Json AddTagsToResource(RequestContext& ctx, const Json& in);
+  Json RemoveTagsFromResource(RequestContext& ctx, const Json& in);
+  Json ListTagsForResource(RequestContext& ctx, const Json& in);
+
+  // The cipher, opened (and its key made) on first use; throws StatusError when the key
+  // file cannot be read or made.
+  const ValueCipher& Cipher();
+  // The value a caller sees: plain, or for a SecureString the sealed text unless `decrypt`.
+  std::string Shown(const Parameter& p, const ParameterVersion& v, bool decrypt);
+
+  state::Store& store_;
+  const std::string key_path_;
+  Env* const env_;
+  std::mutex cipher_mu_;
+  std::optional<ValueCipher> cipher_;  // guarded by cipher_mu_; never reset once set
+};
+
+// "<region>\n<name>\n<version>": the associated data a version's value is sealed under.
+std::string SealContext(const std::string& region, const std::string& name, int64_t version);
+
+}  // namespace kecs::api::ssm

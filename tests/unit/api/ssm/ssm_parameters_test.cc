@@ -1,0 +1,307 @@
+// The Parameter Store operations against a temporary store, through the registered
+// handlers, and one request through the router as the aws CLI sends it (JSON 1.1).
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+
+#include "api/router.h"
+#include "api/ssm/parameter.h"
+#include "api/ssm/ssm_api.h"
+#include "model/shapes.h"
+#include "state/store.h"
+#include "unit/support/temp_dir.h"
+
+namespace kecs::api::ssm {
+namespace {
+
+constexpr const char* kRegion = "us-east-1";
+constexpr const char* kAccount = "000000000000";
+
+class SsmParametersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = state::Store::Open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    api_ = std::make_unique<SsmApi>(*store_, key_path());
+    service_ = std::make_shared<Service>(model::SsmModel(), ErrorStyle{});
+    api_->RegisterAll(*service_);
+    router_.AddService(service_);
+  }
+
+  std::string key_path() const { return dir_.path() + "/ssm-parameters.key"; }
+
+  Json Call(const std::string& op, const Json& in) {
+    RequestContext ctx;
+    ctx.region = kRegion;
+    ctx.account_id = kAccount;
+    ctx.operation = op;
+    ctx.now = 1700000000 + (++clock_);
+    const OperationFn* fn = service_->Find(op);
+    EXPECT_NE(fn, nullptr) << op;
+    return (*fn)(ctx, in);
+  }
+
+  std::pair<std::string, std::string> Fail(const std::string& op, const Json& in) {
+    try {
+      Call(op, in);
+    } catch (const AwsError& e) {
+      return {e.code(), e.message()};
+    }
+    return {"", ""};
+  }
+
+  Json Put(const std::string& name, const std::string& value, const std::string& type = "String",
+           Json extra = Json::object()) {
+    extra["Name"] = name;
+    extra["Value"] = value;
+    extra["Type"] = type;
+    return Call("PutParameter", extra);
+  }
+
+  // Every stored row's document and internal part, as SQLite holds them.
+  std::string AllRowsText() {
+    std::string text;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      auto rows = tx.List({kParameterKind, kRegion});
+      for (const auto& r : *rows) text += r.doc.dump() + r.internal.dump();
+      return Status::Ok();
+    }).ok());
+    return text;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<state::Store> store_;
+  std::unique_ptr<SsmApi> api_;
+  std::shared_ptr<Service> service_;
+  Router router_{Router::Options{}};
+  int clock_ = 0;
+};
+
+TEST_F(SsmParametersTest, PutCreatesVersionOneAndOverwriteAddsVersions) {
+  EXPECT_EQ(Put("/app/url", "http://a"), (Json{{"Version", 1}, {"Tier", "Standard"}}));
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/app/url"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "ParameterAlreadyExists");
+  EXPECT_EQ(Call("PutParameter", {{"Name", "/app/url"}, {"Value", "http://b"}, {"Overwrite", true}})["Version"], 2);
+  Json p = Call("GetParameter", {{"Name", "/app/url"}})["Parameter"];
+  EXPECT_EQ(p["Value"], "http://b");
+  EXPECT_EQ(p["Type"], "String");
+  EXPECT_EQ(p["ARN"], "arn:aws:ssm:us-east-1:000000000000:parameter/app/url");
+  EXPECT_EQ(Call("GetParameter", {{"Name", "/app/url:1"}})["Parameter"]["Value"], "http://a");
+  EXPECT_EQ(Call("GetParameter", {{"Name", "/app/url:1"}})["Parameter"]["Selector"], ":1");
+  auto [code, msg] = Fail("GetParameter", {{"Name", "/app/url:7"}});
+  EXPECT_EQ(code, "ParameterVersionNotFound");
+  EXPECT_EQ(msg, "Systems Manager could not find version 7 of /app/url. Verify the version and try again.");
+  EXPECT_EQ(Fail("GetParameter", {{"Name", "/nope"}}).first, "ParameterNotFound");
+  // The ARN names it too.
+  EXPECT_EQ(Call("GetParameter", {{"Name", p["ARN"]}})["Parameter"]["Name"], "/app/url");
+}
+
+TEST_F(SsmParametersTest, NamesFollowSsmRules) {
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "a/b"}, {"Value", "x"}, {"Type", "String"}}).second,
+            "Parameter name must be a fully qualified name.");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/aws/x"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "ValidationException");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "ssmthing"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "ValidationException");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/a b"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "ValidationException");
+  std::string deep;
+  for (int i = 0; i < 15; ++i) deep += "/l" + std::to_string(i);
+  EXPECT_EQ(Put(deep, "ok")["Version"], 1);
+  EXPECT_EQ(Fail("PutParameter", {{"Name", deep + "/l15"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "HierarchyLevelLimitExceededException");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/new"}, {"Value", "x"}}).second,
+            "A parameter type is required when you create a parameter.");
+}
+
+TEST_F(SsmParametersTest, SecureStringIsSealedAtRestAndOpenedOnlyWithDecryption) {
+  const std::string secret = "hunter2-very-secret";
+  Put("/db/password", secret, "SecureString");
+  EXPECT_EQ(AllRowsText().find(secret), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(stat(key_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  Json sealed = Call("GetParameter", {{"Name", "/db/password"}})["Parameter"];
+  EXPECT_NE(sealed["Value"], secret);
+  EXPECT_EQ(sealed["Value"], Call("GetParameter", {{"Name", "/db/password"}})["Parameter"]["Value"]);  // stable
+  EXPECT_EQ(Call("GetParameter", {{"Name", "/db/password"}, {"WithDecryption", true}})["Parameter"]["Value"], secret);
+  Json meta = Call("DescribeParameters", Json::object())["Parameters"][0];
+  EXPECT_EQ(meta["KeyId"], "alias/aws/ssm");
+  // A pattern mismatch names the pattern, never the value.
+  auto [code, msg] = Fail("PutParameter", {{"Name", "/db/password"}, {"Value", secret}, {"Overwrite", true},
+                                           {"AllowedPattern", "^[0-9]+$"}});
+  EXPECT_EQ(code, "ParameterPatternMismatchException");
+  EXPECT_EQ(msg.find(secret), std::string::npos);
+}
+
+TEST_F(SsmParametersTest, ValueCipherRefusesAnotherContextOrKey) {
+  ValueCipher a(std::string(32, 'a')), b(std::string(32, 'b'));
+  auto sealed = a.Seal("v", SealContext("r", "/n", 1));
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(*a.Unseal(*sealed, SealContext("r", "/n", 1)), "v");
+  EXPECT_FALSE(a.Unseal(*sealed, SealContext("r", "/n", 2)).ok());
+  EXPECT_FALSE(b.Unseal(*sealed, SealContext("r", "/n", 1)).ok());
+  EXPECT_FALSE(a.Unseal("!!notbase64", "x").ok());
+}
+
+TEST(ValueCipherKey, IsMadeOnceAndRefusedWhenOthersMayReadIt) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/ssm-parameters.key";
+  auto a = ValueCipher::Open(Env::Default(), path);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto sealed = a->Seal("v", "c");
+  ASSERT_TRUE(sealed.ok());
+  auto b = ValueCipher::Open(Env::Default(), path);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b->Unseal(*sealed, "c"), "v");  // the same key, read back
+  ::chmod(path.c_str(), 0644);
+  EXPECT_EQ(ValueCipher::Open(Env::Default(), path).status().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(SsmParametersTest, LabelsMoveBetweenVersionsAndSelectThem) {
+  Put("/l", "one");
+  Call("PutParameter", {{"Name", "/l"}, {"Value", "two"}, {"Overwrite", true}});
+  Json r = Call("LabelParameterVersion", {{"Name", "/l"}, {"ParameterVersion", 1}, {"Labels", {"prod", "9bad", "awsx"}}});
+  EXPECT_EQ(r["ParameterVersion"], 1);
+  EXPECT_EQ(r["InvalidLabels"], (Json{"9bad", "awsx"}));
+  EXPECT_EQ(Call("GetParameter", {{"Name", "/l:prod"}})["Parameter"]["Value"], "one");
+  Call("LabelParameterVersion", {{"Name", "/l"}, {"Labels", {"prod"}}});
+  EXPECT_EQ(Call("GetParameter", {{"Name", "/l:prod"}})["Parameter"]["Value"], "two");
+  Json history = Call("GetParameterHistory", {{"Name", "/l"}})["Parameters"];
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0]["Labels"], Json::array());
+  EXPECT_EQ(history[1]["Labels"], Json{"prod"});
+  EXPECT_EQ(Fail("LabelParameterVersion", {{"Name", "/l"}, {"ParameterVersion", 5}, {"Labels", {"x"}}}).first,
+            "ParameterVersionNotFound");
+  Json many = Json::array();
+  for (int i = 0; i < 11; ++i) many.push_back("l" + std::to_string(i));
+  EXPECT_EQ(Fail("LabelParameterVersion", {{"Name", "/l"}, {"Labels", many}}).first,
+            "ParameterVersionLabelLimitExceeded");
+}
+
+TEST_F(SsmParametersTest, TheHundredAndFirstVersionDropsTheOldestUnlessItIsLabelled) {
+  Put("/v", "0");
+  for (int i = 1; i < 100; ++i) Call("PutParameter", {{"Name", "/v"}, {"Value", std::to_string(i)}, {"Overwrite", true}});
+  Call("LabelParameterVersion", {{"Name", "/v"}, {"ParameterVersion", 1}, {"Labels", {"keep"}}});
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/v"}, {"Value", "x"}, {"Overwrite", true}}).first,
+            "ParameterMaxVersionLimitExceeded");
+  Call("LabelParameterVersion", {{"Name", "/v"}, {"ParameterVersion", 2}, {"Labels", {"keep"}}});
+  EXPECT_EQ(Call("PutParameter", {{"Name", "/v"}, {"Value", "x"}, {"Overwrite", true}})["Version"], 101);
+  EXPECT_EQ(Fail("GetParameter", {{"Name", "/v:1"}}).first, "ParameterVersionNotFound");
+  EXPECT_EQ(Call("GetParameterHistory", {{"Name", "/v"}, {"MaxResults", 50}})["Parameters"][0]["Version"], 2);
+}
+
+TEST_F(SsmParametersTest, ByPathHonoursRecursionFiltersAndPages) {
+  Put("/a/one", "1");
+  Put("/a/two", "2", "SecureString");
+  Put("/a/b/three", "3");
+  Put("/other", "4");
+  Put("plain", "5");
+  auto names = [](const Json& out) {
+    std::vector<std::string> n;
+    for (const auto& p : out["Parameters"]) n.push_back(p["Name"]);
+    return n;
+  };
+  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/a"}})), (std::vector<std::string>{"/a/one", "/a/two"}));
+  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/a/"}, {"Recursive", true}})),
+            (std::vector<std::string>{"/a/b/three", "/a/one", "/a/two"}));
+  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/"}})), (std::vector<std::string>{"/other"}));
+  EXPECT_EQ(names(Call("GetParametersByPath",
+                       {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Type"}, {"Values", {"SecureString"}}}}}})),
+            (std::vector<std::string>{"/a/two"}));
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Name"}, {"Values", {"x"}}}}}}).first,
+            "InvalidFilterKey");
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "a"}}).first, "ValidationException");
+  Json page = Call("GetParametersByPath", {{"Path", "/"}, {"Recursive", true}, {"MaxResults", 2}});
+  EXPECT_EQ(names(page), (std::vector<std::string>{"/a/b/three", "/a/one"}));
+  Json rest = Call("GetParametersByPath", {{"Path", "/"}, {"Recursive", true}, {"MaxResults", 2}, {"NextToken", page["NextToken"]}});
+  EXPECT_EQ(names(rest), (std::vector<std::string>{"/a/two", "/other"}));
+  EXPECT_FALSE(rest.contains("NextToken"));
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/"}, {"NextToken", "bogus"}}).first, "InvalidNextToken");
+}
+
+TEST_F(SsmParametersTest, DescribeFiltersAndTags) {
+  Put("/x/a", "1", "String", {{"Tags", {{{"Key", "team"}, {"Value", "blue"}}}}});
+  Put("/x/b", "2", "StringList", {{"Tier", "Advanced"}});
+  Put("/y", "3");
+  auto names = [](const Json& out) {
+    std::vector<std::string> n;
+    for (const auto& p : out["Parameters"]) n.push_back(p["Name"]);
+    return n;
+  };
+  EXPECT_EQ(names(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", "Path"}, {"Values", {"/x"}}}}}})),
+            (std::vector<std::string>{"/x/a", "/x/b"}));
+  EXPECT_EQ(names(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", "Tier"}, {"Values", {"Advanced"}}}}}})),
+            (std::vector<std::string>{"/x/b"}));
+  EXPECT_EQ(names(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", "tag:team"}}}}})),
+            (std::vector<std::string>{"/x/a"}));
+  EXPECT_EQ(names(Call("DescribeParameters", {{"Filters", {{{"Key", "Name"}, {"Values", {"/x"}}}}}})),
+            (std::vector<std::string>{"/x/a", "/x/b"}));
+  EXPECT_EQ(Fail("DescribeParameters", {{"Filters", {{{"Key", "Name"}, {"Values", {"/x"}}}}},
+                                        {"ParameterFilters", {{{"Key", "Name"}, {"Values", {"/x"}}}}}}).first,
+            "ValidationException");
+  EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "Path"}, {"Option", "Equals"}, {"Values", {"/x"}}}}}}).first,
+            "InvalidFilterOption");
+
+  Json res = {{"ResourceType", "Parameter"}, {"ResourceId", "/x/a"}};
+  EXPECT_EQ(Call("ListTagsForResource", res)["TagList"], (Json{{{"Key", "team"}, {"Value", "blue"}}}));
+  Json add = res;
+  add["Tags"] = {{{"Key", "env"}, {"Value", "dev"}}};
+  Call("AddTagsToResource", add);
+  Json rm = res;
+  rm["TagKeys"] = {"team"};
+  Call("RemoveTagsFromResource", rm);
+  EXPECT_EQ(Call("ListTagsForResource", res)["TagList"], (Json{{{"Key", "env"}, {"Value", "dev"}}}));
+  EXPECT_EQ(Fail("ListTagsForResource", {{"ResourceType", "Parameter"}, {"ResourceId", "/none"}}).first,
+            "InvalidResourceId");
+  EXPECT_EQ(Fail("ListTagsForResource", {{"ResourceType", "Document"}, {"ResourceId", "/x/a"}}).first,
+            "InvalidResourceType");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/x/a"}, {"Value", "9"}, {"Overwrite", true},
+                                  {"Tags", {{{"Key", "k"}, {"Value", "v"}}}}}).first,
+            "ValidationException");
+}
+
+TEST_F(SsmParametersTest, TiersAndDeletes) {
+  EXPECT_EQ(Put("/big", std::string(5000, 'x'), "String", {{"Tier", "Intelligent-Tiering"}})["Tier"], "Advanced");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/big2"}, {"Value", std::string(5000, 'x')}, {"Type", "String"}}).first,
+            "ValidationException");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/big"}, {"Value", "s"}, {"Overwrite", true}, {"Tier", "Standard"}}).first,
+            "ValidationException");
+  Put("/d1", "1");
+  Put("/d2", "2");
+  Json r = Call("DeleteParameters", {{"Names", {"/d1", "/nope"}}});
+  EXPECT_EQ(r["DeletedParameters"], Json{"/d1"});
+  EXPECT_EQ(r["InvalidParameters"], Json{"/nope"});
+  Call("DeleteParameter", {{"Name", "/d2"}});
+  EXPECT_EQ(Fail("DeleteParameter", {{"Name", "/d2"}}).first, "ParameterNotFound");
+  Json g = Call("GetParameters", {{"Names", {"/big", "/d2", "/big:1"}}});
+  EXPECT_EQ(g["Parameters"].size(), 2u);
+  EXPECT_EQ(g["InvalidParameters"], Json{"/d2"});
+}
+
+TEST_F(SsmParametersTest, TheRouterServesAmazonSsmTargets) {
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/";
+  r.body = R"({"Name":"/r","Value":"v","Type":"String"})";
+  r.headers = {{"content-type", "application/x-amz-json-1.1"},
+               {"x-amz-target", "AmazonSSM.PutParameter"},
+               {"authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=00"}};
+  HttpResponse resp = router_.Handle(r);
+  EXPECT_EQ(resp.status, 200) << resp.body;
+  EXPECT_NE(resp.body.find("\"Version\":1"), std::string::npos) << resp.body;
+  r.headers[1] = {"x-amz-target", "AmazonSSM.GetParameter"};
+  r.body = R"({"Name":"/missing"})";
+  resp = router_.Handle(r);
+  EXPECT_EQ(resp.status, 400);
+  EXPECT_NE(resp.body.find("ParameterNotFound"), std::string::npos) << resp.body;
+}
+
+}  // namespace
+}  // namespace kecs::api::ssm
