@@ -2,8 +2,11 @@
 // known to send it.
 #include <algorithm>
 #include <cctype>
-#include <regex>
+#include <memory>
 #include <set>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include <fmt/format.h>
 
@@ -96,9 +99,55 @@ bool ValidLabel(const std::string& l) {
   return std::all_of(l.begin(), l.end(), NameChar);
 }
 
-// A parameter's AllowedPattern. Built per request: patterns come from clients, so a cache
-// of them would grow without bound.
-std::regex Pattern(const std::string& pattern) { return std::regex(pattern); }
+// A parameter's AllowedPattern, compiled per request with PCRE2: patterns come from
+// clients, so a cache of them would grow without bound. Matching runs outside the store's
+// write lock and under PCRE2's match, depth and heap limits, so a pattern that backtracks
+// catastrophically is refused rather than stalling kecs.
+constexpr uint32_t kPatternMatchLimit = 100000;
+constexpr uint32_t kPatternDepthLimit = 1000;
+constexpr uint32_t kPatternHeapLimitKiB = 1024;
+
+using Code8 = std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)>;
+using MatchData = std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)>;
+using MatchContext = std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)>;
+
+AwsError InvalidPattern(const std::string& pattern) {
+  return AwsError("InvalidAllowedPatternException",
+                  fmt::format("The allowed pattern {} is not a valid regular expression.", pattern));
+}
+
+Code8 CompilePattern(const std::string& pattern) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  Code8 code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF, &err,
+                           &offset, nullptr),
+             &pcre2_code_free);
+  if (!code) throw InvalidPattern(pattern);
+  return code;
+}
+
+// Whether all of `value` matches `pattern` (as std::regex_match did: anchored at both ends).
+// A pattern that hits a PCRE2 limit is refused as a mismatch; no value is echoed.
+void CheckPattern(const std::string& pattern, const std::string& value) {
+  Code8 code = CompilePattern(pattern);
+  MatchData md(pcre2_match_data_create_from_pattern(code.get(), nullptr), &pcre2_match_data_free);
+  MatchContext mc(pcre2_match_context_create(nullptr), &pcre2_match_context_free);
+  if (!md || !mc) throw std::bad_alloc();
+  pcre2_set_match_limit(mc.get(), kPatternMatchLimit);
+  pcre2_set_depth_limit(mc.get(), kPatternDepthLimit);
+  pcre2_set_heap_limit(mc.get(), kPatternHeapLimitKiB);
+  int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(value.data()), value.size(), 0,
+                       PCRE2_ANCHORED | PCRE2_ENDANCHORED, md.get(), mc.get());
+  if (rc >= 0) return;
+  if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT) {
+    throw AwsError("ParameterPatternMismatchException",
+                   fmt::format("Parameter value, cannot be validated against allowedPattern: {} (the match "
+                               "exceeded kecs's pattern-matching limits)",
+                               pattern));
+  }
+  throw AwsError("ParameterPatternMismatchException",
+                 fmt::format("Parameter value, cannot be validated against allowedPattern: {}", pattern));
+}
 
 std::optional<Parameter> Load(state::Tx& tx, const std::string& region, const std::string& name) {
   auto row = Check(tx.Get(kParameterKind, region, name));
@@ -308,78 +357,89 @@ Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
                                  *data_type));
   }
   auto pattern = JOptStr(in, "AllowedPattern");
-  if (pattern && !pattern->empty()) {
-    try {
-      Pattern(*pattern);
-    } catch (const std::regex_error&) {
-      throw AwsError("InvalidAllowedPatternException",
-                     fmt::format("The allowed pattern {} is not a valid regular expression.", *pattern));
-    }
-  }
+  if (pattern && !pattern->empty()) CompilePattern(*pattern);
   std::vector<Tag> tags = TagsFrom(in.value("Tags", Json::array()));
   if (tags.size() > 50) throw AwsError("TooManyTagsError", "The Tags parameter contains more than 50 tags.");
 
+  // The pattern this version must match is the request's or, without one, the current
+  // version's: read it and match outside the write lock, then check in the write that it
+  // has not changed meanwhile (else match again, at most three times).
   ParameterVersion v;
-  Check(store_.Write([&](state::Tx& tx) {
-    std::optional<Parameter> existing = Load(tx, ctx.region, name);
-    if (existing && !overwrite) {
-      throw AwsError("ParameterAlreadyExists",
-                     "The parameter already exists. To overwrite this value, set the overwrite option in the "
-                     "request to true.");
+  for (int attempt = 0;; ++attempt) {
+    std::string matched = pattern.value_or("");
+    if (!pattern) {
+      Check(store_.Read([&](state::Tx& tx) {
+        if (auto p = Load(tx, ctx.region, name)) matched = p->current().allowed_pattern;
+        return Status::Ok();
+      }));
     }
-    if (!existing && !type) throw Validation("A parameter type is required when you create a parameter.");
-    const ParameterVersion* prev = existing ? &existing->current() : nullptr;
-    v.version = prev ? prev->version + 1 : 1;
-    v.type = type ? *type : prev->type;
-    if (v.type == kSecure) {
-      v.key_id = JOptStr(in, "KeyId").value_or(prev && prev->type == kSecure ? prev->key_id : kDefaultKeyId);
-    }
-    v.description = JOptStr(in, "Description").value_or(prev ? prev->description : "");
-    v.allowed_pattern = pattern.value_or(prev ? prev->allowed_pattern : "");
-    v.data_type = data_type.value_or(prev ? prev->data_type : "text");
-    std::string tier = JOptStr(in, "Tier").value_or(prev ? prev->tier : "Standard");
-    bool was_advanced = prev && prev->tier == "Advanced";
-    if (tier == "Intelligent-Tiering") tier = (was_advanced || value.size() > kStandardValueMax) ? "Advanced" : "Standard";
-    if (tier == "Standard" && was_advanced) {
-      throw Validation("This parameter uses the advanced-parameter tier. You can't downgrade a parameter from "
-                       "the advanced-parameter tier to the standard-parameter tier. If necessary, you can delete "
-                       "the advanced parameter and recreate it as a standard parameter.");
-    }
-    if (tier == "Standard" && value.size() > kStandardValueMax) {
-      throw Validation("Standard tier parameters support a maximum parameter value of 4096 characters. To create "
-                       "a larger parameter value, upgrade the parameter to use the advanced-parameter tier. For "
-                       "more information, see https://docs.aws.amazon.com/systems-manager/latest/userguide/"
-                       "parameter-store-advanced-parameters.html");
-    }
-    if (value.size() > kAdvancedValueMax) {
-      throw Validation("Advanced tier parameters support a maximum parameter value of 8192 characters.");
-    }
-    v.tier = tier;
-    if (!v.allowed_pattern.empty() && !std::regex_match(value, Pattern(v.allowed_pattern))) {
-      throw AwsError("ParameterPatternMismatchException",
-                     fmt::format("Parameter value, cannot be validated against allowedPattern: {}",
-                                 v.allowed_pattern));
-    }
-    v.last_modified = ctx.now;
-    v.last_modified_user = LastModifiedUser(ctx);
-    v.value = v.type == kSecure ? Check(Cipher().Seal(value, SealContext(ctx.region, name, v.version))) : value;
-
-    Parameter p = existing ? std::move(*existing) : Parameter{ctx.region, name, {}, tags, 0};
-    if (p.versions.size() >= static_cast<size_t>(kMaxVersions)) {
-      const ParameterVersion& oldest = p.versions.front();
-      if (!oldest.labels.empty()) {
-        throw AwsError("ParameterMaxVersionLimitExceeded",
-                       fmt::format("You attempted to create a new version of {} by calling the PutParameter API "
-                                   "with the overwrite flag. Version {}, the oldest version, can't be deleted "
-                                   "because it has a label associated with it. Move the label to another version "
-                                   "of the parameter, and try again.",
-                                   name, oldest.version));
+    if (!matched.empty()) CheckPattern(matched, value);
+    bool raced = false;
+    Check(store_.Write([&](state::Tx& tx) {
+      std::optional<Parameter> existing = Load(tx, ctx.region, name);
+      if (existing && !overwrite) {
+        throw AwsError("ParameterAlreadyExists",
+                       "The parameter already exists. To overwrite this value, set the overwrite option in the "
+                       "request to true.");
       }
-      p.versions.erase(p.versions.begin());
+      if (!existing && !type) throw Validation("A parameter type is required when you create a parameter.");
+      const ParameterVersion* prev = existing ? &existing->current() : nullptr;
+      v.version = prev ? prev->version + 1 : 1;
+      v.type = type ? *type : prev->type;
+      if (v.type == kSecure) {
+        v.key_id = JOptStr(in, "KeyId").value_or(prev && prev->type == kSecure ? prev->key_id : kDefaultKeyId);
+      }
+      v.description = JOptStr(in, "Description").value_or(prev ? prev->description : "");
+      v.allowed_pattern = pattern.value_or(prev ? prev->allowed_pattern : "");
+      v.data_type = data_type.value_or(prev ? prev->data_type : "text");
+      std::string tier = JOptStr(in, "Tier").value_or(prev ? prev->tier : "Standard");
+      bool was_advanced = prev && prev->tier == "Advanced";
+      if (tier == "Intelligent-Tiering") tier = (was_advanced || value.size() > kStandardValueMax) ? "Advanced" : "Standard";
+      if (tier == "Standard" && was_advanced) {
+        throw Validation("This parameter uses the advanced-parameter tier. You can't downgrade a parameter from "
+                         "the advanced-parameter tier to the standard-parameter tier. If necessary, you can delete "
+                         "the advanced parameter and recreate it as a standard parameter.");
+      }
+      if (tier == "Standard" && value.size() > kStandardValueMax) {
+        throw Validation("Standard tier parameters support a maximum parameter value of 4096 characters. To create "
+                         "a larger parameter value, upgrade the parameter to use the advanced-parameter tier. For "
+                         "more information, see https://docs.aws.amazon.com/systems-manager/latest/userguide/"
+                         "parameter-store-advanced-parameters.html");
+      }
+      if (value.size() > kAdvancedValueMax) {
+        throw Validation("Advanced tier parameters support a maximum parameter value of 8192 characters.");
+      }
+      v.tier = tier;
+      if (v.allowed_pattern != matched) {
+        raced = true;
+        return Status::Ok();
+      }
+      v.last_modified = ctx.now;
+      v.last_modified_user = LastModifiedUser(ctx);
+      v.value = v.type == kSecure ? Check(Cipher().Seal(value, SealContext(ctx.region, name, v.version))) : value;
+
+      Parameter p = existing ? std::move(*existing) : Parameter{ctx.region, name, {}, tags, 0};
+      if (p.versions.size() >= static_cast<size_t>(kMaxVersions)) {
+        const ParameterVersion& oldest = p.versions.front();
+        if (!oldest.labels.empty()) {
+          throw AwsError("ParameterMaxVersionLimitExceeded",
+                         fmt::format("You attempted to create a new version of {} by calling the PutParameter API "
+                                     "with the overwrite flag. Version {}, the oldest version, can't be deleted "
+                                     "because it has a label associated with it. Move the label to another version "
+                                     "of the parameter, and try again.",
+                                     name, oldest.version));
+        }
+        p.versions.erase(p.versions.begin());
+      }
+      p.versions.push_back(v);
+      return tx.Put(EncodeParameter(p, ctx.account_id));
+    }));
+    if (!raced) break;
+    if (attempt >= 2) {
+      throw AwsError("TooManyUpdates",
+                     "There are concurrent updates for a resource that supports one update at a time.");
     }
-    p.versions.push_back(v);
-    return tx.Put(EncodeParameter(p, ctx.account_id));
-  }));
+  }
   return {{"Version", v.version}, {"Tier", v.tier}};
 }
 

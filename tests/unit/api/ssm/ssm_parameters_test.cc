@@ -139,6 +139,26 @@ TEST_F(SsmParametersTest, SecureStringIsSealedAtRestAndOpenedOnlyWithDecryption)
   EXPECT_EQ(msg.find(secret), std::string::npos);
 }
 
+TEST_F(SsmParametersTest, AllowedPatternIsMatchedUnderLimits) {
+  // Catastrophic backtracking hits PCRE2's limits and is refused; the call simply returns.
+  auto [code, msg] = Fail("PutParameter", {{"Name", "/p/slow"}, {"Value", std::string(4000, 'a')},
+                                           {"Type", "String"}, {"AllowedPattern", "^(a|a)*b$"}});
+  EXPECT_EQ(code, "ParameterPatternMismatchException");
+  EXPECT_EQ(Fail("GetParameter", {{"Name", "/p/slow"}}).first, "ParameterNotFound");
+  // A long value under a simple pattern is accepted, and the pattern carries to the next version.
+  EXPECT_EQ(Put("/p/long", std::string(4000, 'a'), "String", {{"AllowedPattern", "^a+$"}})["Version"], 1);
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/long"}, {"Value", "b"}, {"Overwrite", true}}).first,
+            "ParameterPatternMismatchException");
+  EXPECT_EQ(Call("PutParameter", {{"Name", "/p/long"}, {"Value", "aa"}, {"Overwrite", true}})["Version"], 2);
+  // The whole value must match, as before.
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/part"}, {"Value", "12x"}, {"Type", "String"},
+                                  {"AllowedPattern", "[0-9]+"}}).first,
+            "ParameterPatternMismatchException");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/bad"}, {"Value", "1"}, {"Type", "String"},
+                                  {"AllowedPattern", "([0-9"}}).first,
+            "InvalidAllowedPatternException");
+}
+
 TEST_F(SsmParametersTest, ValueCipherRefusesAnotherContextOrKey) {
   ValueCipher a(std::string(32, 'a')), b(std::string(32, 'b'));
   auto sealed = a.Seal("v", SealContext("r", "/n", 1));
