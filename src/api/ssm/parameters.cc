@@ -12,6 +12,7 @@
 
 #include "api/pagination.h"
 #include "api/ssm/ssm_api.h"
+#include "base/log.h"
 #include "base/strings.h"
 
 namespace kecs::api::ssm {
@@ -324,15 +325,59 @@ std::string SealContext(const std::string& region, const std::string& name, int6
   return fmt::format("{}\n{}\n{}", region, name, version);
 }
 
-const ValueCipher& SsmApi::Cipher() {
+namespace {
+
+// A SecureString the server cannot open or seal: a lost, replaced or unreadable key file or
+// a corrupted row. A server fault (HTTP 500), never the client's; no value is quoted.
+AwsError ServerFault(std::string message) { return AwsError("InternalServerError", std::move(message), 500); }
+
+// Whether any parameter, in any region, has a SecureString version.
+bool AnySecureString(state::Tx& tx) {
+  state::Query q{kParameterKind, ""};
+  q.any_region = true;
+  for (const auto& row : Check(tx.List(q))) {
+    Parameter p = Check(DecodeParameter(row));
+    for (const auto& v : p.versions) {
+      if (v.type == kSecure) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+const ValueCipher& SsmApi::Cipher(state::Tx& tx) {
   std::lock_guard<std::mutex> lock(cipher_mu_);
-  if (!cipher_) cipher_.emplace(Check(ValueCipher::Open(env_, key_path_)));
+  if (cipher_) return *cipher_;
+  auto existing = env_->ReadFile(key_path_);
+  if (!existing.ok() && existing.status().code() == Code::kNotFound && AnySecureString(tx)) {
+    std::string message = fmt::format(
+        "The SecureString key file {} is missing, but the store holds SecureString values sealed under it. "
+        "Restore the file: kecs does not make a new key while such values exist.",
+        key_path_);
+    if (!missing_key_logged_) {
+      missing_key_logged_ = true;
+      KLOG_ERROR("ssm: {}", message);
+    }
+    throw ServerFault(message);
+  }
+  auto cipher = ValueCipher::Open(env_, key_path_);
+  if (!cipher.ok()) {
+    throw ServerFault(fmt::format("kecs cannot open its SecureString key: {}", cipher.status().message()));
+  }
+  cipher_.emplace(std::move(*cipher));
   return *cipher_;
 }
 
-std::string SsmApi::Shown(const Parameter& p, const ParameterVersion& v, bool decrypt) {
+std::string SsmApi::Shown(state::Tx& tx, const Parameter& p, const ParameterVersion& v, bool decrypt) {
   if (v.type != kSecure || !decrypt) return v.value;
-  return Check(Cipher().Unseal(v.value, SealContext(p.region, p.name, v.version)));
+  auto plain = Cipher(tx).Unseal(v.value, SealContext(p.region, p.name, v.version));
+  if (!plain.ok()) {
+    throw ServerFault(fmt::format("Version {} of SecureString parameter {} does not open under the key in {}: the "
+                                  "key file was replaced or the stored row is corrupted.",
+                                  v.version, p.name, key_path_));
+  }
+  return std::move(*plain);
 }
 
 Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
@@ -416,7 +461,7 @@ Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
       }
       v.last_modified = ctx.now;
       v.last_modified_user = LastModifiedUser(ctx);
-      v.value = v.type == kSecure ? Check(Cipher().Seal(value, SealContext(ctx.region, name, v.version))) : value;
+      v.value = v.type == kSecure ? Check(Cipher(tx).Seal(value, SealContext(ctx.region, name, v.version))) : value;
 
       Parameter p = existing ? std::move(*existing) : Parameter{ctx.region, name, {}, tags, 0};
       if (p.versions.size() >= static_cast<size_t>(kMaxVersions)) {
@@ -454,7 +499,7 @@ Json SsmApi::GetParameter(RequestContext& ctx, const Json& in) {
       if (r.sel.version) throw VersionNotFound(*r.sel.version, r.parameter->name);
       throw NotFound();
     }
-    out["Parameter"] = ParameterToAws(*r.parameter, *r.version, Shown(*r.parameter, *r.version, decrypt),
+    out["Parameter"] = ParameterToAws(*r.parameter, *r.version, Shown(tx, *r.parameter, *r.version, decrypt),
                                       ctx.account_id, r.sel.selector);
     return Status::Ok();
   }));
@@ -475,7 +520,7 @@ Json SsmApi::GetParameters(RequestContext& ctx, const Json& in) {
         invalid.push_back(text);
         continue;
       }
-      found.push_back(ParameterToAws(*r.parameter, *r.version, Shown(*r.parameter, *r.version, decrypt),
+      found.push_back(ParameterToAws(*r.parameter, *r.version, Shown(tx, *r.parameter, *r.version, decrypt),
                                      ctx.account_id, r.sel.selector));
     }
     return Status::Ok();
@@ -495,7 +540,7 @@ Json SsmApi::GetParametersByPath(RequestContext& ctx, const Json& in) {
       const ParameterVersion* shown = nullptr;
       if (!InPath(p.name, path, recursive) || !Matches(p, filters, &shown)) continue;
       keys.push_back(p.name);
-      items.push_back(ParameterToAws(p, *shown, Shown(p, *shown, decrypt), ctx.account_id));
+      items.push_back(ParameterToAws(p, *shown, Shown(tx, p, *shown, decrypt), ctx.account_id));
     }
     return Status::Ok();
   }));
@@ -546,7 +591,7 @@ Json SsmApi::GetParameterHistory(RequestContext& ctx, const Json& in) {
     if (!r.parameter || !r.sel.selector.empty()) throw NotFound();
     for (const auto& v : r.parameter->versions) {
       keys.push_back(fmt::format("{:06d}", v.version));
-      items.push_back(HistoryToAws(*r.parameter, v, Shown(*r.parameter, v, decrypt)));
+      items.push_back(HistoryToAws(*r.parameter, v, Shown(tx, *r.parameter, v, decrypt)));
     }
     return Status::Ok();
   }));

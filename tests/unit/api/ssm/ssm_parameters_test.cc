@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "api/router.h"
 #include "api/ssm/parameter.h"
@@ -33,6 +34,23 @@ class SsmParametersTest : public ::testing::Test {
   }
 
   std::string key_path() const { return dir_.path() + "/ssm-parameters.key"; }
+
+  // A fresh SsmApi over the same store, as after a restart (the cipher is opened anew).
+  void Restart() {
+    api_ = std::make_unique<SsmApi>(*store_, key_path());
+    service_ = std::make_shared<Service>(model::SsmModel(), ErrorStyle{});
+    api_->RegisterAll(*service_);
+  }
+
+  // The error `op` answers, with its HTTP status.
+  std::tuple<std::string, std::string, int> FailHttp(const std::string& op, const Json& in) {
+    try {
+      Call(op, in);
+    } catch (const AwsError& e) {
+      return {e.code(), e.message(), e.http_status()};
+    }
+    return {"", "", 0};
+  }
 
   Json Call(const std::string& op, const Json& in) {
     RequestContext ctx;
@@ -181,6 +199,54 @@ TEST(ValueCipherKey, IsMadeOnceAndRefusedWhenOthersMayReadIt) {
   EXPECT_EQ(*b->Unseal(*sealed, "c"), "v");  // the same key, read back
   ::chmod(path.c_str(), 0644);
   EXPECT_EQ(ValueCipher::Open(Env::Default(), path).status().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(SsmParametersTest, AReplacedKeyOrCorruptedRowIsAServerFault) {
+  const std::string secret = "s3cret-value";
+  Put("/k/secret", secret, "SecureString");
+  const Json get = {{"Name", "/k/secret"}, {"WithDecryption", true}};
+  // A replaced key file: the value does not open, which is the server's fault.
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(key_path(), std::string(32, 'z'), 0600).ok());
+  Restart();
+  auto [code, msg, http] = FailHttp("GetParameter", get);
+  EXPECT_EQ(code, "InternalServerError");
+  EXPECT_EQ(http, 500);
+  EXPECT_EQ(msg.find(secret), std::string::npos);
+  // A key file others may read is refused, also as a server fault.
+  ::chmod(key_path().c_str(), 0644);
+  Restart();
+  EXPECT_EQ(std::get<2>(FailHttp("GetParameter", get)), 500);
+  // A corrupted row (the sealed text altered) under the right key.
+  ::chmod(key_path().c_str(), 0600);
+  Restart();
+  Put("/k/two", "v2", "SecureString");
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    auto row = tx.Get(kParameterKind, kRegion, "/k/two");
+    auto p = DecodeParameter(**row);
+    p->versions[0].value = Base64Encode(std::string(40, 'x'));
+    return tx.Put(EncodeParameter(*p, kAccount));
+  }).ok());
+  EXPECT_EQ(std::get<2>(FailHttp("GetParameter", {{"Name", "/k/two"}, {"WithDecryption", true}})), 500);
+}
+
+TEST_F(SsmParametersTest, ALostKeyIsNotRemadeWhileSecureStringsExist) {
+  Put("/k/secret", "v1", "SecureString");
+  ASSERT_EQ(::unlink(key_path().c_str()), 0);
+  Restart();
+  auto [code, msg, http] = FailHttp("GetParameter", {{"Name", "/k/secret"}, {"WithDecryption", true}});
+  EXPECT_EQ(code, "InternalServerError");
+  EXPECT_EQ(http, 500);
+  EXPECT_NE(msg.find(key_path()), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("v1"), std::string::npos) << msg;
+  EXPECT_EQ(std::get<2>(FailHttp("PutParameter", {{"Name", "/k/other"}, {"Value", "v2"}, {"Type", "SecureString"}})),
+            500);
+  struct stat st {};
+  EXPECT_NE(::stat(key_path().c_str(), &st), 0);  // no new key was made
+  // Without SecureStrings in the store, a lost key is simply made anew.
+  Call("DeleteParameter", {{"Name", "/k/secret"}});
+  Restart();
+  EXPECT_EQ(Put("/k/fresh", "v3", "SecureString")["Version"], 1);
+  EXPECT_EQ(::stat(key_path().c_str(), &st), 0);
 }
 
 TEST_F(SsmParametersTest, LabelsMoveBetweenVersionsAndSelectThem) {
