@@ -88,8 +88,11 @@ std::string NormalizePath(std::string path) {
   return path;
 }
 
+// Whether `name` is under `path`. Path "/" also holds the names outside any hierarchy
+// ("foo"), as on AWS: one level down from "/" are "/foo" and "foo".
 bool InPath(const std::string& name, const std::string& path, bool recursive) {
-  if (recursive) return name.starts_with(path == "/" ? "/" : path + "/");
+  if (path == "/") return recursive || ParentPath(name) == "/" || ParentPath(name).empty();
+  if (recursive) return name.starts_with(path + "/");
   return ParentPath(name) == path;
 }
 
@@ -536,7 +539,7 @@ Json SsmApi::GetParametersByPath(RequestContext& ctx, const Json& in) {
   std::vector<std::string> keys;
   std::vector<Json> items;
   Check(store_.Read([&](state::Tx& tx) {
-    for (const auto& p : LoadAll(tx, ctx.region, path == "/" ? "/" : path + "/")) {
+    for (const auto& p : LoadAll(tx, ctx.region, path == "/" ? std::nullopt : std::optional<std::string>(path + "/"))) {
       const ParameterVersion* shown = nullptr;
       if (!InPath(p.name, path, recursive) || !Matches(p, filters, &shown)) continue;
       keys.push_back(p.name);
