@@ -93,7 +93,11 @@ def test_put_parameter_errors(kecs):
     ssm = kecs.client("ssm")
     assert boto_error(ssm.put_parameter, Name="a/b", Value="x", Type="String") == (
         "ValidationException", "Parameter name must be a fully qualified name.")
-    assert boto_error(ssm.put_parameter, Name="/aws/x", Value="x", Type="String")[0] == "ValidationException"
+    assert boto_error(ssm.put_parameter, Name="/aws/x", Value="x", Type="String") == (
+        "AccessDeniedException", "No access to reserved parameter name: /aws/x.")
+    assert boto_error(ssm.put_parameter, Name="/ssm/x", Value="x", Type="String")[0] == "ValidationException"
+    assert boto_error(ssm.delete_parameter, Name="/aws/x")[0] == "AccessDeniedException"
+    assert ssm.get_parameters_by_path(Path="/aws/service", Recursive=True)["Parameters"] == []
     deep = "".join(f"/l{i}" for i in range(16))
     assert boto_error(ssm.put_parameter, Name=deep, Value="x", Type="String")[0] == \
         "HierarchyLevelLimitExceededException"

@@ -56,12 +56,26 @@ std::vector<std::string> Segments(const std::string& name) {
   return out;
 }
 
-void ValidateName(const std::string& name) {
+bool StartsWithAws(std::string_view segment) { return ToLower(std::string(segment.substr(0, 3))) == "aws"; }
+
+// A write to a name under "aws" (any case): AWS answers AccessDeniedException, not a
+// validation error (names under "ssm" are a ValidationException, from ValidateName).
+void RefuseReservedAws(const std::string& name) {
+  auto segs = Segments(name);
+  if (!segs.empty() && StartsWithAws(segs.front())) {
+    throw AwsError("AccessDeniedException", fmt::format("No access to reserved parameter name: {}.", name));
+  }
+}
+
+// `reading`: a path a read names (GetParametersByPath, a Path filter), where the reserved
+// prefixes are not refused: the read returns what exists there (nothing).
+void ValidateName(const std::string& name, bool reading = false) {
   if (name.find('/') != std::string::npos && !name.starts_with("/")) {
     throw Validation("Parameter name must be a fully qualified name.");
   }
+  if (!reading) RefuseReservedAws(name);
   auto segs = Segments(name);
-  if (segs.empty() || StartsWithReserved(segs.front())) throw Validation(kNameRules);
+  if (segs.empty() || (!reading && StartsWithReserved(segs.front()))) throw Validation(kNameRules);
   for (const auto& s : segs) {
     if (s.empty() || !std::all_of(s.begin(), s.end(), NameChar)) throw Validation(kNameRules);
   }
@@ -84,7 +98,7 @@ std::string NormalizePath(std::string path) {
         "Valid example: /get/parameters2-/by1./path0_.");
   }
   while (path.size() > 1 && path.ends_with("/")) path.pop_back();
-  if (path != "/") ValidateName(path);
+  if (path != "/") ValidateName(path, /*reading=*/true);
   return path;
 }
 
@@ -647,8 +661,10 @@ Json SsmApi::LabelParameterVersion(RequestContext& ctx, const Json& in) {
 }
 
 Json SsmApi::DeleteParameter(RequestContext& ctx, const Json& in) {
+  const std::string text = JStr(in, "Name");
+  RefuseReservedAws(ParseSelector(text).name);
   Check(store_.Write([&](state::Tx& tx) {
-    Resolved r = Resolve(tx, ctx.region, JStr(in, "Name"));
+    Resolved r = Resolve(tx, ctx.region, text);
     if (!r.parameter || !r.sel.selector.empty()) throw NotFound();
     return tx.Delete(kParameterKind, ctx.region, r.parameter->name).status();
   }));

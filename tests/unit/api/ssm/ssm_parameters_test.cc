@@ -121,8 +121,18 @@ TEST_F(SsmParametersTest, PutCreatesVersionOneAndOverwriteAddsVersions) {
 TEST_F(SsmParametersTest, NamesFollowSsmRules) {
   EXPECT_EQ(Fail("PutParameter", {{"Name", "a/b"}, {"Value", "x"}, {"Type", "String"}}).second,
             "Parameter name must be a fully qualified name.");
-  EXPECT_EQ(Fail("PutParameter", {{"Name", "/aws/x"}, {"Value", "x"}, {"Type", "String"}}).first,
-            "ValidationException");
+  // "aws" (any case) is AWS's own: writes there are AccessDeniedException; reads find nothing.
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/aws/x"}, {"Value", "x"}, {"Type", "String"}}),
+            (std::pair<std::string, std::string>{"AccessDeniedException",
+                                                 "No access to reserved parameter name: /aws/x."}));
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "AWSthing"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "AccessDeniedException");
+  EXPECT_EQ(Fail("DeleteParameter", {{"Name", "/Aws/x"}}),
+            (std::pair<std::string, std::string>{"AccessDeniedException",
+                                                 "No access to reserved parameter name: /Aws/x."}));
+  EXPECT_EQ(Call("GetParametersByPath", {{"Path", "/aws/service"}, {"Recursive", true}})["Parameters"], Json::array());
+  EXPECT_EQ(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", "Path"}, {"Values", {"/aws"}}}}}})["Parameters"],
+            Json::array());
   EXPECT_EQ(Fail("PutParameter", {{"Name", "ssmthing"}, {"Value", "x"}, {"Type", "String"}}).first,
             "ValidationException");
   EXPECT_EQ(Fail("PutParameter", {{"Name", "/a b"}, {"Value", "x"}, {"Type", "String"}}).first,
