@@ -542,6 +542,11 @@ Json SsmApi::GetParameters(RequestContext& ctx, const Json& in) {
     }
     return Status::Ok();
   }));
+  // Alphabetical by name, as the model says (one name asked with two selectors keeps the
+  // request's order).
+  std::stable_sort(found.begin(), found.end(), [](const Json& a, const Json& b) {
+    return a["Name"].get_ref<const std::string&>() < b["Name"].get_ref<const std::string&>();
+  });
   return {{"Parameters", found}, {"InvalidParameters", invalid}};
 }
 

@@ -381,6 +381,14 @@ TEST_F(SsmParametersTest, TiersAndDeletes) {
   Json g = Call("GetParameters", {{"Names", {"/big", "/d2", "/big:1"}}});
   EXPECT_EQ(g["Parameters"].size(), 2u);
   EXPECT_EQ(g["InvalidParameters"], Json{"/d2"});
+  // Parameters come back in name order, whatever the request's order.
+  Put("/b", "1");
+  Put("/a", "2");
+  Json sorted = Call("GetParameters", {{"Names", {"/big", "/b", "/a"}}})["Parameters"];
+  ASSERT_EQ(sorted.size(), 3u);
+  EXPECT_EQ(sorted[0]["Name"], "/a");
+  EXPECT_EQ(sorted[1]["Name"], "/b");
+  EXPECT_EQ(sorted[2]["Name"], "/big");
 }
 
 TEST_F(SsmParametersTest, TheRouterServesAmazonSsmTargets) {
