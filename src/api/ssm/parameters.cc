@@ -222,7 +222,7 @@ std::vector<Filter> ParseParameterFilters(const Json& list, const std::set<std::
     Filter filter{JStr(f, "Key"), JStr(f, "Option"), {}};
     for (const auto& v : f.value("Values", Json::array())) filter.values.push_back(v.get<std::string>());
     bool tag = filter.key.starts_with("tag:");
-    if (!keys.count(tag ? "tag:" : filter.key)) {
+    if (!keys.count(tag ? "tag:" : filter.key) || filter.key == "tag:") {
       std::vector<std::string> valid(keys.begin(), keys.end());
       for (auto& k : valid) {
         if (k == "tag:") k = "tag:<key>";
@@ -232,9 +232,11 @@ std::vector<Filter> ParseParameterFilters(const Json& list, const std::set<std::
                                                      filter.key, Join(valid, ", ")));
     }
     if (filter.option.empty()) filter.option = filter.key == "Path" ? "OneLevel" : "Equals";
-    std::set<std::string> options = {"Equals"};
+    // AWS: Equals and BeginsWith for every key; Name adds Contains; Path takes Recursive
+    // and OneLevel; Label takes Equals only.
+    std::set<std::string> options = {"Equals", "BeginsWith"};
     if (filter.key == "Name") options = {"Equals", "BeginsWith", "Contains"};
-    if (filter.key == "KeyId" || tag) options = {"Equals", "BeginsWith"};
+    if (filter.key == "Label") options = {"Equals"};
     if (filter.key == "Path") options = {"Recursive", "OneLevel"};
     if (!options.count(filter.option)) {
       throw AwsError("InvalidFilterOption",
@@ -249,7 +251,7 @@ std::vector<Filter> ParseParameterFilters(const Json& list, const std::set<std::
     if (filter.key == "Type") allowed = {"String", "StringList", "SecureString"};
     if (filter.key == "Tier") allowed = {"Standard", "Advanced", "Intelligent-Tiering"};
     for (auto& v : filter.values) {
-      if (!allowed.empty() && !allowed.count(v)) {
+      if (!allowed.empty() && filter.option == "Equals" && !allowed.count(v)) {
         throw AwsError("InvalidFilterValue",
                        fmt::format("The following filter value is not valid: {}. Valid values include: [{}].", v,
                                    Join(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
@@ -554,7 +556,7 @@ Json SsmApi::GetParametersByPath(RequestContext& ctx, const Json& in) {
   const std::string path = NormalizePath(JStr(in, "Path"));
   const bool recursive = in.value("Recursive", false);
   const bool decrypt = in.value("WithDecryption", false);
-  auto filters = ParseParameterFilters(in.value("ParameterFilters", Json::array()), {"Type", "KeyId", "Label", "tag:"});
+  auto filters = ParseParameterFilters(in.value("ParameterFilters", Json::array()), {"Type", "KeyId", "Label"});
   std::vector<std::string> keys;
   std::vector<Json> items;
   Check(store_.Read([&](state::Tx& tx) {
@@ -585,7 +587,7 @@ Json SsmApi::DescribeParameters(RequestContext& ctx, const Json& in) {
     if (filter.key == "Name") filter.option = "BeginsWith";
     filters.push_back(std::move(filter));
   }
-  auto more = ParseParameterFilters(modern, {"Name", "Type", "KeyId", "Path", "Tier", "DataType", "Label", "tag:"});
+  auto more = ParseParameterFilters(modern, {"Name", "Type", "KeyId", "Path", "Tier", "DataType", "tag:"});
   filters.insert(filters.end(), more.begin(), more.end());
   std::vector<std::string> keys;
   std::vector<Json> items;

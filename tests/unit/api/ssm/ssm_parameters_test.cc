@@ -313,6 +313,14 @@ TEST_F(SsmParametersTest, ByPathHonoursRecursionFiltersAndPages) {
             (std::vector<std::string>{"/a/two"}));
   EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Name"}, {"Values", {"x"}}}}}}).first,
             "InvalidFilterKey");
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "tag:team"}, {"Values", {"x"}}}}}}).first,
+            "InvalidFilterKey");
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Label"}, {"Option", "BeginsWith"},
+                                                                               {"Values", {"x"}}}}}}).first,
+            "InvalidFilterOption");
+  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Type"}, {"Option", "BeginsWith"},
+                                                                                     {"Values", {"Secure"}}}}}})),
+            (std::vector<std::string>{"/a/two"}));
   EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "a"}}).first, "ValidationException");
   Json page = Call("GetParametersByPath", {{"Path", "/"}, {"Recursive", true}, {"MaxResults", 2}});
   EXPECT_EQ(names(page), (std::vector<std::string>{"/a/b/three", "/a/one"}));
@@ -346,6 +354,20 @@ TEST_F(SsmParametersTest, DescribeFiltersAndTags) {
             "ValidationException");
   EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "Path"}, {"Option", "Equals"}, {"Values", {"/x"}}}}}}).first,
             "InvalidFilterOption");
+  // Label is GetParametersByPath's only; a bare "tag:" is no key.
+  EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "Label"}, {"Values", {"prod"}}}}}}).first,
+            "InvalidFilterKey");
+  EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "tag:"}, {"Values", {"x"}}}}}}).first,
+            "InvalidFilterKey");
+  // BeginsWith for Type, Tier, DataType and KeyId.
+  auto begins = [&](const std::string& key, const std::string& value) {
+    return names(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", key}, {"Option", "BeginsWith"},
+                                                                    {"Values", {value}}}}}}));
+  };
+  EXPECT_EQ(begins("Type", "StringL"), (std::vector<std::string>{"/x/b"}));
+  EXPECT_EQ(begins("Tier", "Adv"), (std::vector<std::string>{"/x/b"}));
+  EXPECT_EQ(begins("DataType", "te"), (std::vector<std::string>{"/x/a", "/x/b", "/y"}));
+  EXPECT_EQ(begins("KeyId", "alias/"), (std::vector<std::string>{}));
 
   Json res = {{"ResourceType", "Parameter"}, {"ResourceId", "/x/a"}};
   EXPECT_EQ(Call("ListTagsForResource", res)["TagList"], (Json{{{"Key", "team"}, {"Value", "blue"}}}));
