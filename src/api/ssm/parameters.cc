@@ -144,9 +144,9 @@ Code8 CompilePattern(const std::string& pattern) {
   return code;
 }
 
-// Whether all of `value` matches `pattern` (as std::regex_match did: anchored at both ends).
-// A pattern that hits a PCRE2 limit is refused as a mismatch; no value is echoed.
-void CheckPattern(const std::string& pattern, const std::string& value) {
+// The refusal when `value` does not match all of `pattern` (anchored at both ends), nullopt
+// when it does. A match that hits a PCRE2 limit is refused as a mismatch; no value is echoed.
+std::optional<AwsError> PatternRefusal(const std::string& pattern, const std::string& value) {
   Code8 code = CompilePattern(pattern);
   MatchData md(pcre2_match_data_create_from_pattern(code.get(), nullptr), &pcre2_match_data_free);
   MatchContext mc(pcre2_match_context_create(nullptr), &pcre2_match_context_free);
@@ -156,15 +156,15 @@ void CheckPattern(const std::string& pattern, const std::string& value) {
   pcre2_set_heap_limit(mc.get(), kPatternHeapLimitKiB);
   int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(value.data()), value.size(), 0,
                        PCRE2_ANCHORED | PCRE2_ENDANCHORED, md.get(), mc.get());
-  if (rc >= 0) return;
+  if (rc >= 0) return std::nullopt;
   if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT) {
-    throw AwsError("ParameterPatternMismatchException",
+    return AwsError("ParameterPatternMismatchException",
                    fmt::format("Parameter value, cannot be validated against allowedPattern: {} (the match "
                                "exceeded kecs's pattern-matching limits)",
                                pattern));
   }
-  throw AwsError("ParameterPatternMismatchException",
-                 fmt::format("Parameter value, cannot be validated against allowedPattern: {}", pattern));
+  return AwsError("ParameterPatternMismatchException",
+                  fmt::format("Parameter value, cannot be validated against allowedPattern: {}", pattern));
 }
 
 std::optional<Parameter> Load(state::Tx& tx, const std::string& region, const std::string& name) {
@@ -437,7 +437,8 @@ Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
         return Status::Ok();
       }));
     }
-    if (!matched.empty()) CheckPattern(matched, value);
+    std::optional<AwsError> refusal;  // raised in the write, where the old match was checked
+    if (!matched.empty()) refusal = PatternRefusal(matched, value);
     bool raced = false;
     Check(store_.Write([&](state::Tx& tx) {
       std::optional<Parameter> existing = Load(tx, ctx.region, name);
@@ -478,6 +479,7 @@ Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
         raced = true;
         return Status::Ok();
       }
+      if (refusal) throw *refusal;
       v.last_modified = ctx.now;
       v.last_modified_user = LastModifiedUser(ctx);
       v.value = v.type == kSecure ? Check(Cipher(tx).Seal(value, SealContext(ctx.region, name, v.version))) : value;

@@ -178,6 +178,9 @@ TEST_F(SsmParametersTest, AllowedPatternIsMatchedUnderLimits) {
   EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/long"}, {"Value", "b"}, {"Overwrite", true}}).first,
             "ParameterPatternMismatchException");
   EXPECT_EQ(Call("PutParameter", {{"Name", "/p/long"}, {"Value", "aa"}, {"Overwrite", true}})["Version"], 2);
+  // The write's own refusals come first, as before the match moved out of the write.
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/long"}, {"Value", "b"}, {"Type", "String"}}).first,
+            "ParameterAlreadyExists");
   // The whole value must match, as before.
   EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/part"}, {"Value", "12x"}, {"Type", "String"},
                                   {"AllowedPattern", "[0-9]+"}}).first,
