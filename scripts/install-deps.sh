@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config python3
   # libraries (see docs/design.md for why each)
   libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libnl-3-dev libnl-route-3-dev libnftables-dev libldns-dev
+  libspdlog-dev libfmt-dev libcli11-dev libssl-dev libnl-3-dev libnl-route-3-dev libnftables-dev libldns-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # data plane (local runtime)
   iproute2 nftables runc skopeo umoci

@@ -93,7 +93,11 @@ def test_put_parameter_errors(kecs):
     ssm = kecs.client("ssm")
     assert boto_error(ssm.put_parameter, Name="a/b", Value="x", Type="String") == (
         "ValidationException", "Parameter name must be a fully qualified name.")
-    assert boto_error(ssm.put_parameter, Name="/aws/x", Value="x", Type="String")[0] == "ValidationException"
+    assert boto_error(ssm.put_parameter, Name="/aws/x", Value="x", Type="String") == (
+        "AccessDeniedException", "No access to reserved parameter name: /aws/x.")
+    assert boto_error(ssm.put_parameter, Name="/ssm/x", Value="x", Type="String")[0] == "ValidationException"
+    assert boto_error(ssm.delete_parameter, Name="/aws/x")[0] == "AccessDeniedException"
+    assert ssm.get_parameters_by_path(Path="/aws/service", Recursive=True)["Parameters"] == []
     deep = "".join(f"/l{i}" for i in range(16))
     assert boto_error(ssm.put_parameter, Name=deep, Value="x", Type="String")[0] == \
         "HierarchyLevelLimitExceededException"
@@ -102,6 +106,11 @@ def test_put_parameter_errors(kecs):
     assert boto_error(ssm.put_parameter, Name="/n", Value="abc", Type="String", AllowedPattern=r"^\d+$") == (
         "ParameterPatternMismatchException", r"Parameter value, cannot be validated against allowedPattern: ^\d+$")
     ssm.put_parameter(Name="/n", Value="123", Type="String", AllowedPattern=r"^\d+$")
+    # Catastrophic backtracking hits kecs's matching limits and is refused; a long value
+    # under a simple pattern is accepted.
+    assert boto_error(ssm.put_parameter, Name="/slow", Value="a" * 4000, Type="String",
+                      AllowedPattern="^(a|a)*b$")[0] == "ParameterPatternMismatchException"
+    assert ssm.put_parameter(Name="/long", Value="a" * 4000, Type="String", AllowedPattern="^a+$")["Version"] == 1
     # An overwrite keeps the pattern it does not replace.
     assert boto_error(ssm.put_parameter, Name="/n", Value="x", Overwrite=True)[0] == \
         "ParameterPatternMismatchException"
@@ -123,6 +132,12 @@ def test_get_parameters_by_path_recursion_filters_and_pagination(kecs):
     ssm.put_parameter(Name="/svc/top", Value="t", Type="SecureString")
     ssm.put_parameter(Name="/elsewhere", Value="e", Type="String")
     assert names(ssm.get_parameters_by_path(Path="/svc")) == ["/svc/top"]
+    ssm.put_parameter(Name="rootless", Value="r", Type="String")
+    # "/" holds names outside any hierarchy too, as on AWS.
+    assert names(ssm.get_parameters_by_path(Path="/")) == ["/elsewhere", "rootless"]
+    got = ssm.get_parameters(Names=["rootless", "/svc/top", "/elsewhere"])["Parameters"]
+    assert [p["Name"] for p in got] == ["/elsewhere", "/svc/top", "rootless"]
+    ssm.delete_parameter(Name="rootless")
     assert len(names(ssm.get_parameters_by_path(Path="/svc/", Recursive=True))) == 8
     first = ssm.get_parameters_by_path(Path="/svc", Recursive=True, MaxResults=3)
     assert len(first["Parameters"]) == 3 and first["NextToken"]

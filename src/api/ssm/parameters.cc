@@ -2,13 +2,17 @@
 // known to send it.
 #include <algorithm>
 #include <cctype>
-#include <regex>
+#include <memory>
 #include <set>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include <fmt/format.h>
 
 #include "api/pagination.h"
 #include "api/ssm/ssm_api.h"
+#include "base/log.h"
 #include "base/strings.h"
 
 namespace kecs::api::ssm {
@@ -52,12 +56,26 @@ std::vector<std::string> Segments(const std::string& name) {
   return out;
 }
 
-void ValidateName(const std::string& name) {
+bool StartsWithAws(std::string_view segment) { return ToLower(std::string(segment.substr(0, 3))) == "aws"; }
+
+// A write to a name under "aws" (any case): AWS answers AccessDeniedException, not a
+// validation error (names under "ssm" are a ValidationException, from ValidateName).
+void RefuseReservedAws(const std::string& name) {
+  auto segs = Segments(name);
+  if (!segs.empty() && StartsWithAws(segs.front())) {
+    throw AwsError("AccessDeniedException", fmt::format("No access to reserved parameter name: {}.", name));
+  }
+}
+
+// `reading`: a path a read names (GetParametersByPath, a Path filter), where the reserved
+// prefixes are not refused: the read returns what exists there (nothing).
+void ValidateName(const std::string& name, bool reading = false) {
   if (name.find('/') != std::string::npos && !name.starts_with("/")) {
     throw Validation("Parameter name must be a fully qualified name.");
   }
+  if (!reading) RefuseReservedAws(name);
   auto segs = Segments(name);
-  if (segs.empty() || StartsWithReserved(segs.front())) throw Validation(kNameRules);
+  if (segs.empty() || (!reading && StartsWithReserved(segs.front()))) throw Validation(kNameRules);
   for (const auto& s : segs) {
     if (s.empty() || !std::all_of(s.begin(), s.end(), NameChar)) throw Validation(kNameRules);
   }
@@ -80,12 +98,15 @@ std::string NormalizePath(std::string path) {
         "Valid example: /get/parameters2-/by1./path0_.");
   }
   while (path.size() > 1 && path.ends_with("/")) path.pop_back();
-  if (path != "/") ValidateName(path);
+  if (path != "/") ValidateName(path, /*reading=*/true);
   return path;
 }
 
+// Whether `name` is under `path`. Path "/" also holds the names outside any hierarchy
+// ("foo"), as on AWS: one level down from "/" are "/foo" and "foo".
 bool InPath(const std::string& name, const std::string& path, bool recursive) {
-  if (recursive) return name.starts_with(path == "/" ? "/" : path + "/");
+  if (path == "/") return recursive || ParentPath(name) == "/" || ParentPath(name).empty();
+  if (recursive) return name.starts_with(path + "/");
   return ParentPath(name) == path;
 }
 
@@ -96,9 +117,55 @@ bool ValidLabel(const std::string& l) {
   return std::all_of(l.begin(), l.end(), NameChar);
 }
 
-// A parameter's AllowedPattern. Built per request: patterns come from clients, so a cache
-// of them would grow without bound.
-std::regex Pattern(const std::string& pattern) { return std::regex(pattern); }
+// A parameter's AllowedPattern, compiled per request with PCRE2: patterns come from
+// clients, so a cache of them would grow without bound. Matching runs outside the store's
+// write lock and under PCRE2's match, depth and heap limits, so a pattern that backtracks
+// catastrophically is refused rather than stalling kecs.
+constexpr uint32_t kPatternMatchLimit = 100000;
+constexpr uint32_t kPatternDepthLimit = 1000;
+constexpr uint32_t kPatternHeapLimitKiB = 1024;
+
+using Code8 = std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)>;
+using MatchData = std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)>;
+using MatchContext = std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)>;
+
+AwsError InvalidPattern(const std::string& pattern) {
+  return AwsError("InvalidAllowedPatternException",
+                  fmt::format("The allowed pattern {} is not a valid regular expression.", pattern));
+}
+
+Code8 CompilePattern(const std::string& pattern) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  Code8 code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF, &err,
+                           &offset, nullptr),
+             &pcre2_code_free);
+  if (!code) throw InvalidPattern(pattern);
+  return code;
+}
+
+// The refusal when `value` does not match all of `pattern` (anchored at both ends), nullopt
+// when it does. A match that hits a PCRE2 limit is refused as a mismatch; no value is echoed.
+std::optional<AwsError> PatternRefusal(const std::string& pattern, const std::string& value) {
+  Code8 code = CompilePattern(pattern);
+  MatchData md(pcre2_match_data_create_from_pattern(code.get(), nullptr), &pcre2_match_data_free);
+  MatchContext mc(pcre2_match_context_create(nullptr), &pcre2_match_context_free);
+  if (!md || !mc) throw std::bad_alloc();
+  pcre2_set_match_limit(mc.get(), kPatternMatchLimit);
+  pcre2_set_depth_limit(mc.get(), kPatternDepthLimit);
+  pcre2_set_heap_limit(mc.get(), kPatternHeapLimitKiB);
+  int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(value.data()), value.size(), 0,
+                       PCRE2_ANCHORED | PCRE2_ENDANCHORED, md.get(), mc.get());
+  if (rc >= 0) return std::nullopt;
+  if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT) {
+    return AwsError("ParameterPatternMismatchException",
+                   fmt::format("Parameter value, cannot be validated against allowedPattern: {} (the match "
+                               "exceeded kecs's pattern-matching limits)",
+                               pattern));
+  }
+  return AwsError("ParameterPatternMismatchException",
+                  fmt::format("Parameter value, cannot be validated against allowedPattern: {}", pattern));
+}
 
 std::optional<Parameter> Load(state::Tx& tx, const std::string& region, const std::string& name) {
   auto row = Check(tx.Get(kParameterKind, region, name));
@@ -155,7 +222,7 @@ std::vector<Filter> ParseParameterFilters(const Json& list, const std::set<std::
     Filter filter{JStr(f, "Key"), JStr(f, "Option"), {}};
     for (const auto& v : f.value("Values", Json::array())) filter.values.push_back(v.get<std::string>());
     bool tag = filter.key.starts_with("tag:");
-    if (!keys.count(tag ? "tag:" : filter.key)) {
+    if (!keys.count(tag ? "tag:" : filter.key) || filter.key == "tag:") {
       std::vector<std::string> valid(keys.begin(), keys.end());
       for (auto& k : valid) {
         if (k == "tag:") k = "tag:<key>";
@@ -165,9 +232,11 @@ std::vector<Filter> ParseParameterFilters(const Json& list, const std::set<std::
                                                      filter.key, Join(valid, ", ")));
     }
     if (filter.option.empty()) filter.option = filter.key == "Path" ? "OneLevel" : "Equals";
-    std::set<std::string> options = {"Equals"};
+    // AWS: Equals and BeginsWith for every key; Name adds Contains; Path takes Recursive
+    // and OneLevel; Label takes Equals only.
+    std::set<std::string> options = {"Equals", "BeginsWith"};
     if (filter.key == "Name") options = {"Equals", "BeginsWith", "Contains"};
-    if (filter.key == "KeyId" || tag) options = {"Equals", "BeginsWith"};
+    if (filter.key == "Label") options = {"Equals"};
     if (filter.key == "Path") options = {"Recursive", "OneLevel"};
     if (!options.count(filter.option)) {
       throw AwsError("InvalidFilterOption",
@@ -182,7 +251,7 @@ std::vector<Filter> ParseParameterFilters(const Json& list, const std::set<std::
     if (filter.key == "Type") allowed = {"String", "StringList", "SecureString"};
     if (filter.key == "Tier") allowed = {"Standard", "Advanced", "Intelligent-Tiering"};
     for (auto& v : filter.values) {
-      if (!allowed.empty() && !allowed.count(v)) {
+      if (!allowed.empty() && filter.option == "Equals" && !allowed.count(v)) {
         throw AwsError("InvalidFilterValue",
                        fmt::format("The following filter value is not valid: {}. Valid values include: [{}].", v,
                                    Join(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
@@ -275,15 +344,59 @@ std::string SealContext(const std::string& region, const std::string& name, int6
   return fmt::format("{}\n{}\n{}", region, name, version);
 }
 
-const ValueCipher& SsmApi::Cipher() {
+namespace {
+
+// A SecureString the server cannot open or seal: a lost, replaced or unreadable key file or
+// a corrupted row. A server fault (HTTP 500), never the client's; no value is quoted.
+AwsError ServerFault(std::string message) { return AwsError("InternalServerError", std::move(message), 500); }
+
+// Whether any parameter, in any region, has a SecureString version.
+bool AnySecureString(state::Tx& tx) {
+  state::Query q{kParameterKind, ""};
+  q.any_region = true;
+  for (const auto& row : Check(tx.List(q))) {
+    Parameter p = Check(DecodeParameter(row));
+    for (const auto& v : p.versions) {
+      if (v.type == kSecure) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+const ValueCipher& SsmApi::Cipher(state::Tx& tx) {
   std::lock_guard<std::mutex> lock(cipher_mu_);
-  if (!cipher_) cipher_.emplace(Check(ValueCipher::Open(env_, key_path_)));
+  if (cipher_) return *cipher_;
+  auto existing = env_->ReadFile(key_path_);
+  if (!existing.ok() && existing.status().code() == Code::kNotFound && AnySecureString(tx)) {
+    std::string message = fmt::format(
+        "The SecureString key file {} is missing, but the store holds SecureString values sealed under it. "
+        "Restore the file: kecs does not make a new key while such values exist.",
+        key_path_);
+    if (!missing_key_logged_) {
+      missing_key_logged_ = true;
+      KLOG_ERROR("ssm: {}", message);
+    }
+    throw ServerFault(message);
+  }
+  auto cipher = ValueCipher::Open(env_, key_path_);
+  if (!cipher.ok()) {
+    throw ServerFault(fmt::format("kecs cannot open its SecureString key: {}", cipher.status().message()));
+  }
+  cipher_.emplace(std::move(*cipher));
   return *cipher_;
 }
 
-std::string SsmApi::Shown(const Parameter& p, const ParameterVersion& v, bool decrypt) {
+std::string SsmApi::Shown(state::Tx& tx, const Parameter& p, const ParameterVersion& v, bool decrypt) {
   if (v.type != kSecure || !decrypt) return v.value;
-  return Check(Cipher().Unseal(v.value, SealContext(p.region, p.name, v.version)));
+  auto plain = Cipher(tx).Unseal(v.value, SealContext(p.region, p.name, v.version));
+  if (!plain.ok()) {
+    throw ServerFault(fmt::format("Version {} of SecureString parameter {} does not open under the key in {}: the "
+                                  "key file was replaced or the stored row is corrupted.",
+                                  v.version, p.name, key_path_));
+  }
+  return std::move(*plain);
 }
 
 Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
@@ -308,78 +421,91 @@ Json SsmApi::PutParameter(RequestContext& ctx, const Json& in) {
                                  *data_type));
   }
   auto pattern = JOptStr(in, "AllowedPattern");
-  if (pattern && !pattern->empty()) {
-    try {
-      Pattern(*pattern);
-    } catch (const std::regex_error&) {
-      throw AwsError("InvalidAllowedPatternException",
-                     fmt::format("The allowed pattern {} is not a valid regular expression.", *pattern));
-    }
-  }
+  if (pattern && !pattern->empty()) CompilePattern(*pattern);
   std::vector<Tag> tags = TagsFrom(in.value("Tags", Json::array()));
   if (tags.size() > 50) throw AwsError("TooManyTagsError", "The Tags parameter contains more than 50 tags.");
 
+  // The pattern this version must match is the request's or, without one, the current
+  // version's: read it and match outside the write lock, then check in the write that it
+  // has not changed meanwhile (else match again, at most three times).
   ParameterVersion v;
-  Check(store_.Write([&](state::Tx& tx) {
-    std::optional<Parameter> existing = Load(tx, ctx.region, name);
-    if (existing && !overwrite) {
-      throw AwsError("ParameterAlreadyExists",
-                     "The parameter already exists. To overwrite this value, set the overwrite option in the "
-                     "request to true.");
+  for (int attempt = 0;; ++attempt) {
+    std::string matched = pattern.value_or("");
+    if (!pattern) {
+      Check(store_.Read([&](state::Tx& tx) {
+        if (auto p = Load(tx, ctx.region, name)) matched = p->current().allowed_pattern;
+        return Status::Ok();
+      }));
     }
-    if (!existing && !type) throw Validation("A parameter type is required when you create a parameter.");
-    const ParameterVersion* prev = existing ? &existing->current() : nullptr;
-    v.version = prev ? prev->version + 1 : 1;
-    v.type = type ? *type : prev->type;
-    if (v.type == kSecure) {
-      v.key_id = JOptStr(in, "KeyId").value_or(prev && prev->type == kSecure ? prev->key_id : kDefaultKeyId);
-    }
-    v.description = JOptStr(in, "Description").value_or(prev ? prev->description : "");
-    v.allowed_pattern = pattern.value_or(prev ? prev->allowed_pattern : "");
-    v.data_type = data_type.value_or(prev ? prev->data_type : "text");
-    std::string tier = JOptStr(in, "Tier").value_or(prev ? prev->tier : "Standard");
-    bool was_advanced = prev && prev->tier == "Advanced";
-    if (tier == "Intelligent-Tiering") tier = (was_advanced || value.size() > kStandardValueMax) ? "Advanced" : "Standard";
-    if (tier == "Standard" && was_advanced) {
-      throw Validation("This parameter uses the advanced-parameter tier. You can't downgrade a parameter from "
-                       "the advanced-parameter tier to the standard-parameter tier. If necessary, you can delete "
-                       "the advanced parameter and recreate it as a standard parameter.");
-    }
-    if (tier == "Standard" && value.size() > kStandardValueMax) {
-      throw Validation("Standard tier parameters support a maximum parameter value of 4096 characters. To create "
-                       "a larger parameter value, upgrade the parameter to use the advanced-parameter tier. For "
-                       "more information, see https://docs.aws.amazon.com/systems-manager/latest/userguide/"
-                       "parameter-store-advanced-parameters.html");
-    }
-    if (value.size() > kAdvancedValueMax) {
-      throw Validation("Advanced tier parameters support a maximum parameter value of 8192 characters.");
-    }
-    v.tier = tier;
-    if (!v.allowed_pattern.empty() && !std::regex_match(value, Pattern(v.allowed_pattern))) {
-      throw AwsError("ParameterPatternMismatchException",
-                     fmt::format("Parameter value, cannot be validated against allowedPattern: {}",
-                                 v.allowed_pattern));
-    }
-    v.last_modified = ctx.now;
-    v.last_modified_user = LastModifiedUser(ctx);
-    v.value = v.type == kSecure ? Check(Cipher().Seal(value, SealContext(ctx.region, name, v.version))) : value;
-
-    Parameter p = existing ? std::move(*existing) : Parameter{ctx.region, name, {}, tags, 0};
-    if (p.versions.size() >= static_cast<size_t>(kMaxVersions)) {
-      const ParameterVersion& oldest = p.versions.front();
-      if (!oldest.labels.empty()) {
-        throw AwsError("ParameterMaxVersionLimitExceeded",
-                       fmt::format("You attempted to create a new version of {} by calling the PutParameter API "
-                                   "with the overwrite flag. Version {}, the oldest version, can't be deleted "
-                                   "because it has a label associated with it. Move the label to another version "
-                                   "of the parameter, and try again.",
-                                   name, oldest.version));
+    std::optional<AwsError> refusal;  // raised in the write, where the old match was checked
+    if (!matched.empty()) refusal = PatternRefusal(matched, value);
+    bool raced = false;
+    Check(store_.Write([&](state::Tx& tx) {
+      std::optional<Parameter> existing = Load(tx, ctx.region, name);
+      if (existing && !overwrite) {
+        throw AwsError("ParameterAlreadyExists",
+                       "The parameter already exists. To overwrite this value, set the overwrite option in the "
+                       "request to true.");
       }
-      p.versions.erase(p.versions.begin());
+      if (!existing && !type) throw Validation("A parameter type is required when you create a parameter.");
+      const ParameterVersion* prev = existing ? &existing->current() : nullptr;
+      v.version = prev ? prev->version + 1 : 1;
+      v.type = type ? *type : prev->type;
+      if (v.type == kSecure) {
+        v.key_id = JOptStr(in, "KeyId").value_or(prev && prev->type == kSecure ? prev->key_id : kDefaultKeyId);
+      }
+      v.description = JOptStr(in, "Description").value_or(prev ? prev->description : "");
+      v.allowed_pattern = pattern.value_or(prev ? prev->allowed_pattern : "");
+      v.data_type = data_type.value_or(prev ? prev->data_type : "text");
+      std::string tier = JOptStr(in, "Tier").value_or(prev ? prev->tier : "Standard");
+      bool was_advanced = prev && prev->tier == "Advanced";
+      if (tier == "Intelligent-Tiering") tier = (was_advanced || value.size() > kStandardValueMax) ? "Advanced" : "Standard";
+      if (tier == "Standard" && was_advanced) {
+        throw Validation("This parameter uses the advanced-parameter tier. You can't downgrade a parameter from "
+                         "the advanced-parameter tier to the standard-parameter tier. If necessary, you can delete "
+                         "the advanced parameter and recreate it as a standard parameter.");
+      }
+      if (tier == "Standard" && value.size() > kStandardValueMax) {
+        throw Validation("Standard tier parameters support a maximum parameter value of 4096 characters. To create "
+                         "a larger parameter value, upgrade the parameter to use the advanced-parameter tier. For "
+                         "more information, see https://docs.aws.amazon.com/systems-manager/latest/userguide/"
+                         "parameter-store-advanced-parameters.html");
+      }
+      if (value.size() > kAdvancedValueMax) {
+        throw Validation("Advanced tier parameters support a maximum parameter value of 8192 characters.");
+      }
+      v.tier = tier;
+      if (v.allowed_pattern != matched) {
+        raced = true;
+        return Status::Ok();
+      }
+      if (refusal) throw *refusal;
+      v.last_modified = ctx.now;
+      v.last_modified_user = LastModifiedUser(ctx);
+      v.value = v.type == kSecure ? Check(Cipher(tx).Seal(value, SealContext(ctx.region, name, v.version))) : value;
+
+      Parameter p = existing ? std::move(*existing) : Parameter{ctx.region, name, {}, tags, 0};
+      if (p.versions.size() >= static_cast<size_t>(kMaxVersions)) {
+        const ParameterVersion& oldest = p.versions.front();
+        if (!oldest.labels.empty()) {
+          throw AwsError("ParameterMaxVersionLimitExceeded",
+                         fmt::format("You attempted to create a new version of {} by calling the PutParameter API "
+                                     "with the overwrite flag. Version {}, the oldest version, can't be deleted "
+                                     "because it has a label associated with it. Move the label to another version "
+                                     "of the parameter, and try again.",
+                                     name, oldest.version));
+        }
+        p.versions.erase(p.versions.begin());
+      }
+      p.versions.push_back(v);
+      return tx.Put(EncodeParameter(p, ctx.account_id));
+    }));
+    if (!raced) break;
+    if (attempt >= 2) {
+      throw AwsError("TooManyUpdates",
+                     "There are concurrent updates for a resource that supports one update at a time.");
     }
-    p.versions.push_back(v);
-    return tx.Put(EncodeParameter(p, ctx.account_id));
-  }));
+  }
   return {{"Version", v.version}, {"Tier", v.tier}};
 }
 
@@ -394,7 +520,7 @@ Json SsmApi::GetParameter(RequestContext& ctx, const Json& in) {
       if (r.sel.version) throw VersionNotFound(*r.sel.version, r.parameter->name);
       throw NotFound();
     }
-    out["Parameter"] = ParameterToAws(*r.parameter, *r.version, Shown(*r.parameter, *r.version, decrypt),
+    out["Parameter"] = ParameterToAws(*r.parameter, *r.version, Shown(tx, *r.parameter, *r.version, decrypt),
                                       ctx.account_id, r.sel.selector);
     return Status::Ok();
   }));
@@ -415,11 +541,16 @@ Json SsmApi::GetParameters(RequestContext& ctx, const Json& in) {
         invalid.push_back(text);
         continue;
       }
-      found.push_back(ParameterToAws(*r.parameter, *r.version, Shown(*r.parameter, *r.version, decrypt),
+      found.push_back(ParameterToAws(*r.parameter, *r.version, Shown(tx, *r.parameter, *r.version, decrypt),
                                      ctx.account_id, r.sel.selector));
     }
     return Status::Ok();
   }));
+  // Alphabetical by name, as the model says (one name asked with two selectors keeps the
+  // request's order).
+  std::stable_sort(found.begin(), found.end(), [](const Json& a, const Json& b) {
+    return a["Name"].get_ref<const std::string&>() < b["Name"].get_ref<const std::string&>();
+  });
   return {{"Parameters", found}, {"InvalidParameters", invalid}};
 }
 
@@ -427,15 +558,15 @@ Json SsmApi::GetParametersByPath(RequestContext& ctx, const Json& in) {
   const std::string path = NormalizePath(JStr(in, "Path"));
   const bool recursive = in.value("Recursive", false);
   const bool decrypt = in.value("WithDecryption", false);
-  auto filters = ParseParameterFilters(in.value("ParameterFilters", Json::array()), {"Type", "KeyId", "Label", "tag:"});
+  auto filters = ParseParameterFilters(in.value("ParameterFilters", Json::array()), {"Type", "KeyId", "Label"});
   std::vector<std::string> keys;
   std::vector<Json> items;
   Check(store_.Read([&](state::Tx& tx) {
-    for (const auto& p : LoadAll(tx, ctx.region, path == "/" ? "/" : path + "/")) {
+    for (const auto& p : LoadAll(tx, ctx.region, path == "/" ? std::nullopt : std::optional<std::string>(path + "/"))) {
       const ParameterVersion* shown = nullptr;
       if (!InPath(p.name, path, recursive) || !Matches(p, filters, &shown)) continue;
       keys.push_back(p.name);
-      items.push_back(ParameterToAws(p, *shown, Shown(p, *shown, decrypt), ctx.account_id));
+      items.push_back(ParameterToAws(p, *shown, Shown(tx, p, *shown, decrypt), ctx.account_id));
     }
     return Status::Ok();
   }));
@@ -458,7 +589,7 @@ Json SsmApi::DescribeParameters(RequestContext& ctx, const Json& in) {
     if (filter.key == "Name") filter.option = "BeginsWith";
     filters.push_back(std::move(filter));
   }
-  auto more = ParseParameterFilters(modern, {"Name", "Type", "KeyId", "Path", "Tier", "DataType", "Label", "tag:"});
+  auto more = ParseParameterFilters(modern, {"Name", "Type", "KeyId", "Path", "Tier", "DataType", "tag:"});
   filters.insert(filters.end(), more.begin(), more.end());
   std::vector<std::string> keys;
   std::vector<Json> items;
@@ -486,7 +617,7 @@ Json SsmApi::GetParameterHistory(RequestContext& ctx, const Json& in) {
     if (!r.parameter || !r.sel.selector.empty()) throw NotFound();
     for (const auto& v : r.parameter->versions) {
       keys.push_back(fmt::format("{:06d}", v.version));
-      items.push_back(HistoryToAws(*r.parameter, v, Shown(*r.parameter, v, decrypt)));
+      items.push_back(HistoryToAws(*r.parameter, v, Shown(tx, *r.parameter, v, decrypt)));
     }
     return Status::Ok();
   }));
@@ -539,8 +670,10 @@ Json SsmApi::LabelParameterVersion(RequestContext& ctx, const Json& in) {
 }
 
 Json SsmApi::DeleteParameter(RequestContext& ctx, const Json& in) {
+  const std::string text = JStr(in, "Name");
+  RefuseReservedAws(ParseSelector(text).name);
   Check(store_.Write([&](state::Tx& tx) {
-    Resolved r = Resolve(tx, ctx.region, JStr(in, "Name"));
+    Resolved r = Resolve(tx, ctx.region, text);
     if (!r.parameter || !r.sel.selector.empty()) throw NotFound();
     return tx.Delete(kParameterKind, ctx.region, r.parameter->name).status();
   }));

@@ -47,17 +47,20 @@ class SsmApi {
   Json RemoveTagsFromResource(RequestContext& ctx, const Json& in);
   Json ListTagsForResource(RequestContext& ctx, const Json& in);
 
-  // The cipher, opened (and its key made) on first use; throws StatusError when the key
-  // file cannot be read or made.
-  const ValueCipher& Cipher();
+  // The cipher, opened (and its key made) on first use. Throws an InternalServerError
+  // (500) when the key file cannot be read or made, or when it is missing while `tx`'s
+  // store holds SecureString versions (a new key would never open them; logged once).
+  const ValueCipher& Cipher(state::Tx& tx);
   // The value a caller sees: plain, or for a SecureString the sealed text unless `decrypt`.
-  std::string Shown(const Parameter& p, const ParameterVersion& v, bool decrypt);
+  // A sealed value that does not open is an InternalServerError (500).
+  std::string Shown(state::Tx& tx, const Parameter& p, const ParameterVersion& v, bool decrypt);
 
   state::Store& store_;
   const std::string key_path_;
   Env* const env_;
   std::mutex cipher_mu_;
   std::optional<ValueCipher> cipher_;  // guarded by cipher_mu_; never reset once set
+  bool missing_key_logged_ = false;    // guarded by cipher_mu_
 };
 
 // "<region>\n<name>\n<version>": the associated data a version's value is sealed under.

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "api/router.h"
 #include "api/ssm/parameter.h"
@@ -33,6 +34,23 @@ class SsmParametersTest : public ::testing::Test {
   }
 
   std::string key_path() const { return dir_.path() + "/ssm-parameters.key"; }
+
+  // A fresh SsmApi over the same store, as after a restart (the cipher is opened anew).
+  void Restart() {
+    api_ = std::make_unique<SsmApi>(*store_, key_path());
+    service_ = std::make_shared<Service>(model::SsmModel(), ErrorStyle{});
+    api_->RegisterAll(*service_);
+  }
+
+  // The error `op` answers, with its HTTP status.
+  std::tuple<std::string, std::string, int> FailHttp(const std::string& op, const Json& in) {
+    try {
+      Call(op, in);
+    } catch (const AwsError& e) {
+      return {e.code(), e.message(), e.http_status()};
+    }
+    return {"", "", 0};
+  }
 
   Json Call(const std::string& op, const Json& in) {
     RequestContext ctx;
@@ -103,8 +121,18 @@ TEST_F(SsmParametersTest, PutCreatesVersionOneAndOverwriteAddsVersions) {
 TEST_F(SsmParametersTest, NamesFollowSsmRules) {
   EXPECT_EQ(Fail("PutParameter", {{"Name", "a/b"}, {"Value", "x"}, {"Type", "String"}}).second,
             "Parameter name must be a fully qualified name.");
-  EXPECT_EQ(Fail("PutParameter", {{"Name", "/aws/x"}, {"Value", "x"}, {"Type", "String"}}).first,
-            "ValidationException");
+  // "aws" (any case) is AWS's own: writes there are AccessDeniedException; reads find nothing.
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/aws/x"}, {"Value", "x"}, {"Type", "String"}}),
+            (std::pair<std::string, std::string>{"AccessDeniedException",
+                                                 "No access to reserved parameter name: /aws/x."}));
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "AWSthing"}, {"Value", "x"}, {"Type", "String"}}).first,
+            "AccessDeniedException");
+  EXPECT_EQ(Fail("DeleteParameter", {{"Name", "/Aws/x"}}),
+            (std::pair<std::string, std::string>{"AccessDeniedException",
+                                                 "No access to reserved parameter name: /Aws/x."}));
+  EXPECT_EQ(Call("GetParametersByPath", {{"Path", "/aws/service"}, {"Recursive", true}})["Parameters"], Json::array());
+  EXPECT_EQ(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", "Path"}, {"Values", {"/aws"}}}}}})["Parameters"],
+            Json::array());
   EXPECT_EQ(Fail("PutParameter", {{"Name", "ssmthing"}, {"Value", "x"}, {"Type", "String"}}).first,
             "ValidationException");
   EXPECT_EQ(Fail("PutParameter", {{"Name", "/a b"}, {"Value", "x"}, {"Type", "String"}}).first,
@@ -139,6 +167,29 @@ TEST_F(SsmParametersTest, SecureStringIsSealedAtRestAndOpenedOnlyWithDecryption)
   EXPECT_EQ(msg.find(secret), std::string::npos);
 }
 
+TEST_F(SsmParametersTest, AllowedPatternIsMatchedUnderLimits) {
+  // Catastrophic backtracking hits PCRE2's limits and is refused; the call simply returns.
+  auto [code, msg] = Fail("PutParameter", {{"Name", "/p/slow"}, {"Value", std::string(4000, 'a')},
+                                           {"Type", "String"}, {"AllowedPattern", "^(a|a)*b$"}});
+  EXPECT_EQ(code, "ParameterPatternMismatchException");
+  EXPECT_EQ(Fail("GetParameter", {{"Name", "/p/slow"}}).first, "ParameterNotFound");
+  // A long value under a simple pattern is accepted, and the pattern carries to the next version.
+  EXPECT_EQ(Put("/p/long", std::string(4000, 'a'), "String", {{"AllowedPattern", "^a+$"}})["Version"], 1);
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/long"}, {"Value", "b"}, {"Overwrite", true}}).first,
+            "ParameterPatternMismatchException");
+  EXPECT_EQ(Call("PutParameter", {{"Name", "/p/long"}, {"Value", "aa"}, {"Overwrite", true}})["Version"], 2);
+  // The write's own refusals come first, as before the match moved out of the write.
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/long"}, {"Value", "b"}, {"Type", "String"}}).first,
+            "ParameterAlreadyExists");
+  // The whole value must match, as before.
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/part"}, {"Value", "12x"}, {"Type", "String"},
+                                  {"AllowedPattern", "[0-9]+"}}).first,
+            "ParameterPatternMismatchException");
+  EXPECT_EQ(Fail("PutParameter", {{"Name", "/p/bad"}, {"Value", "1"}, {"Type", "String"},
+                                  {"AllowedPattern", "([0-9"}}).first,
+            "InvalidAllowedPatternException");
+}
+
 TEST_F(SsmParametersTest, ValueCipherRefusesAnotherContextOrKey) {
   ValueCipher a(std::string(32, 'a')), b(std::string(32, 'b'));
   auto sealed = a.Seal("v", SealContext("r", "/n", 1));
@@ -161,6 +212,54 @@ TEST(ValueCipherKey, IsMadeOnceAndRefusedWhenOthersMayReadIt) {
   EXPECT_EQ(*b->Unseal(*sealed, "c"), "v");  // the same key, read back
   ::chmod(path.c_str(), 0644);
   EXPECT_EQ(ValueCipher::Open(Env::Default(), path).status().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(SsmParametersTest, AReplacedKeyOrCorruptedRowIsAServerFault) {
+  const std::string secret = "s3cret-value";
+  Put("/k/secret", secret, "SecureString");
+  const Json get = {{"Name", "/k/secret"}, {"WithDecryption", true}};
+  // A replaced key file: the value does not open, which is the server's fault.
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(key_path(), std::string(32, 'z'), 0600).ok());
+  Restart();
+  auto [code, msg, http] = FailHttp("GetParameter", get);
+  EXPECT_EQ(code, "InternalServerError");
+  EXPECT_EQ(http, 500);
+  EXPECT_EQ(msg.find(secret), std::string::npos);
+  // A key file others may read is refused, also as a server fault.
+  ::chmod(key_path().c_str(), 0644);
+  Restart();
+  EXPECT_EQ(std::get<2>(FailHttp("GetParameter", get)), 500);
+  // A corrupted row (the sealed text altered) under the right key.
+  ::chmod(key_path().c_str(), 0600);
+  Restart();
+  Put("/k/two", "v2", "SecureString");
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    auto row = tx.Get(kParameterKind, kRegion, "/k/two");
+    auto p = DecodeParameter(**row);
+    p->versions[0].value = Base64Encode(std::string(40, 'x'));
+    return tx.Put(EncodeParameter(*p, kAccount));
+  }).ok());
+  EXPECT_EQ(std::get<2>(FailHttp("GetParameter", {{"Name", "/k/two"}, {"WithDecryption", true}})), 500);
+}
+
+TEST_F(SsmParametersTest, ALostKeyIsNotRemadeWhileSecureStringsExist) {
+  Put("/k/secret", "v1", "SecureString");
+  ASSERT_EQ(::unlink(key_path().c_str()), 0);
+  Restart();
+  auto [code, msg, http] = FailHttp("GetParameter", {{"Name", "/k/secret"}, {"WithDecryption", true}});
+  EXPECT_EQ(code, "InternalServerError");
+  EXPECT_EQ(http, 500);
+  EXPECT_NE(msg.find(key_path()), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("v1"), std::string::npos) << msg;
+  EXPECT_EQ(std::get<2>(FailHttp("PutParameter", {{"Name", "/k/other"}, {"Value", "v2"}, {"Type", "SecureString"}})),
+            500);
+  struct stat st {};
+  EXPECT_NE(::stat(key_path().c_str(), &st), 0);  // no new key was made
+  // Without SecureStrings in the store, a lost key is simply made anew.
+  Call("DeleteParameter", {{"Name", "/k/secret"}});
+  Restart();
+  EXPECT_EQ(Put("/k/fresh", "v3", "SecureString")["Version"], 1);
+  EXPECT_EQ(::stat(key_path().c_str(), &st), 0);
 }
 
 TEST_F(SsmParametersTest, LabelsMoveBetweenVersionsAndSelectThem) {
@@ -210,18 +309,29 @@ TEST_F(SsmParametersTest, ByPathHonoursRecursionFiltersAndPages) {
   EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/a"}})), (std::vector<std::string>{"/a/one", "/a/two"}));
   EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/a/"}, {"Recursive", true}})),
             (std::vector<std::string>{"/a/b/three", "/a/one", "/a/two"}));
-  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/"}})), (std::vector<std::string>{"/other"}));
+  // "/" holds names outside any hierarchy too, as on AWS.
+  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/"}})), (std::vector<std::string>{"/other", "plain"}));
   EXPECT_EQ(names(Call("GetParametersByPath",
                        {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Type"}, {"Values", {"SecureString"}}}}}})),
             (std::vector<std::string>{"/a/two"}));
   EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Name"}, {"Values", {"x"}}}}}}).first,
             "InvalidFilterKey");
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "tag:team"}, {"Values", {"x"}}}}}}).first,
+            "InvalidFilterKey");
+  EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Label"}, {"Option", "BeginsWith"},
+                                                                               {"Values", {"x"}}}}}}).first,
+            "InvalidFilterOption");
+  EXPECT_EQ(names(Call("GetParametersByPath", {{"Path", "/a"}, {"ParameterFilters", {{{"Key", "Type"}, {"Option", "BeginsWith"},
+                                                                                     {"Values", {"Secure"}}}}}})),
+            (std::vector<std::string>{"/a/two"}));
   EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "a"}}).first, "ValidationException");
   Json page = Call("GetParametersByPath", {{"Path", "/"}, {"Recursive", true}, {"MaxResults", 2}});
   EXPECT_EQ(names(page), (std::vector<std::string>{"/a/b/three", "/a/one"}));
   Json rest = Call("GetParametersByPath", {{"Path", "/"}, {"Recursive", true}, {"MaxResults", 2}, {"NextToken", page["NextToken"]}});
   EXPECT_EQ(names(rest), (std::vector<std::string>{"/a/two", "/other"}));
-  EXPECT_FALSE(rest.contains("NextToken"));
+  Json last = Call("GetParametersByPath", {{"Path", "/"}, {"Recursive", true}, {"MaxResults", 2}, {"NextToken", rest["NextToken"]}});
+  EXPECT_EQ(names(last), (std::vector<std::string>{"plain"}));
+  EXPECT_FALSE(last.contains("NextToken"));
   EXPECT_EQ(Fail("GetParametersByPath", {{"Path", "/"}, {"NextToken", "bogus"}}).first, "InvalidNextToken");
 }
 
@@ -247,6 +357,20 @@ TEST_F(SsmParametersTest, DescribeFiltersAndTags) {
             "ValidationException");
   EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "Path"}, {"Option", "Equals"}, {"Values", {"/x"}}}}}}).first,
             "InvalidFilterOption");
+  // Label is GetParametersByPath's only; a bare "tag:" is no key.
+  EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "Label"}, {"Values", {"prod"}}}}}}).first,
+            "InvalidFilterKey");
+  EXPECT_EQ(Fail("DescribeParameters", {{"ParameterFilters", {{{"Key", "tag:"}, {"Values", {"x"}}}}}}).first,
+            "InvalidFilterKey");
+  // BeginsWith for Type, Tier, DataType and KeyId.
+  auto begins = [&](const std::string& key, const std::string& value) {
+    return names(Call("DescribeParameters", {{"ParameterFilters", {{{"Key", key}, {"Option", "BeginsWith"},
+                                                                    {"Values", {value}}}}}}));
+  };
+  EXPECT_EQ(begins("Type", "StringL"), (std::vector<std::string>{"/x/b"}));
+  EXPECT_EQ(begins("Tier", "Adv"), (std::vector<std::string>{"/x/b"}));
+  EXPECT_EQ(begins("DataType", "te"), (std::vector<std::string>{"/x/a", "/x/b", "/y"}));
+  EXPECT_EQ(begins("KeyId", "alias/"), (std::vector<std::string>{}));
 
   Json res = {{"ResourceType", "Parameter"}, {"ResourceId", "/x/a"}};
   EXPECT_EQ(Call("ListTagsForResource", res)["TagList"], (Json{{{"Key", "team"}, {"Value", "blue"}}}));
@@ -282,6 +406,14 @@ TEST_F(SsmParametersTest, TiersAndDeletes) {
   Json g = Call("GetParameters", {{"Names", {"/big", "/d2", "/big:1"}}});
   EXPECT_EQ(g["Parameters"].size(), 2u);
   EXPECT_EQ(g["InvalidParameters"], Json{"/d2"});
+  // Parameters come back in name order, whatever the request's order.
+  Put("/b", "1");
+  Put("/a", "2");
+  Json sorted = Call("GetParameters", {{"Names", {"/big", "/b", "/a"}}})["Parameters"];
+  ASSERT_EQ(sorted.size(), 3u);
+  EXPECT_EQ(sorted[0]["Name"], "/a");
+  EXPECT_EQ(sorted[1]["Name"], "/b");
+  EXPECT_EQ(sorted[2]["Name"], "/big");
 }
 
 TEST_F(SsmParametersTest, TheRouterServesAmazonSsmTargets) {
