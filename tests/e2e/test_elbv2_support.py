@@ -60,8 +60,9 @@ def cli(kecs, *args):
     return kecs.aws("elbv2", *args)
 
 
-def cli_error(kecs, *args):
-    p = kecs.aws("elbv2", *args, raw=True)
+def cli_error(kecs, *args, service="elbv2"):
+    """(code, message) of a CLI call of `service` that must fail."""
+    p = kecs.aws(service, *args, raw=True)
     assert p.returncode != 0, p.stdout
     m = _CLI_ERROR.search(p.stderr)
     assert m, p.stderr

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from test_ecs_support import client_error as boto_error
-from test_elbv2_support import _CLI_ERROR
+from test_elbv2_support import cli_error as elbv2_cli_error
 
 ARN = "arn:aws:ssm:us-east-1:000000000000:parameter"
 
@@ -25,11 +25,7 @@ def cli(kecs, *args):
 
 
 def cli_error(kecs, *args):
-    p = kecs.aws("ssm", *args, raw=True)
-    assert p.returncode != 0, p.stdout
-    m = _CLI_ERROR.search(p.stderr)
-    assert m, p.stderr
-    return m.group(1), m.group(2).strip()
+    return elbv2_cli_error(kecs, *args, service="ssm")
 
 
 def names(out):

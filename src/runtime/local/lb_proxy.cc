@@ -253,7 +253,8 @@ Status LbProxies::WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in,
   std::string cfg = RenderHaproxyConfig(lb, in, dir, slots);
   Env* env = Env::Default();
   // The maps first: the check loads them, and the running HAProxy's are in memory.
-  RETURN_IF_ERROR(WriteWeightMaps(RenderWeightMaps(lb, dir)));
+  const auto maps = RenderWeightMaps(lb, dir);
+  RETURN_IF_ERROR(WriteWeightMaps(maps));
   RETURN_IF_ERROR(env->WriteFileAtomic(dir + "/haproxy.cfg.new", cfg, 0600));
   ASSIGN_OR_RETURN(auto check, RunProcess({options_.haproxy, "-c", "-f", dir + "/haproxy.cfg.new"},
                                           std::chrono::seconds(30)));
@@ -264,7 +265,6 @@ Status LbProxies::WriteConfig(const LoadBalancerSpec& lb, const ProxyInputs& in,
   }
   RETURN_IF_ERROR(env->Rename(dir + "/haproxy.cfg.new", dir + "/haproxy.cfg"));
   // The maps of rules that are gone, or no longer weighted.
-  const auto maps = RenderWeightMaps(lb, dir);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
