@@ -246,6 +246,25 @@ struct ContainerProgress {
   bool operator==(const ContainerProgress&) const = default;
 };
 
+// A container's `secrets` entry, or a log configuration's `secretOptions` entry: the
+// variable (or option) `name` gets the value `value_from` names (an SSM parameter name or
+// ARN, or a Secrets Manager secret ARN with its optional :json-key:version-stage:version-id
+// suffixes). Only the reference is kept; values are resolved when the task starts.
+struct SecretRef {
+  std::string name;
+  std::string value_from;
+  bool operator==(const SecretRef&) const = default;
+};
+
+// A container's logConfiguration (issue 14): the driver ("awslogs", "json-file", ...), its
+// options in the definition's order, and the options whose values are secrets.
+struct LogConfiguration {
+  std::string log_driver;
+  std::vector<KeyValuePair> options;
+  std::vector<SecretRef> secret_options;
+  bool operator==(const LogConfiguration&) const = default;
+};
+
 // A container definition with RunTask's overrides applied: what the runtime needs.
 struct ContainerDefinition {
   std::string name;
@@ -277,6 +296,11 @@ struct ContainerDefinition {
   bool privileged = false;
   std::vector<KeyValuePair> system_controls;  // namespace (sysctl key), value
   std::vector<KeyValuePair> docker_labels;
+  // Issue 14: secrets resolved at task start, the log driver, and the Secrets Manager
+  // secret (ARN or name) holding the registry's username and password for private pulls.
+  std::vector<SecretRef> secrets;
+  std::optional<LogConfiguration> log_configuration;
+  std::string repository_credentials;  // repositoryCredentials.credentialsParameter
   // The container's id in its metadata URIs (ECS_CONTAINER_METADATA_URI[_V4] =
   // http://169.254.170.2/v{3,4}/<metadata_id>): random, made at RunTask.
   std::string metadata_id;

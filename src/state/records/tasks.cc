@@ -239,6 +239,22 @@ Json StrMapToJson(const std::vector<model::KeyValuePair>& kvs) {
   return out;
 }
 
+Json SecretsToJson(const std::vector<model::SecretRef>& secrets) {
+  Json out = Json::array();
+  for (const auto& s : secrets) out.push_back({{"name", s.name}, {"valueFrom", s.value_from}});
+  return out;
+}
+
+std::vector<model::SecretRef> ReadSecrets(Reader& r, const Json& j, std::string_view key, const std::string& at) {
+  std::vector<model::SecretRef> out;
+  size_t i = 0;
+  for (const Json* s : r.Items(j, key, at)) {
+    std::string sat = At(at, key, i++);
+    out.push_back({r.Str(*s, "name", sat), r.Str(*s, "valueFrom", sat)});
+  }
+  return out;
+}
+
 Json SettingsToJson(const model::ContainerDefinition& d) {
   Json j = Json::object();
   if (d.health_check) {
@@ -278,6 +294,15 @@ Json SettingsToJson(const model::ContainerDefinition& d) {
   for (const auto& kv : d.system_controls) sysctls.push_back({{"namespace", kv.name}, {"value", kv.value}});
   j["systemControls"] = sysctls;
   j["dockerLabels"] = StrMapToJson(d.docker_labels);
+  j["secrets"] = SecretsToJson(d.secrets);
+  if (d.log_configuration) {
+    const model::LogConfiguration& lc = *d.log_configuration;
+    j["logConfiguration"] = {{"logDriver", lc.log_driver}, {"options", StrMapToJson(lc.options)},
+                             {"secretOptions", SecretsToJson(lc.secret_options)}};
+  }
+  if (!d.repository_credentials.empty()) {
+    j["repositoryCredentials"] = {{"credentialsParameter", d.repository_credentials}};
+  }
   j["metadataId"] = d.metadata_id;
   return j;
 }
@@ -340,6 +365,18 @@ void ReadSettings(Reader& r, const Json& j, const std::string& at, model::Contai
     d.system_controls.push_back({r.Str(*sc, "namespace", sat), r.Str(*sc, "value", sat)});
   }
   d.docker_labels = r.StrMap(j, "dockerLabels", at);
+  d.secrets = ReadSecrets(r, j, "secrets", at);
+  if (const Json* lc = r.Member(j, "logConfiguration")) {
+    std::string lat = at + ".logConfiguration";
+    model::LogConfiguration out;
+    out.log_driver = r.Str(*lc, "logDriver", lat);
+    out.options = r.StrMap(*lc, "options", lat);
+    out.secret_options = ReadSecrets(r, *lc, "secretOptions", lat);
+    d.log_configuration = std::move(out);
+  }
+  if (const Json* rc = r.Member(j, "repositoryCredentials")) {
+    d.repository_credentials = r.Str(*rc, "credentialsParameter", at + ".repositoryCredentials");
+  }
   d.metadata_id = r.Str(j, "metadataId", at);
 }
 

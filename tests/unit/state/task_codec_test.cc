@@ -115,6 +115,11 @@ Task FullTask() {
   d.privileged = true;
   d.system_controls = {{"net.core.somaxconn", "1024"}};
   d.docker_labels = {{"z.last", "1"}, {"a.first", "2"}};
+  d.secrets = {{"DB_PASSWORD", "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password::"},
+               {"API_URL", "/app/api-url"}};
+  d.log_configuration = model::LogConfiguration{
+      "awslogs", {{"awslogs-group", "/ecs/web"}, {"awslogs-region", "us-east-1"}}, {{"token", "/app/log-token"}}};
+  d.repository_credentials = "arn:aws:secretsmanager:us-east-1:000000000000:secret:pull-AbCdEf";
   d.metadata_id = "0f0e0d0c0b0a09080706050403020100";
   in.containers.push_back(d);
   in.network.subnets = {"subnet-1", "subnet-2"};
@@ -279,7 +284,8 @@ TEST(TaskCodec, RowsWithoutIssue12MembersDecodeWithDefaults) {
   }
   Json& c = row.internal["containers"][0];
   for (const char* k : {"healthCheck", "dependsOn", "startTimeout", "mountPoints", "volumesFrom", "linuxParameters",
-                        "privileged", "systemControls", "dockerLabels", "metadataId"}) {
+                        "privileged", "systemControls", "dockerLabels", "secrets", "logConfiguration",
+                        "repositoryCredentials", "metadataId"}) {
     c.erase(k);
   }
   auto back = DecodeTask(row);
