@@ -7,7 +7,7 @@
 // "/a", "" for a name outside any hierarchy) so that one level of a path is one indexed
 // lookup; doc = the AWS ParameterMetadata shape of the current version;
 // internal = {"versions": [...], "tags": [...]}. A SecureString version keeps only its
-// sealed value (value_cipher.h). Decoding is strict: a row that does not parse is
+// sealed value (base/value_cipher.h). Decoding is strict: a row that does not parse is
 // Internal naming the parameter. Pure functions; thread-safe.
 #include <optional>
 #include <string>

@@ -7,7 +7,7 @@
 // DeleteParameters, and AddTagsToResource / RemoveTagsFromResource / ListTagsForResource
 // for ResourceType Parameter. Every other SSM operation is answered as unknown by the
 // router. Each operation validates its input in SSM's words and reads or writes the store
-// in one transaction. SecureString values are sealed (value_cipher.h) before they reach the
+// in one transaction. SecureString values are sealed (base/value_cipher.h) before they reach the
 // store and opened only for WithDecryption; no value appears in an error or a log line.
 // Thread-safe: all state lives in the store; the cipher is opened once, on first use.
 #include <memory>
@@ -17,9 +17,9 @@
 
 #include "api/router.h"
 #include "api/ssm/parameter.h"
-#include "api/ssm/value_cipher.h"
 #include "base/env.h"
 #include "base/json.h"
+#include "base/value_cipher.h"
 #include "state/store.h"
 
 namespace kecs::api::ssm {

@@ -1,4 +1,4 @@
-#include "api/ssm/value_cipher.h"
+#include "base/value_cipher.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -7,7 +7,7 @@
 
 #include "base/key_file.h"
 
-namespace kecs::api::ssm {
+namespace kecs {
 namespace {
 
 constexpr int kNonceBytes = 12;
@@ -38,15 +38,15 @@ Result<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-Result<ValueCipher> ValueCipher::Open(Env* env, const std::string& path) {
-  auto key = ReadOrMakeKeyFile(env, path, kKeyBytes, "SecureString key");
+Result<ValueCipher> ValueCipher::Open(Env* env, const std::string& path, std::string_view what) {
+  auto key = ReadOrMakeKeyFile(env, path, kKeyBytes, what);
   if (!key.ok()) return key.status();
   return ValueCipher(std::move(*key));
 }
 
 Result<std::string> ValueCipher::Seal(std::string_view plaintext, std::string_view context) const {
   std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
-  if (RAND_bytes(U(out), kNonceBytes) != 1) return Internal("cannot seal a SecureString: no randomness");
+  if (RAND_bytes(U(out), kNonceBytes) != 1) return Internal("cannot seal a value: no randomness");
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int len = 0;
   bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
@@ -58,14 +58,14 @@ Result<std::string> ValueCipher::Seal(std::string_view plaintext, std::string_vi
             EVP_EncryptFinal_ex(ctx.get(), U(out) + kNonceBytes + len, &len) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
                                 U(out) + kNonceBytes + plaintext.size()) == 1;
-  if (!ok) return Internal("cannot seal a SecureString: OpenSSL failed");
+  if (!ok) return Internal("cannot seal a value: OpenSSL failed");
   return Base64Encode(out);
 }
 
 Result<std::string> ValueCipher::Unseal(std::string_view sealed, std::string_view context) const {
   auto raw = Base64Decode(sealed);
   if (!raw.ok() || raw->size() < static_cast<size_t>(kNonceBytes + kTagBytes)) {
-    return InvalidArgument("not a sealed SecureString value");
+    return InvalidArgument("not a sealed value");
   }
   const std::string& in = *raw;
   size_t body = in.size() - kNonceBytes - kTagBytes;
@@ -80,8 +80,8 @@ Result<std::string> ValueCipher::Unseal(std::string_view sealed, std::string_vie
             EVP_DecryptUpdate(ctx.get(), U(out), &len, U(in) + kNonceBytes, static_cast<int>(body)) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, U(tag)) == 1 &&
             EVP_DecryptFinal_ex(ctx.get(), U(out) + len, &len) == 1;
-  if (!ok) return InvalidArgument("a sealed SecureString value does not open under this key");
+  if (!ok) return InvalidArgument("a sealed value does not open under this key");
   return out;
 }
 
-}  // namespace kecs::api::ssm
+}  // namespace kecs
