@@ -26,6 +26,7 @@
 #include "api/router.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
+#include "api/secretsmanager/secretsmanager_api.h"
 #include "api/ssm/ssm_api.h"
 #include "base/host.h"
 #include "base/log.h"
@@ -33,6 +34,7 @@
 #include "daemon/version.h"
 #include "model/arn.h"
 #include "model/kinds.h"
+#include "model/secretsmanager_model.h"
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
 #include "net/kernel/dns_server.h"
@@ -617,11 +619,20 @@ int Run(const Config& cfg) {
   router.AddService(sd_service);
 
   // SSM Parameter Store (AmazonSSM). SecureString values are sealed under a key in the
-  // data dir, made on first use (api/ssm/value_cipher.h).
+  // data dir, made on first use (base/value_cipher.h).
   api::ssm::SsmApi ssm(**store, cfg.data_dir + "/ssm-parameters.key");
   auto ssm_service = std::make_shared<api::Service>(model::SsmModel(), api::ErrorStyle{});
   ssm.RegisterAll(*ssm_service);
   router.AddService(ssm_service);
+
+  // Secrets Manager (secretsmanager). Secret values are sealed under their own key in the
+  // data dir, made on first use (base/value_cipher.h).
+  api::secretsmanager::SecretsManagerApi secrets(**store, cfg.data_dir + "/secretsmanager.key");
+  api::ErrorStyle secrets_style;
+  secrets_style.message_key = "Message";
+  auto secrets_service = std::make_shared<api::Service>(model::SecretsManagerModel(), secrets_style);
+  secrets.RegisterAll(*secrets_service);
+  router.AddService(secrets_service);
 
   // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
   // elasticloadbalancing, or Version 2015-12-01 when unsigned).

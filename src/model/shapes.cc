@@ -1,4 +1,5 @@
 #include "model/shapes.h"
+#include "model/secretsmanager_model.h"
 
 #include <algorithm>
 
@@ -7,6 +8,7 @@
 #include "elbv2_enums.h"
 #include "logs_enums.h"
 #include "servicediscovery_enums.h"
+#include "secretsmanager_enums.h"
 #include "ssm_enums.h"
 
 namespace kecs::model {
@@ -38,5 +40,6 @@ const ServiceModel& Elbv2Model() { return gen_elbv2::Model(); }
 const ServiceModel& ServiceDiscoveryModel() { return gen_servicediscovery::Model(); }
 const ServiceModel& LogsModel() { return gen_logs::Model(); }
 const ServiceModel& SsmModel() { return gen_ssm::Model(); }
+const ServiceModel& SecretsManagerModel() { return gen_secretsmanager::Model(); }
 
 }  // namespace kecs::model
