@@ -1,12 +1,14 @@
 #pragma once
-// Helpers shared by the microbenchmarks: a temporary data dir removed at exit, and a store
-// opened in it with every migration applied (the daemon's own Store::Open).
+// Helpers shared by the microbenchmarks: a temporary data dir removed at exit, a store
+// opened in it with every migration applied (the daemon's own Store::Open), and an AWS
+// JSON 1.1 request as the aws CLI sends it.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "api/router.h"
 #include "state/store.h"
 
 namespace kecs::bench {
@@ -53,6 +55,30 @@ inline void CheckOk(const Status& st, const char* what) {
     std::fprintf(stderr, "%s: %s\n", what, st.message().c_str());
     std::abort();
   }
+}
+
+// A JSON 1.1 request for `target` ("<prefix>.<Op>"), signed (with a signature the router
+// does not check without credentials) for `service` in us-east-1, as the aws CLI sends it.
+inline api::HttpRequest AwsJsonRequest(const std::string& target, const std::string& service, std::string body) {
+  api::HttpRequest r;
+  r.method = "POST";
+  r.target = "/";
+  r.body = std::move(body);
+  r.remote_addr = "127.0.0.1";
+  r.headers = {
+      {"host", "127.0.0.1:8080"},
+      {"accept-encoding", "identity"},
+      {"x-amz-target", target},
+      {"content-type", "application/x-amz-json-1.1"},
+      {"user-agent", "aws-cli/2.9.19 Python/3.11.2 Linux/6.1 source/x86_64.debian.12 prompt/off"},
+      {"x-amz-date", "20240101T000000Z"},
+      {"authorization",
+       "AWS4-HMAC-SHA256 Credential=AKIDKECSTEST/20240101/us-east-1/" + service + "/aws4_request, "
+       "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+       "Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+      {"content-length", std::to_string(r.body.size())},
+  };
+  return r;
 }
 
 }  // namespace kecs::bench

@@ -32,25 +32,7 @@ api::ErrorStyle EcsStyle() {
 }
 
 api::HttpRequest EcsRequest(const std::string& op, std::string body) {
-  api::HttpRequest r;
-  r.method = "POST";
-  r.target = "/";
-  r.body = std::move(body);
-  r.remote_addr = "127.0.0.1";
-  r.headers = {
-      {"host", "127.0.0.1:8080"},
-      {"accept-encoding", "identity"},
-      {"x-amz-target", std::string(kTargetPrefix) + op},
-      {"content-type", "application/x-amz-json-1.1"},
-      {"user-agent", "aws-cli/2.9.19 Python/3.11.2 Linux/6.1 source/x86_64.debian.12 prompt/off command/ecs.run-task"},
-      {"x-amz-date", "20240101T000000Z"},
-      {"authorization",
-       "AWS4-HMAC-SHA256 Credential=AKIDKECSTEST/20240101/us-east-1/ecs/aws4_request, "
-       "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
-       "Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
-      {"content-length", std::to_string(r.body.size())},
-  };
-  return r;
+  return AwsJsonRequest(std::string(kTargetPrefix) + op, "ecs", std::move(body));
 }
 
 std::string RunTaskBody() {
