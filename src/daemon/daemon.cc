@@ -40,6 +40,7 @@
 #include "net/kernel/dns_server.h"
 #include "net/kernel/metadata_listener.h"
 #include "net/domain/vpc.h"
+#include "reconcile/awslogs_shipper.h"
 #include "reconcile/discovery_hooks.h"
 #include "reconcile/lb_controller.h"
 #include "reconcile/lb_hooks.h"
@@ -507,6 +508,25 @@ int Run(const Config& cfg) {
     }
     return metadata.Open(t, spec);
   };
+  // The awslogs driver (issue 14): the output of awslogs containers goes to CloudWatch Logs
+  // through the logs service's LogSink, on the shipper's own thread. Until a sink is wired
+  // in here, such tasks run and their output stays for `kecs logs` only.
+  reconcile::LogSink* log_sink = nullptr;
+  std::unique_ptr<reconcile::AwslogsShipper> awslogs;
+  if (log_sink) {
+    runtime::Runtime* output_rt = rt->get();
+    awslogs = std::make_unique<reconcile::AwslogsShipper>(
+        **store, *log_sink,
+        [output_rt](const std::string& task, const std::string& container, int64_t offset, size_t max) {
+          return output_rt->ReadOutput(task, container, offset, max);
+        },
+        reconcile::AwslogsShipper::Options{}, clock);
+    hooks.before_start = [inner = hooks.before_start, shipper = awslogs.get()](
+                             const model::Task& t, const runtime::TaskSpec& spec) -> Status {
+      RETURN_IF_ERROR(inner(t, spec));
+      return shipper->Prepare(t);  // Docker's driver makes the stream as the container starts
+    };
+  }
   // A listener's sockets would keep the task's namespace alive after its deletion.
   hooks.before_delete = [&metadata](const model::Task& t, const runtime::TaskSpec&) {
     metadata.Close(t.region, t.id);
@@ -664,6 +684,7 @@ int Run(const Config& cfg) {
   ecs.SetExec({&exec_sessions, runtime->has_data_plane(), fmt::format("{}:{}", exec_host, server.port())});
 
   controller.Start();
+  if (awslogs) awslogs->Start();
   policies.Start();
   lbs.Start();
   services.Start();
@@ -688,6 +709,7 @@ int Run(const Config& cfg) {
   daemons.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();
+  if (awslogs) awslogs->Stop();  // after the controller (its hook prepares streams), before the store closes
   metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();
   dns.Stop();  // its lookups read the store

@@ -680,7 +680,12 @@ bool TaskController::Pending(Task& t) {
   }
   if (hooks_.before_start) {
     Status pre = hooks_.before_start(t, spec);
-    if (!pre.ok()) return FailToStart(t, "ResourceInitializationError: " + pre.message());
+    if (!pre.ok()) {
+      // A container's start failure in the agent's words (the awslogs driver's
+      // "CannotStartContainerError: ...") is the containers' reason too.
+      if (pre.message().rfind("CannotStartContainerError: ", 0) == 0) return StartFailed(t, pre);
+      return FailToStart(t, "ResourceInitializationError: " + pre.message());
+    }
   }
   return StartWaves(t);
 }

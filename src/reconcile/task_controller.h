@@ -93,7 +93,9 @@ struct TaskHooks {
   // DEPROVISIONING -> STOPPED: release everything provision took.
   std::function<Status(state::Tx&, model::Task& task)> release;
   // Outside any transaction, after the sandbox exists and before the containers start
-  // (the task's security groups are enforced by then).
+  // (the task's security groups are enforced by then). A failure stops the task as a
+  // ResourceInitializationError, or, when its message already begins
+  // "CannotStartContainerError: ", with that reason on its containers too.
   std::function<Status(const model::Task& task, const runtime::TaskSpec& spec)> before_start;
   // Outside any transaction, in DEPROVISIONING just before the runtime deletes the
   // sandbox: whatever holds the task's namespace (the metadata listener) lets go of it.

@@ -160,6 +160,12 @@ struct ContainerStats {
   std::vector<NetDev> networks;  // the task's interfaces (not lo); empty in host mode
 };
 
+// A slice of a container's output (Runtime::ReadOutput).
+struct ContainerOutput {
+  std::string data;
+  int64_t size = 0;  // bytes written so far; data ends at offset + data.size() <= size
+};
+
 // The order in which a task's containers stop: dependents before what they depend on
 // (reverse dependency order). Each wave's containers stop together; a wave starts once
 // the one before it has stopped. Cycles (refused by validation) fall into one last wave.
@@ -298,6 +304,20 @@ class Runtime {
   virtual std::optional<std::string> MetadataNetns(const TaskSpec& task) {
     (void)task;
     return std::nullopt;
+  }
+
+  // ---- Container output (issue 14) ----
+  // Up to `max` bytes of container `container`'s combined stdout and stderr from byte
+  // `offset`, and the output's size so far (what `kecs logs` and the awslogs shipper read).
+  // NotFound when the runtime keeps no output for it (yet); runtimes without a data plane
+  // answer FailedPrecondition (nothing runs, nothing is written).
+  virtual Result<ContainerOutput> ReadOutput(const std::string& task_id, const std::string& container,
+                                             int64_t offset, size_t max) {
+    (void)task_id;
+    (void)container;
+    (void)offset;
+    (void)max;
+    return FailedPrecondition("this runtime runs no processes and keeps no output");
   }
 
   // ---- Load balancers (issue 13) ----

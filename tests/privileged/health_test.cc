@@ -24,17 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using privileged::Sh;
 
-// The busybox docker-archive (build_busybox_image.sh), built once per process.
-privileged::ImageArchive& BusyboxArchive() {
-  static privileged::ImageArchive archive([](const std::string& dir) -> Result<std::string> {
-    std::string script = std::string(KECS_SOURCE_DIR) + "/tests/privileged/build_busybox_image.sh";
-    auto r = RunProcess({"/bin/sh", script, dir, "-", "busybox:latest"}, std::chrono::minutes(3));
-    if (!r.ok()) return r.status();
-    if (r->exit_code != 0) return Internal("build_busybox_image.sh failed: " + r->out + r->err);
-    return dir + "/image.tar";
-  });
-  return archive;
-}
+using privileged::BusyboxArchive;
 
 class HealthTest : public ::testing::Test {
  protected:

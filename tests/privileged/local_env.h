@@ -76,6 +76,18 @@ inline Vpc MakeVpc(int octet, int slot) {
   return {"vpc-" + RandomHex(17), octet, slot, "subnet-" + RandomHex(17), "subnet-" + RandomHex(17)};
 }
 
+// busybox:latest as a docker-archive (build_busybox_image.sh), built once per process.
+inline ImageArchive& BusyboxArchive() {
+  static ImageArchive archive([](const std::string& dir) -> Result<std::string> {
+    std::string script = std::string(KECS_SOURCE_DIR) + "/tests/privileged/build_busybox_image.sh";
+    auto r = RunProcess({"/bin/sh", script, dir, "-", "busybox:latest"}, std::chrono::minutes(3));
+    if (!r.ok()) return r.status();
+    if (r->exit_code != 0) return Internal("build_busybox_image.sh failed: " + r->out + r->err);
+    return dir + "/image.tar";
+  });
+  return archive;
+}
+
 inline runtime::TaskSpec BaseTask() {
   runtime::TaskSpec t;
   t.task_id = RandomHex(32);

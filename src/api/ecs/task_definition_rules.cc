@@ -345,8 +345,59 @@ void CheckTaskModes(const Json& in, bool fargate) {
   }
 }
 
+// A container's logConfiguration, as RegisterTaskDefinition checks it: the driver one of
+// the model's LogDriver values (Fargate: awslogs, splunk, awsfirelens), and awslogs' option
+// names and required options. Option values (mode, max-buffer-size, the patterns) are
+// checked when the container starts, where Docker's driver checks them.
+void CheckLogConfiguration(const Json& lc, bool fargate) {
+  static const std::vector<std::string> kDrivers = {"json-file", "syslog", "journald", "gelf",
+                                                    "fluentd",   "awslogs", "splunk",   "awsfirelens"};
+  static const std::vector<std::string> kFargateDrivers = {"awslogs", "splunk", "awsfirelens"};
+  const auto& allowed = fargate ? kFargateDrivers : kDrivers;
+  std::string driver = JStr(lc, "logDriver");
+  if (std::find(allowed.begin(), allowed.end(), driver) == allowed.end()) {
+    std::string list;
+    for (const auto& d : allowed) list += (list.empty() ? "" : ",") + d;
+    throw ClientException(fmt::format("{} is not a valid log driver. Must be one of [{}]", driver, list));
+  }
+  if (driver != "awslogs") return;
+  static const std::set<std::string> kAwslogsOptions = {
+      "awslogs-group",           "awslogs-region",            "awslogs-stream-prefix", "awslogs-create-group",
+      "awslogs-datetime-format", "awslogs-multiline-pattern", "awslogs-endpoint",      "mode",
+      "max-buffer-size"};
+  std::set<std::string> given;
+  std::vector<std::string> disallowed;
+  const Json* opts = JGet(lc, "options");
+  if (opts && opts->is_object()) {
+    for (const auto& [k, v] : opts->items()) {
+      given.insert(k);
+      if (!kAwslogsOptions.count(k)) disallowed.push_back(k);
+    }
+  }
+  for (const auto& so : ListOf(lc, "secretOptions")) {
+    std::string k = JStr(so, "name");
+    given.insert(k);
+    if (!kAwslogsOptions.count(k)) disallowed.push_back(k);
+  }
+  if (!disallowed.empty()) {
+    std::string list;
+    for (const auto& d : disallowed) list += (list.empty() ? "" : ", ") + d;
+    throw ClientException("Log driver awslogs disallows options: " + list);
+  }
+  std::string missing;
+  for (const char* k : {"awslogs-region", "awslogs-group"}) {
+    if (!given.count(k)) missing += (missing.empty() ? "" : ", ") + std::string(k);
+  }
+  if (!missing.empty()) throw ClientException("Log driver awslogs requires options: " + missing);
+  if (opts && opts->contains("awslogs-create-group") && JStr(*opts, "awslogs-create-group") != "true") {
+    throw ClientException(
+        "Log driver awslogs option 'awslogs-create-group' should only be set to 'true', else omit option.");
+  }
+}
+
 // The settings of one container definition that depend on nothing else.
 void CheckContainerSettings(const Json& c, const std::string& name, bool fargate) {
+  if (const Json* lc = JGet(c, "logConfiguration")) CheckLogConfiguration(*lc, fargate);
   if (const Json* hc = JGet(c, "healthCheck")) CheckHealthCheck(*hc, name);
   if (const Json* lp = JGet(c, "linuxParameters")) CheckLinuxParameters(*lp, name, fargate);
   // The API reference: privileged "is not supported for ... tasks run on Fargate".
@@ -525,6 +576,10 @@ Json NormalizeTaskDefinition(const Json& in, bool strict) {
     }
     c["portMappings"] = pms;
     CheckContainerSettings(c, name, wants_fargate);
+    if (wants_fargate && JStr(in, "executionRoleArn").empty() && JGet(c, "logConfiguration") &&
+        JStr(*JGet(c, "logConfiguration"), "logDriver") == "awslogs") {
+      throw ClientException("Fargate requires task definition to have execution role ARN to support log driver awslogs.");
+    }
     for (const char* list : {"environment", "mountPoints", "volumesFrom", "systemControls"}) {
       if (!c.contains(list)) c[list] = Json::array();
     }

@@ -1,5 +1,6 @@
 #include "runtime/local/local_runtime.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -7,6 +8,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -244,6 +249,44 @@ std::string LocalRuntime::BundleDir(const std::string& task_id, const std::strin
 
 std::string LocalRuntime::ContainerId(const std::string& task_id, const std::string& container) const {
   return options_.network.prefix + "-" + task_id + "-" + container;
+}
+
+Result<ContainerOutput> LocalRuntime::ReadOutput(const std::string& task_id, const std::string& container,
+                                                 int64_t offset, size_t max) {
+  // Both names become a path: a task id is hex, a container name letters, digits, '-' and '_'.
+  auto plain = [](const std::string& s) {
+    return !s.empty() && s.size() <= 255 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
+  };
+  if (!plain(task_id) || !plain(container)) return InvalidArgument("not a task id and container name");
+  if (offset < 0) return InvalidArgument("negative output offset");
+  std::string path = LogPath(task_id, container);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(fmt::format("no output for container \"{}\" of task {}", container, task_id));
+    return Internal(fmt::format("open {}: {}", path, std::strerror(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Internal(fmt::format("stat {}: {}", path, std::strerror(e)));
+  }
+  ContainerOutput out;
+  out.size = st.st_size;
+  if (offset < out.size) {
+    out.data.resize(static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(max), out.size - offset)));
+    size_t got = 0;
+    while (got < out.data.size()) {
+      ssize_t n = ::pread(fd, out.data.data() + got, out.data.size() - got, static_cast<off_t>(offset + static_cast<int64_t>(got)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    out.data.resize(got);
+  }
+  ::close(fd);
+  return out;
 }
 
 std::string LocalRuntime::LogPath(const std::string& task_id, const std::string& container) const {

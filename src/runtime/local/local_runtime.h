@@ -92,6 +92,9 @@ class LocalRuntime : public Runtime {
 
   // The running containers' usage (task_stats.cc); stopped ones are left out.
   Result<std::vector<ContainerStats>> Stats(const TaskSpec& task) override;
+  // Reads LogPath's file (what the shim points the container's stdout and stderr at).
+  Result<ContainerOutput> ReadOutput(const std::string& task_id, const std::string& container, int64_t offset,
+                                     size_t max) override;
   // The task's namespace under /var/run/netns; "" for host mode.
   std::optional<std::string> MetadataNetns(const TaskSpec& task) override;
   // ECS Exec: `runc exec` in the container (ContainerDriver::Exec).

@@ -731,6 +731,20 @@ TEST_F(TaskControllerTest, BeforeStartFailureStopsTheTask) {
   EXPECT_EQ(runtime_.starts, 0);
 }
 
+TEST_F(TaskControllerTest, BeforeStartFailureInTheAgentsWordsIsTheContainersReasonToo) {
+  Task t = NewTask(NetworkMode::kAwsvpc);
+  const std::string reason =
+      "CannotStartContainerError: Error response from daemon: failed to initialize logging driver: failed to "
+      "create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist.";
+  before_start_error_ = FailedPrecondition(reason);
+  controller_->RunPending();
+  Task p = Get(t);
+  EXPECT_EQ(p.stopped_reason, reason);
+  EXPECT_EQ(p.stop_code, StopCode::kTaskFailedToStart);
+  EXPECT_EQ(p.containers[0].reason, reason);
+  EXPECT_EQ(runtime_.starts, 0);
+}
+
 TEST_F(TaskControllerTest, ExhaustedSubnetStopsTheTaskAndLeavesNothingBehind) {
   FillTinySubnet();
   Task t = NewTask(NetworkMode::kAwsvpc, {tiny_});
