@@ -26,6 +26,7 @@
 #include "api/router.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
+#include "api/logs/logs_api.h"
 #include "api/ssm/ssm_api.h"
 #include "base/host.h"
 #include "base/log.h"
@@ -442,6 +443,12 @@ int Run(const Config& cfg) {
 
   // The daemon's one clock: every timestamp the controllers and their hooks write.
   Clock& clock = Clock::Real();
+  // CloudWatch Logs (Logs_20140328). It is also the reconcile::LogSink the awslogs driver
+  // appends container output through, so it is made before the reconciler; its sweep
+  // thread deletes expired events and those of deleted groups and streams.
+  api::logs::LogsApi logs(**store, cfg.account_id, api::logs::LogsApi::Options{}, clock);
+  reconcile::LogSink& log_sink = logs;
+  (void)log_sink;  // the awslogs driver's hook-up point
   reconcile::TaskHooks hooks;
   reconcile::NetworkHookOptions nopts;
   nopts.bridge_cidr = cfg.bridge_cidr;
@@ -623,6 +630,13 @@ int Run(const Config& cfg) {
   ssm.RegisterAll(*ssm_service);
   router.AddService(ssm_service);
 
+  // CloudWatch Logs answers its validation errors as InvalidParameterException.
+  api::ErrorStyle logs_style;
+  logs_style.validation_code = "InvalidParameterException";
+  auto logs_service = std::make_shared<api::Service>(model::LogsModel(), logs_style);
+  logs.RegisterAll(*logs_service);
+  router.AddService(logs_service);
+
   // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
   // elasticloadbalancing, or Version 2015-12-01 when unsigned).
   api::elbv2::Options lopts;
@@ -658,6 +672,7 @@ int Run(const Config& cfg) {
   services.Start();
   daemons.Start();
   metadata.Start();
+  logs.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
@@ -679,6 +694,7 @@ int Run(const Config& cfg) {
   controller.Stop();
   metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();
+  logs.Stop();  // its sweep writes the store
   dns.Stop();  // its lookups read the store
   store->reset();
   KLOG_INFO("stopped cleanly");
