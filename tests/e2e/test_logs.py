@@ -67,8 +67,10 @@ def test_log_groups_shapes_prefix_pattern_pagination_and_errors(kecs):
     groups = cli(kecs, "describe-log-groups", "--log-group-name-prefix", "/ecs")["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["/ecs/api", "/ecs/web"]
     api, web = groups
-    assert web["arn"] == f"{ARN}:/ecs/web:*" and web["logGroupArn"] == f"{ARN}:/ecs/web"
-    assert web["storedBytes"] == 0 and web["metricFilterCount"] == 0 and web["logGroupClass"] == "STANDARD"
+    # logGroupArn and logGroupClass are sent too; Debian's botocore predates them and drops
+    # them (the unit tests check them).
+    assert web["arn"] == f"{ARN}:/ecs/web:*"
+    assert web["storedBytes"] == 0 and web["metricFilterCount"] == 0
     assert "retentionInDays" not in web and isinstance(web["creationTime"], int)
     assert api["kmsKeyId"].endswith("key/abc")
     assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePattern="API")["logGroups"]] == \

@@ -74,7 +74,7 @@ TEST(LogsBatchRulesTest, RejectedEvents) {
   EXPECT_EQ(v.first, 2u);
   EXPECT_EQ(v.last, 2u);
 
-  ev = {{kNowMs - 2 * kDay, "expired"}, {kNowMs - 2 * kDay + 5, "expired"}, {kNowMs - kDay - 5, "kept"}};
+  ev = {{kNowMs - kDay - 10, "expired"}, {kNowMs - kDay - 5, "expired"}, {kNowMs - kDay + 5, "kept"}};
   v = CheckBatch(ev, kNowMs, 1);
   EXPECT_EQ(v.expired_end, 2);
   EXPECT_FALSE(v.too_old_end);
