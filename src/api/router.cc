@@ -168,7 +168,8 @@ std::string Capitalize(std::string s) {
 // The wording of the first failed constraint, in the service's own style.
 AwsError ConstraintError(const Service& svc, const std::vector<protocol::ConstraintIssue>& issues) {
   const ErrorStyle& style = svc.style();
-  const std::string validation_code(ValidationCode(svc.family()));
+  const std::string validation_code =
+      style.validation_code.empty() ? std::string(ValidationCode(svc.family())) : style.validation_code;
   using K = protocol::ConstraintIssue::Kind;
   const auto& first = issues.front();
   if (style.ec2_missing_parameter) {

@@ -50,6 +50,9 @@ struct ErrorStyle {
   // Required members ("Shape.member") that lenient mode lets a request leave out, because
   // kecs fills them in (AwsVpcConfiguration.subnets: the default VPC's default subnet).
   std::set<std::string> lenient_optional;
+  // The code of the front end's validation errors when the service's own differs from its
+  // family's (CloudWatch Logs answers InvalidParameterException); "" keeps the family's.
+  std::string validation_code;
 };
 
 class Service {

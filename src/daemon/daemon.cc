@@ -27,6 +27,7 @@
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "api/secretsmanager/secretsmanager_api.h"
+#include "api/logs/logs_api.h"
 #include "api/ssm/ssm_api.h"
 #include "base/host.h"
 #include "base/log.h"
@@ -445,6 +446,10 @@ int Run(const Config& cfg) {
 
   // The daemon's one clock: every timestamp the controllers and their hooks write.
   Clock& clock = Clock::Real();
+  // CloudWatch Logs (Logs_20140328). It is also the reconcile::LogSink the awslogs driver
+  // appends container output through, so it is made before the reconciler; its sweep
+  // thread deletes expired events and those of deleted groups and streams.
+  api::logs::LogsApi logs(**store, cfg.account_id, api::logs::LogsApi::Options{}, clock);
   reconcile::TaskHooks hooks;
   reconcile::NetworkHookOptions nopts;
   nopts.bridge_cidr = cfg.bridge_cidr;
@@ -509,14 +514,13 @@ int Run(const Config& cfg) {
     return metadata.Open(t, spec);
   };
   // The awslogs driver (issue 14): the output of awslogs containers goes to CloudWatch Logs
-  // through the logs service's LogSink, on the shipper's own thread. Until a sink is wired
-  // in here, such tasks run and their output stays for `kecs logs` only.
-  reconcile::LogSink* log_sink = nullptr;
+  // through the logs service's LogSink, on the shipper's own thread; `kecs logs` keeps
+  // reading the same output.
   std::unique_ptr<reconcile::AwslogsShipper> awslogs;
-  if (log_sink) {
+  {
     runtime::Runtime* output_rt = rt->get();
     awslogs = std::make_unique<reconcile::AwslogsShipper>(
-        **store, *log_sink,
+        **store, static_cast<reconcile::LogSink&>(logs),
         [output_rt](const std::string& task, const std::string& container, int64_t offset, size_t max) {
           return output_rt->ReadOutput(task, container, offset, max);
         },
@@ -653,6 +657,12 @@ int Run(const Config& cfg) {
   auto secrets_service = std::make_shared<api::Service>(model::SecretsManagerModel(), secrets_style);
   secrets.RegisterAll(*secrets_service);
   router.AddService(secrets_service);
+  // CloudWatch Logs answers its validation errors as InvalidParameterException.
+  api::ErrorStyle logs_style;
+  logs_style.validation_code = "InvalidParameterException";
+  auto logs_service = std::make_shared<api::Service>(model::LogsModel(), logs_style);
+  logs.RegisterAll(*logs_service);
+  router.AddService(logs_service);
 
   // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
   // elasticloadbalancing, or Version 2015-12-01 when unsigned).
@@ -690,6 +700,7 @@ int Run(const Config& cfg) {
   services.Start();
   daemons.Start();
   metadata.Start();
+  logs.Start();
   server.Start();
   KLOG_INFO("kecs {} listening on http://{}:{} (region {}, account {}, data dir {})", kVersion,
             cfg.host, server.port(), cfg.region, cfg.account_id, cfg.data_dir);
@@ -712,6 +723,7 @@ int Run(const Config& cfg) {
   if (awslogs) awslogs->Stop();  // after the controller (its hook prepares streams), before the store closes
   metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();
+  logs.Stop();  // its sweep writes the store
   dns.Stop();  // its lookups read the store
   store->reset();
   KLOG_INFO("stopped cleanly");

@@ -127,6 +127,56 @@ CREATE INDEX objects_tasks_stopped_at ON objects(
   WHERE kind = 'ecs:task' AND status = 'STOPPED';
 )sql");
        }},
+      {7, "CloudWatch Logs: log groups, log streams and their events",
+       [](Conn& c) {
+         // Groups and streams have their own tables (not objects): PutLogEvents updates a
+         // stream's timestamps on every call. Events are ordered by (timestamp, id); the two
+         // indexes carry the rowid, so a group's or a stream's events in that order are one
+         // index range (FilterLogEvents, GetLogEvents, the retention sweep). A deleted group
+         // or stream leaves a log_purges row; its events are deleted by the sweep in
+         // bounded batches, and reads never see them (ids are never reused).
+         return c.Exec(R"sql(
+CREATE TABLE log_groups(
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  region        TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  retention     INTEGER,             -- days; NULL: never expire
+  class         TEXT NOT NULL DEFAULT 'STANDARD',
+  kms_key_id    TEXT NOT NULL DEFAULT '',
+  tags          TEXT NOT NULL DEFAULT '{}',
+  stored_bytes  INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(region, name)
+);
+CREATE TABLE log_streams(
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  group_id       INTEGER NOT NULL,
+  name           TEXT NOT NULL,
+  creation_time  INTEGER NOT NULL,
+  first_event    INTEGER,
+  last_event     INTEGER,
+  last_ingestion INTEGER,
+  stored_bytes   INTEGER NOT NULL DEFAULT 0,
+  uploads        INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(group_id, name)
+);
+CREATE TABLE log_events(
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  group_id  INTEGER NOT NULL,
+  stream_id INTEGER NOT NULL,
+  ts        INTEGER NOT NULL,
+  ingestion INTEGER NOT NULL,
+  message   TEXT NOT NULL
+);
+CREATE INDEX log_events_by_group ON log_events(group_id, ts);
+CREATE INDEX log_events_by_stream ON log_events(stream_id, ts);
+CREATE TABLE log_purges(
+  kind TEXT NOT NULL,                -- 'group' | 'stream'
+  id   INTEGER NOT NULL,
+  PRIMARY KEY(kind, id)
+);
+)sql");
+       }},
   };
   return kMigrations;
 }
