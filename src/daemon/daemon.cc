@@ -26,6 +26,7 @@
 #include "api/router.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
+#include "api/secret_sources.h"
 #include "api/ssm/ssm_api.h"
 #include "base/host.h"
 #include "base/log.h"
@@ -517,8 +518,21 @@ int Run(const Config& cfg) {
   // Load balancers: the data plane follows the ELB records; target health goes back to them.
   reconcile::LbController lbs(**store, **rt, reconcile::LbController::Options{}, clock);
   (*store)->OnCommit([&lbs] { lbs.Notify(); });
+  // Task secrets (issue 14): SSM parameters through SsmApi::ResolveParameter (the API is
+  // made below; the controller starts after it and stops before it goes), Secrets Manager
+  // ARNs through their reader.
+  api::ssm::SsmApi* ssm_reader = nullptr;
+  api::ServiceSecretSource secret_source(
+      [&ssm_reader](std::string_view ref, std::string_view region, std::string_view account) -> Result<std::string> {
+        if (!ssm_reader) return Unavailable("Parameter Store is not served yet");
+        return ssm_reader->ResolveParameter(ref, region, account);
+      },
+      [](std::string_view ref, std::string_view, std::string_view) -> Result<std::string> {
+        return NotFound(std::string(ref) + ": Secrets Manager is not served");
+      });
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
+  copts.secrets = &secret_source;
   reconcile::TaskController controller(**store, **rt, hooks, copts, clock);
   (*store)->OnCommit([&controller, &policies] {
     controller.Notify();
@@ -621,6 +635,7 @@ int Run(const Config& cfg) {
   api::ssm::SsmApi ssm(**store, cfg.data_dir + "/ssm-parameters.key");
   auto ssm_service = std::make_shared<api::Service>(model::SsmModel(), api::ErrorStyle{});
   ssm.RegisterAll(*ssm_service);
+  ssm_reader = &ssm;
   router.AddService(ssm_service);
 
   // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
