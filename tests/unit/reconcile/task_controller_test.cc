@@ -1339,7 +1339,7 @@ TEST_F(TaskSecretsTest, SecretsResolveIntoTheRuntimeSpecOnly) {
   Task t = SecretTask();
   controller_->RunPending();
   Task s = Get(t);
-  EXPECT_EQ(s.last_status, TaskStatus::kRunning) << s.stopped_reason;
+  EXPECT_EQ(s.last_status, TaskStatus::kRunning) << s.stopped_reason.value_or("");
   ASSERT_FALSE(runtime_.pulled_specs.empty());
   ASSERT_FALSE(runtime_.started_specs.empty());
   // The pull has the registry credentials (the secret's name, asked of Secrets Manager).
@@ -1407,19 +1407,19 @@ TEST_F(TaskSecretsTest, RegistryCredentialsThatAreNotJsonStopTheTaskWithoutTheir
   controller_->RunPending();
   Task s = Get(t);
   EXPECT_EQ(s.last_status, TaskStatus::kStopped);
-  EXPECT_EQ(s.stopped_reason.rfind(std::string(kResourceInit) +
+  EXPECT_EQ(s.stopped_reason.value_or("").rfind(std::string(kResourceInit) +
                                        "unable to get registry auth from asm: service call has been retried 1 "
                                        "time(s): asm fetching secret from the service for pull-creds: ",
                                    0),
             0u)
-      << s.stopped_reason;
+      << s.stopped_reason.value_or("");
   ExpectNoValues(Row(t));
   // Missing registry credentials.
   Task u = SecretTask();
   secrets_.values.erase("arn:aws:secretsmanager:us-east-1:000000000000:secret:pull-creds");
   controller_->RunPending();
-  EXPECT_NE(Get(u).stopped_reason.find("pull-creds: ResourceNotFoundException"), std::string::npos)
-      << Get(u).stopped_reason;
+  EXPECT_NE(Get(u).stopped_reason.value_or("").find("pull-creds: ResourceNotFoundException"), std::string::npos)
+      << Get(u).stopped_reason.value_or("");
 }
 
 TEST_F(TaskSecretsTest, ATaskWithoutASecretSourceFailsToStartAsIfTheSecretWereMissing) {
