@@ -146,3 +146,23 @@ def test_secret_shapes_are_validated_at_registration(env):
         "Invalid 'repositoryCredentials' setting for container 'app': credentialsParameter should not be blank.")
     # kecs is lenient about roles (it has no IAM): no executionRoleArn is needed here.
     env.register("roleless-secrets", [dict(base, secrets=[{"name": "X", "valueFrom": "/e2e/api-url"}])])
+
+
+@pytest.mark.kecs_args("--strict")
+def test_strict_mode_asks_for_the_execution_role_as_ecs_does(kecs):
+    ecs = kecs.client("ecs")
+    base = {"name": "app", "image": "nginx:latest", "memory": 64}
+
+    def error(container, **kw):
+        with pytest.raises(ClientError) as e:
+            ecs.register_task_definition(family="strict-secrets", containerDefinitions=[container], **kw)
+        return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+    assert error(dict(base, secrets=[{"name": "X", "valueFrom": "/a"}])) == (
+        "ClientException",
+        "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.")
+    assert error(dict(base, repositoryCredentials={"credentialsParameter": "pull-creds"})) == (
+        "ClientException",
+        "Private repository authentication requires that the task definition specify a value for executionRoleArn.")
+    ecs.register_task_definition(family="strict-secrets", executionRoleArn=ROLE,
+                                 containerDefinitions=[dict(base, secrets=[{"name": "X", "valueFrom": "/a"}])])
