@@ -28,6 +28,7 @@
 #include "api/servicediscovery/servicediscovery_api.h"
 #include "api/secretsmanager/secretsmanager_api.h"
 #include "api/logs/logs_api.h"
+#include "api/secret_sources.h"
 #include "api/ssm/ssm_api.h"
 #include "base/host.h"
 #include "base/log.h"
@@ -543,8 +544,22 @@ int Run(const Config& cfg) {
   // Load balancers: the data plane follows the ELB records; target health goes back to them.
   reconcile::LbController lbs(**store, **rt, reconcile::LbController::Options{}, clock);
   (*store)->OnCommit([&lbs] { lbs.Notify(); });
+  // SSM Parameter Store (AmazonSSM) and Secrets Manager: values are sealed under a key of
+  // each service's in the data dir, made on first use (base/value_cipher.h). Made here,
+  // before the task controller, because task secrets (issue 14) resolve through them:
+  // SSM parameters by SsmApi::ResolveParameter, Secrets Manager ARNs by ResolveReference.
+  api::ssm::SsmApi ssm(**store, cfg.data_dir + "/ssm-parameters.key");
+  api::secretsmanager::SecretsManagerApi secrets(**store, cfg.data_dir + "/secretsmanager.key");
+  api::ServiceSecretSource secret_source(
+      [&ssm](std::string_view ref, std::string_view region, std::string_view account) {
+        return ssm.ResolveParameter(ref, region, account);
+      },
+      [&secrets](std::string_view ref, std::string_view region, std::string_view account) {
+        return secrets.ResolveReference(ref, region, account);
+      });
   reconcile::TaskController::Options copts;
   copts.stopped_retention_s = cfg.stopped_task_retention;
+  copts.secrets = &secret_source;
   reconcile::TaskController controller(**store, **rt, hooks, copts, clock);
   (*store)->OnCommit([&controller, &policies] {
     controller.Notify();
@@ -642,16 +657,10 @@ int Run(const Config& cfg) {
   sd.RegisterAll(*sd_service);
   router.AddService(sd_service);
 
-  // SSM Parameter Store (AmazonSSM). SecureString values are sealed under a key in the
-  // data dir, made on first use (base/value_cipher.h).
-  api::ssm::SsmApi ssm(**store, cfg.data_dir + "/ssm-parameters.key");
+  // SSM Parameter Store (AmazonSSM) and Secrets Manager (secretsmanager), made above.
   auto ssm_service = std::make_shared<api::Service>(model::SsmModel(), api::ErrorStyle{});
   ssm.RegisterAll(*ssm_service);
   router.AddService(ssm_service);
-
-  // Secrets Manager (secretsmanager). Secret values are sealed under their own key in the
-  // data dir, made on first use (base/value_cipher.h).
-  api::secretsmanager::SecretsManagerApi secrets(**store, cfg.data_dir + "/secretsmanager.key");
   api::ErrorStyle secrets_style;
   secrets_style.message_key = "Message";
   auto secrets_service = std::make_shared<api::Service>(model::SecretsManagerModel(), secrets_style);

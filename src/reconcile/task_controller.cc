@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "model/kinds.h"
+#include "reconcile/task_secrets.h"
 #include "reconcile/task_spec.h"
 #include "state/records/tasks.h"
 
@@ -649,6 +650,10 @@ bool TaskController::Pending(Task& t) {
     Status st = runtime_.CreateSandbox(SpecFromTask(t));
     if (!st.ok()) return FailToStart(t, "ResourceInitializationError: " + st.message());
   }
+  // The secrets and registry credentials, as the agent resolves them before the pull.
+  auto resolved = ResolvedSpec(t);
+  if (!resolved.ok()) return FailToStart(t, resolved.status().message());
+  runtime::TaskSpec spec = std::move(*resolved);
   double now = Now();
   if (!Apply(t, [&](state::Tx&, Task& cur) {
         if (!cur.pull_started_at) cur.pull_started_at = now;
@@ -656,7 +661,6 @@ bool TaskController::Pending(Task& t) {
       })) {
     return false;
   }
-  runtime::TaskSpec spec = SpecFromTask(t);
   auto digests = runtime_.PullImages(spec);
   if (!digests.ok()) {
     std::string reason = "CannotPullContainerError: " + digests.status().message();
@@ -706,8 +710,24 @@ bool TaskController::StartFailed(Task& t, const Status& st) {
   });
 }
 
+Result<runtime::TaskSpec> TaskController::ResolvedSpec(const Task& t) {
+  runtime::TaskSpec spec = SpecFromTask(t);
+  if (!HasSecrets(t)) return spec;
+  struct NoSecrets : SecretSource {
+    Result<std::string> Resolve(std::string_view value_from, std::string_view, std::string_view) override {
+      return NotFound(std::string(value_from) + ": no secret source is configured");
+    }
+  } none;
+  SecretSource& source = options_.secrets ? *options_.secrets : none;
+  RETURN_IF_ERROR(ResolveTaskSecrets(source, t, spec));
+  return spec;
+}
+
 bool TaskController::StartWaves(Task& t) {
   runtime::TaskSpec spec = SpecFromTask(t);
+  // The spec the containers start from, with the secrets' values: resolved (again, after
+  // a restart: they are never stored) only when a wave starts.
+  std::optional<runtime::TaskSpec> start_spec;
   // Each round starts one wave; a START dependency is usually met at once, so several
   // waves may go in one step. Bounded, like Process.
   for (size_t round = 0; round <= t.internal.containers.size(); ++round) {
@@ -756,7 +776,12 @@ bool TaskController::StartWaves(Task& t) {
         return false;
       }
       if (t.desired_status == TaskStatus::kStopped) return true;
-      Status st = runtime_.StartContainers(spec, plan.start);
+      if (!start_spec) {
+        auto resolved = ResolvedSpec(t);
+        if (!resolved.ok()) return FailToStart(t, resolved.status().message());
+        start_spec = std::move(*resolved);
+      }
+      Status st = runtime_.StartContainers(*start_spec, plan.start);
       if (!st.ok()) return StartFailed(t, st);
       continue;
     }

@@ -9,6 +9,8 @@
 //   PROVISIONING  awsvpc tasks only: the ENI and its address (TaskHooks::provision) and
 //                 the runtime's sandbox; the ENI attachment becomes ATTACHED
 //   PENDING       other modes take their network resources and sandbox here; then the
+//                 task's secrets and registry credentials resolve (task_secrets.h; a
+//                 failure stops the task with ResourceInitializationError), the
 //                 image pull (pullStartedAt/pullStoppedAt) and the containers start, in
 //                 waves by their dependsOn (below)
 //   ACTIVATING    connectivity established (connectivityAt)
@@ -73,6 +75,7 @@
 
 #include "base/clock.h"
 #include "model/task.h"
+#include "reconcile/secret_source.h"
 #include "runtime/runtime.h"
 #include "state/store.h"
 
@@ -131,6 +134,9 @@ class TaskController {
     // StopContainers runs beside the workers (its own thread per stop); false runs it
     // inside the step, which tests use.
     bool stop_beside_workers = true;
+    // Where the tasks' secrets come from (issue 14); unset: a task that names a secret
+    // fails to start as if the secret did not exist. Must outlive the controller.
+    SecretSource* secrets = nullptr;
   };
 
   TaskController(state::Store& store, runtime::Runtime& runtime, TaskHooks hooks, Options options,
@@ -192,6 +198,9 @@ class TaskController {
   // PENDING's container starts, wave by wave (dependsOn); true when a step should follow.
   bool StartWaves(model::Task& t);
   bool StartFailed(model::Task& t, const Status& st);
+  // SpecFromTask(t) with the task's secrets resolved (task_secrets.h), in memory only; the
+  // error's message is the task's stoppedReason.
+  Result<runtime::TaskSpec> ResolvedSpec(const model::Task& t);
 
   // Re-reads the task in a write transaction; when its lastStatus is still t's, applies fn
   // and writes the result if it changed (bumping version when lastStatus changed), and t

@@ -104,6 +104,10 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
     cs.privileged = c.privileged;
     cs.system_controls = Pairs(c.system_controls);
     cs.docker_labels = Pairs(c.docker_labels);
+    if (c.log_configuration) {
+      cs.log_driver = c.log_configuration->log_driver;
+      cs.log_options = Pairs(c.log_configuration->options);
+    }
     s.containers.push_back(std::move(cs));
   }
   s.volumes = task.internal.volumes;

@@ -66,6 +66,17 @@ struct ContainerSpec {
   bool privileged = false;
   std::vector<std::pair<std::string, std::string>> system_controls;  // sysctl key, value
   std::vector<std::pair<std::string, std::string>> docker_labels;
+  // Issue 14. The log driver and its options (the definition's, then its secretOptions
+  // resolved), and the registry credentials its repositoryCredentials resolve to. Secret
+  // values (these, and the secrets' variables in `environment`) are resolved by the task
+  // controller when the task starts and live in memory only: never in the task record.
+  std::string log_driver;
+  std::vector<std::pair<std::string, std::string>> log_options;
+  struct RegistryAuth {
+    std::string username;
+    std::string password;
+  };
+  std::optional<RegistryAuth> registry_auth;
 };
 
 struct NetworkSpec {

@@ -419,6 +419,70 @@ void CheckContainerSettings(const Json& c, const std::string& name, bool fargate
   }
 }
 
+// Issue 14: `secrets`, `logConfiguration.secretOptions` and `repositoryCredentials` name
+// what resolves when a task starts; each entry needs its name and reference. ECS refuses
+// them without an executionRoleArn (the role the agent reads them with); kecs has no IAM,
+// so only strict mode asks for one.
+void CheckSecretSettings(const Json& c, const std::string& name, bool has_execution_role, bool strict) {
+  auto check_list = [&](const Json& owner, const char* key, const std::string& setting) {
+    const Json* list = JGet(owner, key);
+    if (!list) return false;
+    if (!list->is_array()) {
+      throw ClientException(fmt::format("Invalid '{}' setting for container '{}': it should be a list.", setting, name));
+    }
+    for (const auto& e : *list) {
+      for (const char* member : {"name", "valueFrom"}) {
+        if (!e.is_object() || JStr(e, member).empty()) {
+          throw ClientException(fmt::format("Invalid '{}' setting for container '{}': {} should not be blank.",
+                                            setting, name, member));
+        }
+      }
+    }
+    return true;
+  };
+  // As on ECS, a `secrets` list (even an empty one) asks for the role.
+  bool secrets = check_list(c, "secrets", "secrets");
+  if (const Json* lc = JGet(c, "logConfiguration"); lc && lc->is_object()) {
+    secrets = check_list(*lc, "secretOptions", "logConfiguration.secretOptions") || secrets;
+  }
+  if (strict && secrets && !has_execution_role) {
+    throw ClientException("When you are specifying container secrets, you must also specify a value for "
+                          "'executionRoleArn'.");
+  }
+  if (const Json* rc = JGet(c, "repositoryCredentials")) {
+    if (!rc->is_object() || JStr(*rc, "credentialsParameter").empty()) {
+      throw ClientException(fmt::format(
+          "Invalid 'repositoryCredentials' setting for container '{}': credentialsParameter should not be blank.",
+          name));
+    }
+    if (strict && !has_execution_role) {
+      throw ClientException(
+          "Private repository authentication requires that the task definition specify a value for "
+          "executionRoleArn.");
+    }
+  }
+}
+
+// The capabilities ECS lists in requiresAttributes for the containers' secrets.
+void AddSecretAttributes(const Json& containers, Json& attrs) {
+  bool ssm = false, asm_ = false, auth = false;
+  for (const auto& c : containers) {
+    std::vector<const Json*> lists = {JGet(c, "secrets")};
+    if (const Json* lc = JGet(c, "logConfiguration"); lc && lc->is_object()) lists.push_back(JGet(*lc, "secretOptions"));
+    for (const Json* list : lists) {
+      if (!list) continue;
+      for (const auto& e : *list) {
+        bool sm = JStr(e, "valueFrom").find(":secretsmanager:") != std::string::npos;
+        (sm ? asm_ : ssm) = true;
+      }
+    }
+    auth = auth || JGet(c, "repositoryCredentials") != nullptr;
+  }
+  if (ssm) attrs.push_back({{"name", "ecs.capability.secrets.ssm.environment-variables"}});
+  if (asm_) attrs.push_back({{"name", "ecs.capability.secrets.asm.environment-variables"}});
+  if (auth) attrs.push_back({{"name", "com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager"}});
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseCpu(const std::string& s) {
@@ -580,6 +644,7 @@ Json NormalizeTaskDefinition(const Json& in, bool strict) {
         JStr(*JGet(c, "logConfiguration"), "logDriver") == "awslogs") {
       throw ClientException("Fargate requires task definition to have execution role ARN to support log driver awslogs.");
     }
+    CheckSecretSettings(c, name, !JStr(in, "executionRoleArn").empty(), strict);
     for (const char* list : {"environment", "mountPoints", "volumesFrom", "systemControls"}) {
       if (!c.contains(list)) c[list] = Json::array();
     }
@@ -604,6 +669,7 @@ Json NormalizeTaskDefinition(const Json& in, bool strict) {
   td["placementConstraints"] = in.value("placementConstraints", Json::array());
   Json req_attrs = Json::array({{{"name", "com.amazonaws.ecs.capability.docker-remote-api.1.18"}}});
   if (awsvpc) req_attrs.push_back({{"name", "ecs.capability.task-eni"}});
+  AddSecretAttributes(containers, req_attrs);
   td["requiresAttributes"] = req_attrs;
   Json compat = Json::array({"EC2"});
   if (awsvpc && task_cpu && task_mem && FargateSizeValid(*task_cpu, *task_mem)) {

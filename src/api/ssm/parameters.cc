@@ -750,6 +750,40 @@ Json SsmApi::ListTagsForResource(RequestContext& ctx, const Json& in) {
   return out;
 }
 
+Result<std::string> SsmApi::ResolveParameter(std::string_view name_or_arn, std::string_view region,
+                                             std::string_view account) {
+  const std::string text(name_or_arn);
+  std::string where(region);
+  if (text.starts_with("arn:")) {
+    // arn:<partition>:ssm:<region>:<account>:parameter/<name>
+    std::vector<std::string> parts = Split(text, ':');
+    if (parts.size() < 6 || parts[2] != "ssm" || parts[3].empty() || !parts[5].starts_with("parameter/") ||
+        parts[5].size() == std::string("parameter/").size()) {
+      return kecs::InvalidArgument(fmt::format("{} is not an SSM parameter ARN", text));
+    }
+    where = parts[3];
+  } else if (text.empty()) {
+    return kecs::InvalidArgument("the parameter name is empty");
+  }
+  (void)account;  // one account per daemon: the ARN's account names the same store
+  std::string value;
+  try {
+    Status st = store_.Read([&](state::Tx& tx) {
+      Resolved r = Resolve(tx, where, text);
+      if (!r.parameter) return kecs::NotFound(fmt::format("parameter {} not found", text));
+      if (!r.version) return kecs::NotFound(fmt::format("parameter {} has no version or label {}", text, r.sel.selector));
+      value = Shown(tx, *r.parameter, *r.version, true);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+  } catch (const AwsError& e) {
+    return kecs::Internal(fmt::format("parameter {}: {}", text, e.message()));
+  } catch (const StatusError& e) {
+    return Status(e.status().code(), fmt::format("parameter {}: {}", text, e.status().message()));
+  }
+  return value;
+}
+
 void SsmApi::RegisterAll(Service& s) {
 #define KECS_OP(name) \
   s.Register(#name, [this](RequestContext& ctx, const Json& in) { return name(ctx, in); })

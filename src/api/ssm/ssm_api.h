@@ -14,12 +14,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/router.h"
 #include "api/ssm/parameter.h"
 #include "base/env.h"
 #include "base/json.h"
 #include "base/value_cipher.h"
+#include "base/status.h"
 #include "state/store.h"
 
 namespace kecs::api::ssm {
@@ -32,6 +34,14 @@ class SsmApi {
       : store_(store), key_path_(std::move(key_path)), env_(env) {}
   // Registers every implemented operation on `service`.
   void RegisterAll(Service& service);
+  // The plaintext value a task's secret names (issue 14): a parameter name ("/a/b",
+  // "name") or ARN (arn:aws:ssm:<region>:<account>:parameter/a/b, read in the ARN's
+  // region), with an optional ":version" or ":label" selector; SecureStrings decrypted.
+  // NotFound (no such parameter, version or label) or InvalidArgument (a malformed
+  // reference) names the reference, never a value; Internal when a SecureString does not
+  // open. Thread-safe.
+  Result<std::string> ResolveParameter(std::string_view name_or_arn, std::string_view region,
+                                       std::string_view account);
 
  private:
   Json PutParameter(RequestContext& ctx, const Json& in);

@@ -187,20 +187,24 @@ Result<Image> ImageStore::Unpack(const std::string& canonical, const std::string
 }
 
 Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string& key, const std::string& host,
-                                       const std::string& registry, bool insecure) {
+                                       const std::string& registry, bool insecure, const std::string& credentials) {
   std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
                                    "--dest-shared-blob-dir", root_ + "/layout/blobs"};
   if (insecure) argv.push_back("--src-tls-verify=false");
   // Credentials go in a file only root can read, never on the command line (where /proc
   // shows them to every user), and the file lives only as long as the copy.
   std::string authfile;
-  auto creds = config_.credentials.find(host);
-  if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
-  if (creds != config_.credentials.end()) {
+  std::string secret = credentials;
+  if (secret.empty()) {
+    auto creds = config_.credentials.find(host);
+    if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
+    if (creds != config_.credentials.end()) secret = creds->second;
+  }
+  if (!secret.empty()) {
     std::string dir = root_ + "/auth";
     RETURN_IF_ERROR(env_->CreateDirs(dir, 0700));
     authfile = dir + "/" + RandomHex(16) + ".json";
-    Status written = env_->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{host, creds->second}}), 0600);
+    Status written = env_->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{host, secret}}), 0600);
     if (!written.ok()) return Status(written.code(), "cannot write the registry auth file: " + written.message());
     argv.push_back("--src-authfile");
     argv.push_back(authfile);
@@ -214,7 +218,8 @@ Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string
   return r;
 }
 
-Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const std::string& key) {
+Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const std::string& key,
+                        const std::string& credentials) {
   RETURN_IF_ERROR(PrepareRefDir(key));
   std::string host = ref.registry;
   if (auto m = config_.mirrors.find(ref.registry); m != config_.mirrors.end()) host = m->second;
@@ -228,7 +233,7 @@ Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const
   int tried = 0;
   for (tried = 1; tried <= attempts; ++tried) {
     KLOG_INFO("image: pulling {} from {}{}", canonical, src, tried > 1 ? fmt::format(" (attempt {})", tried) : "");
-    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure));
+    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure, credentials));
     if (r.exit_code == 0) return Status::Ok();
     error = SkopeoError(r);
     if (!Retryable(error) || tried == attempts) break;
@@ -241,7 +246,7 @@ Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const
   return Unavailable(message);
 }
 
-Result<Image> ImageStore::Ensure(const std::string& name) {
+Result<Image> ImageStore::Ensure(const std::string& name, const std::string& credentials) {
   ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(name));
   std::string canonical = ref.Canonical();
   std::string key = ImageKey(ref);
@@ -261,7 +266,7 @@ Result<Image> ImageStore::Ensure(const std::string& name) {
   bool shared = slot.pulls_done.load() != seen;
   if (shared && !have) return slot.last_pull;
   if (!have || (config_.pull_behavior == "always" && !shared)) {
-    Status pulled = Pull(ref, canonical, key);
+    Status pulled = Pull(ref, canonical, key, credentials);
     slot.last_pull = pulled;
     slot.pulls_done.fetch_add(1);
     if (!pulled.ok()) {

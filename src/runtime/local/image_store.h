@@ -84,7 +84,10 @@ class ImageStore {
   // The image, pulled and unpacked if needed. A pull error carries the registry's own
   // words, e.g. "failed to resolve ref docker.io/library/nginx:nope: reading manifest nope
   // in docker.io/library/nginx: manifest unknown", and says how often it was retried.
-  Result<Image> Ensure(const std::string& name);
+  // `credentials` ("user:password", e.g. a task's repositoryCredentials) are used for
+  // this pull instead of the configured ones for the registry; like those, they reach
+  // skopeo only through a private auth file, never its command line.
+  Result<Image> Ensure(const std::string& name, const std::string& credentials = "");
   // Loads a docker-archive or OCI archive tarball; returns the names it now holds.
   Result<std::vector<std::string>> Load(const std::string& archive,
                                         const std::optional<std::string>& name);
@@ -107,10 +110,11 @@ class ImageStore {
   std::optional<std::string> DigestOf(const std::string& key);
   Result<Image> Unpack(const std::string& canonical, const std::string& key);
   // Runs skopeo copy from `src` into the reference's layout, with the credentials for
-  // `host` (if any) in a private auth file. Returns skopeo's result.
+  // `host` (if any; `credentials` when given) in a private auth file. Returns skopeo's result.
   Result<ProcessResult> Copy(const std::string& src, const std::string& key, const std::string& host,
-                             const std::string& registry, bool insecure);
-  Status Pull(const ImageRef& ref, const std::string& canonical, const std::string& key);
+                             const std::string& registry, bool insecure, const std::string& credentials);
+  Status Pull(const ImageRef& ref, const std::string& canonical, const std::string& key,
+              const std::string& credentials);
 
   // Constant after construction.
   const std::string root_;

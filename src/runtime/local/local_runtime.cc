@@ -399,7 +399,9 @@ Result<std::map<std::string, std::string>> LocalRuntime::PullImages(const TaskSp
   std::map<std::string, std::string> digests;
   for (const auto& c : task.containers) {
     // The store's error says what it tried (and how often) in the agent's words.
-    ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image));
+    // repositoryCredentials, resolved by the controller: into skopeo's private auth file.
+    std::string credentials = c.registry_auth ? c.registry_auth->username + ":" + c.registry_auth->password : "";
+    ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image, credentials));
     digests[c.name] = img.digest;
   }
   return digests;
@@ -432,7 +434,8 @@ Status LocalRuntime::PrepareBundle(const TaskSpec& task, const ContainerSpec& c,
   in.hard_limits = HardLimits();
   in.extra_env = {"AWS_EXECUTION_ENV=AWS_ECS_EC2"};
   RETURN_IF_ERROR(LinuxInputs(task, resolved, in));
-  return env_->WriteFileAtomic(b / "config.json", model::oci::EncodeSpec(BuildOciSpec(in)));
+  // Root only: the process's environment holds the container's secrets (issue 14).
+  return env_->WriteFileAtomic(b / "config.json", model::oci::EncodeSpec(BuildOciSpec(in)), 0600);
 }
 
 Status LocalRuntime::LinuxInputs(const TaskSpec& task, const ContainerSpec& c, SpecInputs& in) {
@@ -507,7 +510,9 @@ Status LocalRuntime::StartContainers(const TaskSpec& task, const std::set<std::s
       if (now.error.empty()) continue;
       return Internal(fmt::format("failed to start container \"{}\": {}", c.name, now.error));
     }
-    ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image));
+    // repositoryCredentials, resolved by the controller: into skopeo's private auth file.
+    std::string credentials = c.registry_auth ? c.registry_auth->username + ":" + c.registry_auth->password : "";
+    ASSIGN_OR_RETURN(Image img, images_.Ensure(c.image, credentials));
     RETURN_IF_ERROR(PrepareBundle(task, c, img));
     RETURN_IF_ERROR(WriteHealthConfig(env_, BundleDir(task.task_id, c.name), c));
     Status st = driver_.Start(ContainerId(task.task_id, c.name), BundleDir(task.task_id, c.name),

@@ -49,6 +49,7 @@ class FakeRuntime : public runtime::SimulatedRuntime {
   std::shared_future<void> stop_gate;      // when valid, StopContainers waits for it
   int sandboxes = 0, pulls = 0, starts = 0, stops = 0, deletes = 0;
   std::vector<runtime::TaskSpec> stopped_specs;
+  std::vector<runtime::TaskSpec> pulled_specs, started_specs;  // what PullImages and StartContainers got
 
   Status CreateSandbox(const runtime::TaskSpec& t) override {
     ++sandboxes;
@@ -56,6 +57,7 @@ class FakeRuntime : public runtime::SimulatedRuntime {
   }
   Result<std::map<std::string, std::string>> PullImages(const runtime::TaskSpec& t) override {
     ++pulls;
+    pulled_specs.push_back(t);
     if (!pull_error.ok()) return pull_error;
     return SimulatedRuntime::PullImages(t);
   }
@@ -63,6 +65,7 @@ class FakeRuntime : public runtime::SimulatedRuntime {
   Status StartContainers(const runtime::TaskSpec& t, const std::set<std::string>& names) override {
     ++starts;
     start_calls.push_back(names);
+    started_specs.push_back(t);
     if (during_start) during_start();
     return start_error.ok() ? SimulatedRuntime::StartContainers(t, names) : start_error;
   }
@@ -111,6 +114,18 @@ class FakeRuntime : public runtime::SimulatedRuntime {
   Status Delete(const runtime::TaskSpec& t) override {
     ++deletes;
     return delete_error.ok() ? SimulatedRuntime::Delete(t) : delete_error;
+  }
+};
+
+// Secret values by reference; every other reference is NotFound, naming it.
+struct FakeSecrets : SecretSource {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> asked;  // "region account reference"
+  Result<std::string> Resolve(std::string_view ref, std::string_view region, std::string_view account) override {
+    asked.push_back(fmt::format("{} {} {}", region, account, ref));
+    auto it = values.find(std::string(ref));
+    if (it == values.end()) return NotFound(std::string(ref) + " not found");
+    return it->second;
   }
 };
 
@@ -173,6 +188,7 @@ class TaskControllerTest : public ::testing::Test {
     o.workers = 0;
     o.stop_beside_workers = stop_beside_workers;
     o.stopped_retention_s = 3600;
+    o.secrets = &secrets_;
     controller_ = std::make_unique<TaskController>(*store_, runtime_, hooks, o, clock_);
   }
 
@@ -343,6 +359,7 @@ class TaskControllerTest : public ::testing::Test {
   std::unique_ptr<state::Store> store_;
   FakeClock clock_{kT0};
   FakeRuntime runtime_;
+  FakeSecrets secrets_;
   std::unique_ptr<TaskController> controller_;
   std::string vpc_, subnet_, tiny_;
   int next_id_ = 0;
@@ -1281,6 +1298,156 @@ TEST_F(TaskControllerTest, MalformedTaskIsSkippedAndNamed) {
   Task other = NewTask(NetworkMode::kBridge);
   controller_->RunPending();
   EXPECT_EQ(Get(other).last_status, TaskStatus::kRunning);  // the bad one holds up nobody
+}
+
+// ---- Secrets (issue 14) --------------------------------------------------------------
+
+constexpr const char* kSmArn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password::";
+constexpr const char* kResourceInit =
+    "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: ";
+
+class TaskSecretsTest : public TaskControllerTest {
+ protected:
+  // app with two secrets, a secret log option and registry credentials; sidecar with one.
+  Task SecretTask(const std::string& missing_app = "", const std::string& missing_sidecar = "") {
+    model::ContainerDefinition app = Def("app", true);
+    app.environment = {{"API_URL", "overridden"}, {"PLAIN", "plain-value"}};
+    app.secrets = {{"API_URL", missing_app.empty() ? "/app/api-url" : missing_app}, {"DB_PASSWORD", kSmArn}};
+    app.log_configuration = model::LogConfiguration{"awslogs", {{"awslogs-group", "/ecs/web"}}, {{"token", "/app/log-token"}}};
+    app.repository_credentials = "pull-creds";
+    model::ContainerDefinition sidecar = Def("sidecar", false);
+    sidecar.secrets = {{"API_URL", missing_sidecar.empty() ? "arn:aws:ssm:us-east-1:000000000000:parameter/app/api-url"
+                                                           : missing_sidecar}};
+    secrets_.values = {{"/app/api-url", "https://api.example"},
+                       {"arn:aws:ssm:us-east-1:000000000000:parameter/app/api-url", "https://api.example"},
+                       {kSmArn, "hunter2-db-password"},
+                       {"/app/log-token", "log-token-value"},
+                       {"arn:aws:secretsmanager:us-east-1:000000000000:secret:pull-creds",
+                        R"({"username":"puller","password":"pull-pass-value"})"}};
+    return NewTaskWith({app, sidecar});
+  }
+  static std::string Env(const runtime::ContainerSpec& c, const std::string& name) {
+    for (const auto& [k, v] : c.environment) {
+      if (k == name) return v;
+    }
+    return "<unset>";
+  }
+  // The stored row, as text: what DescribeTasks and a restart read.
+  std::string Row(const Task& t) {
+    std::string text;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      ASSIGN_OR_RETURN(auto o, tx.Get(model::kTask, t.region, t.id));
+      if (o) text = o->doc.dump() + o->internal.dump();
+      return Status::Ok();
+    }).ok());
+    return text;
+  }
+  void ExpectNoValues(const std::string& text) {
+    for (const char* v : {"https://api.example", "hunter2-db-password", "log-token-value", "puller", "pull-pass-value"}) {
+      EXPECT_EQ(text.find(v), std::string::npos) << v << " in " << text;
+    }
+  }
+};
+
+TEST_F(TaskSecretsTest, SecretsResolveIntoTheRuntimeSpecOnly) {
+  Task t = SecretTask();
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kRunning) << s.stopped_reason.value_or("");
+  ASSERT_FALSE(runtime_.pulled_specs.empty());
+  ASSERT_FALSE(runtime_.started_specs.empty());
+  // The pull has the registry credentials (the secret's name, asked of Secrets Manager).
+  const runtime::ContainerSpec& pulled = runtime_.pulled_specs.back().containers[0];
+  ASSERT_TRUE(pulled.registry_auth.has_value());
+  EXPECT_EQ(pulled.registry_auth->username, "puller");
+  EXPECT_EQ(pulled.registry_auth->password, "pull-pass-value");
+  EXPECT_FALSE(runtime_.pulled_specs.back().containers[1].registry_auth.has_value());
+  // Every started container has its secrets, over the environment of the same name.
+  for (const auto& spec : runtime_.started_specs) {
+    for (const auto& c : spec.containers) {
+      EXPECT_EQ(Env(c, "API_URL"), "https://api.example") << c.name;
+      if (c.name != "app") continue;
+      EXPECT_EQ(Env(c, "DB_PASSWORD"), "hunter2-db-password");
+      EXPECT_EQ(Env(c, "PLAIN"), "plain-value");
+      EXPECT_EQ(c.log_driver, "awslogs");
+      EXPECT_EQ(c.log_options, (std::vector<std::pair<std::string, std::string>>{{"awslogs-group", "/ecs/web"},
+                                                                                 {"token", "log-token-value"}}));
+    }
+  }
+  EXPECT_NE(std::find(secrets_.asked.begin(), secrets_.asked.end(), "us-east-1 000000000000 /app/api-url"),
+            secrets_.asked.end());
+  // The record keeps the references, never the values.
+  ExpectNoValues(Row(t));
+  EXPECT_NE(Row(t).find("/app/api-url"), std::string::npos);
+  // Nor after the task stops.
+  StopTask(t);
+  controller_->RunPending();
+  ExpectNoValues(Row(t));
+}
+
+TEST_F(TaskSecretsTest, MissingSsmParametersStopTheTaskNamingEachOne) {
+  Task t = SecretTask("/app/missing", "arn:aws:ssm:us-east-1:000000000000:parameter/gone");
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kTaskFailedToStart);
+  EXPECT_EQ(s.stopped_reason, std::string(kResourceInit) +
+                                  "unable to retrieve secrets from ssm: service call has been retried 1 time(s): "
+                                  "invalid ssm parameters: /app/missing,arn:aws:ssm:us-east-1:000000000000:parameter/gone");
+  EXPECT_EQ(runtime_.pulls, 0);
+  EXPECT_EQ(runtime_.starts, 0);
+  ExpectNoValues(Row(t));
+}
+
+TEST_F(TaskSecretsTest, MissingSecretsManagerSecretStopsTheTask) {
+  Task t = SecretTask();
+  secrets_.values.erase(kSmArn);
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stop_code, StopCode::kTaskFailedToStart);
+  EXPECT_EQ(s.stopped_reason, std::string(kResourceInit) +
+                                  "unable to retrieve secret from asm: service call has been retried 1 time(s): "
+                                  "failed to fetch secret " + kSmArn +
+                                  " from secrets manager: ResourceNotFoundException: Secrets Manager can't find the "
+                                  "specified secret.");
+  EXPECT_EQ(runtime_.starts, 0);
+  ExpectNoValues(Row(t));
+}
+
+TEST_F(TaskSecretsTest, RegistryCredentialsThatAreNotJsonStopTheTaskWithoutTheirValue) {
+  Task t = SecretTask();
+  secrets_.values["arn:aws:secretsmanager:us-east-1:000000000000:secret:pull-creds"] = "puller:pull-pass-value";
+  controller_->RunPending();
+  Task s = Get(t);
+  EXPECT_EQ(s.last_status, TaskStatus::kStopped);
+  EXPECT_EQ(s.stopped_reason.value_or("").rfind(std::string(kResourceInit) +
+                                       "unable to get registry auth from asm: service call has been retried 1 "
+                                       "time(s): asm fetching secret from the service for pull-creds: ",
+                                   0),
+            0u)
+      << s.stopped_reason.value_or("");
+  ExpectNoValues(Row(t));
+  // Missing registry credentials.
+  Task u = SecretTask();
+  secrets_.values.erase("arn:aws:secretsmanager:us-east-1:000000000000:secret:pull-creds");
+  controller_->RunPending();
+  EXPECT_NE(Get(u).stopped_reason.value_or("").find("pull-creds: ResourceNotFoundException"), std::string::npos)
+      << Get(u).stopped_reason.value_or("");
+}
+
+TEST_F(TaskSecretsTest, ATaskWithoutASecretSourceFailsToStartAsIfTheSecretWereMissing) {
+  TaskController::Options o;
+  o.workers = 0;
+  o.stop_beside_workers = false;
+  controller_ = std::make_unique<TaskController>(*store_, runtime_, TaskHooks{}, o, clock_);
+  model::ContainerDefinition app = Def("app", true);
+  app.secrets = {{"API_URL", "/app/api-url"}};
+  Task t = NewTaskWith({app});
+  controller_->RunPending();
+  EXPECT_EQ(Get(t).stopped_reason, std::string(kResourceInit) +
+                                       "unable to retrieve secrets from ssm: service call has been retried 1 "
+                                       "time(s): invalid ssm parameters: /app/api-url");
 }
 
 }  // namespace

@@ -435,5 +435,41 @@ TEST_F(SsmParametersTest, TheRouterServesAmazonSsmTargets) {
   EXPECT_NE(resp.body.find("ParameterNotFound"), std::string::npos) << resp.body;
 }
 
+// Issue 14: what a task's secret reads. Names and ARNs (the ARN of "/a/b" is
+// ...:parameter/a/b), selectors, SecureStrings decrypted; errors name the reference only.
+TEST_F(SsmParametersTest, ResolveParameterReadsNamesArnsAndSelectors) {
+  Put("/app/api-url", "http://one");
+  Put("/app/api-url", "http://two", "String", {{"Overwrite", true}});
+  Put("plain", "p-value");
+  Put("/app/token", "s3cr3t-token", "SecureString");
+  Call("LabelParameterVersion", {{"Name", "/app/api-url"}, {"ParameterVersion", 1}, {"Labels", {"first"}}});
+
+  auto read = [&](const std::string& ref) { return api_->ResolveParameter(ref, kRegion, kAccount); };
+  EXPECT_EQ(*read("/app/api-url"), "http://two");
+  EXPECT_EQ(*read("/app/api-url:1"), "http://one");
+  EXPECT_EQ(*read("/app/api-url:first"), "http://one");
+  EXPECT_EQ(*read("plain"), "p-value");
+  EXPECT_EQ(*read("/app/token"), "s3cr3t-token");
+  EXPECT_EQ(*read("arn:aws:ssm:us-east-1:000000000000:parameter/app/api-url"), "http://two");
+  EXPECT_EQ(*read("arn:aws:ssm:us-east-1:000000000000:parameter/app/api-url:1"), "http://one");
+  EXPECT_EQ(*read("arn:aws:ssm:us-east-1:000000000000:parameter/plain"), "p-value");
+  EXPECT_EQ(*read("arn:aws:ssm:us-east-1:000000000000:parameter/app/token"), "s3cr3t-token");
+  // The ARN's region is where the parameter is read.
+  auto other = api_->ResolveParameter("arn:aws:ssm:eu-west-1:000000000000:parameter/plain", kRegion, kAccount);
+  EXPECT_EQ(other.status().code(), Code::kNotFound);
+
+  for (const std::string ref : {"/app/missing", "/app/api-url:7", "/app/api-url:nolabel"}) {
+    auto r = read(ref);
+    ASSERT_FALSE(r.ok()) << ref;
+    EXPECT_EQ(r.status().code(), Code::kNotFound) << ref;
+    EXPECT_NE(r.status().message().find(ref), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find("http://"), std::string::npos) << r.status().message();
+  }
+  for (const std::string ref : {"", "arn:aws:ssm:us-east-1:000000000000:parameter/",
+                                "arn:aws:s3:::bucket/key"}) {
+    EXPECT_EQ(read(ref).status().code(), Code::kInvalidArgument) << ref;
+  }
+}
+
 }  // namespace
 }  // namespace kecs::api::ssm

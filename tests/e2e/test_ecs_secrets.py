@@ -1,0 +1,168 @@
+"""Issue 14: container `secrets` resolve when a task starts (root only: real runc tasks).
+
+SSM parameters (String and SecureString, by name, ARN and version selector) reach the
+container's environment; the values never show in DescribeTasks, the task definition, the
+task metadata endpoint, the daemon's log or the task record, and the bundle's config.json
+that holds them is readable by root only. A parameter that does not exist stops the task
+with ECS's ResourceInitializationError, naming the parameter and no value. Secrets Manager
+cases come with the Secrets Manager service."""
+import glob
+import json
+import os
+import stat
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import wait_for
+from test_local_runtime import Env
+
+API_URL = "https://api.example.test/v1-first"
+API_URL_2 = "https://api.example.test/v2-current"
+TOKEN = "tok-S3cr3t-e2e-value"
+VALUES = (API_URL, API_URL_2, TOKEN)
+ROLE = "arn:aws:iam::000000000000:role/ecsTaskExecutionRole"
+RESOURCE_INIT = ("ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+                 "retrieval failed: ")
+
+# Prints the variables, then asks the task metadata endpoint for the task and counts the
+# lines that hold the token's value (grep -c -F "$TOKEN": the value itself is never in the
+# definition).
+SCRIPT = r'''
+echo "API_URL=$API_URL"
+echo "API_URL_V1=$API_URL_V1"
+echo "TOKEN=$TOKEN"
+for i in 1 2 3 4 5; do timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task" > /tmp/m && break; sleep 1; done
+echo "metadata-task-arn=$(grep -c -F TaskARN /tmp/m)"
+echo "metadata-token=$(grep -c -F "$TOKEN" /tmp/m) metadata-url=$(grep -c -F "$API_URL" /tmp/m)"
+sleep 60
+'''
+
+
+@pytest.fixture
+def env(local_kecs):
+    e = Env(local_kecs)
+    e.ssm = local_kecs.client("ssm")
+    e.ssm.put_parameter(Name="/e2e/api-url", Value=API_URL, Type="String")
+    e.ssm.put_parameter(Name="/e2e/api-url", Value=API_URL_2, Type="String", Overwrite=True)
+    e.ssm.put_parameter(Name="/e2e/token", Value=TOKEN, Type="SecureString")
+    return e
+
+
+def register(env, family, secrets, **kw):
+    return env.register(family, [{
+        "name": "app", "image": "nginx:latest", "essential": True, "entryPoint": ["sh", "-c"],
+        "command": [SCRIPT], "stopTimeout": 1, "secrets": secrets}],
+        networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        executionRoleArn=ROLE, **kw)
+
+
+def run(env, td):
+    return env.run(td, [env.default_subnets()[0]["SubnetId"]])
+
+
+def assert_no_values(text, where):
+    for v in VALUES:
+        assert v not in text, f"a secret value shows in {where}"
+
+
+def test_ssm_string_and_secure_string_reach_the_container_and_nowhere_else(env, local_kecs):
+    td = register(env, "secrets-ok", [
+        {"name": "API_URL", "valueFrom": "/e2e/api-url"},
+        {"name": "API_URL_V1", "valueFrom": "arn:aws:ssm:us-east-1:000000000000:parameter/e2e/api-url:1"},
+        {"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:000000000000:parameter/e2e/token"},
+    ])
+    arn = run(env, td)
+    env.wait_running(arn)
+    out = wait_for(lambda: (lambda o: o if "metadata-token=" in o else None)(env.logs(arn)),
+                   timeout=30, what="the container's output")
+    lines = out.splitlines()
+    assert f"API_URL={API_URL_2}" in lines
+    assert f"API_URL_V1={API_URL}" in lines
+    assert f"TOKEN={TOKEN}" in lines
+    # The metadata endpoint answered, and shows no value.
+    assert "metadata-task-arn=1" in lines, out
+    assert "metadata-token=0 metadata-url=0" in lines, out
+
+    task = env.describe(arn)
+    assert_no_values(json.dumps(task, default=str), "DescribeTasks")
+    tdesc = env.ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
+    assert tdesc["containerDefinitions"][0]["secrets"][0] == {"name": "API_URL", "valueFrom": "/e2e/api-url"}
+    assert {"name": "ecs.capability.secrets.ssm.environment-variables"} in tdesc["requiresAttributes"]
+    assert_no_values(json.dumps(tdesc, default=str), "DescribeTaskDefinition")
+
+    # The bundle's config.json holds the values: root only.
+    task_id = arn.rsplit("/", 1)[1]
+    configs = glob.glob(os.path.join(local_kecs.data_dir, "**", task_id, "containers", "app", "config.json"),
+                        recursive=True)
+    assert configs, "no config.json for the task"
+    for c in configs:
+        assert stat.S_IMODE(os.stat(c).st_mode) == 0o600, c
+
+    env.ecs.stop_task(cluster="local", task=arn)
+    env.wait_stopped(arn)
+    assert_no_values(local_kecs.log(), "the daemon's log")
+    # The store (SQLite) keeps the task's references only, and the SecureString sealed.
+    dbs = glob.glob(os.path.join(local_kecs.data_dir, "*.db*"))
+    assert dbs
+    for db in dbs:
+        with open(db, "rb") as f:
+            assert TOKEN.encode() not in f.read(), db
+
+
+def test_a_missing_parameter_stops_the_task_naming_it_and_no_value(env, local_kecs):
+    td = register(env, "secrets-missing", [
+        {"name": "TOKEN", "valueFrom": "/e2e/token"},
+        {"name": "API_URL", "valueFrom": "/e2e/does-not-exist"},
+        {"name": "API_URL_V1", "valueFrom": "/e2e/api-url:9"},
+    ])
+    arn = run(env, td)
+    t = env.wait_stopped(arn)
+    assert t["stopCode"] == "TaskFailedToStart"
+    assert t["stoppedReason"] == (RESOURCE_INIT + "unable to retrieve secrets from ssm: service call has been "
+                                  "retried 1 time(s): invalid ssm parameters: /e2e/does-not-exist,/e2e/api-url:9")
+    assert_no_values(json.dumps(t, default=str), "DescribeTasks")
+    assert_no_values(local_kecs.log(), "the daemon's log")
+    assert env.logs(arn) == ""
+
+
+def test_secret_shapes_are_validated_at_registration(env):
+    def error(containers, **kw):
+        with pytest.raises(ClientError) as e:
+            env.register("bad-secrets", containers, **kw)
+        return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+    base = {"name": "app", "image": "nginx:latest", "memory": 64}
+    assert error([dict(base, secrets=[{"name": "X", "valueFrom": ""}])]) == (
+        "ClientException", "Invalid 'secrets' setting for container 'app': valueFrom should not be blank.")
+    assert error([dict(base, secrets=[{"name": "", "valueFrom": "/a"}])]) == (
+        "ClientException", "Invalid 'secrets' setting for container 'app': name should not be blank.")
+    assert error([dict(base, logConfiguration={"logDriver": "awslogs", "secretOptions": [
+        {"name": "token", "valueFrom": ""}]})]) == (
+        "ClientException",
+        "Invalid 'logConfiguration.secretOptions' setting for container 'app': valueFrom should not be blank.")
+    assert error([dict(base, repositoryCredentials={"credentialsParameter": ""})]) == (
+        "ClientException",
+        "Invalid 'repositoryCredentials' setting for container 'app': credentialsParameter should not be blank.")
+    # kecs is lenient about roles (it has no IAM): no executionRoleArn is needed here.
+    env.register("roleless-secrets", [dict(base, secrets=[{"name": "X", "valueFrom": "/e2e/api-url"}])])
+
+
+@pytest.mark.kecs_args("--strict")
+def test_strict_mode_asks_for_the_execution_role_as_ecs_does(kecs):
+    ecs = kecs.client("ecs")
+    base = {"name": "app", "image": "nginx:latest", "memory": 64}
+
+    def error(container, **kw):
+        with pytest.raises(ClientError) as e:
+            ecs.register_task_definition(family="strict-secrets", containerDefinitions=[container], **kw)
+        return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+    assert error(dict(base, secrets=[{"name": "X", "valueFrom": "/a"}])) == (
+        "ClientException",
+        "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.")
+    assert error(dict(base, repositoryCredentials={"credentialsParameter": "pull-creds"})) == (
+        "ClientException",
+        "Private repository authentication requires that the task definition specify a value for executionRoleArn.")
+    ecs.register_task_definition(family="strict-secrets", executionRoleArn=ROLE,
+                                 containerDefinitions=[dict(base, secrets=[{"name": "X", "valueFrom": "/a"}])])
