@@ -1,8 +1,11 @@
 #include "model/shapes.h"
 
+#include "model/ecr_model.h"
+
 #include <algorithm>
 
 #include "ec2_enums.h"
+#include "ecr_enums.h"
 #include "ecs_enums.h"
 #include "elbv2_enums.h"
 #include "logs_enums.h"
@@ -38,5 +41,6 @@ const ServiceModel& Elbv2Model() { return gen_elbv2::Model(); }
 const ServiceModel& ServiceDiscoveryModel() { return gen_servicediscovery::Model(); }
 const ServiceModel& LogsModel() { return gen_logs::Model(); }
 const ServiceModel& SsmModel() { return gen_ssm::Model(); }
+const ServiceModel& EcrModel() { return gen_ecr::Model(); }
 
 }  // namespace kecs::model

@@ -187,20 +187,25 @@ Result<Image> ImageStore::Unpack(const std::string& canonical, const std::string
 }
 
 Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string& key, const std::string& host,
-                                       const std::string& registry, bool insecure) {
+                                       const std::string& registry, bool insecure,
+                                       const std::optional<std::string>& minted) {
   std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
                                    "--dest-shared-blob-dir", root_ + "/layout/blobs"};
   if (insecure) argv.push_back("--src-tls-verify=false");
   // Credentials go in a file only root can read, never on the command line (where /proc
   // shows them to every user), and the file lives only as long as the copy.
   std::string authfile;
-  auto creds = config_.credentials.find(host);
-  if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
-  if (creds != config_.credentials.end()) {
+  std::optional<std::string> secret = minted;
+  if (!secret) {
+    auto creds = config_.credentials.find(host);
+    if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
+    if (creds != config_.credentials.end()) secret = creds->second;
+  }
+  if (secret) {
     std::string dir = root_ + "/auth";
     RETURN_IF_ERROR(env_->CreateDirs(dir, 0700));
     authfile = dir + "/" + RandomHex(16) + ".json";
-    Status written = env_->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{host, creds->second}}), 0600);
+    Status written = env_->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{host, *secret}}), 0600);
     if (!written.ok()) return Status(written.code(), "cannot write the registry auth file: " + written.message());
     argv.push_back("--src-authfile");
     argv.push_back(authfile);
@@ -222,13 +227,16 @@ Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const
   if (!ref.tag.empty()) src += ":" + ref.tag;
   if (!ref.digest.empty()) src += "@" + ref.digest;
   bool insecure = config_.insecure.count(host) || config_.insecure.count(ref.registry);
+  // kecs's own registry (ECR): plain HTTP, and a token minted for this pull (12 h).
+  std::optional<std::string> minted = config_.local_registry ? config_.local_registry(host) : std::nullopt;
+  if (minted) insecure = true;
   int attempts = std::max(1, config_.pull_attempts);
   auto backoff = config_.pull_backoff;
   std::string error;
   int tried = 0;
   for (tried = 1; tried <= attempts; ++tried) {
     KLOG_INFO("image: pulling {} from {}{}", canonical, src, tried > 1 ? fmt::format(" (attempt {})", tried) : "");
-    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure));
+    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure, minted));
     if (r.exit_code == 0) return Status::Ok();
     error = SkopeoError(r);
     if (!Retryable(error) || tried == attempts) break;
