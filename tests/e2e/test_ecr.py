@@ -22,10 +22,10 @@ ACCOUNT = "000000000000"
 @pytest.fixture(autouse=True)
 def responses_match_the_model(request):
     """Every answer matched ECR's output shapes (KECS_VALIDATE_RESPONSES logs mismatches)."""
+    daemons = [request.getfixturevalue(n) for n in ("kecs", "local_kecs") if n in request.fixturenames]
     yield
-    for name in ("kecs", "local_kecs"):
-        if name in request.fixturenames:
-            assert "does not match its model" not in request.getfixturevalue(name).log()
+    for d in daemons:
+        assert "does not match its model" not in d.log()
 
 
 def cli(kecs, *args):
