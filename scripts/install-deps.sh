@@ -18,6 +18,9 @@ PACKAGES=(
   tini golang-github-containers-common
   # load balancers' data plane: one HAProxy (master-worker) per load balancer, run by kecs
   haproxy
+  # ECR repository URIs (<account>.dkr.ecr.<region>.localhost): nss-myhostname resolves
+  # *.localhost to the loopback addresses once "myhostname" is on the hosts line (below)
+  libnss-myhostname
   # tests and benchmarks
   awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk iputils-ping openssl
 )
@@ -50,4 +53,12 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     echo "install-deps: stopping and disabling haproxy.service (kecs runs HAProxy itself)"
     $SUDO systemctl disable --now haproxy.service
   fi
+fi
+
+# ECR's repository URIs name hosts under .localhost, which "files dns" does not resolve.
+# nss-myhostname does: put "myhostname" on the hosts line of /etc/nsswitch.conf, once
+# (Debian's package adds it itself on install; this keeps a hand-edited file right too).
+if [ -f /etc/nsswitch.conf ] && ! grep -Eq '^hosts:.*\bmyhostname\b' /etc/nsswitch.conf; then
+  echo "install-deps: adding myhostname to the hosts line of /etc/nsswitch.conf"
+  $SUDO sed -i -E 's/^(hosts:[[:space:]]+files)/\1 myhostname/' /etc/nsswitch.conf
 fi

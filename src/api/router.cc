@@ -195,7 +195,8 @@ AwsError ConstraintError(const Service& svc, const std::vector<protocol::Constra
 ErrorFamily FamilyOf(const model::ServiceModel& m) {
   if (m.protocol == "ec2") return ErrorFamily::kEc2;
   if (m.protocol == "query") return ErrorFamily::kQuery;
-  if (m.endpoint_prefix == "ecs") return ErrorFamily::kEcs;
+  // ECR words its errors as ECS does (InvalidParameterException, ServerException).
+  if (m.endpoint_prefix == "ecs" || m.endpoint_prefix == "api.ecr") return ErrorFamily::kEcs;
   if (m.endpoint_prefix == "servicediscovery") return ErrorFamily::kCloudMap;
   return ErrorFamily::kJson;
 }

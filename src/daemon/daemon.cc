@@ -10,6 +10,11 @@
 #include <regex>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +28,7 @@
 #include "api/http/server.h"
 #include "api/metadata/metadata_service.h"
 #include "api/protocol/region.h"
+#include "api/ecr/ecr_api.h"
 #include "api/router.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/servicediscovery/servicediscovery_api.h"
@@ -36,6 +42,7 @@
 #include "daemon/version.h"
 #include "model/arn.h"
 #include "model/kinds.h"
+#include "model/ecr_model.h"
 #include "model/secretsmanager_model.h"
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
@@ -83,13 +90,16 @@ runtime::local::LocalOptions LocalOptionsFrom(const Config& cfg) {
   return o;
 }
 
-Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(const Config& cfg, net::DnsServer* dns) {
+Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(
+    const Config& cfg, net::DnsServer* dns,
+    std::function<std::optional<std::string>(const std::string&)> local_registry = nullptr) {
   if (cfg.runtime == "simulated") {
     return std::unique_ptr<runtime::Runtime>(new runtime::SimulatedRuntime());
   }
   if (cfg.runtime == "local") {
     runtime::local::LocalOptions o = LocalOptionsFrom(cfg);
     o.dns = dns;
+    o.registries.local_registry = std::move(local_registry);
     auto rt = std::make_unique<runtime::local::LocalRuntime>(o);
     RETURN_IF_ERROR(rt->Init());
     return std::unique_ptr<runtime::Runtime>(std::move(rt));
@@ -406,6 +416,8 @@ int Run(const Config& cfg) {
     KLOG_ERROR("cannot open state: {}", store.status().message());
     return 2;
   }
+  // Amazon ECR and the registry behind its repository URIs, on the API's port (/v2/).
+  api::ecr::EcrApi ecr(**store, {cfg.data_dir, cfg.account_id, cfg.region});
   // The VPC resolvers: Cloud Map names from the store, everything else forwarded.
   std::mutex vpc_regions_mu;
   std::map<std::string, std::string> vpc_regions;  // VPC id -> region; a VPC id never moves
@@ -438,7 +450,7 @@ int Run(const Config& cfg) {
         return out;
       },
       net::DnsServer::Options{});
-  auto rt = MakeRuntime(cfg, &dns);
+  auto rt = MakeRuntime(cfg, &dns, [&ecr](const std::string& host) { return ecr.PullCredentials(host); });
   if (!rt.ok()) {
     KLOG_ERROR("{}", rt.status().message());
     return 2;
@@ -673,6 +685,10 @@ int Run(const Config& cfg) {
   logs.RegisterAll(*logs_service);
   router.AddService(logs_service);
 
+  auto ecr_service = std::make_shared<api::Service>(model::EcrModel(), api::ErrorStyle{});
+  ecr.RegisterAll(*ecr_service);
+  router.AddService(ecr_service);
+
   // Elastic Load Balancing v2 (Query protocol; the router picks it by the signing name
   // elasticloadbalancing, or Version 2015-12-01 when unsigned).
   api::elbv2::Options lopts;
@@ -694,12 +710,29 @@ int Run(const Config& cfg) {
   sopts.max_connections = cfg.max_connections;
   sopts.upgrade_wanted = &api::exec::StreamServer::Wants;
   sopts.upgrade = [&exec_streams](api::HttpRequest r, int fd) { exec_streams.Serve(std::move(r), fd); };
-  api::HttpServer server([&router](const api::HttpRequest& r) { return router.Handle(r); }, sopts);
+  api::HttpServer server(
+      [&router, &ecr](const api::HttpRequest& r) {
+        return api::ecr::EcrApi::IsRegistryPath(r.Path()) ? ecr.HandleRegistry(r) : router.Handle(r);
+      },
+      sopts);
   if (Status s = server.Listen(cfg.host, static_cast<uint16_t>(cfg.port)); !s.ok()) {
     KLOG_ERROR("{}", s.message());
     return 2;
   }
   std::string exec_host = cfg.host == "0.0.0.0" || cfg.host == "::" || cfg.host.empty() ? "127.0.0.1" : cfg.host;
+  ecr.SetPort(server.port());
+  // Lifecycle policies also run periodically (sinceImagePushed rules expire with time).
+  std::mutex ecr_mu;
+  std::condition_variable ecr_cv;
+  bool ecr_stop = false;
+  std::thread ecr_lifecycle([&] {
+    std::unique_lock<std::mutex> lock(ecr_mu);
+    while (!ecr_cv.wait_for(lock, std::chrono::seconds(60), [&] { return ecr_stop; })) {
+      lock.unlock();
+      ecr.ApplyLifecyclePolicies();
+      lock.lock();
+    }
+  });
   ecs.SetExec({&exec_sessions, runtime->has_data_plane(), fmt::format("{}:{}", exec_host, server.port())});
 
   controller.Start();
@@ -724,6 +757,12 @@ int Run(const Config& cfg) {
   sigwait(&sigs, &sig);
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
+  {
+    std::lock_guard<std::mutex> lock(ecr_mu);
+    ecr_stop = true;
+  }
+  ecr_cv.notify_all();
+  ecr_lifecycle.join();
   exec_streams.Shutdown();  // ends the exec sessions (their commands are killed)
   services.Stop();
   daemons.Stop();

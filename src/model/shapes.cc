@@ -1,9 +1,12 @@
 #include "model/shapes.h"
+
+#include "model/ecr_model.h"
 #include "model/secretsmanager_model.h"
 
 #include <algorithm>
 
 #include "ec2_enums.h"
+#include "ecr_enums.h"
 #include "ecs_enums.h"
 #include "elbv2_enums.h"
 #include "logs_enums.h"
@@ -41,5 +44,6 @@ const ServiceModel& ServiceDiscoveryModel() { return gen_servicediscovery::Model
 const ServiceModel& LogsModel() { return gen_logs::Model(); }
 const ServiceModel& SsmModel() { return gen_ssm::Model(); }
 const ServiceModel& SecretsManagerModel() { return gen_secretsmanager::Model(); }
+const ServiceModel& EcrModel() { return gen_ecr::Model(); }
 
 }  // namespace kecs::model

@@ -251,6 +251,12 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep = req.keep_alive() && !srv_->draining && !closing_;
     out->keep_alive(keep);
     out->prepare_payload();
+    // A HEAD answer names the length a GET would send (a registry's blob HEAD), with no body.
+    if (req.method() == http::verb::head) {
+      for (auto& [k, v] : resp.headers) {
+        if (ToLower(k) == "content-length") out->set(http::field::content_length, v);
+      }
+    }
     http::async_write(stream_, *out,
                       [self = shared_from_this(), out, keep](beast::error_code wec, size_t) {
                         self->srv_->in_flight--;

@@ -227,13 +227,21 @@ Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const
   if (!ref.tag.empty()) src += ":" + ref.tag;
   if (!ref.digest.empty()) src += "@" + ref.digest;
   bool insecure = config_.insecure.count(host) || config_.insecure.count(ref.registry);
+  // kecs's own registry (ECR): plain HTTP, and a token minted for this pull (12 h), which
+  // stands in for the task's repositoryCredentials (those name other registries).
+  std::string secret = credentials;
+  std::optional<std::string> minted = config_.local_registry ? config_.local_registry(host) : std::nullopt;
+  if (minted) {
+    insecure = true;
+    secret = *minted;
+  }
   int attempts = std::max(1, config_.pull_attempts);
   auto backoff = config_.pull_backoff;
   std::string error;
   int tried = 0;
   for (tried = 1; tried <= attempts; ++tried) {
     KLOG_INFO("image: pulling {} from {}{}", canonical, src, tried > 1 ? fmt::format(" (attempt {})", tried) : "");
-    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure, credentials));
+    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure, secret));
     if (r.exit_code == 0) return Status::Ok();
     error = SkopeoError(r);
     if (!Retryable(error) || tried == attempts) break;

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,9 @@ struct RegistryConfig {
   std::map<std::string, std::string> mirrors;      // "docker.io" -> "127.0.0.1:5000"
   std::set<std::string> insecure;                  // registry hosts
   std::map<std::string, std::string> credentials;  // registry host -> "user:password"
+  // kecs's own registry (ECR, api/ecr): for a host it serves, "user:password" minted for
+  // one pull, else nullopt. Its hosts are plain HTTP (--src-tls-verify=false for them only).
+  std::function<std::optional<std::string>(const std::string& host)> local_registry;
   // "once": pull a tag the store does not have yet; "always": pull every time.
   std::string pull_behavior = "once";
   // Attempts at a pull that fails for a reason that may pass (the registry unreachable,
