@@ -12,7 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "api/pagination.h"
-#include "api/ssm/value_cipher.h"
+#include "base/value_cipher.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -876,7 +876,7 @@ Json EcrApi::GetAuthorizationToken(RequestContext& ctx, const Json& in) {
     }
     double expires = 0;
     std::string password = MintToken(ctx.region, ctx.now, &expires);
-    data.push_back({{"authorizationToken", ssm::Base64Encode("AWS:" + password)},
+    data.push_back({{"authorizationToken", Base64Encode("AWS:" + password)},
                     {"expiresAt", expires},
                     {"proxyEndpoint", "http://" + RegistryHost(ctx.region)}});
   }

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "api/ecr/ecr_api.h"
-#include "api/ssm/value_cipher.h"
+#include "base/value_cipher.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -127,7 +127,7 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
   std::string auth(req.Header("authorization"));
   bool authed = false;
   if (auth.size() > 6 && ToLower(auth.substr(0, 6)) == "basic ") {
-    auto decoded = ssm::Base64Decode(Trim(auth.substr(6)));
+    auto decoded = Base64Decode(Trim(auth.substr(6)));
     if (decoded.ok() && decoded->starts_with("AWS:")) authed = TokenValid(region, decoded->substr(4), now);
   }
   if (!authed) {
