@@ -654,7 +654,7 @@ void AwslogsShipper::Pass() {
     }
     changed = changed || ts->gone || all_done;
   }
-  st = !changed ? Status::Ok() : store_.Write([&](state::Tx& tx) -> Status {
+  st = !changed ? Status::Ok() : store_.WriteQuiet([&](state::Tx& tx) -> Status {
     if (sweep) {
       // Finished rows go with their tasks (deleted after the STOPPED retention).
       state::Query q;

@@ -291,7 +291,11 @@ void Store::CheckpointLoop() {
   }
 }
 
-Status Store::Write(const std::function<Status(Tx&)>& fn) {
+Status Store::Write(const std::function<Status(Tx&)>& fn) { return DoWrite(fn, true); }
+
+Status Store::WriteQuiet(const std::function<Status(Tx&)>& fn) { return DoWrite(fn, false); }
+
+Status Store::DoWrite(const std::function<Status(Tx&)>& fn, bool notify) {
   {
     std::lock_guard<std::mutex> lock(fault_mu_);
     if (write_fault_) RETURN_IF_ERROR(write_fault_());
@@ -308,7 +312,9 @@ Status Store::Write(const std::function<Status(Tx&)>& fn) {
   // there is work would otherwise wake each other (and themselves) forever.
   if (st.ok() && changed) {
     if (++commits_ == options_.checkpoint_every_commits) ckpt_cv_.notify_one();
-    for (auto& f : on_commit_) f();
+    if (notify) {
+      for (auto& f : on_commit_) f();
+    }
   }
   return st;
 }

@@ -117,6 +117,10 @@ class Store {
 
   // Runs fn in one write transaction; fn's error rolls everything back.
   Status Write(const std::function<Status(Tx&)>& fn);
+  // Write without running the OnCommit callbacks: for rows no controller reads (the
+  // CloudWatch Logs tables, awslogs checkpoints), which change many times a second while
+  // containers log and would otherwise wake every controller for a full pass each time.
+  Status WriteQuiet(const std::function<Status(Tx&)>& fn);
   Status Read(const std::function<Status(Tx&)>& fn);
   void OnCommit(std::function<void()> fn);
   Db& db() { return *db_; }
@@ -126,6 +130,7 @@ class Store {
 
  private:
   void CheckpointLoop();
+  Status DoWrite(const std::function<Status(Tx&)>& fn, bool notify);
 
   std::unique_ptr<Db> db_;
   std::mutex fault_mu_;

@@ -3,7 +3,9 @@ once the CloudWatch Logs service is served, real runc tasks whose output reaches
 stream and shows in `aws logs tail --follow` (/usr/bin/aws). The second part is skipped
 while the daemon does not answer the Logs API."""
 import os
+import queue
 import subprocess
+import threading
 import time
 
 import botocore
@@ -111,23 +113,32 @@ def test_task_output_reaches_its_stream_and_logs_tail(local_kecs):
     wait_for(lambda: len(messages()) >= 5, timeout=60, what="five events")
     assert messages() == [f"hello {i}" for i in range(1, 6)]
     env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDKECSTEST", AWS_SECRET_ACCESS_KEY="secret",
-               AWS_DEFAULT_REGION="us-east-1")
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", PYTHONUNBUFFERED="1")
     tail = subprocess.Popen([AWS, "--endpoint-url", local_kecs.endpoint, "logs", "tail", "/e2e/printer",
                              "--follow", "--since", "1h", "--format", "short"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    # A reader thread feeds a queue, so the deadline holds even when aws logs tail prints
+    # nothing (a bare readline() would block forever).
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in tail.stdout], daemon=True).start()
     try:
         deadline = time.time() + 30
         seen = ""
         while time.time() < deadline and "hello 5" not in seen:
-            line = tail.stdout.readline()
-            if not line:
-                break
-            seen += line
+            try:
+                seen += lines.get(timeout=0.5)
+            except queue.Empty:
+                if tail.poll() is not None:
+                    break
         assert "hello 1" in seen and "hello 5" in seen, seen
     finally:
         tail.kill()
-        tail.wait()
+        tail.wait(timeout=10)
+    # Wait for it: the fixture's teardown stops only tasks still listed as RUNNING, then
+    # expects every task namespace gone.
     ecs.stop_task(task=task["taskArn"])
+    wait_for(lambda: ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPED",
+             timeout=90, what="the task stopped")
 
 
 def test_a_missing_group_stops_a_blocking_task(local_kecs):

@@ -415,7 +415,7 @@ Result<int64_t> LogsApi::Sweep() {
     const int64_t gid = expiry.first, cutoff = expiry.second;
     for (;;) {
       int64_t n = 0;
-      RETURN_IF_ERROR(store_.Write([&](state::Tx& tx) -> Status {
+      RETURN_IF_ERROR(store_.WriteQuiet([&](state::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(auto s, tx.conn().Prepare("SELECT id, stream_id, length(CAST(message AS BLOB)) FROM "
                                                    "log_events WHERE group_id = ? AND ts < ? ORDER BY ts LIMIT ?"));
         s.Bind(1, gid).Bind(2, cutoff).Bind(3, batch);
@@ -458,7 +458,7 @@ Result<int64_t> LogsApi::Sweep() {
     const std::string col = kind == "group" ? "group_id" : "stream_id";
     for (;;) {
       int64_t n = 0;
-      RETURN_IF_ERROR(store_.Write([&](state::Tx& tx) -> Status {
+      RETURN_IF_ERROR(store_.WriteQuiet([&](state::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(auto d, tx.conn().Prepare(fmt::format(
                                      "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE {} = ? "
                                      "LIMIT ?)",
@@ -486,7 +486,11 @@ Result<size_t> LogsApi::Append(std::string_view region, std::string_view account
   (void)account;  // one account per kecs; ARNs use the daemon's
   const int64_t now_ms = NowMs(clock_.Now());
   size_t stored = 0;
-  Status st = store_.Write([&](state::Tx& tx) -> Status {
+  // The shipper calls this from its own thread: a database error (Prep/Check throw
+  // StatusError) comes back as a Status, never as an exception there.
+  Status st;
+  try {
+    st = store_.WriteQuiet([&](state::Tx& tx) -> Status {
     auto g = LoadGroup(tx, region, group);
     if (!g) {
       if (!create_group) return Status(Code::kNotFound, fmt::format("log group {} does not exist", group));
@@ -514,6 +518,9 @@ Result<size_t> LogsApi::Append(std::string_view region, std::string_view account
     stored = keep.size();
     return Status::Ok();
   });
+  } catch (const StatusError& e) {
+    st = e.status();
+  }
   if (!st.ok()) return st;
   return stored;
 }
@@ -528,7 +535,7 @@ Json LogsApi::CreateLogGroup(RequestContext& ctx, const Json& in) {
   Json tags = in.value("tags", Json::object());
   ValidateTags(tags);
   if (tags.size() > 50) throw InvalidParameter("A log group can have no more than 50 tags.");
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     if (LoadGroup(tx, ctx.region, name)) {
       throw AwsError("ResourceAlreadyExistsException", "The specified log group already exists");
     }
@@ -540,7 +547,7 @@ Json LogsApi::CreateLogGroup(RequestContext& ctx, const Json& in) {
 
 Json LogsApi::DeleteLogGroup(RequestContext& ctx, const Json& in) {
   const std::string name = JStr(in, "logGroupName");
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, name);
     auto s = Prep(tx, "DELETE FROM log_streams WHERE group_id = ?");
     s.Bind(1, g.id);
@@ -594,7 +601,7 @@ Json LogsApi::PutRetentionPolicy(RequestContext& ctx, const Json& in) {
         "satisfy enum value set: {}",
         days, kRetentionValues));
   }
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, name);
     auto s = Prep(tx, "UPDATE log_groups SET retention = ? WHERE id = ?");
     s.Bind(1, days).Bind(2, g.id);
@@ -607,7 +614,7 @@ Json LogsApi::PutRetentionPolicy(RequestContext& ctx, const Json& in) {
 
 Json LogsApi::DeleteRetentionPolicy(RequestContext& ctx, const Json& in) {
   const std::string name = JStr(in, "logGroupName");
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, name);
     auto s = Prep(tx, "UPDATE log_groups SET retention = NULL WHERE id = ?");
     s.Bind(1, g.id);
@@ -623,7 +630,7 @@ Json LogsApi::CreateLogStream(RequestContext& ctx, const Json& in) {
   const std::string group = JStr(in, "logGroupName");
   const std::string name = JStr(in, "logStreamName");
   ValidateStreamName(name);
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, group);
     if (LoadStream(tx, g.id, name)) {
       throw AwsError("ResourceAlreadyExistsException", "The specified log stream already exists");
@@ -637,7 +644,7 @@ Json LogsApi::CreateLogStream(RequestContext& ctx, const Json& in) {
 Json LogsApi::DeleteLogStream(RequestContext& ctx, const Json& in) {
   const std::string group = JStr(in, "logGroupName");
   const std::string name = JStr(in, "logStreamName");
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, group);
     auto s = LoadStream(tx, g.id, name);
     if (!s) throw StreamNotFound();
@@ -706,7 +713,7 @@ Json LogsApi::PutLogEvents(RequestContext& ctx, const Json& in) {
   for (size_t i = 0; i < list.size(); ++i) events.push_back({JInt(list[i], "timestamp"), messages[i]});
   const int64_t now_ms = NowMs(ctx.now);
   Json out = Json::object();
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, group);
     auto s = LoadStream(tx, g.id, stream);
     if (!s) throw StreamNotFound();
@@ -827,37 +834,52 @@ Json LogsApi::FilterLogEvents(RequestContext& ctx, const Json& in) {
     int64_t start = std::max(OptLong(in, "startTime").value_or(0), Cutoff(g, now_ms));
     int64_t end = OptLong(in, "endTime").value_or(std::numeric_limits<int64_t>::max());
     // Terms every match must contain are tested by SQLite first (instr), so rows that
-    // cannot match are never copied out; the pattern then decides on the rest.
-    std::string sql =
-        "SELECT e.id, e.ts, e.ingestion, e.message, e.stream_id FROM log_events e "
+    // cannot match are never copied out (their message column is NULL); the pattern then
+    // decides on the rest. Every row examined counts toward the scan budget, so a rare
+    // term cannot make one call read the whole group.
+    std::string candidate = "1";
+    for (size_t i = 0; i < pattern.required().size(); ++i) {
+      candidate += fmt::format(" AND instr(e.message, ?{}) > 0", 7 + i);
+    }
+    std::string sql = fmt::format(
+        "SELECT e.id, e.ts, e.ingestion, CASE WHEN {} THEN e.message END, e.stream_id FROM log_events e "
         "JOIN log_streams s ON s.id = e.stream_id "
-        "WHERE e.group_id = ?1 AND e.ts >= ?2 AND e.ts <= ?3 AND (e.ts > ?4 OR (e.ts = ?4 AND e.id > ?5))";
+        "WHERE e.group_id = ?1 AND e.ts >= ?2 AND e.ts <= ?3 AND (e.ts > ?4 OR (e.ts = ?4 AND e.id > ?5))",
+        candidate);
     if (restricted) {
       std::vector<std::string> ids;
       for (const auto& [id, n] : stream_names) ids.push_back(std::to_string(id));
       sql += " AND e.stream_id IN (" + Join(ids, ",") + ")";
     }
-    int param = 7;
-    for (size_t i = 0; i < pattern.required().size(); ++i) sql += fmt::format(" AND instr(e.message, ?{}) > 0", param++);
     sql += " ORDER BY e.ts, e.id LIMIT ?6";
     const int64_t chunk = 4096;
     int64_t scanned = 0;
     int64_t returned = 0;
+    int64_t bytes = 0;  // the response's size as AWS counts it: message + 26 per event
     bool more = false;
     Key cursor = after;
     for (;;) {
       auto q = Prep(tx, sql);
       q.Bind(1, g.id).Bind(2, start).Bind(3, end).Bind(4, cursor.ts).Bind(5, cursor.id).Bind(6, chunk);
-      param = 7;
+      int param = 7;
       for (const auto& r : pattern.required()) q.Bind(param++, std::string_view(r));
       int64_t got = 0;
       bool stop = false;
       while (q.Step()) {
         ++got;
         ++scanned;
+        const Key prev = cursor;
         cursor = Key{q.Int(1), q.Int(0)};
-        std::string message = q.Text(3);
-        if (pattern.Matches(message)) {
+        const bool candidate_row = !q.IsNull(3);
+        std::string message = candidate_row ? q.Text(3) : std::string();
+        if (candidate_row && pattern.Matches(message)) {
+          const int64_t size = static_cast<int64_t>(message.size()) + kEventOverhead;
+          if (returned > 0 && bytes + size > kMaxFilterResponseBytes) {
+            cursor = prev;  // this event starts the next page
+            stop = true;
+            break;
+          }
+          bytes += size;
           auto sid = q.Int(4);
           auto it = stream_names.find(sid);
           std::string sname;
@@ -901,7 +923,7 @@ Json LogsApi::TagResource(RequestContext& ctx, const Json& in) {
   const std::string name = GroupNameFromArn(JStr(in, "resourceArn"));
   Json add = in.value("tags", Json::object());
   ValidateTags(add);
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, name);
     for (auto it = add.begin(); it != add.end(); ++it) g.tags[it.key()] = it.value();
     SetTags(tx, g, g.tags);
@@ -912,7 +934,7 @@ Json LogsApi::TagResource(RequestContext& ctx, const Json& in) {
 
 Json LogsApi::UntagResource(RequestContext& ctx, const Json& in) {
   const std::string name = GroupNameFromArn(JStr(in, "resourceArn"));
-  Check(store_.Write([&](state::Tx& tx) -> Status {
+  Check(store_.WriteQuiet([&](state::Tx& tx) -> Status {
     Group g = MustGroup(tx, ctx.region, name);
     for (const auto& k : in.value("tagKeys", Json::array())) g.tags.erase(k.get<std::string>());
     SetTags(tx, g, g.tags);

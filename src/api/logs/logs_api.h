@@ -7,10 +7,14 @@
 // PutRetentionPolicy, DeleteRetentionPolicy, TagResource, UntagResource,
 // ListTagsForResource, TagLogGroup, UntagLogGroup and ListTagsLogGroup. Storage is the
 // log_* tables of migration 7, read and written with SQL through state::Store's
-// transactions (one per request). Retention is enforced twice: reads never return an event
+// transactions (one per request), written with Store::WriteQuiet: no controller reads
+// these tables, so a log write wakes none of them. Retention is enforced twice: reads never return an event
 // older than its group's retention, and a sweep thread deletes them (and the events of
 // deleted groups and streams) in batches of `sweep_batch` rows, one short write
-// transaction each. Thread-safe.
+// transaction each. FilterLogEvents answers at most kMaxFilterResponseBytes (1 MiB,
+// message + 26 bytes per event, as AWS) and examines at most `filter_scan_budget` rows
+// per call, counting rows the filter pattern rejects, then returns a nextToken.
+// Thread-safe.
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -30,6 +34,7 @@ namespace kecs::api::logs {
 
 inline constexpr int64_t kMaxBatchEvents = 10000;
 inline constexpr int64_t kMaxBatchBytes = 1048576;
+inline constexpr int64_t kMaxFilterResponseBytes = 1048576;
 inline constexpr int64_t kEventOverhead = 26;
 inline constexpr int64_t kMaxEventBytes = 262144;  // message + 26
 inline constexpr int64_t kMaxSpanMs = 24LL * 3600 * 1000;

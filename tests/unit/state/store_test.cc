@@ -38,6 +38,28 @@ TEST(Store, OnCommitFiresOnlyForWritesThatChangedRows) {
   EXPECT_EQ(fired, 2);
 }
 
+// Log writes (CloudWatch Logs events, awslogs checkpoints) go through WriteQuiet: they
+// commit like any write but wake no controller.
+TEST(Store, WriteQuietCommitsWithoutOnCommit) {
+  TempDir d;
+  auto store = Store::Open(d.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  int fired = 0;
+  (*store)->OnCommit([&fired] { ++fired; });
+  Object o{"test:thing", "us-east-1", "t-1", "", "one", "ACTIVE", 0, Json{{"n", 1}}};
+  ASSERT_TRUE((*store)->WriteQuiet([&](Tx& tx) { return tx.Put(o); }).ok());
+  EXPECT_EQ(fired, 0);
+  bool found = false;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto got, tx.Get("test:thing", "us-east-1", "t-1"));
+    found = got.has_value();
+    return Status::Ok();
+  }).ok());
+  EXPECT_TRUE(found);
+  ASSERT_TRUE((*store)->Write([&](Tx& tx) { return tx.Delete("test:thing", "us-east-1", "t-1").status(); }).ok());
+  EXPECT_EQ(fired, 1);
+}
+
 }  // namespace
 }  // namespace kecs::state
 

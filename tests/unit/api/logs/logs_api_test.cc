@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -252,6 +253,43 @@ TEST_F(LogsApiTest, FilterLogEventsPagesAndPatterns) {
             "InvalidParameterException");
 }
 
+// AWS caps a FilterLogEvents response at 1 MB (message + 26 bytes per event): the event
+// that would pass it starts the next page.
+TEST_F(LogsApiTest, FilterLogEventsStopsAtOneMebibyte) {
+  Call("CreateLogGroup", {{"logGroupName", "g"}});
+  Call("CreateLogStream", {{"logGroupName", "g"}, {"logStreamName", "a"}});
+  const std::string big(200000, 'x');
+  Put("g", "a", {{kNowMs - 60, big}, {kNowMs - 50, big}, {kNowMs - 40, big}});
+  Put("g", "a", {{kNowMs - 30, big}, {kNowMs - 20, big}, {kNowMs - 10, big}});
+  Json first = Call("FilterLogEvents", {{"logGroupName", "g"}});
+  EXPECT_EQ(first["events"].size(), 5u);  // 5 * 200026 fits, 6 * 200026 does not
+  ASSERT_TRUE(first.contains("nextToken"));
+  Json second = Call("FilterLogEvents", {{"logGroupName", "g"}, {"nextToken", first["nextToken"]}});
+  ASSERT_EQ(second["events"].size(), 1u);
+  EXPECT_EQ(second["events"][0]["timestamp"], kNowMs - 10);
+  EXPECT_FALSE(second.contains("nextToken"));
+}
+
+// Rows the pattern's required terms reject still count toward the scan budget (1000 here):
+// a rare term returns a nextToken instead of reading the whole group in one call.
+TEST_F(LogsApiTest, FilterLogEventsCountsRejectedRowsTowardTheBudget) {
+  Call("CreateLogGroup", {{"logGroupName", "g"}});
+  Call("CreateLogStream", {{"logGroupName", "g"}, {"logStreamName", "a"}});
+  std::vector<std::pair<int64_t, std::string>> ev;
+  for (int i = 0; i < 1500; ++i) ev.push_back({kNowMs - 2000 + i, "hay"});
+  ev.push_back({kNowMs - 1, "needle"});
+  Put("g", "a", ev);
+  Json in = {{"logGroupName", "g"}, {"filterPattern", "needle"}};
+  Json first = Call("FilterLogEvents", in);
+  EXPECT_EQ(first["events"].size(), 0u);
+  ASSERT_TRUE(first.contains("nextToken"));
+  in["nextToken"] = first["nextToken"];
+  Json second = Call("FilterLogEvents", in);
+  ASSERT_EQ(second["events"].size(), 1u);
+  EXPECT_EQ(second["events"][0]["message"], "needle");
+  EXPECT_FALSE(second.contains("nextToken"));
+}
+
 TEST_F(LogsApiTest, RetentionHidesThenSweeps) {
   Call("CreateLogGroup", {{"logGroupName", "g"}});
   Call("CreateLogStream", {{"logGroupName", "g"}, {"logStreamName", "s"}});
@@ -306,6 +344,19 @@ TEST_F(LogsApiTest, SinkAppends) {
   Json got = Call("GetLogEvents", {{"logGroupName", "/ecs/app"}, {"logStreamName", "p/c/t"}, {"startFromHead", true}});
   ASSERT_EQ(got["events"].size(), 2u);
   EXPECT_EQ(got["events"][1]["message"], "two");
+}
+
+// Append runs on the shipper's thread: a database error comes back as a Status (the
+// write rolled back), never as an exception that would end the daemon.
+TEST_F(LogsApiTest, SinkAppendReturnsDatabaseErrors) {
+  ASSERT_TRUE(store_->Write([](state::Tx& tx) { return tx.conn().Exec("DROP TABLE log_events"); }).ok());
+  std::vector<reconcile::LogEventIn> ev = {{kNowMs - 1, "one"}};
+  std::optional<Result<size_t>> r;
+  EXPECT_NO_THROW(r.emplace(api_->Append(kRegion, kAccount, "/ecs/app", "p/c/t", true, ev)));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->ok());
+  // Nothing of the failed write stays: the group it would have made is not there.
+  EXPECT_EQ(Fail("DescribeLogStreams", {{"logGroupName", "/ecs/app"}}).first, "ResourceNotFoundException");
 }
 
 TEST_F(LogsApiTest, Tags) {
