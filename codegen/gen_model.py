@@ -100,7 +100,7 @@ def main():
             exception=bool(s.get('exception', False)), fault=bool(s.get('fault', False)),
             error_code=err.get('code', ''), http=int(err.get('httpStatusCode', 0)),
             ts_format=s.get('timestampFormat', ''), document=bool(s.get('document', False)),
-            union=bool(s.get('union', False))))
+            union=bool(s.get('union', False)), sensitive=bool(s.get('sensitive', False))))
 
     cc.append('constexpr std::string_view kEnums[] = {')
     for v in enum_values:
@@ -115,7 +115,7 @@ def main():
     cc.append('constexpr ShapeDesc kShapes[] = {')
     for r in shape_rows:
         cc.append(('  {%ssv, ShapeType::%s, %d, %d, %d, %d, %d, %ssv, %s, %d, %d, %ssv, %ssv, '
-                   '%s, %dLL, %s, %dLL, %s, %s, %ssv, %d, %ssv, %s, %s},') % (
+                   '%s, %dLL, %s, %dLL, %s, %s, %ssv, %d, %ssv, %s, %s, %s},') % (
             cpp_str(r['name']), r['type'], r['enum_off'], r['enum_count'], r['mem_off'],
             r['mem_count'], r['list_member'], cpp_str(r['list_loc']),
             'true' if r['flattened'] else 'false', r['map_key'], r['map_val'],
@@ -123,7 +123,8 @@ def main():
             'true' if r['has_min'] else 'false', r['min'], 'true' if r['has_max'] else 'false',
             r['max'], 'true' if r['exception'] else 'false', 'true' if r['fault'] else 'false',
             cpp_str(r['error_code']), r['http'], cpp_str(r['ts_format']),
-            'true' if r['document'] else 'false', 'true' if r['union'] else 'false'))
+            'true' if r['document'] else 'false', 'true' if r['union'] else 'false',
+            'true' if r['sensitive'] else 'false'))
     cc.append('};')
 
     ops = model['operations']

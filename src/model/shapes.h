@@ -55,6 +55,7 @@ struct ShapeDesc {
   std::string_view timestamp_format;
   bool document;
   bool union_;
+  bool sensitive;                  // the model's `sensitive`: a value no message may show
 };
 
 struct OperationDesc {

@@ -218,13 +218,17 @@ Result<std::unique_ptr<EventSplitter>> EventSplitter::Create(const std::string& 
   return std::unique_ptr<EventSplitter>(new EventSplitter(std::move(impl), offset));
 }
 
-void EventSplitter::Emit(std::string_view bytes, int64_t ts, int64_t end, std::vector<SplitEvent>& out) {
+void EventSplitter::Emit(std::string_view bytes, int64_t ts, int64_t end, int trailer,
+                         std::vector<SplitEvent>& out) {
   // Docker's processEvent: pieces of at most maximumBytesPerEvent, on character boundaries.
   ts = std::max(ts, last_ts_);  // chronological even if the clock steps back
   last_ts_ = ts;
   while (!bytes.empty()) {
     size_t n = ValidSplit(bytes, kAwslogsMaxEventBytes);
-    out.push_back({ts, std::string(bytes.substr(0, n)), end});
+    // Each piece its own end: a checkpoint between two pieces must not skip the second.
+    size_t rest = bytes.size() - n;
+    int64_t piece_end = rest == 0 ? end : end - static_cast<int64_t>(rest) - trailer;
+    out.push_back({ts, std::string(bytes.substr(0, n)), piece_end});
     bytes.remove_prefix(n);
   }
   held_from_ = end;
@@ -232,17 +236,18 @@ void EventSplitter::Emit(std::string_view bytes, int64_t ts, int64_t end, std::v
 
 void EventSplitter::FlushBuffer(std::vector<SplitEvent>& out) {
   if (buffer_.empty()) return;
-  Emit(buffer_, buffer_ts_, buffer_end_, out);
+  Emit(buffer_, buffer_ts_, buffer_end_, buffer_trailer_, out);
   buffer_.clear();
 }
 
-void EventSplitter::Line(std::string_view line, int64_t end, int64_t ts, std::vector<SplitEvent>& out) {
+void EventSplitter::Line(std::string_view line, int64_t end, bool newline, int64_t ts,
+                         std::vector<SplitEvent>& out) {
   if (!impl_) {
     if (line.empty()) {
       held_from_ = end;  // no event: Docker sends none for an empty line
       return;
     }
-    Emit(line, ts, end, out);
+    Emit(line, ts, end, newline ? 1 : 0, out);
     return;
   }
   // Docker's collectBatch with a multiline pattern.
@@ -252,8 +257,10 @@ void EventSplitter::Line(std::string_view line, int64_t end, int64_t ts, std::ve
   }
   if (buffer_.empty()) buffer_ts_ = ts;
   buffer_.append(line);
-  if (line.size() < kAwslogsMaxEventBytes) buffer_ += '\n';
+  bool added = line.size() < kAwslogsMaxEventBytes;
+  if (added) buffer_ += '\n';
   buffer_end_ = end;
+  buffer_trailer_ = (newline ? 1 : 0) - (added ? 1 : 0);
 }
 
 void EventSplitter::Feed(std::string_view bytes, int64_t now_ms, std::vector<SplitEvent>& out) {
@@ -271,7 +278,7 @@ void EventSplitter::Feed(std::string_view bytes, int64_t now_ms, std::vector<Spl
         int64_t end = fed_ - static_cast<int64_t>(partial_.size() - n);
         std::string piece = partial_.substr(0, n);
         partial_.erase(0, n);
-        Line(piece, end, partial_ts_, out);
+        Line(piece, end, false, partial_ts_, out);
       }
       return;
     }
@@ -280,9 +287,9 @@ void EventSplitter::Feed(std::string_view bytes, int64_t now_ms, std::vector<Spl
       partial_.append(bytes.substr(pos, nl - pos));
       std::string line = std::move(partial_);
       partial_.clear();
-      Line(line, end, partial_ts_, out);
+      Line(line, end, true, partial_ts_, out);
     } else {
-      Line(bytes.substr(pos, nl - pos), end, now_ms, out);
+      Line(bytes.substr(pos, nl - pos), end, true, now_ms, out);
     }
     pos = nl + 1;
   }
@@ -296,7 +303,7 @@ void EventSplitter::Finish(int64_t now_ms, std::vector<SplitEvent>& out) {
   if (!partial_.empty()) {
     std::string line = std::move(partial_);
     partial_.clear();
-    Line(line, fed_, partial_ts_ ? partial_ts_ : now_ms, out);
+    Line(line, fed_, false, partial_ts_ ? partial_ts_ : now_ms, out);
   }
   FlushBuffer(out);
   held_from_ = fed_;

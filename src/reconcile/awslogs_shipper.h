@@ -116,8 +116,12 @@ class EventSplitter {
  private:
   struct Impl;
   explicit EventSplitter(std::unique_ptr<Impl> impl, int64_t offset);
-  void Line(std::string_view line, int64_t end, int64_t now_ms, std::vector<SplitEvent>& out);
-  void Emit(std::string_view bytes, int64_t ts, int64_t end, std::vector<SplitEvent>& out);
+  // `newline`: the line ended with a newline in the file (at end - 1).
+  void Line(std::string_view line, int64_t end, bool newline, int64_t now_ms, std::vector<SplitEvent>& out);
+  // `trailer`: how many more bytes the file holds before `end` than `bytes` ends with (1:
+  // a newline not in the event; -1: a newline the event added). A piece of an event cut
+  // in several carries the offset where that piece ends in the file.
+  void Emit(std::string_view bytes, int64_t ts, int64_t end, int trailer, std::vector<SplitEvent>& out);
   void FlushBuffer(std::vector<SplitEvent>& out);
 
   std::unique_ptr<Impl> impl_;  // the compiled pattern, or null
@@ -128,6 +132,7 @@ class EventSplitter {
   std::string buffer_;         // the multiline event being gathered
   int64_t buffer_ts_ = 0;
   int64_t buffer_end_ = 0;
+  int buffer_trailer_ = 0;     // Emit's trailer for buffer_
   int64_t last_ts_ = 0;
 };
 

@@ -137,10 +137,14 @@ def test_secret_shapes_are_validated_at_registration(env):
         "ClientException", "Invalid 'secrets' setting for container 'app': valueFrom should not be blank.")
     assert error([dict(base, secrets=[{"name": "", "valueFrom": "/a"}])]) == (
         "ClientException", "Invalid 'secrets' setting for container 'app': name should not be blank.")
-    assert error([dict(base, logConfiguration={"logDriver": "awslogs", "secretOptions": [
-        {"name": "token", "valueFrom": ""}]})]) == (
+    assert error([dict(base, logConfiguration={"logDriver": "splunk", "secretOptions": [
+        {"name": "splunk-token", "valueFrom": ""}]})]) == (
         "ClientException",
         "Invalid 'logConfiguration.secretOptions' setting for container 'app': valueFrom should not be blank.")
+    # kecs' awslogs driver reads its options from the task definition only.
+    assert error([dict(base, logConfiguration={"logDriver": "awslogs", "options": {"awslogs-region": "us-east-1"},
+                                               "secretOptions": [{"name": "awslogs-group", "valueFrom": "/e2e/g"}]})]) == (
+        "ClientException", "Log driver awslogs takes no secretOptions; set these in options instead: awslogs-group")
     assert error([dict(base, repositoryCredentials={"credentialsParameter": ""})]) == (
         "ClientException",
         "Invalid 'repositoryCredentials' setting for container 'app': credentialsParameter should not be blank.")

@@ -7,6 +7,7 @@
 // dir under /tmp and the process's name prefix; TearDown removes every task
 // (GarbageCollect), the networks and whatever carries the prefix, also after a failure.
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "base/clock.h"
@@ -14,6 +15,7 @@
 #include "reconcile/awslogs_shipper.h"
 #include "runtime/local/local_runtime.h"
 #include "state/records/tasks.h"
+#include "unit/runtime/volume_builders.h"
 
 namespace kecs::runtime::local {
 namespace {
@@ -22,6 +24,7 @@ namespace fs = std::filesystem;
 using privileged::Sh;
 
 using privileged::BusyboxArchive;
+using fixtures::HostVolume;
 
 // A sink that keeps what it is given, thread-safe (the shipper appends from its thread).
 class MemorySink : public reconcile::LogSink {
@@ -112,11 +115,18 @@ TEST_F(AwslogsPrivilegedTest, LinesOfARuncTaskArriveOnceInOrderAcrossAShipperRes
   ContainerSpec c;
   c.name = "app";
   c.image = "busybox";
-  // 400 lines over about 4 s, stdout and stderr both, the last without a newline.
+  // 400 lines over about 4 s, stdout and stderr both, the last without a newline. After
+  // line 199 it waits (at most 60 s) for /gate/go, which the test makes once the shipper
+  // has restarted: the restart always falls mid-stream, however slow the runner.
   c.entry_point = {"/bin/sh", "-c",
                    "i=0; while [ $i -lt 400 ]; do echo \"line $i\"; [ $((i % 50)) = 7 ] && echo \"line $i err\" >&2;"
-                   " i=$((i+1)); [ $((i % 10)) = 0 ] && sleep 0.1; done; printf 'last'"};
+                   " i=$((i+1)); [ $((i % 10)) = 0 ] && sleep 0.1;"
+                   " if [ $i = 200 ]; then n=0; while [ ! -e /gate/go ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; fi;"
+                   " done; printf 'last'"};
+  std::string gate = data_dir_ + "/gate";
+  c.mount_points = {{"gate", "/gate", false}};
   spec.containers = {c};
+  spec.volumes = {HostVolume("gate", gate)};
 
   model::Task task;
   task.region = "us-east-1";
@@ -154,6 +164,7 @@ TEST_F(AwslogsPrivilegedTest, LinesOfARuncTaskArriveOnceInOrderAcrossAShipperRes
 
   auto second = Shipper();
   second->Start();
+  { std::ofstream(gate + "/go") << "go\n"; }
   ASSERT_TRUE(privileged::WaitFor([&] { return Exited(spec); }, std::chrono::seconds(60)));
   task.last_status = model::TaskStatus::kStopped;
   task.containers[0].last_status = model::ContainerStatus::kStopped;

@@ -347,7 +347,7 @@ void CheckTaskModes(const Json& in, bool fargate) {
 
 // A container's logConfiguration, as RegisterTaskDefinition checks it: the driver one of
 // the model's LogDriver values (Fargate: awslogs, splunk, awsfirelens), and awslogs' option
-// names and required options. Option values (mode, max-buffer-size, the patterns) are
+// names and required options (awslogs takes none from secretOptions). Option values (mode, max-buffer-size, the patterns) are
 // checked when the container starts, where Docker's driver checks them.
 void CheckLogConfiguration(const Json& lc, bool fargate) {
   static const std::vector<std::string> kDrivers = {"json-file", "syslog", "journald", "gelf",
@@ -374,10 +374,15 @@ void CheckLogConfiguration(const Json& lc, bool fargate) {
       if (!kAwslogsOptions.count(k)) disallowed.push_back(k);
     }
   }
+  // kecs' awslogs driver reads its options from the task definition only: an option taken
+  // from a secret (awslogs-group, say) would register and then fail every task.
+  std::string secret_names;
   for (const auto& so : ListOf(lc, "secretOptions")) {
-    std::string k = JStr(so, "name");
-    given.insert(k);
-    if (!kAwslogsOptions.count(k)) disallowed.push_back(k);
+    secret_names += (secret_names.empty() ? "" : ", ") + JStr(so, "name");
+  }
+  if (!secret_names.empty()) {
+    throw ClientException("Log driver awslogs takes no secretOptions; set these in options instead: " +
+                          secret_names);
   }
   if (!disallowed.empty()) {
     std::string list;

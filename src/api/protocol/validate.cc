@@ -143,14 +143,17 @@ ConstraintIssue NullElement(const std::string& path, std::string_view member,
 
 void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std::string& path,
                  std::string_view member, std::string_view location, const ConstraintOptions& o,
-                 std::vector<ConstraintIssue>& out) {
+                 std::vector<ConstraintIssue>& out, bool within_sensitive = false) {
   const ShapeDesc& s = m.shape(idx);
+  const bool hidden = within_sensitive || s.sensitive;  // inside a sensitive list/structure too
   using K = ConstraintIssue::Kind;
+  // A `sensitive` value (a secret, an SSM parameter's value) stays out of the message, as
+  // AWS leaves it out: "Value at 'SecretString' failed to satisfy constraint: ...".
   auto add = [&](K k, std::string clause) {
+    std::string shown = k == K::kMissing ? "null " : hidden ? "" : fmt::format("'{}' ", Render(v));
     out.push_back({k, path, std::string(member), std::string(location),
-                   fmt::format("Value {} at '{}' failed to satisfy constraint: {}",
-                               k == K::kMissing ? "null" : fmt::format("'{}'", Render(v)), path, clause),
-                   {}, Render(v)});
+                   fmt::format("Value {}at '{}' failed to satisfy constraint: {}", shown, path, clause),
+                   {}, hidden ? "" : Render(v)});
   };
   switch (s.type) {
     case ShapeType::kStructure: {
@@ -170,7 +173,7 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
           }
           continue;
         }
-        Constraints(m, mem.shape, *it, p, mem.name, loc, o, out);
+        Constraints(m, mem.shape, *it, p, mem.name, loc, o, out, hidden);
       }
       return;
     }
@@ -189,7 +192,7 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
           out.push_back(NullElement(p, member, location));
           continue;
         }
-        Constraints(m, s.list_member, e, p, member, location, o, out);
+        Constraints(m, s.list_member, e, p, member, location, o, out, hidden);
       }
       return;
     }
@@ -201,7 +204,7 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
           out.push_back(NullElement(p, member, location));
           continue;
         }
-        Constraints(m, s.map_value, it.value(), p, member, location, o, out);
+        Constraints(m, s.map_value, it.value(), p, member, location, o, out, hidden);
       }
       return;
     }

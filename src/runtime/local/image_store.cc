@@ -91,12 +91,15 @@ Result<ImageRef> ParseImageRef(const std::string& in) {
   return r;
 }
 
-std::string ImageKey(const ImageRef& ref) {
-  std::string canonical = ref.Canonical();
+namespace {
+std::string Sha256Hex(const std::string& s) {
   unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), md);
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
   return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
 }
+}  // namespace
+
+std::string ImageKey(const ImageRef& ref) { return Sha256Hex(ref.Canonical()); }
 
 ImageStore::ImageStore(std::string root, RegistryConfig config, Env* env)
     : root_(std::move(root)), config_(std::move(config)), env_(env) {
@@ -104,6 +107,9 @@ ImageStore::ImageStore(std::string root, RegistryConfig config, Env* env)
   (void)env_->CreateDirs(root_ + "/bundles");
   (void)env_->CreateDirs(root_ + "/refs");
   (void)env_->CreateDirs(root_ + "/layout/blobs");
+  // Auth files live only as long as a copy; one left behind by a daemon that died during a
+  // copy still holds plaintext credentials.
+  (void)env_->RemoveAll(root_ + "/auth");
 }
 
 ImageStore::RefSlot& ImageStore::Slot(const std::string& key) {
@@ -194,7 +200,9 @@ Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string
   // Credentials go in a file only root can read, never on the command line (where /proc
   // shows them to every user), and the file lives only as long as the copy.
   std::string authfile;
-  std::string secret = credentials;
+  // A task's own credentials are for its image's registry, never for a mirror standing in
+  // for it.
+  std::string secret = host == registry ? credentials : "";
   if (secret.empty()) {
     auto creds = config_.credentials.find(host);
     if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
@@ -259,6 +267,7 @@ Result<Image> ImageStore::Ensure(const std::string& name, const std::string& cre
   std::string canonical = ref.Canonical();
   std::string key = ImageKey(ref);
   RefSlot& slot = Slot(key);
+  std::string credentials_hash = Sha256Hex(credentials);
   // Read before this request counts as in progress: a pull that finishes after that
   // moment serves this request.
   uint64_t seen = slot.pulls_done.load();
@@ -271,11 +280,14 @@ Result<Image> ImageStore::Ensure(const std::string& name, const std::string& cre
   ASSIGN_OR_RETURN(auto file_lock, env_->LockFile(RefDir(key) + ".lock"));
   bool have = DigestOf(key).has_value();
   // A pull of this reference that finished while this request waited serves it too.
-  bool shared = slot.pulls_done.load() != seen;
+  // Only a pull made with the same credentials: one without them (or with others) failing
+  // says nothing about this request's.
+  bool shared = slot.pulls_done.load() != seen && slot.last_credentials_hash == credentials_hash;
   if (shared && !have) return slot.last_pull;
   if (!have || (config_.pull_behavior == "always" && !shared)) {
     Status pulled = Pull(ref, canonical, key, credentials);
     slot.last_pull = pulled;
+    slot.last_credentials_hash = credentials_hash;
     slot.pulls_done.fetch_add(1);
     if (!pulled.ok()) {
       // With "always", an unreachable registry still leaves the cached copy usable.

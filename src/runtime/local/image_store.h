@@ -107,6 +107,7 @@ class ImageStore {
     std::atomic<uint64_t> pulls_done{0};  // written under mu
     std::atomic<int> in_progress{0};
     Status last_pull;                     // guarded by mu
+    std::string last_credentials_hash;    // guarded by mu: SHA-256 of last_pull's credentials
   };
   RefSlot& Slot(const std::string& key);
   std::string RefDir(const std::string& key) const;

@@ -88,6 +88,21 @@ TEST(AwslogsSplitterTest, LongLinesSplitAtTheEventLimitOnCharacterBoundaries) {
   EXPECT_EQ(open[0].end_offset, static_cast<int64_t>(kAwslogsMaxEventBytes));
 }
 
+TEST(AwslogsSplitterTest, PiecesOfALongLineCarryTheirOwnEndOffsets) {
+  // A checkpoint taken between two pieces must resume at the second, not after the line.
+  const int64_t max = kAwslogsMaxEventBytes;
+  auto events = Split("", {"hi\n" + std::string(2 * max + 5, 'x') + "\n"}, false);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1].end_offset, 3 + max);
+  EXPECT_EQ(events[2].end_offset, 3 + 2 * max);
+  EXPECT_EQ(events[3].end_offset, 3 + 2 * max + 5 + 1);
+  // In a multiline event too (no newline added after a line at the limit).
+  auto multi = Split("^S", {"S" + std::string(max + 9, 'y') + "\nS\n"}, false);
+  ASSERT_EQ(multi.size(), 2u);
+  EXPECT_EQ(multi[0].end_offset, max);
+  EXPECT_EQ(multi[1].end_offset, max + 11);
+}
+
 TEST(AwslogsSplitterTest, BadMultilinePatternIsRefused) {
   model::LogConfiguration lc{"awslogs", {{"awslogs-group", "g"}, {"awslogs-multiline-pattern", "(unclosed"}}, {}};
   auto opts = ParseAwslogsOptions(lc);

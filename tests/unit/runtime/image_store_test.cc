@@ -95,7 +95,9 @@ class ImageStoreTest : public ::testing::Test {
   // Two Ensure calls for one image, the second made while the first one's pull is blocked
   // and released only once both are in progress; the pull answers `outcome`.
   std::pair<Result<Image>, Result<Image>> TwoRequestsDuringOnePull(ImageStore& store, const std::string& a,
-                                                                   const std::string& b, ProcessResult outcome) {
+                                                                   const std::string& b, ProcessResult outcome,
+                                                                   const std::string& creds_a = "",
+                                                                   const std::string& creds_b = "") {
     std::promise<void> started, release_pull;
     std::shared_future<void> release = release_pull.get_future().share();
     before_copy_ = [&](const ProcessOptions&) -> Result<ProcessResult> {
@@ -104,9 +106,9 @@ class ImageStoreTest : public ::testing::Test {
       return outcome;
     };
     Result<Image> first = Internal("unset"), second = Internal("unset");
-    std::thread ta([&] { first = store.Ensure(a); });
+    std::thread ta([&] { first = store.Ensure(a, creds_a); });
     started.get_future().wait();
-    std::thread tb([&] { second = store.Ensure(b); });
+    std::thread tb([&] { second = store.Ensure(b, creds_b); });
     // Both requests are in: one pulling, one waiting for that pull.
     while (store.RequestsInProgress(a) < 2) std::this_thread::yield();
     release_pull.set_value();
@@ -261,7 +263,36 @@ TEST_F(ImageStoreTest, RequestsWaitingForAFailedPullShareItsError) {
   EXPECT_EQ(Copies().size(), 1u);
 }
 
+TEST_F(ImageStoreTest, AFailedPullIsNotSharedWithRequestsHoldingOtherCredentials) {
+  RegistryConfig cfg;
+  cfg.pull_attempts = 1;
+  auto store = Store(cfg);
+  // The first request has no credentials and fails; the waiting one has its own and pulls.
+  auto [first, second] = TwoRequestsDuringOnePull(
+      *store, "registry.example.com/app:1", "registry.example.com/app:1",
+      Failed("reading manifest 1 in registry.example.com/app: unauthorized"), "", "robot:pw");
+  EXPECT_FALSE(first.ok());
+  EXPECT_EQ(Copies().size(), 2u);
+  EXPECT_TRUE(Has(Copies()[1].argv, "--src-authfile"));
+}
+
 // ---- Credentials (defect: they went on skopeo's argv, visible in /proc).
+
+TEST_F(ImageStoreTest, AuthFilesLeftByADeadDaemonAreRemovedAtStart) {
+  ASSERT_TRUE(env_.CreateDirs(dir_.path() + "/auth").ok());
+  ASSERT_TRUE(env_.WriteFileAtomic(dir_.path() + "/auth/old.json", R"({"auths":{}})").ok());
+  auto store = Store();
+  EXPECT_FALSE(env_.Exists(dir_.path() + "/auth/old.json"));
+}
+
+TEST_F(ImageStoreTest, TaskCredentialsNeverGoToAMirror) {
+  RegistryConfig cfg;
+  cfg.mirrors["docker.io"] = "127.0.0.1:5000";
+  auto store = Store(cfg);
+  ASSERT_TRUE(store->Ensure("nginx", "robot:private-pw").ok());
+  ASSERT_EQ(Copies().size(), 1u);
+  EXPECT_FALSE(Has(Copies()[0].argv, "--src-authfile"));
+}
 
 TEST_F(ImageStoreTest, CredentialsGoInAPrivateAuthFileNeverOnArgv) {
   const std::string secret = "s3cr3t-Pa55";

@@ -321,6 +321,18 @@ TEST(NormalizeTaskDefinition, RefusesTaskWithoutEssentialContainer) {
   EXPECT_EQ(Refusal(td), "Task definition must have at least one essential container.");
 }
 
+TEST(NormalizeTaskDefinition, RefusesAwslogsOptionsFromSecrets) {
+  Json lc = {{"logDriver", "awslogs"},
+             {"options", {{"awslogs-region", "us-east-1"}}},
+             {"secretOptions", Json::array({{{"name", "awslogs-group"}, {"valueFrom", "/logs/group"}}})}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"logConfiguration", lc}})}))),
+            "Log driver awslogs takes no secretOptions; set these in options instead: awslogs-group");
+  // Other drivers take theirs.
+  lc = {{"logDriver", "splunk"},
+        {"secretOptions", Json::array({{{"name", "splunk-token"}, {"valueFrom", "/logs/token"}}})}};
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"logConfiguration", lc}})}))), "");
+}
+
 TEST(NormalizeTaskDefinition, RefusesHostnameUnderAwsvpc) {
   Json td = TaskDef(Json::array({Container("app", {{"hostname", "web"}})}), {{"networkMode", "awsvpc"}});
   EXPECT_EQ(Refusal(td), "hostname is not supported on container when networkMode=awsvpc.");

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model/secretsmanager_model.h"
+
 namespace kecs::api::protocol {
 namespace {
 
@@ -429,6 +431,23 @@ TEST(Nulls, DropNullMembersWithoutInputShapeLeavesTheDocument) {
   Json in = {{"x", nullptr}};
   DropNullMembers(model::EcsModel(), -1, in);
   EXPECT_TRUE(in.contains("x"));
+}
+
+TEST(CheckConstraints, SensitiveValuesStayOutOfTheMessage) {
+  const auto& m = model::SecretsManagerModel();
+  int shape = m.FindShape("CreateSecretRequest");
+  ASSERT_GE(shape, 0);
+  std::string secret(65537, 'p');
+  auto issues = CheckConstraints(m, shape, Json{{"Name", "db"}, {"SecretString", secret}}, {});
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].message,
+            "Value at 'SecretString' failed to satisfy constraint: Member must have length less than or equal to "
+            "65536");
+  EXPECT_EQ(issues[0].value, "");
+  // Other members still show theirs.
+  issues = CheckConstraints(m, shape, Json{{"Name", std::string(513, 'n')}}, {});
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("Value '" + std::string(513, 'n') + "' at 'Name'"), std::string::npos);
 }
 
 }  // namespace
