@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "api/ecr/ecr_api.h"
-#include "api/ssm/value_cipher.h"
+#include "base/value_cipher.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -127,7 +127,7 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
   std::string auth(req.Header("authorization"));
   bool authed = false;
   if (auth.size() > 6 && ToLower(auth.substr(0, 6)) == "basic ") {
-    auto decoded = ssm::Base64Decode(Trim(auth.substr(6)));
+    auto decoded = kecs::Base64Decode(Trim(auth.substr(6)));
     if (decoded.ok() && decoded->starts_with("AWS:")) authed = TokenValid(region, decoded->substr(4), now);
   }
   if (!authed) {
@@ -214,6 +214,7 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
     if (m == "POST" && uuid.empty()) {
       std::string mount = Query(req, "mount");
       if (!mount.empty() && Sha256Ref(mount) && fs::exists(BlobPath(mount))) {
+        fs::last_write_time(BlobPath(mount), fs::file_time_type::clock::now(), ec);  // see SweepBlobs
         return Reply(201, {{"Location", fmt::format("/v2/{}/blobs/{}", name, mount)}, {"Docker-Content-Digest", mount}});
       }
       std::string u = RandomHex(32);
@@ -264,6 +265,8 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
       std::vector<std::pair<std::string, std::string>> h = {
           {"Content-Type", "application/octet-stream"}, {"Docker-Content-Digest", digest}, {"ETag", "\"" + digest + "\""}};
       if (m == "HEAD") {
+        // A client that finds the blob skips its upload: keep it from the sweep a while.
+        fs::last_write_time(blob, fs::file_time_type::clock::now(), ec);
         h.emplace_back("Content-Length", std::to_string(size));
         return Reply(200, h);
       }
@@ -348,6 +351,7 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
         return tx.Put(img);
       });
       if (!del.ok()) return Error(500, "UNKNOWN", "internal error");
+      SweepBlobs();
       return Reply(202);
     }
     return Error(405, "UNSUPPORTED", "method not allowed");

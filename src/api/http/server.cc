@@ -1,4 +1,5 @@
 #include "api/http/server.h"
+#include "api/http/large_body.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -65,9 +66,25 @@ struct Acceptor {
   bool closed = false;  // accept strand only
 };
 
+namespace {
+std::mutex large_body_mu;
+LargeBodyRule large_body_rule;
+}  // namespace
+
+void SetLargeBodyRule(LargeBodyRule rule) {
+  std::lock_guard<std::mutex> lock(large_body_mu);
+  large_body_rule = std::move(rule);
+}
+
+LargeBodyRule CurrentLargeBodyRule() {
+  std::lock_guard<std::mutex> lock(large_body_mu);
+  return large_body_rule;
+}
+
 struct HttpServer::Impl {
   HttpHandler handler;
   Options options;
+  LargeBodyRule large_body;  // CurrentLargeBodyRule() at construction
   int max_connections = 0;  // constant after construction
   asio::io_context ioc;
   // Keeps the I/O threads running while no socket is open yet (a server with only added
@@ -160,7 +177,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->options.header_limit));
-    parser_->body_limit(srv_->options.body_limit);
+    // Beast checks a Content-Length against the limit while it parses the header, so the
+    // header is read under the larger limit and OnHeader narrows it for ordinary requests.
+    parser_->body_limit(srv_->large_body.wanted
+                            ? std::max<std::uint64_t>(srv_->options.body_limit, srv_->large_body.limit)
+                            : std::uint64_t{srv_->options.body_limit});
     stream_.expires_after(srv_->options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
@@ -178,6 +199,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (first != last && (std::next(first) != last || first->value().find(',') != std::string_view::npos)) {
       SendSimple(http::status::bad_request, "duplicate Content-Length header");
       return;
+    }
+    auto method = req.method_string();
+    auto target = req.target();
+    if (srv_->large_body.wanted &&
+        !srv_->large_body.wanted(std::string_view(method.data(), method.size()),
+                                         std::string_view(target.data(), target.size()))) {
+      auto len = parser_->content_length();
+      if (len && *len > srv_->options.body_limit) {
+        SendSimple(http::status::payload_too_large, "request body too large");
+        return;
+      }
+      parser_->body_limit(std::uint64_t{srv_->options.body_limit});  // a chunked body counts down from here
     }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
@@ -375,6 +408,7 @@ int HttpServer::DefaultMaxConnections() {
 HttpServer::HttpServer(HttpHandler handler, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
   impl_->options = options;
+  impl_->large_body = CurrentLargeBodyRule();
   impl_->max_connections =
       options.max_connections > 0 ? options.max_connections : DefaultMaxConnections();
 }

@@ -2,6 +2,7 @@
 // requests, the connection cap, and running out of descriptors (in a child process with a
 // lowered RLIMIT_NOFILE, so no root is needed).
 #include "api/http/server.h"
+#include "api/http/large_body.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -178,6 +179,29 @@ TEST_F(HttpServerTest, BodyOverTheLimitGets413) {
   Start(o);
   std::string r = Exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n" + std::string(32, 'x'));
   EXPECT_EQ(StatusLine(r), "HTTP/1.1 413 Payload Too Large");
+}
+
+TEST_F(HttpServerTest, LargeBodyWantedRequestsGetTheLargerLimit) {
+  HttpServer::Options o;
+  o.body_limit = 16;
+  SetLargeBodyRule({.limit = 64, .wanted = [](std::string_view method, std::string_view target) {
+                      return method == "PATCH" && target.starts_with("/big");
+                    }});
+  Start(o);
+  SetLargeBodyRule({});  // the server took it; later servers see none
+  std::string body(32, 'x');
+  EXPECT_EQ(StatusLine(Exchange("PATCH /big HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n" + body)),
+            "HTTP/1.1 200 OK");
+  // Others keep the ordinary limit, by Content-Length and by a chunked body's size.
+  EXPECT_EQ(StatusLine(Exchange("PATCH /small HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n" + body)),
+            "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(StatusLine(Exchange("PATCH /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "20\r\n" + body + "\r\n0\r\n\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
+  // And the larger limit holds too.
+  EXPECT_EQ(StatusLine(Exchange("PATCH /big HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n" +
+                                std::string(65, 'x'))),
+            "HTTP/1.1 413 Payload Too Large");
 }
 
 TEST_F(HttpServerTest, DefaultCapIsBelowTheDescriptorLimit) {

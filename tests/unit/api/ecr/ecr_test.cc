@@ -13,7 +13,7 @@
 #include "api/ecr/ecr_api.h"
 #include "api/router.h"
 #include "model/ecr_model.h"
-#include "api/ssm/value_cipher.h"
+#include "base/value_cipher.h"
 #include "base/clock.h"
 #include "model/shapes.h"
 #include "state/store.h"
@@ -257,7 +257,7 @@ TEST_F(EcrTest, RegistryPushAndPull) {
   HttpResponse r = Registry("GET", "/v2/");
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(HeaderOf(r, "WWW-Authenticate").find("Basic realm="), std::string::npos);
-  EXPECT_EQ(Registry("GET", "/v2/", "", ssm::Base64Encode("AWS:wrong")).status, 401);
+  EXPECT_EQ(Registry("GET", "/v2/", "", kecs::Base64Encode("AWS:wrong")).status, 401);
   std::string token = Token();
   EXPECT_EQ(Registry("GET", "/v2/", "", token).status, 200);
 
@@ -329,7 +329,7 @@ TEST_F(EcrTest, TokensExpireAndPullCredentials) {
   Json data = Call("GetAuthorizationToken", Json::object())["authorizationData"][0];
   EXPECT_EQ(data["expiresAt"].get<double>(), clock_.Now() + 12 * 3600);
   EXPECT_EQ(data["proxyEndpoint"], std::string("http://") + kHost);
-  auto decoded = ssm::Base64Decode(data["authorizationToken"].get<std::string>());
+  auto decoded = kecs::Base64Decode(data["authorizationToken"].get<std::string>());
   ASSERT_TRUE(decoded.ok());
   ASSERT_TRUE(decoded->starts_with("AWS:"));
   EXPECT_TRUE(api_->TokenValid(kRegion, decoded->substr(4), clock_.Now()));
