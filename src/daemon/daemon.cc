@@ -709,6 +709,7 @@ int Run(const Config& cfg) {
   sopts.threads = cfg.http_threads;
   sopts.max_connections = cfg.max_connections;
   sopts.upgrade_wanted = &api::exec::StreamServer::Wants;
+  sopts.large_body_wanted = &api::ecr::EcrApi::IsBlobUpload;  // image layers beyond 16 MiB
   sopts.upgrade = [&exec_streams](api::HttpRequest r, int fd) { exec_streams.Serve(std::move(r), fd); };
   api::HttpServer server(
       [&router, &ecr](const api::HttpRequest& r) {
@@ -721,6 +722,7 @@ int Run(const Config& cfg) {
   }
   std::string exec_host = cfg.host == "0.0.0.0" || cfg.host == "::" || cfg.host.empty() ? "127.0.0.1" : cfg.host;
   ecr.SetPort(server.port());
+  ecr.SweepBlobs();  // what a crash between an image's deletion and its blobs' left
   // Lifecycle policies also run periodically (sinceImagePushed rules expire with time).
   std::mutex ecr_mu;
   std::condition_variable ecr_cv;

@@ -328,3 +328,80 @@ def test_skopeo_push_then_describe_images_then_run_task(local_kecs):
     assert task["containers"][0]["image"] == f"{uri}:v1"
     # The credentials kecs minted for its pull went through a file that is gone.
     assert os.listdir(os.path.join(local_kecs.data_dir, "images", "auth")) == []
+
+
+def test_skopeo_pushes_and_pulls_a_layer_beyond_16_mib(kecs):
+    """The API's 16 MiB body limit does not apply to blob uploads: skopeo sends a 20 MiB
+    random (incompressible) layer in one PATCH, DescribeImages counts it, and it pulls back."""
+    ecr = kecs.client("ecr")
+    uri = ecr.create_repository(repositoryName="big")["repository"]["repositoryUri"]
+    creds = base64.b64decode(token_of(ecr)).decode()
+    work = tempfile.mkdtemp(prefix="kecs-ecr-big-")
+    try:
+        big = os.urandom(20 * 1024 * 1024)
+        tar = build_busybox_image(work, "big:latest", ["/bin/sh"], files={"data/big.bin": big})
+        run(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", creds,
+             "docker-archive:" + tar, f"docker://{uri}:v1"], timeout=180)
+        [d] = ecr.describe_images(repositoryName="big")["imageDetails"]
+        assert d["imageSizeInBytes"] > len(big)
+        out = os.path.join(work, "pulled")
+        run(["skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--src-creds", creds,
+             f"docker://{uri}:v1", "dir:" + out], timeout=180)
+        sizes = sorted(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+        assert sizes[-1] > len(big)
+        assert sizes[-1] == max(layer["size"] for layer in json.loads(
+            ecr.batch_get_image(repositoryName="big", imageIds=[{"imageTag": "v1"}])["images"][0]["imageManifest"]
+        )["layers"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    # The ordinary API keeps its limit.
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{kecs.port}/", data=b"x" * (17 * 1024 * 1024), method="POST",
+                                 headers={"Content-Type": "application/x-amz-json-1.1"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    assert e.value.code == 413
+
+
+def test_deleted_images_take_their_unshared_blobs(kecs):
+    """A blob goes when no image in any repository references it (BatchDeleteImage,
+    DeleteRepository with force, a manifest DELETE); shared ones stay, and a blob pushed
+    in the last minutes stays for the manifest about to name it."""
+    import urllib.request
+    ecr = kecs.client("ecr")
+    ecr.create_repository(repositoryName="a")
+    ecr.create_repository(repositoryName="b")
+    token = token_of(ecr)
+    blobs = os.path.join(kecs.data_dir, "ecr", "blobs", "sha256")
+
+    def present(b):
+        return os.path.exists(os.path.join(blobs, sha(b)[7:]))
+
+    def age_all():  # as if pushed an hour ago, past the sweep's grace for pushes in progress
+        for f in os.listdir(blobs):
+            os.utime(os.path.join(blobs, f), (1, 1))
+
+    config = b'{"architecture":"amd64","os":"linux"}'
+    only_a = ecr.put_image(repositoryName="a", imageManifest=manifest(kecs, "a", token, b"only-a"),
+                           imageTag="1")["image"]["imageId"]
+    ecr.put_image(repositoryName="a", imageManifest=manifest(kecs, "a", token, b"shared"), imageTag="2")
+    mb = manifest(kecs, "b", token, b"shared")
+    db = ecr.put_image(repositoryName="b", imageManifest=mb, imageTag="1")["image"]["imageId"]["imageDigest"]
+    age_all()
+    push_blobs(kecs, "a", token, [b"fresh-upload"])  # named by no manifest yet
+
+    ecr.batch_delete_image(repositoryName="a", imageIds=[only_a])
+    assert not present(b"only-a")
+    assert present(b"shared") and present(config) and present(b"fresh-upload")
+
+    ecr.delete_repository(repositoryName="a", force=True)
+    assert present(b"shared") and present(config)
+
+    host = f"{ACCOUNT}.dkr.ecr.us-east-1.localhost:{kecs.port}"
+    req = urllib.request.Request(f"http://127.0.0.1:{kecs.port}/v2/b/manifests/{db}", method="DELETE",
+                                 headers={"Host": host, "Authorization": "Basic " + token})
+    assert urllib.request.urlopen(req, timeout=10).status == 202
+    assert not present(b"shared") and not present(config)
+    assert present(b"fresh-upload")
+    assert ecr.describe_images(repositoryName="b")["imageDetails"] == []

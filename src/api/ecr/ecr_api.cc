@@ -416,6 +416,7 @@ Json EcrApi::DeleteRepository(RequestContext& ctx, const Json& in) {
     for (const auto& img : images) RETURN_IF_ERROR(tx.Delete(kImageKind, ctx.region, img.id).status());
     return tx.Delete(kRepositoryKind, ctx.region, name).status();
   }));
+  SweepBlobs();
   return {{"repository", doc}};
 }
 
@@ -466,6 +467,7 @@ Json EcrApi::PutLifecyclePolicy(RequestContext& ctx, const Json& in) {
     ApplyLifecycle(tx, ctx.region, name, ctx.now);
     return Status::Ok();
   }));
+  SweepBlobs();
   return {{"registryId", registry}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
 }
 
@@ -719,12 +721,15 @@ Json EcrApi::BatchDeleteImage(RequestContext& ctx, const Json& in) {
     }
     return Status::Ok();
   }));
+  SweepBlobs();
   return {{"imageIds", deleted}, {"failures", failures}};
 }
 
 std::string EcrApi::PutManifest(const std::string& region, const std::string& repo, const std::string& manifest,
                                 std::string media_type, const std::string& tag, const std::string& expected_digest,
                                 bool api, double now) {
+  // Held from the blob check to the commit, so a sweep never removes a blob in between.
+  std::unique_lock<std::mutex> blob_lock(blob_mu_);
   const std::string& account = options_.account_id;
   Json m = Json::parse(manifest, nullptr, /*allow_exceptions=*/false);
   if (m.is_discarded() || !m.is_object()) {
@@ -839,6 +844,8 @@ std::string EcrApi::PutManifest(const std::string& region, const std::string& re
     ApplyLifecycle(tx, region, repo, now);
     return Status::Ok();
   }));
+  blob_lock.unlock();
+  SweepBlobs();  // the lifecycle policy may have expired images
   return digest;
 }
 
@@ -915,7 +922,52 @@ int EcrApi::ApplyLifecyclePolicies() {
     return Status::Ok();
   });
   if (!st.ok()) KLOG_WARN("ecr: lifecycle pass failed: {}", st.message());
+  if (expired > 0) SweepBlobs();
   return expired;
+}
+
+int EcrApi::SweepBlobs(double min_age_seconds) {
+  std::lock_guard<std::mutex> lock(blob_mu_);
+  namespace fs = std::filesystem;
+  std::set<std::string> referenced;
+  Status st = store_.Read([&](state::Tx& tx) {
+    state::Query q;
+    q.kind = kImageKind;
+    q.any_region = true;
+    ASSIGN_OR_RETURN(auto images, tx.List(q));
+    for (const auto& img : images) {
+      Json m = Json::parse(img.internal.value("manifest", ""), nullptr, false);
+      if (!m.is_object()) continue;
+      if (m.contains("config") && m["config"].is_object()) referenced.insert(m["config"].value("digest", ""));
+      for (const char* list : {"layers", "blobs"}) {
+        if (!m.contains(list) || !m[list].is_array()) continue;
+        for (const auto& l : m[list]) {
+          if (l.is_object()) referenced.insert(l.value("digest", ""));
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    KLOG_WARN("ecr: blob sweep skipped: {}", st.message());
+    return 0;
+  }
+  int removed = 0;
+  std::error_code ec;
+  auto now = fs::file_time_type::clock::now();
+  auto grace = std::chrono::duration_cast<fs::file_time_type::duration>(std::chrono::duration<double>(min_age_seconds));
+  for (const auto& algo : fs::directory_iterator(options_.data_dir + "/ecr/blobs", ec)) {
+    if (!algo.is_directory(ec)) continue;
+    std::string prefix = algo.path().filename().string() + ":";
+    for (const auto& f : fs::directory_iterator(algo.path(), ec)) {
+      if (referenced.count(prefix + f.path().filename().string())) continue;
+      auto mtime = fs::last_write_time(f.path(), ec);
+      if (ec || now - mtime < grace) continue;  // a push may be about to name it
+      if (fs::remove(f.path(), ec)) ++removed;
+    }
+  }
+  if (removed > 0) KLOG_INFO("ecr: removed {} blob(s) no image references", removed);
+  return removed;
 }
 
 void EcrApi::RegisterAll(Service& s) {

@@ -16,6 +16,7 @@
 // Thread-safe: all state is in the store and in files written atomically.
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +82,13 @@ class EcrApi {
   // "AWS:<password>" from GetAuthorizationToken, else 401 with a Basic challenge.
   HttpResponse HandleRegistry(const HttpRequest& req);
   static bool IsRegistryPath(std::string_view path) { return path == "/v2" || path.starts_with("/v2/"); }
+  // A blob upload's data request (POST, PATCH or PUT on /v2/<name>/blobs/uploads/...), which
+  // the HTTP server lets carry up to its large_body_limit.
+  static bool IsBlobUpload(std::string_view method, std::string_view target) {
+    if (method != "PATCH" && method != "PUT" && method != "POST") return false;
+    std::string_view path = target.substr(0, target.find('?'));
+    return path.starts_with("/v2/") && path.find("/blobs/uploads/") != std::string_view::npos;
+  }
 
   // For kecs's own pulls: "AWS:<password>" (a fresh token) when `host` is this registry
   // (any region, this account, this port), else nullopt.
@@ -89,6 +97,15 @@ class EcrApi {
   // Applies every repository's lifecycle policy now (the periodic pass); returns how many
   // images it expired.
   int ApplyLifecyclePolicies();
+
+  // Removes the blobs no image's manifest (config, layers, blobs) in any repository or
+  // region references, except those written or named by a push (upload, mount, HEAD)
+  // within `min_age_seconds`: a push uploads its blobs before its manifest names them.
+  // Runs after every commit that deletes images (BatchDeleteImage, manifest DELETE,
+  // DeleteRepository, lifecycle expiry) and at start, which collects what a crash between
+  // commit and removal left. Returns how many it removed.
+  int SweepBlobs(double min_age_seconds = kBlobGraceSeconds);
+  static constexpr double kBlobGraceSeconds = 600;
 
  private:
   Json CreateRepository(RequestContext& ctx, const Json& in);
@@ -130,6 +147,7 @@ class EcrApi {
   const Options options_;
   Clock* const clock_;
   std::atomic<uint16_t> port_{0};
+  std::mutex blob_mu_;  // a sweep against PutManifest's check-then-commit
 };
 
 }  // namespace kecs::api::ecr

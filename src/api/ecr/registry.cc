@@ -214,6 +214,7 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
     if (m == "POST" && uuid.empty()) {
       std::string mount = Query(req, "mount");
       if (!mount.empty() && Sha256Ref(mount) && fs::exists(BlobPath(mount))) {
+        fs::last_write_time(BlobPath(mount), fs::file_time_type::clock::now(), ec);  // see SweepBlobs
         return Reply(201, {{"Location", fmt::format("/v2/{}/blobs/{}", name, mount)}, {"Docker-Content-Digest", mount}});
       }
       std::string u = RandomHex(32);
@@ -264,6 +265,8 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
       std::vector<std::pair<std::string, std::string>> h = {
           {"Content-Type", "application/octet-stream"}, {"Docker-Content-Digest", digest}, {"ETag", "\"" + digest + "\""}};
       if (m == "HEAD") {
+        // A client that finds the blob skips its upload: keep it from the sweep a while.
+        fs::last_write_time(blob, fs::file_time_type::clock::now(), ec);
         h.emplace_back("Content-Length", std::to_string(size));
         return Reply(200, h);
       }
@@ -348,6 +351,7 @@ HttpResponse EcrApi::HandleRegistry(const HttpRequest& req) {
         return tx.Put(img);
       });
       if (!del.ok()) return Error(500, "UNKNOWN", "internal error");
+      SweepBlobs();
       return Reply(202);
     }
     return Error(405, "UNSUPPORTED", "method not allowed");

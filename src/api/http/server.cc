@@ -160,7 +160,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->options.header_limit));
-    parser_->body_limit(srv_->options.body_limit);
+    // Beast checks a Content-Length against the limit while it parses the header, so the
+    // header is read under the larger limit and OnHeader narrows it for ordinary requests.
+    parser_->body_limit(srv_->options.large_body_wanted
+                            ? std::max<std::uint64_t>(srv_->options.body_limit, srv_->options.large_body_limit)
+                            : std::uint64_t{srv_->options.body_limit});
     stream_.expires_after(srv_->options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
@@ -178,6 +182,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (first != last && (std::next(first) != last || first->value().find(',') != std::string_view::npos)) {
       SendSimple(http::status::bad_request, "duplicate Content-Length header");
       return;
+    }
+    auto method = req.method_string();
+    auto target = req.target();
+    if (srv_->options.large_body_wanted &&
+        !srv_->options.large_body_wanted(std::string_view(method.data(), method.size()),
+                                         std::string_view(target.data(), target.size()))) {
+      auto len = parser_->content_length();
+      if (len && *len > srv_->options.body_limit) {
+        SendSimple(http::status::payload_too_large, "request body too large");
+        return;
+      }
+      parser_->body_limit(std::uint64_t{srv_->options.body_limit});  // a chunked body counts down from here
     }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));

@@ -65,6 +65,12 @@ class HttpServer {
   struct Options {
     int threads = 4;
     size_t body_limit = 16 * 1024 * 1024;
+    // Requests that may carry a larger body, up to large_body_limit: a registry's blob
+    // upload, say, where one PATCH carries a whole image layer. Judged on the method and
+    // target once the header is read; all others keep body_limit (413 beyond it). The
+    // body is still held in memory. Empty: none.
+    std::function<bool(std::string_view method, std::string_view target)> large_body_wanted;
+    uint64_t large_body_limit = uint64_t{4} * 1024 * 1024 * 1024;
     std::chrono::seconds idle_timeout{120};
     size_t header_limit = 8 * 1024;  // request line and header fields, in bytes
     // 0 picks DefaultMaxConnections().

@@ -180,6 +180,29 @@ TEST_F(HttpServerTest, BodyOverTheLimitGets413) {
   EXPECT_EQ(StatusLine(r), "HTTP/1.1 413 Payload Too Large");
 }
 
+TEST_F(HttpServerTest, LargeBodyWantedRequestsGetTheLargerLimit) {
+  HttpServer::Options o;
+  o.body_limit = 16;
+  o.large_body_limit = 64;
+  o.large_body_wanted = [](std::string_view method, std::string_view target) {
+    return method == "PATCH" && target.starts_with("/big");
+  };
+  Start(o);
+  std::string body(32, 'x');
+  EXPECT_EQ(StatusLine(Exchange("PATCH /big HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n" + body)),
+            "HTTP/1.1 200 OK");
+  // Others keep the ordinary limit, by Content-Length and by a chunked body's size.
+  EXPECT_EQ(StatusLine(Exchange("PATCH /small HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n" + body)),
+            "HTTP/1.1 413 Payload Too Large");
+  EXPECT_EQ(StatusLine(Exchange("PATCH /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "20\r\n" + body + "\r\n0\r\n\r\n")),
+            "HTTP/1.1 413 Payload Too Large");
+  // And the larger limit holds too.
+  EXPECT_EQ(StatusLine(Exchange("PATCH /big HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n" +
+                                std::string(65, 'x'))),
+            "HTTP/1.1 413 Payload Too Large");
+}
+
 TEST_F(HttpServerTest, DefaultCapIsBelowTheDescriptorLimit) {
   rlimit rl{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
