@@ -1,7 +1,6 @@
-"""The awslogs log driver: RegisterTaskDefinition's checks of logConfiguration (boto3), and,
-once the CloudWatch Logs service is served, real runc tasks whose output reaches their
-stream and shows in `aws logs tail --follow` (/usr/bin/aws). The second part is skipped
-while the daemon does not answer the Logs API."""
+"""The awslogs log driver: RegisterTaskDefinition's checks of logConfiguration (boto3), and
+real runc tasks whose output reaches their CloudWatch Logs stream and shows in
+`aws logs tail --follow` (/usr/bin/aws)."""
 import os
 import queue
 import subprocess
@@ -9,7 +8,6 @@ import threading
 import time
 
 import botocore
-import pytest
 
 from conftest import wait_for
 from test_ecs_support import client_error
@@ -72,16 +70,33 @@ def test_awslogs_option_names_and_required_options(kecs):
                    "Fargate requires task definition to have execution role ARN to support log driver awslogs.")
 
 
-# ---- With the CloudWatch Logs service (skipped until the daemon serves it) ----
+# ---- Through the CloudWatch Logs service ----
 
-def logs_served(d):
+def follow_logs(d, group, wanted, timeout=30):
+    """Runs `aws logs tail GROUP --follow` until every string in `wanted` has been printed
+    (or `timeout` seconds pass) and returns what it printed."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDKECSTEST", AWS_SECRET_ACCESS_KEY="secret",
+               AWS_DEFAULT_REGION="us-east-1", PYTHONUNBUFFERED="1", AWS_PAGER="")
+    tail = subprocess.Popen([AWS, "--endpoint-url", d.endpoint, "logs", "tail", group,
+                             "--follow", "--since", "1h", "--format", "short"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    # A reader thread feeds a queue, so the deadline holds even when aws logs tail prints
+    # nothing (a bare readline() would block forever).
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in tail.stdout], daemon=True).start()
+    seen = ""
     try:
-        d.client("logs").describe_log_groups()
-        return True
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"] not in ("UnknownOperationException", "UnrecognizedClientException")
-    except Exception:
-        return False
+        deadline = time.time() + timeout
+        while time.time() < deadline and not all(w in seen for w in wanted):
+            try:
+                seen += lines.get(timeout=0.5)
+            except queue.Empty:
+                if tail.poll() is not None:
+                    break
+    finally:
+        tail.kill()
+        tail.wait(timeout=10)
+    return seen
 
 
 def run_printer(d, group, script, **options):
@@ -95,8 +110,6 @@ def run_printer(d, group, script, **options):
 
 
 def test_task_output_reaches_its_stream_and_logs_tail(local_kecs):
-    if not logs_served(local_kecs):
-        pytest.skip("the daemon does not serve CloudWatch Logs yet")
     logs = local_kecs.client("logs")
     logs.create_log_group(logGroupName="/e2e/printer")
     ecs, task, task_id = run_printer(local_kecs, "/e2e/printer",
@@ -112,28 +125,8 @@ def test_task_output_reaches_its_stream_and_logs_tail(local_kecs):
 
     wait_for(lambda: len(messages()) >= 5, timeout=60, what="five events")
     assert messages() == [f"hello {i}" for i in range(1, 6)]
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDKECSTEST", AWS_SECRET_ACCESS_KEY="secret",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", PYTHONUNBUFFERED="1")
-    tail = subprocess.Popen([AWS, "--endpoint-url", local_kecs.endpoint, "logs", "tail", "/e2e/printer",
-                             "--follow", "--since", "1h", "--format", "short"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    # A reader thread feeds a queue, so the deadline holds even when aws logs tail prints
-    # nothing (a bare readline() would block forever).
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(l) for l in tail.stdout], daemon=True).start()
-    try:
-        deadline = time.time() + 30
-        seen = ""
-        while time.time() < deadline and "hello 5" not in seen:
-            try:
-                seen += lines.get(timeout=0.5)
-            except queue.Empty:
-                if tail.poll() is not None:
-                    break
-        assert "hello 1" in seen and "hello 5" in seen, seen
-    finally:
-        tail.kill()
-        tail.wait(timeout=10)
+    seen = follow_logs(local_kecs, "/e2e/printer", ["hello 1", "hello 5"])
+    assert "hello 1" in seen and "hello 5" in seen, seen
     # Wait for it: the fixture's teardown stops only tasks still listed as RUNNING, then
     # expects every task namespace gone.
     ecs.stop_task(task=task["taskArn"])
@@ -142,8 +135,6 @@ def test_task_output_reaches_its_stream_and_logs_tail(local_kecs):
 
 
 def test_a_missing_group_stops_a_blocking_task(local_kecs):
-    if not logs_served(local_kecs):
-        pytest.skip("the daemon does not serve CloudWatch Logs yet")
     ecs, task, _ = run_printer(local_kecs, "/e2e/missing", "echo hi", mode="blocking")
     wait_for(lambda: ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPED",
              timeout=60, what="the task stopped")

@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import wait_for
+from test_awslogs import follow_logs
 from test_local_runtime import Env
 
 API_URL = "https://api.example.test/v1-first"
@@ -170,3 +171,52 @@ def test_strict_mode_asks_for_the_execution_role_as_ecs_does(kecs):
         "Private repository authentication requires that the task definition specify a value for executionRoleArn.")
     ecs.register_task_definition(family="strict-secrets", executionRoleArn=ROLE,
                                  containerDefinitions=[dict(base, secrets=[{"name": "X", "valueFrom": "/a"}])])
+
+
+DB_PASSWORD = "DB-pa55-e2e-value"
+
+
+def test_a_secrets_manager_json_key_and_a_parameter_reach_awslogs_and_logs_tail(env, local_kecs):
+    """The issue's first check: a container prints DB_PASSWORD (a JSON key of a Secrets
+    Manager secret) and API_URL (an SSM parameter) through awslogs, and both show in
+    `aws logs tail --follow`."""
+    sm = local_kecs.client("secretsmanager")
+    arn = sm.create_secret(Name="e2e/db", SecretString=json.dumps({"username": "app", "password": DB_PASSWORD}))["ARN"]
+    td = env.register("secrets-awslogs", [{
+        "name": "app", "image": "nginx:latest", "essential": True, "entryPoint": ["sh", "-c"],
+        "command": ['echo "DB_PASSWORD=$DB_PASSWORD"; echo "API_URL=$API_URL"; sleep 60'], "stopTimeout": 1,
+        "secrets": [{"name": "DB_PASSWORD", "valueFrom": arn + ":password::"},
+                    {"name": "API_URL", "valueFrom": "/e2e/api-url"}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": "/e2e/secrets", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web",
+            "awslogs-create-group": "true"}}}],
+        networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512", executionRoleArn=ROLE)
+    task = run(env, td)
+    env.wait_running(task)
+    seen = follow_logs(local_kecs, "/e2e/secrets", [f"DB_PASSWORD={DB_PASSWORD}", f"API_URL={API_URL_2}"],
+                       timeout=60)
+    assert f"DB_PASSWORD={DB_PASSWORD}" in seen and f"API_URL={API_URL_2}" in seen, seen
+    task_id = task.rsplit("/", 1)[1]
+    streams = local_kecs.client("logs").describe_log_streams(logGroupName="/e2e/secrets")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [f"web/app/{task_id}"]
+    assert DB_PASSWORD not in json.dumps(env.describe(task), default=str)
+    env.ecs.stop_task(cluster="local", task=task)
+    env.wait_stopped(task)
+    assert DB_PASSWORD not in local_kecs.log()
+
+
+def test_a_missing_secrets_manager_secret_stops_the_task_naming_it(env, local_kecs):
+    """The issue's second check, for Secrets Manager: the reason names the secret, never a
+    value."""
+    sm = local_kecs.client("secretsmanager")
+    arn = sm.create_secret(Name="e2e/present", SecretString=json.dumps({"password": DB_PASSWORD}))["ARN"]
+    missing = "arn:aws:secretsmanager:us-east-1:000000000000:secret:e2e/missing-AbCdEf"
+    td = register(env, "secrets-asm-missing", [
+        {"name": "DB_PASSWORD", "valueFrom": arn + ":password::"},
+        {"name": "OTHER", "valueFrom": missing}])
+    t = env.wait_stopped(run(env, td))
+    assert t["stopCode"] == "TaskFailedToStart"
+    assert t["stoppedReason"].startswith(RESOURCE_INIT + "unable to retrieve secret from asm: "), t["stoppedReason"]
+    assert missing in t["stoppedReason"], t["stoppedReason"]
+    assert DB_PASSWORD not in json.dumps(t, default=str)
+    assert DB_PASSWORD not in local_kecs.log()
