@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -100,8 +101,10 @@ class ImageStoreTest : public ::testing::Test {
                                                                    const std::string& creds_b = "") {
     std::promise<void> started, release_pull;
     std::shared_future<void> release = release_pull.get_future().share();
+    std::atomic<bool> first_copy{true};
     before_copy_ = [&](const ProcessOptions&) -> Result<ProcessResult> {
-      started.set_value();
+      // A request that does not share the first pull (other credentials) copies again.
+      if (first_copy.exchange(false)) started.set_value();
       release.wait();
       return outcome;
     };

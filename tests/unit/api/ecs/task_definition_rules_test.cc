@@ -327,10 +327,12 @@ TEST(NormalizeTaskDefinition, RefusesAwslogsOptionsFromSecrets) {
              {"secretOptions", Json::array({{{"name", "awslogs-group"}, {"valueFrom", "/logs/group"}}})}};
   EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"logConfiguration", lc}})}))),
             "Log driver awslogs takes no secretOptions; set these in options instead: awslogs-group");
-  // Other drivers take theirs.
+  // Other drivers take theirs (secrets want an execution role, as on ECS).
   lc = {{"logDriver", "splunk"},
         {"secretOptions", Json::array({{{"name", "splunk-token"}, {"valueFrom", "/logs/token"}}})}};
-  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"logConfiguration", lc}})}))), "");
+  EXPECT_EQ(Refusal(TaskDef(Json::array({Container("app", {{"logConfiguration", lc}})}),
+                            {{"executionRoleArn", "arn:aws:iam::000000000000:role/ecsTaskExecutionRole"}})),
+            "");
 }
 
 TEST(NormalizeTaskDefinition, RefusesHostnameUnderAwsvpc) {
