@@ -6,15 +6,22 @@ task metadata endpoint, the daemon's log or the task record, and the bundle's co
 that holds them is readable by root only. A parameter that does not exist stops the task
 with ECS's ResourceInitializationError, naming the parameter and no value. Secrets Manager
 cases come with the Secrets Manager service."""
+import crypt  # bcrypt for docker-registry's htpasswd (libxcrypt's $2b$)
 import glob
 import json
 import os
+import shutil
 import stat
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from conftest import build_busybox_image, free_port, run as run_cmd, wait_for
 from test_awslogs import follow_logs
 from test_local_runtime import Env
 
@@ -220,3 +227,76 @@ def test_a_missing_secrets_manager_secret_stops_the_task_naming_it(env, local_ke
     assert missing in t["stoppedReason"], t["stoppedReason"]
     assert DB_PASSWORD not in json.dumps(t, default=str)
     assert DB_PASSWORD not in local_kecs.log()
+
+
+# A registry that asks for a password, on a port chosen now so that the daemon's
+# --insecure-registry flag can name it (plain HTTP on the loopback).
+AUTH_REGISTRY = f"127.0.0.1:{free_port()}"
+PULL_PASSWORD = "Pu11-e2e-value"
+
+
+def start_password_registry(root, user, password):
+    with open(os.path.join(root, "htpasswd"), "w") as f:
+        f.write(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 10))}\n")
+    cfg = os.path.join(root, "config.yml")
+    with open(cfg, "w") as f:
+        f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
+                f"http:\n  addr: {AUTH_REGISTRY}\n"
+                f"auth:\n  htpasswd:\n    realm: kecs-e2e\n    path: {root}/htpasswd\n")
+    proc = subprocess.Popen(["docker-registry", "serve", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://{AUTH_REGISTRY}/v2/", timeout=1)
+        except urllib.error.HTTPError as e:
+            if e.code == 401:  # it answers, and asks for credentials
+                return proc
+        except Exception:
+            pass
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("docker-registry did not start")
+
+
+@pytest.mark.kecs_args("--insecure-registry", AUTH_REGISTRY)
+def test_repository_credentials_pull_from_a_registry_that_asks_for_a_password(env, local_kecs):
+    """repositoryCredentials: a Secrets Manager secret holding a username and password is
+    what the pull presents; without it the same registry refuses the pull."""
+    root = tempfile.mkdtemp(prefix="kecs-authreg-")
+    proc = start_password_registry(root, "puller", PULL_PASSWORD)
+    try:
+        tar = build_busybox_image(os.path.join(root, "img"), "private:latest",
+                                  ["/bin/sh", "-c", "echo from-private; sleep 600"])
+        for tag in ("v1", "v2"):
+            run_cmd(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds",
+                     "puller:" + PULL_PASSWORD, "docker-archive:" + tar, f"docker://{AUTH_REGISTRY}/team/private:{tag}"])
+        sm = local_kecs.client("secretsmanager")
+        secret = sm.create_secret(Name="e2e/pull",
+                                  SecretString=json.dumps({"username": "puller", "password": PULL_PASSWORD}))["ARN"]
+
+        def definition(family, tag, **extra):
+            return env.register(family, [dict({
+                "name": "app", "image": f"{AUTH_REGISTRY}/team/private:{tag}", "essential": True,
+                "stopTimeout": 1}, **extra)],
+                networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+                executionRoleArn=ROLE)
+
+        ok = run(env, definition("private-ok", "v1", repositoryCredentials={"credentialsParameter": secret}))
+        env.wait_running(ok, timeout=120)
+        wait_for(lambda: "from-private" in env.logs(ok), timeout=30, what="the container's output")
+        # By name too (ECS accepts the secret's name in the task's region).
+        by_name = run(env, definition("private-name", "v1", repositoryCredentials={"credentialsParameter": "e2e/pull"}))
+        env.wait_running(by_name, timeout=120)
+
+        refused = env.wait_stopped(run(env, definition("private-none", "v2")), timeout=120)
+        assert refused["stopCode"] == "TaskFailedToStart"
+        assert refused["containers"][0]["reason"].startswith("CannotPullContainerError"), refused["containers"][0]
+        for arn in (ok, by_name):
+            env.ecs.stop_task(cluster="local", task=arn)
+            env.wait_stopped(arn)
+        assert PULL_PASSWORD not in local_kecs.log()
+        assert os.listdir(os.path.join(local_kecs.data_dir, "images", "auth")) == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
