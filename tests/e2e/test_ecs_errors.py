@@ -384,3 +384,19 @@ def test_invalid_account_setting_value(kecs, ecs):
     assert ecs.error("PutAccountSettingDefault", name="containerInsights", value="on") == expected
     assert Ecs(kecs, "cli").error("PutAccountSetting", name="taskLongArnFormat", value="yes") == expected
     assert ecs("ListAccountSettings")["settings"] == []
+
+
+def test_a_task_definition_over_64_kib_is_refused_in_ecs_words(kecs):
+    """ECS's quota: a task definition is at most 64 KiB."""
+    import json
+    from test_ecs_support import client_error
+    ecs = kecs.client("ecs")
+    containers = [{"name": "app", "image": "busybox", "memory": 64, "command": ["x" * 70000]}]
+    code, message = client_error(ecs.register_task_definition, family="huge", containerDefinitions=containers)
+    assert code == "ClientException"
+    assert message.startswith("Actual length: '") and message.endswith("'. Max allowed length is '65536' bytes."), message
+    length = int(message.split("'")[1])
+    assert length > 70000 and length > len(json.dumps({"family": "huge", "containerDefinitions": containers})) - 100
+    # Just under the quota is taken.
+    containers[0]["command"] = ["x" * 60000]
+    assert ecs.register_task_definition(family="huge", containerDefinitions=containers)["taskDefinition"]["revision"] == 1

@@ -334,10 +334,11 @@ def test_ec2_operations_never_answer_5xx(kecs):
 
 def test_unserved_services_answer_their_protocols_error(kecs):
     client = Client(kecs)
-    status, h, body = client.post({"X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+    # (CloudWatch Logs is served since issue 14; Kinesis is not.)
+    status, h, body = client.post({"X-Amz-Target": "Kinesis_20131202.ListStreams",
                                    "Content-Type": "application/x-amz-json-1.1"}, b"{}",
-                                  service="logs")
-    check_json_answer("logs.DescribeLogGroups", "unserved", status, h, body)
+                                  service="kinesis")
+    check_json_answer("kinesis.ListStreams", "unserved", status, h, body)
     assert status == 400
     status, _, body = client.post({"Content-Type": "application/x-www-form-urlencoded"},
                                   "Action=DescribeLoadBalancers&Version=2015-12-01",

@@ -69,6 +69,11 @@ std::optional<state::Object> FindTaskDefinition(state::Tx& tx, const RequestCont
 }
 
 Json EcsApi::RegisterTaskDefinition(RequestContext& ctx, const Json& in) {
+  // ECS's quota: a task definition of at most 64 KiB, in ECS's words. Every task started
+  // from a definition carries its containers, so an unbounded one costs every later read.
+  if (size_t length = in.dump().size(); length > 65536) {
+    throw ClientException(fmt::format("Actual length: '{}'. Max allowed length is '65536' bytes.", length));
+  }
   Json td = NormalizeTaskDefinition(in, ctx.strict);  // throws ClientException in ECS's words
   std::string family = JStr(td, "family");
   Json tags = in.value("tags", Json::array());
