@@ -471,20 +471,28 @@ Json EcrApi::PutLifecyclePolicy(RequestContext& ctx, const Json& in) {
   return {{"registryId", registry}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
 }
 
+// GetLifecyclePolicy's answer for a repository's row; LifecyclePolicyNotFoundException
+// when it has none.
+static Json LifecyclePolicyOf(const state::Object& row, const std::string& name, const std::string& registry) {
+  if (!row.internal.contains("lifecyclePolicy")) {
+    throw AwsError("LifecyclePolicyNotFoundException",
+                   fmt::format("Lifecycle policy does not exist for the repository with name '{}' in the registry "
+                               "with id '{}'",
+                               name, registry));
+  }
+  Json out = {{"registryId", registry}, {"repositoryName", name},
+              {"lifecyclePolicyText", row.internal["lifecyclePolicy"]}};
+  if (row.internal.contains("lastEvaluatedAt")) out["lastEvaluatedAt"] = row.internal["lastEvaluatedAt"];
+  return out;
+}
+
 Json EcrApi::GetLifecyclePolicy(RequestContext& ctx, const Json& in) {
   std::string name = in.at("repositoryName").get<std::string>();
   std::string registry = RegistryOf(ctx, in);
   Json out;
   Check(store_.Read([&](state::Tx& tx) {
     auto row = LoadRepo(tx, ctx.region, ctx.account_id, registry, name);
-    if (!row.internal.contains("lifecyclePolicy")) {
-      throw AwsError("LifecyclePolicyNotFoundException",
-                     fmt::format("Lifecycle policy does not exist for the repository with name '{}' in the registry "
-                                 "with id '{}'",
-                                 name, registry));
-    }
-    out = {{"registryId", registry}, {"repositoryName", name}, {"lifecyclePolicyText", row.internal["lifecyclePolicy"]}};
-    if (row.internal.contains("lastEvaluatedAt")) out["lastEvaluatedAt"] = row.internal["lastEvaluatedAt"];
+    out = LifecyclePolicyOf(row, name, registry);
     return Status::Ok();
   }));
   return out;
@@ -496,14 +504,7 @@ Json EcrApi::DeleteLifecyclePolicy(RequestContext& ctx, const Json& in) {
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     auto row = LoadRepo(tx, ctx.region, ctx.account_id, registry, name);
-    if (!row.internal.contains("lifecyclePolicy")) {
-      throw AwsError("LifecyclePolicyNotFoundException",
-                     fmt::format("Lifecycle policy does not exist for the repository with name '{}' in the registry "
-                                 "with id '{}'",
-                                 name, registry));
-    }
-    out = {{"registryId", registry}, {"repositoryName", name}, {"lifecyclePolicyText", row.internal["lifecyclePolicy"]}};
-    if (row.internal.contains("lastEvaluatedAt")) out["lastEvaluatedAt"] = row.internal["lastEvaluatedAt"];
+    out = LifecyclePolicyOf(row, name, registry);
     row.internal.erase("lifecyclePolicy");
     row.internal.erase("lastEvaluatedAt");
     return tx.Put(row);
