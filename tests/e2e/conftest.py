@@ -1,5 +1,6 @@
 """End-to-end harness: a real kecs daemon on a free port with its own data dir, driven by
 the real aws CLI (Debian's awscli, /usr/bin/aws) and boto3 (Debian's python3-boto3)."""
+import ipaddress
 import json
 import os
 import shutil
@@ -170,6 +171,12 @@ def controller_passes(ecs, cluster, task_definition, **run_task_args):
 # ---------------------------------------------------------------------------------------
 # The local runtime (root only): a real registry serving a busybox "nginx:latest" built
 # offline, and daemons that run real containers under their own name prefix.
+
+def v6_subnet(vpc_block, index):
+    """The index-th /64 of a VPC's /56. The block's text may compress its fourth group away
+    ("2600:1f82:58ba::/56" when the random byte is 0), so it is computed, never edited as text."""
+    return str(list(ipaddress.IPv6Network(vpc_block).subnets(new_prefix=64))[index])
+
 
 def is_root():
     return os.geteuid() == 0

@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from conftest import CLIENT_ERROR, TIMEOUT, Probe, http_probe, is_root, served, wait_answered, wait_for
+from conftest import (CLIENT_ERROR, TIMEOUT, Probe, http_probe, is_root, served, v6_subnet, wait_answered,
+                      wait_for)
 from test_ec2_network_interfaces import available, boto_error
 
 
@@ -20,7 +21,7 @@ def net(kecs):
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
     v6 = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
     sub = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.40.1.0/24", AvailabilityZone="us-east-1a",
-                            Ipv6CidrBlock=v6.replace("00::/56", "01::/64"))["Subnet"]
+                            Ipv6CidrBlock=v6_subnet(v6, 1))["Subnet"]
     v4only = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.40.2.0/24")["Subnet"]["SubnetId"]
     return ec2, sub["SubnetId"], sub["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"], v4only
 
@@ -300,7 +301,7 @@ def test_ipv6_addresses_on_a_running_tasks_interface(local_kecs):
     k = local_kecs
     ec2, ecs = k.client("ec2"), k.client("ecs")
     vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
-    block = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"].replace("00::/56", "01::/64")
+    block = v6_subnet(vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"], 1)
     sub = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.62.1.0/24", AvailabilityZone="us-east-1a",
                             Ipv6CidrBlock=block)["Subnet"]["SubnetId"]
     ecs.create_cluster(clusterName="eni6")

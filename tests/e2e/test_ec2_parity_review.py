@@ -3,6 +3,7 @@ IPv6-only interfaces asked for IPv4 addresses, Ipv6AddressCount 0) refuse with E
 change nothing."""
 import pytest
 
+from conftest import v6_subnet
 from test_ec2_network_interfaces import available, boto_error
 from test_ec2_parity_enis import addresses
 
@@ -16,9 +17,9 @@ def net(kecs):
     vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
     v6 = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
     sub = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.41.1.0/24",
-                            Ipv6CidrBlock=v6.replace("00::/56", "01::/64"))["Subnet"]["SubnetId"]
+                            Ipv6CidrBlock=v6_subnet(v6, 1))["Subnet"]["SubnetId"]
     only6 = ec2.create_subnet(VpcId=vpc["VpcId"], Ipv6Native=True,
-                              Ipv6CidrBlock=v6.replace("00::/56", "02::/64"))["Subnet"]["SubnetId"]
+                              Ipv6CidrBlock=v6_subnet(v6, 2))["Subnet"]["SubnetId"]
     return ec2, sub, only6
 
 
