@@ -5,7 +5,10 @@
 
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "base/key_file.h"
+#include "base/log.h"
 
 namespace kecs {
 namespace {
@@ -82,6 +85,27 @@ Result<std::string> ValueCipher::Unseal(std::string_view sealed, std::string_vie
             EVP_DecryptFinal_ex(ctx.get(), U(out) + len, &len) == 1;
   if (!ok) return InvalidArgument("a sealed value does not open under this key");
   return out;
+}
+
+Result<const ValueCipher*> LazyValueCipher::Get(const std::function<bool()>& sealed_values_exist) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cipher_) return &*cipher_;
+  auto existing = env_->ReadFile(path_);
+  if (!existing.ok() && existing.status().code() == Code::kNotFound && sealed_values_exist()) {
+    std::string message = fmt::format(
+        "The {} file {} is missing, but the store holds {} sealed under it. Restore the file: kecs does not make "
+        "a new key while such values exist.",
+        what_, path_, values_);
+    if (!missing_key_logged_) {
+      missing_key_logged_ = true;
+      KLOG_ERROR("{}: {}", log_tag_, message);
+    }
+    return Internal(message);
+  }
+  auto cipher = ValueCipher::Open(env_, path_, what_);
+  if (!cipher.ok()) return Internal(fmt::format("kecs cannot open its {}: {}", what_, cipher.status().message()));
+  cipher_.emplace(std::move(*cipher));
+  return &*cipher_;
 }
 
 }  // namespace kecs

@@ -11,6 +11,9 @@
 // The sealed text is what the store keeps (and what SSM's GetParameter shows without
 // WithDecryption: AWS shows its encrypted blob in base64 there too). Nothing here logs or
 // words a plaintext. Thread-safe (immutable after Open).
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +39,30 @@ class ValueCipher {
 
  private:
   std::string key_;
+};
+
+// A service's cipher, opened on first use (SSM's, Secrets Manager's). When the key file is
+// missing and the store still holds values sealed under it, it refuses to make a new key (the
+// values would never open again) and says so, logging it once. Thread-safe.
+class LazyValueCipher {
+ public:
+  // `what` names the key ("SecureString key"); `values` the sealed things ("SecureString
+  // values"); `log_tag` prefixes the one log line ("ssm").
+  LazyValueCipher(Env* env, std::string path, std::string what, std::string values, std::string log_tag)
+      : env_(env), path_(std::move(path)), what_(std::move(what)), values_(std::move(values)),
+        log_tag_(std::move(log_tag)) {}
+
+  // The cipher; `sealed_values_exist` is asked only when the key file is missing. Internal
+  // (with a message for the operator, never a value) when the key cannot be had.
+  Result<const ValueCipher*> Get(const std::function<bool()>& sealed_values_exist);
+  const std::string& path() const { return path_; }
+
+ private:
+  Env* env_;
+  const std::string path_, what_, values_, log_tag_;
+  std::mutex mu_;
+  std::optional<ValueCipher> cipher_;  // guarded by mu_; never reset once set
+  bool missing_key_logged_ = false;    // guarded by mu_
 };
 
 // Standard base64 (with padding), and back (nullopt-like failure as an empty Result).

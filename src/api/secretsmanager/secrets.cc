@@ -162,26 +162,9 @@ bool AnySealedValue(state::Tx& tx) {
 }  // namespace
 
 const ValueCipher& SecretsManagerApi::Cipher(state::Tx& tx) {
-  std::lock_guard<std::mutex> lock(cipher_mu_);
-  if (cipher_) return *cipher_;
-  auto existing = env_->ReadFile(key_path_);
-  if (!existing.ok() && existing.status().code() == Code::kNotFound && AnySealedValue(tx)) {
-    std::string message = fmt::format(
-        "The Secrets Manager key file {} is missing, but the store holds secret values sealed under it. Restore "
-        "the file: kecs does not make a new key while such values exist.",
-        key_path_);
-    if (!missing_key_logged_) {
-      missing_key_logged_ = true;
-      KLOG_ERROR("secretsmanager: {}", message);
-    }
-    throw ServerFault(message);
-  }
-  auto cipher = ValueCipher::Open(env_, key_path_, "Secrets Manager key");
-  if (!cipher.ok()) {
-    throw ServerFault(fmt::format("kecs cannot open its Secrets Manager key: {}", cipher.status().message()));
-  }
-  cipher_.emplace(std::move(*cipher));
-  return *cipher_;
+  auto cipher = cipher_.Get([&] { return AnySealedValue(tx); });
+  if (!cipher.ok()) throw ServerFault(cipher.status().message());
+  return **cipher;
 }
 
 std::string SecretsManagerApi::Open(state::Tx& tx, const Secret& s, const SecretVersion& v) {
@@ -189,7 +172,7 @@ std::string SecretsManagerApi::Open(state::Tx& tx, const Secret& s, const Secret
   if (!plain.ok()) {
     throw ServerFault(fmt::format("Version {} of secret {} does not open under the key in {}: the key file was "
                                   "replaced or the stored row is corrupted.",
-                                  v.id, s.name, key_path_));
+                                  v.id, s.name, cipher_.path()));
   }
   return std::move(*plain);
 }

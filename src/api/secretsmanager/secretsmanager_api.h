@@ -34,7 +34,9 @@ class SecretsManagerApi {
   // value is written or read.
   SecretsManagerApi(state::Store& store, std::string key_path, Env* env = Env::Default(),
                     Clock* clock = &Clock::Real())
-      : store_(store), key_path_(std::move(key_path)), env_(env), clock_(clock) {}
+      : store_(store),
+        cipher_(env, std::move(key_path), "Secrets Manager key", "secret values", "secretsmanager"),
+        clock_(clock) {}
   // Registers every implemented operation on `service`.
   void RegisterAll(Service& service);
 
@@ -86,12 +88,8 @@ class SecretsManagerApi {
                const std::optional<std::string>& stage);
 
   state::Store& store_;
-  const std::string key_path_;
-  Env* const env_;
+  LazyValueCipher cipher_;
   Clock* const clock_;
-  std::mutex cipher_mu_;
-  std::optional<ValueCipher> cipher_;  // guarded by cipher_mu_; never reset once set
-  bool missing_key_logged_ = false;    // guarded by cipher_mu_
 };
 
 }  // namespace kecs::api::secretsmanager

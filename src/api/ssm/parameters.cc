@@ -366,26 +366,9 @@ bool AnySecureString(state::Tx& tx) {
 }  // namespace
 
 const ValueCipher& SsmApi::Cipher(state::Tx& tx) {
-  std::lock_guard<std::mutex> lock(cipher_mu_);
-  if (cipher_) return *cipher_;
-  auto existing = env_->ReadFile(key_path_);
-  if (!existing.ok() && existing.status().code() == Code::kNotFound && AnySecureString(tx)) {
-    std::string message = fmt::format(
-        "The SecureString key file {} is missing, but the store holds SecureString values sealed under it. "
-        "Restore the file: kecs does not make a new key while such values exist.",
-        key_path_);
-    if (!missing_key_logged_) {
-      missing_key_logged_ = true;
-      KLOG_ERROR("ssm: {}", message);
-    }
-    throw ServerFault(message);
-  }
-  auto cipher = ValueCipher::Open(env_, key_path_);
-  if (!cipher.ok()) {
-    throw ServerFault(fmt::format("kecs cannot open its SecureString key: {}", cipher.status().message()));
-  }
-  cipher_.emplace(std::move(*cipher));
-  return *cipher_;
+  auto cipher = cipher_.Get([&] { return AnySecureString(tx); });
+  if (!cipher.ok()) throw ServerFault(cipher.status().message());
+  return **cipher;
 }
 
 std::string SsmApi::Shown(state::Tx& tx, const Parameter& p, const ParameterVersion& v, bool decrypt) {
@@ -394,7 +377,7 @@ std::string SsmApi::Shown(state::Tx& tx, const Parameter& p, const ParameterVers
   if (!plain.ok()) {
     throw ServerFault(fmt::format("Version {} of SecureString parameter {} does not open under the key in {}: the "
                                   "key file was replaced or the stored row is corrupted.",
-                                  v.version, p.name, key_path_));
+                                  v.version, p.name, cipher_.path()));
   }
   return std::move(*plain);
 }

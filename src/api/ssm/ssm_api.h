@@ -31,7 +31,7 @@ class SsmApi {
   // `key_path`: the SecureString key file (<data dir>/ssm-parameters.key), made 0600 the
   // first time a SecureString is written or read.
   SsmApi(state::Store& store, std::string key_path, Env* env = Env::Default())
-      : store_(store), key_path_(std::move(key_path)), env_(env) {}
+      : store_(store), cipher_(env, std::move(key_path), "SecureString key", "SecureString values", "ssm") {}
   // Registers every implemented operation on `service`.
   void RegisterAll(Service& service);
   // The plaintext value a task's secret names (issue 14): a parameter name ("/a/b",
@@ -66,11 +66,7 @@ class SsmApi {
   std::string Shown(state::Tx& tx, const Parameter& p, const ParameterVersion& v, bool decrypt);
 
   state::Store& store_;
-  const std::string key_path_;
-  Env* const env_;
-  std::mutex cipher_mu_;
-  std::optional<ValueCipher> cipher_;  // guarded by cipher_mu_; never reset once set
-  bool missing_key_logged_ = false;    // guarded by cipher_mu_
+  LazyValueCipher cipher_;
 };
 
 // "<region>\n<name>\n<version>": the associated data a version's value is sealed under.

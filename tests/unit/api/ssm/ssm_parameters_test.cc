@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -212,6 +213,37 @@ TEST(ValueCipherKey, IsMadeOnceAndRefusedWhenOthersMayReadIt) {
   EXPECT_EQ(*b->Unseal(*sealed, "c"), "v");  // the same key, read back
   ::chmod(path.c_str(), 0644);
   EXPECT_EQ(ValueCipher::Open(Env::Default(), path).status().code(), Code::kFailedPrecondition);
+}
+
+TEST(LazyValueCipher, MakesAKeyOnlyWhenNoSealedValueNeedsTheOldOne) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/k.key";
+  int asked = 0;
+  {
+    // Sealed values stored but the key file gone: refused, nothing made, the question asked.
+    LazyValueCipher lost(Env::Default(), path, "test key", "test values", "test");
+    auto c = lost.Get([&] { return ++asked, true; });
+    ASSERT_EQ(c.status().code(), Code::kInternal);
+    EXPECT_NE(c.status().message().find("The test key file " + path + " is missing, but the store holds test "
+                                        "values sealed under it."),
+              std::string::npos)
+        << c.status().message();
+    EXPECT_FALSE(std::filesystem::exists(path));
+  }
+  // Nothing sealed yet: the key is made, once, and the same cipher is answered after.
+  LazyValueCipher fresh(Env::Default(), path, "test key", "test values", "test");
+  auto a = fresh.Get([&] { return ++asked, false; });
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_EQ(*fresh.Get([] { return true; }), *a);
+  EXPECT_EQ(asked, 2);
+  // The key file present: opened without asking.
+  LazyValueCipher reopened(Env::Default(), path, "test key", "test values", "test");
+  auto b = reopened.Get([&] { return ++asked, true; });
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(asked, 2);
+  auto sealed = (*a)->Seal("v", "c");
+  EXPECT_EQ(*(*b)->Unseal(*sealed, "c"), "v");
 }
 
 TEST_F(SsmParametersTest, AReplacedKeyOrCorruptedRowIsAServerFault) {
