@@ -166,7 +166,26 @@ std::string Capitalize(std::string s) {
 }
 
 // The wording of the first failed constraint, in the service's own style.
-AwsError ConstraintError(const Service& svc, const std::vector<protocol::ConstraintIssue>& issues) {
+// Query-protocol services (STS, ELBv2) name a member in lower camel case in their validation
+// messages ("Value '' at 'roleArn' failed to satisfy constraint", STS's AssumeRole), where
+// the model and the wire say RoleArn: every segment of the path loses its capital.
+std::vector<protocol::ConstraintIssue> QueryWording(std::vector<protocol::ConstraintIssue> issues) {
+  for (auto& i : issues) {
+    std::string lower = i.path;
+    bool segment_start = true;
+    for (char& c : lower) {
+      if (segment_start) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      segment_start = c == '.';
+    }
+    const std::string was = "at '" + i.path + "'";
+    if (auto pos = i.message.find(was); pos != std::string::npos) i.message.replace(pos, was.size(), "at '" + lower + "'");
+    i.path = lower;
+  }
+  return issues;
+}
+
+AwsError ConstraintError(const Service& svc, std::vector<protocol::ConstraintIssue> issues) {
+  if (svc.family() == ErrorFamily::kQuery) issues = QueryWording(std::move(issues));
   const ErrorStyle& style = svc.style();
   const std::string validation_code =
       style.validation_code.empty() ? std::string(ValidationCode(svc.family())) : style.validation_code;
@@ -258,7 +277,7 @@ Json Invoke(const Service& svc, const model::OperationDesc& desc, const Operatio
   protocol::ConstraintOptions copts = svc.style().constraints;
   if (!ctx.strict) copts.optional_members = svc.style().lenient_optional;
   auto issues = protocol::CheckConstraints(m, desc.input, input, copts);
-  if (!issues.empty()) throw ConstraintError(svc, issues);
+  if (!issues.empty()) throw ConstraintError(svc, std::move(issues));
   protocol::DropNullMembers(m, desc.input, input);
   Json out = fn(ctx, input);
   if (out.is_null()) out = Json::object();

@@ -23,6 +23,7 @@
 #include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
 #include "api/elbv2/elbv2_api.h"
+#include "api/sts/sts_api.h"
 #include "api/exec/sessions.h"
 #include "api/exec/stream_server.h"
 #include "api/http/server.h"
@@ -43,6 +44,7 @@
 #include "model/arn.h"
 #include "model/kinds.h"
 #include "model/ecr_model.h"
+#include "model/sts_model.h"
 #include "model/secretsmanager_model.h"
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
@@ -699,6 +701,10 @@ int Run(const Config& cfg) {
   auto elbv2_service = std::make_shared<api::Service>(model::Elbv2Model(), api::ErrorStyle{});
   elbv2.RegisterAll(*elbv2_service);
   router.AddService(elbv2_service);
+  // AWS STS (Query protocol, signing name sts): GetCallerIdentity for Terraform and the SDKs.
+  auto sts_service = std::make_shared<api::Service>(model::StsModel(), api::ErrorStyle{});
+  api::sts::RegisterAll(*sts_service);
+  router.AddService(sts_service);
   // Express Mode services make their security groups and load balancer through these.
   ecs.SetExpressPeers({ec2_service.get(), elbv2_service.get()});
 

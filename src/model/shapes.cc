@@ -2,6 +2,7 @@
 
 #include "model/ecr_model.h"
 #include "model/secretsmanager_model.h"
+#include "model/sts_model.h"
 
 #include <algorithm>
 
@@ -13,6 +14,7 @@
 #include "servicediscovery_enums.h"
 #include "secretsmanager_enums.h"
 #include "ssm_enums.h"
+#include "sts_enums.h"
 
 namespace kecs::model {
 
@@ -45,5 +47,6 @@ const ServiceModel& LogsModel() { return gen_logs::Model(); }
 const ServiceModel& SsmModel() { return gen_ssm::Model(); }
 const ServiceModel& SecretsManagerModel() { return gen_secretsmanager::Model(); }
 const ServiceModel& EcrModel() { return gen_ecr::Model(); }
+const ServiceModel& StsModel() { return gen_sts::Model(); }
 
 }  // namespace kecs::model
