@@ -196,3 +196,18 @@ def test_a_role_override_that_names_no_role_is_refused(ecs):
     ecs("RegisterTaskDefinition", **td([c("app")]))
     assert ecs.error("RunTask", taskDefinition="settings", overrides={"taskRoleArn": "not a role"}) == (
         "InvalidParameterException", "overrides.taskRoleArn should be the ARN or the name of an IAM role.")
+
+
+@pytest.mark.parametrize("mode", ["boto3", "cli"])
+def test_an_efs_volume_without_root_directory_comes_back_with_slash(kecs, mode):
+    # ECS fills rootDirectory with "/" (the file system's root); the rest stays as sent.
+    ecs = Ecs(kecs, mode)
+    sent = td([c("app")], volumes=[{"name": "efs", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678"}},
+                                   {"name": "sub", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678",
+                                                                              "rootDirectory": "/data"}}])
+    registered = ecs("RegisterTaskDefinition", **sent)["taskDefinition"]
+    assert registered["volumes"] == [
+        {"name": "efs", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "rootDirectory": "/"}},
+        {"name": "sub", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "rootDirectory": "/data"}}]
+    described = ecs("DescribeTaskDefinition", taskDefinition=sent["family"])["taskDefinition"]
+    assert described["volumes"] == registered["volumes"]

@@ -274,11 +274,12 @@ def test_service_errors(kecs):
 
     # An unknown service: DescribeServices reports it as MISSING; the others refuse it
     # ({"__type":"ServiceNotFoundException","message":"Service not found."}, terraform #15073).
-    out = ecs.describe_services(cluster="svc", services=["ghost", "web"])
+    # A bare name is named by the ARN format without the cluster, as ECS does
+    # (aws-actions/amazon-ecs-deploy-task-definition#312); an ARN as it was given.
+    out = ecs.describe_services(cluster="svc", services=["ghost", "web", arn("service/svc/ghost2")])
     assert [s["serviceName"] for s in out["services"]] == ["web"]
-    [f] = out["failures"]
-    assert f["reason"] == "MISSING" and f["arn"].endswith("/ghost") and f["arn"].startswith(
-        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/")
+    assert out["failures"] == [{"arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/ghost", "reason": "MISSING"},
+                               {"arn": arn("service/svc/ghost2"), "reason": "MISSING"}]
     not_found = ("ServiceNotFoundException", "Service not found.")
     assert error(ecs.update_service, cluster="svc", service="ghost", desiredCount=1) == not_found
     assert error(ecs.delete_service, cluster="svc", service="ghost") == not_found

@@ -523,10 +523,15 @@ Json EcsApi::DescribeServices(RequestContext& ctx, const Json& in) {
   Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     for (const auto& r : refs) {
-      std::string name = model::NameFromArnOrName(r.get<std::string>());
+      const std::string ref = r.get<std::string>();
+      std::string name = model::NameFromArnOrName(ref);
       auto s = Check(state::records::GetService(tx, ctx.region, cluster, name));
       if (!s) {
-        failures.push_back({{"arn", ServiceArn(ctx, cluster, name)}, {"reason", "MISSING"}});
+        // ECS names a missing service by the ARN it was given, and a bare name by the old
+        // ARN format without the cluster ("arn:aws:ecs:us-east-2:...:service/pawebapp-service
+        // is MISSING", aws-actions/amazon-ecs-deploy-task-definition#312).
+        std::string arn = ref.starts_with("arn:") ? ref : model::EcsArn(ctx.region, ctx.account_id, "service/" + name);
+        failures.push_back({{"arn", arn}, {"reason", "MISSING"}});
         continue;
       }
       list.push_back(ServiceView(tx, ctx, *s, tags));

@@ -671,6 +671,14 @@ Json NormalizeTaskDefinition(const Json& in, bool strict) {
     if (JGet(in, k)) td[k] = in[k];
   }
   td["volumes"] = in.value("volumes", Json::array());
+  // ECS fills an EFS volume's rootDirectory with "/" when it is left out (the task runs with
+  // the file system's root), and DescribeTaskDefinition shows it.
+  for (auto& v : td["volumes"]) {
+    if (v.is_object() && v.contains("efsVolumeConfiguration") && v["efsVolumeConfiguration"].is_object() &&
+        !v["efsVolumeConfiguration"].contains("rootDirectory")) {
+      v["efsVolumeConfiguration"]["rootDirectory"] = "/";
+    }
+  }
   td["placementConstraints"] = in.value("placementConstraints", Json::array());
   Json req_attrs = Json::array({{{"name", "com.amazonaws.ecs.capability.docker-remote-api.1.18"}}});
   if (awsvpc) req_attrs.push_back({{"name", "ecs.capability.task-eni"}});
