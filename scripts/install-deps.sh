@@ -22,7 +22,7 @@ PACKAGES=(
   # *.localhost to the loopback addresses once "myhostname" is on the hosts line (below)
   libnss-myhostname
   # tests and benchmarks
-  awscli python3-boto3 python3-pytest busybox-static docker-registry curl wrk iputils-ping openssl
+  awscli python3-boto3 python3-pytest python3-pytest-xdist busybox-static docker-registry curl wrk iputils-ping openssl
 )
 
 SUDO=""

@@ -27,6 +27,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 class Daemon:
     """A kecs daemon process. start() and stop() may be called repeatedly (restarts)."""
 
@@ -37,26 +41,47 @@ class Daemon:
         self.extra_env = extra_env or {}
         self.extra_args = extra_args or []
         self.proc = None
+        self.started = False
         self.log_path = os.path.join(data_dir, "kecs.log")
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout=20):
+        # A port from free_port() is free when picked, not when kecs binds it: another test
+        # process may take it in between. On a first start, another port is tried.
+        for attempt in range(5):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self.started or attempt == 4:
+                    raise
+                self.port = free_port()
+                self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def _start(self, timeout):
         env = dict(os.environ)
         env.update({"KECS_PORT": str(self.port), "KECS_DATA_DIR": self.data_dir,
                     "KECS_RUNTIME": self.runtime, "KECS_LOG_LEVEL": "debug",
                     "KECS_VALIDATE_RESPONSES": "true"})
         env.update(self.extra_env)
         log = open(self.log_path, "ab")
+        offset = log.tell()
         self.proc = subprocess.Popen([KECS_BIN, "start"] + self.extra_args, env=env,
                                      stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                with open(self.log_path, "rb") as f:
+                    f.seek(offset)
+                    this_start = f.read().decode(errors="replace")
+                if f":{self.port}: Address already in use" in this_start:
+                    raise PortTaken(this_start)
                 raise RuntimeError("kecs exited at start:\n" + self.log())
             try:
                 urllib.request.urlopen(self.endpoint + "/health", timeout=1).read()
+                self.started = True
                 return self
             except urllib.error.HTTPError:
+                self.started = True
                 return self   # it answers; with --auth-keys an unsigned /health is refused
             except Exception:
                 time.sleep(0.05)
@@ -132,9 +157,39 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+def daemon_with_keys(tmp_path, keys_text):
+    """A simulated daemon (not started) whose --auth-keys-file, mode 0600, holds keys_text
+    ("KEY:SECRET" lines); its data dir is tmp_path/data."""
+    keys = tmp_path / "keys"
+    keys.write_text(keys_text)
+    keys.chmod(0o600)
+    (tmp_path / "data").mkdir()
+    return Daemon(str(tmp_path / "data"), extra_args=["--auth-keys-file", str(keys)])
+
+
+def boto_client(daemon, service, key, secret):
+    """A boto3 client of `daemon` signing with `key` and `secret`, without retries."""
+    return boto3.client(service, endpoint_url=daemon.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "kecs_args(*args): extra `kecs start` arguments")
     config.addinivalue_line("markers", "kecs_env(**vars): extra environment of `kecs start` (secrets go here)")
+    config.addinivalue_line("markers", "host_wide: uses something the whole host shares; never beside another")
+
+
+# Under pytest-xdist (`-n 2 --dist loadgroup`, as CI runs the suite), tests that use the host
+# itself run one at a time on one worker: the local runtime's daemons (kernel objects, the
+# default VPC's route, published host ports, HAProxy) and the image registry. Simulated-runtime
+# daemons share nothing (a data dir and a port each) and run beside them. tryfirst: xdist reads
+# the group in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if {"local_kecs", "registry"} & set(item.fixturenames) or item.get_closest_marker("host_wide"):
+            item.add_marker(pytest.mark.xdist_group("host"))
 
 
 def wait_for(fn, timeout=15, interval=0.05, what="condition", until=bool):

@@ -204,22 +204,12 @@ def test_secrets_are_refused_on_the_command_line(tmp_path):
 
 
 def test_auth_keys_from_a_file(tmp_path):
-    from conftest import Daemon
-    keys = tmp_path / "keys"
-    keys.write_text("AKIDKECSFILE:from-a-file\n")
-    keys.chmod(0o600)
-    (tmp_path / "data").mkdir()
-    d = Daemon(str(tmp_path / "data"), extra_args=["--auth-keys-file", str(keys)])
+    from conftest import boto_client, daemon_with_keys
+    d = daemon_with_keys(tmp_path, "AKIDKECSFILE:from-a-file\n")
     d.start()
     try:
-        import boto3
-        import botocore.config
-        cfg = botocore.config.Config(retries={"max_attempts": 1})
-        good = boto3.client("ecs", endpoint_url=d.endpoint, region_name="us-east-1",
-                            aws_access_key_id="AKIDKECSFILE", aws_secret_access_key="from-a-file", config=cfg)
-        assert good.list_clusters()["clusterArns"] == []
-        bad = boto3.client("ecs", endpoint_url=d.endpoint, region_name="us-east-1",
-                           aws_access_key_id="AKIDKECSFILE", aws_secret_access_key="wrong", config=cfg)
+        assert boto_client(d, "ecs", "AKIDKECSFILE", "from-a-file").list_clusters()["clusterArns"] == []
+        bad = boto_client(d, "ecs", "AKIDKECSFILE", "wrong")
         with pytest.raises(botocore.exceptions.ClientError) as e:
             bad.list_clusters()
         assert e.value.response["Error"]["Code"] == "InvalidSignatureException"

@@ -5,12 +5,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import Daemon
+from conftest import boto_client, daemon_with_keys
 
 ACCOUNT = "000000000000"
 
@@ -49,18 +47,11 @@ def test_the_account_is_the_daemons(kecs):
 
 
 def test_with_auth_keys_an_unsigned_or_unknown_caller_is_refused(tmp_path):
-    keys = tmp_path / "keys"
-    keys.write_text("AKIDKECSSTS:sts-secret\n")
-    keys.chmod(0o600)
-    (tmp_path / "data").mkdir()
-    d = Daemon(str(tmp_path / "data"), extra_args=["--auth-keys-file", str(keys)])
+    d = daemon_with_keys(tmp_path, "AKIDKECSSTS:sts-secret\n")
     d.start()
     try:
-        cfg = botocore.config.Config(retries={"max_attempts": 1})
-
         def sts(key, secret):
-            return boto3.client("sts", endpoint_url=d.endpoint, region_name="us-east-1",
-                                aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
+            return boto_client(d, "sts", key, secret)
         assert sts("AKIDKECSSTS", "sts-secret").get_caller_identity()["Account"] == ACCOUNT
         for key, secret, code in [("AKIDKECSSTS", "wrong", "SignatureDoesNotMatch"),
                                   ("AKIDNOBODY", "sts-secret", "InvalidClientTokenId")]:
