@@ -7,6 +7,7 @@
 
 #include "api/ecs/common.h"
 #include "model/cluster_query.h"
+#include "model/instance_types.h"
 
 namespace kecs::api::ecs {
 
@@ -51,27 +52,11 @@ int64_t RegisteredInt(const Json& inst, const std::string& name) {
 }
 
 int EniTaskLimit(const std::string& type, bool trunking) {
-  // (ENIs per instance, awsvpc tasks with trunking), from AWS's published tables.
-  struct Row { const char* type; int enis; int trunk_tasks; };
-  static const Row kRows[] = {
-      {"t3.micro", 2, 0},    {"t3.small", 3, 0},     {"t3.medium", 3, 0},
-      {"t3.large", 3, 0},    {"t3.xlarge", 4, 0},    {"t3.2xlarge", 4, 0},
-      {"m5.large", 3, 10},   {"m5.xlarge", 4, 20},   {"m5.2xlarge", 4, 40},
-      {"m5.4xlarge", 8, 60}, {"m5.8xlarge", 8, 60},  {"m5.12xlarge", 8, 60},
-      {"m5.16xlarge", 15, 120}, {"m5.24xlarge", 15, 120},
-      {"c5.large", 3, 10},   {"c5.xlarge", 4, 20},   {"c5.2xlarge", 4, 40},
-      {"c5.4xlarge", 8, 60}, {"c5.9xlarge", 8, 60},  {"c5.18xlarge", 15, 120},
-      {"r5.large", 3, 10},   {"r5.xlarge", 4, 20},   {"r5.2xlarge", 4, 40},
-      {"r5.4xlarge", 8, 60}, {"m6i.large", 3, 10},   {"m6g.medium", 2, 4},
-      {"m6g.large", 3, 10},  {"a1.medium", 2, 10},
-  };
-  for (const auto& r : kRows) {
-    if (type == r.type) {
-      if (trunking && r.trunk_tasks > 0) return r.trunk_tasks;
-      return r.enis - 1;
-    }
-  }
-  return trunking ? 10 : 2;  // an unlisted type is treated as m5.large
+  // From the instance-type catalog (model/instance_types.h); an unlisted type is treated
+  // as m5.large.
+  const model::InstanceType* t = model::FindInstanceType(type);
+  if (!t) t = model::FindInstanceType("m5.large");
+  return model::AwsvpcTaskLimit(*t, trunking);
 }
 
 namespace {
