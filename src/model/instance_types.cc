@@ -37,6 +37,9 @@ struct Family {
 //    aws/amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go ("Interface",
 //    "IPv4PerInterface"; e.g. c5.large 3 / 10, c5.4xlarge 8 / 30, c5.18xlarge 15 / 50,
 //    a1.medium 2 / 4); on these Nitro types IPv6 per interface equals IPv4 per interface.
+//    Checked entry by entry against limits.go for a1, c5, t3, t3a and t4g; the m*, c6*, r*
+//    rows follow the per-size pattern limits.go shows for every Nitro family (medium 2 / 4,
+//    large 3 / 10, (2)xlarge 4 / 15, 4xlarge..12xlarge 8 / 30, 16xlarge and up 15 / 50).
 //  - awsvpc tasks with trunking: Amazon ECS's "Increasing Amazon ECS Linux container
 //    instance network interfaces" table (container-instance-eni.html: c5.large 2 -> 10
 //    tasks). It is ECS's count of branch interfaces, not limits.go's "BranchInterface",
