@@ -292,7 +292,12 @@ class LaunchTemplateOps {
     const Json filters = in.value("Filters", Json::array());
     CheckFilters(filters, VersionFilters());
     const Json versions = in.value("Versions", Json::array());
-    std::vector<std::pair<int64_t, Json>> found;  // (-seq-ish order key, view)
+    struct Found {
+      size_t template_index;
+      int64_t version;
+      Json view;
+    };
+    std::vector<Found> found;
     Check(store_.Read([&](state::Tx& tx) {
       std::vector<state::Object> templates;
       if (JGet(in, "LaunchTemplateId") || JGet(in, "LaunchTemplateName")) {
@@ -308,7 +313,8 @@ class LaunchTemplateOps {
         if (!aliases_only) RequireTemplate(tx, ctx.region, in);  // throws MissingParameter
         templates = Check(tx.List({kLaunchTemplate, ctx.region}));
       }
-      for (const auto& t : templates) {
+      for (size_t ti = 0; ti < templates.size(); ++ti) {
+        const state::Object& t = templates[ti];
         std::vector<state::Object> chosen;
         if (!versions.empty()) {
           std::set<std::string> seen;
@@ -336,19 +342,19 @@ class LaunchTemplateOps {
         for (const auto& o : chosen) {
           Json view = VersionView(o, t);
           if (MatchFilters(filters, view, VersionFilters())) {
-            found.emplace_back(o.doc.value("VersionNumber", int64_t{0}), std::move(view));
+            found.push_back({ti, o.doc.value("VersionNumber", int64_t{0}), std::move(view)});
           }
         }
       }
       return Status::Ok();
     }));
     // Newest version first within a template, as EC2 lists them.
-    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
-      if (JStr(a.second, "LaunchTemplateId") != JStr(b.second, "LaunchTemplateId")) return false;
-      return a.first > b.first;
+    std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+      if (a.template_index != b.template_index) return a.template_index < b.template_index;
+      return a.version > b.version;
     });
     std::vector<Json> views;
-    for (auto& f : found) views.push_back(std::move(f.second));
+    for (auto& f : found) views.push_back(std::move(f.view));
     Json out = Json::object();
     PageInto(out, "LaunchTemplateVersions", std::move(views), in);
     return out;

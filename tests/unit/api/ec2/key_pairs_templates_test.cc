@@ -213,6 +213,16 @@ TEST_F(LaunchTemplatesTest, VersionsDefaultLatestAndTheAccessor) {
   EXPECT_EQ(dflt["LaunchTemplateVersions"][0]["VersionNumber"], 2);
   EXPECT_EQ(dflt["LaunchTemplateVersions"][0]["DefaultVersion"], true);
 
+  // Without a template, $Latest and $Default are read from every template.
+  Call("CreateLaunchTemplate", {{"LaunchTemplateName", "dbs"}, {"LaunchTemplateData", {{"ImageId", "ami-9"}}}});
+  Json across = Call("DescribeLaunchTemplateVersions", {{"Versions", {"$Latest"}}});
+  ASSERT_EQ(across["LaunchTemplateVersions"].size(), 2u);
+  EXPECT_EQ(across["LaunchTemplateVersions"][0]["LaunchTemplateName"], "web");
+  EXPECT_EQ(across["LaunchTemplateVersions"][0]["VersionNumber"], 3);
+  EXPECT_EQ(across["LaunchTemplateVersions"][1]["LaunchTemplateName"], "dbs");
+  EXPECT_EQ(Refusal("DescribeLaunchTemplateVersions", {{"Versions", {"1"}}}),
+            "MissingParameter: The request must contain the parameter LaunchTemplateName or LaunchTemplateId");
+
   Call("DeleteLaunchTemplate", {{"LaunchTemplateId", id}});
   EXPECT_EQ(Data(id, "").status().code(), Code::kNotFound);
   // The name can be used again.
