@@ -23,6 +23,8 @@ PACKAGES=(
   libnss-myhostname
   # tests and benchmarks
   awscli python3-boto3 python3-pytest python3-pytest-xdist busybox-static docker-registry curl wrk iputils-ping openssl
+  # ssh-keygen: the EC2 key pair tests check fingerprints and private keys with it
+  openssh-client
 )
 
 SUDO=""

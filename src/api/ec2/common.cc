@@ -231,6 +231,8 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterNetworkAclOps(s, store_, regions_);
   RegisterEniAddressOps(s, store_, regions_);
   RegisterInstanceTypeOps(s, store_, regions_);
+  RegisterKeyPairOps(s, store_, regions_);
+  RegisterLaunchTemplateOps(s, store_, regions_);
 }
 
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address) {

@@ -130,6 +130,8 @@ void RegisterRouteTableOps(Service& s, state::Store& store, net::RegionBootstrap
 void RegisterNetworkAclOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_acls.cc
 void RegisterEniAddressOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_interfaces.cc
 void RegisterInstanceTypeOps(Service& s, state::Store& store, net::RegionBootstrap& regions); // instance_types.cc
+void RegisterKeyPairOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // key_pairs.cc
+void RegisterLaunchTemplateOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // launch_templates.cc
 
 // A chosen private IPv4 address of `subnet` for an interface: InvalidParameterValue when
 // it is no address, lies outside the subnet or is one of its reserved addresses.
