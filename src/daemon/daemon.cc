@@ -658,6 +658,9 @@ int Run(const Config& cfg) {
   ec2_style.ec2_missing_parameter = true;
   // Create/ReplaceNetworkAclEntry take RuleAction in any case; the handler stores it lowercase.
   ec2_style.constraints.case_insensitive_enums = {"RuleAction"};
+  // An instance type EC2 does not know is the handler's InvalidInstanceType, not a front-end
+  // InvalidParameterValue (the model's enum also lags AWS's new types).
+  ec2_style.constraints.unchecked_enums = {"InstanceType"};
   auto ec2_service = std::make_shared<api::Service>(model::Ec2Model(), ec2_style);
   ec2.RegisterAll(*ec2_service);
   router.AddService(ec2_service);

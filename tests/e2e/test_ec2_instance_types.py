@@ -96,10 +96,12 @@ def test_describe_instance_types_filters(kecs):
 
 def test_describe_instance_types_errors(kecs):
     ec2 = kecs.client("ec2")
-    # A real type that is not in kecs's catalog (one outside the model's InstanceType enum is
-    # refused earlier, by the router's validation).
+    # A real type that is not in kecs's catalog, and one that does not exist at all (outside
+    # the model's InstanceType enum too): both EC2's InvalidInstanceType, as AWS answers.
     assert error_of(ec2.describe_instance_types, InstanceTypes=["m5.large", "p4d.24xlarge"]) == (
         "InvalidInstanceType", "The following supplied instance types do not exist: [p4d.24xlarge]")
+    assert error_of(ec2.describe_instance_types, InstanceTypes=["m5.huge"]) == (
+        "InvalidInstanceType", "The following supplied instance types do not exist: [m5.huge]")
     # MaxResults outside the model's 5..100 (boto3 refuses it before sending).
     status, body = ec2_query(kecs, "DescribeInstanceTypes", MaxResults="4")
     assert status == 400 and "<Code>InvalidParameterValue</Code>" in body, body

@@ -64,7 +64,12 @@ def assert_not_kept(kecs, material):
         checked += 1
         for p in probes:
             assert p not in data, f"private key material found in {f}"
-    assert checked >= 2 and any(f.endswith((".db", ".sqlite", "-wal")) or "db" in f for f in files)
+    # The store (with its write-ahead log while the daemon runs: the key would be there
+    # first) and the log were among the files read.
+    names = {os.path.basename(f) for f in files}
+    assert checked >= 2
+    assert {"kecs.db", "kecs.log"} <= names, names
+    assert kecs.proc is None or "kecs.db-wal" in names, names
 
 
 def test_create_rsa_key_pair_boto(kecs, tmp_path):
@@ -93,6 +98,7 @@ def test_create_rsa_key_pair_boto(kecs, tmp_path):
 
     assert boto_error(ec2.create_key_pair, KeyName="rsa-one") == (
         "InvalidKeyPair.Duplicate", "The keypair 'rsa-one' already exists.")
+    # AWS makes ppk keys; kecs does not (its own refusal, README Limits).
     assert boto_error(ec2.create_key_pair, KeyName="putty", KeyFormat="ppk")[0] == "InvalidParameterValue"
     assert boto_error(ec2.describe_key_pairs, KeyNames=["nope"]) == (
         "InvalidKeyPair.NotFound", "The key pair 'nope' does not exist")
@@ -124,6 +130,22 @@ def test_create_ed25519_key_pair_cli(kecs, tmp_path):
     assert kecs.aws("ec2", "describe-key-pairs")["KeyPairs"] == []
 
 
+def with_exponent(pub_line, e):
+    """The OpenSSH RSA public key line `pub_line` with its exponent replaced by the bytes `e`."""
+    blob = base64.b64decode(pub_line.split()[1])
+
+    def read(at):
+        n = int.from_bytes(blob[at:at + 4], "big")
+        return blob[at + 4:at + 4 + n], at + 4 + n
+    _, at = read(0)
+    _, at = read(at)
+    modulus, _ = read(at)
+
+    def string(x):
+        return len(x).to_bytes(4, "big") + x
+    return b"ssh-rsa " + base64.b64encode(string(b"ssh-rsa") + string(e) + string(modulus))
+
+
 def test_import_key_pairs(kecs, tmp_path):
     ec2 = kecs.client("ec2")
     run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "me@host", "-f", str(tmp_path / "r")])
@@ -151,7 +173,11 @@ def test_import_key_pairs(kecs, tmp_path):
     assert boto_error(ec2.describe_key_pairs, Filters=[{"Name": "colour", "Values": ["x"]}]) == (
         "InvalidParameterValue", "The filter 'colour' is invalid")
 
-    for garbage in [b"not a key", b"ssh-rsa AAAA", (tmp_path / "e").read_bytes()]:
+    # Over 16 KiB is no key (and is never stored); nor is an RSA key whose exponent is 1 or
+    # longer than 64 bits (the real key's modulus with another exponent).
+    rsa_line = (tmp_path / "r.pub").read_bytes()
+    for garbage in [b"not a key", b"ssh-rsa AAAA", (tmp_path / "e").read_bytes(), b"ssh-rsa " + b"A" * 20000,
+                    with_exponent(rsa_line, b"\x01"), with_exponent(rsa_line, b"\x01" + b"\x00" * 8 + b"\x01")]:
         assert boto_error(ec2.import_key_pair, KeyName="bad", PublicKeyMaterial=garbage) == (
             "InvalidKey.Format", "Key is not in valid OpenSSH public key format")
     assert boto_error(ec2.import_key_pair, KeyName="imported-ed",
@@ -279,6 +305,24 @@ def test_describe_launch_templates_pages_and_filters(kecs):
     assert [t["LaunchTemplateName"] for t in got] == ["tmpl-0", "tmpl-2", "tmpl-4"]
     got = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": ["tmpl-3"]}])
     assert [t["LaunchTemplateName"] for t in got["LaunchTemplates"]] == ["tmpl-3"]
+    # create-time matches the ISO 8601 time the answer shows (with a wildcard on the seconds).
+    shown = ec2.describe_launch_templates(LaunchTemplateNames=["tmpl-1"])["LaunchTemplates"][0]["CreateTime"]
+    minute = shown.strftime("%Y-%m-%dT%H:%M")
+    got = ec2.describe_launch_templates(Filters=[{"Name": "create-time", "Values": [minute + ":*"]}])
+    assert "tmpl-1" in [t["LaunchTemplateName"] for t in got["LaunchTemplates"]]
+    # UserData is bounded as EC2 bounds it (16 KB before base64), and a version's data at 64 KiB.
+    ec2.create_launch_template(LaunchTemplateName="at-limit",
+                               LaunchTemplateData={"UserData": base64.b64encode(b"x" * 16384).decode()})
+    ec2.delete_launch_template(LaunchTemplateName="at-limit")
+    big = base64.b64encode(b"x" * 16385).decode()
+    assert boto_error(ec2.create_launch_template, LaunchTemplateName="big",
+                      LaunchTemplateData={"UserData": big}) == (
+        "InvalidParameterValue", "User data is limited to 16384 bytes")
+    assert boto_error(ec2.create_launch_template_version, LaunchTemplateName="tmpl-0",
+                      LaunchTemplateData={"TagSpecifications": [{"ResourceType": "instance", "Tags": [
+                          {"Key": f"k{i}", "Value": "v" * 250} for i in range(300)]}]})[0] == "InvalidParameterValue"
+    assert ec2.describe_launch_templates(LaunchTemplateNames=["tmpl-0"])["LaunchTemplates"][0][
+        "LatestVersionNumber"] == 1
     cli = kecs.aws("ec2", "describe-launch-templates", "--page-size", "2")
     assert [t["LaunchTemplateName"] for t in cli["LaunchTemplates"]] == names
     assert boto_error(ec2.describe_launch_templates, Filters=[{"Name": "colour", "Values": ["x"]}]) == (

@@ -3,7 +3,7 @@
 // kecs generates keys with OpenSSL and returns the private key once, in CreateKeyPair's
 // KeyMaterial; it is never stored, logged or put in an error. The stored key pair keeps
 // its OpenSSH public key (kecs:publicKey; shown with IncludePublicKey, and read by
-// RunInstances). Fingerprints are computed as AWS documents them (KeyPairInfo's
+// RunInstances, once served). Fingerprints are computed as AWS documents them (KeyPairInfo's
 // KeyFingerprint in the EC2 API reference): a created RSA key's is the SHA-1 of its DER
 // PKCS#8 private key, an imported RSA key's the MD5 of its DER public key, an ED25519
 // key's the base64 SHA-256 of its OpenSSH public key blob.
@@ -25,7 +25,7 @@
 #include "api/ec2/ec2_api.h"
 #include "base/clock.h"
 #include "base/ids.h"
-#include "base/value_cipher.h"
+#include "base/value_cipher.h"  // Base64Encode / Base64Decode
 
 namespace kecs::api::ec2 {
 namespace keys {
@@ -76,8 +76,10 @@ struct Reader {
   }
 };
 
+// Reserved up front, so that no reallocation leaves a copy of key bytes in freed memory.
 std::string Wrap(std::string_view b64, size_t width) {
   std::string out;
+  out.reserve(b64.size() + b64.size() / width + 1);
   for (size_t i = 0; i < b64.size(); i += width) {
     out.append(b64.substr(i, width));
     out.push_back('\n');
@@ -148,19 +150,26 @@ Result<GeneratedKey> GenerateEd25519() {
   // key's KeyMaterial.
   uint32_t check = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&check), sizeof check);
+  // Every buffer that holds key bytes is reserved at its final size (no reallocation leaves
+  // a copy in freed memory) and cleansed once used.
   std::string priv;
+  priv.reserve(256);
   PutU32(priv, check);
   PutU32(priv, check);
   PutString(priv, "ssh-ed25519");
   PutString(priv, pub_s);
-  std::string secret(reinterpret_cast<char*>(seed), 32);
+  std::string secret;
+  secret.reserve(64);
+  secret.append(reinterpret_cast<char*>(seed), 32);
   secret.append(pub_s);
   PutString(priv, secret);
   OPENSSL_cleanse(secret.data(), secret.size());
   OPENSSL_cleanse(seed, sizeof seed);
   PutString(priv, "");  // comment
   for (char pad = 1; priv.size() % 8 != 0; ++pad) priv.push_back(pad);
-  std::string body("openssh-key-v1", 15);  // with its NUL
+  std::string body;
+  body.reserve(512);
+  body.append("openssh-key-v1", 15);  // with its NUL
   PutString(body, "none");
   PutString(body, "none");
   PutString(body, "");
@@ -170,8 +179,12 @@ Result<GeneratedKey> GenerateEd25519() {
   OPENSSL_cleanse(priv.data(), priv.size());
   std::string b64 = Base64Encode(body);
   OPENSSL_cleanse(body.data(), body.size());
-  g.private_pem = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + Wrap(b64, 70) + "-----END OPENSSH PRIVATE KEY-----\n";
+  std::string wrapped = Wrap(b64, 70);
   OPENSSL_cleanse(b64.data(), b64.size());
+  constexpr std::string_view kBegin = "-----BEGIN OPENSSH PRIVATE KEY-----\n", kEnd = "-----END OPENSSH PRIVATE KEY-----\n";
+  g.private_pem.reserve(kBegin.size() + wrapped.size() + kEnd.size());
+  g.private_pem.append(kBegin).append(wrapped).append(kEnd);
+  OPENSSL_cleanse(wrapped.data(), wrapped.size());
   return g;
 }
 
@@ -223,7 +236,9 @@ Result<PublicKey> ParseOpenSshPublicKey(std::string_view line) {
   Bn eb(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), static_cast<int>(e.size()), nullptr));
   Bn nb(BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr));
   // AWS imports RSA keys of 1024 to 4096 bits (EC2 user guide, "Import a public key").
-  if (!eb || !nb || BN_num_bits(nb.get()) < 1024 || BN_num_bits(nb.get()) > 4096 || !BN_is_odd(eb.get())) {
+  // The exponent as OpenSSL bounds it: odd, at least 3, at most 64 bits, below the modulus.
+  if (!eb || !nb || BN_num_bits(nb.get()) < 1024 || BN_num_bits(nb.get()) > 4096 || !BN_is_odd(eb.get()) ||
+      BN_num_bits(eb.get()) < 2 || BN_num_bits(eb.get()) > 64 || BN_cmp(eb.get(), nb.get()) >= 0) {
     return InvalidArgument("bad rsa key");
   }
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
@@ -339,7 +354,9 @@ class KeyPairOps {
     }));
     auto key = Check(keys::Generate(type));
     Json doc = StoreKeyPair(store_, ctx, name, type, key.fingerprint, key.public_openssh, tags);
-    Json out = {{"KeyFingerprint", doc["KeyFingerprint"]}, {"KeyMaterial", std::move(key.private_pem)},
+    // The answer holds a copy (its buffers, and the encoded response's, are freed without
+    // being wiped); kecs's own copy is cleansed here.
+    Json out = {{"KeyFingerprint", doc["KeyFingerprint"]}, {"KeyMaterial", key.private_pem},
                 {"KeyName", name}, {"KeyPairId", doc["KeyPairId"]}, {"Tags", tags}};
     OPENSSL_cleanse(key.private_pem.data(), key.private_pem.size());
     return out;
@@ -349,8 +366,11 @@ class KeyPairOps {
     std::string name = JStr(in, "KeyName");
     CheckKeyName(name);
     Json tags = TagsFor(in, "key-pair");
-    // A Blob member: the client sent the key's bytes in base64.
-    auto text = Base64Decode(JStr(in, "PublicKeyMaterial"));
+    // A Blob member: the client sent the key's bytes in base64. An OpenSSH line of a 4096-bit
+    // RSA key is under 1 KiB; anything over 16 KiB is no key AWS imports (and is not stored).
+    const std::string material = JStr(in, "PublicKeyMaterial");
+    if (material.size() > 16 * 1024) throw BadFormat();
+    auto text = Base64Decode(material);
     if (!text.ok()) throw BadFormat();
     auto key = keys::ParseOpenSshPublicKey(*text);
     if (!key.ok()) throw BadFormat();

@@ -165,9 +165,17 @@ FilterField DataNested(const std::string& object, const std::string& member) {
   };
 }
 
+// create-time compares with the ISO 8601 time the responses show (2026-12-06T05:00:00.000Z),
+// not the stored epoch seconds; wildcards apply as for every filter.
+std::vector<std::string> CreateTimeIso(const Json& view) {
+  const Json* t = JGet(view, "CreateTime");
+  if (!t || !t->is_number()) return {};
+  return {Iso8601(t->get<double>())};  // stored as epoch seconds
+}
+
 const FilterSpec& TemplateFilters() {
   static const FilterSpec kSpec = {
-      {"create-time", Field("CreateTime")},
+      {"create-time", CreateTimeIso},
       {"launch-template-name", Field("LaunchTemplateName")},
   };
   return kSpec;
@@ -177,7 +185,7 @@ const FilterSpec& TemplateFilters() {
 // answer.
 const FilterSpec& VersionFilters() {
   static const FilterSpec kSpec = {
-      {"create-time", Field("CreateTime")},
+      {"create-time", CreateTimeIso},
       {"ebs-optimized", DataField("EbsOptimized")},
       {"http-endpoint", DataNested("MetadataOptions", "HttpEndpoint")},
       {"http-protocol-ipv4", DataNested("MetadataOptions", "HttpProtocolIpv4")},
@@ -390,10 +398,27 @@ class LaunchTemplateOps {
  private:
   static Json NewVersion(const std::string& id, const std::string& name, int64_t n,
                          const std::string& created_by, double now, const Json& in, const Json& data) {
+    CheckDataSize(data);
     Json v = {{"LaunchTemplateId", id}, {"LaunchTemplateName", name}, {"VersionNumber", n},
               {"CreateTime", now}, {"CreatedBy", created_by}, {"LaunchTemplateData", data}};
     if (auto d = JOptStr(in, "VersionDescription")) v["VersionDescription"] = *d;
     return v;
+  }
+
+  // Every version keeps its whole data, so its size is bounded: UserData as EC2 bounds it
+  // (16 KB before base64; the wording is RunInstances', none found for launch templates),
+  // and the rest at 64 KiB (kecs's bound and wording: real templates are a few KiB).
+  static void CheckDataSize(const Json& data) {
+    if (const Json* u = JGet(data, "UserData"); u && u->is_string()) {
+      // The decoded size of the base64 text: 3 bytes per 4 characters, less the padding.
+      const std::string& b64 = u->get_ref<const std::string&>();
+      size_t pad = b64.ends_with("==") ? 2 : b64.ends_with("=") ? 1 : 0;
+      size_t decoded = b64.size() / 4 * 3 - std::min(pad, b64.size() / 4 * 3);
+      if (decoded > 16384) throw InvalidParameterValue("User data is limited to 16384 bytes");
+    }
+    if (data.dump().size() > 64 * 1024) {
+      throw InvalidParameterValue("LaunchTemplateData is limited to 65536 bytes of JSON in kecs");
+    }
   }
 
   state::Store& store_;
@@ -404,8 +429,9 @@ class LaunchTemplateOps {
 Result<Json> LaunchTemplateData(state::Tx& tx, const std::string& region,
                                 const std::string& id_or_name, const std::string& version) {
   try {
-    Json in = id_or_name.starts_with("lt-") ? Json{{"LaunchTemplateId", id_or_name}}
-                                            : Json{{"LaunchTemplateName", id_or_name}};
+    // "lt-web" is a valid name: only a well-formed id is looked up as one.
+    Json in = IsWellFormedId(id_or_name, "lt") ? Json{{"LaunchTemplateId", id_or_name}}
+                                               : Json{{"LaunchTemplateName", id_or_name}};
     state::Object t = RequireTemplate(tx, region, in);
     state::Object v = RequireVersion(tx, t, version.empty() ? "$Default" : version);
     return v.doc.value("LaunchTemplateData", Json::object());

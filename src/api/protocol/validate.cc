@@ -212,7 +212,7 @@ void Constraints(const model::ServiceModel& m, int idx, const Json& v, const std
       if (!v.is_string()) return;
       const auto& str = v.get_ref<const std::string&>();
       auto en = m.EnumOf(s);
-      if (o.check_enums && !en.empty()) {
+      if (o.check_enums && !en.empty() && !o.unchecked_enums.count(std::string(s.name))) {
         bool found = false;
         if (o.case_insensitive_enums.count(std::string(s.name))) {
           std::string lower = ToLower(str);

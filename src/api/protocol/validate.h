@@ -43,6 +43,9 @@ struct ConstraintOptions {
   std::set<std::string> optional_members;
   // Enum shapes whose values match in any case (EC2's RuleAction takes "ALLOW" and "Deny").
   std::set<std::string> case_insensitive_enums;
+  // Enum shapes the front end does not check, because the service answers an unknown value
+  // with an error of its own (EC2's InstanceType: InvalidInstanceType, naming the values).
+  std::set<std::string> unchecked_enums;
 };
 
 std::vector<ConstraintIssue> CheckConstraints(const model::ServiceModel& m, int shape,
