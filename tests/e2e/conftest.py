@@ -3,6 +3,7 @@ the real aws CLI (Debian's awscli, /usr/bin/aws) and boto3 (Debian's python3-bot
 import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -22,9 +23,19 @@ AWS_BIN = "/usr/bin/aws"
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port for a daemon or server of a test, from 20000-30999: outside the host ports
+    kecs forwards (load balancers 31000-31999, public ports 32000-32999, bridge ports
+    49153-65535) and the kernel's ephemeral range (32768-60999), so that a local-runtime
+    test's forwarding on the other xdist worker never captures another test's server."""
+    for _ in range(1000):
+        port = random.randint(20000, 30999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-30999")
 
 
 class PortTaken(RuntimeError):
