@@ -8,20 +8,8 @@ import urllib.request
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
-import botocore.exceptions
-import pytest
 
-
-def error_of(fn, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        fn(**kw)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-def cli_error(kecs, *args):
-    p = kecs.aws(*args, raw=True)
-    assert p.returncode != 0, p.stdout
-    return p.stderr
+from test_ec2_security_groups import boto_error as error_of, cli_error
 
 
 def ec2_query(kecs, action="DescribeImages", **params):

@@ -4,23 +4,9 @@ import os
 import re
 import subprocess
 
-import botocore.exceptions
-import pytest
+from test_ec2_security_groups import boto_error, cli_error
 
 ACCOUNT = "000000000000"
-
-
-def boto_error(call, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kwargs)
-    err = e.value.response["Error"]
-    return err["Code"], err["Message"]
-
-
-def cli_error(kecs, *args):
-    p = kecs.aws(*args, raw=True)
-    assert p.returncode != 0, p.stdout
-    return re.sub(r" \(reached max retries: \d+\)", "", p.stderr.strip())
 
 
 def run(cmd, data=None):
