@@ -100,6 +100,12 @@ struct NetworkSpec {
   std::string ipv6_prefix;    // its subnet's IPv6 block (/44 to /64)
   // bridge: the task's address on the host bridge (from the bridge pool).
   std::string bridge_ip;
+  // bridge and host (issue 17): the EC2 instance the task is placed on, when kecs runs
+  // that instance (RunInstances), and its primary private address. The task then lives in
+  // the instance's namespace (host) or behind the instance's own bridge (bridge), with
+  // its host ports published on `instance_ip`. Empty: this host, as before.
+  std::string instance_id;
+  std::string instance_ip;
   // Ports published on the host (bridge mappings, or assignPublicIp host ports).
   std::vector<PortBinding> published;
 };
@@ -193,6 +199,16 @@ struct EniAddresses {
   std::vector<std::string> ipv6;   // every IPv6 address (none is fixed: ApplyEniAddresses)
 
   bool operator==(const EniAddresses&) const = default;
+};
+
+// An EC2 instance that kecs runs (issue 17) as a host in its VPC: a network namespace
+// whose eth0 is the instance's primary ENI, attached to its subnet exactly as an awsvpc
+// task's ENI is (so the VPC's security groups govern it). `network` carries the ENI's
+// facts with mode kAwsvpc and `hostname` ip-a-b-c-d.
+struct InstanceHostSpec {
+  std::string instance_id;  // i-<17 hex>
+  NetworkSpec network;
+  bool operator==(const InstanceHostSpec&) const = default;
 };
 
 // ECS Exec: a command to run in a task's container.
@@ -366,6 +382,27 @@ class Runtime {
   // no longer lists. Repeating it changes nothing. NotFound when this runtime plumbs no
   // such interface (yet); runtimes without a data plane succeed.
   virtual Status ApplyEniAddresses(const EniAddresses& eni) { (void)eni; return Status::Ok(); }
+
+  // ---- EC2 instances as hosts (issue 17) ----
+  // Makes instance `host.instance_id` a host in its VPC (its namespace, its ENI on its
+  // subnet's bridge), or brings it in line with `host`. Idempotent. Runtimes without a
+  // data plane record nothing and succeed.
+  virtual Status ApplyInstanceHost(const InstanceHostSpec& host) { (void)host; return Status::Ok(); }
+  // Removes what ApplyInstanceHost made for `instance_id` (its tasks are deleted first by
+  // the caller). Succeeds when already gone.
+  virtual Status DeleteInstanceHost(const std::string& instance_id) { (void)instance_id; return Status::Ok(); }
+  // Removes the hosts of every instance not in `live_instance_ids` (not yet terminated).
+  virtual Status GarbageCollectInstanceHosts(const std::set<std::string>& live_instance_ids) {
+    (void)live_instance_ids;
+    return Status::Ok();
+  }
+  // The network namespace of a running instance's host (a path under /run/netns), where
+  // the instance metadata service (169.254.169.254:80) is served; nullopt when this
+  // runtime has no such host (no data plane, or not applied).
+  virtual std::optional<std::string> InstanceNetns(const std::string& instance_id) {
+    (void)instance_id;
+    return std::nullopt;
+  }
 
   // ---- ECS Exec (issue 18) ----
   // Starts `spec.argv` in running container `spec.container` of `task`, in its namespaces,

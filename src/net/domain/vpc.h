@@ -28,6 +28,8 @@ inline constexpr const char* kRouteTable = "ec2:rtb";
 inline constexpr const char* kNatGateway = "ec2:nat";
 inline constexpr const char* kNetworkAcl = "ec2:acl";
 inline constexpr const char* kRegionMarker = "ec2:region";
+// An EC2 instance (issue 17): its document is EC2's Instance shape (api/ec2/instances.cc).
+inline constexpr const char* kEc2Instance = "ec2:instance";
 
 struct Zone {
   std::string name;  // us-east-1a
