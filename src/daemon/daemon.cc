@@ -27,6 +27,8 @@
 #include "api/exec/sessions.h"
 #include "api/exec/stream_server.h"
 #include "api/http/server.h"
+#include "api/ec2/instance_identity.h"
+#include "api/metadata/imds.h"
 #include "api/metadata/metadata_service.h"
 #include "api/protocol/region.h"
 #include "api/ecr/ecr_api.h"
@@ -608,6 +610,25 @@ int Run(const Config& cfg) {
   daemon_options.minute_seconds = service_options.minute_seconds;  // bake times
   reconcile::DaemonController daemons(**store, ecs, daemon_options, clock);
   (*store)->OnCommit([&daemons] { daemons.Notify(); });
+  // EC2 instances (issue 17): their state machine, the ECS agent on them, and the key that
+  // signs their identity documents.
+  auto identity = api::ec2::IdentitySigner::Open(Env::Default(), cfg.data_dir + "/instance-identity.key");
+  if (!identity.ok()) {
+    KLOG_ERROR("instance identity key: {}", identity.status().message());
+    return 2;
+  }
+  ecs.SetIdentitySigner(*identity);
+  // The instance metadata service (169.254.169.254) in each running instance's namespace.
+  api::metadata::InstanceMetadata imds(api::metadata::InstanceMetadata::StoreReader(**store), *identity, clock);
+  api::metadata::InstanceMetadataServer imds_server(imds, **rt);
+  reconcile::InstanceController::Options instance_options;
+  instance_options.host_running = [&imds_server](const state::Object& i) {
+    if (Status st = imds_server.Open(i.region, i.id); !st.ok()) KLOG_WARN("instance {}: {}", i.id, st.message());
+  };
+  instance_options.host_deleting = [&imds_server](const state::Object& i) { imds_server.Close(i.region, i.id); };
+  reconcile::InstanceController instances(**store, **rt, ecs, instance_options, clock);
+  (*store)->OnCommit([&instances] { instances.Notify(); });
+  if (Status gc = instances.GarbageCollect(); !gc.ok()) KLOG_WARN("instance hosts: {}", gc.message());
 
   api::Router::Options ropts;
   ropts.default_region = cfg.region;
@@ -752,6 +773,8 @@ int Run(const Config& cfg) {
   lbs.Start();
   services.Start();
   daemons.Start();
+  imds_server.Start();
+  instances.Start();
   metadata.Start();
   logs.Start();
   server.Start();
@@ -777,6 +800,8 @@ int Run(const Config& cfg) {
   exec_streams.Shutdown();  // ends the exec sessions (their commands are killed)
   services.Stop();
   daemons.Stop();
+  instances.Stop();
+  imds_server.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();
   if (awslogs) awslogs->Stop();  // after the controller (its hook prepares streams), before the store closes

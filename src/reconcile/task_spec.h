@@ -11,4 +11,8 @@ namespace kecs::reconcile {
 
 runtime::TaskSpec SpecFromTask(const model::Task& task);
 
+// The facts of an interface (EniFacts) as the runtime plumbs it: an awsvpc task's ENI, and
+// an EC2 instance's primary ENI (instance_controller.cc).
+void FillEniNetwork(const model::TaskEni& eni, runtime::NetworkSpec& n);
+
 }  // namespace kecs::reconcile

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/ec2/instance_identity.h"
 #include "api/ecs/agent.h"
 #include "api/ecs/common.h"
 #include "api/ecs/ecs_api.h"
@@ -14,6 +15,8 @@
 #include "base/ids.h"
 #include "model/arn.h"
 #include "model/cluster_query.h"
+#include "model/instance_types.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -48,12 +51,20 @@ state::Object RequireInstance(state::Tx& tx, const RequestContext& ctx, const st
   return *o;
 }
 
+// The MEMORY the ECS agent registers for an instance type: the memory the operating
+// system sees, which is less than the type's installed memory. AWS documents one figure
+// ("Reserving Amazon ECS Linux container instance memory": an m4.large's 8 GiB shows as
+// 7985 MiB available for tasks); kecs scales every type by that ratio (m5.large: 7985)
+// and reserves nothing more (ECS_RESERVED_MEMORY defaults to 0).
+int64_t AgentMemoryMib(const model::InstanceType& t) { return t.memory_mib * 7985 / 8192; }
+
 const std::regex kAttrName(R"(^[a-zA-Z0-9_./\\-]{1,128}$)");
 
 }  // namespace
 
 Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
-                                  const std::string& cluster, bool managed, const Json& in) {
+                                  const std::string& cluster, bool managed, const Json& in,
+                                  const Json* ec2_instance) {
   Json ident = Json::object();
   if (auto doc = JOptStr(in, "instanceIdentityDocument")) {
     if (auto j = ParseJson(*doc)) ident = *j;
@@ -61,8 +72,25 @@ Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
   std::string id = RandomHex(32);
   std::string type = JStr(ident, "instanceType", options_.instance_type);
   std::string az = JStr(ident, "availabilityZone", ctx.region + options_.availability_zone_suffix);
+  std::string ami = "ami-" + RandomHex(17), arch = Host().arch, ec2_id = JStr(ident, "instanceId", Ec2Id("i"));
+  std::string vpc_id, subnet_id;
   bool trunk = TrunkingEnabled(tx, ctx);
   int64_t cpu = options_.host_cpu_units, mem = options_.host_memory_mib;
+  if (ec2_instance) {
+    // An EC2 instance kecs runs: what the agent on it reports (issue 17).
+    const Json& e = *ec2_instance;
+    type = JStr(e, "InstanceType");
+    az = JStr(e.value("Placement", Json::object()), "AvailabilityZone");
+    ami = JStr(e, "ImageId");
+    ec2_id = JStr(e, "InstanceId");
+    arch = JStr(e, "Architecture") == "arm64" ? "arm64" : "x86_64";
+    vpc_id = JStr(e, "VpcId");
+    subnet_id = JStr(e, "SubnetId");
+    if (const model::InstanceType* t = model::FindInstanceType(type)) {
+      cpu = int64_t{t->vcpus} * 1024;
+      mem = AgentMemoryMib(*t);
+    }
+  }
   if (const Json* total = JGet(in, "totalResources")) {
     for (const auto& r : *total) {
       if (JStr(r, "name") == "CPU") cpu = JInt(r, "integerValue", cpu);
@@ -77,12 +105,14 @@ Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
     if (v) a["value"] = *v;
     attrs.push_back(a);
   };
-  attr("ecs.ami-id", "ami-" + RandomHex(17));
+  attr("ecs.ami-id", ami);
   attr("ecs.availability-zone", az);
   attr("ecs.instance-type", type);
   attr("ecs.os-type", "linux");
   attr("ecs.os-family", "LINUX");
-  attr("ecs.cpu-architecture", Host().arch);
+  attr("ecs.cpu-architecture", arch);
+  if (!vpc_id.empty()) attr("ecs.vpc-id", vpc_id);
+  if (!subnet_id.empty()) attr("ecs.subnet-id", subnet_id);
   attr("ecs.capability.task-eni");
   attr("ecs.capability.container-health-check");
   attr("ecs.capability.execution-role-awslogs");
@@ -96,7 +126,7 @@ Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
   }
   Json doc = {
       {"containerInstanceArn", InstanceArn(ctx, cluster, id)},
-      {"ec2InstanceId", JStr(ident, "instanceId", Ec2Id("i"))},
+      {"ec2InstanceId", ec2_id},
       {"version", 1},
       {"versionInfo", in.value("versionInfo", Json{{"agentVersion", kLatestAgentVersion},
                                                     {"agentHash", "kecs"},
@@ -140,22 +170,82 @@ Json EcsApi::InstanceView(state::Tx& tx, const RequestContext& ctx, const state:
   return ordered;
 }
 
+namespace {
+
+// The registration itself, for RegisterContainerInstance and the agent of an instance kecs
+// runs: into `cluster` (the agent registers into "default" even before anyone created
+// it), returning the container instance row.
+state::Object RegisterInto(EcsApi& api, state::Tx& tx, RequestContext& ctx, const std::string& cluster,
+                           const Json& in, const Json* ec2_instance) {
+  auto c = Check(tx.Get(kCluster, ctx.region, cluster));
+  if (!c || c->status != "ACTIVE") {
+    if (cluster != "default") throw ClientException("Cluster not found.");
+    api.CreateClusterRecord(tx, ctx, cluster, Json::object());
+  }
+  Json doc = api.NewContainerInstance(tx, ctx, cluster, false, in, ec2_instance);
+  return *Check(tx.Get(kInstance, ctx.region, IdFromArnOrId(JStr(doc, "containerInstanceArn"))));
+}
+
+}  // namespace
+
 Json EcsApi::RegisterContainerInstance(RequestContext& ctx, const Json& in) {
   std::string cluster = ClusterName(in);
+  // An identity document that names an EC2 instance kecs runs registers that instance, as
+  // the agent on it would (issue 17); one naming another instance (test suites make them
+  // up) keeps kecs's older behaviour: its type and zone, the host's resources.
+  std::optional<std::string> text = JOptStr(in, "instanceIdentityDocument");
+  std::optional<std::string> signature = JOptStr(in, "instanceIdentityDocumentSignature");
+  Json ident = Json::object();
+  if (text) {
+    if (auto j = ParseJson(*text); j && j->is_object()) ident = *j;
+  }
+  if (text && signature && !signature->empty()) {
+    // Moto-style suites send no signature, which is accepted; a given one must verify.
+    if (!identity_signer_ || !identity_signer_->Verify(*text, *signature)) {
+      throw ClientException(
+          "The instance identity document signature does not verify: sign the document exactly as the instance "
+          "metadata service served it (/latest/dynamic/instance-identity/signature or pkcs7).");
+    }
+  }
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
-    auto c = Check(tx.Get(kCluster, ctx.region, cluster));
-    // The ECS agent registers into "default" even before anyone created it.
-    if (!c || c->status != "ACTIVE") {
-      if (cluster != "default") throw ClientException("Cluster not found.");
-      CreateClusterRecord(tx, ctx, cluster, Json::object());
+    std::optional<state::Object> ec2;
+    if (std::string iid = JStr(ident, "instanceId"); !iid.empty()) {
+      ec2 = Check(tx.Get(net::kEc2Instance, ctx.region, iid));
+      if (!ec2 && JStr(ident, "region", ctx.region) == ctx.region) {
+        // Not an instance kecs runs here: the old behaviour, above.
+      } else if (ec2) {
+        if (JStr(ident, "region", ctx.region) != ctx.region ||
+            JStr(ident, "accountId", ctx.account_id) != ctx.account_id) {
+          throw ClientException(fmt::format(
+              "The instance identity document names instance {} in region {} of account {}, not this region and account.",
+              iid, JStr(ident, "region"), JStr(ident, "accountId")));
+        }
+        if (ec2->status != "running") {
+          throw ClientException(fmt::format("Instance {} is not running (its state is {}).", iid, ec2->status));
+        }
+      }
     }
-    Json doc = NewContainerInstance(tx, ctx, cluster, false, in);
-    auto o = Check(tx.Get(kInstance, ctx.region, IdFromArnOrId(JStr(doc, "containerInstanceArn"))));
-    out = {{"containerInstance", InstanceView(tx, ctx, *o)}};
+    state::Object o = RegisterInto(*this, tx, ctx, cluster, in, ec2 ? &ec2->doc : nullptr);
+    out = {{"containerInstance", InstanceView(tx, ctx, o)}};
     return Status::Ok();
   }));
   return out;
+}
+
+Result<std::string> EcsApi::RegisterInstance(state::Tx& tx, const state::Object& instance, const std::string& cluster,
+                                             double now) {
+  RequestContext ctx;
+  ctx.region = instance.region;
+  ctx.account_id = JStr(instance.doc, "kecs:ownerId");
+  ctx.now = now;
+  ctx.service = "ecs";
+  ctx.operation = "RegisterContainerInstance";
+  try {
+    return RegisterInto(*this, tx, ctx, cluster, Json::object(), &instance.doc).id;
+  } catch (const AwsError& e) {
+    return FailedPrecondition(e.message());
+  }
 }
 
 Json EcsApi::DeregisterContainerInstance(RequestContext& ctx, const Json& in) {

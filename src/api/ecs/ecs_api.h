@@ -19,11 +19,16 @@
 #include "api/router.h"
 #include "base/json.h"
 #include "reconcile/daemon_controller.h"
+#include "reconcile/instance_controller.h"
 #include "reconcile/service_controller.h"
 #include "state/store.h"
 
 namespace kecs::net { class RegionBootstrap; }
 namespace kecs::api::exec { class ExecSessions; }
+
+namespace kecs::api::ec2 {
+class IdentitySigner;
+}
 
 namespace kecs::api::ecs {
 
@@ -55,7 +60,7 @@ struct ExpressPeers {
   const Service* elbv2 = nullptr;
 };
 
-class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLauncher {
+class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLauncher, public reconcile::InstanceAgent {
  public:
   EcsApi(state::Store& store, net::RegionBootstrap& regions, EcsOptions options)
       : store_(store), regions_(regions), options_(std::move(options)) {}
@@ -74,8 +79,18 @@ class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLaunc
                    const std::vector<std::string>& include);
   // Registers a container instance; `managed` marks the host's own, which goes with its
   // cluster instead of blocking DeleteCluster.
+  // With `ec2_instance` (an EC2 instance kecs runs, its stored document), the instance's
+  // type, zone, image, network and resources are registered, as the ECS agent on it reports
+  // them (issue 17); otherwise the request's identity document or the host's.
   Json NewContainerInstance(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
-                            bool managed, const Json& in);
+                            bool managed, const Json& in, const Json* ec2_instance = nullptr);
+  // reconcile::InstanceAgent: the ECS agent on an EC2 instance kecs runs registers it,
+  // through RegisterContainerInstance's own path (container_instances.cc).
+  Result<std::string> RegisterInstance(state::Tx& tx, const state::Object& instance, const std::string& cluster,
+                                       double now) override;
+  // The key that signs and verifies instance identity documents; call before the server
+  // starts. Without one, a given instanceIdentityDocumentSignature cannot verify.
+  void SetIdentitySigner(std::shared_ptr<const ec2::IdentitySigner> signer) { identity_signer_ = std::move(signer); }
   // A container instance with live remainingResources and task counts.
   Json InstanceView(state::Tx& tx, const RequestContext& ctx, const state::Object& inst);
   // A service with live runningCount and pendingCount (overall and per deployment).
@@ -221,6 +236,7 @@ class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLaunc
   std::chrono::steady_clock::time_point service_probe_at_;  // guarded by probe_mu_
   int service_probe_window_ = 32;                   // guarded by probe_mu_
   ExpressPeers express_;  // set before the server starts (SetExpressPeers)
+  std::shared_ptr<const ec2::IdentitySigner> identity_signer_;  // set before the server starts
 };
 
 // A new PRIMARY deployment of the service as it now is (services.cc).

@@ -237,17 +237,20 @@ Status MetadataService::Open(const model::Task& task, const runtime::TaskSpec& s
     }
     return Status::Ok();
   }
-  std::string tag = TaskTag(task.region, task.id);
-  for (const auto& t : server_.ListenerTags()) {
+  Status st = OpenNetnsListenerOnce(server_, *ns, TaskTag(task.region, task.id), {}, "the task metadata endpoint");
+  if (st.ok()) KLOG_DEBUG("task {}: metadata endpoint open in {}", task.id, *ns);
+  return st;
+}
+
+Status OpenNetnsListenerOnce(HttpServer& server, const std::string& netns, const std::string& tag,
+                             const net::MetadataAddress& address, const char* what) {
+  for (const auto& t : server.ListenerTags()) {
     if (t == tag) return Status::Ok();
   }
-  auto fd = net::OpenNetnsListener(*ns);
-  if (!fd.ok()) {
-    return Status(fd.status().code(), "cannot serve the task metadata endpoint: " + fd.status().message());
-  }
-  Status st = server_.AddListener(*fd, tag);
+  auto fd = net::OpenNetnsListener(netns, address);
+  if (!fd.ok()) return Status(fd.status().code(), fmt::format("cannot serve {}: {}", what, fd.status().message()));
+  Status st = server.AddListener(*fd, tag);
   if (st.code() == Code::kAlreadyExists) return Status::Ok();
-  if (st.ok()) KLOG_DEBUG("task {}: metadata endpoint open in {}", task.id, *ns);
   return st;
 }
 

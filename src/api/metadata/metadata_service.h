@@ -30,10 +30,17 @@
 #include "api/metadata/metadata_json.h"
 #include "base/clock.h"
 #include "model/task.h"
+#include "net/kernel/metadata_listener.h"
 #include "runtime/runtime.h"
 #include "state/store.h"
 
 namespace kecs::api::metadata {
+
+// Opens a listener at `address` inside network namespace `netns` and serves it on `server`
+// under `tag`, unless a listener with that tag is open already (a task's metadata
+// endpoint, an instance's IMDS). `what` names the endpoint in errors.
+Status OpenNetnsListenerOnce(HttpServer& server, const std::string& netns, const std::string& tag,
+                             const net::MetadataAddress& address, const char* what);
 
 class MetadataService {
  public:
