@@ -301,3 +301,41 @@ def test_register_with_identity_document(kecs):
     assert boto_error(ecs.register_container_instance, cluster="byhand", instanceIdentityDocument=doc) == (
         "ClientException", f"Instance {iid} is not running (its state is stopped).")
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_launch_template_key_pair_and_cli_registration(kecs):
+    ec2 = kecs.client("ec2")
+    ami = image_id(ec2)
+    ec2.create_key_pair(KeyName="ops")
+    sg = ec2.create_security_group(GroupName="lt-web", Description="web",
+                                   VpcId=ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])[
+                                       "Vpcs"][0]["VpcId"])["GroupId"]
+    ec2.create_launch_template(LaunchTemplateName="fleet-lt", LaunchTemplateData={
+        "ImageId": ami, "InstanceType": "t3.small", "KeyName": "ops", "SecurityGroupIds": [sg],
+        "UserData": base64.b64encode(b"#!/bin/bash\necho ECS_CLUSTER=ltc >> /etc/ecs/ecs.config\n").decode(),
+        "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "from", "Value": "template"}]}]})
+    kecs.client("ecs").create_cluster(clusterName="ltc")
+    # The request's InstanceType replaces the template's; the rest comes from the template.
+    out = kecs.aws("ec2", "run-instances", "--launch-template", "LaunchTemplateName=fleet-lt,Version=$Latest",
+                   "--instance-type", "m5.large", "--count", "1")
+    i = out["Instances"][0]
+    assert i["InstanceType"] == "m5.large" and i["KeyName"] == "ops" and i["ImageId"] == ami
+    assert i["SecurityGroups"][0]["GroupId"] == sg and i["Tags"] == [{"Key": "from", "Value": "template"}]
+    kecs.aws("ec2", "wait", "instance-running", "--instance-ids", i["InstanceId"])
+    def mine():
+        arns = kecs.aws("ecs", "list-container-instances", "--cluster", "ltc")["containerInstanceArns"]
+        cis = kecs.aws("ecs", "describe-container-instances", "--cluster", "ltc", "--container-instances",
+                       *arns)["containerInstances"] if arns else []
+        return [c for c in cis if c["ec2InstanceId"] == i["InstanceId"]]
+    ci = wait_for(mine, what="the registration")[0]
+    arns = [ci["containerInstanceArn"]]
+    assert {r["name"]: r.get("integerValue") for r in ci["registeredResources"]}["MEMORY"] == 7985
+    assert "An error occurred (InvalidLaunchTemplateName.NotFoundException)" in cli_error(
+        kecs, "ec2", "run-instances", "--launch-template", "LaunchTemplateName=nope", "--count", "1")
+    assert boto_error(ec2.stop_instances, InstanceIds=[i["InstanceId"]], Hibernate=True) == (
+        "UnsupportedOperation", f"The instance '{i['InstanceId']}' is not enabled for hibernation.")
+    kecs.aws("ec2", "terminate-instances", "--instance-ids", i["InstanceId"])
+    kecs.aws("ec2", "wait", "instance-terminated", "--instance-ids", i["InstanceId"])
+    ci = kecs.aws("ecs", "describe-container-instances", "--cluster", "ltc", "--container-instances",
+                  *arns)["containerInstances"][0]
+    assert ci["status"] == "INACTIVE"

@@ -663,9 +663,12 @@ Json InstanceOps::StopInstances(RequestContext& ctx, const Json& in) {
   if (JBool(in, "Hibernate")) {
     // kecs's instances are never configured for hibernation (HibernationOptions.Configured
     // false), which EC2 refuses so; no source found for the exact text, kecs's wording.
-    for (const auto& id : in.value("InstanceIds", Json::array())) CheckInstanceId(id.get<std::string>());
-    throw Ec2Error("UnsupportedOperation", fmt::format("The instance '{}' is not enabled for hibernation.",
-                                                       JStr(in.value("InstanceIds", Json::array()).at(0), "")));
+    std::string first;
+    Check(store_.Read([&](state::Tx& tx) {
+      first = RequireInstances(tx, ctx.region, in.value("InstanceIds", Json::array()), ctx.now).at(0).id;
+      return Status::Ok();
+    }));
+    throw Ec2Error("UnsupportedOperation", fmt::format("The instance '{}' is not enabled for hibernation.", first));
   }
   return ChangeStates(ctx, in, "StoppingInstances", [&](state::Object& o) -> std::string {
     if (o.status == "stopped" || o.status == "stopping") return o.status;
