@@ -150,6 +150,15 @@ def test_errors_and_protection(kecs):
     ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": False})
     assert ec2.describe_instance_attribute(InstanceId=iid, Attribute="disableApiTermination")[
         "DisableApiTermination"] == {"Value": False}
+    # groupSet: the instance's and its primary interface's groups.
+    sg = ec2.create_security_group(GroupName="swap", Description="swap", VpcId=i["VpcId"])["GroupId"]
+    ec2.modify_instance_attribute(InstanceId=iid, Groups=[sg])
+    assert ec2.describe_instance_attribute(InstanceId=iid, Attribute="groupSet")["Groups"] == [
+        {"GroupId": sg, "GroupName": "swap"}]
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[i["NetworkInterfaces"][0]["NetworkInterfaceId"]])
+    assert [g["GroupId"] for g in eni["NetworkInterfaces"][0]["Groups"]] == [sg]
+    assert boto_error(ec2.modify_instance_attribute, InstanceId=iid, Groups=["sg-0123456789abcdef0"]) == (
+        "InvalidGroup.NotFound", f"The security group 'sg-0123456789abcdef0' does not exist in VPC '{i['VpcId']}'")
     ec2.stop_instances(InstanceIds=[iid])
     fast("instance_stopped", ec2).wait(InstanceIds=[iid])
     ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t3.small"})
