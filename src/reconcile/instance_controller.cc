@@ -43,6 +43,9 @@ Result<int> StopTasksOn(state::Tx& tx, const state::Object& ci, const std::strin
     if (t.desired_status == model::TaskStatus::kStopped) continue;
     t.desired_status = model::TaskStatus::kStopped;
     t.stopped_reason = reason;
+    // As ECS reports a task whose host went away ("StopCode: TerminationNotice" beside
+    // "Host EC2 (instance i-...) terminated." in tasks users have dumped from AWS).
+    t.stop_code = model::StopCode::kTerminationNotice;
     t.stopping_at = EpochMillis(now);
     ++t.version;
     RETURN_IF_ERROR(state::records::PutTask(tx, t));
@@ -65,8 +68,9 @@ Status SetAgent(state::Tx& tx, state::Object& ci, bool connected, bool active) {
 }  // namespace
 
 std::string HostStoppedReason(const std::string& instance_id, bool terminated) {
-  // No source found for ECS's exact text; the wording the ECS console shows for tasks of a
-  // stopped or terminated host, as kecs words it.
+  // ECS's text, as tasks and AWS Batch jobs of a reclaimed host quote it: "Host EC2
+  // (instance i-03dba81187d65ce7e) terminated." and "Host EC2 (instance i-06aab...)
+  // stopped." (found in public code and incident notes that match on it).
   return fmt::format("Host EC2 (instance {}) {}.", instance_id, terminated ? "terminated" : "stopped");
 }
 
