@@ -67,6 +67,10 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
     s.network.ipv6_prefix = eni.ipv6_prefix.value_or("");
   }
   s.network.bridge_ip = net.bridge_ip.value_or("");
+  if (net.instance) {
+    s.network.instance_id = net.instance->instance_id;
+    s.network.instance_ip = net.instance->ip;
+  }
   for (const auto& p : net.published) {
     s.network.published.push_back({p.protocol, p.container_port, p.host_port, p.bind_ip});
   }
