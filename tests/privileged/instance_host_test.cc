@@ -87,9 +87,9 @@ class InstanceHostTest : public PrivilegedTest {
     })) << "httpd does not listen in " << ns;
   }
   // What curl gets from http://ip:port/ in `ns` ("" when it fails).
-  std::string Fetch(const std::string& ns, const std::string& ip, int port) {
+  std::string Fetch(const std::string& ns, const std::string& ip, int port, const std::string& path = "/") {
     // curl: the host's busybox wget may crash (seen on Debian's 1.35).
-    std::vector<std::string> argv = {"curl", "-s", "-m", "3", fmt::format("http://{}:{}/", ip, port)};
+    std::vector<std::string> argv = {"curl", "-s", "-m", "3", fmt::format("http://{}:{}{}", ip, port, path)};
     if (!ns.empty()) argv.insert(argv.begin(), {"ip", "netns", "exec", ns});
     Cmd c = Sh(argv, std::chrono::seconds(10));
     return c.code == 0 ? c.out : "";
@@ -210,7 +210,7 @@ TEST_F(InstanceHostTest, BridgeTaskAnswersAtTheInstanceAddressOnly) {
   ASSERT_NO_FATAL_FAILURE(SetUpTask(client));
   EXPECT_EQ(Fetch(net_->TaskNetns(client.task_id), h.network.ip, host_port), "hello from the instance\n");
   EXPECT_EQ(Fetch(ns, h.network.ip, host_port), "hello from the instance\n") << "from the instance's own output";
-  EXPECT_EQ(Fetch("", "127.0.0.1", host_port), "") << "published on this host";
+  EXPECT_EQ(Fetch("", "127.0.0.1", host_port, "/hostname"), "") << "published on this host";
   // The task goes out masqueraded as the instance (its VPC's security groups see the
   // instance's address), and reaches a second bridge task through the instance's address.
   TaskSpec peer = OnInstance(BridgeTask(nets_, 11), h);
@@ -329,6 +329,90 @@ TEST_F(InstanceHostTest, RuntimeInstanceHostAndItsFiles) {
   EXPECT_FALSE(rt.InstanceNetns(h.instance_id).has_value());
   EXPECT_FALSE(std::filesystem::exists(idir));
   EXPECT_TRUE(rt.network().RemoveAll().ok());
+}
+
+// Real containers (runc, busybox from the test image store) on an instance: a bridge
+// task's httpd answers at instance_ip:hostPort from a task of the VPC, and a host-mode
+// task's httpd listens in the instance's namespace under the instance's name.
+class InstanceHostTestContainers : public InstanceHostTest {
+ protected:
+  void SetUp() override {
+    InstanceHostTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    for (const char* tool : {"runc", "skopeo", "umoci"}) {
+      if (Sh({"sh", "-c", std::string("command -v ") + tool}).code != 0) GTEST_SKIP() << "needs " << tool;
+    }
+    auto tar = BusyboxArchive().Ensure();
+    ASSERT_TRUE(tar.ok()) << tar.status().ToString();
+    runtime::local::LocalOptions o;
+    o.data_dir = dir_ + "/data";
+    o.shim_exe = KECS_SHIM;
+    o.network = NetworkOptionsFor(nets_);
+    rt_ = std::make_unique<runtime::local::LocalRuntime>(o);
+    Status st = rt_->Init();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    auto loaded = rt_->images().Load(*tar, "busybox:latest");
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  }
+  void TearDown() override {
+    if (rt_) {
+      for (const auto& t : tasks_) EXPECT_TRUE(rt_->Delete(t).ok());
+      EXPECT_TRUE(rt_->GarbageCollect({}, {}).ok());
+      EXPECT_TRUE(rt_->GarbageCollectInstanceHosts({}).ok());
+      EXPECT_TRUE(rt_->network().RemoveAll().ok());
+      rt_.reset();
+    }
+    InstanceHostTest::TearDown();
+  }
+  static runtime::ContainerSpec Httpd(int port, int host_port) {
+    runtime::ContainerSpec c;
+    c.name = "web";
+    c.image = "busybox";
+    c.entry_point = {"httpd"};
+    c.command = {"-f", "-p", std::to_string(port), "-h", "/etc"};
+    c.stop_timeout_s = 1;
+    if (host_port > 0) c.ports = {{"tcp", port, host_port, ""}};
+    return c;
+  }
+  void Start(const TaskSpec& t) {
+    tasks_.push_back(t);
+    Status st = rt_->CreateSandbox(t);
+    ASSERT_TRUE(st.ok()) << "CreateSandbox: " << st.ToString();
+    if (t.containers.empty()) return;
+    st = rt_->StartContainers(t);
+    ASSERT_TRUE(st.ok()) << "StartContainers: " << st.ToString();
+  }
+  std::unique_ptr<runtime::local::LocalRuntime> rt_;
+  std::vector<TaskSpec> tasks_;
+};
+
+TEST_F(InstanceHostTestContainers, BridgeAndHostTasksOnAnInstance) {
+  Vpc vpc = MakeVpc(nets_.vpc_a, 0);
+  InstanceHostSpec h = InstanceIn(vpc, 1, 20);
+  Status st = rt_->ApplyInstanceHost(h);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  TaskSpec client = AwsvpcTask(vpc, 2, 30);
+  ASSERT_NO_FATAL_FAILURE(Start(client));
+  std::string client_ns = rt_->network().TaskNetns(client.task_id);
+
+  int host_port = FreePort();
+  TaskSpec web = OnInstance(BridgeTask(nets_, 10), h);
+  web.containers = {Httpd(80, host_port)};
+  ASSERT_NO_FATAL_FAILURE(Start(web));
+  std::string got;
+  EXPECT_TRUE(WaitFor([&] { return !(got = Fetch(client_ns, h.network.ip, host_port, "/hostname")).empty(); }, std::chrono::seconds(20)))
+      << "the bridge task does not answer at " << h.network.ip << ":" << host_port;
+  EXPECT_EQ(got, web.task_id.substr(0, 12) + "\n") << "its /etc/hostname";
+  EXPECT_EQ(Fetch("", "127.0.0.1", host_port, "/hostname"), "") << "published on this host";
+
+  int port = FreePort();
+  TaskSpec host = OnInstance(ModeTask("host"), h);
+  host.containers = {Httpd(port, 0)};
+  ASSERT_NO_FATAL_FAILURE(Start(host));
+  EXPECT_TRUE(WaitFor([&] { return !(got = Fetch(client_ns, h.network.ip, port, "/hostname")).empty(); }, std::chrono::seconds(20)))
+      << "the host-mode task does not listen in the instance";
+  EXPECT_EQ(got, h.network.hostname + "\n") << "a host-mode task has the instance's name";
+  EXPECT_TRUE(net::HostPortFree("tcp", port)) << "it listens on this host";
 }
 
 }  // namespace
