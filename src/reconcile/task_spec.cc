@@ -39,6 +39,28 @@ std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<model::
 
 }  // namespace
 
+runtime::NetworkSpec EniNetworkSpec(const model::TaskEni& eni) {
+  runtime::NetworkSpec n;
+  n.mode = model::NetworkMode::kAwsvpc;
+  n.eni_id = eni.id;
+  n.mac = eni.mac;
+  n.ip = eni.ip;
+  n.prefix_len = eni.prefix_len;
+  n.gateway = eni.gateway;
+  n.subnet_id = eni.subnet_id;
+  n.subnet_cidr = eni.subnet_cidr;
+  n.vpc_id = eni.vpc_id;
+  n.vpc_cidr = eni.vpc_cidr;
+  n.dns_server = eni.dns_server;
+  n.internet_egress = eni.internet_egress;
+  n.hostname = eni.hostname;
+  n.vpc_cidrs = eni.vpc_cidrs;
+  n.transit_slot = eni.transit_slot;
+  n.ipv6 = eni.ipv6.value_or("");
+  n.ipv6_prefix = eni.ipv6_prefix.value_or("");
+  return n;
+}
+
 runtime::TaskSpec SpecFromTask(const model::Task& task) {
   runtime::TaskSpec s;
   s.task_id = task.id;
@@ -48,23 +70,8 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
   const model::TaskNetwork& net = task.internal.network;
   s.network.mode = task.internal.network_mode;
   if (net.eni) {
-    const model::TaskEni& eni = *net.eni;
-    s.network.eni_id = eni.id;
-    s.network.mac = eni.mac;
-    s.network.ip = eni.ip;
-    s.network.prefix_len = eni.prefix_len;
-    s.network.gateway = eni.gateway;
-    s.network.subnet_id = eni.subnet_id;
-    s.network.subnet_cidr = eni.subnet_cidr;
-    s.network.vpc_id = eni.vpc_id;
-    s.network.vpc_cidr = eni.vpc_cidr;
-    s.network.dns_server = eni.dns_server;
-    s.network.internet_egress = eni.internet_egress;
-    s.network.hostname = eni.hostname;
-    s.network.vpc_cidrs = eni.vpc_cidrs;
-    s.network.transit_slot = eni.transit_slot;
-    s.network.ipv6 = eni.ipv6.value_or("");
-    s.network.ipv6_prefix = eni.ipv6_prefix.value_or("");
+    s.network = EniNetworkSpec(*net.eni);
+    s.network.mode = task.internal.network_mode;
   }
   s.network.bridge_ip = net.bridge_ip.value_or("");
   if (net.instance) {

@@ -139,5 +139,30 @@ TEST_F(InstanceHostHooksTest, AnInstanceThatIsNotRunningFailsTheTask) {
   EXPECT_FALSE(t.internal.network.instance.has_value());
 }
 
+// What ApplyInstanceHost is given for an instance's primary ENI: the ENI as a task's.
+TEST(EniNetworkSpec, IsTheAwsvpcSpecOfTheEni) {
+  model::TaskEni e;
+  e.id = "eni-0123456789abcdef0";
+  e.mac = "02:00:00:00:00:01";
+  e.ip = "10.0.1.20";
+  e.prefix_len = 24;
+  e.gateway = "10.0.1.1";
+  e.subnet_id = "subnet-1";
+  e.vpc_id = "vpc-1";
+  e.dns_server = "10.0.0.2";
+  e.hostname = "ip-10-0-1-20";
+  e.transit_slot = 3;
+  e.ipv6 = "2600:1f18::4";
+  runtime::NetworkSpec n = EniNetworkSpec(e);
+  EXPECT_EQ(n.mode, model::NetworkMode::kAwsvpc);
+  EXPECT_EQ(n.eni_id, e.id);
+  EXPECT_EQ(n.ip, "10.0.1.20");
+  EXPECT_EQ(n.hostname, "ip-10-0-1-20");
+  EXPECT_EQ(n.dns_server, "10.0.0.2");
+  EXPECT_EQ(n.transit_slot, 3);
+  EXPECT_EQ(n.ipv6, "2600:1f18::4");
+  EXPECT_EQ(n.instance_id, "");
+}
+
 }  // namespace
 }  // namespace kecs::reconcile
