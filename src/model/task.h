@@ -340,6 +340,15 @@ struct PublishedPort {
   bool operator==(const PublishedPort&) const = default;
 };
 
+// The EC2 instance (issue 17) a bridge- or host-mode task runs on, when its container
+// instance is one kecs runs (RunInstances): the task lives in the instance's namespace or
+// behind its bridge, with its host ports on the instance's primary address.
+struct TaskInstanceHost {
+  std::string instance_id;  // i-...
+  std::string ip;           // its primary private address
+  bool operator==(const TaskInstanceHost&) const = default;
+};
+
 struct TaskNetwork {
   // As RunTask planned it (api/ecs/network.h).
   std::vector<std::string> subnets;
@@ -351,6 +360,7 @@ struct TaskNetwork {
   std::optional<TaskEni> eni;
   std::optional<std::string> bridge_ip;
   std::vector<PublishedPort> published;
+  std::optional<TaskInstanceHost> instance;
   bool operator==(const TaskNetwork&) const = default;
 };
 

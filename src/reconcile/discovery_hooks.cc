@@ -74,7 +74,9 @@ Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const D
     instance.ipv4 = eni ? eni->ip : "";
     if (eni) instance.ipv6 = eni->ipv6;
   } else {
-    instance.ipv4 = options.host_ip;
+    // A task on an EC2 instance kecs runs is reached at the instance's address (issue 17).
+    const auto& on = task.internal.network.instance;
+    instance.ipv4 = on ? on->ip : options.host_ip;
   }
 
   std::vector<std::string> registered;

@@ -165,8 +165,7 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
       if (!eni || !subnet) return NotFound(fmt::format("the primary interface {} or subnet {} is gone", eni_id, subnet_id));
       ASSIGN_OR_RETURN(model::TaskEni facts, EniFacts(tx, seen.region, *eni, *subnet));
       ASSIGN_OR_RETURN(facts.internet_egress, net::SubnetIsPublic(tx, seen.region, *subnet));
-      spec.network.mode = model::NetworkMode::kAwsvpc;
-      FillEniNetwork(facts, spec.network);
+      spec.network = EniNetworkSpec(facts);
       return Status::Ok();
     }));
     RETURN_IF_ERROR(runtime_.ApplyInstanceHost(spec));

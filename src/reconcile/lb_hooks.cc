@@ -87,14 +87,16 @@ Status RegisterTaskTargets(state::Tx& tx, model::Task& task, double now, const L
     }
     model::Target target;
     bool awsvpc = task.internal.network_mode == model::NetworkMode::kAwsvpc;
+    // A task on an EC2 instance kecs runs is reached at the instance's address (issue 17).
+    const std::string& host_ip = task.internal.network.instance ? task.internal.network.instance->ip : options.host_ip;
     if (group->target_type == model::TargetType::kIp) {
-      target.id = awsvpc && task.internal.network.eni ? task.internal.network.eni->ip : options.host_ip;
+      target.id = awsvpc && task.internal.network.eni ? task.internal.network.eni->ip : host_ip;
       target.port = static_cast<int>(awsvpc ? *lb.container_port : HostPortOf(task, lb.container_name, *lb.container_port));
       target.address = target.id;
     } else if (group->target_type == model::TargetType::kInstance && options.instance_id) {
       ASSIGN_OR_RETURN(target.id, options.instance_id(tx, task));
       target.port = HostPortOf(task, lb.container_name, *lb.container_port);
-      target.address = options.host_ip;
+      target.address = host_ip;
     }
     if (target.id.empty() || target.port <= 0) {
       KLOG_WARN("task {}: no {} target for container {} port {} in target group {}; not registered", task.id,

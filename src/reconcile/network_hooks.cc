@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "model/arn.h"
+#include "model/kinds.h"
 #include "net/domain/ip.h"
 #include "net/kernel/host_ports.h"
 #include "net/domain/ipam.h"
@@ -21,12 +23,46 @@ constexpr const char* kBridgePool = "kecs-bridge";
 constexpr const char* kLocal = "local";
 constexpr const char* kEniAttachment = "ElasticNetworkInterface";
 
+}  // namespace
+
+std::string BridgePool(const std::string& instance_id) { return std::string(kBridgePool) + ":" + instance_id; }
+
+namespace {
+
+// A bridge- or host-mode task placed on a container instance that is one of kecs's EC2
+// instances (its ec2InstanceId names an ec2:instance): that instance, which must be
+// running. Any other container instance is this host (nothing recorded).
+Status ProvisionInstanceHost(state::Tx& tx, model::Task& task) {
+  auto& net = task.internal.network;
+  if (net.instance || !task.internal.placement || task.internal.placement->instance.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto ci, tx.Get(model::kInstance, task.region, task.internal.placement->instance));
+  if (!ci) return Status::Ok();
+  const Json* ec2_id = JGet(ci->doc, "ec2InstanceId");
+  if (!ec2_id || !ec2_id->is_string() || ec2_id->get<std::string>().empty()) return Status::Ok();
+  std::string id = ec2_id->get<std::string>();
+  ASSIGN_OR_RETURN(auto inst, tx.Get(net::kEc2Instance, task.region, id));
+  if (!inst) return Status::Ok();
+  std::string state;
+  if (const Json* st = JGet(inst->doc, "State")) state = JStr(*st, "Name");
+  // No source found for the agent's wording; kecs's.
+  if (state != "running") {
+    return FailedPrecondition(fmt::format("ResourceInitializationError: instance {} is {}, not running", id,
+                                          state.empty() ? "in no state" : state));
+  }
+  std::string ip = JStr(inst->doc, "PrivateIpAddress");
+  if (ip.empty()) return FailedPrecondition(fmt::format("ResourceInitializationError: instance {} has no private address", id));
+  net.instance = model::TaskInstanceHost{id, ip};
+  return Status::Ok();
+}
+
 Status ProvisionBridge(state::Tx& tx, model::Task& task, const NetworkHookOptions& options) {
   auto& net = task.internal.network;
   if (net.bridge_ip) return Status::Ok();
   auto cidr = net::Ipv4Cidr::Parse(options.bridge_cidr);
   if (!cidr) return InvalidArgument("bad bridge CIDR " + options.bridge_cidr);
-  auto ip = net::AllocateIpv4(tx, kLocal, kBridgePool, *cidr, "task:" + task.id);
+  // Each EC2 instance has a bridge of its own (inside its namespace), so its own pool.
+  std::string pool = net.instance ? BridgePool(net.instance->instance_id) : kBridgePool;
+  auto ip = net::AllocateIpv4(tx, kLocal, pool, *cidr, "task:" + task.id);
   if (!ip.ok()) return ResourceExhausted("ResourceInitializationError: " + ip.status().message());
   net.bridge_ip = net::Ipv4ToString(*ip);
   return Status::Ok();
@@ -98,7 +134,17 @@ Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const Netw
   for (auto& c : task.containers) {
     for (auto& b : c.network_bindings) b.bind_ip = options.bind_ip;
   }
-  if (task.internal.network_mode == model::NetworkMode::kBridge) return ProvisionBridge(tx, task, options);
+  const model::NetworkMode mode = task.internal.network_mode;
+  if (mode == model::NetworkMode::kBridge || mode == model::NetworkMode::kHost) {
+    RETURN_IF_ERROR(ProvisionInstanceHost(tx, task));
+    if (task.internal.network.instance) {
+      // Published on the instance's address, on every interface of it, as AWS shows it.
+      for (auto& c : task.containers) {
+        for (auto& b : c.network_bindings) b.bind_ip = "0.0.0.0";
+      }
+    }
+  }
+  if (mode == model::NetworkMode::kBridge) return ProvisionBridge(tx, task, options);
   if (task.internal.network_mode != model::NetworkMode::kAwsvpc) return Status::Ok();
   auto& net = task.internal.network;
   if (net.eni) return Status::Ok();  // already provisioned (a repeated step)

@@ -32,7 +32,15 @@ struct NetworkHookOptions {
 // runtime's DNAT and shown in DescribeTasks and the ENI's association.
 // Errors are worded "ResourceInitializationError: ..." (ResourceExhausted when a subnet or
 // the port range is full, NotFound when the subnet is gone).
+//
+// A bridge- or host-mode task placed on a container instance whose ec2InstanceId names an
+// EC2 instance kecs runs (issue 17) records that instance and its primary address in
+// internal.network.instance (the instance must be running: FailedPrecondition otherwise);
+// a bridge task's address then comes from the instance's own pool (BridgePool), and its
+// networkBindings show 0.0.0.0.
 Status ProvisionNetwork(state::Tx& tx, model::Task& task, double now, const NetworkHookOptions& options);
+// The IPAM pool (region "local") of the bridge inside EC2 instance `instance_id`.
+std::string BridgePool(const std::string& instance_id);
 Status ReleaseNetwork(state::Tx& tx, model::Task& task);
 
 // What the runtime needs of network interface `eni` (an ec2:eni row) in `subnet` (its

@@ -39,7 +39,9 @@ std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<model::
 
 }  // namespace
 
-void FillEniNetwork(const model::TaskEni& eni, runtime::NetworkSpec& n) {
+runtime::NetworkSpec EniNetworkSpec(const model::TaskEni& eni) {
+  runtime::NetworkSpec n;
+  n.mode = model::NetworkMode::kAwsvpc;
   n.eni_id = eni.id;
   n.mac = eni.mac;
   n.ip = eni.ip;
@@ -56,6 +58,7 @@ void FillEniNetwork(const model::TaskEni& eni, runtime::NetworkSpec& n) {
   n.transit_slot = eni.transit_slot;
   n.ipv6 = eni.ipv6.value_or("");
   n.ipv6_prefix = eni.ipv6_prefix.value_or("");
+  return n;
 }
 
 runtime::TaskSpec SpecFromTask(const model::Task& task) {
@@ -66,8 +69,15 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
   s.family = task.family;
   const model::TaskNetwork& net = task.internal.network;
   s.network.mode = task.internal.network_mode;
-  if (net.eni) FillEniNetwork(*net.eni, s.network);
+  if (net.eni) {
+    s.network = EniNetworkSpec(*net.eni);
+    s.network.mode = task.internal.network_mode;
+  }
   s.network.bridge_ip = net.bridge_ip.value_or("");
+  if (net.instance) {
+    s.network.instance_id = net.instance->instance_id;
+    s.network.instance_ip = net.instance->ip;
+  }
   for (const auto& p : net.published) {
     s.network.published.push_back({p.protocol, p.container_port, p.host_port, p.bind_ip});
   }

@@ -11,8 +11,8 @@ namespace kecs::reconcile {
 
 runtime::TaskSpec SpecFromTask(const model::Task& task);
 
-// The facts of an interface (EniFacts) as the runtime plumbs it: an awsvpc task's ENI, and
-// an EC2 instance's primary ENI (instance_controller.cc).
-void FillEniNetwork(const model::TaskEni& eni, runtime::NetworkSpec& n);
+// An ENI as the runtime plumbs it (mode awsvpc): a task's, or an EC2 instance's primary ENI
+// for Runtime::ApplyInstanceHost (issue 17), from EniFacts (reconcile/network_hooks.h).
+runtime::NetworkSpec EniNetworkSpec(const model::TaskEni& eni);
 
 }  // namespace kecs::reconcile

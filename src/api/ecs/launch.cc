@@ -13,6 +13,7 @@
 #include "base/host.h"
 #include "base/ids.h"
 #include "model/arn.h"
+#include "net/domain/vpc.h"
 #include "net/kernel/host_ports.h"
 #include "state/records/tasks.h"
 
@@ -232,6 +233,28 @@ Json TaskOverrides(const Json& task_ov, const Json& defs) {
   return overrides;
 }
 
+// Whether container instance `inst` is one of the EC2 instances kecs runs (issue 17): its
+// ec2InstanceId names an ec2:instance. Its bridge tasks' host ports are then the
+// instance's own (published on its address in its namespace), not this host's.
+bool OnEc2Instance(state::Tx& tx, const std::string& region, const state::Object& inst) {
+  std::string id = JStr(inst.doc, "ec2InstanceId");
+  return !id.empty() && Check(tx.Get(net::kEc2Instance, region, id)).has_value();
+}
+
+// The host ports held by the tasks placed on container instance `instance_id`.
+std::set<HostPort> HostPortsOn(state::Tx& tx, const std::string& instance_id) {
+  std::set<HostPort> out;
+  state::Query q{kTask};
+  q.any_region = true;
+  q.status_not = "STOPPED";
+  for (const auto& t : Check(tx.List(q))) {
+    const Json* p = JGet(t.internal, "placement");
+    if (!p || JStr(*p, "instance") != instance_id) continue;
+    for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---- PortProbe ----------------------------------------------------------------------------
@@ -385,6 +408,13 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
   std::set<HostPort> host_ports = HostPortsInUse(tx);
   PlacementRequest req = PlacementRequestFor(spec, r);
   req.host_ports = &host_ports;
+  // This host's ports do not limit a static port on an EC2 instance kecs runs (its own
+  // ports, the PORTS resource of its container instance, do).
+  std::set<std::string> ec2_backed;
+  for (const auto& c : candidates) {
+    if (OnEc2Instance(tx, ctx.region, c)) ec2_backed.insert(c.id);
+  }
+  req.own_host_ports = &ec2_backed;
   auto usage = UsageByInstance(tx, ctx.region, spec.cluster);
   std::vector<std::string> chosen;
   if (!spec.container_instances.empty()) {
@@ -553,13 +583,20 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
   static const PortProbe kNone;
   if (!probe) probe = &kNone;
   if (r.mode == "bridge") host_ports = HostPortsInUse(tx);
+  // On an EC2 instance kecs runs, dynamic ports come from that instance's own books and
+  // need no probe of this host's sockets.
+  static const PortProbe kNoHostSockets = PortProbe::Live([](const std::string&, int64_t) { return true; });
+  std::map<std::string, std::set<HostPort>> instance_ports;  // container instance -> its ports
   for (const auto& instance : placed.instances) {
     Json containers = r.containers;
     if (r.mode == "bridge") {
+      bool own = instance && OnEc2Instance(tx, ctx.region, *instance);
+      if (own && !instance_ports.count(instance->id)) instance_ports[instance->id] = HostPortsOn(tx, instance->id);
       // This task's dynamic ports first: with none left it fails placement
       // (RESOURCE:PORTS) on its own, and the request's other tasks still run.
-      switch (AllocateDynamicPorts(containers, host_ports, options.ephemeral_port_first,
-                                   options.ephemeral_port_last, *probe)) {
+      switch (AllocateDynamicPorts(containers, own ? instance_ports[instance->id] : host_ports,
+                                   options.ephemeral_port_first, options.ephemeral_port_last,
+                                   own ? kNoHostSockets : *probe)) {
         case PortAllocation::kAllocated: break;
         case PortAllocation::kUnprobed: throw NeedPortProbe{};
         case PortAllocation::kExhausted:

@@ -126,7 +126,8 @@ PlacementResult PlaceInto(const std::vector<state::Object>& candidates,
         for (const auto& [proto, port] : req.needs.static_ports) {
           bool reserved = proto == "tcp" && std::find(kReservedPorts.begin(), kReservedPorts.end(),
                                                       port) != kReservedPorts.end();
-          bool taken = u.ports.count({proto, port}) || (req.host_ports && req.host_ports->count({proto, port}));
+          bool this_host = req.host_ports && !(req.own_host_ports && req.own_host_ports->count(inst.id));
+          bool taken = u.ports.count({proto, port}) || (this_host && req.host_ports->count({proto, port}));
           if (reserved || taken) reason = "RESOURCE:PORTS";
         }
         if (reason.empty() && !req.needs.zones.empty()) {
@@ -202,7 +203,7 @@ PlacementResult PlaceInto(const std::vector<state::Object>& candidates,
     u.memory += req.needs.memory;
     for (const auto& p : req.needs.static_ports) {
       u.ports.insert(p);
-      if (req.host_ports) req.host_ports->insert(p);
+      if (req.host_ports && !(req.own_host_ports && req.own_host_ports->count(chosen.id))) req.host_ports->insert(p);
     }
     if (req.needs.eni) ++u.enis;
     ++u.pending;

@@ -63,6 +63,9 @@ struct PlacementRequest {
   Json strategy = Json::array();
   // Host ports in use (HostPortsInUse); Place adds the static ports it hands out.
   std::set<std::pair<std::string, int64_t>>* host_ports = nullptr;
+  // Container instances whose host ports are their own (EC2 instances kecs runs, issue 17):
+  // `host_ports` neither limits nor records their static ports.
+  const std::set<std::string>* own_host_ports = nullptr;
 };
 
 struct PlacementResult {

@@ -22,6 +22,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "net/domain/ip.h"
 #include "net/kernel/netns.h"
 #include "runtime/local/health.h"
 #include "runtime/local/ns_holder.h"
@@ -243,6 +244,10 @@ std::string LocalRuntime::TaskDir(const std::string& task_id) const {
   return options_.data_dir + "/runtime/tasks/" + task_id;
 }
 
+std::string LocalRuntime::InstanceDir(const std::string& instance_id) const {
+  return options_.data_dir + "/runtime/instances/" + instance_id;
+}
+
 std::string LocalRuntime::BundleDir(const std::string& task_id, const std::string& container) const {
   return TaskDir(task_id) + "/containers/" + container;
 }
@@ -302,6 +307,23 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
   if (n.mode == model::NetworkMode::kHost) hostname = Host().hostname;
   if (hostname.empty()) hostname = task.task_id.substr(0, 12);
   std::string ip = n.mode == model::NetworkMode::kAwsvpc ? n.ip : n.mode == model::NetworkMode::kBridge ? n.bridge_ip : "";
+  // A bridge- or host-mode task on an EC2 instance takes the instance's resolver (its
+  // VPC's), and in host mode its name and address too.
+  std::vector<std::string> instance_servers;
+  if (!n.instance_id.empty() && (n.mode == model::NetworkMode::kHost || n.mode == model::NetworkMode::kBridge)) {
+    fs::path idir = IsInstanceId(n.instance_id) ? fs::path(InstanceDir(n.instance_id)) : fs::path();
+    if (idir.empty() || !env_->Exists(idir / "hostname")) {
+      return FailedPrecondition(fmt::format("instance {} is not running on this host", n.instance_id));
+    }
+    if (n.mode == model::NetworkMode::kHost) {
+      hostname = std::string(Trim(ReadAll(env_, idir / "hostname")));
+      ip = n.instance_ip;
+    }
+    std::istringstream resolv(ReadAll(env_, idir / "resolv.conf"));
+    for (std::string line; std::getline(resolv, line);) {
+      if (line.rfind("nameserver ", 0) == 0) instance_servers.push_back(std::string(Trim(line.substr(11))));
+    }
+  }
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (!ip.empty()) hosts += ip + "\t" + hostname + "\n";
   std::set<std::string> extra_seen;
@@ -320,6 +342,7 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
     for (const auto& s : c.dns_search_domains) search.push_back(s);
   }
   if (servers.empty() && n.mode == model::NetworkMode::kAwsvpc && !n.dns_server.empty()) servers.push_back(n.dns_server);
+  if (servers.empty()) servers = instance_servers;
   if (servers.empty()) servers = HostNameservers(env_);
   std::string resolv;
   if (!search.empty()) resolv += "search " + Join(search, " ") + "\n";
@@ -692,6 +715,58 @@ Status LocalRuntime::ApplyVpcPolicy(const net::VpcPolicy& policy) { return netwo
 Status LocalRuntime::ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                                          const std::map<std::string, std::vector<std::string>>& members) {
   return network_.ApplyInstancePolicy(group, members);
+}
+
+// ---- EC2 instances as hosts (issue 17) ----
+
+Status LocalRuntime::ApplyInstanceHost(const InstanceHostSpec& host) {
+  RETURN_IF_ERROR(network_.SetUpInstance(host));  // checks the id, which names a directory
+  const NetworkSpec& n = host.network;
+  std::string hostname = n.hostname;
+  if (hostname.empty()) {
+    if (auto ip = net::ParseIpv4(n.ip)) hostname = net::IpHostname(*ip);
+  }
+  fs::path dir = InstanceDir(host.instance_id);
+  RETURN_IF_ERROR(env_->CreateDirs(dir));
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + n.ip + "\t" + hostname + "\n";
+  std::vector<std::string> servers;
+  if (!n.dns_server.empty()) servers.push_back(n.dns_server);
+  if (servers.empty()) servers = HostNameservers(env_);
+  std::string resolv;
+  for (const auto& s : servers) resolv += "nameserver " + s + "\n";
+  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "hosts", hosts));
+  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "resolv.conf", resolv));
+  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "hostname", hostname + "\n"));
+  // Its VPC's resolver answers in the router, as for an awsvpc task.
+  TaskSpec as_eni;
+  as_eni.task_id = host.instance_id;
+  as_eni.network = n;
+  as_eni.network.mode = model::NetworkMode::kAwsvpc;
+  return EnsureResolver(as_eni);
+}
+
+Status LocalRuntime::DeleteInstanceHost(const std::string& instance_id) {
+  if (!IsInstanceId(instance_id)) return InvalidArgument("not an instance id: " + instance_id);
+  Status st = network_.TearDownInstance(instance_id);
+  DropResolversWithoutRouter();
+  RETURN_IF_ERROR(st);
+  return env_->RemoveAll(InstanceDir(instance_id));
+}
+
+Status LocalRuntime::GarbageCollectInstanceHosts(const std::set<std::string>& live) {
+  Status st = network_.GarbageCollectInstances(live);
+  DropResolversWithoutRouter();
+  RETURN_IF_ERROR(st);
+  fs::path dir = options_.data_dir + "/runtime/instances";
+  for (const auto& id : Names(env_, dir)) {
+    if (!live.count(id)) RETURN_IF_ERROR(env_->RemoveAll(dir / id));
+  }
+  return Status::Ok();
+}
+
+std::optional<std::string> LocalRuntime::InstanceNetns(const std::string& instance_id) {
+  if (!IsInstanceId(instance_id) || !network_.InstanceExists(instance_id)) return std::nullopt;
+  return std::string(net::netns::kRunDir) + "/" + network_.InstanceNetns(instance_id);
 }
 
 // ---- Load balancers ----

@@ -82,6 +82,14 @@ class LocalRuntime : public Runtime {
                              const std::map<std::string, std::vector<std::string>>& members) override;
   Status ApplyEniAddresses(const EniAddresses& eni) override { return network_.ApplyEniAddresses(eni); }
 
+  // EC2 instances as hosts in their VPC (issue 17, network.h): the namespace and ENI, and
+  // the instance's own hosts, hostname and resolv.conf (its VPC's resolver) in
+  // <data_dir>/runtime/instances/<id>, which its host-mode tasks take.
+  Status ApplyInstanceHost(const InstanceHostSpec& host) override;
+  Status DeleteInstanceHost(const std::string& instance_id) override;
+  Status GarbageCollectInstanceHosts(const std::set<std::string>& live_instance_ids) override;
+  std::optional<std::string> InstanceNetns(const std::string& instance_id) override;
+
   // Load balancers: nodes, publishing, NLB forwarding and certificates (lb_network.h)
   // with one HAProxy per load balancer (lb_proxy.h).
   Status ApplyLoadBalancer(const LoadBalancerSpec& lb) override;
@@ -107,6 +115,7 @@ class LocalRuntime : public Runtime {
 
  private:
   std::string TaskDir(const std::string& task_id) const;
+  std::string InstanceDir(const std::string& instance_id) const;
   std::string BundleDir(const std::string& task_id, const std::string& container) const;
   std::string ContainerId(const std::string& task_id, const std::string& container) const;
   Status WriteTaskFiles(const TaskSpec& task);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -27,6 +28,27 @@ std::string RouterVeth(const std::string& task_id) { return fmt::format("t{}", t
 std::string HexOf(const std::string& id) {
   size_t dash = id.rfind('-');
   return dash == std::string::npos ? id : id.substr(dash + 1);
+}
+
+// The router's end of an instance's primary ENI veth, and the alias both ends carry.
+std::string InstanceVeth(const std::string& instance_id) {
+  return fmt::format("i{}", HexOf(instance_id).substr(0, 14));
+}
+constexpr std::string_view kInstanceAlias = "kecs:instance:";
+// The table of an instance's namespace (RenderInstanceHostTable).
+constexpr const char* kInstanceTable = "kecs_host";
+
+// What the bridge inside every router drops: frames from one ENI port to another, whatever
+// their kind (tasks "t", load balancer nodes "l", instances "i").
+std::string L2IsolationRules() {
+  std::string out;
+  for (const char* from : {"t", "l", "i"}) {
+    for (const char* to : {"t", "l", "i"}) {
+      out += fmt::format("add rule bridge kecs_l2 forward iifname \"{}*\" oifname \"{}*\" drop comment "
+                         "\"kecs: tasks talk through the router\"\n", from, to);
+    }
+  }
+  return out;
 }
 
 // Opens a Netlink in the calling thread's namespace and runs `fn` with it.
@@ -116,9 +138,30 @@ std::string LocalNetwork::HostLinkName(char kind, const std::string& id) const {
   return name + hex.substr(0, std::min(hex.size(), 15 - name.size()));
 }
 
+std::string LocalNetwork::InstanceNetns(const std::string& instance_id) const {
+  return options_.prefix + "-i-" + HexOf(instance_id);
+}
+
+bool LocalNetwork::InstanceExists(const std::string& instance_id) const {
+  return net::netns::Exists(InstanceNetns(instance_id));
+}
+
 std::string LocalNetwork::NetnsPath(const TaskSpec& task) const {
-  if (task.network.mode == model::NetworkMode::kHost) return "";
+  if (task.network.mode == model::NetworkMode::kHost) {
+    // A host-mode task on an EC2 instance shares the instance's namespace.
+    if (task.network.instance_id.empty()) return "";
+    return std::string(net::netns::kRunDir) + "/" + InstanceNetns(task.network.instance_id);
+  }
   return std::string(net::netns::kRunDir) + "/" + TaskNetns(task.task_id);
+}
+
+Result<std::string> LocalNetwork::HostNamespaceOf(const TaskSpec& task) const {
+  const std::string& id = task.network.instance_id;
+  if (id.empty()) return std::string();
+  if (!InstanceExists(id)) {
+    return FailedPrecondition(fmt::format("instance {} is not running on this host (no namespace {})", id, InstanceNetns(id)));
+  }
+  return InstanceNetns(id);
 }
 
 Status LocalNetwork::Init() {
@@ -158,10 +201,16 @@ add rule ip {p} forward iifname "{p}x*" oifname "{p}x*" drop comment "kecs:vpc-i
 Status LocalNetwork::EnsureHostBridge() {
   std::lock_guard<std::mutex> lock(mu_);
   if (bridge_ready_) return Status::Ok();
+  RETURN_IF_ERROR(EnsureBridgeIn(""));
+  bridge_ready_ = true;
+  return Status::Ok();
+}
+
+Status LocalNetwork::EnsureBridgeIn(const std::string& ns) {
   auto cidr = net::Ipv4Cidr::Parse(options_.bridge_cidr);
   if (!cidr) return InvalidArgument("bad bridge CIDR " + options_.bridge_cidr);
   std::string br = options_.prefix + "0";
-  RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+  return InNs(ns, [&](Netlink& nl) -> Status {
     // Another interface on the same network (Docker's docker0 often has 172.17.0.0/16)
     // would take the traffic; refuse rather than half-work.
     ASSIGN_OR_RETURN(auto links, nl.ListLinks());
@@ -172,8 +221,8 @@ Status LocalNetwork::EnsureHostBridge() {
         auto other = net::Ipv4Cidr::Parse(a);
         if (other && other->Overlaps(*cidr)) {
           return FailedPrecondition(fmt::format(
-              "the bridge network {} overlaps {} on {}; choose another with --bridge-cidr",
-              options_.bridge_cidr, a, l.name));
+              "the bridge network {} overlaps {} on {}{}; choose another with --bridge-cidr",
+              options_.bridge_cidr, a, l.name, ns.empty() ? "" : " in " + ns));
         }
       }
     }
@@ -181,9 +230,7 @@ Status LocalNetwork::EnsureHostBridge() {
     RETURN_IF_ERROR(nl.AddAddress(br, fmt::format("{}/{}", net::Ipv4ToString(cidr->router()), cidr->prefix)));
     RETURN_IF_ERROR(nl.SetUp(br));
     return net::netns::WriteSysctl("net/ipv4/conf/" + br + "/route_localnet", "1");
-  }));
-  bridge_ready_ = true;
-  return Status::Ok();
+  });
 }
 
 Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
@@ -223,19 +270,16 @@ Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
       RETURN_IF_ERROR(nl.AddRoute("default", t.host_ip, "up0"));
       return net::netns::WriteSysctl("net/ipv4/ip_forward", "1");
     }));
-    // Tasks (veths "t...") and load balancer nodes ("l...") of a VPC never talk to each
+    // Tasks (veths "t..."), load balancer nodes ("l...") and instances ("i...") of a VPC
+    // never talk to each
     // other directly on a bridge: the bridge drops port-to-port frames and the router
     // answers ARP for the whole subnet (private-VLAN proxy ARP), so every packet is routed
     // through the forward hook where the security groups and network ACLs (ApplyPolicy)
     // see it with full connection tracking, and through the NLB forwarding (lb_network.h).
-    RETURN_IF_ERROR(net::nft::Apply(router, R"(add table bridge kecs_l2
+    RETURN_IF_ERROR(net::nft::Apply(router, std::string(R"(add table bridge kecs_l2
 add chain bridge kecs_l2 forward { type filter hook forward priority filter; policy accept; }
 flush chain bridge kecs_l2 forward
-add rule bridge kecs_l2 forward iifname "t*" oifname "t*" drop comment "kecs: tasks talk through the router"
-add rule bridge kecs_l2 forward iifname "t*" oifname "l*" drop comment "kecs: tasks talk through the router"
-add rule bridge kecs_l2 forward iifname "l*" oifname "t*" drop comment "kecs: tasks talk through the router"
-add rule bridge kecs_l2 forward iifname "l*" oifname "l*" drop comment "kecs: tasks talk through the router"
-)"));
+)") + L2IsolationRules()));
     RETURN_IF_ERROR(net::nft::Apply(router, R"(add table ip kecs_router
 add set ip kecs_router noegress { type ipv4_addr; comment "tasks in subnets without a route to the internet"; }
 add chain ip kecs_router forward { type filter hook forward priority filter; policy accept; }
@@ -315,37 +359,69 @@ Status LocalNetwork::AttachEni(const NetworkSpec& n, const std::string& ns, cons
   });
 }
 
+Status LocalNetwork::AttachAwsvpc(const NetworkSpec& n, const std::string& ns, const std::string& router_veth,
+                                  const std::string& alias) {
+  RETURN_IF_ERROR(AttachEni(n, ns, router_veth, alias));
+  {
+    std::lock_guard<std::mutex> lock(enis_mu_);
+    eni_netns_[n.eni_id] = ns;
+  }
+  std::string router = RouterNetns(n.vpc_id);
+  // Subnets without a route to an internet gateway get no new outbound connections.
+  bool listed = NoEgressHas(router, n.ip);
+  if (!n.internet_egress && !listed) {
+    RETURN_IF_ERROR(net::nft::Apply(router, fmt::format("add element ip kecs_router noegress {{ {} }}\n", n.ip)));
+  } else if (n.internet_egress && listed) {
+    RETURN_IF_ERROR(net::nft::Apply(router, fmt::format("delete element ip kecs_router noegress {{ {} }}\n", n.ip)));
+  }
+  return Status::Ok();
+}
+
+Status LocalNetwork::DetachAwsvpc(const std::string& router, const std::string& ns, const std::string& router_veth,
+                                  const std::string& primary_ip) {
+  if (!net::netns::Exists(router)) return Status::Ok();
+  // The primary and the secondary addresses on eth0 leave the noegress set with it.
+  std::set<std::string> ips;
+  if (!primary_ip.empty()) ips.insert(primary_ip);
+  if (net::netns::Exists(ns)) {
+    (void)InNs(ns, [&](Netlink& nl) -> Status {
+      ASSIGN_OR_RETURN(auto addrs, nl.ListAddresses("eth0"));
+      for (const auto& a : addrs) ips.insert(a.substr(0, a.find('/')));
+      return Status::Ok();
+    });
+  }
+  for (const auto& ip : ips) {
+    if (NoEgressHas(router, ip)) {
+      (void)net::nft::Apply(router, fmt::format("delete element ip kecs_router noegress {{ {} }}\n", ip));
+    }
+  }
+  // The kernel destroys a deleted namespace's links asynchronously; delete the veth first
+  // (its other end goes with it) so the router sees it gone at once.
+  return InNs(router, [&](Netlink& nl) { return nl.DeleteLink(router_veth); });
+}
+
 Status LocalNetwork::SetUpTask(const TaskSpec& task) {
   const NetworkSpec& n = task.network;
-  if (n.mode == model::NetworkMode::kHost) return Status::Ok();
+  if (n.mode == model::NetworkMode::kHost) return HostNamespaceOf(task).status();
   std::string ns = TaskNetns(task.task_id);
+  // Checked before anything is made: a bridge task's instance must be here.
+  std::string host_ns;
+  if (n.mode == model::NetworkMode::kBridge) {
+    ASSIGN_OR_RETURN(host_ns, HostNamespaceOf(task));
+  }
   RETURN_IF_ERROR(net::netns::Create(ns));
   if (n.mode == model::NetworkMode::kNone) {
     return InNs(ns, [](Netlink& nl) { return nl.SetUp("lo"); });
   }
   NsFd fd(ns);
   std::string alias = "kecs:task:" + task.task_id;
-  if (n.mode == model::NetworkMode::kAwsvpc) {
-    RETURN_IF_ERROR(AttachEni(n, ns, RouterVeth(task.task_id), alias));
-    {
-      std::lock_guard<std::mutex> lock(enis_mu_);
-      eni_netns_[n.eni_id] = ns;
-    }
-    std::string router = RouterNetns(n.vpc_id);
-    // Subnets without a route to an internet gateway get no new outbound connections.
-    bool listed = NoEgressHas(router, n.ip);
-    if (!n.internet_egress && !listed) {
-      RETURN_IF_ERROR(net::nft::Apply(router, fmt::format("add element ip kecs_router noegress {{ {} }}\n", n.ip)));
-    } else if (n.internet_egress && listed) {
-      RETURN_IF_ERROR(net::nft::Apply(router, fmt::format("delete element ip kecs_router noegress {{ {} }}\n", n.ip)));
-    }
-    return Status::Ok();
-  }
+  if (n.mode == model::NetworkMode::kAwsvpc) return AttachAwsvpc(n, ns, RouterVeth(task.task_id), alias);
   if (n.mode == model::NetworkMode::kBridge) {
-    RETURN_IF_ERROR(EnsureHostBridge());
+    // On an EC2 instance: the instance's own bridge, inside its namespace.
+    RETURN_IF_ERROR(host_ns.empty() ? EnsureHostBridge() : EnsureBridgeIn(host_ns));
     auto cidr = net::Ipv4Cidr::Parse(options_.bridge_cidr);
     std::string veth = HostLinkName('b', task.task_id);
-    RETURN_IF_ERROR(InNs("", [&](Netlink& nl) -> Status {
+    RETURN_IF_ERROR(InNs(host_ns, [&](Netlink& nl) -> Status {
       if (!nl.LinkExists(veth)) RETURN_IF_ERROR(nl.CreateVeth(veth, "eth0", fd.get(), alias));
       RETURN_IF_ERROR(nl.SetMaster(veth, options_.prefix + "0"));
       return nl.SetUp(veth);
@@ -368,10 +444,10 @@ struct MapEntry {
   std::string comment;
 };
 
-Result<std::vector<MapEntry>> PublishedEntries(const std::string& table) {
+Result<std::vector<MapEntry>> PublishedEntries(const std::string& table, const std::string& ns = "") {
   std::vector<MapEntry> out;
   for (const char* m : {"publish_tcp", "publish_udp"}) {
-    ASSIGN_OR_RETURN(auto elems, net::nft::ListElements("", fmt::format("list map ip {} {}", table, m)));
+    ASSIGN_OR_RETURN(auto elems, net::nft::ListElements(ns, fmt::format("list map ip {} {}", table, m)));
     for (const auto& e : elems) out.push_back(MapEntry{m, e.number, e.comment});
   }
   return out;
@@ -392,14 +468,26 @@ Status LocalNetwork::Publish(const TaskSpec& task) {
   if (n.mode == model::NetworkMode::kAwsvpc) {
     for (const auto& p : n.published) wants.push_back({p.protocol, p.host_port, n.ip, p.container_port});
   }
+  if (n.mode == model::NetworkMode::kBridge && !n.instance_id.empty()) {
+    // On an EC2 instance: on the instance's address, in its namespace's table; this host's
+    // ports are not involved (no reservation sockets).
+    ASSIGN_OR_RETURN(std::string ns, HostNamespaceOf(task));
+    std::lock_guard<std::mutex> lock(mu_);
+    return ReplacePublished(ns, kInstanceTable, "task:" + task.task_id, wants, nullptr);
+  }
   if (wants.empty()) return Status::Ok();
   return PublishFor("task:" + task.task_id, wants);
 }
 
 Status LocalNetwork::PublishFor(const std::string& owner, const std::vector<HostPublish>& wants) {
-  auto map_of = [](const std::string& proto) { return proto == "udp" ? "publish_udp" : "publish_tcp"; };
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(auto existing, PublishedEntries(options_.prefix));
+  return ReplacePublished("", options_.prefix, owner, wants, &reservations_);
+}
+
+Status LocalNetwork::ReplacePublished(const std::string& ns, const std::string& table, const std::string& owner,
+                                      const std::vector<HostPublish>& wants, net::HostPortReservations* reservations) {
+  auto map_of = [](const std::string& proto) { return proto == "udp" ? "publish_udp" : "publish_tcp"; };
+  ASSIGN_OR_RETURN(auto existing, PublishedEntries(table, ns));
   // Ports the owner no longer wants go, with their reservations (the wanted ones are
   // reserved again below).
   std::string script;
@@ -409,15 +497,16 @@ Status LocalNetwork::PublishFor(const std::string& owner, const std::vector<Host
     bool wanted = false;
     for (const auto& w : wants) wanted = wanted || (e.map == map_of(w.protocol) && e.port == w.host_port);
     if (!wanted) {
-      script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, e.map, e.port);
+      script += fmt::format("delete element ip {} {} {{ {} }}\n", table, e.map, e.port);
       dropped = true;
     }
   }
-  if (dropped) reservations_.Release(owner);
+  if (dropped && reservations) reservations->Release(owner);
   for (const auto& w : wants) {
-    Status st = reservations_.Reserve(w.protocol, w.host_port, owner);
+    if (!reservations) break;
+    Status st = reservations->Reserve(w.protocol, w.host_port, owner);
     if (!st.ok()) {
-      reservations_.Release(owner);
+      reservations->Release(owner);
       return st;
     }
   }
@@ -426,14 +515,14 @@ Status LocalNetwork::PublishFor(const std::string& owner, const std::vector<Host
     for (const auto& e : existing) {
       // A stale entry for the port (from an owner that is gone) is replaced.
       if (e.map == map && e.port == w.host_port) {
-        script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, map, w.host_port);
+        script += fmt::format("delete element ip {} {} {{ {} }}\n", table, map, w.host_port);
       }
     }
-    script += fmt::format("add element ip {} {} {{ {} comment \"{}\" : {} . {} }}\n", options_.prefix, map,
+    script += fmt::format("add element ip {} {} {{ {} comment \"{}\" : {} . {} }}\n", table, map,
                           w.host_port, owner, w.ip, w.port);
   }
   if (script.empty()) return Status::Ok();
-  return net::nft::Apply("", script);
+  return net::nft::Apply(ns, script);
 }
 
 Status LocalNetwork::Unpublish(const std::string& task_id) { return UnpublishFor("task:" + task_id); }
@@ -441,16 +530,18 @@ Status LocalNetwork::Unpublish(const std::string& task_id) { return UnpublishFor
 Status LocalNetwork::UnpublishFor(const std::string& owner) {
   reservations_.Release(owner);
   std::lock_guard<std::mutex> lock(mu_);
-  auto existing = PublishedEntries(options_.prefix);
+  return RemovePublished("", options_.prefix, owner);
+}
+
+Status LocalNetwork::RemovePublished(const std::string& ns, const std::string& table, const std::string& owner) {
+  auto existing = PublishedEntries(table, ns);
   if (!existing.ok()) return Status::Ok();  // no table: nothing published
   std::string script;
   for (const auto& e : *existing) {
-    if (e.comment == owner) {
-      script += fmt::format("delete element ip {} {} {{ {} }}\n", options_.prefix, e.map, e.port);
-    }
+    if (e.comment == owner) script += fmt::format("delete element ip {} {} {{ {} }}\n", table, e.map, e.port);
   }
   if (script.empty()) return Status::Ok();
-  return net::nft::Apply("", script);
+  return net::nft::Apply(ns, script);
 }
 
 std::set<std::string> LocalNetwork::PublishedOwners() {
@@ -465,39 +556,27 @@ std::set<std::string> LocalNetwork::PublishedOwners() {
 Status LocalNetwork::TearDownTask(const TaskSpec& task) {
   RETURN_IF_ERROR(Unpublish(task.task_id));
   if (task.network.mode == model::NetworkMode::kHost) return Status::Ok();
-  if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty() &&
-      net::netns::Exists(RouterNetns(task.network.vpc_id)) && !task.network.ip.empty()) {
-    // The primary and the secondary addresses on eth0 leave the noegress set with it.
-    std::vector<std::string> ips{task.network.ip};
-    if (net::netns::Exists(TaskNetns(task.task_id))) {
-      (void)InNs(TaskNetns(task.task_id), [&](Netlink& nl) -> Status {
-        ASSIGN_OR_RETURN(auto addrs, nl.ListAddresses("eth0"));
-        for (const auto& a : addrs) {
-          if (a.ends_with("/32")) ips.push_back(a.substr(0, a.size() - 3));
-        }
-        return Status::Ok();
-      });
-    }
-    for (const auto& ip : ips) {
-      if (NoEgressHas(RouterNetns(task.network.vpc_id), ip)) {
-        (void)net::nft::Apply(RouterNetns(task.network.vpc_id),
-                              fmt::format("delete element ip kecs_router noegress {{ {} }}\n", ip));
-      }
-    }
-  }
   if (task.network.mode == model::NetworkMode::kAwsvpc) {
-    std::lock_guard<std::mutex> lock(enis_mu_);
-    eni_netns_.erase(task.network.eni_id);
-  }
-  // The kernel destroys a deleted namespace's links asynchronously; delete the task's veth
-  // first (its other end goes with it) so the router sees it gone at once.
-  if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty() &&
-      net::netns::Exists(RouterNetns(task.network.vpc_id))) {
-    RETURN_IF_ERROR(InNs(RouterNetns(task.network.vpc_id),
-                         [&](Netlink& nl) { return nl.DeleteLink(RouterVeth(task.task_id)); }));
+    {
+      std::lock_guard<std::mutex> lock(enis_mu_);
+      eni_netns_.erase(task.network.eni_id);
+    }
+    if (!task.network.vpc_id.empty()) {
+      RETURN_IF_ERROR(DetachAwsvpc(RouterNetns(task.network.vpc_id), TaskNetns(task.task_id),
+                                   RouterVeth(task.task_id), task.network.ip));
+    }
   }
   if (task.network.mode == model::NetworkMode::kBridge) {
-    RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('b', task.task_id)); }));
+    // On this host, or inside its instance's namespace (if the instance is still there:
+    // its namespace takes everything with it otherwise).
+    std::string host_ns = task.network.instance_id.empty() ? "" : InstanceNetns(task.network.instance_id);
+    if (host_ns.empty() || net::netns::Exists(host_ns)) {
+      if (!host_ns.empty()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        RETURN_IF_ERROR(RemovePublished(host_ns, kInstanceTable, "task:" + task.task_id));
+      }
+      RETURN_IF_ERROR(InNs(host_ns, [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('b', task.task_id)); }));
+    }
   }
   RETURN_IF_ERROR(net::netns::Delete(TaskNetns(task.task_id)));
   if (task.network.mode == model::NetworkMode::kAwsvpc && !task.network.vpc_id.empty()) {
@@ -525,6 +604,7 @@ Status LocalNetwork::ApplyEniAddresses(const EniAddresses& eni) {
       ASSIGN_OR_RETURN(auto links, nl.ListLinks());
       for (const auto& l : links) {
         if (l.alias.starts_with("kecs:task:")) candidates.push_back(TaskNetns(l.alias.substr(10)));
+        if (l.alias.starts_with(kInstanceAlias)) candidates.push_back(InstanceNetns(l.alias.substr(kInstanceAlias.size())));
       }
       return Status::Ok();
     }));
@@ -621,12 +701,15 @@ Status LocalNetwork::RemoveRouterIfUnused(const std::string& vpc_id) {
   RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
     ASSIGN_OR_RETURN(auto links, nl.ListLinks());
     for (const auto& l : links) {
-      if (l.alias.rfind("kecs:task:", 0) == 0 || l.alias.rfind("kecs:lb:", 0) == 0) used = true;
+      if (l.alias.rfind("kecs:task:", 0) == 0 || l.alias.rfind("kecs:lb:", 0) == 0 ||
+          l.alias.rfind(kInstanceAlias, 0) == 0) {
+        used = true;
+      }
     }
     return Status::Ok();
   }));
   if (used) return Status::Ok();
-  KLOG_INFO("network: removing the router of {} (no tasks or load balancer nodes left)", vpc_id);
+  KLOG_INFO("network: removing the router of {} (no tasks, load balancer nodes or instances left)", vpc_id);
   RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('x', vpc_id)); }));
   RETURN_IF_ERROR(net::netns::Delete(ns));
   routers_ready_.erase(vpc_id);
@@ -655,8 +738,23 @@ Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
       RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) { return remove_dead_veths(nl, ""); }));
     }
   }
-  // On the host, only this instance's bridge-mode veths (HostLinkName 'b').
+  // On the host, only this instance's bridge-mode veths (HostLinkName 'b'); likewise in
+  // each EC2 instance's namespace, with the published ports of its tasks that are gone.
   RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return remove_dead_veths(nl, options_.prefix + "b"); }));
+  for (const auto& ns : net::netns::List()) {
+    if (ns.rfind(options_.prefix + "-i-", 0) != 0) continue;
+    Status st = InNs(ns, [&](Netlink& nl) { return remove_dead_veths(nl, options_.prefix + "b"); });
+    if (!st.ok() && net::netns::Exists(ns)) return st;
+    auto entries = PublishedEntries(kInstanceTable, ns);
+    if (!entries.ok()) continue;
+    std::string script;
+    for (const auto& e : *entries) {
+      if (e.comment.rfind("task:", 0) == 0 && !live.count(e.comment.substr(5))) {
+        script += fmt::format("delete element ip {} {} {{ {} }}\n", kInstanceTable, e.map, e.port);
+      }
+    }
+    if (!script.empty()) RETURN_IF_ERROR(net::nft::Apply(ns, script));
+  }
   for (const auto& ns : net::netns::List()) {
     if (ns.rfind(task_prefix, 0) == 0 && !live.count(ns.substr(task_prefix.size()))) {
       KLOG_INFO("gc: removing network namespace {}", ns);
@@ -742,6 +840,116 @@ Status LocalNetwork::RemoveAll() {
   std::lock_guard<std::mutex> lock(mu_);
   routers_ready_.clear();
   bridge_ready_ = false;
+  return Status::Ok();
+}
+
+// ---- EC2 instances as hosts (issue 17) ----
+
+bool IsInstanceId(const std::string& id) {
+  return id.starts_with("i-") && id.size() > 2 && id.size() <= 19 &&
+         std::all_of(id.begin() + 2, id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+std::string RenderInstanceHostTable(const std::string& bridge, const std::string& bridge_cidr,
+                                    const std::string& instance_ip) {
+  // Maps keep their elements across calls (the forwarding of running tasks stays up);
+  // chains are rebuilt.
+  return fmt::format(R"(add table ip {t}
+add map ip {t} publish_tcp {{ type inet_service : ipv4_addr . inet_service; }}
+add map ip {t} publish_udp {{ type inet_service : ipv4_addr . inet_service; }}
+add chain ip {t} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add chain ip {t} output {{ type nat hook output priority -100; policy accept; }}
+add chain ip {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+flush chain ip {t} prerouting
+flush chain ip {t} output
+flush chain ip {t} postrouting
+add rule ip {t} prerouting ip daddr {ip} dnat ip to tcp dport map @publish_tcp comment "kecs:publish"
+add rule ip {t} prerouting ip daddr {ip} dnat ip to udp dport map @publish_udp comment "kecs:publish"
+add rule ip {t} output ip daddr {ip} dnat ip to tcp dport map @publish_tcp comment "kecs:publish"
+add rule ip {t} output ip daddr {ip} dnat ip to udp dport map @publish_udp comment "kecs:publish"
+add rule ip {t} postrouting ip saddr {cidr} oifname != "{br}" masquerade comment "kecs:bridge"
+add rule ip {t} postrouting ip saddr {cidr} oifname "{br}" ct status dnat masquerade comment "kecs:hairpin"
+)",
+                     fmt::arg("t", kInstanceTable), fmt::arg("ip", instance_ip), fmt::arg("cidr", bridge_cidr),
+                     fmt::arg("br", bridge));
+}
+
+Status LocalNetwork::SetUpInstance(const InstanceHostSpec& host) {
+  const NetworkSpec& n = host.network;
+  const std::string& id = host.instance_id;
+  if (!IsInstanceId(id)) return InvalidArgument("not an instance id: " + id);
+  if (n.ip.empty() || n.vpc_id.empty() || n.subnet_id.empty()) {
+    return InvalidArgument("instance " + id + " has no primary network interface in a subnet");
+  }
+  if (!net::ParseIpv4(n.ip)) return InvalidArgument("instance " + id + " has no IPv4 address");
+  std::string ns = InstanceNetns(id);
+  RETURN_IF_ERROR(net::netns::Create(ns));
+  RETURN_IF_ERROR(AttachAwsvpc(n, ns, InstanceVeth(id), std::string(kInstanceAlias) + id));
+  RETURN_IF_ERROR(InNs(ns, [&](Netlink& nl) -> Status {
+    // Its bridge-mode tasks are routed through it; the instance metadata service's address
+    // is its own, so the service listens on it and its bridge tasks reach it too.
+    RETURN_IF_ERROR(net::netns::WriteSysctl("net/ipv4/ip_forward", "1"));
+    return nl.AddAddress("lo", "169.254.169.254/32");
+  }));
+  return net::nft::Apply(ns, RenderInstanceHostTable(options_.prefix + "0", options_.bridge_cidr, n.ip));
+}
+
+Status LocalNetwork::TearDownInstance(const std::string& instance_id) {
+  std::string ns = InstanceNetns(instance_id);
+  std::string alias = std::string(kInstanceAlias) + instance_id;
+  std::string router_prefix = options_.prefix + "-r-";
+  std::vector<std::string> vpcs;
+  for (const auto& router : net::netns::List()) {
+    if (router.rfind(router_prefix, 0) != 0) continue;
+    bool has = false;
+    Status st = InNs(router, [&](Netlink& nl) -> Status {
+      ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+      for (const auto& l : links) has = has || l.alias == alias;
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      if (!net::netns::Exists(router)) continue;
+      return st;
+    }
+    if (!has) continue;
+    RETURN_IF_ERROR(DetachAwsvpc(router, ns, InstanceVeth(instance_id), ""));
+    vpcs.push_back(router.substr(router_prefix.size()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(enis_mu_);
+    std::erase_if(eni_netns_, [&](const auto& kv) { return kv.second == ns; });
+  }
+  if (net::netns::Exists(ns)) KLOG_INFO("network: removing the host of instance {} ({})", instance_id, ns);
+  RETURN_IF_ERROR(net::netns::Delete(ns));
+  for (const auto& vpc : vpcs) RETURN_IF_ERROR(RemoveRouterIfUnused(vpc));
+  return Status::Ok();
+}
+
+Status LocalNetwork::GarbageCollectInstances(const std::set<std::string>& live) {
+  std::set<std::string> doomed;
+  std::string ns_prefix = options_.prefix + "-i-";
+  for (const auto& ns : net::netns::List()) {
+    if (ns.rfind(ns_prefix, 0) != 0) continue;
+    std::string id = "i-" + ns.substr(ns_prefix.size());
+    if (!live.count(id)) doomed.insert(id);
+  }
+  // A router veth whose namespace is already gone.
+  for (const auto& router : net::netns::List()) {
+    if (router.rfind(options_.prefix + "-r-", 0) != 0) continue;
+    (void)InNs(router, [&](Netlink& nl) -> Status {
+      ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+      for (const auto& l : links) {
+        if (!l.alias.starts_with(kInstanceAlias)) continue;
+        std::string id = l.alias.substr(kInstanceAlias.size());
+        if (!live.count(id)) doomed.insert(id);
+      }
+      return Status::Ok();
+    });
+  }
+  for (const auto& id : doomed) {
+    KLOG_INFO("gc: removing the host of instance {}", id);
+    RETURN_IF_ERROR(TearDownInstance(id));
+  }
   return Status::Ok();
 }
 

@@ -13,6 +13,12 @@
 //           namespace per task, as the ECS agent's bridge network; masquerade out.
 //   host    Nothing: the containers share the host's namespace.
 //   none    A namespace with only lo.
+//   EC2 instances (issue 17): each is a namespace "<p>-i-<instance hex>" whose eth0 is its
+//           primary ENI, attached to its subnet like a task's ENI (router veth "i<14 hex>",
+//           alias "kecs:instance:<id>"). Bridge- and host-mode tasks placed on it (NetworkSpec::
+//           instance_id) live behind its own bridge "<p>0" inside that namespace, or in the
+//           namespace itself; their host ports are the map elements of its table
+//           "ip kecs_host" (RenderInstanceHostTable), on the instance's address.
 // Published ports (bridge host ports, assignPublicIp host ports) are entries of the host
 // table "ip <p>" maps, DNAT in prerouting and output (so 127.0.0.1 works). Every object
 // carries its owner: namespace names, link aliases "kecs:task:<id>" / "kecs:vpc:<id>",
@@ -37,6 +43,18 @@ struct NetworkOptions {
   std::string transit_cidr = "100.127.0.0/16";
   std::string publish_address;          // "" = every host address
 };
+
+// The nftables script that (re)makes an instance namespace's table "ip kecs_host": maps
+// publish_tcp/publish_udp (hostPort : bridge ip . containerPort, kept across calls, so
+// its tasks' forwarding survives), DNAT of `instance_ip`'s host ports for traffic arriving
+// (prerouting) and for the instance's own connections (output), masquerade of
+// `bridge_cidr` leaving by any interface but `bridge`, and of a bridge task reaching
+// another through the instance's address (hairpin). Pure: golden-tested without root.
+// Whether `id` is an EC2 instance id ("i-" and hex digits): safe in a name or a path.
+bool IsInstanceId(const std::string& id);
+
+std::string RenderInstanceHostTable(const std::string& bridge, const std::string& bridge_cidr,
+                                    const std::string& instance_ip);
 
 class LocalNetwork {
  public:
@@ -68,6 +86,23 @@ class LocalNetwork {
   // primary is. Extra addresses configured before and no longer listed are removed.
   // NotFound when no running task of the VPC carries the interface. Idempotent.
   Status ApplyEniAddresses(const EniAddresses& eni);
+
+  // ---- EC2 instances as hosts (issue 17) ----
+  // The instance's namespace, its eth0 (the primary ENI, mode kAwsvpc) on its subnet's
+  // bridge in the VPC router, and its table "ip kecs_host". Idempotent; adopts what a
+  // previous daemon made.
+  Status SetUpInstance(const InstanceHostSpec& host);
+  // Removes instance `instance_id`'s namespace (the bridge and task veths inside go with
+  // it), its router veth and noegress entries, and the router once unused. Succeeds when
+  // gone.
+  Status TearDownInstance(const std::string& instance_id);
+  // TearDownInstance for every instance namespace or router veth of an instance not in
+  // `live`.
+  Status GarbageCollectInstances(const std::set<std::string>& live);
+  // "<p>-i-<instance hex>".
+  std::string InstanceNetns(const std::string& instance_id) const;
+  // Whether the instance's namespace exists.
+  bool InstanceExists(const std::string& instance_id) const;
 
   // Removes every kecs object (the privileged tests' final cleanup).
   Status RemoveAll();
@@ -114,6 +149,24 @@ class LocalNetwork {
   // Creates the VPC router and subnet bridge of an ENI if needed. Caller holds mu_.
   Status EnsureRouter(const NetworkSpec& n);
   Status EnsureHostBridge();
+  // The bridge "<p>0" with .1 of the bridge CIDR in namespace `ns` ("" = the host's).
+  Status EnsureBridgeIn(const std::string& ns);
+  // An ENI on namespace `ns` (AttachEni) and its noegress entry when its subnet has no
+  // route to the internet; remembers the ENI's namespace for ApplyEniAddresses.
+  Status AttachAwsvpc(const NetworkSpec& n, const std::string& ns, const std::string& router_veth,
+                      const std::string& alias);
+  // Undoes AttachAwsvpc in `router`: the addresses of `ns`'s eth0 (and `primary_ip`) leave
+  // the noegress set, and the router's veth goes.
+  Status DetachAwsvpc(const std::string& router, const std::string& ns, const std::string& router_veth,
+                      const std::string& primary_ip);
+  // The namespace a bridge- or host-mode task's network hangs off: "" (this host) or its
+  // instance's. FailedPrecondition when the instance has no namespace here.
+  Result<std::string> HostNamespaceOf(const TaskSpec& task) const;
+  // Map elements of `owner` in table `table` (in `ns`): replaced by `wants`, with
+  // reservation sockets when `reservations` is given. Caller holds mu_.
+  Status ReplacePublished(const std::string& ns, const std::string& table, const std::string& owner,
+                          const std::vector<HostPublish>& wants, net::HostPortReservations* reservations);
+  Status RemovePublished(const std::string& ns, const std::string& table, const std::string& owner);
   Status ApplyPolicyLocked(const net::VpcPolicy& policy, bool* applied = nullptr);
   std::string RouterNetns(const std::string& vpc_id) const;
   std::string HostLinkName(char kind, const std::string& id) const;

@@ -215,7 +215,8 @@ Result<ContainerStats> ReadContainerStats(Env* env, const StatsSources& src, int
 
 Result<std::vector<ContainerStats>> LocalRuntime::Stats(const TaskSpec& task) {
   std::vector<ContainerStats> out;
-  bool host = task.network.mode == model::NetworkMode::kHost;
+  // A host-mode task on an EC2 instance has the instance's interfaces.
+  bool host = task.network.mode == model::NetworkMode::kHost && task.network.instance_id.empty();
   for (const auto& c : task.containers) {
     ContainerStatus st = driver_.Inspect(BundleDir(task.task_id, c.name));
     if (st.phase != ContainerStatus::Phase::kRunning || st.pid <= 0) continue;

@@ -573,6 +573,7 @@ Json NetworkToJson(const model::TaskNetwork& n) {
             {"vpcId", n.vpc_id}, {"availabilityZone", n.availability_zone}};
   if (n.eni) j["eni"] = EniToJson(*n.eni);
   if (n.bridge_ip) j["bridgeIp"] = *n.bridge_ip;
+  if (n.instance) j["instance"] = {{"instanceId", n.instance->instance_id}, {"ip", n.instance->ip}};
   Json pub = Json::array();
   for (const auto& p : n.published) {
     pub.push_back({{"container", p.container}, {"protocol", p.protocol}, {"containerPort", p.container_port},
@@ -592,6 +593,9 @@ model::TaskNetwork ReadNetwork(Reader& r, const Json& j) {
   n.availability_zone = r.Str(j, "availabilityZone", at);
   if (const Json* e = r.Member(j, "eni")) n.eni = ReadEni(r, *e);
   n.bridge_ip = r.OptStr(j, "bridgeIp", at);
+  if (const Json* h = r.Member(j, "instance")) {
+    n.instance = model::TaskInstanceHost{r.Str(*h, "instanceId", at + ".instance"), r.Str(*h, "ip", at + ".instance")};
+  }
   size_t i = 0;
   for (const Json* p : r.Items(j, "published", at)) {
     std::string pat = At(at, "published", i++);

@@ -211,6 +211,21 @@ TEST_F(LbHooksTest, ABridgeTaskIsRegisteredAsItsInstanceAndHostPort) {
   EXPECT_EQ(t.internal.targets.at(0).port, 32768);
 }
 
+// On an EC2 instance kecs runs (issue 17), the task is reached at the instance's address.
+TEST_F(LbHooksTest, ABridgeTaskOnAnEc2InstanceIsReachedAtTheInstancesAddress) {
+  std::string inst = MakeGroup("web", model::TargetType::kInstance, 30);
+  std::string ip = MakeGroup("api", model::TargetType::kIp, 30);
+  MakeService({{inst, "", "app", 8080}, {ip, "", "app", 8080}});
+  model::Task t = BridgeTask("t1");
+  t.internal.network.instance = model::TaskInstanceHost{"i-0123456789abcdef0", "10.0.1.20"};
+  Register(t);
+  ASSERT_EQ(Group(inst).targets.size(), 1u);
+  EXPECT_EQ(Group(inst).targets[0].address, "10.0.1.20");
+  ASSERT_EQ(Group(ip).targets.size(), 1u);
+  EXPECT_EQ(Group(ip).targets[0].id, "10.0.1.20");
+  EXPECT_EQ(Group(ip).targets[0].port, 32768);
+}
+
 TEST_F(LbHooksTest, EachTargetGroupOfTheServiceGetsTheTask) {
   std::string a = MakeGroup("a", model::TargetType::kIp, 30);
   std::string b = MakeGroup("b", model::TargetType::kIp, 30);
