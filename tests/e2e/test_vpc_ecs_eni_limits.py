@@ -1,6 +1,8 @@
 """ECS awsvpc tasks on container instances: each takes one of the instance's ENIs, so an
 instance runs (ENIs of its type - 1) of them, or the trunking limit when the instance
 registered with awsvpcTrunking on. Fargate tasks take no instance ENI."""
+import json
+
 import pytest
 
 from test_vpc_ecs_support import (host_instance, make_subnet, make_vpc, netcfg, register_ec2_awsvpc,
@@ -115,7 +117,6 @@ def test_m5_xlarge_runs_three(kecs, subnet):
 
 def test_registered_instance_type_sets_its_limit(kecs, subnet):
     """An instance registering with its identity document gets its own type's limit."""
-    import json
     ecs = kecs.client("ecs")
     host = setup_cluster(ecs, "mixed")
     ecs.update_container_instances_state(cluster="mixed", containerInstances=[host], status="DRAINING")
@@ -154,7 +155,12 @@ def test_ec2_awsvpc_task_needs_an_instance_in_the_subnet_zone(kecs):
     vpc = make_vpc(ec2, "10.0.0.0/16")
     in_b = make_subnet(ec2, vpc, "10.0.1.0/24", az="us-east-1b")
     in_a = make_subnet(ec2, vpc, "10.0.2.0/24", az="us-east-1a")
-    host = setup_cluster(ecs, "az")
+    # In strict mode a cluster starts with no container instance, as on AWS: one registers.
+    ecs.create_cluster(clusterName="az")
+    assert ecs.list_container_instances(cluster="az")["containerInstanceArns"] == []
+    doc = json.dumps({"availabilityZone": "us-east-1a", "instanceType": "m5.large", "region": "us-east-1"})
+    host = ecs.register_container_instance(cluster="az", instanceIdentityDocument=doc)["containerInstance"][
+        "containerInstanceArn"]
     assert attributes(ecs, "az", host)["ecs.availability-zone"] == "us-east-1a"
     register_ec2_awsvpc(ecs)
     # A subnet in the instance's zone works, and the task is in that zone.

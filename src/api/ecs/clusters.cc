@@ -110,7 +110,10 @@ state::Object EcsApi::CreateClusterRecord(state::Tx& tx, RequestContext& ctx,
   if (const Json* c = JGet(in, "serviceConnectDefaults")) doc["serviceConnectDefaults"] = *c;
   state::Object o{kCluster, ctx.region, name, "", name, "ACTIVE", 0, doc};
   Check(tx.Put(o));
-  NewContainerInstance(tx, ctx, name, /*managed=*/true, Json::object());
+  // Lenient mode gives every cluster this host as a container instance, so EC2 tasks run
+  // without any set-up; with --strict a cluster starts with none, as on AWS (issue 17):
+  // instances join by registering (RunInstances with ECS_CLUSTER, RegisterContainerInstance).
+  if (!ctx.strict) NewContainerInstance(tx, ctx, name, /*managed=*/true, Json::object());
   return o;
 }
 
