@@ -24,6 +24,7 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "model/task.h"
+#include "net/domain/peering.h"
 #include "net/domain/sg_policy.h"
 #include "runtime/load_balancer.h"
 
@@ -311,6 +312,11 @@ class Runtime {
   // what was enforced before in one step. A VPC with no task on this runtime has nothing
   // to enforce; runtimes without a data plane ignore it.
   virtual Status ApplyVpcPolicy(const net::VpcPolicy& policy) { (void)policy; return Status::Ok(); }
+  // Lets traffic flow between peered VPCs exactly along `paths` (net/domain/peering.h: the
+  // active peering connections routed both ways), without NAT, replacing the previous set
+  // in one step; an empty set isolates every VPC again. Runtimes without a data plane
+  // ignore it.
+  virtual Status ApplyVpcPeerings(const std::vector<net::PeeringPath>& paths) { (void)paths; return Status::Ok(); }
   // Enforces the container instance's security group on bridge-mode tasks; nullptr means
   // none is configured (everything allowed, AWS's default for an open instance group).
   virtual Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,

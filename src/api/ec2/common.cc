@@ -233,6 +233,7 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterInstanceTypeOps(s, store_, regions_);
   RegisterKeyPairOps(s, store_, regions_);
   RegisterLaunchTemplateOps(s, store_, regions_);
+  RegisterPeeringOps(s, store_, regions_);
 }
 
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address) {
