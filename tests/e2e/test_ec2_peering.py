@@ -172,3 +172,121 @@ def test_routes_through_a_connection(ec2, kecs):
     assert route(main_b["RouteTableId"], "10.95.0.0/16")["State"] == "blackhole"
     assert boto_error(ec2.create_route, RouteTableId=rtb, DestinationCidrBlock="10.96.1.0/24",
                       VpcPeeringConnectionId=pcx)[0] == "InvalidVpcPeeringConnectionID.NotFound"
+
+
+def test_replace_route_and_association(ec2, kecs):
+    a = vpc(ec2, "10.98.0.0/16")
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=a)
+    nat_subnet = ec2.create_subnet(VpcId=a, CidrBlock="10.98.9.0/24")["Subnet"]["SubnetId"]
+    nat = ec2.create_nat_gateway(SubnetId=nat_subnet, ConnectivityType="private")["NatGateway"]["NatGatewayId"]
+    rtb = ec2.create_route_table(VpcId=a)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+
+    def route(dest):
+        t = ec2.describe_route_tables(RouteTableIds=[rtb])["RouteTables"][0]
+        return [r for r in t["Routes"] if r.get("DestinationCidrBlock") == dest][0]
+
+    ec2.replace_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    r = route("0.0.0.0/0")
+    assert r["NatGatewayId"] == nat and "GatewayId" not in r and r["State"] == "active"
+    kecs.aws("ec2", "replace-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0",
+             "--gateway-id", igw)
+    r = route("0.0.0.0/0")
+    assert r["GatewayId"] == igw and "NatGatewayId" not in r
+    # Errors: no such route (AWS answers InvalidParameterValue), the local route, a bad target.
+    assert boto_error(ec2.replace_route, RouteTableId=rtb, DestinationCidrBlock="10.1.0.0/16", GatewayId=igw) == (
+        "InvalidParameterValue", "There is no route defined for '10.1.0.0/16' in the route table. Use CreateRoute instead.")
+    assert cli_error(kecs, "ec2", "replace-route", "--route-table-id", rtb, "--destination-cidr-block", "10.1.0.0/16",
+                     "--gateway-id", igw) == (
+        "An error occurred (InvalidParameterValue) when calling the ReplaceRoute operation: "
+        "There is no route defined for '10.1.0.0/16' in the route table. Use CreateRoute instead.")
+    assert boto_error(ec2.replace_route, RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0")[0] == "MissingParameter"
+    assert boto_error(ec2.replace_route, RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0",
+                      GatewayId="igw-0123456789abcdef0")[0] == "InvalidInternetGatewayID.NotFound"
+    assert route("0.0.0.0/0")["GatewayId"] == igw  # a refused replace changes nothing
+    assert boto_error(ec2.replace_route, RouteTableId=rtb, DestinationCidrBlock="10.98.0.0/16", GatewayId=igw) == (
+        "InvalidParameterValue", f"cannot replace the target of local route 10.98.0.0/16 in route table {rtb}")
+    ec2.replace_route(RouteTableId=rtb, DestinationCidrBlock="10.98.0.0/16", LocalTarget=True)
+    assert route("10.98.0.0/16")["GatewayId"] == "local"
+
+    # A subnet's association moves to another table, with a new id.
+    s1 = ec2.create_subnet(VpcId=a, CidrBlock="10.98.1.0/24")["Subnet"]["SubnetId"]
+    other = ec2.create_route_table(VpcId=a)["RouteTable"]["RouteTableId"]
+    assoc = ec2.associate_route_table(RouteTableId=rtb, SubnetId=s1)["AssociationId"]
+    out = ec2.replace_route_table_association(AssociationId=assoc, RouteTableId=other)
+    assert out["NewAssociationId"] != assoc and out["AssociationState"] == {"State": "associated"}
+    t = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [s1]}])["RouteTables"]
+    assert [x["RouteTableId"] for x in t] == [other]
+    assert boto_error(ec2.replace_route_table_association, AssociationId=assoc, RouteTableId=other) == (
+        "InvalidAssociationID.NotFound", f"The association ID '{assoc}' does not exist")
+    # The main association: the VPC's main table changes; the old one can then be deleted.
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [a]},
+                                              {"Name": "association.main", "Values": ["true"]}])["RouteTables"][0]
+    main_assoc = [x for x in main["Associations"] if x["Main"]][0]["RouteTableAssociationId"]
+    new = kecs.aws("ec2", "replace-route-table-association", "--association-id", main_assoc,
+                   "--route-table-id", rtb)
+    now_main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [a]},
+                                                  {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+    assert [x["RouteTableId"] for x in now_main] == [rtb]
+    assert [x for x in now_main[0]["Associations"] if x["Main"]][0]["RouteTableAssociationId"] == new["NewAssociationId"]
+    assert boto_error(ec2.delete_route_table, RouteTableId=rtb) == (
+        "DependencyViolation", f"The routeTable '{rtb}' has dependencies and cannot be deleted.")
+    ec2.delete_route_table(RouteTableId=main["RouteTableId"])
+    # A table of another VPC.
+    b = vpc(ec2, "10.99.0.0/16")
+    rb = ec2.create_route_table(VpcId=b)["RouteTable"]["RouteTableId"]
+    assert boto_error(ec2.replace_route_table_association, AssociationId=out["NewAssociationId"], RouteTableId=rb) == (
+        "InvalidParameterValue", f"route table {rb} and subnet {s1} belong to different networks")
+
+
+def test_dhcp_options_crud_filters_and_association(ec2, kecs):
+    opts = ec2.create_dhcp_options(DhcpConfigurations=[
+        {"Key": "domain-name", "Values": ["corp.example"]},
+        {"Key": "domain-name-servers", "Values": ["AmazonProvidedDNS", "10.0.0.53"]},
+        {"Key": "ntp-servers", "Values": ["169.254.169.123"]},
+        {"Key": "netbios-node-type", "Values": ["2"]}],
+        TagSpecifications=[{"ResourceType": "dhcp-options", "Tags": [{"Key": "Name", "Value": "corp"}]}])["DhcpOptions"]
+    dopt = opts["DhcpOptionsId"]
+    assert dopt.startswith("dopt-") and opts["Tags"] == [{"Key": "Name", "Value": "corp"}]
+    assert {c["Key"]: [v["Value"] for v in c["Values"]] for c in opts["DhcpConfigurations"]}["domain-name-servers"] == \
+        ["AmazonProvidedDNS", "10.0.0.53"]
+    cli = kecs.aws("ec2", "create-dhcp-options", "--dhcp-configurations", "Key=domain-name,Values=other.example")
+    dopt2 = cli["DhcpOptions"]["DhcpOptionsId"]
+
+    def ids(*filters):
+        return sorted(d["DhcpOptionsId"] for d in ec2.describe_dhcp_options(
+            Filters=[{"Name": n, "Values": v} for n, v in filters])["DhcpOptions"])
+    assert ids(("key", ["ntp-servers"])) == [dopt]
+    assert ids(("value", ["other.example"])) == [dopt2]
+    assert ids(("dhcp-options-id", [dopt, dopt2])) == sorted([dopt, dopt2])
+    assert ids(("tag:Name", ["corp"])) == [dopt]
+    page = ec2.describe_dhcp_options(MaxResults=5)
+    assert len(page["DhcpOptions"]) == 2 and "NextToken" not in page
+
+    a = vpc(ec2, "10.100.0.0/16")
+    ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=a)
+    assert ec2.describe_vpcs(VpcIds=[a])["Vpcs"][0]["DhcpOptionsId"] == dopt
+    assert [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "dhcp-options-id", "Values": [dopt]}])["Vpcs"]] == [a]
+    assert boto_error(ec2.delete_dhcp_options, DhcpOptionsId=dopt) == (
+        "DependencyViolation", f"The dhcpOptions '{dopt}' has dependencies and cannot be deleted.")
+    kecs.aws("ec2", "associate-dhcp-options", "--dhcp-options-id", "default", "--vpc-id", a)
+    assert ec2.describe_vpcs(VpcIds=[a])["Vpcs"][0]["DhcpOptionsId"] == "default"
+    ec2.delete_dhcp_options(DhcpOptionsId=dopt)
+    assert cli_error(kecs, "ec2", "describe-dhcp-options", "--dhcp-options-ids", dopt) == (
+        "An error occurred (InvalidDhcpOptionID.NotFound) when calling the DescribeDhcpOptions operation: "
+        f"The dhcpOptions ID '{dopt}' does not exist")
+    assert boto_error(ec2.associate_dhcp_options, DhcpOptionsId="dopt-zz", VpcId=a) == (
+        "InvalidDhcpOptionsId.Malformed", 'Invalid id: "dopt-zz" (expecting "dopt-...")')
+    # Validation.
+    assert boto_error(ec2.create_dhcp_options, DhcpConfigurations=[{"Key": "bogus", "Values": ["x"]}]) == (
+        "InvalidParameterValue", "Value (bogus) for parameter key is invalid. Unknown DHCP option.")
+    assert boto_error(ec2.create_dhcp_options, DhcpConfigurations=[
+        {"Key": "domain-name-servers", "Values": ["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4", "5.5.5.5"]}]) == (
+        "InvalidParameterValue", "Value (1.1.1.1) for parameter domain-name-servers is invalid. At most 4 values are allowed.")
+    assert boto_error(ec2.create_dhcp_options, DhcpConfigurations=[
+        {"Key": "domain-name-servers", "Values": ["not-an-ip"]}]) == (
+        "InvalidParameterValue", "Value (not-an-ip) for parameter domain-name-servers is invalid. This is not a valid IP address.")
+    assert boto_error(ec2.create_dhcp_options, DhcpConfigurations=[{"Key": "netbios-node-type", "Values": ["3"]}]) == (
+        "InvalidParameterValue", "Value (3) for parameter netbios-node-type is invalid. The node type must be 1, 2, 4 or 8.")
+    assert len(ec2.describe_dhcp_options()["DhcpOptions"]) == 1  # refused creates stored nothing
