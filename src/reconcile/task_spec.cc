@@ -59,6 +59,8 @@ runtime::TaskSpec SpecFromTask(const model::Task& task) {
     s.network.vpc_id = eni.vpc_id;
     s.network.vpc_cidr = eni.vpc_cidr;
     s.network.dns_server = eni.dns_server;
+    s.network.dhcp_nameservers = eni.dhcp_nameservers;
+    s.network.dhcp_search = eni.dhcp_search;
     s.network.internet_egress = eni.internet_egress;
     s.network.hostname = eni.hostname;
     s.network.vpc_cidrs = eni.vpc_cidrs;

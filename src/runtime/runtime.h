@@ -93,6 +93,10 @@ struct NetworkSpec {
   std::string vpc_id;
   std::string vpc_cidr;
   std::string dns_server;     // VPC resolver (base + 2)
+  // The VPC's DHCP options (model::TaskEni): resolv.conf's nameservers and search list
+  // when the containers name none. Empty nameservers: dns_server alone.
+  std::vector<std::string> dhcp_nameservers;
+  std::vector<std::string> dhcp_search;
   bool internet_egress = false;  // the subnet's route table leads to an internet gateway
   std::string hostname;       // ip-a-b-c-d
   std::vector<std::string> vpc_cidrs;  // every IPv4 CIDR of the VPC (host routes)

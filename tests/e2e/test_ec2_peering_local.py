@@ -113,3 +113,31 @@ def test_peered_vpcs_carry_traffic_only_along_routes_both_ways(local_kecs):
     host = subprocess.run(["nft", "list", "chain", "ip", local_kecs.prefix, "peering"],
                           capture_output=True, text=True).stdout
     assert "accept" not in host, host
+
+
+def resolv_conf(kecs, task):
+    """The resolv.conf kecs wrote for the task (bind-mounted into its containers)."""
+    tid = task["ns"].rsplit("-t-", 1)[1]
+    with open(f"{kecs.data_dir}/runtime/tasks/{tid}/resolv.conf") as f:
+        return f.read()
+
+
+def test_dhcp_options_feed_the_resolv_conf_of_tasks_started_after(local_kecs):
+    v = Two(local_kecs)
+    # No set associated: the VPC resolver (base+2) alone.
+    plain = v.task(v.sa, v.ga)
+    assert resolv_conf(local_kecs, plain) == "nameserver 10.71.0.2\n"
+    dopt = v.ec2.create_dhcp_options(DhcpConfigurations=[
+        {"Key": "domain-name", "Values": ["corp.example svc.example"]},
+        {"Key": "domain-name-servers", "Values": ["10.71.0.53", "AmazonProvidedDNS"]}])["DhcpOptions"]["DhcpOptionsId"]
+    v.ec2.associate_dhcp_options(DhcpOptionsId=dopt, VpcId=v.a)
+    with_set = v.task(v.sa, v.ga)
+    assert resolv_conf(local_kecs, with_set) == (
+        "search corp.example svc.example\nnameserver 10.71.0.53\nnameserver 10.71.0.2\n")
+    # Back to no set: new tasks get the VPC resolver again, running ones keep theirs (on
+    # AWS a new set takes effect at the next DHCP lease renewal).
+    v.ec2.associate_dhcp_options(DhcpOptionsId="default", VpcId=v.a)
+    after = v.task(v.sa, v.ga)
+    assert resolv_conf(local_kecs, after) == "nameserver 10.71.0.2\n"
+    assert resolv_conf(local_kecs, with_set) == (
+        "search corp.example svc.example\nnameserver 10.71.0.53\nnameserver 10.71.0.2\n")
