@@ -290,3 +290,40 @@ def test_dhcp_options_crud_filters_and_association(ec2, kecs):
     assert boto_error(ec2.create_dhcp_options, DhcpConfigurations=[{"Key": "netbios-node-type", "Values": ["3"]}]) == (
         "InvalidParameterValue", "Value (3) for parameter netbios-node-type is invalid. The node type must be 1, 2, 4 or 8.")
     assert len(ec2.describe_dhcp_options()["DhcpOptions"]) == 1  # refused creates stored nothing
+
+
+def test_update_security_group_rule_descriptions(ec2, kecs):
+    a = vpc(ec2, "10.101.0.0/16")
+    sg = ec2.create_security_group(GroupName="web", Description="web", VpcId=a)["GroupId"]
+    added = ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "old"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])["SecurityGroupRules"]
+    by_port = {r["FromPort"]: r["SecurityGroupRuleId"] for r in added}
+
+    def desc(rule_id):
+        r = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"][0]
+        return r.get("Description")
+
+    assert ec2.update_security_group_rule_descriptions_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "new"}]}])["Return"]
+    assert desc(by_port[80]) == "new" and desc(by_port[443]) is None
+    kecs.aws("ec2", "update-security-group-rule-descriptions-ingress", "--group-id", sg,
+             "--security-group-rule-descriptions", f"SecurityGroupRuleId={by_port[443]},Description=tls")
+    assert desc(by_port[443]) == "tls"
+    # By permission without a description: removed.
+    ec2.update_security_group_rule_descriptions_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    assert desc(by_port[80]) is None
+    assert boto_error(ec2.update_security_group_rule_descriptions_ingress, GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "x"}]}]) == (
+        "InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+    # An ingress rule's id is not an egress rule.
+    assert boto_error(ec2.update_security_group_rule_descriptions_egress, GroupId=sg, SecurityGroupRuleDescriptions=[
+        {"SecurityGroupRuleId": by_port[80], "Description": "x"}]) == (
+        "InvalidSecurityGroupRuleId.NotFound", f"The security group rule ID '{by_port[80]}' does not exist")
+    egress = [r for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [sg]}])[
+        "SecurityGroupRules"] if r["IsEgress"]][0]["SecurityGroupRuleId"]
+    ec2.update_security_group_rule_descriptions_egress(GroupId=sg, SecurityGroupRuleDescriptions=[
+        {"SecurityGroupRuleId": egress, "Description": "all out"}])
+    assert desc(egress) == "all out"
+    assert boto_error(ec2.update_security_group_rule_descriptions_ingress, GroupId=sg)[0] == "MissingParameter"
