@@ -327,3 +327,35 @@ def test_update_security_group_rule_descriptions(ec2, kecs):
         {"SecurityGroupRuleId": egress, "Description": "all out"}])
     assert desc(egress) == "all out"
     assert boto_error(ec2.update_security_group_rule_descriptions_ingress, GroupId=sg)[0] == "MissingParameter"
+
+
+def test_egress_only_internet_gateways_and_their_routes(ec2, kecs):
+    a = ec2.create_vpc(CidrBlock="10.102.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    out = ec2.create_egress_only_internet_gateway(VpcId=a, ClientToken="tok", TagSpecifications=[
+        {"ResourceType": "egress-only-internet-gateway", "Tags": [{"Key": "Name", "Value": "v6"}]}])
+    g = out["EgressOnlyInternetGateway"]
+    eigw = g["EgressOnlyInternetGatewayId"]
+    assert eigw.startswith("eigw-") and out["ClientToken"] == "tok"
+    assert g["Attachments"] == [{"State": "attached", "VpcId": a}]
+    cli = kecs.aws("ec2", "describe-egress-only-internet-gateways", "--filters", "Name=tag:Name,Values=v6")
+    assert [x["EgressOnlyInternetGatewayId"] for x in cli["EgressOnlyInternetGateways"]] == [eigw]
+    rtb = ec2.create_route_table(VpcId=a)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rtb, DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw)
+    routes = ec2.describe_route_tables(RouteTableIds=[rtb])["RouteTables"][0]["Routes"]
+    r = [x for x in routes if x.get("DestinationIpv6CidrBlock") == "::/0"][0]
+    assert r["EgressOnlyInternetGatewayId"] == eigw and r["State"] == "active"
+    b = vpc(ec2, "10.103.0.0/16")
+    rb = ec2.create_route_table(VpcId=b)["RouteTable"]["RouteTableId"]
+    assert boto_error(ec2.create_route, RouteTableId=rb, DestinationIpv6CidrBlock="::/0",
+                      EgressOnlyInternetGatewayId=eigw) == (
+        "InvalidParameterValue", f"route table {rb} and network gateway {eigw} belong to different networks")
+    assert kecs.aws("ec2", "delete-egress-only-internet-gateway", "--egress-only-internet-gateway-id", eigw) == {
+        "ReturnCode": True}
+    routes = ec2.describe_route_tables(RouteTableIds=[rtb])["RouteTables"][0]["Routes"]
+    assert [x for x in routes if x.get("DestinationIpv6CidrBlock") == "::/0"][0]["State"] == "blackhole"
+    assert boto_error(ec2.delete_egress_only_internet_gateway, EgressOnlyInternetGatewayId=eigw) == (
+        "InvalidEgressOnlyInternetGatewayId.NotFound", f"The egressOnlyInternetGateway ID '{eigw}' does not exist")
+    assert boto_error(ec2.describe_egress_only_internet_gateways, EgressOnlyInternetGatewayIds=["eigw-x"]) == (
+        "InvalidEgressOnlyInternetGatewayId.Malformed", 'Invalid id: "eigw-x" (expecting "eigw-...")')
+    assert boto_error(ec2.create_egress_only_internet_gateway, VpcId="vpc-0123456789abcdef0") == (
+        "InvalidVpcID.NotFound", "The vpc ID 'vpc-0123456789abcdef0' does not exist")

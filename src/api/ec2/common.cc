@@ -236,6 +236,7 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterPeeringOps(s, store_, regions_);
   RegisterDhcpOptionsOps(s, store_, regions_);
   RegisterSgDescriptionOps(s, store_, regions_);
+  RegisterEgressOnlyGatewayOps(s, store_, regions_);
 }
 
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address) {

@@ -260,6 +260,11 @@ Json RouteTableOps::Target(state::Tx& tx, const std::string& region, const state
     // Peering Guide: it "has no effect until the VPC peering connection is active").
     return {{"VpcPeeringConnectionId", id}, {"State", st == "active" ? "active" : "blackhole"}};
   }
+  if (member == "EgressOnlyInternetGatewayId") {
+    state::Object g = RequireEgressOnlyGateway(tx, region, id);
+    if (g.parent != table.parent) throw different("network gateway");
+    return {{"EgressOnlyInternetGatewayId", id}};
+  }
   if (member == "TransitGatewayId") {
     throw Ec2Error("InvalidTransitGatewayID.NotFound",
                    fmt::format("The transitGateway ID '{}' does not exist", id));
