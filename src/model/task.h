@@ -324,6 +324,11 @@ struct TaskEni {
   std::string private_dns_name;
   std::vector<std::string> vpc_cidrs;
   int transit_slot = -1;
+  // The VPC's DHCP options set when the interface was made (net/domain/dhcp.h): the
+  // resolv.conf nameservers (AmazonProvidedDNS already turned into dns_server) and search
+  // list. Empty: the VPC resolver alone.
+  std::vector<std::string> dhcp_nameservers;
+  std::vector<std::string> dhcp_search;
   std::optional<std::string> public_ip;
   std::optional<std::string> ipv6;
   std::optional<std::string> ipv6_prefix;

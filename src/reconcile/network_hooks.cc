@@ -11,6 +11,7 @@
 #include "net/domain/ip.h"
 #include "net/kernel/host_ports.h"
 #include "net/domain/ipam.h"
+#include "net/domain/dhcp.h"
 #include "net/domain/vpc.h"
 #include "state/records/network.h"
 
@@ -120,6 +121,11 @@ Result<model::TaskEni> EniFacts(state::Tx& tx, const std::string& region, const 
     e.vpc_cidrs = vv.cidr_blocks;
     // The VPC's resolver: base+2 of its primary CIDR (Amazon's Route 53 Resolver address).
     if (auto vc = net::Ipv4Cidr::Parse(vv.cidr_block)) e.dns_server = net::Ipv4ToString(vc->dns());
+    // The VPC's DHCP options set as it is now; a later change reaches only tasks started
+    // after it (on AWS, at the next lease renewal).
+    ASSIGN_OR_RETURN(net::VpcDhcp dhcp, net::ReadVpcDhcp(tx, region, vpc->doc, e.dns_server));
+    e.dhcp_nameservers = std::move(dhcp.nameservers);
+    e.dhcp_search = std::move(dhcp.search);
   }
   ASSIGN_OR_RETURN(e.transit_slot, state::records::VpcTransitSlot(tx, region, sv.vpc_id));
   if (ev.ipv6_address) {

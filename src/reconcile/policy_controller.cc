@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "net/domain/peering.h"
 #include "net/domain/vpc.h"
 
 namespace kecs::reconcile {
@@ -59,6 +60,7 @@ Result<net::VpcPolicy> PolicyController::Build(state::Tx& tx, const std::string&
                                                const std::string& vpc_id) {
   ASSIGN_OR_RETURN(net::VpcPolicy p, net::ReadVpcPolicy(tx, region, vpc_id));
   p.host_exempt = options_.host_exempt;
+  ASSIGN_OR_RETURN(p.peer_sources, net::PeerSources(tx, region, vpc_id));
   return p;
 }
 
@@ -80,7 +82,9 @@ Status PolicyController::Apply(const net::VpcPolicy& policy, bool force) {
 
 void PolicyController::ApplyAll(bool force) {
   std::vector<net::VpcPolicy> policies;
+  std::vector<net::PeeringPath> paths;
   Status st = store_.Read([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(paths, net::ReadPeeringPaths(tx));
     state::Query q{net::kVpc};
     q.any_region = true;
     ASSIGN_OR_RETURN(auto vpcs, tx.List(q));
@@ -100,6 +104,19 @@ void PolicyController::ApplyAll(bool force) {
   }
   ApplyAddresses(policies, force);
   ApplyInstance(force);
+  ApplyPeerings(paths, force);
+}
+
+void PolicyController::ApplyPeerings(const std::vector<net::PeeringPath>& paths, bool force) {
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  if (!force && peerings_applied_ && paths == applied_peerings_) return;
+  Status st = runtime_.ApplyVpcPeerings(paths);
+  peerings_applied_ = st.ok();  // else tried again on the next pass
+  if (st.ok()) {
+    applied_peerings_ = paths;
+  } else {
+    KLOG_WARN("VPC peering paths: {}", st.message());
+  }
 }
 
 void PolicyController::ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force, bool prune) {

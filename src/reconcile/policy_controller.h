@@ -14,7 +14,8 @@
 // AssignIpv6Addresses) into the data plane: an interface whose extra addresses differ
 // from what was last applied is handed to Runtime::ApplyEniAddresses, after the VPC's
 // filter that admits them. One the runtime does not carry (NotFound: not a running task's,
-// or not yet) is tried again on the next full pass. Thread-safe.
+// or not yet) is tried again on the next full pass. And the paths allowed between peered
+// VPCs (Runtime::ApplyVpcPeerings) whenever they change. Thread-safe.
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -57,6 +58,9 @@ class PolicyController {
   Result<net::VpcPolicy> Build(state::Tx& tx, const std::string& region, const std::string& vpc_id);
   Status Apply(const net::VpcPolicy& policy, bool force);
   void ApplyInstance(bool force);
+  // The paths between peered VPCs (net/domain/peering.h), handed to the runtime when they
+  // changed: a peering accepted or deleted, or a route through one added or removed.
+  void ApplyPeerings(const std::vector<net::PeeringPath>& paths, bool force);
   // `prune`: `policies` are all the VPCs, so interfaces not in them are gone.
   void ApplyAddresses(const std::vector<net::VpcPolicy>& policies, bool force, bool prune = true);
 
@@ -67,6 +71,8 @@ class PolicyController {
   std::mutex apply_mu_;                            // one apply at a time
   std::map<std::string, std::string> applied_;     // guarded by apply_mu_: vpc -> rules text
   std::string applied_instance_;                   // guarded by apply_mu_
+  std::vector<net::PeeringPath> applied_peerings_;  // guarded by apply_mu_
+  bool peerings_applied_ = false;                   // guarded by apply_mu_
   struct AppliedAddresses {
     runtime::EniAddresses addresses;
     enum class State { kApplied, kNotHere, kFailed } state = State::kApplied;

@@ -52,6 +52,8 @@ runtime::NetworkSpec EniNetworkSpec(const model::TaskEni& eni) {
   n.vpc_id = eni.vpc_id;
   n.vpc_cidr = eni.vpc_cidr;
   n.dns_server = eni.dns_server;
+  n.dhcp_nameservers = eni.dhcp_nameservers;
+  n.dhcp_search = eni.dhcp_search;
   n.internet_egress = eni.internet_egress;
   n.hostname = eni.hostname;
   n.vpc_cidrs = eni.vpc_cidrs;

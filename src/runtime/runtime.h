@@ -24,6 +24,7 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "model/task.h"
+#include "net/domain/peering.h"
 #include "net/domain/sg_policy.h"
 #include "runtime/load_balancer.h"
 
@@ -92,6 +93,10 @@ struct NetworkSpec {
   std::string vpc_id;
   std::string vpc_cidr;
   std::string dns_server;     // VPC resolver (base + 2)
+  // The VPC's DHCP options (model::TaskEni): resolv.conf's nameservers and search list
+  // when the containers name none. Empty nameservers: dns_server alone.
+  std::vector<std::string> dhcp_nameservers;
+  std::vector<std::string> dhcp_search;
   bool internet_egress = false;  // the subnet's route table leads to an internet gateway
   std::string hostname;       // ip-a-b-c-d
   std::vector<std::string> vpc_cidrs;  // every IPv4 CIDR of the VPC (host routes)
@@ -311,6 +316,11 @@ class Runtime {
   // what was enforced before in one step. A VPC with no task on this runtime has nothing
   // to enforce; runtimes without a data plane ignore it.
   virtual Status ApplyVpcPolicy(const net::VpcPolicy& policy) { (void)policy; return Status::Ok(); }
+  // Lets traffic flow between peered VPCs exactly along `paths` (net/domain/peering.h: the
+  // active peering connections routed both ways), without NAT, replacing the previous set
+  // in one step; an empty set isolates every VPC again. Runtimes without a data plane
+  // ignore it.
+  virtual Status ApplyVpcPeerings(const std::vector<net::PeeringPath>& paths) { (void)paths; return Status::Ok(); }
   // Enforces the container instance's security group on bridge-mode tasks; nullptr means
   // none is configured (everything allowed, AWS's default for an open instance group).
   virtual Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,

@@ -234,6 +234,10 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterKeyPairOps(s, store_, regions_);
   RegisterLaunchTemplateOps(s, store_, regions_);
   RegisterInstanceOps(s, store_, regions_);
+  RegisterPeeringOps(s, store_, regions_);
+  RegisterDhcpOptionsOps(s, store_, regions_);
+  RegisterSgDescriptionOps(s, store_, regions_);
+  RegisterEgressOnlyGatewayOps(s, store_, regions_);
 }
 
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address) {

@@ -130,6 +130,10 @@ void RegisterRouteTableOps(Service& s, state::Store& store, net::RegionBootstrap
 void RegisterNetworkAclOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_acls.cc
 void RegisterEniAddressOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // network_interfaces.cc
 void RegisterInstanceOps(Service& s, state::Store& store, net::RegionBootstrap& regions);     // instances.cc
+void RegisterPeeringOps(Service& s, state::Store& store, net::RegionBootstrap& regions);     // peering.cc
+void RegisterDhcpOptionsOps(Service& s, state::Store& store, net::RegionBootstrap& regions); // dhcp_options.cc
+void RegisterSgDescriptionOps(Service& s, state::Store& store, net::RegionBootstrap& regions); // security_groups.cc
+void RegisterEgressOnlyGatewayOps(Service& s, state::Store& store, net::RegionBootstrap& regions); // egress_only_gateways.cc
 void RegisterInstanceTypeOps(Service& s, state::Store& store, net::RegionBootstrap& regions); // instance_types.cc
 void RegisterKeyPairOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // key_pairs.cc
 void RegisterLaunchTemplateOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // launch_templates.cc

@@ -574,4 +574,61 @@ Json Ec2Api::ModifySecurityGroupRules(RequestContext& ctx, const Json& in) {
   return {{"Return", true}};
 }
 
+namespace {
+
+// UpdateSecurityGroupRuleDescriptionsIngress/Egress: the rules named by id
+// (SecurityGroupRuleDescriptions) or by what they allow (IpPermissions, each peer with its
+// new Description; none given removes it) get their Description. Every rule must exist:
+// InvalidSecurityGroupRuleId.NotFound (by id) or Revoke's InvalidPermission.NotFound.
+Json UpdateRuleDescriptions(state::Store& store, RequestContext& ctx, const Json& in, bool egress) {
+  Check(store.Write([&](state::Tx& tx) {
+    state::Object sg = GroupFromRequest(tx, ctx.region, in);
+    Json& rules = sg.doc["kecs:rules"];
+    auto set = [](Json& rule, const Json& from) {
+      if (auto d = JOptStr(from, "Description")) rule["Description"] = *d; else rule.erase("Description");
+    };
+    if (const Json* by_id = JGet(in, "SecurityGroupRuleDescriptions"); by_id && !by_id->empty()) {
+      for (const auto& u : *by_id) {
+        std::string id = JStr(u, "SecurityGroupRuleId");
+        Json* target = nullptr;
+        for (auto& r : rules) {
+          if (JStr(r, "SecurityGroupRuleId") == id && JBool(r, "IsEgress") == egress) target = &r;
+        }
+        if (!target) {
+          throw Ec2Error("InvalidSecurityGroupRuleId.NotFound",
+                         fmt::format("The security group rule ID '{}' does not exist", id));
+        }
+        set(*target, u);
+      }
+    } else {
+      for (const auto& want : RulesFromRequest(tx, ctx, sg, in, egress)) {
+        Json* target = nullptr;
+        for (auto& r : rules) {
+          if (SameRule(r, want)) target = &r;
+        }
+        if (!target) {
+          throw Ec2Error("InvalidPermission.NotFound", "The specified rule does not exist in this security group.");
+        }
+        set(*target, want);
+      }
+    }
+    Check(tx.Put(sg));
+    return Status::Ok();
+  }));
+  return {{"Return", true}};
+}
+
+}  // namespace
+
+void RegisterSgDescriptionOps(Service& s, state::Store& store, net::RegionBootstrap& regions) {
+  for (bool egress : {false, true}) {
+    s.Register(egress ? "UpdateSecurityGroupRuleDescriptionsEgress" : "UpdateSecurityGroupRuleDescriptionsIngress",
+               [&store, &regions, egress](RequestContext& ctx, const Json& in) {
+                 CheckDryRun(in);
+                 Check(regions.Ensure(store, ctx.region, ctx.account_id, ctx.now));
+                 return UpdateRuleDescriptions(store, ctx, in, egress);
+               });
+  }
+}
+
 }  // namespace kecs::api::ec2

@@ -78,7 +78,14 @@ Json Networks(const model::Task& t, int version) {
       if (!eni->mac.empty()) n["MACAddress"] = eni->mac;
       if (!eni->subnet_cidr.empty()) n["IPv4SubnetCIDRBlock"] = eni->subnet_cidr;
       if (eni->ipv6_prefix) n["IPv6SubnetCIDRBlock"] = *eni->ipv6_prefix;
-      if (!eni->dns_server.empty()) n["DomainNameServers"] = Json::array({eni->dns_server});
+      // The VPC's DHCP options when the task started (net/domain/dhcp.h), else its resolver;
+      // the search list as Fargate's v4 metadata shows it (DomainNameSearchList).
+      if (!eni->dhcp_nameservers.empty()) {
+        n["DomainNameServers"] = eni->dhcp_nameservers;
+      } else if (!eni->dns_server.empty()) {
+        n["DomainNameServers"] = Json::array({eni->dns_server});
+      }
+      if (!eni->dhcp_search.empty()) n["DomainNameSearchList"] = eni->dhcp_search;
       if (!eni->private_dns_name.empty()) n["PrivateDNSName"] = eni->private_dns_name;
       if (std::string gw = GatewayWithPrefix(*eni); !gw.empty()) n["SubnetGatewayIpv4Address"] = gw;
       break;

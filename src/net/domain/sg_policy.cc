@@ -155,6 +155,22 @@ std::vector<std::string> Ipv6Of(const EniPolicy& e) {
 
 }  // namespace
 
+namespace {
+
+// The lenient host exemption: what arrives through the uplink is accepted, except packets
+// from peered VPCs (they come through the uplink too, and the receiver's groups govern
+// them as AWS's do).
+std::string HostExemption(const VpcPolicy& p, const char* what) {
+  if (p.peer_sources.empty()) {
+    return fmt::format("    iifname \"{}\" accept comment \"kecs: {}\"\n", p.uplink, what);
+  }
+  return fmt::format("    iifname \"{0}\" meta nfproto ipv6 accept comment \"kecs: {1}\"\n"
+                     "    iifname \"{0}\" ip saddr != {{ {2} }} accept comment \"kecs: {1}; not peered VPCs\"\n",
+                     p.uplink, what, fmt::join(p.peer_sources, ", "));
+}
+
+}  // namespace
+
 std::string BuildVpcFilter(const VpcPolicy& p) {
   std::map<std::string, const SecurityGroupPolicy*> groups;
   for (const auto& g : p.groups) groups[g.id] = &g;
@@ -236,8 +252,7 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
     s += "    elements = { " + fmt::format("{}", fmt::join(nlb_nodes, ", ")) + " }\n  }\n";
     s += "  chain prerouting {\n    type filter hook prerouting priority -150; policy accept;\n";
     if (p.host_exempt) {
-      s += fmt::format("    iifname \"{}\" accept comment \"kecs: the host reaches load balancer nodes (lenient mode)\"\n",
-                       p.uplink);
+      s += HostExemption(p, "the host reaches load balancer nodes (lenient mode)");
     }
     s += "    ct state new ip daddr @nlb_nodes4 ip daddr vmap @ingress4 comment \"kecs: a network load balancer's "
          "groups admit its clients\"\n";
@@ -256,7 +271,7 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
   s += "    ip saddr vmap @egress4 comment \"kecs: the sender's egress rules\"\n";
   s += "    ip6 saddr vmap @egress6 comment \"kecs: the sender's egress rules\"\n";
   if (p.host_exempt) {
-    s += fmt::format("    iifname \"{}\" accept comment \"kecs: the host reaches tasks (lenient mode)\"\n", p.uplink);
+    s += HostExemption(p, "the host reaches tasks (lenient mode)");
   }
   s += "    ip daddr vmap @ingress4 comment \"kecs: the receiver's ingress rules\"\n";
   s += "    ip6 daddr vmap @ingress6 comment \"kecs: the receiver's ingress rules\"\n";

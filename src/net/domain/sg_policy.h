@@ -88,6 +88,9 @@ struct VpcPolicy {
   // Traffic from the host (the router's uplink) skips ENI ingress rules: kecs's lenient
   // convenience, so the host can reach tasks directly. False in --strict mode.
   bool host_exempt = true;
+  // The IPv4 CIDRs of actively peered VPCs (net/domain/peering.h): their packets arrive
+  // through the uplink as the host's do, but the host exemption does not cover them.
+  std::vector<std::string> peer_sources;
   std::string uplink = "up0";
 };
 

@@ -341,6 +341,12 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
     for (const auto& s : c.dns_servers) servers.push_back(s);
     for (const auto& s : c.dns_search_domains) search.push_back(s);
   }
+  // awsvpc: the VPC's DHCP options set (its domain-name-servers, AmazonProvidedDNS being
+  // the VPC resolver; its domain-name as the search list), else the VPC resolver.
+  if (n.mode == model::NetworkMode::kAwsvpc) {
+    if (servers.empty()) servers = n.dhcp_nameservers;
+    if (search.empty()) search = n.dhcp_search;
+  }
   if (servers.empty() && n.mode == model::NetworkMode::kAwsvpc && !n.dns_server.empty()) servers.push_back(n.dns_server);
   if (servers.empty()) servers = instance_servers;
   if (servers.empty()) servers = HostNameservers(env_);

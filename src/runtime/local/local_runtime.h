@@ -78,6 +78,9 @@ class LocalRuntime : public Runtime {
                         const std::set<std::string>& known_task_ids) override;
   Status UpdatePublishing(const TaskSpec& task) override;
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
+  Status ApplyVpcPeerings(const std::vector<net::PeeringPath>& paths) override {
+    return network_.ApplyPeerings(paths);
+  }
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                              const std::map<std::string, std::vector<std::string>>& members) override;
   Status ApplyEniAddresses(const EniAddresses& eni) override { return network_.ApplyEniAddresses(eni); }

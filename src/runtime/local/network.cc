@@ -190,6 +190,8 @@ add rule ip {p} output {match} dnat ip to udp dport map @publish_udp comment "ke
 add rule ip {p} postrouting ip saddr 127.0.0.0/8 ct status dnat masquerade comment "kecs:localhost"
 add rule ip {p} postrouting ip saddr {bridge} oifname != "{p}0" masquerade comment "kecs:bridge"
 add rule ip {p} postrouting ip saddr {transit} oifname != "{p}x*" masquerade comment "kecs:vpc-egress"
+add chain ip {p} peering
+add rule ip {p} forward iifname "{p}x*" oifname "{p}x*" jump peering comment "kecs:peering"
 add rule ip {p} forward iifname "{p}x*" oifname "{p}x*" drop comment "kecs:vpc-isolation"
 )",
                                    fmt::arg("p", p), fmt::arg("match", match),
@@ -284,11 +286,17 @@ flush chain bridge kecs_l2 forward
 add set ip kecs_router noegress { type ipv4_addr; comment "tasks in subnets without a route to the internet"; }
 add chain ip kecs_router forward { type filter hook forward priority filter; policy accept; }
 add chain ip kecs_router postrouting { type nat hook postrouting priority srcnat; policy accept; }
+add chain ip kecs_router peering
+add chain ip kecs_router peering_nat
 flush chain ip kecs_router forward
 flush chain ip kecs_router postrouting
+add rule ip kecs_router forward oifname "up0" jump peering comment "kecs:peering"
 add rule ip kecs_router forward oifname "up0" ip saddr @noegress ct state new drop comment "kecs:private-subnet"
+add rule ip kecs_router postrouting oifname "up0" jump peering_nat comment "kecs:peering"
 add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-egress"
 )"));
+    // Peered VPCs' traffic leaves without masquerade (ApplyPeerings).
+    RETURN_IF_ERROR(net::nft::Apply(router, net::BuildRouterPeeringRules(n.vpc_id, peerings_)));
     routers_ready_.insert(n.vpc_id);
   }
   // The subnet's bridge, with the subnet's router address.
@@ -774,6 +782,23 @@ Status LocalNetwork::GarbageCollect(const std::set<std::string>& live) {
   // Routers no task uses any more, with their link to the host.
   for (const auto& ns : net::netns::List()) {
     if (ns.rfind(router_prefix, 0) == 0) RETURN_IF_ERROR(RemoveRouterIfUnused(ns.substr(router_prefix.size())));
+  }
+  return Status::Ok();
+}
+
+Status LocalNetwork::ApplyPeerings(const std::vector<net::PeeringPath>& paths) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::string> links;
+  for (const auto& p : paths) {
+    for (const auto* vpc : {&p.src_vpc, &p.dst_vpc}) links[*vpc] = HostLinkName('x', *vpc);
+  }
+  RETURN_IF_ERROR(net::nft::Apply("", net::BuildHostPeeringRules(options_.prefix, paths, links)));
+  peerings_ = paths;
+  // Every router here, also those whose paths are gone (their chains are emptied).
+  for (const auto& vpc : routers_ready_) {
+    std::string router = RouterNetns(vpc);
+    if (!net::netns::Exists(router)) continue;
+    RETURN_IF_ERROR(net::nft::Apply(router, net::BuildRouterPeeringRules(vpc, paths)));
   }
   return Status::Ok();
 }

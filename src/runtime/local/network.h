@@ -77,6 +77,11 @@ class LocalNetwork {
   // applied through `applied`. The policy is remembered: a router or subnet bridge made
   // later (a task's or a load balancer node's) gets it when it is made.
   Status ApplyPolicy(const net::VpcPolicy& policy, bool* applied = nullptr);
+  // The paths allowed between peered VPCs (net/domain/peering.h): accepted between their
+  // host links before kecs:vpc-isolation (chain "ip <p> peering", one transaction), and in
+  // each router exempted from the masquerade and the private-subnet block. Remembered: a
+  // router made later gets its part when it is made.
+  Status ApplyPeerings(const std::vector<net::PeeringPath>& paths);
   // The container instance's group on the host bridge; nullptr removes the filter.
   Status ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
                              const std::map<std::string, std::vector<std::string>>& members);
@@ -177,6 +182,7 @@ class LocalNetwork {
   net::HostPortReservations reservations_;
   bool bridge_ready_ = false;            // guarded by mu_
   std::map<std::string, net::VpcPolicy> policies_;  // guarded by mu_: the last per VPC
+  std::vector<net::PeeringPath> peerings_;          // guarded by mu_: the last applied
   // The namespace of each awsvpc task's interface (eni id -> namespace), learnt in
   // SetUpTask or, after a restart, by looking for the interface's primary address.
   std::mutex enis_mu_;

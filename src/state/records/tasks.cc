@@ -538,6 +538,8 @@ Json EniToJson(const model::TaskEni& e) {
             {"vpcCidr", e.vpc_cidr}, {"dnsServer", e.dns_server}, {"internetEgress", e.internet_egress},
             {"hostname", e.hostname}, {"privateDnsName", e.private_dns_name}, {"vpcCidrs", e.vpc_cidrs},
             {"transitSlot", e.transit_slot}};
+  if (!e.dhcp_nameservers.empty()) j["dhcpNameservers"] = e.dhcp_nameservers;
+  if (!e.dhcp_search.empty()) j["dhcpSearch"] = e.dhcp_search;
   if (e.public_ip) j["publicIp"] = *e.public_ip;
   if (e.ipv6) j["ipv6"] = *e.ipv6;
   if (e.ipv6_prefix) j["ipv6Prefix"] = *e.ipv6_prefix;
@@ -562,6 +564,8 @@ model::TaskEni ReadEni(Reader& r, const Json& j) {
   e.private_dns_name = r.Str(j, "privateDnsName", at);
   e.vpc_cidrs = r.StrList(j, "vpcCidrs", at);
   e.transit_slot = static_cast<int>(r.Int(j, "transitSlot", at, -1));
+  e.dhcp_nameservers = r.StrList(j, "dhcpNameservers", at);
+  e.dhcp_search = r.StrList(j, "dhcpSearch", at);
   e.public_ip = r.OptStr(j, "publicIp", at);
   e.ipv6 = r.OptStr(j, "ipv6", at);
   e.ipv6_prefix = r.OptStr(j, "ipv6Prefix", at);

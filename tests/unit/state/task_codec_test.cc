@@ -143,6 +143,8 @@ Task FullTask() {
   eni.private_dns_name = "ip-10-1-0-4.ec2.internal";
   eni.vpc_cidrs = {"10.1.0.0/16"};
   eni.transit_slot = 3;
+  eni.dhcp_nameservers = {"10.1.0.53", "10.1.0.2"};  // a DHCP options set (issue 17)
+  eni.dhcp_search = {"corp.example"};
   eni.public_ip = "192.0.2.1";
   eni.ipv6 = "2001:db8::4";
   eni.ipv6_prefix = "2001:db8::/64";
