@@ -1,5 +1,7 @@
 #include "reconcile/instance_controller.h"
 
+#include "model/ec2_instance.h"
+
 #include <set>
 
 #include <fmt/format.h>
@@ -15,19 +17,24 @@
 namespace kecs::reconcile {
 namespace {
 
-constexpr double kTerminatedVisibleSeconds = 3600;  // api/ec2/instances.h's
 
-Json StateOf(const std::string& name) {
-  int code = name == "pending" ? 0 : name == "running" ? 16 : name == "shutting-down" ? 32
-           : name == "terminated" ? 48 : name == "stopping" ? 64 : 80;
-  return {{"Code", code}, {"Name", name}};
-}
 
 // The container instance row the instance's agent registered, if any.
 Result<std::optional<state::Object>> ContainerInstanceOf(state::Tx& tx, const state::Object& inst) {
   std::string id = JStr(inst.doc, "kecs:containerInstance");
   if (id.empty()) return std::optional<state::Object>();
   return tx.Get(model::kInstance, inst.region, id);
+}
+
+// Every ACTIVE container instance that names this EC2 instance: the one its agent
+// registered, and any registered by hand with its identity document
+// (RegisterContainerInstance), in whatever cluster.
+Result<std::vector<state::Object>> ContainerInstancesOn(state::Tx& tx, const state::Object& inst) {
+  state::Query q{model::kInstance, inst.region};
+  q.doc_equals = {{"ec2InstanceId", inst.id}};
+  ASSIGN_OR_RETURN(auto rows, tx.List(q));
+  std::erase_if(rows, [](const state::Object& o) { return o.status != "ACTIVE"; });
+  return rows;
 }
 
 // Stops the live tasks placed on container instance `ci` with `reason`; returns how many
@@ -124,7 +131,7 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
   };
   auto set_state = [](state::Object& o, const std::string& next) {
     o.status = next;
-    o.doc["State"] = StateOf(next);
+    o.doc["State"] = model::InstanceState(next);
   };
   // The ECS agent: register, or reconnect the container instance registered before.
   auto agent = [&](state::Tx& tx, state::Object& o) -> Status {
@@ -150,12 +157,11 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
     return tx.Put(o);
   };
 
-  if (state == "pending") {
-    // The host's network: the primary ENI's facts, as an awsvpc task's (EniFacts may
-    // assign the VPC's transit slot, hence a write transaction).
-    runtime::InstanceHostSpec spec;
+  // The host's network: the primary ENI's facts, as an awsvpc task's (EniFacts may assign
+  // the VPC's transit slot, hence a write transaction).
+  auto host_spec = [&](runtime::InstanceHostSpec& spec) -> Status {
     spec.instance_id = seen.id;
-    RETURN_IF_ERROR(store_.Write([&](state::Tx& tx) -> Status {
+    return store_.Write([&](state::Tx& tx) -> Status {
       std::string eni_id, subnet_id = JStr(seen.doc, "SubnetId");
       for (const auto& n : seen.doc.value("NetworkInterfaces", Json::array())) {
         if (JInt(n.value("Attachment", Json::object()), "DeviceIndex", -1) == 0) eni_id = JStr(n, "NetworkInterfaceId");
@@ -167,8 +173,15 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
       ASSIGN_OR_RETURN(facts.internet_egress, net::SubnetIsPublic(tx, seen.region, *subnet));
       spec.network = EniNetworkSpec(facts);
       return Status::Ok();
-    }));
+    });
+  };
+  const std::string key = seen.region + "/" + seen.id;
+
+  if (state == "pending") {
+    runtime::InstanceHostSpec spec;
+    RETURN_IF_ERROR(host_spec(spec));
     RETURN_IF_ERROR(runtime_.ApplyInstanceHost(spec));
+    applied_.insert(key);
     RETURN_IF_ERROR(write([&](state::Tx& tx, state::Object& o) -> Status {
       set_state(o, "running");
       RETURN_IF_ERROR(tx.Put(o));
@@ -178,6 +191,14 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
     return Status::Ok();
   }
   if (state == "running") {
+    // Once per controller (after a daemon restart: the VPC resolver listens again, what
+    // exists is adopted), and whenever the host is gone (`kecs cleanup`, a reboot).
+    if (!applied_.contains(key) || (runtime_.has_data_plane() && !runtime_.InstanceNetns(seen.id))) {
+      runtime::InstanceHostSpec spec;
+      RETURN_IF_ERROR(host_spec(spec));
+      RETURN_IF_ERROR(runtime_.ApplyInstanceHost(spec));
+      applied_.insert(key);
+    }
     if (options_.host_running) options_.host_running(seen);
     if (JStr(seen.doc, "kecs:ecsCluster").empty() || !JStr(seen.doc, "kecs:containerInstance").empty()) {
       return Status::Ok();
@@ -188,22 +209,26 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
     bool terminating = state == "shutting-down";
     int live = 0;
     RETURN_IF_ERROR(write([&](state::Tx& tx, state::Object& o) -> Status {
-      ASSIGN_OR_RETURN(auto ci, ContainerInstanceOf(tx, o));
-      if (!ci) return Status::Ok();
-      RETURN_IF_ERROR(SetAgent(tx, *ci, false, true));
-      ASSIGN_OR_RETURN(live, StopTasksOn(tx, *ci, HostStoppedReason(o.id, terminating), now));
+      live = 0;  // the transaction may run again
+      ASSIGN_OR_RETURN(auto cis, ContainerInstancesOn(tx, o));
+      for (auto& ci : cis) {
+        RETURN_IF_ERROR(SetAgent(tx, ci, false, true));
+        ASSIGN_OR_RETURN(int n, StopTasksOn(tx, ci, HostStoppedReason(o.id, terminating), now));
+        live += n;
+      }
       return Status::Ok();
     }));
     if (live > 0) return Status::Ok();  // the task controller stops them; a later pass goes on
     if (options_.host_deleting) options_.host_deleting(seen);
     RETURN_IF_ERROR(runtime_.DeleteInstanceHost(seen.id));
+    applied_.erase(key);
     return write([&](state::Tx& tx, state::Object& o) -> Status {
       if (!terminating) {
         set_state(o, "stopped");
         return tx.Put(o);
       }
-      ASSIGN_OR_RETURN(auto ci, ContainerInstanceOf(tx, o));
-      if (ci) RETURN_IF_ERROR(SetAgent(tx, *ci, false, false));
+      ASSIGN_OR_RETURN(auto cis, ContainerInstancesOn(tx, o));
+      for (auto& ci : cis) RETURN_IF_ERROR(SetAgent(tx, ci, false, false));
       // DeleteOnTermination interfaces go, and their addresses with them; a terminated
       // instance shows no network, as EC2 shows it.
       for (const auto& n : o.doc.value("NetworkInterfaces", Json::array())) {
@@ -221,7 +246,7 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
       return tx.Put(o);
     });
   }
-  if (state == "terminated" && now - seen.doc.value("kecs:terminatedAt", now) > kTerminatedVisibleSeconds) {
+  if (state == "terminated" && now - seen.doc.value("kecs:terminatedAt", now) > model::kTerminatedVisibleSeconds) {
     return write([&](state::Tx& tx, state::Object& o) -> Status {
       ASSIGN_OR_RETURN(bool gone, tx.Delete(net::kEc2Instance, o.region, o.id));
       (void)gone;

@@ -23,6 +23,7 @@
 // (ApplyInstanceHost and DeleteInstanceHost are idempotent). Thread-safe; one thread.
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "base/clock.h"
@@ -74,6 +75,8 @@ class InstanceController {
   InstanceAgent& agent_;
   Clock& clock_;
   const Options options_;
+  // "<region>/<id>" of the instances whose host this controller applied (its own thread only).
+  std::set<std::string> applied_;
   PassLoop loop_;  // last: its thread uses the members above
 };
 

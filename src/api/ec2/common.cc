@@ -240,6 +240,22 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterEgressOnlyGatewayOps(s, store_, regions_);
 }
 
+void SetRouteState(state::Tx& tx, const std::string& region, const std::optional<std::string>& vpc_id,
+                   const char* member, const std::string& target, const char* state) {
+  state::Query q{net::kRouteTable, region};
+  q.parent = vpc_id;
+  for (auto& rtb : Check(tx.List(q))) {
+    bool changed = false;
+    for (auto& r : rtb.doc["Routes"]) {
+      if (JStr(r, member) == target && JStr(r, "State") != state) {
+        r["State"] = state;
+        changed = true;
+      }
+    }
+    if (changed) Check(tx.Put(rtb));
+  }
+}
+
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address) {
   auto ip = net::ParseIpv4(address);
   // AWS's answer to an address that is no address, as hashicorp/terraform#18764 quotes it.

@@ -138,6 +138,12 @@ void RegisterInstanceTypeOps(Service& s, state::Store& store, net::RegionBootstr
 void RegisterKeyPairOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // key_pairs.cc
 void RegisterLaunchTemplateOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // launch_templates.cc
 
+// Routes that target `member` = `target` (e.g. "GatewayId", "igw-...") become `state`
+// ("blackhole" when the target goes away, "active" when it comes back), in the tables of
+// VPC `vpc_id`, or of every VPC of the region when nullopt.
+void SetRouteState(state::Tx& tx, const std::string& region, const std::optional<std::string>& vpc_id,
+                   const char* member, const std::string& target, const char* state);
+
 // A chosen private IPv4 address of `subnet` for an interface: InvalidParameterValue when
 // it is no address, lies outside the subnet or is one of its reserved addresses.
 uint32_t SubnetIpv4(const state::Object& subnet, const std::string& address);

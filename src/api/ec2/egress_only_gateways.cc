@@ -71,16 +71,7 @@ class EigwOps {
     Check(store_.Write([&](state::Tx& tx) {
       state::Object g = RequireEgressOnlyGateway(tx, ctx.region, id);
       // Routes through it stay, as blackholes, as for a detached internet gateway.
-      for (auto& rtb : Check(tx.List({net::kRouteTable, ctx.region, g.parent}))) {
-        bool changed = false;
-        for (auto& r : rtb.doc["Routes"]) {
-          if (JStr(r, "EgressOnlyInternetGatewayId") == id && JStr(r, "State") != "blackhole") {
-            r["State"] = "blackhole";
-            changed = true;
-          }
-        }
-        if (changed) Check(tx.Put(rtb));
-      }
+      SetRouteState(tx, ctx.region, g.parent, "EgressOnlyInternetGatewayId", id, "blackhole");
       Check(tx.Delete(kEgressOnlyGateway, ctx.region, id));
       return Status::Ok();
     }));

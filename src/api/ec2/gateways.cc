@@ -35,22 +35,6 @@ state::Object RequireNat(state::Tx& tx, const std::string& region, const std::st
   return *o;
 }
 
-// Routes of the VPC's tables that target `member` = `target` become `state` ("blackhole"
-// when the target goes away, "active" when it comes back).
-void SetRouteState(state::Tx& tx, const std::string& region, const std::string& vpc_id,
-                   const char* member, const std::string& target, const char* state) {
-  for (auto& rtb : Check(tx.List({net::kRouteTable, region, vpc_id}))) {
-    bool changed = false;
-    for (auto& r : rtb.doc["Routes"]) {
-      if (JStr(r, member) == target && JStr(r, "State") != state) {
-        r["State"] = state;
-        changed = true;
-      }
-    }
-    if (changed) Check(tx.Put(rtb));
-  }
-}
-
 // A stable public address for an Elastic IP allocation (kecs has no address pool; the
 // allocation id's digits pick an address in 3.0.0.0/8).
 std::string PublicIpFor(const std::string& allocation_id) {

@@ -4,7 +4,6 @@
 
 #include <sys/stat.h>
 
-#include <regex>
 
 #include <fmt/format.h>
 #include <openssl/err.h>
@@ -65,17 +64,56 @@ std::string QuotedPrintable(std::string_view s) {
 }
 
 // The last ECS_CLUSTER=value assignment of plain text (a later line wins, as a later write
-// to ecs.config does).
-std::optional<std::string> ClusterInText(std::string_view text) {
-  static const std::regex kLine(R"re((?:^|[\s'"|;>&(])ECS_CLUSTER\s*=\s*("[^"\n]*"|'[^'\n]*'|[A-Za-z0-9_\-]+))re");
+// to ecs.config does): `ECS_CLUSTER` at a word start (after a blank, a quote or a shell
+// operator), optional blanks, `=`, optional blanks, then a quoted value (to its closing
+// quote on the same line) or a bare [A-Za-z0-9_-]+ name. Scanned by hand: std::regex
+// recurses per character and user data comes from the request (up to 16 KB).
+std::optional<std::string> ClusterInText(std::string_view s) {
+  constexpr std::string_view kKey = "ECS_CLUSTER";
+  constexpr std::string_view kBefore = " \t\r\n\v\f'\"|;>&(";
+  auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
   std::optional<std::string> found;
-  std::string s(text);
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), kLine); it != std::sregex_iterator(); ++it) {
-    std::string v = (*it)[1].str();
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'')) v = v.substr(1, v.size() - 2);
+  for (size_t at = s.find(kKey); at != std::string_view::npos; at = s.find(kKey, at + 1)) {
+    if (at > 0 && kBefore.find(s[at - 1]) == std::string_view::npos) continue;
+    size_t i = at + kKey.size();
+    while (i < s.size() && blank(s[i])) ++i;
+    if (i >= s.size() || s[i] != '=') continue;
+    ++i;
+    while (i < s.size() && blank(s[i])) ++i;
+    if (i >= s.size()) continue;
+    std::string v;
+    if (s[i] == '"' || s[i] == '\'') {
+      size_t close = s.find_first_of(std::string{s[i], '\n'}, i + 1);
+      if (close == std::string_view::npos || s[close] != s[i]) continue;
+      v = std::string(s.substr(i + 1, close - i - 1));
+    } else {
+      size_t end = i;
+      while (end < s.size() && name_char(s[end])) ++end;
+      v = std::string(s.substr(i, end - i));
+    }
     if (!v.empty()) found = v;
   }
   return found;
+}
+
+// The boundary parameter of a MIME multipart's Content-Type (case-insensitive name,
+// optionally quoted value), or "".
+std::string MultipartBoundary(const std::string& s) {
+  std::string lower = s;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (size_t at = lower.find("boundary"); at != std::string::npos; at = lower.find("boundary", at + 1)) {
+    size_t i = at + 8;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    if (i >= s.size() || s[i] != '=') continue;
+    ++i;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    if (i < s.size() && s[i] == '"') ++i;
+    size_t end = s.find_first_of("\"\r\n;", i);
+    std::string b = s.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (!b.empty()) return b;
+  }
+  return "";
 }
 
 }  // namespace
@@ -83,11 +121,11 @@ std::optional<std::string> ClusterInText(std::string_view text) {
 std::optional<std::string> EcsClusterFromUserData(std::string_view decoded) {
   // A MIME multipart (cloud-init): each part by itself, decoded per its
   // Content-Transfer-Encoding.
-  static const std::regex kBoundary(R"re(boundary\s*=\s*"?([^"\r\n;]+)"?)re", std::regex::icase);
   std::string s(decoded);
-  std::smatch m;
-  if (s.find("Content-Type: multipart") != std::string::npos && std::regex_search(s, m, kBoundary)) {
-    std::string boundary = "--" + m[1].str();
+  std::string mime_boundary;
+  if (s.find("Content-Type: multipart") != std::string::npos &&
+      !(mime_boundary = MultipartBoundary(s)).empty()) {
+    std::string boundary = "--" + mime_boundary;
     std::optional<std::string> found;
     size_t pos = s.find(boundary);
     while (pos != std::string::npos) {

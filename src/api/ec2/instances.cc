@@ -30,19 +30,6 @@
 
 namespace kecs::api::ec2 {
 
-Json InstanceState(std::string_view name) {
-  static const std::map<std::string, int, std::less<>> kCodes = {
-      {"pending", kPending},   {"running", kRunning},   {"shutting-down", kShuttingDown},
-      {"terminated", kTerminated}, {"stopping", kStopping}, {"stopped", kStopped}};
-  auto it = kCodes.find(name);
-  return {{"Code", it == kCodes.end() ? 0 : it->second}, {"Name", std::string(name)}};
-}
-
-std::string InstanceHostname(const std::string& ip) {
-  std::string h = "ip-" + ip;
-  std::replace(h.begin(), h.end(), '.', '-');
-  return h;
-}
 
 namespace {
 

@@ -20,16 +20,13 @@
 #include <string_view>
 
 #include "base/json.h"
+#include "model/ec2_instance.h"
 
 namespace kecs::api::ec2 {
 
-// State codes as EC2 reports them.
-inline constexpr int kPending = 0, kRunning = 16, kShuttingDown = 32, kTerminated = 48, kStopping = 64,
-                     kStopped = 80;
-Json InstanceState(std::string_view name);  // {"Code": n, "Name": name}
-
-// How long a terminated instance stays describable (AWS: about an hour).
-inline constexpr double kTerminatedVisibleSeconds = 3600;
+// State codes and names: model/ec2_instance.h.
+using model::InstanceState;
+using model::kTerminatedVisibleSeconds;
 
 // The instance identity document of `instance` (its stored document), with AWS's members
 // in AWS's order: accountId, architecture, availabilityZone, billingProducts,
@@ -44,9 +41,5 @@ std::string IdentityDocumentText(const Json& document);
 // scripts (base64 or quoted-printable parts are decoded), or cloud-config write_files /
 // runcmd lines. Quotes around the name are removed. nullopt when none sets it.
 std::optional<std::string> EcsClusterFromUserData(std::string_view decoded);
-
-// The private DNS name EC2 gives `ip`: ip-a-b-c-d.ec2.internal in us-east-1, else
-// ip-a-b-c-d.<region>.compute.internal; and its hostname part ip-a-b-c-d.
-std::string InstanceHostname(const std::string& ip);
 
 }  // namespace kecs::api::ec2

@@ -80,20 +80,6 @@ bool CidrsOverlap(const state::Object& a, const state::Object& b) {
   return false;
 }
 
-// Routes through the connection in every table of the Region become `state`.
-void SetRoutesThrough(state::Tx& tx, const std::string& region, const std::string& pcx, const char* state) {
-  for (auto& rtb : Check(tx.List({net::kRouteTable, region}))) {
-    bool changed = false;
-    for (auto& r : rtb.doc["Routes"]) {
-      if (JStr(r, "VpcPeeringConnectionId") == pcx && JStr(r, "State") != state) {
-        r["State"] = state;
-        changed = true;
-      }
-    }
-    if (changed) Check(tx.Put(rtb));
-  }
-}
-
 // Brings the stored state up to date: a pending request past its expiration time is
 // expired. Returns whether it changed.
 bool Refresh(state::Object& o, double now) {
@@ -274,7 +260,7 @@ Json PeeringOps::AcceptVpcPeeringConnection(RequestContext& ctx, const Json& in)
     o.doc["AccepterVpcInfo"]["PeeringOptions"] = options;
     o.doc["RequesterVpcInfo"]["PeeringOptions"] = options;
     SetStatus(o, "active", "Active");
-    SetRoutesThrough(tx, ctx.region, o.id, "active");
+    SetRouteState(tx, ctx.region, std::nullopt, "VpcPeeringConnectionId", o.id, "active");
     out = {{"VpcPeeringConnection", WithoutInternalMembers(o.doc)}};
   });
   return out;
@@ -293,7 +279,7 @@ Json PeeringOps::DeleteVpcPeeringConnection(RequestContext& ctx, const Json& in)
   Transition(ctx, in, {"active", "pending-acceptance"}, "deleting", [&](state::Tx& tx, state::Object& o) {
     SetStatus(o, "deleted", fmt::format("Deleted by {}", ctx.account_id));
     // Routes through it stay, as blackholes (as AWS shows them).
-    SetRoutesThrough(tx, ctx.region, o.id, "blackhole");
+    SetRouteState(tx, ctx.region, std::nullopt, "VpcPeeringConnectionId", o.id, "blackhole");
   });
   return {{"Return", true}};
 }

@@ -233,28 +233,6 @@ Json TaskOverrides(const Json& task_ov, const Json& defs) {
   return overrides;
 }
 
-// Whether container instance `inst` is one of the EC2 instances kecs runs (issue 17): its
-// ec2InstanceId names an ec2:instance. Its bridge tasks' host ports are then the
-// instance's own (published on its address in its namespace), not this host's.
-bool OnEc2Instance(state::Tx& tx, const std::string& region, const state::Object& inst) {
-  std::string id = JStr(inst.doc, "ec2InstanceId");
-  return !id.empty() && Check(tx.Get(net::kEc2Instance, region, id)).has_value();
-}
-
-// The host ports held by the tasks placed on container instance `instance_id`.
-std::set<HostPort> HostPortsOn(state::Tx& tx, const std::string& instance_id) {
-  std::set<HostPort> out;
-  state::Query q{kTask};
-  q.any_region = true;
-  q.status_not = "STOPPED";
-  for (const auto& t : Check(tx.List(q))) {
-    const Json* p = JGet(t.internal, "placement");
-    if (!p || JStr(*p, "instance") != instance_id) continue;
-    for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
-  }
-  return out;
-}
-
 }  // namespace
 
 // ---- PortProbe ----------------------------------------------------------------------------
@@ -400,8 +378,10 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
       candidates.push_back(*o);
     }
   } else {
+    // "Only instances connected to an agent can accept task placement requests" (ECS API
+    // reference, ContainerInstance.agentConnected): a stopped EC2 instance's, issue 17.
     for (auto& o : Check(tx.List({kInstance, ctx.region, spec.cluster}))) {
-      if (o.status == "ACTIVE") candidates.push_back(std::move(o));
+      if (o.status == "ACTIVE" && JBool(o.doc, "agentConnected", true)) candidates.push_back(std::move(o));
     }
     if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
   }

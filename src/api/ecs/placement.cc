@@ -1,6 +1,8 @@
 #include "api/ecs/placement.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <random>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 #include "api/ecs/common.h"
 #include "model/cluster_query.h"
 #include "model/instance_types.h"
+#include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
 
@@ -31,17 +34,42 @@ std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::s
   return out;
 }
 
-std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx) {
+bool OnEc2Instance(state::Tx& tx, const std::string& region, const state::Object& inst) {
+  std::string id = JStr(inst.doc, "ec2InstanceId");
+  return !id.empty() && Check(tx.Get(net::kEc2Instance, region, id)).has_value();
+}
+
+namespace {
+// The ports of the live tasks whose container instance `counts`.
+std::set<std::pair<std::string, int64_t>> PortsOfTasks(
+    state::Tx& tx, const std::function<bool(const state::Object& task, const std::string& instance)>& counts) {
   std::set<std::pair<std::string, int64_t>> out;
   state::Query q{kTask};
   q.any_region = true;
   q.status_not = "STOPPED";
   for (const auto& t : Check(tx.List(q))) {
     const Json* p = JGet(t.internal, "placement");
-    if (!p) continue;
+    if (!p || !counts(t, JStr(*p, "instance"))) continue;
     for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
   }
   return out;
+}
+}  // namespace
+
+std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx) {
+  std::map<std::string, bool> on_ec2;  // "<region>/<container instance>" -> OnEc2Instance
+  return PortsOfTasks(tx, [&](const state::Object& t, const std::string& instance) {
+    auto [it, fresh] = on_ec2.try_emplace(t.region + "/" + instance, false);
+    if (fresh) {
+      auto ci = Check(tx.Get(kInstance, t.region, instance));
+      it->second = ci && OnEc2Instance(tx, t.region, *ci);
+    }
+    return !it->second;
+  });
+}
+
+std::set<std::pair<std::string, int64_t>> HostPortsOn(state::Tx& tx, const std::string& instance_id) {
+  return PortsOfTasks(tx, [&](const state::Object&, const std::string& instance) { return instance == instance_id; });
 }
 
 int64_t RegisteredInt(const Json& inst, const std::string& name) {

@@ -33,9 +33,17 @@ struct InstanceUsage {
 std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
                                                      const std::string& cluster);
 
-// Host ports held by any task that is not STOPPED, in every cluster and region: every
-// container instance kecs has is this one host, so a host port is taken for all of them.
+// Host ports held on this host by any task that is not STOPPED, in every cluster and
+// region: every container instance but the EC2 instances kecs runs is this one host, so a
+// host port is taken for all of them. Tasks on an EC2 instance kecs runs hold their ports
+// in that instance's namespace (HostPortsOn).
 std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx);
+// The host ports held by the live tasks placed on container instance `instance_id`.
+std::set<std::pair<std::string, int64_t>> HostPortsOn(state::Tx& tx, const std::string& instance_id);
+// Whether container instance `inst` is one of the EC2 instances kecs runs (issue 17): its
+// ec2InstanceId names an ec2:instance. Its bridge tasks' host ports are then the
+// instance's own (published on its address in its namespace), not this host's.
+bool OnEc2Instance(state::Tx& tx, const std::string& region, const state::Object& inst);
 
 // The registered amount of a resource ("CPU", "MEMORY") of an instance document.
 int64_t RegisteredInt(const Json& inst, const std::string& name);

@@ -79,6 +79,16 @@ HttpResponse InstanceMetadata::Handle(const HttpRequest& r, const std::string& r
     {
       std::lock_guard<std::mutex> lock(mu_);
       std::erase_if(tokens_, [&](const auto& kv) { return kv.second.expires <= now; });
+      // Bounded: a PUT loop inside an instance must not grow the daemon. Past the cap the
+      // instance's token that expires first goes (a client holds one token at a time).
+      auto soonest = tokens_.end();
+      size_t held = 0;
+      for (auto it = tokens_.begin(); it != tokens_.end(); ++it) {
+        if (it->second.region != region || it->second.instance != instance_id) continue;
+        ++held;
+        if (soonest == tokens_.end() || it->second.expires < soonest->second.expires) soonest = it;
+      }
+      if (held >= kMaxTokensPerInstance) tokens_.erase(soonest);
       tokens_[token] = {region, instance_id, now + static_cast<double>(ttl)};
     }
     return {200, {{"Content-Type", "text/plain"}, {"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(ttl)}}, token};

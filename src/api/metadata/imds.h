@@ -35,7 +35,9 @@ namespace kecs::api::metadata {
 
 // IMDS's address, and where its socket listens (the redirect sends port 80 there, as for
 // the task metadata endpoint): 51680, one of the ports ECS reserves for the agent.
-inline net::MetadataAddress ImdsAddress() { return {"169.254.169.254", 80, 51680}; }
+// Its redirect has a table of its own (a host-mode task's metadata endpoint may share the
+// instance's namespace) and also serves bridge-mode tasks routed in behind the instance.
+inline net::MetadataAddress ImdsAddress() { return {"169.254.169.254", 80, 51680, "kecs_imds", true}; }
 
 class InstanceMetadata {
  public:
@@ -45,6 +47,9 @@ class InstanceMetadata {
 
   InstanceMetadata(InstanceReader instances, std::shared_ptr<const ec2::IdentitySigner> signer, const Clock& clock)
       : instances_(std::move(instances)), signer_(std::move(signer)), clock_(clock) {}
+
+  // Live tokens one instance may hold; a PUT past it drops the one that expires first.
+  static constexpr size_t kMaxTokensPerInstance = 64;
 
   // Answers one request made from inside instance `instance_id` of `region`.
   HttpResponse Handle(const HttpRequest& r, const std::string& region, const std::string& instance_id);

@@ -50,6 +50,15 @@ Status ApplyRedirect(const std::string& table, const MetadataAddress& a) {
 
 std::string MetadataRedirectRules(const std::string& table, const MetadataAddress& a) {
   // Declared, emptied and filled in one transaction: applying it again changes nothing.
+  std::string routed;
+  if (a.routed_clients) {
+    routed = fmt::format(
+        "  chain prerouting {{\n"
+        "    type nat hook prerouting priority dstnat; policy accept;\n"
+        "    ip daddr {a} tcp dport {p} dnat to {a}:{l}\n"
+        "  }}\n",
+        fmt::arg("a", a.address), fmt::arg("p", a.port), fmt::arg("l", a.listen_port));
+  }
   return fmt::format(
       "table ip {t} {{}}\n"
       "delete table ip {t}\n"
@@ -58,8 +67,10 @@ std::string MetadataRedirectRules(const std::string& table, const MetadataAddres
       "    type nat hook output priority -100; policy accept;\n"
       "    ip daddr {a} tcp dport {p} dnat to {a}:{l}\n"
       "  }}\n"
+      "{r}"
       "}}\n",
-      fmt::arg("t", table), fmt::arg("a", a.address), fmt::arg("p", a.port), fmt::arg("l", a.listen_port));
+      fmt::arg("t", table), fmt::arg("a", a.address), fmt::arg("p", a.port), fmt::arg("l", a.listen_port),
+      fmt::arg("r", routed));
 }
 
 Result<int> OpenNetnsListener(const std::string& netns_path, const MetadataAddress& a) {
@@ -69,7 +80,7 @@ Result<int> OpenNetnsListener(const std::string& netns_path, const MetadataAddre
     ASSIGN_OR_RETURN(auto nl, Netlink::Open());
     RETURN_IF_ERROR(nl->SetUp("lo"));
     RETURN_IF_ERROR(nl->AddAddress("lo", a.address + "/32"));
-    RETURN_IF_ERROR(ApplyRedirect("kecs_metadata", a));
+    RETURN_IF_ERROR(ApplyRedirect(a.netns_table, a));
     ASSIGN_OR_RETURN(out, BindListener(a.address, a.listen_port));
     return Status::Ok();
   }));

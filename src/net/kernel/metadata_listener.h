@@ -36,13 +36,20 @@ struct MetadataAddress {
   std::string address = kTaskMetadataAddress;
   uint16_t port = kTaskMetadataPort;           // what clients connect to
   uint16_t listen_port = kTaskMetadataListenPort;  // where the socket listens
+  // The nftables table of a namespace listener's redirect (OpenNetnsListener). Each
+  // endpoint has its own, so that two endpoints in one namespace (an EC2 instance's IMDS
+  // and a host-mode task's metadata endpoint on that instance) never replace each other's.
+  std::string netns_table = "kecs_metadata";
+  // Also redirect connections routed in from behind the namespace (prerouting): bridge-mode
+  // tasks behind an EC2 instance reach its IMDS, as containers on an instance do.
+  bool routed_clients = false;
 };
 
 // The nft script that sends address:port to address:listen_port in table ip `table`.
 std::string MetadataRedirectRules(const std::string& table, const MetadataAddress& a);
 
 // Puts the address on `lo` of the network namespace at `netns_path` (a file such as
-// /var/run/netns/NAME or /proc/PID/ns/net), the redirect in its table ip kecs_metadata,
+// /var/run/netns/NAME or /proc/PID/ns/net), the redirect in its table ip `a.netns_table`,
 // and returns a listening TCP socket (close-on-exec, non-blocking) made inside it. Fails
 // when the namespace cannot be entered or the listen port is taken there.
 Result<int> OpenNetnsListener(const std::string& netns_path, const MetadataAddress& a = {});

@@ -298,6 +298,16 @@ std::string LocalRuntime::LogPath(const std::string& task_id, const std::string&
   return TaskDir(task_id) + "/logs/" + container + ".log";
 }
 
+namespace {
+// resolv.conf's text: the search list, then the nameservers.
+std::string ResolvConfText(const std::vector<std::string>& servers, const std::vector<std::string>& search) {
+  std::string text;
+  if (!search.empty()) text += "search " + Join(search, " ") + "\n";
+  for (const auto& s : servers) text += "nameserver " + s + "\n";
+  return text;
+}
+}  // namespace
+
 Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
   fs::path dir = TaskDir(task.task_id);
   RETURN_IF_ERROR(env_->CreateDirs(dir / "logs"));
@@ -309,7 +319,7 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
   std::string ip = n.mode == model::NetworkMode::kAwsvpc ? n.ip : n.mode == model::NetworkMode::kBridge ? n.bridge_ip : "";
   // A bridge- or host-mode task on an EC2 instance takes the instance's resolver (its
   // VPC's), and in host mode its name and address too.
-  std::vector<std::string> instance_servers;
+  std::vector<std::string> instance_servers, instance_search;
   if (!n.instance_id.empty() && (n.mode == model::NetworkMode::kHost || n.mode == model::NetworkMode::kBridge)) {
     fs::path idir = IsInstanceId(n.instance_id) ? fs::path(InstanceDir(n.instance_id)) : fs::path();
     if (idir.empty() || !env_->Exists(idir / "hostname")) {
@@ -322,6 +332,7 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
     std::istringstream resolv(ReadAll(env_, idir / "resolv.conf"));
     for (std::string line; std::getline(resolv, line);) {
       if (line.rfind("nameserver ", 0) == 0) instance_servers.push_back(std::string(Trim(line.substr(11))));
+      if (line.rfind("search ", 0) == 0) instance_search = Split(std::string(Trim(line.substr(7))), ' ');
     }
   }
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
@@ -350,10 +361,8 @@ Status LocalRuntime::WriteTaskFiles(const TaskSpec& task) {
   if (servers.empty() && n.mode == model::NetworkMode::kAwsvpc && !n.dns_server.empty()) servers.push_back(n.dns_server);
   if (servers.empty()) servers = instance_servers;
   if (servers.empty()) servers = HostNameservers(env_);
-  std::string resolv;
-  if (!search.empty()) resolv += "search " + Join(search, " ") + "\n";
-  for (const auto& s : servers) resolv += "nameserver " + s + "\n";
-  return env_->WriteFileAtomic(dir / "resolv.conf", resolv);
+  if (search.empty()) search = instance_search;
+  return env_->WriteFileAtomic(dir / "resolv.conf", ResolvConfText(servers, search));
 }
 
 Status LocalRuntime::CreateSandbox(const TaskSpec& task) {
@@ -735,13 +744,12 @@ Status LocalRuntime::ApplyInstanceHost(const InstanceHostSpec& host) {
   fs::path dir = InstanceDir(host.instance_id);
   RETURN_IF_ERROR(env_->CreateDirs(dir));
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + n.ip + "\t" + hostname + "\n";
-  std::vector<std::string> servers;
-  if (!n.dns_server.empty()) servers.push_back(n.dns_server);
+  // As an awsvpc task's: the VPC's DHCP options set, else the VPC resolver.
+  std::vector<std::string> servers = n.dhcp_nameservers;
+  if (servers.empty() && !n.dns_server.empty()) servers.push_back(n.dns_server);
   if (servers.empty()) servers = HostNameservers(env_);
-  std::string resolv;
-  for (const auto& s : servers) resolv += "nameserver " + s + "\n";
   RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "hosts", hosts));
-  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "resolv.conf", resolv));
+  RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "resolv.conf", ResolvConfText(servers, n.dhcp_search)));
   RETURN_IF_ERROR(env_->WriteFileAtomic(dir / "hostname", hostname + "\n"));
   // Its VPC's resolver answers in the router, as for an awsvpc task.
   TaskSpec as_eni;

@@ -88,6 +88,20 @@ TEST(UserDataClusterTest, ShellScripts) {
   EXPECT_EQ(EcsClusterFromUserData("#!/bin/bash\necho hello\n"), std::nullopt);
   EXPECT_EQ(EcsClusterFromUserData("MY_ECS_CLUSTER=x\n"), std::nullopt);
   EXPECT_EQ(EcsClusterFromUserData(""), std::nullopt);
+  // Unclosed quotes and a key without '=' name nothing.
+  EXPECT_EQ(EcsClusterFromUserData("echo \"ECS_CLUSTER=\"oops\nECS_CLUSTER\n"), std::nullopt);
+  EXPECT_EQ(EcsClusterFromUserData("ECS_CLUSTER = spaced"), "spaced");
+}
+
+TEST(UserDataClusterTest, LargeUserDataIsScannedWithoutRecursion) {
+  // 16 KB (EC2's limit) in one value, and 16 KB of a key that never completes: both in one
+  // pass, no stack growth per character.
+  std::string big(16 * 1024, 'x');
+  EXPECT_EQ(EcsClusterFromUserData("ECS_CLUSTER=\"" + big + "\""), big);
+  std::string noise;
+  while (noise.size() < 16 * 1024) noise += "ECS_CLUSTER ";
+  EXPECT_EQ(EcsClusterFromUserData(noise), std::nullopt);
+  EXPECT_EQ(EcsClusterFromUserData("Content-Type: multipart/mixed; boundary=" + big + "\n\n"), std::nullopt);
 }
 
 TEST(UserDataClusterTest, MimeMultipart) {
@@ -119,7 +133,6 @@ TEST(UserDataClusterTest, CloudConfigWriteFiles) {
   EXPECT_EQ(EcsClusterFromUserData(cc), "cc-cluster");
 }
 
-TEST(InstanceIdentityTest, Hostname) { EXPECT_EQ(InstanceHostname("10.0.1.4"), "ip-10-0-1-4"); }
 
 }  // namespace
 }  // namespace kecs::api::ec2
