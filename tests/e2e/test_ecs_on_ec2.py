@@ -140,7 +140,7 @@ def test_instances_register_and_a_bridge_service_spreads_over_them(ec2c):
         assert attrs["ecs.availability-zone"] == ec2c.instance(iid)["Placement"]["AvailabilityZone"]
         assert attrs["ecs.os-type"] == "linux"
     # The aws CLI lists the same two.
-    listed = json.loads(ec2c.k.aws("ecs", "list-container-instances", "--cluster", CLUSTER).stdout)
+    listed = ec2c.k.aws("ecs", "list-container-instances", "--cluster", CLUSTER)
     assert len(listed["containerInstanceArns"]) == 2
 
     ec2c.ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition="web-bridge", desiredCount=4,
