@@ -156,6 +156,13 @@ def test_instances_register_and_a_bridge_service_spreads_over_them(ec2c):
         got = http_probe(f"http://{ip}:{binding['hostPort']}/", netns=probe_ns, timeout=5)
         assert got == PAGE, (iid, ip, binding, got)
 
+    # A bridge task behind an instance reaches that instance's metadata service (IMDSv2),
+    # as a container on an EC2 instance does.
+    t0, host0 = tasks[0], hosts[0]
+    task_ns = f"{ec2c.k.prefix}-t-{t0['taskArn'].rsplit('/', 1)[1]}"
+    token = imds(task_ns, "/latest/api/token", method="PUT", headers=["X-aws-ec2-metadata-token-ttl-seconds: 60"])
+    assert imds(task_ns, "/latest/meta-data/instance-id", token) == host0
+
     # Done-when 4: terminating i1 stops its tasks with AWS's reason; the service replaces
     # them on i2.
     on_i1 = [t["taskArn"] for t, iid in zip(tasks, hosts) if iid == i1]
