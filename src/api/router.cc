@@ -9,6 +9,7 @@
 #include "api/protocol/query_codec.h"
 #include "api/protocol/region.h"
 #include "api/sigv4.h"
+#include "base/utc_time.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -93,14 +94,7 @@ void StripNulls(Json& j) {
   }
 }
 
-std::string AmzNow(double now) {
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[20];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string AmzNow(double now) { return FormatUtc(now, "%Y%m%dT%H%M%SZ"); }
 
 struct AuthFailure {
   int status;

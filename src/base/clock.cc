@@ -1,4 +1,5 @@
 #include "base/clock.h"
+#include "base/utc_time.h"
 
 #include <cmath>
 #include <ctime>
@@ -32,6 +33,15 @@ std::string Iso8601(double epoch_seconds) {
   gmtime_r(&t, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+std::string FormatUtc(double epoch_seconds, const char* format) {
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
 }
 
 double EpochMillis(double epoch_seconds) { return std::round(epoch_seconds * 1000.0) / 1000.0; }

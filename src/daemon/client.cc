@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/sigv4.h"
+#include "base/utc_time.h"
 #include "base/json.h"
 #include "base/strings.h"
 #include "daemon/config.h"
@@ -38,13 +39,7 @@ std::optional<std::pair<std::string, std::string>> SigningKey() {
   return *keys.begin();
 }
 
-std::string AmzDate(std::time_t t, const char* format) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
+std::string AmzDate(std::time_t t, const char* format) { return FormatUtc(static_cast<double>(t), format); }
 
 // Adds the SigV4 headers the daemon's router verifies when it runs with --auth-keys.
 template <typename Body>

@@ -187,10 +187,12 @@ void PageInto(Json& out, const char* list_member, std::vector<Json> views, const
   if (page->next_token) out["NextToken"] = *page->next_token;
 }
 
-net::Scope Ec2Api::ScopeOf(const RequestContext& ctx) {
-  Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
+net::Scope RequestScope(state::Store& store, net::RegionBootstrap& regions, const RequestContext& ctx) {
+  Check(regions.Ensure(store, ctx.region, ctx.account_id, ctx.now));
   return {ctx.region, ctx.account_id, ctx.now};
 }
+
+net::Scope Ec2Api::ScopeOf(const RequestContext& ctx) { return RequestScope(store_, regions_, ctx); }
 
 void Ec2Api::RegisterAll(Service& s) {
 #define KECS_OP(name) \

@@ -138,6 +138,10 @@ void RegisterInstanceTypeOps(Service& s, state::Store& store, net::RegionBootstr
 void RegisterKeyPairOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // key_pairs.cc
 void RegisterLaunchTemplateOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // launch_templates.cc
 
+// A request's scope (region, account, time), with the region's defaults (its default VPC)
+// made first: what every EC2 operation starts with.
+net::Scope RequestScope(state::Store& store, net::RegionBootstrap& regions, const RequestContext& ctx);
+
 // Routes that target `member` = `target` (e.g. "GatewayId", "igw-...") become `state`
 // ("blackhole" when the target goes away, "active" when it comes back), in the tables of
 // VPC `vpc_id`, or of every VPC of the region when nullopt.

@@ -79,7 +79,7 @@ class EigwOps {
   }
 
  private:
-  void Scope(const RequestContext& ctx) { Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now)); }
+  void Scope(const RequestContext& ctx) { RequestScope(store_, regions_, ctx); }
 
   state::Store& store_;
   net::RegionBootstrap& regions_;

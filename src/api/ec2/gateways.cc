@@ -90,8 +90,7 @@ class GatewayOps {
 
  private:
   net::Scope ScopeOf(const RequestContext& ctx) {
-    Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
-    return {ctx.region, ctx.account_id, ctx.now};
+    return RequestScope(store_, regions_, ctx);
   }
 
   state::Store& store_;

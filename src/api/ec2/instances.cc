@@ -13,7 +13,6 @@
 #include "api/ec2/instances.h"
 
 #include <algorithm>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,6 +22,7 @@
 #include "api/ec2/ec2_api.h"
 #include "api/ec2/launch_templates.h"
 #include "base/clock.h"
+#include "base/utc_time.h"
 #include "base/ids.h"
 #include "base/value_cipher.h"
 #include "model/instance_types.h"
@@ -35,20 +35,11 @@ namespace {
 
 constexpr const char* kKeyPairKind = "ec2:key-pair";  // key_pairs.cc's kind
 
-std::string GmtTime(double epoch) {
-  std::time_t t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 // EC2's words for a user's stop or terminate, e.g. as DescribeInstances shows a stopped
 // instance: StateTransitionReason "User initiated (2024-01-01 12:00:00 GMT)" and
 // StateReason Client.UserInitiatedShutdown (AWS API reference, StateReason).
 void UserInitiated(Json& doc, double now) {
-  doc["StateTransitionReason"] = fmt::format("User initiated ({} GMT)", GmtTime(now));
+  doc["StateTransitionReason"] = fmt::format("User initiated ({} GMT)", FormatUtc(now, "%Y-%m-%d %H:%M:%S"));
   doc["StateReason"] = {{"Code", "Client.UserInitiatedShutdown"},
                         {"Message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
 }
@@ -244,8 +235,7 @@ class InstanceOps {
 
  private:
   net::Scope ScopeOf(const RequestContext& ctx) {
-    Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
-    return {ctx.region, ctx.account_id, ctx.now};
+    return RequestScope(store_, regions_, ctx);
   }
   // Moves each instance named by in.InstanceIds with `change` (which returns the new state
   // or throws), answering InstanceStateChange entries under `member`.

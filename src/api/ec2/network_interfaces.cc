@@ -378,7 +378,7 @@ class EniAddressOps {
   Json UnassignIpv6Addresses(RequestContext& ctx, const Json& in);
 
  private:
-  void EnsureRegion(const RequestContext& ctx) { Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now)); }
+  void EnsureRegion(const RequestContext& ctx) { RequestScope(store_, regions_, ctx); }
 
   state::Store& store_;
   net::RegionBootstrap& regions_;

@@ -140,8 +140,7 @@ class PeeringOps {
 
  private:
   net::Scope ScopeOf(const RequestContext& ctx) {
-    Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
-    return {ctx.region, ctx.account_id, ctx.now};
+    return RequestScope(store_, regions_, ctx);
   }
 
   // Moves connection in["VpcPeeringConnectionId"] from one of the states `from` on with

@@ -118,8 +118,7 @@ class RouteTableOps {
 
  private:
   net::Scope ScopeOf(const RequestContext& ctx) {
-    Check(regions_.Ensure(store_, ctx.region, ctx.account_id, ctx.now));
-    return {ctx.region, ctx.account_id, ctx.now};
+    return RequestScope(store_, regions_, ctx);
   }
   // Checks the route's target and returns the Route members naming it.
   Json Target(state::Tx& tx, const std::string& region, const state::Object& table, const Json& in);

@@ -625,7 +625,7 @@ void RegisterSgDescriptionOps(Service& s, state::Store& store, net::RegionBootst
     s.Register(egress ? "UpdateSecurityGroupRuleDescriptionsEgress" : "UpdateSecurityGroupRuleDescriptionsIngress",
                [&store, &regions, egress](RequestContext& ctx, const Json& in) {
                  CheckDryRun(in);
-                 Check(regions.Ensure(store, ctx.region, ctx.account_id, ctx.now));
+                 RequestScope(store, regions, ctx);
                  return UpdateRuleDescriptions(store, ctx, in, egress);
                });
   }
