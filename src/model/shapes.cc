@@ -1,11 +1,13 @@
 #include "model/shapes.h"
 
+#include "model/autoscaling_model.h"
 #include "model/ecr_model.h"
 #include "model/secretsmanager_model.h"
 #include "model/sts_model.h"
 
 #include <algorithm>
 
+#include "autoscaling_enums.h"
 #include "ec2_enums.h"
 #include "ecr_enums.h"
 #include "ecs_enums.h"
@@ -48,5 +50,6 @@ const ServiceModel& SsmModel() { return gen_ssm::Model(); }
 const ServiceModel& SecretsManagerModel() { return gen_secretsmanager::Model(); }
 const ServiceModel& EcrModel() { return gen_ecr::Model(); }
 const ServiceModel& StsModel() { return gen_sts::Model(); }
+const ServiceModel& AutoScalingModel() { return gen_autoscaling::Model(); }
 
 }  // namespace kecs::model
