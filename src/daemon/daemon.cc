@@ -24,6 +24,8 @@
 #include "api/ecs/ecs_api.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/sts/sts_api.h"
+#include "api/autoscaling/autoscaling_api.h"
+#include "api/autoscaling/group_controller.h"
 #include "api/exec/sessions.h"
 #include "api/exec/stream_server.h"
 #include "api/http/server.h"
@@ -47,6 +49,7 @@
 #include "model/kinds.h"
 #include "model/ecr_model.h"
 #include "model/sts_model.h"
+#include "model/autoscaling_model.h"
 #include "model/secretsmanager_model.h"
 #include "model/shapes.h"
 #include "net/domain/discovery.h"
@@ -729,6 +732,14 @@ int Run(const Config& cfg) {
   auto sts_service = std::make_shared<api::Service>(model::StsModel(), api::ErrorStyle{});
   api::sts::RegisterAll(*sts_service);
   router.AddService(sts_service);
+  // EC2 Auto Scaling (Query protocol, signing name autoscaling); its group controller
+  // launches and terminates through the EC2 service's handlers.
+  api::autoscaling::AutoScalingApi autoscaling(**store, regions);
+  auto autoscaling_service = std::make_shared<api::Service>(model::AutoScalingModel(), api::ErrorStyle{});
+  autoscaling.RegisterAll(*autoscaling_service);
+  router.AddService(autoscaling_service);
+  api::autoscaling::GroupController asg_controller(**store, *ec2_service, clock, api::autoscaling::GroupController::Options{});
+  (*store)->OnCommit([&asg_controller] { asg_controller.Notify(); });
   // Express Mode services make their security groups and load balancer through these.
   ecs.SetExpressPeers({ec2_service.get(), elbv2_service.get()});
 
@@ -775,6 +786,7 @@ int Run(const Config& cfg) {
   daemons.Start();
   imds_server.Start();
   instances.Start();
+  asg_controller.Start();
   metadata.Start();
   logs.Start();
   server.Start();
@@ -800,6 +812,7 @@ int Run(const Config& cfg) {
   exec_streams.Shutdown();  // ends the exec sessions (their commands are killed)
   services.Stop();
   daemons.Stop();
+  asg_controller.Stop();  // before the instance controller: its passes call EC2's handlers
   instances.Stop();
   imds_server.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
