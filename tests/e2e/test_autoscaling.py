@@ -18,6 +18,12 @@ ARN = re.compile(r"^arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:
                  r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:autoScalingGroupName/(.+)$")
 
 
+def model_mismatches(kecs):
+    """Responses KECS_VALIDATE_RESPONSES found off their model's shapes."""
+    with open(kecs.log_path, "rb") as f:
+        return [l for l in f.read().decode(errors="replace").splitlines() if "does not match its model" in l]
+
+
 def wait_for(pred, timeout=60, what="condition"):
     end = time.time() + timeout
     while time.time() < end:
@@ -165,6 +171,7 @@ def test_group_over_two_subnets_scales_protects_replaces_and_force_deletes_boto(
     assert g is None or g["Status"] == "Delete in progress"
     fast(asg, "group_not_exists").wait(AutoScalingGroupNames=["web"])
     fast(ec2, "instance_terminated").wait(InstanceIds=[last])
+    assert model_mismatches(kecs) == []
 
 
 def test_launch_configuration_refusals_and_waiters_cli(kecs):
@@ -242,3 +249,4 @@ def test_launch_configuration_refusals_and_waiters_cli(kecs):
     fast(asg, "group_not_exists").wait(AutoScalingGroupNames=["g1"])
     kecs.aws("autoscaling", "delete-launch-configuration", "--launch-configuration-name", "lc1")
     assert kecs.aws("autoscaling", "describe-launch-configurations")["LaunchConfigurations"] == []
+    assert model_mismatches(kecs) == []
