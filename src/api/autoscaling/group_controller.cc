@@ -234,6 +234,7 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
         StartTermination(tx, g, m, text, now, work);
       }
     }
+    if (size + in_flight == desired) g.internal.erase("cause");  // a change that needed no activity
     work.launches = launches;
     if (g.doc != before.doc || g.internal != before.internal || g.status != before.status) ThrowIfError(tx.Put(g));
     return Status::Ok();

@@ -243,8 +243,30 @@ TEST_F(AutoScalingTest, ControllerKeepsDesiredAcrossZonesAndReplaces) {
   EXPECT_EQ(counted, 2);
   AllRunning();
   controller_->RunOnce();
-  EXPECT_EQ(Described()["Instances"].size(), 2u);
+  g = Described();
+  EXPECT_EQ(g["Instances"].size(), 2u);
   EXPECT_EQ(Ec2Instances().size(), 3u);
+  // Stopped behind its back: the same (EC2 terminates it at the group's request).
+  std::string stopped = g["Instances"][0]["InstanceId"];
+  Move(stopped, "stopped");
+  controller_->RunOnce();
+  bool terminating = false;
+  for (const auto& o : Ec2Instances()) terminating |= o.id == stopped && o.status == "shutting-down";
+  EXPECT_TRUE(terminating);
+  AllRunning();
+  controller_->RunOnce();
+  AllRunning();
+  controller_->RunOnce();
+  g = Described();
+  ASSERT_EQ(g["Instances"].size(), 2u);
+  for (const auto& i : g["Instances"]) {
+    EXPECT_NE(i["InstanceId"], stopped);
+    EXPECT_EQ(i["LifecycleState"], "InService");
+  }
+  Json acts = Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"];
+  EXPECT_EQ(acts[0]["Description"], "Launching a new EC2 instance: " + JStr(g["Instances"][1], "InstanceId"));
+  EXPECT_TRUE(JStr(acts[0], "Cause").ends_with("an instance was started in response to a difference between desired "
+                                               "and actual capacity, increasing the capacity from 1 to 2."));
 }
 
 TEST_F(AutoScalingTest, ScaleInSkipsProtectedAndDeleteFinishes) {
