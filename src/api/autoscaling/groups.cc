@@ -479,17 +479,9 @@ Json DescribeAutoScalingInstances(state::Store& store, RequestContext& ctx, cons
     for (const auto& g : *all) {
       for (const auto& m : g.internal.value("instances", Json::array())) {
         if (!ids.empty() && !ids.count(JStr(m, "InstanceId"))) continue;
-        Json v = MemberView(m);
-        v["AutoScalingGroupName"] = g.id;
-        // AutoScalingInstanceDetails' order: the group name after the type.
-        Json ordered = Json::object();
-        for (auto it = v.begin(); it != v.end(); ++it) {
-          if (it.key() == "AutoScalingGroupName") continue;
-          ordered[it.key()] = it.value();
-          if (it.key() == "InstanceType") ordered["AutoScalingGroupName"] = g.id;
-        }
-        if (!ordered.contains("AutoScalingGroupName")) ordered["AutoScalingGroupName"] = g.id;
-        items.emplace_back(n++, std::move(ordered));
+        Json with_group = m;
+        with_group["AutoScalingGroupName"] = g.id;  // MemberView puts it in AWS's place
+        items.emplace_back(n++, MemberView(with_group));
       }
     }
     return Status::Ok();
