@@ -39,7 +39,7 @@ inline constexpr const char* kDeleting = "Delete in progress";
 
 // ValidationError, Auto Scaling's code for a request that breaks a rule of the API.
 AwsError ValidationError(std::string message);
-// "AutoScalingGroup name not found - AutoScalingGroup '<name>' not found".
+// "AutoScalingGroup name not found - AutoScalingGroup: <name> not found".
 AwsError GroupNotFound(const std::string& name);
 
 // The group `name` (not one being deleted unless `deleting_ok`); GroupNotFound otherwise.

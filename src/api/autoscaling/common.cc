@@ -19,9 +19,9 @@ namespace kecs::api::autoscaling {
 AwsError ValidationError(std::string message) { return AwsError("ValidationError", std::move(message)); }
 
 AwsError GroupNotFound(const std::string& name) {
-  // AWS's words: "AutoScalingGroup name not found - ..." (aws-sdk-go#1151 quotes the form;
-  // the text after the dash is kecs's, naming the group).
-  return ValidationError(fmt::format("AutoScalingGroup name not found - AutoScalingGroup '{}' not found", name));
+  // AWS's words, as test fixtures copied from real errors quote them ("AutoScalingGroup
+  // name not found - AutoScalingGroup: group-name not found").
+  return ValidationError(fmt::format("AutoScalingGroup name not found - AutoScalingGroup: {} not found", name));
 }
 
 state::Object RequireGroup(state::Tx& tx, const std::string& region, const std::string& name, bool deleting_ok) {

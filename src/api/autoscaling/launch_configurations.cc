@@ -92,7 +92,10 @@ Json DeleteLaunchConfiguration(state::Store& store, RequestContext& ctx, const J
   ThrowIfError(store.Write([&](state::Tx& tx) {
     auto lc = tx.Get(kLaunchConfiguration, ctx.region, name);
     ThrowIfError(lc.status());
-    if (!*lc) throw ValidationError("Launch configuration name not found - " + name);  // AWS's form
+    if (!*lc) {
+      // AWS's words (as scripts that match them quote them).
+      throw ValidationError(fmt::format("Launch configuration name not found - Launch configuration {} not found", name));
+    }
     auto groups = tx.List({kGroup, ctx.region});
     ThrowIfError(groups.status());
     for (const auto& g : *groups) {

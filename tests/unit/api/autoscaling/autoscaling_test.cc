@@ -190,7 +190,7 @@ TEST_F(AutoScalingTest, RefusalsInAwsWords) {
   EXPECT_EQ(Refusal("SetDesiredCapacity", {{"AutoScalingGroupName", "g"}, {"DesiredCapacity", 3}}),
             "ValidationError: New SetDesiredCapacity value 3 is above max value 2 for the AutoScalingGroup.");
   EXPECT_EQ(Refusal("SetDesiredCapacity", {{"AutoScalingGroupName", "nope"}, {"DesiredCapacity", 1}}),
-            "ValidationError: AutoScalingGroup name not found - AutoScalingGroup 'nope' not found");
+            "ValidationError: AutoScalingGroup name not found - AutoScalingGroup: nope not found");
   // A launch in flight is a scaling activity in progress: HonorCooldown refuses.
   controller_->RunOnce();
   AllRunning();
