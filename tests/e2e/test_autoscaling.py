@@ -91,7 +91,8 @@ def network(kecs):
 
 
 def test_group_over_two_subnets_scales_protects_replaces_and_force_deletes_boto(kecs, network):
-    asg, ec2 = kecs.client("autoscaling"), kecs.client("ec2")
+    asg, ec2, ecs = kecs.client("autoscaling"), kecs.client("ec2"), kecs.client("ecs")
+    ecs.create_cluster(clusterName="fleet")
     asg.create_auto_scaling_group(
         AutoScalingGroupName="web", MinSize=0, MaxSize=4, DesiredCapacity=2,
         LaunchTemplate={"LaunchTemplateName": "fleet", "Version": "$Latest"},
@@ -119,6 +120,13 @@ def test_group_over_two_subnets_scales_protects_replaces_and_force_deletes_boto(
     for i in described:
         tags = {t["Key"]: t["Value"] for t in i["Tags"]}
         assert tags == {"aws:autoscaling:groupName": "web", "team": "blue", "from": "template"}
+    # The ECS agent on each (ECS_CLUSTER in the template's user data) registered it.
+    # (In lenient mode the cluster also has the host's own container instance.)
+    def registered():
+        arns = ecs.list_container_instances(cluster="fleet")["containerInstanceArns"]
+        cis = ecs.describe_container_instances(cluster="fleet", containerInstances=arns)["containerInstances"] if arns else []
+        return set(ids) <= {c["ec2InstanceId"] for c in cis}
+    wait_for(registered, what="the group's instances as container instances")
     acts = asg.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert len(acts) == 2 and {a["StatusCode"] for a in acts} == {"Successful"}
     assert {a["Description"] for a in acts} == {f"Launching a new EC2 instance: {i}" for i in ids}
@@ -249,4 +257,21 @@ def test_launch_configuration_refusals_and_waiters_cli(kecs):
     fast(asg, "group_not_exists").wait(AutoScalingGroupNames=["g1"])
     kecs.aws("autoscaling", "delete-launch-configuration", "--launch-configuration-name", "lc1")
     assert kecs.aws("autoscaling", "describe-launch-configurations")["LaunchConfigurations"] == []
+    assert model_mismatches(kecs) == []
+
+
+def test_group_survives_a_restart_without_doubling_instances(kecs, network):
+    asg, ec2 = kecs.client("autoscaling"), kecs.client("ec2")
+    asg.create_auto_scaling_group(AutoScalingGroupName="r", MinSize=2, MaxSize=2,
+                                  LaunchTemplate={"LaunchTemplateId": network["lt"]},
+                                  VPCZoneIdentifier=f"{network['a']},{network['b']}")
+    before = sorted(i["InstanceId"] for i in in_service(asg, "r", 2))
+    kecs.restart()
+    asg, ec2 = kecs.client("autoscaling"), kecs.client("ec2")
+    assert sorted(i["InstanceId"] for i in in_service(asg, "r", 2)) == before
+    time.sleep(2)  # a few controller passes: still exactly the same two instances
+    assert sorted(i["InstanceId"] for i in group(asg, "r")["Instances"]) == before
+    running = [i["InstanceId"] for r in ec2.describe_instances(Filters=[
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"] for i in r["Instances"]]
+    assert sorted(running) == before
     assert model_mismatches(kecs) == []
