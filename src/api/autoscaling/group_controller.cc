@@ -16,19 +16,23 @@
 namespace kecs::api::autoscaling {
 namespace {
 
+// The version number the group's LaunchTemplate spec (Version "$Latest", "$Default" or a
+// number) names now; 0 when the template is gone.
+int64_t TemplateVersion(state::Tx& tx, const std::string& region, const Json& spec) {
+  auto t = tx.Get(ec2::kLaunchTemplate, region, JStr(spec, "LaunchTemplateId"));
+  if (!t.ok() || !*t) return 0;
+  return ec2::lt::ResolveVersion(JStr(spec, "Version", "$Default"), (*t)->doc.value("DefaultVersionNumber", int64_t{1}),
+                                 (*t)->doc.value("LatestVersionNumber", int64_t{1}))
+      .value_or(0);
+}
+
 // The group's current launch source, for the termination policy.
 LaunchSource SourceOf(state::Tx& tx, const state::Object& g) {
   LaunchSource s;
   s.launch_configuration = JStr(g.doc, "LaunchConfigurationName");
   if (const Json* lt = JGet(g.doc, "LaunchTemplate")) {
     s.template_id = JStr(*lt, "LaunchTemplateId");
-    auto t = tx.Get(ec2::kLaunchTemplate, g.region, s.template_id);
-    if (t.ok() && *t) {
-      s.template_version = ec2::lt::ResolveVersion(JStr(*lt, "Version", "$Default"),
-                                                   (*t)->doc.value("DefaultVersionNumber", int64_t{1}),
-                                                   (*t)->doc.value("LatestVersionNumber", int64_t{1}))
-                               .value_or(0);
-    }
+    s.template_version = TemplateVersion(tx, g.region, *lt);
   }
   return s;
 }
@@ -272,14 +276,8 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       Json lt_data = Json::object();
       if (const Json* lt = JGet(g.doc, "LaunchTemplate")) {
         const std::string tid = JStr(*lt, "LaunchTemplateId");
-        auto t = tx.Get(ec2::kLaunchTemplate, region, tid);
-        ThrowIfError(t.status());
-        int64_t version = 0;
-        if (*t) {
-          version = ec2::lt::ResolveVersion(JStr(*lt, "Version", "$Default"),
-                                            (*t)->doc.value("DefaultVersionNumber", int64_t{1}),
-                                            (*t)->doc.value("LatestVersionNumber", int64_t{1}))
-                        .value_or(0);
+        const int64_t version = TemplateVersion(tx, region, *lt);
+        if (version > 0) {
           auto data = ec2::LaunchTemplateData(tx, region, tid, std::to_string(version));
           if (data.ok()) lt_data = *data;
         }

@@ -213,7 +213,7 @@ Json GroupTags(const std::string& name, const Json& in) {
   for (const auto& t : in.value("Tags", Json::array())) {
     std::string key = JStr(t, "Key");
     if (key.starts_with("aws:")) throw ValidationError("Tag keys starting with 'aws:' are reserved for internal use.");
-    if (!keys.insert(key).second) continue;  // the last one given wins below
+    if (!keys.insert(key).second) continue;  // a key given twice: the first one counts
     tags.push_back({{"ResourceId", name}, {"ResourceType", "auto-scaling-group"}, {"Key", key},
                     {"Value", JStr(t, "Value")}, {"PropagateAtLaunch", JBool(t, "PropagateAtLaunch")}});
   }
