@@ -162,7 +162,7 @@ def test_group_over_two_subnets_scales_protects_replaces_and_force_deletes_boto(
                      what="a replacement")
     acts = asg.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert any(a["Description"] == f"Terminating EC2 instance: {keep}" and a["Cause"].endswith(
-        "an instance was taken out of service in response to an EC2 health check indicating it has been "
+        "an instance was taken out of service in response to a EC2 health check indicating it has been "
         "terminated or stopped.") for a in acts)
 
     # Refusals, in AWS's words.

@@ -159,12 +159,12 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
           FinishActivity(tx, region, JStr(m, "activity"), "Successful", now);
           g.internal["lastScaling"] = now;
         } else if (Gone(ec2_state)) {
-          // AWS's cause for an instance stopped or terminated behind the group's back (the
-          // EC2 Auto Scaling user guide, "Health checks for instances in an Auto Scaling group").
+          // AWS's cause for an instance stopped or terminated behind the group's back, "a EC2"
+          // included (as DescribeScalingActivities answered it, gist watchamcb/fc686c70...).
           m["HealthStatus"] = "Unhealthy";
           FinishActivity(tx, region, JStr(m, "activity"), "Successful", now);
           StartTermination(tx, g, m,
-                           At(now) + " an instance was taken out of service in response to an EC2 health check "
+                           At(now) + " an instance was taken out of service in response to a EC2 health check "
                                      "indicating it has been terminated or stopped.",
                            now, work);
         }
