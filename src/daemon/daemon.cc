@@ -44,6 +44,7 @@
 #include "base/strings.h"
 #include "daemon/version.h"
 #include "model/arn.h"
+#include "model/autoscaling_model.h"
 #include "model/kinds.h"
 #include "model/ecr_model.h"
 #include "model/sts_model.h"
@@ -60,6 +61,7 @@
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
 #include "reconcile/daemon_controller.h"
+#include "reconcile/capacity_controller.h"
 #include "reconcile/service_controller.h"
 #include "reconcile/traffic_shift.h"
 #include "reconcile/task_controller.h"
@@ -603,6 +605,7 @@ int Run(const Config& cfg) {
       KLOG_WARN("KECS_DEPLOYMENT_MINUTE_SECONDS={} is not a number of seconds in (0, 3600]; using 60", v);
     }
   }
+  ecs.SetCapacityMinute(service_options.minute_seconds);  // cluster auto scaling's waits (issue 17)
   reconcile::ServiceController services(**store, ecs, service_options, clock);
   (*store)->OnCommit([&services] { services.Notify(); });
   // The daemon scheduler (managed daemons) launches its tasks through the same path.
@@ -731,6 +734,12 @@ int Run(const Config& cfg) {
   router.AddService(sts_service);
   // Express Mode services make their security groups and load balancer through these.
   ecs.SetExpressPeers({ec2_service.get(), elbv2_service.get()});
+  // EC2 Auto Scaling (Query protocol, signing name autoscaling); ECS's capacity providers
+  // read and scale their groups through its operations (issue 17).
+  auto autoscaling_service = std::make_shared<api::Service>(model::AutoScalingModel(), api::ErrorStyle{});
+  router.AddService(autoscaling_service);
+  ecs.SetAutoScaling(autoscaling_service.get());
+  reconcile::CapacityController capacity(ecs, reconcile::CapacityController::Options{}, clock);
 
   // ECS Exec: ExecuteCommand's sessions, streamed over WebSockets on the API's port.
   api::exec::ExecSessions exec_sessions;
@@ -775,6 +784,7 @@ int Run(const Config& cfg) {
   daemons.Start();
   imds_server.Start();
   instances.Start();
+  capacity.Start();
   metadata.Start();
   logs.Start();
   server.Start();
@@ -801,6 +811,7 @@ int Run(const Config& cfg) {
   services.Stop();
   daemons.Stop();
   instances.Stop();
+  capacity.Stop();
   imds_server.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();
