@@ -21,7 +21,7 @@
 namespace kecs::api::ecs {
 namespace {
 
-std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
+std::string ResolveLaunchType(state::Tx& tx, RequestContext& ctx, const state::Object& cluster,
                               const LaunchSpec& spec, const std::string& mode, bool has_netcfg,
                               std::string* capacity_provider) {
   bool has_strategy = spec.capacity_provider_strategy.is_array() &&
@@ -35,7 +35,8 @@ std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
   Json strategy = has_strategy ? spec.capacity_provider_strategy
                                : cluster.doc.value("defaultCapacityProviderStrategy", Json::array());
   if (!strategy.empty()) {
-    // The first provider with weight (or base) wins; kecs runs every task on this host.
+    // The first provider with weight (or base) decides the launch type and network; Launch
+    // spreads the tasks over the strategy's providers (SplitByStrategy).
     const Json* pick = &strategy.front();
     for (const auto& s : strategy) {
       if (JInt(s, "base") > 0 || JInt(s, "weight") > 0) {
@@ -44,10 +45,19 @@ std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
       }
     }
     std::string cp = JStr(*pick, "capacityProvider");
-    if (has_strategy) {
-      bool associated = cp == "FARGATE" || cp == "FARGATE_SPOT";
+    bool fargate = false, asg = false;
+    for (const auto& s : strategy) {
+      std::string name = JStr(s, "capacityProvider");
+      bool built_in = name == "FARGATE" || name == "FARGATE_SPOT";
+      fargate = fargate || built_in;
+      if (!built_in) {
+        auto row = Check(tx.Get(kCapacityProvider, ctx.region, name));
+        asg = asg || (row && row->doc.contains("autoScalingGroupProvider"));
+      }
+      if (!has_strategy) continue;
+      bool associated = built_in;
       for (const auto& n : cluster.doc.value("capacityProviders", Json::array())) {
-        associated = associated || n == cp;
+        associated = associated || n == name;
       }
       if (!associated) {
         throw InvalidParameter(fmt::format(
@@ -55,6 +65,12 @@ std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
             "is not associated with the cluster. Associate the capacity provider with the "
             "cluster or specify a valid capacity provider and try again."));
       }
+    }
+    if (fargate && asg) {
+      // ECS's words, as Terraform users quote them (terraform-aws-modules/terraform-aws-ecs#68).
+      throw InvalidParameter(
+          "A capacity provider strategy cannot contain a mix of capacity providers using Auto Scaling groups "
+          "and Fargate providers. Specify one or the other and try again.");
     }
     *capacity_provider = cp;
     return (cp == "FARGATE" || cp == "FARGATE_SPOT") ? "FARGATE" : "EC2";
@@ -334,7 +350,7 @@ ResolvedLaunch ResolveLaunch(state::Tx& tx, RequestContext& ctx, const LaunchSpe
   r.mode = NetworkModeOf(td);
   if (!JGet(td, "networkMode") && has_netcfg && !ctx.strict) r.mode = "awsvpc";
 
-  r.launch_type = ResolveLaunchType(ctx, cluster, spec, r.mode, has_netcfg, &r.capacity_provider);
+  r.launch_type = ResolveLaunchType(tx, ctx, cluster, spec, r.mode, has_netcfg, &r.capacity_provider);
   if (r.fargate()) {
     bool compatible = false;
     for (const auto& c : td.value("compatibilities", Json::array())) compatible = compatible || c == "FARGATE";

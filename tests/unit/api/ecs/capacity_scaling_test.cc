@@ -18,6 +18,8 @@
 #include "api/router.h"
 #include "model/autoscaling_model.h"
 #include "model/shapes.h"
+#include "reconcile/task_controller.h"
+#include "runtime/simulated/simulated_runtime.h"
 #include "net/domain/vpc.h"
 #include "state/records/tasks.h"
 #include "state/store.h"
@@ -467,6 +469,49 @@ TEST_F(CapacityTest, WithoutManagedScalingATaskWithNoRoomFails) {
                              {"capacityProviderStrategy", {{{"capacityProvider", "web-cp"}, {"weight", 1}}}}});
   EXPECT_EQ(e, (std::pair<std::string, std::string>{"InvalidParameterException",
                                                     "No Container Instances were found in your cluster."}));
+}
+
+TEST_F(CapacityTest, AStrategyMixingFargateAndAnAutoScalingGroupIsRefused) {
+  ScalingCluster();
+  Ecs("PutClusterCapacityProviders", {{"cluster", "c"}, {"capacityProviders", {"web-cp", "FARGATE"}},
+                                      {"defaultCapacityProviderStrategy", Json::array()}});
+  auto e = Error("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"},
+                             {"capacityProviderStrategy", {{{"capacityProvider", "FARGATE"}, {"weight", 1}},
+                                                           {{"capacityProvider", "web-cp"}, {"weight", 1}}}}});
+  EXPECT_EQ(e.first, "InvalidParameterException");
+  EXPECT_THAT(e.second, HasSubstr("cannot contain a mix of capacity providers using Auto Scaling groups and Fargate"));
+}
+
+TEST_F(CapacityTest, TheTaskControllerLeavesAWaitingTaskAloneUntilPlacedOrStopped) {
+  ScalingCluster();
+  runtime::SimulatedRuntime runtime;
+  FakeClock clock(kNow);
+  reconcile::TaskController::Options o;
+  o.workers = 0;
+  o.stop_beside_workers = false;
+  reconcile::TaskController controller(*store_, runtime, reconcile::TaskHooks{}, o, clock);
+  Json run = Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"count", 2}});
+  std::string waiting = run["tasks"][0]["taskArn"], stopped = run["tasks"][1]["taskArn"];
+  auto get = [&](const std::string& arn) {
+    for (const auto& t : Tasks()) {
+      if (t.task_arn == arn) return t;
+    }
+    ADD_FAILURE() << arn;
+    return model::Task{};
+  };
+  for (int i = 0; i < 5; ++i) controller.StepForTest("us-east-1", get(waiting).id);
+  EXPECT_EQ(get(waiting).last_status, model::TaskStatus::kProvisioning);  // not run on the host
+  Ecs("StopTask", {{"cluster", "c"}, {"task", stopped}, {"reason", "no longer needed"}});
+  for (int i = 0; i < 5; ++i) controller.StepForTest("us-east-1", get(stopped).id);
+  EXPECT_EQ(get(stopped).last_status, model::TaskStatus::kStopped);
+  // Once placed on a new instance of the group, it starts.
+  Pass(kNow + 1);
+  Register(group_.instances.at(0).id);
+  Pass(kNow + 2);
+  Pass(kNow + 3);
+  ASSERT_TRUE(get(waiting).internal.placement.has_value());
+  for (int i = 0; i < 10; ++i) controller.StepForTest("us-east-1", get(waiting).id);
+  EXPECT_EQ(get(waiting).last_status, model::TaskStatus::kRunning);
 }
 
 }  // namespace
