@@ -346,10 +346,20 @@ void EcsApi::PlaceWaitingTasks(double now) {
 
 void EcsApi::ScaleCapacityProviders(double now) {
   std::vector<state::Object> providers;
+  std::set<std::pair<std::string, std::string>> associated;  // (region, provider) a cluster names
   Status st = store_.Read([&](state::Tx& tx) {
     state::Query q{kCapacityProvider};
     q.any_region = true;
     ASSIGN_OR_RETURN(providers, tx.List(q));
+    state::Query c{kCluster};
+    c.any_region = true;
+    c.status = "ACTIVE";
+    ASSIGN_OR_RETURN(auto clusters, tx.List(c));
+    for (const auto& cl : clusters) {
+      for (const auto& n : cl.doc.value("capacityProviders", Json::array())) {
+        if (n.is_string()) associated.insert({cl.region, n.get<std::string>()});
+      }
+    }
     return Status::Ok();
   });
   if (!st.ok()) {
@@ -377,6 +387,10 @@ void EcsApi::ScaleCapacityProviders(double now) {
       }
       if (!p.doc.contains("autoScalingGroupProvider") || !JBool(p.internal, "asgKnown")) continue;
       if (!ManagedScalingOf(p.doc).enabled) continue;
+      // ECS manages the groups of providers associated with a cluster only ("For each Auto
+      // Scaling group capacity provider that's associated with a cluster", cluster auto
+      // scaling, ECS developer guide).
+      if (!associated.count({p.region, p.name})) continue;
       ScaleProvider(ctx, p, now);
     } catch (const std::exception& e) {
       KLOG_WARN("capacity provider {}: {}", p.name, e.what());

@@ -471,6 +471,24 @@ TEST_F(CapacityTest, WithoutManagedScalingATaskWithNoRoomFails) {
                                                     "No Container Instances were found in your cluster."}));
 }
 
+TEST_F(CapacityTest, OnlyAProviderAClusterUsesManagesItsGroup) {
+  group_.desired = 2;
+  group_.Converge();
+  Provider({{"managedScaling", {{"status", "ENABLED"}, {"instanceWarmupPeriod", 0}}}});
+  Pass(kNow);
+  Pass(kNow + 20);
+  EXPECT_EQ(group_.desired, 2);  // no cluster names the provider: the group is left alone
+  Ecs("CreateCluster", {{"clusterName", "c"}});
+  Ecs("PutClusterCapacityProviders", {{"cluster", "c"}, {"capacityProviders", {"web-cp"}},
+                                      {"defaultCapacityProviderStrategy", Json::array()}});
+  Pass(kNow + 21);
+  EXPECT_EQ(group_.desired, 2);
+  EXPECT_EQ(Internal()["reservation"], 0);  // N = 0, M = 2
+  Pass(kNow + 37);
+  EXPECT_EQ(group_.desired, 0);  // nothing runs there: in, after the wait
+  EXPECT_TRUE(group_.calls == std::vector<std::string>{"SetDesiredCapacity 0"});
+}
+
 TEST_F(CapacityTest, AStrategyMixingFargateAndAnAutoScalingGroupIsRefused) {
   ScalingCluster();
   Ecs("PutClusterCapacityProviders", {{"cluster", "c"}, {"capacityProviders", {"web-cp", "FARGATE"}},
