@@ -489,6 +489,52 @@ TEST_F(CapacityTest, OnlyAProviderAClusterUsesManagesItsGroup) {
   EXPECT_TRUE(group_.calls == std::vector<std::string>{"SetDesiredCapacity 0"});
 }
 
+TEST_F(CapacityTest, TheAgentPathNamesTheProviderAndWaitingBridgeTasksGetTheInstancesOwnPorts) {
+  ScalingCluster();
+  Ecs("RegisterTaskDefinition",
+      {{"family", "web"},
+       {"containerDefinitions", {{{"name", "w"}, {"image", "busybox"}, {"cpu", 1024}, {"memory", 256},
+                                  {"portMappings", {{{"containerPort", 80}}}}}}}});
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "web"}, {"count", 3}});
+  Pass(kNow + 1);
+  ASSERT_EQ(group_.desired, 2);
+  // The instances come up as EC2 instances kecs runs, tagged by Auto Scaling, and their
+  // agent registers them (the instance controller's path).
+  for (const auto& i : group_.instances) {
+    state::Object row{net::kEc2Instance, "us-east-1", i.id, "", i.id, "running", 0,
+                      {{"InstanceId", i.id}, {"InstanceType", "m5.large"}, {"ImageId", "ami-0123456789abcdef0"},
+                       {"Placement", {{"AvailabilityZone", "us-east-1a"}}}, {"LaunchTime", kNow},
+                       {"Tags", {{{"Key", "aws:autoscaling:groupName"}, {"Value", "web-asg"}}}},
+                       {"kecs:ownerId", "000000000000"}}};
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      RETURN_IF_ERROR(tx.Put(row));
+      return ecs_->RegisterInstance(tx, row, "c", kNow + 2).status();
+    }).ok());
+  }
+  int named = 0;
+  Json arns = Ecs("ListContainerInstances", {{"cluster", "c"}})["containerInstanceArns"];
+  Json described = Ecs("DescribeContainerInstances", {{"cluster", "c"}, {"containerInstances", arns}});
+  for (const auto& ci : described["containerInstances"]) {
+    if (JStr(ci, "ec2InstanceId") == "i-1" || JStr(ci, "ec2InstanceId") == "i-2") {
+      EXPECT_EQ(ci["capacityProviderName"], "web-cp");  // named at registration, before any pass
+      ++named;
+    }
+  }
+  EXPECT_EQ(named, 2);
+  ecs_->PlaceWaitingTasks(kNow + 3);
+  std::map<std::string, std::set<int>> ports;  // container instance -> host ports
+  for (const auto& t : Tasks()) {
+    ASSERT_TRUE(t.internal.placement.has_value()) << t.id;
+    int hp = t.internal.containers.at(0).port_mappings.at(0).host_port;
+    EXPECT_GE(hp, 49153);
+    EXPECT_EQ(t.containers.at(0).network_bindings.at(0).host_port, hp);
+    ASSERT_EQ(t.internal.placement->ports.size(), 1u);
+    EXPECT_EQ(t.internal.placement->ports[0].port, hp);
+    EXPECT_TRUE(ports[*t.container_instance_arn].insert(hp).second) << "port given twice on one instance";
+  }
+  EXPECT_EQ(ports.size(), 2u);
+}
+
 TEST_F(CapacityTest, AStrategyMixingFargateAndAnAutoScalingGroupIsRefused) {
   ScalingCluster();
   Ecs("PutClusterCapacityProviders", {{"cluster", "c"}, {"capacityProviders", {"web-cp", "FARGATE"}},
