@@ -46,6 +46,7 @@
 #include "base/strings.h"
 #include "daemon/version.h"
 #include "model/arn.h"
+#include "model/autoscaling_model.h"
 #include "model/kinds.h"
 #include "model/ecr_model.h"
 #include "model/sts_model.h"
@@ -63,6 +64,7 @@
 #include "reconcile/network_hooks.h"
 #include "reconcile/policy_controller.h"
 #include "reconcile/daemon_controller.h"
+#include "reconcile/capacity_controller.h"
 #include "reconcile/service_controller.h"
 #include "reconcile/traffic_shift.h"
 #include "reconcile/task_controller.h"
@@ -606,6 +608,7 @@ int Run(const Config& cfg) {
       KLOG_WARN("KECS_DEPLOYMENT_MINUTE_SECONDS={} is not a number of seconds in (0, 3600]; using 60", v);
     }
   }
+  ecs.SetCapacityMinute(service_options.minute_seconds);  // cluster auto scaling's waits (issue 17)
   reconcile::ServiceController services(**store, ecs, service_options, clock);
   (*store)->OnCommit([&services] { services.Notify(); });
   // The daemon scheduler (managed daemons) launches its tasks through the same path.
@@ -742,6 +745,9 @@ int Run(const Config& cfg) {
   (*store)->OnCommit([&asg_controller] { asg_controller.Notify(); });
   // Express Mode services make their security groups and load balancer through these.
   ecs.SetExpressPeers({ec2_service.get(), elbv2_service.get()});
+  // ECS's capacity providers read and scale their groups through Auto Scaling's operations.
+  ecs.SetAutoScaling(autoscaling_service.get());
+  reconcile::CapacityController capacity(ecs, reconcile::CapacityController::Options{}, clock);
 
   // ECS Exec: ExecuteCommand's sessions, streamed over WebSockets on the API's port.
   api::exec::ExecSessions exec_sessions;
@@ -787,6 +793,7 @@ int Run(const Config& cfg) {
   imds_server.Start();
   instances.Start();
   asg_controller.Start();
+  capacity.Start();
   metadata.Start();
   logs.Start();
   server.Start();
@@ -814,6 +821,7 @@ int Run(const Config& cfg) {
   daemons.Stop();
   asg_controller.Stop();  // before the instance controller: its passes call EC2's handlers
   instances.Stop();
+  capacity.Stop();
   imds_server.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();

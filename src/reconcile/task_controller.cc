@@ -1,5 +1,7 @@
 #include "reconcile/task_controller.h"
 
+#include "reconcile/capacity_controller.h"
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -548,6 +550,9 @@ bool TaskController::Step(const Key& key) {
   // A task its container instance's own agent drives (TaskInternal::agent) moves only by
   // that agent's reports (api/ecs/agent.cc); kecs's runtime never runs it.
   if (task->internal.agent) return false;
+  // A task waiting for capacity moves on once the capacity controller places it (or asks
+  // it to stop: then it stops from PROVISIONING as any task that never started).
+  if (AwaitingCapacity(*task) && task->desired_status != TaskStatus::kStopped) return false;
   // The transition table: the function that does each state's work.
   static constexpr std::array<std::pair<TaskStatus, StateStep>, 7> kTransitions = {{
       {TaskStatus::kProvisioning, &TaskController::Provisioning},

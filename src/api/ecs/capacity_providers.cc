@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/ecs/capacity_scaling.h"
 #include "api/ecs/common.h"
 #include "api/ecs/ecs_api.h"
 #include "api/pagination.h"
@@ -21,6 +22,42 @@ Json BuiltIn(const RequestContext& ctx, const std::string& name) {
 }
 
 const std::regex kCpName("^[a-zA-Z0-9_-]{1,255}$");
+
+// UpdateInProgressException while a deletion runs; no source found for ECS's wording.
+void RefuseWhileDeleting(const state::Object& o) {
+  if (JStr(o.doc, "updateStatus") == "DELETE_IN_PROGRESS") {
+    throw AwsError("UpdateInProgressException",
+                   "The specified capacity provider is being deleted. Wait for the deletion to complete.");
+  }
+}
+
+// The rules of an Auto Scaling group provider's settings; `group` is the group as Auto
+// Scaling describes it, when known.
+void CheckAsgProvider(const Json& asg, const Json* group) {
+  ManagedScalingConfig ms = ManagedScalingOf(Json{{"autoScalingGroupProvider", asg}});
+  if (ms.minimum_step > ms.maximum_step) {
+    // No source found; kecs's wording, in the form of ECS's termination protection message.
+    throw InvalidParameter(
+        "The managed scaling setting for the capacity provider is invalid. The minimum scaling step size "
+        "must be less than or equal to the maximum scaling step size.");
+  }
+  if (JStr(asg, "managedTerminationProtection") != "ENABLED") return;
+  if (!ms.enabled) {
+    // No source found for this case's wording; kecs's, after the sourced message below.
+    throw ClientException(
+        "The managed termination protection setting for the capacity provider is invalid. To enable managed "
+        "termination protection for a capacity provider, managed scaling must be enabled.");
+  }
+  if (group && !JBool(*group, "NewInstancesProtectedFromScaleIn")) {
+    // ECS's words, as the console and ansible/ansible#68625 quote them ("Important: You must
+    // turn on Auto Scaling instance scale-in protection on the Auto Scaling group to use the
+    // managed termination protection feature", ECS developer guide).
+    throw ClientException(
+        "The managed termination protection setting for the capacity provider is invalid. To enable managed "
+        "termination protection for a capacity provider, the Auto Scaling group must have instance protection "
+        "from scale in enabled.");
+  }
+}
 
 }  // namespace
 
@@ -42,10 +79,29 @@ Json EcsApi::CreateCapacityProvider(RequestContext& ctx, const Json& in) {
   Json doc = {{"capacityProviderArn", model::EcsArn(ctx.region, ctx.account_id, "capacity-provider/" + name)},
               {"name", name},
               {"status", "ACTIVE"}};
+  Json internal = Json::object();
   if (const Json* a = JGet(in, "autoScalingGroupProvider")) {
     Json asg = *a;
     if (!asg.contains("managedTerminationProtection")) asg["managedTerminationProtection"] = "DISABLED";
     if (!asg.contains("managedDraining")) asg["managedDraining"] = "ENABLED";
+    asg["managedScaling"] = ManagedScalingWithDefaults(asg.value("managedScaling", Json()));
+    // The group, through the Auto Scaling API (outside the write transaction: its
+    // handler opens its own).
+    std::string given = JStr(asg, "autoScalingGroupArn");
+    internal["asgName"] = AsgNameOf(given);
+    GroupLookup g = DescribeGroup(ctx, given);
+    if (g.group) {
+      asg["autoScalingGroupArn"] = JStr(*g.group, "AutoScalingGroupARN", given);
+      internal["asgKnown"] = true;
+    } else if (g.answered && ctx.strict) {
+      // No source found for ECS's wording of a group that does not exist; kecs's, after
+      // the sourced "already being used" message below.
+      throw ClientException(
+          "The specified Auto Scaling group ARN does not exist. Specify a valid Auto Scaling group ARN and try again.");
+    }
+    // Lenient (or without the Auto Scaling service): a group Auto Scaling does not know is
+    // kept as given, and the provider scales nothing (README Limits).
+    CheckAsgProvider(asg, g.group ? &*g.group : nullptr);
     doc["autoScalingGroupProvider"] = asg;
   }
   if (const Json* m = JGet(in, "managedInstancesProvider")) doc["managedInstancesProvider"] = *m;
@@ -55,7 +111,17 @@ Json EcsApi::CreateCapacityProvider(RequestContext& ctx, const Json& in) {
     if (existing && existing->status == "ACTIVE") {
       throw ClientException(fmt::format("The specified capacity provider already exists. To change the configuration of an existing capacity provider, update the capacity provider."));
     }
-    Check(tx.Put({kCapacityProvider, ctx.region, name, "", name, "ACTIVE", 0, doc}));
+    if (internal.contains("asgName")) {
+      for (const auto& o : Check(tx.List({kCapacityProvider, ctx.region}))) {
+        if (o.status == "ACTIVE" && JStr(o.internal, "asgName") == JStr(internal, "asgName")) {
+          // ECS's words, as a boto3 ClientException quotes them (aws/containers-roadmap#632).
+          throw ClientException(
+              "The specified Auto Scaling group ARN is already being used by another capacity provider. "
+              "Specify a unique Auto Scaling group ARN and try again.");
+        }
+      }
+    }
+    Check(tx.Put({kCapacityProvider, ctx.region, name, "", name, "ACTIVE", 0, doc, internal}));
     return Status::Ok();
   }));
   return {{"capacityProvider", doc}};
@@ -111,15 +177,32 @@ Json EcsApi::DescribeCapacityProviders(RequestContext& ctx, const Json& in) {
 
 Json EcsApi::UpdateCapacityProvider(RequestContext& ctx, const Json& in) {
   std::string name = model::NameFromArnOrName(JStr(in, "name"));
+  std::optional<state::Object> seen;
+  Check(store_.Read([&](state::Tx& tx) {
+    seen = Check(tx.Get(kCapacityProvider, ctx.region, name));
+    return Status::Ok();
+  }));
+  // The group as Auto Scaling has it now, for the termination protection rule.
+  GroupLookup g;
+  if (seen && seen->doc.contains("autoScalingGroupProvider") && JBool(seen->internal, "asgKnown")) {
+    g = DescribeGroup(ctx, JStr(seen->doc["autoScalingGroupProvider"], "autoScalingGroupArn"));
+  }
   Json out;
   Check(store_.Write([&](state::Tx& tx) {
     auto o = Check(tx.Get(kCapacityProvider, ctx.region, name));
     if (!o || o->status != "ACTIVE") {
       throw InvalidParameter("The specified capacity provider does not exist. Specify a valid name or ARN and try again.");
     }
+    RefuseWhileDeleting(*o);
     if (const Json* a = JGet(in, "autoScalingGroupProvider")) {
       Json asg = o->doc.value("autoScalingGroupProvider", Json::object());
-      for (auto it = a->begin(); it != a->end(); ++it) asg[it.key()] = it.value();
+      for (auto it = a->begin(); it != a->end(); ++it) {
+        if (it.key() != "managedScaling") asg[it.key()] = it.value();
+      }
+      // A managedScaling given replaces the old one; what it leaves out takes AWS's
+      // defaults, as at creation.
+      if (const Json* ms = JGet(*a, "managedScaling")) asg["managedScaling"] = ManagedScalingWithDefaults(*ms);
+      CheckAsgProvider(asg, g.group ? &*g.group : nullptr);
       o->doc["autoScalingGroupProvider"] = asg;
     }
     o->doc["updateStatus"] = "UPDATE_COMPLETE";
@@ -138,6 +221,11 @@ Json EcsApi::DeleteCapacityProvider(RequestContext& ctx, const Json& in) {
     if (!o || o->status != "ACTIVE") {
       throw InvalidParameter("The specified capacity provider does not exist. Specify a valid name or ARN and try again.");
     }
+    RefuseWhileDeleting(*o);
+    // "Only capacity providers that aren't associated with a cluster can be deleted"
+    // (DeleteCapacityProvider, ECS API reference); a service's strategy can only name a
+    // provider of its cluster, so this covers "removed from the capacity provider strategy
+    // from all services" too.
     for (const auto& c : Check(tx.List({kCluster, ctx.region}))) {
       if (c.status != "ACTIVE") continue;
       for (const auto& n : c.doc.value("capacityProviders", Json::array())) {
@@ -147,8 +235,10 @@ Json EcsApi::DeleteCapacityProvider(RequestContext& ctx, const Json& in) {
         }
       }
     }
-    o->status = "INACTIVE";
-    o->doc["status"] = "INACTIVE";
+    // As the CLI reference's delete-capacity-provider example answers: still ACTIVE, with
+    // updateStatus DELETE_IN_PROGRESS; the capacity controller's next pass makes it
+    // INACTIVE (DELETE_COMPLETE), and it stays describable by name.
+    o->doc["updateStatus"] = "DELETE_IN_PROGRESS";
     Check(tx.Put(*o));
     out = {{"capacityProvider", o->doc}};
     return Status::Ok();

@@ -7,6 +7,7 @@
 
 #include "api/ec2/instance_identity.h"
 #include "api/ecs/agent.h"
+#include "api/ecs/capacity_scaling.h"
 #include "api/ecs/common.h"
 #include "api/ecs/ecs_api.h"
 #include "api/ecs/placement.h"
@@ -56,11 +57,12 @@ state::Object RequireInstance(state::Tx& tx, const RequestContext& ctx, const st
 // ("Reserving Amazon ECS Linux container instance memory": an m4.large's 8 GiB shows as
 // 7985 MiB available for tasks); kecs scales every type by that ratio (m5.large: 7985)
 // and reserves nothing more (ECS_RESERVED_MEMORY defaults to 0).
-int64_t AgentMemoryMib(const model::InstanceType& t) { return t.memory_mib * 7985 / 8192; }
 
 const std::regex kAttrName(R"(^[a-zA-Z0-9_./\\-]{1,128}$)");
 
 }  // namespace
+
+int64_t AgentMemoryMib(const model::InstanceType& t) { return t.memory_mib * 7985 / 8192; }
 
 Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
                                   const std::string& cluster, bool managed, const Json& in,
@@ -143,6 +145,19 @@ Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
       {"kecs:managed", managed},
       {"kecs:eniLimit", EniTaskLimit(type, trunk)},
   };
+  // An instance of a capacity provider's Auto Scaling group belongs to that provider
+  // (ContainerInstance.capacityProviderName): Auto Scaling tags its instances with
+  // aws:autoscaling:groupName. The capacity controller also names the group's instances
+  // it finds through DescribeAutoScalingGroups (capacity_scaling.cc).
+  if (auto ec2 = Check(tx.Get(net::kEc2Instance, ctx.region, ec2_id))) {
+    std::string group;
+    for (const auto& t : ec2->doc.value("Tags", Json::array())) {
+      if (JStr(t, "Key") == "aws:autoscaling:groupName") group = JStr(t, "Value");
+    }
+    for (const auto& cp : group.empty() ? std::vector<state::Object>{} : Check(tx.List({kCapacityProvider, ctx.region}))) {
+      if (cp.status == "ACTIVE" && JStr(cp.internal, "asgName") == group) doc["capacityProviderName"] = cp.name;
+    }
+  }
   Check(tx.Insert({kInstance, ctx.region, id, cluster, id, "ACTIVE", 0, doc}));
   return doc;
 }

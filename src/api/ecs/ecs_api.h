@@ -18,6 +18,7 @@
 #include "api/errors.h"
 #include "api/router.h"
 #include "base/json.h"
+#include "reconcile/capacity_controller.h"
 #include "reconcile/daemon_controller.h"
 #include "reconcile/instance_controller.h"
 #include "reconcile/service_controller.h"
@@ -42,6 +43,10 @@ struct EcsOptions {
   // Dynamic host ports for bridge mode, as the ECS agent's ephemeral range.
   int ephemeral_port_first = 49153;
   int ephemeral_port_last = 65535;
+  // Seconds in a "minute" of cluster auto scaling's waits (scale-in after 15 minutes of low
+  // reservation, tasks waiting for capacity 30 minutes): 60, as on AWS; the daemon takes
+  // KECS_DEPLOYMENT_MINUTE_SECONDS (capacity_scaling.h).
+  double minute_seconds = 60;
 };
 
 // ECS Exec (exec.cc): where ExecuteCommand's sessions go. Without sessions, or when the
@@ -60,7 +65,17 @@ struct ExpressPeers {
   const Service* elbv2 = nullptr;
 };
 
-class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLauncher, public reconcile::InstanceAgent {
+// An Auto Scaling group as DescribeAutoScalingGroups answers it (capacity_scaling.cc).
+// `answered`: the Auto Scaling service answered (false without one, or when it failed).
+struct GroupLookup {
+  bool answered = false;
+  std::optional<Json> group;
+};
+
+class EcsApi : public reconcile::TaskLauncher,
+               public reconcile::DaemonTaskLauncher,
+               public reconcile::InstanceAgent,
+               public reconcile::CapacityScaler {
  public:
   EcsApi(state::Store& store, net::RegionBootstrap& regions, EcsOptions options)
       : store_(store), regions_(regions), options_(std::move(options)) {}
@@ -115,6 +130,15 @@ class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLaunc
   // security groups (express.cc). Cheap when there is nothing to do; repeat calls retry
   // what an earlier one could not delete yet.
   void FinishExpressDeletions(RequestContext& ctx);
+  // Cluster auto scaling (issue 17, capacity_scaling.cc): the EC2 Auto Scaling service whose
+  // public operations the capacity providers' groups are read and scaled through; call
+  // before the server starts. Null: groups are neither checked nor scaled.
+  void SetAutoScaling(const Service* autoscaling) { autoscaling_ = autoscaling; }
+  // The scaled minute of its waits (EcsOptions::minute_seconds); before the server starts.
+  void SetCapacityMinute(double seconds) { options_.minute_seconds = seconds; }
+  // reconcile::CapacityScaler: the capacity controller's two passes.
+  void PlaceWaitingTasks(double now) override;
+  void ScaleCapacityProviders(double now) override;
 
  private:
   // clusters.cc
@@ -175,6 +199,10 @@ class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLaunc
   Json DescribeCapacityProviders(RequestContext& ctx, const Json& in);
   Json UpdateCapacityProvider(RequestContext& ctx, const Json& in);
   Json DeleteCapacityProvider(RequestContext& ctx, const Json& in);
+  // capacity_scaling.cc
+  GroupLookup DescribeGroup(const RequestContext& ctx, const std::string& arn_or_name);
+  Json AutoScalingCall(const char* op, const RequestContext& ctx, const Json& in);
+  void ScaleProvider(const RequestContext& ctx, const state::Object& provider, double now);
 
   // agent.cc
   Json DiscoverPollEndpoint(RequestContext& ctx, const Json& in);
@@ -236,6 +264,7 @@ class EcsApi : public reconcile::TaskLauncher, public reconcile::DaemonTaskLaunc
   std::chrono::steady_clock::time_point service_probe_at_;  // guarded by probe_mu_
   int service_probe_window_ = 32;                   // guarded by probe_mu_
   ExpressPeers express_;  // set before the server starts (SetExpressPeers)
+  const Service* autoscaling_ = nullptr;  // set before the server starts (SetAutoScaling)
   std::shared_ptr<const ec2::IdentitySigner> identity_signer_;  // set before the server starts
 };
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "api/ecs/capacity_scaling.h"
 #include "api/ecs/common.h"
 #include "api/ecs/placement.h"
 #include "api/ecs/task_definition_rules.h"
@@ -20,7 +21,7 @@
 namespace kecs::api::ecs {
 namespace {
 
-std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
+std::string ResolveLaunchType(state::Tx& tx, RequestContext& ctx, const state::Object& cluster,
                               const LaunchSpec& spec, const std::string& mode, bool has_netcfg,
                               std::string* capacity_provider) {
   bool has_strategy = spec.capacity_provider_strategy.is_array() &&
@@ -34,7 +35,8 @@ std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
   Json strategy = has_strategy ? spec.capacity_provider_strategy
                                : cluster.doc.value("defaultCapacityProviderStrategy", Json::array());
   if (!strategy.empty()) {
-    // The first provider with weight (or base) wins; kecs runs every task on this host.
+    // The first provider with weight (or base) decides the launch type and network; Launch
+    // spreads the tasks over the strategy's providers (SplitByStrategy).
     const Json* pick = &strategy.front();
     for (const auto& s : strategy) {
       if (JInt(s, "base") > 0 || JInt(s, "weight") > 0) {
@@ -43,10 +45,19 @@ std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
       }
     }
     std::string cp = JStr(*pick, "capacityProvider");
-    if (has_strategy) {
-      bool associated = cp == "FARGATE" || cp == "FARGATE_SPOT";
+    bool fargate = false, asg = false;
+    for (const auto& s : strategy) {
+      std::string name = JStr(s, "capacityProvider");
+      bool built_in = name == "FARGATE" || name == "FARGATE_SPOT";
+      fargate = fargate || built_in;
+      if (!built_in) {
+        auto row = Check(tx.Get(kCapacityProvider, ctx.region, name));
+        asg = asg || (row && row->doc.contains("autoScalingGroupProvider"));
+      }
+      if (!has_strategy) continue;
+      bool associated = built_in;
       for (const auto& n : cluster.doc.value("capacityProviders", Json::array())) {
-        associated = associated || n == cp;
+        associated = associated || n == name;
       }
       if (!associated) {
         throw InvalidParameter(fmt::format(
@@ -54,6 +65,12 @@ std::string ResolveLaunchType(RequestContext& ctx, const state::Object& cluster,
             "is not associated with the cluster. Associate the capacity provider with the "
             "cluster or specify a valid capacity provider and try again."));
       }
+    }
+    if (fargate && asg) {
+      // ECS's words, as Terraform users quote them (terraform-aws-modules/terraform-aws-ecs#68).
+      throw InvalidParameter(
+          "A capacity provider strategy cannot contain a mix of capacity providers using Auto Scaling groups "
+          "and Fargate providers. Specify one or the other and try again.");
     }
     *capacity_provider = cp;
     return (cp == "FARGATE" || cp == "FARGATE_SPOT") ? "FARGATE" : "EC2";
@@ -333,7 +350,7 @@ ResolvedLaunch ResolveLaunch(state::Tx& tx, RequestContext& ctx, const LaunchSpe
   r.mode = NetworkModeOf(td);
   if (!JGet(td, "networkMode") && has_netcfg && !ctx.strict) r.mode = "awsvpc";
 
-  r.launch_type = ResolveLaunchType(ctx, cluster, spec, r.mode, has_netcfg, &r.capacity_provider);
+  r.launch_type = ResolveLaunchType(tx, ctx, cluster, spec, r.mode, has_netcfg, &r.capacity_provider);
   if (r.fargate()) {
     bool compatible = false;
     for (const auto& c : td.value("compatibilities", Json::array())) compatible = compatible || c == "FARGATE";
@@ -380,9 +397,14 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
   } else {
     // "Only instances connected to an agent can accept task placement requests" (ECS API
     // reference, ContainerInstance.agentConnected): a stopped EC2 instance's, issue 17.
+    // An Auto Scaling group provider's tasks go to its own instances (capacity_scaling.h).
+    ProviderPlacement pp = ProviderPlacementOf(tx, ctx.region, r.capacity_provider);
     for (auto& o : Check(tx.List({kInstance, ctx.region, spec.cluster}))) {
+      if (pp.own_instances && JStr(o.doc, "capacityProviderName") != r.capacity_provider) continue;
       if (o.status == "ACTIVE" && JBool(o.doc, "agentConnected", true)) candidates.push_back(std::move(o));
     }
+    // A provider with managed scaling and no instance yet: its tasks wait (Launch).
+    if (candidates.empty() && pp.waits) return out;
     if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
   }
   std::set<HostPort> host_ports = HostPortsInUse(tx);
@@ -550,44 +572,122 @@ model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
 
 // ---- The four stages ----------------------------------------------------------------------
 
+std::vector<std::pair<std::string, int>> SplitByStrategy(const Json& strategy, int count) {
+  std::vector<std::pair<std::string, int>> out;
+  std::vector<int> by_weight;
+  for (const auto& s : strategy) {
+    out.push_back({JStr(s, "capacityProvider"), 0});
+    by_weight.push_back(0);
+  }
+  int left = count;
+  // base first, in the strategy's order (only one provider may set one)
+  for (size_t i = 0; i < out.size() && left > 0; ++i) {
+    int base = static_cast<int>(std::min<int64_t>(JInt(strategy[i], "base"), left));
+    out[i].second += base;
+    left -= base;
+  }
+  // then the rest by weight: each task to the provider furthest below its share
+  for (; left > 0; --left) {
+    int best = -1;
+    for (size_t i = 0; i < out.size(); ++i) {
+      int64_t w = JInt(strategy[i], "weight");
+      if (w <= 0) continue;
+      if (best < 0 || (by_weight[i] + 1) * JInt(strategy[best], "weight") < (by_weight[best] + 1) * w) {
+        best = static_cast<int>(i);
+      }
+    }
+    if (best < 0) best = 0;  // no weight at all: the first provider
+    ++by_weight[best];
+    ++out[best].second;
+  }
+  std::erase_if(out, [](const auto& p) { return p.second == 0; });
+  return out;
+}
+
+namespace {
+
+// Tasks of `cluster` waiting for capacity now.
+int WaitingCount(state::Tx& tx, const std::string& region, const std::string& cluster) {
+  state::Query q{kTask, region, cluster};
+  q.status = "PROVISIONING";
+  int n = 0;
+  for (const auto& t : Check(state::records::ListTasks(tx, q))) n += reconcile::AwaitingCapacity(t) ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
 LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& options,
                      const LaunchSpec& spec, const PortProbe* probe) {
   LaunchOutcome out;
-  ResolvedLaunch r = ResolveLaunch(tx, ctx, spec);
-  PlacedTasks placed = PlaceTasks(tx, ctx, spec, r);
-  for (const auto& f : placed.failures) out.failures.push_back(f);
+  const ResolvedLaunch resolved = ResolveLaunch(tx, ctx, spec);
+  // The capacity provider strategy spreads the tasks over its providers, base first, then
+  // by weight (ECS's "Capacity provider strategies"); one placement per provider.
+  std::vector<std::pair<std::string, int>> split = {{resolved.capacity_provider, spec.count}};
+  if (!resolved.capacity_provider.empty() && !resolved.fargate() && spec.container_instances.empty()) {
+    bool has_strategy = spec.capacity_provider_strategy.is_array() && !spec.capacity_provider_strategy.empty();
+    Json strategy = has_strategy ? spec.capacity_provider_strategy
+                                 : RequireCluster(tx, ctx, spec.cluster).doc.value("defaultCapacityProviderStrategy", Json::array());
+    if (strategy.size() > 1) split = SplitByStrategy(strategy, spec.count);
+  }
+  int waiting = -1;  // tasks of the cluster waiting for capacity, counted on first need
 
   std::set<HostPort> host_ports;
   // No probe: every port is unknown, so a bridge task with dynamic ports asks the caller
   // for one (NeedPortProbe). Nothing probes host sockets under the store's write lock.
   static const PortProbe kNone;
   if (!probe) probe = &kNone;
-  if (r.mode == "bridge") host_ports = HostPortsInUse(tx);
+  if (resolved.mode == "bridge") host_ports = HostPortsInUse(tx);
   // On an EC2 instance kecs runs, dynamic ports come from that instance's own books and
   // need no probe of this host's sockets.
   static const PortProbe kNoHostSockets = PortProbe::Live([](const std::string&, int64_t) { return true; });
   std::map<std::string, std::set<HostPort>> instance_ports;  // container instance -> its ports
-  for (const auto& instance : placed.instances) {
-    Json containers = r.containers;
-    if (r.mode == "bridge") {
-      bool own = instance && OnEc2Instance(tx, ctx.region, *instance);
-      if (own && !instance_ports.count(instance->id)) instance_ports[instance->id] = HostPortsOn(tx, instance->id);
-      // This task's dynamic ports first: with none left it fails placement
-      // (RESOURCE:PORTS) on its own, and the request's other tasks still run.
-      switch (AllocateDynamicPorts(containers, own ? instance_ports[instance->id] : host_ports,
-                                   options.ephemeral_port_first, options.ephemeral_port_last,
-                                   own ? kNoHostSockets : *probe)) {
-        case PortAllocation::kAllocated: break;
-        case PortAllocation::kUnprobed: throw NeedPortProbe{};
-        case PortAllocation::kExhausted:
-          out.failures.push_back({{"arn", instance ? JStr(instance->doc, "containerInstanceArn") : ""},
-                                  {"reason", "RESOURCE:PORTS"}});
-          continue;
+  for (const auto& [provider, count] : split) {
+    ResolvedLaunch r = resolved;
+    r.capacity_provider = provider;
+    LaunchSpec part = spec;
+    part.count = count;
+    PlacedTasks placed = PlaceTasks(tx, ctx, part, r);
+    // Tasks that found no room wait for the provider's group to grow, while the cluster has
+    // fewer than kMaxWaitingTasksPerCluster waiting; beyond, they fail as without it.
+    int unplaced = spec.container_instances.empty() ? count - static_cast<int>(placed.instances.size()) : 0;
+    if (unplaced > 0 && ProviderPlacementOf(tx, ctx.region, provider).waits) {
+      if (waiting < 0) waiting = WaitingCount(tx, ctx.region, spec.cluster);
+      int room = std::max(0, kMaxWaitingTasksPerCluster - waiting);
+      int n = std::min(unplaced, room);
+      for (int i = 0; i < n; ++i) placed.instances.push_back(std::nullopt);
+      waiting += n;
+      if (n == unplaced) placed.failures = Json::array();
+      if (n < unplaced && placed.failures.empty()) {
+        throw InvalidParameter("No Container Instances were found in your cluster.");
       }
     }
-    model::Task task = BuildTask(ctx, options, spec, r, instance, containers);
-    Check(state::records::InsertTask(tx, task));
-    out.tasks.push_back(state::records::TaskToAws(task, true));
+    for (const auto& f : placed.failures) out.failures.push_back(f);
+    for (const auto& instance : placed.instances) {
+      Json containers = r.containers;
+      if (r.mode == "bridge" && instance) {
+        bool own = OnEc2Instance(tx, ctx.region, *instance);
+        if (own && !instance_ports.count(instance->id)) instance_ports[instance->id] = HostPortsOn(tx, instance->id);
+        // This task's dynamic ports first: with none left it fails placement
+        // (RESOURCE:PORTS) on its own, and the request's other tasks still run.
+        switch (AllocateDynamicPorts(containers, own ? instance_ports[instance->id] : host_ports,
+                                     options.ephemeral_port_first, options.ephemeral_port_last,
+                                     own ? kNoHostSockets : *probe)) {
+          case PortAllocation::kAllocated: break;
+          case PortAllocation::kUnprobed: throw NeedPortProbe{};
+          case PortAllocation::kExhausted:
+            out.failures.push_back({{"arn", JStr(instance->doc, "containerInstanceArn")},
+                                    {"reason", "RESOURCE:PORTS"}});
+            continue;
+        }
+      }
+      model::Task task = BuildTask(ctx, options, part, r, instance, containers);
+      // No instance for an EC2 task: it waits for capacity in PROVISIONING, with no
+      // container instance, as ECS shows it (its host ports are given when it is placed).
+      if (!instance && !r.fargate()) task.last_status = model::TaskStatus::kProvisioning;
+      Check(state::records::InsertTask(tx, task));
+      out.tasks.push_back(state::records::TaskToAws(task, true));
+    }
   }
   return out;
 }

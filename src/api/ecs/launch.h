@@ -128,6 +128,11 @@ struct PlacedTasks {
 PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpec& spec,
                        const ResolvedLaunch& r);
 
+// How a capacity provider strategy spreads `count` tasks: each provider's base first, in
+// the strategy's order, then the rest by weight, each task to the provider furthest below
+// its weight's share; providers that get none are left out.
+std::vector<std::pair<std::string, int>> SplitByStrategy(const Json& strategy, int count);
+
 // ---- Stage 3: allocate ports ------------------------------------------------------------
 
 enum class PortAllocation { kAllocated, kExhausted, kUnprobed };

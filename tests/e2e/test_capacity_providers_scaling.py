@@ -1,0 +1,159 @@
+"""Capacity providers with managed scaling (issue 17), the API parts: AWS's managedScaling
+defaults, the providers' validation, and DeleteCapacityProvider's DELETE_IN_PROGRESS then
+INACTIVE, through boto3 and the aws CLI.
+
+Each provider names a real Auto Scaling group of desired capacity 0 when the daemon serves
+EC2 Auto Scaling's CreateAutoScalingGroup; on a daemon without it the provider names a group
+kecs cannot check (accepted in lenient mode, and it scales nothing). The checks that need a
+group Auto Scaling knows (a group that does not exist, a group used twice) run only then."""
+import botocore.exceptions
+import pytest
+
+from conftest import wait_for
+from test_ecs_support import default_subnet
+
+ACCOUNT = "000000000000"
+DEFAULTS = {"targetCapacity": 100, "minimumScalingStepSize": 1, "maximumScalingStepSize": 10000,
+            "instanceWarmupPeriod": 300}
+
+
+def error(fn, **kw):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        fn(**kw)
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def cli_error(kecs, *args):
+    p = kecs.aws(*args, raw=True)
+    assert p.returncode != 0, p.stdout
+    return p.stderr
+
+
+def make_group(kecs, name, protect=True):
+    """(the group's ARN, whether Auto Scaling knows it)."""
+    asg = kecs.client("autoscaling")
+    try:
+        asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] in ("InvalidAction", "UnknownOperationException"), e.response
+        return f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:autoScalingGroup:0:autoScalingGroupName/{name}", False
+    ec2 = kecs.client("ec2")
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": "ami-0123456789abcdef0", "InstanceType": "m5.large"})
+    asg.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=3, DesiredCapacity=0,
+                                  LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+                                  VPCZoneIdentifier=default_subnet(kecs), NewInstancesProtectedFromScaleIn=protect)
+    [g] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return g["AutoScalingGroupARN"], True
+
+
+def test_managed_scaling_defaults_are_awss(kecs):
+    ecs = kecs.client("ecs")
+    arn, _ = make_group(kecs, "defaults-a")
+    cp = ecs.create_capacity_provider(name="defaults-a", autoScalingGroupProvider={
+        "autoScalingGroupArn": arn, "managedScaling": {"status": "ENABLED"}})["capacityProvider"]
+    assert cp["autoScalingGroupProvider"]["managedScaling"] == {"status": "ENABLED", **DEFAULTS}
+    assert cp["autoScalingGroupProvider"]["managedTerminationProtection"] == "DISABLED"
+    assert cp["autoScalingGroupProvider"]["autoScalingGroupArn"] == arn
+
+    # Through the CLI, with no managedScaling at all: DISABLED, with the same defaults.
+    arn_b, _ = make_group(kecs, "defaults-b")
+    out = kecs.aws("ecs", "create-capacity-provider", "--name", "defaults-b", "--auto-scaling-group-provider",
+                   f"autoScalingGroupArn={arn_b}")["capacityProvider"]
+    assert out["autoScalingGroupProvider"]["managedScaling"] == {"status": "DISABLED", **DEFAULTS}
+    described = kecs.aws("ecs", "describe-capacity-providers", "--capacity-providers", "defaults-a",
+                         "defaults-b")["capacityProviders"]
+    assert [d["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] for d in described] == [100, 100]
+
+    # An update's managedScaling replaces the old one, defaults filled again.
+    up = ecs.update_capacity_provider(name="defaults-a", autoScalingGroupProvider={
+        "managedScaling": {"status": "ENABLED", "targetCapacity": 75, "instanceWarmupPeriod": 60}})["capacityProvider"]
+    assert up["autoScalingGroupProvider"]["managedScaling"] == {
+        **DEFAULTS, "status": "ENABLED", "targetCapacity": 75, "instanceWarmupPeriod": 60}
+    assert up["updateStatus"] == "UPDATE_COMPLETE"
+
+
+def test_invalid_settings_are_refused_in_ecss_words(kecs):
+    ecs = kecs.client("ecs")
+    arn, known = make_group(kecs, "rules")
+    code, msg = error(ecs.create_capacity_provider, name="rules", autoScalingGroupProvider={
+        "autoScalingGroupArn": arn,
+        "managedScaling": {"status": "ENABLED", "minimumScalingStepSize": 5, "maximumScalingStepSize": 2}})
+    assert code == "InvalidParameterException"
+    assert "minimum scaling step size must be less than or equal to the maximum" in msg
+    code, msg = error(ecs.create_capacity_provider, name="rules", autoScalingGroupProvider={
+        "autoScalingGroupArn": arn, "managedTerminationProtection": "ENABLED"})
+    assert code == "ClientException"
+    assert msg.startswith("The managed termination protection setting for the capacity provider is invalid.")
+    # The model's ranges, as the front end refuses them.
+    err = cli_error(kecs, "ecs", "create-capacity-provider", "--name", "rules", "--auto-scaling-group-provider",
+                    f"autoScalingGroupArn={arn},managedScaling={{status=ENABLED,targetCapacity=0}}")
+    assert "targetCapacity" in err
+    # Nothing was stored.
+    assert ecs.describe_capacity_providers(capacityProviders=["rules"])["failures"] == [
+        {"arn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:capacity-provider/rules", "reason": "MISSING"}]
+
+    ecs.create_capacity_provider(name="rules", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    # One group, one provider (the words a boto3 ClientException quotes in
+    # aws/containers-roadmap#632).
+    assert error(ecs.create_capacity_provider, name="rules-2",
+                 autoScalingGroupProvider={"autoScalingGroupArn": arn}) == (
+        "ClientException",
+        "The specified Auto Scaling group ARN is already being used by another capacity provider. "
+        "Specify a unique Auto Scaling group ARN and try again.")
+    if known:
+        unprotected, _ = make_group(kecs, "rules-unprotected", protect=False)
+        code, msg = error(ecs.create_capacity_provider, name="rules-3", autoScalingGroupProvider={
+            "autoScalingGroupArn": unprotected, "managedScaling": {"status": "ENABLED"},
+            "managedTerminationProtection": "ENABLED"})
+        assert (code, msg.endswith("the Auto Scaling group must have instance protection from scale in enabled.")) == \
+            ("ClientException", True)
+
+
+@pytest.mark.kecs_args("--strict")
+def test_strict_refuses_a_group_auto_scaling_does_not_know(kecs):
+    ecs = kecs.client("ecs")
+    _, known = make_group(kecs, "probe")
+    ghost = f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:autoScalingGroup:0:autoScalingGroupName/ghost"
+    if known:
+        code, msg = error(ecs.create_capacity_provider, name="ghost",
+                          autoScalingGroupProvider={"autoScalingGroupArn": ghost})
+        assert (code, msg) == ("ClientException", "The specified Auto Scaling group ARN does not exist. "
+                                                  "Specify a valid Auto Scaling group ARN and try again.")
+    else:
+        # Without the Auto Scaling service there is nothing to check against.
+        assert ecs.create_capacity_provider(name="ghost", autoScalingGroupProvider={
+            "autoScalingGroupArn": ghost})["capacityProvider"]["status"] == "ACTIVE"
+
+
+def test_delete_is_in_progress_then_inactive_and_stays_describable(kecs):
+    ecs = kecs.client("ecs")
+    arn, _ = make_group(kecs, "gone")
+    ecs.create_capacity_provider(name="gone", autoScalingGroupProvider={
+        "autoScalingGroupArn": arn, "managedScaling": {"status": "ENABLED"}})
+    ecs.create_cluster(clusterName="cp-del")
+    ecs.put_cluster_capacity_providers(cluster="cp-del", capacityProviders=["gone"],
+                                       defaultCapacityProviderStrategy=[])
+    # Only a provider no cluster uses can be deleted.
+    assert error(ecs.delete_capacity_provider, capacityProvider="gone")[0] == "ResourceInUseException"
+    ecs.put_cluster_capacity_providers(cluster="cp-del", capacityProviders=[], defaultCapacityProviderStrategy=[])
+
+    out = kecs.aws("ecs", "delete-capacity-provider", "--capacity-provider",
+                   f"arn:aws:ecs:us-east-1:{ACCOUNT}:capacity-provider/gone")["capacityProvider"]
+    assert (out["status"], out["updateStatus"]) == ("ACTIVE", "DELETE_IN_PROGRESS")
+    # While it is being deleted, it is neither deleted again nor updated.
+    code, _ = error(ecs.delete_capacity_provider, capacityProvider="gone")
+    assert code in ("UpdateInProgressException", "InvalidParameterException")
+
+    def inactive():
+        [cp] = ecs.describe_capacity_providers(capacityProviders=["gone"])["capacityProviders"]
+        return cp if cp["status"] == "INACTIVE" else None
+    cp = wait_for(inactive, what="the provider INACTIVE")
+    assert cp["updateStatus"] == "DELETE_COMPLETE"
+    assert cp["name"] == "gone"
+    # Describable by name, gone from the full list; the name can be used again.
+    listed = [p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]]
+    assert "gone" not in listed and "FARGATE" in listed
+    assert error(ecs.delete_capacity_provider, capacityProvider="gone")[0] == "InvalidParameterException"
+    again = ecs.create_capacity_provider(name="gone", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    assert again["capacityProvider"]["status"] == "ACTIVE"
