@@ -358,12 +358,14 @@ def local_kecs(request, registry):
     data_dir = tempfile.mkdtemp(prefix="kecs-local-")
     prefix = "kt" + secrets.token_hex(2)
     marker = request.node.get_closest_marker("kecs_args")
+    env_marker = request.node.get_closest_marker("kecs_env")
     # A bridge network of its own, so that no other daemon's (or Docker's) can clash.
     bridge = f"192.168.{100 + secrets.randbelow(150)}.0/24"
     d = Daemon(data_dir, runtime="local",
                extra_env={"KECS_NAME_PREFIX": prefix, "KECS_BRIDGE_CIDR": bridge,
                           "KECS_REGISTRY_MIRRORS": f"docker.io={registry.addr}",
-                          "KECS_INSECURE_REGISTRIES": registry.addr},
+                          "KECS_INSECURE_REGISTRIES": registry.addr,
+                          **(dict(env_marker.kwargs) if env_marker else {})},
                extra_args=list(marker.args) if marker else [])
     d.prefix = prefix
     d.registry = registry

@@ -30,13 +30,8 @@ def cli_error(kecs, *args):
 
 
 def make_group(kecs, name, protect=True):
-    """(the group's ARN, whether Auto Scaling knows it)."""
+    """The ARN of a new Auto Scaling group of desired capacity 0."""
     asg = kecs.client("autoscaling")
-    try:
-        asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
-    except botocore.exceptions.ClientError as e:
-        assert e.response["Error"]["Code"] in ("InvalidAction", "UnknownOperationException"), e.response
-        return f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:autoScalingGroup:0:autoScalingGroupName/{name}", False
     ec2 = kecs.client("ec2")
     ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
         "ImageId": "ami-0123456789abcdef0", "InstanceType": "m5.large"})
@@ -44,12 +39,12 @@ def make_group(kecs, name, protect=True):
                                   LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
                                   VPCZoneIdentifier=default_subnet(kecs), NewInstancesProtectedFromScaleIn=protect)
     [g] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-    return g["AutoScalingGroupARN"], True
+    return g["AutoScalingGroupARN"]
 
 
 def test_managed_scaling_defaults_are_awss(kecs):
     ecs = kecs.client("ecs")
-    arn, _ = make_group(kecs, "defaults-a")
+    arn = make_group(kecs, "defaults-a")
     cp = ecs.create_capacity_provider(name="defaults-a", autoScalingGroupProvider={
         "autoScalingGroupArn": arn, "managedScaling": {"status": "ENABLED"}})["capacityProvider"]
     assert cp["autoScalingGroupProvider"]["managedScaling"] == {"status": "ENABLED", **DEFAULTS}
@@ -57,7 +52,7 @@ def test_managed_scaling_defaults_are_awss(kecs):
     assert cp["autoScalingGroupProvider"]["autoScalingGroupArn"] == arn
 
     # Through the CLI, with no managedScaling at all: DISABLED, with the same defaults.
-    arn_b, _ = make_group(kecs, "defaults-b")
+    arn_b = make_group(kecs, "defaults-b")
     out = kecs.aws("ecs", "create-capacity-provider", "--name", "defaults-b", "--auto-scaling-group-provider",
                    f"autoScalingGroupArn={arn_b}")["capacityProvider"]
     assert out["autoScalingGroupProvider"]["managedScaling"] == {"status": "DISABLED", **DEFAULTS}
@@ -75,7 +70,7 @@ def test_managed_scaling_defaults_are_awss(kecs):
 
 def test_invalid_settings_are_refused_in_ecss_words(kecs):
     ecs = kecs.client("ecs")
-    arn, known = make_group(kecs, "rules")
+    arn = make_group(kecs, "rules")
     code, msg = error(ecs.create_capacity_provider, name="rules", autoScalingGroupProvider={
         "autoScalingGroupArn": arn,
         "managedScaling": {"status": "ENABLED", "minimumScalingStepSize": 5, "maximumScalingStepSize": 2}})
@@ -101,34 +96,27 @@ def test_invalid_settings_are_refused_in_ecss_words(kecs):
         "ClientException",
         "The specified Auto Scaling group ARN is already being used by another capacity provider. "
         "Specify a unique Auto Scaling group ARN and try again.")
-    if known:
-        unprotected, _ = make_group(kecs, "rules-unprotected", protect=False)
-        code, msg = error(ecs.create_capacity_provider, name="rules-3", autoScalingGroupProvider={
-            "autoScalingGroupArn": unprotected, "managedScaling": {"status": "ENABLED"},
-            "managedTerminationProtection": "ENABLED"})
-        assert (code, msg.endswith("the Auto Scaling group must have instance protection from scale in enabled.")) == \
-            ("ClientException", True)
+    unprotected = make_group(kecs, "rules-unprotected", protect=False)
+    code, msg = error(ecs.create_capacity_provider, name="rules-3", autoScalingGroupProvider={
+        "autoScalingGroupArn": unprotected, "managedScaling": {"status": "ENABLED"},
+        "managedTerminationProtection": "ENABLED"})
+    assert (code, msg.endswith("the Auto Scaling group must have instance protection from scale in enabled.")) == \
+        ("ClientException", True)
 
 
 @pytest.mark.kecs_args("--strict")
 def test_strict_refuses_a_group_auto_scaling_does_not_know(kecs):
     ecs = kecs.client("ecs")
-    _, known = make_group(kecs, "probe")
     ghost = f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:autoScalingGroup:0:autoScalingGroupName/ghost"
-    if known:
-        code, msg = error(ecs.create_capacity_provider, name="ghost",
-                          autoScalingGroupProvider={"autoScalingGroupArn": ghost})
-        assert (code, msg) == ("ClientException", "The specified Auto Scaling group ARN does not exist. "
-                                                  "Specify a valid Auto Scaling group ARN and try again.")
-    else:
-        # Without the Auto Scaling service there is nothing to check against.
-        assert ecs.create_capacity_provider(name="ghost", autoScalingGroupProvider={
-            "autoScalingGroupArn": ghost})["capacityProvider"]["status"] == "ACTIVE"
+    code, msg = error(ecs.create_capacity_provider, name="ghost",
+                      autoScalingGroupProvider={"autoScalingGroupArn": ghost})
+    assert (code, msg) == ("ClientException", "The specified Auto Scaling group ARN does not exist. "
+                                              "Specify a valid Auto Scaling group ARN and try again.")
 
 
 def test_delete_is_in_progress_then_inactive_and_stays_describable(kecs):
     ecs = kecs.client("ecs")
-    arn, _ = make_group(kecs, "gone")
+    arn = make_group(kecs, "gone")
     ecs.create_capacity_provider(name="gone", autoScalingGroupProvider={
         "autoScalingGroupArn": arn, "managedScaling": {"status": "ENABLED"}})
     ecs.create_cluster(clusterName="cp-del")

@@ -4,6 +4,7 @@ tasks on them. Root only (the `local_kecs` fixture).
 
 Every reachability check runs a real HTTP client inside a task's network namespace and
 asserts the page, or a timeout where traffic must be dropped."""
+import base64
 import json
 import subprocess
 
@@ -249,3 +250,72 @@ def test_identity_document_from_imdsv2_registers_a_container_instance(ec2c):
     with pytest.raises(ec2c.ecs.exceptions.ClientException):
         ec2c.ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=doc_text.replace('"m5.large"', '"m5.24xlarge"'),
                                              instanceIdentityDocumentSignature=sig)
+
+
+@pytest.mark.kecs_env(KECS_DEPLOYMENT_MINUTE_SECONDS="0.2")
+def test_capacity_provider_grows_and_shrinks_its_auto_scaling_group(ec2c):
+    """Done-when 3: a capacity provider with managed scaling over an Auto Scaling group of
+    desired capacity 0. RunTask of 6 tasks that need 3 m5.large instances answers them in
+    PROVISIONING, grows the group to 3, and the tasks run on the 3 instances once they
+    register. After the tasks stop, the group scales back in to 0 (AWS waits 15 minutes of
+    low reservation; the daemon's minute is 0.2 s here)."""
+    asc = ec2c.k.client("autoscaling")
+    ec2c.ec2.create_launch_template(LaunchTemplateName="ecs-hosts", LaunchTemplateData={
+        "ImageId": ec2c.ami, "InstanceType": "m5.large", "SecurityGroupIds": [ec2c.sg],
+        "UserData": base64.b64encode(USER_DATA.encode()).decode()})
+    asc.create_auto_scaling_group(
+        AutoScalingGroupName="ecs-hosts", LaunchTemplate={"LaunchTemplateName": "ecs-hosts", "Version": "$Latest"},
+        MinSize=0, MaxSize=4, DesiredCapacity=0, VPCZoneIdentifier=",".join(ec2c.subnets),
+        NewInstancesProtectedFromScaleIn=True)
+    try:
+        [group] = asc.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs-hosts"])["AutoScalingGroups"]
+        cp = ec2c.ecs.create_capacity_provider(name="hosts", autoScalingGroupProvider={
+            "autoScalingGroupArn": group["AutoScalingGroupARN"],
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 100, "instanceWarmupPeriod": 0},
+            "managedTerminationProtection": "ENABLED"})["capacityProvider"]
+        # AWS's defaults for what the request left out.
+        assert (cp["autoScalingGroupProvider"]["managedScaling"]["minimumScalingStepSize"],
+                cp["autoScalingGroupProvider"]["managedScaling"]["maximumScalingStepSize"]) == (1, 10000)
+        ec2c.ecs.put_cluster_capacity_providers(cluster=CLUSTER, capacityProviders=["hosts"],
+                                                defaultCapacityProviderStrategy=[{"capacityProvider": "hosts", "weight": 1}])
+        # Half an m5.large's 2048 CPU units each: 6 tasks need 3 instances.
+        ec2c.ecs.register_task_definition(
+            family="half-host", networkMode="bridge", requiresCompatibilities=["EC2"],
+            containerDefinitions=[{"name": "web", "image": "nginx:latest", "cpu": 1024, "memory": 128,
+                                   "stopTimeout": 1, "portMappings": [{"containerPort": 80, "hostPort": 0}]}])
+        out = ec2c.k.aws("ecs", "run-task", "--cluster", CLUSTER, "--task-definition", "half-host", "--count", "6",
+                         "--capacity-provider-strategy", "capacityProvider=hosts,weight=1")
+        assert out["failures"] == []
+        arns = [t["taskArn"] for t in out["tasks"]]
+        assert len(arns) == 6 and {t["lastStatus"] for t in out["tasks"]} == {"PROVISIONING"}
+        assert {t["capacityProviderName"] for t in out["tasks"]} == {"hosts"}
+
+        def group_of(n):
+            [g] = asc.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs-hosts"])["AutoScalingGroups"]
+            in_service = [i for i in g["Instances"] if i["LifecycleState"] == "InService"]
+            return g if g["DesiredCapacity"] == n and len(in_service) == n and len(g["Instances"]) == n else None
+        g = wait_for(lambda: group_of(3), timeout=60, what="the group grown to 3 InService instances")
+        members = {i["InstanceId"] for i in g["Instances"]}
+        tasks = ec2c.wait_tasks(arns, timeout=120)
+        hosts = [ec2c.host_of(t) for t in tasks]
+        assert set(hosts) == members and sorted(hosts.count(i) for i in members) == [2, 2, 2]
+        # Managed termination protection: instances that run tasks are protected.
+        assert all(i["ProtectedFromScaleIn"] for i in g["Instances"])
+        # The instances' container instances belong to the provider.
+        assert {c["capacityProviderName"] for c in ec2c.container_instances()} == {"hosts"}
+        # Each task's port answers at its instance's address from a task in the VPC.
+        probe_ns = ec2c.probe_task()
+        t0 = tasks[0]
+        [binding] = t0["containers"][0]["networkBindings"]
+        ip = ec2c.instance(ec2c.host_of(t0))["PrivateIpAddress"]
+        assert http_probe(f"http://{ip}:{binding['hostPort']}/", netns=probe_ns, timeout=5) == PAGE
+        for a in arns:
+            ec2c.ecs.stop_task(cluster=CLUSTER, task=a)
+        ec2c.wait_tasks(arns, status="STOPPED")
+        wait_for(lambda: group_of(0), timeout=90, what="the group scaled back in to 0")
+        ec2c.ec2.get_waiter("instance_terminated").wait(InstanceIds=sorted(members),
+                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    finally:
+        asc.delete_auto_scaling_group(AutoScalingGroupName="ecs-hosts", ForceDelete=True)
+        wait_for(lambda: not asc.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs-hosts"])["AutoScalingGroups"],
+                 timeout=90, what="the group deleted")
