@@ -197,6 +197,11 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
       throw InvalidParameterValue(fmt::format("The subnet '{}' has no IPv4 CIDR block for a NAT gateway.", subnet_id));
     }
     if (!allocation.empty()) {
+      // An allocation kecs did not make is accepted in lenient mode (the address its id
+      // names); --strict wants it allocated, as AWS does (hashicorp/terraform#1815's words).
+      if (ctx.strict && !Check(tx.Get(kElasticIp, ctx.region, allocation))) {
+        throw Ec2Error("InvalidAllocationID.NotFound", fmt::format("The allocation ID '{}' does not exist", allocation));
+      }
       for (const auto& n : existing) {
         if (JStr(n.doc, "State") == "deleted") continue;
         for (const auto& a : n.doc.value("NatGatewayAddresses", Json::array())) {

@@ -226,9 +226,13 @@ class EndpointOps {
       auto list = [&](const char* m) {
         return in.value(m, Json::array()).get<std::vector<std::string>>();
       };
-      if (gateway && (JGet(in, "AddSubnetIds") || JGet(in, "AddSecurityGroupIds"))) {
+      if (gateway && JGet(in, "AddSubnetIds")) {
         throw Ec2Error("InvalidParameter",
                        "Subnet IDs are only supported for Interface and GatewayLoadBalancer type VPC Endpoints.");
+      }
+      if (gateway && JGet(in, "AddSecurityGroupIds")) {
+        throw Ec2Error("InvalidParameter",
+                       "Security group IDs are only supported for Interface and GatewayLoadBalancer type VPC Endpoints.");
       }
       if (!gateway && JGet(in, "AddRouteTableIds")) {
         throw Ec2Error("InvalidParameter", "Route table IDs are only supported for Gateway type VPC Endpoints.");

@@ -28,8 +28,10 @@ class Ec2HandlersTest : public ::testing::Test {
     api_->RegisterAll(*svc_);
   }
 
-  Json Call(const std::string& op, const Json& in) {
+  // `strict`: as a daemon started with --strict serves it.
+  Json Call(const std::string& op, const Json& in, bool strict = false) {
     api::RequestContext ctx;
+    ctx.strict = strict;
     ctx.region = "us-east-1";
     ctx.account_id = "000000000000";
     ctx.now = 1700000000;

@@ -84,6 +84,27 @@ TEST_F(VpcRestTest, AssociationShowsOnTheInterfaceAndBlocksReleaseUntilDisassoci
             "InvalidAllocationID.NotFound: The allocation ID '" + alloc + "' does not exist");
 }
 
+TEST_F(VpcRestTest, NatGatewayTakesAnAllocatedAddressAndStrictModeWantsOne) {
+  std::string alloc = Call("AllocateAddress", Json::object())["AllocationId"];
+  Json nat = Call("CreateNatGateway", {{"SubnetId", subnet_}, {"AllocationId", alloc}})["NatGateway"];
+  Json addr = Call("DescribeAddresses", {{"AllocationIds", Json::array({alloc})}})["Addresses"][0];
+  EXPECT_EQ(nat["NatGatewayAddresses"][0]["PublicIp"], addr["PublicIp"]);
+  EXPECT_EQ(addr["NetworkInterfaceId"], nat["NatGatewayAddresses"][0]["NetworkInterfaceId"]);
+  std::string subnet2 = Call("CreateSubnet", {{"VpcId", vpc_}, {"CidrBlock", "10.0.2.0/24"}})["Subnet"]["SubnetId"];
+  EXPECT_EQ(Refusal("CreateNatGateway", {{"SubnetId", subnet2}, {"AllocationId", alloc}}),
+            "Resource.AlreadyAssociated: Elastic IP address [" + alloc + "] is already associated");
+  // An allocation kecs did not make: lenient mode takes it, --strict does not.
+  const std::string unknown = "eipalloc-0123456789abcdef0";
+  try {
+    Call("CreateNatGateway", {{"SubnetId", subnet2}, {"AllocationId", unknown}}, /*strict=*/true);
+    ADD_FAILURE() << "strict mode took an unknown allocation";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code() + ": " + e.message(),
+              "InvalidAllocationID.NotFound: The allocation ID '" + unknown + "' does not exist");
+  }
+  EXPECT_EQ(Refusal("CreateNatGateway", {{"SubnetId", subnet2}, {"AllocationId", unknown}}), "");
+}
+
 TEST_F(VpcRestTest, AnAssociationWhoseInterfaceIsGoneReadsAsNone) {
   std::string alloc = Call("AllocateAddress", Json::object())["AllocationId"];
   std::string eni = NewEni();
