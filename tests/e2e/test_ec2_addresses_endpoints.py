@@ -372,3 +372,32 @@ def test_security_group_references_and_console_output(kecs, ec2):
     assert boto_error(ec2.get_console_output, InstanceId="i-0123456789abcdef0") == (
         "InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist")
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_associations_and_reservations_survive_restart(kecs, ec2):
+    release_all(ec2)
+    vpc = make_vpc(ec2, "10.102.0.0/16")
+    sub = make_subnet(ec2, vpc, "10.102.1.0/24")
+    ec2.create_subnet_cidr_reservation(SubnetId=sub, Cidr="10.102.1.0/27", ReservationType="explicit")
+    eni = ec2.create_network_interface(SubnetId=sub)["NetworkInterface"]
+    assert eni["PrivateIpAddress"] == "10.102.1.32"
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    assoc = ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=eni["NetworkInterfaceId"])["AssociationId"]
+    kecs.restart()
+    ec2 = kecs.client("ec2")
+    addr = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
+    assert addr["AssociationId"] == assoc and addr["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
+    assert ec2.create_network_interface(SubnetId=sub)["NetworkInterface"]["PrivateIpAddress"] == "10.102.1.33"
+    assert boto_error(ec2.release_address, AllocationId=alloc)[0] == "InvalidIPAddress.InUse"
+    release_all(ec2)
+
+
+@pytest.mark.kecs_args("--strict")
+def test_strict_nat_gateway_wants_an_allocated_address(kecs, ec2):
+    vpc = make_vpc(ec2, "10.103.0.0/16")
+    sub = make_subnet(ec2, vpc, "10.103.1.0/24")
+    assert boto_error(ec2.create_nat_gateway, SubnetId=sub, AllocationId="eipalloc-0123456789abcdef0") == (
+        "InvalidAllocationID.NotFound", "The allocation ID 'eipalloc-0123456789abcdef0' does not exist")
+    a = ec2.allocate_address(Domain="vpc")
+    nat = ec2.create_nat_gateway(SubnetId=sub, AllocationId=a["AllocationId"])["NatGateway"]
+    assert nat["NatGatewayAddresses"][0]["PublicIp"] == a["PublicIp"]
