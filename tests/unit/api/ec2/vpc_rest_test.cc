@@ -191,6 +191,26 @@ TEST_F(VpcRestTest, CidrBlocksComeAndGoWithAwsRefusals) {
                 v6["AssociationId"].get<std::string>() + "' does not exist");
 }
 
+TEST_F(VpcRestTest, Ipv6ReservationsAreListedApartAndSkippedByAutomaticAssignment) {
+  std::string v6block =
+      Call("AssociateVpcCidrBlock", {{"VpcId", vpc_}, {"AmazonProvidedIpv6CidrBlock", true}})["Ipv6CidrBlockAssociation"]["Ipv6CidrBlock"];
+  std::string base = v6block.substr(0, v6block.find("::/56"));
+  Call("AssociateSubnetCidrBlock", {{"SubnetId", subnet_}, {"Ipv6CidrBlock", base + "::/64"}});
+  auto create = [&](const std::string& cidr) {
+    return Refusal("CreateSubnetCidrReservation", {{"SubnetId", subnet_}, {"Cidr", cidr}, {"ReservationType", "explicit"}});
+  };
+  EXPECT_EQ(create(base + "::/124"), "");  // identifiers 0-15
+  EXPECT_EQ(create(base + "::8/125"),
+            "InvalidParameterValue: Reservation CIDR " + base + "::8/125 has overlap with existing reserved CIDR block");
+  EXPECT_EQ(create("2001:db8::/64").rfind("InvalidParameterValue: Reservation CIDR 2001:db8::/64 is not within", 0), 0u);
+  Json got = Call("GetSubnetCidrReservations", {{"SubnetId", subnet_}});
+  EXPECT_TRUE(got["SubnetIpv4CidrReservations"].empty());
+  ASSERT_EQ(got["SubnetIpv6CidrReservations"].size(), 1u);
+  EXPECT_EQ(got["SubnetIpv6CidrReservations"][0]["Cidr"], base + "::/124");
+  Json eni = Eni(NewEni({{"Ipv6AddressCount", 1}}));
+  EXPECT_EQ(eni["Ipv6Addresses"][0]["Ipv6Address"], base + "::10");
+}
+
 TEST_F(VpcRestTest, GatewayAndInterfaceEndpoints) {
   std::string rtb = Call("CreateRouteTable", {{"VpcId", vpc_}})["RouteTable"]["RouteTableId"];
   Json gw = Call("CreateVpcEndpoint", {{"VpcId", vpc_}, {"ServiceName", "com.amazonaws.us-east-1.s3"},
