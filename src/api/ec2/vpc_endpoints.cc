@@ -128,7 +128,8 @@ class EndpointOps {
     const std::string prefix = "com.amazonaws." + ctx.region + ".";
     std::string short_name = service.starts_with(prefix) ? service.substr(prefix.size()) : "";
     if (short_name.empty() || short_name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos) {
-      // No source for AWS's words; kecs's wording, after EC2's pattern.
+      // AWS's wording, as terraform-aws-modules/terraform-aws-vpc#481 quotes it. kecs takes
+      // any lower-case service name of the caller's region: it keeps no list of AWS's.
       throw Ec2Error("InvalidServiceName", fmt::format("The Vpc Endpoint Service '{}' does not exist", service));
     }
     if (type != "Gateway" && type != "Interface") {
