@@ -239,7 +239,8 @@ Status InstanceController::Advance(const state::Object& seen, double now) {
       o.doc["NetworkInterfaces"] = Json::array();
       o.doc["SecurityGroups"] = Json::array();
       o.doc["PrivateDnsName"] = "";
-      for (const char* k : {"PrivateIpAddress", "SubnetId", "VpcId"}) o.doc.erase(k);
+      for (const char* k : {"PrivateIpAddress", "PublicIpAddress", "SubnetId", "VpcId"}) o.doc.erase(k);
+      o.doc["PublicDnsName"] = "";
       o.doc["BlockDeviceMappings"] = Json::array();
       o.doc["kecs:terminatedAt"] = now;
       set_state(o, "terminated");

@@ -240,6 +240,11 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterDhcpOptionsOps(s, store_, regions_);
   RegisterSgDescriptionOps(s, store_, regions_);
   RegisterEgressOnlyGatewayOps(s, store_, regions_);
+  RegisterAddressOps(s, store_, regions_);
+  RegisterSubnetCidrReservationOps(s, store_, regions_);
+  RegisterCidrBlockOps(s, store_, regions_);
+  RegisterVpcEndpointOps(s, store_, regions_);
+  RegisterReferenceConsoleOps(s, store_, regions_);
 }
 
 void SetRouteState(state::Tx& tx, const std::string& region, const std::optional<std::string>& vpc_id,

@@ -138,6 +138,33 @@ void RegisterInstanceTypeOps(Service& s, state::Store& store, net::RegionBootstr
 void RegisterKeyPairOps(Service& s, state::Store& store, net::RegionBootstrap& regions);   // key_pairs.cc
 void RegisterLaunchTemplateOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // launch_templates.cc
 
+// Issue 17's remaining VPC operations (vpc helper), each group in its own file.
+void RegisterAddressOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // addresses.cc
+void RegisterSubnetCidrReservationOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // subnet_cidr_reservations.cc
+void RegisterCidrBlockOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // cidr_blocks.cc
+void RegisterVpcEndpointOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // vpc_endpoints.cc
+void RegisterReferenceConsoleOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // sg_references_console.cc
+// The subnet `id` (subnets.cc); InvalidSubnetId.Malformed or InvalidSubnetID.NotFound otherwise.
+state::Object RequireSubnet(state::Tx& tx, const std::string& region, const std::string& id);
+// A subnet's IPv6 block as CreateSubnet and AssociateSubnetCidrBlock take it (subnets.cc):
+// /44 to /64 in steps of 4, else InvalidParameterValue; and inside one of `vpc`'s IPv6
+// blocks (InvalidSubnet.Range), overlapping none of `others`' (InvalidSubnet.Conflict).
+std::optional<net::Ipv6Cidr> ParseSubnetIpv6Block(const std::string& text);
+void CheckSubnetIpv6Block(const state::Object& vpc, const std::vector<state::Object>& others,
+                          const net::Ipv6Cidr& v6, const std::string& text);
+// VPC endpoints (vpc_endpoints.cc), kept under their VPC: DeleteVpc refuses a VPC with one.
+inline constexpr const char* kVpcEndpoint = "ec2:vpce";
+// Elastic IP addresses (addresses.cc): the kind, the public address kecs's pool (3.0.0.0/8)
+// gives an allocation id, and the public DNS name EC2 gives a public address.
+inline constexpr const char* kElasticIp = "ec2:eip";
+std::string ElasticIpFor(const std::string& allocation_id);
+std::string PublicDnsNameOf(const std::string& region, const std::string& ip);
+// The public address of a NAT gateway's allocation: an allocated address (its association
+// recorded on it; Resource.AlreadyAssociated when it is in use), else the address the id names.
+std::string AddressForNatGateway(state::Tx& tx, const std::string& region, const std::string& account,
+                                 const std::string& allocation_id, const std::string& eni_id,
+                                 const std::string& private_ip, const std::string& association_id);
+
 // A request's scope (region, account, time), with the region's defaults (its default VPC)
 // made first: what every EC2 operation starts with.
 net::Scope RequestScope(state::Store& store, net::RegionBootstrap& regions, const RequestContext& ctx);

@@ -35,25 +35,6 @@ state::Object RequireNat(state::Tx& tx, const std::string& region, const std::st
   return *o;
 }
 
-// A stable public address for an Elastic IP allocation (kecs has no address pool; the
-// allocation id's digits pick an address in 3.0.0.0/8).
-std::string PublicIpFor(const std::string& allocation_id) {
-  std::string hex = allocation_id.substr(allocation_id.size() - 6);
-  uint32_t n = static_cast<uint32_t>(std::stoul(hex, nullptr, 16));
-  uint32_t ip = (3u << 24) | (n & 0xffffffu);
-  if ((ip & 0xff) == 0 || (ip & 0xff) == 255) ip ^= 1;  // not a .0 / .255 address
-  return net::Ipv4ToString(ip);
-}
-
-std::string PublicDnsName(const std::string& region, const std::string& ip) {
-  std::string dashed = ip;
-  for (char& c : dashed) {
-    if (c == '.') c = '-';
-  }
-  if (region == "us-east-1") return fmt::format("ec2-{}.compute-1.amazonaws.com", dashed);
-  return fmt::format("ec2-{}.{}.compute.amazonaws.com", dashed, region);
-}
-
 const FilterSpec& IgwFilters() {
   static const FilterSpec kSpec = {
       {"attachment.state", Nested("Attachments", "State")},
@@ -216,6 +197,11 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
       throw InvalidParameterValue(fmt::format("The subnet '{}' has no IPv4 CIDR block for a NAT gateway.", subnet_id));
     }
     if (!allocation.empty()) {
+      // An allocation kecs did not make is accepted in lenient mode (the address its id
+      // names); --strict wants it allocated, as AWS does (hashicorp/terraform#1815's words).
+      if (ctx.strict && !Check(tx.Get(kElasticIp, ctx.region, allocation))) {
+        throw Ec2Error("InvalidAllocationID.NotFound", fmt::format("The allocation ID '{}' does not exist", allocation));
+      }
       for (const auto& n : existing) {
         if (JStr(n.doc, "State") == "deleted") continue;
         for (const auto& a : n.doc.value("NatGatewayAddresses", Json::array())) {
@@ -238,15 +224,16 @@ Json GatewayOps::CreateNatGateway(RequestContext& ctx, const Json& in) {
     std::string private_ip = JStr(eni.doc, "PrivateIpAddress");
     Json address = {{"NetworkInterfaceId", eni.id}, {"PrivateIp", private_ip}};
     if (!allocation.empty()) {
-      std::string public_ip = PublicIpFor(allocation);
       std::string assoc = Ec2Id("eipassoc");
+      std::string public_ip = AddressForNatGateway(tx, ctx.region, ctx.account_id, allocation, eni.id,
+                                                   private_ip, assoc);
       address["AllocationId"] = allocation;
       address["PublicIp"] = public_ip;
       address["AssociationId"] = assoc;
       eni.doc["Association"] = {{"AllocationId", allocation},
                                 {"AssociationId", assoc},
                                 {"IpOwnerId", "amazon"},
-                                {"PublicDnsName", PublicDnsName(ctx.region, public_ip)},
+                                {"PublicDnsName", PublicDnsNameOf(ctx.region, public_ip)},
                                 {"PublicIp", public_ip}};
       Check(tx.Put(eni));
     }

@@ -8,8 +8,8 @@
 // path: running once the runtime has made the instance's host, stopped/terminated once its
 // tasks are stopped and the host is gone. Each instance owns a primary network interface
 // (interface type "interface", DeviceIndex 0, DeleteOnTermination) made through
-// net::CreateEni, so IPAM gives its address. GetConsoleOutput is not in kecs's EC2 model
-// and is not served.
+// net::CreateEni, so IPAM gives its address. GetConsoleOutput is served by
+// sg_references_console.cc (with no Output: kecs keeps no console).
 #include "api/ec2/instances.h"
 
 #include <algorithm>
@@ -210,13 +210,6 @@ std::vector<state::Object> LaunchGroups(state::Tx& tx, const std::string& region
     if (def) out.push_back(*def);
   }
   return out;
-}
-
-state::Object RequireSubnet(state::Tx& tx, const std::string& region, const std::string& id) {
-  CheckId(id, "subnet", "InvalidSubnetId.Malformed");
-  auto s = Check(tx.Get(net::kSubnet, region, id));
-  if (!s) throw Ec2Error("InvalidSubnetID.NotFound", fmt::format("The subnet ID '{}' does not exist", id));
-  return *s;
 }
 
 class InstanceOps {

@@ -24,6 +24,7 @@ const std::vector<Taggable>& Taggables() {
       {"rtb", net::kRouteTable, "route-table", "Tags"},
       {"nat", net::kNatGateway, "natgateway", "Tags"},
       {"acl", net::kNetworkAcl, "network-acl", "Tags"},
+      {"eipalloc", kElasticIp, "elastic-ip", "Tags"},
   };
   return kAll;
 }

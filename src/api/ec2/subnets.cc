@@ -4,12 +4,9 @@
 #include "api/ec2/ec2_api.h"
 #include "base/strings.h"
 #include "net/domain/ip.h"
+#include "net/domain/ipam.h"
 
 namespace kecs::api::ec2 {
-namespace {
-
-using net::Ipv4Cidr;
-using net::Ipv6Cidr;
 
 state::Object RequireSubnet(state::Tx& tx, const std::string& region, const std::string& id) {
   CheckId(id, "subnet", "InvalidSubnetId.Malformed");
@@ -17,6 +14,43 @@ state::Object RequireSubnet(state::Tx& tx, const std::string& region, const std:
   if (!o) throw Ec2Error("InvalidSubnetID.NotFound", fmt::format("The subnet ID '{}' does not exist", id));
   return *o;
 }
+
+std::optional<net::Ipv6Cidr> ParseSubnetIpv6Block(const std::string& text) {
+  // A subnet's IPv6 block is /44 to /64 in steps of 4 (AWS's VPC guide, "Add an IPv6 CIDR
+  // block to your subnet"); AWS's text for another length as observed in
+  // hashicorp/terraform-provider-aws#28775.
+  auto v6 = net::Ipv6Cidr::Parse(text);
+  if (!v6 || v6->prefix < 44 || v6->prefix > 64 || v6->prefix % 4 != 0) {
+    throw InvalidParameterValue(fmt::format("invalid value for parameter ipv6-cidr-block: {}", text));
+  }
+  return v6;
+}
+
+void CheckSubnetIpv6Block(const state::Object& vpc, const std::vector<state::Object>& others,
+                          const net::Ipv6Cidr& v6, const std::string& text) {
+  // Inside one of the VPC's IPv6 blocks (it may be the whole block), overlapping no other
+  // subnet's. AWS's texts: hashicorp/terraform-provider-aws#31913 (Range) and
+  // telia-oss/terraform-aws-vpc#33 (Conflict).
+  bool within = false;
+  for (const auto& a : vpc.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
+    auto c = net::Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
+    within = within || (c && c->Contains(v6));
+  }
+  if (!within) throw Ec2Error("InvalidSubnet.Range", fmt::format("The IPv6 CIDR '{}' is invalid.", text));
+  for (const auto& other : others) {
+    for (const auto& a : other.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
+      auto c = net::Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
+      if (c && c->Overlaps(v6)) {
+        throw Ec2Error("InvalidSubnet.Conflict", fmt::format("The IPv6 CIDR '{}' conflicts with another subnet", text));
+      }
+    }
+  }
+}
+
+namespace {
+
+using net::Ipv4Cidr;
+using net::Ipv6Cidr;
 
 const FilterSpec& SubnetFilters() {
   static const FilterSpec kSpec = {
@@ -70,15 +104,7 @@ Json Ec2Api::CreateSubnet(RequestContext& ctx, const Json& in) {
     }
   }
   std::optional<Ipv6Cidr> v6;
-  if (v6text) {
-    // A subnet's IPv6 block is /44 to /64 in steps of 4 (AWS's VPC guide, "Add an IPv6 CIDR
-    // block to your subnet"); AWS's text for another length as observed in
-    // hashicorp/terraform-provider-aws#28775.
-    v6 = Ipv6Cidr::Parse(*v6text);
-    if (!v6 || v6->prefix < 44 || v6->prefix > 64 || v6->prefix % 4 != 0) {
-      throw InvalidParameterValue(fmt::format("invalid value for parameter ipv6-cidr-block: {}", *v6text));
-    }
-  }
+  if (v6text) v6 = ParseSubnetIpv6Block(*v6text);
   std::optional<net::Zone> zone;
   std::string az = JStr(in, "AvailabilityZone"), az_id = JStr(in, "AvailabilityZoneId");
   if (!az.empty() || !az_id.empty()) {
@@ -116,26 +142,7 @@ Json Ec2Api::CreateSubnet(RequestContext& ctx, const Json& in) {
         }
       }
     }
-    if (v6) {
-      // Inside one of the VPC's IPv6 blocks (it may be the whole block), overlapping no other
-      // subnet's. AWS's texts: hashicorp/terraform-provider-aws#31913 (Range) and
-      // telia-oss/terraform-aws-vpc#33 (Conflict).
-      bool within = false;
-      for (const auto& a : vpc->doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
-        auto c = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
-        within = within || (c && c->Contains(*v6));
-      }
-      if (!within) throw Ec2Error("InvalidSubnet.Range", fmt::format("The IPv6 CIDR '{}' is invalid.", *v6text));
-      for (const auto& other : others) {
-        for (const auto& a : other.doc.value("Ipv6CidrBlockAssociationSet", Json::array())) {
-          auto c = Ipv6Cidr::Parse(JStr(a, "Ipv6CidrBlock"));
-          if (c && c->Overlaps(*v6)) {
-            throw Ec2Error("InvalidSubnet.Conflict",
-                           fmt::format("The IPv6 CIDR '{}' conflicts with another subnet", *v6text));
-          }
-        }
-      }
-    }
+    if (v6) CheckSubnetIpv6Block(*vpc, others, *v6, *v6text);
     // Without a zone, AWS picks one; kecs takes the zone with the fewest subnets of this VPC.
     net::Zone chosen = zone ? *zone : net::Zones(ctx.region).front();
     if (!zone) {
@@ -208,6 +215,8 @@ Json Ec2Api::DeleteSubnet(RequestContext& ctx, const Json& in) {
         }
       }
     }
+    // Its CIDR reservations go with it.
+    for (const auto& r : Check(tx.List({net::kSubnetCidrReservation, ctx.region, id}))) Check(tx.Delete(r.kind, ctx.region, r.id));
     Check(tx.Delete(net::kSubnet, ctx.region, id));
     return Status::Ok();
   }));

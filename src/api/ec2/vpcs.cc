@@ -138,6 +138,7 @@ Json Ec2Api::DeleteVpc(RequestContext& ctx, const Json& in) {
       if (!JBool(sg.doc, "kecs:default")) dependent();
     }
     if (!Check(tx.List({net::kInternetGateway, ctx.region, id})).empty()) dependent();
+    if (!Check(tx.List({kVpcEndpoint, ctx.region, id})).empty()) dependent();
     for (const auto& rtb : Check(tx.List({net::kRouteTable, ctx.region, id}))) {
       if (rtb.id != JStr(vpc.doc, "kecs:mainRouteTable")) dependent();
     }

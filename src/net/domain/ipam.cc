@@ -6,6 +6,54 @@
 
 namespace kecs::net {
 
+namespace {
+
+// The subnet's reserved blocks as sorted, merged inclusive ranges of keys: IPv4 addresses
+// (`v6` false), or the low 64 bits of the IPv6 addresses that fall in `v6_block`'s first /64.
+// One indexed read of the subnet's reservations (none: an empty answer).
+Result<std::vector<std::pair<uint64_t, uint64_t>>> ReservedRanges(state::Tx& tx, const std::string& region,
+                                                                  const std::string& subnet,
+                                                                  const Ipv6Cidr* v6_block) {
+  state::Query q{kSubnetCidrReservation, region};
+  q.parent = subnet;
+  ASSIGN_OR_RETURN(auto rows, tx.List(q));
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& r : rows) {
+    if (!v6_block) {
+      if (auto c = Ipv4Cidr::Parse(r.name)) ranges.emplace_back(c->base, c->last());
+      continue;
+    }
+    auto c = Ipv6Cidr::Parse(r.name);
+    if (!c) continue;
+    Ipv6Cidr first64{v6_block->base, 64};
+    if (c->prefix <= 64) {
+      if (c->Contains(first64.base)) ranges.emplace_back(0, UINT64_MAX);
+      continue;
+    }
+    if (!first64.Contains(c->base)) continue;
+    uint64_t low = 0;
+    for (size_t i = 8; i < 16; ++i) low = (low << 8) | c->base[i];
+    ranges.emplace_back(low, low + ((uint64_t{1} << (128 - c->prefix)) - 1));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  return ranges;
+}
+
+// Moves `candidate` past every range that holds it (ranges sorted by start); `next` is the
+// first range not yet passed.
+uint64_t SkipReserved(uint64_t candidate, const std::vector<std::pair<uint64_t, uint64_t>>& ranges, size_t& next) {
+  while (next < ranges.size() && ranges[next].first <= candidate) {
+    if (ranges[next].second >= candidate) {
+      if (ranges[next].second == UINT64_MAX) return UINT64_MAX;
+      candidate = ranges[next].second + 1;
+    }
+    ++next;
+  }
+  return candidate;
+}
+
+}  // namespace
+
 Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const std::string& pool,
                               const Ipv4Cidr& cidr, const std::string& owner,
                               std::optional<uint32_t> wanted) {
@@ -24,16 +72,19 @@ Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const st
     RETURN_IF_ERROR(st);
     return *wanted;
   }
-  // Walk the allocated addresses in order and take the first gap after the reserved ones.
+  // Walk the allocated addresses in order and take the first gap after the reserved ones,
+  // stepping over the subnet's CIDR reservations: O(allocated + reservations).
+  ASSIGN_OR_RETURN(auto reserved, ReservedRanges(tx, region, pool, nullptr));
+  size_t next_range = 0;
   ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT ip FROM ip_allocations WHERE region=? AND pool=? "
                                      "AND ip >= ? ORDER BY ip"));
-  uint32_t first = cidr.base + 4;
+  const uint64_t first = uint64_t{cidr.base} + 4;
   q.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(first));
-  uint32_t candidate = first;
+  uint64_t candidate = SkipReserved(first, reserved, next_range);
   while (q.Step()) {
-    uint32_t used = static_cast<uint32_t>(q.Int(0));
+    uint64_t used = static_cast<uint64_t>(q.Int(0));
     if (used > candidate) break;
-    if (used == candidate) ++candidate;
+    if (used == candidate) candidate = SkipReserved(candidate + 1, reserved, next_range);
   }
   RETURN_IF_ERROR(q.status());
   if (candidate >= cidr.last() || candidate < first) {
@@ -42,23 +93,31 @@ Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const st
   ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
   ins.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(candidate)).Bind(4, owner);
   RETURN_IF_ERROR(ins.Run());
-  return candidate;
+  return static_cast<uint32_t>(candidate);
 }
 
 Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
                           const Ipv6Cidr& cidr, const std::string& owner) {
   if (cidr.prefix > 64) return InvalidArgument("IPv6 block " + cidr.ToString() + " is longer than /64");
   std::string pool = subnet + "/v6";
+  ASSIGN_OR_RETURN(auto reserved, ReservedRanges(tx, region, subnet, &cidr));
+  size_t next_range = 0;
   ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
                                "SELECT ip FROM ip_allocations WHERE region=? AND pool=? ORDER BY ip"));
   q.Bind(1, region).Bind(2, pool);
-  int64_t candidate = 4;
+  uint64_t next = SkipReserved(4, reserved, next_range);
   while (q.Step()) {
-    int64_t used = q.Int(0);
-    if (used > candidate) break;
-    if (used == candidate) ++candidate;
+    int64_t raw = q.Int(0);
+    if (raw < 0) continue;  // a chosen address's identifier beyond 2^63: never a candidate
+    uint64_t used = static_cast<uint64_t>(raw);
+    if (used > next) break;
+    if (used == next) next = SkipReserved(next + 1, reserved, next_range);
   }
   RETURN_IF_ERROR(q.status());
+  if (next >= (uint64_t{1} << 63)) {
+    return ResourceExhausted(fmt::format("subnet {} ({}) has no free IPv6 address", subnet, cidr.ToString()));
+  }
+  int64_t candidate = static_cast<int64_t>(next);
   ASSIGN_OR_RETURN(auto ins, tx.conn().Prepare(
                                  "INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
   ins.Bind(1, region).Bind(2, pool).Bind(3, candidate).Bind(4, owner);

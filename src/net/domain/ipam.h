@@ -18,16 +18,22 @@
 
 namespace kecs::net {
 
+// Subnet CIDR reservations (CreateSubnetCidrReservation, api/ec2/subnet_cidr_reservations.cc):
+// store objects under their subnet, the reserved block (IPv4 or IPv6) as the object's name.
+// Automatic assignment never takes an address inside one; a chosen address may lie in one
+// (AWS: a reserved range is only assigned when asked for explicitly).
+inline constexpr const char* kSubnetCidrReservation = "ec2:subnet-cidr-reservation";
+
 // Allocates an address of `cidr` for `owner` in subnet `pool`: `wanted` if given (fails
 // AlreadyExists when taken or InvalidArgument when reserved or outside), else the lowest
-// free one. Never returns one of AWS's five reserved addresses. ResourceExhausted when
-// the subnet is full.
+// free one outside the subnet's CIDR reservations. Never returns one of AWS's five
+// reserved addresses. ResourceExhausted when the subnet is full.
 Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const std::string& pool,
                               const Ipv4Cidr& cidr, const std::string& owner,
                               std::optional<uint32_t> wanted = std::nullopt);
 // IPv6: the lowest free interface identifier (from 4) in pool "<subnet>/v6", an address of
 // `cidr` (the subnet's block, /44 to /64: the identifier fills the low 64 bits, so the
-// address lies in the block's first /64).
+// address lies in the block's first /64) outside the subnet's IPv6 CIDR reservations.
 Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
                           const Ipv6Cidr& cidr, const std::string& owner);
 // Releases everything `owner` holds in `region`. Releasing nothing is not an error.

@@ -18,6 +18,7 @@
 #include "model/shapes.h"
 #include "net/domain/vpc.h"
 #include "state/store.h"
+#include "unit/support/ec2_handlers.h"
 #include "unit/support/temp_dir.h"
 
 namespace kecs::api::ec2 {
@@ -127,36 +128,8 @@ TEST(LaunchTemplateVersions, Names) {
   EXPECT_FALSE(lt::ValidName("star*"));
 }
 
-class LaunchTemplatesTest : public ::testing::Test {
+class LaunchTemplatesTest : public testing::Ec2HandlersTest {
  protected:
-  void SetUp() override {
-    auto s = state::Store::Open(dir_.path());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    api_ = std::make_unique<Ec2Api>(*store_, regions_);
-    ErrorStyle style;
-    style.ec2_missing_parameter = true;
-    svc_ = std::make_shared<Service>(model::Ec2Model(), style);
-    api_->RegisterAll(*svc_);
-  }
-
-  Json Call(const std::string& op, const Json& in) {
-    RequestContext ctx;
-    ctx.region = "us-east-1";
-    ctx.account_id = "000000000000";
-    ctx.now = 1700000000;
-    return (*svc_->Find(op))(ctx, in);
-  }
-
-  std::string Refusal(const std::string& op, const Json& in) {
-    try {
-      Call(op, in);
-    } catch (const AwsError& e) {
-      return e.code() + ": " + e.message();
-    }
-    return "";
-  }
-
   Result<Json> Data(const std::string& id_or_name, const std::string& version) {
     Result<Json> out = Internal("unset");
     EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
@@ -165,12 +138,6 @@ class LaunchTemplatesTest : public ::testing::Test {
     }).ok());
     return out;
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<state::Store> store_;
-  net::RegionBootstrap regions_;
-  std::unique_ptr<Ec2Api> api_;
-  std::shared_ptr<Service> svc_;
 };
 
 TEST_F(LaunchTemplatesTest, VersionsDefaultLatestAndTheAccessor) {

@@ -7,46 +7,17 @@
 #include <string>
 
 #include "api/ec2/ec2_api.h"
-#include "api/router.h"
-#include "model/shapes.h"
-#include "net/domain/vpc.h"
-#include "state/store.h"
-#include "unit/support/temp_dir.h"
+#include "unit/support/ec2_handlers.h"
 
 namespace kecs::api::ec2 {
 namespace {
 
-class SecurityGroupsTest : public ::testing::Test {
+class SecurityGroupsTest : public testing::Ec2HandlersTest {
  protected:
   void SetUp() override {
-    auto s = state::Store::Open(dir_.path());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    api_ = std::make_unique<Ec2Api>(*store_, regions_);
-    ErrorStyle style;
-    style.ec2_missing_parameter = true;
-    svc_ = std::make_shared<Service>(model::Ec2Model(), style);
-    api_->RegisterAll(*svc_);
+    Ec2HandlersTest::SetUp();
     std::string vpc = Call("CreateVpc", {{"CidrBlock", "10.0.0.0/16"}})["Vpc"]["VpcId"];
     sg_ = Call("CreateSecurityGroup", {{"GroupName", "app"}, {"Description", "app"}, {"VpcId", vpc}})["GroupId"];
-  }
-
-  Json Call(const std::string& op, const Json& in) {
-    RequestContext ctx;
-    ctx.region = "us-east-1";
-    ctx.account_id = "000000000000";
-    ctx.now = 1700000000;
-    return (*svc_->Find(op))(ctx, in);
-  }
-
-  // The code and message a call is refused with; "" when it succeeds.
-  std::string Refusal(const std::string& op, const Json& in) {
-    try {
-      Call(op, in);
-    } catch (const AwsError& e) {
-      return e.code() + ": " + e.message();
-    }
-    return "";
   }
 
   static Json Perm(const std::string& proto, int from, int to, Json ranges) {
@@ -63,11 +34,6 @@ class SecurityGroupsTest : public ::testing::Test {
                 {{"Filters", Json::array({{{"Name", "group-id"}, {"Values", Json::array({sg_})}}})}})["SecurityGroupRules"];
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<state::Store> store_;
-  net::RegionBootstrap regions_;
-  std::unique_ptr<Ec2Api> api_;
-  std::shared_ptr<Service> svc_;
   std::string sg_;
 };
 
