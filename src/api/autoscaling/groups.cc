@@ -212,7 +212,7 @@ Json GroupTags(const std::string& name, const Json& in) {
   std::set<std::string> keys;
   for (const auto& t : in.value("Tags", Json::array())) {
     std::string key = JStr(t, "Key");
-    if (key.starts_with("aws:")) throw ValidationError("Tag keys starting with 'aws:' are reserved for internal use.");
+    CheckTagKey(key);
     if (!keys.insert(key).second) continue;  // a key given twice: the first one counts
     tags.push_back({{"ResourceId", name}, {"ResourceType", "auto-scaling-group"}, {"Key", key},
                     {"Value", JStr(t, "Value")}, {"PropagateAtLaunch", JBool(t, "PropagateAtLaunch")}});
@@ -516,10 +516,12 @@ Json TerminateInstanceInAutoScalingGroup(state::Store& store, RequestContext& ct
       std::string cause = fmt::format("{} instance {} was taken out of service in response to a user request", At(ctx.now), id);
       if (decrement) {
         if (desired - 1 < JInt(g.doc, "MinSize")) {
-          // kecs's wording: AWS refuses to go below the group's minimum.
-          throw ValidationError(fmt::format("Currently, desired capacity is {}, and the minimum size is {}. Decrementing "
-                                            "the desired capacity would take the group below its minimum size.",
-                                            desired, JInt(g.doc, "MinSize")));
+          // AWS's words (aws/aws-cli#47, hashicorp/nomad-autoscaler#1290 and
+          // buildkite/elastic-ci-stack-for-aws#1261 quote them).
+          throw ValidationError(fmt::format("Currently, desiredSize equals minSize ({}). Terminating instance without "
+                                            "replacement will violate group's min size constraint. Either set "
+                                            "shouldDecrementDesiredCapacity flag to false or lower group's min size.",
+                                            JInt(g.doc, "MinSize")));
         }
         g.doc["DesiredCapacity"] = desired - 1;
         cause += fmt::format(", shrinking the capacity from {} to {}.", size, size - 1);

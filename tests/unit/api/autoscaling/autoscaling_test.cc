@@ -3,6 +3,7 @@
 // router, no runtime: the test moves instances to running or terminated itself).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -345,6 +346,28 @@ TEST_F(AutoScalingTest, FailedLaunchIsAFailedActivityAndRetriedLater) {
   EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 2u);
   EXPECT_EQ(Refusal("DeleteLaunchConfiguration", {{"LaunchConfigurationName", "bad"}}),
             "ResourceInUse: Cannot delete launch configuration bad because it is attached to AutoScalingGroup g");
+}
+
+TEST_F(AutoScalingTest, TagsInTheAwsPrefixAndTerminatingBelowMinAreRefused) {
+  Network();
+  Asg("CreateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MinSize", 1}, {"MaxSize", 2},
+                                 {"LaunchTemplate", {{"LaunchTemplateName", "web"}}}, {"VPCZoneIdentifier", a_}});
+  const std::string reserved = "ValidationError: Tag keys starting with 'aws:' are reserved for internal use.";
+  Json tag = {{"ResourceId", "g"}, {"ResourceType", "auto-scaling-group"}, {"Key", "aws:foo"}, {"Value", "x"},
+              {"PropagateAtLaunch", true}};
+  Json ok = tag;
+  ok["Key"] = "team";
+  EXPECT_EQ(Refusal("CreateOrUpdateTags", {{"Tags", {ok, tag}}}), reserved);
+  Json del = tag;
+  del["Key"] = "aws:autoscaling:groupName";
+  EXPECT_EQ(Refusal("DeleteTags", {{"Tags", {del}}}), reserved);
+  EXPECT_TRUE(Described()["Tags"].empty());  // nothing of the refused request was kept
+  controller_->RunOnce();
+  std::string id = Described()["Instances"][0]["InstanceId"];
+  EXPECT_EQ(Refusal("TerminateInstanceInAutoScalingGroup", {{"InstanceId", id}, {"ShouldDecrementDesiredCapacity", true}}),
+            "ValidationError: Currently, desiredSize equals minSize (1). Terminating instance without replacement will "
+            "violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower "
+            "group's min size.");
 }
 
 }  // namespace
