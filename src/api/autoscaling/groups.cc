@@ -161,10 +161,26 @@ void ApplyZones(state::Tx& tx, const RequestContext& ctx, const Json& in, state:
 }
 
 
-// MinSize <= DesiredCapacity <= MaxSize, in AWS's words (terraform and CloudFormation
-// users quote both).
+// kecs's cap on a group's size. AWS documents no MaxSize limit of its own: a group is
+// bounded by the account's EC2 On-Demand instance quota, and a launch beyond it fails. kecs
+// runs every instance as a host on this machine, so it refuses larger sizes up front.
+constexpr int64_t kMaxGroupSize = 1000;
+
+// kecs's wording: the size `what` is above kecs's cap.
+void CheckCap(const char* what, int64_t value) {
+  if (value > kMaxGroupSize) {
+    throw ValidationError(fmt::format("{} {} is above kecs's limit of {} instances per Auto Scaling group.", what, value,
+                                      kMaxGroupSize));
+  }
+}
+
+// MinSize <= DesiredCapacity <= MaxSize <= kMaxGroupSize, in AWS's words (terraform and
+// CloudFormation users quote both) and kecs's for the cap.
 void CheckSizes(int64_t min, int64_t max, int64_t desired) {
   if (min < 0 || max < 0 || desired < 0) throw ValidationError("MinSize, MaxSize and DesiredCapacity must not be negative.");
+  CheckCap("MaxSize", max);
+  CheckCap("MinSize", min);
+  CheckCap("DesiredCapacity", desired);
   if (max < min) throw ValidationError(fmt::format("Max bound, {}, must be greater than or equal to min bound, {}", max, min));
   if (desired < min || desired > max) {
     throw ValidationError(fmt::format("Desired capacity:{} must be between the specified min size:{} and max size:{}",
@@ -415,6 +431,7 @@ Json SetDesiredCapacity(state::Store& store, RequestContext& ctx, const Json& in
     const int64_t min = JInt(g.doc, "MinSize"), max = JInt(g.doc, "MaxSize"), old = JInt(g.doc, "DesiredCapacity");
     // AWS's words (quoted in many scripts that handle them, e.g. "New SetDesiredCapacity
     // value 2 is above max value 1 for the AutoScalingGroup.").
+    CheckCap("DesiredCapacity", desired);  // a group stored before kecs had the cap
     if (desired > max) {
       throw ValidationError(fmt::format("New SetDesiredCapacity value {} is above max value {} for the AutoScalingGroup.", desired, max));
     }

@@ -370,5 +370,26 @@ TEST_F(AutoScalingTest, TagsInTheAwsPrefixAndTerminatingBelowMinAreRefused) {
             "group's min size.");
 }
 
+TEST_F(AutoScalingTest, SizesAboveKecsCapAreRefused) {
+  Network();
+  Json in = {{"AutoScalingGroupName", "big"}, {"LaunchTemplate", {{"LaunchTemplateName", "web"}}},
+             {"VPCZoneIdentifier", a_}, {"MinSize", 50000}, {"MaxSize", 50000}};
+  EXPECT_EQ(Refusal("CreateAutoScalingGroup", in),
+            "ValidationError: MaxSize 50000 is above kecs's limit of 1000 instances per Auto Scaling group.");
+  Group(0);
+  EXPECT_EQ(Refusal("UpdateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MaxSize", 1001}}),
+            "ValidationError: MaxSize 1001 is above kecs's limit of 1000 instances per Auto Scaling group.");
+  Asg("UpdateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MaxSize", 1000}});
+  // A group stored before the cap: SetDesiredCapacity refuses above it too.
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    auto g = **tx.Get(kGroup, "us-east-1", "g");
+    g.doc["MaxSize"] = 50000;
+    return tx.Put(g);
+  }).ok());
+  EXPECT_EQ(Refusal("SetDesiredCapacity", {{"AutoScalingGroupName", "g"}, {"DesiredCapacity", 50000}}),
+            "ValidationError: DesiredCapacity 50000 is above kecs's limit of 1000 instances per Auto Scaling group.");
+  EXPECT_TRUE(Ec2Instances().empty());
+}
+
 }  // namespace
 }  // namespace kecs::api::autoscaling
