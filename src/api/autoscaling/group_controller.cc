@@ -1,5 +1,6 @@
 #include "api/autoscaling/group_controller.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -193,10 +194,13 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       for (const auto& a : *acts) ThrowIfError(tx.Delete(kActivity, region, a.id).status());
       return Status::Ok();
     }
+    const int64_t batch = static_cast<int64_t>(options_.batch);
     if (size + in_flight < desired && now >= g.internal.value("retryAt", 0.0)) {
       std::string cause = TakeCause(g);
       const std::string uuid = JStr(g.internal, "uuid");
-      for (int64_t k = size + in_flight; k < desired; ++k) {
+      // At most a batch of launches in flight per pass; the next pass starts the next batch.
+      const int64_t upto = std::min(desired, size + std::max(in_flight, batch));
+      for (int64_t k = size + in_flight; k < upto; ++k) {
         Json subnet = NextSubnet(g);
         if (subnet.is_null()) break;
         int64_t n = JInt(g.internal, "next");
@@ -227,6 +231,7 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       } else {
         victims = ChooseScaleIn(candidates, SourceOf(tx, g), policies, static_cast<size_t>(size - desired), now);
       }
+      if (victims.size() > options_.batch) victims.resize(options_.batch);  // the rest in later passes
       std::string cause = TakeCause(g);
       for (auto& m : members) {
         const std::string id = JStr(m, "InstanceId");

@@ -27,6 +27,11 @@
 // intent left by a crash is retried by the next pass without leaking or doubling an
 // instance. A failed launch is a Failed activity with EC2's message; the group retries it
 // after `launch_retry_s`.
+//
+// Batches: one pass creates launch intents for at most `batch` instances (counting intents
+// still in flight) and starts terminating at most `batch` members, so a group far from its
+// desired capacity neither starves the other groups' passes nor starts hundreds of instance
+// hosts at once; the next pass (a `resync` later) does the next batch.
 #include <chrono>
 #include <string>
 
@@ -42,6 +47,7 @@ class GroupController {
   struct Options {
     std::chrono::milliseconds resync{1000};
     double launch_retry_s = 10;
+    size_t batch = 10;
   };
   // `ec2` is the EC2 service with its handlers registered; it outlives the controller.
   GroupController(state::Store& store, const Service& ec2, Clock& clock, Options options);

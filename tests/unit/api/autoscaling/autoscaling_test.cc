@@ -391,5 +391,28 @@ TEST_F(AutoScalingTest, SizesAboveKecsCapAreRefused) {
   EXPECT_TRUE(Ec2Instances().empty());
 }
 
+TEST_F(AutoScalingTest, LaunchesAndTerminatesInBatches) {
+  Network();
+  Group(25, 30);
+  for (size_t expect : {10u, 20u, 25u, 25u}) {
+    controller_->RunOnce();
+    EXPECT_EQ(Ec2Instances().size(), expect);
+    EXPECT_EQ(Described()["Instances"].size(), expect);
+  }
+  AllRunning();
+  controller_->RunOnce();
+  Asg("SetDesiredCapacity", {{"AutoScalingGroupName", "g"}, {"DesiredCapacity", 0}});
+  for (int expect : {10, 20, 25}) {
+    controller_->RunOnce();
+    int terminating = 0;
+    Json g = Described();
+    for (const auto& i : g["Instances"]) terminating += i["LifecycleState"] == "Terminating" ? 1 : 0;
+    EXPECT_EQ(terminating, expect);
+  }
+  AllRunning();
+  controller_->RunOnce();
+  EXPECT_TRUE(Described()["Instances"].empty());
+}
+
 }  // namespace
 }  // namespace kecs::api::autoscaling
