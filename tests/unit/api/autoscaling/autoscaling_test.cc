@@ -344,6 +344,13 @@ TEST_F(AutoScalingTest, FailedLaunchIsAFailedActivityAndRetriedLater) {
   clock_.Advance(11);
   controller_->RunOnce();
   EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 2u);
+  // The second failure in a row doubles the delay: 20 s.
+  clock_.Advance(11);
+  controller_->RunOnce();
+  EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 2u);
+  clock_.Advance(10);
+  controller_->RunOnce();
+  EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 3u);
   EXPECT_EQ(Refusal("DeleteLaunchConfiguration", {{"LaunchConfigurationName", "bad"}}),
             "ResourceInUse: Cannot delete launch configuration bad because it is attached to AutoScalingGroup g");
 }
@@ -412,6 +419,51 @@ TEST_F(AutoScalingTest, LaunchesAndTerminatesInBatches) {
   AllRunning();
   controller_->RunOnce();
   EXPECT_TRUE(Described()["Instances"].empty());
+}
+
+TEST_F(AutoScalingTest, FailingGroupBacksOffUpToTheCapAndPrunesItsActivities) {
+  Network();
+  GroupController::Options o;
+  o.launch_retry_s = 10;
+  o.launch_retry_max_s = 30;
+  o.activities_kept = 4;
+  controller_ = std::make_unique<GroupController>(*store_, *ec2_, clock_, o);
+  Asg("CreateLaunchConfiguration", {{"LaunchConfigurationName", "bad"}, {"ImageId", "ami-0000000000000000f"},
+                                    {"InstanceType", "m5.large"}});
+  Asg("CreateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MinSize", 0}, {"MaxSize", 3}, {"DesiredCapacity", 3},
+                                 {"LaunchConfigurationName", "bad"}, {"VPCZoneIdentifier", a_}});
+  auto statuses = [&] {
+    std::map<std::string, int> n;
+    Json acts = Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"];
+    for (const auto& a : acts) n[a["StatusCode"]]++;
+    return n;
+  };
+  // One pass: three intents, the first fails and the other two wait for the retry time.
+  controller_->RunOnce();
+  EXPECT_EQ(statuses(), (std::map<std::string, int>{{"Failed", 1}, {"InProgress", 2}}));
+  controller_->RunOnce();
+  EXPECT_EQ(statuses()["Failed"], 1);
+  // Delays 10, 20, then 30 (the cap, not 40), 30: one attempt each.
+  for (double wait : {10.0, 20.0, 30.0, 30.0}) {
+    int before = statuses()["Failed"];
+    clock_.Advance(wait - 1);
+    controller_->RunOnce();
+    EXPECT_EQ(statuses()["Failed"], before) << wait;
+    clock_.Advance(1);
+    controller_->RunOnce();
+    controller_->RunOnce();  // prunes what the attempt added
+    EXPECT_EQ(statuses()["Failed"], std::min(before + 1, 4)) << wait;
+  }
+  // Only the newest 4 finished activities are kept; those in progress stay.
+  EXPECT_EQ(statuses(), (std::map<std::string, int>{{"Failed", 4}, {"InProgress", 2}}));
+  // Six weeks later the finished ones are gone.
+  Asg("UpdateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MaxSize", 0}});
+  clock_.Advance(30);
+  controller_->RunOnce();  // an intent left fails
+  clock_.Advance(42 * 86400 + 1);
+  controller_->RunOnce();  // the last one fails
+  controller_->RunOnce();
+  EXPECT_TRUE(statuses().empty());
 }
 
 }  // namespace
