@@ -41,6 +41,9 @@ inline constexpr const char* kDeleting = "Delete in progress";
 AwsError ValidationError(std::string message);
 // "AutoScalingGroup name not found - AutoScalingGroup: <name> not found".
 AwsError GroupNotFound(const std::string& name);
+// Refuses a tag key in the aws: prefix, which AWS keeps for itself (CreateAutoScalingGroup,
+// CreateOrUpdateTags and DeleteTags alike).
+void CheckTagKey(const std::string& key);
 
 // The group `name` (not one being deleted unless `deleting_ok`); GroupNotFound otherwise.
 state::Object RequireGroup(state::Tx& tx, const std::string& region, const std::string& name,

@@ -24,6 +24,11 @@ AwsError GroupNotFound(const std::string& name) {
   return ValidationError(fmt::format("AutoScalingGroup name not found - AutoScalingGroup: {} not found", name));
 }
 
+void CheckTagKey(const std::string& key) {
+  // AWS's words (as buildkite/elastic-ci-stack-for-aws#856 quotes them, period included).
+  if (key.starts_with("aws:")) throw ValidationError("Tag keys starting with 'aws:' are reserved for internal use.");
+}
+
 state::Object RequireGroup(state::Tx& tx, const std::string& region, const std::string& name, bool deleting_ok) {
   auto g = tx.Get(kGroup, region, name);
   ThrowIfError(g.status());

@@ -1,5 +1,7 @@
 #include "api/autoscaling/group_controller.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -105,6 +107,25 @@ Json NextSubnet(const state::Object& g) {
   return best;
 }
 
+// Drops the group's finished activities older than options.activity_max_age_s, and all
+// but the newest options.activities_kept finished ones. Activities in progress stay.
+void PruneActivities(state::Tx& tx, const state::Object& g, double now, const GroupController::Options& options) {
+  state::Query q{kActivity, g.region};
+  q.parent = g.id;
+  auto acts = tx.List(q);
+  ThrowIfError(acts.status());
+  std::vector<const state::Object*> finished;
+  for (const auto& a : *acts) {
+    if (a.status != "InProgress") finished.push_back(&a);
+  }
+  std::sort(finished.begin(), finished.end(), [](const auto* x, const auto* y) { return x->seq > y->seq; });
+  const double oldest = EpochMillis(now - options.activity_max_age_s);
+  for (size_t i = 0; i < finished.size(); ++i) {
+    const bool old = finished[i]->doc.value("StartTime", now) < oldest;
+    if (i >= options.activities_kept || old) ThrowIfError(tx.Delete(kActivity, g.region, finished[i]->id).status());
+  }
+}
+
 }  // namespace
 
 GroupController::GroupController(state::Store& store, const Service& ec2, Clock& clock, Options options)
@@ -193,10 +214,14 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       for (const auto& a : *acts) ThrowIfError(tx.Delete(kActivity, region, a.id).status());
       return Status::Ok();
     }
-    if (size + in_flight < desired && now >= g.internal.value("retryAt", 0.0)) {
+    const bool may_launch = now >= g.internal.value("retryAt", 0.0);
+    const int64_t batch = static_cast<int64_t>(options_.batch);
+    if (size + in_flight < desired && may_launch) {
       std::string cause = TakeCause(g);
       const std::string uuid = JStr(g.internal, "uuid");
-      for (int64_t k = size + in_flight; k < desired; ++k) {
+      // At most a batch of launches in flight per pass; the next pass starts the next batch.
+      const int64_t upto = std::min(desired, size + std::max(in_flight, batch));
+      for (int64_t k = size + in_flight; k < upto; ++k) {
         Json subnet = NextSubnet(g);
         if (subnet.is_null()) break;
         int64_t n = JInt(g.internal, "next");
@@ -227,6 +252,7 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       } else {
         victims = ChooseScaleIn(candidates, SourceOf(tx, g), policies, static_cast<size_t>(size - desired), now);
       }
+      if (victims.size() > options_.batch) victims.resize(options_.batch);  // the rest in later passes
       std::string cause = TakeCause(g);
       for (auto& m : members) {
         const std::string id = JStr(m, "InstanceId");
@@ -239,7 +265,9 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       }
     }
     if (size + in_flight == desired) g.internal.erase("cause");  // a change that needed no activity
-    work.launches = launches;
+    // Intents left by a crash or by a failed launch's pass wait for the retry time too.
+    if (may_launch) work.launches = launches;
+    PruneActivities(tx, g, now, options_);
     if (g.doc != before.doc || g.internal != before.internal || g.status != before.status) ThrowIfError(tx.Put(g));
     return Status::Ok();
   }));
@@ -367,10 +395,16 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
           ThrowIfError(tx.Put(o));
         }
         FinishActivity(tx, region, activity, "Failed", at, failure);
-        g.internal["retryAt"] = at + options_.launch_retry_s;
+        // Backs off: launch_retry_s, doubled after each failure in a row, up to launch_retry_max_s.
+        const int64_t failures = JInt(g.internal, "launchFailures") + 1;
+        g.internal["launchFailures"] = failures;
+        g.internal["retryAt"] =
+            at + std::min(options_.launch_retry_max_s,
+                          options_.launch_retry_s * std::pow(2.0, static_cast<double>(std::min<int64_t>(failures - 1, 30))));
         ThrowIfError(tx.Put(g));
         return Status::Ok();
       }
+      g.internal.erase("launchFailures");
       for (const auto& inst : reservation.value("Instances", Json::array())) {
         const std::string id = JStr(inst, "InstanceId");
         Json m = {{"InstanceId", id},
@@ -408,6 +442,7 @@ void GroupController::Reconcile(const std::string& region, const std::string& na
       ThrowIfError(tx.Put(g));
       return Status::Ok();
     }));
+    if (!failure.empty()) break;  // the rest wait for the retry time
   }
 }
 

@@ -25,8 +25,20 @@
 // recorded (the intent becomes a member, the instance gets aws:autoscaling:groupName) in
 // one transaction. RunInstances answers the same reservation for a repeated token, so an
 // intent left by a crash is retried by the next pass without leaking or doubling an
-// instance. A failed launch is a Failed activity with EC2's message; the group retries it
-// after `launch_retry_s`.
+// instance.
+//
+// Batches: one pass creates launch intents for at most `batch` instances (counting intents
+// still in flight) and starts terminating at most `batch` members, so a group far from its
+// desired capacity neither starves the other groups' passes nor starts hundreds of instance
+// hosts at once; the next pass (a `resync` later) does the next batch.
+//
+// A failed launch is a Failed activity with EC2's message. The group stops launching for
+// this pass and retries after `launch_retry_s`, doubled after each further failure in a row
+// up to `launch_retry_max_s`; a launch that succeeds resets the delay.
+//
+// Activity history: AWS keeps six weeks of it. kecs drops a group's finished activities
+// older than `activity_max_age_s` (six weeks) and keeps at most the newest
+// `activities_kept` finished ones per group (activities in progress are always kept).
 #include <chrono>
 #include <string>
 
@@ -42,6 +54,10 @@ class GroupController {
   struct Options {
     std::chrono::milliseconds resync{1000};
     double launch_retry_s = 10;
+    double launch_retry_max_s = 300;
+    size_t batch = 10;
+    size_t activities_kept = 100;
+    double activity_max_age_s = 42 * 86400.0;
   };
   // `ec2` is the EC2 service with its handlers registered; it outlives the controller.
   GroupController(state::Store& store, const Service& ec2, Clock& clock, Options options);

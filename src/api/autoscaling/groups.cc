@@ -161,10 +161,26 @@ void ApplyZones(state::Tx& tx, const RequestContext& ctx, const Json& in, state:
 }
 
 
-// MinSize <= DesiredCapacity <= MaxSize, in AWS's words (terraform and CloudFormation
-// users quote both).
+// kecs's cap on a group's size. AWS documents no MaxSize limit of its own: a group is
+// bounded by the account's EC2 On-Demand instance quota, and a launch beyond it fails. kecs
+// runs every instance as a host on this machine, so it refuses larger sizes up front.
+constexpr int64_t kMaxGroupSize = 1000;
+
+// kecs's wording: the size `what` is above kecs's cap.
+void CheckCap(const char* what, int64_t value) {
+  if (value > kMaxGroupSize) {
+    throw ValidationError(fmt::format("{} {} is above kecs's limit of {} instances per Auto Scaling group.", what, value,
+                                      kMaxGroupSize));
+  }
+}
+
+// MinSize <= DesiredCapacity <= MaxSize <= kMaxGroupSize, in AWS's words (terraform and
+// CloudFormation users quote both) and kecs's for the cap.
 void CheckSizes(int64_t min, int64_t max, int64_t desired) {
   if (min < 0 || max < 0 || desired < 0) throw ValidationError("MinSize, MaxSize and DesiredCapacity must not be negative.");
+  CheckCap("MaxSize", max);
+  CheckCap("MinSize", min);
+  CheckCap("DesiredCapacity", desired);
   if (max < min) throw ValidationError(fmt::format("Max bound, {}, must be greater than or equal to min bound, {}", max, min));
   if (desired < min || desired > max) {
     throw ValidationError(fmt::format("Desired capacity:{} must be between the specified min size:{} and max size:{}",
@@ -212,7 +228,7 @@ Json GroupTags(const std::string& name, const Json& in) {
   std::set<std::string> keys;
   for (const auto& t : in.value("Tags", Json::array())) {
     std::string key = JStr(t, "Key");
-    if (key.starts_with("aws:")) throw ValidationError("Tag keys starting with 'aws:' are reserved for internal use.");
+    CheckTagKey(key);
     if (!keys.insert(key).second) continue;  // a key given twice: the first one counts
     tags.push_back({{"ResourceId", name}, {"ResourceType", "auto-scaling-group"}, {"Key", key},
                     {"Value", JStr(t, "Value")}, {"PropagateAtLaunch", JBool(t, "PropagateAtLaunch")}});
@@ -415,6 +431,7 @@ Json SetDesiredCapacity(state::Store& store, RequestContext& ctx, const Json& in
     const int64_t min = JInt(g.doc, "MinSize"), max = JInt(g.doc, "MaxSize"), old = JInt(g.doc, "DesiredCapacity");
     // AWS's words (quoted in many scripts that handle them, e.g. "New SetDesiredCapacity
     // value 2 is above max value 1 for the AutoScalingGroup.").
+    CheckCap("DesiredCapacity", desired);  // a group stored before kecs had the cap
     if (desired > max) {
       throw ValidationError(fmt::format("New SetDesiredCapacity value {} is above max value {} for the AutoScalingGroup.", desired, max));
     }
@@ -516,10 +533,12 @@ Json TerminateInstanceInAutoScalingGroup(state::Store& store, RequestContext& ct
       std::string cause = fmt::format("{} instance {} was taken out of service in response to a user request", At(ctx.now), id);
       if (decrement) {
         if (desired - 1 < JInt(g.doc, "MinSize")) {
-          // kecs's wording: AWS refuses to go below the group's minimum.
-          throw ValidationError(fmt::format("Currently, desired capacity is {}, and the minimum size is {}. Decrementing "
-                                            "the desired capacity would take the group below its minimum size.",
-                                            desired, JInt(g.doc, "MinSize")));
+          // AWS's words (aws/aws-cli#47, hashicorp/nomad-autoscaler#1290 and
+          // buildkite/elastic-ci-stack-for-aws#1261 quote them).
+          throw ValidationError(fmt::format("Currently, desiredSize equals minSize ({}). Terminating instance without "
+                                            "replacement will violate group's min size constraint. Either set "
+                                            "shouldDecrementDesiredCapacity flag to false or lower group's min size.",
+                                            JInt(g.doc, "MinSize")));
         }
         g.doc["DesiredCapacity"] = desired - 1;
         cause += fmt::format(", shrinking the capacity from {} to {}.", size, size - 1);

@@ -32,6 +32,7 @@ Json CreateOrUpdateTags(state::Store& store, RequestContext& ctx, const Json& in
     std::map<std::string, state::Object> changed;
     for (const auto& t : in.value("Tags", Json::array())) {
       std::string name = JStr(t, "ResourceId");
+      CheckTagKey(JStr(t, "Key"));  // else every later launch fails: EC2 refuses aws: keys too
       if (!changed.count(name)) changed.emplace(name, TaggedGroup(tx, ctx.region, t));
       state::Object& g = changed.at(name);
       Json tag = {{"ResourceId", name}, {"ResourceType", "auto-scaling-group"}, {"Key", JStr(t, "Key")},
@@ -57,6 +58,7 @@ Json DeleteTags(state::Store& store, RequestContext& ctx, const Json& in) {
     std::map<std::string, state::Object> changed;
     for (const auto& t : in.value("Tags", Json::array())) {
       std::string name = JStr(t, "ResourceId");
+      CheckTagKey(JStr(t, "Key"));
       if (!changed.count(name)) changed.emplace(name, TaggedGroup(tx, ctx.region, t));
       Json& tags = changed.at(name).doc["Tags"];
       // A value given must match too (AWS deletes the tag only when it does).

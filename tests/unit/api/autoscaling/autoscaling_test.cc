@@ -3,6 +3,7 @@
 // router, no runtime: the test moves instances to running or terminated itself).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -343,8 +344,126 @@ TEST_F(AutoScalingTest, FailedLaunchIsAFailedActivityAndRetriedLater) {
   clock_.Advance(11);
   controller_->RunOnce();
   EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 2u);
+  // The second failure in a row doubles the delay: 20 s.
+  clock_.Advance(11);
+  controller_->RunOnce();
+  EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 2u);
+  clock_.Advance(10);
+  controller_->RunOnce();
+  EXPECT_EQ(Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"].size(), 3u);
   EXPECT_EQ(Refusal("DeleteLaunchConfiguration", {{"LaunchConfigurationName", "bad"}}),
             "ResourceInUse: Cannot delete launch configuration bad because it is attached to AutoScalingGroup g");
+}
+
+TEST_F(AutoScalingTest, TagsInTheAwsPrefixAndTerminatingBelowMinAreRefused) {
+  Network();
+  Asg("CreateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MinSize", 1}, {"MaxSize", 2},
+                                 {"LaunchTemplate", {{"LaunchTemplateName", "web"}}}, {"VPCZoneIdentifier", a_}});
+  const std::string reserved = "ValidationError: Tag keys starting with 'aws:' are reserved for internal use.";
+  Json tag = {{"ResourceId", "g"}, {"ResourceType", "auto-scaling-group"}, {"Key", "aws:foo"}, {"Value", "x"},
+              {"PropagateAtLaunch", true}};
+  Json ok = tag;
+  ok["Key"] = "team";
+  EXPECT_EQ(Refusal("CreateOrUpdateTags", {{"Tags", {ok, tag}}}), reserved);
+  Json del = tag;
+  del["Key"] = "aws:autoscaling:groupName";
+  EXPECT_EQ(Refusal("DeleteTags", {{"Tags", {del}}}), reserved);
+  EXPECT_TRUE(Described()["Tags"].empty());  // nothing of the refused request was kept
+  controller_->RunOnce();
+  std::string id = Described()["Instances"][0]["InstanceId"];
+  EXPECT_EQ(Refusal("TerminateInstanceInAutoScalingGroup", {{"InstanceId", id}, {"ShouldDecrementDesiredCapacity", true}}),
+            "ValidationError: Currently, desiredSize equals minSize (1). Terminating instance without replacement will "
+            "violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower "
+            "group's min size.");
+}
+
+TEST_F(AutoScalingTest, SizesAboveKecsCapAreRefused) {
+  Network();
+  Json in = {{"AutoScalingGroupName", "big"}, {"LaunchTemplate", {{"LaunchTemplateName", "web"}}},
+             {"VPCZoneIdentifier", a_}, {"MinSize", 50000}, {"MaxSize", 50000}};
+  EXPECT_EQ(Refusal("CreateAutoScalingGroup", in),
+            "ValidationError: MaxSize 50000 is above kecs's limit of 1000 instances per Auto Scaling group.");
+  Group(0);
+  EXPECT_EQ(Refusal("UpdateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MaxSize", 1001}}),
+            "ValidationError: MaxSize 1001 is above kecs's limit of 1000 instances per Auto Scaling group.");
+  Asg("UpdateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MaxSize", 1000}});
+  // A group stored before the cap: SetDesiredCapacity refuses above it too.
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    auto g = **tx.Get(kGroup, "us-east-1", "g");
+    g.doc["MaxSize"] = 50000;
+    return tx.Put(g);
+  }).ok());
+  EXPECT_EQ(Refusal("SetDesiredCapacity", {{"AutoScalingGroupName", "g"}, {"DesiredCapacity", 50000}}),
+            "ValidationError: DesiredCapacity 50000 is above kecs's limit of 1000 instances per Auto Scaling group.");
+  EXPECT_TRUE(Ec2Instances().empty());
+}
+
+TEST_F(AutoScalingTest, LaunchesAndTerminatesInBatches) {
+  Network();
+  Group(25, 30);
+  for (size_t expect : {10u, 20u, 25u, 25u}) {
+    controller_->RunOnce();
+    EXPECT_EQ(Ec2Instances().size(), expect);
+    EXPECT_EQ(Described()["Instances"].size(), expect);
+  }
+  AllRunning();
+  controller_->RunOnce();
+  Asg("SetDesiredCapacity", {{"AutoScalingGroupName", "g"}, {"DesiredCapacity", 0}});
+  for (int expect : {10, 20, 25}) {
+    controller_->RunOnce();
+    int terminating = 0;
+    Json g = Described();
+    for (const auto& i : g["Instances"]) terminating += i["LifecycleState"] == "Terminating" ? 1 : 0;
+    EXPECT_EQ(terminating, expect);
+  }
+  AllRunning();
+  controller_->RunOnce();
+  EXPECT_TRUE(Described()["Instances"].empty());
+}
+
+TEST_F(AutoScalingTest, FailingGroupBacksOffUpToTheCapAndPrunesItsActivities) {
+  Network();
+  GroupController::Options o;
+  o.launch_retry_s = 10;
+  o.launch_retry_max_s = 30;
+  o.activities_kept = 4;
+  controller_ = std::make_unique<GroupController>(*store_, *ec2_, clock_, o);
+  Asg("CreateLaunchConfiguration", {{"LaunchConfigurationName", "bad"}, {"ImageId", "ami-0000000000000000f"},
+                                    {"InstanceType", "m5.large"}});
+  Asg("CreateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MinSize", 0}, {"MaxSize", 3}, {"DesiredCapacity", 3},
+                                 {"LaunchConfigurationName", "bad"}, {"VPCZoneIdentifier", a_}});
+  auto statuses = [&] {
+    std::map<std::string, int> n;
+    Json acts = Asg("DescribeScalingActivities", {{"AutoScalingGroupName", "g"}})["Activities"];
+    for (const auto& a : acts) n[a["StatusCode"]]++;
+    return n;
+  };
+  // One pass: three intents, the first fails and the other two wait for the retry time.
+  controller_->RunOnce();
+  EXPECT_EQ(statuses(), (std::map<std::string, int>{{"Failed", 1}, {"InProgress", 2}}));
+  controller_->RunOnce();
+  EXPECT_EQ(statuses()["Failed"], 1);
+  // Delays 10, 20, then 30 (the cap, not 40), 30: one attempt each.
+  for (double wait : {10.0, 20.0, 30.0, 30.0}) {
+    int before = statuses()["Failed"];
+    clock_.Advance(wait - 1);
+    controller_->RunOnce();
+    EXPECT_EQ(statuses()["Failed"], before) << wait;
+    clock_.Advance(1);
+    controller_->RunOnce();
+    controller_->RunOnce();  // prunes what the attempt added
+    EXPECT_EQ(statuses()["Failed"], std::min(before + 1, 4)) << wait;
+  }
+  // Only the newest 4 finished activities are kept; those in progress stay.
+  EXPECT_EQ(statuses(), (std::map<std::string, int>{{"Failed", 4}, {"InProgress", 2}}));
+  // Six weeks later the finished ones are gone.
+  Asg("UpdateAutoScalingGroup", {{"AutoScalingGroupName", "g"}, {"MaxSize", 0}});
+  clock_.Advance(30);
+  controller_->RunOnce();  // an intent left fails
+  clock_.Advance(42 * 86400 + 1);
+  controller_->RunOnce();  // the last one fails
+  controller_->RunOnce();
+  EXPECT_TRUE(statuses().empty());
 }
 
 }  // namespace
