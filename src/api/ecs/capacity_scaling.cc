@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "model/instance_types.h"
 #include "net/domain/vpc.h"
+#include "state/records/services.h"
 #include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
@@ -298,15 +299,27 @@ void EcsApi::PlaceWaitingTasks(double now) {
         for (auto& t : tasks) {
           if (t.desired_status == model::TaskStatus::kStopped) continue;  // the task controller stops it
           const std::string cp = t.capacity_provider_name.value_or("");
-          if (now - t.created_at.value_or(now) > wait_limit) {
-            // No source found for ECS's stoppedReason here; kecs's wording.
+          auto fail = [&](const std::string& reason) {
             t.desired_status = model::TaskStatus::kStopped;
             t.stop_code = model::StopCode::kTaskFailedToStart;
-            t.stopped_reason = fmt::format(
-                "The task waited {} minutes for capacity from capacity provider {}.", kWaitingTaskMinutes, cp);
+            t.stopped_reason = reason;
             t.stopping_at = EpochMillis(now);
             ++t.version;
             Check(state::records::PutTask(tx, t));
+          };
+          if (now - t.created_at.value_or(now) > wait_limit) {
+            // No source found for ECS's stoppedReason here; kecs's wording.
+            fail(fmt::format("The task waited {} minutes for capacity from capacity provider {}.",
+                             kWaitingTaskMinutes, cp));
+            continue;
+          }
+          PlacementRequest req = WaitingRequest(tx, ctx, t, false);
+          try {
+            // A task placement refuses (its task definition's memberOf expression does not
+            // parse) stops alone; the cluster's other waiting tasks still place (review 30).
+            ValidatePlacementConstraints(req.constraints);
+          } catch (const AwsError& e) {
+            fail(e.what());
             continue;
           }
           bool dynamic = BridgeDynamic(t);
@@ -318,18 +331,36 @@ void EcsApi::PlaceWaitingTasks(double now) {
             }
           }
           if (candidates.empty()) continue;
-          PlacementRequest req = WaitingRequest(tx, ctx, t, false);
           req.host_ports = &host_ports;
           req.own_host_ports = &ec2_backed;
-          PlacementResult placed = PlaceInto(candidates, usage, req);
+          // Placed on a copy of the books: they take the task only once its dynamic ports
+          // are given too (review 30).
+          auto trial = usage;
+          std::set<HostPort> trial_host_ports = host_ports;
+          req.host_ports = &trial_host_ports;
+          PlacementResult placed;
+          try {
+            placed = PlaceInto(candidates, trial, req);
+          } catch (const AwsError& e) {
+            fail(e.what());
+            continue;
+          }
           if (placed.instances.empty()) continue;
           const state::Object& inst =
               *std::find_if(candidates.begin(), candidates.end(),
                             [&](const state::Object& o) { return o.id == placed.instances.front(); });
           if (dynamic) {
             if (!instance_ports.count(inst.id)) instance_ports[inst.id] = HostPortsOn(tx, inst.id);
+            std::set<HostPort> before = instance_ports[inst.id];
             if (!AllocateTaskPorts(t, instance_ports[inst.id], options_)) continue;
+            // The ports just given are the instance's: a later static hostPort in the range
+            // fails RESOURCE:PORTS there.
+            for (const auto& p : instance_ports[inst.id]) {
+              if (!before.count(p)) trial[inst.id].ports.insert(p);
+            }
           }
+          usage = std::move(trial);
+          host_ports = std::move(trial_host_ports);
           PlaceTask(t, inst);
           Check(state::records::PutTask(tx, t));
           KLOG_INFO("task {}: placed on container instance {} of capacity provider {}", t.id, inst.id, cp);
@@ -450,6 +481,35 @@ state::Object VirtualInstance(const std::string& type, int n) {
   return o;
 }
 
+// The EC2 instances of `by_cluster` (cluster -> its container instances of the group)
+// running tasks that count. "Tasks that are run by a service that uses the DAEMON
+// scheduling strategy are ignored" (managed termination protection, ECS developer guide),
+// as are managed daemons' tasks.
+std::set<std::string> BusyInstances(state::Tx& tx, const std::string& region,
+                                    const std::map<std::string, std::vector<state::Object>>& by_cluster) {
+  std::set<std::string> busy;
+  for (const auto& [cluster, cis] : by_cluster) {
+    std::map<std::string, std::string> ec2_of;  // container instance id -> EC2 instance id
+    for (const auto& ci : cis) ec2_of[ci.id] = JStr(ci.doc, "ec2InstanceId");
+    std::set<std::string> daemon_services;
+    state::records::ServiceQuery sq;
+    sq.region = region;
+    sq.cluster = cluster;
+    for (const auto& svc : Check(state::records::ListServices(tx, sq))) {
+      if (svc.scheduling_strategy == model::SchedulingStrategy::kDaemon) daemon_services.insert(svc.name);
+    }
+    for (const auto& t : Check(state::records::ListTasks(tx, state::Query{kTask, region, cluster}))) {
+      if (!t.internal.placement || t.last_status == model::TaskStatus::kStopped) continue;
+      auto it = ec2_of.find(t.internal.placement->instance);
+      if (it == ec2_of.end()) continue;
+      if (t.group.starts_with(kDaemonGroupPrefix)) continue;
+      if (!t.internal.service.empty() && daemon_services.count(t.internal.service)) continue;
+      busy.insert(it->second);
+    }
+  }
+  return busy;
+}
+
 }  // namespace
 
 void EcsApi::ScaleProvider(const RequestContext& ctx, const state::Object& provider, double now) {
@@ -474,6 +534,7 @@ void EcsApi::ScaleProvider(const RequestContext& ctx, const state::Object& provi
 
   int busy = 0, warming = 0, virtuals = 0;
   std::set<std::string> busy_ids, registered_ids;
+  std::map<std::string, std::vector<state::Object>> registered;  // cluster -> the group's instances
   // One transaction: the container instances of the group carry the provider's name, and
   // the picture is read from the books as they are.
   Check(store_.Write([&](state::Tx& tx) {
@@ -502,17 +563,12 @@ void EcsApi::ScaleProvider(const RequestContext& ctx, const state::Object& provi
       double launched = inst ? inst->doc.value("LaunchTime", now) : now;
       if (now - launched < cfg.instance_warmup_seconds) ++warming;
     }
-    // Instances running non-daemon tasks.
     std::map<std::string, std::string> ec2_of;  // container instance id -> EC2 instance id
     for (const auto& [cluster, cis] : by_cluster) {
-      auto usage = UsageByInstance(tx, ctx.region, cluster);
-      for (const auto& ci : cis) {
-        ec2_of[ci.id] = JStr(ci.doc, "ec2InstanceId");
-        for (const auto& [grp, n] : usage[ci.id].groups) {
-          if (n > 0 && !grp.starts_with(kDaemonGroupPrefix)) busy_ids.insert(ec2_of[ci.id]);
-        }
-      }
+      for (const auto& ci : cis) ec2_of[ci.id] = JStr(ci.doc, "ec2InstanceId");
     }
+    busy_ids = BusyInstances(tx, ctx.region, by_cluster);
+    registered = by_cluster;
     // The waiting tasks: first on the group's registered instances as placement would put
     // them, then on new instances of the group's type, packed.
     std::vector<state::Object> fresh;
@@ -529,7 +585,12 @@ void EcsApi::ScaleProvider(const RequestContext& ctx, const state::Object& provi
       for (const auto& t : tasks) {
         if (t.desired_status == model::TaskStatus::kStopped) continue;
         PlacementRequest req = WaitingRequest(tx, ctx, t, false);
-        PlacementResult on_existing = PlaceInto(cis, usage, req);
+        PlacementResult on_existing;
+        try {
+          on_existing = PlaceInto(cis, usage, req);
+        } catch (const AwsError&) {
+          continue;  // placement refuses it: pass 1 stops it, and it asks for no instance
+        }
         if (!on_existing.instances.empty()) {
           busy_ids.insert(ec2_of[on_existing.instances.front()]);
           continue;
@@ -583,6 +644,25 @@ void EcsApi::ScaleProvider(const RequestContext& ctx, const state::Object& provi
   const Json low_since = provider.internal.value("lowSince", Json());
   in.low_long_enough = low_since.is_number() && now - low_since.get<double>() >= kScaleInMinutes * options_.minute_seconds;
   ScalingStep step = DecideScaling(in);
+  if (step.desired < in.desired) {
+    // A task placed since the books were read makes its instance busy: protect it and keep
+    // it before the group chooses what to terminate (ECS protects before it places; review 30).
+    std::set<std::string> now_busy;
+    Check(store_.Read([&](state::Tx& tx) {
+      now_busy = BusyInstances(tx, ctx.region, registered);
+      return Status::Ok();
+    }));
+    Json protect = Json::array();
+    for (const auto& id : now_busy) {
+      if (busy_ids.insert(id).second && mtp && protected_now.count(id)) protect.push_back(id);
+    }
+    if (!protect.empty()) {
+      AutoScalingCall("SetInstanceProtection", ctx,
+                      {{"AutoScalingGroupName", group_name}, {"InstanceIds", protect}, {"ProtectedFromScaleIn", true}});
+    }
+    in.idle = std::max(0, current - static_cast<int>(busy_ids.size()));
+    step = DecideScaling(in);
+  }
   if (step.desired != in.desired) {
     KLOG_INFO("capacity provider {}: reservation {:.0f}% (N={}, M={}): desired capacity of {} {} -> {}", name,
               reservation, needed, current, group_name, in.desired, step.desired);

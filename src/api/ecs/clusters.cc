@@ -10,6 +10,8 @@
 #include "api/pagination.h"
 #include "model/arn.h"
 #include "model/daemon.h"
+#include "state/records/services.h"
+#include "state/records/tasks.h"
 
 namespace kecs::api::ecs {
 namespace {
@@ -278,6 +280,39 @@ Json EcsApi::UpdateClusterSettings(RequestContext& ctx, const Json& in) {
   return out;
 }
 
+namespace {
+
+// A provider leaves a cluster only when no task that is not STOPPED (waiting ones included)
+// runs on it and no ACTIVE or DRAINING service's strategy names it: "The specified capacity
+// provider is in use and cannot be removed." (ResourceInUseException, quoted in
+// pahud/cdk-fargate-patterns#71 and aws/containers-roadmap#631).
+void RefuseRemovingProvidersInUse(state::Tx& tx, const RequestContext& ctx, const std::string& cluster,
+                                  const Json& before, const Json& after) {
+  auto in_use = [] {
+    return AwsError("ResourceInUseException", "The specified capacity provider is in use and cannot be removed.");
+  };
+  for (const auto& p : before) {
+    if (!p.is_string() || std::find(after.begin(), after.end(), p) != after.end()) continue;
+    const std::string name = p.get<std::string>();
+    state::Query q{kTask, ctx.region, cluster};
+    q.doc_equals = {{"capacityProviderName", name}};
+    for (const auto& t : Check(state::records::ListTasks(tx, q))) {
+      if (t.last_status != model::TaskStatus::kStopped) throw in_use();
+    }
+    state::records::ServiceQuery sq;
+    sq.region = ctx.region;
+    sq.cluster = cluster;
+    for (const auto& svc : Check(state::records::ListServices(tx, sq))) {
+      if (svc.status == model::ServiceStatus::kInactive || !svc.capacity_provider_strategy.is_array()) continue;
+      for (const auto& item : svc.capacity_provider_strategy) {
+        if (JStr(item, "capacityProvider") == name) throw in_use();
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Json EcsApi::PutClusterCapacityProviders(RequestContext& ctx, const Json& in) {
   std::string name = ClusterName(in);
   Json out;
@@ -285,6 +320,8 @@ Json EcsApi::PutClusterCapacityProviders(RequestContext& ctx, const Json& in) {
     state::Object o = RequireCluster(tx, ctx, name);
     ValidateCapacityProviders(tx, ctx, in.at("capacityProviders"),
                               in.at("defaultCapacityProviderStrategy"));
+    RefuseRemovingProvidersInUse(tx, ctx, name, o.doc.value("capacityProviders", Json::array()),
+                                 in.at("capacityProviders"));
     o.doc["capacityProviders"] = in.at("capacityProviders");
     o.doc["defaultCapacityProviderStrategy"] = in.at("defaultCapacityProviderStrategy");
     Check(tx.Put(o));

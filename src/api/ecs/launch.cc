@@ -403,8 +403,17 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
       if (pp.own_instances && JStr(o.doc, "capacityProviderName") != r.capacity_provider) continue;
       if (o.status == "ACTIVE" && JBool(o.doc, "agentConnected", true)) candidates.push_back(std::move(o));
     }
-    // A provider with managed scaling and no instance yet: its tasks wait (Launch).
-    if (candidates.empty() && pp.waits) return out;
+    // A provider with managed scaling and no instance yet: its tasks wait (Launch), once
+    // their constraints are known to parse (placement would refuse them later, review 30).
+    if (candidates.empty() && pp.waits) {
+      ValidatePlacementConstraints(PlacementRequestFor(spec, r).constraints);
+      return out;
+    }
+    // "No Container Instances were found in your capacity provider." when the provider owns
+    // its instances (aws/containers-roadmap#653 quotes it).
+    if (candidates.empty() && pp.own_instances) {
+      throw InvalidParameter("No Container Instances were found in your capacity provider.");
+    }
     if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
   }
   std::set<HostPort> host_ports = HostPortsInUse(tx);
@@ -572,32 +581,38 @@ model::Task BuildTask(const RequestContext& ctx, const EcsOptions& options,
 
 // ---- The four stages ----------------------------------------------------------------------
 
-std::vector<std::pair<std::string, int>> SplitByStrategy(const Json& strategy, int count) {
+std::vector<std::pair<std::string, int>> SplitByStrategy(const Json& strategy, int count,
+                                                         const std::map<std::string, int>& existing) {
   std::vector<std::pair<std::string, int>> out;
-  std::vector<int> by_weight;
+  std::vector<int64_t> have;  // tasks each provider has: `existing`, then this split's
   for (const auto& s : strategy) {
-    out.push_back({JStr(s, "capacityProvider"), 0});
-    by_weight.push_back(0);
+    std::string name = JStr(s, "capacityProvider");
+    auto it = existing.find(name);
+    have.push_back(it == existing.end() ? 0 : it->second);
+    out.push_back({std::move(name), 0});
   }
   int left = count;
-  // base first, in the strategy's order (only one provider may set one)
+  // base first, in the strategy's order (only one provider may set one), less what it has
   for (size_t i = 0; i < out.size() && left > 0; ++i) {
-    int base = static_cast<int>(std::min<int64_t>(JInt(strategy[i], "base"), left));
+    int base = static_cast<int>(std::clamp<int64_t>(JInt(strategy[i], "base") - have[i], 0, left));
     out[i].second += base;
+    have[i] += base;
     left -= base;
   }
-  // then the rest by weight: each task to the provider furthest below its share
+  // then the rest by weight: each task to the provider furthest below its share of the
+  // tasks beyond the bases
+  auto beyond_base = [&](size_t i) { return std::max<int64_t>(0, have[i] - JInt(strategy[i], "base")); };
   for (; left > 0; --left) {
     int best = -1;
     for (size_t i = 0; i < out.size(); ++i) {
       int64_t w = JInt(strategy[i], "weight");
       if (w <= 0) continue;
-      if (best < 0 || (by_weight[i] + 1) * JInt(strategy[best], "weight") < (by_weight[best] + 1) * w) {
+      if (best < 0 || (beyond_base(i) + 1) * JInt(strategy[best], "weight") < (beyond_base(best) + 1) * w) {
         best = static_cast<int>(i);
       }
     }
     if (best < 0) best = 0;  // no weight at all: the first provider
-    ++by_weight[best];
+    ++have[best];
     ++out[best].second;
   }
   std::erase_if(out, [](const auto& p) { return p.second == 0; });
@@ -628,9 +643,23 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
     bool has_strategy = spec.capacity_provider_strategy.is_array() && !spec.capacity_provider_strategy.empty();
     Json strategy = has_strategy ? spec.capacity_provider_strategy
                                  : RequireCluster(tx, ctx, spec.cluster).doc.value("defaultCapacityProviderStrategy", Json::array());
-    if (strategy.size() > 1) split = SplitByStrategy(strategy, spec.count);
+    // A service's tasks that are not STOPPED count toward the split (ECS's rule); a service
+    // launches one task at a time, so its weights hold over the whole service.
+    std::map<std::string, int> existing;
+    if (strategy.size() > 1 && !spec.service_name.empty()) {
+      state::Query q{kTask, ctx.region, spec.cluster};
+      q.internal_equals = {{"service", spec.service_name}};
+      for (const auto& t : Check(state::records::ListTasks(tx, q))) {
+        if (t.last_status != model::TaskStatus::kStopped && t.desired_status != model::TaskStatus::kStopped &&
+            t.capacity_provider_name) {
+          ++existing[*t.capacity_provider_name];
+        }
+      }
+    }
+    if (strategy.size() > 1) split = SplitByStrategy(strategy, spec.count, existing);
   }
   int waiting = -1;  // tasks of the cluster waiting for capacity, counted on first need
+  bool overflowed = false;  // some tasks found neither an instance nor room to wait
 
   std::set<HostPort> host_ports;
   // No probe: every port is unknown, so a bridge task with dynamic ports asks the caller
@@ -659,7 +688,14 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
       waiting += n;
       if (n == unplaced) placed.failures = Json::array();
       if (n < unplaced && placed.failures.empty()) {
-        throw InvalidParameter("No Container Instances were found in your cluster.");
+        // The tasks that could wait do; the rest are failures (review 30). No source found
+        // for ECS's words here (it has no such limit); kecs's wording.
+        placed.failures.push_back(
+            {{"arn", model::EcsArn(ctx.region, ctx.account_id, "capacity-provider/" + provider)},
+             {"reason", "CAPACITY_PROVIDER"},
+             {"detail", fmt::format("{} tasks of the cluster already wait for capacity; {} more could not.",
+                                    kMaxWaitingTasksPerCluster, unplaced - n)}});
+        overflowed = true;
       }
     }
     for (const auto& f : placed.failures) out.failures.push_back(f);
@@ -688,6 +724,12 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
       Check(state::records::InsertTask(tx, task));
       out.tasks.push_back(state::records::TaskToAws(task, true));
     }
+  }
+  // Not one task placed or waiting: the request fails as it does without managed scaling.
+  bool only_overflow = overflowed && out.tasks.empty();
+  for (const auto& f : out.failures) only_overflow = only_overflow && JStr(f, "reason") == "CAPACITY_PROVIDER";
+  if (only_overflow) {
+    throw InvalidParameter("No Container Instances were found in your capacity provider.");
   }
   return out;
 }

@@ -130,8 +130,11 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
 
 // How a capacity provider strategy spreads `count` tasks: each provider's base first, in
 // the strategy's order, then the rest by weight, each task to the provider furthest below
-// its weight's share; providers that get none are left out.
-std::vector<std::pair<std::string, int>> SplitByStrategy(const Json& strategy, int count);
+// its weight's share; providers that get none are left out. `existing` (a service's tasks
+// that are not STOPPED, per provider) counts toward each base and share, as ECS's rule for
+// services: base first, then weights over the total.
+std::vector<std::pair<std::string, int>> SplitByStrategy(const Json& strategy, int count,
+                                                         const std::map<std::string, int>& existing = {});
 
 // ---- Stage 3: allocate ports ------------------------------------------------------------
 

@@ -98,6 +98,15 @@ std::optional<std::string> Attribute(const Json& inst, const std::string& name) 
 
 }  // namespace
 
+void ValidatePlacementConstraints(const Json& constraints) {
+  if (!constraints.is_array()) return;
+  for (const auto& c : constraints) {
+    if (JStr(c, "type") != "memberOf") continue;
+    auto q = model::ClusterQuery::Parse(JStr(c, "expression"));
+    if (!q.ok()) throw InvalidParameter("The placement constraint expression is invalid: " + q.status().message());
+  }
+}
+
 PlacementResult PlaceInto(const std::vector<state::Object>& candidates,
                           std::map<std::string, InstanceUsage>& usage, const PlacementRequest& req) {
   PlacementResult out;

@@ -81,6 +81,10 @@ struct PlacementResult {
   Json failures = Json::array();       // [{arn, reason}] for tasks that could not be placed
 };
 
+// Throws InvalidParameterException for a memberOf constraint whose expression does not
+// parse (what PlaceInto would throw), so that a request can be refused before it waits.
+void ValidatePlacementConstraints(const Json& constraints);
+
 // Places `count` tasks on the given candidates (instance objects of one cluster), honouring
 // resources, zones, constraints (distinctInstance, memberOf) and strategies (spread,
 // binpack, random); `usage` is updated with what the placed tasks take. Throws

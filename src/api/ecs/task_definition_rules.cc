@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "api/ecs/common.h"
+#include "api/ecs/placement.h"
 #include "base/strings.h"
 #include "model/task.h"
 
@@ -679,6 +680,8 @@ Json NormalizeTaskDefinition(const Json& in, bool strict) {
       v["efsVolumeConfiguration"]["rootDirectory"] = "/";
     }
   }
+  // A memberOf expression that does not parse is refused here, not at each placement.
+  ValidatePlacementConstraints(in.value("placementConstraints", Json::array()));
   td["placementConstraints"] = in.value("placementConstraints", Json::array());
   Json req_attrs = Json::array({{{"name", "com.amazonaws.ecs.capability.docker-remote-api.1.18"}}});
   if (awsvpc) req_attrs.push_back({{"name", "ecs.capability.task-eni"}});

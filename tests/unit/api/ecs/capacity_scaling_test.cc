@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -99,6 +100,12 @@ TEST(CapacityMath, StrategySplitsBaseFirstThenByWeight) {
   EXPECT_EQ(SplitByStrategy(strategy, 1), (std::vector<std::pair<std::string, int>>{{"a", 1}}));
   Json even = Json::parse(R"([{"capacityProvider":"a","weight":1},{"capacityProvider":"b","weight":1}])");
   EXPECT_EQ(SplitByStrategy(even, 5), (std::vector<std::pair<std::string, int>>{{"a", 3}, {"b", 2}}));
+  // A service's tasks count (ECS's rule): one task at a time still follows the weights.
+  EXPECT_EQ(SplitByStrategy(even, 1, {{"a", 1}}), (std::vector<std::pair<std::string, int>>{{"b", 1}}));
+  EXPECT_EQ(SplitByStrategy(strategy, 1, {{"a", 2}}), (std::vector<std::pair<std::string, int>>{{"b", 1}}));
+  EXPECT_EQ(SplitByStrategy(strategy, 1, {{"a", 1}, {"b", 5}}), (std::vector<std::pair<std::string, int>>{{"a", 1}}));
+  EXPECT_EQ(SplitByStrategy(strategy, 1, {{"a", 2}, {"b", 1}}), (std::vector<std::pair<std::string, int>>{{"b", 1}}));
+  EXPECT_EQ(SplitByStrategy(strategy, 1, {{"a", 2}, {"b", 3}}), (std::vector<std::pair<std::string, int>>{{"a", 1}}));
   EXPECT_EQ(AsgNameOf(kGroupArn), "web-asg");
   EXPECT_EQ(AsgNameOf("plain"), "plain");
 }
@@ -116,6 +123,7 @@ struct FakeGroup {
   };
   std::vector<Instance> instances;
   std::vector<std::string> calls;
+  std::function<void(const std::string&)> on_release;  // runs as an instance is released
 
   Json View() const {
     Json is = Json::array();
@@ -163,6 +171,7 @@ void RegisterFakeAutoScaling(Service& svc, FakeGroup& g) {
         if (i.id == id) i.prot = prot;
       }
       g.calls.push_back(std::string(prot ? "protect " : "release ") + id.get<std::string>());
+      if (!prot && g.on_release) g.on_release(id.get<std::string>());
     }
     return Json::object();
   });
@@ -233,6 +242,19 @@ class CapacityTest : public ::testing::Test {
                      {"totalResources", {{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
                                          {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 7985}}}}})["containerInstance"],
                 "containerInstanceArn");
+  }
+  // The group's instance `id` comes up as an EC2 instance kecs runs, tagged by Auto
+  // Scaling, and its agent registers it in cluster c (the instance controller's path).
+  void RegisterEc2(const std::string& id, double at) {
+    state::Object row{net::kEc2Instance, "us-east-1", id, "", id, "running", 0,
+                      {{"InstanceId", id}, {"InstanceType", "m5.large"}, {"ImageId", "ami-0123456789abcdef0"},
+                       {"Placement", {{"AvailabilityZone", "us-east-1a"}}}, {"LaunchTime", kNow},
+                       {"Tags", {{{"Key", "aws:autoscaling:groupName"}, {"Value", "web-asg"}}}},
+                       {"kecs:ownerId", "000000000000"}}};
+    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+      RETURN_IF_ERROR(tx.Put(row));
+      return ecs_->RegisterInstance(tx, row, "c", at).status();
+    }).ok());
   }
   std::vector<model::Task> Tasks() {
     std::vector<model::Task> out;
@@ -446,7 +468,8 @@ TEST_F(CapacityTest, WaitingTasksStopAfterThirtyMinutesAndAtMostAHundredWait) {
     ASSERT_EQ(run["tasks"].size(), 10u) << i;
   }
   auto full = Error("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}});
-  EXPECT_EQ(full.first, "InvalidParameterException");
+  EXPECT_EQ(full, (std::pair<std::string, std::string>{"InvalidParameterException",
+                                                       "No Container Instances were found in your capacity provider."}));
   Pass(kNow + 29);
   for (const auto& t : Tasks()) EXPECT_EQ(t.desired_status, model::TaskStatus::kRunning);
   Pass(kNow + 31);  // 30 scaled minutes
@@ -468,7 +491,7 @@ TEST_F(CapacityTest, WithoutManagedScalingATaskWithNoRoomFails) {
   auto e = Error("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"},
                              {"capacityProviderStrategy", {{{"capacityProvider", "web-cp"}, {"weight", 1}}}}});
   EXPECT_EQ(e, (std::pair<std::string, std::string>{"InvalidParameterException",
-                                                    "No Container Instances were found in your cluster."}));
+                                                    "No Container Instances were found in your capacity provider."}));
 }
 
 TEST_F(CapacityTest, OnlyAProviderAClusterUsesManagesItsGroup) {
@@ -500,17 +523,7 @@ TEST_F(CapacityTest, TheAgentPathNamesTheProviderAndWaitingBridgeTasksGetTheInst
   ASSERT_EQ(group_.desired, 2);
   // The instances come up as EC2 instances kecs runs, tagged by Auto Scaling, and their
   // agent registers them (the instance controller's path).
-  for (const auto& i : group_.instances) {
-    state::Object row{net::kEc2Instance, "us-east-1", i.id, "", i.id, "running", 0,
-                      {{"InstanceId", i.id}, {"InstanceType", "m5.large"}, {"ImageId", "ami-0123456789abcdef0"},
-                       {"Placement", {{"AvailabilityZone", "us-east-1a"}}}, {"LaunchTime", kNow},
-                       {"Tags", {{{"Key", "aws:autoscaling:groupName"}, {"Value", "web-asg"}}}},
-                       {"kecs:ownerId", "000000000000"}}};
-    ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
-      RETURN_IF_ERROR(tx.Put(row));
-      return ecs_->RegisterInstance(tx, row, "c", kNow + 2).status();
-    }).ok());
-  }
+  for (const auto& i : group_.instances) RegisterEc2(i.id, kNow + 2);
   int named = 0;
   Json arns = Ecs("ListContainerInstances", {{"cluster", "c"}})["containerInstanceArns"];
   Json described = Ecs("DescribeContainerInstances", {{"cluster", "c"}, {"containerInstances", arns}});
@@ -576,6 +589,174 @@ TEST_F(CapacityTest, TheTaskControllerLeavesAWaitingTaskAloneUntilPlacedOrStoppe
   ASSERT_TRUE(get(waiting).internal.placement.has_value());
   for (int i = 0; i < 10; ++i) controller.StepForTest("us-east-1", get(waiting).id);
   EXPECT_EQ(get(waiting).last_status, model::TaskStatus::kRunning);
+}
+
+// ---- Review 30 ------------------------------------------------------------------------------
+
+TEST_F(CapacityTest, ABadMemberOfExpressionIsRefusedAndBlocksNoOtherWaitingTask) {
+  ScalingCluster();
+  const Json bad = {{{"type", "memberOf"}, {"expression", "attribute:ecs.instance-type =="}}};
+  auto td = Error("RegisterTaskDefinition",
+                  {{"family", "bad"}, {"placementConstraints", bad},
+                   {"containerDefinitions", {{{"name", "w"}, {"image", "busybox"}, {"cpu", 1024}, {"memory", 512}}}}});
+  EXPECT_EQ(td.first, "InvalidParameterException");
+  EXPECT_THAT(td.second, HasSubstr("The placement constraint expression is invalid"));
+  // The request's own constraint, with no instance yet (the task would wait).
+  auto run = Error("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"placementConstraints", bad}});
+  EXPECT_EQ(run.first, "InvalidParameterException");
+  EXPECT_TRUE(Tasks().empty());
+  // A task definition stored before the check (its constraint spoilt in the books).
+  Ecs("RegisterTaskDefinition", {{"family", "spoilt"},
+                                 {"containerDefinitions", {{{"name", "w"}, {"image", "busybox"}, {"cpu", 1024}, {"memory", 512}}}}});
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}});
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "spoilt"}});
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    for (auto o : Check(tx.List({kTaskDef, "us-east-1"}))) {
+      if (JStr(o.doc, "family") != "spoilt") continue;
+      o.doc["placementConstraints"] = bad;
+      RETURN_IF_ERROR(tx.Put(o));
+    }
+    return Status::Ok();
+  }).ok());
+  Pass(kNow + 1);
+  EXPECT_EQ(group_.desired, 1);  // the good task still asks for an instance
+  Register(group_.instances.at(0).id);
+  Pass(kNow + 2);
+  Pass(kNow + 3);
+  for (const auto& t : Tasks()) {
+    if (t.family == "work") {
+      EXPECT_TRUE(t.internal.placement.has_value());
+    } else {
+      EXPECT_EQ(t.desired_status, model::TaskStatus::kStopped);
+      EXPECT_EQ(t.stop_code, model::StopCode::kTaskFailedToStart);
+      EXPECT_THAT(t.stopped_reason.value_or(""), HasSubstr("The placement constraint expression is invalid"));
+    }
+  }
+}
+
+TEST_F(CapacityTest, ADaemonServicesTasksLeaveTheirInstancesIdle) {
+  ScalingCluster();
+  group_.desired = 2;
+  group_.Converge();
+  for (const auto& i : group_.instances) Register(i.id);
+  Pass(kNow);  // the instances join the provider
+  Ecs("CreateService", {{"cluster", "c"}, {"serviceName", "d"}, {"taskDefinition", "work"},
+                        {"schedulingStrategy", "DAEMON"}, {"launchType", "EC2"}});
+  // One task of the service on each instance (the service controller does not run here).
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"count", 2}, {"group", "service:d"},
+                  {"placementConstraints", {{{"type", "distinctInstance"}}}}});
+  ASSERT_TRUE(store_->Write([&](state::Tx& tx) {
+    ASSIGN_OR_RETURN(auto all, state::records::ListTasks(tx, state::Query{model::kTask, "us-east-1", "c"}));
+    for (auto& t : all) {
+      EXPECT_TRUE(t.internal.placement.has_value());
+      t.internal.service = "d";
+      RETURN_IF_ERROR(state::records::PutTask(tx, t));
+    }
+    return Status::Ok();
+  }).ok());
+  Pass(kNow + 1);
+  EXPECT_EQ(Internal()["reservation"], 0);  // N = 0, M = 2
+  for (const auto& i : group_.instances) EXPECT_FALSE(i.prot) << i.id;  // released
+  EXPECT_EQ(group_.desired, 2);
+}
+
+TEST_F(CapacityTest, AProviderInUseCannotLeaveItsCluster) {
+  ScalingCluster();
+  const std::pair<std::string, std::string> in_use{"ResourceInUseException",
+                                                   "The specified capacity provider is in use and cannot be removed."};
+  Json none = {{"cluster", "c"}, {"capacityProviders", Json::array()}, {"defaultCapacityProviderStrategy", Json::array()}};
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}});  // waits
+  EXPECT_EQ(Error("PutClusterCapacityProviders", none), in_use);
+  StopAll();
+  Ecs("PutClusterCapacityProviders", none);
+  Ecs("PutClusterCapacityProviders", {{"cluster", "c"}, {"capacityProviders", {"web-cp"}},
+                                      {"defaultCapacityProviderStrategy", Json::array()}});
+  Ecs("CreateService", {{"cluster", "c"}, {"serviceName", "s"}, {"taskDefinition", "work"}, {"desiredCount", 0},
+                        {"capacityProviderStrategy", {{{"capacityProvider", "web-cp"}, {"weight", 1}}}}});
+  EXPECT_EQ(Error("PutClusterCapacityProviders", none), in_use);
+  EXPECT_EQ(Ecs("DescribeClusters", {{"clusters", {"c"}}})["clusters"][0]["capacityProviders"], Json({"web-cp"}));
+}
+
+TEST_F(CapacityTest, AFullWaitingRoomKeepsTheTasksThatFitAndFailsTheRest) {
+  ScalingCluster();
+  group_.max = 0;
+  for (int i = 0; i < 9; ++i) Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"count", 10}});
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"count", 7}});
+  Json run = Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"count", 5}});
+  EXPECT_EQ(run["tasks"].size(), 3u);
+  ASSERT_EQ(run["failures"].size(), 1u);
+  EXPECT_EQ(run["failures"][0]["arn"], "arn:aws:ecs:us-east-1:000000000000:capacity-provider/web-cp");
+  EXPECT_EQ(run["failures"][0]["reason"], "CAPACITY_PROVIDER");
+  EXPECT_EQ(Tasks().size(), 100u);
+}
+
+TEST_F(CapacityTest, ATaskPlacedJustBeforeScaleInIsProtectedAndKept) {
+  ScalingCluster();
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}});
+  Pass(kNow + 1);
+  ASSERT_EQ(group_.desired, 1);
+  Register(group_.instances.at(0).id);
+  Pass(kNow + 2);
+  Pass(kNow + 3);
+  group_.desired = 3;  // two more, idle
+  group_.Converge();
+  Register(group_.instances.at(1).id);
+  Register(group_.instances.at(2).id);
+  Pass(kNow + 4);  // the idle ones are released; low from now
+  StopAll();
+  // As the pass releases the last busy instance, RunTask fills all three instances.
+  bool ran = false;
+  group_.on_release = [&](const std::string&) {
+    if (ran) return;
+    ran = true;
+    Json r = Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}, {"count", 6}}, kNow + 30);
+    EXPECT_EQ(r["tasks"].size(), 6u);
+  };
+  Pass(kNow + 30);
+  ASSERT_TRUE(ran);
+  EXPECT_EQ(group_.instances.size(), 3u);
+  for (const auto& i : group_.instances) EXPECT_TRUE(i.prot) << i.id;
+  EXPECT_EQ(group_.desired, 3);
+}
+
+TEST_F(CapacityTest, AnInstanceGettingATaskIsProtected) {
+  ScalingCluster();
+  group_.desired = 1;
+  group_.Converge();
+  Register(group_.instances.at(0).id);
+  Pass(kNow + 1);
+  ASSERT_FALSE(group_.instances.at(0).prot);  // idle: released
+  Json run = Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "work"}});
+  ASSERT_TRUE(run["tasks"][0].contains("containerInstanceArn"));
+  Pass(kNow + 2);
+  EXPECT_TRUE(group_.instances.at(0).prot);
+  EXPECT_EQ(group_.calls.back(), "protect " + group_.instances.at(0).id);
+}
+
+TEST_F(CapacityTest, AWaitingTasksDynamicPortsAreBookedBeforeTheNextTask) {
+  ScalingCluster();
+  auto td = [&](const std::string& family, int host_port) {
+    Ecs("RegisterTaskDefinition",
+        {{"family", family}, {"networkMode", "bridge"},
+         {"containerDefinitions", {{{"name", "w"}, {"image", "busybox"}, {"cpu", 256}, {"memory", 128},
+                                    {"portMappings", {{{"containerPort", 80}, {"hostPort", host_port}}}}}}}});
+  };
+  td("dyn", 0);
+  td("fixed", 49153);
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "dyn"}}, kNow);
+  Ecs("RunTask", {{"cluster", "c"}, {"taskDefinition", "fixed"}}, kNow + 0.5);
+  Pass(kNow + 1);
+  ASSERT_EQ(group_.desired, 1);
+  RegisterEc2(group_.instances.at(0).id, kNow + 2);
+  ecs_->PlaceWaitingTasks(kNow + 3);
+  for (const auto& t : Tasks()) {
+    if (t.family == "dyn") {
+      ASSERT_TRUE(t.internal.placement.has_value());
+      EXPECT_EQ(t.internal.containers.at(0).port_mappings.at(0).host_port, 49153);
+    } else {
+      EXPECT_FALSE(t.internal.placement.has_value()) << "hostPort 49153 given twice on one instance";
+    }
+  }
 }
 
 }  // namespace
