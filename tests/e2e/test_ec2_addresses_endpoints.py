@@ -20,6 +20,13 @@ def ec2(kecs):
     return kecs.client("ec2")
 
 
+def attach_igw(ec2, vpc):
+    """Elastic IPs need an internet gateway on the VPC (Gateway.NotAttached otherwise)."""
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    return igw
+
+
 def release_all(ec2):
     """Addresses are capped at five per region: each test leaves none behind."""
     for a in ec2.describe_addresses()["Addresses"]:
@@ -31,6 +38,7 @@ def release_all(ec2):
 def test_allocate_associate_instance_release_boto3(kecs, ec2):
     release_all(ec2)
     vpc = make_vpc(ec2, "10.91.0.0/16")
+    attach_igw(ec2, vpc)
     sub = make_subnet(ec2, vpc, "10.91.1.0/24")
     a = ec2.allocate_address(Domain="vpc", TagSpecifications=[
         {"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "web"}]}])
@@ -72,7 +80,7 @@ def test_allocate_associate_instance_release_boto3(kecs, ec2):
     other = ec2.allocate_address(Domain="vpc")["AllocationId"]
     inst2 = ec2.run_instances(ImageId=image_id(ec2), InstanceType="t3.micro", MinCount=1, MaxCount=1,
                               SubnetId=sub)["Instances"][0]["InstanceId"]
-    assert boto_error(ec2.associate_address, AllocationId=alloc, InstanceId=inst2) == (
+    assert boto_error(ec2.associate_address, AllocationId=alloc, InstanceId=inst2, AllowReassociation=False) == (
         "Resource.AlreadyAssociated", f"resource {alloc} is already associated with associate-id {assoc}")
     # A second address on the same instance replaces the first, which stays allocated.
     assoc_other = ec2.associate_address(AllocationId=other, InstanceId=iid)["AssociationId"]
@@ -109,6 +117,11 @@ def test_interface_association_attribute_and_limit_cli(kecs, ec2):
         "NetworkInterface"]
     secondary = [p["PrivateIpAddress"] for p in eni["PrivateIpAddresses"] if not p["Primary"]][0]
     a = kecs.aws("ec2", "allocate-address", "--domain", "vpc")
+    assert cli_error(kecs, "ec2", "associate-address", "--allocation-id", a["AllocationId"],
+                     "--network-interface-id", eni["NetworkInterfaceId"]) == (
+        "An error occurred (Gateway.NotAttached) when calling the AssociateAddress operation: "
+        f"Network {vpc} is not attached to any internet gateway")
+    attach_igw(ec2, vpc)
     assoc = kecs.aws("ec2", "associate-address", "--allocation-id", a["AllocationId"], "--network-interface-id",
                      eni["NetworkInterfaceId"], "--private-ip-address", secondary)["AssociationId"]
     got = kecs.aws("ec2", "describe-network-interfaces", "--network-interface-ids", eni["NetworkInterfaceId"])[
@@ -122,6 +135,20 @@ def test_interface_association_attribute_and_limit_cli(kecs, ec2):
     assert attrs == [{"AllocationId": a["AllocationId"], "PublicIp": a["PublicIp"]}]
     got = kecs.aws("ec2", "describe-addresses", "--filters", f"Name=association-id,Values={assoc}")["Addresses"]
     assert [x["AllocationId"] for x in got] == [a["AllocationId"]]
+
+    # Reassociation is automatic: without the flag the address moves to the primary address;
+    # --no-allow-reassociation refuses.
+    moved = kecs.aws("ec2", "associate-address", "--allocation-id", a["AllocationId"], "--network-interface-id",
+                     eni["NetworkInterfaceId"])["AssociationId"]
+    got = kecs.aws("ec2", "describe-network-interfaces", "--network-interface-ids", eni["NetworkInterfaceId"])[
+        "NetworkInterfaces"][0]
+    assert got["Association"]["AssociationId"] == moved
+    assert "Association" not in [p for p in got["PrivateIpAddresses"] if p["PrivateIpAddress"] == secondary][0]
+    assert cli_error(kecs, "ec2", "associate-address", "--allocation-id", a["AllocationId"], "--network-interface-id",
+                     eni["NetworkInterfaceId"], "--private-ip-address", secondary, "--no-allow-reassociation") == (
+        "An error occurred (Resource.AlreadyAssociated) when calling the AssociateAddress operation: "
+        f"resource {a['AllocationId']} is already associated with associate-id {moved}")
+    assoc = moved
 
     assert cli_error(kecs, "ec2", "release-address", "--allocation-id", a["AllocationId"]).startswith(
         "An error occurred (InvalidIPAddress.InUse) when calling the ReleaseAddress operation: ")
@@ -149,8 +176,14 @@ def test_nat_gateway_takes_an_allocated_address(kecs, ec2):
     assert nat["NatGatewayAddresses"][0]["PublicIp"] == a["PublicIp"]
     addr = ec2.describe_addresses(AllocationIds=[a["AllocationId"]])["Addresses"][0]
     assert addr["NetworkInterfaceId"] == nat["NatGatewayAddresses"][0]["NetworkInterfaceId"]
-    assert boto_error(ec2.release_address, AllocationId=a["AllocationId"])[0] == "InvalidIPAddress.InUse"
-    # AWS manages its own interfaces' addresses.
+    # AWS manages its own interfaces' addresses: the NAT's cannot be released, disassociated or moved.
+    denied = ("AuthFailure", "You do not have permission to access the specified resource.")
+    assert boto_error(ec2.release_address, AllocationId=a["AllocationId"]) == denied
+    assert boto_error(ec2.disassociate_address, AssociationId=addr["AssociationId"]) == denied
+    eni = ec2.create_network_interface(SubnetId=sub)["NetworkInterface"]["NetworkInterfaceId"]
+    assert boto_error(ec2.associate_address, AllocationId=a["AllocationId"], NetworkInterfaceId=eni) == denied
+    assert ec2.describe_addresses(AllocationIds=[a["AllocationId"]])["Addresses"][0]["AssociationId"] == \
+        addr["AssociationId"]
     other = ec2.allocate_address(Domain="vpc")["AllocationId"]
     assert boto_error(ec2.associate_address, AllocationId=other,
                       NetworkInterfaceId=addr["NetworkInterfaceId"]) == (
@@ -377,6 +410,7 @@ def test_security_group_references_and_console_output(kecs, ec2):
 def test_associations_and_reservations_survive_restart(kecs, ec2):
     release_all(ec2)
     vpc = make_vpc(ec2, "10.102.0.0/16")
+    attach_igw(ec2, vpc)
     sub = make_subnet(ec2, vpc, "10.102.1.0/24")
     ec2.create_subnet_cidr_reservation(SubnetId=sub, Cidr="10.102.1.0/27", ReservationType="explicit")
     eni = ec2.create_network_interface(SubnetId=sub)["NetworkInterface"]

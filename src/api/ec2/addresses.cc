@@ -84,6 +84,18 @@ state::Object Current(state::Tx& tx, state::Object addr) {
   return addr;
 }
 
+// AWS manages the addresses of its own (requester-managed) interfaces: a NAT gateway's address
+// cannot be moved away, disassociated or released while the gateway holds it. AWS answers
+// AuthFailure (kubernetes/kops#1604 and genevieve/leftovers#33 quote it for ReleaseAddress,
+// hashicorp/terraform-provider-aws#4675 for AssociateAddress).
+void RefuseManagedAssociation(state::Tx& tx, const state::Object& addr) {
+  if (!AssociationLive(tx, addr)) return;
+  auto eni = Check(tx.Get(net::kEni, addr.region, JStr(addr.doc, "NetworkInterfaceId")));
+  if (eni && JBool(eni->doc, "RequesterManaged")) {
+    throw Ec2Error("AuthFailure", "You do not have permission to access the specified resource.");
+  }
+}
+
 // Writes (or, with a null `assoc`, clears) the association of private address `ip` on the
 // interface and on the instance it is attached to.
 void WriteAssociation(state::Tx& tx, state::Object& eni, const std::string& ip, const Json& assoc) {
@@ -192,6 +204,12 @@ class AddressOps {
       }
       std::set<std::string> taken;
       for (const auto& a : all) taken.insert(JStr(a.doc, "PublicIp"));
+      // A live NAT gateway given an allocation kecs did not make (lenient mode) shows the
+      // address that id names: it is taken too.
+      for (const auto& n : Check(tx.List({net::kNatGateway, ctx.region}))) {
+        if (JStr(n.doc, "State") == "deleted") continue;
+        for (const auto& g : n.doc.value("NatGatewayAddresses", Json::array())) taken.insert(JStr(g, "PublicIp"));
+      }
       std::string id, ip;
       if (wanted) {
         if (taken.count(*wanted)) {
@@ -228,7 +246,10 @@ class AddressOps {
     std::string instance_id = JStr(in, "InstanceId");
     std::string eni_id = JStr(in, "NetworkInterfaceId");
     std::optional<std::string> private_ip = JOptStr(in, "PrivateIpAddress");
-    bool reassociate = JBool(in, "AllowReassociation");
+    // "Reassociation is automatic, but you can specify false to ensure the operation fails if
+    // the Elastic IP address is already associated with another resource" (AWS SDK for
+    // Kotlin reference, AssociateAddressRequest.allowReassociation).
+    bool reassociate = !JGet(in, "AllowReassociation") || JBool(in, "AllowReassociation");
     if (alloc.empty()) {
       if (JGet(in, "PublicIp")) {
         // A VPC address is named by its allocation id (EC2-Classic's PublicIp is retired).
@@ -243,6 +264,7 @@ class AddressOps {
     std::string assoc_id;
     Check(store_.Write([&](state::Tx& tx) {
       state::Object addr = Current(tx, RequireAddress(tx, ctx.region, alloc));
+      RefuseManagedAssociation(tx, addr);
       state::Object eni;
       if (!eni_id.empty()) {
         CheckId(eni_id, "eni", "InvalidNetworkInterfaceId.Malformed");
@@ -286,6 +308,13 @@ class AddressOps {
         // balancers); hashicorp/terraform-provider-aws#4675 reports AuthFailure for them.
         throw Ec2Error("AuthFailure", "You do not have permission to access the specified resource.");
       }
+      // An Elastic IP needs the interface's VPC to have an internet gateway. AWS's code and
+      // words, as aws-samples/cfn101-workshop#165 and hashicorp/terraform-provider-aws#2181
+      // quote them. An internet gateway is stored under the VPC it is attached to.
+      std::string vpc_id = JStr(eni.doc, "VpcId");
+      if (Check(tx.List({net::kInternetGateway, ctx.region, vpc_id})).empty()) {
+        throw Ec2Error("Gateway.NotAttached", fmt::format("Network {} is not attached to any internet gateway", vpc_id));
+      }
       std::string ip = private_ip.value_or(JStr(eni.doc, "PrivateIpAddress"));
       if (!PrivateEntry(eni.doc, ip)) {
         throw InvalidParameterValue(fmt::format(
@@ -297,7 +326,7 @@ class AddressOps {
           assoc_id = JStr(addr.doc, "AssociationId");
           return Status::Ok();
         }
-        if (!reassociate) {
+        if (!reassociate) {  // AllowReassociation=false
           // AWS's wording, as ansible/ansible-modules-core#2950 quotes it.
           throw Ec2Error("Resource.AlreadyAssociated",
                          fmt::format("resource {} is already associated with associate-id {}", alloc,
@@ -344,7 +373,10 @@ class AddressOps {
     CheckId(assoc, "eipassoc", "InvalidAssociationID.Malformed");
     Check(store_.Write([&](state::Tx& tx) {
       for (auto& a : Check(tx.List({kElasticIp, ctx.region}))) {
+        // An association whose interface is gone no longer exists (design 16.8).
+        a = Current(tx, a);
         if (JStr(a.doc, "AssociationId") != assoc) continue;
+        RefuseManagedAssociation(tx, a);
         Disassociate(tx, a);
         return Status::Ok();
       }
@@ -360,6 +392,7 @@ class AddressOps {
     if (alloc.empty()) throw Ec2Error("MissingParameter", "The request must contain the parameter AllocationId");
     Check(store_.Write([&](state::Tx& tx) {
       state::Object addr = Current(tx, RequireAddress(tx, ctx.region, alloc));
+      RefuseManagedAssociation(tx, addr);
       if (JGet(addr.doc, "AssociationId")) {
         // The code is AWS's (ReleaseAddress, EC2 API reference: "[Nondefault VPC] You must
         // use DisassociateAddress ... Otherwise, Amazon EC2 returns an error

@@ -21,6 +21,9 @@ class VpcRestTest : public testing::Ec2HandlersTest {
     Ec2HandlersTest::SetUp();
     vpc_ = Call("CreateVpc", {{"CidrBlock", "10.0.0.0/16"}})["Vpc"]["VpcId"];
     subnet_ = Call("CreateSubnet", {{"VpcId", vpc_}, {"CidrBlock", "10.0.1.0/24"}})["Subnet"]["SubnetId"];
+    // Elastic IPs need the VPC to have an internet gateway.
+    std::string igw = Call("CreateInternetGateway", Json::object())["InternetGateway"]["InternetGatewayId"];
+    Call("AttachInternetGateway", {{"InternetGatewayId", igw}, {"VpcId", vpc_}});
   }
 
   Json Eni(const std::string& id) {
@@ -67,12 +70,13 @@ TEST_F(VpcRestTest, AssociationShowsOnTheInterfaceAndBlocksReleaseUntilDisassoci
   EXPECT_EQ(addr["PrivateIpAddress"], view["PrivateIpAddress"]);
 
   EXPECT_EQ(Refusal("ReleaseAddress", {{"AllocationId", alloc}}).rfind("InvalidIPAddress.InUse: ", 0), 0u);
-  // A second interface: only with AllowReassociation.
+  // A second interface: refused only with AllowReassociation=false; left out, the address moves.
   std::string eni2 = NewEni();
-  EXPECT_EQ(Refusal("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni2}}),
+  EXPECT_EQ(Refusal("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni2},
+                                         {"AllowReassociation", false}}),
             "Resource.AlreadyAssociated: resource " + alloc + " is already associated with associate-id " + assoc);
-  std::string assoc2 = Call("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni2},
-                                                 {"AllowReassociation", true}})["AssociationId"];
+  EXPECT_EQ(Eni(eni)["Association"]["AssociationId"], assoc);
+  std::string assoc2 = Call("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni2}})["AssociationId"];
   EXPECT_FALSE(Eni(eni).contains("Association"));
   EXPECT_EQ(Eni(eni2)["Association"]["AssociationId"], assoc2);
   EXPECT_EQ(Refusal("DisassociateAddress", {{"AssociationId", assoc}}),
@@ -84,12 +88,33 @@ TEST_F(VpcRestTest, AssociationShowsOnTheInterfaceAndBlocksReleaseUntilDisassoci
             "InvalidAllocationID.NotFound: The allocation ID '" + alloc + "' does not exist");
 }
 
+TEST_F(VpcRestTest, AssociationNeedsAnInternetGatewayOnTheVpc) {
+  std::string vpc = Call("CreateVpc", {{"CidrBlock", "10.1.0.0/16"}})["Vpc"]["VpcId"];
+  std::string subnet = Call("CreateSubnet", {{"VpcId", vpc}, {"CidrBlock", "10.1.1.0/24"}})["Subnet"]["SubnetId"];
+  std::string eni = Call("CreateNetworkInterface", {{"SubnetId", subnet}})["NetworkInterface"]["NetworkInterfaceId"];
+  std::string alloc = Call("AllocateAddress", Json::object())["AllocationId"];
+  EXPECT_EQ(Refusal("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni}}),
+            "Gateway.NotAttached: Network " + vpc + " is not attached to any internet gateway");
+  std::string igw = Call("CreateInternetGateway", Json::object())["InternetGateway"]["InternetGatewayId"];
+  Call("AttachInternetGateway", {{"InternetGatewayId", igw}, {"VpcId", vpc}});
+  EXPECT_EQ(Refusal("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni}}), "");
+}
+
 TEST_F(VpcRestTest, NatGatewayTakesAnAllocatedAddressAndStrictModeWantsOne) {
   std::string alloc = Call("AllocateAddress", Json::object())["AllocationId"];
   Json nat = Call("CreateNatGateway", {{"SubnetId", subnet_}, {"AllocationId", alloc}})["NatGateway"];
   Json addr = Call("DescribeAddresses", {{"AllocationIds", Json::array({alloc})}})["Addresses"][0];
   EXPECT_EQ(nat["NatGatewayAddresses"][0]["PublicIp"], addr["PublicIp"]);
   EXPECT_EQ(addr["NetworkInterfaceId"], nat["NatGatewayAddresses"][0]["NetworkInterfaceId"]);
+  // The NAT gateway's address cannot be taken from it: moved, disassociated or released.
+  const std::string denied = "AuthFailure: You do not have permission to access the specified resource.";
+  EXPECT_EQ(Refusal("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", NewEni()}}), denied);
+  EXPECT_EQ(Refusal("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", NewEni()},
+                                         {"AllowReassociation", true}}), denied);
+  EXPECT_EQ(Refusal("DisassociateAddress", {{"AssociationId", addr["AssociationId"]}}), denied);
+  EXPECT_EQ(Refusal("ReleaseAddress", {{"AllocationId", alloc}}), denied);
+  EXPECT_EQ(Call("DescribeAddresses", {{"AllocationIds", Json::array({alloc})}})["Addresses"][0]["AssociationId"],
+            addr["AssociationId"]);
   std::string subnet2 = Call("CreateSubnet", {{"VpcId", vpc_}, {"CidrBlock", "10.0.2.0/24"}})["Subnet"]["SubnetId"];
   EXPECT_EQ(Refusal("CreateNatGateway", {{"SubnetId", subnet2}, {"AllocationId", alloc}}),
             "Resource.AlreadyAssociated: Elastic IP address [" + alloc + "] is already associated");
@@ -103,15 +128,22 @@ TEST_F(VpcRestTest, NatGatewayTakesAnAllocatedAddressAndStrictModeWantsOne) {
               "InvalidAllocationID.NotFound: The allocation ID '" + unknown + "' does not exist");
   }
   EXPECT_EQ(Refusal("CreateNatGateway", {{"SubnetId", subnet2}, {"AllocationId", unknown}}), "");
+  // The address that NAT gateway shows cannot be allocated again.
+  const std::string shown = ElasticIpFor(unknown);
+  EXPECT_EQ(Refusal("AllocateAddress", {{"Address", shown}}),
+            "InvalidAddress.InUse: Address '" + shown + "' is already allocated.");
 }
 
 TEST_F(VpcRestTest, AnAssociationWhoseInterfaceIsGoneReadsAsNone) {
   std::string alloc = Call("AllocateAddress", Json::object())["AllocationId"];
   std::string eni = NewEni();
-  Call("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni}});
+  std::string assoc =
+      Call("AssociateAddress", {{"AllocationId", alloc}, {"NetworkInterfaceId", eni}})["AssociationId"];
   Call("DeleteNetworkInterface", {{"NetworkInterfaceId", eni}});
   Json addr = Call("DescribeAddresses", {{"AllocationIds", Json::array({alloc})}})["Addresses"][0];
   EXPECT_FALSE(addr.contains("AssociationId")) << addr.dump();
+  EXPECT_EQ(Refusal("DisassociateAddress", {{"AssociationId", assoc}}),
+            "InvalidAssociationID.NotFound: The association ID '" + assoc + "' does not exist");
   EXPECT_EQ(Refusal("ReleaseAddress", {{"AllocationId", alloc}}), "");
 }
 
