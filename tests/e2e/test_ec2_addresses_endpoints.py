@@ -252,12 +252,13 @@ def test_subnet_cidr_reservations_cli(kecs, ec2):
                      r["SubnetCidrReservationId"]) == (
         "An error occurred (InvalidSubnetCidrReservationID.NotFound) when calling the DeleteSubnetCidrReservation "
         f"operation: The subnet CIDR reservation ID '{r['SubnetCidrReservationId']}' does not exist")
-    # A subnet's reservations go with it.
-    kecs.aws("ec2", "create-subnet-cidr-reservation", "--subnet-id", sub, "--cidr", "10.95.1.0/28",
-             "--reservation-type", "explicit")
-    kecs.aws("ec2", "delete-subnet", "--subnet-id", sub, raw=True)
-    again = make_subnet(ec2, vpc, "10.95.1.0/24")
-    assert kecs.aws("ec2", "get-subnet-cidr-reservations", "--subnet-id", again)["SubnetIpv4CidrReservations"] == []
+    # A subnet's reservations go with it: by id, the old one is gone.
+    r2 = kecs.aws("ec2", "create-subnet-cidr-reservation", "--subnet-id", sub, "--cidr", "10.95.1.0/28",
+                  "--reservation-type", "explicit")["SubnetCidrReservation"]["SubnetCidrReservationId"]
+    assert kecs.aws("ec2", "delete-subnet", "--subnet-id", sub, raw=True).returncode == 0
+    assert cli_error(kecs, "ec2", "delete-subnet-cidr-reservation", "--subnet-cidr-reservation-id", r2) == (
+        "An error occurred (InvalidSubnetCidrReservationID.NotFound) when calling the DeleteSubnetCidrReservation "
+        f"operation: The subnet CIDR reservation ID '{r2}' does not exist")
 
 
 def test_vpc_and_subnet_cidr_blocks_boto3_and_cli(kecs, ec2):
@@ -375,6 +376,15 @@ def test_vpc_endpoints_cli_errors(kecs, ec2):
     assert all(d["DnsName"].endswith(".secretsmanager.us-east-1.vpce.amazonaws.com") for d in got["DnsEntries"])
     assert kecs.aws("ec2", "modify-vpc-endpoint", "--vpc-endpoint-id", ep["VpcEndpointId"],
                     "--no-private-dns-enabled") == {"Return": True}
+    got = kecs.aws("ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", ep["VpcEndpointId"])["VpcEndpoints"][0]
+    assert got["PrivateDnsEnabled"] is False
+    # Endpoints take CreateTags and DeleteTags.
+    kecs.aws("ec2", "create-tags", "--resources", ep["VpcEndpointId"], "--tags", "Key=team,Value=net")
+    got = kecs.aws("ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", ep["VpcEndpointId"])["VpcEndpoints"][0]
+    assert got["Tags"] == [{"Key": "team", "Value": "net"}]
+    kecs.aws("ec2", "delete-tags", "--resources", ep["VpcEndpointId"], "--tags", "Key=team")
+    got = kecs.aws("ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", ep["VpcEndpointId"])["VpcEndpoints"][0]
+    assert got.get("Tags", []) == []
     out = kecs.aws("ec2", "delete-vpc-endpoints", "--vpc-endpoint-ids", ep["VpcEndpointId"])
     assert out.get("Unsuccessful", []) == []
     assert cli_error(kecs, "ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", ep["VpcEndpointId"]) == (

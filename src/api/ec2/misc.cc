@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api/ec2/ec2_api.h"
+#include "net/domain/ipam.h"
 
 namespace kecs::api::ec2 {
 namespace {
@@ -25,6 +26,8 @@ const std::vector<Taggable>& Taggables() {
       {"nat", net::kNatGateway, "natgateway", "Tags"},
       {"acl", net::kNetworkAcl, "network-acl", "Tags"},
       {"eipalloc", kElasticIp, "elastic-ip", "Tags"},
+      {"vpce", kVpcEndpoint, "vpc-endpoint", "Tags"},
+      {"scr", net::kSubnetCidrReservation, "subnet-cidr-reservation", "Tags"},
   };
   return kAll;
 }

@@ -330,7 +330,10 @@ class EndpointOps {
     Json& ids = ep.doc["RouteTableIds"];
     auto it = std::find(ids.begin(), ids.end(), Json(rtb));
     if (it == ids.end()) return;
-    SetEndpointRoute(tx, ep.region, ep.parent, rtb, JStr(ep.doc, "kecs:prefixList"), ep.id, false);
+    // A table deleted since (DeleteRouteTable took the endpoint's route with it) just leaves the list.
+    if (Check(tx.Get(net::kRouteTable, ep.region, rtb))) {
+      SetEndpointRoute(tx, ep.region, ep.parent, rtb, JStr(ep.doc, "kecs:prefixList"), ep.id, false);
+    }
     ids.erase(it);
   }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "api/ec2/ec2_api.h"
+#include "net/domain/ipam.h"
 #include "unit/support/ec2_handlers.h"
 
 namespace kecs::api::ec2 {
@@ -239,8 +240,72 @@ TEST_F(VpcRestTest, Ipv6ReservationsAreListedApartAndSkippedByAutomaticAssignmen
   EXPECT_TRUE(got["SubnetIpv4CidrReservations"].empty());
   ASSERT_EQ(got["SubnetIpv6CidrReservations"].size(), 1u);
   EXPECT_EQ(got["SubnetIpv6CidrReservations"][0]["Cidr"], base + "::/124");
-  Json eni = Eni(NewEni({{"Ipv6AddressCount", 1}}));
+  std::string eni_id = NewEni({{"Ipv6AddressCount", 1}});
+  Json eni = Eni(eni_id);
   EXPECT_EQ(eni["Ipv6Addresses"][0]["Ipv6Address"], base + "::10");
+  // Disassociating the block drops its reservations: associated again, the block has none.
+  Call("DeleteNetworkInterface", {{"NetworkInterfaceId", eni_id}});
+  std::string assoc = Call("DescribeSubnets", {{"SubnetIds", Json::array({subnet_})}})
+                          ["Subnets"][0]["Ipv6CidrBlockAssociationSet"][0]["AssociationId"];
+  Call("DisassociateSubnetCidrBlock", {{"AssociationId", assoc}});
+  EXPECT_TRUE(Call("GetSubnetCidrReservations", {{"SubnetId", subnet_}})["SubnetIpv6CidrReservations"].empty());
+  Call("AssociateSubnetCidrBlock", {{"SubnetId", subnet_}, {"Ipv6CidrBlock", base + "::/64"}});
+  EXPECT_TRUE(Call("GetSubnetCidrReservations", {{"SubnetId", subnet_}})["SubnetIpv6CidrReservations"].empty());
+  EXPECT_EQ(Eni(NewEni({{"Ipv6AddressCount", 1}}))["Ipv6Addresses"][0]["Ipv6Address"], base + "::4");
+}
+
+TEST_F(VpcRestTest, EndpointsAndReservationsTakeCreateTagsAndDeleteTags) {
+  std::string rtb = Call("CreateRouteTable", {{"VpcId", vpc_}})["RouteTable"]["RouteTableId"];
+  std::string vpce = Call("CreateVpcEndpoint", {{"VpcId", vpc_}, {"ServiceName", "com.amazonaws.us-east-1.s3"},
+                                                {"RouteTableIds", Json::array({rtb})}})["VpcEndpoint"]["VpcEndpointId"];
+  std::string scr = Call("CreateSubnetCidrReservation", {{"SubnetId", subnet_}, {"Cidr", "10.0.1.0/28"},
+                                                         {"ReservationType", "explicit"}})
+                        ["SubnetCidrReservation"]["SubnetCidrReservationId"];
+  const Json tags = Json::array({{{"Key", "team"}, {"Value", "net"}}});
+  Call("CreateTags", {{"Resources", Json::array({vpce, scr})}, {"Tags", tags}});
+  auto endpoint_tags = [&] {
+    return Call("DescribeVpcEndpoints", {{"VpcEndpointIds", Json::array({vpce})}})["VpcEndpoints"][0]["Tags"];
+  };
+  auto reservation_tags = [&] {
+    return Call("GetSubnetCidrReservations", {{"SubnetId", subnet_}})["SubnetIpv4CidrReservations"][0]["Tags"];
+  };
+  EXPECT_EQ(endpoint_tags(), tags);
+  EXPECT_EQ(reservation_tags(), tags);
+  Json described = Call("DescribeTags", {{"Filters", Json::array({{{"Name", "resource-id"},
+                                                                   {"Values", Json::array({scr})}}})}})["Tags"];
+  ASSERT_EQ(described.size(), 1u);
+  EXPECT_EQ(described[0]["ResourceType"], "subnet-cidr-reservation");
+  Call("DeleteTags", {{"Resources", Json::array({vpce, scr})}, {"Tags", Json::array({{{"Key", "team"}}})}});
+  EXPECT_TRUE(endpoint_tags().empty());
+  EXPECT_TRUE(reservation_tags().empty());
+}
+
+TEST_F(VpcRestTest, ASubnetsReservationsGoWithIt) {
+  std::string scr = Call("CreateSubnetCidrReservation", {{"SubnetId", subnet_}, {"Cidr", "10.0.1.0/28"},
+                                                         {"ReservationType", "explicit"}})
+                        ["SubnetCidrReservation"]["SubnetCidrReservationId"];
+  auto stored = [&] {
+    size_t n = 0;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      n = Check(tx.List({net::kSubnetCidrReservation, "us-east-1", subnet_})).size();
+      if (Check(tx.Get(net::kSubnetCidrReservation, "us-east-1", scr))) ++n;
+      return Status::Ok();
+    }).ok());
+    return n;
+  };
+  EXPECT_EQ(stored(), 2u);  // listed under the subnet, and found by id
+  Call("DeleteSubnet", {{"SubnetId", subnet_}});
+  EXPECT_EQ(stored(), 0u);
+}
+
+TEST_F(VpcRestTest, AGatewayEndpointLetsGoOfADeletedRouteTable) {
+  std::string rtb = Call("CreateRouteTable", {{"VpcId", vpc_}})["RouteTable"]["RouteTableId"];
+  std::string vpce = Call("CreateVpcEndpoint", {{"VpcId", vpc_}, {"ServiceName", "com.amazonaws.us-east-1.s3"},
+                                                {"RouteTableIds", Json::array({rtb})}})["VpcEndpoint"]["VpcEndpointId"];
+  Call("DeleteRouteTable", {{"RouteTableId", rtb}});
+  EXPECT_EQ(Refusal("ModifyVpcEndpoint", {{"VpcEndpointId", vpce}, {"RemoveRouteTableIds", Json::array({rtb})}}), "");
+  EXPECT_TRUE(Call("DescribeVpcEndpoints", {{"VpcEndpointIds", Json::array({vpce})}})["VpcEndpoints"][0]
+                  ["RouteTableIds"].empty());
 }
 
 TEST_F(VpcRestTest, GatewayAndInterfaceEndpoints) {
