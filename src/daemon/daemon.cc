@@ -20,12 +20,12 @@
 #include <fstream>
 #include <memory>
 
+#include "api/autoscaling/autoscaling_api.h"
+#include "api/autoscaling/group_controller.h"
 #include "api/ec2/ec2_api.h"
 #include "api/ecs/ecs_api.h"
 #include "api/elbv2/elbv2_api.h"
 #include "api/sts/sts_api.h"
-#include "api/autoscaling/autoscaling_api.h"
-#include "api/autoscaling/group_controller.h"
 #include "api/exec/sessions.h"
 #include "api/exec/stream_server.h"
 #include "api/http/server.h"
@@ -50,7 +50,6 @@
 #include "model/kinds.h"
 #include "model/ecr_model.h"
 #include "model/sts_model.h"
-#include "model/autoscaling_model.h"
 #include "model/secretsmanager_model.h"
 #include "model/shapes.h"
 #include "net/domain/discovery.h"

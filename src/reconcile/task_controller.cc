@@ -1,7 +1,5 @@
 #include "reconcile/task_controller.h"
 
-#include "reconcile/capacity_controller.h"
-
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -12,6 +10,7 @@
 
 #include "base/log.h"
 #include "model/kinds.h"
+#include "reconcile/capacity_controller.h"
 #include "reconcile/task_secrets.h"
 #include "reconcile/task_spec.h"
 #include "state/records/tasks.h"

@@ -52,16 +52,15 @@ state::Object RequireInstance(state::Tx& tx, const RequestContext& ctx, const st
   return *o;
 }
 
+const std::regex kAttrName(R"(^[a-zA-Z0-9_./\\-]{1,128}$)");
+
+}  // namespace
+
 // The MEMORY the ECS agent registers for an instance type: the memory the operating
 // system sees, which is less than the type's installed memory. AWS documents one figure
 // ("Reserving Amazon ECS Linux container instance memory": an m4.large's 8 GiB shows as
 // 7985 MiB available for tasks); kecs scales every type by that ratio (m5.large: 7985)
 // and reserves nothing more (ECS_RESERVED_MEMORY defaults to 0).
-
-const std::regex kAttrName(R"(^[a-zA-Z0-9_./\\-]{1,128}$)");
-
-}  // namespace
-
 int64_t AgentMemoryMib(const model::InstanceType& t) { return t.memory_mib * 7985 / 8192; }
 
 Json EcsApi::NewContainerInstance(state::Tx& tx, const RequestContext& ctx,
