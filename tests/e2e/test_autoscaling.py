@@ -10,6 +10,7 @@ import botocore
 import botocore.waiter
 import pytest
 
+from conftest import wait_for
 from test_ec2_instances import image_id
 from test_ec2_security_groups import boto_error, cli_error
 
@@ -20,18 +21,7 @@ ARN = re.compile(r"^arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:
 
 def model_mismatches(kecs):
     """Responses KECS_VALIDATE_RESPONSES found off their model's shapes."""
-    with open(kecs.log_path, "rb") as f:
-        return [l for l in f.read().decode(errors="replace").splitlines() if "does not match its model" in l]
-
-
-def wait_for(pred, timeout=60, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    return [l for l in kecs.log().splitlines() if "does not match its model" in l]
 
 
 def group(asg, name):
@@ -47,7 +37,7 @@ def in_service(asg, name, n):
         if len(insts) == n and all(i["LifecycleState"] == "InService" for i in insts):
             return insts
         return None
-    return wait_for(check, what=f"{n} InService instances in {name}")
+    return wait_for(check, timeout=60, what=f"{n} InService instances in {name}")
 
 
 # AWS's three Auto Scaling waiters (botocore's data/autoscaling/2011-01-01/waiters-2.json),
@@ -126,7 +116,7 @@ def test_group_over_two_subnets_scales_protects_replaces_and_force_deletes_boto(
         arns = ecs.list_container_instances(cluster="fleet")["containerInstanceArns"]
         cis = ecs.describe_container_instances(cluster="fleet", containerInstances=arns)["containerInstances"] if arns else []
         return set(ids) <= {c["ec2InstanceId"] for c in cis}
-    wait_for(registered, what="the group's instances as container instances")
+    wait_for(registered, timeout=60, what="the group's instances as container instances")
     acts = asg.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert len(acts) == 2 and {a["StatusCode"] for a in acts} == {"Successful"}
     assert {a["Description"] for a in acts} == {f"Launching a new EC2 instance: {i}" for i in ids}
@@ -159,7 +149,7 @@ def test_group_over_two_subnets_scales_protects_replaces_and_force_deletes_boto(
     ec2.terminate_instances(InstanceIds=[keep])
     insts = wait_for(lambda: (lambda i: i if len(i) == 1 and i[0]["InstanceId"] != keep and
                               i[0]["LifecycleState"] == "InService" else None)(group(asg, "web")["Instances"]),
-                     what="a replacement")
+                     timeout=60, what="a replacement")
     acts = asg.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert any(a["Description"] == f"Terminating EC2 instance: {keep}" and a["Cause"].endswith(
         "an instance was taken out of service in response to a EC2 health check indicating it has been "
@@ -246,13 +236,13 @@ def test_launch_configuration_refusals_and_waiters_cli(kecs):
     assert act["Cause"].endswith(f"instance {victim} was taken out of service in response to a user request, "
                                  "shrinking the capacity from 2 to 1.")
     wait_for(lambda: len(kecs.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "g1")
-                         ["AutoScalingGroups"][0]["Instances"]) == 1, what="the member to leave")
+                         ["AutoScalingGroups"][0]["Instances"]) == 1, timeout=60, what="the member to leave")
     kecs.aws("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", "g1", "--min-size", "0",
              "--max-size", "0")
     assert kecs.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names",
                     "g1")["AutoScalingGroups"][0]["DesiredCapacity"] == 0
     wait_for(lambda: not kecs.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "g1")
-             ["AutoScalingGroups"][0]["Instances"], what="the group to empty")
+             ["AutoScalingGroups"][0]["Instances"], timeout=60, what="the group to empty")
     kecs.aws("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", "g1")
     fast(asg, "group_not_exists").wait(AutoScalingGroupNames=["g1"])
     kecs.aws("autoscaling", "delete-launch-configuration", "--launch-configuration-name", "lc1")

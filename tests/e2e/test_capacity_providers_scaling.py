@@ -1,32 +1,16 @@
 """Capacity providers with managed scaling (issue 17), the API parts: AWS's managedScaling
 defaults, the providers' validation, and DeleteCapacityProvider's DELETE_IN_PROGRESS then
-INACTIVE, through boto3 and the aws CLI.
-
-Each provider names a real Auto Scaling group of desired capacity 0 when the daemon serves
-EC2 Auto Scaling's CreateAutoScalingGroup; on a daemon without it the provider names a group
-kecs cannot check (accepted in lenient mode, and it scales nothing). The checks that need a
-group Auto Scaling knows (a group that does not exist, a group used twice) run only then."""
-import botocore.exceptions
+INACTIVE, through boto3 and the aws CLI. Each provider names a real Auto Scaling group of
+desired capacity 0."""
 import pytest
 
 from conftest import wait_for
+from test_ec2_security_groups import boto_error as error, cli_error
 from test_ecs_support import default_subnet
 
 ACCOUNT = "000000000000"
 DEFAULTS = {"targetCapacity": 100, "minimumScalingStepSize": 1, "maximumScalingStepSize": 10000,
             "instanceWarmupPeriod": 300}
-
-
-def error(fn, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        fn(**kw)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-def cli_error(kecs, *args):
-    p = kecs.aws(*args, raw=True)
-    assert p.returncode != 0, p.stdout
-    return p.stderr
 
 
 def make_group(kecs, name, protect=True):
