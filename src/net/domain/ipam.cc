@@ -1,6 +1,8 @@
 #include "net/domain/ipam.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -52,6 +54,169 @@ uint64_t SkipReserved(uint64_t candidate, const std::vector<std::pair<uint64_t, 
   return candidate;
 }
 
+// The free ranges of a pool (design.md 17.4): ipam_free holds, for every pool IPAM has
+// allocated from, the maximal runs of addresses (keys) of its universe [lo, hi] that
+// ip_allocations does not hold; ipam_pools records each pool's universe. Both are kept in
+// the same transaction as ip_allocations, so they are never ahead of or behind it, and a
+// pool whose universe is unknown (or different) is rebuilt from ip_allocations. The
+// lowest free address is then the start of the first range (past the reservations), an
+// indexed O(log n) read, instead of a walk over every held address.
+// The tables are created on first use by the writer, so the schema's migrations stay as
+// they are; they hold only what ip_allocations implies.
+constexpr const char* kFreeSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ipam_pools(
+  region TEXT NOT NULL, pool TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+  PRIMARY KEY(region, pool)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ipam_free(
+  region TEXT NOT NULL, pool TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+  PRIMARY KEY(region, pool, first)) WITHOUT ROWID;
+)sql";
+
+struct Universe {
+  int64_t lo = 0;
+  int64_t hi = -1;
+};
+
+// The universe of the pool as recorded, if any.
+Result<std::optional<Universe>> RecordedUniverse(state::Conn& c, const std::string& region, const std::string& pool) {
+  constexpr const char* kSql = "SELECT lo, hi FROM ipam_pools WHERE region=? AND pool=?";
+  auto first = c.Prepare(kSql);
+  if (!first.ok()) RETURN_IF_ERROR(c.Exec(kFreeSchema));  // no such table yet: create both
+  ASSIGN_OR_RETURN(auto q, first.ok() ? std::move(first) : c.Prepare(kSql));
+  q.Bind(1, region).Bind(2, pool);
+  std::optional<Universe> u;
+  if (q.Step()) u = Universe{q.Int(0), q.Int(1)};
+  RETURN_IF_ERROR(q.status());
+  return u;
+}
+
+Status InsertFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t first, int64_t last) {
+  ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO ipam_free(region, pool, first, last) VALUES(?,?,?,?)"));
+  ins.Bind(1, region).Bind(2, pool).Bind(3, first).Bind(4, last);
+  return ins.Run();
+}
+
+Status DeleteFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t first) {
+  ASSIGN_OR_RETURN(auto d, c.Prepare("DELETE FROM ipam_free WHERE region=? AND pool=? AND first=?"));
+  d.Bind(1, region).Bind(2, pool).Bind(3, first);
+  return d.Run();
+}
+
+// Makes the pool's free ranges those of universe `u`, rebuilding them from ip_allocations
+// (one ordered read of the pool) when they are not recorded for `u`.
+Status EnsureFree(state::Conn& c, const std::string& region, const std::string& pool, Universe u) {
+  ASSIGN_OR_RETURN(auto recorded, RecordedUniverse(c, region, pool));
+  if (recorded && recorded->lo == u.lo && recorded->hi == u.hi) return Status::Ok();
+  ASSIGN_OR_RETURN(auto del, c.Prepare("DELETE FROM ipam_free WHERE region=? AND pool=?"));
+  del.Bind(1, region).Bind(2, pool);
+  RETURN_IF_ERROR(del.Run());
+  ASSIGN_OR_RETURN(auto up, c.Prepare("INSERT OR REPLACE INTO ipam_pools(region, pool, lo, hi) VALUES(?,?,?,?)"));
+  up.Bind(1, region).Bind(2, pool).Bind(3, u.lo).Bind(4, u.hi);
+  RETURN_IF_ERROR(up.Run());
+  if (u.lo > u.hi) return Status::Ok();
+  ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT ip FROM ip_allocations WHERE region=? AND pool=? AND ip BETWEEN ? AND ? "
+                                     "ORDER BY ip"));
+  q.Bind(1, region).Bind(2, pool).Bind(3, u.lo).Bind(4, u.hi);
+  int64_t next = u.lo;  // the first key not yet accounted for
+  bool done = false;
+  while (q.Step()) {
+    int64_t used = q.Int(0);
+    if (used > next) RETURN_IF_ERROR(InsertFree(c, region, pool, next, used - 1));
+    if (used == u.hi) {
+      done = true;
+      break;
+    }
+    next = used + 1;
+  }
+  RETURN_IF_ERROR(q.status());
+  if (!done && next <= u.hi) RETURN_IF_ERROR(InsertFree(c, region, pool, next, u.hi));
+  return Status::Ok();
+}
+
+// The free range holding `key`, if any: the one with the greatest first <= key.
+Result<std::optional<std::pair<int64_t, int64_t>>> FreeRangeAt(state::Conn& c, const std::string& region,
+                                                               const std::string& pool, int64_t key) {
+  ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT first, last FROM ipam_free WHERE region=? AND pool=? AND first<=? "
+                                     "ORDER BY first DESC LIMIT 1"));
+  q.Bind(1, region).Bind(2, pool).Bind(3, key);
+  std::optional<std::pair<int64_t, int64_t>> r;
+  if (q.Step()) r = std::make_pair(q.Int(0), q.Int(1));
+  RETURN_IF_ERROR(q.status());
+  return r;
+}
+
+// `key` has just been allocated: takes it out of its free range (if the pool is tracked).
+Status TakeFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t key) {
+  ASSIGN_OR_RETURN(auto u, RecordedUniverse(c, region, pool));
+  if (!u || key < u->lo || key > u->hi) return Status::Ok();
+  ASSIGN_OR_RETURN(auto r, FreeRangeAt(c, region, pool, key));
+  if (!r || r->second < key) return Status::Ok();
+  RETURN_IF_ERROR(DeleteFree(c, region, pool, r->first));
+  if (r->first < key) RETURN_IF_ERROR(InsertFree(c, region, pool, r->first, key - 1));
+  if (key < r->second) RETURN_IF_ERROR(InsertFree(c, region, pool, key + 1, r->second));
+  return Status::Ok();
+}
+
+// `key` has just been released: puts it back, merged with its neighbours.
+Status ReturnFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t key) {
+  ASSIGN_OR_RETURN(auto u, RecordedUniverse(c, region, pool));
+  if (!u || key < u->lo || key > u->hi) return Status::Ok();
+  int64_t first = key, last = key;
+  ASSIGN_OR_RETURN(auto left, FreeRangeAt(c, region, pool, key));
+  if (left && left->second >= key) return Status::Ok();  // already free
+  if (left && left->second == key - 1) {
+    first = left->first;
+    RETURN_IF_ERROR(DeleteFree(c, region, pool, left->first));
+  }
+  if (key < u->hi) {
+    ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT last FROM ipam_free WHERE region=? AND pool=? AND first=?"));
+    q.Bind(1, region).Bind(2, pool).Bind(3, key + 1);
+    bool merge = q.Step();
+    if (merge) last = q.Int(0);
+    RETURN_IF_ERROR(q.status());
+    q.Reset();
+    if (merge) RETURN_IF_ERROR(DeleteFree(c, region, pool, key + 1));
+  }
+  return InsertFree(c, region, pool, first, last);
+}
+
+// The lowest free key of universe `u` outside `reserved`, taken out of its free range;
+// nullopt when there is none.
+Result<std::optional<int64_t>> TakeLowestFree(state::Conn& c, const std::string& region, const std::string& pool,
+                                              Universe u, const std::vector<std::pair<uint64_t, uint64_t>>& reserved) {
+  RETURN_IF_ERROR(EnsureFree(c, region, pool, u));
+  ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT first, last FROM ipam_free WHERE region=? AND pool=? ORDER BY first"));
+  q.Bind(1, region).Bind(2, pool);
+  size_t next_range = 0;
+  std::optional<std::pair<int64_t, int64_t>> hit;
+  int64_t key = 0;
+  while (q.Step()) {
+    int64_t first = q.Int(0), last = q.Int(1);
+    uint64_t cand = SkipReserved(static_cast<uint64_t>(first), reserved, next_range);
+    if (cand <= static_cast<uint64_t>(last)) {
+      hit = std::make_pair(first, last);
+      key = static_cast<int64_t>(cand);
+      break;
+    }
+  }
+  RETURN_IF_ERROR(q.status());
+  if (!hit) return std::optional<int64_t>();
+  q.Reset();
+  RETURN_IF_ERROR(DeleteFree(c, region, pool, hit->first));
+  if (hit->first < key) RETURN_IF_ERROR(InsertFree(c, region, pool, hit->first, key - 1));
+  if (key < hit->second) RETURN_IF_ERROR(InsertFree(c, region, pool, key + 1, hit->second));
+  return std::optional<int64_t>(key);
+}
+
+// Deletes one allocation and returns its key to the free ranges.
+Status ReleaseKey(state::Conn& c, const std::string& region, const std::string& pool, int64_t key) {
+  ASSIGN_OR_RETURN(auto d, c.Prepare("DELETE FROM ip_allocations WHERE region=? AND pool=? AND ip=?"));
+  d.Bind(1, region).Bind(2, pool).Bind(3, key);
+  RETURN_IF_ERROR(d.Run());
+  if (c.Changes() == 0) return Status::Ok();
+  return ReturnFree(c, region, pool, key);
+}
+
 }  // namespace
 
 Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const std::string& pool,
@@ -70,30 +235,19 @@ Result<uint32_t> AllocateIpv4(state::Tx& tx, const std::string& region, const st
       return AlreadyExists(fmt::format("address {} is already in use", Ipv4ToString(*wanted)));
     }
     RETURN_IF_ERROR(st);
+    RETURN_IF_ERROR(TakeFree(c, region, pool, static_cast<int64_t>(*wanted)));
     return *wanted;
   }
-  // Walk the allocated addresses in order and take the first gap after the reserved ones,
-  // stepping over the subnet's CIDR reservations: O(allocated + reservations).
+  // The first free range's lowest address outside the subnet's CIDR reservations
+  // (design.md 17.4): O(log n + reservations), not a walk over the held addresses.
   ASSIGN_OR_RETURN(auto reserved, ReservedRanges(tx, region, pool, nullptr));
-  size_t next_range = 0;
-  ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT ip FROM ip_allocations WHERE region=? AND pool=? "
-                                     "AND ip >= ? ORDER BY ip"));
-  const uint64_t first = uint64_t{cidr.base} + 4;
-  q.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(first));
-  uint64_t candidate = SkipReserved(first, reserved, next_range);
-  while (q.Step()) {
-    uint64_t used = static_cast<uint64_t>(q.Int(0));
-    if (used > candidate) break;
-    if (used == candidate) candidate = SkipReserved(candidate + 1, reserved, next_range);
-  }
-  RETURN_IF_ERROR(q.status());
-  if (candidate >= cidr.last() || candidate < first) {
-    return ResourceExhausted(fmt::format("subnet {} ({}) has no free address", pool, cidr.ToString()));
-  }
+  Universe u{static_cast<int64_t>(cidr.base) + 4, static_cast<int64_t>(cidr.last()) - 1};
+  ASSIGN_OR_RETURN(auto key, TakeLowestFree(c, region, pool, u, reserved));
+  if (!key) return ResourceExhausted(fmt::format("subnet {} ({}) has no free address", pool, cidr.ToString()));
   ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
-  ins.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(candidate)).Bind(4, owner);
+  ins.Bind(1, region).Bind(2, pool).Bind(3, *key).Bind(4, owner);
   RETURN_IF_ERROR(ins.Run());
-  return static_cast<uint32_t>(candidate);
+  return static_cast<uint32_t>(*key);
 }
 
 Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::string& subnet,
@@ -101,23 +255,13 @@ Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::s
   if (cidr.prefix > 64) return InvalidArgument("IPv6 block " + cidr.ToString() + " is longer than /64");
   std::string pool = subnet + "/v6";
   ASSIGN_OR_RETURN(auto reserved, ReservedRanges(tx, region, subnet, &cidr));
-  size_t next_range = 0;
-  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare(
-                               "SELECT ip FROM ip_allocations WHERE region=? AND pool=? ORDER BY ip"));
-  q.Bind(1, region).Bind(2, pool);
-  uint64_t next = SkipReserved(4, reserved, next_range);
-  while (q.Step()) {
-    int64_t raw = q.Int(0);
-    if (raw < 0) continue;  // a chosen address's identifier beyond 2^63: never a candidate
-    uint64_t used = static_cast<uint64_t>(raw);
-    if (used > next) break;
-    if (used == next) next = SkipReserved(next + 1, reserved, next_range);
-  }
-  RETURN_IF_ERROR(q.status());
-  if (next >= (uint64_t{1} << 63)) {
+  // Interface identifiers from 4 below 2^63 (one beyond, a chosen address's, is never a
+  // candidate); the lowest free one as for IPv4.
+  ASSIGN_OR_RETURN(auto key, TakeLowestFree(tx.conn(), region, pool, Universe{4, INT64_MAX}, reserved));
+  if (!key) {
     return ResourceExhausted(fmt::format("subnet {} ({}) has no free IPv6 address", subnet, cidr.ToString()));
   }
-  int64_t candidate = static_cast<int64_t>(next);
+  int64_t candidate = *key;
   ASSIGN_OR_RETURN(auto ins, tx.conn().Prepare(
                                  "INSERT INTO ip_allocations(region, pool, ip, owner) VALUES(?,?,?,?)"));
   ins.Bind(1, region).Bind(2, pool).Bind(3, candidate).Bind(4, owner);
@@ -132,16 +276,17 @@ Result<Ipv6> AllocateIpv6(state::Tx& tx, const std::string& region, const std::s
 }
 
 Status ReleaseIps(state::Tx& tx, const std::string& region, const std::string& owner) {
-  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare("DELETE FROM ip_allocations WHERE region=? AND owner=?"));
-  d.Bind(1, region).Bind(2, owner);
-  return d.Run();
+  ASSIGN_OR_RETURN(auto q, tx.conn().Prepare("SELECT pool, ip FROM ip_allocations WHERE region=? AND owner=?"));
+  q.Bind(1, region).Bind(2, owner);
+  std::vector<std::pair<std::string, int64_t>> held;
+  while (q.Step()) held.emplace_back(q.Text(0), q.Int(1));
+  RETURN_IF_ERROR(q.status());
+  for (const auto& [pool, key] : held) RETURN_IF_ERROR(ReleaseKey(tx.conn(), region, pool, key));
+  return Status::Ok();
 }
 
 Status ReleaseIpv4(state::Tx& tx, const std::string& region, const std::string& pool, uint32_t ip) {
-  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare(
-                               "DELETE FROM ip_allocations WHERE region=? AND pool=? AND ip=?"));
-  d.Bind(1, region).Bind(2, pool).Bind(3, static_cast<int64_t>(ip));
-  return d.Run();
+  return ReleaseKey(tx.conn(), region, pool, static_cast<int64_t>(ip));
 }
 
 Result<int64_t> CountAllocated(state::Tx& tx, const std::string& region, const std::string& pool) {
@@ -193,14 +338,12 @@ Status ReserveIpv6(state::Tx& tx, const std::string& region, const std::string& 
   if (st.code() == Code::kAlreadyExists) {
     return AlreadyExists(fmt::format("address {} is already in use", Ipv6ToString(wanted)));
   }
-  return st;
+  RETURN_IF_ERROR(st);
+  return TakeFree(tx.conn(), region, subnet + "/v6", Ipv6Key(wanted));
 }
 
 Status ReleaseIpv6(state::Tx& tx, const std::string& region, const std::string& subnet, const Ipv6& ip) {
-  ASSIGN_OR_RETURN(auto d, tx.conn().Prepare(
-                               "DELETE FROM ip_allocations WHERE region=? AND pool=? AND ip=?"));
-  d.Bind(1, region).Bind(2, subnet + "/v6").Bind(3, Ipv6Key(ip));
-  return d.Run();
+  return ReleaseKey(tx.conn(), region, subnet + "/v6", Ipv6Key(ip));
 }
 
 Result<int> AllocatePort(state::Tx& tx, const std::string& pool, const std::string& protocol,
