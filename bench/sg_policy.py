@@ -47,6 +47,13 @@ Measured:
   prints it, loaded 5 times into a scratch namespace as the controller loads it), which
   splits (a) into nft's share and the controller's.
 
+Since issue 19 (design.md 17.4) the table grows as ENIs + rules (a chain per group holding
+its rules once, ENI chains jumping to their groups' chains, egress and ingress in two base
+chains) and a rule change rewrites its group's chain in place, after a 10 ms debounce; the
+host rule is then in its group's chain, not in the filtered ENI's (so the "filtered_in_chain"
+figures count the ENI chain's jumps). `--rounds 0` skips (b): the issue-19 measurement
+(`--rounds 0 --changes 50`) takes about 3 minutes.
+
 Prints Markdown tables and writes the raw results as JSON to --out. Every object it makes
 is removed at the end, also on failure (bench/benchlib.py: BenchEnv).
 """

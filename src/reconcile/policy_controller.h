@@ -31,7 +31,7 @@ namespace kecs::reconcile {
 class PolicyController {
  public:
   struct Options {
-    std::chrono::milliseconds debounce{30};
+    std::chrono::milliseconds debounce{10};
     std::chrono::seconds resync{30};
     bool host_exempt = true;  // lenient mode: the host reaches tasks whatever their groups
     // The container instance's security group (region, id), governing bridge-mode tasks;

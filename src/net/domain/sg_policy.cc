@@ -1,4 +1,5 @@
 #include "net/domain/sg_policy.h"
+#include "net/domain/sg_filter_update.h"
 
 #include <algorithm>
 #include <set>
@@ -56,13 +57,57 @@ std::string Join(const std::vector<std::string>& parts) {
   return out;
 }
 
-// The lines of one ENI's chain for one direction; allowed traffic returns.
+// The lines of a group's chain for one direction (design.md 17.4): its rules once, each
+// accepting what it allows. An ENI's chain jumps to its groups' chains in turn; the first
+// rule that matches ends the base chain (egress and ingress are separate base chains, so
+// an accepted egress still meets the receiver's ingress), and a packet no group allows
+// meets the ENI chain's final drop.
+// `verdict` is what a matching rule does, `owner` what its comment starts with (before the
+// group and rule ids).
+std::vector<std::string> GroupRules(const SecurityGroupPolicy& g, bool egress, const std::string& verdict = "accept",
+                                    const std::string& owner = "") {
+  std::vector<std::string> lines;
+  const char* peer4 = egress ? "ip daddr" : "ip saddr";
+  const char* peer6 = egress ? "ip6 daddr" : "ip6 saddr";
+  for (const auto& r : g.rules) {
+    if (r.egress != egress) continue;
+    std::string comment = fmt::format("comment \"{}{} {}\"", owner, g.id, r.id);
+    if (!r.cidr4.empty() && !IcmpV6Only(r.protocol)) {
+      std::string peer = r.cidr4 == "0.0.0.0/0" ? "meta nfproto ipv4" : fmt::format("{} {}", peer4, r.cidr4);
+      lines.push_back(Join({peer, L4(r.protocol, r.from, r.to, false), verdict, comment}));
+    }
+    if (!r.cidr6.empty() && !IcmpV4Only(r.protocol)) {
+      std::string peer = r.cidr6 == "::/0" ? "meta nfproto ipv6" : fmt::format("{} {}", peer6, r.cidr6);
+      lines.push_back(Join({peer, L4(r.protocol, r.from, r.to, true), verdict, comment}));
+    }
+    if (!r.group.empty()) {
+      if (!IcmpV6Only(r.protocol)) {
+        lines.push_back(Join({fmt::format("{} @sg4_{}", peer4, Ident(r.group)), L4(r.protocol, r.from, r.to, false),
+                              verdict, comment}));
+        if (!egress) {
+          // A network load balancer keeps the client's address, so what names its group
+          // is the address the flow was sent to: a node of a load balancer in the group
+          // (its forwarding DNATs node address to target), as AWS lets a target's group
+          // admit the traffic of an NLB's group.
+          lines.push_back(Join({fmt::format("ct status dnat ct original ip daddr @sg4_{}", Ident(r.group)),
+                                L4(r.protocol, r.from, r.to, false), verdict, comment}));
+        }
+      }
+      if (!IcmpV4Only(r.protocol)) {
+        lines.push_back(Join({fmt::format("{} @sg6_{}", peer6, Ident(r.group)), L4(r.protocol, r.from, r.to, true),
+                              verdict, comment}));
+      }
+    }
+    // Prefix lists have no members in kecs: such a rule matches nothing.
+  }
+  return lines;
+}
+
+// The lines of one ENI's chain for one direction, its groups' rules inline; allowed
+// traffic returns (the instance filter's chains).
 std::vector<std::string> EniRules(const EniPolicy& eni, const std::map<std::string, const SecurityGroupPolicy*>& groups,
                                   bool egress) {
   std::vector<std::string> lines;
-  // In egress the peer is the destination; in ingress, the source.
-  const char* peer4 = egress ? "ip daddr" : "ip saddr";
-  const char* peer6 = egress ? "ip6 daddr" : "ip6 saddr";
   if (eni.unfiltered) {
     lines.push_back(fmt::format("return comment \"{} load balancer node without security groups\"", eni.id));
     return lines;
@@ -70,37 +115,7 @@ std::vector<std::string> EniRules(const EniPolicy& eni, const std::map<std::stri
   for (const auto& gid : eni.groups) {
     auto it = groups.find(gid);
     if (it == groups.end()) continue;
-    for (const auto& r : it->second->rules) {
-      if (r.egress != egress) continue;
-      std::string comment = fmt::format("comment \"{} {} {}\"", eni.id, gid, r.id);
-      if (!r.cidr4.empty() && !IcmpV6Only(r.protocol)) {
-        std::string peer = r.cidr4 == "0.0.0.0/0" ? "meta nfproto ipv4" : fmt::format("{} {}", peer4, r.cidr4);
-        lines.push_back(Join({peer, L4(r.protocol, r.from, r.to, false), "return", comment}));
-      }
-      if (!r.cidr6.empty() && !IcmpV4Only(r.protocol)) {
-        std::string peer = r.cidr6 == "::/0" ? "meta nfproto ipv6" : fmt::format("{} {}", peer6, r.cidr6);
-        lines.push_back(Join({peer, L4(r.protocol, r.from, r.to, true), "return", comment}));
-      }
-      if (!r.group.empty()) {
-        if (!IcmpV6Only(r.protocol)) {
-          lines.push_back(Join({fmt::format("{} @sg4_{}", peer4, Ident(r.group)),
-                                L4(r.protocol, r.from, r.to, false), "return", comment}));
-          if (!egress) {
-            // A network load balancer keeps the client's address, so what names its group
-            // is the address the flow was sent to: a node of a load balancer in the group
-            // (its forwarding DNATs node address to target), as AWS lets a target's group
-            // admit the traffic of an NLB's group.
-            lines.push_back(Join({fmt::format("ct status dnat ct original ip daddr @sg4_{}", Ident(r.group)),
-                                  L4(r.protocol, r.from, r.to, false), "return", comment}));
-          }
-        }
-        if (!IcmpV4Only(r.protocol)) {
-          lines.push_back(Join({fmt::format("{} @sg6_{}", peer6, Ident(r.group)),
-                                L4(r.protocol, r.from, r.to, true), "return", comment}));
-        }
-      }
-      // Prefix lists have no members in kecs: such a rule matches nothing.
-    }
+    for (auto& line : GroupRules(*it->second, egress, "return", eni.id + " ")) lines.push_back(std::move(line));
   }
   lines.push_back(fmt::format("drop comment \"{} {}\"", eni.id,
                               egress ? "egress not allowed by its groups" : "ingress not allowed by its groups"));
@@ -171,74 +186,82 @@ std::string HostExemption(const VpcPolicy& p, const char* what) {
 
 }  // namespace
 
-std::string BuildVpcFilter(const VpcPolicy& p) {
-  std::map<std::string, const SecurityGroupPolicy*> groups;
-  for (const auto& g : p.groups) groups[g.id] = &g;
-  std::map<std::string, std::vector<std::string>> members4, members6;
+namespace {
+
+// An ENI's chain for one direction: a jump to each of its groups' chains, then drop.
+std::vector<std::string> EniDispatch(const EniPolicy& eni, const std::set<std::string>& known, bool egress) {
+  std::vector<std::string> lines;
+  if (eni.unfiltered) {
+    lines.push_back(fmt::format("return comment \"{} load balancer node without security groups\"", eni.id));
+    return lines;
+  }
+  for (const auto& gid : eni.groups) {
+    if (!known.count(gid)) continue;
+    lines.push_back(fmt::format("jump sg_{}_{} comment \"{} {}\"", Ident(gid), egress ? "out" : "in", eni.id, gid));
+  }
+  lines.push_back(fmt::format("drop comment \"{} {}\"", eni.id,
+                              egress ? "egress not allowed by its groups" : "ingress not allowed by its groups"));
+  return lines;
+}
+
+// The VPC's filter as named parts, so that two of them can be compared part by part.
+struct Rendered {
+  struct Set {
+    std::string type;
+    std::string comment;
+    std::set<std::string> elements;
+  };
+  std::map<std::string, Set> sets;      // sets, and verdict maps (type "... : verdict")
+  std::map<std::string, std::vector<std::string>> group_chains;  // jumped to from ENI chains
+  std::map<std::string, std::vector<std::string>> other_chains;  // ENI and ACL chains
+  std::vector<std::string> map_names;   // the verdict maps, in order
+  std::string frame;                    // the base chains and what only they use
+  std::string comment;
+};
+
+Rendered Render(const VpcPolicy& p) {
+  Rendered r;
+  r.comment = fmt::format("kecs: security groups and network ACLs of {}", p.vpc_id);
+  std::set<std::string> known;
   for (const auto& g : p.groups) {
-    members4[g.id];
-    members6[g.id];
+    known.insert(g.id);
+    r.sets["sg4_" + Ident(g.id)] = {"ipv4_addr", g.id + " members", {}};
+    r.sets["sg6_" + Ident(g.id)] = {"ipv6_addr", g.id + " members", {}};
+    for (bool egress : {true, false}) {
+      r.group_chains[fmt::format("sg_{}_{}", Ident(g.id), egress ? "out" : "in")] = GroupRules(g, egress);
+    }
   }
   for (const auto& e : p.enis) {
     for (const auto& g : e.groups) {
-      for (const auto& ip : Ipv4Of(e)) members4[g].push_back(ip);
-      for (const auto& ip : Ipv6Of(e)) members6[g].push_back(ip);
+      for (const auto& ip : Ipv4Of(e)) r.sets["sg4_" + Ident(g)].elements.insert(ip);
+      for (const auto& ip : Ipv6Of(e)) r.sets["sg6_" + Ident(g)].elements.insert(ip);
+      r.sets["sg4_" + Ident(g)].type = "ipv4_addr";
+      r.sets["sg6_" + Ident(g)].type = "ipv6_addr";
+      r.sets["sg4_" + Ident(g)].comment = g + " members";
+      r.sets["sg6_" + Ident(g)].comment = g + " members";
     }
-  }
-  std::string t = "table inet kecs_sg";
-  std::string s;
-  // Create-then-delete empties any previous table; the new one follows, all in one transaction.
-  s += "add table inet kecs_sg\n";
-  s += "delete table inet kecs_sg\n";
-  s += fmt::format("table inet kecs_sg {{\n  comment \"kecs: security groups and network ACLs of {}\"\n", p.vpc_id);
-  for (const auto& [gid, ips] : members4) {
-    s += fmt::format("  set sg4_{} {{\n    type ipv4_addr\n    comment \"{} members\"\n", Ident(gid), gid);
-    if (!ips.empty()) {
-      std::vector<std::string> sorted = ips;
-      std::sort(sorted.begin(), sorted.end());
-      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-      s += "    elements = { " + fmt::format("{}", fmt::join(sorted, ", ")) + " }\n";
-    }
-    s += "  }\n";
-    s += fmt::format("  set sg6_{} {{\n    type ipv6_addr\n    comment \"{} members\"\n", Ident(gid), gid);
-    const auto& v6 = members6[gid];
-    if (!v6.empty()) {
-      std::vector<std::string> sorted = v6;
-      std::sort(sorted.begin(), sorted.end());
-      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-      s += "    elements = { " + fmt::format("{}", fmt::join(sorted, ", ")) + " }\n";
-    }
-    s += "  }\n";
-  }
-  auto vmap = [&](const char* name, const char* type, bool v6, const char* dir) {
-    s += fmt::format("  map {} {{\n    type {} : verdict\n", name, type);
-    std::vector<std::string> elems;
-    for (const auto& e : p.enis) {
-      for (const auto& ip : v6 ? Ipv6Of(e) : Ipv4Of(e)) elems.push_back(fmt::format("{} : jump {}_{}", ip, Ident(e.id), dir));
-    }
-    std::sort(elems.begin(), elems.end());
-    if (!elems.empty()) s += "    elements = { " + fmt::format("{}", fmt::join(elems, ", ")) + " }\n";
-    s += "  }\n";
-  };
-  // Chains come before the maps that jump to them.
-  for (const auto& e : p.enis) {
     for (bool egress : {true, false}) {
-      s += fmt::format("  chain {}_{} {{\n", Ident(e.id), egress ? "out" : "in");
-      for (const auto& line : EniRules(e, groups, egress)) s += "    " + line + "\n";
-      s += "  }\n";
+      r.other_chains[fmt::format("{}_{}", Ident(e.id), egress ? "out" : "in")] = EniDispatch(e, known, egress);
     }
   }
   for (const auto& sub : p.subnets) {
     for (bool egress : {true, false}) {
-      s += fmt::format("  chain acl_{}_{} {{\n", Ident(sub.id), egress ? "out" : "in");
-      for (const auto& line : AclRules(sub, egress)) s += "    " + line + "\n";
-      s += "  }\n";
+      r.other_chains[fmt::format("acl_{}_{}", Ident(sub.id), egress ? "out" : "in")] = AclRules(sub, egress);
     }
   }
+  auto vmap = [&](const char* name, const char* type, bool v6, const char* dir) {
+    auto& m = r.sets[name];
+    m.type = fmt::format("{} : verdict", type);
+    for (const auto& e : p.enis) {
+      for (const auto& ip : v6 ? Ipv6Of(e) : Ipv4Of(e)) m.elements.insert(fmt::format("{} : jump {}_{}", ip, Ident(e.id), dir));
+    }
+    r.map_names.push_back(name);
+  };
   vmap("egress4", "ipv4_addr", false, "out");
   vmap("ingress4", "ipv4_addr", false, "in");
   vmap("egress6", "ipv6_addr", true, "out");
   vmap("ingress6", "ipv6_addr", true, "in");
+  std::string& s = r.frame;
   // A network load balancer's groups admit its clients: checked before the router's DNAT
   // (priority dstnat, -100) turns the node's address into a target's, after conntrack
   // (-200), on new flows only.
@@ -258,6 +281,7 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
          "groups admit its clients\"\n";
     s += "  }\n";
   }
+  // The sender's egress: a group rule's accept ends this chain only.
   s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
   for (const auto& sub : p.subnets) {
     if (sub.bridge.empty()) continue;
@@ -270,15 +294,102 @@ std::string BuildVpcFilter(const VpcPolicy& p) {
   s += "    ct state invalid drop comment \"kecs: invalid\"\n";
   s += "    ip saddr vmap @egress4 comment \"kecs: the sender's egress rules\"\n";
   s += "    ip6 saddr vmap @egress6 comment \"kecs: the sender's egress rules\"\n";
+  s += "  }\n";
+  // Then the receiver's ingress, in a base chain of its own that every packet the first
+  // let through meets.
+  s += "  chain forward_ingress {\n    type filter hook forward priority 1; policy accept;\n";
+  s += "    ct state established,related accept comment \"kecs: replies and related traffic\"\n";
   if (p.host_exempt) {
     s += HostExemption(p, "the host reaches tasks (lenient mode)");
   }
   s += "    ip daddr vmap @ingress4 comment \"kecs: the receiver's ingress rules\"\n";
   s += "    ip6 daddr vmap @ingress6 comment \"kecs: the receiver's ingress rules\"\n";
   s += "  }\n";
-  s += "}\n";
-  (void)t;
+  return r;
+}
+
+std::string SetBody(const Rendered::Set& set, bool with_elements) {
+  std::string s = fmt::format("{{\n    type {}\n", set.type);
+  if (!set.comment.empty()) s += fmt::format("    comment \"{}\"\n", set.comment);
+  if (with_elements && !set.elements.empty()) s += "    elements = { " + fmt::format("{}", fmt::join(set.elements, ", ")) + " }\n";
+  s += "  }";
   return s;
+}
+
+std::string ChainText(const std::string& name, const std::vector<std::string>& lines) {
+  std::string s = fmt::format("  chain {} {{\n", name);
+  for (const auto& line : lines) s += "    " + line + "\n";
+  s += "  }\n";
+  return s;
+}
+
+bool IsMap(const Rendered::Set& s) { return s.type.find(" : verdict") != std::string::npos; }
+
+}  // namespace
+
+std::string BuildVpcFilter(const VpcPolicy& p) {
+  Rendered r = Render(p);
+  std::string s;
+  // Create-then-delete empties any previous table; the new one follows, all in one transaction.
+  s += "add table inet kecs_sg\n";
+  s += "delete table inet kecs_sg\n";
+  s += fmt::format("table inet kecs_sg {{\n  comment \"{}\"\n", r.comment);
+  for (const auto& [name, set] : r.sets) {
+    if (!IsMap(set)) s += fmt::format("  set {} {}\n", name, SetBody(set, true));
+  }
+  // Chains come before the maps that jump to them; groups' chains before the ENIs' ones.
+  for (const auto& [name, lines] : r.group_chains) s += ChainText(name, lines);
+  for (const auto& [name, lines] : r.other_chains) s += ChainText(name, lines);
+  for (const auto& name : r.map_names) s += fmt::format("  map {} {}\n", name, SetBody(r.sets.at(name), true));
+  s += r.frame;
+  s += "}\n";
+  return s;
+}
+
+std::string BuildVpcFilterUpdate(const VpcPolicy& before, const VpcPolicy& after) {
+  Rendered a = Render(before), b = Render(after);
+  if (a.frame != b.frame || a.comment != b.comment || a.map_names != b.map_names) return "";
+  const std::string t = "inet kecs_sg";
+  std::string add_sets, add_elems, chains, add_map_elems, del_map_elems, del_elems, del_chains, del_sets;
+  for (const auto& [name, set] : b.sets) {
+    auto it = a.sets.find(name);
+    if (it != a.sets.end() && (it->second.type != set.type || it->second.comment != set.comment)) return "";
+    std::vector<std::string> add, del;
+    const std::set<std::string> none;
+    const auto& old = it == a.sets.end() ? none : it->second.elements;
+    std::set_difference(set.elements.begin(), set.elements.end(), old.begin(), old.end(), std::back_inserter(add));
+    std::set_difference(old.begin(), old.end(), set.elements.begin(), set.elements.end(), std::back_inserter(del));
+    if (it == a.sets.end()) add_sets += fmt::format("add set {} {} {}\n", t, name, SetBody(set, false));
+    std::string& to_add = IsMap(set) ? add_map_elems : add_elems;
+    std::string& to_del = IsMap(set) ? del_map_elems : del_elems;
+    if (!add.empty()) to_add += fmt::format("add element {} {} {{ {} }}\n", t, name, fmt::join(add, ", "));
+    if (!del.empty()) to_del += fmt::format("delete element {} {} {{ {} }}\n", t, name, fmt::join(del, ", "));
+  }
+  for (const auto& [name, set] : a.sets) {
+    if (!b.sets.count(name)) del_sets += fmt::format("delete set {} {}\n", t, name);
+  }
+  // Chains: new ones made, changed ones flushed and refilled, gone ones emptied and then
+  // deleted once nothing jumps to them. Groups' chains first: the ENIs' ones jump to them.
+  auto diff_chains = [&](const std::map<std::string, std::vector<std::string>>& was,
+                         const std::map<std::string, std::vector<std::string>>& now, std::string& deletes) {
+    for (const auto& [name, lines] : now) {
+      auto it = was.find(name);
+      if (it != was.end() && it->second == lines) continue;
+      chains += it == was.end() ? fmt::format("add chain {} {}\n", t, name) : fmt::format("flush chain {} {}\n", t, name);
+      for (const auto& line : lines) chains += fmt::format("add rule {} {} {}\n", t, name, line);
+    }
+    for (const auto& [name, lines] : was) {
+      if (now.count(name)) continue;
+      chains += fmt::format("flush chain {} {}\n", t, name);
+      deletes += fmt::format("delete chain {} {}\n", t, name);
+    }
+  };
+  std::string del_group_chains;
+  diff_chains(a.group_chains, b.group_chains, del_group_chains);
+  diff_chains(a.other_chains, b.other_chains, del_chains);
+  std::string script = add_sets + add_elems + chains + add_map_elems + del_map_elems + del_chains + del_group_chains +
+                       del_elems + del_sets;
+  return script;
 }
 
 std::string BuildInstanceFilter(const std::string& table, const std::string& bridge,

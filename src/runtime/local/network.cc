@@ -11,6 +11,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "net/domain/ip.h"
+#include "net/domain/sg_filter_update.h"
 #include "net/kernel/netlink.h"
 #include "net/kernel/netns.h"
 #include "net/kernel/nft.h"
@@ -703,6 +704,7 @@ Status LocalNetwork::RemoveRouterIfUnused(const std::string& vpc_id) {
   std::string ns = RouterNetns(vpc_id);
   if (!net::netns::Exists(ns)) {
     routers_ready_.erase(vpc_id);
+    filters_.erase(vpc_id);
     return Status::Ok();
   }
   bool used = false;
@@ -721,6 +723,7 @@ Status LocalNetwork::RemoveRouterIfUnused(const std::string& vpc_id) {
   RETURN_IF_ERROR(InNs("", [&](Netlink& nl) { return nl.DeleteLink(HostLinkName('x', vpc_id)); }));
   RETURN_IF_ERROR(net::netns::Delete(ns));
   routers_ready_.erase(vpc_id);
+  filters_.erase(vpc_id);
   return Status::Ok();
 }
 
@@ -824,7 +827,15 @@ Status LocalNetwork::ApplyPolicyLocked(const net::VpcPolicy& policy, bool* appli
     return Status::Ok();
   }));
   p.subnets = present;
-  RETURN_IF_ERROR(net::nft::Apply(router, net::BuildVpcFilter(p)));
+  // In place when only rules or members changed (net/domain/sg_policy.h); else, or if
+  // that fails (the table is not what was last applied), the whole table.
+  auto last = filters_.find(p.vpc_id);
+  std::string update = last != filters_.end() ? net::BuildVpcFilterUpdate(last->second, p) : "";
+  filters_.erase(p.vpc_id);
+  if (update.empty() || !net::nft::Apply(router, update).ok()) {
+    RETURN_IF_ERROR(net::nft::Apply(router, net::BuildVpcFilter(p)));
+  }
+  filters_[p.vpc_id] = p;
   if (applied) *applied = true;
   return Status::Ok();
 }

@@ -182,6 +182,7 @@ class LocalNetwork {
   net::HostPortReservations reservations_;
   bool bridge_ready_ = false;            // guarded by mu_
   std::map<std::string, net::VpcPolicy> policies_;  // guarded by mu_: the last per VPC
+  std::map<std::string, net::VpcPolicy> filters_;   // guarded by mu_: as last put in its router
   std::vector<net::PeeringPath> peerings_;          // guarded by mu_: the last applied
   // The namespace of each awsvpc task's interface (eni id -> namespace), learnt in
   // SetUpTask or, after a restart, by looking for the interface's primary address.

@@ -1,7 +1,9 @@
 #include "net/domain/sg_policy.h"
+#include "net/domain/sg_filter_update.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -187,6 +189,78 @@ TEST(SgPolicy, SecondaryAddressesAreGovernedAndCountedLikeThePrimary) {
   p.enis[0].secondary_ips.clear();
   p.enis[0].secondary_ipv6.clear();
   EXPECT_EQ(BuildVpcFilter(p).find("10.0.0.9"), std::string::npos);
+}
+
+// design.md 17.4: a group's rules are rendered once, however many ENIs carry it.
+TEST(SgPolicy, TheTableGrowsAsEnisPlusRules) {
+  VpcPolicy p;
+  p.vpc_id = "vpc-1";
+  for (int g = 0; g < 17; ++g) {
+    SecurityGroupPolicy sg{"sg-" + std::to_string(g), {}};
+    for (int r = 0; r < 60; ++r) {
+      sg.rules.push_back({"sgr-" + std::to_string(g) + "-" + std::to_string(r), false, "tcp", 80, 80,
+                          "10.1." + std::to_string(r) + ".0/24", "", "", ""});
+    }
+    p.groups.push_back(sg);
+  }
+  for (int e = 0; e < 200; ++e) {
+    p.enis.push_back({"eni-" + std::to_string(e), "10.0." + std::to_string(e / 250) + "." + std::to_string(e % 250),
+                      "", "subnet-1", {"sg-" + std::to_string(e % 17)}});
+  }
+  std::string text = BuildVpcFilter(p);
+  // Rules once (1,020), four lines per ENI chain, a few per group: not 200 x 60 rule lines.
+  EXPECT_LT(std::count(text.begin(), text.end(), '\n'), 17 * 60 + 200 * 2 * 4 + 17 * 2 * 8 + 100);
+  size_t n = 0;
+  for (size_t at = text.find("sgr-0-0\""); at != std::string::npos; at = text.find("sgr-0-0\"", at + 1)) ++n;
+  EXPECT_EQ(n, 1u) << "a rule appears once";
+}
+
+TEST(SgPolicy, ARuleChangeRewritesOnlyItsGroupsChain) {
+  VpcPolicy before = Sample();
+  VpcPolicy after = before;
+  after.groups[1].rules.push_back({"sgr-09", false, "udp", 53, 53, "10.0.0.0/8", "", "", ""});
+  std::string update = BuildVpcFilterUpdate(before, after);
+  EXPECT_EQ(update,
+            "flush chain inet kecs_sg sg_sg_0000000000000000b_in\n"
+            "add rule inet kecs_sg sg_sg_0000000000000000b_in ip saddr @sg4_sg_0000000000000000a tcp dport 80 accept "
+            "comment \"sg-0000000000000000b sgr-02\"\n"
+            "add rule inet kecs_sg sg_sg_0000000000000000b_in ct status dnat ct original ip daddr "
+            "@sg4_sg_0000000000000000a tcp dport 80 accept comment \"sg-0000000000000000b sgr-02\"\n"
+            "add rule inet kecs_sg sg_sg_0000000000000000b_in ip6 saddr @sg6_sg_0000000000000000a tcp dport 80 accept "
+            "comment \"sg-0000000000000000b sgr-02\"\n"
+            "add rule inet kecs_sg sg_sg_0000000000000000b_in ip saddr 10.0.0.0/16 meta l4proto icmp icmp type 8 accept "
+            "comment \"sg-0000000000000000b sgr-03\"\n"
+            "add rule inet kecs_sg sg_sg_0000000000000000b_in ip6 saddr 2600:1f18::/56 tcp dport 443 accept "
+            "comment \"sg-0000000000000000b sgr-04\"\n"
+            "add rule inet kecs_sg sg_sg_0000000000000000b_in ip saddr 10.0.0.0/8 udp dport 53 accept "
+            "comment \"sg-0000000000000000b sgr-09\"\n")
+      << update;
+}
+
+TEST(SgPolicy, AMembershipChangeUpdatesSetsAndMapsInPlace) {
+  VpcPolicy before = Sample();
+  VpcPolicy after = before;
+  after.enis[0].secondary_ips.push_back("10.0.1.9");
+  std::string update = BuildVpcFilterUpdate(before, after);
+  EXPECT_NE(update.find("add element inet kecs_sg sg4_sg_0000000000000000a { 10.0.1.9 }\n"), std::string::npos) << update;
+  EXPECT_NE(update.find("add element inet kecs_sg ingress4 { 10.0.1.9 : jump eni_0000000000000000a_in }\n"),
+            std::string::npos)
+      << update;
+  EXPECT_EQ(update.find("chain"), std::string::npos) << "no chain changes: " << update;
+  // And back.
+  std::string back = BuildVpcFilterUpdate(after, before);
+  EXPECT_NE(back.find("delete element inet kecs_sg sg4_sg_0000000000000000a { 10.0.1.9 }\n"), std::string::npos) << back;
+}
+
+TEST(SgPolicy, NoChangeOrABaseChainChangeIsNotAnUpdateInPlace) {
+  VpcPolicy p = Sample();
+  EXPECT_EQ(BuildVpcFilterUpdate(p, p), "");
+  VpcPolicy strict = p;
+  strict.host_exempt = false;
+  EXPECT_EQ(BuildVpcFilterUpdate(p, strict), "");
+  VpcPolicy bridge = p;
+  bridge.subnets[0].bridge = "br-other";
+  EXPECT_EQ(BuildVpcFilterUpdate(p, bridge), "");
 }
 
 }  // namespace
