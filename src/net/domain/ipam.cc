@@ -190,9 +190,13 @@ Result<std::optional<int64_t>> TakeLowestFree(state::Conn& c, const std::string&
   size_t next_range = 0;
   std::optional<std::pair<int64_t, int64_t>> hit;
   int64_t key = 0;
+  // The lowest unreserved key at or past where the previous range's search ended: every
+  // key below it is reserved or in an earlier range (SkipReserved only moves forward).
+  uint64_t floor = 0;
   while (q.Step()) {
     int64_t first = q.Int(0), last = q.Int(1);
-    uint64_t cand = SkipReserved(static_cast<uint64_t>(first), reserved, next_range);
+    uint64_t cand = SkipReserved(std::max(static_cast<uint64_t>(first), floor), reserved, next_range);
+    floor = cand;
     if (cand <= static_cast<uint64_t>(last)) {
       hit = std::make_pair(first, last);
       key = static_cast<int64_t>(cand);

@@ -1,7 +1,7 @@
 // IPAM's free ranges (design.md 17.4): after any sequence of automatic and chosen
 // allocations, releases one by one and by owner, and rolled-back transactions, the next
 // automatic address is still the lowest one no allocation holds, as a walk over
-// ip_allocations would find it; a reopened store continues from what was committed.
+// ip_allocations would find it (past the subnet's CIDR reservations); a reopened store continues from what was committed.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -28,9 +28,14 @@ TEST(IpamFreeRangesTest, TheNextAddressIsAlwaysTheLowestFreeOne) {
   auto cidr = *Ipv4Cidr::Parse("10.0.0.0/26");  // 10.0.0.4 .. 10.0.0.62
   std::set<uint32_t> held;                        // the model: what is committed
   std::map<uint32_t, std::string> owner_of;
+  // Two reserved blocks (.8-.11, .20-.21): automatic assignment steps over them, a chosen
+  // address may lie in them.
+  auto reserved = [&](uint32_t a) {
+    return (a >= cidr.base + 8 && a <= cidr.base + 11) || (a >= cidr.base + 20 && a <= cidr.base + 21);
+  };
   auto lowest_free = [&]() -> std::optional<uint32_t> {
     for (uint32_t a = cidr.base + 4; a < cidr.last(); ++a) {
-      if (!held.count(a)) return a;
+      if (!held.count(a) && !reserved(a)) return a;
     }
     return std::nullopt;
   };
@@ -39,6 +44,14 @@ TEST(IpamFreeRangesTest, TheNextAddressIsAlwaysTheLowestFreeOne) {
     auto s = state::Store::Open(dir.path());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     auto& store = **s;
+    if (round == 0) {
+      ASSERT_TRUE(store.Write([&](state::Tx& tx) -> Status {
+                        RETURN_IF_ERROR(tx.Insert({kSubnetCidrReservation, kRegion, "scr-1", kSubnet, "10.0.0.8/30",
+                                                   "explicit", 0, Json::object()}));
+                        return tx.Insert({kSubnetCidrReservation, kRegion, "scr-2", kSubnet, "10.0.0.20/31", "explicit", 0,
+                                          Json::object()});
+                      }).ok());
+    }
     for (int step = 0; step < 400; ++step) {
       int op = static_cast<int>(rng() % 10);
       std::string owner = "eni-" + std::to_string(rng() % 12);

@@ -93,5 +93,14 @@ TEST_F(IpamReservationsTest, AutomaticIpv6AssignmentStepsOverReservedBlocks) {
   EXPECT_EQ(got, "2600:1f18:aaaa:bb00::8 2600:1f18:aaaa:bb00::9");
 }
 
+TEST_F(IpamReservationsTest, AChosenAddressInsideAReservationSplitsNothingAutomaticTakes) {
+  Reserve("10.0.1.4/30");
+  Reserve("10.0.1.8/29");
+  EXPECT_EQ(Next("a"), "10.0.1.16");
+  // .5, chosen, leaves .4 and .6-.15 free, every one of them reserved.
+  EXPECT_EQ(Next("b", *ParseIpv4("10.0.1.5")), "10.0.1.5");
+  EXPECT_EQ(Next("c"), "10.0.1.17");
+}
+
 }  // namespace
 }  // namespace kecs::net
