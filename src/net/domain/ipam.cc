@@ -102,6 +102,25 @@ Status DeleteFree(state::Conn& c, const std::string& region, const std::string& 
   return d.Run();
 }
 
+// Changes the range that starts at `first` into [new_first, new_last]: one statement where
+// a delete and an insert would be two.
+Status ShiftFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t first, int64_t new_first,
+                 int64_t new_last) {
+  ASSIGN_OR_RETURN(auto u, c.Prepare("UPDATE ipam_free SET first=?, last=? WHERE region=? AND pool=? AND first=?"));
+  u.Bind(1, new_first).Bind(2, new_last).Bind(3, region).Bind(4, pool).Bind(5, first);
+  return u.Run();
+}
+
+// Takes `key` out of the free range [first, last] that holds it.
+Status SplitFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t first, int64_t last,
+                 int64_t key) {
+  if (first == last) return DeleteFree(c, region, pool, first);
+  if (key == first) return ShiftFree(c, region, pool, first, key + 1, last);
+  RETURN_IF_ERROR(ShiftFree(c, region, pool, first, first, key - 1));
+  if (key < last) RETURN_IF_ERROR(InsertFree(c, region, pool, key + 1, last));
+  return Status::Ok();
+}
+
 // Makes the pool's free ranges those of universe `u`, rebuilding them from ip_allocations
 // (one ordered read of the pool) when they are not recorded for `u`.
 Status EnsureFree(state::Conn& c, const std::string& region, const std::string& pool, Universe u) {
@@ -151,33 +170,30 @@ Status TakeFree(state::Conn& c, const std::string& region, const std::string& po
   if (!u || key < u->lo || key > u->hi) return Status::Ok();
   ASSIGN_OR_RETURN(auto r, FreeRangeAt(c, region, pool, key));
   if (!r || r->second < key) return Status::Ok();
-  RETURN_IF_ERROR(DeleteFree(c, region, pool, r->first));
-  if (r->first < key) RETURN_IF_ERROR(InsertFree(c, region, pool, r->first, key - 1));
-  if (key < r->second) RETURN_IF_ERROR(InsertFree(c, region, pool, key + 1, r->second));
-  return Status::Ok();
+  return SplitFree(c, region, pool, r->first, r->second, key);
 }
 
 // `key` has just been released: puts it back, merged with its neighbours.
 Status ReturnFree(state::Conn& c, const std::string& region, const std::string& pool, int64_t key) {
   ASSIGN_OR_RETURN(auto u, RecordedUniverse(c, region, pool));
   if (!u || key < u->lo || key > u->hi) return Status::Ok();
-  int64_t first = key, last = key;
   ASSIGN_OR_RETURN(auto left, FreeRangeAt(c, region, pool, key));
   if (left && left->second >= key) return Status::Ok();  // already free
-  if (left && left->second == key - 1) {
-    first = left->first;
-    RETURN_IF_ERROR(DeleteFree(c, region, pool, left->first));
-  }
+  bool merge_left = left && left->second == key - 1;
+  std::optional<int64_t> right_last;  // the range starting at key + 1, if any
   if (key < u->hi) {
     ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT last FROM ipam_free WHERE region=? AND pool=? AND first=?"));
     q.Bind(1, region).Bind(2, pool).Bind(3, key + 1);
-    bool merge = q.Step();
-    if (merge) last = q.Int(0);
+    if (q.Step()) right_last = q.Int(0);
     RETURN_IF_ERROR(q.status());
-    q.Reset();
-    if (merge) RETURN_IF_ERROR(DeleteFree(c, region, pool, key + 1));
   }
-  return InsertFree(c, region, pool, first, last);
+  if (merge_left && right_last) {
+    RETURN_IF_ERROR(DeleteFree(c, region, pool, key + 1));
+    return ShiftFree(c, region, pool, left->first, left->first, *right_last);
+  }
+  if (merge_left) return ShiftFree(c, region, pool, left->first, left->first, key);
+  if (right_last) return ShiftFree(c, region, pool, key + 1, key, *right_last);
+  return InsertFree(c, region, pool, key, key);
 }
 
 // The lowest free key of universe `u` outside `reserved`, taken out of its free range;
@@ -206,9 +222,7 @@ Result<std::optional<int64_t>> TakeLowestFree(state::Conn& c, const std::string&
   RETURN_IF_ERROR(q.status());
   if (!hit) return std::optional<int64_t>();
   q.Reset();
-  RETURN_IF_ERROR(DeleteFree(c, region, pool, hit->first));
-  if (hit->first < key) RETURN_IF_ERROR(InsertFree(c, region, pool, hit->first, key - 1));
-  if (key < hit->second) RETURN_IF_ERROR(InsertFree(c, region, pool, key + 1, hit->second));
+  RETURN_IF_ERROR(SplitFree(c, region, pool, hit->first, hit->second, key));
   return std::optional<int64_t>(key);
 }
 
