@@ -6,12 +6,16 @@
 // into one nftables script for the VPC's router namespace, where every packet between the
 // VPC's tasks (and from the host) is routed: the script replaces the whole table in one
 // atomic transaction, so a change never leaves a half-applied state, and conntrack entries
-// of established flows survive it. The text is deterministic, so golden-file tests check
-// it without root. Every rule carries a comment naming its ENI, group, rule or ACL.
+// of established flows survive it; net/domain/sg_filter_update.h changes it in place. The
+// text is deterministic, so golden-file tests check it without root. Every rule carries a
+// comment naming its ENI, group, rule or ACL.
 //
 //   forward: network ACLs (stateless, only across a subnet boundary, lowest rule number
-//            first), then established/related accept, then the sender ENI's egress chain
-//            and the receiver ENI's ingress chain (allowed: return; otherwise drop).
+//            first), then established/related accept, then the sender ENI's egress chain;
+//   forward_ingress (next priority): established/related accept, the host exemption, then
+//            the receiver ENI's ingress chain. An ENI's chain jumps to its groups' chains
+//            (each group's rules once, design.md 17.4), where a rule that allows accepts
+//            (ending that base chain only); what no group allows is dropped.
 //   Ingress is denied unless a rule allows it; egress is allowed only by rules (every
 //   group starts with the allow-all egress rule). A rule naming a group matches every
 //   ENI that carries it (a named set of their addresses).
