@@ -198,14 +198,14 @@ Status ReturnFree(state::Conn& c, const std::string& region, const std::string& 
 
 // The lowest free key of universe `u` outside `reserved`, taken out of its free range;
 // nullopt when there is none.
-Result<std::optional<int64_t>> TakeLowestFree(state::Conn& c, const std::string& region, const std::string& pool,
-                                              Universe u, const std::vector<std::pair<uint64_t, uint64_t>>& reserved) {
-  RETURN_IF_ERROR(EnsureFree(c, region, pool, u));
+// The first free key of the pool's ranges outside `reserved`, with the range holding it.
+Result<std::optional<std::pair<int64_t, std::pair<int64_t, int64_t>>>> FirstFree(
+    state::Conn& c, const std::string& region, const std::string& pool,
+    const std::vector<std::pair<uint64_t, uint64_t>>& reserved) {
   ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT first, last FROM ipam_free WHERE region=? AND pool=? ORDER BY first"));
   q.Bind(1, region).Bind(2, pool);
   size_t next_range = 0;
-  std::optional<std::pair<int64_t, int64_t>> hit;
-  int64_t key = 0;
+  std::optional<std::pair<int64_t, std::pair<int64_t, int64_t>>> hit;
   // The lowest unreserved key at or past where the previous range's search ended: every
   // key below it is reserved or in an earlier range (SkipReserved only moves forward).
   uint64_t floor = 0;
@@ -214,15 +214,32 @@ Result<std::optional<int64_t>> TakeLowestFree(state::Conn& c, const std::string&
     uint64_t cand = SkipReserved(std::max(static_cast<uint64_t>(first), floor), reserved, next_range);
     floor = cand;
     if (cand <= static_cast<uint64_t>(last)) {
-      hit = std::make_pair(first, last);
-      key = static_cast<int64_t>(cand);
+      hit = std::make_pair(static_cast<int64_t>(cand), std::make_pair(first, last));
       break;
     }
   }
   RETURN_IF_ERROR(q.status());
-  if (!hit) return std::optional<int64_t>();
-  q.Reset();
-  RETURN_IF_ERROR(SplitFree(c, region, pool, hit->first, hit->second, key));
+  return hit;
+}
+
+// The lowest free key of universe `u` outside `reserved`, taken out of its free range;
+// nullopt when there is none. The pool's ranges are read first; only when they give
+// nothing inside `u` (the pool is full, or its ranges are not built yet or were built for
+// another universe) is the recorded universe checked, and the ranges rebuilt if needed.
+Result<std::optional<int64_t>> TakeLowestFree(state::Conn& c, const std::string& region, const std::string& pool,
+                                              Universe u, const std::vector<std::pair<uint64_t, uint64_t>>& reserved) {
+  auto hit = FirstFree(c, region, pool, reserved);
+  bool fast = hit.ok() && *hit && (*hit)->first >= u.lo && (*hit)->first <= u.hi &&
+              (*hit)->second.first >= u.lo && (*hit)->second.second <= u.hi;
+  if (!fast) {
+    // Not there or no such table yet (the read failed): make sure, then read again.
+    RETURN_IF_ERROR(EnsureFree(c, region, pool, u));
+    hit = FirstFree(c, region, pool, reserved);
+    if (!hit.ok()) return hit.status();
+  }
+  if (!*hit) return std::optional<int64_t>();
+  auto [key, range] = **hit;
+  RETURN_IF_ERROR(SplitFree(c, region, pool, range.first, range.second, key));
   return std::optional<int64_t>(key);
 }
 
