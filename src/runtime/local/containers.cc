@@ -76,10 +76,17 @@ Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
   // is nothing to delete, and no `runc delete` process is spent on it.
   if (env_->Stat(runc_root_ + "/" + id).ok()) (void)Delete(id);
 
-  // Detached: the shim is re-parented to init and outlives the daemon.
+  // Detached: the shim is re-parented to init and outlives the daemon. `detach`: the shim
+  // forks itself into the background (shim_main.cc), so the daemon only spawns and waits
+  // for a small process, and never forks itself (a copy of its page tables, and a stall of
+  // its other threads, per start).
   ProcessOptions shim;
-  shim.argv = {shim_exe_, runc_root_, bundle, id, log_file};
-  RETURN_IF_ERROR(env_->StartDetached(shim));
+  shim.argv = {shim_exe_, "detach", runc_root_, bundle, id, log_file};
+  shim.timeout = std::chrono::seconds(30);
+  ASSIGN_OR_RETURN(ProcessResult detached, env_->Run(shim));
+  if (detached.exit_code != 0) {
+    return Internal(fmt::format("cannot start {}: {}", shim_exe_, LastLine(detached.err)));
+  }
   auto start = env_->MonotonicNow();
   auto deadline = start + std::chrono::seconds(60);
   while (env_->MonotonicNow() < deadline) {

@@ -42,7 +42,7 @@ TEST_F(ContainerDriverTest, StartRunsTheShimDetachedAndReportsRuncsError) {
   auto seen = env_.processes();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].argv, (std::vector<std::string>{"runc", "--root", dir_.path() + "/runc", "delete", "--force", "kecs-t-c"}));
-  EXPECT_EQ(seen[1].argv, (std::vector<std::string>{"/usr/libexec/kecs-shim", dir_.path() + "/runc", bundle_,
+  EXPECT_EQ(seen[1].argv, (std::vector<std::string>{"/usr/libexec/kecs-shim", "detach", dir_.path() + "/runc", bundle_,
                                                     "kecs-t-c", dir_.path() + "/c.log"}));
 }
 
