@@ -439,6 +439,9 @@ std::vector<std::pair<std::string, std::string>> MovingTasks(state::Store& store
 void TaskController::ScanLoop() {
   auto last_retention = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto last_full = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_discovery = last_full;
+  // How often the resync lists every live task rather than the steady and moving ones.
+  constexpr auto kDiscovery = std::chrono::seconds(10);
   const auto sweep = std::chrono::duration<double>(options_.retention_sweep_s);
   while (true) {
     {
@@ -465,7 +468,24 @@ void TaskController::ScanLoop() {
     auto now = std::chrono::steady_clock::now();
     if (now >= last_full + options_.resync) {
       last_full = now;
-      Scan();
+      if (now >= last_discovery + kDiscovery) {
+        last_discovery = now;
+        Scan();
+      } else {
+        // Every live task but the steady ones is in `moving` or recheck_ (a task reaches
+        // RUNNING by a step, whose Running makes its steady_ entry or marks it for a
+        // recheck), so the list of every live task, and the decoding of each one's
+        // document, is needed only now and then, as a safety net.
+        std::lock_guard<std::mutex> lock(mu_);
+        std::vector<Key> keys;
+        for (const auto& [k, v] : steady_) keys.push_back(k);
+        keys.insert(keys.end(), recheck_.begin(), recheck_.end());
+        recheck_.clear();
+        for (auto& k : keys) {
+          if (queued_or_running_.insert(k).second) queue_.push_back(std::move(k));
+        }
+        cv_.notify_all();
+      }
     }
     if (std::chrono::steady_clock::now() - last_retention > sweep) {
       last_retention = std::chrono::steady_clock::now();
@@ -496,6 +516,7 @@ void TaskController::Scan() {
     // Tasks no longer live (deleted with their cluster, say) leave the steady set.
     std::set<Key> live(keys.begin(), keys.end());
     std::erase_if(steady_, [&](const auto& e) { return !live.count(e.first); });
+    recheck_.clear();  // every live task is queued below
     for (auto& k : keys) {
       if (queued_or_running_.insert(k).second) queue_.push_back(std::move(k));
     }
@@ -920,6 +941,8 @@ bool TaskController::Running(Task& t) {
   auto states = runtime_.Inspect(SpecFromTask(t));
   if (!states.ok()) {
     KLOG_WARN("task {}: inspect failed: {}", t.id, states.status().message());
+    std::lock_guard<std::mutex> lock(mu_);
+    recheck_.insert({t.region, t.id});
     return false;
   }
   bool stop = false;
@@ -948,12 +971,19 @@ bool TaskController::Running(Task& t) {
     if (changed) cur.version += 1;
     return Status::Ok();
   });
-  if (ok && !stop && t.last_status == TaskStatus::kRunning && t.desired_status == TaskStatus::kRunning) {
+  if (!ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    recheck_.insert({t.region, t.id});
+  } else if (!stop && t.last_status == TaskStatus::kRunning && t.desired_status == TaskStatus::kRunning) {
     // t is the record as of this step's transaction. A commit after it is followed by a
     // commit scan, which drops the entry; one that ran since scans_before was read may have
     // come between, so the entry is then not made.
     std::lock_guard<std::mutex> lock(mu_);
-    if (commit_scans_ == scans_before) steady_[{t.region, t.id}] = {SpecFromTask(t), *states};
+    if (commit_scans_ == scans_before) {
+      steady_[{t.region, t.id}] = {SpecFromTask(t), *states};
+    } else {
+      recheck_.insert({t.region, t.id});
+    }
   }
   return ok && stop;
 }

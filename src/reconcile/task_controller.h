@@ -234,6 +234,9 @@ class TaskController {
   // scan that finds the task with a step to take; empty after a restart. Guarded by mu_.
   std::map<Key, std::pair<runtime::TaskSpec, runtime::TaskState>> steady_;
   uint64_t commit_scans_ = 0;         // commit scans so far; guarded by mu_
+  // RUNNING tasks whose step could not make their steady_ entry (a commit scan came
+  // between): stepped again at the next resync. Guarded by mu_.
+  std::set<Key> recheck_;
   std::vector<std::thread> threads_;
 };
 
