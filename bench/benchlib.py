@@ -142,7 +142,9 @@ def task_processes(prefix):
             continue
         # `kecs-shim RUNC_ROOT BUNDLE ID LOG` (src/runtime/local/shim_main.cc), or the older
         # `kecs shim --runc-root R --bundle B --id ID --log L`.
-        if os.path.basename(argv[0]) == "kecs-shim" and len(argv) >= 4:
+        if os.path.basename(argv[0]) == "kecs-shim" and len(argv) >= 5 and argv[1] == "detach":
+            cid = argv[4]  # `kecs-shim detach RUNC_ROOT BUNDLE ID LOG`
+        elif os.path.basename(argv[0]) == "kecs-shim" and len(argv) >= 4:
             cid = argv[3]
         elif "--id" in argv and argv.index("--id") + 1 < len(argv):
             cid = argv[argv.index("--id") + 1]

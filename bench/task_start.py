@@ -5,7 +5,12 @@ Starts a docker-registry serving a busybox "nginx:latest" (tests/e2e/conftest.py
 local-runtime kecs daemon with its own data dir and name prefix, registers an awsvpc
 FARGATE busybox httpd task definition, and measures:
 
-  1. latency: N tasks (default 100) started one after another, each RunTask(count=1)
+  0. runc floor: `runc run -d` alone, timed from this script, of the bundle kecs made for
+     the first task (its config.json; the image's unpacked rootfs, read-only; a new network
+     namespace of runc's own instead of the task's; no bind mounts of the task's files), N
+     times one after another (--floor-runs, default 20); the latency's ratio to it.
+  1. latency: first --background tasks (default 100) started (RunTask count=10) and left
+     running, then N tasks (default 100) started one after another, each RunTask(count=1)
      followed by DescribeTasks every 10 ms until RUNNING. Client-observed latency is from
      the RunTask response to the first DescribeTasks that shows RUNNING; the server's is
      startedAt - createdAt, split into its stages (createdAt -> pullStartedAt: ENI,
@@ -20,12 +25,20 @@ FARGATE busybox httpd task definition, and measures:
      container's init, from /proc), the daemon's RSS, and the daemon's CPU while idle.
   4. stop: after each phase, StopTask for every task and the time until all are STOPPED.
 
+--quick: 20 background and 20 latency tasks, 50 tasks per throughput phase, a capacity
+cap of 100 and 10 floor runs (about a minute and a half; the full run some ten minutes,
+most of it stopping tasks). Each phase's wall time is printed and recorded (phase_s).
+
 Prints Markdown tables and writes the raw results as JSON to --out. Every object it makes
 is removed at the end, also on failure (bench/benchlib.py: BenchEnv).
 """
 import argparse
 import concurrent.futures
+import glob
+import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 
@@ -151,10 +164,113 @@ def run_tasks(ecs, netcfg, count):
     return [t["taskArn"] for t in out["tasks"]]
 
 
+def task_id(arn):
+    return arn.rsplit("/", 1)[-1]
+
+
+def overlay_lowerdir(mountpoint):
+    """The lowerdir of the overlay mounted at `mountpoint` (the image's unpacked rootfs)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if left.split()[4] != mountpoint:
+                continue
+            for opt in right.split()[2].split(","):
+                if opt.startswith("lowerdir="):
+                    return opt[len("lowerdir="):].split(":")[0]
+    return None
+
+
+def floor_bundle(env, arn):
+    """A copy of the config.json kecs wrote for the task's container, made runnable alone:
+    the image's rootfs read-only, a network namespace of runc's own, no bind mounts of the
+    task's files (hosts, resolv.conf, hostname), no cgroup under the daemon's. Returns the
+    bundle directory, or None."""
+    src = os.path.join(env.daemon.data_dir, "runtime", "tasks", task_id(arn), "containers", "web")
+    lower = overlay_lowerdir(os.path.join(src, "rootfs"))
+    if lower is None:
+        return None
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["root"] = {"path": lower, "readonly": True}
+    task_dir = os.path.join(env.daemon.data_dir, "runtime")
+    cfg["mounts"] = [m for m in cfg.get("mounts", []) if not m.get("source", "").startswith(task_dir)]
+    for ns in cfg["linux"].get("namespaces", []):
+        if ns["type"] == "network":
+            ns.pop("path", None)
+    cfg.pop("hooks", None)
+    bundle = os.path.join(env.root, "runc-floor")
+    os.makedirs(bundle, exist_ok=True)
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return bundle
+
+
+def phase_runc_floor(env, bundle, runs):
+    """`runc run -d` of the bundle alone, `runs` times one after another (each container
+    left running until all have started, as the latency phase's are), then all removed."""
+    log(f"runc floor: {runs} x runc run -d of the first task's bundle alone")
+    root = os.path.join(env.root, "runc-floor-state")
+    times, ids, errors = [], [], []
+    try:
+        for i in range(runs):
+            cid = f"{env.prefix}-floor-{i}"
+            with open(os.path.join(bundle, "config.json")) as f:
+                cfg = json.load(f)
+            # Nested as kecs nests a task's containers (<prefix>/<task>/<container>): at the top
+            # level the container's cpu.shares of 2 would compete with the whole machine.
+            cfg["linux"]["cgroupsPath"] = f"{env.prefix}-floor/{cid}"
+            with open(os.path.join(bundle, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            pid_file = os.path.join(env.root, f"floor-{i}.pid")
+            # The container keeps runc's stdout and stderr: a file, not a pipe nobody closes.
+            out_path = os.path.join(env.root, f"floor-{i}.out")
+            with open(out_path, "wb") as out:
+                t0 = time.perf_counter()
+                r = subprocess.run(["runc", "--root", root, "run", "-d", "--pid-file", pid_file, "--bundle", bundle,
+                                    cid], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+                dt = time.perf_counter() - t0
+            ids.append(cid)
+            if r.returncode != 0:
+                with open(out_path, "rb") as f:
+                    errors.append(f.read().decode(errors="replace")[-300:])
+                break
+            times.append(dt)
+    finally:
+        for cid in ids:
+            subprocess.run(["runc", "--root", root, "delete", "--force", cid],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+        for parent in glob.glob(f"/sys/fs/cgroup/*/{env.prefix}-floor") + glob.glob(f"/sys/fs/cgroup/{env.prefix}-floor"):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass
+    res = {"runs": runs, "started": len(times), "runc_run_s": percentiles(times), "errors": errors}
+    if times:
+        log(f"runc floor: p50 {res['runc_run_s']['p50'] * 1000:.1f} ms")
+    else:
+        log(f"runc floor: failed: {errors}")
+    return res
+
+
+def start_background(env, netcfg, n):
+    """`n` tasks started (RunTask count=10) and left running; their ARNs."""
+    arns = []
+    while len(arns) < n:
+        arns += run_tasks(env.ecs, netcfg, min(10, n - len(arns)))
+    waited, _, failed = wait_all_running(env.ecs, arns, interval=0.1)
+    if failed or waited is None:
+        raise RuntimeError(f"background tasks did not all start: {failed[:1]}")
+    return arns
+
+
 # ---------------------------------------------------------------------------------------
 
-def phase_latency(env, netcfg, n, poll):
-    log(f"latency: {n} tasks one after another, polling every {poll * 1000:.0f} ms")
+def phase_latency(env, netcfg, n, poll, background=0):
+    log(f"latency: {background} background tasks, then {n} tasks one after another, polling every "
+        f"{poll * 1000:.0f} ms")
+    bg_arns = start_background(env, netcfg, background) if background else []
     pid = env.daemon.proc.pid
     cpu0, sys0 = benchlib.proc_cpu_seconds(pid), benchlib.system_cpu_seconds()
     rows, arns, failures = [], [], []
@@ -195,11 +311,11 @@ def phase_latency(env, netcfg, n, poll):
     idle = idle_cpu(pid)
     log(f"latency: done, client p50 {percentiles(client)['p50']:.3f}s; daemon idle with {len(rows)} "
         f"running: {idle['daemon_cores']:.2f} cores")
-    stop = stop_phase(env, arns)
-    log(f"latency: stopped {len(arns)} in {stop['all_stopped_s']:.1f}s")
+    stop = stop_phase(env, bg_arns + arns)
+    log(f"latency: stopped {len(bg_arns) + len(arns)} in {stop['all_stopped_s']:.1f}s")
     first10 = percentiles(client[:10])["p50"] if len(client) >= 10 else None
     last10 = percentiles(client[-10:])["p50"] if len(client) >= 10 else None
-    return {"n": n, "started": len(rows), "failures": failures,
+    return {"n": n, "background": len(bg_arns), "started": len(rows), "failures": failures,
             "client_s": percentiles(client), "server_s": percentiles(server),
             "server_stages_s": stage_stats,
             "runtask_call_s": percentiles([r["runtask_call_s"] for r in rows]),
@@ -380,9 +496,15 @@ def report(r):
         out.append(f"\nFirst task (image pull and unpack): {fmt_s(ft['client_s'])} client-observed, "
                    f"server {fmt_s(ft['server']['total'] if ft['server'] else None)} "
                    f"(pull {fmt_s(ft['server']['pull'] if ft['server'] else None)})")
+    if "runc_floor" in r:
+        fl = r["runc_floor"]
+        p = fl["runc_run_s"]
+        out.append(f"\n`runc run -d` of the same bundle alone ({fl['started']} runs): p50 {fmt_s(p['p50'])}, "
+                   f"p90 {fmt_s(p['p90'])}, p99 {fmt_s(p['p99'])}" + (f"; errors {fl['errors']}" if fl["errors"] else ""))
     if "latency" in r:
         lat = r["latency"]
-        out.append(f"\n### RunTask to RUNNING, {lat['started']} awsvpc tasks one after another\n")
+        out.append(f"\n### RunTask to RUNNING, {lat['started']} awsvpc tasks one after another, "
+                   f"{lat.get('background', 0)} already running\n")
         rows = []
         for name, key in (("client: RunTask response to DescribeTasks RUNNING (10 ms polls)", "client_s"),
                           ("server: startedAt - createdAt", "server_s"),
@@ -396,6 +518,10 @@ def report(r):
             p = lat["server_stages_s"][k]
             rows.append([label, fmt_s(p["p50"]), fmt_s(p["p90"]), fmt_s(p["p99"]), fmt_s(p["max"])])
         out.append(table(["measure", "p50", "p90", "p99", "max"], rows))
+        if r.get("runc_floor", {}).get("started") and lat["client_s"]["p50"] is not None:
+            fp = r["runc_floor"]["runc_run_s"]["p50"]
+            out.append(f"\nRatio to `runc run -d` alone (p50 / p50): client {lat['client_s']['p50'] / fp:.2f}x, "
+                       f"server {lat['server_s']['p50'] / fp:.2f}x.")
         out.append(f"\nClient p50 over the first 10 tasks {fmt_s(lat['client_p50_first10_s'])}, over the last 10 "
                    f"{fmt_s(lat['client_p50_last10_s'])}. Daemon CPU while idle with {lat['started']} tasks running: "
                    f"{lat['idle_with_tasks_running']['daemon_cores']:.2f} cores "
@@ -466,6 +592,8 @@ def report(r):
                              len(s.get("daemon_crashes", []))])
         out.append(table(["phase", "tasks", "StopTask calls", "until all STOPPED",
                           "per task stoppingAt -> stoppedAt p50", "daemon crashes (restarted)"], rows))
+    if r.get("phase_s"):
+        out.append("\nPhase wall times: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phase_s"].items()))
     out.append(f"\nLeftover kernel objects: {r.get('leftovers')}")
     return "\n".join(out)
 
@@ -474,7 +602,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kecs", default=benchlib.DEFAULT_KECS, help="the kecs binary")
     ap.add_argument("--out", required=True, help="where to write the raw JSON results")
+    ap.add_argument("--quick", action="store_true", help="a short run: 20+20 latency, 50 throughput, cap 100")
     ap.add_argument("--latency-tasks", type=int, default=100)
+    ap.add_argument("--background", type=int, default=100, help="tasks left running before the latency phase")
+    ap.add_argument("--floor-runs", type=int, default=20, help="`runc run -d` alone, this many times (0: none)")
     ap.add_argument("--poll-ms", type=float, default=10)
     ap.add_argument("--throughput-tasks", type=int, default=100)
     ap.add_argument("--cap", type=int, default=1000, help="most tasks in the capacity phase")
@@ -483,9 +614,20 @@ def main():
     ap.add_argument("--stop-timeout", type=int, default=2, help="the container's stopTimeout (s)")
     ap.add_argument("--phases", default="latency,throughput,capacity")
     args = ap.parse_args()
+    if args.quick:
+        args.latency_tasks, args.background, args.throughput_tasks = 20, 20, 50
+        args.cap, args.floor_runs = 100, 10
     phases = set(args.phases.split(","))
+    phase_s = {}
 
-    results = {"machine": benchlib.machine(), "args": vars(args)}
+    def timed(name, fn, *a):
+        t = time.perf_counter()
+        try:
+            return fn(*a)
+        finally:
+            phase_s[name] = time.perf_counter() - t
+
+    results = {"machine": benchlib.machine(), "args": vars(args), "phase_s": phase_s}
     env = BenchEnv(args.kecs, stop_wait_s=1800)
     try:
         with env:
@@ -504,14 +646,21 @@ def main():
             if failed:
                 raise RuntimeError(f"the first task failed: {failed[0].get('stoppedReason')}")
             results["first_task"] = {"client_s": waited, "runtask_call_s": t1 - t0, "server": stages(t)}
+            bundle = floor_bundle(env, arn) if args.floor_runs and "latency" in phases else None
             stop_phase(env, [arn])
+            if bundle:
+                results["runc_floor"] = timed("runc_floor", phase_runc_floor, env, bundle, args.floor_runs)
             if "latency" in phases:
-                results["latency"] = phase_latency(env, netcfg, args.latency_tasks, args.poll_ms / 1000)
+                results["latency"] = timed("latency", phase_latency, env, netcfg, args.latency_tasks,
+                                           args.poll_ms / 1000, args.background)
             if "throughput" in phases:
-                results["throughput_sequential"] = phase_throughput(env, netcfg, args.throughput_tasks, 10, False)
-                results["throughput_concurrent"] = phase_throughput(env, netcfg, args.throughput_tasks, 10, True)
+                results["throughput_sequential"] = timed("throughput_sequential", phase_throughput, env, netcfg,
+                                                         args.throughput_tasks, 10, False)
+                results["throughput_concurrent"] = timed("throughput_concurrent", phase_throughput, env, netcfg,
+                                                         args.throughput_tasks, 10, True)
             if "capacity" in phases:
-                results["capacity"] = phase_capacity(env, netcfg, args.cap, args.batch, args.mem_limit)
+                results["capacity"] = timed("capacity", phase_capacity, env, netcfg, args.cap, args.batch,
+                                            args.mem_limit)
             results["machine"]["loadavg_end"] = benchlib.loadavg()
     finally:
         results["leftovers"] = env.leftovers

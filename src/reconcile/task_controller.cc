@@ -410,17 +410,83 @@ Status TaskController::SweepRetention() {
   return store_.Write([&](state::Tx& tx) { return tx.DeleteStoppedTasksBefore(cutoff).status(); });
 }
 
+namespace {
+
+// (region, id) of the live tasks with a step to take: every live status but RUNNING, and
+// the RUNNING tasks asked to stop (StopTask, an essential exit, a service scaling in); by
+// the objects_by_status index, so the steady RUNNING tasks' documents are not parsed.
+std::vector<std::pair<std::string, std::string>> MovingTasks(state::Store& store) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  Status st = store.Read([&](state::Tx& tx) {
+    for (TaskStatus s : {TaskStatus::kProvisioning, TaskStatus::kPending, TaskStatus::kActivating,
+                         TaskStatus::kDeactivating, TaskStatus::kStopping, TaskStatus::kDeprovisioning,
+                         TaskStatus::kRunning}) {
+      state::Query q{model::kTask};
+      q.any_region = true;
+      q.status = std::string(model::ToString(s));
+      if (s == TaskStatus::kRunning) q.doc_equals = {{"desiredStatus", std::string(model::ToString(TaskStatus::kStopped))}};
+      ASSIGN_OR_RETURN(auto rows, tx.List(q));
+      for (const auto& row : rows) keys.emplace_back(row.region, row.id);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) KLOG_ERROR("task controller: scan failed: {}", st.message());
+  return keys;
+}
+
+}  // namespace
+
 void TaskController::ScanLoop() {
   auto last_retention = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_full = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_discovery = last_full;
+  // How often the resync lists every live task rather than the steady and moving ones.
+  constexpr auto kDiscovery = std::chrono::seconds(10);
   const auto sweep = std::chrono::duration<double>(options_.retention_sweep_s);
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      scan_cv_.wait_for(lock, options_.resync, [&] { return dirty_ || stopping_; });
+      auto next_full = last_full + options_.resync;
+      scan_cv_.wait_until(lock, next_full, [&] { return dirty_ || stopping_; });
       if (stopping_) return;
       dirty_ = false;
     }
-    Scan();
+    // A commit wakes only the tasks that have a step to take (Moving); a task that runs as
+    // it should changes only by its containers, which the resync inspects. Every task is
+    // looked at once per resync period however many commits come in between.
+    std::vector<std::pair<std::string, std::string>> moving = MovingTasks(store_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++commit_scans_;
+      for (auto& [region, id] : moving) {
+        Key k{std::move(region), std::move(id)};
+        steady_.erase(k);  // asked to stop: its next step reads the store
+        if (queued_or_running_.insert(k).second) queue_.push_back(std::move(k));
+      }
+    }
+    cv_.notify_all();
+    auto now = std::chrono::steady_clock::now();
+    if (now >= last_full + options_.resync) {
+      last_full = now;
+      if (now >= last_discovery + kDiscovery) {
+        last_discovery = now;
+        Scan();
+      } else {
+        // Every live task but the steady ones is in `moving` or recheck_ (a task reaches
+        // RUNNING by a step, whose Running makes its steady_ entry or marks it for a
+        // recheck), so the list of every live task, and the decoding of each one's
+        // document, is needed only now and then, as a safety net.
+        std::lock_guard<std::mutex> lock(mu_);
+        std::vector<Key> keys;
+        for (const auto& [k, v] : steady_) keys.push_back(k);
+        keys.insert(keys.end(), recheck_.begin(), recheck_.end());
+        recheck_.clear();
+        for (auto& k : keys) {
+          if (queued_or_running_.insert(k).second) queue_.push_back(std::move(k));
+        }
+        cv_.notify_all();
+      }
+    }
     if (std::chrono::steady_clock::now() - last_retention > sweep) {
       last_retention = std::chrono::steady_clock::now();
       Status st = SweepRetention();
@@ -447,6 +513,10 @@ void TaskController::Scan() {
   std::vector<Key> keys = LiveTasks();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Tasks no longer live (deleted with their cluster, say) leave the steady set.
+    std::set<Key> live(keys.begin(), keys.end());
+    std::erase_if(steady_, [&](const auto& e) { return !live.count(e.first); });
+    recheck_.clear();  // every live task is queued below
     for (auto& k : keys) {
       if (queued_or_running_.insert(k).second) queue_.push_back(std::move(k));
     }
@@ -476,7 +546,38 @@ void TaskController::WorkerLoop() {
   }
 }
 
+namespace {
+
+bool SameState(const runtime::TaskState& a, const runtime::TaskState& b) {
+  if (a.containers.size() != b.containers.size()) return false;
+  for (size_t i = 0; i < a.containers.size(); ++i) {
+    const auto& x = a.containers[i];
+    const auto& y = b.containers[i];
+    if (x.name != y.name || x.phase != y.phase || x.exit_code != y.exit_code || x.reason != y.reason ||
+        x.runtime_id != y.runtime_id || x.health != y.health || x.health_exit_code != y.health_exit_code ||
+        x.health_output != y.health_output || x.started_at != y.started_at || x.finished_at != y.finished_at) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void TaskController::Process(const Key& key) {
+  // A steady RUNNING task whose containers look as its last step saw them: nothing to do,
+  // and nothing read from the store.
+  std::optional<std::pair<runtime::TaskSpec, runtime::TaskState>> steady;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = steady_.find(key); it != steady_.end()) steady = it->second;
+  }
+  if (steady) {
+    auto now = runtime_.Inspect(steady->first);
+    if (now.ok() && SameState(*now, steady->second)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    steady_.erase(key);
+  }
   // A bounded number of steps per turn, so one task cannot starve the others.
   for (int i = 0; i < 16; ++i) {
     {
@@ -840,6 +941,8 @@ bool TaskController::Running(Task& t) {
   auto states = runtime_.Inspect(SpecFromTask(t));
   if (!states.ok()) {
     KLOG_WARN("task {}: inspect failed: {}", t.id, states.status().message());
+    std::lock_guard<std::mutex> lock(mu_);
+    recheck_.insert({t.region, t.id});
     return false;
   }
   bool stop = false;
@@ -847,6 +950,11 @@ bool TaskController::Running(Task& t) {
     if (Gone(s) && Essential(t, s.name)) stop = true;
   }
   double now = Now();
+  uint64_t scans_before = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    scans_before = commit_scans_;
+  }
   bool ok = Apply(t, [&](state::Tx& tx, Task& cur) {
     auto before = cur.containers;
     model::HealthStatus health_before = cur.health_status;
@@ -863,6 +971,20 @@ bool TaskController::Running(Task& t) {
     if (changed) cur.version += 1;
     return Status::Ok();
   });
+  if (!ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    recheck_.insert({t.region, t.id});
+  } else if (!stop && t.last_status == TaskStatus::kRunning && t.desired_status == TaskStatus::kRunning) {
+    // t is the record as of this step's transaction. A commit after it is followed by a
+    // commit scan, which drops the entry; one that ran since scans_before was read may have
+    // come between, so the entry is then not made.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (commit_scans_ == scans_before) {
+      steady_[{t.region, t.id}] = {SpecFromTask(t), *states};
+    } else {
+      recheck_.insert({t.region, t.id});
+    }
+  }
   return ok && stop;
 }
 

@@ -228,6 +228,15 @@ class TaskController {
   std::map<Key, std::future<Result<runtime::TaskState>>> stops_;
   bool stopping_ = false;             // guarded by mu_
   std::set<Key> unreadable_;          // tasks whose read failure was logged; guarded by mu_
+  // RUNNING tasks that should run, with their spec and what their last step saw and wrote:
+  // the resync inspects them and takes a step (reading the store) only when the runtime
+  // says something else. Derived: filled after a step's commit, dropped by every commit
+  // scan that finds the task with a step to take; empty after a restart. Guarded by mu_.
+  std::map<Key, std::pair<runtime::TaskSpec, runtime::TaskState>> steady_;
+  uint64_t commit_scans_ = 0;         // commit scans so far; guarded by mu_
+  // RUNNING tasks whose step could not make their steady_ entry (a commit scan came
+  // between): stepped again at the next resync. Guarded by mu_.
+  std::set<Key> recheck_;
   std::vector<std::thread> threads_;
 };
 

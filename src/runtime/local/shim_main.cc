@@ -1,6 +1,6 @@
 // kecs-shim: watches one container, and outlives the daemon.
 //
-//   kecs-shim RUNC_ROOT BUNDLE ID LOG
+//   kecs-shim [detach] RUNC_ROOT BUNDLE ID LOG
 //
 // It makes itself a child subreaper and runs `runc run -d`, so the container's init is
 // re-parented to it; it reaps it and writes its exit status to BUNDLE/exit ("N", or
@@ -435,10 +435,38 @@ std::string Times(double started, std::optional<double> finished) {
 
 int NsHolderMain(int argc, char** argv);  // ns_holder_main.cc: `kecs-shim ns-holder ...`
 
+// `kecs-shim detach ...`: the daemon spawns the shim (posix_spawn: no copy of the daemon's
+// page tables, as a fork of it would make) and waits for this process; it forks the shim
+// proper in a new session, with /dev/null for stdin, stdout and stderr (the daemon's pipes
+// end with this process), and exits, so the shim is re-parented to init (or the nearest
+// subreaper) and outlives the daemon, as the daemon's double fork made it.
+bool Detach() {
+  pid_t child = fork();
+  if (child < 0) return false;
+  if (child > 0) _exit(0);
+  setsid();
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (devnull > 2) close(devnull);
+  }
+  return true;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "ns-holder") == 0) return NsHolderMain(argc, argv);
+  if (argc == 6 && std::strcmp(argv[1], "detach") == 0) {
+    if (!Detach()) {
+      std::perror("kecs-shim: fork");
+      return 1;
+    }
+    ++argv;
+    --argc;
+  }
   if (argc != 5) {
-    std::fprintf(stderr, "usage: kecs-shim RUNC_ROOT BUNDLE ID LOG\n");
+    std::fprintf(stderr, "usage: kecs-shim [detach] RUNC_ROOT BUNDLE ID LOG\n");
     return 2;
   }
   std::string runc_root = argv[1], bundle = argv[2], id = argv[3], log_file = argv[4];

@@ -25,6 +25,8 @@ class ContainerDriverTest : public ::testing::Test {
 };
 
 TEST_F(ContainerDriverTest, StartRunsTheShimDetachedAndReportsRuncsError) {
+  // A leftover runc record of the id (a crash before the shim wrote its exit): deleted first.
+  ASSERT_TRUE(env_.CreateDirs(dir_.path() + "/runc/kecs-t-c").ok());
   env_.SetProcessHandler([&](const ProcessOptions& p) -> Result<ProcessResult> {
     // The shim writes runc's failure to <bundle>/exit.
     if (p.argv[0] == "/usr/libexec/kecs-shim") {
@@ -40,8 +42,23 @@ TEST_F(ContainerDriverTest, StartRunsTheShimDetachedAndReportsRuncsError) {
   auto seen = env_.processes();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].argv, (std::vector<std::string>{"runc", "--root", dir_.path() + "/runc", "delete", "--force", "kecs-t-c"}));
-  EXPECT_EQ(seen[1].argv, (std::vector<std::string>{"/usr/libexec/kecs-shim", dir_.path() + "/runc", bundle_,
+  EXPECT_EQ(seen[1].argv, (std::vector<std::string>{"/usr/libexec/kecs-shim", "detach", dir_.path() + "/runc", bundle_,
                                                     "kecs-t-c", dir_.path() + "/c.log"}));
+}
+
+TEST_F(ContainerDriverTest, StartWithoutARuncRecordRunsOnlyTheShim) {
+  env_.SetProcessHandler([&](const ProcessOptions& p) -> Result<ProcessResult> {
+    if (p.argv[0] == "/usr/libexec/kecs-shim") {
+      EXPECT_TRUE(env_.WriteFileAtomic(bundle_ + "/exit", "0\n").ok());
+    }
+    ProcessResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  EXPECT_TRUE(driver_.Start("kecs-t-c", bundle_, "/dev/null").ok());
+  auto seen = env_.processes();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].argv[0], "/usr/libexec/kecs-shim");
 }
 
 TEST_F(ContainerDriverTest, StartRemovesTheLastRunsFiles) {
