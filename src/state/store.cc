@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <variant>
@@ -44,6 +45,10 @@ Result<Object> Row(Stmt& s) {
   }
   return o;
 }
+
+// The WAL size (pages) past which a commit wakes the checkpointer: SQLite's default
+// auto-checkpoint mark.
+constexpr int kWalCheckpointPages = 1000;
 
 constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc, internal";
 
@@ -258,6 +263,21 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, Options 
   // A connection setting of the writer: after a checkpoint resets the WAL, SQLite cuts the
   // file back to this size.
   RETURN_IF_ERROR(store->db_->Write([&](Conn& c) {
+    // Issue 19: SQLite's own auto-checkpoint (every 1,000 WAL pages) runs inside the
+    // COMMIT of whichever write crosses the mark, under the write lock: 40-80 ms for that
+    // write. This hook replaces it and hands the checkpoint to the checkpointer thread,
+    // so the WAL stays as short as before and no write pays for it.
+    sqlite3_wal_hook(
+        c.raw(),
+        [](void* arg, sqlite3*, const char*, int pages) {
+          auto* self = static_cast<Store*>(arg);
+          if (pages >= kWalCheckpointPages) {
+            self->commits_ = self->options_.checkpoint_every_commits;
+            self->ckpt_cv_.notify_one();
+          }
+          return SQLITE_OK;
+        },
+        store.get());
     return c.Exec(fmt::format("PRAGMA journal_size_limit={}", options.journal_size_limit));
   }));
   sqlite3* conn = nullptr;
@@ -324,15 +344,26 @@ void Store::CheckpointLoop() {
 }
 
 Result<int64_t> Store::SweepStoppedTasks(double cutoff, int64_t batch) {
-  int64_t total = 0;
+  // `batch` is the most a write deletes. A row costs more or less with the machine and its
+  // indexes, so the batch adapts to hold each write about 2 ms: halved after a longer
+  // write, doubled (up to `batch`) after a write under 1 ms.
+  using Clock = std::chrono::steady_clock;
+  int64_t total = 0, size = std::max<int64_t>(1, std::min<int64_t>(batch, 16));
   for (;;) {
     int64_t n = 0;
+    auto t0 = Clock::now();
     RETURN_IF_ERROR(Write([&](Tx& tx) {
-      ASSIGN_OR_RETURN(n, tx.DeleteStoppedTasksBefore(cutoff, batch));
+      ASSIGN_OR_RETURN(n, tx.DeleteStoppedTasksBefore(cutoff, size));
       return Status::Ok();
     }));
+    auto took = Clock::now() - t0;
     total += n;
-    if (n < batch) return total;
+    if (n < size) return total;
+    if (took > std::chrono::milliseconds(2)) {
+      size = std::max<int64_t>(1, size / 2);
+    } else if (took < std::chrono::milliseconds(1)) {
+      size = std::min(batch, size * 2);
+    }
   }
 }
 
