@@ -1,5 +1,9 @@
 #include "state/db.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "base/log.h"
@@ -41,7 +45,49 @@ Result<sqlite3*> OpenConn(const std::string& path, bool readonly) {
 }  // namespace
 
 Stmt::~Stmt() {
-  if (stmt_) sqlite3_finalize(stmt_);
+  if (!stmt_) return;
+  if (cache_) {
+    cache_->Give(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
+
+StmtCache::~StmtCache() {
+  for (auto& [sql, s] : idle_) sqlite3_finalize(s);
+}
+
+sqlite3_stmt* StmtCache::Take(std::string_view sql) {
+  auto it = idle_.find(sql);
+  if (it == idle_.end()) return nullptr;
+  sqlite3_stmt* s = it->second;
+  it->second = nullptr;  // the entry stays, so giving it back allocates nothing
+  return s;
+}
+
+void StmtCache::Give(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const char* sql = sqlite3_sql(stmt);
+  if (capacity_ > 0 && sql) {
+    auto it = idle_.find(std::string_view(sql));
+    if (it != idle_.end() && !it->second) {
+      it->second = stmt;
+      return;
+    }
+    if (it == idle_.end()) {
+      if (idle_.size() >= capacity_) {
+        // Full: drop an idle statement (any; the SQL texts the code writes are few).
+        auto victim = std::find_if(idle_.begin(), idle_.end(), [](const auto& e) { return e.second != nullptr; });
+        if (victim == idle_.end()) victim = idle_.begin();
+        if (victim->second) sqlite3_finalize(victim->second);
+        idle_.erase(victim);
+      }
+      idle_.emplace(sql, stmt);
+      return;
+    }
+  }
+  sqlite3_finalize(stmt);  // off, or a second copy of a statement already idle
 }
 
 Stmt& Stmt::Bind(int i, std::string_view v) {
@@ -90,11 +136,18 @@ double Stmt::Double(int col) const { return sqlite3_column_double(stmt_, col); }
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
 Result<Stmt> Conn::Prepare(std::string_view sql) {
+  if (cache_) {
+    if (sqlite3_stmt* s = cache_->Take(sql)) return Stmt(db_, s, cache_);
+  }
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK) {
     return SqlError(db_, fmt::format("prepare `{}`", sql));
   }
-  return Stmt(db_, s);
+  // A statement whose text is not the whole of `sql` (more than one statement, trailing
+  // text) is not cached: its key would not be found again.
+  const char* text = s ? sqlite3_sql(s) : nullptr;
+  bool cacheable = cache_ && text && std::string_view(text) == sql;
+  return Stmt(db_, s, cacheable ? cache_ : nullptr);
 }
 
 Status Conn::Exec(std::string_view sql) {
@@ -115,8 +168,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
                                      Options options) {
   std::unique_ptr<Db> db(new Db());
   db->path_ = path;
+  if (const char* env = std::getenv("KECS_STMT_CACHE"); env && std::string_view(env) == "0") {
+    options.statement_cache = 0;
+  }
   ASSIGN_OR_RETURN(db->writer_, OpenConn(path, /*readonly=*/false));
-  Conn w(db->writer_);
+  db->writer_cache_ = std::make_unique<StmtCache>(options.statement_cache);
+  Conn w(db->writer_, db->writer_cache_.get());
 
   // Reading the schema version touches the header and the first page: a file that is not
   // a database fails here, before anything is written to it.
@@ -175,14 +232,19 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
 
   for (int i = 0; i < options.readers; ++i) {
     ASSIGN_OR_RETURN(sqlite3 * r, OpenConn(path, /*readonly=*/true));
-    db->all_readers_.push_back(r);
-    db->free_readers_.push_back(r);
+    db->all_readers_.push_back(
+        std::make_unique<Reader>(Reader{r, std::make_unique<StmtCache>(options.statement_cache)}));
+    db->free_readers_.push_back(db->all_readers_.back().get());
   }
   return db;
 }
 
 Db::~Db() {
-  for (sqlite3* r : all_readers_) sqlite3_close_v2(r);
+  for (auto& r : all_readers_) {
+    r->cache.reset();  // its statements are finalized before the connection closes
+    sqlite3_close_v2(r->conn);
+  }
+  writer_cache_.reset();
   if (writer_) {
     // Fold the WAL back into the main file so a clean shutdown leaves one file.
     sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
@@ -192,8 +254,19 @@ Db::~Db() {
 
 Status Db::Write(const std::function<Status(Conn&)>& fn) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  Conn c(writer_);
+  Conn c(writer_, writer_cache_.get());
   RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+  const auto start = std::chrono::steady_clock::now();
+  struct Held {  // records the hold however the callback leaves
+    std::chrono::steady_clock::time_point start;
+    std::atomic<int64_t>& longest;
+    ~Held() {
+      int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+      int64_t cur = longest.load();
+      while (ns > cur && !longest.compare_exchange_weak(cur, ns)) {
+      }
+    }
+  } held{start, longest_write_ns_};
   Status st;
   try {
     st = fn(c);
@@ -208,15 +281,15 @@ Status Db::Write(const std::function<Status(Conn&)>& fn) {
   return st;
 }
 
-sqlite3* Db::AcquireReader() {
+Db::Reader* Db::AcquireReader() {
   std::unique_lock<std::mutex> lock(read_mu_);
   read_cv_.wait(lock, [&] { return !free_readers_.empty(); });
-  sqlite3* c = free_readers_.back();
+  Reader* c = free_readers_.back();
   free_readers_.pop_back();
   return c;
 }
 
-void Db::ReleaseReader(sqlite3* c) {
+void Db::ReleaseReader(Reader* c) {
   {
     std::lock_guard<std::mutex> lock(read_mu_);
     free_readers_.push_back(c);
@@ -225,8 +298,8 @@ void Db::ReleaseReader(sqlite3* c) {
 }
 
 Status Db::Read(const std::function<Status(Conn&)>& fn) {
-  sqlite3* raw = AcquireReader();
-  Conn c(raw);
+  Reader* raw = AcquireReader();
+  Conn c(raw->conn, raw->cache.get());
   Status st = c.Exec("BEGIN");
   if (st.ok()) {
     try {

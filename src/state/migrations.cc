@@ -177,6 +177,26 @@ CREATE TABLE log_purges(
 );
 )sql");
        }},
+      {8, "index tasks by family and by service",
+       [](Conn& c) {
+         // Issue 19: ListTasks by family or serviceName (with its desiredStatus) reads one
+         // index range, as the default ListTasks does since migration 6. The service
+         // controller reads a service's tasks that can still change its decisions: those
+         // not STOPPED, and the STOPPED ones whose failure is not yet counted
+         // (records::ListServiceTasks, whose where_sql repeats the partial index's term
+         // word for word: SQLite uses a partial index only when the query spells it so).
+         // The expressions are those Tx::List writes (json_extract(<column>, '$."m"')).
+         return c.Exec(R"sql(
+CREATE INDEX objects_tasks_by_family ON objects(
+  region, parent, name, json_extract(doc, '$."desiredStatus"'), seq) WHERE kind = 'ecs:task';
+CREATE INDEX objects_tasks_by_service ON objects(
+  region, parent, json_extract(internal, '$."service"'), json_extract(doc, '$."desiredStatus"'), seq)
+  WHERE kind = 'ecs:task';
+CREATE INDEX objects_tasks_open_by_service ON objects(
+  region, parent, json_extract(internal, '$."service"'), seq)
+  WHERE kind = 'ecs:task' AND (status <> 'STOPPED' OR coalesce(json_extract(internal, '$."counted"'), 0) = 0);
+)sql");
+       }},
   };
   return kMigrations;
 }

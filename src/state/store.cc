@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <variant>
@@ -15,10 +16,8 @@
 namespace kecs::state {
 namespace {
 
-// A row as an Object. A document (or internal part) that is not valid JSON is an error
-// naming the object where it is read, never a discarded value that fails later: a reader
-// cannot tell a defaulted member from a missing one, and would act on it.
-Result<Object> Row(Stmt& s) {
+// The row's keys and columns (the first seven of kCols).
+Object Keys(Stmt& s) {
   Object o;
   o.seq = s.Int(0);
   o.kind = s.Text(1);
@@ -27,6 +26,14 @@ Result<Object> Row(Stmt& s) {
   o.parent = s.Text(4);
   o.name = s.Text(5);
   o.status = s.Text(6);
+  return o;
+}
+
+// A row as an Object. A document (or internal part) that is not valid JSON is an error
+// naming the object where it is read, never a discarded value that fails later: a reader
+// cannot tell a defaulted member from a missing one, and would act on it.
+Result<Object> Row(Stmt& s) {
+  Object o = Keys(s);
   o.doc = Json::parse(s.Text(7), nullptr, false);
   std::string internal = s.Text(8);
   o.internal = internal.empty() ? Json::object() : Json::parse(internal, nullptr, false);
@@ -38,6 +45,10 @@ Result<Object> Row(Stmt& s) {
   }
   return o;
 }
+
+// The WAL size (pages) past which a commit wakes the checkpointer: SQLite's default
+// auto-checkpoint mark.
+constexpr int kWalCheckpointPages = 1000;
 
 constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc, internal";
 
@@ -112,7 +123,22 @@ Result<Where> BuildWhere(const Query& q) {
       w.args.push_back(value);
     }
   }
+  if (!q.where_sql.empty()) w.sql += " AND " + q.where_sql;
   return w;
+}
+
+// SELECT <cols> ... for Tx::List and Tx::ListMember, bound and ready to step.
+Result<Stmt> PrepareList(Conn& c, const Query& q, std::string_view cols) {
+  ASSIGN_OR_RETURN(Where w, BuildWhere(q));
+  std::string sql = fmt::format("SELECT {} FROM objects WHERE {}", cols, w.sql);
+  if (q.after_seq > 0) sql += q.descending ? " AND seq < ?" : " AND seq > ?";
+  sql += q.descending ? " ORDER BY seq DESC" : " ORDER BY seq";
+  if (q.limit >= 0) sql += " LIMIT ?";
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql));
+  int i = w.BindAll(s);
+  if (q.after_seq > 0) s.Bind(i++, q.after_seq);
+  if (q.limit >= 0) s.Bind(i++, q.limit);
+  return s;
 }
 
 }  // namespace
@@ -131,20 +157,28 @@ Result<std::optional<Object>> Tx::Get(std::string_view kind, std::string_view re
 }
 
 Result<std::vector<Object>> Tx::List(const Query& q) {
-  ASSIGN_OR_RETURN(Where w, BuildWhere(q));
-  std::string sql = fmt::format("SELECT {} FROM objects WHERE {}", kCols, w.sql);
-  if (q.after_seq > 0) sql += q.descending ? " AND seq < ?" : " AND seq > ?";
-  sql += q.descending ? " ORDER BY seq DESC" : " ORDER BY seq";
-  if (q.limit >= 0) sql += " LIMIT ?";
-  ASSIGN_OR_RETURN(Stmt s, c_.Prepare(sql));
-  int i = w.BindAll(s);
-  if (q.after_seq > 0) s.Bind(i++, q.after_seq);
-  if (q.limit >= 0) s.Bind(i++, q.limit);
+  if (q.keys_only) {
+    ASSIGN_OR_RETURN(Stmt s, PrepareList(c_, q, "seq, kind, region, id, parent, name, status"));
+    std::vector<Object> out;
+    while (s.Step()) out.push_back(Keys(s));
+    RETURN_IF_ERROR(s.status());
+    return out;
+  }
+  ASSIGN_OR_RETURN(Stmt s, PrepareList(c_, q, kCols));
   std::vector<Object> out;
   while (s.Step()) {
     ASSIGN_OR_RETURN(Object o, Row(s));
     out.push_back(std::move(o));
   }
+  RETURN_IF_ERROR(s.status());
+  return out;
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>> Tx::ListMember(const Query& q, std::string_view member) {
+  ASSIGN_OR_RETURN(std::string expr, DocPath("doc", member));
+  ASSIGN_OR_RETURN(Stmt s, PrepareList(c_, q, "seq, " + expr));
+  std::vector<std::pair<int64_t, std::string>> out;
+  while (s.Step()) out.emplace_back(s.Int(0), s.Text(1));
   RETURN_IF_ERROR(s.status());
   return out;
 }
@@ -188,12 +222,15 @@ Result<bool> Tx::Delete(std::string_view kind, std::string_view region, std::str
   return c_.Changes() > 0;
 }
 
-Result<int64_t> Tx::DeleteStoppedTasksBefore(double cutoff) {
-  // The expression and the WHERE terms are those of objects_tasks_stopped_at (migration 6).
+Result<int64_t> Tx::DeleteStoppedTasksBefore(double cutoff, int64_t limit) {
+  // The expression and the WHERE terms are those of objects_tasks_stopped_at (migration 6);
+  // a limited delete picks its rows from that index, oldest first.
   ASSIGN_OR_RETURN(Stmt s, c_.Prepare(
-                               "DELETE FROM objects WHERE kind = 'ecs:task' AND status = 'STOPPED' "
-                               "AND coalesce(json_extract(doc, '$.\"stoppedAt\"'), 0) < ?"));
-  s.Bind(1, cutoff);
+                               "DELETE FROM objects WHERE seq IN (SELECT seq FROM objects "
+                               "WHERE kind = 'ecs:task' AND status = 'STOPPED' "
+                               "AND coalesce(json_extract(doc, '$.\"stoppedAt\"'), 0) < ? "
+                               "ORDER BY coalesce(json_extract(doc, '$.\"stoppedAt\"'), 0) LIMIT ?)"));
+  s.Bind(1, cutoff).Bind(2, limit);
   RETURN_IF_ERROR(s.Run());
   return c_.Changes();
 }
@@ -226,6 +263,21 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, Options 
   // A connection setting of the writer: after a checkpoint resets the WAL, SQLite cuts the
   // file back to this size.
   RETURN_IF_ERROR(store->db_->Write([&](Conn& c) {
+    // Issue 19: SQLite's own auto-checkpoint (every 1,000 WAL pages) runs inside the
+    // COMMIT of whichever write crosses the mark, under the write lock: 40-80 ms for that
+    // write. This hook replaces it and hands the checkpoint to the checkpointer thread,
+    // so the WAL stays as short as before and no write pays for it.
+    sqlite3_wal_hook(
+        c.raw(),
+        [](void* arg, sqlite3*, const char*, int pages) {
+          auto* self = static_cast<Store*>(arg);
+          if (pages >= kWalCheckpointPages) {
+            self->commits_ = self->options_.checkpoint_every_commits;
+            self->ckpt_cv_.notify_one();
+          }
+          return SQLITE_OK;
+        },
+        store.get());
     return c.Exec(fmt::format("PRAGMA journal_size_limit={}", options.journal_size_limit));
   }));
   sqlite3* conn = nullptr;
@@ -288,6 +340,30 @@ void Store::CheckpointLoop() {
     Status st = Checkpoint();
     if (!st.ok() && st.code() != Code::kUnavailable) KLOG_WARN("store: {}", st.message());
     lock.lock();
+  }
+}
+
+Result<int64_t> Store::SweepStoppedTasks(double cutoff, int64_t batch) {
+  // `batch` is the most a write deletes. A row costs more or less with the machine and its
+  // indexes, so the batch adapts to hold each write about 2 ms: halved after a longer
+  // write, doubled (up to `batch`) after a write under 1 ms.
+  using Clock = std::chrono::steady_clock;
+  int64_t total = 0, size = std::max<int64_t>(1, std::min<int64_t>(batch, 16));
+  for (;;) {
+    int64_t n = 0;
+    auto t0 = Clock::now();
+    RETURN_IF_ERROR(Write([&](Tx& tx) {
+      ASSIGN_OR_RETURN(n, tx.DeleteStoppedTasksBefore(cutoff, size));
+      return Status::Ok();
+    }));
+    auto took = Clock::now() - t0;
+    total += n;
+    if (n < size) return total;
+    if (took > std::chrono::milliseconds(2)) {
+      size = std::max<int64_t>(1, size / 2);
+    } else if (took < std::chrono::milliseconds(1)) {
+      size = std::min(batch, size * 2);
+    }
   }
 }
 

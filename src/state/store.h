@@ -61,7 +61,16 @@ struct Query {
   // The same for the row's internal column (kecs's own part of the object, migration 4),
   // e.g. "service" or "placement.instance" of a task.
   std::vector<std::pair<std::string, std::string>> internal_equals;
+  // One more term ANDed to the WHERE clause, as SQL written by the code (never from a
+  // request): a partial index's own WHERE term, which the planner matches only when the
+  // query spells it the same way (see migration 8).
+  std::string where_sql;
   bool any_region = false;  // ignore `region`
+  // List gives the rows' keys and columns only (seq, kind, region, id, parent, name,
+  // status): `doc` null and `internal` {}, neither read nor parsed. For callers that need
+  // no document, e.g. every task's id and status: a whole document costs ~10x its text in
+  // memory once parsed.
+  bool keys_only = false;
   int64_t after_seq = 0;   // rows with seq > after_seq
   int64_t limit = -1;      // -1: no limit
   bool descending = false;
@@ -74,6 +83,10 @@ class Tx {
   Result<std::optional<Object>> Get(std::string_view kind, std::string_view region,
                                     std::string_view id);
   Result<std::vector<Object>> List(const Query& q);
+  // The seq and one member of the document (a path as in Query::doc_equals; "" when it is
+  // absent) of each row matching q, in q's order: a page of ids or ARNs without reading
+  // whole rows into Objects.
+  Result<std::vector<std::pair<int64_t, std::string>>> ListMember(const Query& q, std::string_view member);
   Result<int64_t> Count(const Query& q);
   // Fails with AlreadyExists when (kind, region, id) is taken.
   Status Insert(const Object& o);
@@ -83,8 +96,9 @@ class Tx {
   Result<bool> Delete(std::string_view kind, std::string_view region, std::string_view id);
   // Deletes the STOPPED tasks whose stoppedAt is before `cutoff` (epoch seconds; a task
   // without one counts as stopped at 0) and returns how many. It reads the stoppedAt index
-  // (migration 6), not the documents. Repeat calls delete nothing more.
-  Result<int64_t> DeleteStoppedTasksBefore(double cutoff);
+  // (migration 6), not the documents. Repeat calls delete nothing more. With a limit, at
+  // most that many (the oldest by stoppedAt first).
+  Result<int64_t> DeleteStoppedTasksBefore(double cutoff, int64_t limit = -1);
   // A durable counter, e.g. a task definition family's last revision. Returns the new value.
   Result<int64_t> NextSequence(std::string_view name);
   Conn& conn() { return c_; }
@@ -114,6 +128,12 @@ class Store {
   ~Store();
   // Checkpoints the WAL now (TRUNCATE); what the checkpointer thread runs. Thread-safe.
   Status Checkpoint();
+  // Tx::DeleteStoppedTasksBefore in batches of `batch` tasks, each its own Write (so the
+  // write lock is never held for long, and other writers run between batches), until none
+  // is left. Returns how many were deleted. A crash between batches leaves the rest for
+  // the next sweep.
+  Result<int64_t> SweepStoppedTasks(double cutoff, int64_t batch = kSweepBatch);
+  static constexpr int64_t kSweepBatch = 100;
 
   // Runs fn in one write transaction; fn's error rolls everything back.
   Status Write(const std::function<Status(Tx&)>& fn);

@@ -871,4 +871,19 @@ Result<std::vector<Task>> ListTasks(Tx& tx, const Query& q) {
   return out;
 }
 
+Result<std::vector<std::pair<int64_t, std::string>>> ListTaskArns(Tx& tx, const Query& q) {
+  Query tq = q;
+  tq.kind = model::kTask;
+  return tx.ListMember(tq, "taskArn");
+}
+
+Result<std::vector<Task>> ListServiceTasks(Tx& tx, std::string_view region, std::string_view cluster,
+                                           std::string_view service) {
+  Query q{model::kTask, std::string(region), std::string(cluster)};
+  q.internal_equals.emplace_back("service", std::string(service));
+  // objects_tasks_open_by_service's WHERE term, spelled as migration 8 spells it.
+  q.where_sql = "(status <> 'STOPPED' OR coalesce(json_extract(internal, '$.\"counted\"'), 0) = 0)";
+  return ListTasks(tx, q);
+}
+
 }  // namespace kecs::state::records

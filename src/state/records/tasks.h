@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -51,5 +52,13 @@ Status PutTask(Tx& tx, const model::Task& task);
 Status InsertTask(Tx& tx, const model::Task& task);
 // The tasks matching q (q.kind is ignored: always tasks), in q's order.
 Result<std::vector<model::Task>> ListTasks(Tx& tx, const Query& q);
+// The seq and taskArn of the tasks matching q (q.kind is ignored), in q's order, without
+// decoding them: a ListTasks page. A row without a taskArn gives "".
+Result<std::vector<std::pair<int64_t, std::string>>> ListTaskArns(Tx& tx, const Query& q);
+// The tasks of one service that its controller acts on, in seq order: every one not
+// STOPPED, and the STOPPED ones whose failure is not yet counted (internal.counted false).
+// A STOPPED, counted task changes none of its decisions; it is left unread (migration 8).
+Result<std::vector<model::Task>> ListServiceTasks(Tx& tx, std::string_view region, std::string_view cluster,
+                                                  std::string_view service);
 
 }  // namespace kecs::state::records
