@@ -498,12 +498,12 @@ void TaskController::ScanLoop() {
 std::vector<TaskController::Key> TaskController::LiveTasks() {
   std::vector<Key> keys;
   Status st = store_.Read([&](state::Tx& tx) {
-    state::Query q{model::kTask};
-    q.any_region = true;
-    q.status_not = std::string(model::ToString(TaskStatus::kStopped));
-    ASSIGN_OR_RETURN(auto rows, tx.List(q));
-    for (const auto& row : rows) keys.push_back({row.region, row.id});
-    return Status::Ok();
+    // Only the keys: Tx::List would decode every live task's document on every scan.
+    ASSIGN_OR_RETURN(state::Stmt s, tx.conn().Prepare(
+        "SELECT region, id FROM objects WHERE kind = ? AND status <> ? ORDER BY seq"));
+    s.Bind(1, model::kTask).Bind(2, model::ToString(TaskStatus::kStopped));
+    while (s.Step()) keys.push_back({s.Text(0), s.Text(1)});
+    return s.status();
   });
   if (!st.ok()) KLOG_ERROR("task controller: scan failed: {}", st.message());
   return keys;

@@ -416,8 +416,10 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
     }
     if (candidates.empty()) throw InvalidParameter("No Container Instances were found in your cluster.");
   }
-  std::set<HostPort> host_ports = HostPortsInUse(tx);
   PlacementRequest req = PlacementRequestFor(spec, r);
+  // Only a static host port reads this host's books: HostPortsInUse reads every live task.
+  std::set<HostPort> host_ports;
+  if (!req.needs.static_ports.empty()) host_ports = HostPortsInUse(tx);
   req.host_ports = &host_ports;
   // This host's ports do not limit a static port on an EC2 instance kecs runs (its own
   // ports, the PORTS resource of its container instance, do).
@@ -426,7 +428,7 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
     if (OnEc2Instance(tx, ctx.region, c)) ec2_backed.insert(c.id);
   }
   req.own_host_ports = &ec2_backed;
-  auto usage = UsageByInstance(tx, ctx.region, spec.cluster);
+  auto usage = UsageByInstance(tx, ctx.region, spec.cluster, PlacementReadsGroups(req));
   std::vector<std::string> chosen;
   if (!spec.container_instances.empty()) {
     // StartTask: one task on each named instance (the same one may be named twice).
@@ -456,6 +458,21 @@ PlacedTasks PlaceTasks(state::Tx& tx, const RequestContext& ctx, const LaunchSpe
 }
 
 // ---- Stage 3: allocate ports --------------------------------------------------------------
+
+namespace {
+// Whether AllocateDynamicPorts has a port to pick in `containers` (a mapping without a host
+// port); without one it reads nothing of the books it is given.
+bool HasDynamicPorts(const Json& containers) {
+  for (const auto& c : containers) {
+    const Json* pms = JGet(c, "portMappings");
+    if (!pms) continue;
+    for (const auto& pm : *pms) {
+      if (JInt(pm, "hostPort") == 0) return true;
+    }
+  }
+  return false;
+}
+}  // namespace
 
 PortAllocation AllocateDynamicPorts(Json& containers, std::set<HostPort>& taken, int64_t first,
                                     int64_t last, const PortProbe& probe) {
@@ -666,7 +683,9 @@ LaunchOutcome Launch(state::Tx& tx, RequestContext& ctx, const EcsOptions& optio
   // for one (NeedPortProbe). Nothing probes host sockets under the store's write lock.
   static const PortProbe kNone;
   if (!probe) probe = &kNone;
-  if (resolved.mode == "bridge") host_ports = HostPortsInUse(tx);
+  // Only a dynamic host port (AllocateDynamicPorts) reads this host's books, which take a
+  // read of every live task: a launch with none skips them.
+  if (resolved.mode == "bridge" && HasDynamicPorts(resolved.containers)) host_ports = HostPortsInUse(tx);
   // On an EC2 instance kecs runs, dynamic ports come from that instance's own books and
   // need no probe of this host's sockets.
   static const PortProbe kNoHostSockets = PortProbe::Live([](const std::string&, int64_t) { return true; });

@@ -8,18 +8,58 @@
 #include <fmt/format.h>
 
 #include "api/ecs/common.h"
+#include "base/strings.h"
 #include "model/cluster_query.h"
 #include "model/instance_types.h"
 #include "net/domain/vpc.h"
 
 namespace kecs::api::ecs {
 
+namespace {
+
+// What placement reads of a task that is not STOPPED: its row's status and region, its
+// internal "placement" and its group. Read with SQLite's json_extract rather than through
+// Tx::List, which decodes every task's whole document and internal object: RunTask reads
+// this for every live task of the cluster (or of the host) inside the write transaction.
+struct LivePlacement {
+  std::string region;
+  std::string status;
+  Json placement;  // null when the task has none
+  std::string group;
+};
+
+std::vector<LivePlacement> LivePlacements(state::Tx& tx, const std::string* region,
+                                          const std::string* cluster, bool groups) {
+  std::string sql = fmt::format(
+      "SELECT region, status, json_extract(internal, '$.\"placement\"'), {} FROM objects "
+      "WHERE kind = ? AND status <> 'STOPPED'",
+      groups ? "json_extract(doc, '$.\"group\"')" : "NULL");
+  if (region) sql += " AND region = ? AND parent = ?";
+  sql += " ORDER BY seq";
+  auto stmt = tx.conn().Prepare(sql);
+  if (!stmt.ok()) Check(stmt.status());
+  state::Stmt& st = *stmt;
+  st.Bind(1, std::string_view(kTask));
+  if (region) st.Bind(2, *region).Bind(3, *cluster);
+  std::vector<LivePlacement> out;
+  while (st.Step()) {
+    LivePlacement& p = out.emplace_back();
+    p.region = st.Text(0);
+    p.status = st.Text(1);
+    if (!st.IsNull(2)) p.placement = ParseJson(st.Text(2)).value_or(Json());
+    p.group = st.Text(3);
+  }
+  Check(st.status());
+  return out;
+}
+
+}  // namespace
+
 std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
-                                                     const std::string& cluster) {
+                                                     const std::string& cluster, bool groups) {
   std::map<std::string, InstanceUsage> out;
-  for (const auto& t : Check(tx.List({kTask, region, cluster}))) {
-    if (t.status == "STOPPED") continue;
-    const Json* p = JGet(t.internal, "placement");
+  for (const auto& t : LivePlacements(tx, &region, &cluster, groups)) {
+    const Json* p = t.placement.is_object() ? &t.placement : nullptr;
     if (!p) continue;
     InstanceUsage& u = out[JStr(*p, "instance")];
     u.cpu += JInt(*p, "cpu");
@@ -29,9 +69,20 @@ std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::s
     }
     if (JBool(*p, "eni")) ++u.enis;
     if (t.status == "RUNNING") ++u.running; else ++u.pending;
-    ++u.groups[JStr(t.doc, "group")];
+    if (groups) ++u.groups[t.group];
   }
   return out;
+}
+
+bool PlacementReadsGroups(const PlacementRequest& req) {
+  for (const auto& s : req.strategy) {
+    if (JStr(s, "type") == "spread") return true;
+  }
+  for (const auto& c : req.constraints) {
+    // Any expression that mentions a group, however it is spelled.
+    if (JStr(c, "type") == "memberOf" && ToLower(JStr(c, "expression")).find("group") != std::string::npos) return true;
+  }
+  return false;
 }
 
 bool OnEc2Instance(state::Tx& tx, const std::string& region, const state::Object& inst) {
@@ -42,14 +93,11 @@ bool OnEc2Instance(state::Tx& tx, const std::string& region, const state::Object
 namespace {
 // The ports of the live tasks whose container instance `counts`.
 std::set<std::pair<std::string, int64_t>> PortsOfTasks(
-    state::Tx& tx, const std::function<bool(const state::Object& task, const std::string& instance)>& counts) {
+    state::Tx& tx, const std::function<bool(const std::string& region, const std::string& instance)>& counts) {
   std::set<std::pair<std::string, int64_t>> out;
-  state::Query q{kTask};
-  q.any_region = true;
-  q.status_not = "STOPPED";
-  for (const auto& t : Check(tx.List(q))) {
-    const Json* p = JGet(t.internal, "placement");
-    if (!p || !counts(t, JStr(*p, "instance"))) continue;
+  for (const auto& t : LivePlacements(tx, nullptr, nullptr, /*groups=*/false)) {
+    const Json* p = t.placement.is_object() ? &t.placement : nullptr;
+    if (!p || !counts(t.region, JStr(*p, "instance"))) continue;
     for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
   }
   return out;
@@ -58,18 +106,18 @@ std::set<std::pair<std::string, int64_t>> PortsOfTasks(
 
 std::set<std::pair<std::string, int64_t>> HostPortsInUse(state::Tx& tx) {
   std::map<std::string, bool> on_ec2;  // "<region>/<container instance>" -> OnEc2Instance
-  return PortsOfTasks(tx, [&](const state::Object& t, const std::string& instance) {
-    auto [it, fresh] = on_ec2.try_emplace(t.region + "/" + instance, false);
+  return PortsOfTasks(tx, [&](const std::string& region, const std::string& instance) {
+    auto [it, fresh] = on_ec2.try_emplace(region + "/" + instance, false);
     if (fresh) {
-      auto ci = Check(tx.Get(kInstance, t.region, instance));
-      it->second = ci && OnEc2Instance(tx, t.region, *ci);
+      auto ci = Check(tx.Get(kInstance, region, instance));
+      it->second = ci && OnEc2Instance(tx, region, *ci);
     }
     return !it->second;
   });
 }
 
 std::set<std::pair<std::string, int64_t>> HostPortsOn(state::Tx& tx, const std::string& instance_id) {
-  return PortsOfTasks(tx, [&](const state::Object&, const std::string& instance) { return instance == instance_id; });
+  return PortsOfTasks(tx, [&](const std::string&, const std::string& instance) { return instance == instance_id; });
 }
 
 int64_t RegisteredInt(const Json& inst, const std::string& name) {

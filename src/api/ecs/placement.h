@@ -29,9 +29,10 @@ struct InstanceUsage {
   std::map<std::string, int> groups;  // task group -> count
 };
 
-// What the tasks on each instance of a cluster hold, keyed by instance id.
+// What the tasks on each instance of a cluster hold, keyed by instance id. Without
+// `groups`, InstanceUsage::groups stays empty (it takes a read of every task's document).
 std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
-                                                     const std::string& cluster);
+                                                     const std::string& cluster, bool groups = true);
 
 // Host ports held on this host by any task that is not STOPPED, in every cluster and
 // region: every container instance but the EC2 instances kecs runs is this one host, so a
@@ -75,6 +76,10 @@ struct PlacementRequest {
   // `host_ports` neither limits nor records their static ports.
   const std::set<std::string>* own_host_ports = nullptr;
 };
+
+// Whether placing `req` reads InstanceUsage::groups: a spread strategy, or a memberOf
+// expression that mentions "group" at all (task:group, however spelled).
+bool PlacementReadsGroups(const PlacementRequest& req);
 
 struct PlacementResult {
   std::vector<std::string> instances;  // chosen instance ids, one per placed task

@@ -515,5 +515,55 @@ TEST_F(LaunchTest, ClientTokenSurvivesReopeningTheStore) {
   });
 }
 
+// UsageByInstance and HostPortsInUse read the task rows' columns with json_extract rather
+// than decoding them: the same sums as the documents give, STOPPED tasks left out.
+TEST_F(LaunchTest, UsageAndHostPortsReadTheLiveTasksPlacements) {
+  auto task = [&](const std::string& id, const std::string& status, const std::string& cluster, Json placement,
+                  const std::string& group) {
+    Json internal = Json::object();
+    if (!placement.is_null()) internal["placement"] = std::move(placement);
+    Put({model::kTask, kRegion, id, cluster, "fam", status, 0,
+         {{"taskArn", id}, {"group", group}, {"lastStatus", status}}, internal});
+  };
+  Json port = Json::array({{{"protocol", "tcp"}, {"port", 8080}}});
+  task("t1", "RUNNING", "default", {{"instance", "i1"}, {"cpu", 256}, {"memory", 512}, {"ports", port}}, "family:a");
+  task("t2", "PENDING", "default", {{"instance", "i1"}, {"cpu", 128}, {"memory", 64}, {"eni", true}}, "family:b");
+  task("t3", "STOPPED", "default", {{"instance", "i1"}, {"cpu", 1024}, {"memory", 1024},
+                                    {"ports", Json::array({{{"protocol", "udp"}, {"port", 53}}})}}, "family:a");
+  task("t4", "RUNNING", "other", {{"instance", "i2"}, {"cpu", 1}, {"memory", 2},
+                                  {"ports", Json::array({{{"protocol", "tcp"}, {"port", 9090}}})}}, "family:c");
+  task("t5", "RUNNING", "default", Json(), "family:a");  // no placement (FARGATE)
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    auto usage = UsageByInstance(tx, kRegion, "default");
+    EXPECT_EQ(usage.size(), 1u);
+    const InstanceUsage& u = usage["i1"];
+    EXPECT_EQ(u.cpu, 384);
+    EXPECT_EQ(u.memory, 576);
+    EXPECT_EQ(u.enis, 1);
+    EXPECT_EQ(u.running, 1);
+    EXPECT_EQ(u.pending, 1);
+    EXPECT_EQ(u.ports, (std::set<std::pair<std::string, int64_t>>{{"tcp", 8080}}));
+    EXPECT_EQ(u.groups.at("family:a"), 1);
+    EXPECT_EQ(u.groups.at("family:b"), 1);
+    EXPECT_TRUE(UsageByInstance(tx, kRegion, "default", /*groups=*/false)["i1"].groups.empty());
+    EXPECT_EQ(HostPortsInUse(tx), (std::set<std::pair<std::string, int64_t>>{{"tcp", 8080}, {"tcp", 9090}}));
+    return Status::Ok();
+  }).ok());
+}
+
+TEST(PlacementReadsGroups, OnlyForSpreadOrAMemberOfThatNamesAGroup) {
+  PlacementRequest req;
+  EXPECT_FALSE(PlacementReadsGroups(req));
+  req.strategy = Json::array({{{"type", "binpack"}, {"field", "cpu"}}});
+  req.constraints = Json::array({{{"type", "distinctInstance"}},
+                                 {{"type", "memberOf"}, {"expression", "attribute:ecs.os-type == linux"}}});
+  EXPECT_FALSE(PlacementReadsGroups(req));
+  req.constraints.push_back({{"type", "memberOf"}, {"expression", "task:group == service:web"}});
+  EXPECT_TRUE(PlacementReadsGroups(req));
+  req.constraints = Json::array();
+  req.strategy.push_back({{"type", "spread"}, {"field", "instanceId"}});
+  EXPECT_TRUE(PlacementReadsGroups(req));
+}
+
 }  // namespace
 }  // namespace kecs::api::ecs
