@@ -197,6 +197,23 @@ CREATE INDEX objects_tasks_open_by_service ON objects(
   WHERE kind = 'ecs:task' AND (status <> 'STOPPED' OR coalesce(json_extract(internal, '$."counted"'), 0) = 0);
 )sql");
        }},
+      {9, "IPAM: the free ranges of each pool beside ip_allocations",
+       [](Conn& c) {
+         // Issue 19 (design.md 17.4): ipam_pools records a pool's universe [lo, hi] once IPAM
+         // has allocated from it, and ipam_free the pool's maximal free runs of that
+         // universe, so the lowest free address is one indexed read. Both change in the
+         // transaction that changes ip_allocations and hold only what it implies: a pool
+         // not recorded here (every pool of a database from before this migration) is
+         // rebuilt from ip_allocations when IPAM first touches it.
+         return c.Exec(R"sql(
+CREATE TABLE ipam_pools(
+  region TEXT NOT NULL, pool TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+  PRIMARY KEY(region, pool)) WITHOUT ROWID;
+CREATE TABLE ipam_free(
+  region TEXT NOT NULL, pool TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+  PRIMARY KEY(region, pool, first)) WITHOUT ROWID;
+)sql");
+       }},
   };
   return kMigrations;
 }

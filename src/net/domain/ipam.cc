@@ -61,16 +61,7 @@ uint64_t SkipReserved(uint64_t candidate, const std::vector<std::pair<uint64_t, 
 // pool whose universe is unknown (or different) is rebuilt from ip_allocations. The
 // lowest free address is then the start of the first range (past the reservations), an
 // indexed O(log n) read, instead of a walk over every held address.
-// The tables are created on first use by the writer, so the schema's migrations stay as
-// they are; they hold only what ip_allocations implies.
-constexpr const char* kFreeSchema = R"sql(
-CREATE TABLE IF NOT EXISTS ipam_pools(
-  region TEXT NOT NULL, pool TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
-  PRIMARY KEY(region, pool)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ipam_free(
-  region TEXT NOT NULL, pool TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
-  PRIMARY KEY(region, pool, first)) WITHOUT ROWID;
-)sql";
+// The tables are made by migration 9 (state/migrations.cc).
 
 struct Universe {
   int64_t lo = 0;
@@ -80,9 +71,7 @@ struct Universe {
 // The universe of the pool as recorded, if any.
 Result<std::optional<Universe>> RecordedUniverse(state::Conn& c, const std::string& region, const std::string& pool) {
   constexpr const char* kSql = "SELECT lo, hi FROM ipam_pools WHERE region=? AND pool=?";
-  auto first = c.Prepare(kSql);
-  if (!first.ok()) RETURN_IF_ERROR(c.Exec(kFreeSchema));  // no such table yet: create both
-  ASSIGN_OR_RETURN(auto q, first.ok() ? std::move(first) : c.Prepare(kSql));
+  ASSIGN_OR_RETURN(auto q, c.Prepare(kSql));
   q.Bind(1, region).Bind(2, pool);
   std::optional<Universe> u;
   if (q.Step()) u = Universe{q.Int(0), q.Int(1)};
