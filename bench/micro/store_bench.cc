@@ -5,11 +5,22 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "api/ecs/ecs_api.h"
+#include "api/router.h"
 #include "bench_util.h"
+#include "model/kinds.h"
+#include "model/shapes.h"
+#include "model/task.h"
+#include "net/domain/vpc.h"
+#include "state/records/tasks.h"
 
 namespace kecs::bench {
 namespace {
@@ -167,6 +178,237 @@ void BM_RetentionSweep_Indexed(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RetentionSweep_Indexed)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ---- Issue 19.1: 100,000 stored tasks, read through the ECS handler -------------------
+// Three clusters, four services each (plus tasks of no service), ten families; one task in
+// ten RUNNING, the rest STOPPED; realistic task rows (~2.5 KB: two containers with their
+// definitions, an ENI attachment, tags). Every request goes through api::Router::Handle
+// (dispatch, JSON parse, model validation, the handler, encoding), as the daemon serves it.
+//   BM_Tasks100k_ListTasksPage/<filter>  one page (maxResults 100): 0 default (RUNNING),
+//                                        1 desiredStatus STOPPED (second page, by its token),
+//                                        2 family, 3 serviceName
+//   BM_Tasks100k_ListAllStopped          every STOPPED task of one cluster, page by page
+//   BM_Tasks100k_DescribeTasks100        DescribeTasks of 100 tasks (RUNNING and STOPPED)
+//   BM_Tasks100k_Sweep                   the retention sweep deleting 30,000 STOPPED tasks
+//                                        of a 100,000-task store; longest_hold_ms is the
+//                                        longest write transaction (Db::Write) of the sweep.
+// KECS_STMT_CACHE=0 turns the per-connection statement cache off (state/db.h).
+constexpr const char* kEcsPrefix = "AmazonEC2ContainerServiceV20141113.";
+constexpr int kBigTasks = 100000, kBigClusters = 3;
+
+api::HttpRequest Ecs(const std::string& op, const Json& body) {
+  return AwsJsonRequest(std::string(kEcsPrefix) + op, "ecs", body.dump());
+}
+
+model::Task BigTask(int i) {
+  model::Task t;
+  t.region = "us-east-1";
+  t.id = fmt::format("{:032x}", i + 1);
+  t.cluster = fmt::format("c{}", i % kBigClusters);
+  t.family = fmt::format("fam{}", (i / 30) % 10);
+  const std::string acct = "arn:aws:ecs:us-east-1:000000000000:";
+  t.task_arn = acct + "task/" + t.cluster + "/" + t.id;
+  t.cluster_arn = acct + "cluster/" + t.cluster;
+  t.task_definition_arn = acct + "task-definition/" + t.family + ":1";
+  t.availability_zone = "us-east-1a";
+  t.cpu = "512";
+  t.memory = "1024";
+  t.launch_type = model::LaunchType::kFargate;
+  t.platform_version = "1.4.0";
+  t.platform_family = "Linux";
+  t.group = "family:" + t.family;
+  t.created_at = 1767225600.0 + i;
+  t.started_at = 1767225601.0 + i;
+  int svc = (i / 11) % 5;  // 4: no service
+  if (svc < 4) {
+    t.internal.service = fmt::format("svc{}", svc);
+    t.internal.deployment = "ecs-svc/1234567890123456789";
+    t.started_by = t.internal.deployment;
+    t.group = "service:" + t.internal.service;
+  }
+  bool running = i % 10 == 0;
+  t.last_status = running ? model::TaskStatus::kRunning : model::TaskStatus::kStopped;
+  t.desired_status = t.last_status;
+  if (!running) {
+    t.stopped_at = 1767225700.0 + i;
+    t.stopping_at = 1767225690.0 + i;
+    t.execution_stopped_at = 1767225699.0 + i;
+    t.stop_code = model::StopCode::kUserInitiated;
+    t.stopped_reason = "Task stopped by user";
+    t.internal.counted = true;
+  }
+  t.attachments.push_back({"att-" + t.id, "ElasticNetworkInterface", model::AttachmentStatus::kAttached,
+                           {{"subnetId", "subnet-0123456789abcdef0"}, {"networkInterfaceId", "eni-0123456789abcdef0"},
+                            {"macAddress", "0a:58:0a:00:00:01"}, {"privateIPv4Address", "172.31.0.10"}}});
+  t.tags = {{"team", "platform"}, {"env", "bench"}};
+  t.internal.network_mode = model::NetworkMode::kAwsvpc;
+  for (const char* name : {"web", "sidecar"}) {
+    model::Container c;
+    c.name = name;
+    c.task_arn = t.task_arn;
+    c.container_arn = acct + "container/" + t.cluster + "/" + t.id + "/" + name;
+    c.image = "docker.io/library/nginx:latest";
+    c.runtime_id = t.id + "-" + name;
+    c.last_status = running ? model::ContainerStatus::kRunning : model::ContainerStatus::kStopped;
+    if (!running) c.exit_code = 0;
+    c.network_interfaces.push_back({"att-" + t.id, "172.31.0.10", std::nullopt});
+    c.cpu = "256";
+    c.memory = "512";
+    t.containers.push_back(c);
+    model::ContainerDefinition d;
+    d.name = name;
+    d.image = c.image;
+    d.command = {"/bin/sh", "-c", "exec nginx -g 'daemon off;'"};
+    d.environment = {{"MODE", "bench"}, {"INDEX", std::to_string(i)}};
+    d.cpu = 256;
+    d.memory = 512;
+    d.port_mappings.push_back({80, 0, "tcp"});
+    t.internal.containers.push_back(d);
+  }
+  return t;
+}
+
+struct BigFixture {
+  TempStore ts;
+  net::RegionBootstrap regions;
+  std::unique_ptr<api::ecs::EcsApi> ecs;
+  std::unique_ptr<api::Router> router;
+
+  explicit BigFixture(int tasks) {
+    ecs = std::make_unique<api::ecs::EcsApi>(*ts.store, regions, api::ecs::EcsOptions{});
+    api::ErrorStyle style;  // as daemon.cc sets it up
+    style.ecs_enum_wording = true;
+    style.lenient_optional = {"AwsVpcConfiguration.subnets"};
+    auto svc = std::make_shared<api::Service>(model::EcsModel(), style);
+    ecs->RegisterAll(*svc);
+    router = std::make_unique<api::Router>(api::Router::Options{});
+    router->AddService(svc);
+    for (int c = 0; c < kBigClusters; ++c) {
+      Call("CreateCluster", {{"clusterName", fmt::format("c{}", c)}});
+    }
+    CheckOk(ts.store->Write([&](state::Tx& tx) {
+      for (int c = 0; c < kBigClusters; ++c) {
+        for (int s = 0; s < 4; ++s) {
+          state::Object o;
+          o.kind = model::kService;
+          o.region = "us-east-1";
+          o.parent = fmt::format("c{}", c);
+          o.name = fmt::format("svc{}", s);
+          o.id = o.parent + "/" + o.name;
+          o.status = "ACTIVE";
+          o.doc = {{"serviceName", o.name}};
+          RETURN_IF_ERROR(tx.Insert(o));
+        }
+      }
+      return Status::Ok();
+    }), "services");
+    for (int base = 0; base < tasks; base += 5000) {
+      CheckOk(ts.store->Write([&](state::Tx& tx) {
+        for (int i = base; i < std::min(tasks, base + 5000); ++i) {
+          RETURN_IF_ERROR(state::records::InsertTask(tx, BigTask(i)));
+        }
+        return Status::Ok();
+      }), "populate");
+    }
+    CheckOk(ts.store->Checkpoint(), "checkpoint");
+  }
+
+  Json Call(const std::string& op, const Json& body) {
+    api::HttpResponse r = router->Handle(Ecs(op, body));
+    if (r.status != 200) {
+      std::fprintf(stderr, "%s: %d %s\n", op.c_str(), r.status, r.body.c_str());
+      std::abort();
+    }
+    return Json::parse(r.body);
+  }
+};
+
+BigFixture& Big() {
+  static BigFixture* f = new BigFixture(kBigTasks);
+  return *f;
+}
+
+void BM_Tasks100k_ListTasksPage(benchmark::State& state) {
+  BigFixture& f = Big();
+  Json body = {{"cluster", "c0"}};
+  if (state.range(0) == 1) {
+    body["desiredStatus"] = "STOPPED";
+    body["nextToken"] = f.Call("ListTasks", body).at("nextToken");
+  }
+  if (state.range(0) == 2) body["family"] = "fam3";
+  if (state.range(0) == 3) body["serviceName"] = "svc1";
+  api::HttpRequest req = Ecs("ListTasks", body);
+  size_t bytes = 0, heap = 0;
+  for (auto _ : state) {
+    size_t before = mallinfo2().uordblks;
+    api::HttpResponse r = f.router->Handle(req);
+    heap = std::max(heap, mallinfo2().uordblks - before);
+    if (r.status != 200) state.SkipWithError(r.body.c_str());
+    bytes = r.body.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["response_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_Tasks100k_ListTasksPage)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Tasks100k_ListAllStopped(benchmark::State& state) {
+  BigFixture& f = Big();
+  size_t arns = 0, pages = 0;
+  for (auto _ : state) {
+    Json body = {{"cluster", "c0"}, {"desiredStatus", "STOPPED"}};
+    arns = pages = 0;
+    for (;;) {
+      Json out = f.Call("ListTasks", body);
+      arns += out.at("taskArns").size();
+      ++pages;
+      if (!out.contains("nextToken")) break;
+      body["nextToken"] = out.at("nextToken");
+    }
+  }
+  state.counters["arns"] = static_cast<double>(arns);
+  state.counters["pages"] = static_cast<double>(pages);
+}
+BENCHMARK(BM_Tasks100k_ListAllStopped)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+void BM_Tasks100k_DescribeTasks100(benchmark::State& state) {
+  BigFixture& f = Big();
+  Json ids = Json::array();
+  for (int i = 0; i < 100; ++i) ids.push_back(BigTask(i * 3 * 97 % kBigTasks / 3 * 3).task_arn);  // cluster c0
+  api::HttpRequest req = Ecs("DescribeTasks", {{"cluster", "c0"}, {"tasks", ids}, {"include", {"TAGS"}}});
+  size_t tasks = 0;
+  for (auto _ : state) {
+    api::HttpResponse r = f.router->Handle(req);
+    if (r.status != 200) state.SkipWithError(r.body.c_str());
+    tasks = Json::parse(r.body).at("tasks").size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["tasks"] = static_cast<double>(tasks);
+}
+BENCHMARK(BM_Tasks100k_DescribeTasks100)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Last: it deletes 30,000 of the fixture's STOPPED tasks, as TaskController::SweepRetention
+// does (Store::SweepStoppedTasks, batches of Store::kSweepBatch). longest_hold_ms is the
+// longest write transaction of the sweep (Db::longest_write_ns); KECS_SWEEP_BATCH sets
+// another batch size (0: one transaction, as before issue 19).
+void BM_Tasks100k_Sweep(benchmark::State& state) {
+  BigFixture& f = Big();
+  int64_t batch = state::Store::kSweepBatch;
+  if (const char* env = std::getenv("KECS_SWEEP_BATCH")) batch = std::atoll(env);
+  double longest = 0;
+  int64_t deleted = 0;
+  for (auto _ : state) {
+    f.ts.store->db().reset_longest_write();
+    auto n = batch > 0 ? f.ts.store->SweepStoppedTasks(1767225700.0 + 33334, batch)
+                       : f.ts.store->SweepStoppedTasks(1767225700.0 + 33334, int64_t{1} << 40);
+    CheckOk(n.status(), "sweep");
+    deleted = *n;
+    longest = static_cast<double>(f.ts.store->db().longest_write_ns()) / 1e6;
+  }
+  state.counters["deleted"] = static_cast<double>(deleted);
+  state.counters["batch"] = static_cast<double>(batch);
+  state.counters["longest_hold_ms"] = longest;
+}
+BENCHMARK(BM_Tasks100k_Sweep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 }  // namespace kecs::bench

@@ -62,7 +62,7 @@ struct Pass {
   double now;
   std::string tag;  // "(service <name>)", as ECS's events start
 
-  std::vector<Task> tasks;  // the service's tasks in the cluster, every status
+  std::vector<Task> tasks;  // the service's tasks but those STOPPED and counted (ListServiceTasks)
   std::map<std::string, DeploymentTasks> by_dep;
   std::set<Task*> leaving;  // PRIMARY tasks on DRAINING instances
   std::string primary_id;
@@ -208,10 +208,10 @@ Result<bool> Classify(Pass& p, Task& t, DeploymentTasks& d, double settle_second
 // Step 1.
 Status CountTasks(Pass& p, double settle_seconds) {
   Service& svc = p.svc;
-  ASSIGN_OR_RETURN(auto all, state::records::ListTasks(p.tx, {model::kTask, svc.region, svc.cluster}));
-  for (auto& t : all) {
-    if (t.internal.service == svc.name) p.tasks.push_back(std::move(t));
-  }
+  // Issue 19: only the service's tasks that can change a decision (not STOPPED, or a
+  // failure not yet counted), from an index, not every task of the cluster.
+  ASSIGN_OR_RETURN(auto mine, state::records::ListServiceTasks(p.tx, svc.region, svc.cluster, svc.name));
+  for (auto& t : mine) p.tasks.push_back(std::move(t));
   std::set<std::string> draining_instances;
   int active_instances = 0;
   ASSIGN_OR_RETURN(auto instances, p.tx.List({model::kInstance, svc.region, svc.cluster}));
@@ -545,10 +545,10 @@ model::Deployment DeploymentOf(const model::TaskSet& ts) {
 Status ReconcileTaskSets(Pass& p, TaskLauncher& launcher, double settle_seconds) {
   Service& svc = p.svc;
   model::RecomputeTaskSetCounts(svc, EpochMillis(p.now));
-  ASSIGN_OR_RETURN(auto all, state::records::ListTasks(p.tx, {model::kTask, svc.region, svc.cluster}));
-  for (auto& t : all) {
-    if (t.internal.service == svc.name) p.tasks.push_back(std::move(t));
-  }
+  // Issue 19: only the service's tasks that can change a decision (not STOPPED, or a
+  // failure not yet counted), from an index, not every task of the cluster.
+  ASSIGN_OR_RETURN(auto mine, state::records::ListServiceTasks(p.tx, svc.region, svc.cluster, svc.name));
+  for (auto& t : mine) p.tasks.push_back(std::move(t));
   for (auto& t : p.tasks) {
     DeploymentTasks& d = p.by_dep[t.internal.deployment];
     if (t.last_status == TaskStatus::kStopped || t.desired_status == TaskStatus::kStopped) continue;

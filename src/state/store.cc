@@ -46,10 +46,6 @@ Result<Object> Row(Stmt& s) {
   return o;
 }
 
-// The WAL size (pages) past which a commit wakes the checkpointer: SQLite's default
-// auto-checkpoint mark.
-constexpr int kWalCheckpointPages = 1000;
-
 constexpr std::string_view kCols = "seq, kind, region, id, parent, name, status, doc, internal";
 
 std::string InternalText(const Object& o) { return o.internal.is_null() ? "{}" : o.internal.dump(); }
@@ -263,21 +259,6 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, Options 
   // A connection setting of the writer: after a checkpoint resets the WAL, SQLite cuts the
   // file back to this size.
   RETURN_IF_ERROR(store->db_->Write([&](Conn& c) {
-    // Issue 19: SQLite's own auto-checkpoint (every 1,000 WAL pages) runs inside the
-    // COMMIT of whichever write crosses the mark, under the write lock: 40-80 ms for that
-    // write. This hook replaces it and hands the checkpoint to the checkpointer thread,
-    // so the WAL stays as short as before and no write pays for it.
-    sqlite3_wal_hook(
-        c.raw(),
-        [](void* arg, sqlite3*, const char*, int pages) {
-          auto* self = static_cast<Store*>(arg);
-          if (pages >= kWalCheckpointPages) {
-            self->commits_ = self->options_.checkpoint_every_commits;
-            self->ckpt_cv_.notify_one();
-          }
-          return SQLITE_OK;
-        },
-        store.get());
     return c.Exec(fmt::format("PRAGMA journal_size_limit={}", options.journal_size_limit));
   }));
   sqlite3* conn = nullptr;

@@ -130,6 +130,9 @@ Json EcsApi::ClusterView(state::Tx& tx, const RequestContext& ctx, const state::
   int64_t active_ec2_svc = 0, active_fg_svc = 0, draining_ec2_svc = 0, draining_fg_svc = 0;
   if (cluster.status == "ACTIVE") {
     state::Query q{kTask, ctx.region, cluster.name};
+    // A STOPPED task counts nowhere: its document is not read (issue 19: a cluster may
+    // retain tens of thousands).
+    q.status_not = "STOPPED";
     for (const auto& t : Check(tx.List(q))) {
       bool fargate = JStr(t.doc, "launchType") == "FARGATE";
       if (t.status == "RUNNING") {

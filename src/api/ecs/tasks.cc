@@ -190,9 +190,10 @@ Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {
     if (instance) q.internal_equals.emplace_back("placement.instance", IdFromArnOrId(*instance));
     q.after_seq = after_seq;
     q.limit = static_cast<int64_t>(max) + 1;  // one more tells whether a next page exists
-    std::vector<model::Task> tasks = Check(state::records::ListTasks(tx, q));
-    for (size_t i = 0; i < tasks.size() && i < max; ++i) arns.push_back(tasks[i].task_arn);
-    if (tasks.size() > max) next_token = EncodeToken(SeqKey(tasks[max - 1].seq));
+    // Only each task's seq and ARN are read, not the whole task (issue 19).
+    auto tasks = Check(state::records::ListTaskArns(tx, q));
+    for (size_t i = 0; i < tasks.size() && i < max; ++i) arns.push_back(tasks[i].second);
+    if (tasks.size() > max) next_token = EncodeToken(SeqKey(tasks[max - 1].first));
     return Status::Ok();
   }));
   Json out = {{"taskArns", arns}};
