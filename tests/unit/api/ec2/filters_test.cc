@@ -36,11 +36,7 @@ TEST(MatchFilters, HostilePatternsNeitherThrowNorRecurse) {
   EXPECT_TRUE(NameMatches("[a-", "[a-"));
   std::string huge(200000, '*');
   EXPECT_TRUE(NameMatches(huge, std::string(200000, 'a')));
-  // Built with append, not operator+: GCC 12 warns falsely (-Warray-bounds) on an inlined
-  // std::string operator+ of a long temporary.
-  std::string questions(100000, '?');
-  questions.append("b");
-  EXPECT_FALSE(NameMatches(questions, std::string(100000, 'a')));
+  EXPECT_FALSE(NameMatches(std::string(100000, '?') + "b", std::string(100000, 'a')));
 }
 
 }  // namespace
