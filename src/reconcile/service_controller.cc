@@ -205,13 +205,18 @@ Result<bool> Classify(Pass& p, Task& t, DeploymentTasks& d, double settle_second
   return true;
 }
 
+// The service's tasks that can change a decision (not STOPPED, or a failure not yet
+// counted), from an index, not every task of the cluster (issue 19).
+Status ReadTasks(Pass& p) {
+  ASSIGN_OR_RETURN(auto mine, state::records::ListServiceTasks(p.tx, p.svc.region, p.svc.cluster, p.svc.name));
+  for (auto& t : mine) p.tasks.push_back(std::move(t));
+  return Status::Ok();
+}
+
 // Step 1.
 Status CountTasks(Pass& p, double settle_seconds) {
   Service& svc = p.svc;
-  // Issue 19: only the service's tasks that can change a decision (not STOPPED, or a
-  // failure not yet counted), from an index, not every task of the cluster.
-  ASSIGN_OR_RETURN(auto mine, state::records::ListServiceTasks(p.tx, svc.region, svc.cluster, svc.name));
-  for (auto& t : mine) p.tasks.push_back(std::move(t));
+  RETURN_IF_ERROR(ReadTasks(p));
   std::set<std::string> draining_instances;
   int active_instances = 0;
   ASSIGN_OR_RETURN(auto instances, p.tx.List({model::kInstance, svc.region, svc.cluster}));
@@ -545,10 +550,7 @@ model::Deployment DeploymentOf(const model::TaskSet& ts) {
 Status ReconcileTaskSets(Pass& p, TaskLauncher& launcher, double settle_seconds) {
   Service& svc = p.svc;
   model::RecomputeTaskSetCounts(svc, EpochMillis(p.now));
-  // Issue 19: only the service's tasks that can change a decision (not STOPPED, or a
-  // failure not yet counted), from an index, not every task of the cluster.
-  ASSIGN_OR_RETURN(auto mine, state::records::ListServiceTasks(p.tx, svc.region, svc.cluster, svc.name));
-  for (auto& t : mine) p.tasks.push_back(std::move(t));
+  RETURN_IF_ERROR(ReadTasks(p));
   for (auto& t : p.tasks) {
     DeploymentTasks& d = p.by_dep[t.internal.deployment];
     if (t.last_status == TaskStatus::kStopped || t.desired_status == TaskStatus::kStopped) continue;

@@ -433,6 +433,7 @@ std::vector<std::pair<std::string, std::string>> MovingTasks(state::Store& store
       q.any_region = true;
       q.status = std::string(model::ToString(s));
       if (s == TaskStatus::kRunning) q.doc_equals = {{"desiredStatus", std::string(model::ToString(TaskStatus::kStopped))}};
+      q.keys_only = true;  // the key is all a worker needs: it reads the task itself
       ASSIGN_OR_RETURN(auto rows, tx.List(q));
       for (const auto& row : rows) keys.emplace_back(row.region, row.id);
     }
@@ -506,12 +507,13 @@ void TaskController::ScanLoop() {
 std::vector<TaskController::Key> TaskController::LiveTasks() {
   std::vector<Key> keys;
   Status st = store_.Read([&](state::Tx& tx) {
-    // Only the keys: Tx::List would decode every live task's document on every scan.
-    ASSIGN_OR_RETURN(state::Stmt s, tx.conn().Prepare(
-        "SELECT region, id FROM objects WHERE kind = ? AND status <> ? ORDER BY seq"));
-    s.Bind(1, model::kTask).Bind(2, model::ToString(TaskStatus::kStopped));
-    while (s.Step()) keys.push_back({s.Text(0), s.Text(1)});
-    return s.status();
+    state::Query q{model::kTask};
+    q.any_region = true;
+    q.status_not = std::string(model::ToString(TaskStatus::kStopped));
+    q.keys_only = true;  // no live task's document is decoded on every scan
+    ASSIGN_OR_RETURN(auto rows, tx.List(q));
+    for (const auto& row : rows) keys.push_back({row.region, row.id});
+    return Status::Ok();
   });
   if (!st.ok()) KLOG_ERROR("task controller: scan failed: {}", st.message());
   return keys;

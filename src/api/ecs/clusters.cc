@@ -242,15 +242,13 @@ Json EcsApi::ListClusters(RequestContext& ctx, const Json& in) {
   Check(store_.Read([&](state::Tx& tx) {
     // Only the seq and the ARN of the ACTIVE clusters, in seq order: Tx::List would decode
     // every cluster's document and internal object to take one member.
-    ASSIGN_OR_RETURN(state::Stmt s, tx.conn().Prepare(
-        "SELECT seq, json_extract(doc, '$.\"clusterArn\"') FROM objects "
-        "WHERE kind = ? AND region = ? AND status = 'ACTIVE' ORDER BY seq"));
-    s.Bind(1, std::string_view(kCluster)).Bind(2, ctx.region);
-    while (s.Step()) {
-      keys.push_back(SeqKey(s.Int(0)));
-      arns.push_back(s.Text(1));
+    state::Query q{kCluster, ctx.region};
+    q.status = "ACTIVE";
+    for (auto& [seq, arn] : Check(tx.ListMember(q, "clusterArn"))) {
+      keys.push_back(SeqKey(seq));
+      arns.push_back(std::move(arn));
     }
-    return s.status();
+    return Status::Ok();
   }));
   return ArnsPage("clusterArns", keys, arns, in, max);
 }
