@@ -9,8 +9,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -19,6 +21,19 @@
 namespace kecs::runtime {
 
 namespace {
+
+// How long Kill waits for the front process to name its command.
+constexpr auto kTargetPidWait = std::chrono::seconds(2);
+
+// The pid in `path` (runc writes it whole, by rename), or 0.
+int ReadTargetPid(const std::string& path) {
+  int target = 0;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    if (std::fscanf(f, "%d", &target) != 1) target = 0;
+    std::fclose(f);
+  }
+  return target;
+}
 
 void SetNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
@@ -159,15 +174,23 @@ void ExecProcess::Kill() {
     if (done) return;
   }
   // The front process (runc exec) passes on the signals it can catch, not SIGKILL: the
-  // command (in a session of its own inside the container) would outlive it.
+  // command (in a session of its own inside the container) would outlive it. runc writes
+  // the pid file only after the command has started, so a Kill right after the start
+  // waits for it while the front process lives (killed first, runc would never write it
+  // and the command would be left running).
   if (!target_pid_file_.empty()) {
-    if (FILE* f = std::fopen(target_pid_file_.c_str(), "r")) {
-      int target = 0;
-      if (std::fscanf(f, "%d", &target) == 1 && target > 1) {
+    const auto deadline = std::chrono::steady_clock::now() + kTargetPidWait;
+    for (;;) {
+      if (int target = ReadTargetPid(target_pid_file_); target > 1) {
         kill(-target, SIGKILL);  // its process group, when it leads one
         kill(target, SIGKILL);
+        break;
       }
-      std::fclose(f);
+      siginfo_t info{};
+      // Without reaping it (a Wait may be in progress): has the front process exited?
+      if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) break;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
   kill(pid_, SIGKILL);

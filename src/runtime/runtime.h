@@ -259,8 +259,9 @@ class ExecProcess {
   // Waits for the process to exit; its exit code (128 + signal when killed).
   Result<int> Wait();
   // SIGKILL to the process and to the command it started (its target pid file's, and that
-  // command's process group: the front process cannot pass SIGKILL on). No-op once Wait
-  // has reaped the process.
+  // command's process group: the front process cannot pass SIGKILL on). When the pid
+  // file is not written yet, waits for it (at most 2 s) while the front process lives.
+  // No-op once Wait has reaped the process.
   void Kill();
   bool tty() const { return tty_; }
 
