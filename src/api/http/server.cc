@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -359,6 +361,28 @@ void HttpServer::Impl::OnAcceptError(Acceptor& a, const beast::error_code& ec) {
   }
 }
 
+namespace {
+
+// A client connection on a descriptor past select()'s range when one can be had (base/fd.h:
+// connections grow with clients and tasks; libnftables needs a low number free).
+void KeepAboveSelectRange(tcp::socket& s) {
+  if (s.native_handle() >= kFirstHighFd) return;
+  int high = fcntl(s.native_handle(), F_DUPFD_CLOEXEC, kFirstHighFd);
+  if (high < 0) return;
+  beast::error_code ec;
+  auto protocol = s.local_endpoint(ec).protocol();
+  tcp::socket moved(s.get_executor());
+  if (!ec) moved.assign(protocol, high, ec);
+  if (ec) {
+    ::close(high);
+    return;
+  }
+  s.close(ec);
+  s = std::move(moved);
+}
+
+}  // namespace
+
 void HttpServer::Impl::Accept(const std::shared_ptr<Acceptor>& a) {
   a->acceptor.async_accept(asio::make_strand(ioc), [this, a](beast::error_code ec, tcp::socket s) {
     if (ec) {
@@ -371,6 +395,7 @@ void HttpServer::Impl::Accept(const std::shared_ptr<Acceptor>& a) {
       return;
     }
     a->backoff = std::chrono::milliseconds(0);
+    KeepAboveSelectRange(s);
     auto session = std::make_shared<Session>(std::move(s), this, a->tag);
     if (Admit(session)) {
       session->Run();

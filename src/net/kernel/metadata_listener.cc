@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
 #include "net/kernel/netlink.h"
 #include "net/kernel/netns.h"
 #include "net/kernel/nft.h"
@@ -38,7 +39,7 @@ Result<int> BindListener(const std::string& address, uint16_t port) {
     Status st = PosixError(fmt::format("cannot listen on {}:{}", address, port), err);
     return err == EADDRINUSE ? Unavailable(st.message()) : st;
   }
-  return fd;
+  return MoveAboveSelectRange(fd);  // one per task: base/fd.h
 }
 
 // The redirect, made on the calling thread's namespace (nft::Apply's thread inherits it).

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <fstream>
 #include <memory>
@@ -278,6 +279,45 @@ TEST_F(HttpServerTest, NewConnectionOverTheCapGets503WhenEveryConnectionIsBusy) 
   ::close(a);
   ::close(b);
   ::close(c);
+}
+
+// Sockets this process holds at descriptors past select()'s range.
+int HighSockets() {
+  int n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.' || std::atoi(e->d_name) < 1024) continue;
+    char target[64] = {};
+    std::string link = std::string("/proc/self/fd/") + e->d_name;
+    if (::readlink(link.c_str(), target, sizeof target - 1) > 0 && std::string(target).rfind("socket:", 0) == 0) ++n;
+  }
+  ::closedir(d);
+  return n;
+}
+
+// libnftables waits on its netlink socket with select() (base/fd.h): a connection the
+// server accepts lives past descriptor 1,023, leaving the low numbers free.
+TEST_F(HttpServerTest, AcceptedConnectionsLiveAboveTheSelectRange) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max <= 1100) GTEST_SKIP() << "RLIMIT_NOFILE's hard limit leaves no descriptor past 1,023";
+  rlimit raised = saved;
+  raised.rlim_cur = saved.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &raised), 0);
+  Start();
+  int before = HighSockets();
+  int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  EXPECT_LT(fd, 1024);  // the client's own, from the low numbers
+  SendAll(fd, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  char buf[512];
+  EXPECT_GT(::recv(fd, buf, sizeof buf, 0), 0);  // answered: the server holds the connection
+  EXPECT_EQ(HighSockets(), before + 1);
+  ::close(fd);
+  server_->Shutdown(std::chrono::milliseconds(0));
+  server_.reset();
+  setrlimit(RLIMIT_NOFILE, &saved);
 }
 
 int OpenDescriptors() {
