@@ -256,9 +256,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, Options 
   ASSIGN_OR_RETURN(auto db, Db::Open(data_dir + "/kecs.db", AllMigrations()));
   auto store = std::make_unique<Store>(std::move(db));
   store->options_ = options;
-  // A connection setting of the writer: after a checkpoint resets the WAL, SQLite cuts the
-  // file back to this size.
+  // Connection settings of the writer: after a checkpoint resets the WAL, SQLite cuts the
+  // file back to this size; and the WAL hook (which replaces SQLite's own automatic
+  // checkpoint inside COMMIT) hands checkpoints to the checkpointer (store.h).
   RETURN_IF_ERROR(store->db_->Write([&](Conn& c) {
+    sqlite3_wal_hook(c.raw(), &Store::WalHook, store.get());
     return c.Exec(fmt::format("PRAGMA journal_size_limit={}", options.journal_size_limit));
   }));
   sqlite3* conn = nullptr;
@@ -291,17 +293,27 @@ Store::~Store() {
   }
   ckpt_cv_.notify_all();
   if (ckpt_thread_.joinable()) ckpt_thread_.join();
+  if (db_) {
+    (void)db_->Write([](Conn& c) {
+      sqlite3_wal_hook(c.raw(), nullptr, nullptr);
+      return Status::Ok();
+    });
+  }
   std::lock_guard<std::mutex> lock(conn_mu_);
   if (ckpt_conn_) sqlite3_close_v2(ckpt_conn_);
   ckpt_conn_ = nullptr;
 }
 
-Status Store::Checkpoint() {
+Status Store::Checkpoint() { return RunCheckpoint(SQLITE_CHECKPOINT_TRUNCATE, nullptr); }
+
+Status Store::RunCheckpoint(int mode, int* log_frames) {
   std::lock_guard<std::mutex> lock(conn_mu_);
   if (!ckpt_conn_) return Status::Ok();
   commits_ = 0;
-  int rc = sqlite3_wal_checkpoint_v2(ckpt_conn_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
-                                     nullptr);
+  (mode == SQLITE_CHECKPOINT_PASSIVE ? passive_checkpoints_ : truncate_checkpoints_)++;
+  int log = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(ckpt_conn_, nullptr, mode, &log, &copied);
+  if (log_frames) *log_frames = log;
   if (rc == SQLITE_BUSY) return Unavailable("WAL checkpoint: a reader holds the log; will retry");
   if (rc != SQLITE_OK) {
     return Internal(fmt::format("WAL checkpoint failed: {}", sqlite3_errmsg(ckpt_conn_)));
@@ -309,16 +321,35 @@ Status Store::Checkpoint() {
   return Status::Ok();
 }
 
+int Store::WalHook(void* store, sqlite3*, const char*, int frames) {
+  auto* s = static_cast<Store*>(store);
+  if (frames >= s->options_.checkpoint_frames && !s->wal_full_.exchange(true)) {
+    { std::lock_guard<std::mutex> lock(s->ckpt_mu_); }  // no wake-up lost to a waiter's check
+    s->ckpt_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
 void Store::CheckpointLoop() {
   std::unique_lock<std::mutex> lock(ckpt_mu_);
   while (!stopping_) {
-    ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] {
-      return stopping_ || commits_ >= options_.checkpoint_every_commits;
+    bool woken = ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] {
+      return stopping_ || wal_full_ || commits_ >= options_.checkpoint_every_commits;
     });
     if (stopping_) return;
-    if (commits_ == 0) continue;
+    bool full = wal_full_.exchange(false);
+    if (commits_ == 0 && !full) continue;
     lock.unlock();
-    Status st = Checkpoint();
+    // store.h: PASSIVE beside the writers when the log has grown; TRUNCATE on the interval,
+    // or when readers kept the log from starting over.
+    Status st;
+    if (woken) {
+      int log = 0;
+      st = RunCheckpoint(SQLITE_CHECKPOINT_PASSIVE, &log);
+      if (st.ok() && log >= options_.truncate_frames) st = Checkpoint();
+    } else {
+      st = Checkpoint();
+    }
     if (!st.ok() && st.code() != Code::kUnavailable) KLOG_WARN("store: {}", st.message());
     lock.lock();
   }

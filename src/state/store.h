@@ -107,19 +107,29 @@ class Tx {
   Conn& c_;
 };
 
-// Store also keeps the write-ahead log short. SQLite checkpoints the WAL on its own only
-// when no reader holds it back, and never shrinks the file; under steady load it grew to
-// ~140 MB. Store::Open starts a checkpointer thread that runs a TRUNCATE checkpoint on its
-// own connection after every `checkpoint_every_commits` commits, and at least every
-// `checkpoint_interval` while there were any; the writer also caps the WAL with
-// journal_size_limit. A checkpoint that cannot finish (a reader holds an old snapshot)
-// gives up after a short busy wait and is tried again next time.
+// Store also keeps the write-ahead log short, and its copying out of the write lock.
+// SQLite's own automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000
+// pages, holding every writer back meanwhile (~25 ms), only when no reader holds it back,
+// and never shrinks the file (under steady load it grew to ~140 MB). The writer has it
+// off; Store::Open starts a checkpointer thread with a connection of its own instead:
+//   - a PASSIVE checkpoint (beside writers and readers: it waits for neither) once the WAL
+//     holds `checkpoint_frames` pages (the writer's WAL hook tells it) or after
+//     `checkpoint_every_commits` commits;
+//   - a TRUNCATE checkpoint (it waits for readers and holds writers back while it runs,
+//     then cuts the file to nothing) every `checkpoint_interval` while there were commits,
+//     and at once when a PASSIVE one leaves the WAL at `truncate_frames` pages or more
+//     (readers kept it from starting over).
+// The writer also caps the WAL file with journal_size_limit. A checkpoint that cannot
+// finish (a reader holds an old snapshot) gives up after a short busy wait and is tried
+// again next time.
 class Store {
  public:
   struct Options {
     int checkpoint_every_commits = 1000;
     std::chrono::seconds checkpoint_interval{30};
     int64_t journal_size_limit = 64 * 1024 * 1024;
+    int checkpoint_frames = 1000;   // SQLite's own automatic checkpoint's size
+    int truncate_frames = 16384;    // 64 MiB of 4 KiB pages
   };
   // Opens the database file under data_dir (kecs.db) with every migration applied.
   static Result<std::unique_ptr<Store>> Open(const std::string& data_dir);
@@ -128,6 +138,9 @@ class Store {
   ~Store();
   // Checkpoints the WAL now (TRUNCATE); what the checkpointer thread runs. Thread-safe.
   Status Checkpoint();
+  // The checkpoints run (or running), by mode (for tests and benchmarks).
+  int64_t passive_checkpoints() const { return passive_checkpoints_.load(); }
+  int64_t truncate_checkpoints() const { return truncate_checkpoints_.load(); }
   // Tx::DeleteStoppedTasksBefore in batches of `batch` tasks, each its own Write (so the
   // write lock is never held for long, and other writers run between batches), until none
   // is left. Returns how many were deleted. A crash between batches leaves the rest for
@@ -162,6 +175,15 @@ class Store {
   std::mutex conn_mu_;
   sqlite3* ckpt_conn_ = nullptr;  // guarded by conn_mu_
   std::atomic<int64_t> commits_{0};  // since the last checkpoint
+  std::atomic<bool> wal_full_{false};  // the WAL reached checkpoint_frames pages
+  std::atomic<int64_t> passive_checkpoints_{0};
+  std::atomic<int64_t> truncate_checkpoints_{0};
+  // SQLite's WAL hook on the writer, after each commit: wakes the checkpointer once the WAL
+  // holds checkpoint_frames pages.
+  static int WalHook(void* store, sqlite3* db, const char* name, int frames);
+  // A checkpoint of `mode` (SQLITE_CHECKPOINT_*); `log_frames`, when given, gets the WAL's
+  // size in pages after it.
+  Status RunCheckpoint(int mode, int* log_frames);
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   bool stopping_ = false;  // guarded by ckpt_mu_
