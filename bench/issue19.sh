@@ -14,6 +14,9 @@ step "machine"; uname -r; nproc; grep MemTotal /proc/meminfo; uptime
 step "microbench: 100,000 tasks through the handler; IPAM"
 "$ROOT/build/bench/kecs_microbench" --benchmark_filter='Tasks100k|Ipv4' --benchmark_min_time=0.3 \
   --benchmark_out="$OUT/micro.json" --benchmark_out_format=json | tee "$OUT/micro.txt"
+step "microbench: the sweep with the store's checkpointer idle (its disk syncs' share of the holds)"
+KECS_BENCH_CHECKPOINTER=0 "$ROOT/build/bench/kecs_microbench" --benchmark_filter='Tasks100k_Sweep' \
+  --benchmark_out="$OUT/micro_sweep_no_checkpointer.json" --benchmark_out_format=json | tee "$OUT/micro_sweep_no_checkpointer.txt"
 step "api_load.py"
 /usr/bin/python3 api_load.py --kecs "$BIN" ${BEFORE:+--before "$BEFORE/kecs"} --out "$OUT/api_load.json" | tee "$OUT/api_load.txt"
 step "sg_policy.py"

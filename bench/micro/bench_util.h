@@ -2,6 +2,7 @@
 // Helpers shared by the microbenchmarks: a temporary data dir removed at exit, a store
 // opened in it with every migration applied (the daemon's own Store::Open), and an AWS
 // JSON 1.1 request as the aws CLI sends it.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -40,8 +41,21 @@ struct TempStore {
   TempDir dir;
   std::unique_ptr<state::Store> store;
 
+  // KECS_BENCH_CHECKPOINTER=0: the store's checkpointer thread stays idle (no WAL
+  // checkpoint beside the benchmark's writes).
+  static state::Store::Options Options() {
+    state::Store::Options o;
+    if (const char* env = std::getenv("KECS_BENCH_CHECKPOINTER"); env && std::string(env) == "0") {
+      o.checkpoint_frames = 1 << 30;
+      o.truncate_frames = 1 << 30;
+      o.checkpoint_every_commits = 1 << 30;
+      o.checkpoint_interval = std::chrono::seconds(1 << 20);
+    }
+    return o;
+  }
+
   TempStore() {
-    auto s = state::Store::Open(dir.path());
+    auto s = state::Store::Open(dir.path(), Options());
     if (!s.ok()) {
       std::fprintf(stderr, "Store::Open: %s\n", s.status().message().c_str());
       std::abort();
