@@ -256,6 +256,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, Options 
   ASSIGN_OR_RETURN(auto db, Db::Open(data_dir + "/kecs.db", AllMigrations()));
   auto store = std::make_unique<Store>(std::move(db));
   store->options_ = options;
+  store->wal_mark_ = options.checkpoint_frames;
   // Connection settings of the writer: after a checkpoint resets the WAL, SQLite cuts the
   // file back to this size; and the WAL hook (which replaces SQLite's own automatic
   // checkpoint inside COMMIT) hands checkpoints to the checkpointer (store.h).
@@ -323,7 +324,9 @@ Status Store::RunCheckpoint(int mode, int* log_frames) {
 
 int Store::WalHook(void* store, sqlite3*, const char*, int frames) {
   auto* s = static_cast<Store*>(store);
-  if (frames >= s->options_.checkpoint_frames && !s->wal_full_.exchange(true)) {
+  if (frames < s->hook_frames_) s->wal_mark_ = s->options_.checkpoint_frames;  // started over
+  s->hook_frames_ = frames;
+  if (frames >= s->wal_mark_ && !s->wal_full_.exchange(true)) {
     { std::lock_guard<std::mutex> lock(s->ckpt_mu_); }  // no wake-up lost to a waiter's check
     s->ckpt_cv_.notify_one();
   }
@@ -331,6 +334,15 @@ int Store::WalHook(void* store, sqlite3*, const char*, int frames) {
 }
 
 void Store::CheckpointLoop() {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kTruncateBackoff = std::chrono::seconds(5);
+  Clock::time_point truncate_after{};  // a TRUNCATE that found readers waits this out
+  auto truncate = [&] {
+    if (Clock::now() < truncate_after) return Status::Ok();
+    Status st = Checkpoint();
+    if (st.code() == Code::kUnavailable) truncate_after = Clock::now() + kTruncateBackoff;
+    return st;
+  };
   std::unique_lock<std::mutex> lock(ckpt_mu_);
   while (!stopping_) {
     bool woken = ckpt_cv_.wait_for(lock, options_.checkpoint_interval, [&] {
@@ -346,9 +358,10 @@ void Store::CheckpointLoop() {
     if (woken) {
       int log = 0;
       st = RunCheckpoint(SQLITE_CHECKPOINT_PASSIVE, &log);
-      if (st.ok() && log >= options_.truncate_frames) st = Checkpoint();
+      wal_mark_ = log + options_.checkpoint_frames;
+      if (st.ok() && log >= options_.truncate_frames) st = truncate();
     } else {
-      st = Checkpoint();
+      st = truncate();
     }
     if (!st.ok() && st.code() != Code::kUnavailable) KLOG_WARN("store: {}", st.message());
     lock.lock();

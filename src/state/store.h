@@ -118,7 +118,9 @@ class Tx {
 //   - a TRUNCATE checkpoint (it waits for readers and holds writers back while it runs,
 //     then cuts the file to nothing) every `checkpoint_interval` while there were commits,
 //     and at once when a PASSIVE one leaves the WAL at `truncate_frames` pages or more
-//     (readers kept it from starting over).
+//     (writes or readers kept it from starting over). A TRUNCATE that finds readers
+//     gives up after 100 ms and is not tried again for 5 s: retried at once, it held
+//     writers back over and over.
 // The writer also caps the WAL file with journal_size_limit. A checkpoint that cannot
 // finish (a reader holds an old snapshot) gives up after a short busy wait and is tried
 // again next time.
@@ -175,7 +177,12 @@ class Store {
   std::mutex conn_mu_;
   sqlite3* ckpt_conn_ = nullptr;  // guarded by conn_mu_
   std::atomic<int64_t> commits_{0};  // since the last checkpoint
-  std::atomic<bool> wal_full_{false};  // the WAL reached checkpoint_frames pages
+  std::atomic<bool> wal_full_{false};  // the WAL reached wal_mark_ pages
+  // The WAL's size in pages at which the hook next wakes the checkpointer: checkpoint_frames
+  // once the log starts over; past what a PASSIVE checkpoint left, by checkpoint_frames
+  // more, while writes keep it from starting over (no checkpoint per commit).
+  std::atomic<int> wal_mark_{0};
+  int hook_frames_ = 0;  // the WAL's size at the last commit; the writer's alone
   std::atomic<int64_t> passive_checkpoints_{0};
   std::atomic<int64_t> truncate_checkpoints_{0};
   // SQLite's WAL hook on the writer, after each commit: wakes the checkpointer once the WAL
