@@ -376,14 +376,16 @@ void BM_Tasks100k_DescribeTasks100(benchmark::State& state) {
   Json ids = Json::array();
   for (int i = 0; i < 100; ++i) ids.push_back(BigTask(i * 3 * 97 % kBigTasks / 3 * 3).task_arn);  // cluster c0
   api::HttpRequest req = Ecs("DescribeTasks", {{"cluster", "c0"}, {"tasks", ids}, {"include", {"TAGS"}}});
-  size_t tasks = 0;
+  // The client's parse of the answer is left out of the timing (it was inside it before
+  // issue 19.5: ~1/4 of the figure); the last answer is checked once, after the loop.
+  api::HttpResponse last;
   for (auto _ : state) {
     api::HttpResponse r = f.router->Handle(req);
     if (r.status != 200) state.SkipWithError(r.body.c_str());
-    tasks = Json::parse(r.body).at("tasks").size();
     benchmark::DoNotOptimize(r);
+    last = std::move(r);
   }
-  state.counters["tasks"] = static_cast<double>(tasks);
+  state.counters["tasks"] = static_cast<double>(Json::parse(last.body).at("tasks").size());
 }
 BENCHMARK(BM_Tasks100k_DescribeTasks100)->Unit(benchmark::kMillisecond)->UseRealTime();
 

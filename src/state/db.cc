@@ -297,19 +297,28 @@ void Db::ReleaseReader(Reader* c) {
   read_cv_.notify_one();
 }
 
+namespace {
+// BEGIN and COMMIT of a read transaction from the connection's statement cache: every
+// request runs both, and sqlite3_exec would parse them each time (issue 19).
+Status RunCached(Conn& c, std::string_view sql) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql));
+  return s.Run();
+}
+}  // namespace
+
 Status Db::Read(const std::function<Status(Conn&)>& fn) {
   Reader* raw = AcquireReader();
   Conn c(raw->conn, raw->cache.get());
-  Status st = c.Exec("BEGIN");
+  Status st = RunCached(c, "BEGIN");
   if (st.ok()) {
     try {
       st = fn(c);
     } catch (...) {
-      (void)c.Exec("COMMIT");
+      (void)RunCached(c, "COMMIT");
       ReleaseReader(raw);
       throw;
     }
-    (void)c.Exec("COMMIT");
+    (void)RunCached(c, "COMMIT");
   }
   ReleaseReader(raw);
   return st;

@@ -119,23 +119,29 @@ Json EcsApi::DescribeTasks(RequestContext& ctx, const Json& in) {
   if (const Json* inc = JGet(in, "include")) {
     for (const auto& i : *inc) tags = tags || i == "TAGS";
   }
+  std::vector<std::string> ids;
+  ids.reserve(refs.size());
+  for (const auto& r : refs) ids.push_back(IdFromArnOrId(r.get<std::string>()));
   Json tasks = Json::array(), failures = Json::array();
   Check(store_.Read([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
-    for (const auto& r : refs) {
-      std::string ref = r.get<std::string>();
-      std::string id = IdFromArnOrId(ref);
-      auto t = Check(state::records::GetTask(tx, ctx.region, id));
-      if (!t || t->cluster != cluster) {
-        failures.push_back({{"arn", ref.starts_with("arn:") ? ref : TaskArn(ctx, cluster, id)},
+    // All of them in one statement, documents only (issue 19).
+    auto views = Check(state::records::TaskViews(tx, ctx.region, cluster, ids, tags));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!views[i]) {
+        const std::string& ref = refs[i].get_ref<const std::string&>();
+        failures.push_back({{"arn", ref.starts_with("arn:") ? ref : TaskArn(ctx, cluster, ids[i])},
                             {"reason", "MISSING"}});
         continue;
       }
-      tasks.push_back(state::records::TaskToAws(*t, tags));
+      tasks.push_back(std::move(*views[i]));
     }
     return Status::Ok();
   }));
-  return {{"tasks", tasks}, {"failures", failures}};
+  Json out = Json::object();
+  out["tasks"] = std::move(tasks);
+  out["failures"] = std::move(failures);
+  return out;
 }
 
 Json EcsApi::ListTasks(RequestContext& ctx, const Json& in) {

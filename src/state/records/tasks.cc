@@ -1,5 +1,7 @@
 #include "state/records/tasks.h"
 
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 #include "model/kinds.h"
@@ -852,6 +854,49 @@ Result<std::optional<Task>> GetTask(Tx& tx, std::string_view region, std::string
   if (!row) return std::optional<Task>();
   ASSIGN_OR_RETURN(Task t, DecodeTask(*row));
   return std::optional<Task>(std::move(t));
+}
+
+Result<std::vector<std::optional<Json>>> TaskViews(Tx& tx, std::string_view region, std::string_view cluster,
+                                                   const std::vector<std::string>& ids, bool include_tags) {
+  // One statement for the batch (the ids as one JSON array, so the SQL text, and with it
+  // the cached statement, is the same for every batch size); `internal` is not selected.
+  ASSIGN_OR_RETURN(Stmt s, tx.conn().Prepare(
+                               "SELECT seq, id, parent, name, status, doc FROM objects WHERE kind=? AND region=? "
+                               "AND id IN (SELECT value FROM json_each(?))"));
+  s.Bind(1, std::string_view(model::kTask)).Bind(2, region).Bind(3, Json(ids).dump());
+  std::unordered_map<std::string, Json> views;
+  while (s.Step()) {
+    Object o;
+    o.kind = model::kTask;
+    o.region = std::string(region);
+    o.seq = s.Int(0);
+    o.id = s.Text(1);
+    o.parent = s.Text(2);
+    if (o.parent != cluster) continue;
+    o.name = s.Text(3);
+    o.status = s.Text(4);
+    o.doc = Json::parse(s.Text(5), nullptr, false);
+    if (o.doc.is_discarded()) {  // as Tx::Get reports it
+      return Internal(fmt::format("stored {} {} (region {}): its document is not valid JSON", o.kind, o.id, o.region));
+    }
+    o.internal = Json::object();
+    ASSIGN_OR_RETURN(Task t, DecodeTask(o));
+    views.emplace(o.id, TaskToAws(t, include_tags));
+  }
+  RETURN_IF_ERROR(s.status());
+  std::vector<std::optional<Json>> out;
+  out.reserve(ids.size());
+  std::unordered_map<std::string_view, size_t> first;  // a repeated id copies its first view
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (auto seen = first.find(ids[i]); seen != first.end()) {
+      out.push_back(out[seen->second]);
+      continue;
+    }
+    first.emplace(ids[i], i);
+    auto it = views.find(ids[i]);
+    out.push_back(it == views.end() ? std::nullopt : std::optional<Json>(std::move(it->second)));
+  }
+  return out;
 }
 
 Status PutTask(Tx& tx, const Task& task) { return tx.Put(EncodeTask(task)); }

@@ -46,6 +46,12 @@ Result<std::vector<model::Volume>> ReadVolumes(std::string_view subject, const J
 
 // nullopt when there is no such task; a row that does not decode is an error.
 Result<std::optional<model::Task>> GetTask(Tx& tx, std::string_view region, std::string_view id);
+// DescribeTasks' read: the AWS view (TaskToAws) of each task of `ids` (in their order,
+// repeats included) that exists in `cluster`; nullopt for one that does not. One statement
+// for the whole batch, and only each row's document is read and decoded (strictly, as
+// DecodeTask does), never its internal part, which no view shows.
+Result<std::vector<std::optional<Json>>> TaskViews(Tx& tx, std::string_view region, std::string_view cluster,
+                                                   const std::vector<std::string>& ids, bool include_tags);
 // Inserts or replaces the task's row (an existing row keeps its seq).
 Status PutTask(Tx& tx, const model::Task& task);
 // Fails with AlreadyExists when the id is taken.

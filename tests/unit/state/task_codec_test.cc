@@ -488,6 +488,50 @@ TEST(TaskCodec, StoredDocumentOfTheWrongShapeIsAnErrorNamingTheTask) {
   EXPECT_NE(st.message().find(id), std::string::npos) << st.message();
 }
 
+// DescribeTasks' batch read (issue 19): one statement, documents only. Each view is what
+// TaskToAws makes of the decoded task; ids keep their order and repeats; a task of another
+// cluster or none at all is nullopt; the internal part is not read, so a damaged one does
+// not fail the view, while a damaged document still does.
+TEST(TaskCodec, TaskViewsReadABatchInOrder) {
+  TempDir d;
+  auto store = Store::Open(d.path());
+  ASSERT_TRUE(store.ok());
+  Task a = FullTask(), b = FullTask(), other = FullTask();
+  a.id = "aaaa";
+  b.id = "bbbb";
+  other.id = "cccc";
+  other.cluster = "elsewhere";
+  ASSERT_TRUE((*store)->Write([&](Tx& tx) {
+    for (const Task* t : {&a, &b, &other}) RETURN_IF_ERROR(InsertTask(tx, *t));
+    return tx.conn().Exec("UPDATE objects SET internal='[1]' WHERE id='bbbb'");
+  }).ok());
+  std::vector<std::optional<Json>> views;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) {
+    ASSIGN_OR_RETURN(views, TaskViews(tx, a.region, a.cluster, {"bbbb", "nope", "aaaa", "cccc", "bbbb"}, false));
+    return Status::Ok();
+  }).ok());
+  ASSERT_EQ(views.size(), 5u);
+  ASSERT_TRUE(views[0] && views[2] && views[4]);
+  EXPECT_FALSE(views[1]);
+  EXPECT_FALSE(views[3]);
+  EXPECT_EQ(*views[2], TaskToAws(a, false));
+  EXPECT_EQ(*views[0], TaskToAws(b, false));
+  EXPECT_EQ(*views[4], *views[0]);
+  EXPECT_FALSE(views[0]->contains("tags"));
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) {
+    ASSIGN_OR_RETURN(views, TaskViews(tx, a.region, a.cluster, {"aaaa"}, true));
+    return Status::Ok();
+  }).ok());
+  ASSERT_TRUE(views[0]);
+  EXPECT_EQ(*views[0], TaskToAws(a, true));
+  ASSERT_TRUE((*store)->Write([&](Tx& tx) {
+    return tx.conn().Exec("UPDATE objects SET doc='[1, 2]' WHERE id='aaaa'");
+  }).ok());
+  Status st = (*store)->Read([&](Tx& tx) { return TaskViews(tx, a.region, a.cluster, {"aaaa"}, false).status(); });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("aaaa"), std::string::npos) << st.message();
+}
+
 // A data dir written before migration 4 keeps working: the "kecs:" members of its task
 // documents move to the internal column, and the task decodes.
 TEST(TaskCodec, Migration4MovesOldInternalMembersOutOfTheDocument) {
