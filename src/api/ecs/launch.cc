@@ -764,7 +764,13 @@ void WriteWithPortProbe(state::Store& store, const RequestContext& ctx, const Ec
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     std::set<HostPort> books;
     Check(store.Read([&](state::Tx& tx) {
-      if (attempt == 0) demand = DynamicPortDemand(tx, ctx, spec);
+      if (attempt == 0) {
+        demand = DynamicPortDemand(tx, ctx, spec);
+        // Outside the write lock, with the other readers: the placement facts of the
+        // cluster's committed tasks, so that placement inside the transaction decodes only
+        // those committed since (placement.h, WarmPlacements).
+        if (Check(tx.Count({kInstance, ctx.region, spec.cluster})) > 0) WarmPlacements(tx, ctx.region, spec.cluster);
+      }
       if (!demand.empty()) books = HostPortsInUse(tx);
       return Status::Ok();
     }));

@@ -1,9 +1,15 @@
 #include "api/ecs/placement.h"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
+#include <unordered_map>
+
+#include <sqlite3.h>
 
 #include <fmt/format.h>
 
@@ -17,39 +23,166 @@ namespace kecs::api::ecs {
 
 namespace {
 
-// What placement reads of a task that is not STOPPED: its row's status and region, its
-// internal "placement" and its group. Read with SQLite's json_extract rather than through
-// Tx::List, which decodes every task's whole document and internal object: RunTask reads
-// this for every live task of the cluster (or of the host) inside the write transaction.
-struct LivePlacement {
+// What placement reads of a task that is not STOPPED, besides its status: its row's
+// region and cluster, its internal "placement" and its group.
+struct TaskPlacementFacts {
   std::string region;
-  std::string status;
-  Json placement;  // null when the task has none
+  std::string cluster;
+  bool placed = false;
+  std::string instance;
+  int64_t cpu = 0;
+  int64_t memory = 0;
+  std::vector<std::pair<std::string, int64_t>> ports;
+  bool eni = false;
   std::string group;
 };
 
-std::vector<LivePlacement> LivePlacements(state::Tx& tx, const std::string* region,
-                                          const std::string* cluster, bool groups) {
-  std::string sql = fmt::format(
-      "SELECT region, status, json_extract(internal, '$.\"placement\"'), {} FROM objects "
-      "WHERE kind = ? AND status <> 'STOPPED'",
-      groups ? "json_extract(doc, '$.\"group\"')" : "NULL");
-  if (region) sql += " AND region = ? AND parent = ?";
-  sql += " ORDER BY seq";
-  auto stmt = tx.conn().Prepare(sql);
+struct LivePlacement {
+  bool running = false;  // RUNNING (else another live status)
+  std::shared_ptr<const TaskPlacementFacts> facts;
+};
+
+// A task row's region and cluster never change, nor its placement once set (RunTask sets
+// it when it inserts the task, capacity_scaling's PlaceTask when a waiting task is placed),
+// nor its group; a task without a placement past PROVISIONING (FARGATE's) never gets one
+// (only a task waiting for capacity, PROVISIONING, is placed later). So these facts, read
+// once from a committed row, stay true for as long as the row lives, and its seq names no
+// other row ever after (AUTOINCREMENT never hands out a seq that was committed). The memo
+// keeps them by seq, so that each RunTask reads of the live tasks only the (seq, status)
+// of the objects_by_status index (no row of the table, no JSON), and reads and decodes the
+// rows of only the tasks it has not seen yet. Only a read-only connection (Store::Read: a
+// snapshot of committed rows) fills it, so nothing a transaction later rolled back (whose
+// seq may then be handed out again) is ever in it; a write transaction uses it and reads
+// the rest itself. It lives in memory only, starts empty and is derived from the store: a
+// restart loses nothing.
+class PlacementMemo {
+ public:
+  static PlacementMemo& Get() {
+    static PlacementMemo memo;
+    return memo;
+  }
+
+  // The memo's facts for each seq, or null; switches to (and empties for) the database at
+  // `path` when it serves another one.
+  void Lookup(const std::string& path, const std::vector<int64_t>& seqs,
+              std::vector<std::shared_ptr<const TaskPlacementFacts>>& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    SwitchTo(path);
+    out.assign(seqs.size(), nullptr);
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      auto it = by_seq_.find(seqs[i]);
+      if (it != by_seq_.end()) out[i] = it->second;
+    }
+  }
+
+  // Records the facts of `fresh`, read from committed rows; `live` is every live task of
+  // the snapshot they were read in: the others (stopped or deleted since) are dropped.
+  void Fill(const std::string& path, const std::vector<int64_t>& live,
+            const std::vector<std::pair<int64_t, std::shared_ptr<const TaskPlacementFacts>>>& fresh) {
+    std::lock_guard<std::mutex> lock(mu_);
+    SwitchTo(path);
+    std::unordered_map<int64_t, std::shared_ptr<const TaskPlacementFacts>> kept;
+    kept.reserve(live.size());
+    for (int64_t seq : live) {
+      auto it = by_seq_.find(seq);
+      if (it != by_seq_.end()) kept.emplace(seq, std::move(it->second));
+    }
+    by_seq_.swap(kept);
+    for (const auto& [seq, facts] : fresh) by_seq_[seq] = facts;
+    unseen_.store(0);
+  }
+
+  // Tasks a write transaction found missing since the last Fill (WarmPlacements).
+  void NoteUnseen(int n) { unseen_ += n; }
+  int unseen() const { return unseen_.load(); }
+
+ private:
+  void SwitchTo(const std::string& path) {
+    if (path == path_) return;
+    path_ = path;
+    by_seq_.clear();
+  }
+
+  std::atomic<int> unseen_{0};
+  std::mutex mu_;
+  std::string path_;
+  std::unordered_map<int64_t, std::shared_ptr<const TaskPlacementFacts>> by_seq_;
+};
+
+std::shared_ptr<const TaskPlacementFacts> ReadFacts(state::Tx& tx, int64_t seq) {
+  auto stmt = tx.conn().Prepare(
+      "SELECT region, parent, json_extract(internal, '$.\"placement\"'), json_extract(doc, '$.\"group\"') "
+      "FROM objects WHERE seq = ?");
   if (!stmt.ok()) Check(stmt.status());
   state::Stmt& st = *stmt;
-  st.Bind(1, std::string_view(kTask));
-  if (region) st.Bind(2, *region).Bind(3, *cluster);
-  std::vector<LivePlacement> out;
-  while (st.Step()) {
-    LivePlacement& p = out.emplace_back();
-    p.region = st.Text(0);
-    p.status = st.Text(1);
-    if (!st.IsNull(2)) p.placement = ParseJson(st.Text(2)).value_or(Json());
-    p.group = st.Text(3);
+  st.Bind(1, seq);
+  auto f = std::make_shared<TaskPlacementFacts>();
+  if (st.Step()) {
+    f->region = st.Text(0);
+    f->cluster = st.Text(1);
+    if (!st.IsNull(2)) {
+      Json p = ParseJson(st.Text(2)).value_or(Json());
+      if (p.is_object()) {
+        f->placed = true;
+        f->instance = JStr(p, "instance");
+        f->cpu = JInt(p, "cpu");
+        f->memory = JInt(p, "memory");
+        if (const Json* ports = JGet(p, "ports")) {
+          for (const auto& pp : *ports) f->ports.emplace_back(JStr(pp, "protocol"), JInt(pp, "port"));
+        }
+        f->eni = JBool(p, "eni");
+      }
+    }
+    f->group = st.Text(3);
   }
   Check(st.status());
+  return f;
+}
+
+// The live tasks (of one cluster, or of every region and cluster), in no particular order.
+std::vector<LivePlacement> LivePlacements(state::Tx& tx, const std::string* region,
+                                          const std::string* cluster) {
+  // (kind, status) and the rowid: objects_by_status covers it, no row of the table is read.
+  std::vector<int64_t> seqs;
+  std::vector<int> statuses;  // 1 RUNNING, 2 PROVISIONING, 0 another live status
+  {
+    auto stmt = tx.conn().Prepare(
+        "SELECT seq, CASE status WHEN 'RUNNING' THEN 1 WHEN 'PROVISIONING' THEN 2 ELSE 0 END FROM objects "
+        "WHERE kind = ? AND status <> 'STOPPED'");
+    if (!stmt.ok()) Check(stmt.status());
+    state::Stmt& st = *stmt;
+    st.Bind(1, std::string_view(kTask));
+    while (st.Step()) {
+      seqs.push_back(st.Int(0));
+      statuses.push_back(static_cast<int>(st.Int(1)));
+    }
+    Check(st.status());
+  }
+  sqlite3* db = tx.conn().raw();
+  const char* file = sqlite3_db_filename(db, "main");
+  std::string path = file ? file : "";
+  PlacementMemo& memo = PlacementMemo::Get();
+  std::vector<std::shared_ptr<const TaskPlacementFacts>> known;
+  if (!path.empty()) memo.Lookup(path, seqs, known);
+  known.resize(seqs.size());
+  std::vector<std::pair<int64_t, std::shared_ptr<const TaskPlacementFacts>>> fresh;
+  std::vector<LivePlacement> out;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (!known[i]) {
+      known[i] = ReadFacts(tx, seqs[i]);
+      // One still PROVISIONING without a placement may be waiting for capacity: it is
+      // read again until it has one or is past PROVISIONING.
+      if (known[i]->placed || statuses[i] != 2) fresh.emplace_back(seqs[i], known[i]);
+    }
+    if (region && (known[i]->region != *region || known[i]->cluster != *cluster)) continue;
+    out.push_back({statuses[i] == 1, std::move(known[i])});
+  }
+  if (path.empty()) return out;
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    memo.Fill(path, seqs, fresh);
+  } else if (!fresh.empty()) {
+    memo.NoteUnseen(static_cast<int>(fresh.size()));
+  }
   return out;
 }
 
@@ -58,20 +191,26 @@ std::vector<LivePlacement> LivePlacements(state::Tx& tx, const std::string* regi
 std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
                                                      const std::string& cluster, bool groups) {
   std::map<std::string, InstanceUsage> out;
-  for (const auto& t : LivePlacements(tx, &region, &cluster, groups)) {
-    const Json* p = t.placement.is_object() ? &t.placement : nullptr;
-    if (!p) continue;
-    InstanceUsage& u = out[JStr(*p, "instance")];
-    u.cpu += JInt(*p, "cpu");
-    u.memory += JInt(*p, "memory");
-    if (const Json* ports = JGet(*p, "ports")) {
-      for (const auto& pp : *ports) u.ports.insert({JStr(pp, "protocol"), JInt(pp, "port")});
-    }
-    if (JBool(*p, "eni")) ++u.enis;
-    if (t.status == "RUNNING") ++u.running; else ++u.pending;
-    if (groups) ++u.groups[t.group];
+  for (const auto& t : LivePlacements(tx, &region, &cluster)) {
+    const TaskPlacementFacts& f = *t.facts;
+    if (!f.placed) continue;
+    InstanceUsage& u = out[f.instance];
+    u.cpu += f.cpu;
+    u.memory += f.memory;
+    for (const auto& pp : f.ports) u.ports.insert(pp);
+    if (f.eni) ++u.enis;
+    if (t.running) ++u.running; else ++u.pending;
+    if (groups) ++u.groups[f.group];
   }
   return out;
+}
+
+void WarmPlacements(state::Tx& tx, const std::string& region, const std::string& cluster) {
+  // Once write transactions have met a few tasks the memo lacks: a read of every live
+  // task's (seq, status) is not free either, so not on every call.
+  constexpr int kWarmAfter = 16;
+  if (PlacementMemo::Get().unseen() < kWarmAfter) return;
+  LivePlacements(tx, &region, &cluster);
 }
 
 bool PlacementReadsGroups(const PlacementRequest& req) {
@@ -95,10 +234,10 @@ namespace {
 std::set<std::pair<std::string, int64_t>> PortsOfTasks(
     state::Tx& tx, const std::function<bool(const std::string& region, const std::string& instance)>& counts) {
   std::set<std::pair<std::string, int64_t>> out;
-  for (const auto& t : LivePlacements(tx, nullptr, nullptr, /*groups=*/false)) {
-    const Json* p = t.placement.is_object() ? &t.placement : nullptr;
-    if (!p || !counts(t.region, JStr(*p, "instance"))) continue;
-    for (const auto& pp : p->value("ports", Json::array())) out.insert({JStr(pp, "protocol"), JInt(pp, "port")});
+  for (const auto& t : LivePlacements(tx, nullptr, nullptr)) {
+    const TaskPlacementFacts& f = *t.facts;
+    if (!f.placed || !counts(f.region, f.instance)) continue;
+    for (const auto& pp : f.ports) out.insert(pp);
   }
   return out;
 }

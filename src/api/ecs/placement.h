@@ -34,6 +34,12 @@ struct InstanceUsage {
 std::map<std::string, InstanceUsage> UsageByInstance(state::Tx& tx, const std::string& region,
                                                      const std::string& cluster, bool groups = true);
 
+// Reads, in a read transaction (Store::Read), what UsageByInstance reads of the cluster's
+// live tasks, so that the facts it decodes are remembered (placement.cc's memo: committed
+// rows only) and a write transaction's UsageByInstance that follows decodes only the tasks
+// committed since. Changes nothing in the store.
+void WarmPlacements(state::Tx& tx, const std::string& region, const std::string& cluster);
+
 // Host ports held on this host by any task that is not STOPPED, in every cluster and
 // region: every container instance but the EC2 instances kecs runs is this one host, so a
 // host port is taken for all of them. Tasks on an EC2 instance kecs runs hold their ports

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "api/ecs/placement.h"
 #include "api/errors.h"
@@ -547,6 +551,89 @@ TEST_F(LaunchTest, UsageAndHostPortsReadTheLiveTasksPlacements) {
     EXPECT_EQ(u.groups.at("family:b"), 1);
     EXPECT_TRUE(UsageByInstance(tx, kRegion, "default", /*groups=*/false)["i1"].groups.empty());
     EXPECT_EQ(HostPortsInUse(tx), (std::set<std::pair<std::string, int64_t>>{{"tcp", 8080}, {"tcp", 9090}}));
+    return Status::Ok();
+  }).ok());
+}
+
+// The placement memo (placement.cc) keeps the facts read from committed rows only: a
+// placement written in a transaction that rolled back is never taken for the task's.
+TEST_F(LaunchTest, UsageNeverCountsAPlacementThatRolledBack) {
+  auto task = [&](const std::string& status, Json placement) {
+    Json internal = Json::object();
+    if (!placement.is_null()) internal["placement"] = std::move(placement);
+    return state::Object{model::kTask, kRegion, "w1", "default", "fam", status, 0,
+                         {{"taskArn", "w1"}, {"group", "family:fam"}, {"lastStatus", status}}, internal};
+  };
+  auto usage = [&] {
+    std::map<std::string, InstanceUsage> u;
+    EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+      u = UsageByInstance(tx, kRegion, "default");
+      HostPortsInUse(tx);
+      return Status::Ok();
+    }).ok());
+    return u;
+  };
+  Put(task("PROVISIONING", Json()));  // waiting for capacity
+  EXPECT_TRUE(usage().empty());
+  // Placed on i1, seen by the transaction, rolled back.
+  Status st = store_->Write([&](state::Tx& tx) {
+    Check(tx.Put(task("PENDING", {{"instance", "i1"}, {"cpu", 256}, {"memory", 512}})));
+    EXPECT_EQ(UsageByInstance(tx, kRegion, "default")["i1"].cpu, 256);
+    return Internal("rolled back");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(usage().empty());
+  EXPECT_TRUE(usage().empty());
+  // Placed on i2 for good: every read from then on (from the memo) says so.
+  Put(task("PENDING", {{"instance", "i2"}, {"cpu", 128}, {"memory", 64}}));
+  for (int i = 0; i < 2; ++i) {
+    auto u = usage();
+    ASSERT_EQ(u.size(), 1u);
+    EXPECT_EQ(u["i2"].cpu, 128);
+    EXPECT_EQ(u["i2"].pending, 1);
+  }
+  // Running and then stopped: the live status is read each time.
+  Put(task("RUNNING", {{"instance", "i2"}, {"cpu", 128}, {"memory", 64}}));
+  EXPECT_EQ(usage()["i2"].running, 1);
+  Put(task("STOPPED", {{"instance", "i2"}, {"cpu", 128}, {"memory", 64}}));
+  EXPECT_TRUE(usage().empty());
+}
+
+// Concurrent launches on one instance, with reads filling the memo between them, place
+// no more tasks than the instance holds: each launch reads the live tasks inside the
+// write transaction, the memo only saving it the decoding.
+TEST_F(LaunchTest, ConcurrentLaunchesNeverOverCommitAnInstance) {
+  Json c = Container("app");
+  c["memory"] = 1024;
+  TaskDefinition("big", "bridge", Json::array({c}));
+  Instance("i1", true);  // 4096 MiB: four tasks
+  PortProbe probe = PortProbe::Gather({}, 50000, 50009, {}, FreeExcept({}));
+  std::atomic<int> placed{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 8; ++n) {
+    threads.emplace_back([&] {
+      EXPECT_TRUE(store_->Read([&](state::Tx& tx) {
+        UsageByInstance(tx, kRegion, "default");
+        return Status::Ok();
+      }).ok());
+      LaunchOutcome out;
+      Status st = store_->Write([&](state::Tx& tx) {
+        out = Launch(tx, ctx_, options_, Spec("big"), &probe);
+        return Status::Ok();
+      });
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      placed += static_cast<int>(out.tasks.size());
+      for (const auto& f : out.failures) {
+        EXPECT_EQ(f["reason"], "RESOURCE:MEMORY");
+        ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(placed.load(), 4);
+  EXPECT_EQ(failed.load(), 4);
+  ASSERT_TRUE(store_->Read([&](state::Tx& tx) {
+    EXPECT_EQ(UsageByInstance(tx, kRegion, "default")["i1"].memory, 4096);
     return Status::Ok();
   }).ok());
 }
