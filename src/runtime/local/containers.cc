@@ -1,6 +1,7 @@
 #include "runtime/local/containers.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -8,12 +9,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
 #include "base/strings.h"
 
 namespace kecs::runtime::local {
@@ -57,11 +61,71 @@ void ReadTimes(Env* env, const fs::path& bundle, ContainerStatus& s) {
   }
 }
 
+// Whether the process behind `pidfd` has exited (a zombie has): its pidfd reads as ready.
+bool Exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  int n;
+  while ((n = poll(&p, 1, 0)) < 0 && errno == EINTR) {
+  }
+  return n != 0;  // an error counts as exited: the caller then checks the slow way
+}
+
 }  // namespace
 
 ContainerDriver::ContainerDriver(std::string runc_root, std::string shim_exe, Env* env)
     : runc_root_(std::move(runc_root)), shim_exe_(std::move(shim_exe)), env_(env) {
   (void)env_->CreateDirs(runc_root_);  // a failure shows at the first start, from runc
+}
+
+ContainerDriver::~ContainerDriver() {
+  for (auto& [bundle, v] : verified_) close(v.pidfd);
+}
+
+bool ContainerDriver::StillVerified(const std::string& bundle, int pid) {
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  auto it = verified_.find(bundle);
+  if (it == verified_.end()) return false;
+  if (it->second.pid == pid && !Exited(it->second.pidfd)) return true;
+  close(it->second.pidfd);
+  verified_.erase(it);
+  return false;
+}
+
+void ContainerDriver::Forget(const std::string& bundle) {
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  auto it = verified_.find(bundle);
+  if (it == verified_.end()) return;
+  close(it->second.pidfd);
+  verified_.erase(it);
+}
+
+bool ContainerDriver::IsRunningInit(const std::string& bundle, int pid) {
+  if (StillVerified(bundle, pid)) return true;
+  // The pidfd is taken before the checks: if it still shows the process running after
+  // them, the checks read that process and not one that took over its pid meanwhile.
+  int pidfd = pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
+  bool running = Alive(pid) && IsContainerInit(env_, pid, fs::path(bundle));
+  if (pidfd >= 0) pidfd = MoveAboveSelectRange(pidfd);
+  if (!running || pidfd < kFirstHighFd || Exited(pidfd)) {
+    if (pidfd >= 0) close(pidfd);
+    return running;
+  }
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  auto [it, fresh] = verified_.try_emplace(bundle, Verified{pid, pidfd});
+  if (!fresh) {
+    close(it->second.pidfd);
+    it->second = Verified{pid, pidfd};
+  }
+  if (verified_.size() >= verified_sweep_at_) {
+    // Bundles no longer inspected (their tasks cleaned up) leave with their process.
+    std::erase_if(verified_, [](auto& e) {
+      if (!Exited(e.second.pidfd)) return false;
+      close(e.second.pidfd);
+      return true;
+    });
+    verified_sweep_at_ = std::max<size_t>(64, 2 * verified_.size());
+  }
+  return true;
 }
 
 Status ContainerDriver::Start(const std::string& id, const std::string& bundle,
@@ -117,6 +181,7 @@ ContainerStatus ContainerDriver::InspectFiles(const std::string& bundle) {
   ContainerStatus s;
   fs::path b(bundle);
   if (auto exit = env_->ReadFile(b / "exit"); exit.ok()) {
+    Forget(bundle);
     s.phase = ContainerStatus::Phase::kExited;
     std::string t(Trim(*exit));
     if (t.rfind("error:", 0) == 0) {
@@ -129,7 +194,7 @@ ContainerStatus ContainerDriver::InspectFiles(const std::string& bundle) {
   }
   if (auto pid = env_->ReadFile(b / "pid"); pid.ok()) {
     s.pid = std::atoi(pid->c_str());
-    if (Alive(s.pid) && IsContainerInit(env_, s.pid, b)) {
+    if (IsRunningInit(bundle, s.pid)) {
       s.phase = ContainerStatus::Phase::kRunning;
       return s;
     }
@@ -139,6 +204,7 @@ ContainerStatus ContainerDriver::InspectFiles(const std::string& bundle) {
     s.error = "";
     return s;
   }
+  Forget(bundle);
   return s;
 }
 

@@ -12,7 +12,9 @@
 // Files, time (the waits for a container to start or stop) and the shim and runc
 // processes go through the Env; signals (kill(2)) go to the container directly.
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +40,9 @@ class ContainerDriver {
   // `runc_root` holds runc's state; `shim_exe` is the kecs-shim binary. `env` must
   // outlive the driver.
   ContainerDriver(std::string runc_root, std::string shim_exe, Env* env = Env::Default());
+  ~ContainerDriver();
+  ContainerDriver(const ContainerDriver&) = delete;
+  ContainerDriver& operator=(const ContainerDriver&) = delete;
 
   // Starts container `id` from `bundle` (config.json inside), its stdout and stderr
   // appended to `log_file`. Returns once the container runs, or with runc's error.
@@ -60,10 +65,30 @@ class ContainerDriver {
 
  private:
   ContainerStatus InspectFiles(const std::string& bundle);
+  // Whether `pid` is the running init of `bundle` (see InspectFiles); a zombie counts.
+  bool IsRunningInit(const std::string& bundle, int pid);
+  // The cached pidfd of a bundle whose init was verified, when that process has not
+  // exited; drops the entry (and its descriptor) otherwise.
+  bool StillVerified(const std::string& bundle, int pid);
+  void Forget(const std::string& bundle);
 
   const std::string runc_root_;
   const std::string shim_exe_;
   Env* const env_;
+
+  // Verified inits (design.md 17.7): once a bundle's pid was found to be its container's
+  // init (its cgroup read), a pidfd on that process stands for the check until the process
+  // exits, so a steady container's inspection is a pid file read and a poll(), not a read
+  // of /proc/<pid>/cgroup (whose kernel side takes a global lock and walks every cgroup
+  // hierarchy). A pidfd names one process: a recycled pid never passes for the container.
+  // Only descriptors kept above select()'s range (base/fd.h) are cached.
+  struct Verified {
+    int pid = 0;
+    int pidfd = -1;
+  };
+  std::mutex verified_mu_;
+  std::map<std::string, Verified> verified_;
+  size_t verified_sweep_at_ = 64;  // entries of exited processes are swept past this size
 };
 
 }  // namespace kecs::runtime::local

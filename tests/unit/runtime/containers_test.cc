@@ -2,7 +2,17 @@
 // files are real files in a temporary directory, and the driver's waits run on fake time.
 #include "runtime/local/containers.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
 #include <gtest/gtest.h>
+
+#include "base/fd.h"
 
 #include "unit/support/temp_dir.h"
 
@@ -126,6 +136,48 @@ TEST_F(ContainerDriverTest, DeleteSucceedsWhenRuncNoLongerKnowsTheContainer) {
   Status st = driver_.Delete("id");
   EXPECT_EQ(st.code(), Code::kInternal);
   EXPECT_EQ(st.message(), "runc delete id: permission denied");
+}
+
+// Once a bundle's pid was found to be its container's init, a pidfd on that process stands
+// for the check (a read of /proc/<pid>/cgroup) until the process exits. The fake makes the
+// first check pass (an unreadable cgroup counts as the container's); afterwards the real
+// cgroup of this test's child (not the bundle's) fails it, so only the pidfd keeps the
+// container running. Another pid in the pid file, or the child gone, is checked anew.
+TEST_F(ContainerDriverTest, AVerifiedInitIsNotCheckedAgainUntilItExits) {
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_cur <= static_cast<rlim_t>(kFirstHighFd) + 16) {
+    if (lim.rlim_max <= static_cast<rlim_t>(kFirstHighFd) + 16) GTEST_SKIP() << "RLIMIT_NOFILE too low for a pidfd above 1,023";
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 4096);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  }
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_TRUE(env_.WriteFileAtomic(bundle_ + "/pid", std::to_string(child) + "\n").ok());
+  env_.FailOn(EnvOp::kRead, "/cgroup", Internal("no cgroup"));
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kRunning);
+  env_.ClearFaults();
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kRunning);
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kRunning);
+
+  // The same bundle with another pid: not the verified process.
+  ASSERT_TRUE(env_.WriteFileAtomic(bundle_ + "/pid", std::to_string(getpid()) + "\n").ok());
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kExited);
+
+  // Verified again, then gone: the pidfd shows it, and the check is made anew.
+  ASSERT_TRUE(env_.WriteFileAtomic(bundle_ + "/pid", std::to_string(child) + "\n").ok());
+  env_.FailOn(EnvOp::kRead, "/cgroup", Internal("no cgroup"));
+  EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kRunning);
+  env_.ClearFaults();
+  kill(child, SIGKILL);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  auto s = driver_.Inspect(bundle_);
+  EXPECT_EQ(s.phase, ContainerStatus::Phase::kExited);
+  EXPECT_EQ(s.exit_code, 137);
 }
 
 }  // namespace
