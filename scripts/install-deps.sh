@@ -25,6 +25,9 @@ PACKAGES=(
   awscli python3-boto3 python3-pytest python3-pytest-xdist busybox-static docker-registry curl wrk iputils-ping openssl
   # ssh-keygen: the EC2 key pair tests check fingerprints and private keys with it
   openssh-client
+  # /metrics (issue 15): prometheus-cpp builds the exposition; the tests scrape it with
+  # Prometheus itself and check it with promtool (package prometheus)
+  prometheus-cpp-dev prometheus
 )
 
 SUDO=""
@@ -54,6 +57,15 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   if systemctl is-enabled --quiet haproxy.service 2>/dev/null || systemctl is-active --quiet haproxy.service 2>/dev/null; then
     echo "install-deps: stopping and disabling haproxy.service (kecs runs HAProxy itself)"
     $SUDO systemctl disable --now haproxy.service
+  fi
+fi
+
+# The tests run Prometheus on a free port with their own configuration; Debian's package
+# enables and starts prometheus.service (port 9090). Stop and disable it, as haproxy's.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  if systemctl is-enabled --quiet prometheus.service 2>/dev/null || systemctl is-active --quiet prometheus.service 2>/dev/null; then
+    echo "install-deps: stopping and disabling prometheus.service (the tests run Prometheus themselves)"
+    $SUDO systemctl disable --now prometheus.service
   fi
 fi
 

@@ -44,6 +44,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "daemon/metrics_sources.h"
 #include "daemon/version.h"
 #include "model/arn.h"
 #include "model/autoscaling_model.h"
@@ -783,6 +784,12 @@ int Run(const Config& cfg) {
   });
   ecs.SetExec({&exec_sessions, runtime->has_data_plane(), fmt::format("{}:{}", exec_host, server.port())});
 
+  // /metrics: what is read from the store and the kernel at each scrape.
+  int store_metrics = metrics::AddSource([st, ports = PortPool{cfg.public_port_first, cfg.public_port_last}] {
+    return StoreFamilies(*st, ports);
+  });
+  int eni_metrics = metrics::AddSource([runtime] { return EniFamilies(*runtime); });
+
   controller.Start();
   if (awslogs) awslogs->Start();
   policies.Start();
@@ -809,6 +816,8 @@ int Run(const Config& cfg) {
   sigwait(&sigs, &sig);
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
+  metrics::RemoveSource(eni_metrics);
+  metrics::RemoveSource(store_metrics);
   {
     std::lock_guard<std::mutex> lock(ecr_mu);
     ecr_stop = true;
