@@ -11,6 +11,7 @@
 #include <mutex>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 
 namespace kecs::metrics {
 namespace {
@@ -122,11 +123,27 @@ std::vector<Family> DropFamilies() {
 
 void ObserveRequest(std::string_view service, std::string_view operation, std::string_view code,
                     double seconds) {
-  auto& s = S();
-  std::string svc(service.empty() ? "none" : service);
-  std::string op(operation.empty() ? "unknown" : operation);
-  s.requests.Add({{"service", svc}, {"operation", op}, {"code", std::string(code)}}).Increment();
-  s.request_seconds.Add({{"service", std::move(svc)}, {"operation", std::move(op)}}, ApiBuckets()).Observe(seconds);
+  // Each thread keeps the series it has counted: prometheus-cpp's Add builds a label map
+  // and takes the family's lock, ~0.8 us, on every call; a series, once added, lives as
+  // long as the registry, so its address can be kept.
+  struct Series {
+    prometheus::Counter* count;
+    Histogram* latency;
+  };
+  thread_local std::unordered_map<std::string, Series> cache;
+  thread_local std::string key;
+  key.assign(service).append(1, '\0').append(operation).append(1, '\0').append(code);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto& s = S();
+    std::string svc(service.empty() ? "none" : service);
+    std::string op(operation.empty() ? "unknown" : operation);
+    Series series{&s.requests.Add({{"service", svc}, {"operation", op}, {"code", std::string(code)}}),
+                  &s.request_seconds.Add({{"service", std::move(svc)}, {"operation", std::move(op)}}, ApiBuckets())};
+    it = cache.emplace(key, series).first;
+  }
+  it->second.count->Increment();
+  it->second.latency->Observe(seconds);
 }
 
 void ObserveTaskStart(std::string_view stage, double seconds) {

@@ -204,6 +204,11 @@ def test_eni_counters_come_from_the_kernel(local_kecs):
     # The policy was applied at least once for the VPC, and timed.
     assert (sample(after, 'kecs_sg_policy_apply_duration_seconds_count{kind="full"}') or 0) + \
         (sample(after, 'kecs_sg_policy_apply_duration_seconds_count{kind="incremental"}') or 0) >= 1
+    # A lookup at the VPC's resolver (base+2) is counted by its response code.
+    dns = lambda text: sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith("kecs_dns_queries_total{"))
+    subprocess.run(["ip", "netns", "exec", a["ns"], "busybox", "timeout", "5", "nslookup", "-type=a",
+                    "no-such-name.ec2.internal", "10.60.0.2"], capture_output=True, timeout=15)
+    assert dns(scrape(local_kecs)) >= dns(after) + 1
     # Once B stops, its ENI's series are gone.
     vpc.ecs.stop_task(cluster="sg", task=b["arn"])
     vpc.ecs.get_waiter("tasks_stopped").wait(cluster="sg", tasks=[b["arn"]], WaiterConfig=FAST)
