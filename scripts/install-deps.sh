@@ -76,3 +76,23 @@ if [ -f /etc/nsswitch.conf ] && ! grep -Eq '^hosts:.*\bmyhostname\b' /etc/nsswit
   echo "install-deps: adding myhostname to the hosts line of /etc/nsswitch.conf"
   $SUDO sed -i -E 's/^(hosts:[[:space:]]+files)/\1 myhostname/' /etc/nsswitch.conf
 fi
+
+# npm packages of the tests, each directory pinned by its package-lock.json: tests/k8s
+# (kubernetes-models: the Kubernetes OpenAPI schema the e2e suite validates kecs's
+# manifests against). Node.js and npm come from Debian when no node is on PATH. `npm ci`
+# runs only when the lock file changed since the last install (its hash is kept in
+# node_modules/.kecs-lock-sha256).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+for dir in "$ROOT/tests/k8s"; do
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "$dir/node_modules/.kecs-lock-sha256" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    echo "install-deps: npm ci in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && echo "$want" > node_modules/.kecs-lock-sha256)
+  fi
+done
