@@ -1,6 +1,5 @@
 #include "runtime/kubernetes/kubeconfig.h"
 
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +9,7 @@
 
 #include "base/json.h"
 #include "base/subprocess.h"
+#include "base/utc_time.h"
 #include "base/value_cipher.h"
 
 namespace kecs::runtime::kubernetes {
@@ -60,27 +60,6 @@ Result<std::string> DataOrFile(const YAML::Node& n, const std::string& member, c
   return ReadFile(p.string(), member);
 }
 
-bool ParseRfc3339(const std::string& s, double* out) {
-  std::tm tm{};
-  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return false;
-  double frac = 0;
-  if (*rest == '.') {
-    char* e = nullptr;
-    frac = std::strtod(rest, &e);
-    rest = e;
-  }
-  double offset = 0;
-  if (*rest == '+' || *rest == '-') {
-    int h = 0, m = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &h, &m) != 2) return false;
-    offset = (*rest == '+' ? 1 : -1) * (h * 3600 + m * 60);
-  } else if (*rest != 'Z') {
-    return false;
-  }
-  *out = static_cast<double>(timegm(&tm)) + frac - offset;
-  return true;
-}
 
 }  // namespace
 
@@ -194,7 +173,7 @@ Result<ExecCredential> ParseExecCredential(const std::string& json, const std::s
   std::string exp = JStr(status, "expirationTimestamp");
   if (!exp.empty()) {
     double t = 0;
-    if (!ParseRfc3339(exp, &t)) return InvalidArgument("the ExecCredential's expirationTimestamp is not RFC 3339");
+    if (!ParseIso8601(exp, &t)) return InvalidArgument("the ExecCredential's expirationTimestamp is not RFC 3339");
     c.expires_at = t;
   }
   return c;
