@@ -28,8 +28,8 @@ PACKAGES=(
   # /metrics (issue 15): prometheus-cpp builds the exposition; the tests scrape it with
   # Prometheus itself and check it with promtool (package prometheus)
   prometheus-cpp-dev prometheus
-  # the Kubernetes runtime (issue 16): kubeconfig files are YAML
-  libyaml-cpp-dev
+  # the Kubernetes runtime (issue 16): kubeconfig files are YAML; the API client is libcurl
+  libyaml-cpp-dev libcurl4-openssl-dev
 )
 
 SUDO=""
