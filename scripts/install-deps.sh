@@ -27,6 +27,11 @@ PACKAGES=(
   awscli python3-boto3 python3-pytest python3-pytest-xdist busybox-static docker-registry curl wrk iputils-ping openssl
   # ssh-keygen: the EC2 key pair tests check fingerprints and private keys with it
   openssh-client
+  # /metrics (issue 15): prometheus-cpp builds the exposition; the tests scrape it with
+  # Prometheus itself and check it with promtool (package prometheus)
+  prometheus-cpp-dev prometheus
+  # the Kubernetes runtime (issue 16): kubeconfig files are YAML
+  libyaml-cpp-dev
 )
 
 SUDO=""
@@ -59,6 +64,15 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   fi
 fi
 
+# The tests run Prometheus on a free port with their own configuration; Debian's package
+# enables and starts prometheus.service (port 9090). Stop and disable it, as haproxy's.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  if systemctl is-enabled --quiet prometheus.service 2>/dev/null || systemctl is-active --quiet prometheus.service 2>/dev/null; then
+    echo "install-deps: stopping and disabling prometheus.service (the tests run Prometheus themselves)"
+    $SUDO systemctl disable --now prometheus.service
+  fi
+fi
+
 # ECR's repository URIs name hosts under .localhost, which "files dns" does not resolve.
 # nss-myhostname does: put "myhostname" on the hosts line of /etc/nsswitch.conf, once
 # (Debian's package adds it itself on install; this keeps a hand-edited file right too).
@@ -66,3 +80,23 @@ if [ -f /etc/nsswitch.conf ] && ! grep -Eq '^hosts:.*\bmyhostname\b' /etc/nsswit
   echo "install-deps: adding myhostname to the hosts line of /etc/nsswitch.conf"
   $SUDO sed -i -E 's/^(hosts:[[:space:]]+files)/\1 myhostname/' /etc/nsswitch.conf
 fi
+
+# npm packages of the tests, each directory pinned by its package-lock.json: tests/k8s
+# (kubernetes-models: the Kubernetes OpenAPI schema the e2e suite validates kecs's
+# manifests against). Node.js and npm come from Debian when no node is on PATH. `npm ci`
+# runs only when the lock file changed since the last install (its hash is kept in
+# node_modules/.kecs-lock-sha256).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+for dir in "$ROOT/tests/k8s"; do
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "$dir/node_modules/.kecs-lock-sha256" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    echo "install-deps: npm ci in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && echo "$want" > node_modules/.kecs-lock-sha256)
+  fi
+done

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include "api/errors.h"
 #include "api/protocol/query_codec.h"
@@ -12,7 +13,9 @@
 #include "base/utc_time.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/strings.h"
+#include "base/value_cipher.h"
 
 namespace kecs::api {
 namespace {
@@ -24,6 +27,15 @@ constexpr std::string_view kXmlContentType = "text/xml;charset=UTF-8";
 constexpr std::string_view kSignatureMismatch =
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details.";
+
+// The AWS error code of the request this thread is answering ("" while none): set where
+// the error shapes are made, read once by Router::Handle for /metrics. Handlers run
+// synchronously on the server's I/O thread, so a thread-local is the request's own.
+thread_local std::string tl_error_code;
+// The service and operation as the models name them, once the request's operation is found
+// ("" until then): the bounded labels of /metrics, never the request's own words.
+thread_local std::string tl_service;
+thread_local std::string tl_operation;
 
 HttpResponse JsonResponse(int status, const Json& body, const std::string& request_id) {
   HttpResponse r;
@@ -39,6 +51,7 @@ HttpResponse JsonResponse(int status, const Json& body, const std::string& reque
 HttpResponse JsonError(int status, const std::string& code, const std::string& message_key,
                        const std::optional<std::string>& message, const std::string& request_id,
                        const std::vector<std::pair<std::string, std::string>>& members = {}) {
+  tl_error_code = code;
   Json body = {{"__type", code}};
   if (message) body[message_key] = *message;
   for (const auto& [k, v] : members) {
@@ -58,6 +71,7 @@ HttpResponse XmlResponse(int status, std::string body, const std::string& reques
 HttpResponse XmlError(QueryFlavor flavor, const model::ServiceModel* m, int status,
                       const std::string& code, const std::string& message,
                       const std::string& request_id) {
+  tl_error_code = code;
   if (flavor == QueryFlavor::kEc2) {
     return XmlResponse(status,
                        fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors>"
@@ -152,6 +166,51 @@ std::optional<AuthFailure> CheckAuth(const HttpRequest& req, const Router::Optio
                          "computed."};
   }
   return std::nullopt;
+}
+
+// HTTP Basic credentials ("Authorization: Basic base64(key:secret)") that name one of the
+// configured access key pairs: how a client that cannot sign SigV4 (Prometheus, a browser)
+// proves it holds a key. The secret is compared in constant time and never logged.
+bool BasicAuthMatches(const HttpRequest& req, const std::map<std::string, std::string>& creds) {
+  std::string_view h = req.Header("authorization");
+  constexpr std::string_view kScheme = "Basic ";
+  if (h.size() <= kScheme.size() || ToLower(h.substr(0, kScheme.size())) != "basic ") return false;
+  auto decoded = Base64Decode(h.substr(kScheme.size()));
+  if (!decoded.ok()) return false;
+  size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  auto it = creds.find(decoded->substr(0, colon));
+  if (it == creds.end()) return false;
+  std::string_view given = std::string_view(*decoded).substr(colon + 1);
+  return given.size() == it->second.size() &&
+         CRYPTO_memcmp(given.data(), it->second.data(), given.size()) == 0;
+}
+
+// GET /metrics: every metric in Prometheus's text format. With access keys configured the
+// scraper signs with SigV4 or sends one pair as HTTP Basic credentials (Prometheus's
+// basic_auth with password_file).
+HttpResponse MetricsResponse(const HttpRequest& req, const Router::Options& options, double now,
+                             const std::string& request_id) {
+  HttpResponse r;
+  r.headers = {{"x-amzn-RequestId", request_id}};
+  if (req.method != "GET" && req.method != "HEAD") {
+    r.status = 405;
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    r.body = "kecs: /metrics answers GET\n";
+    return r;
+  }
+  if (!options.credentials.empty() && !BasicAuthMatches(req, options.credentials) &&
+      CheckAuth(req, options, now, "json")) {
+    r.status = 401;
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"kecs\", charset=\"UTF-8\"");
+    r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    r.body = "kecs: /metrics needs a SigV4 signature or HTTP Basic credentials of a configured access key\n";
+    return r;
+  }
+  r.headers.emplace_back("Content-Type", std::string(metrics::kContentType));
+  if (req.method == "GET") r.body = metrics::Scrape();
+  return r;
 }
 
 std::string Capitalize(std::string s) {
@@ -335,9 +394,13 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
   std::string_view target = req.Header("x-amz-target");
   bool health = req.Path() == "/health" && req.method == "GET";
   bool internal = req.Path().starts_with("/_kecs/") && options_.internal;
+  if (req.Path() == "/metrics") return MetricsResponse(req, options_, ctx.now, ctx.request_id);
   std::optional<AuthFailure> internal_auth;
   // kecs's own endpoints go through the same authentication as the APIs.
   if (health || internal) internal_auth = CheckAuth(req, options_, ctx.now, "json");
+  tl_error_code.clear();
+  tl_service.clear();
+  tl_operation.clear();
   if (internal_auth) {
     resp = JsonError(internal_auth->status, internal_auth->code, "message", internal_auth->message,
                      ctx.request_id);
@@ -356,6 +419,11 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
   }
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0).count();
+  // Only operations a service model names become labels (the set is bounded); anything
+  // else counts under "unknown".
+  if (!health && !internal) {
+    metrics::ObserveRequest(tl_service, tl_operation, tl_error_code, us / 1e6);
+  }
   KLOG_DEBUG("{} {} {}.{} region={} status={} {}us", req.method, req.target, ctx.service,
              ctx.operation, ctx.region, resp.status, us);
   return resp;
@@ -375,11 +443,13 @@ HttpResponse Router::HandleJson(const HttpRequest& req, std::string_view target,
   const model::ServiceModel& m = svc.model();
   ctx.service = std::string(m.service);
   ctx.operation = op;
+  tl_service = ctx.service;
   const model::OperationDesc* desc = m.FindOperation(op);
   const OperationFn* fn = svc.Find(op);
   if (!desc || !fn) {
     return JsonError(400, "UnknownOperationException", style.message_key, std::nullopt, ctx.request_id);
   }
+  tl_operation = op;
   std::optional<Json> input = ParseJson(req.body);
   if (!input || input->is_null() || input->is_string() || input->is_number() || input->is_boolean()) {
     return JsonError(400, "SerializationException", "Message", std::nullopt, ctx.request_id);
@@ -441,6 +511,7 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
                     ctx.request_id);
   }
   ctx.service = std::string(m->service);
+  tl_service = ctx.service;
   const model::OperationDesc* desc = m->FindOperation(op);
   const OperationFn* fn = svc->Find(op);
   if (!desc || !fn) {
@@ -450,6 +521,7 @@ HttpResponse Router::HandleForm(const HttpRequest& req, RequestContext& ctx) con
                                         m->api_version);
     return XmlError(flavor, m, 400, "InvalidAction", msg, ctx.request_id);
   }
+  tl_operation = op;
   if (auto fail = CheckAuth(req, options_, ctx.now,
                             flavor == QueryFlavor::kEc2 ? "ec2" : "query")) {
     return XmlError(flavor, m, fail->status, fail->code, fail->message, ctx.request_id);

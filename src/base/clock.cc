@@ -2,6 +2,8 @@
 #include "base/utc_time.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -45,5 +47,29 @@ std::string FormatUtc(double epoch_seconds, const char* format) {
 }
 
 double EpochMillis(double epoch_seconds) { return std::round(epoch_seconds * 1000.0) / 1000.0; }
+
+bool ParseIso8601(const std::string& s, double* out) {
+  std::tm tm{};
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return false;
+  double frac = 0;
+  if (*rest == '.') {
+    char* e = nullptr;
+    frac = std::strtod(rest, &e);
+    rest = e;
+  }
+  double offset = 0;
+  if (*rest == '+' || *rest == '-') {
+    int h = 0, m = 0, n = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d%n", &h, &m, &n) != 2 || rest[1 + n] != '\0') return false;
+    offset = (*rest == '+' ? 1 : -1) * (h * 3600 + m * 60);
+  } else if (*rest == 'Z') {
+    if (rest[1] != '\0') return false;
+  } else if (*rest != '\0') {
+    return false;
+  }
+  *out = static_cast<double>(timegm(&tm)) + frac - offset;
+  return true;
+}
 
 }  // namespace kecs

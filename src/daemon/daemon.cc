@@ -44,6 +44,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "daemon/metrics_sources.h"
 #include "daemon/version.h"
 #include "model/arn.h"
 #include "model/autoscaling_model.h"
@@ -562,7 +563,8 @@ int Run(const Config& cfg) {
         [local_rt](const std::string& vpc) { return local_rt->network().RouterNamespace(vpc); });
   }
   reconcile::FlowLogController flow_logs(**store, flow_source.get(), static_cast<reconcile::LogSink&>(logs),
-                                         {std::chrono::milliseconds(1000), cfg.data_dir + "/s3"}, clock);
+                                         {std::chrono::milliseconds(1000), cfg.data_dir + "/s3", cfg.flow_metrics},
+                                         clock);
   // A listener's sockets would keep the task's namespace alive after its deletion.
   hooks.before_delete = [&metadata](const model::Task& t, const runtime::TaskSpec&) {
     metadata.Close(t.region, t.id);
@@ -794,6 +796,12 @@ int Run(const Config& cfg) {
   });
   ecs.SetExec({&exec_sessions, runtime->has_data_plane(), fmt::format("{}:{}", exec_host, server.port())});
 
+  // /metrics: what is read from the store and the kernel at each scrape.
+  int store_metrics = metrics::AddSource([st, ports = PortPool{cfg.public_port_first, cfg.public_port_last}] {
+    return StoreFamilies(*st, ports);
+  });
+  int eni_metrics = metrics::AddSource([runtime] { return EniFamilies(*runtime); });
+
   controller.Start();
   if (awslogs) awslogs->Start();
   flow_logs.Start();
@@ -821,6 +829,8 @@ int Run(const Config& cfg) {
   sigwait(&sigs, &sig);
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
+  metrics::RemoveSource(eni_metrics);
+  metrics::RemoveSource(store_metrics);
   {
     std::lock_guard<std::mutex> lock(ecr_mu);
     ecr_stop = true;

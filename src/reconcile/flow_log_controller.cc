@@ -8,6 +8,8 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
+#include "model/kinds.h"
 #include "net/domain/ip.h"
 #include "net/domain/vpc.h"
 
@@ -55,6 +57,7 @@ void FlowLogController::Pass() {
   std::map<std::string, std::map<std::string, Eni>> enis_by_ip;  // vpc -> address -> ENI
   std::map<std::string, std::map<std::string, Eni>> enis_by_id;   // vpc -> id -> ENI
   std::map<std::string, std::string> resolver;                    // vpc -> base+2
+  std::set<std::string> captured;                                 // every VPC to capture
   Status st = store_.Read([&](state::Tx& tx) -> Status {
     state::Query q{net::kFlowLog};
     q.any_region = true;
@@ -78,7 +81,35 @@ void FlowLogController::Pass() {
       vpcs.insert({fl.region, fl.vpc});
       logs.push_back(std::move(fl));
     }
+    std::map<std::string, std::string> task_names;  // ENI -> service or family
+    if (options_.metrics) {
+      state::Query eq{net::kEni};
+      eq.any_region = true;
+      auto enis = tx.List(eq);
+      if (!enis.ok()) return enis.status();
+      for (const auto& e : *enis) {
+        if (JStr(e.doc, "Status") == "in-use" && !JStr(e.doc, "VpcId").empty()) {
+          vpcs.insert({e.region, JStr(e.doc, "VpcId")});
+        }
+      }
+      state::Query tq{model::kTask};
+      tq.any_region = true;
+      tq.status_not = "STOPPED";
+      auto tasks = tx.List(tq);
+      if (!tasks.ok()) return tasks.status();
+      for (const auto& t : *tasks) {
+        std::string group = JStr(t.doc, "group");
+        if (auto colon = group.find(':'); colon != std::string::npos) group = group.substr(colon + 1);
+        if (group.empty()) continue;
+        for (const auto& a : t.doc.value("attachments", Json::array())) {
+          for (const auto& d : a.value("details", Json::array())) {
+            if (JStr(d, "name") == "networkInterfaceId") task_names[JStr(d, "value")] = group;
+          }
+        }
+      }
+    }
     for (const auto& [region, vpc] : vpcs) {
+      captured.insert(vpc);
       auto v = tx.Get(net::kVpc, region, vpc);
       if (!v.ok()) return v.status();
       if (*v) {
@@ -89,7 +120,8 @@ void FlowLogController::Pass() {
       if (!enis.ok()) return enis.status();
       for (const auto& e : *enis) {
         if (JStr(e.doc, "VpcId") != vpc) continue;
-        Eni info{e.id, JStr(e.doc, "SubnetId"), vpc, "", JStr(e.doc, "AvailabilityZoneId")};
+        Eni info{e.id, JStr(e.doc, "SubnetId"), vpc, "", JStr(e.doc, "AvailabilityZoneId"), "vpc"};
+        if (auto it = task_names.find(e.id); it != task_names.end()) info.name = it->second;
         if (const Json* a = JGet(e.doc, "Attachment")) info.instance = JStr(*a, "InstanceId");
         enis_by_id[vpc][e.id] = info;
         if (!JStr(e.doc, "PrivateIpAddress").empty()) enis_by_ip[vpc][JStr(e.doc, "PrivateIpAddress")] = info;
@@ -117,15 +149,16 @@ void FlowLogController::Pass() {
     if (made) it->second.start = now;
   }
   for (auto it = windows_.begin(); it != windows_.end();) it = live.count(it->first) ? std::next(it) : windows_.erase(it);
-  std::set<std::string> vpc_ids;
-  for (const auto& [vpc, _] : by_vpc) vpc_ids.insert(vpc);
+  const std::set<std::string>& vpc_ids = captured;
+  for (const auto& vpc : captured) by_vpc[vpc];  // metrics-only VPCs: no flow log
   if (source_) source_->Retain(vpc_ids);
   for (auto it = next_dump_.begin(); it != next_dump_.end();) it = vpc_ids.count(it->first) ? std::next(it) : next_dump_.erase(it);
 
   for (const auto& [vpc, vlogs] : by_vpc) {
     if (!source_) break;
-    int window = 600;
+    int window = vlogs.empty() ? options_.metrics_window_s : 600;
     for (const auto* fl : vlogs) window = std::min(window, fl->interval);
+    if (options_.metrics) window = std::min(window, options_.metrics_window_s);
     auto [nd, made] = next_dump_.try_emplace(vpc, now + window);
     const bool dump = now >= nd->second;
     if (dump) nd->second = now + window;
@@ -143,8 +176,10 @@ void FlowLogController::Pass() {
       auto it = by_ip.find(ip);
       return it == by_ip.end() ? nullptr : &it->second;
     };
+    std::set<std::tuple<std::string, std::string, int, int, int>> rejected;  // counted this pass
     for (const auto& s : samples) {
       if (!dns.empty() && (s.src == dns || s.dst == dns)) continue;
+      if (options_.metrics) CountMetrics(s, by_ip, by_id, rejected);
       // Where the sample is recorded: (interface, egress).
       std::vector<std::pair<const Eni*, bool>> at;
       if (s.accepted) {
@@ -184,6 +219,53 @@ void FlowLogController::Pass() {
   for (const auto& fl : logs) {
     Window& w = windows_[fl.id];
     if (now - w.start >= fl.interval) Deliver(fl, w, now);
+  }
+}
+
+// The metrics' name of an address: its ENI's task service or family ("vpc" for an ENI
+// without a task), "host" for the transit range the host reaches routers from, else "world".
+std::string FlowLogController::PeerName(const std::string& ip, const std::map<std::string, Eni>& by_ip) {
+  if (auto it = by_ip.find(ip); it != by_ip.end()) return it->second.name;
+  if (ip.starts_with("100.127.")) return "host";
+  return "world";
+}
+
+void FlowLogController::CountMetrics(const net::FlowSample& s, const std::map<std::string, Eni>& by_ip,
+                                     const std::map<std::string, Eni>& by_id,
+                                     std::set<std::tuple<std::string, std::string, int, int, int>>& rejected) {
+  if (s.accepted) {
+    if (s.new_flow) metrics::CountFlow("ACCEPT", PeerName(s.src, by_ip), PeerName(s.dst, by_ip));
+    return;
+  }
+  auto d = net::ParseFlowDropPrefix(s.prefix);
+  if (!d) return;
+  using K = net::FlowDrop::Kind;
+  std::string eni;
+  bool egress = false;
+  const char* reason = "security_group";
+  switch (d->kind) {
+    case K::kEniIngress: eni = d->id; break;
+    case K::kEniEgress: eni = d->id, egress = true; break;
+    case K::kAclInbound:
+      reason = "network_acl";
+      if (auto it = by_ip.find(s.dst); it != by_ip.end()) eni = it->second.id;
+      break;
+    case K::kAclOutbound:
+      reason = "network_acl";
+      egress = true;
+      if (auto it = by_ip.find(s.src); it != by_ip.end()) eni = it->second.id;
+      break;
+    case K::kPrivateSubnet:
+      reason = "no_route";
+      egress = true;
+      if (auto it = by_ip.find(s.src); it != by_ip.end()) eni = it->second.id;
+      break;
+  }
+  if (!eni.empty() && by_id.count(eni)) {
+    metrics::CountDrop(eni, egress ? "egress" : "ingress", reason, s.packets, s.bytes);
+  }
+  if (rejected.insert({s.src, s.dst, s.src_port, s.dst_port, s.protocol}).second) {
+    metrics::CountFlow("REJECT", PeerName(s.src, by_ip), PeerName(s.dst, by_ip));
   }
 }
 

@@ -17,6 +17,11 @@
 //   interface ("<eni>-all", "-accept" or "-reject", made with the group when missing);
 //   s3 writes one file per window under <s3-dir>/<bucket>/<prefix>/AWSLogs/... in S3's key
 //   layout (plain text, not gzip).
+// - With Options::metrics, every VPC with an ENI in use is captured, flow log or not, and
+//   each new accepted flow is counted (CountFlow "ACCEPT", source and destination named
+//   by their task's service or family, "vpc", "host" for the transit range, else "world"),
+//   each drop too (CountDrop by ENI, direction and reason, and CountFlow "REJECT" once per
+//   5-tuple a pass).
 // - Traffic to and from the VPC resolver (base+2) is not recorded, as AWS does not record
 //   traffic to the Amazon DNS server.
 //
@@ -46,6 +51,10 @@ class FlowLogController {
   struct Options {
     std::chrono::milliseconds tick{1000};
     std::string s3_dir;  // where s3 destinations are written; "" = none (records dropped)
+    // Flow metrics (base/metrics.h: CountFlow, CountDrop) for every VPC with a task in use,
+    // flow log or not; such a VPC's conntrack is dumped every metrics_window.
+    bool metrics = false;
+    int metrics_window_s = 10;
   };
   // `source` may be null (the simulated runtime): flow logs then produce no records.
   FlowLogController(state::Store& store, runtime::FlowSource* source, LogSink& sink, Options options,
@@ -59,6 +68,7 @@ class FlowLogController {
  private:
   struct Eni {
     std::string id, subnet, vpc, instance, az_id;
+    std::string name;  // for metrics: the task's service or family, else "vpc"
   };
   struct Key {
     std::string eni, src, dst;
@@ -84,6 +94,10 @@ class FlowLogController {
   };
 
   void Deliver(const FlowLog& fl, Window& w, double now);
+  static std::string PeerName(const std::string& ip, const std::map<std::string, Eni>& by_ip);
+  static void CountMetrics(const net::FlowSample& s, const std::map<std::string, Eni>& by_ip,
+                           const std::map<std::string, Eni>& by_id,
+                           std::set<std::tuple<std::string, std::string, int, int, int>>& rejected);
 
   state::Store& store_;
   runtime::FlowSource* const source_;

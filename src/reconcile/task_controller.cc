@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "model/kinds.h"
 #include "reconcile/capacity_controller.h"
 #include "reconcile/task_secrets.h"
@@ -17,6 +18,21 @@
 
 namespace kecs::reconcile {
 namespace {
+
+// A task's start by stage (base/metrics.h), from its own timestamps: created to the pull's
+// start (the ENI, its address and the sandbox), the image pull, pulled to RUNNING (the
+// policy, the containers' start), and the whole. A stage whose timestamps are missing is
+// left out.
+void ObserveStartStages(std::optional<double> created, std::optional<double> pull_started,
+                        std::optional<double> pull_stopped, double running) {
+  auto observe = [](std::string_view stage, std::optional<double> from, std::optional<double> to) {
+    if (from && to && *to >= *from) metrics::ObserveTaskStart(stage, *to - *from);
+  };
+  observe("provisioning", created, pull_started);
+  observe("pull", pull_started, pull_stopped);
+  observe("start", pull_stopped, running);
+  observe("total", created, running);
+}
 
 using model::AttachmentStatus;
 using model::ContainerStatus;
@@ -923,8 +939,15 @@ bool TaskController::StartWaves(Task& t) {
 bool TaskController::Activating(Task& t) {
   if (t.desired_status == TaskStatus::kStopped) return BeginStopping(t);
   double now = Now();
-  return Apply(t, [&](state::Tx& tx, Task& cur) {
+  // The start's stages for /metrics, from the timestamps of the write that made it RUNNING.
+  struct {
+    bool running = false;
+    std::optional<double> created, pull_started, pull_stopped;
+  } stages;
+  bool written = Apply(t, [&](state::Tx& tx, Task& cur) {
+    stages.running = false;
     if (cur.desired_status != TaskStatus::kRunning) return Status::Ok();  // a StopTask landed
+    stages = {true, cur.created_at, cur.pull_started_at, cur.pull_stopped_at};
     for (auto& c : cur.containers) {
       if (c.last_status != ContainerStatus::kStopped) c.last_status = ContainerStatus::kRunning;
       // ECS Exec (issue 18): kecs itself serves ExecuteCommand, so the container's
@@ -944,6 +967,8 @@ bool TaskController::Activating(Task& t) {
     }
     return Status::Ok();
   });
+  if (written && stages.running) ObserveStartStages(stages.created, stages.pull_started, stages.pull_stopped, now);
+  return written;
 }
 
 bool TaskController::Running(Task& t) {

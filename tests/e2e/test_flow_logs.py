@@ -7,6 +7,7 @@ ports, protocol, packets and bytes; one a group blocks gives REJECT; a network A
 gives REJECT too. Records reach a CloudWatch Logs group, one stream per interface."""
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -137,6 +138,9 @@ def test_records_from_the_kernels_verdicts(local_kecs):
     b = v.task([gb], v.s2)
     a = v.task([ga], v.s1)
     c = v.task([gc], v.s1)
+    # The controller opens the router's capture within a second of its creation; a packet
+    # dropped before that has no listener to be logged to.
+    time.sleep(2)
 
     # Allowed: ACCEPT at both interfaces, each direction its own record.
     assert get(a["ns"], b["ip"]) == PAGE
@@ -183,6 +187,13 @@ def test_records_from_the_kernels_verdicts(local_kecs):
     nacl = v.wait_record(b["eni"], "REJECT of a -> b:80 by the ACL", srcaddr=a["ip"], dstaddr=b["ip"],
                          dstport="80", action="REJECT")[0]
     assert nacl["flow-direction"] == "ingress"
+
+    # Flow metrics (on by default) saw the same verdicts, named by task family.
+    text = urllib.request.urlopen(local_kecs.endpoint + "/metrics", timeout=5).read().decode()
+    assert 'kecs_flows_total{destination="web",source="web",verdict="ACCEPT"}' in text, text
+    assert 'kecs_flows_total{destination="web",source="web",verdict="REJECT"}' in text, text
+    for reason in ("security_group", "network_acl"):
+        assert f'kecs_drops_packets_total{{eni="{b["eni"]}",direction="ingress",reason="{reason}"}}' in text, text
 
     # Deleted, the flow log stops capturing: the router's verdicts no longer reach the group.
     v.ec2.delete_flow_logs(FlowLogIds=out["FlowLogIds"])

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/strings.h"
+#include "base/utc_time.h"
 
 namespace kecs::api::protocol {
 namespace {
@@ -31,18 +32,7 @@ bool ParseTimestamp(const std::string& s, double* out) {
     *out = d;
     return true;
   }
-  std::tm tm{};
-  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return false;
-  double frac = 0;
-  if (*rest == '.') {
-    char* e = nullptr;
-    frac = std::strtod(rest, &e);
-    rest = e;
-  }
-  if (*rest != 'Z' && *rest != '\0') return false;
-  *out = static_cast<double>(timegm(&tm)) + frac;
-  return true;
+  return ParseIso8601(s, out);
 }
 
 // The length of the UTF-8 sequence at s[i] and its code point; 0 when it is not valid.

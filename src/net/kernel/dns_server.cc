@@ -18,6 +18,7 @@
 #include <ldns/ldns.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "net/kernel/netns.h"
 
 namespace kecs::net {
@@ -324,6 +325,15 @@ Result<std::vector<uint8_t>> DnsServer::Respond(const std::string& vpc_id, const
 
 namespace {
 
+// Counts an answer about to be sent by its response code (the low four bits of the
+// header's fourth byte; RFC 1035 4.1.1), for kecs_dns_queries_total.
+void CountAnswer(const std::vector<uint8_t>& out) {
+  static constexpr std::string_view kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  if (out.size() < 4) return;
+  unsigned rcode = out[3] & 0x0Fu;
+  metrics::CountDnsQuery(rcode < std::size(kNames) ? kNames[rcode] : std::string_view("OTHER"));
+}
+
 // The coroutines below run on the I/O thread and keep their listener alive.
 template <typename L, typename S>
 awaitable<void> AnswerUdp(L l, S* server, std::vector<uint8_t> query, udp::endpoint client,
@@ -344,6 +354,7 @@ awaitable<void> AnswerUdp(L l, S* server, std::vector<uint8_t> query, udp::endpo
     if (out.empty()) out = ServFail(query);
   }
   if (out.empty() || l->closed) co_return;
+  CountAnswer(out);
   try {
     co_await l->datagram.async_send_to(asio::buffer(out), client, asio::use_awaitable);
   } catch (const boost::system::system_error&) {
@@ -402,6 +413,7 @@ awaitable<void> AnswerTcp(L l, S* server, tcp::socket s, std::function<std::vect
         if (out.empty()) out = ServFail(query);
         if (out.empty()) break;
       }
+      CountAnswer(out);
       uint8_t olen[2] = {static_cast<uint8_t>(out.size() >> 8), static_cast<uint8_t>(out.size() & 0xff)};
       std::array<asio::const_buffer, 2> bufs{asio::buffer(olen), asio::buffer(out)};
       co_await asio::async_write(s, bufs, asio::use_awaitable);

@@ -139,6 +139,7 @@ struct FlowCaptureCallbacks {
         s.dst_port = ntohs(nfct_get_attr_u16(ct, reply ? ATTR_REPL_PORT_DST : ATTR_PORT_DST));
       }
       if (proto == IPPROTO_TCP) s.tcp_flags = (first ? (reply ? 0x12 : 0x02) : 0) | fin;
+      s.new_flow = first && !reply;
       self->sink_->push_back(std::move(s));
     }
     return NFCT_CB_CONTINUE;

@@ -37,6 +37,7 @@ struct FlowSample {
   int src_port = 0, dst_port = 0;
   uint64_t packets = 0, bytes = 0;
   int tcp_flags = 0;  // drops: the packet's; flows: SYN when first seen, FIN once closing
+  bool new_flow = false;  // the original direction of a flow this capture had not seen yet
 };
 
 // Parses an IPv4 or IPv6 packet (from its IP header) into a one-packet drop sample:

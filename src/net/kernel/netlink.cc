@@ -281,6 +281,12 @@ Result<std::vector<LinkInfo>> Netlink::ListLinks() {
     i.index = rtnl_link_get_ifindex(l);
     i.kind = rtnl_link_get_type(l) ? rtnl_link_get_type(l) : "";
     i.master = rtnl_link_get_master(l);
+    i.rx_bytes = rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES);
+    i.rx_packets = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
+    i.rx_dropped = rtnl_link_get_stat(l, RTNL_LINK_RX_DROPPED);
+    i.tx_bytes = rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES);
+    i.tx_packets = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
+    i.tx_dropped = rtnl_link_get_stat(l, RTNL_LINK_TX_DROPPED);
     out.push_back(i);
   }
   nl_cache_free(cache);

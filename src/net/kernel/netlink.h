@@ -4,6 +4,7 @@
 // A Netlink talks to the network namespace of the thread that opened it; use it on that
 // thread only (typically inside netns::Run). Deleting a link that is already gone
 // succeeds. libnl's error codes become Status values here.
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,9 @@ struct LinkInfo {
   int index = 0;
   std::string kind;  // veth, bridge, ...
   int master = 0;
+  // The link's counters as the kernel keeps them (rx: what it received).
+  uint64_t rx_bytes = 0, rx_packets = 0, rx_dropped = 0;
+  uint64_t tx_bytes = 0, tx_packets = 0, tx_dropped = 0;
 };
 
 class Netlink {

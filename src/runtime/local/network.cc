@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include <fmt/format.h>
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "net/domain/flow_log.h"
 #include "net/domain/ip.h"
 #include "net/domain/sg_filter_update.h"
@@ -128,6 +130,36 @@ bool NoEgressHas(const std::string& router, const std::string& ip) {
 
 std::string LocalNetwork::TaskNetns(const std::string& task_id) const {
   return options_.prefix + "-t-" + task_id;
+}
+
+std::vector<LocalNetwork::EniCounters> LocalNetwork::ReadEniCounters() {
+  std::map<std::string, std::string> eni_of_ns;
+  {
+    std::lock_guard<std::mutex> lock(enis_mu_);
+    for (const auto& [eni, ns] : eni_netns_) eni_of_ns[ns] = eni;
+  }
+  std::set<std::string> vpcs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    vpcs = routers_ready_;
+  }
+  std::vector<EniCounters> out;
+  constexpr std::string_view kTaskAlias = "kecs:task:";
+  for (const auto& vpc : vpcs) {
+    Status st = InNs(RouterNetns(vpc), [&](Netlink& nl) -> Status {
+      ASSIGN_OR_RETURN(auto links, nl.ListLinks());
+      for (const auto& l : links) {
+        if (l.kind != "veth" || !l.alias.starts_with(kTaskAlias)) continue;
+        auto it = eni_of_ns.find(TaskNetns(l.alias.substr(kTaskAlias.size())));
+        if (it == eni_of_ns.end()) continue;
+        out.push_back({it->second, vpc, l.tx_bytes, l.tx_packets, l.tx_dropped, l.rx_bytes, l.rx_packets,
+                       l.rx_dropped});
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) KLOG_DEBUG("ENI counters of {}: {}", vpc, st.message());
+  }
+  return out;
 }
 
 std::string LocalNetwork::RouterNetns(const std::string& vpc_id) const {
@@ -272,6 +304,10 @@ Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
       RETURN_IF_ERROR(nl.AddAddress("up0", t.router_ip + "/30"));
       RETURN_IF_ERROR(nl.SetUp("up0"));
       RETURN_IF_ERROR(nl.AddRoute("default", t.host_ip, "up0"));
+      // Conntrack counts each flow's packets and bytes from its first packet, so a flow
+      // log's ACCEPT records (design.md 18.2) are whole even for a flow that starts before
+      // the collector opens the router's capture.
+      RETURN_IF_ERROR(net::netns::WriteSysctl("net/netfilter/nf_conntrack_acct", "1"));
       return net::netns::WriteSysctl("net/ipv4/ip_forward", "1");
     }));
     // Tasks (veths "t..."), load balancer nodes ("l...") and instances ("i...") of a VPC
@@ -571,6 +607,7 @@ Status LocalNetwork::TearDownTask(const TaskSpec& task) {
     {
       std::lock_guard<std::mutex> lock(enis_mu_);
       eni_netns_.erase(task.network.eni_id);
+      metrics::ForgetEni(task.network.eni_id);
     }
     if (!task.network.vpc_id.empty()) {
       RETURN_IF_ERROR(DetachAwsvpc(RouterNetns(task.network.vpc_id), TaskNetns(task.task_id),
@@ -834,9 +871,13 @@ Status LocalNetwork::ApplyPolicyLocked(const net::VpcPolicy& policy, bool* appli
   auto last = filters_.find(p.vpc_id);
   std::string update = last != filters_.end() ? net::BuildVpcFilterUpdate(last->second, p) : "";
   filters_.erase(p.vpc_id);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string_view kind = "incremental";
   if (update.empty() || !net::nft::Apply(router, update).ok()) {
+    kind = "full";
     RETURN_IF_ERROR(net::nft::Apply(router, net::BuildVpcFilter(p)));
   }
+  metrics::ObserveSgApply(kind, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   filters_[p.vpc_id] = p;
   if (applied) *applied = true;
   return Status::Ok();
@@ -852,7 +893,12 @@ Status LocalNetwork::ApplyInstancePolicy(const net::SecurityGroupPolicy* group,
     }
     return Status::Ok();
   }
-  return net::nft::Apply("", net::BuildInstanceFilter(table, options_.prefix + "0", *group, members));
+  auto t0 = std::chrono::steady_clock::now();
+  Status st = net::nft::Apply("", net::BuildInstanceFilter(table, options_.prefix + "0", *group, members));
+  if (st.ok()) {
+    metrics::ObserveSgApply("instance", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return st;
 }
 
 Status LocalNetwork::RemoveAll() {

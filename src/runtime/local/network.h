@@ -146,6 +146,17 @@ class LocalNetwork {
   // The owners of the host table's publish elements (no table: none).
   std::set<std::string> PublishedOwners();
 
+  // The counters of every awsvpc task's interface on this host, from its veth in the VPC's
+  // router (one link dump per router, no task namespace entered): what the router's end
+  // received is the task's egress, what it sent the task's ingress. For /metrics.
+  struct EniCounters {
+    std::string eni_id;
+    std::string vpc_id;
+    uint64_t in_bytes = 0, in_packets = 0, in_dropped = 0;
+    uint64_t out_bytes = 0, out_packets = 0, out_dropped = 0;
+  };
+  std::vector<EniCounters> ReadEniCounters();
+
   std::string TaskNetns(const std::string& task_id) const;
   std::string NetnsPath(const TaskSpec& task) const;  // "" for host mode
   const NetworkOptions& options() const { return options_; }

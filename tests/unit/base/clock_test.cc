@@ -1,4 +1,5 @@
 #include "base/clock.h"
+#include "base/utc_time.h"
 
 #include <gtest/gtest.h>
 
@@ -58,6 +59,30 @@ TEST(RealClock, IsAfter2020AndMonotonicEnough) {
   EXPECT_GT(a, 1577836800.0);  // 2020-01-01
   EXPECT_GE(b, a - 1.0);
   EXPECT_EQ(&Clock::Real(), &Clock::Real());
+}
+
+}  // namespace
+}  // namespace kecs
+
+namespace kecs {
+namespace {
+
+TEST(ParseIso8601, UtcFractionsAndOffsets) {
+  double t = 0;
+  ASSERT_TRUE(ParseIso8601("2026-12-06T09:00:00Z", &t));
+  EXPECT_DOUBLE_EQ(t, 1796547600.0);
+  ASSERT_TRUE(ParseIso8601("2026-12-06T09:00:00", &t));
+  EXPECT_DOUBLE_EQ(t, 1796547600.0);
+  ASSERT_TRUE(ParseIso8601("2026-12-06T09:00:00.250Z", &t));
+  EXPECT_DOUBLE_EQ(t, 1796547600.25);
+  ASSERT_TRUE(ParseIso8601("2026-12-06T10:30:00+01:30", &t));
+  EXPECT_DOUBLE_EQ(t, 1796547600.0);
+  ASSERT_TRUE(ParseIso8601("2026-12-06T04:00:00-05:00", &t));
+  EXPECT_DOUBLE_EQ(t, 1796547600.0);
+  EXPECT_FALSE(ParseIso8601("2026-12-06", &t));
+  EXPECT_FALSE(ParseIso8601("2026-12-06T09:00:00Zjunk", &t));
+  EXPECT_FALSE(ParseIso8601("2026-12-06T09:00:00+01", &t));
+  EXPECT_FALSE(ParseIso8601("2026-12-06T09:00:00+01:00x", &t));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "unit/support/ec2_handlers.h"
 
 namespace kecs::reconcile {
@@ -172,6 +173,35 @@ TEST_F(FlowLogControllerTest, NothingIsDeliveredBeforeTheWindowEndsOrWithoutARou
   Call("DeleteFlowLogs", {{"FlowLogIds", Json::array({id})}});
   controller_->Pass();
   EXPECT_TRUE(source_.retained.empty());
+}
+
+TEST_F(FlowLogControllerTest, FlowMetricsCountNewFlowsAndDropsByReason) {
+  FlowLogController::Options o;
+  o.metrics = true;
+  controller_ = std::make_unique<FlowLogController>(*store_, &source_, sink_, o, clock_);
+  controller_->Pass();
+  EXPECT_TRUE(source_.retained.empty());  // no ENI in use, no flow log: nothing captured
+  CreateFlowLog("VPC", vpc_, "ALL");
+  controller_->Pass();
+  net::FlowSample accepted = Flow("10.0.1.10", "10.0.2.10", 40000, 80, 5, 320);
+  accepted.new_flow = true;
+  net::FlowSample from_host = Flow("100.127.0.1", "10.0.2.10", 40001, 80, 1, 60);
+  from_host.new_flow = true;
+  source_.flows[vpc_] = {accepted, Flow("10.0.2.10", "10.0.1.10", 80, 40000, 4, 1200), from_host};
+  source_.drops[vpc_] = {Drop("kf:i:" + b_, "10.0.1.10", "10.0.2.10", 22), Drop("kf:i:" + b_, "10.0.1.10", "10.0.2.10", 22),
+                         Drop("kf:ao:" + a_sub_, "10.0.1.10", "10.0.2.10", 24)};
+  Run(2);
+  const std::string text = metrics::Scrape();
+  auto has = [&](const std::string& line) { return text.find(line) != std::string::npos; };
+  EXPECT_TRUE(has("kecs_flows_total{destination=\"vpc\",source=\"vpc\",verdict=\"ACCEPT\"} 1")) << text;
+  EXPECT_TRUE(has("kecs_flows_total{destination=\"vpc\",source=\"host\",verdict=\"ACCEPT\"} 1")) << text;
+  EXPECT_TRUE(has("kecs_flows_total{destination=\"vpc\",source=\"vpc\",verdict=\"REJECT\"} 2")) << text;
+  EXPECT_TRUE(has("kecs_drops_packets_total{eni=\"" + b_ + "\",direction=\"ingress\",reason=\"security_group\"} 2"))
+      << text;
+  EXPECT_TRUE(has("kecs_drops_bytes_total{eni=\"" + a_ + "\",direction=\"egress\",reason=\"network_acl\"} 60"))
+      << text;
+  metrics::ForgetEni(a_);
+  metrics::ForgetEni(b_);
 }
 
 }  // namespace
