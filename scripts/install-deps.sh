@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries (see docs/design.md for why each)
   libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libssl-dev libnl-3-dev libnl-route-3-dev libnftables-dev libldns-dev libpcre2-dev
+  # VPC flow logs: the router's drops (NFLOG) and accepted flows (conntrack with accounting)
+  libnetfilter-log-dev libnetfilter-conntrack-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # data plane (local runtime)
   iproute2 nftables runc skopeo umoci

@@ -22,6 +22,9 @@ struct Config {
   int http_threads = 4;
   int max_connections = 0;  // 0: three quarters of the descriptor limit
   bool validate_responses = false;
+  // Hubble-style flow metrics (kecs_flows_total, kecs_drops_*): every VPC router with a
+  // task is captured, flow log or not (design.md 18.2).
+  bool flow_metrics = true;
 
   // Local runtime.
   std::string name_prefix = "kecs";       // kernel object names, nft table, runc ids

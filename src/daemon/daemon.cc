@@ -58,6 +58,7 @@
 #include "net/kernel/metadata_listener.h"
 #include "net/domain/vpc.h"
 #include "reconcile/awslogs_shipper.h"
+#include "reconcile/flow_log_controller.h"
 #include "reconcile/discovery_hooks.h"
 #include "reconcile/lb_controller.h"
 #include "reconcile/lb_hooks.h"
@@ -68,6 +69,7 @@
 #include "reconcile/service_controller.h"
 #include "reconcile/traffic_shift.h"
 #include "reconcile/task_controller.h"
+#include "runtime/local/flow_source.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
 #include "state/records/elb.h"
@@ -553,6 +555,16 @@ int Run(const Config& cfg) {
       return shipper->Prepare(t);  // Docker's driver makes the stream as the container starts
     };
   }
+  // VPC flow logs (issue 15): the local runtime's routers are the source of their records;
+  // the simulated runtime has none, and its flow logs produce no records.
+  std::unique_ptr<runtime::local::LocalFlowSource> flow_source;
+  if (auto* local_rt = dynamic_cast<runtime::local::LocalRuntime*>(rt->get())) {
+    flow_source = std::make_unique<runtime::local::LocalFlowSource>(
+        [local_rt](const std::string& vpc) { return local_rt->network().RouterNamespace(vpc); });
+  }
+  reconcile::FlowLogController flow_logs(**store, flow_source.get(), static_cast<reconcile::LogSink&>(logs),
+                                         {std::chrono::milliseconds(1000), cfg.data_dir + "/s3", cfg.flow_metrics},
+                                         clock);
   // A listener's sockets would keep the task's namespace alive after its deletion.
   hooks.before_delete = [&metadata](const model::Task& t, const runtime::TaskSpec&) {
     metadata.Close(t.region, t.id);
@@ -792,6 +804,7 @@ int Run(const Config& cfg) {
 
   controller.Start();
   if (awslogs) awslogs->Start();
+  flow_logs.Start();
   policies.Start();
   lbs.Start();
   services.Start();
@@ -833,6 +846,7 @@ int Run(const Config& cfg) {
   imds_server.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
   controller.Stop();
+  flow_logs.Stop();  // before the store and the logs service close
   if (awslogs) awslogs->Stop();  // after the controller (its hook prepares streams), before the store closes
   metadata.Stop();  // after the controller: its hooks open and close listeners
   policies.Stop();

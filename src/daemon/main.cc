@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
   start->add_flag("--strict,!--no-strict", cfg.strict,
                   "Refuse what AWS refuses where kecs is lenient by default")
       ->envname("KECS_STRICT");
+  start->add_flag("--flow-metrics,!--no-flow-metrics", cfg.flow_metrics,
+                  "Count every VPC's flows and drops for /metrics, with or without a flow log (default on)")
+      ->envname("KECS_FLOW_METRICS");
   std::string auth_keys_argv, auth_keys_file, registry_credentials_argv, registry_credentials_file;
   SecretFlag(start, "--auth-keys", auth_keys_argv, auth_keys_file, "KECS_AUTH_KEYS",
              "AKID:SECRET[,...]: verify SigV4 signatures against these key pairs");

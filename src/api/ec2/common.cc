@@ -238,6 +238,7 @@ void Ec2Api::RegisterAll(Service& s) {
   RegisterInstanceOps(s, store_, regions_);
   RegisterPeeringOps(s, store_, regions_);
   RegisterDhcpOptionsOps(s, store_, regions_);
+  RegisterFlowLogOps(s, store_, regions_);
   RegisterSgDescriptionOps(s, store_, regions_);
   RegisterEgressOnlyGatewayOps(s, store_, regions_);
   RegisterAddressOps(s, store_, regions_);

@@ -144,6 +144,8 @@ void RegisterSubnetCidrReservationOps(Service& s, state::Store& store, net::Regi
 void RegisterCidrBlockOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // cidr_blocks.cc
 void RegisterVpcEndpointOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // vpc_endpoints.cc
 void RegisterReferenceConsoleOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // sg_references_console.cc
+// Issue 15: VPC flow logs.
+void RegisterFlowLogOps(Service& s, state::Store& store, net::RegionBootstrap& regions);  // flow_logs.cc
 // The subnet `id` (subnets.cc); InvalidSubnetId.Malformed or InvalidSubnetID.NotFound otherwise.
 state::Object RequireSubnet(state::Tx& tx, const std::string& region, const std::string& id);
 // A subnet's IPv6 block as CreateSubnet and AssociateSubnetCidrBlock take it (subnets.cc):

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "net/domain/flow_log.h"
 #include "net/domain/ip.h"
 #include "net/domain/vpc.h"
 
@@ -133,7 +134,9 @@ std::vector<std::string> AclRules(const SubnetPolicy& s, bool egress) {
   const char* peer4 = egress ? "ip daddr" : "ip saddr";
   const char* peer6 = egress ? "ip6 daddr" : "ip6 saddr";
   for (const auto& e : entries) {
-    std::string verdict = e.allow ? "return" : "drop";
+    // A deny is logged to the flow logs' NFLOG group (net/domain/flow_log.h) before it drops.
+    const FlowDrop drop{egress ? FlowDrop::Kind::kAclOutbound : FlowDrop::Kind::kAclInbound, s.id};
+    std::string verdict = e.allow ? "return" : FlowDropLog(drop) + " drop";
     std::string comment = fmt::format("comment \"{} {} rule {}\"", s.acl_id, s.id, e.number);
     int from = e.from, to = e.to;
     if (IcmpV4Only(e.protocol) || IcmpV6Only(e.protocol)) {
@@ -149,7 +152,9 @@ std::vector<std::string> AclRules(const SubnetPolicy& s, bool egress) {
       if (!IcmpV4Only(e.protocol)) lines.push_back(Join({peer, L4(e.protocol, from, to, true), verdict, comment}));
     }
   }
-  lines.push_back(fmt::format("drop comment \"{} {} no rule matched\"", s.acl_id, s.id));
+  lines.push_back(fmt::format("{} drop comment \"{} {} no rule matched\"",
+                              FlowDropLog({egress ? FlowDrop::Kind::kAclOutbound : FlowDrop::Kind::kAclInbound, s.id}),
+                              s.acl_id, s.id));
   return lines;
 }
 
@@ -199,7 +204,9 @@ std::vector<std::string> EniDispatch(const EniPolicy& eni, const std::set<std::s
     if (!known.count(gid)) continue;
     lines.push_back(fmt::format("jump sg_{}_{} comment \"{} {}\"", Ident(gid), egress ? "out" : "in", eni.id, gid));
   }
-  lines.push_back(fmt::format("drop comment \"{} {}\"", eni.id,
+  lines.push_back(fmt::format("{} drop comment \"{} {}\"",
+                              FlowDropLog({egress ? FlowDrop::Kind::kEniEgress : FlowDrop::Kind::kEniIngress, eni.id}),
+                              eni.id,
                               egress ? "egress not allowed by its groups" : "ingress not allowed by its groups"));
   return lines;
 }

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "net/domain/flow_log.h"
 #include "net/domain/ip.h"
 #include "net/domain/sg_filter_update.h"
 #include "net/kernel/netlink.h"
@@ -303,6 +304,10 @@ Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
       RETURN_IF_ERROR(nl.AddAddress("up0", t.router_ip + "/30"));
       RETURN_IF_ERROR(nl.SetUp("up0"));
       RETURN_IF_ERROR(nl.AddRoute("default", t.host_ip, "up0"));
+      // Conntrack counts each flow's packets and bytes from its first packet, so a flow
+      // log's ACCEPT records (design.md 18.2) are whole even for a flow that starts before
+      // the collector opens the router's capture.
+      RETURN_IF_ERROR(net::netns::WriteSysctl("net/netfilter/nf_conntrack_acct", "1"));
       return net::netns::WriteSysctl("net/ipv4/ip_forward", "1");
     }));
     // Tasks (veths "t..."), load balancer nodes ("l...") and instances ("i...") of a VPC
@@ -315,19 +320,20 @@ Status LocalNetwork::EnsureRouter(const NetworkSpec& n) {
 add chain bridge kecs_l2 forward { type filter hook forward priority filter; policy accept; }
 flush chain bridge kecs_l2 forward
 )") + L2IsolationRules()));
-    RETURN_IF_ERROR(net::nft::Apply(router, R"(add table ip kecs_router
-add set ip kecs_router noegress { type ipv4_addr; comment "tasks in subnets without a route to the internet"; }
-add chain ip kecs_router forward { type filter hook forward priority filter; policy accept; }
-add chain ip kecs_router postrouting { type nat hook postrouting priority srcnat; policy accept; }
+    // The private-subnet drop is logged to the flow logs' NFLOG group (net/domain/flow_log.h).
+    RETURN_IF_ERROR(net::nft::Apply(router, fmt::format(R"(add table ip kecs_router
+add set ip kecs_router noegress {{ type ipv4_addr; comment "tasks in subnets without a route to the internet"; }}
+add chain ip kecs_router forward {{ type filter hook forward priority filter; policy accept; }}
+add chain ip kecs_router postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
 add chain ip kecs_router peering
 add chain ip kecs_router peering_nat
 flush chain ip kecs_router forward
 flush chain ip kecs_router postrouting
 add rule ip kecs_router forward oifname "up0" jump peering comment "kecs:peering"
-add rule ip kecs_router forward oifname "up0" ip saddr @noegress ct state new drop comment "kecs:private-subnet"
+add rule ip kecs_router forward oifname "up0" ip saddr @noegress ct state new {} drop comment "kecs:private-subnet"
 add rule ip kecs_router postrouting oifname "up0" jump peering_nat comment "kecs:peering"
 add rule ip kecs_router postrouting oifname "up0" masquerade comment "kecs:vpc-egress"
-)"));
+)", net::FlowDropLog({net::FlowDrop::Kind::kPrivateSubnet, ""}))));
     // Peered VPCs' traffic leaves without masquerade (ApplyPeerings).
     RETURN_IF_ERROR(net::nft::Apply(router, net::BuildRouterPeeringRules(n.vpc_id, peerings_)));
     routers_ready_.insert(n.vpc_id);
