@@ -213,3 +213,20 @@ def test_eni_counters_come_from_the_kernel(local_kecs):
     vpc.ecs.stop_task(cluster="sg", task=b["arn"])
     vpc.ecs.get_waiter("tasks_stopped").wait(cluster="sg", tasks=[b["arn"]], WaiterConfig=FAST)
     assert b["eni"] not in scrape(local_kecs)
+
+
+def test_a_blocked_connection_is_a_drop_for_the_right_eni_and_reason_within_one_scrape(local_kecs):
+    """Issue 15, done when 2: /metrics counts a connection a security group blocks as a drop
+    of the receiving ENI, reason security_group, by the next scrape."""
+    from test_security_groups import TIMEOUT, Vpc, get
+    vpc = Vpc(local_kecs)
+    ga, gb, gc = vpc.group("ga"), vpc.group("gb"), vpc.group("gc")
+    vpc.allow_tcp80_from_group(gb, ga)
+    b = vpc.task([gb])
+    c = vpc.task([gc])
+    series = f'kecs_drops_packets_total{{eni="{b["eni"]}",direction="ingress",reason="security_group"}}'
+    before = sample(scrape(local_kecs), series) or 0
+    assert get(c["ns"], b["ip"], timeout=2).outcome == TIMEOUT   # gc is not admitted by gb
+    # The SYN and its retransmissions were dropped at B's ingress; the next scrape shows it.
+    after = sample(scrape(local_kecs), series)
+    assert after is not None and after >= before + 1, scrape(local_kecs)
