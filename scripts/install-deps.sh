@@ -25,6 +25,9 @@ PACKAGES=(
   awscli python3-boto3 python3-pytest python3-pytest-xdist busybox-static docker-registry curl wrk iputils-ping openssl
   # ssh-keygen: the EC2 key pair tests check fingerprints and private keys with it
   openssh-client
+  # the topology page's browser test (tests/e2e/test_topology_ui.py): Debian's chromium,
+  # driven by npm's playwright-core (tests/ui, installed below) on Node.js
+  chromium nodejs
 )
 
 SUDO=""
@@ -63,4 +66,20 @@ fi
 if [ -f /etc/nsswitch.conf ] && ! grep -Eq '^hosts:.*\bmyhostname\b' /etc/nsswitch.conf; then
   echo "install-deps: adding myhostname to the hosts line of /etc/nsswitch.conf"
   $SUDO sed -i -E 's/^(hosts:[[:space:]]+files)/\1 myhostname/' /etc/nsswitch.conf
+fi
+
+# npm's playwright-core for the topology page's browser test, pinned by
+# tests/ui/package-lock.json. Debian ships npm apart from nodejs (another nodejs build may
+# bring its own); `npm ci` runs only when the pinned version is not already installed.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends npm
+fi
+UI_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/ui"
+want=$(node -p "require('$UI_TESTS/package-lock.json').packages['node_modules/playwright-core'].version")
+have=$(node -p "try { require('$UI_TESTS/node_modules/playwright-core/package.json').version } catch (e) { '' }")
+if [ "$want" != "$have" ]; then
+  echo "install-deps: npm ci in tests/ui (playwright-core $want)"
+  (cd "$UI_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
 fi
