@@ -186,3 +186,40 @@ def test_topology_page_with_access_keys(tmp_path, browser):
     finally:
         assert d.stop() == 0
     assert "uisecret" not in open(d.log_path).read()
+
+
+def test_topology_page_shows_load_balancers_and_target_health(kecs, browser):
+    ecs, ec2, elbv2 = kecs.client("ecs"), kecs.client("ec2"), kecs.client("elbv2")
+    vpc, _ = default_network(ec2)
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    two = [s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"])[:2]]
+    lb_group = ec2.create_security_group(GroupName="front", Description="alb", VpcId=vpc)["GroupId"]
+    lb = elbv2.create_load_balancer(Name="front", Subnets=two, SecurityGroups=[lb_group])["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="api", Protocol="HTTP", Port=80, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    ecs.create_cluster(clusterName="lbs")
+    td = ecs.register_task_definition(
+        family="api", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:latest", "essential": True,
+                               "portMappings": [{"containerPort": 80}]}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="lbs", serviceName="api", taskDefinition=td, desiredCount=2, launchType="FARGATE",
+                       networkConfiguration={"awsvpcConfiguration": {"subnets": two}},
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "app", "containerPort": 80}])
+
+    assert browser.must("open", url=kecs.endpoint + "/ui")["status"] == 200
+    browser.must("waitText", selector='.lb[data-name="front"]', contains=lb["DNSName"], timeout=10000)
+    # The service's two tasks are its target group's targets, with their health.
+    browser.must("count", selector='.lb[data-name="front"] .target', count=2, timeout=20000)
+    tasks = ecs.describe_tasks(cluster="lbs", tasks=ecs.list_tasks(cluster="lbs")["taskArns"])["tasks"]
+    for t in tasks:
+        ip = {d["name"]: d["value"] for d in t["attachments"][0]["details"]}["privateIPv4Address"]
+        browser.must("wait", selector=f'.lb[data-name="front"] .target[data-target="{ip}:80"]')
+    health = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    want = health[0]["TargetHealth"]["State"]
+    target = f'{health[0]["Target"]["Id"]}:{health[0]["Target"]["Port"]}'
+    browser.must("waitText", selector=f'.target[data-target="{target}"]', contains=want, timeout=10000)
+    # Scaled to zero, the service's targets drain (for the group's deregistration delay).
+    ecs.update_service(cluster="lbs", service="api", desiredCount=0)
+    browser.must("waitText", selector=f'.target[data-target="{target}"]', contains="draining", timeout=20000)
