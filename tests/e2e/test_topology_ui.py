@@ -223,3 +223,15 @@ def test_topology_page_shows_load_balancers_and_target_health(kecs, browser):
     # Scaled to zero, the service's targets drain (for the group's deregistration delay).
     ecs.update_service(cluster="lbs", service="api", desiredCount=0)
     browser.must("waitText", selector=f'.target[data-target="{target}"]', contains="draining", timeout=20000)
+
+
+def test_topology_page_shows_names_as_text(kecs, browser):
+    """Names come from users: a tag that looks like markup is shown as text, never parsed."""
+    ec2 = kecs.client("ec2")
+    evil = '<img src=x onerror="document.body.dataset.pwned=1"><script>document.body.dataset.pwned=1</script>'
+    vpc = ec2.create_vpc(CidrBlock="10.44.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": evil}]}])["Vpc"]["VpcId"]
+    assert browser.must("open", url=kecs.endpoint + "/ui")["status"] == 200
+    browser.must("waitText", selector=f'.vpc[data-vpc-id="{vpc}"] .title', contains=evil, timeout=10000)
+    browser.must("count", selector="#vpcs img, #vpcs script", count=0)
+    browser.must("count", selector="body[data-pwned]", count=0)
