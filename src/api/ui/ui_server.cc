@@ -14,6 +14,7 @@
 #include <cctype>
 #include <deque>
 #include <thread>
+#include <utility>
 
 #include "api/http/handover.h"
 #include "api/ui/page.h"
@@ -120,6 +121,7 @@ struct UiServer::Conn : std::enable_shared_from_this<UiServer::Conn> {
   std::deque<std::pair<std::string, bool>> outbox;  // frame, binary
   bool writing = false;
   bool closing = false;
+  std::optional<websocket::close_code> close_after_write;  // Close while a frame was going out
   int64_t seen_version = -1;
   std::shared_ptr<const std::string> last_sent;
   std::chrono::steady_clock::time_point last_look;
@@ -222,6 +224,7 @@ struct UiServer::Conn : std::enable_shared_from_this<UiServer::Conn> {
   void WriteNext() {
     if (outbox.empty() || closing) {
       writing = false;
+      if (close_after_write) SendClose(*std::exchange(close_after_write, std::nullopt));
       return;
     }
     writing = true;
@@ -241,10 +244,14 @@ struct UiServer::Conn : std::enable_shared_from_this<UiServer::Conn> {
     if (closing) return;
     closing = true;
     tick.cancel();
-    if (writing) {  // a close frame cannot go out beside a write in progress
-      Stop();
+    if (writing) {  // a close frame goes out once the frame being written has
+      close_after_write = code;
       return;
     }
+    SendClose(code);
+  }
+
+  void SendClose(websocket::close_code code) {
     ws.async_close(websocket::close_reason(code), [self = shared_from_this()](beast::error_code) { self->Stop(); });
   }
 
