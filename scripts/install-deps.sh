@@ -32,6 +32,9 @@ PACKAGES=(
   prometheus-cpp-dev prometheus
   # the Kubernetes runtime (issue 16): kubeconfig files are YAML; the API client is libcurl
   libyaml-cpp-dev libcurl4-openssl-dev
+  # the topology page's browser test (tests/e2e/test_topology_ui.py): Debian's chromium,
+  # driven by npm's playwright-core (tests/ui, installed below) on Node.js
+  chromium nodejs
 )
 
 SUDO=""
@@ -81,18 +84,19 @@ if [ -f /etc/nsswitch.conf ] && ! grep -Eq '^hosts:.*\bmyhostname\b' /etc/nsswit
   $SUDO sed -i -E 's/^(hosts:[[:space:]]+files)/\1 myhostname/' /etc/nsswitch.conf
 fi
 
-# npm packages of the tests, each directory pinned by its package-lock.json: tests/k8s
-# (kubernetes-models: the Kubernetes OpenAPI schema the e2e suite validates kecs's
-# manifests against). Node.js and npm come from Debian when no node is on PATH. `npm ci`
-# runs only when the lock file changed since the last install (its hash is kept in
-# node_modules/.kecs-lock-sha256).
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "install-deps: installing nodejs and npm"
+# npm packages of the tests, each directory pinned by its package-lock.json: tests/ui
+# (playwright-core, driving Debian's chromium for the topology page's browser test) and
+# tests/k8s (kubernetes-models: the Kubernetes OpenAPI schema the e2e suite validates
+# kecs's manifests against). Debian ships npm apart from nodejs (another nodejs build may
+# bring its own). `npm ci` runs only when the lock file changed since the last install
+# (its hash is kept in node_modules/.kecs-lock-sha256).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing npm"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+  $SUDO apt-get install -y -qq --no-install-recommends npm
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for dir in "$ROOT/tests/k8s"; do
+for dir in "$ROOT/tests/ui" "$ROOT/tests/k8s"; do
   want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   have=$(cat "$dir/node_modules/.kecs-lock-sha256" 2>/dev/null || true)
   if [ "$want" != "$have" ]; then

@@ -41,6 +41,7 @@
 #include "api/logs/logs_api.h"
 #include "api/secret_sources.h"
 #include "api/ssm/ssm_api.h"
+#include "api/ui/ui_server.h"
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -764,14 +765,28 @@ int Run(const Config& cfg) {
   // ECS Exec: ExecuteCommand's sessions, streamed over WebSockets on the API's port.
   api::exec::ExecSessions exec_sessions;
   api::exec::StreamServer exec_streams(exec_sessions, *runtime);
+  // The topology page (/ui, issue 15) and its live streams, WebSockets on the same port.
+  api::ui::UiServer::Options uopts;
+  uopts.credentials = cfg.AuthKeyMap();
+  api::ui::UiServer ui(**store, *runtime, uopts);
+  (*store)->OnCommit([&ui] { ui.Notify(); });
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;
   sopts.max_connections = cfg.max_connections;
-  sopts.upgrade_wanted = &api::exec::StreamServer::Wants;
+  sopts.upgrade_wanted = [](const api::HttpRequest& r) {
+    return api::exec::StreamServer::Wants(r) || api::ui::UiServer::Wants(r);
+  };
   sopts.large_body_wanted = &api::ecr::EcrApi::IsBlobUpload;  // image layers beyond 16 MiB
-  sopts.upgrade = [&exec_streams](api::HttpRequest r, int fd) { exec_streams.Serve(std::move(r), fd); };
+  sopts.upgrade = [&exec_streams, &ui](api::HttpRequest r, int fd) {
+    if (api::ui::UiServer::Wants(r)) {
+      ui.Serve(std::move(r), fd);
+    } else {
+      exec_streams.Serve(std::move(r), fd);
+    }
+  };
   api::HttpServer server(
-      [&router, &ecr](const api::HttpRequest& r) {
+      [&router, &ecr, &ui](const api::HttpRequest& r) {
+        if (api::ui::UiServer::IsUiPath(r.Path())) return ui.Handle(r);
         return api::ecr::EcrApi::IsRegistryPath(r.Path()) ? ecr.HandleRegistry(r) : router.Handle(r);
       },
       sopts);
@@ -838,6 +853,7 @@ int Run(const Config& cfg) {
   ecr_cv.notify_all();
   ecr_lifecycle.join();
   exec_streams.Shutdown();  // ends the exec sessions (their commands are killed)
+  ui.Shutdown();  // ends the topology page's streams (they read the store and the runtime)
   services.Stop();
   daemons.Stop();
   asg_controller.Stop();  // before the instance controller: its passes call EC2's handlers

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "api/exec/message.h"
+#include "api/http/handover.h"
 #include "base/json.h"
 #include "base/log.h"
 
@@ -415,7 +416,8 @@ struct StreamServer::Conn : std::enable_shared_from_this<StreamServer::Conn> {
   }
 };
 
-StreamServer::StreamServer(ExecSessions& sessions, runtime::Runtime& runtime) : sessions_(sessions), runtime_(runtime) {}
+StreamServer::StreamServer(ExecSessions& sessions, runtime::Runtime& runtime)
+    : sessions_(sessions), runtime_(runtime), conns_(std::make_unique<HandedOver<Conn>>()) {}
 
 StreamServer::~StreamServer() { Shutdown(); }
 
@@ -423,70 +425,27 @@ bool StreamServer::Wants(const HttpRequest& req) { return req.method == "GET" &&
 
 void StreamServer::Serve(HttpRequest req, int fd) {
   std::string id = SessionIdOf(req);
-  std::lock_guard lock(mu_);
-  Reap();
-  if (stopped_ || id.empty()) {
+  if (id.empty()) {
     ::close(fd);
     return;
   }
-  if (conns_.size() >= static_cast<size_t>(kMaxSessions)) {
+  Status st = conns_->Launch(fd, req, kMaxSessions, {kKeepAliveIdle, kKeepAliveInterval, kKeepAliveProbes},
+                             [&] { return std::make_shared<Conn>(sessions_, runtime_, id); });
+  if (st.code() == Code::kResourceExhausted) {
     KLOG_WARN("exec session {}: refused: {} sessions are being served already", id, kMaxSessions);
-    static constexpr std::string_view kBusy =
-        "HTTP/1.1 503 Service Unavailable\r\nServer: kecs\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    (void)::send(fd, kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    ::close(fd);
-    return;
+  } else if (st.code() == Code::kInternal) {
+    KLOG_WARN("exec session {}: {}", id, st.message());
   }
-  auto conn = std::make_shared<Conn>(sessions_, runtime_, id);
-  beast::error_code ec;
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  bool v6 = getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 && addr.ss_family == AF_INET6;
-  conn->ws.next_layer().assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
-  if (ec) {
-    ::close(fd);
-    KLOG_WARN("exec session {}: {}", id, ec.message());
-    return;
-  }
-  int on = 1;
-  (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepAliveIdle, sizeof kKeepAliveIdle);
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepAliveInterval, sizeof kKeepAliveInterval);
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepAliveProbes, sizeof kKeepAliveProbes);
-  http::request<http::empty_body> breq{http::verb::get, req.target, 11};
-  for (const auto& [k, v] : req.headers) breq.insert(k, v);
-  conn->thread = std::thread([conn, breq = std::move(breq)]() mutable { conn->Run(std::move(breq)); });
-  conns_.push_back(std::move(conn));
 }
 
 void StreamServer::Shutdown() {
-  std::list<std::shared_ptr<Conn>> conns;
-  {
-    std::lock_guard lock(mu_);
-    stopped_ = true;
-    conns.swap(conns_);
-  }
+  auto conns = conns_->Stop();
   for (auto& c : conns) asio::post(c->ioc, [c] { c->Abort(); });
   for (auto& c : conns) {
     if (c->thread.joinable()) c->thread.join();
   }
 }
 
-int StreamServer::Active() {
-  std::lock_guard lock(mu_);
-  Reap();
-  return static_cast<int>(conns_.size());
-}
-
-void StreamServer::Reap() {
-  for (auto it = conns_.begin(); it != conns_.end();) {
-    if ((*it)->finished) {
-      if ((*it)->thread.joinable()) (*it)->thread.join();
-      it = conns_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
+int StreamServer::Active() { return conns_->Active(); }
 
 }  // namespace kecs::api::exec

@@ -33,6 +33,11 @@
 #include "api/http/server.h"
 #include "runtime/runtime.h"
 
+namespace kecs::api {
+template <typename Conn>
+class HandedOver;  // api/http/handover.h
+}  // namespace kecs::api
+
 namespace kecs::api::exec {
 
 inline constexpr std::string_view kStreamPath = "/_kecs/v1/exec/";
@@ -78,13 +83,9 @@ class StreamServer {
   struct Conn;  // one session's connection (stream_server.cc)
 
  private:
-  void Reap();  // joins finished sessions; requires mu_
-
   ExecSessions& sessions_;
   runtime::Runtime& runtime_;
-  std::mutex mu_;
-  bool stopped_ = false;                   // guarded by mu_
-  std::list<std::shared_ptr<Conn>> conns_;  // guarded by mu_
+  std::unique_ptr<HandedOver<Conn>> conns_;
 };
 
 }  // namespace kecs::api::exec
