@@ -4,7 +4,6 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include "api/errors.h"
 #include "api/protocol/query_codec.h"
@@ -15,7 +14,6 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/strings.h"
-#include "base/value_cipher.h"
 
 namespace kecs::api {
 namespace {
@@ -168,24 +166,6 @@ std::optional<AuthFailure> CheckAuth(const HttpRequest& req, const Router::Optio
   return std::nullopt;
 }
 
-// HTTP Basic credentials ("Authorization: Basic base64(key:secret)") that name one of the
-// configured access key pairs: how a client that cannot sign SigV4 (Prometheus, a browser)
-// proves it holds a key. The secret is compared in constant time and never logged.
-bool BasicAuthMatches(const HttpRequest& req, const std::map<std::string, std::string>& creds) {
-  std::string_view h = req.Header("authorization");
-  constexpr std::string_view kScheme = "Basic ";
-  if (h.size() <= kScheme.size() || ToLower(h.substr(0, kScheme.size())) != "basic ") return false;
-  auto decoded = Base64Decode(h.substr(kScheme.size()));
-  if (!decoded.ok()) return false;
-  size_t colon = decoded->find(':');
-  if (colon == std::string::npos) return false;
-  auto it = creds.find(decoded->substr(0, colon));
-  if (it == creds.end()) return false;
-  std::string_view given = std::string_view(*decoded).substr(colon + 1);
-  return given.size() == it->second.size() &&
-         CRYPTO_memcmp(given.data(), it->second.data(), given.size()) == 0;
-}
-
 // GET /metrics: every metric in Prometheus's text format. With access keys configured the
 // scraper signs with SigV4 or sends one pair as HTTP Basic credentials (Prometheus's
 // basic_auth with password_file).
@@ -200,7 +180,7 @@ HttpResponse MetricsResponse(const HttpRequest& req, const Router::Options& opti
     r.body = "kecs: /metrics answers GET\n";
     return r;
   }
-  if (!options.credentials.empty() && !BasicAuthMatches(req, options.credentials) &&
+  if (!options.credentials.empty() && !BasicCredentialsMatch(req.Header("authorization"), options.credentials) &&
       CheckAuth(req, options, now, "json")) {
     r.status = 401;
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"kecs\", charset=\"UTF-8\"");

@@ -6,10 +6,12 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <ctime>
 
 #include "base/strings.h"
+#include "base/value_cipher.h"
 
 namespace kecs::api {
 namespace {
@@ -162,6 +164,26 @@ SigV4Result VerifySigV4(const HttpRequest& req, const std::map<std::string, std:
     return SigV4Result::kPayloadHashMismatch;
   }
   return SigV4Result::kOk;
+}
+
+bool BasicCredentialsMatch(std::string_view authorization, const std::map<std::string, std::string>& secrets) {
+  constexpr std::string_view kScheme = "basic ";
+  if (authorization.size() <= kScheme.size() || ToLower(authorization.substr(0, kScheme.size())) != kScheme) {
+    return false;
+  }
+  auto decoded = Base64Decode(Trim(authorization.substr(kScheme.size())));
+  if (!decoded.ok()) return false;
+  size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  auto it = secrets.find(decoded->substr(0, colon));
+  if (it == secrets.end()) return false;
+  auto digest = [](std::string_view v) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
+    SHA256(reinterpret_cast<const unsigned char*>(v.data()), v.size(), d.data());
+    return d;
+  };
+  auto want = digest(it->second), got = digest(std::string_view(*decoded).substr(colon + 1));
+  return CRYPTO_memcmp(want.data(), got.data(), want.size()) == 0;
 }
 
 }  // namespace kecs::api

@@ -51,6 +51,12 @@ SigV4Result VerifySigV4(const HttpRequest& req, const std::map<std::string, std:
                         double now);
 
 // Exposed for tests: the canonical request and the signature for a secret.
+// HTTP Basic credentials ("Basic base64(key:secret)") that name one of `secrets`' pairs:
+// how a client that cannot sign SigV4 (Prometheus, a browser) proves it holds a key. The
+// secret is compared in constant time (SHA-256 digests of both, so its length leaks
+// nothing either); nothing here is logged.
+bool BasicCredentialsMatch(std::string_view authorization, const std::map<std::string, std::string>& secrets);
+
 std::string CanonicalRequest(const HttpRequest& req, const std::vector<std::string>& signed_headers);
 std::string ComputeSignature(const HttpRequest& req, const SigV4Auth& auth,
                              const std::string& secret, const std::string& amz_date);

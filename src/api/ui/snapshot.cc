@@ -374,4 +374,53 @@ Json SnapshotToJson(const Snapshot& s) {
           {"services", services}, {"loadBalancers", lbs}, {"cloudMap", discovery}};
 }
 
+namespace {
+
+bool ProtocolAdmits(const std::string& rule, int protocol) {
+  if (rule == "-1" || rule == "all") return true;
+  if (rule == "tcp") return protocol == 6;
+  if (rule == "udp") return protocol == 17;
+  if (rule == "icmp") return protocol == 1;
+  if (rule == "icmpv6") return protocol == 58;
+  return rule == std::to_string(protocol);
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+}  // namespace
+
+void AddFlowsToEdges(Snapshot& s, const std::vector<ObservedFlow>& flows) {
+  std::map<std::pair<std::string, std::string>, const std::vector<std::string>*> groups_at;  // (vpc, ip)
+  for (const auto& t : s.tasks) {
+    if (t.eni) groups_at[{t.eni->vpc_id, t.eni->private_ip}] = &t.eni->security_groups;
+  }
+  std::map<std::string, std::string> vpc_of;
+  for (const auto& g : s.groups) vpc_of[g.id] = g.vpc_id;
+  for (auto& e : s.edges) {
+    const std::string& vpc = vpc_of[e.to];
+    std::optional<net::Ipv4Cidr> cidr;
+    if (e.from_kind == "cidr") cidr = net::Ipv4Cidr::Parse(e.from);
+    for (const auto& f : flows) {
+      if (f.vpc_id != vpc || !ProtocolAdmits(e.protocol, f.protocol)) continue;
+      bool ports = f.protocol == 6 || f.protocol == 17;
+      if (ports && e.protocol != "-1" && e.from_port >= 0 && (f.dst_port < e.from_port || f.dst_port > e.to_port)) continue;
+      auto dst = groups_at.find({vpc, f.dst});
+      if (dst == groups_at.end() || !Has(*dst->second, e.to)) continue;
+      bool from = false;
+      if (e.from_kind == "group") {
+        auto src = groups_at.find({vpc, f.src});
+        from = src != groups_at.end() && Has(*src->second, e.from);
+      } else if (cidr) {
+        auto ip = net::ParseIpv4(f.src);
+        from = ip && cidr->Contains(*ip);
+      }
+      if (!from) continue;
+      if (!e.flows) e.flows = FlowCount{};
+      e.flows->packets += static_cast<int64_t>(f.packets);
+      e.flows->bytes += static_cast<int64_t>(f.bytes);
+      (f.accepted ? e.flows->accepted : e.flows->rejected) += static_cast<int64_t>(f.flows);
+    }
+  }
+}
+
 }  // namespace kecs::api::ui

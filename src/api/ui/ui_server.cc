@@ -6,8 +6,6 @@
 #include <boost/beast/websocket.hpp>
 
 #include <netinet/tcp.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,12 +15,12 @@
 #include <utility>
 
 #include "api/http/handover.h"
+#include "api/sigv4.h"
 #include "api/ui/page.h"
 #include "api/ui/snapshot.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "base/value_cipher.h"
 
 namespace kecs::api::ui {
 
@@ -49,12 +47,6 @@ HttpResponse Text(int status, std::string_view content_type, std::string body) {
 
 HttpResponse JsonMessage(int status, std::string_view message) {
   return Text(status, "application/json", Json{{"message", std::string(message)}}.dump());
-}
-
-std::array<unsigned char, SHA256_DIGEST_LENGTH> Digest(std::string_view s) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-  return d;
 }
 
 // Whether `v` is 32 hex digits (a task id).
@@ -279,21 +271,7 @@ bool UiServer::Wants(const HttpRequest& req) {
 
 std::optional<HttpResponse> UiServer::Refusal(const HttpRequest& req) const {
   if (options_.credentials.empty()) return std::nullopt;
-  std::string_view auth = req.Header("authorization");
-  bool ok = false;
-  if (auth.size() > 6 && ToLower(std::string(auth.substr(0, 6))) == "basic ") {
-    auto decoded = Base64Decode(Trim(std::string(auth.substr(6))));
-    if (decoded.ok()) {
-      size_t colon = decoded->find(':');
-      if (colon != std::string::npos) {
-        auto it = options_.credentials.find(decoded->substr(0, colon));
-        if (it != options_.credentials.end()) {
-          auto want = Digest(it->second), got = Digest(std::string_view(*decoded).substr(colon + 1));
-          ok = CRYPTO_memcmp(want.data(), got.data(), want.size()) == 0;
-        }
-      }
-    }
-  }
+  bool ok = BasicCredentialsMatch(req.Header("authorization"), options_.credentials);
   if (ok) return std::nullopt;
   HttpResponse r = JsonMessage(401, "the topology page needs an access key id and its secret (HTTP Basic)");
   r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"kecs\", charset=\"UTF-8\"");

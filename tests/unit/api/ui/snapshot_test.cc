@@ -214,3 +214,52 @@ TEST_F(SnapshotTest, JsonKeepsAPlaceForFlowsAndShowsNoInternalMembers) {
 
 }  // namespace
 }  // namespace kecs::api::ui
+
+namespace kecs::api::ui {
+namespace {
+
+// Flows on edges: built by hand (the snapshot's own tests cover BuildSnapshot).
+Snapshot TwoTierSnapshot() {
+  Snapshot s;
+  s.groups = {{"sg-web", "web", "vpc-1"}, {"sg-lb", "lb", "vpc-1"}, {"sg-other", "other", "vpc-2"}};
+  GroupEdge from_lb{"sg-lb", "group", "sg-web", "tcp", 80, 80, std::nullopt};
+  GroupEdge from_cidr{"10.9.0.0/16", "cidr", "sg-web", "tcp", 8000, 8100, std::nullopt};
+  GroupEdge icmp{"sg-lb", "group", "sg-web", "icmp", -1, -1, std::nullopt};
+  s.edges = {from_lb, from_cidr, icmp};
+  auto task = [](const std::string& ip, const std::string& group, const std::string& vpc) {
+    TaskNode t;
+    t.eni = EniNode{"eni-" + ip, "subnet-1", vpc, ip, std::nullopt, std::nullopt, {group}};
+    return t;
+  };
+  s.tasks = {task("10.0.1.10", "sg-web", "vpc-1"), task("10.0.1.20", "sg-lb", "vpc-1"),
+             task("10.0.1.10", "sg-lb", "vpc-2")};  // the same address in another VPC
+  return s;
+}
+
+TEST(UiFlowsOnEdges, EachFlowCountsOnTheEdgesThatAdmitIt) {
+  Snapshot s = TwoTierSnapshot();
+  AddFlowsToEdges(s, {
+      {"vpc-1", "10.0.1.20", "10.0.1.10", 6, 80, true, 3, 30, 4000},    // lb -> web:80
+      {"vpc-1", "10.9.3.4", "10.0.1.10", 6, 8050, true, 1, 5, 600},     // the CIDR -> web:8050
+      {"vpc-1", "10.9.3.4", "10.0.1.10", 6, 8200, false, 2, 2, 120},    // outside the port range
+      {"vpc-1", "10.0.1.20", "10.0.1.10", 6, 81, false, 1, 3, 180},     // port 81: no edge admits it
+      {"vpc-2", "10.0.1.20", "10.0.1.10", 6, 80, true, 7, 7, 700},      // another VPC's addresses
+      {"vpc-1", "10.0.1.20", "10.0.1.10", 1, 0, true, 1, 2, 168},       // ping lb -> web
+  });
+  ASSERT_TRUE(s.edges[0].flows);
+  EXPECT_EQ(s.edges[0].flows->accepted, 3);
+  EXPECT_EQ(s.edges[0].flows->packets, 30);
+  EXPECT_EQ(s.edges[0].flows->bytes, 4000);
+  EXPECT_EQ(s.edges[0].flows->rejected, 0);
+  ASSERT_TRUE(s.edges[1].flows);
+  EXPECT_EQ(s.edges[1].flows->accepted, 1);
+  EXPECT_EQ(s.edges[1].flows->bytes, 600);
+  ASSERT_TRUE(s.edges[2].flows);
+  EXPECT_EQ(s.edges[2].flows->packets, 2);
+  Snapshot quiet = TwoTierSnapshot();
+  AddFlowsToEdges(quiet, {});
+  for (const auto& e : quiet.edges) EXPECT_FALSE(e.flows);
+}
+
+}  // namespace
+}  // namespace kecs::api::ui
