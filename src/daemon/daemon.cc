@@ -768,7 +768,17 @@ int Run(const Config& cfg) {
   // The topology page (/ui, issue 15) and its live streams, WebSockets on the same port.
   api::ui::UiServer::Options uopts;
   uopts.credentials = cfg.AuthKeyMap();
+  // The page's edges carry what the flow captures saw lately (flow metrics or a flow log).
+  uopts.annotate = [&flow_logs](state::Tx&, api::ui::Snapshot& snap) {
+    std::vector<api::ui::ObservedFlow> seen;
+    for (const auto& r : flow_logs.RecentFlows()) {
+      seen.push_back({r.vpc, r.src, r.dst, r.protocol, r.dst_port, r.accepted, r.flows, r.packets, r.bytes});
+    }
+    api::ui::AddFlowsToEdges(snap, seen);
+    return Status::Ok();
+  };
   api::ui::UiServer ui(**store, *runtime, uopts);
+  flow_logs.OnRecentChanged([&ui] { ui.Notify(); });  // new flows redraw the page's edges
   (*store)->OnCommit([&ui] { ui.Notify(); });
   api::HttpServer::Options sopts;
   sopts.threads = cfg.http_threads;

@@ -180,6 +180,7 @@ void FlowLogController::Pass() {
     for (const auto& s : samples) {
       if (!dns.empty() && (s.src == dns || s.dst == dns)) continue;
       if (options_.metrics) CountMetrics(s, by_ip, by_id, rejected);
+      RecordRecent(vpc, s, now);
       // Where the sample is recorded: (interface, egress).
       std::vector<std::pair<const Eni*, bool>> at;
       if (s.accepted) {
@@ -220,6 +221,46 @@ void FlowLogController::Pass() {
     Window& w = windows_[fl.id];
     if (now - w.start >= fl.interval) Deliver(fl, w, now);
   }
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    changed = std::erase_if(recent_, [&](const auto& kv) { return kv.second.last_seen < now - options_.recent_s; }) > 0 ||
+              recent_dirty_;
+    recent_dirty_ = false;
+  }
+  if (changed && recent_changed_) recent_changed_();
+}
+
+void FlowLogController::RecordRecent(const std::string& vpc, const net::FlowSample& s, double now) {
+  // An accepted connection under its original direction (client, server, server port):
+  // a reply sample (the server's packets) adds to it.
+  const bool rev = s.accepted && s.reply;
+  const std::string& src = rev ? s.dst : s.src;
+  const std::string& dst = rev ? s.src : s.dst;
+  const int port = rev ? s.src_port : s.dst_port;
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  auto key = std::make_tuple(vpc, src, dst, s.protocol, port, s.accepted);
+  auto it = recent_.find(key);
+  if (it == recent_.end()) {
+    if (recent_.size() >= options_.recent_max) return;
+    it = recent_.emplace(key, RecentFlow{vpc, src, dst, s.protocol, port, s.accepted, 0, 0, 0, now}).first;
+  }
+  RecentFlow& r = it->second;
+  recent_dirty_ = true;
+  r.packets += s.packets;
+  r.bytes += s.bytes;
+  // A connection begins once: its first original sample (accepted), or a dropped SYN or
+  // first packet of a new 5-tuple (rejected; retransmissions of one SYN count once a pass).
+  if (s.accepted ? s.new_flow : r.last_seen != now || r.flows == 0) r.flows++;
+  r.last_seen = now;
+}
+
+std::vector<FlowLogController::RecentFlow> FlowLogController::RecentFlows() const {
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  std::vector<RecentFlow> out;
+  out.reserve(recent_.size());
+  for (const auto& [k, r] : recent_) out.push_back(r);
+  return out;
 }
 
 // The metrics' name of an address: its ENI's task service or family ("vpc" for an ENI

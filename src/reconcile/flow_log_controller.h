@@ -28,8 +28,10 @@
 // Thread: one, PassLoop's. Start() once; Stop() joins; Pass() is what the thread runs and
 // tests call.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -55,6 +57,8 @@ class FlowLogController {
     // flow log or not; such a VPC's conntrack is dumped every metrics_window.
     bool metrics = false;
     int metrics_window_s = 10;
+    int recent_s = 60;            // how long RecentFlows keeps an entry
+    size_t recent_max = 10000;    // entries at most (new ones are left out beyond)
   };
   // `source` may be null (the simulated runtime): flow logs then produce no records.
   FlowLogController(state::Store& store, runtime::FlowSource* source, LogSink& sink, Options options,
@@ -64,6 +68,22 @@ class FlowLogController {
   void Start();
   void Stop();
   void Pass();
+
+  // What the captures saw in the last `recent_s` seconds (the topology page draws it on its
+  // edges), one entry per VPC, client, server, protocol, server port and verdict: accepted
+  // connections with both directions' packets and bytes and how many began in that time,
+  // and rejected packets. Thread-safe.
+  struct RecentFlow {
+    std::string vpc, src, dst;
+    int protocol = 0, dst_port = 0;
+    bool accepted = true;
+    uint64_t flows = 0, packets = 0, bytes = 0;
+    double last_seen = 0;
+  };
+  std::vector<RecentFlow> RecentFlows() const;
+  // Called after a pass that changed what RecentFlows answers (the page's live stream
+  // resends then). Set before Start().
+  void OnRecentChanged(std::function<void()> fn) { recent_changed_ = std::move(fn); }
 
  private:
   struct Eni {
@@ -99,6 +119,8 @@ class FlowLogController {
                            const std::map<std::string, Eni>& by_id,
                            std::set<std::tuple<std::string, std::string, int, int, int>>& rejected);
 
+  void RecordRecent(const std::string& vpc, const net::FlowSample& s, double now);
+
   state::Store& store_;
   runtime::FlowSource* const source_;
   LogSink& sink_;
@@ -108,6 +130,10 @@ class FlowLogController {
   // The pass thread's own.
   std::map<std::string, Window> windows_;     // by flow log id
   std::map<std::string, double> next_dump_;   // by VPC id
+  std::function<void()> recent_changed_;
+  bool recent_dirty_ = false;  // guarded by recent_mu_
+  mutable std::mutex recent_mu_;
+  std::map<std::tuple<std::string, std::string, std::string, int, int, bool>, RecentFlow> recent_;  // guarded
 };
 
 }  // namespace kecs::reconcile

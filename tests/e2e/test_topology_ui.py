@@ -235,3 +235,32 @@ def test_topology_page_shows_names_as_text(kecs, browser):
     browser.must("waitText", selector=f'.vpc[data-vpc-id="{vpc}"] .title', contains=evil, timeout=10000)
     browser.must("count", selector="#vpcs img, #vpcs script", count=0)
     browser.must("count", selector="body[data-pwned]", count=0)
+
+
+def test_flows_seen_by_the_kernel_are_drawn_on_the_edges_that_admit_them(local_kecs):
+    """The page's edges carry the traffic the VPC router's conntrack saw (flow metrics, on
+    by default): connections from group A's task to group B's on port 80 count on the edge
+    "B admits A on tcp/80", and on no other."""
+    from test_security_groups import PAGE, Vpc, get
+    from conftest import wait_for
+    vpc = Vpc(local_kecs)
+    ga, gb, gc = vpc.group("ga"), vpc.group("gb"), vpc.group("gc")
+    vpc.allow_tcp80_from_group(gb, ga)
+    vpc.allow_tcp80_from_group(gc, ga)
+    b = vpc.task([gb])
+    a = vpc.task([ga])
+    vpc.task([gc])
+    for _ in range(3):
+        assert get(a["ns"], b["ip"]) == PAGE
+
+    def edges():
+        with urllib.request.urlopen(local_kecs.endpoint + "/ui/snapshot.json", timeout=10) as r:
+            snap = json.loads(r.read())
+        return {(e["from"], e["to"], e["fromPort"]): e["flows"] for e in snap["edges"]}
+
+    # Accepted connections show once the router's conntrack is read (every 10 s with flow
+    # metrics on), whichever comes first of that and their end.
+    flows = wait_for(lambda: (edges().get((ga, gb, 80)) or {}).get("accepted", 0) >= 3 and edges()[(ga, gb, 80)],
+                     timeout=40, what="the three connections on the edge gb admits ga")
+    assert flows["packets"] >= 3 * 4 and flows["bytes"] > 3 * len("hello from kecs\n")
+    assert edges()[(ga, gc, 80)] is None   # no traffic went to gc's task

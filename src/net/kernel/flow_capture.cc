@@ -140,6 +140,7 @@ struct FlowCaptureCallbacks {
       }
       if (proto == IPPROTO_TCP) s.tcp_flags = (first ? (reply ? 0x12 : 0x02) : 0) | fin;
       s.new_flow = first && !reply;
+      s.reply = reply;
       self->sink_->push_back(std::move(s));
     }
     return NFCT_CB_CONTINUE;

@@ -38,6 +38,7 @@ struct FlowSample {
   uint64_t packets = 0, bytes = 0;
   int tcp_flags = 0;  // drops: the packet's; flows: SYN when first seen, FIN once closing
   bool new_flow = false;  // the original direction of a flow this capture had not seen yet
+  bool reply = false;     // a flow's reply direction (src is the server)
 };
 
 // Parses an IPv4 or IPv6 packet (from its IP header) into a one-packet drop sample:
