@@ -195,5 +195,10 @@ def test_records_from_the_kernels_verdicts(local_kecs):
     for reason in ("security_group", "network_acl"):
         assert f'kecs_drops_packets_total{{eni="{b["eni"]}",direction="ingress",reason="{reason}"}}' in text, text
 
-    # Deleted, the flow log stops capturing: the router's verdicts no longer reach the group.
-    v.ec2.delete_flow_logs(FlowLogIds=out["FlowLogIds"])
+    # Deleted, the flow log delivers no more records: a new rejected connection stays out.
+    assert v.ec2.delete_flow_logs(FlowLogIds=out["FlowLogIds"])["Unsuccessful"] == []
+    time.sleep(2)
+    before = len(v.records(b["eni"]))
+    assert get(c["ns"], b["ip"]).outcome == TIMEOUT
+    time.sleep(4)
+    assert len(v.records(b["eni"])) == before
