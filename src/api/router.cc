@@ -396,6 +396,7 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
   } else {
     resp.status = 404;
     resp.body = "kecs: this request names no AWS operation (no X-Amz-Target header, no Action)\n";
+    tl_error_code = "NoOperation";  // kecs's own word, for /metrics
   }
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0).count();

@@ -67,6 +67,17 @@ bool IsContainerName(std::string_view v) {
   return true;
 }
 
+// Whether a WebSocket handshake comes from the page's own origin: no Origin header (not a
+// browser), or one whose host[:port] is the request's Host.
+bool SameOrigin(const HttpRequest& req) {
+  std::string_view origin = req.Header("origin");
+  if (origin.empty()) return true;
+  size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return false;
+  std::string_view host = origin.substr(scheme + 3);
+  return !host.empty() && ToLower(host) == ToLower(req.Header("host"));
+}
+
 struct LogQuery {
   std::string task;
   std::string container;
@@ -334,6 +345,13 @@ Result<std::pair<int64_t, std::shared_ptr<const std::string>>> UiServer::Current
 }
 
 void UiServer::Serve(HttpRequest req, int fd) {
+  // Browsers let any page open a WebSocket anywhere, and send the credentials they keep for
+  // the target with it: a stream opened from another origin is refused (the page itself
+  // connects from its own origin, and non-browser clients send no Origin).
+  if (!SameOrigin(req)) {
+    RefuseHandedOver(fd, "HTTP/1.1 403 Forbidden\r\nServer: kecs\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    return;
+  }
   if (auto refused = Refusal(req)) {
     RefuseHandedOver(fd,
                      "HTTP/1.1 401 Unauthorized\r\nServer: kecs\r\nWWW-Authenticate: Basic realm=\"kecs\", "

@@ -100,7 +100,7 @@ class UiServerTest : public ::testing::Test {
   }
 
   // The status a WebSocket upgrade request of `target` is answered with (101 when taken).
-  int UpgradeStatus(const std::string& target, const std::string& auth = "") {
+  int UpgradeStatus(const std::string& target, const std::string& auth = "", const std::string& origin = "") {
     tcp::socket sock(ioc_);
     sock.connect(tcp::endpoint(asio::ip::address_v4::loopback(), server_->port()));
     http::request<http::empty_body> req{http::verb::get, target, 11};
@@ -110,6 +110,7 @@ class UiServerTest : public ::testing::Test {
     req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
     req.set(http::field::sec_websocket_version, "13");
     if (!auth.empty()) req.set(http::field::authorization, auth);
+    if (!origin.empty()) req.set(http::field::origin, origin);
     http::write(sock, req);
     beast::flat_buffer buf;
     http::response_parser<http::empty_body> res;
@@ -184,6 +185,11 @@ TEST_F(UiServerTest, WithAccessKeysThePageAndItsStreamsNeedBasicCredentials) {
   auto ws = Connect("/ui/events", Basic("AKIDUI", "s3cret"));
   ASSERT_NE(ws, nullptr);
   EXPECT_NE(Read(*ws).find("\"type\":\"snapshot\""), std::string::npos);
+  // Another site's page, which the browser would hand the kept credentials to: refused.
+  EXPECT_EQ(UpgradeStatus("/ui/events", Basic("AKIDUI", "s3cret"), "http://evil.example"), 403);
+  EXPECT_EQ(UpgradeStatus("/ui/logs?task=0123456789abcdef0123456789abcdef&container=app", Basic("AKIDUI", "s3cret"),
+                          "http://127.0.0.1.evil.example"), 403);
+  EXPECT_EQ(UpgradeStatus("/ui/events", Basic("AKIDUI", "s3cret"), "http://127.0.0.1"), 101);
 }
 
 TEST_F(UiServerTest, TheEventStreamSendsAChangeAndEndsAtShutdown) {
