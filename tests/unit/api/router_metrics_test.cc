@@ -99,7 +99,7 @@ TEST_F(RouterMetricsTest, WithKeysConfiguredTheScraperMustProveItHoldsOne) {
 
   HttpResponse good = router.Handle(Get("/metrics", "basic " + Base64Encode("AKIDMETRICS:s3cr3t-metrics-key")));
   EXPECT_EQ(good.status, 200);
-  EXPECT_NE(good.body.find("# TYPE kecs_api_requests_total counter"), std::string::npos);
+  EXPECT_NE(good.body.find("# TYPE kecs_drops_packets_total counter"), std::string::npos);
 
   HttpRequest post = Get("/metrics", "Basic " + Base64Encode("AKIDMETRICS:s3cr3t-metrics-key"));
   post.method = "POST";
