@@ -27,6 +27,9 @@ std::string Lower(std::string s) {
 std::filesystem::path S3Path(const std::string& dir, const std::string& arn, const std::string& account,
                              const std::string& region, const std::string& flow_log_id, double when) {
   std::string rest = arn.substr(std::string("arn:aws:s3:::").size());
+  // CreateFlowLogs refused anything else; a stored destination that is not safe to join
+  // under `dir` (an older record, a hand-edited database) is written nowhere.
+  if (!net::SafeS3Destination(rest)) return {};
   std::time_t t = static_cast<std::time_t>(when);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -358,6 +361,10 @@ void FlowLogController::Deliver(const FlowLog& fl, Window& w, double now) {
   }
   if (!lines.empty() && fl.dest_type == "s3" && !options_.s3_dir.empty()) {
     auto path = S3Path(options_.s3_dir, fl.destination, fl.account, fl.region, fl.id, now);
+    if (path.empty()) {
+      KLOG_WARN("flow logs: {}: its s3 destination names no safe path; records dropped", fl.id);
+      return;
+    }
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
     std::ofstream out(path);

@@ -93,7 +93,7 @@ class FlowLogOps {
       }
     } else if (dest_type == "s3") {
       if (!group.empty()) throw InvalidParameter("LogGroupName is only valid with the destination type cloud-watch-logs.");
-      if (!destination.starts_with("arn:aws:s3:::") || destination.size() <= 13) {
+      if (!destination.starts_with("arn:aws:s3:::") || !net::SafeS3Destination(destination.substr(13))) {
         throw InvalidParameter(fmt::format("LogDestination {} is not an S3 bucket ARN.", destination));
       }
     } else {

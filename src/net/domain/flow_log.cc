@@ -124,4 +124,32 @@ std::string FormatFlowRecord(const FlowRecord& r, const std::vector<std::string>
   return out;
 }
 
+bool SafeS3Destination(std::string_view v) {
+  size_t slash = v.find('/');
+  std::string_view bucket = v.substr(0, slash);
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (bucket.size() < 3 || bucket.size() > 63 || !alnum(bucket.front()) || !alnum(bucket.back()) ||
+      bucket.find("..") != std::string_view::npos) {
+    return false;
+  }
+  for (char c : bucket) {
+    if (!alnum(c) && c != '.' && c != '-') return false;
+  }
+  if (slash == std::string_view::npos) return true;
+  std::string_view prefix = v.substr(slash + 1);
+  if (prefix.empty() || prefix.size() > 512) return false;
+  size_t start = 0;
+  while (start <= prefix.size()) {
+    size_t end = prefix.find('/', start);
+    std::string_view seg = prefix.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    for (char c : seg) {
+      if (c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return true;
+}
+
 }  // namespace kecs::net

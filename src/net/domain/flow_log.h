@@ -67,4 +67,11 @@ struct FlowRecord {
 // The record as one line in `fields`' order, "-" for a value kecs does not know.
 std::string FormatFlowRecord(const FlowRecord& r, const std::vector<std::string>& fields);
 
+// Whether "bucket[/prefix]" of an s3 destination ARN is one kecs can write under its data
+// dir: a bucket name by S3's rules (3-63 lowercase letters, digits, '.' and '-', starting
+// and ending with a letter or digit, no "..") and a prefix of at most 512 characters whose
+// '/'-separated segments are none empty, "." or "..", and hold no backslash or control
+// character. Anything else could name a path outside the destination directory.
+bool SafeS3Destination(std::string_view bucket_and_prefix);
+
 }  // namespace kecs::net

@@ -96,6 +96,14 @@ TEST_F(FlowLogsTest, RefusesWhatAwsRefuses) {
   Json bad_s3 = {{"ResourceType", "VPC"}, {"ResourceIds", {vpc_}}, {"TrafficType", "ALL"},
                  {"LogDestinationType", "s3"}, {"LogDestination", "bucket"}};
   EXPECT_NE(Refusal("CreateFlowLogs", bad_s3), "");
+  // The bucket and prefix become a path under the data dir: nothing may leave it.
+  for (const char* arn : {"arn:aws:s3:::../../etc", "arn:aws:s3:::flows/../../../etc", "arn:aws:s3:::flows//x",
+                          "arn:aws:s3:::/etc/cron.d", "arn:aws:s3:::flows/a/./b", "arn:aws:s3:::Flows",
+                          "arn:aws:s3:::fl", "arn:aws:s3:::flows/a\\b", "arn:aws:s3:::flows/", "arn:aws:s3:::"}) {
+    Json unsafe = bad_s3;
+    unsafe["LogDestination"] = arn;
+    EXPECT_NE(Refusal("CreateFlowLogs", unsafe), "") << arn;
+  }
 }
 
 TEST_F(FlowLogsTest, ShortIntervalsAreLenientOnlyOutsideStrictMode) {
