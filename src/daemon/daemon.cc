@@ -770,11 +770,7 @@ int Run(const Config& cfg) {
   uopts.credentials = cfg.AuthKeyMap();
   // The page's edges carry what the flow captures saw lately (flow metrics or a flow log).
   uopts.annotate = [&flow_logs](state::Tx&, api::ui::Snapshot& snap) {
-    std::vector<api::ui::ObservedFlow> seen;
-    for (const auto& r : flow_logs.RecentFlows()) {
-      seen.push_back({r.vpc, r.src, r.dst, r.protocol, r.dst_port, r.accepted, r.flows, r.packets, r.bytes});
-    }
-    api::ui::AddFlowsToEdges(snap, seen);
+    api::ui::AddFlowsToEdges(snap, flow_logs.RecentFlows());
     return Status::Ok();
   };
   api::ui::UiServer ui(**store, *runtime, uopts);

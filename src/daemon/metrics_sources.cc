@@ -1,5 +1,6 @@
 #include "daemon/metrics_sources.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -7,7 +8,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "model/kinds.h"
-#include "net/domain/ip.h"
+#include "net/domain/ipam.h"
 #include "net/domain/vpc.h"
 #include "runtime/local/local_runtime.h"
 
@@ -38,24 +39,19 @@ std::vector<Family> StoreFamilies(state::Store& store, PortPool public_ports) {
     }
     RETURN_IF_ERROR(q.status());
 
-    std::map<std::pair<std::string, std::string>, int64_t> used;  // (region, subnet) -> allocated
-    ASSIGN_OR_RETURN(auto a, tx.conn().Prepare("SELECT region, pool, COUNT(*) FROM ip_allocations GROUP BY region, pool"));
-    while (a.Step()) used[{a.Text(0), a.Text(1)}] = a.Int(2);
-    RETURN_IF_ERROR(a.status());
     state::Query sq;
     sq.kind = net::kSubnet;
     sq.any_region = true;
     ASSIGN_OR_RETURN(auto subnets, tx.List(sq));
     for (const auto& s : subnets) {
-      auto cidr = net::Ipv4Cidr::Parse(JStr(s.doc, "CidrBlock"));
-      if (!cidr) continue;  // IPv6-only
-      int64_t n = used.count({s.region, s.id}) ? used[{s.region, s.id}] : 0;
-      int64_t usable = static_cast<int64_t>(cidr->size()) - 5;
+      if (JStr(s.doc, "CidrBlock").empty()) continue;  // IPv6-only
+      ASSIGN_OR_RETURN(int64_t used, net::CountAllocated(tx, s.region, s.id));
+      ASSIGN_OR_RETURN(int64_t free, net::AvailableIpAddressCount(tx, s.region, s));
       std::string vpc = JStr(s.doc, "VpcId");
       addresses.samples.push_back(
-          {{{"region", s.region}, {"vpc", vpc}, {"subnet", s.id}, {"state", "used"}}, static_cast<double>(n)});
+          {{{"region", s.region}, {"vpc", vpc}, {"subnet", s.id}, {"state", "used"}}, static_cast<double>(used)});
       addresses.samples.push_back({{{"region", s.region}, {"vpc", vpc}, {"subnet", s.id}, {"state", "free"}},
-                                   static_cast<double>(usable > n ? usable - n : 0)});
+                                   static_cast<double>(std::max<int64_t>(0, free))});
     }
 
     std::map<std::string, int64_t> by_proto{{"tcp", 0}, {"udp", 0}};

@@ -246,9 +246,9 @@ void FlowLogController::RecordRecent(const std::string& vpc, const net::FlowSamp
   auto it = recent_.find(key);
   if (it == recent_.end()) {
     if (recent_.size() >= options_.recent_max) return;
-    it = recent_.emplace(key, RecentFlow{vpc, src, dst, s.protocol, port, s.accepted, 0, 0, 0, now}).first;
+    it = recent_.emplace(key, net::ObservedFlow{vpc, src, dst, s.protocol, port, s.accepted, 0, 0, 0, now}).first;
   }
-  RecentFlow& r = it->second;
+  net::ObservedFlow& r = it->second;
   recent_dirty_ = true;
   r.packets += s.packets;
   r.bytes += s.bytes;
@@ -258,9 +258,9 @@ void FlowLogController::RecordRecent(const std::string& vpc, const net::FlowSamp
   r.last_seen = now;
 }
 
-std::vector<FlowLogController::RecentFlow> FlowLogController::RecentFlows() const {
+std::vector<net::ObservedFlow> FlowLogController::RecentFlows() const {
   std::lock_guard<std::mutex> lock(recent_mu_);
-  std::vector<RecentFlow> out;
+  std::vector<net::ObservedFlow> out;
   out.reserve(recent_.size());
   for (const auto& [k, r] : recent_) out.push_back(r);
   return out;

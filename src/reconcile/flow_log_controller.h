@@ -73,14 +73,7 @@ class FlowLogController {
   // edges), one entry per VPC, client, server, protocol, server port and verdict: accepted
   // connections with both directions' packets and bytes and how many began in that time,
   // and rejected packets. Thread-safe.
-  struct RecentFlow {
-    std::string vpc, src, dst;
-    int protocol = 0, dst_port = 0;
-    bool accepted = true;
-    uint64_t flows = 0, packets = 0, bytes = 0;
-    double last_seen = 0;
-  };
-  std::vector<RecentFlow> RecentFlows() const;
+  std::vector<net::ObservedFlow> RecentFlows() const;
   // Called after a pass that changed what RecentFlows answers (the page's live stream
   // resends then). Set before Start().
   void OnRecentChanged(std::function<void()> fn) { recent_changed_ = std::move(fn); }
@@ -133,7 +126,7 @@ class FlowLogController {
   std::function<void()> recent_changed_;
   bool recent_dirty_ = false;  // guarded by recent_mu_
   mutable std::mutex recent_mu_;
-  std::map<std::tuple<std::string, std::string, std::string, int, int, bool>, RecentFlow> recent_;  // guarded
+  std::map<std::tuple<std::string, std::string, std::string, int, int, bool>, net::ObservedFlow> recent_;  // guarded
 };
 
 }  // namespace kecs::reconcile

@@ -389,7 +389,7 @@ bool Has(const std::vector<std::string>& v, const std::string& x) { return std::
 
 }  // namespace
 
-void AddFlowsToEdges(Snapshot& s, const std::vector<ObservedFlow>& flows) {
+void AddFlowsToEdges(Snapshot& s, const std::vector<net::ObservedFlow>& flows) {
   std::map<std::pair<std::string, std::string>, const std::vector<std::string>*> groups_at;  // (vpc, ip)
   for (const auto& t : s.tasks) {
     if (t.eni) groups_at[{t.eni->vpc_id, t.eni->private_ip}] = &t.eni->security_groups;

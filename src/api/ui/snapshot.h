@@ -16,6 +16,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "net/domain/flow_log.h"
 #include "state/store.h"
 
 namespace kecs::api::ui {
@@ -189,22 +190,11 @@ struct Snapshot {
 // Everything of every region, read in `tx`.
 Result<Snapshot> BuildSnapshot(state::Tx& tx);
 
-// Traffic the flow collector saw lately in a VPC (reconcile/flow_log_controller.h),
-// between two addresses, to a port, aggregated over `flows` connections.
-struct ObservedFlow {
-  std::string vpc_id;
-  std::string src, dst;
-  int protocol = 0;  // IANA number
-  int dst_port = 0;
-  bool accepted = true;
-  uint64_t flows = 0, packets = 0, bytes = 0;
-};
-
 // Adds each observed flow to every edge that admits it: the receiving task ENI carries the
 // edge's group (in the same VPC), the protocol and port fall in its rule, and the sender is
 // a task ENI in the edge's source group or an address in its source CIDR. An edge that no
 // flow crossed keeps `flows` empty. IPv4 only.
-void AddFlowsToEdges(Snapshot& s, const std::vector<ObservedFlow>& flows);
+void AddFlowsToEdges(Snapshot& s, const std::vector<net::ObservedFlow>& flows);
 // The page's JSON (camelCase members; absent optionals are null).
 Json SnapshotToJson(const Snapshot& s);
 

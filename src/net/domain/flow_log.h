@@ -67,6 +67,19 @@ struct FlowRecord {
 // The record as one line in `fields`' order, "-" for a value kecs does not know.
 std::string FormatFlowRecord(const FlowRecord& r, const std::vector<std::string>& fields);
 
+// Traffic a VPC's flow capture saw lately between two addresses, to a port, aggregated
+// over `flows` connections (reconcile/flow_log_controller.h keeps them; the topology page
+// draws them on its edges).
+struct ObservedFlow {
+  std::string vpc_id;
+  std::string src, dst;  // an accepted connection's client and server
+  int protocol = 0;      // IANA number
+  int dst_port = 0;
+  bool accepted = true;
+  uint64_t flows = 0, packets = 0, bytes = 0;
+  double last_seen = 0;  // epoch seconds
+};
+
 // Whether "bucket[/prefix]" of an s3 destination ARN is one kecs can write under its data
 // dir: a bucket name by S3's rules (3-63 lowercase letters, digits, '.' and '-', starting
 // and ending with a letter or digit, no "..") and a prefix of at most 512 characters whose

@@ -3,8 +3,6 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <thread>
 
@@ -88,10 +86,8 @@ Client::Auth Client::CurrentAuth(bool refresh) {
   a.token = creds_.token;
   if (refresh && !creds_.token_file.empty()) {
     // A rotated token (service accounts' are): read the file again.
-    std::ifstream f(creds_.token_file);
-    std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-    if (!t.empty()) a.token = creds_.token = t;
+    auto t = ReadToken(creds_.token_file);
+    if (t.ok() && !t->empty()) a.token = creds_.token = *t;
   }
   if (creds_.exec) {
     auto cred = RunExecPlugin(*creds_.exec);

@@ -1,12 +1,11 @@
 #include "runtime/kubernetes/kubeconfig.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "base/env.h"
 #include "base/json.h"
 #include "base/subprocess.h"
 #include "base/utc_time.h"
@@ -18,11 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 
 Result<std::string> ReadFile(const std::string& path, const std::string& what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return NotFound(fmt::format("{}: cannot read {}", what, path));
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
+  auto r = Env::Default()->ReadFile(path);
+  if (!r.ok()) return Status(r.status().code(), what + ": " + r.status().message());
+  return r;
 }
 
 std::string Str(const YAML::Node& n, const char* key) {
@@ -106,8 +103,7 @@ Result<Credentials> LoadKubeconfig(const std::string& path, const std::string& c
       if (p.is_relative()) p = dir / p;
       c.token_file = p.string();
       if (c.token.empty()) {
-        ASSIGN_OR_RETURN(c.token, ReadFile(c.token_file, "tokenFile"));
-        while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
+        ASSIGN_OR_RETURN(c.token, ReadToken(c.token_file));
       }
     }
     if (const YAML::Node exec = user["exec"]; exec && exec.IsMap()) {
@@ -137,6 +133,12 @@ Result<Credentials> LoadKubeconfig(const std::string& path, const std::string& c
   }
 }
 
+Result<std::string> ReadToken(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string t, ReadFile(path, "token file"));
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
 Result<Credentials> InClusterConfig(const std::string& sa_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
@@ -145,8 +147,7 @@ Result<Credentials> InClusterConfig(const std::string& sa_dir) {
   std::string h(host);
   c.server = fmt::format("https://{}:{}", h.find(':') != std::string::npos ? "[" + h + "]" : h, port);
   c.token_file = sa_dir + "/token";
-  ASSIGN_OR_RETURN(c.token, ReadFile(c.token_file, "service account token"));
-  while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
+  ASSIGN_OR_RETURN(c.token, ReadToken(c.token_file));
   ASSIGN_OR_RETURN(c.ca_pem, ReadFile(sa_dir + "/ca.crt", "service account CA"));
   auto ns = ReadFile(sa_dir + "/namespace", "namespace");
   if (ns.ok()) c.default_namespace = *ns;

@@ -47,6 +47,9 @@ struct Credentials {
 // InvalidArgument for a malformed file, naming the member at fault.
 Result<Credentials> LoadKubeconfig(const std::string& path, const std::string& context = "");
 
+// A token file's token (a trailing newline dropped). NotFound when it is missing.
+Result<std::string> ReadToken(const std::string& path);
+
 // In a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, and the service account's
 // token, CA and namespace under `sa_dir` (/var/run/secrets/kubernetes.io/serviceaccount).
 // NotFound when not in a pod.
