@@ -10,8 +10,8 @@
 // belongs to no live task; the daemon runs it at start. Implementations are thread-safe:
 // the controller drives different tasks from different threads, never one task from two.
 //
-// Implementations: simulated/ (no data plane) and local/ (netns, veth, nftables, runc).
-// A kubernetes/ implementation (Pods over the Kubernetes API) is planned.
+// Implementations: simulated/ (no data plane), local/ (netns, veth, nftables, runc) and
+// kubernetes/ (Pods over the Kubernetes API).
 #include <chrono>
 #include <map>
 #include <memory>
@@ -145,6 +145,10 @@ struct ContainerState {
 
 struct TaskState {
   std::vector<ContainerState> containers;
+  // The task's private address when the runtime chooses it rather than the spec (the
+  // kubernetes runtime: the pod IP, which DescribeTasks reports as the ENI's); empty
+  // when the spec's address is the task's, or none is known yet.
+  std::string address;
 };
 
 // A container's resource usage, read from its cgroups and its network namespace: what

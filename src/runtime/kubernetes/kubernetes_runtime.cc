@@ -1,0 +1,345 @@
+#include "runtime/kubernetes/kubernetes_runtime.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "model/oci.h"
+
+namespace kecs::runtime::kubernetes {
+namespace {
+
+constexpr const char* kManagedSelector = "kecs.dev%2Fmanaged-by%3Dkecs";
+
+std::string PodPath(const std::string& ns, const std::string& task_id) {
+  return "/api/v1/namespaces/" + ns + "/pods/task-" + task_id;
+}
+std::string ServicePath(const std::string& ns, const std::string& task_id) {
+  return "/api/v1/namespaces/" + ns + "/services/task-" + task_id;
+}
+std::string PolicyPath(const std::string& ns, const std::string& name) {
+  return "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" + name;
+}
+
+// The region of a task ARN (arn:aws:ecs:<region>:<account>:task/...); "" if it has none.
+std::string RegionOfArn(const std::string& arn) {
+  auto parts = Split(arn, ':');
+  return parts.size() >= 6 && parts[0] == "arn" ? parts[3] : "";
+}
+
+double EpochOf(const std::string& rfc3339) {
+  std::tm tm{};
+  if (!strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<double>(timegm(&tm));
+}
+
+double NowEpoch() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "repo[:tag]" -> "repo@<digest>"; a reference with a digest stays as it is.
+std::string PinnedImage(const std::string& image, const std::string& digest) {
+  if (digest.empty() || image.find('@') != std::string::npos) return image;
+  size_t slash = image.rfind('/');
+  size_t colon = image.rfind(':');
+  std::string repo = colon != std::string::npos && (slash == std::string::npos || colon > slash)
+                         ? image.substr(0, colon)
+                         : image;
+  return repo + "@" + digest;
+}
+
+bool Settled(const ContainerState& c) {
+  return c.phase == ContainerState::Phase::kRunning || c.phase == ContainerState::Phase::kExited;
+}
+
+}  // namespace
+
+ImageResolver SkopeoResolver(local::RegistryConfig registries, std::string scratch_dir, Env* env) {
+  return [registries = std::move(registries), scratch_dir = std::move(scratch_dir),
+          env](const ContainerSpec& c) -> Result<std::string> {
+    ASSIGN_OR_RETURN(local::ImageRef ref, local::ParseImageRef(c.image));
+    if (!ref.digest.empty()) return ref.digest;
+    std::string host = ref.registry;
+    if (auto m = registries.mirrors.find(ref.registry); m != registries.mirrors.end()) host = m->second;
+    bool insecure = registries.insecure.count(host) || registries.insecure.count(ref.registry);
+    std::string secret;
+    if (c.registry_auth && host == ref.registry) {
+      secret = c.registry_auth->username + ":" + c.registry_auth->password;
+    } else if (auto it = registries.credentials.find(host); it != registries.credentials.end()) {
+      secret = it->second;
+    } else if (auto it2 = registries.credentials.find(ref.registry); it2 != registries.credentials.end()) {
+      secret = it2->second;
+    }
+    if (registries.local_registry) {
+      if (auto minted = registries.local_registry(host)) {
+        insecure = true;
+        secret = *minted;
+      }
+    }
+    std::vector<std::string> argv = {"skopeo", "--insecure-policy", "inspect", "--raw", "--retry-times", "2"};
+    if (insecure) argv.push_back("--tls-verify=false");
+    std::string authfile;
+    if (!secret.empty()) {
+      RETURN_IF_ERROR(env->CreateDirs(scratch_dir, 0700));
+      authfile = scratch_dir + "/" + RandomHex(16) + ".json";
+      Status w = env->WriteFileAtomic(authfile, model::oci::EncodeRegistryAuthFile({{host, secret}}), 0600);
+      if (!w.ok()) return Status(w.code(), "cannot write the registry auth file: " + w.message());
+      argv.push_back("--authfile");
+      argv.push_back(authfile);
+    }
+    argv.push_back("docker://" + host + "/" + ref.repository + ":" + (ref.tag.empty() ? "latest" : ref.tag));
+    auto r = env->Run(argv, std::chrono::minutes(2));
+    if (!authfile.empty()) (void)env->RemoveFile(authfile);
+    if (!r.ok()) return r.status();
+    if (r->exit_code != 0) {
+      std::string err(Trim(r->err));
+      if (size_t nl = err.rfind('\n'); nl != std::string::npos) err = err.substr(nl + 1);
+      return NotFound(fmt::format("failed to resolve ref {}: {}", ref.Canonical(),
+                                  err.empty() ? fmt::format("skopeo exited with {}", r->exit_code) : err));
+    }
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(r->out.data()), r->out.size(), d);
+    return "sha256:" + HexEncode(std::string(reinterpret_cast<const char*>(d), sizeof d));
+  };
+}
+
+KubernetesRuntime::KubernetesRuntime(std::shared_ptr<Client> client, KubernetesOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+std::string KubernetesRuntime::Describe() const {
+  return fmt::format("kubernetes at {}: a namespace per ECS cluster, a pod per task", options_.server);
+}
+
+Result<std::string> KubernetesRuntime::NamespaceOf(const TaskSpec& task) {
+  std::string region = RegionOfArn(task.task_arn);
+  if (region.empty()) region = options_.region;
+  return NamespaceName(task.cluster, region);
+}
+
+Result<Json> KubernetesRuntime::GetPod(const std::string& ns, const TaskSpec& task) {
+  auto pod = client_->Get(PodPath(ns, task.task_id));
+  if (!pod.ok() && pod.status().code() == Code::kNotFound) return Json();
+  return pod;
+}
+
+Status KubernetesRuntime::CreateSandbox(const TaskSpec& task) {
+  std::string region = RegionOfArn(task.task_arn);
+  if (region.empty()) region = options_.region;
+  Json ns = NamespaceManifest(task.cluster, region);
+  const std::string name = JStr(ns["metadata"], "name");
+  auto applied = client_->Apply("/api/v1/namespaces/" + name, ns);
+  if (!applied.ok()) return Status(applied.status().code(), "namespace " + name + ": " + applied.status().message());
+  if (task.network.mode == model::NetworkMode::kNone) {
+    auto none = client_->Apply(PolicyPath(name, "network-none"), NoNetworkPolicyManifest(name));
+    if (!none.ok()) return none.status();
+  }
+  return Status::Ok();
+}
+
+Result<std::map<std::string, std::string>> KubernetesRuntime::PullImages(const TaskSpec& task) {
+  std::map<std::string, std::string> digests;
+  for (const auto& c : task.containers) {
+    auto d = options_.resolve_image(c);
+    if (!d.ok()) return Status(d.status().code(), d.status().message());
+    digests[c.name] = *d;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  digests_[task.task_id] = digests;
+  return digests;
+}
+
+Status KubernetesRuntime::ApplyService(const std::string& ns, const TaskSpec& task, const std::string& region) {
+  Json svc = NodePortServiceManifest(task, region, options_.public_port_first, options_.public_port_last,
+                                     options_.node_port_first);
+  if (svc.is_null()) return client_->Delete(ServicePath(ns, task.task_id));
+  auto applied = client_->Apply(ServicePath(ns, task.task_id), svc);
+  return applied.ok() ? Status::Ok() : applied.status();
+}
+
+Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<std::string>& names) {
+  ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
+  ASSIGN_OR_RETURN(Json pod, GetPod(ns, task));
+  if (pod.is_null()) {
+    if (!options_.facts) return FailedPrecondition("the kubernetes runtime has no source of task facts");
+    ASSIGN_OR_RETURN(PodFacts facts, options_.facts(task));
+    if (facts.region.empty()) facts.region = options_.region;
+    // The images by the digests PullImages resolved (again after a restart).
+    std::map<std::string, std::string> digests;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = digests_.find(task.task_id); it != digests_.end()) digests = it->second;
+    }
+    TaskSpec pinned = task;
+    for (auto& c : pinned.containers) {
+      if (!digests.count(c.name)) {
+        auto d = options_.resolve_image(c);
+        if (!d.ok()) return Status(d.status().code(), "CannotPullContainerError: " + d.status().message());
+        digests[c.name] = *d;
+      }
+      c.image = PinnedImage(c.image, digests[c.name]);
+    }
+    auto applied = client_->Apply(PodPath(ns, task.task_id), PodManifest(pinned, facts));
+    if (!applied.ok()) {
+      return Status(applied.status().code(), "CannotStartContainerError: pod task-" + task.task_id + ": " +
+                                                 applied.status().message());
+    }
+    RETURN_IF_ERROR(ApplyService(ns, task, facts.region));
+  }
+  // Wait for the kubelet: the named containers run or have run, or cannot start.
+  auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+  for (;;) {
+    ASSIGN_OR_RETURN(PodObservation seen, Observe(task));
+    bool all = true;
+    for (const auto& c : seen.state.containers) {
+      if (!names.count(c.name)) continue;
+      if (c.phase == ContainerState::Phase::kMissing) {
+        return Internal("pod task-" + task.task_id + " is gone: it was deleted while its containers started");
+      }
+      if (c.phase == ContainerState::Phase::kExited && !c.reason.empty() &&
+          (c.reason.rfind("CannotPullContainerError", 0) == 0 || c.reason.rfind("CannotStartContainerError", 0) == 0)) {
+        return Internal(c.reason);
+      }
+      all = all && Settled(c);
+    }
+    if (all) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Unavailable(fmt::format("CannotStartContainerError: pod task-{} did not start its containers in {} s",
+                                     task.task_id, options_.start_timeout.count()));
+    }
+    std::this_thread::sleep_for(options_.poll);
+  }
+}
+
+Result<PodObservation> KubernetesRuntime::Observe(const TaskSpec& task) {
+  ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
+  ASSIGN_OR_RETURN(Json pod, GetPod(ns, task));
+  return ObservePod(pod, task);
+}
+
+Result<TaskState> KubernetesRuntime::Inspect(const TaskSpec& task) {
+  ASSIGN_OR_RETURN(PodObservation seen, Observe(task));
+  seen.state.address = seen.pod_ip;
+  return seen.state;
+}
+
+Result<TaskState> KubernetesRuntime::StopContainers(const TaskSpec& task) {
+  ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
+  ASSIGN_OR_RETURN(Json pod, GetPod(ns, task));
+  PodObservation seen = ObservePod(pod, task);
+  auto all_done = [](const TaskState& s) {
+    for (const auto& c : s.containers) {
+      if (c.phase == ContainerState::Phase::kRunning || c.phase == ContainerState::Phase::kCreated) return false;
+    }
+    return true;
+  };
+  if (pod.is_null() || all_done(seen.state)) {
+    seen.state.address = seen.pod_ip;
+    return seen.state;
+  }
+  const Json status = pod.value("status", Json::object());
+  const std::string started = JStr(status, "startTime");
+  if (started.empty()) {
+    // Never started on a node: there is nothing for a kubelet to stop.
+    RETURN_IF_ERROR(client_->Delete(PodPath(ns, task.task_id) + "?gracePeriodSeconds=0"));
+    ASSIGN_OR_RETURN(PodObservation gone, Observe(task));
+    return gone.state;
+  }
+  // The kubelet stops a pod past its active deadline: SIGTERM to every container, SIGKILL
+  // after the grace period, and the pod stays (phase Failed) with its exit codes.
+  int64_t deadline_s = std::max<int64_t>(1, static_cast<int64_t>(NowEpoch() - EpochOf(started)));
+  if (int64_t current = JInt(pod["spec"], "activeDeadlineSeconds", 0); current == 0 || current > deadline_s) {
+    Json patch = {{"spec", {{"activeDeadlineSeconds", deadline_s}}}};
+    ASSIGN_OR_RETURN(Response r, client_->Request("PATCH", PodPath(ns, task.task_id), patch.dump(),
+                                                  "application/merge-patch+json"));
+    if (r.status == 404) return ObservePod(Json(), task).state;
+    if (r.status / 100 != 2) return StatusOf(r, "stopping pod task-" + task.task_id);
+  }
+  int grace = static_cast<int>(JInt(pod["spec"], "terminationGracePeriodSeconds", 30));
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(grace) + options_.stop_slack;
+  for (;;) {
+    ASSIGN_OR_RETURN(seen, Observe(task));
+    if (all_done(seen.state)) break;
+    if (std::chrono::steady_clock::now() >= until) {
+      return Unavailable(fmt::format("pod task-{} did not stop within {} s of its deadline", task.task_id,
+                                     grace + options_.stop_slack.count()));
+    }
+    std::this_thread::sleep_for(options_.poll);
+  }
+  seen.state.address = seen.pod_ip;
+  return seen.state;
+}
+
+Status KubernetesRuntime::Delete(const TaskSpec& task) {
+  ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
+  RETURN_IF_ERROR(client_->Delete(ServicePath(ns, task.task_id)));
+  RETURN_IF_ERROR(client_->Delete(PodPath(ns, task.task_id) + "?gracePeriodSeconds=0"));
+  std::lock_guard<std::mutex> lock(mu_);
+  digests_.erase(task.task_id);
+  return Status::Ok();
+}
+
+Status KubernetesRuntime::GarbageCollect(const std::set<std::string>& live_task_ids,
+                                         const std::set<std::string>& known_task_ids) {
+  (void)known_task_ids;  // the cluster keeps the logs; kecs keeps none of its own
+  for (const char* kind : {"services", "pods"}) {
+    ASSIGN_OR_RETURN(Json list, client_->Get(fmt::format("/api/v1/{}?labelSelector={}", kind, kManagedSelector)));
+    for (const auto& item : list.value("items", Json::array())) {
+      const Json md = item.value("metadata", Json::object());
+      std::string id = JStr(md.value("labels", Json::object()), "kecs.dev/task-id");
+      if (id.empty() || live_task_ids.count(id)) continue;
+      std::string path = fmt::format("/api/v1/namespaces/{}/{}/{}", JStr(md, "namespace"), kind, JStr(md, "name"));
+      if (std::string(kind) == "pods") path += "?gracePeriodSeconds=0";
+      KLOG_INFO("kubernetes: deleting {} {}/{} of task {}, which is not live", kind, JStr(md, "namespace"),
+                JStr(md, "name"), id);
+      RETURN_IF_ERROR(client_->Delete(path));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = digests_.begin(); it != digests_.end();) {
+    it = live_task_ids.count(it->first) ? std::next(it) : digests_.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status KubernetesRuntime::UpdatePublishing(const TaskSpec& task) {
+  ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
+  std::string region = RegionOfArn(task.task_arn);
+  return ApplyService(ns, task, region.empty() ? options_.region : region);
+}
+
+Status KubernetesRuntime::ApplyVpcPolicy(const net::VpcPolicy& policy) {
+  // Security groups are the VPC's; the pods of its tasks may be in any ECS cluster's
+  // namespace, so each namespace kecs manages gets the VPC's policies.
+  ASSIGN_OR_RETURN(Json namespaces, client_->Get(fmt::format("/api/v1/namespaces?labelSelector={}", kManagedSelector)));
+  const std::string vpc_label = LabelValue(policy.vpc_id);
+  for (const auto& n : namespaces.value("items", Json::array())) {
+    const std::string ns = JStr(n.value("metadata", Json::object()), "name");
+    std::set<std::string> wanted;
+    for (const auto& g : policy.groups) {
+      Json np = NetworkPolicyManifest(g, ns);
+      np["metadata"]["labels"]["kecs.dev/vpc-id"] = vpc_label;
+      const std::string name = JStr(np["metadata"], "name");
+      wanted.insert(name);
+      auto applied = client_->Apply(PolicyPath(ns, name), np);
+      if (!applied.ok()) return applied.status();
+    }
+    // Groups deleted from the VPC.
+    ASSIGN_OR_RETURN(Json existing,
+                     client_->Get(fmt::format("/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies?labelSelector="
+                                              "{},kecs.dev%2Fvpc-id%3D{}",
+                                              ns, kManagedSelector, vpc_label)));
+    for (const auto& item : existing.value("items", Json::array())) {
+      const std::string name = JStr(item.value("metadata", Json::object()), "name");
+      if (!wanted.count(name)) RETURN_IF_ERROR(client_->Delete(PolicyPath(ns, name)));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kecs::runtime::kubernetes

@@ -1,0 +1,107 @@
+#pragma once
+// The kubernetes runtime (issue 16): the Runtime contract (runtime/runtime.h) over the
+// Kubernetes API, as manifests.h maps ECS onto Kubernetes. kecs's controllers keep ECS's
+// semantics (placement, deployments, Cloud Map); the cluster's kubelets run the pods.
+//
+//   CreateSandbox    the cluster's Namespace (and, for a `none` task, the policy that
+//                    leaves its pods the loopback only)
+//   PullImages       each image's manifest digest, resolved at its registry as the ECS
+//                    agent does (ImageResolver); the Pod then runs exactly that digest
+//   StartContainers  the Pod (every container: Kubernetes starts a pod's containers
+//                    together, init containers first) and its NodePort Service; waits
+//                    until the named containers run, have run, or cannot start
+//   Inspect          the Pod's status (pod_status.h), its IP and node
+//   StopContainers   activeDeadlineSeconds: the kubelet stops every container (SIGTERM,
+//                    SIGKILL after terminationGracePeriodSeconds, the largest stopTimeout)
+//                    and keeps the Pod with its exit codes until Delete
+//   Delete           the Pod and its Service
+//   GarbageCollect   every Pod and Service labelled kecs.dev/managed-by=kecs whose task is
+//                    not live, in any namespace
+//   UpdatePublishing the NodePort Service, applied or deleted
+//   ApplyVpcPolicy   a NetworkPolicy per security group in each namespace kecs manages
+//
+// Every write is a server-side apply under the field manager "kecs" (or a DELETE), so every
+// call is idempotent, and nothing is kept in memory that the cluster does not hold: after
+// a restart, Inspect reads the same pods (adoption by label).
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "runtime/kubernetes/client.h"
+#include "runtime/kubernetes/manifests.h"
+#include "runtime/kubernetes/pod_status.h"
+#include "runtime/local/image_store.h"
+#include "runtime/runtime.h"
+
+namespace kecs::runtime::kubernetes {
+
+// An image reference's manifest digest ("sha256:<64 hex>"), resolved at its registry.
+// Failures are the registry's words ("... manifest unknown"); the caller words them as
+// CannotPullContainerError.
+using ImageResolver = std::function<Result<std::string>(const ContainerSpec& container)>;
+
+// The default resolver: `skopeo inspect --raw` of docker://<registry>/<repository>:<tag>
+// (mirrors, insecure registries and credentials from `registries`; a container's
+// registry_auth for its own registry), hashed with SHA-256. Credentials reach skopeo
+// through a private auth file under `scratch_dir` only, never its command line.
+ImageResolver SkopeoResolver(local::RegistryConfig registries, std::string scratch_dir, Env* env = Env::Default());
+
+struct KubernetesOptions {
+  std::string region = "us-east-1";      // a task whose facts name none
+  std::string server;                    // the API server's URL (Describe)
+  int public_port_first = 32000;         // assignPublicIp host ports ...
+  int public_port_last = 32999;
+  int node_port_first = 30000;           // ... and the NodePorts they map to
+  std::chrono::milliseconds poll{200};   // while waiting for the kubelet
+  std::chrono::seconds start_timeout{600};  // StartContainers: pulls and starts
+  std::chrono::seconds stop_slack{30};      // StopContainers waits grace + this
+  // Each task's ECS facts for its Pod (region, revision, launch type, subnets, groups, the
+  // node placement chose, Cloud Map services). Required.
+  std::function<Result<PodFacts>(const TaskSpec&)> facts;
+  // Required.
+  ImageResolver resolve_image;
+};
+
+class KubernetesRuntime : public Runtime {
+ public:
+  KubernetesRuntime(std::shared_ptr<Client> client, KubernetesOptions options);
+
+  std::string name() const override { return "kubernetes"; }
+  bool has_data_plane() const override { return true; }
+  std::string Describe() const override;
+
+  Status CreateSandbox(const TaskSpec& task) override;
+  Result<std::map<std::string, std::string>> PullImages(const TaskSpec& task) override;
+  using Runtime::StartContainers;
+  Status StartContainers(const TaskSpec& task, const std::set<std::string>& names) override;
+  Result<TaskState> Inspect(const TaskSpec& task) override;
+  Result<TaskState> StopContainers(const TaskSpec& task) override;
+  Status Delete(const TaskSpec& task) override;
+  Status GarbageCollect(const std::set<std::string>& live_task_ids,
+                        const std::set<std::string>& known_task_ids) override;
+  Status UpdatePublishing(const TaskSpec& task) override;
+  Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
+
+  // What Inspect saw of the task's Pod: its IP and node besides the container states
+  // (the daemon writes the IP into the task's ENI, as DescribeTasks reports it).
+  Result<PodObservation> Observe(const TaskSpec& task);
+  // The namespace of a task's pods.
+  Result<std::string> NamespaceOf(const TaskSpec& task);
+  Client& client() { return *client_; }
+
+ private:
+  Result<Json> GetPod(const std::string& ns, const TaskSpec& task);
+  Status ApplyService(const std::string& ns, const TaskSpec& task, const std::string& region);
+
+  std::shared_ptr<Client> client_;
+  KubernetesOptions options_;
+  std::mutex mu_;
+  // The digests PullImages resolved, by task id, until the pod is made (or the task goes).
+  std::map<std::string, std::map<std::string, std::string>> digests_;  // guarded by mu_
+};
+
+}  // namespace kecs::runtime::kubernetes
