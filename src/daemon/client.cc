@@ -202,6 +202,13 @@ int PrintLoadBalancerCa(const std::string& host, uint16_t port) {
   return 0;
 }
 
+int PrintKubeCoreDns(const std::string& host, uint16_t port) {
+  auto body = GetOrReport(host, port, "/_kecs/v1/kubernetes/coredns");
+  if (!body) return 1;
+  std::fwrite(body->data(), 1, body->size(), stdout);
+  return 0;
+}
+
 int PrintLoadBalancers(const std::string& host, uint16_t port) {
   auto body = GetOrReport(host, port, "/_kecs/v1/load-balancers");
   if (!body) return 1;

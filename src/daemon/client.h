@@ -25,6 +25,9 @@ int PrintLogs(const std::string& host, uint16_t port, const std::string& task,
 int PrintLoadBalancers(const std::string& host, uint16_t port);
 // `kecs elb ca`: the PEM of the CA that signs the HTTPS listeners' certificates.
 int PrintLoadBalancerCa(const std::string& host, uint16_t port);
+// `kecs kube coredns`: the CoreDNS rewrite rules for the Cloud Map names of the kubernetes
+// runtime's headless Services.
+int PrintKubeCoreDns(const std::string& host, uint16_t port);
 // An ECS API call (JSON 1.1, signed with KECS_AUTH_KEYS's first pair when it is set).
 Result<HttpReply> CallEcs(const std::string& host, uint16_t port, const std::string& operation, const Json& input);
 // "Code: message" of an API error body (or the body).

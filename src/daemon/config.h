@@ -41,6 +41,11 @@ struct Config {
   std::string instance_security_group;    // sg-... in --region; governs bridge-mode tasks
   std::string lb_port_range = "31000-31999";  // host ports of load balancer listeners
 
+  // Kubernetes runtime (issue 16): the kubeconfig and its context ("" : KUBECONFIG, else
+  // ~/.kube/config, else the in-cluster service account when running in a pod).
+  std::string kubeconfig;
+  std::string kube_context;
+
   // Parsed by Finalize.
   int public_port_first = 32000, public_port_last = 32999;
   int ephemeral_port_first = 49153, ephemeral_port_last = 65535;

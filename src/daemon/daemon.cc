@@ -45,6 +45,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "daemon/kubernetes_setup.h"
 #include "daemon/metrics_sources.h"
 #include "daemon/version.h"
 #include "model/arn.h"
@@ -71,6 +72,7 @@
 #include "reconcile/traffic_shift.h"
 #include "reconcile/task_controller.h"
 #include "runtime/local/flow_source.h"
+#include "runtime/kubernetes/kubernetes_runtime.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
 #include "state/records/elb.h"
@@ -103,7 +105,7 @@ runtime::local::LocalOptions LocalOptionsFrom(const Config& cfg) {
 }
 
 Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(
-    const Config& cfg, net::DnsServer* dns,
+    const Config& cfg, net::DnsServer* dns, state::Store& store,
     std::function<std::optional<std::string>(const std::string&)> local_registry = nullptr) {
   if (cfg.runtime == "simulated") {
     return std::unique_ptr<runtime::Runtime>(new runtime::SimulatedRuntime());
@@ -116,9 +118,14 @@ Result<std::unique_ptr<runtime::Runtime>> MakeRuntime(
     RETURN_IF_ERROR(rt->Init());
     return std::unique_ptr<runtime::Runtime>(std::move(rt));
   }
-  return FailedPrecondition(
-      "the kubernetes runtime is not available in this build; start with --runtime local "
-      "(as root) or --runtime simulated");
+  // kubernetes (issue 16): digests resolved as the local runtime pulls (mirrors, insecure
+  // registries, credentials, kecs's own ECR); auth files only while skopeo runs.
+  runtime::local::RegistryConfig registries = LocalOptionsFrom(cfg).registries;
+  registries.local_registry = std::move(local_registry);
+  ASSIGN_OR_RETURN(auto rt, MakeKubernetesRuntime(cfg, store,
+                                                  runtime::kubernetes::SkopeoResolver(std::move(registries),
+                                                                                      cfg.data_dir + "/kubernetes-auth")));
+  return std::unique_ptr<runtime::Runtime>(std::move(rt));
 }
 
 api::HttpResponse JsonReply(int status, const std::string& code, const std::string& message) {
@@ -230,12 +237,28 @@ api::HttpResponse Logs(runtime::Runtime* rt, const api::HttpRequest& req) {
     }
     offset = std::stoll(params["offset"]);
   }
+  std::string task = model::NameFromArnOrName(task_ref);
   auto* local = dynamic_cast<runtime::local::LocalRuntime*>(rt);
+  if (!local && rt->name() == "kubernetes") {
+    // The kubelet keeps the logs (issue 16).
+    if (container_param.empty()) return BadParameter("name the container: the kubernetes runtime asks the pod for one");
+    auto out = rt->ReadOutput(task, container_param, offset, size_t{8} << 20);
+    if (!out.ok()) {
+      if (out.status().code() == Code::kNotFound) return JsonReply(404, "ResourceNotFoundException", out.status().message());
+      return JsonReply(502, "ServerException", "cannot read the pod's log: " + out.status().message());
+    }
+    api::HttpResponse r;
+    r.status = 200;
+    r.headers = {{"Content-Type", "text/plain"},
+                 {"X-Kecs-Log-Offset", std::to_string(std::min<long long>(offset, out->size) +
+                                                      static_cast<long long>(out->data.size()))}};
+    r.body = std::move(out->data);
+    return r;
+  }
   if (!local) {
     return JsonReply(404, "ResourceNotFoundException",
                      "the " + rt->name() + " runtime runs no processes and keeps no logs");
   }
-  std::string task = model::NameFromArnOrName(task_ref);
   // The runtime's log dir for this task; only files directly inside it are ever opened.
   std::filesystem::path dir = std::filesystem::path(local->LogPath(task, "x")).parent_path();
   std::error_code ec;
@@ -369,12 +392,31 @@ api::HttpResponse SetAlarm(state::Store& store, const std::string& default_regio
   return r;
 }
 
+// GET /_kecs/v1/kubernetes/coredns: the CoreDNS rewrite rules for Cloud Map names
+// (`kecs kube coredns`), as text; 404 unless the runtime is kubernetes.
+api::HttpResponse KubeCoreDns(runtime::Runtime* rt, const api::HttpRequest& req) {
+  if (auto refused = PlainGet(req)) return *refused;
+  auto* kube = dynamic_cast<runtime::kubernetes::KubernetesRuntime*>(rt);
+  if (!kube) return JsonReply(404, "ResourceNotFoundException", "the " + rt->name() + " runtime is not kubernetes");
+  auto text = kube->CoreDnsSnippet();
+  if (!text.ok()) {
+    KLOG_ERROR("/_kecs/v1/kubernetes/coredns: {}", text.status().message());
+    return JsonReply(502, "ServerException", "cannot list the headless services: " + text.status().message());
+  }
+  api::HttpResponse r;
+  r.status = 200;
+  r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+  r.body = std::move(*text);
+  return r;
+}
+
 // kecs's own endpoints under /_kecs/v1/ (the router authenticates them like the APIs).
 api::HttpResponse Internal(runtime::Runtime* rt, state::Store& store, const std::string& host_address,
                            const std::string& region, const api::HttpRequest& req) {
   if (req.Path() == "/_kecs/v1/alarms") return SetAlarm(store, region, req);
   if (req.Path() == "/_kecs/v1/load-balancers") return LoadBalancers(store, host_address, req);
   if (req.Path() == "/_kecs/v1/elb/ca.pem") return LoadBalancerCa(rt, req);
+  if (req.Path() == "/_kecs/v1/kubernetes/coredns") return KubeCoreDns(rt, req);
   return Logs(rt, req);
 }
 
@@ -462,7 +504,7 @@ int Run(const Config& cfg) {
         return out;
       },
       net::DnsServer::Options{});
-  auto rt = MakeRuntime(cfg, &dns, [&ecr](const std::string& host) { return ecr.PullCredentials(host); });
+  auto rt = MakeRuntime(cfg, &dns, **store, [&ecr](const std::string& host) { return ecr.PullCredentials(host); });
   if (!rt.ok()) {
     KLOG_ERROR("{}", rt.status().message());
     return 2;
@@ -483,7 +525,7 @@ int Run(const Config& cfg) {
   nopts.public_ip = cfg.publish_address.empty() ? PrimaryIpv4() : cfg.publish_address;
   nopts.bind_ip = cfg.publish_address.empty() ? "0.0.0.0" : cfg.publish_address;
   // Only a runtime that publishes on this host needs ports nobody else holds.
-  nopts.probe_host_ports = (*rt)->has_data_plane();
+  nopts.probe_host_ports = (*rt)->has_data_plane() && cfg.runtime != "kubernetes";
   hooks.provision = [nopts, &clock](state::Tx& tx, model::Task& t) {
     return reconcile::ProvisionNetwork(tx, t, clock.Now(), nopts);
   };

@@ -7,6 +7,7 @@
 //   kecs image load F   load a docker-archive or OCI archive into the image store
 //   kecs elb ls         the load balancers' listeners as published on the host
 //   kecs elb ca         the PEM of the CA that signs HTTPS listeners' certificates
+//   kecs kube coredns   CoreDNS rules for Cloud Map names (kubernetes runtime)
 //   kecs alarm set N S  sets deployment alarm N to ALARM or OK (kecs's alarm source)
 //   kecs cleanup        remove every kernel object of a name prefix (after a crash, or tests)
 //   kecs version        print the version
@@ -54,7 +55,11 @@ int main(int argc, char** argv) {
   Flag(start, "--port", cfg.port, "KECS_PORT", "Port to listen on (0 picks a free one)");
   Flag(start, "--data-dir", cfg.data_dir, "KECS_DATA_DIR", "State directory (default ~/.kecs)");
   Flag(start, "--runtime", cfg.runtime, "KECS_RUNTIME",
-       "local (the default; needs root on Linux) or simulated (no data plane)");
+       "local (the default; needs root on Linux), simulated (no data plane) or kubernetes (pods on a cluster)");
+  Flag(start, "--kubeconfig", cfg.kubeconfig, "KECS_KUBECONFIG",
+       "kubernetes runtime: the kubeconfig (default: $KUBECONFIG, ~/.kube/config, else in-cluster)");
+  Flag(start, "--context", cfg.kube_context, "KECS_KUBE_CONTEXT",
+       "kubernetes runtime: the kubeconfig's context (default: its current-context)");
   Flag(start, "--region", cfg.region, "KECS_REGION", "Region for requests that carry none");
   Flag(start, "--account-id", cfg.account_id, "KECS_ACCOUNT_ID", "Account id in ARNs");
   Flag(start, "--log-level", cfg.log_level, "KECS_LOG_LEVEL",
@@ -135,6 +140,13 @@ int main(int argc, char** argv) {
     Flag(sub, "--port", cfg.port, "KECS_PORT", "Daemon port");
   }
 
+  CLI::App* kube = app.add_subcommand("kube", "The kubernetes runtime of a running daemon");
+  kube->require_subcommand(1);
+  CLI::App* kube_coredns = kube->add_subcommand(
+      "coredns", "Print the CoreDNS rewrite rules that make Cloud Map names resolve in the cluster's pods");
+  Flag(kube_coredns, "--host", cfg.host, "KECS_HOST", "Daemon address");
+  Flag(kube_coredns, "--port", cfg.port, "KECS_PORT", "Daemon port");
+
   std::string alarm_name, alarm_state;
   CLI::App* alarm = app.add_subcommand("alarm", "Deployment alarms (kecs's stand-in for CloudWatch alarms)");
   alarm->require_subcommand(1);
@@ -176,6 +188,7 @@ int main(int argc, char** argv) {
   }
   if (elb_ls->parsed()) return kecs::daemon::PrintLoadBalancers(cfg.host, static_cast<uint16_t>(cfg.port));
   if (elb_ca->parsed()) return kecs::daemon::PrintLoadBalancerCa(cfg.host, static_cast<uint16_t>(cfg.port));
+  if (kube_coredns->parsed()) return kecs::daemon::PrintKubeCoreDns(cfg.host, static_cast<uint16_t>(cfg.port));
   if (alarm_set->parsed()) {
     return kecs::daemon::SetAlarm(cfg.host, static_cast<uint16_t>(cfg.port), alarm_name, alarm_state);
   }

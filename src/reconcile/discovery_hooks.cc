@@ -8,6 +8,7 @@
 #include "model/service.h"
 #include "model/task.h"
 #include "net/domain/discovery.h"
+#include "reconcile/task_address.h"
 #include "state/records/services.h"
 
 namespace kecs::reconcile {
@@ -71,7 +72,7 @@ Status RegisterServiceTask(state::Tx& tx, model::Task& task, double now, const D
   instance.task_definition_family = family.substr(0, family.rfind(':'));
   if (awsvpc) {
     const auto& eni = task.internal.network.eni;
-    instance.ipv4 = eni ? eni->ip : "";
+    instance.ipv4 = TaskPrivateIpv4(task);
     if (eni) instance.ipv6 = eni->ipv6;
   } else {
     // A task on an EC2 instance kecs runs is reached at the instance's address (issue 17).

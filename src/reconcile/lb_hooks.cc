@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "model/service.h"
+#include "reconcile/task_address.h"
 #include "state/records/elb.h"
 #include "state/records/services.h"
 
@@ -90,7 +91,7 @@ Status RegisterTaskTargets(state::Tx& tx, model::Task& task, double now, const L
     // A task on an EC2 instance kecs runs is reached at the instance's address (issue 17).
     const std::string& host_ip = task.internal.network.instance ? task.internal.network.instance->ip : options.host_ip;
     if (group->target_type == model::TargetType::kIp) {
-      target.id = awsvpc && task.internal.network.eni ? task.internal.network.eni->ip : host_ip;
+      target.id = awsvpc && task.internal.network.eni ? TaskPrivateIpv4(task) : host_ip;
       target.port = static_cast<int>(awsvpc ? *lb.container_port : HostPortOf(task, lb.container_name, *lb.container_port));
       target.address = target.id;
     } else if (group->target_type == model::TargetType::kInstance && options.instance_id) {

@@ -134,6 +134,21 @@ void ApplyStates(Task& t, const runtime::TaskState& st, double now) {
       }
     }
   }
+  // A runtime that chose the task's address (the kubernetes runtime's pod IP): the ENI's
+  // private address as DescribeTasks shows it (task_address.h).
+  if (!st.address.empty() && t.internal.network.eni) {
+    for (auto& a : t.attachments) {
+      if (a.type != kEniAttachment) continue;
+      for (auto& d : a.details) {
+        if (d.name == "privateIPv4Address") d.value = st.address;
+      }
+      for (auto& c : t.containers) {
+        for (auto& ni : c.network_interfaces) {
+          if (ni.attachment_id == a.id) ni.private_ipv4_address = st.address;
+        }
+      }
+    }
+  }
   t.health_status = TaskHealth(t);
 }
 

@@ -190,6 +190,12 @@ Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<s
                                                  applied.status().message());
     }
     RETURN_IF_ERROR(ApplyService(ns, task, facts.region));
+    for (size_t i = 0; i < facts.discovery_services.size(); ++i) {
+      const std::string& id = facts.discovery_services[i];
+      Json svc = HeadlessServiceManifest(id, i < facts.discovery_names.size() ? facts.discovery_names[i] : id, ns);
+      auto done = client_->Apply("/api/v1/namespaces/" + ns + "/services/" + JStr(svc["metadata"], "name"), svc);
+      if (!done.ok()) return done.status();
+    }
   }
   // Wait for the kubelet: the named containers run or have run, or cannot start.
   auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
@@ -300,11 +306,94 @@ Status KubernetesRuntime::GarbageCollect(const std::set<std::string>& live_task_
       RETURN_IF_ERROR(client_->Delete(path));
     }
   }
+  // Headless Services of Cloud Map services no live pod of their namespace is in.
+  ASSIGN_OR_RETURN(Json pods, client_->Get(fmt::format("/api/v1/pods?labelSelector={}", kManagedSelector)));
+  std::set<std::string> selected;  // "<namespace>/<label>"
+  for (const auto& p : pods.value("items", Json::array())) {
+    const Json md = p.value("metadata", Json::object());
+    const Json labels = md.value("labels", Json::object());
+    if (!live_task_ids.count(JStr(labels, "kecs.dev/task-id"))) continue;
+    for (const auto& [k, v] : labels.items()) {
+      if (k.rfind("kecs.dev/sd-", 0) == 0) selected.insert(JStr(md, "namespace") + "/" + k);
+    }
+  }
+  ASSIGN_OR_RETURN(Json discovery, client_->Get(fmt::format("/api/v1/services?labelSelector={},kecs.dev%2Ftype%3Ddiscovery",
+                                                             kManagedSelector)));
+  for (const auto& svc : discovery.value("items", Json::array())) {
+    const Json md = svc.value("metadata", Json::object());
+    bool used = false;
+    const Json selector = svc.value("spec", Json::object()).value("selector", Json::object());
+    for (const auto& [k, v] : selector.items()) {
+      used = used || selected.count(JStr(md, "namespace") + "/" + k);
+    }
+    if (used) continue;
+    RETURN_IF_ERROR(client_->Delete(
+        fmt::format("/api/v1/namespaces/{}/services/{}", JStr(md, "namespace"), JStr(md, "name"))));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = digests_.begin(); it != digests_.end();) {
     it = live_task_ids.count(it->first) ? std::next(it) : digests_.erase(it);
   }
   return Status::Ok();
+}
+
+Result<ContainerOutput> KubernetesRuntime::ReadOutput(const std::string& task_id, const std::string& container,
+                                                      int64_t offset, size_t max) {
+  for (char c : task_id) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return InvalidArgument("a task id is hexadecimal");
+  }
+  ASSIGN_OR_RETURN(Json list, client_->Get("/api/v1/pods?labelSelector=kecs.dev%2Ftask-id%3D" + task_id));
+  const Json items = list.value("items", Json::array());
+  if (items.empty()) return NotFound("task " + task_id + " has no pod");
+  const Json md = items[0].value("metadata", Json::object());
+  auto names = ParseJson(JStr(md.value("annotations", Json::object()), "kecs.dev/containers"));
+  std::string pod_container;
+  if (names && names->is_object()) {
+    for (const auto& [pod_name, ecs_name] : names->items()) {
+      if (ecs_name.is_string() && ecs_name.get<std::string>() == container) pod_container = pod_name;
+    }
+  }
+  if (pod_container.empty()) return NotFound("task " + task_id + " has no container " + container);
+  ASSIGN_OR_RETURN(Response r, client_->Request("GET", fmt::format("/api/v1/namespaces/{}/pods/{}/log?container={}",
+                                                                   JStr(md, "namespace"), JStr(md, "name"),
+                                                                   pod_container)));
+  ContainerOutput out;
+  if (r.status == 400) return out;  // "container ... is waiting to start": nothing written yet
+  if (r.status / 100 != 2) return StatusOf(r, "the log of " + container);
+  out.size = static_cast<int64_t>(r.body.size());
+  if (offset < out.size) out.data = r.body.substr(static_cast<size_t>(offset), max);
+  return out;
+}
+
+namespace {
+
+std::string RegexQuoted(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '.') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> KubernetesRuntime::CoreDnsSnippet() {
+  ASSIGN_OR_RETURN(Json list, client_->Get(fmt::format("/api/v1/services?labelSelector={},kecs.dev%2Ftype%3Ddiscovery",
+                                                        kManagedSelector)));
+  std::string out;
+  for (const auto& svc : list.value("items", Json::array())) {
+    const Json md = svc.value("metadata", Json::object());
+    std::string name = JStr(md.value("annotations", Json::object()), "kecs.dev/discovery-service");
+    // Only DNS names: a name that is not one (never made by kecs) is left out.
+    bool ok = !name.empty() && name.size() <= 253;
+    for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_');
+    if (!ok) continue;
+    std::string target = JStr(md, "name") + "." + JStr(md, "namespace") + ".svc.cluster.local.";
+    out += fmt::format("rewrite stop {{\n    name regex ^{}\\.$ {}\n    answer name ^{}$ {}.\n}}\n",
+                       RegexQuoted(name), target, RegexQuoted(target), name);
+  }
+  return out;
 }
 
 Status KubernetesRuntime::UpdatePublishing(const TaskSpec& task) {

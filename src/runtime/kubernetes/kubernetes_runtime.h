@@ -8,7 +8,8 @@
 //   PullImages       each image's manifest digest, resolved at its registry as the ECS
 //                    agent does (ImageResolver); the Pod then runs exactly that digest
 //   StartContainers  the Pod (every container: Kubernetes starts a pod's containers
-//                    together, init containers first) and its NodePort Service; waits
+//                    together, init containers first), its NodePort Service and the
+//                    headless Service of each Cloud Map service it is in; waits
 //                    until the named containers run, have run, or cannot start
 //   Inspect          the Pod's status (pod_status.h), its IP and node
 //   StopContainers   activeDeadlineSeconds: the kubelet stops every container (SIGTERM,
@@ -19,6 +20,7 @@
 //                    not live, in any namespace
 //   UpdatePublishing the NodePort Service, applied or deleted
 //   ApplyVpcPolicy   a NetworkPolicy per security group in each namespace kecs manages
+//   ReadOutput       the container's log from the kubelet (pods/<name>/log)
 //
 // Every write is a server-side apply under the field manager "kecs" (or a DELETE), so every
 // call is idempotent, and nothing is kept in memory that the cluster does not hold: after
@@ -85,7 +87,17 @@ class KubernetesRuntime : public Runtime {
                         const std::set<std::string>& known_task_ids) override;
   Status UpdatePublishing(const TaskSpec& task) override;
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
+  // The container's log as the kubelet keeps it (GET .../pods/<name>/log?container=),
+  // sliced at `offset`: what `kecs logs` and the awslogs shipper read. NotFound when the
+  // task has no pod (any more).
+  Result<ContainerOutput> ReadOutput(const std::string& task_id, const std::string& container, int64_t offset,
+                                     size_t max) override;
 
+  // The CoreDNS configuration that makes every Cloud Map name kecs has a headless Service
+  // for resolve in the cluster's pods: one `rewrite` block per name, mapping
+  // <service>.<namespace> to the Service's cluster name and the answers back. Pasted into
+  // the Corefile's server block (kubectl -n kube-system edit configmap coredns).
+  Result<std::string> CoreDnsSnippet();
   // What Inspect saw of the task's Pod: its IP and node besides the container states
   // (the daemon writes the IP into the task's ENI, as DescribeTasks reports it).
   Result<PodObservation> Observe(const TaskSpec& task);

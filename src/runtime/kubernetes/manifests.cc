@@ -252,7 +252,11 @@ namespace {
 // protocols: a NetworkPolicy filters TCP, UDP and SCTP only).
 bool PolicyRule(const net::SgRule& r, Json& out) {
   Json peers = Json::array();
-  if (!r.group.empty()) peers.push_back({{"podSelector", {{"matchLabels", {{"kecs.dev/sg-" + r.group, "true"}}}}}});
+  // A group's members may be pods of any ECS cluster (namespace) in the VPC.
+  if (!r.group.empty()) {
+    peers.push_back({{"namespaceSelector", {{"matchLabels", {{kManagedBy, "kecs"}}}}},
+                     {"podSelector", {{"matchLabels", {{"kecs.dev/sg-" + r.group, "true"}}}}}});
+  }
   if (!r.cidr4.empty()) peers.push_back({{"ipBlock", {{"cidr", r.cidr4}}}});
   if (!r.cidr6.empty()) peers.push_back({{"ipBlock", {{"cidr", r.cidr6}}}});
   if (peers.empty()) return false;  // a prefix list: no CIDRs to name here

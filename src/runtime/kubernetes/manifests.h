@@ -32,6 +32,7 @@ struct PodFacts {
   bool assign_public_ip = false;
   std::string node;              // the node kecs placed the task on ("" : the scheduler's choice)
   std::vector<std::string> discovery_services;  // Cloud Map service ids the task is registered in
+  std::vector<std::string> discovery_names;     // and their DNS names (service.namespace), alike
 };
 
 // "<cluster>-<region>", made a DNS-1123 label: lowercase, other characters '-', at most 63
