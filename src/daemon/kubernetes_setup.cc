@@ -59,6 +59,9 @@ Result<k8s::PodFacts> PodFactsOf(state::Store& store, const runtime::TaskSpec& s
     facts.subnets = t.internal.network.subnets;
     facts.security_groups = t.internal.network.security_groups;
     facts.assign_public_ip = t.internal.network.assign_public_ip;
+    for (const auto& c : t.internal.containers) {
+      for (const auto& secret : c.secrets) facts.secret_env[c.name].insert(secret.name);
+    }
     if (t.internal.placement && !t.internal.placement->instance.empty()) {
       ASSIGN_OR_RETURN(auto inst, tx.Get(model::kInstance, t.region, t.internal.placement->instance));
       if (inst) {

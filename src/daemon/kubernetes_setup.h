@@ -19,8 +19,8 @@ Result<runtime::kubernetes::Credentials> KubernetesCredentials(const Config& cfg
 
 // The task's ECS facts for its Pod, read from the store: its region (from its ARN), task
 // definition revision, launch type, subnets, security groups and assignPublicIp, the node
-// its container instance stands for (attribute kecs.dev/node), and the Cloud Map services
-// its service registers it in (with their DNS names).
+// its container instance stands for (attribute kecs.dev/node), the Cloud Map services its
+// service registers it in (with their DNS names), and which variables are secrets.
 Result<runtime::kubernetes::PodFacts> PodFactsOf(state::Store& store, const runtime::TaskSpec& spec);
 
 // The runtime, connected: fails when the API server cannot be reached or refuses the

@@ -23,6 +23,9 @@ std::string PodPath(const std::string& ns, const std::string& task_id) {
 std::string ServicePath(const std::string& ns, const std::string& task_id) {
   return "/api/v1/namespaces/" + ns + "/services/task-" + task_id;
 }
+std::string SecretPath(const std::string& ns, const std::string& task_id) {
+  return "/api/v1/namespaces/" + ns + "/secrets/task-" + task_id;
+}
 std::string PolicyPath(const std::string& ns, const std::string& name) {
   return "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" + name;
 }
@@ -184,6 +187,14 @@ Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<s
       }
       c.image = PinnedImage(c.image, digests[c.name]);
     }
+    // Secret values go in the task's Secret, which the Pod reads; never in the Pod.
+    if (Json secret = SecretManifest(task, facts); !secret.is_null()) {
+      auto stored = client_->Apply(SecretPath(ns, task.task_id), secret);
+      if (!stored.ok()) {
+        return Status(stored.status().code(), "ResourceInitializationError: the task's secrets: " +
+                                                  stored.status().message());
+      }
+    }
     auto applied = client_->Apply(PodPath(ns, task.task_id), PodManifest(pinned, facts));
     if (!applied.ok()) {
       return Status(applied.status().code(), "CannotStartContainerError: pod task-" + task.task_id + ": " +
@@ -285,6 +296,7 @@ Status KubernetesRuntime::Delete(const TaskSpec& task) {
   ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
   RETURN_IF_ERROR(client_->Delete(ServicePath(ns, task.task_id)));
   RETURN_IF_ERROR(client_->Delete(PodPath(ns, task.task_id) + "?gracePeriodSeconds=0"));
+  RETURN_IF_ERROR(client_->Delete(SecretPath(ns, task.task_id)));
   std::lock_guard<std::mutex> lock(mu_);
   digests_.erase(task.task_id);
   return Status::Ok();
@@ -293,7 +305,7 @@ Status KubernetesRuntime::Delete(const TaskSpec& task) {
 Status KubernetesRuntime::GarbageCollect(const std::set<std::string>& live_task_ids,
                                          const std::set<std::string>& known_task_ids) {
   (void)known_task_ids;  // the cluster keeps the logs; kecs keeps none of its own
-  for (const char* kind : {"services", "pods"}) {
+  for (const char* kind : {"services", "pods", "secrets"}) {
     ASSIGN_OR_RETURN(Json list, client_->Get(fmt::format("/api/v1/{}?labelSelector={}", kind, kManagedSelector)));
     for (const auto& item : list.value("items", Json::array())) {
       const Json md = item.value("metadata", Json::object());

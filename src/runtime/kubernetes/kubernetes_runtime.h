@@ -8,15 +8,16 @@
 //   PullImages       each image's manifest digest, resolved at its registry as the ECS
 //                    agent does (ImageResolver); the Pod then runs exactly that digest
 //   StartContainers  the Pod (every container: Kubernetes starts a pod's containers
-//                    together, init containers first), its NodePort Service and the
-//                    headless Service of each Cloud Map service it is in; waits
+//                    together, init containers first), its Secret (the values of its
+//                    secret variables), its NodePort Service and the headless Service
+//                    of each Cloud Map service it is in; waits
 //                    until the named containers run, have run, or cannot start
 //   Inspect          the Pod's status (pod_status.h), its IP and node
 //   StopContainers   activeDeadlineSeconds: the kubelet stops every container (SIGTERM,
 //                    SIGKILL after terminationGracePeriodSeconds, the largest stopTimeout)
 //                    and keeps the Pod with its exit codes until Delete
-//   Delete           the Pod and its Service
-//   GarbageCollect   every Pod and Service labelled kecs.dev/managed-by=kecs whose task is
+//   Delete           the Pod, its Service and its Secret
+//   GarbageCollect   every Pod, Service and Secret labelled kecs.dev/managed-by=kecs whose task is
 //                    not live, in any namespace
 //   UpdatePublishing the NodePort Service, applied or deleted
 //   ApplyVpcPolicy   a NetworkPolicy per security group in each namespace kecs manages

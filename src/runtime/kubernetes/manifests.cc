@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/strings.h"
+#include "base/value_cipher.h"
 #include "model/task.h"
 
 namespace kecs::runtime::kubernetes {
@@ -64,14 +65,22 @@ Json Probe(const model::HealthCheck& h) {
   return p;
 }
 
-Json Container(const ContainerSpec& c, const std::string& name, const TaskSpec& t) {
+Json Container(const ContainerSpec& c, size_t index, const std::string& name, const TaskSpec& t,
+               const std::set<std::string>& secret) {
   Json j = {{"name", name}, {"image", c.image}};
   if (!c.entry_point.empty()) j["command"] = c.entry_point;
   if (!c.command.empty()) j["args"] = c.command;
   if (!c.working_directory.empty()) j["workingDir"] = c.working_directory;
   if (!c.environment.empty()) {
     Json env = Json::array();
-    for (const auto& [k, v] : c.environment) env.push_back({{"name", k}, {"value", v}});
+    for (const auto& [k, v] : c.environment) {
+      if (secret.count(k)) {
+        env.push_back({{"name", k},
+                       {"valueFrom", {{"secretKeyRef", {{"name", PodName(t)}, {"key", SecretKey(index, k)}}}}}});
+      } else {
+        env.push_back({{"name", k}, {"value", v}});
+      }
+    }
     j["env"] = env;
   }
   Json requests = Json::object(), limits = Json::object();
@@ -196,7 +205,10 @@ Json PodManifest(const TaskSpec& task, const PodFacts& facts) {
     const auto& c = task.containers[i];
     grace = std::max(grace, c.stop_timeout_s);
     bool as_init = init.count(c.name) && !c.essential;
-    (as_init ? init_containers : containers).push_back(Container(c, names[i], task));
+    static const std::set<std::string> kNone;
+    auto secret = facts.secret_env.find(c.name);
+    (as_init ? init_containers : containers)
+        .push_back(Container(c, i, names[i], task, secret == facts.secret_env.end() ? kNone : secret->second));
   }
   Json spec = {{"restartPolicy", "Never"},
                {"terminationGracePeriodSeconds", grace},
@@ -220,6 +232,43 @@ Json PodManifest(const TaskSpec& task, const PodFacts& facts) {
             {"labels", labels},
             {"annotations", annotations}}},
           {"spec", spec}};
+}
+
+std::string SecretKey(size_t container_index, const std::string& name) {
+  // Secret keys are [-._a-zA-Z0-9]+; ECS variable names may hold more, so each other byte
+  // is written as _xx (hex), and '_' itself too, which keeps the key unique.
+  std::string key = fmt::format("c{}.", container_index);
+  for (char c : name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.') {
+      key += c;
+    } else {
+      key += fmt::format("_{:02x}", u);
+    }
+  }
+  return key;
+}
+
+Json SecretManifest(const TaskSpec& task, const PodFacts& facts) {
+  Json data = Json::object();
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    const auto& c = task.containers[i];
+    auto secret = facts.secret_env.find(c.name);
+    if (secret == facts.secret_env.end()) continue;
+    for (const auto& [k, v] : c.environment) {
+      if (secret->second.count(k)) data[SecretKey(i, k)] = Base64Encode(v);
+    }
+  }
+  if (data.empty()) return nullptr;
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata",
+           {{"name", PodName(task)},
+            {"namespace", NamespaceName(task.cluster, facts.region)},
+            {"labels", TaskLabels(task)},
+            {"annotations", {{"kecs.dev/task-arn", task.task_arn}}}}},
+          {"type", "Opaque"},
+          {"data", data}};
 }
 
 Json NodePortServiceManifest(const TaskSpec& task, const std::string& region, int public_first, int public_last,

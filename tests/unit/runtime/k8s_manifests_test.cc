@@ -109,6 +109,24 @@ TEST(K8sManifestsGolden, SecurityGroupWithAGroupReferenceACidrAndEgress) {
   EXPECT_EQ(p["spec"]["egress"].size(), 2u);
 }
 
+// A secret variable's value goes in the task's Secret; the Pod names it with secretKeyRef.
+TEST(K8sManifestsGolden, SecretsAreASecretThePodReads) {
+  TaskSpec t = Task(model::NetworkMode::kAwsvpc);
+  t.containers[0].environment = {{"STAGE", "test"}, {"DB_PASSWORD", "s3cret-value"}, {"api key!", "k-123"}};
+  PodFacts f = Facts(model::NetworkMode::kAwsvpc);
+  EXPECT_TRUE(SecretManifest(t, f).is_null()) << "no secret variables, no Secret";
+  f.secret_env["web"] = {"DB_PASSWORD", "api key!"};
+  Json secret = SecretManifest(t, f);
+  ExpectGolden("secret", secret);
+  Json pod = PodManifest(t, f);
+  ExpectGolden("pod-secrets", pod);
+  EXPECT_EQ(pod.dump().find("s3cret-value"), std::string::npos) << "a secret value in the Pod";
+  EXPECT_EQ(pod.dump().find("k-123"), std::string::npos);
+  EXPECT_EQ(secret["data"][SecretKey(0, "DB_PASSWORD")], "czNjcmV0LXZhbHVl");  // base64("s3cret-value")
+  EXPECT_EQ(SecretKey(0, "api key!"), "c0.api_20key_21");
+  EXPECT_NE(SecretKey(0, "a_b"), SecretKey(0, "a.b"));
+}
+
 TEST(K8sManifestsGolden, CloudMapServiceIsAHeadlessService) {
   ExpectGolden("service-headless", HeadlessServiceManifest("srv-0123456789abcdef", "backend", "demo-us-east-1"));
 }
