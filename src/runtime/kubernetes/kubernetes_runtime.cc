@@ -349,6 +349,50 @@ Status KubernetesRuntime::GarbageCollect(const std::set<std::string>& live_task_
   return Status::Ok();
 }
 
+Result<std::vector<TargetObservation>> KubernetesRuntime::ObserveTargets(const LoadBalancerSpec& lb) {
+  struct PodHealth {
+    bool running = false;
+    bool ready = false;
+  };
+  std::map<std::string, PodHealth> by_ip;
+  ASSIGN_OR_RETURN(Json pods, client_->Get(fmt::format("/api/v1/pods?labelSelector={}", kManagedSelector)));
+  for (const auto& p : pods.value("items", Json::array())) {
+    const Json status = p.value("status", Json::object());
+    const std::string ip = JStr(status, "podIP");
+    if (ip.empty()) continue;
+    PodHealth h;
+    h.running = JStr(status, "phase") == "Running";
+    for (const auto& c : status.value("conditions", Json::array())) {
+      if (JStr(c, "type") == "Ready") h.ready = JStr(c, "status") == "True";
+    }
+    by_ip[ip] = h;
+  }
+  std::vector<TargetObservation> out;
+  for (const auto& g : lb.target_groups) {
+    for (const auto& t : g.targets) {
+      TargetObservation o;
+      o.target_group_id = g.id;
+      o.target_id = t.id;
+      o.port = t.port;
+      auto it = by_ip.find(t.address);
+      if (t.draining) {
+        o.state = model::TargetHealthState::kInitial;
+        o.connections = 0;  // nothing flows through kecs here: nothing to wait for
+      } else if (it == by_ip.end() || !it->second.running) {
+        o.state = model::TargetHealthState::kInitial;
+      } else if (it->second.ready) {
+        o.state = model::TargetHealthState::kHealthy;
+      } else {
+        o.state = model::TargetHealthState::kUnhealthy;
+        o.reason = "Target.FailedHealthChecks";
+        o.description = "Health checks failed";
+      }
+      out.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
 Result<ContainerOutput> KubernetesRuntime::ReadOutput(const std::string& task_id, const std::string& container,
                                                       int64_t offset, size_t max) {
   for (char c : task_id) {

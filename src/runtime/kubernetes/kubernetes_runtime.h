@@ -22,6 +22,7 @@
 //   UpdatePublishing the NodePort Service, applied or deleted
 //   ApplyVpcPolicy   a NetworkPolicy per security group in each namespace kecs manages
 //   ReadOutput       the container's log from the kubelet (pods/<name>/log)
+//   ObserveTargets   load balancer targets' health from their pods' readiness
 //
 // Every write is a server-side apply under the field manager "kecs" (or a DELETE), so every
 // call is idempotent, and nothing is kept in memory that the cluster does not hold: after
@@ -88,6 +89,11 @@ class KubernetesRuntime : public Runtime {
                         const std::set<std::string>& known_task_ids) override;
   Status UpdatePublishing(const TaskSpec& task) override;
   Status ApplyVpcPolicy(const net::VpcPolicy& policy) override;
+  // Target health as the cluster sees it: a target whose address is a kecs pod's IP is
+  // healthy while the pod is Ready (its readiness probe is the container's health check),
+  // unhealthy while it runs and is not. The load balancer's traffic itself is not carried
+  // on the cluster (design 19.4): ApplyLoadBalancer keeps the default.
+  Result<std::vector<TargetObservation>> ObserveTargets(const LoadBalancerSpec& lb) override;
   // The container's log as the kubelet keeps it (GET .../pods/<name>/log?container=),
   // sliced at `offset`: what `kecs logs` and the awslogs shipper read. NotFound when the
   // task has no pod (any more).
