@@ -107,6 +107,9 @@ PodObservation ObservePod(const Json& pod, const TaskSpec& task) {
     }
   }
   const bool evicted = JStr(status, "reason") == "Evicted";
+  // Deleted by someone else (kecs deletes a pod only once it has stopped): its containers
+  // end with the kubelet's SIGTERM, and that is why.
+  const bool deleted = metadata.contains("deletionTimestamp") && !JStr(metadata, "deletionTimestamp").empty();
   const std::string phase = JStr(status, "phase");
   for (const auto& spec : task.containers) {
     ContainerState s;
@@ -127,6 +130,9 @@ PodObservation ObservePod(const Json& pod, const TaskSpec& task) {
     if (evicted && s.phase != ContainerState::Phase::kExited) {
       s.phase = ContainerState::Phase::kExited;
       s.reason = With("PodEvicted", JStr(status, "message"));
+    }
+    if (deleted && s.phase == ContainerState::Phase::kExited && s.reason.empty()) {
+      s.reason = "PodDeleted: the task's pod was deleted";
     }
     o.state.containers.push_back(s);
   }

@@ -13,6 +13,7 @@
 //           CrashLoopBackOff                    -> kExited, "CannotStartContainerError: <message>"
 //   no status yet (pod pending)                -> kCreated
 //   pod evicted                                -> every container not ended: kExited, "PodEvicted: <message>"
+//   pod being deleted (deletionTimestamp)      -> each container that ended: "PodDeleted: ..."
 //   pod gone (null)                            -> kMissing
 //   ready (with a readinessProbe)              -> health HEALTHY; not ready while running: UNKNOWN
 //     (Kubernetes does not tell a probe that has not run yet from one that fails)

@@ -102,6 +102,16 @@ TEST(K8sPodStatus, AnEvictedOrDeletedPodEndsTheTask) {
     EXPECT_EQ(c.phase, Phase::kExited);
     EXPECT_EQ(c.reason, "PodEvicted: The node was low on resource: memory.");
   }
+  // Deleted by someone else: the containers the kubelet stopped say why.
+  Json deleting = PodWith(Json::array({Json{{"name", "web-app"}, {"state", {{"terminated", {{"exitCode", 143}, {"reason", "Error"}}}}}},
+                                      Running("sidecar", false)}));
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-07T01:00:00Z";
+  auto d = ObservePod(deleting, Task());
+  EXPECT_EQ(d.state.containers[0].phase, Phase::kExited);
+  EXPECT_EQ(d.state.containers[0].exit_code, 143);
+  EXPECT_EQ(d.state.containers[0].reason, "PodDeleted: the task's pod was deleted");
+  EXPECT_EQ(d.state.containers[1].phase, Phase::kRunning) << "still stopping";
+  EXPECT_EQ(d.state.containers[1].reason, "");
   auto gone = ObservePod(Json(), Task());
   ASSERT_EQ(gone.state.containers.size(), 2u);
   EXPECT_EQ(gone.state.containers[0].phase, Phase::kMissing);
