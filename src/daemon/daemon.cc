@@ -641,6 +641,10 @@ int Run(const Config& cfg) {
     controller.Notify();
     policies.Notify();
   });
+  // The kubernetes runtime watches its pods: Inspect reads them from the watch, and a
+  // change (a container ended, a pod evicted) wakes the task controller at once.
+  auto* kube = dynamic_cast<runtime::kubernetes::KubernetesRuntime*>(rt->get());
+  if (kube) kube->Watch([&controller] { controller.Notify(); });
 
   net::RegionBootstrap regions;
   api::ecs::EcsOptions eopts;
@@ -909,6 +913,7 @@ int Run(const Config& cfg) {
   capacity.Stop();
   imds_server.Stop();
   lbs.Stop();  // before the store closes: its passes read and write it
+  if (kube) kube->StopWatch();  // it wakes the controller
   controller.Stop();
   flow_logs.Stop();  // before the store and the logs service close
   if (awslogs) awslogs->Stop();  // after the controller (its hook prepares streams), before the store closes

@@ -115,6 +115,67 @@ ImageResolver SkopeoResolver(local::RegistryConfig registries, std::string scrat
 KubernetesRuntime::KubernetesRuntime(std::shared_ptr<Client> client, KubernetesOptions options)
     : client_(std::move(client)), options_(std::move(options)) {}
 
+KubernetesRuntime::~KubernetesRuntime() { StopWatch(); }
+
+void KubernetesRuntime::Watch(std::function<void()> on_change) {
+  if (watcher_.joinable()) return;
+  watcher_ = std::thread([this, on_change = std::move(on_change)] {
+    auto key = [](const Json& pod) {
+      const Json md = pod.value("metadata", Json::object());
+      return JStr(md, "namespace") + "/" + JStr(md, "name");
+    };
+    while (!stop_) {
+      Status st = client_->ListWatch(
+          fmt::format("/api/v1/pods?labelSelector={}", kManagedSelector),
+          [&](const Json& list) {
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              pods_.clear();
+              for (const auto& p : list.value("items", Json::array())) pods_[key(p)] = p;
+              synced_ = true;
+            }
+            if (on_change) on_change();
+            return Status::Ok();
+          },
+          [&](const WatchEvent& e) {
+            if (e.type == "BOOKMARK") return Status::Ok();
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              if (e.type == "DELETED") {
+                pods_.erase(key(e.object));
+              } else {
+                pods_[key(e.object)] = e.object;
+              }
+            }
+            if (on_change) on_change();
+            return Status::Ok();
+          },
+          stop_);
+      if (!st.ok() && !stop_) {
+        KLOG_WARN("kubernetes: watching pods: {}; reading them one by one until the watch is back", st.message());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          synced_ = false;
+        }
+        for (int i = 0; i < 50 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+}
+
+void KubernetesRuntime::StopWatch() {
+  stop_ = true;
+  if (watcher_.joinable()) watcher_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  synced_ = false;
+}
+
+void KubernetesRuntime::Forget(const std::string& ns, const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pods_.erase(ns + "/task-" + task_id);
+  digests_.erase(task_id);
+}
+
 std::string KubernetesRuntime::Describe() const {
   return fmt::format("kubernetes at {}: a namespace per ECS cluster, a pod per task", options_.server);
 }
@@ -126,6 +187,12 @@ Result<std::string> KubernetesRuntime::NamespaceOf(const TaskSpec& task) {
 }
 
 Result<Json> KubernetesRuntime::GetPod(const std::string& ns, const TaskSpec& task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (synced_) {
+      if (auto it = pods_.find(ns + "/task-" + task.task_id); it != pods_.end()) return it->second;
+    }
+  }
   auto pod = client_->Get(PodPath(ns, task.task_id));
   if (!pod.ok() && pod.status().code() == Code::kNotFound) return Json();
   return pod;
@@ -264,6 +331,7 @@ Result<TaskState> KubernetesRuntime::StopContainers(const TaskSpec& task) {
   if (started.empty()) {
     // Never started on a node: there is nothing for a kubelet to stop.
     RETURN_IF_ERROR(client_->Delete(PodPath(ns, task.task_id) + "?gracePeriodSeconds=0"));
+    Forget(ns, task.task_id);
     ASSIGN_OR_RETURN(PodObservation gone, Observe(task));
     return gone.state;
   }
@@ -297,8 +365,7 @@ Status KubernetesRuntime::Delete(const TaskSpec& task) {
   RETURN_IF_ERROR(client_->Delete(ServicePath(ns, task.task_id)));
   RETURN_IF_ERROR(client_->Delete(PodPath(ns, task.task_id) + "?gracePeriodSeconds=0"));
   RETURN_IF_ERROR(client_->Delete(SecretPath(ns, task.task_id)));
-  std::lock_guard<std::mutex> lock(mu_);
-  digests_.erase(task.task_id);
+  Forget(ns, task.task_id);
   return Status::Ok();
 }
 
@@ -316,6 +383,7 @@ Status KubernetesRuntime::GarbageCollect(const std::set<std::string>& live_task_
       KLOG_INFO("kubernetes: deleting {} {}/{} of task {}, which is not live", kind, JStr(md, "namespace"),
                 JStr(md, "name"), id);
       RETURN_IF_ERROR(client_->Delete(path));
+      if (std::string(kind) == "pods") Forget(JStr(md, "namespace"), id);
     }
   }
   // Headless Services of Cloud Map services no live pod of their namespace is in.

@@ -30,10 +30,12 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "runtime/kubernetes/client.h"
 #include "runtime/kubernetes/manifests.h"
@@ -73,6 +75,16 @@ struct KubernetesOptions {
 class KubernetesRuntime : public Runtime {
  public:
   KubernetesRuntime(std::shared_ptr<Client> client, KubernetesOptions options);
+  ~KubernetesRuntime() override;
+
+  // Watches the pods kecs manages (Client::ListWatch: a list, then a watch with bookmarks
+  // that reconnects and lists again after a 410), so that Inspect reads them from memory
+  // rather than asking the API server for each task at each resync, and `on_change` (the
+  // task controller's Notify) hears of a change at once. A pod the cache does not hold is
+  // still read from the API server: a pod just made is never taken for a missing one.
+  // Without Watch, Inspect GETs each pod. Call once; StopWatch (or the destructor) ends it.
+  void Watch(std::function<void()> on_change);
+  void StopWatch();
 
   std::string name() const override { return "kubernetes"; }
   bool has_data_plane() const override { return true; }
@@ -118,9 +130,16 @@ class KubernetesRuntime : public Runtime {
 
   std::shared_ptr<Client> client_;
   KubernetesOptions options_;
+  void Forget(const std::string& ns, const std::string& task_id);
+
   std::mutex mu_;
   // The digests PullImages resolved, by task id, until the pod is made (or the task goes).
   std::map<std::string, std::map<std::string, std::string>> digests_;  // guarded by mu_
+  // The watch's view of kecs's pods, by "<namespace>/<name>", once its first list is in.
+  bool synced_ = false;                 // guarded by mu_
+  std::map<std::string, Json> pods_;    // guarded by mu_
+  std::atomic<bool> stop_{false};
+  std::thread watcher_;
 };
 
 }  // namespace kecs::runtime::kubernetes
