@@ -139,7 +139,7 @@ def running_task(d, arn):
 def tour_cluster(d):
     """The tour's cluster and `web` task definition; the subnet of us-east-1a."""
     subnet = d.aws("ec2", "describe-subnets", "--filters", "Name=availability-zone,Values=us-east-1a",
-                   "--query", "Subnets[0].SubnetId", "--output", "text")
+                   "--query", "Subnets[0].SubnetId")
     d.aws("ecs", "create-cluster", "--cluster-name", "tour")
     d.aws("ecs", "register-task-definition", "--family", "web", "--network-mode", "awsvpc",
           "--requires-compatibilities", "FARGATE", "--cpu", "256", "--memory", "512",

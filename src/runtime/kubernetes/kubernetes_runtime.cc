@@ -235,10 +235,10 @@ Status KubernetesRuntime::ApplyService(const std::string& ns, const TaskSpec& ta
 Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<std::string>& names) {
   ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
   ASSIGN_OR_RETURN(Json pod, GetPod(ns, task));
+  if (!options_.facts) return FailedPrecondition("the kubernetes runtime has no source of task facts");
+  ASSIGN_OR_RETURN(PodFacts facts, options_.facts(task));
+  if (facts.region.empty()) facts.region = options_.region;
   if (pod.is_null()) {
-    if (!options_.facts) return FailedPrecondition("the kubernetes runtime has no source of task facts");
-    ASSIGN_OR_RETURN(PodFacts facts, options_.facts(task));
-    if (facts.region.empty()) facts.region = options_.region;
     // The images by the digests PullImages resolved (again after a restart).
     std::map<std::string, std::string> digests;
     {
@@ -267,13 +267,14 @@ Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<s
       return Status(applied.status().code(), "CannotStartContainerError: pod task-" + task.task_id + ": " +
                                                  applied.status().message());
     }
-    RETURN_IF_ERROR(ApplyService(ns, task, facts.region));
-    for (size_t i = 0; i < facts.discovery_services.size(); ++i) {
-      const std::string& id = facts.discovery_services[i];
-      Json svc = HeadlessServiceManifest(id, i < facts.discovery_names.size() ? facts.discovery_names[i] : id, ns);
-      auto done = client_->Apply("/api/v1/namespaces/" + ns + "/services/" + JStr(svc["metadata"], "name"), svc);
-      if (!done.ok()) return done.status();
-    }
+  }
+  // Its Services: applied again by a repeated call (after a crash between the pod and them).
+  RETURN_IF_ERROR(ApplyService(ns, task, facts.region));
+  for (size_t i = 0; i < facts.discovery_services.size(); ++i) {
+    const std::string& id = facts.discovery_services[i];
+    Json svc = HeadlessServiceManifest(id, i < facts.discovery_names.size() ? facts.discovery_names[i] : id, ns);
+    auto done = client_->Apply("/api/v1/namespaces/" + ns + "/services/" + JStr(svc["metadata"], "name"), svc);
+    if (!done.ok()) return done.status();
   }
   // Wait for the kubelet: the named containers run or have run, or cannot start.
   auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
