@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -199,6 +201,53 @@ Json PodManifest(const TaskSpec& task, const PodFacts& facts) {
       }
     }
   }
+  // Volumes (the local runtime's layout, volumes.h, on the node): a task-scoped one is an
+  // emptyDir shared by the pod's containers; a host path, a shared Docker volume and an EFS
+  // file system are directories of the node (hostPath), so tasks on one node share them.
+  Json volumes = Json::array();
+  std::map<std::string, std::string> volume_names;  // ECS volume name -> pod volume name
+  {
+    std::set<std::string> taken;
+    for (const auto& v : task.volumes) {
+      std::string n = DnsLabel("v-" + v.name);
+      for (int i = 2; taken.count(n); ++i) n = fmt::format("{}-{}", DnsLabel("v-" + v.name).substr(0, 54), i);
+      taken.insert(n);
+      volume_names[v.name] = n;
+      Json vol = {{"name", n}};
+      std::string host;
+      if (v.kind == model::Volume::Kind::kHost) {
+        host = v.host_source_path;
+      } else if (v.kind == model::Volume::Kind::kDocker && v.docker.scope == "shared") {
+        host = "/var/lib/kecs/volumes/" + v.name + "/_data";
+      } else if (v.kind == model::Volume::Kind::kEfs) {
+        host = "/var/lib/kecs/efs/" + v.efs.file_system_id +
+               (v.efs.access_point_id.empty() ? v.efs.root_directory : "/access-points/" + v.efs.access_point_id);
+      }
+      if (host.empty()) {
+        vol["emptyDir"] = Json::object();
+      } else {
+        vol["hostPath"] = {{"path", host}, {"type", "DirectoryOrCreate"}};
+      }
+      volumes.push_back(vol);
+    }
+  }
+  // A container's mounts: what volumesFrom copies (read-only when it says so), then its own.
+  std::function<void(const ContainerSpec&, bool, std::set<std::string>&, Json&)> mounts_of =
+      [&](const ContainerSpec& c, bool read_only, std::set<std::string>& seen, Json& out) {
+        if (!seen.insert(c.name).second) return;
+        for (const auto& vf : c.volumes_from) {
+          for (const auto& other : task.containers) {
+            if (other.name == vf.source_container) mounts_of(other, read_only || vf.read_only, seen, out);
+          }
+        }
+        for (const auto& m : c.mount_points) {
+          auto n = volume_names.find(m.source_volume);
+          if (n == volume_names.end()) continue;  // validation refuses it before a task runs
+          Json mount = {{"name", n->second}, {"mountPath", m.container_path}};
+          if (read_only || m.read_only) mount["readOnly"] = true;
+          out.push_back(mount);
+        }
+      };
   Json containers = Json::array(), init_containers = Json::array();
   int grace = 0;
   for (size_t i = 0; i < task.containers.size(); ++i) {
@@ -207,8 +256,12 @@ Json PodManifest(const TaskSpec& task, const PodFacts& facts) {
     bool as_init = init.count(c.name) && !c.essential;
     static const std::set<std::string> kNone;
     auto secret = facts.secret_env.find(c.name);
-    (as_init ? init_containers : containers)
-        .push_back(Container(c, i, names[i], task, secret == facts.secret_env.end() ? kNone : secret->second));
+    Json container = Container(c, i, names[i], task, secret == facts.secret_env.end() ? kNone : secret->second);
+    Json mounts = Json::array();
+    std::set<std::string> seen;
+    mounts_of(c, false, seen, mounts);
+    if (!mounts.empty()) container["volumeMounts"] = mounts;
+    (as_init ? init_containers : containers).push_back(container);
   }
   Json spec = {{"restartPolicy", "Never"},
                {"terminationGracePeriodSeconds", grace},
@@ -216,6 +269,7 @@ Json PodManifest(const TaskSpec& task, const PodFacts& facts) {
                {"automountServiceAccountToken", false},
                {"containers", containers}};
   if (!init_containers.empty()) spec["initContainers"] = init_containers;
+  if (!volumes.empty()) spec["volumes"] = volumes;
   if (!facts.node.empty()) spec["nodeName"] = facts.node;
   if (task.network.mode == model::NetworkMode::kHost) {
     spec["hostNetwork"] = true;

@@ -127,6 +127,43 @@ TEST(K8sManifestsGolden, SecretsAreASecretThePodReads) {
   EXPECT_NE(SecretKey(0, "a_b"), SecretKey(0, "a.b"));
 }
 
+// Volumes: task-scoped ones are emptyDirs, host paths, shared Docker volumes and EFS file
+// systems directories of the node; mountPoints and volumesFrom are volumeMounts.
+TEST(K8sManifestsGolden, VolumesAndMounts) {
+  TaskSpec t = Task(model::NetworkMode::kAwsvpc);
+  model::Volume scratch;
+  scratch.name = "scratch";
+  model::Volume host;
+  host.name = "Host_Data";
+  host.host_source_path = "/srv/data";
+  model::Volume shared;
+  shared.name = "cache";
+  shared.kind = model::Volume::Kind::kDocker;
+  shared.docker.scope = "shared";
+  model::Volume efs;
+  efs.name = "efs";
+  efs.kind = model::Volume::Kind::kEfs;
+  efs.efs.file_system_id = "fs-0123";
+  efs.efs.root_directory = "/exports";
+  t.volumes = {scratch, host, shared, efs};
+  t.containers[0].mount_points = {{"scratch", "/tmp/s", false}, {"Host_Data", "/data", true}, {"efs", "/mnt/efs", false}};
+  t.containers[1].mount_points = {{"cache", "/cache", false}};
+  t.containers[1].volumes_from = {{"web", true}};
+  Json pod = PodManifest(t, Facts(model::NetworkMode::kAwsvpc));
+  ExpectGolden("pod-volumes", pod);
+  ASSERT_EQ(pod["spec"]["volumes"].size(), 4u);
+  EXPECT_TRUE(pod["spec"]["volumes"][0].contains("emptyDir"));
+  EXPECT_EQ(pod["spec"]["volumes"][1]["hostPath"]["path"], "/srv/data");
+  EXPECT_EQ(pod["spec"]["volumes"][3]["hostPath"]["path"], "/var/lib/kecs/efs/fs-0123/exports");
+  // Init_Job (an init container) mounts web's volumes read-only, then its own.
+  const Json& init_mounts = pod["spec"]["initContainers"][0]["volumeMounts"];
+  ASSERT_EQ(init_mounts.size(), 4u);
+  EXPECT_EQ(init_mounts[0]["mountPath"], "/tmp/s");
+  EXPECT_EQ(init_mounts[0]["readOnly"], true);
+  EXPECT_EQ(init_mounts[3]["mountPath"], "/cache");
+  EXPECT_FALSE(init_mounts[3].contains("readOnly"));
+}
+
 TEST(K8sManifestsGolden, CloudMapServiceIsAHeadlessService) {
   ExpectGolden("service-headless", HeadlessServiceManifest("srv-0123456789abcdef", "backend", "demo-us-east-1"));
 }
