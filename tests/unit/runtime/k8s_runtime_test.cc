@@ -2,9 +2,20 @@
 // and its kubelet (fake_kube_apiserver.h), for what the conformance suite does not cover:
 // digests, NodePort services, garbage collection and NetworkPolicies across namespaces,
 // the kubelet's failures as ECS reasons, stops that keep exit codes, and faults on writes.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "unit/runtime/k8s_world.h"
 
@@ -279,6 +290,113 @@ TEST_F(K8sRuntime, SurvivesConflictsServerErrorsAndExpiredTokensOnItsWrites) {
   EXPECT_TRUE(rt().Delete(t).ok());
   EXPECT_TRUE(w_->Pod(t).is_null());
   EXPECT_TRUE(w_->Service(t).is_null());
+}
+
+// A cluster-wide watch (as a controller would run one) sees the kubelet's status writes
+// for pods in every namespace, each a new resourceVersion.
+TEST_F(K8sRuntime, AClusterWideWatchSeesTheKubeletsStatusWritesInEveryNamespace) {
+  TaskSpec a = TwoContainers(15, "alpha"), b = TwoContainers(16, "beta");
+  std::mutex mu;
+  std::map<std::string, std::string> phase;  // pod -> last phase seen
+  std::vector<int64_t> versions;
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    (void)w_->client->ListWatch(
+        "/api/v1/pods?labelSelector=kecs.dev%2Fmanaged-by%3Dkecs", [](const Json&) { return Status::Ok(); },
+        [&](const WatchEvent& e) {
+          std::lock_guard<std::mutex> l(mu);
+          phase[JStr(e.object["metadata"], "name")] = JStr(e.object.value("status", Json::object()), "phase");
+          versions.push_back(std::stoll(JStr(e.object["metadata"], "resourceVersion")));
+          return Status::Ok();
+        },
+        stop);
+  });
+  ASSERT_NO_FATAL_FAILURE(Start(a));
+  ASSERT_NO_FATAL_FAILURE(Start(b));
+  bool both_running = false;
+  for (int i = 0; i < 200 && !both_running; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      both_running = phase["task-" + a.task_id] == "Running" && phase["task-" + b.task_id] == "Running";
+    }
+    if (!both_running) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  watcher.join();
+  EXPECT_TRUE(both_running) << "the watch did not see both pods run";
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_GE(versions.size(), 6u) << "created, scheduled and started, for each pod";
+  EXPECT_TRUE(std::is_sorted(versions.begin(), versions.end()));
+}
+
+// kecs-fake-kube-apiserver, as the e2e tests run it: a kubeconfig with the token from
+// --token-file, nodes, images and the kubelet from flags, and an exit on SIGTERM.
+TEST(KubeFakeProgram, ServesWhatItsFlagsSayWithItsKubeconfigsTokenAndStopsOnSigterm) {
+  std::string program = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "kecs-fake-kube-apiserver";
+  ASSERT_EQ(access(program.c_str(), X_OK), 0) << program << " is built with the unit tests";
+  kecs::testing::TempDir dir;
+  const std::string port_file = dir.path() + "/port", kubeconfig = dir.path() + "/kubeconfig",
+                    token_file = dir.path() + "/token";
+  std::ofstream(token_file) << "program-token-1\n";
+  std::vector<std::string> args = {program, "--port", "0", "--port-file", port_file, "--kubeconfig-out", kubeconfig,
+                                   "--token-file", token_file, "--node", "n1:4:8Gi:us-east-1b", "--image",
+                                   "nginx:1.25", "--kubelet"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, program.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{pid};
+  for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(std::filesystem::exists(port_file)) << "no port file";
+  struct stat st {};
+  ASSERT_EQ(stat(kubeconfig.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the kubeconfig holds a token";
+  auto creds = LoadKubeconfig(kubeconfig);
+  ASSERT_TRUE(creds.ok()) << creds.status().ToString();
+  EXPECT_EQ(creds->token, "program-token-1");
+  Client c(*creds);
+  auto nodes = c.Get("/api/v1/nodes");
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  ASSERT_EQ((*nodes)["items"].size(), 1u);
+  const Json& node = (*nodes)["items"][0];
+  EXPECT_EQ(JStr(node["metadata"]["labels"], "topology.kubernetes.io/zone"), "us-east-1b");
+  EXPECT_EQ(JStr(node["status"]["allocatable"], "cpu"), "4");
+  EXPECT_EQ(JStr(node["status"]["allocatable"], "memory"), "8Gi");
+  Credentials anonymous = *creds;
+  anonymous.token.clear();
+  EXPECT_EQ(Client(anonymous).Get("/api/v1/nodes").status().code(), Code::kPermissionDenied);
+  // The kubelet runs a pod whose image the registry has.
+  Json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "web"}, {"namespace", "demo"}}},
+              {"spec", {{"containers", {{{"name", "web"}, {"image", "nginx:1.25"}}}}}}};
+  ASSERT_TRUE(c.Apply("/api/v1/namespaces/demo/pods/web", pod).ok());
+  std::string image_id;
+  for (int i = 0; i < 250 && image_id.empty(); ++i) {
+    auto got = c.Get("/api/v1/namespaces/demo/pods/web");
+    ASSERT_TRUE(got.ok());
+    for (const auto& s : got->value("status", Json::object()).value("containerStatuses", Json::array())) {
+      if (s["state"].contains("running")) image_id = JStr(s, "imageID");
+    }
+    if (image_id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(image_id.rfind("nginx@sha256:", 0), 0u) << image_id;
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  reaper.pid = 0;
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "exit status " << wstatus;
 }
 
 }  // namespace
