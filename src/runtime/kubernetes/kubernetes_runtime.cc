@@ -304,7 +304,22 @@ Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<s
 Result<PodObservation> KubernetesRuntime::Observe(const TaskSpec& task) {
   ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
   ASSIGN_OR_RETURN(Json pod, GetPod(ns, task));
-  return ObservePod(pod, task);
+  PodObservation seen = ObservePod(pod, task);
+  // Each container's runtime id is the kubelet's containerID (ObservePod leaves it empty).
+  const Json status = pod.is_object() ? pod.value("status", Json::object()) : Json::object();
+  if (status.is_object() && seen.state.containers.size() == task.containers.size()) {
+    const std::vector<std::string> names = PodContainerNames(task);
+    for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+      const Json statuses = status.value(list, Json::array());
+      if (!statuses.is_array()) continue;
+      for (const auto& st : statuses) {
+        if (!st.is_object()) continue;
+        auto it = std::find(names.begin(), names.end(), JStr(st, "name"));
+        if (it != names.end()) seen.state.containers[it - names.begin()].runtime_id = JStr(st, "containerID");
+      }
+    }
+  }
+  return seen;
 }
 
 Result<TaskState> KubernetesRuntime::Inspect(const TaskSpec& task) {

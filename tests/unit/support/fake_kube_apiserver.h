@@ -1,21 +1,61 @@
 #pragma once
 // A fake Kubernetes API server for the kubernetes runtime's tests (issue 16): real HTTP on
-// a free loopback port, and honest about what clients depend on. Every write gets the next
+// a loopback port, and honest about what clients depend on. Every write gets the next
 // resourceVersion; lists carry the collection's; watches replay the event history from a
 // resourceVersion, then stream live events, with BOOKMARKs; a resourceVersion older than
 // the last compaction gets an ERROR event with code 410, as etcd's compaction makes real
-// servers answer. Server-side apply (PATCH, application/apply-patch+yaml) needs a
-// fieldManager, creates or merges, and records the manager. Faults on demand: the next
-// requests answered 409, 401 or 5xx, slow answers, dropped watch connections, compaction.
+// servers answer. Faults on demand: the next requests answered 409, 401 or 5xx, slow
+// answers, dropped watch connections, compaction.
 //
-// Paths: /api/v1/namespaces[/<name>], /api/v1/namespaces/<ns>/<resource>[/<name>],
-// /apis/<group>/<version>/namespaces/<ns>/<resource>[/<name>], and the cluster-scoped
-// /api/v1/nodes[/<name>]. labelSelector: equality terms only ("a=b,c=d").
+// Paths: /api/v1/namespaces[/<name>], /api/v1/namespaces/<ns>/<resource>[/<name>[/status]],
+// /apis/<group>/<version>/namespaces/<ns>/<resource>[/<name>[/status]], the cluster-scoped
+// /api/v1/nodes[/<name>], and every namespaced resource across namespaces
+// (/api/v1/pods, /apis/networking.k8s.io/v1/networkpolicies) for lists and watches.
+// labelSelector: equality and set-less terms ("a=b,c==d,e!=f,g,!h"), URL-encoded or not.
+//
+// Writes, as a real API server takes them:
+//   PATCH application/apply-patch+yaml   server-side apply: needs a fieldManager; creates
+//                                        or merges maps deeply (lists are replaced whole)
+//   PATCH application/merge-patch+json   RFC 7386 on an existing object; a
+//                                        metadata.resourceVersion that is not the current
+//                                        one is a 409 Conflict
+//   PATCH .../<name>/status              merge patch of the status only (as a kubelet writes)
+//   DELETE [?gracePeriodSeconds=N]       immediate (the fake has no graceful deletion); a
+//                                        namespace takes its objects with it
+// Writes to the main resource keep the stored status. A Pod's spec is immutable but for
+// container and init container images, terminationGracePeriodSeconds and
+// activeDeadlineSeconds (set, or lowered): any other change is 422 Invalid.
+//
+// The simulated kubelet (EnableKubelet; off by default) is the nodes' side: AddNode makes
+// Ready Nodes, AddImage puts a manifest in the registry the fake also serves (the
+// Distribution API under /v2/, no credentials, so skopeo resolves digests against it; it
+// stands for every registry: a reference's host is ignored). Every 20 ms it moves each
+// Pod on one step, writing status through the store as a kubelet's PATCHes would (a new
+// resourceVersion, a watch event):
+//   unbound       bound to the first Ready node (spec.nodeName), or PodScheduled False
+//   bound         startTime, hostIP, podIP (10.244.0.0/16; the node's with hostNetwork),
+//                 conditions, every container waiting ContainerCreating (PodInitializing
+//                 behind init containers)
+//   then          per container: running (imageID <repo>@sha256:.., containerID), or
+//                 waiting ErrImagePull and then ImagePullBackOff, with a message naming
+//                 the image, until the image is added; init containers run to exit 0 first
+//   deadline      past activeDeadlineSeconds: every container terminated (exit 0,
+//                 Completed, or the code SetStopExitCode chose), phase Failed, reason
+//                 DeadlineExceeded; the pod stays until deleted
+//   all ended     phase Succeeded (every exit 0) or Failed (restartPolicy Never)
+// Test hooks: ExitContainer (a container ends by itself: its code and reason, e.g.
+// OOMKilled), Evict (phase Failed, reason Evicted; container states stay as they were),
+// SetNodeReady. The kubelet only advances states, so statuses written by a client
+// (status PATCHes) stay.
+#include <openssl/sha.h>
 #include <sys/socket.h>
+
+#include <utility>  // before boost/asio (its awaitable.hpp uses std::exchange)
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -23,22 +63,24 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/utc_time.h"
 
 namespace kecs::testing {
 
 class FakeKubeApiServer {
  public:
-  explicit FakeKubeApiServer(std::string token = "") : token_(std::move(token)) {
+  explicit FakeKubeApiServer(std::string token = "", uint16_t port = 0) : token_(std::move(token)) {
     namespace asio = boost::asio;
     acceptor_.open(asio::ip::tcp::v4());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), port});
     acceptor_.listen();
     port_ = acceptor_.local_endpoint().port();
     accept_thread_ = std::thread([this] { AcceptLoop(); });
@@ -54,6 +96,8 @@ class FakeKubeApiServer {
       }
     }
     cv_.notify_all();
+    kubelet_cv_.notify_all();
+    if (kubelet_thread_.joinable()) kubelet_thread_.join();
     // A blocked accept() wakes up when its socket is shut down (Linux), not when closed.
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     accept_thread_.join();
@@ -68,12 +112,16 @@ class FakeKubeApiServer {
   }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
+  // The registry's host, as image references name it.
+  std::string registry_host() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // ---- faults ----
-  // The next `n` requests (not watches) are answered `status` with a Status body.
-  void FailNext(int status, int n = 1) {
+  // The next `n` requests (not watches, not the registry's) are answered `status` with a
+  // Status body. With `methods` ("PATCH,DELETE"), only requests of those methods count.
+  void FailNext(int status, int n = 1, const std::string& methods = "") {
     std::lock_guard<std::mutex> lock(mu_);
-    for (int i = 0; i < n; ++i) failures_.push_back(status);
+    for (int i = 0; i < n; ++i) failures_.push_back({status, methods});
   }
   void DelayNext(std::chrono::milliseconds d) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -99,19 +147,24 @@ class FakeKubeApiServer {
   // Writes an object directly (as another client would), at `collection`/`name`.
   void Put(const std::string& collection, Json obj) {
     std::lock_guard<std::mutex> lock(mu_);
-    Store(collection, std::move(obj), false);
+    bool existed = objects_.count(collection + "/" + JStr(obj["metadata"], "name")) > 0;
+    Store(collection, std::move(obj), existed);
   }
   Json Object(const std::string& collection, const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = objects_.find(collection + "/" + name);
     return it == objects_.end() ? Json() : it->second;
   }
-  size_t Count(const std::string& collection) {
+  // Objects of `collection` (a namespaced one, or a resource across namespaces).
+  std::vector<Json> List(const std::string& collection, const std::string& selector = "") {
     std::lock_guard<std::mutex> lock(mu_);
-    size_t n = 0;
-    for (const auto& [k, v] : objects_) n += CollectionOf(k) == collection;
-    return n;
+    std::vector<Json> out;
+    for (const auto& [k, v] : objects_) {
+      if (InCollection(CollectionOf(k), collection) && Matches(v, selector)) out.push_back(v);
+    }
+    return out;
   }
+  size_t Count(const std::string& collection) { return List(collection).size(); }
   int requests(const std::string& method) {
     std::lock_guard<std::mutex> lock(mu_);
     return method_counts_[method];
@@ -123,6 +176,107 @@ class FakeKubeApiServer {
     return queries_;
   }
 
+  // ---- the registry ----
+  // Puts "repo[:tag]" (tag "latest" by default; a host in front is ignored) in the
+  // registry; returns its manifest digest.
+  std::string AddImage(const std::string& ref) {
+    auto [repo, tag] = SplitTag(StripHost(ref));
+    Json config = {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                   {"digest", Sha256Digest(repo + ":" + tag)},
+                   {"size", static_cast<int>(repo.size() + tag.size() + 1)}};
+    std::string manifest = Json{{"schemaVersion", 2},
+                                {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                {"config", config},
+                                {"layers", Json::array()}}
+                               .dump();
+    std::string digest = Sha256Digest(manifest);
+    std::lock_guard<std::mutex> lock(mu_);
+    images_[NormRepo(repo) + ":" + tag] = {manifest, digest};
+    return digest;
+  }
+
+  // ---- the simulated kubelet ----
+  void EnableKubelet() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kubelet_on_) return;
+    kubelet_on_ = true;
+    kubelet_thread_ = std::thread([this] { KubeletLoop(); });
+  }
+  // A Ready Node with `cpu` ("2", "1500m") and `memory` ("4Gi") allocatable; `labels` are
+  // added to the usual ones (kubernetes.io/hostname, /os, /arch).
+  void AddNode(const std::string& name, const std::string& cpu = "2", const std::string& memory = "4Gi",
+               const std::map<std::string, std::string>& labels = {}) {
+    Json l = {{"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"}, {"kubernetes.io/arch", "amd64"}};
+    for (const auto& [k, v] : labels) l[k] = v;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string ip = "172.18.0." + std::to_string(2 + nodes_added_++);
+    Json resources = {{"cpu", cpu}, {"memory", memory}, {"pods", "110"}};
+    Json node = {{"apiVersion", "v1"},
+                 {"kind", "Node"},
+                 {"metadata", {{"name", name}, {"labels", l}}},
+                 {"spec", {{"podCIDR", "10.244.0.0/16"}}},
+                 {"status",
+                  {{"capacity", resources},
+                   {"allocatable", resources},
+                   {"addresses", {{{"type", "InternalIP"}, {"address", ip}}, {{"type", "Hostname"}, {"address", name}}}},
+                   {"conditions", {NodeReadyCondition(true)}},
+                   {"nodeInfo", {{"kubeletVersion", "v1.30.0-kecs-fake"}, {"containerRuntimeVersion", "containerd://1.7"},
+                                 {"operatingSystem", "linux"}, {"architecture", "amd64"}}}}}};
+    Store("/api/v1/nodes", node, objects_.count("/api/v1/nodes/" + name) > 0);
+  }
+  void SetNodeReady(const std::string& name, bool ready) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = objects_.find("/api/v1/nodes/" + name);
+    if (it == objects_.end()) return;
+    Json node = it->second;
+    node["status"]["conditions"] = Json::array({NodeReadyCondition(ready)});
+    Store("/api/v1/nodes", node, true);
+  }
+  // The container (its name in the pod) ends by itself with `code` and `reason` ("" :
+  // Completed for 0, else Error). False when it is not running.
+  bool ExitContainer(const std::string& ns, const std::string& pod, const std::string& container, int code,
+                     const std::string& reason = "") {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string coll = "/api/v1/namespaces/" + ns + "/pods";
+    auto it = objects_.find(coll + "/" + pod);
+    if (it == objects_.end()) return false;
+    Json p = it->second;
+    bool found = false;
+    for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+      if (!p["status"].contains(list)) continue;
+      for (auto& st : p["status"][list]) {
+        if (JStr(st, "name") != container || !st["state"].contains("running")) continue;
+        Terminate(st, code, reason, NowEpoch());
+        found = true;
+      }
+    }
+    if (!found) return false;
+    UpdatePhase(p);
+    Store(coll, p, true);
+    return true;
+  }
+  // The kubelet evicts the pod (phase Failed, reason Evicted).
+  bool Evict(const std::string& ns, const std::string& pod,
+             const std::string& message = "The node was low on resource: memory.") {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string coll = "/api/v1/namespaces/" + ns + "/pods";
+    auto it = objects_.find(coll + "/" + pod);
+    if (it == objects_.end()) return false;
+    Json p = it->second;
+    p["status"]["phase"] = "Failed";
+    p["status"]["reason"] = "Evicted";
+    p["status"]["message"] = message;
+    SetCondition(p["status"], "Ready", false, "PodFailed");
+    SetCondition(p["status"], "DisruptionTarget", true, "TerminationByKubelet");
+    Store(coll, p, true);
+    return true;
+  }
+  // The exit code a container reports when its pod's deadline stops it (default 0).
+  void SetStopExitCode(const std::string& ns, const std::string& pod, const std::string& container, int code) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_codes_[ns + "/" + pod + "/" + container] = code;
+  }
+
  private:
   using tcp = boost::asio::ip::tcp;
   struct Event {
@@ -131,6 +285,24 @@ class FakeKubeApiServer {
     std::string type;
     Json object;
   };
+  struct Failure {
+    int status;
+    std::string methods;
+  };
+  struct Image {
+    std::string manifest;
+    std::string digest;
+  };
+
+  static double NowEpoch() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  static std::string Rfc3339(double t) { return FormatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+  static std::string Sha256Digest(const std::string& s) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+    return "sha256:" + HexEncode(std::string(reinterpret_cast<const char*>(d), sizeof d));
+  }
 
   static Json StatusBody(int code, const std::string& reason, const std::string& message) {
     return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
@@ -139,8 +311,21 @@ class FakeKubeApiServer {
 
   static std::string CollectionOf(const std::string& key) { return key.substr(0, key.rfind('/')); }
 
-  // Splits a path into (collection, name); name is "" for a collection.
-  static bool ParsePath(const std::string& path, std::string* collection, std::string* name) {
+  // "/api/v1/namespaces/<ns>/pods" -> "/api/v1/pods" (and the same under /apis/<g>/<v>);
+  // "" for a collection that is not namespaced.
+  static std::string AcrossNamespaces(const std::string& collection) {
+    auto segs = Split(collection.substr(1), '/');
+    size_t base = segs.size() >= 2 && segs[0] == "api" ? 2 : segs.size() >= 3 && segs[0] == "apis" ? 3 : 0;
+    if (base == 0 || segs.size() != base + 3 || segs[base] != "namespaces") return "";
+    std::vector<std::string> c(segs.begin(), segs.begin() + static_cast<long>(base));
+    return "/" + Join(c, "/") + "/" + segs[base + 2];
+  }
+  static bool InCollection(const std::string& object_collection, const std::string& asked) {
+    return object_collection == asked || AcrossNamespaces(object_collection) == asked;
+  }
+
+  // Splits a path into (collection, name, subresource); name is "" for a collection.
+  static bool ParsePath(const std::string& path, std::string* collection, std::string* name, std::string* sub) {
     auto segs = Split(path.substr(1), '/');
     size_t base;
     if (segs.size() >= 2 && segs[0] == "api" && segs[1] == "v1") {
@@ -153,7 +338,16 @@ class FakeKubeApiServer {
     size_t rest = segs.size() - base;
     bool namespaced = rest >= 3 && segs[base] == "namespaces";
     size_t coll_len = namespaced ? base + 3 : base + 1;
-    if (rest < 1 || segs.size() > coll_len + 1 || segs.size() < coll_len) return false;
+    if (rest < 1 || segs.size() < coll_len) return false;
+    sub->clear();
+    if (segs.size() == coll_len + 2 && namespaced && segs.back() == "status") {
+      *sub = "status";
+      segs.pop_back();
+    }
+    if (segs.size() > coll_len + 1) return false;
+    for (const auto& s : segs) {
+      if (s.empty()) return false;
+    }
     std::vector<std::string> c(segs.begin(), segs.begin() + static_cast<long>(coll_len));
     *collection = "/" + Join(c, "/");
     *name = segs.size() == coll_len + 1 ? segs.back() : "";
@@ -175,23 +369,118 @@ class FakeKubeApiServer {
   static bool Matches(const Json& obj, const std::string& selector) {
     if (selector.empty()) return true;
     Json labels = obj.value("metadata", Json::object()).value("labels", Json::object());
-    for (const auto& term : Split(selector, ',')) {
+    if (!labels.is_object()) labels = Json::object();
+    for (const auto& raw : Split(selector, ',')) {
+      std::string term(Trim(raw));
+      if (term.empty()) continue;
+      size_t ne = term.find("!=");
       size_t eq = term.find('=');
-      if (eq == std::string::npos) return false;
-      if (JStr(labels, term.substr(0, eq)) != term.substr(eq + 1) || !labels.contains(term.substr(0, eq))) return false;
+      if (ne != std::string::npos) {
+        std::string k = term.substr(0, ne);
+        if (labels.contains(k) && JStr(labels, k) == term.substr(ne + 2)) return false;
+      } else if (eq != std::string::npos) {
+        std::string k = term.substr(0, eq);
+        std::string v = term.substr(term.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1);
+        if (!labels.contains(k) || JStr(labels, k) != v) return false;
+      } else if (term[0] == '!') {
+        if (labels.contains(term.substr(1))) return false;
+      } else if (!labels.contains(term)) {
+        return false;
+      }
     }
     return true;
   }
+
+  // Server-side apply's merge: maps merge key by key; anything else is replaced.
+  static void DeepMerge(Json& dst, const Json& src) {
+    if (!dst.is_object() || !src.is_object()) {
+      dst = src;
+      return;
+    }
+    for (const auto& [k, v] : src.items()) {
+      if (dst.contains(k) && dst[k].is_object() && v.is_object()) {
+        DeepMerge(dst[k], v);
+      } else {
+        dst[k] = v;
+      }
+    }
+  }
+  // RFC 7386.
+  static Json MergePatch(Json target, const Json& patch) {
+    if (!patch.is_object()) return patch;
+    if (!target.is_object()) target = Json::object();
+    for (const auto& [k, v] : patch.items()) {
+      if (v.is_null()) {
+        target.erase(k);
+      } else {
+        target[k] = MergePatch(target.contains(k) ? target[k] : Json(), v);
+      }
+    }
+    return target;
+  }
+
+  // What a real API server says of a Pod update that changes more than it may; "" if fine.
+  static std::string PodUpdateError(const std::string& name, const Json& old_spec, const Json& new_spec) {
+    auto ads = [](const Json& s) -> int64_t {
+      return s.contains("activeDeadlineSeconds") && s["activeDeadlineSeconds"].is_number_integer()
+                 ? s["activeDeadlineSeconds"].get<int64_t>()
+                 : 0;
+    };
+    const std::string prefix = "Pod \"" + name + "\" is invalid: ";
+    int64_t was = ads(old_spec), now = ads(new_spec);
+    if (was > 0 && now == 0) {
+      return prefix + "spec.activeDeadlineSeconds: Invalid value: \"null\": must not update from a positive integer to nil value";
+    }
+    if (was > 0 && now > was) {
+      return prefix + "spec.activeDeadlineSeconds: Invalid value: " + std::to_string(now) +
+             ": must be less than or equal to previous value";
+    }
+    auto strip = [](Json s) {
+      if (!s.is_object()) return s;
+      s.erase("activeDeadlineSeconds");
+      s.erase("terminationGracePeriodSeconds");
+      for (const char* list : {"containers", "initContainers"}) {
+        if (!s.contains(list) || !s[list].is_array()) continue;
+        for (auto& c : s[list]) {
+          if (c.is_object()) c.erase("image");
+        }
+      }
+      return s;
+    };
+    if (strip(old_spec) != strip(new_spec)) {
+      return prefix + "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, "
+                      "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only "
+                      "additions to existing tolerations), `spec.terminationGracePeriodSeconds` (allow it to be "
+                      "set to 1 if it was previously negative)";
+    }
+    return "";
+  }
+
+  static bool IsPods(const std::string& collection) { return AcrossNamespaces(collection) == "/api/v1/pods"; }
 
   // Caller holds mu_.
   Json Store(const std::string& collection, Json obj, bool existed) {
     std::string name = JStr(obj["metadata"], "name");
     obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
-    if (!existed) obj["metadata"]["uid"] = "uid-" + std::to_string(rv_);
+    if (!existed) {
+      obj["metadata"]["uid"] = "uid-" + std::to_string(rv_);
+      obj["metadata"]["creationTimestamp"] = Rfc3339(NowEpoch());
+    }
     objects_[collection + "/" + name] = obj;
     events_.push_back({rv_, collection, existed ? "MODIFIED" : "ADDED", obj});
     cv_.notify_all();
     return obj;
+  }
+  // Caller holds mu_.
+  void Remove(const std::string& key) {
+    auto it = objects_.find(key);
+    if (it == objects_.end()) return;
+    Json obj = it->second;
+    std::string collection = CollectionOf(key);
+    objects_.erase(it);
+    obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    events_.push_back({rv_, collection, "DELETED", obj});
+    cv_.notify_all();
   }
 
   void AcceptLoop() {
@@ -213,6 +502,93 @@ class FakeKubeApiServer {
     }
   }
 
+  // Answers one API request (not a watch, not the registry) under mu_.
+  void Handle(const std::string& method, const std::string& collection, const std::string& name,
+              const std::string& sub, std::map<std::string, std::string>& params, const std::string& content_type,
+              const std::string& request_body, int* status, Json* body) {
+    std::string key = collection + "/" + name;
+    auto it = objects_.find(key);
+    auto fail = [&](int code, const std::string& reason, const std::string& message) {
+      *status = code;
+      *body = StatusBody(code, reason, message);
+    };
+    if (method == "GET" && name.empty()) {
+      Json items = Json::array();
+      for (const auto& [k, v] : objects_) {
+        if (InCollection(CollectionOf(k), collection) && Matches(v, params["labelSelector"])) items.push_back(v);
+      }
+      *body = {{"kind", "List"}, {"apiVersion", "v1"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+               {"items", items}};
+    } else if (method == "GET") {
+      if (it == objects_.end()) return fail(404, "NotFound", name + " not found");
+      *body = it->second;
+    } else if (method == "PATCH" && !name.empty()) {
+      auto patch = ParseJson(request_body);
+      if (!patch || !patch->is_object()) return fail(400, "BadRequest", "the patch is not a JSON object");
+      Json obj;
+      if (content_type == "application/apply-patch+yaml" && sub.empty()) {
+        if (params["fieldManager"].empty()) return fail(422, "Invalid", "fieldManager is required for apply patch");
+        if (JStr(patch->value("metadata", Json::object()), "name") != name || JStr(*patch, "kind").empty() ||
+            JStr(*patch, "apiVersion").empty()) {
+          return fail(422, "Invalid", "the object's apiVersion, kind and metadata.name must match the URL");
+        }
+        obj = it == objects_.end() ? Json::object() : it->second;
+        Json applied = *patch;
+        if (it != objects_.end()) applied.erase("status");  // the main resource keeps the status
+        DeepMerge(obj, applied);
+        obj["metadata"]["managedFields"] =
+            Json::array({{{"manager", params["fieldManager"]}, {"operation", "Apply"}}});
+      } else if (content_type == "application/merge-patch+json") {
+        if (it == objects_.end()) return fail(404, "NotFound", name + " not found");
+        std::string rv = JStr(patch->value("metadata", Json::object()), "resourceVersion");
+        if (!rv.empty() && rv != JStr(it->second["metadata"], "resourceVersion")) {
+          return fail(409, "Conflict",
+                      "Operation cannot be fulfilled on " + name +
+                          ": the object has been modified; please apply your changes to the latest version and try again");
+        }
+        if (sub == "status") {
+          obj = it->second;
+          obj["status"] = MergePatch(obj.value("status", Json::object()), patch->value("status", Json::object()));
+        } else {
+          Json p = *patch;
+          p.erase("status");
+          obj = MergePatch(it->second, p);
+          obj["metadata"]["name"] = name;
+        }
+      } else {
+        return fail(415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: "
+                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+      }
+      if (it != objects_.end() && IsPods(collection)) {
+        std::string err = PodUpdateError(name, it->second.value("spec", Json::object()), obj.value("spec", Json::object()));
+        if (!err.empty()) return fail(422, "Invalid", err);
+      }
+      *status = it == objects_.end() ? 201 : 200;
+      *body = Store(collection, obj, it != objects_.end());
+    } else if (method == "DELETE" && !name.empty() && sub.empty()) {
+      if (!params["gracePeriodSeconds"].empty() &&
+          params["gracePeriodSeconds"].find_first_not_of("0123456789") != std::string::npos) {
+        return fail(400, "BadRequest", "gracePeriodSeconds must be a non-negative integer");
+      }
+      if (it == objects_.end()) return fail(404, "NotFound", name + " not found");
+      *body = it->second;
+      if (collection == "/api/v1/namespaces") {
+        std::vector<std::string> inside;
+        for (const auto& [k, v] : objects_) {
+          if (k.rfind("/api/v1/namespaces/" + name + "/", 0) == 0 ||
+              (k.rfind("/apis/", 0) == 0 && k.find("/namespaces/" + name + "/") != std::string::npos)) {
+            inside.push_back(k);
+          }
+        }
+        for (const auto& k : inside) Remove(k);
+      }
+      Remove(key);
+    } else {
+      fail(405, "MethodNotAllowed", method + " is not served here");
+    }
+  }
+
   void Serve(tcp::socket& sock) {
     namespace http = boost::beast::http;
     boost::beast::flat_buffer buf;
@@ -226,18 +602,27 @@ class FakeKubeApiServer {
       std::string path = target.substr(0, q), query = q == std::string::npos ? "" : target.substr(q + 1);
       auto params = Query(query);
       std::string method(req.method_string());
+      if (path == "/v2" || path.rfind("/v2/", 0) == 0) {
+        if (!ServeRegistry(sock, req, method, path)) return;
+        continue;
+      }
       std::chrono::milliseconds delay{0};
       int fail = 0;
+      bool watch = params["watch"] == "1" || params["watch"] == "true";
       {
         std::lock_guard<std::mutex> lock(mu_);
         method_counts_[method]++;
         queries_.push_back(query);
         std::string auth(req[http::field::authorization]);
         if (!token_.empty() && auth != "Bearer " + token_) fail = 401;
-        bool watch = params["watch"] == "1" || params["watch"] == "true";
-        if (!fail && !watch && !failures_.empty()) {
-          fail = failures_.front();
-          failures_.pop_front();
+        if (!fail && !watch) {
+          for (auto f = failures_.begin(); f != failures_.end(); ++f) {
+            auto methods = Split(f->methods, ',');
+            if (!f->methods.empty() && std::find(methods.begin(), methods.end(), method) == methods.end()) continue;
+            fail = f->status;
+            failures_.erase(f);
+            break;
+          }
         }
         if (!watch) std::swap(delay, delay_);
       }
@@ -247,12 +632,12 @@ class FakeKubeApiServer {
         if (!Reply(sock, req, fail, StatusBody(fail, reason, "injected by the fake"))) return;
         continue;
       }
-      std::string collection, name;
-      if (!ParsePath(path, &collection, &name)) {
+      std::string collection, name, sub;
+      if (!ParsePath(path, &collection, &name, &sub)) {
         if (!Reply(sock, req, 404, StatusBody(404, "NotFound", "the server could not find the requested resource"))) return;
         continue;
       }
-      if (method == "GET" && name.empty() && (params["watch"] == "1" || params["watch"] == "true")) {
+      if (method == "GET" && name.empty() && watch) {
         Watch(sock, collection, params);
         return;  // a watch ends its connection
       }
@@ -260,62 +645,8 @@ class FakeKubeApiServer {
       Json body;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        std::string key = collection + "/" + name;
-        auto it = objects_.find(key);
-        if (method == "GET" && name.empty()) {
-          Json items = Json::array();
-          for (const auto& [k, v] : objects_) {
-            if (CollectionOf(k) == collection && Matches(v, params["labelSelector"])) items.push_back(v);
-          }
-          body = {{"kind", "List"}, {"apiVersion", "v1"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
-                  {"items", items}};
-        } else if (method == "GET") {
-          if (it == objects_.end()) {
-            status = 404;
-            body = StatusBody(404, "NotFound", name + " not found");
-          } else {
-            body = it->second;
-          }
-        } else if (method == "PATCH") {
-          auto patch = ParseJson(req.body());
-          std::string ct(req[http::field::content_type]);
-          if (ct != "application/apply-patch+yaml") {
-            status = 415;
-            body = StatusBody(415, "UnsupportedMediaType", "only server-side apply here");
-          } else if (params["fieldManager"].empty()) {
-            status = 422;
-            body = StatusBody(422, "Invalid", "fieldManager is required for apply patch");
-          } else if (!patch || !patch->is_object() || JStr(patch->value("metadata", Json::object()), "name") != name ||
-                     JStr(*patch, "kind").empty() || JStr(*patch, "apiVersion").empty()) {
-            status = 422;
-            body = StatusBody(422, "Invalid", "the object's apiVersion, kind and metadata.name must match the URL");
-          } else {
-            Json obj = it == objects_.end() ? Json::object() : it->second;
-            for (const auto& [k, v] : patch->items()) {
-              if (k != "metadata") obj[k] = v;
-            }
-            Json& md = obj["metadata"];
-            for (const auto& [k, v] : (*patch)["metadata"].items()) md[k] = v;
-            md["managedFields"] = Json::array({{{"manager", params["fieldManager"]}, {"operation", "Apply"}}});
-            status = it == objects_.end() ? 201 : 200;
-            body = Store(collection, obj, it != objects_.end());
-          }
-        } else if (method == "DELETE") {
-          if (it == objects_.end()) {
-            status = 404;
-            body = StatusBody(404, "NotFound", name + " not found");
-          } else {
-            Json obj = it->second;
-            objects_.erase(it);
-            obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
-            events_.push_back({rv_, collection, "DELETED", obj});
-            cv_.notify_all();
-            body = obj;
-          }
-        } else {
-          status = 405;
-          body = StatusBody(405, "MethodNotAllowed", method + " is not served here");
-        }
+        Handle(method, collection, name, sub, params, std::string(req[http::field::content_type]), req.body(),
+               &status, &body);
       }
       if (!Reply(sock, req, status, body)) return;
     }
@@ -323,15 +654,98 @@ class FakeKubeApiServer {
 
   template <typename Req>
   bool Reply(tcp::socket& sock, const Req& req, int status, const Json& body) {
+    return RawReply(sock, req, status, "application/json", body.dump(), {});
+  }
+
+  template <typename Req>
+  bool RawReply(tcp::socket& sock, const Req& req, int status, const std::string& content_type,
+                const std::string& body, const std::map<std::string, std::string>& headers) {
     namespace http = boost::beast::http;
-    http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
-    res.set(http::field::content_type, "application/json");
-    res.keep_alive(req.keep_alive());
-    res.body() = body.dump();
-    res.prepare_payload();
     boost::system::error_code ec;
+    if (req.method() == http::verb::head) {
+      http::response<http::empty_body> res{static_cast<http::status>(status), req.version()};
+      res.set(http::field::content_type, content_type);
+      for (const auto& [k, v] : headers) res.set(k, v);
+      res.content_length(body.size());
+      res.keep_alive(req.keep_alive());
+      http::response_serializer<http::empty_body> sr{res};
+      http::write_header(sock, sr, ec);
+      return !ec && req.keep_alive();
+    }
+    http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+    res.set(http::field::content_type, content_type);
+    for (const auto& [k, v] : headers) res.set(k, v);
+    res.keep_alive(req.keep_alive());
+    res.body() = body;
+    res.prepare_payload();
     http::write(sock, res, ec);
     return !ec && req.keep_alive();
+  }
+
+  // "host:5000/a/b:tag" -> "a/b:tag": the registry stands for every host.
+  static std::string StripHost(const std::string& ref) {
+    size_t slash = ref.find('/');
+    if (slash == std::string::npos) return ref;
+    std::string first = ref.substr(0, slash);
+    bool host = first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost";
+    return host ? ref.substr(slash + 1) : ref;
+  }
+  static std::string NormRepo(const std::string& repo) {
+    return repo.rfind("library/", 0) == 0 ? repo.substr(8) : repo;
+  }
+  // "a/b:tag" -> (a/b, tag); no tag: latest. A digest stays in the repo ("a/b@sha256:..").
+  static std::pair<std::string, std::string> SplitTag(const std::string& ref) {
+    if (ref.find('@') != std::string::npos) return {ref, ""};
+    size_t colon = ref.rfind(':');
+    size_t slash = ref.rfind('/');
+    if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) return {ref, "latest"};
+    return {ref.substr(0, colon), ref.substr(colon + 1)};
+  }
+  // Caller holds mu_. The image a pod names, if the registry has it.
+  const Image* FindImage(const std::string& ref) {
+    std::string r = StripHost(ref);
+    if (size_t at = r.find('@'); at != std::string::npos) {
+      std::string repo = NormRepo(SplitTag(r.substr(0, at)).first), digest = r.substr(at + 1);
+      for (const auto& [k, v] : images_) {
+        if (v.digest == digest && k.substr(0, k.rfind(':')) == repo) return &v;
+      }
+      return nullptr;
+    }
+    auto [repo, tag] = SplitTag(r);
+    auto it = images_.find(NormRepo(repo) + ":" + tag);
+    return it == images_.end() ? nullptr : &it->second;
+  }
+
+  // The Distribution API's reading side: /v2/ and manifests by tag or digest.
+  template <typename Req>
+  bool ServeRegistry(tcp::socket& sock, const Req& req, const std::string& method, const std::string& path) {
+    const std::map<std::string, std::string> api = {{"Docker-Distribution-API-Version", "registry/2.0"}};
+    if (method != "GET" && method != "HEAD") {
+      return RawReply(sock, req, 405, "application/json",
+                      R"({"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]})", api);
+    }
+    if (path == "/v2" || path == "/v2/") return RawReply(sock, req, 200, "application/json", "{}", api);
+    size_t m = path.rfind("/manifests/");
+    if (m == std::string::npos || m <= 4) {
+      return RawReply(sock, req, 404, "application/json",
+                      R"({"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]})", api);
+    }
+    std::string repo = path.substr(4, m - 4), reference = path.substr(m + 11);
+    std::optional<Image> found;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      registry_requests_++;
+      const Image* img = FindImage(repo + (reference.rfind("sha256:", 0) == 0 ? "@" : ":") + reference);
+      if (img) found = *img;
+    }
+    if (!found) {
+      Json err = {{"errors", {{{"code", "MANIFEST_UNKNOWN"}, {"message", "manifest unknown"},
+                               {"detail", {{"Name", repo}, {"Revision", reference}}}}}}};
+      return RawReply(sock, req, 404, "application/json", err.dump(), api);
+    }
+    auto headers = api;
+    headers["Docker-Content-Digest"] = found->digest;
+    return RawReply(sock, req, 200, "application/vnd.oci.image.manifest.v1+json", found->manifest, headers);
   }
 
   void Watch(tcp::socket& sock, const std::string& collection, std::map<std::string, std::string> params) {
@@ -375,7 +789,7 @@ class FakeKubeApiServer {
         if (stopping_) return;
         if (compactions_ != compactions_seen) gone = true;
         for (const auto& e : events_) {
-          if (e.rv > next && e.collection == collection && Matches(e.object, selector)) {
+          if (e.rv > next && InCollection(e.collection, collection) && Matches(e.object, selector)) {
             out.push_back({{"type", e.type}, {"object", e.object}});
           }
         }
@@ -408,6 +822,241 @@ class FakeKubeApiServer {
     }
   }
 
+  // ---- the kubelet ----
+  static Json NodeReadyCondition(bool ready) {
+    return {{"type", "Ready"}, {"status", ready ? "True" : "False"},
+            {"reason", ready ? "KubeletReady" : "KubeletNotReady"},
+            {"message", ready ? "kubelet is posting ready status" : "the node's kubelet stopped posting status"}};
+  }
+  static void SetCondition(Json& status, const std::string& type, bool value, const std::string& reason = "") {
+    if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = Json::array();
+    Json c = {{"type", type}, {"status", value ? "True" : "False"}};
+    if (!reason.empty()) c["reason"] = reason;
+    for (auto& existing : status["conditions"]) {
+      if (JStr(existing, "type") == type) {
+        if (JStr(existing, "status") != JStr(c, "status") || JStr(existing, "reason") != reason) existing = c;
+        return;
+      }
+    }
+    status["conditions"].push_back(c);
+  }
+  static void Terminate(Json& st, int code, const std::string& reason, double now) {
+    Json t = {{"exitCode", code},
+              {"reason", reason.empty() ? (code == 0 ? "Completed" : "Error") : reason},
+              {"finishedAt", Rfc3339(now)},
+              {"startedAt", st["state"].contains("running") ? JStr(st["state"]["running"], "startedAt") : Rfc3339(now)}};
+    if (st.contains("containerID")) t["containerID"] = st["containerID"];
+    st["state"] = {{"terminated", t}};
+    st["ready"] = false;
+    st["started"] = false;
+  }
+  // Caller holds mu_. The pod's phase and Ready conditions from its container states.
+  static void UpdatePhase(Json& pod) {
+    Json& status = pod["status"];
+    if (JStr(status, "phase") == "Failed" && JStr(status, "reason") == "Evicted") return;
+    bool all_ended = true, all_zero = true, all_ready = true, any_started = false;
+    auto state_of = [](const Json& st) {
+      Json s = st.is_object() ? st.value("state", Json::object()) : Json::object();
+      return s.is_object() ? s : Json::object();
+    };
+    for (const auto& st : status.value("initContainerStatuses", Json::array())) {
+      const Json state = state_of(st);
+      if (state.contains("terminated") && JInt(state["terminated"], "exitCode", 0) != 0) {
+        status["phase"] = "Failed";
+        SetCondition(status, "Ready", false, "PodFailed");
+        return;
+      }
+    }
+    for (const auto& st : status.value("containerStatuses", Json::array())) {
+      const Json state = state_of(st);
+      bool ended = state.contains("terminated");
+      all_ended = all_ended && ended;
+      if (ended && JInt(state["terminated"], "exitCode", 0) != 0) all_zero = false;
+      any_started = any_started || ended || state.contains("running");
+      all_ready = all_ready && st.value("ready", false);
+    }
+    if (all_ended && status.contains("containerStatuses")) {
+      status["phase"] = all_zero ? "Succeeded" : "Failed";
+      SetCondition(status, "Ready", false, "PodCompleted");
+      SetCondition(status, "ContainersReady", false, "PodCompleted");
+    } else {
+      if (any_started) status["phase"] = "Running";
+      SetCondition(status, "ContainersReady", all_ready, all_ready ? "" : "ContainersNotReady");
+      SetCondition(status, "Ready", all_ready, all_ready ? "" : "ContainersNotReady");
+    }
+  }
+
+  // Caller holds mu_. A waiting container starts, or its image pull fails.
+  void Advance(Json& st, const Json& container, double now, bool run_to_end) {
+    if (!st["state"].contains("waiting")) return;
+    const std::string image = JStr(container, "image");
+    const std::string reason = JStr(st["state"]["waiting"], "reason");
+    const Image* img = FindImage(image);
+    if (!img) {
+      if (reason == "ErrImagePull" || reason == "ImagePullBackOff") {
+        st["state"] = {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image \"" + image + "\""}}}};
+      } else {
+        st["state"] = {{"waiting",
+                        {{"reason", "ErrImagePull"},
+                         {"message", "failed to pull and unpack image \"" + image + "\": failed to resolve reference \"" +
+                                         image + "\": " + image + ": not found"}}}};
+      }
+      return;
+    }
+    std::string name = image.substr(0, image.find('@'));
+    if (image.find('@') == std::string::npos) name = SplitTag(image).first;
+    st["imageID"] = name + "@" + img->digest;
+    st["containerID"] = "containerd://" + Sha256Digest(std::to_string(++containers_started_) + url()).substr(7);
+    st["state"] = {{"running", {{"startedAt", Rfc3339(now)}}}};
+    st["ready"] = true;
+    st["started"] = true;
+    if (run_to_end) Terminate(st, 0, "Completed", now);
+  }
+
+  static Json& Statuses(Json& status, const char* list, const Json& containers, bool behind_init) {
+    if (!status.contains(list) || !status[list].is_array()) {
+      status[list] = Json::array();
+      for (const auto& c : containers) {
+        status[list].push_back({{"name", JStr(c, "name")},
+                                {"image", JStr(c, "image")},
+                                {"imageID", ""},
+                                {"ready", false},
+                                {"restartCount", 0},
+                                {"started", false},
+                                {"state", {{"waiting", {{"reason", behind_init ? "PodInitializing" : "ContainerCreating"}}}}}});
+      }
+    }
+    return status[list];
+  }
+
+  // Caller holds mu_. One step of one pod; true when it changed.
+  bool KubeletStep(const std::string& key, Json& pod, double now) {
+    // Json keeps its members in order (a vector): adding one moves the others, so both
+    // exist before references to them are taken.
+    if (!pod.contains("status") || !pod["status"].is_object()) pod["status"] = Json::object();
+    if (!pod.contains("spec") || !pod["spec"].is_object()) pod["spec"] = Json::object();
+    Json& spec = pod["spec"];
+    Json& status = pod["status"];
+    const std::string phase = JStr(status, "phase");
+    if (phase == "Succeeded" || phase == "Failed") return false;
+    const Json before = pod;
+    if (JStr(spec, "nodeName").empty()) {
+      size_t nodes = 0;
+      for (const auto& [k, v] : objects_) {
+        if (CollectionOf(k) != "/api/v1/nodes") continue;
+        ++nodes;
+        if (NodeReady(v)) {
+          spec["nodeName"] = JStr(v["metadata"], "name");
+          break;
+        }
+      }
+      if (JStr(spec, "nodeName").empty()) {
+        status["phase"] = "Pending";
+        SetCondition(status, "PodScheduled", false, "Unschedulable");
+        return pod != before;
+      }
+    }
+    auto node = objects_.find("/api/v1/nodes/" + JStr(spec, "nodeName"));
+    if (node == objects_.end() || !NodeReady(node->second)) {
+      status["phase"] = "Pending";
+      return pod != before;
+    }
+    const Json containers = spec.value("containers", Json::array());
+    const Json inits = spec.value("initContainers", Json::array());
+    if (JStr(status, "startTime").empty()) {
+      std::string host_ip;
+      for (const auto& a : node->second["status"].value("addresses", Json::array())) {
+        if (JStr(a, "type") == "InternalIP") host_ip = JStr(a, "address");
+      }
+      std::string pod_ip = host_ip;
+      if (!spec.value("hostNetwork", false)) {
+        int n = next_pod_ip_++;
+        pod_ip = "10.244." + std::to_string(n / 254) + "." + std::to_string(n % 254 + 1);
+      }
+      status["phase"] = "Pending";
+      status["startTime"] = Rfc3339(now);
+      status["hostIP"] = host_ip;
+      status["podIP"] = pod_ip;
+      status["podIPs"] = Json::array({{{"ip", pod_ip}}});
+      status["qosClass"] = "Burstable";
+      SetCondition(status, "PodScheduled", true);
+      SetCondition(status, "Initialized", inits.empty(), inits.empty() ? "" : "ContainersNotInitialized");
+      SetCondition(status, "ContainersReady", false, "ContainersNotReady");
+      SetCondition(status, "Ready", false, "ContainersNotReady");
+      if (!inits.empty()) Statuses(status, "initContainerStatuses", inits, false);
+      Statuses(status, "containerStatuses", containers, !inits.empty());
+      return true;
+    }
+    double started = 0;
+    ParseIso8601(JStr(status, "startTime"), &started);
+    int64_t deadline = JInt(spec, "activeDeadlineSeconds", 0);
+    if (deadline > 0 && now >= started + static_cast<double>(deadline)) {
+      std::string ns = JStr(pod["metadata"], "namespace"), name = JStr(pod["metadata"], "name");
+      for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+        if (!status.contains(list)) continue;
+        for (auto& st : status[list]) {
+          if (st["state"].contains("terminated")) continue;
+          auto code = stop_codes_.find(ns + "/" + name + "/" + JStr(st, "name"));
+          Terminate(st, code == stop_codes_.end() ? 0 : code->second, "", now);
+        }
+      }
+      status["phase"] = "Failed";
+      status["reason"] = "DeadlineExceeded";
+      status["message"] = "Pod was active on the node longer than the specified deadline";
+      SetCondition(status, "Ready", false, "PodFailed");
+      SetCondition(status, "ContainersReady", false, "PodFailed");
+      return true;
+    }
+    (void)key;
+    bool initialized = true;
+    if (!inits.empty()) {
+      Json& sts = Statuses(status, "initContainerStatuses", inits, false);
+      for (size_t i = 0; i < sts.size() && i < inits.size(); ++i) {
+        if (sts[i]["state"].contains("terminated")) {
+          if (JInt(sts[i]["state"]["terminated"], "exitCode", 0) != 0) initialized = false;
+          continue;
+        }
+        Advance(sts[i], inits[i], now, /*run_to_end=*/true);
+        initialized = false;  // the next init container, or the main ones, on a later step
+        break;
+      }
+      SetCondition(status, "Initialized", initialized, initialized ? "" : "ContainersNotInitialized");
+    }
+    Json& sts = Statuses(status, "containerStatuses", containers, !inits.empty());
+    if (initialized) {
+      for (size_t i = 0; i < sts.size() && i < containers.size(); ++i) {
+        if (JStr(sts[i]["state"].value("waiting", Json::object()), "reason") == "PodInitializing") {
+          sts[i]["state"] = {{"waiting", {{"reason", "ContainerCreating"}}}};
+        }
+        Advance(sts[i], containers[i], now, false);
+      }
+    }
+    UpdatePhase(pod);
+    return pod != before;
+  }
+  static bool NodeReady(const Json& node) {
+    for (const auto& c : node.value("status", Json::object()).value("conditions", Json::array())) {
+      if (JStr(c, "type") == "Ready") return JStr(c, "status") == "True";
+    }
+    return false;
+  }
+
+  void KubeletLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      double now = NowEpoch();
+      std::vector<std::string> keys;
+      for (const auto& [k, v] : objects_) {
+        if (IsPods(CollectionOf(k))) keys.push_back(k);
+      }
+      for (const auto& k : keys) {
+        Json pod = objects_[k];
+        if (KubeletStep(k, pod, now)) Store(CollectionOf(k), pod, true);
+      }
+      kubelet_cv_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  }
+
   boost::asio::io_context io_;
   tcp::acceptor acceptor_{io_};
   uint16_t port_ = 0;
@@ -423,12 +1072,22 @@ class FakeKubeApiServer {
   int compactions_ = 0;
   std::map<std::string, Json> objects_;
   std::vector<Event> events_;
-  std::deque<int> failures_;
+  std::deque<Failure> failures_;
   std::chrono::milliseconds delay_{0};
   std::atomic<int> drop_after_{0};
   std::atomic<int> watches_{0};
   std::map<std::string, int> method_counts_;
   std::vector<std::string> queries_;
+  // The registry and the kubelet (guarded by mu_).
+  std::map<std::string, Image> images_;  // "<repo>:<tag>"
+  int registry_requests_ = 0;
+  bool kubelet_on_ = false;
+  std::thread kubelet_thread_;
+  std::condition_variable kubelet_cv_;  // wakes the kubelet to stop
+  int nodes_added_ = 0;
+  int next_pod_ip_ = 1;
+  uint64_t containers_started_ = 0;
+  std::map<std::string, int> stop_codes_;  // "<ns>/<pod>/<container>"
 };
 
 }  // namespace kecs::testing
