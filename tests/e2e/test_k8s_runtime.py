@@ -100,9 +100,14 @@ def as_sent(obj):
 
 
 def validate(objects):
-    p = subprocess.run(["node", VALIDATE, "-"], input="\n".join(json.dumps(o) for o in objects),
-                       capture_output=True, text=True, timeout=120)
-    return p
+    """validate.mjs over each object, one file each."""
+    with tempfile.TemporaryDirectory(prefix="kecs-k8s-objects-") as d:
+        paths = []
+        for i, o in enumerate(objects):
+            paths.append(os.path.join(d, f"{i:03d}-{o['kind']}.json"))
+            with open(paths[-1], "w") as f:
+                json.dump(o, f)
+        return subprocess.run(["node", VALIDATE, *paths], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
