@@ -224,6 +224,13 @@ class FakeKubeApiServer {
                                  {"operatingSystem", "linux"}, {"architecture", "amd64"}}}}}};
     Store("/api/v1/nodes", node, objects_.count("/api/v1/nodes/" + name) > 0);
   }
+  // Output of container `container` of pod `pod` (in `pods`, a namespace's pods
+  // collection), served at .../pods/<pod>/log?container=<container>.
+  void AppendLog(const std::string& pods, const std::string& pod, const std::string& container,
+                 const std::string& text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    logs_[pods + "/" + pod + "/" + container] += text;
+  }
   void SetNodeReady(const std::string& name, bool ready) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = objects_.find("/api/v1/nodes/" + name);
@@ -340,8 +347,8 @@ class FakeKubeApiServer {
     size_t coll_len = namespaced ? base + 3 : base + 1;
     if (rest < 1 || segs.size() < coll_len) return false;
     sub->clear();
-    if (segs.size() == coll_len + 2 && namespaced && segs.back() == "status") {
-      *sub = "status";
+    if (segs.size() == coll_len + 2 && namespaced && (segs.back() == "status" || segs.back() == "log")) {
+      *sub = segs.back();
       segs.pop_back();
     }
     if (segs.size() > coll_len + 1) return false;
@@ -519,6 +526,24 @@ class FakeKubeApiServer {
       }
       *body = {{"kind", "List"}, {"apiVersion", "v1"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
                {"items", items}};
+    } else if (method == "GET" && sub == "log") {
+      // A container's log, as the kubelet keeps it (AppendLog): 400 before it has started.
+      if (it == objects_.end() || !IsPods(collection)) return fail(404, "NotFound", name + " not found");
+      const std::string container = params["container"];
+      bool started = false, known = false;
+      for (const auto& c : it->second.value("spec", Json::object()).value("containers", Json::array())) {
+        known = known || JStr(c, "name") == container;
+      }
+      for (const auto& st : it->second.value("status", Json::object()).value("containerStatuses", Json::array())) {
+        if (JStr(st, "name") != container) continue;
+        const Json state = st.value("state", Json::object());
+        started = state.contains("running") || state.contains("terminated");
+      }
+      if (!known) return fail(400, "BadRequest", "container " + container + " is not valid for pod " + name);
+      if (!started) {
+        return fail(400, "BadRequest", "container \"" + container + "\" in pod \"" + name + "\" is waiting to start");
+      }
+      *body = logs_[key + "/" + container];
     } else if (method == "GET") {
       if (it == objects_.end()) return fail(404, "NotFound", name + " not found");
       *body = it->second;
@@ -647,6 +672,10 @@ class FakeKubeApiServer {
         std::lock_guard<std::mutex> lock(mu_);
         Handle(method, collection, name, sub, params, std::string(req[http::field::content_type]), req.body(),
                &status, &body);
+      }
+      if (sub == "log" && status == 200) {
+        if (!RawReply(sock, req, status, "text/plain", body.get<std::string>(), {})) return;
+        continue;
       }
       if (!Reply(sock, req, status, body)) return;
     }
@@ -1070,6 +1099,7 @@ class FakeKubeApiServer {
   int64_t rv_ = 100;
   int64_t compacted_below_ = 0;
   int compactions_ = 0;
+  std::map<std::string, std::string> logs_;  // "<pods>/<pod>/<container>" -> output
   std::map<std::string, Json> objects_;
   std::vector<Event> events_;
   std::deque<Failure> failures_;
