@@ -292,6 +292,24 @@ TEST_F(K8sRuntime, SurvivesConflictsServerErrorsAndExpiredTokensOnItsWrites) {
   EXPECT_TRUE(w_->Service(t).is_null());
 }
 
+TEST_F(K8sRuntime, HostModeHasTheNodesAddressAndNoneModeTheLoopbackOnlyPolicy) {
+  TaskSpec host = TwoContainers(17);
+  host.network.mode = model::NetworkMode::kHost;
+  ASSERT_NO_FATAL_FAILURE(Start(host));
+  EXPECT_EQ(w_->Pod(host)["spec"].value("hostNetwork", false), true);
+  auto s = rt().Inspect(host);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->address, "172.18.0.2") << "a host-network pod has its node's address";
+
+  TaskSpec none = TwoContainers(18);
+  none.network.mode = model::NetworkMode::kNone;
+  ASSERT_NO_FATAL_FAILURE(Start(none));
+  Json policy = w_->fake.Object("/apis/networking.k8s.io/v1/namespaces/" + KubeWorld::Ns(none) + "/networkpolicies",
+                                "network-none");
+  ASSERT_FALSE(policy.is_null()) << "CreateSandbox of a none task made no loopback-only policy";
+  EXPECT_EQ(JStr(w_->Pod(none)["metadata"]["labels"], "kecs.dev/network-none"), "true") << "the policy selects the pod";
+}
+
 // A cluster-wide watch (as a controller would run one) sees the kubelet's status writes
 // for pods in every namespace, each a new resourceVersion.
 TEST_F(K8sRuntime, AClusterWideWatchSeesTheKubeletsStatusWritesInEveryNamespace) {
