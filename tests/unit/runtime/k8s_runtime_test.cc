@@ -292,6 +292,48 @@ TEST_F(K8sRuntime, SurvivesConflictsServerErrorsAndExpiredTokensOnItsWrites) {
   EXPECT_TRUE(w_->Service(t).is_null());
 }
 
+TEST_F(K8sRuntime, HostModeHasTheNodesAddressAndNoneModeTheLoopbackOnlyPolicy) {
+  TaskSpec host = TwoContainers(17);
+  host.network.mode = model::NetworkMode::kHost;
+  ASSERT_NO_FATAL_FAILURE(Start(host));
+  EXPECT_EQ(w_->Pod(host)["spec"].value("hostNetwork", false), true);
+  auto s = rt().Inspect(host);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->address, "172.18.0.2") << "a host-network pod has its node's address";
+
+  TaskSpec none = TwoContainers(18);
+  none.network.mode = model::NetworkMode::kNone;
+  ASSERT_NO_FATAL_FAILURE(Start(none));
+  Json policy = w_->fake.Object("/apis/networking.k8s.io/v1/namespaces/" + KubeWorld::Ns(none) + "/networkpolicies",
+                                "network-none");
+  ASSERT_FALSE(policy.is_null()) << "CreateSandbox of a none task made no loopback-only policy";
+  EXPECT_EQ(JStr(w_->Pod(none)["metadata"]["labels"], "kecs.dev/network-none"), "true") << "the policy selects the pod";
+}
+
+// No Ready node: the pod stays Pending and unscheduled, StartContainers gives up after its
+// timeout, and a stop deletes the pod (no kubelet would ever stop it).
+TEST_F(K8sRuntime, APodNoReadyNodeTakesNeverStartsAndAStopDeletesIt) {
+  w_->fake.SetNodeReady("node-1", false);
+  w_->Rebuild([](KubernetesOptions& o) { o.start_timeout = std::chrono::seconds(1); });
+  TaskSpec t = TwoContainers(19);
+  ASSERT_TRUE(rt().CreateSandbox(t).ok());
+  ASSERT_TRUE(rt().PullImages(t).ok());
+  Status st = rt().StartContainers(t);
+  ASSERT_FALSE(st.ok()) << "a pod no node took started";
+  EXPECT_EQ(st.message().rfind("CannotStartContainerError", 0), 0u) << st.message();
+  Json pod = w_->Pod(t);
+  ASSERT_FALSE(pod.is_null());
+  EXPECT_EQ(JStr(pod["status"], "phase"), "Pending");
+  EXPECT_EQ(JStr(pod["spec"], "nodeName"), "") << "bound to a node that is not Ready";
+  auto s = rt().Inspect(t);
+  ASSERT_TRUE(s.ok());
+  for (const auto& c : s->containers) EXPECT_EQ(c.phase, ContainerState::Phase::kCreated) << c.name;
+  auto stopped = rt().StopContainers(t);
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_TRUE(w_->Pod(t).is_null()) << "the unscheduled pod was kept";
+  for (const auto& c : stopped->containers) EXPECT_EQ(c.phase, ContainerState::Phase::kMissing) << c.name;
+}
+
 // A cluster-wide watch (as a controller would run one) sees the kubelet's status writes
 // for pods in every namespace, each a new resourceVersion.
 TEST_F(K8sRuntime, AClusterWideWatchSeesTheKubeletsStatusWritesInEveryNamespace) {

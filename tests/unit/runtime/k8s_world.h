@@ -4,6 +4,7 @@
 // runtime resolving digests with skopeo against that registry (insecure; docker.io
 // mirrored to it). Shared by k8s_conformance_test.cc and k8s_runtime_test.cc.
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,7 +49,14 @@ class KubeWorld {
     reg.mirrors["docker.io"] = fake.registry_host();
     reg.insecure.insert(fake.registry_host());
     o.resolve_image = SkopeoResolver(reg, scratch.path() + "/auth");
-    rt = std::make_unique<KubernetesRuntime>(client, o);
+    options = o;
+    rt = std::make_unique<KubernetesRuntime>(client, options);
+  }
+
+  // A new runtime over the same fake, with `change` made to its options.
+  void Rebuild(const std::function<void(KubernetesOptions&)>& change) {
+    change(options);
+    rt = std::make_unique<KubernetesRuntime>(client, options);
   }
 
   void WriteToken(const std::string& token) {
@@ -103,6 +111,7 @@ class KubeWorld {
   std::string token_file;
   std::vector<std::string> groups = {"sg-0123456789abcdef0"};
   std::shared_ptr<Client> client;
+  KubernetesOptions options;
   std::unique_ptr<KubernetesRuntime> rt;
 };
 
