@@ -193,22 +193,33 @@ Result<Json> Client::Get(const std::string& path) {
   return j;
 }
 
-Result<Json> Client::Apply(const std::string& path, const Json& object) {
-  const std::string body = object.dump();
-  const std::string url = WithQuery(path, "fieldManager=kecs&force=true");
+Result<Response> Client::Retrying(const std::string& method, const std::string& path, const std::string& body,
+                                   const std::string& content_type) {
   auto backoff = options_.backoff;
   for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(Response r, Request("PATCH", url, body, "application/apply-patch+yaml"));
-    if (r.status / 100 == 2) return r.json();
+    ASSIGN_OR_RETURN(Response r, Request(method, path, body, content_type));
     bool retry = r.status == 409 || r.status == 429 || r.status >= 500;
-    if (!retry || attempt >= options_.retries) return StatusOf(r, "apply " + path);
+    if (!retry || attempt >= options_.retries) return r;
     std::this_thread::sleep_for(backoff);
     backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(3));
   }
 }
 
+Result<Json> Client::Apply(const std::string& path, const Json& object) {
+  ASSIGN_OR_RETURN(Response r, Retrying("PATCH", WithQuery(path, "fieldManager=kecs&force=true"), object.dump(),
+                                        "application/apply-patch+yaml"));
+  if (r.status / 100 == 2) return r.json();
+  return StatusOf(r, "apply " + path);
+}
+
+Result<Json> Client::MergePatch(const std::string& path, const Json& patch) {
+  ASSIGN_OR_RETURN(Response r, Retrying("PATCH", path, patch.dump(), "application/merge-patch+json"));
+  if (r.status / 100 == 2) return r.json();
+  return StatusOf(r, "patch " + path);
+}
+
 Status Client::Delete(const std::string& path) {
-  ASSIGN_OR_RETURN(Response r, Request("DELETE", path));
+  ASSIGN_OR_RETURN(Response r, Retrying("DELETE", path, "", "application/json"));
   if (r.status / 100 == 2 || r.status == 404) return Status::Ok();
   return StatusOf(r, "DELETE " + path);
 }

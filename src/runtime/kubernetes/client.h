@@ -7,7 +7,8 @@
 //     re-reads the token file or re-runs the plugin once and retries the request once.
 //   - Apply: PATCH with `application/apply-patch+yaml` (JSON is YAML),
 //     `fieldManager=kecs&force=true`. A 409 Conflict, 429 or 5xx is retried with backoff
-//     (at most `retries` times); any other answer is the caller's.
+//     (at most `retries` times); any other answer is the caller's. Merge patches and
+//     DELETEs are retried the same way.
 //   - Watch: `?watch=1&resourceVersion=<rv>&allowWatchBookmarks=true`, one JSON event per
 //     line. Bookmarks move the resourceVersion on; a dropped connection reconnects from the
 //     last one seen; an ERROR event with code 410 (or an HTTP 410) means the version is
@@ -60,7 +61,9 @@ class Client {
   // Server-side apply of `object` (its apiVersion, kind and metadata.name in place) at
   // `path` (the object's own URL). Returns the object as the server stored it.
   Result<Json> Apply(const std::string& path, const Json& object);
-  // DELETE; a 404 is success (already gone).
+  // A JSON merge patch (RFC 7386) of one object, retried as Apply is; NotFound for 404.
+  Result<Json> MergePatch(const std::string& path, const Json& patch);
+  // DELETE, retried as Apply is; a 404 is success (already gone).
   Status Delete(const std::string& path);
 
   // Lists `collection` (e.g. /api/v1/namespaces/ns/pods, with ?labelSelector=...), then
@@ -81,6 +84,10 @@ class Client {
     std::optional<double> expires_at;
   };
   Auth CurrentAuth(bool refresh);
+  // A request, again after a 409, 429 or 5xx (at most `retries` times, backing off); the
+  // last answer whatever its status.
+  Result<Response> Retrying(const std::string& method, const std::string& path, const std::string& body,
+                            const std::string& content_type);
   Result<Response> Perform(const std::string& method, const std::string& url, const std::string& body,
                            const std::string& content_type, const Auth& auth,
                            const std::function<bool(std::string_view)>* stream, std::chrono::seconds timeout,

@@ -304,22 +304,7 @@ Status KubernetesRuntime::StartContainers(const TaskSpec& task, const std::set<s
 Result<PodObservation> KubernetesRuntime::Observe(const TaskSpec& task) {
   ASSIGN_OR_RETURN(std::string ns, NamespaceOf(task));
   ASSIGN_OR_RETURN(Json pod, GetPod(ns, task));
-  PodObservation seen = ObservePod(pod, task);
-  // Each container's runtime id is the kubelet's containerID (ObservePod leaves it empty).
-  const Json status = pod.is_object() ? pod.value("status", Json::object()) : Json::object();
-  if (status.is_object() && seen.state.containers.size() == task.containers.size()) {
-    const std::vector<std::string> names = PodContainerNames(task);
-    for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
-      const Json statuses = status.value(list, Json::array());
-      if (!statuses.is_array()) continue;
-      for (const auto& st : statuses) {
-        if (!st.is_object()) continue;
-        auto it = std::find(names.begin(), names.end(), JStr(st, "name"));
-        if (it != names.end()) seen.state.containers[it - names.begin()].runtime_id = JStr(st, "containerID");
-      }
-    }
-  }
-  return seen;
+  return ObservePod(pod, task);
 }
 
 Result<TaskState> KubernetesRuntime::Inspect(const TaskSpec& task) {
@@ -356,10 +341,10 @@ Result<TaskState> KubernetesRuntime::StopContainers(const TaskSpec& task) {
   int64_t deadline_s = std::max<int64_t>(1, static_cast<int64_t>(NowEpoch() - EpochOf(started)));
   if (int64_t current = JInt(pod["spec"], "activeDeadlineSeconds", 0); current == 0 || current > deadline_s) {
     Json patch = {{"spec", {{"activeDeadlineSeconds", deadline_s}}}};
-    ASSIGN_OR_RETURN(Response r, client_->Request("PATCH", PodPath(ns, task.task_id), patch.dump(),
-                                                  "application/merge-patch+json"));
-    if (r.status == 404) return ObservePod(Json(), task).state;
-    if (r.status / 100 != 2) return StatusOf(r, "stopping pod task-" + task.task_id);
+    auto patched = client_->MergePatch(PodPath(ns, task.task_id), patch);
+    if (!patched.ok() && patched.status().code() == Code::kNotFound) return ObservePod(Json(), task).state;
+    if (!patched.ok()) return Status(patched.status().code(), "stopping pod task-" + task.task_id + ": " +
+                                                               patched.status().message());
   }
   int grace = static_cast<int>(JInt(pod["spec"], "terminationGracePeriodSeconds", 30));
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(grace) + options_.stop_slack;

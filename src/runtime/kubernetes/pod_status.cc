@@ -21,6 +21,7 @@ std::string With(const std::string& prefix, const std::string& message) {
 ContainerState FromStatus(const std::string& name, const Json& st) {
   ContainerState c;
   c.name = name;
+  c.runtime_id = JStr(st, "containerID");  // the kubelet's, e.g. containerd://<id>
   Json state = st.value("state", Json::object());
   if (!state.is_object()) state = Json::object();
   if (state.contains("running")) {

@@ -2,7 +2,8 @@
 // What a Pod's status says of an ECS task's containers (issue 16), in one place: the
 // kubelet's container states become the runtime's ContainerState, with ECS's reasons.
 //
-//   running                                    -> kRunning (startedAt)
+//   running                                    -> kRunning (startedAt); each state's runtime
+//                                                 id is the kubelet's containerID
 //   terminated                                 -> kExited (exit code, startedAt, finishedAt);
 //                                                 OOMKilled -> "OutOfMemoryError: Container killed due to memory usage"
 //   waiting ContainerCreating, PodInitializing -> kCreated

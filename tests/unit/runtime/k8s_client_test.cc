@@ -89,6 +89,26 @@ TEST(K8sClient, ConflictsAndServerErrorsAreRetriedWithinABudget) {
   EXPECT_EQ(s.requests("PATCH"), 4 + 6);  // the first try and 5 retries
 }
 
+TEST(K8sClient, MergePatchesAndDeletesAreRetriedToo) {
+  FakeKubeApiServer s;
+  Client c(Creds(s), Fast());
+  ASSERT_TRUE(c.Apply(kPods + "/task-1", Pod("task-1")).ok());
+  s.FailNext(503, 2, "PATCH");
+  auto patched = c.MergePatch(kPods + "/task-1", {{"spec", {{"activeDeadlineSeconds", 5}}}});
+  ASSERT_TRUE(patched.ok()) << patched.status().ToString();
+  EXPECT_EQ(s.Object(kPods, "task-1")["spec"]["activeDeadlineSeconds"], 5);
+  EXPECT_EQ(s.Object(kPods, "task-1")["spec"]["containers"][0]["image"], "busybox") << "a merge patch keeps the rest";
+  EXPECT_EQ(c.MergePatch(kPods + "/nope", {{"spec", Json::object()}}).status().code(), Code::kNotFound);
+  s.FailNext(409, 1, "DELETE");
+  s.FailNext(500, 1, "DELETE");
+  EXPECT_TRUE(c.Delete(kPods + "/task-1").ok());
+  EXPECT_EQ(s.Count(kPods), 0u);
+  // Beyond the budget, the server's answer.
+  ASSERT_TRUE(c.Apply(kPods + "/task-2", Pod("task-2")).ok());
+  s.FailNext(503, 10, "DELETE");
+  EXPECT_EQ(c.Delete(kPods + "/task-2").code(), Code::kUnavailable);
+}
+
 TEST(K8sClient, A401IsAnsweredWithTheRotatedToken) {
   kecs::testing::TempDir d;
   FakeKubeApiServer s("token-2");

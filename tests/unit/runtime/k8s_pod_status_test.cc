@@ -42,7 +42,7 @@ Json PodWith(const Json& statuses, const Json& status_extra = Json::object()) {
 
 Json Running(const std::string& name, bool ready) {
   return {{"name", name}, {"ready", ready},
-          {"imageID", "docker.io/library/nginx@sha256:0a1b2c"},
+          {"imageID", "docker.io/library/nginx@sha256:0a1b2c"}, {"containerID", "containerd://" + name + "-1"},
           {"state", {{"running", {{"startedAt", "2026-12-06T09:00:00Z"}}}}}};
 }
 
@@ -59,6 +59,7 @@ TEST(K8sPodStatus, RunningContainersWithReadinessAsHealth) {
   EXPECT_EQ(o.pod_ip, "10.42.0.7");
   EXPECT_EQ(o.node, "node-b");
   EXPECT_EQ(o.digests["Web_App"], "sha256:0a1b2c");
+  EXPECT_EQ(web.runtime_id, "containerd://web-app-1") << "the kubelet's containerID";
   // Running but not (yet) ready: unknown, not unhealthy.
   auto later = ObservePod(PodWith({Running("web-app", false), Running("sidecar", false)}), Task());
   EXPECT_EQ(later.state.containers[0].health, model::HealthStatus::kUnknown);
