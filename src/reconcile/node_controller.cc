@@ -59,6 +59,19 @@ std::vector<Attr> NodeAttributes(const NodeInfo& n, const std::string& zone) {
   return out;
 }
 
+// What changes when a cluster's instance rows do (without reading their documents): each
+// row's seq, version and status. PutAttributes changes neither (the full pass covers it).
+Result<std::string> Fingerprint(state::Tx& tx, const state::Object& cluster) {
+  state::Query q{model::kInstance, cluster.region, cluster.name};
+  ASSIGN_OR_RETURN(auto versions, tx.ListMember(q, "version"));
+  ASSIGN_OR_RETURN(auto statuses, tx.ListMember(q, "status"));
+  std::string out;
+  for (size_t i = 0; i < versions.size() && i < statuses.size(); ++i) {
+    out += fmt::format("{}:{}:{};", versions[i].first, versions[i].second, statuses[i].second);
+  }
+  return out;
+}
+
 bool Draining(const NodeInfo& n) {
   if (n.unschedulable) return true;
   for (const auto& t : n.taints) {
@@ -175,6 +188,7 @@ void NodeController::SetNodes(const std::vector<NodeInfo>& nodes) {
     nodes_.clear();
     for (const auto& n : nodes) nodes_[n.name] = n;
     has_list_ = true;
+    ++generation_;
   }
   loop_.Notify();
 }
@@ -201,6 +215,7 @@ void NodeController::ApplyEvent(const runtime::kubernetes::WatchEvent& event) {
     std::string name = JStr(event.object.value("metadata", Json::object()), "name");
     std::lock_guard<std::mutex> lock(mu_);
     nodes_.erase(name);
+    ++generation_;
   } else if (event.type == "ADDED" || event.type == "MODIFIED") {
     auto n = runtime::kubernetes::NodeFromJson(event.object);
     if (!n.ok()) {
@@ -209,6 +224,7 @@ void NodeController::ApplyEvent(const runtime::kubernetes::WatchEvent& event) {
     }
     std::lock_guard<std::mutex> lock(mu_);
     nodes_[n->name] = std::move(*n);
+    ++generation_;
   } else {
     return;
   }
@@ -225,24 +241,30 @@ bool NodeController::has_list() const {
   return has_list_;
 }
 
-std::optional<NodeController::Nodes> NodeController::Snapshot() const {
+std::optional<NodeController::Known> NodeController::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!has_list_) return std::nullopt;
-  return nodes_;
+  return Known{nodes_, generation_};
 }
 
 Status NodeController::SyncCluster(state::Tx& tx, const state::Object& cluster, double now) {
-  std::optional<Nodes> nodes = Snapshot();
-  if (!nodes) return Status::Ok();
-  return Sync(tx, cluster, *nodes, now, true).status();
+  std::optional<Known> known = Snapshot();
+  if (!known) return Status::Ok();
+  return Sync(tx, cluster, known->nodes, now, true).status();
 }
 
 void NodeController::RunOnce() {
-  std::optional<Nodes> nodes = Snapshot();
-  if (!nodes) return;
+  std::optional<Known> known = Snapshot();
+  if (!known) return;
+  const Nodes* nodes = &known->nodes;
   double now = clock_.Now();
-  // Read first: a pass that finds nothing to do opens no write transaction (passes run
-  // after every commit of anyone).
+  if (known->generation != clean_generation_ || now - last_full_pass_ >= kFullPassSeconds) {
+    clean_.clear();
+    clean_generation_ = known->generation;
+    last_full_pass_ = now;
+  }
+  // Read first: a pass that finds nothing to do opens no write transaction, and reads no
+  // document of a cluster it found in sync before and whose rows have not changed since.
   std::vector<state::Object> stale;
   Status st = store_.Read([&](state::Tx& tx) -> Status {
     stale.clear();
@@ -251,8 +273,16 @@ void NodeController::RunOnce() {
     q.status = "ACTIVE";
     ASSIGN_OR_RETURN(auto clusters, tx.List(q));
     for (auto& c : clusters) {
+      std::string key = c.region + "/" + c.name;
+      ASSIGN_OR_RETURN(std::string fingerprint, Fingerprint(tx, c));
+      if (auto it = clean_.find(key); it != clean_.end() && it->second == fingerprint) continue;
       ASSIGN_OR_RETURN(bool differs, Sync(tx, c, *nodes, now, false));
-      if (differs) stale.push_back(std::move(c));
+      if (differs) {
+        clean_.erase(key);
+        stale.push_back(std::move(c));
+      } else {
+        clean_[key] = fingerprint;
+      }
     }
     return Status::Ok();
   });

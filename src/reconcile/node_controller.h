@@ -9,7 +9,10 @@
 // registers a node twice, and the kubernetes runtime reads it from a task's placed
 // instance to bind the task's Pod (`spec.nodeName`).
 //
-// Each pass, per cluster, in one transaction (opened only when something differs):
+// Each pass, per cluster, in one transaction (opened only when something differs; a
+// cluster whose instance rows (ids, versions, statuses) and the node set are as the last
+// pass found them in sync is not read again, except in a full pass once a minute, which
+// also repairs attributes a user's PutAttributes changed without a version):
 //   - a node without an instance is registered through the NodeRegistrar (the ECS API's
 //     RegisterContainerInstance path: ARN, capabilities, PORTS, versionInfo), with
 //     ec2InstanceId from its providerID or derived from its uid (NodeEc2InstanceId);
@@ -119,10 +122,15 @@ class NodeController {
 
  private:
   using Nodes = std::map<std::string, runtime::kubernetes::NodeInfo>;
+  struct Known {
+    Nodes nodes;
+    uint64_t generation = 0;
+  };
+  static constexpr double kFullPassSeconds = 60;
   // With `write` false, changes nothing and returns whether something would change.
   Result<bool> Sync(state::Tx& tx, const state::Object& cluster, const Nodes& nodes, double now, bool write);
   void WatchLoop(runtime::kubernetes::Client* client);
-  std::optional<Nodes> Snapshot() const;
+  std::optional<Known> Snapshot() const;
 
   // Constant after construction.
   state::Store& store_;
@@ -131,8 +139,15 @@ class NodeController {
   const Options options_;
 
   mutable std::mutex mu_;
-  Nodes nodes_;            // guarded by mu_
-  bool has_list_ = false;  // guarded by mu_
+  Nodes nodes_;              // guarded by mu_
+  bool has_list_ = false;    // guarded by mu_
+  uint64_t generation_ = 0;  // guarded by mu_; moves on with every change of nodes_
+
+  // The pass thread's own: "<region>/<cluster>" -> the fingerprint of its instance rows
+  // when a pass last found it in sync with the nodes of generation clean_generation_.
+  std::map<std::string, std::string> clean_;
+  uint64_t clean_generation_ = 0;
+  double last_full_pass_ = 0;
 
   std::atomic<bool> stop_{false};
   std::thread watch_;

@@ -318,6 +318,29 @@ TEST_F(NodeControllerTest, ARestartFindsItsInstancesAndNeverDuplicatesNorDeregis
   EXPECT_EQ(Attribute(Instances("c").at("n1"), "mine"), "x");
 }
 
+TEST_F(NodeControllerTest, TheNodesDecideWhatAUserChangesAndAFullPassRepairsAttributes) {
+  Ecs("CreateCluster", {{"clusterName", "c"}});
+  NodeController c(*store_, *ecs_, {}, clock_);
+  c.SetNodes({Node("n1", "us-east-1a")});
+  c.RunOnce();
+  std::string first = JStr(Instances("c").at("n1"), "containerInstanceArn");
+  // Deregistered by a user while its node exists: back at the next pass, as a new instance.
+  Ecs("DeregisterContainerInstance", {{"cluster", "c"}, {"containerInstance", first}});
+  c.RunOnce();
+  ASSERT_EQ(Instances("c").size(), 1u);
+  std::string second = JStr(Instances("c").at("n1"), "containerInstanceArn");
+  EXPECT_NE(second, first);
+  c.RunOnce();  // finds the cluster in sync, and remembers its rows
+  // DeleteAttributes moves no version: passes skip the unchanged cluster until the full
+  // pass a minute later puts the node's attribute back.
+  Ecs("DeleteAttributes", {{"cluster", "c"}, {"attributes", {{{"name", "team"}, {"targetId", second}}}}});
+  c.RunOnce();
+  EXPECT_EQ(Attribute(Instances("c").at("n1"), "team"), std::nullopt);
+  clock_.Advance(61);
+  c.RunOnce();
+  EXPECT_EQ(Attribute(Instances("c").at("n1"), "team"), "blue");
+}
+
 TEST_F(NodeControllerTest, AnInstanceItDidNotMakeIsLeftAloneWhateverItsAttributes) {
   Ecs("CreateCluster", {{"clusterName", "c"}});
   std::string mine = JStr(Ecs("RegisterContainerInstance",
