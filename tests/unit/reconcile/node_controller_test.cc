@@ -341,6 +341,29 @@ TEST_F(NodeControllerTest, TheNodesDecideWhatAUserChangesAndAFullPassRepairsAttr
   EXPECT_EQ(Attribute(Instances("c").at("n1"), "team"), "blue");
 }
 
+TEST_F(NodeControllerTest, ANodeWithABadQuantityKeepsItsLastFactsAndANewOneIsLeftOut) {
+  Ecs("CreateCluster", {{"clusterName", "c"}});
+  NodeController c(*store_, *ecs_, {}, clock_);
+  c.ApplyList({{"items", {NodeJson("n1", "us-east-1a"), NodeJson("n2", "us-east-1b")}}});
+  c.RunOnce();
+  ASSERT_EQ(Instances("c").size(), 2u);
+  // A relist where n2 reports a malformed quantity and n3 (new) another.
+  c.ApplyList({{"items", {NodeJson("n1", "us-east-1a"), NodeJson("n2", "us-east-1b", "two"),
+                          NodeJson("n3", "us-east-1c", "2", "lots")}}});
+  c.RunOnce();
+  auto all = Instances("c");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(ResourceOf(all.at("n2"), "registeredResources", "CPU"), 2048);
+  // The same through the watch: n1 MODIFIED with a bad quantity keeps its facts; n2
+  // DELETED goes.
+  c.ApplyEvent({"MODIFIED", NodeJson("n1", "us-east-1a", "1", "-4Gi")});
+  c.ApplyEvent({"DELETED", NodeJson("n2", "us-east-1b")});
+  c.RunOnce();
+  all = Instances("c");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(ResourceOf(all.at("n1"), "registeredResources", "MEMORY"), 4096);
+}
+
 TEST_F(NodeControllerTest, AnInstanceItDidNotMakeIsLeftAloneWhateverItsAttributes) {
   Ecs("CreateCluster", {{"clusterName", "c"}});
   std::string mine = JStr(Ecs("RegisterContainerInstance",

@@ -103,6 +103,12 @@ TEST(K8sNodes, FallsBackToDeprecatedLabelsThenNodeInfo) {
   EXPECT_EQ(n->instance_type, "c5.large");
   EXPECT_EQ(n->os, "linux");
   EXPECT_EQ(n->arch, "arm64");  // no arch label: status.nodeInfo
+  labels["beta.kubernetes.io/arch"] = "amd64";
+  labels.erase("beta.kubernetes.io/os");
+  n = NodeFromJson(Node(labels));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->arch, "amd64");  // the beta label before nodeInfo
+  EXPECT_EQ(n->os, "linux");    // no os label: status.nodeInfo
   Json bare = Node(Json::object());
   bare["status"].erase("nodeInfo");
   n = NodeFromJson(bare);
