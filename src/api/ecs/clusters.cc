@@ -115,7 +115,9 @@ state::Object EcsApi::CreateClusterRecord(state::Tx& tx, RequestContext& ctx,
   // Lenient mode gives every cluster this host as a container instance, so EC2 tasks run
   // without any set-up; with --strict a cluster starts with none, as on AWS (issue 17):
   // instances join by registering (RunInstances with ECS_CLUSTER, RegisterContainerInstance).
-  if (!ctx.strict) NewContainerInstance(tx, ctx, name, /*managed=*/true, Json::object());
+  // With the kubernetes runtime the nodes are the cluster's instances instead, at once.
+  if (!ctx.strict && options_.host_instance) NewContainerInstance(tx, ctx, name, /*managed=*/true, Json::object());
+  if (nodes_) Check(nodes_->SyncCluster(tx, o, ctx.now));
   return o;
 }
 

@@ -200,6 +200,47 @@ state::Object RegisterInto(EcsApi& api, state::Tx& tx, RequestContext& ctx, cons
   return *Check(tx.Get(kInstance, ctx.region, IdFromArnOrId(JStr(doc, "containerInstanceArn"))));
 }
 
+// The tasks placed on container instance `inst` that are not STOPPED.
+std::vector<state::Object> LiveTasksOn(state::Tx& tx, const RequestContext& ctx, const state::Object& inst) {
+  std::vector<state::Object> live;
+  for (auto& t : Check(tx.List({kTask, ctx.region, inst.parent}))) {
+    const Json* p = JGet(t.internal, "placement");
+    if (t.status != "STOPPED" && p && JStr(*p, "instance") == inst.id) live.push_back(std::move(t));
+  }
+  return live;
+}
+
+// DeregisterContainerInstance's work once allowed: the live tasks stopped with `reason`,
+// the instance INACTIVE.
+void Deregister(state::Tx& tx, const RequestContext& ctx, state::Object& inst, std::vector<state::Object>& live,
+                const std::string& reason) {
+  for (auto& t : live) {
+    if (JStr(t.doc, "desiredStatus") == "STOPPED") continue;
+    t.doc["desiredStatus"] = "STOPPED";
+    t.doc["stopCode"] = "TaskFailedToStart";
+    t.doc["stoppedReason"] = reason;
+    t.doc["stoppingAt"] = Ts(ctx);
+    t.doc["version"] = JInt(t.doc, "version") + 1;
+    Check(tx.Put(t));
+  }
+  inst.status = "INACTIVE";
+  inst.doc["status"] = "INACTIVE";
+  inst.doc["agentConnected"] = false;
+  Check(tx.Put(inst));
+}
+
+// The context of the kecs-side callers (the agent, the node controller) acting in
+// `region` of `account` at `now`.
+RequestContext InternalContext(const std::string& region, const std::string& account, double now) {
+  RequestContext ctx;
+  ctx.region = region;
+  ctx.account_id = account;
+  ctx.now = now;
+  ctx.service = "ecs";
+  ctx.operation = "RegisterContainerInstance";
+  return ctx;
+}
+
 }  // namespace
 
 Json EcsApi::RegisterContainerInstance(RequestContext& ctx, const Json& in) {
@@ -249,16 +290,47 @@ Json EcsApi::RegisterContainerInstance(RequestContext& ctx, const Json& in) {
 
 Result<std::string> EcsApi::RegisterInstance(state::Tx& tx, const state::Object& instance, const std::string& cluster,
                                              double now) {
-  RequestContext ctx;
-  ctx.region = instance.region;
-  ctx.account_id = JStr(instance.doc, "kecs:ownerId");
-  ctx.now = now;
-  ctx.service = "ecs";
-  ctx.operation = "RegisterContainerInstance";
+  RequestContext ctx = InternalContext(instance.region, JStr(instance.doc, "kecs:ownerId"), now);
   try {
     return RegisterInto(*this, tx, ctx, cluster, Json::object(), &instance.doc).id;
   } catch (const AwsError& e) {
     return FailedPrecondition(e.message());
+  }
+}
+
+Result<std::string> EcsApi::RegisterNode(state::Tx& tx, const state::Object& cluster,
+                                         const reconcile::NodeRegistration& node, double now) {
+  auto arn = model::Arn::Parse(JStr(cluster.doc, "clusterArn"));
+  RequestContext ctx = InternalContext(cluster.region, arn ? arn->account : "", now);
+  // What the node's agent would send: its identity (id, type, zone) and its resources.
+  Json ident = {{"instanceId", node.ec2_instance_id}, {"instanceType", node.instance_type},
+                {"availabilityZone", node.zone}, {"region", cluster.region}, {"accountId", ctx.account_id}};
+  Json in = {{"instanceIdentityDocument", ident.dump()},
+             {"totalResources", Json::array({Resource("CPU", node.cpu_units), Resource("MEMORY", node.memory_mib)})}};
+  try {
+    // Managed: a node's instance goes with its cluster (DeleteCluster), as the host's does.
+    Json doc = NewContainerInstance(tx, ctx, cluster.name, /*managed=*/true, in);
+    return IdFromArnOrId(JStr(doc, "containerInstanceArn"));
+  } catch (const AwsError& e) {
+    return FailedPrecondition(e.message());
+  } catch (const StatusError& e) {
+    return e.status();
+  }
+}
+
+Status EcsApi::DeregisterNode(state::Tx& tx, const state::Object& instance, const std::string& reason, double now) {
+  auto arn = model::Arn::Parse(JStr(instance.doc, "containerInstanceArn"));
+  RequestContext ctx = InternalContext(instance.region, arn ? arn->account : "", now);
+  ctx.operation = "DeregisterContainerInstance";
+  try {
+    state::Object inst = instance;
+    std::vector<state::Object> live = LiveTasksOn(tx, ctx, inst);
+    Deregister(tx, ctx, inst, live, reason);
+    return Status::Ok();
+  } catch (const AwsError& e) {
+    return FailedPrecondition(e.message());
+  } catch (const StatusError& e) {
+    return e.status();
   }
 }
 
@@ -269,28 +341,12 @@ Json EcsApi::DeregisterContainerInstance(RequestContext& ctx, const Json& in) {
   Check(store_.Write([&](state::Tx& tx) {
     RequireCluster(tx, ctx, cluster);
     state::Object inst = RequireInstance(tx, ctx, cluster, JStr(in, "containerInstance"));
-    std::vector<state::Object> live;
-    for (auto& t : Check(tx.List({kTask, ctx.region, cluster}))) {
-      const Json* p = JGet(t.internal, "placement");
-      if (t.status != "STOPPED" && p && JStr(*p, "instance") == inst.id) live.push_back(std::move(t));
-    }
+    std::vector<state::Object> live = LiveTasksOn(tx, ctx, inst);
     if (!live.empty() && !force) {
       throw InvalidParameter(
           "Found running tasks on the instance. Use force to deregister it anyway.");
     }
-    for (auto& t : live) {
-      if (JStr(t.doc, "desiredStatus") == "STOPPED") continue;
-      t.doc["desiredStatus"] = "STOPPED";
-      t.doc["stopCode"] = "TaskFailedToStart";
-      t.doc["stoppedReason"] = "Container instance deregistration forced by user";
-      t.doc["stoppingAt"] = Ts(ctx);
-      t.doc["version"] = JInt(t.doc, "version") + 1;
-      Check(tx.Put(t));
-    }
-    inst.status = "INACTIVE";
-    inst.doc["status"] = "INACTIVE";
-    inst.doc["agentConnected"] = false;
-    Check(tx.Put(inst));
+    Deregister(tx, ctx, inst, live, "Container instance deregistration forced by user");
     out = {{"containerInstance", InstanceView(tx, ctx, inst)}};
     return Status::Ok();
   }));

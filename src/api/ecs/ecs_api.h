@@ -21,6 +21,7 @@
 #include "reconcile/capacity_controller.h"
 #include "reconcile/daemon_controller.h"
 #include "reconcile/instance_controller.h"
+#include "reconcile/node_controller.h"
 #include "reconcile/service_controller.h"
 #include "state/store.h"
 
@@ -40,6 +41,9 @@ struct EcsOptions {
   int host_cpu_units = 2048;    // registered CPU of the host's container instance
   int host_memory_mib = 7680;   // registered memory
   std::string availability_zone_suffix = "a";
+  // Lenient mode gives every new cluster this host as a container instance. False with the
+  // kubernetes runtime: a cluster's instances are the Kubernetes nodes (NodeController).
+  bool host_instance = true;
   // Dynamic host ports for bridge mode, as the ECS agent's ephemeral range.
   int ephemeral_port_first = 49153;
   int ephemeral_port_last = 65535;
@@ -75,7 +79,8 @@ struct GroupLookup {
 class EcsApi : public reconcile::TaskLauncher,
                public reconcile::DaemonTaskLauncher,
                public reconcile::InstanceAgent,
-               public reconcile::CapacityScaler {
+               public reconcile::CapacityScaler,
+               public reconcile::NodeRegistrar {
  public:
   EcsApi(state::Store& store, net::RegionBootstrap& regions, EcsOptions options)
       : store_(store), regions_(regions), options_(std::move(options)) {}
@@ -103,6 +108,14 @@ class EcsApi : public reconcile::TaskLauncher,
   // through RegisterContainerInstance's own path (container_instances.cc).
   Result<std::string> RegisterInstance(state::Tx& tx, const state::Object& instance, const std::string& cluster,
                                        double now) override;
+  // reconcile::NodeRegistrar (container_instances.cc): a Kubernetes node registers through
+  // RegisterContainerInstance's path, and goes as DeregisterContainerInstance with force.
+  Result<std::string> RegisterNode(state::Tx& tx, const state::Object& cluster, const reconcile::NodeRegistration& node,
+                                   double now) override;
+  Status DeregisterNode(state::Tx& tx, const state::Object& instance, const std::string& reason, double now) override;
+  // The kubernetes runtime's nodes: CreateCluster gives a new cluster their container
+  // instances in its own transaction. Call before the server starts; null: none.
+  void SetNodeController(reconcile::NodeController* nodes) { nodes_ = nodes; }
   // The key that signs and verifies instance identity documents; call before the server
   // starts. Without one, a given instanceIdentityDocumentSignature cannot verify.
   void SetIdentitySigner(std::shared_ptr<const ec2::IdentitySigner> signer) { identity_signer_ = std::move(signer); }
@@ -254,6 +267,7 @@ class EcsApi : public reconcile::TaskLauncher,
   net::RegionBootstrap& regions_;
   ExecEndpoint exec_;  // set before the server starts (SetExec)
   EcsOptions options_;
+  reconcile::NodeController* nodes_ = nullptr;  // set before the server starts (SetNodeController)
 
   // The service scheduler's host-port probe (launch.h), gathered by BeforePass outside any
   // transaction and read by LaunchServiceTasks inside one; both run on the scheduler's one
