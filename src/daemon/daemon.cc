@@ -65,6 +65,7 @@
 #include "reconcile/lb_controller.h"
 #include "reconcile/lb_hooks.h"
 #include "reconcile/network_hooks.h"
+#include "reconcile/node_controller.h"
 #include "reconcile/policy_controller.h"
 #include "reconcile/daemon_controller.h"
 #include "reconcile/capacity_controller.h"
@@ -653,7 +654,17 @@ int Run(const Config& cfg) {
   eopts.instance_type = cfg.instance_type;
   eopts.ephemeral_port_first = cfg.ephemeral_port_first;
   eopts.ephemeral_port_last = cfg.ephemeral_port_last;
+  // On a Kubernetes cluster its nodes are the container instances (reconcile/node_controller.h).
+  if (kube) eopts.host_instance = false;
   api::ecs::EcsApi ecs(**store, regions, eopts);
+  std::unique_ptr<reconcile::NodeController> nodes;
+  if (kube) {
+    reconcile::NodeController::Options nopts_k8s;
+    nopts_k8s.zone_suffix = eopts.availability_zone_suffix;
+    nodes = std::make_unique<reconcile::NodeController>(**store, ecs, nopts_k8s, clock);
+    ecs.SetNodeController(nodes.get());
+    nodes->Start(&kube->client());
+  }
   // The service scheduler launches tasks through the API's RunTask path.
   reconcile::ServiceController::Options service_options;
   // Issue 18: a deployment "minute" (bake times, hook timeouts) lasts this many seconds;
@@ -896,6 +907,7 @@ int Run(const Config& cfg) {
   sigwait(&sigs, &sig);
   KLOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.Shutdown(std::chrono::seconds(10));
+  if (nodes) nodes->Stop();  // its passes write container instances through the ECS API
   metrics::RemoveSource(eni_metrics);
   metrics::RemoveSource(store_metrics);
   {

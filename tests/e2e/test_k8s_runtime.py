@@ -322,3 +322,42 @@ def test_a_restart_adopts_every_pod_and_leaks_nothing(kube):
     d.restart()
     time.sleep(1)
     assert not pods(fake) and not fake.items("/api/v1/services?labelSelector=kecs.dev%2Fmanaged-by%3Dkecs")
+
+
+def test_nodes_are_container_instances_and_placement_binds_the_pod(kube):
+    fake, d = kube
+    d.aws("ecs", "create-cluster", "--cluster-name", "tour")
+    arns = wait_for(lambda: (lambda a: a if len(a) == 2 else None)(
+        d.aws("ecs", "list-container-instances", "--cluster", "tour")["containerInstanceArns"]),
+        timeout=20, what="a container instance per node")
+    described = d.aws("ecs", "describe-container-instances", "--cluster", "tour",
+                      "--container-instances", *arns)["containerInstances"]
+    by_node = {}
+    for ci in described:
+        attrs = {a["name"]: a.get("value") for a in ci["attributes"]}
+        by_node[attrs["kecs.dev/node"]] = (ci, attrs)
+    assert sorted(by_node) == ["node-a", "node-b"]
+    ci, attrs = by_node["node-b"]
+    assert attrs["ecs.availability-zone"] == "us-east-1b"
+    cpu = {r["name"]: r.get("integerValue") for r in ci["registeredResources"]}
+    assert cpu["CPU"] == 4096 and cpu["MEMORY"] == 8192
+    # An EC2 task placed in us-east-1b runs on node-b: kecs's placement binds the pod.
+    d.aws("ecs", "register-task-definition", "--family", "bridge", "--network-mode", "bridge",
+          "--container-definitions", json.dumps([{"name": "web", "image": IMAGE, "memory": 64, "stopTimeout": 2}]))
+    arn = d.aws("ecs", "run-task", "--cluster", "tour", "--task-definition", "bridge", "--launch-type", "EC2",
+                "--placement-constraints", "type=memberOf,expression=attribute:ecs.availability-zone==us-east-1b"
+                )["tasks"][0]["taskArn"]
+    task = wait_for(lambda: running_task(d, arn), timeout=60, what="the EC2 task RUNNING")
+    assert task["containerInstanceArn"] == ci["containerInstanceArn"]
+    pod = fake.get(f"/api/v1/namespaces/{NS}/pods/task-{arn.rsplit('/', 1)[1]}")
+    assert pod["spec"]["nodeName"] == "node-b"
+    assert pod["metadata"]["annotations"]["ecs.amazonaws.com/network-mode"] == "bridge"
+    # A node going away takes its instance, and the task on it stops.
+    code, _ = fake.request("DELETE", "/api/v1/nodes/node-b")
+    assert code == 200
+    stopped = wait_for(lambda: (lambda t: t if t["lastStatus"] == "STOPPED" else None)(
+        d.aws("ecs", "describe-tasks", "--cluster", "tour", "--tasks", arn)["tasks"][0]),
+        timeout=60, what="the task on the deleted node STOPPED")
+    assert "node-b" in stopped["stoppedReason"]
+    wait_for(lambda: len(d.aws("ecs", "list-container-instances", "--cluster", "tour")["containerInstanceArns"]) == 1,
+             timeout=20, what="node-b's instance deregistered")

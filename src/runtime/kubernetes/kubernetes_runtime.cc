@@ -336,6 +336,15 @@ Result<TaskState> KubernetesRuntime::StopContainers(const TaskSpec& task) {
     ASSIGN_OR_RETURN(PodObservation gone, Observe(task));
     return gone.state;
   }
+  // No kubelet will stop a pod whose node is gone (Kubernetes's pod garbage collector
+  // deletes such pods): kecs deletes it, and its containers end with that reason.
+  const std::string node = JStr(pod.value("spec", Json::object()), "nodeName");
+  if (!node.empty()) {
+    auto n = client_->Get("/api/v1/nodes/" + node);
+    if (!n.ok() && n.status().code() == Code::kNotFound) {
+      return ForceStop(ns, task, seen, "NodeLost: node " + node + " is gone");
+    }
+  }
   // The kubelet stops a pod past its active deadline: SIGTERM to every container, SIGKILL
   // after the grace period, and the pod stays (phase Failed) with its exit codes.
   int64_t deadline_s = std::max<int64_t>(1, static_cast<int64_t>(NowEpoch() - EpochOf(started)));
@@ -352,10 +361,26 @@ Result<TaskState> KubernetesRuntime::StopContainers(const TaskSpec& task) {
     ASSIGN_OR_RETURN(seen, Observe(task));
     if (all_done(seen.state)) break;
     if (std::chrono::steady_clock::now() >= until) {
-      return Unavailable(fmt::format("pod task-{} did not stop within {} s of its deadline", task.task_id,
-                                     grace + options_.stop_slack.count()));
+      // A kubelet that does not answer (a node NotReady): the pod is deleted without it.
+      return ForceStop(ns, task, seen,
+                       fmt::format("PodDeleted: node {} did not stop the pod within {} s", node.empty() ? "?" : node,
+                                   grace + options_.stop_slack.count()));
     }
     std::this_thread::sleep_for(options_.poll);
+  }
+  seen.state.address = seen.pod_ip;
+  return seen.state;
+}
+
+Result<TaskState> KubernetesRuntime::ForceStop(const std::string& ns, const TaskSpec& task, PodObservation seen,
+                                                const std::string& reason) {
+  KLOG_WARN("task {}: {}; deleting pod task-{} without waiting for a kubelet", task.task_id, reason, task.task_id);
+  RETURN_IF_ERROR(client_->Delete(PodPath(ns, task.task_id) + "?gracePeriodSeconds=0"));
+  Forget(ns, task.task_id);
+  for (auto& c : seen.state.containers) {
+    if (c.phase == ContainerState::Phase::kExited || c.phase == ContainerState::Phase::kMissing) continue;
+    c.phase = ContainerState::Phase::kExited;
+    c.reason = reason;
   }
   seen.state.address = seen.pod_ip;
   return seen.state;

@@ -15,7 +15,8 @@
 //   Inspect          the Pod's status (pod_status.h), its IP and node
 //   StopContainers   activeDeadlineSeconds: the kubelet stops every container (SIGTERM,
 //                    SIGKILL after terminationGracePeriodSeconds, the largest stopTimeout)
-//                    and keeps the Pod with its exit codes until Delete
+//                    and keeps the Pod with its exit codes until Delete; a pod whose node
+//                    is gone, or whose kubelet does not stop it in time, is deleted
 //   Delete           the Pod, its Service and its Secret
 //   GarbageCollect   every Pod, Service and Secret labelled kecs.dev/managed-by=kecs whose task is
 //                    not live, in any namespace
@@ -127,6 +128,10 @@ class KubernetesRuntime : public Runtime {
  private:
   Result<Json> GetPod(const std::string& ns, const TaskSpec& task);
   Status ApplyService(const std::string& ns, const TaskSpec& task, const std::string& region);
+  // Deletes the pod at once (no kubelet will stop it) and reports its containers that had
+  // not ended as ended for `reason`.
+  Result<TaskState> ForceStop(const std::string& ns, const TaskSpec& task, PodObservation seen,
+                              const std::string& reason);
 
   std::shared_ptr<Client> client_;
   KubernetesOptions options_;

@@ -203,3 +203,25 @@ TEST_F(K8sRuntimeExtras, TheWatchServesInspectAndWakesTheController) {
 
 }  // namespace
 }  // namespace kecs::runtime::kubernetes
+
+namespace kecs::runtime::kubernetes {
+namespace {
+
+// No kubelet stops a pod whose node is gone: the stop deletes it and says why.
+TEST_F(K8sRuntimeExtras, AStopOnANodeThatIsGoneDeletesThePod) {
+  TaskSpec t = OneContainer(1);
+  ASSERT_NO_FATAL_FAILURE(Start(t));
+  ASSERT_TRUE(w_->client->Delete("/api/v1/nodes/node-1").ok());
+  auto t0 = std::chrono::steady_clock::now();
+  auto stopped = rt_->StopContainers(t);
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "it waited for a kubelet";
+  ASSERT_EQ(stopped->containers.size(), 1u);
+  EXPECT_EQ(stopped->containers[0].phase, ContainerState::Phase::kExited);
+  EXPECT_EQ(stopped->containers[0].reason, "NodeLost: node node-1 is gone");
+  EXPECT_TRUE(w_->Pod(t).is_null());
+  EXPECT_TRUE(rt_->Delete(t).ok());
+}
+
+}  // namespace
+}  // namespace kecs::runtime::kubernetes
