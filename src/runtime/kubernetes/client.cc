@@ -76,6 +76,10 @@ Status StatusOf(const Response& r, const std::string& what) {
 
 Client::Client(Credentials creds, Options options) : creds_(std::move(creds)), options_(options) { GlobalInit(); }
 
+Client::~Client() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
 Client::Auth Client::CurrentAuth(bool refresh) {
   std::lock_guard<std::mutex> lock(mu_);
   bool expired = auth_.expires_at && *auth_.expires_at < NowSeconds() + 10;
@@ -111,7 +115,25 @@ Result<Response> Client::Perform(const std::string& method, const std::string& u
                                  const std::string& content_type, const Auth& auth,
                                  const std::function<bool(std::string_view)>* stream, std::chrono::seconds timeout,
                                  const std::atomic<bool>* stop) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), &curl_easy_cleanup);
+  CURL* pooled = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!idle_.empty()) {
+      pooled = static_cast<CURL*>(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (pooled) curl_easy_reset(pooled);  // every option back to its default; connections kept
+  // Back to the pool when done (its options point at this call's buffers: reset on reuse).
+  auto give_back = [this](CURL* h) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (idle_.size() < 16) {
+      idle_.push_back(h);
+    } else {
+      curl_easy_cleanup(h);
+    }
+  };
+  std::unique_ptr<CURL, std::function<void(CURL*)>> h(pooled ? pooled : curl_easy_init(), give_back);
   if (!h) return Internal("curl_easy_init failed");
   CURL* c = h.get();
   Response r;
