@@ -12,7 +12,7 @@
 // Pure functions of typed input: no I/O, deterministic output (golden files pin it, and the
 // e2e suite validates every golden against the Kubernetes OpenAPI schema). What Kubernetes
 // cannot say is left out and listed in design.md 19.1 (ICMP rules, non-numeric users,
-// volumes).
+// log drivers, Linux parameters).
 #include <map>
 #include <set>
 #include <string>
