@@ -57,6 +57,9 @@ std::string PinnedImage(const std::string& image, const std::string& digest) {
   return repo + "@" + digest;
 }
 
+// Equal as JSON values, whatever the order of their members (a server writes its own).
+bool SameJson(const Json& a, const Json& b) { return nlohmann::json::parse(a.dump()) == nlohmann::json::parse(b.dump()); }
+
 bool Settled(const ContainerState& c) {
   return c.phase == ContainerState::Phase::kRunning || c.phase == ContainerState::Phase::kExited;
 }
@@ -559,22 +562,31 @@ Status KubernetesRuntime::ApplyVpcPolicy(const net::VpcPolicy& policy) {
   const std::string vpc_label = LabelValue(policy.vpc_id);
   for (const auto& n : namespaces.value("items", Json::array())) {
     const std::string ns = JStr(n.value("metadata", Json::object()), "name");
+    // What the namespace holds of this VPC's policies: one applied already, with the same
+    // spec and labels, is not written again (a sync changes one group, not all).
+    ASSIGN_OR_RETURN(Json existing,
+                     client_->Get(fmt::format("/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies?labelSelector="
+                                              "{},kecs.dev%2Fvpc-id%3D{}",
+                                              ns, kManagedSelector, vpc_label)));
+    std::map<std::string, Json> held;
+    for (const auto& item : existing.value("items", Json::array())) {
+      held[JStr(item.value("metadata", Json::object()), "name")] = item;
+    }
     std::set<std::string> wanted;
     for (const auto& g : policy.groups) {
       Json np = NetworkPolicyManifest(g, ns);
       np["metadata"]["labels"]["kecs.dev/vpc-id"] = vpc_label;
       const std::string name = JStr(np["metadata"], "name");
       wanted.insert(name);
+      if (auto h = held.find(name); h != held.end() && SameJson(h->second.value("spec", Json()), np["spec"]) &&
+                                    SameJson(h->second["metadata"].value("labels", Json()), np["metadata"]["labels"])) {
+        continue;
+      }
       auto applied = client_->Apply(PolicyPath(ns, name), np);
       if (!applied.ok()) return applied.status();
     }
     // Groups deleted from the VPC.
-    ASSIGN_OR_RETURN(Json existing,
-                     client_->Get(fmt::format("/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies?labelSelector="
-                                              "{},kecs.dev%2Fvpc-id%3D{}",
-                                              ns, kManagedSelector, vpc_label)));
-    for (const auto& item : existing.value("items", Json::array())) {
-      const std::string name = JStr(item.value("metadata", Json::object()), "name");
+    for (const auto& [name, item] : held) {
       if (!wanted.count(name)) RETURN_IF_ERROR(client_->Delete(PolicyPath(ns, name)));
     }
   }

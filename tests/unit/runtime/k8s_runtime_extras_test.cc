@@ -225,3 +225,35 @@ TEST_F(K8sRuntimeExtras, AStopOnANodeThatIsGoneDeletesThePod) {
 
 }  // namespace
 }  // namespace kecs::runtime::kubernetes
+
+namespace kecs::runtime::kubernetes {
+namespace {
+
+// A policy sync writes only what changed: the same groups again write nothing, a changed
+// rule rewrites its group's policy alone.
+TEST_F(K8sRuntimeExtras, APolicySyncWritesOnlyTheGroupsThatChanged) {
+  TaskSpec t = OneContainer(1);
+  ASSERT_TRUE(rt_->CreateSandbox(t).ok());
+  net::VpcPolicy policy;
+  policy.vpc_id = "vpc-0123456789abcdef0";
+  net::SecurityGroupPolicy a, b;
+  a.id = "sg-0a";
+  a.rules = {{"sgr-1", false, "tcp", 80, 80, "10.0.0.0/16", "", "", ""}};
+  b.id = "sg-0b";
+  b.rules = {{"sgr-2", false, "tcp", 443, 443, "", "", "sg-0a", ""}};
+  policy.groups = {a, b};
+  ASSERT_TRUE(rt_->ApplyVpcPolicy(policy).ok());
+  const std::string policies = "/apis/networking.k8s.io/v1/namespaces/" + KubeWorld::Ns(t) + "/networkpolicies";
+  ASSERT_EQ(w_->fake.Count(policies), 2u);
+  int patches = w_->fake.requests("PATCH");
+  ASSERT_TRUE(rt_->ApplyVpcPolicy(policy).ok());
+  EXPECT_EQ(w_->fake.requests("PATCH"), patches) << "an unchanged policy was written again";
+  policy.groups[1].rules[0].from = policy.groups[1].rules[0].to = 8443;
+  ASSERT_TRUE(rt_->ApplyVpcPolicy(policy).ok());
+  EXPECT_EQ(w_->fake.requests("PATCH"), patches + 1) << "only sg-0b changed";
+  Json b_policy = w_->fake.Object(policies, "sg-sg-0b");
+  EXPECT_EQ(b_policy["spec"]["ingress"][0]["ports"][0]["port"], 8443) << b_policy.dump();
+}
+
+}  // namespace
+}  // namespace kecs::runtime::kubernetes
