@@ -110,7 +110,11 @@ std::string BridgeMac(const std::string& key) {
 // Creates the bridge if needed and gives it its fixed MAC, also when it was made before
 // bridges had one (setting it only when it differs leaves a running bridge alone).
 Status EnsureBridge(Netlink& nl, const std::string& br, const std::string& alias, const std::string& mac) {
-  if (!nl.LinkExists(br)) RETURN_IF_ERROR(nl.CreateBridge(br, alias));
+  if (!nl.LinkExists(br)) {
+    // Tasks start in parallel: another one's start may make it between the check and here.
+    Status made = nl.CreateBridge(br, alias);
+    if (!made.ok() && !nl.LinkExists(br)) return made;
+  }
   ASSIGN_OR_RETURN(std::string current, nl.GetMac(br));
   if (current != mac) RETURN_IF_ERROR(nl.SetMac(br, mac));
   return Status::Ok();
