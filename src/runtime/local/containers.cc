@@ -180,7 +180,10 @@ ContainerStatus ContainerDriver::Inspect(const std::string& bundle) {
 ContainerStatus ContainerDriver::InspectFiles(const std::string& bundle) {
   ContainerStatus s;
   fs::path b(bundle);
-  if (auto exit = env_->ReadFile(b / "exit"); exit.ok()) {
+  // The exit file the shim wrote: "N", or "error: ..." when runc could not start it.
+  auto read_exit = [&]() {
+    auto exit = env_->ReadFile(b / "exit");
+    if (!exit.ok()) return false;
     Forget(bundle);
     s.phase = ContainerStatus::Phase::kExited;
     std::string t(Trim(*exit));
@@ -190,14 +193,18 @@ ContainerStatus ContainerDriver::InspectFiles(const std::string& bundle) {
     } else {
       s.exit_code = t.empty() ? 0 : std::atoi(t.c_str());
     }
-    return s;
-  }
+    return true;
+  };
+  if (read_exit()) return s;
   if (auto pid = env_->ReadFile(b / "pid"); pid.ok()) {
     s.pid = std::atoi(pid->c_str());
     if (IsRunningInit(bundle, s.pid)) {
       s.phase = ContainerStatus::Phase::kRunning;
       return s;
     }
+    // The shim writes the exit file before it reaps the init, so an init found gone may
+    // have exited (and been reaped) after the first look: that look is taken again.
+    if (read_exit()) return s;
     // Dead without an exit file: the shim was killed (or the host rebooted).
     s.phase = ContainerStatus::Phase::kExited;
     s.exit_code = 137;

@@ -119,6 +119,40 @@ TEST_F(ContainerDriverTest, InspectReadsExitCodesAndErrors) {
   EXPECT_EQ(driver_.Inspect(bundle_).phase, ContainerStatus::Phase::kMissing);
 }
 
+// The shim writes the exit file, then reaps the init. An Inspect that found no exit file and
+// then the init gone looks at the exit file again: the container exited in between, and its
+// code is not made up as 137 ("the shim was killed"). Seen in CI as a quick `exit 3`
+// reported as 137 once in a few hundred starts.
+TEST_F(ContainerDriverTest, AnInitReapedBetweenTheLooksKeepsItsExitCode) {
+  // Reading the pid file is the moment the shim finishes: the exit file appears, and the
+  // init (a child of this test, here) is reaped.
+  class ShimFinishesMeanwhile : public FakeEnv {
+   public:
+    explicit ShimFinishesMeanwhile(std::string bundle) : bundle_(std::move(bundle)) {}
+    Result<std::string> ReadFile(const std::string& path) override {
+      auto r = FakeEnv::ReadFile(path);
+      if (path == bundle_ + "/pid") {
+        EXPECT_TRUE(WriteFileAtomic(bundle_ + "/exit", "3\n").ok());
+      }
+      return r;
+    }
+
+   private:
+    std::string bundle_;
+  };
+  ShimFinishesMeanwhile env(bundle_);
+  ContainerDriver driver(dir_.path() + "/runc2", "/usr/libexec/kecs-shim", &env);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(3);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  ASSERT_TRUE(env.WriteFileAtomic(bundle_ + "/pid", std::to_string(child) + "\n").ok());
+  auto s = driver.Inspect(bundle_);
+  EXPECT_EQ(s.phase, ContainerStatus::Phase::kExited);
+  EXPECT_EQ(s.exit_code, 3);
+  EXPECT_EQ(s.error, "");
+}
+
 TEST_F(ContainerDriverTest, DeleteSucceedsWhenRuncNoLongerKnowsTheContainer) {
   env_.SetProcessHandler([](const ProcessOptions&) -> Result<ProcessResult> {
     ProcessResult r;
