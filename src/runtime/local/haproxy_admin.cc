@@ -141,7 +141,10 @@ std::map<std::string, ServerStat> ParseStat(const std::string& csv) {
     if (s.server == "FRONTEND" || s.server == "BACKEND") return;
     s.status = get("status");
     s.check_status = get("check_status");
-    if (s.check_status.rfind("* ", 0) == 0) s.check_status = s.check_status.substr(2);
+    if (s.check_status.rfind("* ", 0) == 0) {
+      s.check_running = true;
+      s.check_status = s.check_status.substr(2);
+    }
     s.check_code = get("check_code");
     s.scur = std::atoi(get("scur").c_str());
     s.qcur = std::atoi(get("qcur").c_str());

@@ -45,7 +45,8 @@ struct ServerStat {
   std::string server;
   std::string status;        // "UP", "UP 1/3", "DOWN", "DOWN 1/2", "MAINT", "DRAIN", "no check", ...
   std::string check_status;  // "L7OK", "L7STS", "L4CON", "L4TOUT", "INI", ... ("* " removed)
-  std::string check_code;    // the HTTP status of the last L7 check
+  std::string check_code;    // the HTTP status of the last L7 check ("0" while one runs)
+  bool check_running = false;  // a check is in progress ("* " before check_status)
   int scur = 0;              // current sessions (a TCP connection, or an HTTP request in flight)
   int qcur = 0;              // requests queued for the server
 };

@@ -488,6 +488,7 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
         bool counted = true;  // every row that can carry its requests was found
         const bool fail_open = proxied.count(tg.id) > 0;
         std::optional<TargetObservation> bad;
+        bool mid_check = false;  // a failing row whose next check runs
         for (size_t node = 0; node < lb.nodes.size(); ++node) {
           if (fail_open) {
             // Requests also reach it through the fail-open backend (no target healthy).
@@ -511,7 +512,13 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
             ++healthy;
           } else if ((s.status.rfind("DOWN", 0) == 0 || s.status.rfind("DRAIN", 0) == 0) && !passed &&
                      s.check_status != "INI" && !bad) {
-            bad = Unhealthy(alb, s);
+            // While a check runs HAProxy shows the last one's status but not its code
+            // (it reads 0 until the check ends): such a row concludes nothing.
+            if (s.check_running) {
+              mid_check = true;
+            } else {
+              bad = Unhealthy(alb, s);
+            }
           }
           // Otherwise (no check yet, rising, or MAINT before it is enabled): not conclusive.
         }
@@ -525,6 +532,10 @@ std::vector<TargetObservation> TargetHealthFromStat(const LoadBalancerSpec& lb, 
           o = now - failing_since >= window ? *bad : Initial(model::kReasonInitialHealthChecking);
         } else if (bad) {
           o = *bad;
+        } else if (mid_check && prev != memo.end()) {
+          // What the last pass concluded stands until the running check ends.
+          o = prev->second.last;
+          failing_since = prev->second.failing_since;
         } else if (nodes > 0 && healthy == nodes) {
           o.state = TargetHealthState::kHealthy;
         } else if (prev != memo.end() && prev->second.last.state == TargetHealthState::kUnhealthy) {

@@ -429,6 +429,8 @@ TEST(HaproxyAdmin, ParsesStat) {
   EXPECT_EQ(stat["bk_1_n0/s1"].qcur, 1);
   EXPECT_EQ(stat["bk_1_n0/s2"].scur, 0);
   EXPECT_EQ(stat["bk_1_n0/s2"].check_status, "L7STS");
+  EXPECT_TRUE(stat["bk_1_n0/s2"].check_running);
+  EXPECT_FALSE(stat["bk_1_n0/s1"].check_running);
   EXPECT_EQ(stat["bk_1_n0/s2"].check_code, "503");
 }
 
@@ -532,6 +534,27 @@ TEST_F(TargetHealth, NeverHealthyStaysInitialUntilTheThresholdOfFailures) {
   TargetHealthFromStat(lb, AssignSlots(lb, {}), nullptr, memo_, now_);
   now_ += 10;
   EXPECT_EQ(One(Row("DOWN", "L4CON"), Row("DOWN", "L4CON")).state, TargetHealthState::kUnhealthy);
+}
+
+// HAProxy 2.6 shows a running check as "* L7STS" with check_code 0 (seen under load in
+// LbProxyTest.FailsOpenReportsCodesAndDrains: "Health checks failed with these codes: [0]").
+// Such a row keeps what the last pass concluded, and never makes up a reason of its own.
+TEST_F(TargetHealth, ARunningCheckKeepsTheLastConclusion) {
+  haproxy::ServerStat running = Row("DOWN", "L7STS", "0");
+  running.check_running = true;
+  // No conclusion yet: the running check is not one.
+  EXPECT_EQ(One(running, running).state, TargetHealthState::kInitial);
+  ASSERT_EQ(One(Row("UP", "L7OK"), Row("UP", "L7OK")).state, TargetHealthState::kHealthy);  // healthy once
+  auto codes = One(Row("DOWN", "L7STS", "404"), Row("DOWN", "L7STS", "404"));
+  ASSERT_EQ(codes.description, "Health checks failed with these codes: [404]");
+  for (int pass = 0; pass < 2; ++pass) {
+    auto o = One(running, Row("DOWN", "L7STS", "404"));
+    EXPECT_EQ(o.reason, "Target.ResponseCodeMismatch");
+    EXPECT_EQ(o.description, "Health checks failed with these codes: [404]") << "the second node's row concludes";
+    o = One(running, running);
+    EXPECT_EQ(o.state, TargetHealthState::kUnhealthy);
+    EXPECT_EQ(o.description, "Health checks failed with these codes: [404]") << "pass " << pass;
+  }
 }
 
 TEST_F(TargetHealth, RecoveringTargetStaysUnhealthyUntilUp) {
