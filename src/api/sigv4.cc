@@ -16,12 +16,6 @@
 namespace kecs::api {
 namespace {
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
-}
-
 std::string Hmac(std::string_view key, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -1,5 +1,7 @@
 #include "base/strings.h"
 
+#include <openssl/sha.h>
+
 #include <cctype>
 
 namespace kecs {
@@ -109,6 +111,12 @@ std::string HexEncode(std::string_view bytes) {
     out.push_back(kHex[c & 15]);
   }
   return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
 }
 
 }  // namespace kecs

@@ -16,5 +16,7 @@ bool UrlDecode(std::string_view in, std::string* out, bool plus_is_space = true)
 std::string UriEncode(std::string_view in, bool encode_slash = true);
 std::string XmlEscape(std::string_view in);
 std::string HexEncode(std::string_view bytes);
+// The SHA-256 of `data`, as 64 lowercase hex digits.
+std::string Sha256Hex(std::string_view data);
 
 }  // namespace kecs

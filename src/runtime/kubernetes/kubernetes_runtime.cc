@@ -1,7 +1,5 @@
 #include "runtime/kubernetes/kubernetes_runtime.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <thread>
 
@@ -71,37 +69,12 @@ ImageResolver SkopeoResolver(local::RegistryConfig registries, std::string scrat
           env](const ContainerSpec& c) -> Result<std::string> {
     ASSIGN_OR_RETURN(local::ImageRef ref, local::ParseImageRef(c.image));
     if (!ref.digest.empty()) return ref.digest;
-    std::string host = ref.registry;
-    if (auto m = registries.mirrors.find(ref.registry); m != registries.mirrors.end()) host = m->second;
-    bool insecure = registries.insecure.count(host) || registries.insecure.count(ref.registry);
-    std::string secret;
-    if (c.registry_auth && host == ref.registry) {
-      secret = c.registry_auth->username + ":" + c.registry_auth->password;
-    } else if (auto it = registries.credentials.find(host); it != registries.credentials.end()) {
-      secret = it->second;
-    } else if (auto it2 = registries.credentials.find(ref.registry); it2 != registries.credentials.end()) {
-      secret = it2->second;
-    }
-    if (registries.local_registry) {
-      if (auto minted = registries.local_registry(host)) {
-        insecure = true;
-        secret = *minted;
-      }
-    }
-    std::vector<std::string> argv = {"skopeo", "--insecure-policy", "inspect", "--raw", "--retry-times", "2"};
-    if (insecure) argv.push_back("--tls-verify=false");
-    std::string authfile;
-    if (!secret.empty()) {
-      RETURN_IF_ERROR(env->CreateDirs(scratch_dir, 0700));
-      authfile = scratch_dir + "/" + RandomHex(16) + ".json";
-      Status w = env->WriteFileAtomic(authfile, model::oci::EncodeRegistryAuthFile({{host, secret}}), 0600);
-      if (!w.ok()) return Status(w.code(), "cannot write the registry auth file: " + w.message());
-      argv.push_back("--authfile");
-      argv.push_back(authfile);
-    }
-    argv.push_back("docker://" + host + "/" + ref.repository + ":" + (ref.tag.empty() ? "latest" : ref.tag));
-    auto r = env->Run(argv, std::chrono::minutes(2));
-    if (!authfile.empty()) (void)env->RemoveFile(authfile);
+    std::string task_credentials =
+        c.registry_auth ? c.registry_auth->username + ":" + c.registry_auth->password : std::string();
+    local::RegistryAccess access = local::AccessFor(registries, ref, task_credentials);
+    auto r = local::RunSkopeo(env, access, {"--insecure-policy", "inspect", "--raw", "--retry-times", "2"}, "",
+                              {"docker://" + access.host + "/" + ref.repository + ":" + (ref.tag.empty() ? "latest" : ref.tag)},
+                              scratch_dir, std::chrono::minutes(2));
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) {
       std::string err(Trim(r->err));
@@ -109,9 +82,7 @@ ImageResolver SkopeoResolver(local::RegistryConfig registries, std::string scrat
       return NotFound(fmt::format("failed to resolve ref {}: {}", ref.Canonical(),
                                   err.empty() ? fmt::format("skopeo exited with {}", r->exit_code) : err));
     }
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(r->out.data()), r->out.size(), d);
-    return "sha256:" + HexEncode(std::string(reinterpret_cast<const char*>(d), sizeof d));
+    return "sha256:" + Sha256Hex(r->out);
   };
 }
 

@@ -1,7 +1,5 @@
 #include "runtime/kubernetes/manifests.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cctype>
 #include <functional>
@@ -19,12 +17,6 @@ namespace {
 
 constexpr const char* kManagedBy = "kecs.dev/managed-by";
 
-std::string Sha256Hex8(const std::string& s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  return HexEncode(std::string(reinterpret_cast<const char*>(d), 4));
-}
-
 // Lowercase alphanumerics and '-', no leading or trailing '-', at most 63 characters.
 std::string DnsLabel(const std::string& s) {
   std::string out;
@@ -32,7 +24,7 @@ std::string DnsLabel(const std::string& s) {
     unsigned char u = static_cast<unsigned char>(c);
     out += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '-';
   }
-  if (out.size() > 63) out = out.substr(0, 54) + "-" + Sha256Hex8(s);
+  if (out.size() > 63) out = out.substr(0, 54) + "-" + Sha256Hex(s).substr(0, 8);
   while (!out.empty() && out.front() == '-') out.erase(out.begin());
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "x" : out;

@@ -1,7 +1,5 @@
 #include "runtime/kubernetes/nodes.h"
 
-#include <openssl/sha.h>
-
 #include <charconv>
 #include <cmath>
 
@@ -167,9 +165,7 @@ Result<NodeInfo> NodeFromJson(const Json& node) {
 std::string NodeEc2InstanceId(const NodeInfo& node) {
   if (!node.ec2_instance_id.empty()) return node.ec2_instance_id;
   const std::string& key = node.uid.empty() ? node.name : node.uid;
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), d);
-  return "i-" + HexEncode(std::string(reinterpret_cast<const char*>(d), 9)).substr(0, 17);
+  return "i-" + Sha256Hex(key).substr(0, 17);
 }
 
 }  // namespace kecs::runtime::kubernetes

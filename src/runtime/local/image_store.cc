@@ -1,7 +1,5 @@
 #include "runtime/local/image_store.h"
 
-#include <openssl/sha.h>
-
 #include <fmt/format.h>
 
 #include "base/ids.h"
@@ -91,13 +89,6 @@ Result<ImageRef> ParseImageRef(const std::string& in) {
   return r;
 }
 
-namespace {
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
-  return HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
-}
-}  // namespace
 
 std::string ImageKey(const ImageRef& ref) { return Sha256Hex(ref.Canonical()); }
 
@@ -192,36 +183,47 @@ Result<Image> ImageStore::Unpack(const std::string& canonical, const std::string
   return img;
 }
 
-Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string& key, const std::string& host,
-                                       const std::string& registry, bool insecure, const std::string& credentials) {
-  std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
-                                   "--dest-shared-blob-dir", root_ + "/layout/blobs"};
-  if (insecure) argv.push_back("--src-tls-verify=false");
-  // Credentials go in a file only root can read, never on the command line (where /proc
-  // shows them to every user), and the file lives only as long as the copy.
-  std::string authfile;
-  // A task's own credentials are for its image's registry, never for a mirror standing in
-  // for it.
-  std::string secret = host == registry ? credentials : "";
-  if (secret.empty()) {
-    auto creds = config_.credentials.find(host);
-    if (creds == config_.credentials.end()) creds = config_.credentials.find(registry);
-    if (creds != config_.credentials.end()) secret = creds->second;
+RegistryAccess AccessFor(const RegistryConfig& config, const ImageRef& ref, const std::string& credentials) {
+  RegistryAccess a;
+  a.host = ref.registry;
+  if (auto m = config.mirrors.find(ref.registry); m != config.mirrors.end()) a.host = m->second;
+  a.insecure = config.insecure.count(a.host) || config.insecure.count(ref.registry);
+  if (a.host == ref.registry) a.secret = credentials;
+  if (a.secret.empty()) {
+    auto creds = config.credentials.find(a.host);
+    if (creds == config.credentials.end()) creds = config.credentials.find(ref.registry);
+    if (creds != config.credentials.end()) a.secret = creds->second;
   }
-  if (!secret.empty()) {
-    std::string dir = root_ + "/auth";
-    RETURN_IF_ERROR(env_->CreateDirs(dir, 0700));
-    authfile = dir + "/" + RandomHex(16) + ".json";
-    Status written = env_->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{host, secret}}), 0600);
+  // kecs's own registry: a token minted for this request (12 h), which stands in for the
+  // task's repositoryCredentials (those name other registries).
+  if (config.local_registry) {
+    if (auto minted = config.local_registry(a.host)) {
+      a.insecure = true;
+      a.secret = *minted;
+    }
+  }
+  return a;
+}
+
+Result<ProcessResult> RunSkopeo(Env* env, const RegistryAccess& access, std::vector<std::string> options,
+                                const std::string& dir, const std::vector<std::string>& operands,
+                                const std::string& auth_dir, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {"skopeo"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  if (access.insecure) argv.push_back("--" + dir + "tls-verify=false");
+  std::string authfile;
+  if (!access.secret.empty()) {
+    RETURN_IF_ERROR(env->CreateDirs(auth_dir, 0700));
+    authfile = auth_dir + "/" + RandomHex(16) + ".json";
+    Status written = env->WriteFileAtomic(authfile, oci::EncodeRegistryAuthFile({{access.host, access.secret}}), 0600);
     if (!written.ok()) return Status(written.code(), "cannot write the registry auth file: " + written.message());
-    argv.push_back("--src-authfile");
+    argv.push_back("--" + dir + "authfile");
     argv.push_back(authfile);
   }
-  argv.push_back(src);
-  argv.push_back("oci:" + RefDir(key) + ":" + kTag);
-  auto r = env_->Run(argv, std::chrono::minutes(30));
+  argv.insert(argv.end(), operands.begin(), operands.end());
+  auto r = env->Run(argv, timeout);
   if (!authfile.empty()) {
-    if (Status rm = env_->RemoveFile(authfile); !rm.ok()) KLOG_WARN("image store: {}", rm.message());
+    if (Status rm = env->RemoveFile(authfile); !rm.ok()) KLOG_WARN("skopeo: {}", rm.message());
   }
   return r;
 }
@@ -229,27 +231,19 @@ Result<ProcessResult> ImageStore::Copy(const std::string& src, const std::string
 Status ImageStore::Pull(const ImageRef& ref, const std::string& canonical, const std::string& key,
                         const std::string& credentials) {
   RETURN_IF_ERROR(PrepareRefDir(key));
-  std::string host = ref.registry;
-  if (auto m = config_.mirrors.find(ref.registry); m != config_.mirrors.end()) host = m->second;
-  std::string src = "docker://" + host + "/" + ref.repository;
+  RegistryAccess access = AccessFor(config_, ref, credentials);
+  std::string src = "docker://" + access.host + "/" + ref.repository;
   if (!ref.tag.empty()) src += ":" + ref.tag;
   if (!ref.digest.empty()) src += "@" + ref.digest;
-  bool insecure = config_.insecure.count(host) || config_.insecure.count(ref.registry);
-  // kecs's own registry (ECR): plain HTTP, and a token minted for this pull (12 h), which
-  // stands in for the task's repositoryCredentials (those name other registries).
-  std::string secret = credentials;
-  std::optional<std::string> minted = config_.local_registry ? config_.local_registry(host) : std::nullopt;
-  if (minted) {
-    insecure = true;
-    secret = *minted;
-  }
   int attempts = std::max(1, config_.pull_attempts);
   auto backoff = config_.pull_backoff;
   std::string error;
   int tried = 0;
   for (tried = 1; tried <= attempts; ++tried) {
     KLOG_INFO("image: pulling {} from {}{}", canonical, src, tried > 1 ? fmt::format(" (attempt {})", tried) : "");
-    ASSIGN_OR_RETURN(ProcessResult r, Copy(src, key, host, ref.registry, insecure, secret));
+    ASSIGN_OR_RETURN(ProcessResult r,
+                     RunSkopeo(env_, access, {"--insecure-policy", "copy", "--quiet", "--dest-shared-blob-dir", root_ + "/layout/blobs"},
+                               "src-", {src, "oci:" + RefDir(key) + ":" + kTag}, root_ + "/auth", std::chrono::minutes(30)));
     if (r.exit_code == 0) return Status::Ok();
     error = SkopeoError(r);
     if (!Retryable(error) || tried == attempts) break;

@@ -71,6 +71,28 @@ Result<ImageRef> ParseImageRef(const std::string& s);
 // repository, tag and digest), so distinct references never share one.
 std::string ImageKey(const ImageRef& ref);
 
+// How kecs reaches an image's registry for one request: the host it asks (a mirror stands
+// in for the registry), whether TLS verification is off, and the credentials it gives.
+struct RegistryAccess {
+  std::string host;
+  bool insecure = false;
+  std::string secret;  // "user:password", or empty
+};
+
+// `credentials` (a task's repositoryCredentials, may be empty) are for the image's own
+// registry, never for a mirror; otherwise the configured credentials for the host, then
+// for the registry. kecs's own registry (ECR) is plain HTTP with a token minted for the
+// request, whatever else applies.
+RegistryAccess AccessFor(const RegistryConfig& config, const ImageRef& ref, const std::string& credentials);
+
+// Runs `skopeo <options> [--<dir>tls-verify=false] [--<dir>authfile F] <operands>`, where
+// `dir` is "src-" for a copy's source and "" for inspect. The secret reaches skopeo only in
+// an auth file under `auth_dir` that only root can read and that lives only as long as the
+// run: never on the command line, where /proc shows it to every user.
+Result<ProcessResult> RunSkopeo(Env* env, const RegistryAccess& access, std::vector<std::string> options,
+                                const std::string& dir, const std::vector<std::string>& operands,
+                                const std::string& auth_dir, std::chrono::milliseconds timeout);
+
 struct Image {
   std::string ref;          // canonical name
   std::string digest;       // manifest digest
@@ -114,10 +136,6 @@ class ImageStore {
   Status PrepareRefDir(const std::string& key);
   std::optional<std::string> DigestOf(const std::string& key);
   Result<Image> Unpack(const std::string& canonical, const std::string& key);
-  // Runs skopeo copy from `src` into the reference's layout, with the credentials for
-  // `host` (if any; `credentials` when given) in a private auth file. Returns skopeo's result.
-  Result<ProcessResult> Copy(const std::string& src, const std::string& key, const std::string& host,
-                             const std::string& registry, bool insecure, const std::string& credentials);
   Status Pull(const ImageRef& ref, const std::string& canonical, const std::string& key,
               const std::string& credentials);
 

@@ -1,7 +1,5 @@
 #include "runtime/simulated/simulated_runtime.h"
 
-#include <openssl/sha.h>
-
 #include "base/strings.h"
 
 namespace kecs::runtime {
@@ -9,9 +7,7 @@ namespace {
 
 // A stable, made-up digest per image name, so DescribeTasks has something to show.
 std::string FakeDigest(const std::string& image) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(image.data()), image.size(), md);
-  return "sha256:" + HexEncode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+  return "sha256:" + Sha256Hex(image);
 }
 
 // Another container waits for this one to COMPLETE or SUCCEED: it runs as an init container.

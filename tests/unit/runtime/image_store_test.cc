@@ -297,6 +297,36 @@ TEST_F(ImageStoreTest, TaskCredentialsNeverGoToAMirror) {
   EXPECT_FALSE(Has(Copies()[0].argv, "--src-authfile"));
 }
 
+// The rules the store's pulls and the kubernetes runtime's digest lookups share.
+TEST(AccessFor, MirrorsInsecureHostsCredentialsAndKecsOwnRegistry) {
+  RegistryConfig cfg;
+  cfg.mirrors["docker.io"] = "mirror.local:5000";
+  cfg.insecure = {"mirror.local:5000"};
+  cfg.credentials["mirror.local:5000"] = "m:pw";
+  cfg.credentials["ghcr.io"] = "g:pw";
+  auto ref = [](const std::string& s) { return *ParseImageRef(s); };
+  RegistryAccess a = AccessFor(cfg, ref("nginx"), "task:pw");
+  EXPECT_EQ(a.host, "mirror.local:5000");
+  EXPECT_TRUE(a.insecure);
+  EXPECT_EQ(a.secret, "m:pw") << "a task's credentials never go to a mirror";
+  a = AccessFor(cfg, ref("ghcr.io/o/app:1"), "task:pw");
+  EXPECT_EQ(a.host, "ghcr.io");
+  EXPECT_FALSE(a.insecure);
+  EXPECT_EQ(a.secret, "task:pw") << "the task's own, for the image's own registry";
+  EXPECT_EQ(AccessFor(cfg, ref("ghcr.io/o/app:1"), "").secret, "g:pw");
+  EXPECT_EQ(AccessFor(cfg, ref("quay.io/o/app:1"), "").secret, "");
+  // kecs's own registry, even behind a mirror: plain HTTP and a token minted for the request.
+  cfg.mirrors["123456789012.dkr.ecr.us-east-1.amazonaws.com"] = "127.0.0.1:8080";
+  cfg.local_registry = [](const std::string& host) -> std::optional<std::string> {
+    if (host == "127.0.0.1:8080") return "AWS:minted";
+    return std::nullopt;
+  };
+  a = AccessFor(cfg, ref("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"), "task:pw");
+  EXPECT_EQ(a.host, "127.0.0.1:8080");
+  EXPECT_TRUE(a.insecure);
+  EXPECT_EQ(a.secret, "AWS:minted");
+}
+
 TEST_F(ImageStoreTest, CredentialsGoInAPrivateAuthFileNeverOnArgv) {
   const std::string secret = "s3cr3t-Pa55";
   RegistryConfig cfg;
