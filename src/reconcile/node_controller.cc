@@ -160,26 +160,19 @@ void NodeController::Stop() {
 }
 
 void NodeController::WatchLoop(runtime::kubernetes::Client* client) {
-  while (!stop_) {
-    Status st = client->ListWatch(
-        "/api/v1/nodes",
-        [this](const Json& list) {
-          ApplyList(list);
-          return Status::Ok();
-        },
-        [this](const runtime::kubernetes::WatchEvent& e) {
-          ApplyEvent(e);
-          return Status::Ok();
-        },
-        stop_);
-    if (stop_) return;
-    // Only a list the server refuses for good (403 aside: retried inside) comes back here.
-    KLOG_WARN("kubernetes nodes: cannot list /api/v1/nodes: {}", st.message());
-    for (auto waited = std::chrono::milliseconds(0); waited < options_.watch_backoff && !stop_;
-         waited += std::chrono::milliseconds(50)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  client->ListWatchUntilStopped(
+      "/api/v1/nodes",
+      [this](const Json& list) {
+        ApplyList(list);
+        return Status::Ok();
+      },
+      [this](const runtime::kubernetes::WatchEvent& e) {
+        ApplyEvent(e);
+        return Status::Ok();
+      },
+      stop_, options_.watch_backoff,
+      // Only a list the server refuses for good (403 aside: retried inside) comes back here.
+      [](const Status& st) { KLOG_WARN("kubernetes nodes: cannot list /api/v1/nodes: {}", st.message()); });
 }
 
 void NodeController::SetNodes(const std::vector<NodeInfo>& nodes) {

@@ -315,4 +315,16 @@ Status Client::ListWatch(const std::string& collection, const std::function<Stat
   return Status::Ok();
 }
 
+void Client::ListWatchUntilStopped(const std::string& collection, const std::function<Status(const Json& list)>& on_list,
+                                   const std::function<Status(const WatchEvent&)>& on_event,
+                                   const std::atomic<bool>& stop, std::chrono::milliseconds retry,
+                                   const std::function<void(const Status&)>& on_error) {
+  while (!stop) {
+    Status st = ListWatch(collection, on_list, on_event, stop);
+    if (stop) return;
+    if (!st.ok() && on_error) on_error(st);
+    SleepUnless(retry, stop);
+  }
+}
+
 }  // namespace kecs::runtime::kubernetes

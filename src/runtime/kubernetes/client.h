@@ -78,6 +78,13 @@ class Client {
   Status ListWatch(const std::string& collection, const std::function<Status(const Json& list)>& on_list,
                    const std::function<Status(const WatchEvent&)>& on_event, const std::atomic<bool>& stop);
 
+  // ListWatch again and again until `stop` is set: when it returns an error (a list the
+  // server refuses for good, or the handler's error), `on_error` is told (to log it, or to
+  // stop trusting what it holds), and it starts over after `retry`.
+  void ListWatchUntilStopped(const std::string& collection, const std::function<Status(const Json& list)>& on_list,
+                             const std::function<Status(const WatchEvent&)>& on_event, const std::atomic<bool>& stop,
+                             std::chrono::milliseconds retry, const std::function<void(const Status&)>& on_error);
+
   // Watch connections made and relists after a 410 (for tests and /metrics).
   int watch_connections() const { return watch_connections_.load(); }
   int relists() const { return relists_.load(); }

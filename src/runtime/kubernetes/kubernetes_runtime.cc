@@ -98,42 +98,36 @@ void KubernetesRuntime::Watch(std::function<void()> on_change) {
       const Json md = pod.value("metadata", Json::object());
       return JStr(md, "namespace") + "/" + JStr(md, "name");
     };
-    while (!stop_) {
-      Status st = client_->ListWatch(
-          fmt::format("/api/v1/pods?labelSelector={}", kManagedSelector),
-          [&](const Json& list) {
-            {
-              std::lock_guard<std::mutex> lock(mu_);
-              pods_.clear();
-              for (const auto& p : list.value("items", Json::array())) pods_[key(p)] = p;
-              synced_ = true;
+    client_->ListWatchUntilStopped(
+        fmt::format("/api/v1/pods?labelSelector={}", kManagedSelector),
+        [&](const Json& list) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            pods_.clear();
+            for (const auto& p : list.value("items", Json::array())) pods_[key(p)] = p;
+            synced_ = true;
+          }
+          if (on_change) on_change();
+          return Status::Ok();
+        },
+        [&](const WatchEvent& e) {
+          if (e.type == "BOOKMARK") return Status::Ok();
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (e.type == "DELETED") {
+              pods_.erase(key(e.object));
+            } else {
+              pods_[key(e.object)] = e.object;
             }
-            if (on_change) on_change();
-            return Status::Ok();
-          },
-          [&](const WatchEvent& e) {
-            if (e.type == "BOOKMARK") return Status::Ok();
-            {
-              std::lock_guard<std::mutex> lock(mu_);
-              if (e.type == "DELETED") {
-                pods_.erase(key(e.object));
-              } else {
-                pods_[key(e.object)] = e.object;
-              }
-            }
-            if (on_change) on_change();
-            return Status::Ok();
-          },
-          stop_);
-      if (!st.ok() && !stop_) {
-        KLOG_WARN("kubernetes: watching pods: {}; reading them one by one until the watch is back", st.message());
-        {
+          }
+          if (on_change) on_change();
+          return Status::Ok();
+        },
+        stop_, std::chrono::seconds(5), [&](const Status& st) {
+          KLOG_WARN("kubernetes: watching pods: {}; reading them one by one until the watch is back", st.message());
           std::lock_guard<std::mutex> lock(mu_);
           synced_ = false;
-        }
-        for (int i = 0; i < 50 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
+        });
   });
 }
 
