@@ -56,7 +56,7 @@ std::string PinnedImage(const std::string& image, const std::string& digest) {
 }
 
 // Equal as JSON values, whatever the order of their members (a server writes its own).
-bool SameJson(const Json& a, const Json& b) { return nlohmann::json::parse(a.dump()) == nlohmann::json::parse(b.dump()); }
+bool SameJson(const Json& a, const Json& b) { return nlohmann::json(a) == nlohmann::json(b); }
 
 bool Settled(const ContainerState& c) {
   return c.phase == ContainerState::Phase::kRunning || c.phase == ContainerState::Phase::kExited;
@@ -77,10 +77,7 @@ ImageResolver SkopeoResolver(local::RegistryConfig registries, std::string scrat
                               scratch_dir, std::chrono::minutes(2));
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) {
-      std::string err(Trim(r->err));
-      if (size_t nl = err.rfind('\n'); nl != std::string::npos) err = err.substr(nl + 1);
-      return NotFound(fmt::format("failed to resolve ref {}: {}", ref.Canonical(),
-                                  err.empty() ? fmt::format("skopeo exited with {}", r->exit_code) : err));
+      return NotFound(fmt::format("failed to resolve ref {}: {}", ref.Canonical(), local::SkopeoError(*r)));
     }
     return "sha256:" + Sha256Hex(r->out);
   };

@@ -8,10 +8,6 @@
 
 namespace kecs::runtime::local {
 namespace oci = model::oci;
-namespace {
-
-// The tag each reference's own layout holds its image under.
-constexpr const char* kTag = "image";
 
 // skopeo prints `time="..." level=fatal msg="..."`; keep the message.
 std::string SkopeoError(const ProcessResult& r) {
@@ -23,6 +19,11 @@ std::string SkopeoError(const ProcessResult& r) {
   }
   return line.empty() ? fmt::format("skopeo exited with {}", r.exit_code) : line;
 }
+
+namespace {
+
+// The tag each reference's own layout holds its image under.
+constexpr const char* kTag = "image";
 
 // Whether a failed pull may succeed when tried again: not when the registry answered that
 // the image does not exist or that we may not have it.
@@ -205,7 +206,7 @@ RegistryAccess AccessFor(const RegistryConfig& config, const ImageRef& ref, cons
   return a;
 }
 
-Result<ProcessResult> RunSkopeo(Env* env, const RegistryAccess& access, std::vector<std::string> options,
+Result<ProcessResult> RunSkopeo(Env* env, const RegistryAccess& access, const std::vector<std::string>& options,
                                 const std::string& dir, const std::vector<std::string>& operands,
                                 const std::string& auth_dir, std::chrono::milliseconds timeout) {
   std::vector<std::string> argv = {"skopeo"};

@@ -89,9 +89,13 @@ RegistryAccess AccessFor(const RegistryConfig& config, const ImageRef& ref, cons
 // `dir` is "src-" for a copy's source and "" for inspect. The secret reaches skopeo only in
 // an auth file under `auth_dir` that only root can read and that lives only as long as the
 // run: never on the command line, where /proc shows it to every user.
-Result<ProcessResult> RunSkopeo(Env* env, const RegistryAccess& access, std::vector<std::string> options,
+Result<ProcessResult> RunSkopeo(Env* env, const RegistryAccess& access, const std::vector<std::string>& options,
                                 const std::string& dir, const std::vector<std::string>& operands,
                                 const std::string& auth_dir, std::chrono::milliseconds timeout);
+
+// What a failed skopeo run said: the last line of its standard error, without logrus's
+// `time=... level=fatal msg="..."` frame, or its exit code when it said nothing.
+std::string SkopeoError(const ProcessResult& r);
 
 struct Image {
   std::string ref;          // canonical name
